@@ -1,0 +1,137 @@
+//! Forges: where the internal mirror repository lives and where rebuild PRs are opened.
+//!
+//! One trait, one file per forge (`local`, `github`, `azure`). The trait offers primitives only;
+//! the idempotency ladder (same version open / older open / declined / merged) is decided in
+//! `pipeline`, from the state store's records plus what these primitives report. Forges never
+//! import `store`, `notify` or `upstream`.
+
+pub mod pin;
+
+use std::fmt;
+
+/// What a forge operation failed on, for the callers that branch on it.
+#[derive(Debug, thiserror::Error)]
+pub enum ForgeError {
+    /// 404 or a missing branch/file/PR.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// 409/422: the ref moved under us, the PR already exists, ...
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// 401/403 (not rate limiting): the token is missing, wrong or cannot write.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// 429 or a rate-limit 403 that outlasted our retries.
+    #[error("rate limited: {0}")]
+    RateLimited(String),
+    /// Anything else, with the response body or the git error in the message.
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type ForgeResult<T> = Result<T, ForgeError>;
+
+/// The pin file as it is on the base branch.
+#[derive(Debug, Clone)]
+pub struct BaseFile {
+    /// Commit id of the base branch head the content was read at.
+    pub base_commit: String,
+    pub content: Vec<u8>,
+}
+
+/// The state of the bot branch `upkeep/<server>` on the forge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchState {
+    pub head: String,
+    /// True when every commit on the branch that is not on base was written by upkeep
+    /// (same author identity as `CommitWrite::author`). False means a human pushed to it.
+    pub only_bot_commits: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub name: String,
+    pub email: String,
+}
+
+/// One commit on top of `base_commit` that replaces `path` with `content`.
+#[derive(Debug, Clone)]
+pub struct CommitWrite {
+    pub branch: String,
+    pub base_commit: String,
+    pub path: String,
+    pub content: Vec<u8>,
+    pub message: String,
+    pub author: Identity,
+    /// The branch head we expect to replace (None: the branch must not exist yet).
+    /// A forge must refuse (Conflict) when the branch head differs.
+    pub expected_head: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrState {
+    Open,
+    Closed,
+    Merged,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PrInfo {
+    /// Forge id (GitHub number, Azure DevOps pullRequestId, local: the branch name).
+    pub id: String,
+    pub url: String,
+    pub state: PrState,
+    pub title: String,
+    pub body: String,
+    pub draft: bool,
+    pub labels: Vec<String>,
+    pub head_branch: String,
+    /// Who closed or merged it, when the forge says.
+    pub closed_by: Option<String>,
+    pub closed_at: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PrRequest {
+    pub branch: String,
+    pub base: String,
+    pub title: String,
+    pub body: String,
+    pub labels: Vec<String>,
+    /// Forge user names (already mapped from owner emails by the config).
+    pub reviewers: Vec<String>,
+    pub draft: bool,
+}
+
+/// A forge that hosts one mirror repository.
+///
+/// Implementations are synchronous: the pipeline runs each server on a blocking thread.
+/// Every HTTP implementation retries 5xx/network errors with backoff, honours `Retry-After`
+/// and rate-limit headers, and never logs its token.
+pub trait Forge: Send + Sync {
+    /// Short name for logs and reports: "local", "github", "azure-devops".
+    fn kind(&self) -> &'static str;
+    /// Human-readable location of the mirror (no secrets).
+    fn location(&self) -> String;
+    /// Read `path` at the head of `base`.
+    fn read_base_file(&self, base: &str, path: &str) -> ForgeResult<BaseFile>;
+    /// The bot branch, or None when it does not exist.
+    fn branch_state(&self, branch: &str, base: &str, bot: &Identity) -> ForgeResult<Option<BranchState>>;
+    /// Create or move `branch` to a new commit; returns the new head commit id.
+    fn write_branch(&self, write: &CommitWrite) -> ForgeResult<String>;
+    /// Find the PR for `branch`: by `known_id` when given, else the open PR whose head is `branch`.
+    /// Returns the newest such PR in any state when `known_id` is given, else only an open one.
+    fn find_pr(&self, branch: &str, known_id: Option<&str>) -> ForgeResult<Option<PrInfo>>;
+    fn open_pr(&self, request: &PrRequest) -> ForgeResult<PrInfo>;
+    fn update_pr(&self, id: &str, request: &PrRequest) -> ForgeResult<PrInfo>;
+    fn comment_pr(&self, id: &str, body: &str) -> ForgeResult<()>;
+    /// `check --online`: the mirror is reachable and the credentials can write.
+    fn check_access(&self, base: &str) -> ForgeResult<()>;
+}
+
+impl fmt::Debug for dyn Forge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({})", self.kind(), self.location())
+    }
+}

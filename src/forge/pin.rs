@@ -1,0 +1,1 @@
+//! Pin-file editors (being written).

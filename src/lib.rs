@@ -1,0 +1,32 @@
+//! upkeep keeps sponsored rebuilds of third-party servers current with their upstreams.
+//!
+//! Module map (dependency direction: `cli -> app -> {pipeline, scheduler, status, demo}`;
+//! `pipeline` is the only module that knows every adapter; adapters do not import each other):
+//!
+//! - [`config`]: TOML parsed into raw types, then validated into [`config::ValidConfig`], every
+//!   diagnostic collected with file, line and column.
+//! - [`store`]: SQLite state (runs, releases and tag history, PRs, license baselines and
+//!   approvals, the email outbox, the run lease). Numbered migrations.
+//! - [`upstream`]: the cache of bare clones, tag listing, version ordering, the release diff.
+//! - [`license`]: discovery, identification, normalised diff and classification of license files.
+//! - [`forge`]: the `Forge` trait, its local/GitHub/Azure DevOps implementations, pin-file editors.
+//! - [`notify`]: email rendering and transports (file, SMTP).
+//! - [`render`]: the texts people read: PR titles and bodies, email bodies (pure).
+//! - [`pipeline`]: one sync run: plan (pure decisions) and run (calls the adapters).
+//! - [`scheduler`]: next fire times (pure) and the serve loop.
+//! - [`report`]: the JSON run report, the machine-readable contract of a run.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod forge;
+pub mod license;
+pub mod notify;
+pub mod pipeline;
+pub mod render;
+pub mod report;
+pub mod scheduler;
+pub mod status;
+pub mod store;
+pub mod upstream;

@@ -1,0 +1,1 @@
+//! License judgement (being written).

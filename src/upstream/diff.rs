@@ -1,0 +1,1 @@
+//! Release diff (being written).

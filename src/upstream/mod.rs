@@ -1,0 +1,4 @@
+//! Upstream repositories.
+
+pub mod diff;
+pub mod version;

@@ -1,0 +1,1 @@
+//! Version schemes (being written).
