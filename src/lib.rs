@@ -27,6 +27,7 @@ pub mod pipeline;
 pub mod render;
 pub mod report;
 pub mod scheduler;
+pub mod secret;
 pub mod status;
 pub mod store;
 pub mod upstream;

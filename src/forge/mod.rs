@@ -5,6 +5,9 @@
 //! `pipeline`, from the state store's records plus what these primitives report. Forges never
 //! import `store`, `notify` or `upstream`.
 
+pub mod azure;
+pub mod github;
+pub mod http;
 pub mod pin;
 
 use std::fmt;

@@ -1,1 +1,4 @@
-//! TODO
+//! Notifications: email rendering and transports.
+
+pub mod email;
+pub mod smtp;

@@ -1,0 +1,1 @@
+//! Azure DevOps forge (being written).

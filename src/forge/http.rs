@@ -1,0 +1,1 @@
+//! Shared HTTP client for forges and channels (being written).
