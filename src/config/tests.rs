@@ -1,0 +1,126 @@
+use super::*;
+
+fn check(src: &str) -> Result<ValidConfig, Vec<String>> {
+    parse(Path::new("upkeep.toml"), src).map_err(|e| e.0.iter().map(ToString::to_string).collect())
+}
+
+const GOOD: &str = r#"
+[state]
+path = "var/upkeep.db"
+cache-dir = "var/cache"
+
+[schedule]
+cron = "0 */6 * * *"
+timezone = "UTC"
+
+[email]
+from = "upkeep@example.com"
+transport = "file"
+dir = "var/outbox"
+
+[[servers]]
+name = "figma-context-mcp"
+upstream = "https://github.com/GLips/Figma-Context-MCP.git"
+owners = ["figma-owners@example.com"]
+release = { channel = "git-tags", tag-pattern = "^v(.+)$", prerelease = false }
+
+[servers.mirror]
+forge = "local"
+repo = "var/mirrors/figma-context-mcp.git"
+base = "main"
+pin-file = "azure-pipelines.yml"
+pin-format = "azure-pipelines"
+"#;
+
+#[test]
+fn the_issue_example_is_valid() {
+    let c = check(GOOD).expect("valid");
+    assert_eq!(c.servers.len(), 1);
+    let s = &c.servers[0];
+    assert_eq!(s.name, "figma-context-mcp");
+    assert_eq!(s.mirror.pin_format, PinFormat::AzurePipelines);
+    assert!(matches!(s.mirror.forge, ForgeConfig::Local { .. }));
+    assert_eq!(
+        c.next_fires(chrono::DateTime::from_timestamp(0, 0).unwrap(), 3)
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn every_problem_is_reported_with_line_and_column() {
+    let src = r#"
+[schedule]
+cron = "61 * * * *"
+timezone = "Mars/Olympus"
+
+[[servers]]
+name = "a"
+upstream = "x"
+owners = ["not-an-address"]
+colour = "blue"
+release = { tag-pattern = "^v(" }
+[servers.mirror]
+repo = "m"
+
+[[servers]]
+name = "a"
+upstream = "y"
+owners = ["o@example.com"]
+release = { tag-pattern = "^v.+$" }
+[servers.mirror]
+forge = "gitlab"
+"#;
+    let errs = check(src).unwrap_err();
+    let joined = errs.join("\n");
+    for needle in [
+        "upkeep.toml:3:8: invalid cron expression",
+        "upkeep.toml:4:12: unknown timezone",
+        "upkeep.toml:9:11: server `a`: owner `not-an-address`",
+        "upkeep.toml:10:1: unknown key `colour` in [servers]",
+        "upkeep.toml:11:27: server `a`: `tag-pattern` is not a valid regex",
+        "upkeep.toml:16:8: duplicate server name `a`",
+        "needs a capture group",
+        "forge `gitlab` is not one of",
+    ] {
+        assert!(joined.contains(needle), "missing {needle:?} in:\n{joined}");
+    }
+}
+
+#[test]
+fn syntax_errors_name_the_place() {
+    let errs = check("[state]\npath = \n").unwrap_err();
+    assert!(errs[0].starts_with("upkeep.toml:2:"), "{errs:?}");
+}
+
+#[test]
+fn five_and_six_field_cron_are_accepted_and_others_explained() {
+    assert!(parse_cron("*/5 * * * *").is_ok());
+    assert!(parse_cron("30 */5 * * * *").is_ok());
+    let e = parse_cron("* * *").unwrap_err();
+    assert!(e.contains("5-field crontab form"), "{e}");
+}
+
+#[test]
+fn secrets_are_named_not_written() {
+    let src = GOOD.replace(
+        "forge = \"local\"\nrepo = \"var/mirrors/figma-context-mcp.git\"",
+        "forge = \"github\"\nrepo = \"org/mirror\"\ntoken-env = \"ghp_abc-123\"",
+    );
+    let errs = check(&src).unwrap_err().join("\n");
+    assert!(errs.contains("must name an environment variable"), "{errs}");
+}
+
+#[test]
+fn hostile_server_names_are_refused() {
+    for bad in ["../x", "a b", "UPPER", "x.lock", "a\nb", ""] {
+        let src = GOOD.replace("name = \"figma-context-mcp\"", &format!("name = {bad:?}"));
+        assert!(check(&src).is_err(), "{bad:?} accepted");
+    }
+}
+
+#[test]
+fn missing_file_gets_a_hint() {
+    let e = load(Path::new("/nonexistent/upkeep.toml")).unwrap_err();
+    assert!(e.to_string().contains("config/example.toml"), "{e}");
+}
