@@ -1,1 +1,850 @@
-//! TODO
+//! State in SQLite: runs, per-server state and seen releases with their tag→commit history,
+//! rebuild PRs, license baselines and approvals, the email outbox and the run lease.
+//!
+//! Schema changes are numbered migrations applied in order (tracked by `PRAGMA user_version`).
+//! The database runs in WAL mode; every decision is one transaction, so a crash leaves either the
+//! whole decision or none of it. This module knows nothing of git, forges or email transports.
+
+mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+
+pub fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The state store. Cheap to share behind an `Arc`; calls are serialised on one connection.
+pub struct Store {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+/// Who holds the run lease, for a clear "busy" message.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeaseHolder {
+    pub holder: String,
+    pub acquired_at: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TagSighting {
+    pub tag: String,
+    pub commit: String,
+    pub first_seen: String,
+}
+
+/// A moved tag: the tag pointed at `old_commit` when first seen and now points at `new_commit`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MovedTag {
+    pub tag: String,
+    pub old_commit: String,
+    pub new_commit: String,
+    pub first_seen: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PrRecord {
+    pub id: i64,
+    pub server: String,
+    pub version: String,
+    pub tag: String,
+    pub commit: String,
+    pub branch: String,
+    pub forge_id: Option<String>,
+    pub url: Option<String>,
+    pub title: String,
+    pub body_hash: String,
+    pub head_commit: Option<String>,
+    /// open | merged | declined | superseded
+    pub state: String,
+    pub held: bool,
+    pub closed_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ServerState {
+    pub server: String,
+    pub pinned_ref: Option<String>,
+    pub pinned_commit: Option<String>,
+    pub latest_version: Option<String>,
+    pub latest_tag: Option<String>,
+    pub latest_commit: Option<String>,
+    /// up-to-date | pr-opened | pr-updated | held | failed
+    pub last_status: Option<String>,
+    pub last_error: Option<String>,
+    pub last_run_id: Option<i64>,
+    pub last_run_at: Option<String>,
+    pub last_success_at: Option<String>,
+    pub consecutive_failures: i64,
+    pub hold_reason: Option<String>,
+    pub held_since: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Approval {
+    pub server: String,
+    pub fingerprint: String,
+    pub approved_by: String,
+    pub note: Option<String>,
+    pub approved_at: String,
+}
+
+/// An email waiting in (or gone through) the outbox.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub dedupe_key: String,
+    pub server: String,
+    pub reason: String,
+    pub recipients: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// pending | sending | sent | failed
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: String,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    pub run_id: Option<i64>,
+}
+
+/// A new email for the outbox (the row's id, status and times are the store's).
+#[derive(Debug, Clone)]
+pub struct NewEmail {
+    pub dedupe_key: String,
+    pub server: String,
+    pub reason: String,
+    pub recipients: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub trigger: String,
+    pub dry_run: bool,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub result: String,
+}
+
+impl Store {
+    /// Open (creating it and its directory if needed) and migrate the database.
+    pub fn open(path: &Path) -> anyhow::Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating state directory {}", dir.display()))?;
+        }
+        let mut conn = Connection::open(path)
+            .with_context(|| format!("opening state database {}", path.display()))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .with_context(|| format!("enabling WAL on {}", path.display()))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrations::apply(&mut conn)
+            .with_context(|| format!("migrating state database {}", path.display()))?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A poisoned lock means a panic mid-call; the connection itself is still consistent
+        // (SQLite rolled back the open transaction), so keep going.
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Run `f` in one IMMEDIATE transaction: the unit of a decision.
+    pub fn transaction<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Cheap liveness probe for readiness checks.
+    pub fn ping(&self) -> anyhow::Result<()> {
+        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    // ---- run lease -------------------------------------------------------------------------
+
+    /// Take the run lease for `holder`, unless someone else holds an unexpired one.
+    pub fn acquire_lease(
+        &self,
+        holder: &str,
+        ttl: Duration,
+    ) -> anyhow::Result<Result<(), LeaseHolder>> {
+        self.transaction(|tx| {
+            let current: Option<(String, String, String)> = tx
+                .query_row(
+                    "SELECT holder, acquired_at, expires_at FROM lease WHERE name = 'run'",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let now = now();
+            if let Some((h, acquired, expires)) = current {
+                let live = parse_ts(&expires).is_some_and(|e| e > now);
+                if live && h != holder {
+                    return Ok(Err(LeaseHolder {
+                        holder: h,
+                        acquired_at: acquired,
+                        expires_at: expires,
+                    }));
+                }
+            }
+            let expires =
+                now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(30));
+            tx.execute(
+                "INSERT INTO lease(name, holder, acquired_at, expires_at) VALUES ('run', ?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET holder = ?1, acquired_at = ?2, expires_at = ?3",
+                params![holder, ts(now), ts(expires)],
+            )?;
+            Ok(Ok(()))
+        })
+    }
+
+    /// Extend a lease we hold (long runs renew it as they go).
+    pub fn renew_lease(&self, holder: &str, ttl: Duration) -> anyhow::Result<bool> {
+        let expires =
+            now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(30));
+        let n = self.conn().execute(
+            "UPDATE lease SET expires_at = ?2 WHERE name = 'run' AND holder = ?1",
+            params![holder, ts(expires)],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn release_lease(&self, holder: &str) -> anyhow::Result<()> {
+        self.conn().execute(
+            "DELETE FROM lease WHERE name = 'run' AND holder = ?1",
+            params![holder],
+        )?;
+        Ok(())
+    }
+
+    pub fn lease_holder(&self) -> anyhow::Result<Option<LeaseHolder>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT holder, acquired_at, expires_at FROM lease WHERE name = 'run'",
+                [],
+                |r| {
+                    Ok(LeaseHolder {
+                        holder: r.get(0)?,
+                        acquired_at: r.get(1)?,
+                        expires_at: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?
+            .filter(|l| parse_ts(&l.expires_at).is_some_and(|e| e > now())))
+    }
+
+    // ---- runs ------------------------------------------------------------------------------
+
+    pub fn start_run(&self, trigger: &str, dry_run: bool) -> anyhow::Result<i64> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO runs(trigger, dry_run, started_at, result) VALUES (?1, ?2, ?3, 'running')",
+            params![trigger, dry_run, ts(now())],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    pub fn finish_run(&self, run_id: i64, result: &str, report_json: &str) -> anyhow::Result<()> {
+        self.conn().execute(
+            "UPDATE runs SET finished_at = ?2, result = ?3, report = ?4 WHERE id = ?1",
+            params![run_id, ts(now()), result, report_json],
+        )?;
+        Ok(())
+    }
+
+    pub fn recent_runs(&self, limit: usize) -> anyhow::Result<Vec<RunRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, trigger, dry_run, started_at, finished_at, result FROM runs ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                Ok(RunRow {
+                    id: r.get(0)?,
+                    trigger: r.get(1)?,
+                    dry_run: r.get(2)?,
+                    started_at: r.get(3)?,
+                    finished_at: r.get(4)?,
+                    result: r.get(5)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn run_report(&self, run_id: i64) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT report FROM runs WHERE id = ?1",
+                params![run_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    // ---- tag history -----------------------------------------------------------------------
+
+    /// Record the tags seen now; returns the tags whose commit differs from the first sighting
+    /// of that tag (moved or re-created tags). New sightings are stored either way, so the
+    /// history keeps every tag→commit pair ever seen.
+    pub fn record_tags(
+        tx: &rusqlite::Transaction<'_>,
+        server: &str,
+        tags: &[(String, String)],
+    ) -> anyhow::Result<Vec<MovedTag>> {
+        let now = ts(now());
+        let mut moved = Vec::new();
+        let mut first_stmt = tx.prepare_cached(
+            "SELECT commit_id, first_seen FROM tag_history WHERE server = ?1 AND tag = ?2 ORDER BY first_seen, rowid LIMIT 1",
+        )?;
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO tag_history(server, tag, commit_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
+             ON CONFLICT(server, tag, commit_id) DO UPDATE SET last_seen = ?4",
+        )?;
+        for (tag, commit) in tags {
+            let first: Option<(String, String)> = first_stmt
+                .query_row(params![server, tag], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((old, first_seen)) = first
+                && &old != commit
+            {
+                moved.push(MovedTag {
+                    tag: tag.clone(),
+                    old_commit: old,
+                    new_commit: commit.clone(),
+                    first_seen,
+                });
+            }
+            upsert.execute(params![server, tag, commit, now])?;
+        }
+        Ok(moved)
+    }
+
+    pub fn tag_history(&self, server: &str) -> anyhow::Result<Vec<TagSighting>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT tag, commit_id, first_seen FROM tag_history WHERE server = ?1 ORDER BY first_seen, tag",
+        )?;
+        let rows = stmt
+            .query_map(params![server], |r| {
+                Ok(TagSighting {
+                    tag: r.get(0)?,
+                    commit: r.get(1)?,
+                    first_seen: r.get(2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Has this server ever been synced (so its tags were recorded before)?
+    pub fn has_tag_history(&self, server: &str) -> anyhow::Result<bool> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM tag_history WHERE server = ?1 LIMIT 1",
+                params![server],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    // ---- server state ----------------------------------------------------------------------
+
+    pub fn server_state(&self, server: &str) -> anyhow::Result<Option<ServerState>> {
+        let conn = self.conn();
+        Self::server_state_in(&conn, server)
+    }
+
+    fn server_state_in(conn: &Connection, server: &str) -> anyhow::Result<Option<ServerState>> {
+        Ok(conn
+            .query_row(
+                "SELECT server, pinned_ref, pinned_commit, latest_version, latest_tag, latest_commit, last_status,
+                        last_error, last_run_id, last_run_at, last_success_at, consecutive_failures, hold_reason, held_since
+                 FROM server_state WHERE server = ?1",
+                params![server],
+                |r| {
+                    Ok(ServerState {
+                        server: r.get(0)?,
+                        pinned_ref: r.get(1)?,
+                        pinned_commit: r.get(2)?,
+                        latest_version: r.get(3)?,
+                        latest_tag: r.get(4)?,
+                        latest_commit: r.get(5)?,
+                        last_status: r.get(6)?,
+                        last_error: r.get(7)?,
+                        last_run_id: r.get(8)?,
+                        last_run_at: r.get(9)?,
+                        last_success_at: r.get(10)?,
+                        consecutive_failures: r.get(11)?,
+                        hold_reason: r.get(12)?,
+                        held_since: r.get(13)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Write a server's state after a run (inside the decision's transaction).
+    pub fn put_server_state(tx: &rusqlite::Transaction<'_>, s: &ServerState) -> anyhow::Result<()> {
+        tx.execute(
+            "INSERT INTO server_state(server, pinned_ref, pinned_commit, latest_version, latest_tag, latest_commit,
+                 last_status, last_error, last_run_id, last_run_at, last_success_at, consecutive_failures, hold_reason, held_since)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             ON CONFLICT(server) DO UPDATE SET pinned_ref = ?2, pinned_commit = ?3, latest_version = ?4, latest_tag = ?5,
+                 latest_commit = ?6, last_status = ?7, last_error = ?8, last_run_id = ?9, last_run_at = ?10,
+                 last_success_at = ?11, consecutive_failures = ?12, hold_reason = ?13, held_since = ?14",
+            params![
+                s.server,
+                s.pinned_ref,
+                s.pinned_commit,
+                s.latest_version,
+                s.latest_tag,
+                s.latest_commit,
+                s.last_status,
+                s.last_error,
+                s.last_run_id,
+                s.last_run_at,
+                s.last_success_at,
+                s.consecutive_failures,
+                s.hold_reason,
+                s.held_since
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn server_state_tx(
+        tx: &rusqlite::Transaction<'_>,
+        server: &str,
+    ) -> anyhow::Result<Option<ServerState>> {
+        Self::server_state_in(tx, server)
+    }
+
+    // ---- pull requests ---------------------------------------------------------------------
+
+    fn pr_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PrRecord> {
+        Ok(PrRecord {
+            id: r.get(0)?,
+            server: r.get(1)?,
+            version: r.get(2)?,
+            tag: r.get(3)?,
+            commit: r.get(4)?,
+            branch: r.get(5)?,
+            forge_id: r.get(6)?,
+            url: r.get(7)?,
+            title: r.get(8)?,
+            body_hash: r.get(9)?,
+            head_commit: r.get(10)?,
+            state: r.get(11)?,
+            held: r.get(12)?,
+            closed_by: r.get(13)?,
+            created_at: r.get(14)?,
+            updated_at: r.get(15)?,
+        })
+    }
+
+    const PR_COLUMNS: &'static str = "id, server, version, tag, commit_id, branch, forge_id, url, title, body_hash, head_commit, state, held, closed_by, created_at, updated_at";
+
+    /// The server's open rebuild PR record, if any (at most one by construction).
+    pub fn open_pr(&self, server: &str) -> anyhow::Result<Option<PrRecord>> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {} FROM pull_requests WHERE server = ?1 AND state = 'open' ORDER BY id DESC LIMIT 1",
+            Self::PR_COLUMNS
+        );
+        Ok(conn
+            .query_row(&sql, params![server], Self::pr_from_row)
+            .optional()?)
+    }
+
+    /// The record for (server, version), whatever its state.
+    pub fn pr_for_version(&self, server: &str, version: &str) -> anyhow::Result<Option<PrRecord>> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {} FROM pull_requests WHERE server = ?1 AND version = ?2 ORDER BY id DESC LIMIT 1",
+            Self::PR_COLUMNS
+        );
+        Ok(conn
+            .query_row(&sql, params![server, version], Self::pr_from_row)
+            .optional()?)
+    }
+
+    pub fn prs(&self, server: &str) -> anyhow::Result<Vec<PrRecord>> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {} FROM pull_requests WHERE server = ?1 ORDER BY id",
+            Self::PR_COLUMNS
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map(params![server], Self::pr_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Insert or update the PR record of (server, version). When a newer version takes over an
+    /// open PR, the older version's record is marked `superseded` in the same transaction.
+    pub fn upsert_pr(tx: &rusqlite::Transaction<'_>, pr: &PrRecord) -> anyhow::Result<i64> {
+        let now = ts(now());
+        tx.execute(
+            "UPDATE pull_requests SET state = 'superseded', updated_at = ?3
+             WHERE server = ?1 AND version <> ?2 AND state = 'open'",
+            params![pr.server, pr.version, now],
+        )?;
+        tx.execute(
+            "INSERT INTO pull_requests(server, version, tag, commit_id, branch, forge_id, url, title, body_hash, head_commit,
+                 state, held, closed_by, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
+             ON CONFLICT(server, version) DO UPDATE SET tag = ?3, commit_id = ?4, branch = ?5, forge_id = ?6, url = ?7,
+                 title = ?8, body_hash = ?9, head_commit = ?10, state = ?11, held = ?12, closed_by = ?13, updated_at = ?14",
+            params![
+                pr.server,
+                pr.version,
+                pr.tag,
+                pr.commit,
+                pr.branch,
+                pr.forge_id,
+                pr.url,
+                pr.title,
+                pr.body_hash,
+                pr.head_commit,
+                pr.state,
+                pr.held,
+                pr.closed_by,
+                now
+            ],
+        )?;
+        let id = tx.query_row(
+            "SELECT id FROM pull_requests WHERE server = ?1 AND version = ?2",
+            params![pr.server, pr.version],
+            |r| r.get(0),
+        )?;
+        Ok(id)
+    }
+
+    pub fn set_pr_state(
+        tx: &rusqlite::Transaction<'_>,
+        id: i64,
+        state: &str,
+        closed_by: Option<&str>,
+    ) -> anyhow::Result<()> {
+        tx.execute(
+            "UPDATE pull_requests SET state = ?2, closed_by = COALESCE(?3, closed_by), updated_at = ?4 WHERE id = ?1",
+            params![id, state, closed_by, ts(now())],
+        )?;
+        Ok(())
+    }
+
+    // ---- license baselines and approvals ---------------------------------------------------
+
+    /// The license snapshot (JSON) recorded for the server's pinned commit.
+    pub fn license_baseline(&self, server: &str) -> anyhow::Result<Option<(String, String)>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT commit_id, snapshot FROM license_baselines WHERE server = ?1",
+                params![server],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    pub fn put_license_baseline(
+        tx: &rusqlite::Transaction<'_>,
+        server: &str,
+        commit: &str,
+        fingerprint: &str,
+        snapshot_json: &str,
+    ) -> anyhow::Result<()> {
+        tx.execute(
+            "INSERT INTO license_baselines(server, commit_id, fingerprint, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(server) DO UPDATE SET commit_id = ?2, fingerprint = ?3, snapshot = ?4, updated_at = ?5",
+            params![server, commit, fingerprint, snapshot_json, ts(now())],
+        )?;
+        Ok(())
+    }
+
+    pub fn approve_license(
+        &self,
+        server: &str,
+        fingerprint: &str,
+        by: &str,
+        note: Option<&str>,
+    ) -> anyhow::Result<()> {
+        self.conn().execute(
+            "INSERT INTO license_approvals(server, fingerprint, approved_by, note, approved_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(server, fingerprint) DO UPDATE SET approved_by = ?3, note = ?4, approved_at = ?5",
+            params![server, fingerprint, by, note, ts(now())],
+        )?;
+        Ok(())
+    }
+
+    pub fn approval(&self, server: &str, fingerprint: &str) -> anyhow::Result<Option<Approval>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT server, fingerprint, approved_by, note, approved_at FROM license_approvals WHERE server = ?1 AND fingerprint = ?2",
+                params![server, fingerprint],
+                |r| Ok(Approval { server: r.get(0)?, fingerprint: r.get(1)?, approved_by: r.get(2)?, note: r.get(3)?, approved_at: r.get(4)? }),
+            )
+            .optional()?)
+    }
+
+    pub fn approvals(&self, server: &str) -> anyhow::Result<Vec<Approval>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT server, fingerprint, approved_by, note, approved_at FROM license_approvals WHERE server = ?1 ORDER BY approved_at",
+        )?;
+        let rows = stmt
+            .query_map(params![server], |r| {
+                Ok(Approval {
+                    server: r.get(0)?,
+                    fingerprint: r.get(1)?,
+                    approved_by: r.get(2)?,
+                    note: r.get(3)?,
+                    approved_at: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The pending license review of a server: (fingerprint, judgement JSON), if one is held.
+    pub fn pending_review(&self, server: &str) -> anyhow::Result<Option<(String, String)>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT fingerprint, judgement FROM license_reviews WHERE server = ?1",
+                params![server],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    pub fn put_pending_review(
+        tx: &rusqlite::Transaction<'_>,
+        server: &str,
+        fingerprint: &str,
+        judgement_json: &str,
+    ) -> anyhow::Result<()> {
+        tx.execute(
+            "INSERT INTO license_reviews(server, fingerprint, judgement, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(server) DO UPDATE SET fingerprint = ?2, judgement = ?3,
+                 created_at = CASE WHEN fingerprint = ?2 THEN created_at ELSE ?4 END",
+            params![server, fingerprint, judgement_json, ts(now())],
+        )?;
+        Ok(())
+    }
+
+    pub fn clear_pending_review(
+        tx: &rusqlite::Transaction<'_>,
+        server: &str,
+    ) -> anyhow::Result<()> {
+        tx.execute(
+            "DELETE FROM license_reviews WHERE server = ?1",
+            params![server],
+        )?;
+        Ok(())
+    }
+
+    // ---- outbox ----------------------------------------------------------------------------
+
+    /// Enqueue an email unless one with the same dedupe key exists. Returns whether it was new.
+    pub fn enqueue_email(
+        tx: &rusqlite::Transaction<'_>,
+        email: &NewEmail,
+        run_id: Option<i64>,
+    ) -> anyhow::Result<bool> {
+        let now = ts(now());
+        let n = tx.execute(
+            "INSERT INTO outbox(dedupe_key, server, reason, recipients, cc, subject, text_body, html_body, status, attempts,
+                 next_attempt_at, created_at, run_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9, ?10)
+             ON CONFLICT(dedupe_key) DO NOTHING",
+            params![
+                email.dedupe_key,
+                email.server,
+                email.reason,
+                serde_json::to_string(&email.recipients)?,
+                serde_json::to_string(&email.cc)?,
+                email.subject,
+                email.text,
+                email.html,
+                now,
+                run_id
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn outbox_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+        let list = |s: String| serde_json::from_str::<Vec<String>>(&s).unwrap_or_default();
+        Ok(OutboxRow {
+            id: r.get(0)?,
+            dedupe_key: r.get(1)?,
+            server: r.get(2)?,
+            reason: r.get(3)?,
+            recipients: list(r.get(4)?),
+            cc: list(r.get(5)?),
+            subject: r.get(6)?,
+            text: r.get(7)?,
+            html: r.get(8)?,
+            status: r.get(9)?,
+            attempts: r.get(10)?,
+            next_attempt_at: r.get(11)?,
+            last_error: r.get(12)?,
+            created_at: r.get(13)?,
+            sent_at: r.get(14)?,
+            run_id: r.get(15)?,
+        })
+    }
+
+    const OUTBOX_COLUMNS: &'static str = "id, dedupe_key, server, reason, recipients, cc, subject, text_body, html_body, status, attempts, next_attempt_at, last_error, created_at, sent_at, run_id";
+
+    /// Emails due for sending now: pending ones whose backoff has passed, and `sending` ones a
+    /// crashed sender left behind (the at-least-once window).
+    pub fn due_emails(&self) -> anyhow::Result<Vec<OutboxRow>> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {} FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?1 ORDER BY id",
+            Self::OUTBOX_COLUMNS
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map(params![ts(now())], Self::outbox_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn outbox(&self, statuses: &[&str]) -> anyhow::Result<Vec<OutboxRow>> {
+        let conn = self.conn();
+        let sql = format!("SELECT {} FROM outbox ORDER BY id", Self::OUTBOX_COLUMNS);
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map([], Self::outbox_from_row)?
+            .filter(|r| {
+                r.as_ref().map_or(true, |r| {
+                    statuses.is_empty() || statuses.contains(&r.status.as_str())
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn outbox_row(&self, id: i64) -> anyhow::Result<Option<OutboxRow>> {
+        let conn = self.conn();
+        let sql = format!("SELECT {} FROM outbox WHERE id = ?1", Self::OUTBOX_COLUMNS);
+        Ok(conn
+            .query_row(&sql, params![id], Self::outbox_from_row)
+            .optional()?)
+    }
+
+    /// Mark a row as being sent (before the transport is called).
+    pub fn mark_sending(&self, id: i64) -> anyhow::Result<()> {
+        self.conn().execute(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?1",
+            params![id],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_sent(&self, id: i64) -> anyhow::Result<()> {
+        self.conn().execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?2, last_error = NULL WHERE id = ?1",
+            params![id, ts(now())],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_retry(&self, id: i64, error: &str, next: DateTime<Utc>) -> anyhow::Result<()> {
+        self.conn().execute(
+            "UPDATE outbox SET status = 'pending', last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+            params![id, error, ts(next)],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_failed(&self, id: i64, error: &str) -> anyhow::Result<()> {
+        self.conn().execute(
+            "UPDATE outbox SET status = 'failed', last_error = ?2 WHERE id = ?1",
+            params![id, error],
+        )?;
+        Ok(())
+    }
+
+    /// `outbox retry <id>`: make a failed or waiting email due now.
+    pub fn retry_email(&self, id: i64) -> anyhow::Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ?2 WHERE id = ?1 AND status IN ('failed', 'pending')",
+            params![id, ts(now())],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Count of outbox rows per status for one server (or all when `server` is None).
+    pub fn outbox_counts(&self, server: Option<&str>) -> anyhow::Result<Vec<(String, i64)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT status, COUNT(*) FROM outbox WHERE ?1 IS NULL OR server = ?1 GROUP BY status ORDER BY status",
+        )?;
+        let rows = stmt
+            .query_map(params![server], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests;

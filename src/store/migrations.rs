@@ -1,0 +1,119 @@
+//! Numbered schema migrations. Append only: a released migration is never edited.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the foundation schema.
+    r"
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        trigger TEXT NOT NULL,
+        dry_run INTEGER NOT NULL DEFAULT 0,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        result TEXT NOT NULL,
+        report TEXT
+    );
+    CREATE TABLE server_state (
+        server TEXT PRIMARY KEY,
+        pinned_ref TEXT, pinned_commit TEXT,
+        latest_version TEXT, latest_tag TEXT, latest_commit TEXT,
+        last_status TEXT, last_error TEXT, last_run_id INTEGER, last_run_at TEXT, last_success_at TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        hold_reason TEXT, held_since TEXT
+    );
+    CREATE TABLE tag_history (
+        server TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        commit_id TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        PRIMARY KEY (server, tag, commit_id)
+    );
+    CREATE TABLE pull_requests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        server TEXT NOT NULL,
+        version TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        commit_id TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        forge_id TEXT, url TEXT,
+        title TEXT NOT NULL,
+        body_hash TEXT NOT NULL,
+        head_commit TEXT,
+        state TEXT NOT NULL,
+        held INTEGER NOT NULL DEFAULT 0,
+        closed_by TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (server, version)
+    );
+    CREATE TABLE license_baselines (
+        server TEXT PRIMARY KEY,
+        commit_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        snapshot TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE license_reviews (
+        server TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        judgement TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE license_approvals (
+        server TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        approved_by TEXT NOT NULL,
+        note TEXT,
+        approved_at TEXT NOT NULL,
+        PRIMARY KEY (server, fingerprint)
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        dedupe_key TEXT NOT NULL UNIQUE,
+        server TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        cc TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        text_body TEXT NOT NULL,
+        html_body TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        run_id INTEGER
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+    CREATE TABLE lease (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    ",
+];
+
+/// Apply every migration newer than the database's `user_version`, each in its own transaction.
+pub fn apply(conn: &mut Connection) -> anyhow::Result<()> {
+    let current: usize = conn
+        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?
+        .try_into()?;
+    if current > MIGRATIONS.len() {
+        anyhow::bail!(
+            "the state database is at schema version {current}, newer than this upkeep knows ({}); \
+             upgrade upkeep or use another state file",
+            MIGRATIONS.len()
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i64::try_from(i + 1)?)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+use super::*;
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("sub/upkeep.db")).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn reopening_keeps_data_and_does_not_remigrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let id = Store::open(&path)
+        .unwrap()
+        .start_run("manual", false)
+        .unwrap();
+    let again = Store::open(&path).unwrap();
+    assert_eq!(again.recent_runs(5).unwrap()[0].id, id);
+}
+
+#[test]
+fn lease_refuses_a_second_holder_until_released_or_expired() {
+    let (_d, s) = store();
+    assert!(
+        s.acquire_lease("a", Duration::from_secs(60))
+            .unwrap()
+            .is_ok()
+    );
+    let busy = s
+        .acquire_lease("b", Duration::from_secs(60))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(busy.holder, "a");
+    s.release_lease("a").unwrap();
+    assert!(
+        s.acquire_lease("b", Duration::from_secs(60))
+            .unwrap()
+            .is_ok()
+    );
+    // An expired lease (crashed holder) is taken over.
+    s.acquire_lease("b", Duration::from_millis(0))
+        .unwrap()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    assert!(
+        s.acquire_lease("c", Duration::from_secs(60))
+            .unwrap()
+            .is_ok()
+    );
+}
+
+#[test]
+fn moved_tags_are_detected_against_the_first_sighting() {
+    let (_d, s) = store();
+    let t = |tag: &str, c: &str| (tag.to_string(), c.to_string());
+    let moved = s
+        .transaction(|tx| Store::record_tags(tx, "x", &[t("v1", "aaa"), t("v2", "bbb")]))
+        .unwrap();
+    assert!(moved.is_empty());
+    let moved = s
+        .transaction(|tx| Store::record_tags(tx, "x", &[t("v1", "aaa"), t("v2", "ccc")]))
+        .unwrap();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(
+        (moved[0].old_commit.as_str(), moved[0].new_commit.as_str()),
+        ("bbb", "ccc")
+    );
+    // Still an alarm on the next run: the history remembers the original commit.
+    let moved = s
+        .transaction(|tx| Store::record_tags(tx, "x", &[t("v2", "ccc")]))
+        .unwrap();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(s.tag_history("x").unwrap().len(), 3);
+}
+
+#[test]
+fn outbox_dedupes_on_key_and_tracks_delivery() {
+    let (_d, s) = store();
+    let email = NewEmail {
+        dedupe_key: "k1".into(),
+        server: "x".into(),
+        reason: "license-review".into(),
+        recipients: vec!["o@example.com".into()],
+        cc: vec![],
+        subject: "s".into(),
+        text: "t".into(),
+        html: "<p>t</p>".into(),
+    };
+    assert!(
+        s.transaction(|tx| Store::enqueue_email(tx, &email, None))
+            .unwrap()
+    );
+    assert!(
+        !s.transaction(|tx| Store::enqueue_email(tx, &email, None))
+            .unwrap()
+    );
+    let due = s.due_emails().unwrap();
+    assert_eq!(due.len(), 1);
+    s.mark_sending(due[0].id).unwrap();
+    // A crash here leaves it `sending`: it is due again.
+    assert_eq!(s.due_emails().unwrap().len(), 1);
+    s.mark_sent(due[0].id).unwrap();
+    assert!(s.due_emails().unwrap().is_empty());
+    assert_eq!(
+        s.outbox_counts(Some("x")).unwrap(),
+        vec![("sent".to_string(), 1)]
+    );
+}
+
+#[test]
+fn a_newer_version_supersedes_the_open_pr_record() {
+    let (_d, s) = store();
+    let mut pr = PrRecord {
+        id: 0,
+        server: "x".into(),
+        version: "1.1.0".into(),
+        tag: "v1.1.0".into(),
+        commit: "c1".into(),
+        branch: "upkeep/x".into(),
+        forge_id: Some("upkeep/x".into()),
+        url: None,
+        title: "t".into(),
+        body_hash: "h".into(),
+        head_commit: None,
+        state: "open".into(),
+        held: false,
+        closed_by: None,
+        created_at: String::new(),
+        updated_at: String::new(),
+    };
+    s.transaction(|tx| Store::upsert_pr(tx, &pr)).unwrap();
+    pr.version = "1.2.0".into();
+    s.transaction(|tx| Store::upsert_pr(tx, &pr)).unwrap();
+    let all = s.prs("x").unwrap();
+    assert_eq!(
+        all.iter().map(|p| p.state.as_str()).collect::<Vec<_>>(),
+        ["superseded", "open"]
+    );
+    assert_eq!(s.open_pr("x").unwrap().unwrap().version, "1.2.0");
+}
+
+#[test]
+fn approvals_are_keyed_on_the_fingerprint() {
+    let (_d, s) = store();
+    s.approve_license("x", "fp1", "Ada", Some("CELA-1"))
+        .unwrap();
+    assert!(s.approval("x", "fp1").unwrap().is_some());
+    assert!(s.approval("x", "fp2").unwrap().is_none());
+}
