@@ -1,1 +1,298 @@
-//! TODO
+//! Composition root: valid config -> secrets -> store, forges, mailer; one function per
+//! command, each returning the process exit code. The only module besides `main` that prints.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::cli::{
+    CheckArgs, Cli, Command, LicenseCommand, OutboxArgs, OutboxCommand, StatusArgs, SyncArgs,
+};
+use crate::config::{self, ForgeConfig, ServerConfig, ValidConfig};
+use crate::forge::Forge;
+use crate::forge::local::LocalForge;
+use crate::pipeline::{self, Deps, ForgeFactory, RunError, RunOptions};
+use crate::store::Store;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_CONFIG: i32 = 2;
+pub const EXIT_BUSY: i32 = 3;
+
+/// Run a parsed command line; returns the exit code.
+pub async fn run(cli: Cli) -> i32 {
+    let config_path = config::resolve_path(cli.config.as_deref());
+    let result = match cli.command {
+        Command::Check(args) => return check(&config_path, &args).await,
+        Command::Demo(args) => crate::demo::run(&args.dir).await,
+        command => match load(&config_path) {
+            Err(code) => return code,
+            Ok(config) => match command {
+                Command::Sync(args) => sync(config, &args).await,
+                Command::Serve => crate::scheduler::serve(config_path.clone(), config).await,
+                Command::Status(args) => status(&config, &args),
+                Command::License(cmd) => license(&config, cmd),
+                Command::Outbox(args) => outbox(&config, args).await,
+                Command::Check(_) | Command::Demo(_) => unreachable!("handled above"),
+            },
+        },
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_FAILED
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<ValidConfig, i32> {
+    config::load(path).map_err(|errors| {
+        for d in &errors.0 {
+            eprintln!("{d}");
+        }
+        eprintln!("{} problem(s) in {}", errors.0.len(), path.display());
+        EXIT_CONFIG
+    })
+}
+
+/// The forge of a server, with its secrets resolved now.
+pub fn forge_for(server: &ServerConfig) -> anyhow::Result<Box<dyn Forge>> {
+    Ok(match &server.mirror.forge {
+        ForgeConfig::Local { repo } => Box::new(LocalForge::new(repo)?),
+        ForgeConfig::Github {
+            api_url,
+            owner,
+            repo,
+            token,
+        } => {
+            let token = token.resolve().context("GitHub token")?;
+            Box::new(crate::forge::github::GithubForge::new(
+                crate::forge::github::GithubSettings {
+                    api_url: api_url.clone(),
+                    owner: owner.clone(),
+                    repo: repo.clone(),
+                    token,
+                    timeout: std::time::Duration::from_secs(30),
+                    max_retries: 4,
+                    max_rate_limit_wait: std::time::Duration::from_secs(300),
+                },
+            )?)
+        }
+        ForgeConfig::AzureDevops {
+            base_url,
+            organization,
+            project,
+            repository,
+            api_version,
+            token,
+        } => {
+            let token = token.resolve().context("Azure DevOps token")?;
+            Box::new(crate::forge::azure::AzureForge::new(
+                crate::forge::azure::AzureSettings {
+                    base_url: base_url.clone(),
+                    organization: organization.clone(),
+                    project: project.clone(),
+                    repository: repository.clone(),
+                    api_version: api_version.clone(),
+                    token,
+                    timeout: std::time::Duration::from_secs(30),
+                    max_retries: 4,
+                    max_rate_limit_wait: std::time::Duration::from_secs(300),
+                },
+            )?)
+        }
+    })
+}
+
+pub fn deps(config: ValidConfig) -> anyhow::Result<Deps> {
+    let store = Store::open(&config.state.path)?;
+    let forges: ForgeFactory = Arc::new(forge_for);
+    Ok(Deps {
+        config: Arc::new(config),
+        store: Arc::new(store),
+        forges,
+        concurrency: 4,
+    })
+}
+
+async fn check(path: &Path, args: &CheckArgs) -> i32 {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{}: valid, {} server(s)",
+        path.display(),
+        config.servers.len()
+    );
+    let _ = writeln!(
+        out,
+        "schedule `{}` ({}), next runs:",
+        config.schedule.expression, config.schedule.timezone
+    );
+    for t in config.next_fires(chrono::Utc::now(), 3) {
+        let _ = writeln!(out, "  {}", t.to_rfc3339());
+    }
+    if !args.online {
+        return EXIT_OK;
+    }
+    let mut failed = false;
+    for server in &config.servers {
+        let result = forge_for(server).and_then(|f| {
+            f.check_access(&server.mirror.base)
+                .map_err(anyhow::Error::from)
+        });
+        match result {
+            Ok(()) => {
+                let _ = writeln!(out, "  {}: mirror reachable and writable", server.name);
+            }
+            Err(e) => {
+                failed = true;
+                let _ = writeln!(out, "  {}: mirror check failed: {e:#}", server.name);
+            }
+        }
+    }
+    if failed { EXIT_FAILED } else { EXIT_OK }
+}
+
+async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
+    let deps = deps(config)?;
+    let opts = RunOptions {
+        servers: args.servers.clone(),
+        dry_run: args.dry_run,
+        trigger: "manual".into(),
+    };
+    let report = match pipeline::run(&deps, &opts).await {
+        Ok(r) => r,
+        Err(RunError::Busy(h)) => {
+            eprintln!(
+                "error: another upkeep run is in progress ({} since {}); it holds the lease until {}",
+                h.holder, h.acquired_at, h.expires_at
+            );
+            return Ok(EXIT_BUSY);
+        }
+        Err(RunError::UnknownServer(s)) => {
+            eprintln!(
+                "error: unknown server `{s}` (not in {})",
+                deps.config.file.display()
+            );
+            return Ok(EXIT_CONFIG);
+        }
+        Err(RunError::Other(e)) => return Err(e),
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        write!(out, "{}", crate::status::run_summary(&report))?;
+    }
+    Ok(if report.any_failed() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    })
+}
+
+fn status(config: &ValidConfig, args: &StatusArgs) -> anyhow::Result<i32> {
+    let store = Store::open(&config.state.path)?;
+    let doc = crate::status::collect(config, &store)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        write!(out, "{}", crate::status::table(&doc))?;
+    }
+    Ok(EXIT_OK)
+}
+
+fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
+    let store = Store::open(&config.state.path)?;
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        LicenseCommand::Approve { server, by, note } => {
+            if config.server(&server).is_none() {
+                eprintln!("error: unknown server `{server}`");
+                return Ok(EXIT_CONFIG);
+            }
+            let Some((fingerprint, _)) = store.pending_review(&server)? else {
+                eprintln!("error: {server} has no license change waiting for review");
+                return Ok(EXIT_FAILED);
+            };
+            store.approve_license(&server, &fingerprint, &by, note.as_deref())?;
+            writeln!(
+                out,
+                "Approved the license of {server} (fingerprint {}) by {by}.\nThe next sync marks the rebuild PR ready for review.",
+                &fingerprint[..fingerprint.len().min(16)]
+            )?;
+            Ok(EXIT_OK)
+        }
+        LicenseCommand::Show { server } => {
+            if config.server(&server).is_none() {
+                eprintln!("error: unknown server `{server}`");
+                return Ok(EXIT_CONFIG);
+            }
+            write!(out, "{}", crate::status::license_text(&store, &server)?)?;
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+async fn outbox(config: &ValidConfig, args: OutboxArgs) -> anyhow::Result<i32> {
+    let store = Store::open(&config.state.path)?;
+    let mut out = std::io::stdout().lock();
+    if let Some(OutboxCommand::Retry { id }) = args.command {
+        if !store.retry_email(id)? {
+            eprintln!("error: no pending or failed email with id {id}");
+            return Ok(EXIT_FAILED);
+        }
+        let summary = crate::notify::outbox::drain(&store, &config.email).await;
+        let row = store.outbox_row(id)?.context("outbox row vanished")?;
+        writeln!(
+            out,
+            "email {id}: {}{}",
+            row.status,
+            row.last_error
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        )?;
+        return Ok(if summary.failed > 0 || row.status != "sent" {
+            EXIT_FAILED
+        } else {
+            EXIT_OK
+        });
+    }
+    let statuses: &[&str] = if args.all {
+        &[]
+    } else {
+        &["pending", "sending", "failed"]
+    };
+    let rows = store.outbox(statuses)?;
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+    } else if rows.is_empty() {
+        writeln!(out, "outbox: nothing pending or failed")?;
+    } else {
+        for r in rows {
+            writeln!(
+                out,
+                "{:>5}  {:<8} attempts={} next={} {} -> {}\n       {}{}",
+                r.id,
+                r.status,
+                r.attempts,
+                r.next_attempt_at,
+                r.server,
+                r.recipients.join(", "),
+                r.subject,
+                r.last_error
+                    .map(|e| format!("\n       last error: {e}"))
+                    .unwrap_or_default()
+            )?;
+        }
+    }
+    Ok(EXIT_OK)
+}

@@ -1,1 +1,120 @@
-//! TODO
+//! The command line (clap derive). Doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Keep sponsored rebuilds of third-party servers current with their upstreams.
+///
+/// Exit codes: 0 success; 1 a server failed (the others still ran) or the command failed;
+/// 2 the config is invalid or the command line is wrong; 3 another run holds the lease.
+#[derive(Debug, Parser)]
+#[command(name = "upkeep", version, propagate_version = true)]
+pub struct Cli {
+    /// Config file [default: config/upkeep.toml]
+    #[arg(long, global = true, env = "UPKEEP_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log format on stderr (filter with the UPKEEP_LOG env var, e.g. `UPKEEP_LOG=debug`)
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the config: print every problem as FILE:LINE:COL and the next fire times
+    Check(CheckArgs),
+    /// Sync the sponsored servers with their upstreams once
+    Sync(SyncArgs),
+    /// Run as a service: sync on the configured cron schedule until SIGTERM or ctrl-c
+    Serve,
+    /// Show each server's pinned and latest version, open PR, pending emails, last run
+    Status(StatusArgs),
+    /// Build a self-contained example (upstreams, a mirror, a config) and sync it, offline
+    Demo(DemoArgs),
+    /// License decisions: show the pending review of a server, record an approval
+    #[command(subcommand)]
+    License(LicenseCommand),
+    /// List pending and failed emails, or retry one
+    Outbox(OutboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Also check that every mirror is reachable and writable with its credentials
+    #[arg(long)]
+    pub online: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Run now (required: upkeep syncs on a schedule only under `serve`)
+    #[arg(long, required = true)]
+    pub now: bool,
+    /// Only this server (repeatable)
+    #[arg(long = "server", value_name = "NAME")]
+    pub servers: Vec<String>,
+    /// Decide and report, but write nothing (no branch, PR, email or state besides the run log)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the run report as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to build the example
+    #[arg(long, default_value = "var/demo")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LicenseCommand {
+    /// Record that the pending license change of SERVER was reviewed and approved
+    Approve {
+        server: String,
+        /// Who approved it (recorded and shown on the PR)
+        #[arg(long)]
+        by: String,
+        /// A note, e.g. the CELA ticket
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Print the license files, verdict, decisions and pending diff of SERVER
+    Show { server: String },
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxArgs {
+    #[command(subcommand)]
+    pub command: Option<OutboxCommand>,
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Include sent emails
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Make a failed or waiting email due now and try to send it
+    Retry { id: i64 },
+}

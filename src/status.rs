@@ -1,1 +1,272 @@
-//! TODO
+//! What `status` shows (and `/status` serves): per server, the pinned and latest versions, the
+//! open PR, pending emails and the last run. Also the human summary of a run report.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::config::ValidConfig;
+use crate::report::{RunReport, Status};
+use crate::store::{LeaseHolder, Store};
+
+#[derive(Debug, Serialize)]
+pub struct StatusDoc {
+    pub servers: Vec<ServerStatus>,
+    /// Outbox rows by status, all servers.
+    pub outbox: Vec<(String, i64)>,
+    /// The run in progress, if any.
+    pub running: Option<LeaseHolder>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OpenPr {
+    pub version: String,
+    pub url: Option<String>,
+    pub held: bool,
+    pub since: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServerStatus {
+    pub name: String,
+    /// The last run's status, or `never-synced`.
+    pub status: String,
+    pub pinned: Option<String>,
+    pub pinned_commit: Option<String>,
+    pub latest: Option<String>,
+    pub open_pr: Option<OpenPr>,
+    pub hold_reason: Option<String>,
+    pub held_since: Option<String>,
+    pub pending_emails: i64,
+    pub failed_emails: i64,
+    pub last_run_id: Option<i64>,
+    pub last_run_at: Option<String>,
+    pub last_success_at: Option<String>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: i64,
+}
+
+pub fn collect(config: &ValidConfig, store: &Store) -> anyhow::Result<StatusDoc> {
+    let mut servers = Vec::new();
+    for s in &config.servers {
+        let st = store.server_state(&s.name)?;
+        let pr = store.open_pr(&s.name)?;
+        let counts = store.outbox_counts(Some(&s.name))?;
+        let count = |names: &[&str]| {
+            counts
+                .iter()
+                .filter(|(k, _)| names.contains(&k.as_str()))
+                .map(|(_, n)| n)
+                .sum()
+        };
+        servers.push(ServerStatus {
+            name: s.name.clone(),
+            status: st
+                .as_ref()
+                .and_then(|s| s.last_status.clone())
+                .unwrap_or_else(|| "never-synced".into()),
+            pinned: st.as_ref().and_then(|s| s.pinned_ref.clone()),
+            pinned_commit: st.as_ref().and_then(|s| s.pinned_commit.clone()),
+            latest: st.as_ref().and_then(|s| s.latest_version.clone()),
+            open_pr: pr.map(|p| OpenPr {
+                version: p.version,
+                url: p.url,
+                held: p.held,
+                since: p.created_at,
+            }),
+            hold_reason: st.as_ref().and_then(|s| s.hold_reason.clone()),
+            held_since: st.as_ref().and_then(|s| s.held_since.clone()),
+            pending_emails: count(&["pending", "sending"]),
+            failed_emails: count(&["failed"]),
+            last_run_id: st.as_ref().and_then(|s| s.last_run_id),
+            last_run_at: st.as_ref().and_then(|s| s.last_run_at.clone()),
+            last_success_at: st.as_ref().and_then(|s| s.last_success_at.clone()),
+            last_error: st.as_ref().and_then(|s| s.last_error.clone()),
+            consecutive_failures: st.as_ref().map_or(0, |s| s.consecutive_failures),
+        });
+    }
+    Ok(StatusDoc {
+        servers,
+        outbox: store.outbox_counts(None)?,
+        running: store.lease_holder()?,
+    })
+}
+
+fn short_ref(r: &str) -> &str {
+    crate::render::short_ref(r)
+}
+
+pub fn table(doc: &StatusDoc) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "{:<24} {:<13} {:<14} {:<10} {:<24} {:<7} LAST RUN",
+        "SERVER", "STATUS", "PINNED", "LATEST", "OPEN PR", "EMAILS"
+    );
+    for s in &doc.servers {
+        let pr = s.open_pr.as_ref().map_or_else(
+            || "-".to_string(),
+            |p| format!("{}{}", p.version, if p.held { " (held)" } else { "" }),
+        );
+        let emails = if s.failed_emails > 0 {
+            format!("{}+{}!", s.pending_emails, s.failed_emails)
+        } else {
+            s.pending_emails.to_string()
+        };
+        let last = s.last_run_at.as_deref().map_or_else(
+            || "never".to_string(),
+            |at| format!("#{} {}", s.last_run_id.unwrap_or(0), at),
+        );
+        let _ = writeln!(
+            t,
+            "{:<24} {:<13} {:<14} {:<10} {:<24} {:<7} {}",
+            s.name,
+            s.status,
+            s.pinned.as_deref().map_or("-", short_ref),
+            s.latest.as_deref().unwrap_or("-"),
+            pr,
+            emails,
+            last
+        );
+        if let Some(r) = &s.hold_reason {
+            let _ = writeln!(t, "    held: {r}");
+        }
+        if let Some(e) = &s.last_error {
+            let _ = writeln!(
+                t,
+                "    error ({} run(s) in a row): {e}",
+                s.consecutive_failures
+            );
+        }
+    }
+    if doc.outbox.iter().any(|(k, n)| k != "sent" && *n > 0) {
+        let parts: Vec<String> = doc.outbox.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let _ = writeln!(t, "outbox: {} (see `upkeep outbox`)", parts.join(", "));
+    }
+    if let Some(r) = &doc.running {
+        let _ = writeln!(
+            t,
+            "a run is in progress: {} since {}",
+            r.holder, r.acquired_at
+        );
+    }
+    t
+}
+
+/// The human summary of a run, one block per server.
+pub fn run_summary(report: &RunReport) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "run #{}{}",
+        report.run_id,
+        if report.dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        }
+    );
+    for s in &report.servers {
+        let versions = match (&s.pinned, &s.latest) {
+            (Some(p), Some(l)) => format!("{} -> {}", short_ref(&p.git_ref), l.tag),
+            (Some(p), None) => short_ref(&p.git_ref).to_string(),
+            _ => String::new(),
+        };
+        let _ = writeln!(t, "  {:<24} {:<11} {}", s.name, s.status.as_str(), versions);
+        if let Some(pr) = &s.pull_request {
+            let _ = writeln!(
+                t,
+                "      PR {:?}: {} [{}]{}",
+                pr.action,
+                pr.title,
+                pr.branch,
+                pr.url
+                    .as_deref()
+                    .map(|u| format!(" {u}"))
+                    .unwrap_or_default()
+            );
+        }
+        if let Some(l) = &s.license
+            && l.verdict != "unchanged"
+        {
+            let _ = writeln!(
+                t,
+                "      license: {} ({}){}",
+                l.verdict,
+                l.reason,
+                l.approved_by
+                    .as_deref()
+                    .map(|b| format!(", approved by {b}"))
+                    .unwrap_or_default()
+            );
+        }
+        if let Some(r) = &s.hold_reason
+            && s.status == Status::Held
+        {
+            let _ = writeln!(t, "      held: {r}");
+        }
+        if s.emails_queued > 0 {
+            let _ = writeln!(t, "      emails queued: {}", s.emails_queued);
+        }
+        for n in &s.notes {
+            let _ = writeln!(t, "      note: {n}");
+        }
+        if let Some(e) = &s.error {
+            let _ = writeln!(t, "      error: {e}");
+        }
+    }
+    let e = &report.emails;
+    if e.sent + e.retrying + e.failed > 0 {
+        let _ = writeln!(
+            t,
+            "  emails: {} sent, {} retrying, {} failed",
+            e.sent, e.retrying, e.failed
+        );
+    }
+    for err in &e.errors {
+        let _ = writeln!(t, "      {err}");
+    }
+    t
+}
+
+/// `license show`: the baseline, the pending review and the decisions of one server.
+pub fn license_text(store: &Store, server: &str) -> anyhow::Result<String> {
+    let mut t = String::new();
+    match store.pending_review(server)? {
+        Some((fp, judgement)) => {
+            let j: crate::license::LicenseJudgement = serde_json::from_str(&judgement)?;
+            let _ = writeln!(t, "{server}: license review pending (fingerprint {fp})");
+            let _ = writeln!(t, "verdict: {} ({})", j.verdict.code(), j.reason);
+            for line in &j.summary {
+                let _ = writeln!(t, "  {line}");
+            }
+            for f in &j.files {
+                if let Some(d) = &f.unified_diff {
+                    let _ = writeln!(t, "\n{}:\n{d}", f.path);
+                }
+            }
+            let _ = writeln!(
+                t,
+                "\napprove with: upkeep license approve {server} --by \"<name>\" --note \"<CELA ticket>\""
+            );
+        }
+        None => {
+            let _ = writeln!(t, "{server}: no license review pending");
+        }
+    }
+    let approvals = store.approvals(server)?;
+    if !approvals.is_empty() {
+        let _ = writeln!(t, "\ndecisions:");
+        for a in approvals {
+            let _ = writeln!(
+                t,
+                "  {} approved by {} ({}) {}",
+                a.approved_at,
+                a.approved_by,
+                a.note.unwrap_or_default(),
+                &a.fingerprint[..a.fingerprint.len().min(16)]
+            );
+        }
+    }
+    Ok(t)
+}

@@ -124,3 +124,11 @@ fn missing_file_gets_a_hint() {
     let e = load(Path::new("/nonexistent/upkeep.toml")).unwrap_err();
     assert!(e.to_string().contains("config/example.toml"), "{e}");
 }
+
+#[test]
+fn the_example_config_is_valid() {
+    let c = check(include_str!("../../config/example.toml")).expect("config/example.toml must stay valid");
+    assert_eq!(c.servers[0].name, "figma-context-mcp");
+    assert_eq!(c.license.allowed.len(), 5);
+    assert_eq!(c.state.lease_timeout, Duration::from_secs(1800));
+}

@@ -8,6 +8,7 @@
 pub mod azure;
 pub mod github;
 pub mod http;
+pub mod local;
 pub mod pin;
 
 use std::fmt;

@@ -1,4 +1,8 @@
-//! Notifications: email rendering and transports.
+//! Notifications: the email outbox sender, message building and transports (file, SMTP).
+//!
+//! Emails are enqueued by the pipeline in the same state transaction as the decision that caused
+//! them; this module only drains the outbox. It never decides whether to email.
 
 pub mod email;
+pub mod outbox;
 pub mod smtp;

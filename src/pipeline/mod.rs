@@ -1,1 +1,833 @@
-//! TODO
+//! One sync run: for every selected server, fetch the upstream, find the newest release, judge
+//! the change against the pinned release, and open/update the rebuild PR or hold it.
+//!
+//! [`plan`] holds the pure decisions (which PR action to take); this module calls the adapters
+//! and is the only one that knows all of them. Each server runs on a blocking thread; a server
+//! that fails (or panics) is reported as failed and never stops the others.
+
+pub mod plan;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context as _, anyhow};
+use git2::Oid;
+use sha2::Digest as _;
+use tracing::Instrument as _;
+
+use crate::config::{ServerConfig, ValidConfig};
+use crate::forge::pin::{self, Pin, PinTarget};
+use crate::forge::{CommitWrite, Forge, Identity, PrRequest, PrState};
+use crate::license::{self, LicensePolicy, Verdict};
+use crate::render::{self, RebuildView};
+use crate::report::{
+    Latest, LicenseReport, Pinned, PrAction, PullRequestReport, RunReport, ServerReport, Status,
+};
+use crate::store::{LeaseHolder, NewEmail, PrRecord, ServerState, Store};
+use crate::upstream::{self, Cache, diff};
+use plan::{ForgeView, PrPlan};
+
+/// Builds the forge client of a server (the composition root decides how).
+pub type ForgeFactory = Arc<dyn Fn(&ServerConfig) -> anyhow::Result<Box<dyn Forge>> + Send + Sync>;
+
+/// What a run needs.
+#[derive(Clone)]
+pub struct Deps {
+    pub config: Arc<ValidConfig>,
+    pub store: Arc<Store>,
+    pub forges: ForgeFactory,
+    /// How many servers are synced at once.
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Only these servers (all enabled ones when empty).
+    pub servers: Vec<String>,
+    pub dry_run: bool,
+    /// manual | schedule | webhook | demo
+    pub trigger: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("another run holds the lease ({} since {}, until {}); try again later", .0.holder, .0.acquired_at, .0.expires_at)]
+    Busy(LeaseHolder),
+    #[error("unknown server `{0}` (not in the config)")]
+    UnknownServer(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// The identity of upkeep's commits; a commit by anyone else on the bot branch is a human's.
+pub fn bot_identity() -> Identity {
+    Identity {
+        name: "upkeep".into(),
+        email: "upkeep@users.noreply.invalid".into(),
+    }
+}
+
+pub fn branch_name(server: &str) -> String {
+    format!("upkeep/{server}")
+}
+
+/// Run one sync under the run lease.
+pub async fn run(deps: &Deps, opts: &RunOptions) -> Result<RunReport, RunError> {
+    for name in &opts.servers {
+        if deps.config.server(name).is_none() {
+            return Err(RunError::UnknownServer(name.clone()));
+        }
+    }
+    let holder = format!("{}:{}:{}", hostname(), std::process::id(), opts.trigger);
+    let ttl = deps.config.state.lease_timeout;
+    if let Err(busy) = deps.store.acquire_lease(&holder, ttl)? {
+        return Err(RunError::Busy(busy));
+    }
+    let result = run_leased(deps, opts, &holder).await;
+    if let Err(e) = deps.store.release_lease(&holder) {
+        tracing::warn!(error = %format!("{e:#}"), "could not release the run lease; it expires by itself");
+    }
+    result
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunReport, RunError> {
+    let started_at = now_str();
+    let run_id = deps.store.start_run(&opts.trigger, opts.dry_run)?;
+    let span = tracing::info_span!("run", run_id, trigger = %opts.trigger, dry_run = opts.dry_run);
+    async {
+        tracing::info!("run started");
+        let servers: Vec<ServerConfig> = deps
+            .config
+            .servers
+            .iter()
+            .filter(|s| {
+                if opts.servers.is_empty() {
+                    s.enabled
+                } else {
+                    opts.servers.contains(&s.name)
+                }
+            })
+            .cloned()
+            .collect();
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(deps.concurrency.max(1)));
+        let mut tasks = Vec::new();
+        for server in servers {
+            let deps = deps.clone();
+            let permit_source = semaphore.clone();
+            let dry_run = opts.dry_run;
+            let name = server.name.clone();
+            let span = tracing::info_span!("server", name = %server.name);
+            tasks.push((
+                name,
+                tokio::spawn(async move {
+                    let _permit = permit_source.acquire_owned().await;
+                    let span2 = span.clone();
+                    tokio::task::spawn_blocking(move || {
+                        span2.in_scope(|| sync_server(&deps, &server, run_id, dry_run))
+                    })
+                    .await
+                }),
+            ));
+        }
+        let mut reports = Vec::new();
+        for (name, task) in tasks {
+            let report = match task.await {
+                Ok(Ok(r)) => r,
+                Ok(Err(join)) | Err(join) => {
+                    let mut r = ServerReport::new(&name);
+                    r.status = Status::Failed;
+                    let msg = format!("internal error while syncing: {join}");
+                    tracing::error!(server = %name, error = %join, "server sync panicked");
+                    if !opts.dry_run {
+                        record_failure(deps, &name, run_id, &msg, &mut r);
+                    }
+                    r.error = Some(msg);
+                    r
+                }
+            };
+            if let Err(e) = deps
+                .store
+                .renew_lease(holder, deps.config.state.lease_timeout)
+            {
+                tracing::warn!(error = %format!("{e:#}"), "could not renew the run lease");
+            }
+            reports.push(report);
+        }
+        let emails = if opts.dry_run {
+            Default::default()
+        } else {
+            crate::notify::outbox::drain(&deps.store, &deps.config.email).await
+        };
+        let report = RunReport {
+            run_id,
+            trigger: opts.trigger.clone(),
+            dry_run: opts.dry_run,
+            started_at,
+            finished_at: now_str(),
+            servers: reports,
+            emails,
+        };
+        let result = if report.any_failed() { "failed" } else { "ok" };
+        let json = serde_json::to_string(&report).unwrap_or_default();
+        deps.store.finish_run(run_id, result, &json)?;
+        tracing::info!(result, "run finished");
+        Ok(report)
+    }
+    .instrument(span)
+    .await
+}
+
+fn now_str() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Sync one server. Never returns an error: failures become a `failed` report (and are recorded).
+pub fn sync_server(deps: &Deps, server: &ServerConfig, run_id: i64, dry_run: bool) -> ServerReport {
+    let start = Instant::now();
+    let mut report = ServerReport::new(&server.name);
+    let outcome = sync_server_inner(deps, server, run_id, dry_run, &mut report);
+    if let Err(e) = outcome {
+        let msg = format!("{e:#}");
+        tracing::error!(error = %msg, "server failed");
+        report.status = Status::Failed;
+        report.error = Some(msg.clone());
+        if !dry_run {
+            record_failure(deps, &server.name, run_id, &msg, &mut report);
+        }
+    }
+    report.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    report
+}
+
+/// Record a failed run for the server, and alert the owners when it has failed enough runs in a row.
+fn record_failure(deps: &Deps, name: &str, run_id: i64, error: &str, report: &mut ServerReport) {
+    let owners = deps
+        .config
+        .server(name)
+        .map(|s| s.owners.clone())
+        .unwrap_or_default();
+    let threshold = i64::from(deps.config.email.failing_runs_alert);
+    let res = deps.store.transaction(|tx| {
+        let mut st = Store::server_state_tx(tx, name)?.unwrap_or_else(|| empty_state(name));
+        st.consecutive_failures += 1;
+        st.last_status = Some(Status::Failed.as_str().into());
+        st.last_error = Some(error.to_string());
+        st.last_run_id = Some(run_id);
+        st.last_run_at = Some(now_str());
+        Store::put_server_state(tx, &st)?;
+        if st.consecutive_failures == threshold && !owners.is_empty() {
+            let text = render::failing_email(name, st.consecutive_failures, error);
+            // One alert per failure streak: the key names the run the streak reached the threshold in.
+            let key = format!("{name}:failing:{run_id}");
+            if Store::enqueue_email(
+                tx,
+                &new_email(&key, name, "failing", &owners, &[], text),
+                Some(run_id),
+            )? {
+                report.emails_queued += 1;
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = res {
+        tracing::error!(error = %format!("{e:#}"), "could not record the failure in the state");
+    }
+}
+
+fn empty_state(name: &str) -> ServerState {
+    ServerState {
+        server: name.to_string(),
+        pinned_ref: None,
+        pinned_commit: None,
+        latest_version: None,
+        latest_tag: None,
+        latest_commit: None,
+        last_status: None,
+        last_error: None,
+        last_run_id: None,
+        last_run_at: None,
+        last_success_at: None,
+        consecutive_failures: 0,
+        hold_reason: None,
+        held_since: None,
+    }
+}
+
+fn new_email(
+    key: &str,
+    server: &str,
+    reason: &str,
+    to: &[String],
+    cc: &[String],
+    text: render::EmailText,
+) -> NewEmail {
+    NewEmail {
+        dedupe_key: key.to_string(),
+        server: server.to_string(),
+        reason: reason.to_string(),
+        recipients: to.to_vec(),
+        cc: cc.to_vec(),
+        subject: text.subject,
+        text: text.text,
+        html: text.html,
+    }
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+fn policy_for(server: &ServerConfig) -> LicensePolicy {
+    LicensePolicy {
+        allowed: server.license.allowed.clone(),
+        review_codes: server.license.review_codes.clone(),
+    }
+}
+
+#[allow(clippy::too_many_lines)] // One linear story per server reads better than a scatter of helpers.
+fn sync_server_inner(
+    deps: &Deps,
+    server: &ServerConfig,
+    run_id: i64,
+    dry_run: bool,
+    report: &mut ServerReport,
+) -> anyhow::Result<()> {
+    let store = &deps.store;
+    let cache = Cache::new(&deps.config.state.cache_dir);
+
+    // 1. Upstream: fetch and list release tags.
+    let fetched =
+        tracing::info_span!("fetch").in_scope(|| cache.fetch(&server.name, &server.upstream))?;
+    let repo = &fetched.repo;
+    let releases = upstream::select_releases(&fetched.tags, &server.release);
+
+    // 2. Trust: every release tag -> commit pair is remembered; a release tag that moved holds the server.
+    let release_tags: Vec<(String, String)> = fetched
+        .tags
+        .iter()
+        .filter(|t| upstream::tag_version(&t.name, &server.release).is_some())
+        .map(|t| (t.name.clone(), t.commit.clone()))
+        .collect();
+
+    // 3. The mirror's pin.
+    let forge = (deps.forges)(server)
+        .with_context(|| format!("setting up the {} mirror", forge_kind(server)))?;
+    let base = tracing::info_span!("pin")
+        .in_scope(|| forge.read_base_file(&server.mirror.base, &server.mirror.pin_file))?;
+    let target = PinTarget {
+        upstream: &server.upstream,
+        entry: server.mirror.pin_entry.as_deref(),
+    };
+    let pin =
+        pin::read_pin(server.mirror.pin_format, &base.content, &target).with_context(|| {
+            format!(
+                "reading the pin from {} on {}",
+                server.mirror.pin_file, server.mirror.base
+            )
+        })?;
+    let pinned_commit = match &pin.commit {
+        Some(c) => Some(c.clone()),
+        None => repo
+            .revparse_single(&pin.git_ref)
+            .and_then(|o| o.peel_to_commit())
+            .ok()
+            .map(|c| c.id().to_string()),
+    };
+    report.pinned = Some(Pinned {
+        git_ref: pin.git_ref.clone(),
+        commit: pinned_commit.clone(),
+    });
+    let pinned_tag = render::short_ref(&pin.git_ref).to_string();
+    let pinned_version = upstream::tag_version(&pinned_tag, &server.release);
+
+    let Some(latest) = releases.last() else {
+        anyhow::bail!(
+            "no tag of {} matches tag-pattern `{}` ({} tags seen)",
+            upstream::redact_url(&server.upstream),
+            server.release.tag_pattern.as_str(),
+            fetched.tags.len()
+        );
+    };
+    report.latest = Some(Latest {
+        version: latest.version.clone(),
+        tag: latest.tag.clone(),
+        commit: latest.commit.clone(),
+        date: latest.date.clone(),
+    });
+
+    let moved = if dry_run {
+        store
+            .transaction(|tx| {
+                let moved = Store::record_tags(tx, &server.name, &release_tags)?;
+                // Dry run: look, do not remember.
+                Err(anyhow!(DryRunRollback(moved)))
+            })
+            .or_else(|e| match e.downcast::<DryRunRollback>() {
+                Ok(DryRunRollback(m)) => Ok(m),
+                Err(e) => Err(e),
+            })?
+    } else {
+        Vec::new()
+    };
+    let newer = match &pinned_version {
+        Some(pv) => latest.parsed > *pv,
+        None => latest.commit != pinned_commit.clone().unwrap_or_default(),
+    };
+
+    let mut state = store
+        .server_state(&server.name)?
+        .unwrap_or_else(|| empty_state(&server.name));
+    state.pinned_ref = Some(pin.git_ref.clone());
+    state.pinned_commit.clone_from(&pinned_commit);
+    state.latest_version = Some(latest.version.clone());
+    state.latest_tag = Some(latest.tag.clone());
+    state.latest_commit = Some(latest.commit.clone());
+    state.last_run_id = Some(run_id);
+    state.last_run_at = Some(now_str());
+    state.last_error = None;
+    state.consecutive_failures = 0;
+
+    let branch = branch_name(&server.name);
+
+    // The moved-tag check and its alarm are one decision (one transaction).
+    if !dry_run {
+        let owners = server.owners.clone();
+        let upstream_url = upstream::redact_url(&server.upstream);
+        let (moved, queued) = store.transaction(|tx| {
+            let moved = Store::record_tags(tx, &server.name, &release_tags)?;
+            let mut queued = 0;
+            if !moved.is_empty() {
+                let fp = sha256_hex(
+                    &moved
+                        .iter()
+                        .map(|m| format!("{}={}", m.tag, m.new_commit))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
+                let key = format!("{}:moved-tag:{}", server.name, &fp[..16]);
+                let text = render::moved_tag_email(&server.name, &upstream_url, &moved);
+                if Store::enqueue_email(
+                    tx,
+                    &new_email(&key, &server.name, "moved-tag", &owners, &[], text),
+                    Some(run_id),
+                )? {
+                    queued += 1;
+                }
+            }
+            Ok((moved, queued))
+        })?;
+        report.emails_queued += queued;
+        report.moved_tags = moved;
+    } else {
+        report.moved_tags = moved;
+    }
+    if !report.moved_tags.is_empty() {
+        let m = &report.moved_tags[0];
+        let reason = format!(
+            "release tag {} moved from {} to {}",
+            m.tag,
+            &m.old_commit[..m.old_commit.len().min(10)],
+            &m.new_commit[..m.new_commit.len().min(10)]
+        );
+        tracing::warn!(tag = %m.tag, old = %m.old_commit, new = %m.new_commit, "release tag moved upstream; holding");
+        report.status = Status::Held;
+        report.hold_reason = Some(reason.clone());
+        if !dry_run {
+            state.last_status = Some(Status::Held.as_str().into());
+            if state.hold_reason.is_none() {
+                state.held_since = Some(now_str());
+            }
+            state.hold_reason = Some(reason);
+            store.transaction(|tx| Store::put_server_state(tx, &state))?;
+        }
+        return Ok(());
+    }
+
+    if !newer {
+        report.status = Status::UpToDate;
+        if !dry_run {
+            // The pin caught up (the PR was merged, or someone bumped it by hand): close the books.
+            store.transaction(|tx| {
+                if let Some(open) = Store::open_pr_tx(tx, &server.name)? {
+                    Store::set_pr_state(tx, open.id, "merged", None)?;
+                }
+                Store::clear_pending_review(tx, &server.name)?;
+                state.last_status = Some(Status::UpToDate.as_str().into());
+                state.last_success_at = Some(now_str());
+                state.hold_reason = None;
+                state.held_since = None;
+                Store::put_server_state(tx, &state)
+            })?;
+        }
+        return Ok(());
+    }
+
+    // 4. The change: license judgement and release diff, from object data only.
+    let new_oid = Oid::from_str(&latest.commit)?;
+    let old_oid = pinned_commit
+        .as_deref()
+        .and_then(|c| Oid::from_str(c).ok())
+        .filter(|o| repo.find_commit(*o).is_ok());
+    let judgement = tracing::info_span!("license").in_scope(|| -> anyhow::Result<_> {
+        let new_snap = license::scan(repo, new_oid).context("scanning license files of the new release")?;
+        let old_snap = match old_oid {
+            Some(o) => license::scan(repo, o).context("scanning license files of the pinned release")?,
+            None => {
+                report.notes.push("the pinned commit is not in the upstream history; license compared against nothing".into());
+                license::LicenseSnapshot::default()
+            }
+        };
+        Ok(license::judge(&old_snap, &new_snap, &policy_for(server)))
+    })?;
+    let approval = if judgement.verdict == Verdict::ReviewRequired {
+        store.approval(&server.name, &judgement.fingerprint)?
+    } else {
+        None
+    };
+    let held = judgement.verdict == Verdict::ReviewRequired && approval.is_none();
+    report.license = Some(LicenseReport {
+        verdict: judgement.verdict.code().to_string(),
+        reason: judgement.reason.clone(),
+        approved_by: approval.as_ref().map(|a| a.approved_by.clone()),
+        files: judgement
+            .files
+            .iter()
+            .filter_map(|f| serde_json::to_value(f).ok())
+            .collect(),
+        judgement: Some(judgement.clone()),
+    });
+    let release_diff = match old_oid {
+        Some(o) => Some(diff::release_diff(
+            repo,
+            o,
+            new_oid,
+            &diff::DiffOptions {
+                max_commits_listed: 50,
+                max_largest_files: 10,
+                default_branch: fetched.default_branch.as_ref().map(|(_, oid)| *oid),
+                version: Some(latest.version.clone()),
+            },
+        )?),
+        None => None,
+    };
+    report.diff.clone_from(&release_diff);
+
+    // 5. The rebuild PR.
+    let old = report.pinned.clone().unwrap_or(Pinned {
+        git_ref: pin.git_ref.clone(),
+        commit: None,
+    });
+    let new = report
+        .latest
+        .clone()
+        .ok_or_else(|| anyhow!("no latest release"))?;
+    let run_at = now_str();
+    let view = RebuildView {
+        server: &server.name,
+        upstream: &upstream::redact_url(&server.upstream),
+        old: &old,
+        old_version: pinned_version
+            .as_ref()
+            .map(upstream::version::Version::as_str),
+        new: &new,
+        license: Some(&judgement),
+        approval: approval.as_ref(),
+        held,
+        diff: release_diff.as_ref(),
+        run_at: &run_at,
+        run_id,
+    };
+    let title = render::pr_title(&view);
+    let body = render::pr_body(&view, body_limit(forge.kind()));
+    let new_pin = Pin {
+        git_ref: format!("refs/tags/{}", latest.tag),
+        commit: Some(latest.commit.clone()),
+    };
+    let new_content = pin::write_pin(server.mirror.pin_format, &base.content, &target, &new_pin)
+        .with_context(|| format!("editing the pin in {}", server.mirror.pin_file))?;
+    let pin_diff = similar::TextDiff::from_lines(
+        String::from_utf8_lossy(&base.content).into_owned(),
+        String::from_utf8_lossy(&new_content).into_owned(),
+    )
+    .unified_diff()
+    .context_radius(2)
+    .header(
+        &format!("a/{}", server.mirror.pin_file),
+        &format!("b/{}", server.mirror.pin_file),
+    )
+    .to_string();
+    let mut labels = server.mirror.labels.clone();
+    if !labels.iter().any(|l| l == "upkeep") {
+        labels.insert(0, "upkeep".into());
+    }
+    if held {
+        labels.push(render::REVIEW_LABEL.into());
+    }
+    let request = PrRequest {
+        branch: branch.clone(),
+        base: server.mirror.base.clone(),
+        title: title.clone(),
+        body: body.clone(),
+        labels: labels.clone(),
+        reviewers: server.mirror.reviewers.clone(),
+        draft: held,
+    };
+
+    let stored_open = store.open_pr(&server.name)?;
+    let stored_this = store.pr_for_version(&server.name, &latest.version)?;
+    let bot = bot_identity();
+    let forge_pr = forge.find_pr(
+        &branch,
+        stored_open.as_ref().and_then(|p| p.forge_id.as_deref()),
+    )?;
+    let branch_state = forge.branch_state(&branch, &server.mirror.base, &bot)?;
+    let body_hash = sha256_hex(&format!("{title}\n{body}\n{held}"));
+    let plan = plan::plan_pr(&plan::PlanInput {
+        version: &latest.version,
+        stored_open: stored_open.as_ref(),
+        stored_this: stored_this.as_ref(),
+        forge_pr: forge_pr.as_ref().map(|p| ForgeView {
+            state: p.state,
+            title: &p.title,
+            body_hash: None,
+        }),
+        branch: branch_state.as_ref(),
+        body_hash: &body_hash,
+    });
+    tracing::info!(plan = ?plan, version = %latest.version, held, "pr decision");
+
+    let mut pr_report = PullRequestReport {
+        action: PrAction::Unchanged,
+        branch: branch.clone(),
+        title,
+        body,
+        url: forge_pr
+            .as_ref()
+            .map(|p| p.url.clone())
+            .or_else(|| stored_open.as_ref().and_then(|p| p.url.clone())),
+        draft: held,
+        labels,
+        pin_diff,
+    };
+
+    if dry_run {
+        pr_report.action = plan.action();
+        report.status = status_for(&plan, held);
+        report.pull_request = Some(pr_report);
+        return Ok(());
+    }
+
+    let commit_message = render::commit_message(&view);
+    let write = |expected_head: Option<String>| -> anyhow::Result<String> {
+        Ok(forge.write_branch(&CommitWrite {
+            branch: branch.clone(),
+            base_commit: base.base_commit.clone(),
+            path: server.mirror.pin_file.clone(),
+            content: new_content.clone(),
+            message: commit_message.clone(),
+            author: bot.clone(),
+            expected_head,
+        })?)
+    };
+
+    // A PR closed without merge declines the version it proposed.
+    if let (Some(p), Some(rec)) = (&forge_pr, &stored_open)
+        && p.state == PrState::Closed
+    {
+        store.transaction(|tx| {
+            Store::set_pr_state(tx, rec.id, "declined", p.closed_by.as_deref())
+        })?;
+    }
+
+    let (info, head) = match &plan {
+        PrPlan::Declined { by } => {
+            if let Some(rec) = &stored_this {
+                store
+                    .transaction(|tx| Store::set_pr_state(tx, rec.id, "declined", by.as_deref()))?;
+            }
+            report.notes.push(format!("version {} was declined (its PR was closed without merge); waiting for a newer release", latest.version));
+            pr_report.action = PrAction::Declined;
+            report.status = Status::UpToDate;
+            state.last_status = Some(Status::UpToDate.as_str().into());
+            state.last_success_at = Some(now_str());
+            store.transaction(|tx| Store::put_server_state(tx, &state))?;
+            report.pull_request = Some(pr_report);
+            return Ok(());
+        }
+        PrPlan::Unchanged => {
+            let info = forge_pr
+                .clone()
+                .ok_or_else(|| anyhow!("planned unchanged without a PR"))?;
+            (
+                info,
+                stored_open.as_ref().and_then(|p| p.head_commit.clone()),
+            )
+        }
+        PrPlan::RefreshBody => {
+            let info = forge_pr
+                .clone()
+                .ok_or_else(|| anyhow!("planned a refresh without a PR"))?;
+            let info = forge.update_pr(&info.id, &request)?;
+            (
+                info,
+                stored_open.as_ref().and_then(|p| p.head_commit.clone()),
+            )
+        }
+        PrPlan::UpdateToNewer { expected_head } => {
+            let head = write(Some(expected_head.clone()))?;
+            let info = forge_pr
+                .clone()
+                .ok_or_else(|| anyhow!("planned an update without a PR"))?;
+            let info = forge.update_pr(&info.id, &request)?;
+            (info, Some(head))
+        }
+        PrPlan::Create { reuse_branch } => {
+            let head = write(reuse_branch.clone())?;
+            let info = match forge.open_pr(&request) {
+                Ok(info) => info,
+                // Someone (or a crashed run) opened it between our look and now: adopt it.
+                Err(crate::forge::ForgeError::Conflict(_)) => {
+                    forge.find_pr(&branch, None)?.ok_or_else(|| {
+                        anyhow!("the forge reported a conflicting PR for {branch} but none is open")
+                    })?
+                }
+                Err(e) => return Err(e.into()),
+            };
+            (info, Some(head))
+        }
+        PrPlan::HumanOnBranch { pr_id } => {
+            let note = "upkeep found commits by someone else on this branch and will not force-push over them. \
+                        Merge or close this PR; upkeep proposes newer releases once the branch is gone.";
+            if let Some(id) = pr_id {
+                forge.comment_pr(id, note).ok();
+            }
+            anyhow::bail!(
+                "a person pushed to {branch}; not overwriting their commits (merge or close the PR, or delete the branch)"
+            );
+        }
+        PrPlan::Merged => {
+            report.notes.push(
+                "the rebuild PR was merged; the pin on the base branch will show the new release"
+                    .into(),
+            );
+            report.status = Status::UpToDate;
+            if let Some(rec) = &stored_open {
+                store.transaction(|tx| Store::set_pr_state(tx, rec.id, "merged", None))?;
+            }
+            report.pull_request = Some(pr_report);
+            return Ok(());
+        }
+    };
+
+    pr_report.action = plan.action();
+    pr_report.url = Some(info.url.clone());
+    report.status = status_for(&plan, held);
+
+    // 6. Record the PR, the hold and its email in one transaction.
+    let record = PrRecord {
+        id: 0,
+        server: server.name.clone(),
+        version: latest.version.clone(),
+        tag: latest.tag.clone(),
+        commit: latest.commit.clone(),
+        branch: branch.clone(),
+        forge_id: Some(info.id.clone()),
+        url: Some(info.url.clone()),
+        title: pr_report.title.clone(),
+        body_hash,
+        head_commit: head,
+        state: "open".into(),
+        held,
+        closed_by: None,
+        created_at: String::new(),
+        updated_at: String::new(),
+    };
+    let judgement_json = serde_json::to_string(&judgement)?;
+    let sla_days = deps.config.email.review_sla.as_secs() / 86_400;
+    let queued = store.transaction(|tx| {
+        Store::upsert_pr(tx, &record)?;
+        let mut queued = 0;
+        if held {
+            Store::put_pending_review(tx, &server.name, &judgement.fingerprint, &judgement_json)?;
+            let key = format!("{}:license-review:{}", server.name, judgement.fingerprint);
+            let text = render::license_email(&view, Some(&info.url), sla_days);
+            if Store::enqueue_email(
+                tx,
+                &new_email(
+                    &key,
+                    &server.name,
+                    "license-review",
+                    &server.owners,
+                    &[],
+                    text,
+                ),
+                Some(run_id),
+            )? {
+                queued += 1;
+            }
+            state.hold_reason = Some(format!("license review required: {}", judgement.reason));
+            if state.held_since.is_none() {
+                state.held_since = Some(now_str());
+            }
+        } else {
+            Store::clear_pending_review(tx, &server.name)?;
+            state.hold_reason = None;
+            state.held_since = None;
+        }
+        state.last_status = Some(report.status.as_str().into());
+        state.last_success_at = Some(now_str());
+        Store::put_server_state(tx, &state)?;
+        Ok(queued)
+    })?;
+    report.emails_queued += queued;
+    if held {
+        report.hold_reason.clone_from(&state.hold_reason);
+    }
+    report.pull_request = Some(pr_report);
+    Ok(())
+}
+
+#[derive(Debug)]
+struct DryRunRollback(Vec<crate::store::MovedTag>);
+impl std::fmt::Display for DryRunRollback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("dry run")
+    }
+}
+impl std::error::Error for DryRunRollback {}
+
+fn forge_kind(server: &ServerConfig) -> &'static str {
+    match server.mirror.forge {
+        crate::config::ForgeConfig::Local { .. } => "local",
+        crate::config::ForgeConfig::Github { .. } => "GitHub",
+        crate::config::ForgeConfig::AzureDevops { .. } => "Azure DevOps",
+    }
+}
+
+/// PR body size limits: Azure DevOps descriptions 4,000 characters, GitHub bodies 65,536.
+pub fn body_limit(kind: &str) -> usize {
+    match kind {
+        "azure-devops" => 4_000,
+        _ => 65_536,
+    }
+}
+
+fn status_for(plan: &PrPlan, held: bool) -> Status {
+    if held {
+        return Status::Held;
+    }
+    match plan {
+        PrPlan::Create { .. } => Status::PrOpened,
+        PrPlan::UpdateToNewer { .. } | PrPlan::RefreshBody => Status::PrUpdated,
+        PrPlan::Unchanged => Status::PrOpened,
+        PrPlan::Declined { .. } | PrPlan::Merged => Status::UpToDate,
+        PrPlan::HumanOnBranch { .. } => Status::Failed,
+    }
+}

@@ -509,6 +509,19 @@ impl Store {
             .optional()?)
     }
 
+    pub fn open_pr_tx(
+        tx: &rusqlite::Transaction<'_>,
+        server: &str,
+    ) -> anyhow::Result<Option<PrRecord>> {
+        let sql = format!(
+            "SELECT {} FROM pull_requests WHERE server = ?1 AND state = 'open' ORDER BY id DESC LIMIT 1",
+            Self::PR_COLUMNS
+        );
+        Ok(tx
+            .query_row(&sql, params![server], Self::pr_from_row)
+            .optional()?)
+    }
+
     /// The record for (server, version), whatever its state.
     pub fn pr_for_version(&self, server: &str, version: &str) -> anyhow::Result<Option<PrRecord>> {
         let conn = self.conn();

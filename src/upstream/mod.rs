@@ -1,4 +1,331 @@
-//! Upstream repositories.
+//! Upstream repositories: the cache of bare clones, tag listing and release selection.
+//!
+//! The cache holds one bare repository per server (`<cache-dir>/<server>.git`), fetched
+//! incrementally with git2; nothing here ever writes a working tree. A cache that cannot be
+//! opened or fetched into is deleted and cloned afresh once. Release selection
+//! ([`select_releases`]) is pure.
 
 pub mod diff;
 pub mod version;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use git2::{Direction, FetchOptions, Oid, Repository};
+use serde::Serialize;
+
+use crate::config::ReleaseConfig;
+use version::Version;
+
+/// A tag as the upstream has it now, peeled to its commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagRef {
+    /// The tag name without `refs/tags/`.
+    pub name: String,
+    pub commit: String,
+    /// Commit time, RFC 3339.
+    pub date: Option<String>,
+}
+
+/// A tag that parsed as a release version.
+#[derive(Debug, Clone, Serialize)]
+pub struct Release {
+    pub version: String,
+    pub tag: String,
+    pub commit: String,
+    pub date: Option<String>,
+    pub prerelease: bool,
+    #[serde(skip)]
+    pub parsed: Version,
+}
+
+/// The result of one fetch.
+pub struct Fetched {
+    pub repo: Repository,
+    pub tags: Vec<TagRef>,
+    /// The upstream default branch head, when the remote advertised its HEAD.
+    pub default_branch: Option<(String, Oid)>,
+    /// True when the cache was (re)created in this fetch.
+    pub cloned: bool,
+}
+
+/// The cache of bare clones.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    pub fn new(dir: impl Into<PathBuf>) -> Cache {
+        Cache { dir: dir.into() }
+    }
+
+    pub fn path_for(&self, server: &str) -> PathBuf {
+        // Server names are validated to a safe alphabet, so this cannot leave the cache dir.
+        self.dir.join(format!("{server}.git"))
+    }
+
+    /// Fetch `url` into the server's bare clone, creating or rebuilding it as needed.
+    pub fn fetch(&self, server: &str, url: &str) -> anyhow::Result<Fetched> {
+        let path = self.path_for(server);
+        let existed = path.exists();
+        match fetch_into(&path, url) {
+            Ok(mut f) => {
+                f.cloned = !existed;
+                Ok(f)
+            }
+            Err(e) if existed && is_cache_damage(&e) => {
+                tracing::warn!(server, error = %format!("{e:#}"), "cache clone is damaged; rebuilding it");
+                std::fs::remove_dir_all(&path)
+                    .with_context(|| format!("removing damaged cache {}", path.display()))?;
+                let mut f = fetch_into(&path, url)?;
+                f.cloned = true;
+                Ok(f)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Whether an error is about our cache (rebuild it) rather than the upstream (report it).
+fn is_cache_damage(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<git2::Error>().is_some_and(|g| {
+            matches!(
+                g.class(),
+                git2::ErrorClass::Odb
+                    | git2::ErrorClass::Index
+                    | git2::ErrorClass::Repository
+                    | git2::ErrorClass::Reference
+                    | git2::ErrorClass::Object
+            ) || g.code() == git2::ErrorCode::NotFound && g.class() == git2::ErrorClass::Os
+        }) || c.to_string().contains("open cache")
+    })
+}
+
+fn open_or_init(path: &Path) -> anyhow::Result<Repository> {
+    if path.exists() {
+        return Repository::open_bare(path)
+            .with_context(|| format!("open cache {}", path.display()));
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating cache directory {}", parent.display()))?;
+    }
+    // Init into a temporary name and rename, so a crash never leaves a half-made cache
+    // that looks valid.
+    let tmp = path.with_extension("git.tmp");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).ok();
+    }
+    Repository::init_bare(&tmp).with_context(|| format!("creating cache {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("moving cache into place at {}", path.display()))?;
+    Repository::open_bare(path).with_context(|| format!("open cache {}", path.display()))
+}
+
+fn fetch_into(path: &Path, url: &str) -> anyhow::Result<Fetched> {
+    let repo = open_or_init(path)?;
+    let refspecs = [
+        "+refs/heads/*:refs/remotes/origin/*",
+        "+refs/tags/*:refs/tags/*",
+    ];
+    let default_branch = {
+        let mut remote = repo
+            .remote_anonymous(url)
+            .with_context(|| format!("bad upstream URL {url}"))?;
+        let mut conn = remote
+            .connect_auth(Direction::Fetch, None, None)
+            .with_context(|| format!("connecting to upstream {}", redact_url(url)))?;
+        let head = conn
+            .default_branch()
+            .ok()
+            .and_then(|b| b.as_str().ok().map(str::to_string));
+        let remote = conn.remote();
+        let mut opts = FetchOptions::new();
+        // Tags that were deleted upstream go away here too; the tag history in the state
+        // remembers what they pointed at.
+        opts.prune(git2::FetchPrune::On)
+            .download_tags(git2::AutotagOption::None);
+        remote
+            .download(&refspecs, Some(&mut opts))
+            .with_context(|| format!("fetching from upstream {}", redact_url(url)))?;
+        remote.disconnect().ok();
+        remote
+            .update_tips(
+                None,
+                git2::RemoteUpdateFlags::UPDATE_FETCHHEAD,
+                git2::AutotagOption::None,
+                None,
+            )
+            .context("updating cache refs")?;
+        head
+    };
+    let default_branch = default_branch.and_then(|name| {
+        let short = name.strip_prefix("refs/heads/")?.to_string();
+        let oid = repo
+            .refname_to_id(&format!("refs/remotes/origin/{short}"))
+            .ok()?;
+        Some((short, oid))
+    });
+    let tags = list_tags(&repo)?;
+    Ok(Fetched {
+        repo,
+        tags,
+        default_branch,
+        cloned: false,
+    })
+}
+
+/// Strip userinfo from a URL before it reaches a log or an error.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((userinfo, host)) if !userinfo.contains('/') => format!("{scheme}://***@{host}"),
+            _ => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// Every tag of the repository peeled to a commit. Tags that point at a tree or blob are
+/// skipped (with a debug line): they cannot be a release to rebuild.
+pub fn list_tags(repo: &Repository) -> anyhow::Result<Vec<TagRef>> {
+    let mut out = Vec::new();
+    for r in repo.references_glob("refs/tags/*")? {
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(error = %e, "skipping unreadable tag");
+                continue;
+            }
+        };
+        let Some(name) = r
+            .name()
+            .ok()
+            .and_then(|n| n.strip_prefix("refs/tags/"))
+            .map(str::to_string)
+        else {
+            tracing::debug!("skipping tag with a non-UTF-8 name");
+            continue;
+        };
+        match r.peel_to_commit() {
+            Ok(c) => out.push(TagRef {
+                name,
+                commit: c.id().to_string(),
+                date: chrono::DateTime::from_timestamp(c.time().seconds(), 0)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            }),
+            Err(e) => {
+                tracing::debug!(tag = %name, error = %e, "skipping tag that does not point at a commit")
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The version a tag name stands for under the server's release rules, if it is a release tag.
+pub fn tag_version(tag: &str, rules: &ReleaseConfig) -> Option<Version> {
+    if rules.include.as_ref().is_some_and(|re| !re.is_match(tag))
+        || rules.exclude.as_ref().is_some_and(|re| re.is_match(tag))
+    {
+        return None;
+    }
+    let caps = rules.tag_pattern.captures(tag)?;
+    let raw = caps.name("version").or_else(|| caps.get(1))?.as_str();
+    Version::parse(rules.scheme, raw)
+}
+
+/// Release tags sorted by version, oldest first; prereleases dropped unless allowed.
+/// Tags that do not parse are skipped with a debug line, never an error.
+pub fn select_releases(tags: &[TagRef], rules: &ReleaseConfig) -> Vec<Release> {
+    let mut out: Vec<Release> = tags
+        .iter()
+        .filter_map(|t| {
+            let Some(v) = tag_version(&t.name, rules) else {
+                tracing::debug!(tag = %t.name, "tag is not a release under the tag pattern; skipped");
+                return None;
+            };
+            if v.is_prerelease() && !rules.prerelease {
+                return None;
+            }
+            Some(Release {
+                version: v.as_str().to_string(),
+                tag: t.name.clone(),
+                commit: t.commit.clone(),
+                date: t.date.clone(),
+                prerelease: v.is_prerelease(),
+                parsed: v,
+            })
+        })
+        .collect();
+    // Stable order for equal versions (v1.0 and 1.0.0): by tag name, so the choice is repeatable.
+    out.sort_by(|a, b| a.parsed.cmp(&b.parsed).then_with(|| a.tag.cmp(&b.tag)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::version::VersionScheme;
+
+    fn rules(pattern: &str) -> ReleaseConfig {
+        ReleaseConfig {
+            channel: crate::config::Channel::GitTags,
+            tag_pattern: regex::Regex::new(pattern).unwrap(),
+            prerelease: false,
+            scheme: VersionScheme::Semver,
+            include: None,
+            exclude: None,
+        }
+    }
+
+    fn tag(name: &str) -> TagRef {
+        TagRef {
+            name: name.into(),
+            commit: "c".into(),
+            date: None,
+        }
+    }
+
+    #[test]
+    fn releases_are_ordered_by_version_not_name() {
+        let tags = [
+            tag("v1.10.0"),
+            tag("v1.9.0"),
+            tag("v2.0.0-rc.1"),
+            tag("nightly"),
+            tag("v1.2.3; rm -rf /"),
+        ];
+        let r = select_releases(&tags, &rules(r"^v(.+)$"));
+        assert_eq!(
+            r.iter().map(|r| r.tag.as_str()).collect::<Vec<_>>(),
+            ["v1.9.0", "v1.10.0"]
+        );
+        let mut with_pre = rules(r"^v(.+)$");
+        with_pre.prerelease = true;
+        assert_eq!(
+            select_releases(&tags, &with_pre).last().unwrap().tag,
+            "v2.0.0-rc.1"
+        );
+    }
+
+    #[test]
+    fn include_and_exclude_filter_tag_names() {
+        let mut r = rules(r"^(?:server-)?v(.+)$");
+        r.exclude = Some(regex::Regex::new("^server-").unwrap());
+        let got = select_releases(&[tag("server-v3.0.0"), tag("v1.0.0")], &r);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].version, "1.0.0");
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("https://user:tok@host/x.git"),
+            "https://***@host/x.git"
+        );
+        assert_eq!(redact_url("/srv/x.git"), "/srv/x.git");
+    }
+}

@@ -1,0 +1,369 @@
+//! The local forge: a plain git repository on this machine (a path or a `file://` URL).
+//!
+//! Commits are written straight into the mirror's object database and the bot branch ref is
+//! moved with a compare-and-swap, which is what a push to a local path amounts to; no working
+//! tree is touched. A plain git repository has no pull requests, so the local forge keeps each
+//! rebuild PR as a small JSON record in the mirror's git directory
+//! (`<git-dir>/upkeep/prs/<branch>.json`): title, body, labels, draft state. A person "merges"
+//! by merging the branch and deleting it, and "declines" by deleting the branch unmerged.
+
+use std::path::{Path, PathBuf};
+
+use git2::{ErrorCode, ObjectType, Oid, Repository, Signature};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    BaseFile, BranchState, CommitWrite, Forge, ForgeError, ForgeResult, Identity, PrInfo,
+    PrRequest, PrState,
+};
+
+pub struct LocalForge {
+    path: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PrFile {
+    branch: String,
+    base: String,
+    title: String,
+    body: String,
+    labels: Vec<String>,
+    reviewers: Vec<String>,
+    draft: bool,
+    comments: Vec<String>,
+}
+
+fn git_err(context: &str, e: &git2::Error) -> ForgeError {
+    if e.code() == ErrorCode::NotFound {
+        ForgeError::NotFound(format!("{context}: {}", e.message()))
+    } else {
+        ForgeError::Other(format!("{context}: {}", e.message()))
+    }
+}
+
+impl LocalForge {
+    /// `repo` is a path or a `file://` URL of an existing git repository.
+    pub fn new(repo: &str) -> anyhow::Result<LocalForge> {
+        let path = PathBuf::from(repo.strip_prefix("file://").unwrap_or(repo));
+        Repository::open(&path).map_err(|e| {
+            anyhow::anyhow!(
+                "mirror repository {} cannot be opened: {}",
+                path.display(),
+                e.message()
+            )
+        })?;
+        Ok(LocalForge { path })
+    }
+
+    fn repo(&self) -> ForgeResult<Repository> {
+        Repository::open(&self.path)
+            .map_err(|e| git_err(&format!("opening mirror {}", self.path.display()), &e))
+    }
+
+    fn pr_path(&self, repo: &Repository, branch: &str) -> PathBuf {
+        // Branch names are `upkeep/<server>` with a validated server name.
+        repo.path()
+            .join("upkeep")
+            .join("prs")
+            .join(format!("{}.json", branch.replace('/', "__")))
+    }
+
+    fn read_pr(&self, repo: &Repository, branch: &str) -> ForgeResult<Option<PrFile>> {
+        let path = self.pr_path(repo, branch);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                ForgeError::Other(format!("PR record {} is corrupt: {e}", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ForgeError::Other(format!(
+                "reading {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    fn write_pr(&self, repo: &Repository, pr: &PrFile) -> ForgeResult<()> {
+        let path = self.pr_path(repo, &pr.branch);
+        write_atomic(
+            &path,
+            &serde_json::to_vec_pretty(pr).map_err(|e| ForgeError::Other(e.to_string()))?,
+        )
+        .map_err(|e| ForgeError::Other(format!("writing {}: {e}", path.display())))
+    }
+
+    fn info(&self, repo: &Repository, pr: &PrFile) -> PrInfo {
+        let branch_head = repo
+            .refname_to_id(&format!("refs/heads/{}", pr.branch))
+            .ok();
+        let state = match branch_head {
+            Some(_) => PrState::Open,
+            None => {
+                // Merged when the last head we wrote is reachable from base, else declined.
+                let last = self.last_head(repo, &pr.branch);
+                let base = repo.refname_to_id(&format!("refs/heads/{}", pr.base)).ok();
+                match (last, base) {
+                    (Some(last), Some(base))
+                        if base == last
+                            || repo.graph_descendant_of(base, last).unwrap_or(false) =>
+                    {
+                        PrState::Merged
+                    }
+                    _ => PrState::Closed,
+                }
+            }
+        };
+        PrInfo {
+            id: pr.branch.clone(),
+            url: format!("{}#{}", self.path.display(), pr.branch),
+            state,
+            title: pr.title.clone(),
+            body: pr.body.clone(),
+            draft: pr.draft,
+            labels: pr.labels.clone(),
+            head_branch: pr.branch.clone(),
+            closed_by: None,
+            closed_at: None,
+        }
+    }
+
+    fn last_head(&self, repo: &Repository, branch: &str) -> Option<Oid> {
+        let path = self.pr_path(repo, branch).with_extension("head");
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| Oid::from_str(s.trim()).ok())
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(tmp, path)
+}
+
+/// Insert or replace `path` (slash-separated) in `tree`, creating intermediate trees.
+fn replace_in_tree(
+    repo: &Repository,
+    tree: Option<&git2::Tree<'_>>,
+    path: &[&str],
+    blob: Oid,
+) -> Result<Oid, git2::Error> {
+    let mut builder = repo.treebuilder(tree)?;
+    match path {
+        [] => Err(git2::Error::from_str("empty path")),
+        [name] => {
+            let mode = tree
+                .and_then(|t| t.get_name(name))
+                .map(|e| e.filemode())
+                .filter(|m| *m == 0o100_644 || *m == 0o100_755)
+                .unwrap_or(0o100_644);
+            builder.insert(name, blob, mode)?;
+            builder.write()
+        }
+        [dir, rest @ ..] => {
+            let sub = match tree.and_then(|t| t.get_name(dir)) {
+                Some(e) if e.kind() == Some(ObjectType::Tree) => Some(repo.find_tree(e.id())?),
+                Some(_) => return Err(git2::Error::from_str(&format!("{dir} is not a directory"))),
+                None => None,
+            };
+            let new_sub = replace_in_tree(repo, sub.as_ref(), rest, blob)?;
+            builder.insert(dir, new_sub, 0o040_000)?;
+            builder.write()
+        }
+    }
+}
+
+impl Forge for LocalForge {
+    fn kind(&self) -> &'static str {
+        "local"
+    }
+
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn read_base_file(&self, base: &str, path: &str) -> ForgeResult<BaseFile> {
+        let repo = self.repo()?;
+        let commit = repo
+            .revparse_single(&format!("refs/heads/{base}"))
+            .and_then(|o| o.peel_to_commit())
+            .map_err(|e| {
+                git_err(
+                    &format!("base branch `{base}` of mirror {}", self.path.display()),
+                    &e,
+                )
+            })?;
+        let entry = commit
+            .tree()
+            .and_then(|t| t.get_path(Path::new(path)))
+            .map_err(|e| git_err(&format!("pin file `{path}` on `{base}`"), &e))?;
+        if entry.kind() != Some(ObjectType::Blob) || entry.filemode() == 0o120_000 {
+            return Err(ForgeError::Other(format!(
+                "pin file `{path}` on `{base}` is not a regular file"
+            )));
+        }
+        let blob = repo
+            .find_blob(entry.id())
+            .map_err(|e| git_err("reading pin file", &e))?;
+        Ok(BaseFile {
+            base_commit: commit.id().to_string(),
+            content: blob.content().to_vec(),
+        })
+    }
+
+    fn branch_state(
+        &self,
+        branch: &str,
+        base: &str,
+        bot: &Identity,
+    ) -> ForgeResult<Option<BranchState>> {
+        let repo = self.repo()?;
+        let Ok(head) = repo.refname_to_id(&format!("refs/heads/{branch}")) else {
+            return Ok(None);
+        };
+        let base_id = repo
+            .refname_to_id(&format!("refs/heads/{base}"))
+            .map_err(|e| git_err("base branch", &e))?;
+        let mut walk = repo.revwalk().map_err(|e| git_err("revwalk", &e))?;
+        walk.push(head).map_err(|e| git_err("revwalk", &e))?;
+        walk.hide(base_id).map_err(|e| git_err("revwalk", &e))?;
+        let mut only_bot = true;
+        for id in walk {
+            let id = id.map_err(|e| git_err("revwalk", &e))?;
+            let c = repo.find_commit(id).map_err(|e| git_err("commit", &e))?;
+            if c.author().email().ok() != Some(bot.email.as_str()) {
+                only_bot = false;
+            }
+        }
+        Ok(Some(BranchState {
+            head: head.to_string(),
+            only_bot_commits: only_bot,
+        }))
+    }
+
+    fn write_branch(&self, w: &CommitWrite) -> ForgeResult<String> {
+        let repo = self.repo()?;
+        let base = Oid::from_str(&w.base_commit)
+            .and_then(|id| repo.find_commit(id))
+            .map_err(|e| git_err("base commit", &e))?;
+        let blob = repo
+            .blob(&w.content)
+            .map_err(|e| git_err("writing blob", &e))?;
+        let parts: Vec<&str> = w.path.split('/').collect();
+        let tree_id = replace_in_tree(
+            &repo,
+            Some(&base.tree().map_err(|e| git_err("base tree", &e))?),
+            &parts,
+            blob,
+        )
+        .map_err(|e| git_err("writing tree", &e))?;
+        let tree = repo.find_tree(tree_id).map_err(|e| git_err("tree", &e))?;
+        let sig = Signature::now(&w.author.name, &w.author.email)
+            .map_err(|e| git_err("signature", &e))?;
+        let commit = repo
+            .commit(None, &sig, &sig, &w.message, &tree, &[&base])
+            .map_err(|e| git_err("writing commit", &e))?;
+        let refname = format!("refs/heads/{}", w.branch);
+        // Compare-and-swap on the branch: a concurrent writer or a human push makes this fail.
+        let result = match &w.expected_head {
+            None => repo
+                .reference(&refname, commit, false, "upkeep: create rebuild branch")
+                .map(|_| ()),
+            Some(old) => {
+                let old = Oid::from_str(old).map_err(|e| git_err("expected head", &e))?;
+                repo.reference_matching(
+                    &refname,
+                    commit,
+                    true,
+                    old,
+                    "upkeep: update rebuild branch",
+                )
+                .map(|_| ())
+            }
+        };
+        result.map_err(|e| match e.code() {
+            ErrorCode::Exists | ErrorCode::Modified | ErrorCode::Locked => {
+                ForgeError::Conflict(format!("branch {} moved: {}", w.branch, e.message()))
+            }
+            _ => git_err("updating branch", &e),
+        })?;
+        let head_file = self.pr_path(&repo, &w.branch).with_extension("head");
+        write_atomic(&head_file, commit.to_string().as_bytes())
+            .map_err(|e| ForgeError::Other(e.to_string()))?;
+        Ok(commit.to_string())
+    }
+
+    fn find_pr(&self, branch: &str, _known_id: Option<&str>) -> ForgeResult<Option<PrInfo>> {
+        let repo = self.repo()?;
+        Ok(self.read_pr(&repo, branch)?.map(|pr| self.info(&repo, &pr)))
+    }
+
+    fn open_pr(&self, r: &PrRequest) -> ForgeResult<PrInfo> {
+        let repo = self.repo()?;
+        if repo
+            .refname_to_id(&format!("refs/heads/{}", r.branch))
+            .is_err()
+        {
+            return Err(ForgeError::NotFound(format!(
+                "branch {} does not exist",
+                r.branch
+            )));
+        }
+        if let Some(existing) = self.read_pr(&repo, &r.branch)?
+            && self.info(&repo, &existing).state == PrState::Open
+        {
+            return Err(ForgeError::Conflict(format!(
+                "a PR for {} is already open",
+                r.branch
+            )));
+        }
+        let pr = PrFile {
+            branch: r.branch.clone(),
+            base: r.base.clone(),
+            title: r.title.clone(),
+            body: r.body.clone(),
+            labels: r.labels.clone(),
+            reviewers: r.reviewers.clone(),
+            draft: r.draft,
+            comments: Vec::new(),
+        };
+        self.write_pr(&repo, &pr)?;
+        Ok(self.info(&repo, &pr))
+    }
+
+    fn update_pr(&self, id: &str, r: &PrRequest) -> ForgeResult<PrInfo> {
+        let repo = self.repo()?;
+        let mut pr = self
+            .read_pr(&repo, id)?
+            .ok_or_else(|| ForgeError::NotFound(format!("PR {id}")))?;
+        pr.title.clone_from(&r.title);
+        pr.body.clone_from(&r.body);
+        pr.labels.clone_from(&r.labels);
+        pr.reviewers.clone_from(&r.reviewers);
+        pr.draft = r.draft;
+        self.write_pr(&repo, &pr)?;
+        Ok(self.info(&repo, &pr))
+    }
+
+    fn comment_pr(&self, id: &str, body: &str) -> ForgeResult<()> {
+        let repo = self.repo()?;
+        let mut pr = self
+            .read_pr(&repo, id)?
+            .ok_or_else(|| ForgeError::NotFound(format!("PR {id}")))?;
+        pr.comments.push(body.to_string());
+        self.write_pr(&repo, &pr)
+    }
+
+    fn check_access(&self, base: &str) -> ForgeResult<()> {
+        let repo = self.repo()?;
+        repo.refname_to_id(&format!("refs/heads/{base}"))
+            .map_err(|e| git_err(&format!("base branch `{base}`"), &e))?;
+        let probe = repo.path().join("upkeep").join(".write-probe");
+        write_atomic(&probe, b"ok")
+            .map_err(|e| ForgeError::Unauthorized(format!("mirror is not writable: {e}")))?;
+        std::fs::remove_file(probe).ok();
+        Ok(())
+    }
+}

@@ -1,0 +1,163 @@
+//! Draining the outbox: every due email is handed to the transport once per attempt.
+//!
+//! Delivery protocol per row: mark `sending` (attempts+1) -> transport -> mark `sent`. A crash
+//! after the transport accepted the message but before `sent` is recorded is the one window in
+//! which an email can go out twice: the row is still `sending` and is retried on the next drain
+//! (with the same Message-ID, so receivers can dedupe). The file transport closes that window:
+//! it writes to a name derived from the row id, atomically, so a retry rewrites the same file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sha2::Digest as _;
+
+use crate::config::{EmailConfig, EmailTransport};
+use crate::report::EmailSummary;
+use crate::store::{OutboxRow, Store};
+
+use super::email::{Email, build_message};
+
+/// Transient failures back off exponentially from this, up to `MAX_BACKOFF`.
+const BASE_BACKOFF: Duration = Duration::from_secs(60);
+const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+/// After this many attempts a transient failure is recorded as failed.
+const MAX_ATTEMPTS: i64 = 12;
+
+pub enum Outcome {
+    Sent,
+    Transient(String),
+    Permanent(String),
+}
+
+/// The Message-ID of an outbox row: stable across retries.
+pub fn message_id(row: &OutboxRow) -> String {
+    let h = hex::encode(sha2::Sha256::digest(row.dedupe_key.as_bytes()));
+    format!("{}.{}@upkeep", row.id, &h[..16])
+}
+
+fn to_email(row: &OutboxRow, from: &str) -> Email {
+    Email {
+        from: from.to_string(),
+        to: row.recipients.clone(),
+        cc: row.cc.clone(),
+        subject: row.subject.clone(),
+        text: row.text.clone(),
+        html: row.html.clone(),
+        message_id: message_id(row),
+        headers: vec![
+            ("X-Upkeep-Reason".into(), row.reason.clone()),
+            ("X-Upkeep-Server".into(), row.server.clone()),
+        ],
+        attachments: Vec::new(),
+    }
+}
+
+/// File name of a row's `.eml` in the file transport's directory.
+pub fn eml_path(dir: &Path, row: &OutboxRow) -> PathBuf {
+    dir.join(format!("{:06}-{}-{}.eml", row.id, row.server, row.reason))
+}
+
+fn write_file(dir: &Path, row: &OutboxRow, message: &lettre::Message) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating outbox directory {}", dir.display()))?;
+    let path = eml_path(dir, row);
+    let tmp = path.with_extension("eml.tmp");
+    std::fs::write(&tmp, message.formatted())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path)
+        .with_context(|| format!("moving {} into place", path.display()))?;
+    Ok(path)
+}
+
+/// Send every due email. Never fails as a whole: per-email problems are recorded on the row and
+/// summarised in the result.
+pub async fn drain(store: &Store, config: &EmailConfig) -> EmailSummary {
+    let mut summary = EmailSummary::default();
+    let rows = match store.due_emails() {
+        Ok(rows) => rows,
+        Err(e) => {
+            summary.errors.push(format!("reading the outbox: {e:#}"));
+            return summary;
+        }
+    };
+    let smtp = match &config.transport {
+        EmailTransport::Smtp(s) if !rows.is_empty() => match super::smtp::sender_from_config(s) {
+            Ok(sender) => Some(sender),
+            Err(e) => {
+                summary.errors.push(format!("SMTP transport: {e:#}"));
+                return summary;
+            }
+        },
+        _ => None,
+    };
+    for row in rows {
+        let outcome = match build_message(&to_email(&row, &config.from)) {
+            Err(e) => Outcome::Permanent(format!("cannot build message: {e:#}")),
+            Ok(message) => {
+                if let Err(e) = store.mark_sending(row.id) {
+                    summary.errors.push(format!("outbox {}: {e:#}", row.id));
+                    continue;
+                }
+                match (&config.transport, &smtp) {
+                    (EmailTransport::File { dir }, _) => match write_file(dir, &row, &message) {
+                        Ok(_) => Outcome::Sent,
+                        Err(e) => Outcome::Transient(format!("{e:#}")),
+                    },
+                    (EmailTransport::Smtp(_), Some(sender)) => match sender.send(&message).await {
+                        Ok(()) => Outcome::Sent,
+                        Err(super::smtp::SendError::Transient(e)) => Outcome::Transient(e),
+                        Err(super::smtp::SendError::Permanent(e)) => Outcome::Permanent(e),
+                    },
+                    (EmailTransport::Smtp(_), None) => Outcome::Transient("no SMTP sender".into()),
+                }
+            }
+        };
+        let recorded = match outcome {
+            Outcome::Sent => {
+                summary.sent += 1;
+                tracing::info!(outbox_id = row.id, server = %row.server, reason = %row.reason, "email sent");
+                store.mark_sent(row.id)
+            }
+            Outcome::Transient(e) if row.attempts + 1 < MAX_ATTEMPTS => {
+                summary.retrying += 1;
+                let delay = backoff(u32::try_from(row.attempts + 1).unwrap_or(u32::MAX), row.id);
+                tracing::warn!(outbox_id = row.id, error = %e, retry_in_s = delay.as_secs(), "email not sent; will retry");
+                summary.errors.push(format!(
+                    "email {} to {}: {e} (retrying)",
+                    row.id,
+                    row.recipients.join(", ")
+                ));
+                store.mark_retry(
+                    row.id,
+                    &e,
+                    chrono::Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
+                )
+            }
+            Outcome::Transient(e) | Outcome::Permanent(e) => {
+                summary.failed += 1;
+                tracing::error!(outbox_id = row.id, error = %e, "email failed permanently");
+                summary.errors.push(format!(
+                    "email {} to {}: {e} (failed)",
+                    row.id,
+                    row.recipients.join(", ")
+                ));
+                store.mark_failed(row.id, &e)
+            }
+        };
+        if let Err(e) = recorded {
+            summary
+                .errors
+                .push(format!("recording outbox {}: {e:#}", row.id));
+        }
+    }
+    summary
+}
+
+/// Exponential backoff with deterministic jitter per row (spread, yet repeatable in tests).
+fn backoff(attempt: u32, id: i64) -> Duration {
+    let exp = BASE_BACKOFF.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(16)));
+    let capped = exp.min(MAX_BACKOFF);
+    let jitter = (id.unsigned_abs() * 7919 % 1000) as f64 / 1000.0;
+    capped.mul_f64(0.5 + jitter / 2.0)
+}

@@ -1,0 +1,289 @@
+//! Pure PR decisions: given what the state remembers and what the forge shows, what to do.
+//!
+//! The ladder: a version declined before stays declined; a merged PR needs nothing; an open PR
+//! for the same version is left alone (or its body refreshed); an open PR for an older version is
+//! moved to the newer release; otherwise a PR is created, reusing a bot branch a crashed run left
+//! behind. Commits by a person on the bot branch are never overwritten.
+
+use crate::forge::{BranchState, PrState};
+use crate::report::PrAction;
+use crate::store::PrRecord;
+
+/// The forge's view of the server's PR.
+#[derive(Debug, Clone, Copy)]
+pub struct ForgeView<'a> {
+    pub state: PrState,
+    pub title: &'a str,
+    pub body_hash: Option<&'a str>,
+}
+
+#[derive(Debug)]
+pub struct PlanInput<'a> {
+    /// The version to propose.
+    pub version: &'a str,
+    /// The state's open PR record of this server, if any.
+    pub stored_open: Option<&'a PrRecord>,
+    /// The state's record of this exact version, if any (any state).
+    pub stored_this: Option<&'a PrRecord>,
+    pub forge_pr: Option<ForgeView<'a>>,
+    pub branch: Option<&'a BranchState>,
+    /// Hash of the title, body and hold flag we would write now.
+    pub body_hash: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrPlan {
+    /// The version was declined (its PR closed without merge): do nothing until a newer release.
+    Declined { by: Option<String> },
+    /// The open PR already proposes this version with this body.
+    Unchanged,
+    /// Same version, but the body (or hold state) changed.
+    RefreshBody,
+    /// The open PR proposes an older version: move its branch (from `expected_head`) and retitle.
+    UpdateToNewer { expected_head: String },
+    /// Open a PR; `reuse_branch` is the head of a bot branch left without a PR.
+    Create { reuse_branch: Option<String> },
+    /// A person pushed to the bot branch: leave it alone and say so.
+    HumanOnBranch { pr_id: Option<String> },
+    /// The PR was merged.
+    Merged,
+}
+
+impl PrPlan {
+    /// The action reported for this plan. (`held` is reported when no PR work is done at all
+    /// because the server is held, e.g. for a moved tag; a license hold still opens a draft.)
+    pub fn action(&self) -> PrAction {
+        match self {
+            PrPlan::Declined { .. } => PrAction::Declined,
+            PrPlan::Unchanged | PrPlan::Merged | PrPlan::HumanOnBranch { .. } => {
+                PrAction::Unchanged
+            }
+            PrPlan::RefreshBody | PrPlan::UpdateToNewer { .. } => PrAction::Updated,
+            PrPlan::Create { .. } => PrAction::Created,
+        }
+    }
+}
+
+pub fn plan_pr(i: &PlanInput<'_>) -> PrPlan {
+    if let Some(rec) = i.stored_this
+        && rec.state == "declined"
+    {
+        return PrPlan::Declined {
+            by: rec.closed_by.clone(),
+        };
+    }
+    let open_version = i.stored_open.map(|p| p.version.as_str());
+    let bot_branch_head = i
+        .branch
+        .filter(|b| b.only_bot_commits)
+        .map(|b| b.head.clone());
+    let human_on_branch = i.branch.is_some_and(|b| !b.only_bot_commits);
+    match i.forge_pr.map(|p| p.state) {
+        Some(PrState::Merged) if open_version == Some(i.version) => PrPlan::Merged,
+        Some(PrState::Closed) if open_version == Some(i.version) => PrPlan::Declined {
+            by: i.stored_open.and_then(|p| p.closed_by.clone()),
+        },
+        Some(PrState::Open) => {
+            if human_on_branch {
+                return PrPlan::HumanOnBranch {
+                    pr_id: i.stored_open.and_then(|p| p.forge_id.clone()),
+                };
+            }
+            match (open_version, bot_branch_head) {
+                (Some(v), _) if v == i.version => {
+                    if i.stored_open.is_some_and(|p| p.body_hash == i.body_hash) {
+                        PrPlan::Unchanged
+                    } else {
+                        PrPlan::RefreshBody
+                    }
+                }
+                (_, Some(head)) => PrPlan::UpdateToNewer {
+                    expected_head: head,
+                },
+                // An open PR whose branch is gone: recreate the branch from scratch.
+                (_, None) => PrPlan::Create { reuse_branch: None },
+            }
+        }
+        // No PR, or an older one merged/closed: a new PR, reusing a bot branch if one is left.
+        _ => {
+            if human_on_branch {
+                PrPlan::HumanOnBranch { pr_id: None }
+            } else {
+                PrPlan::Create {
+                    reuse_branch: bot_branch_head,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(version: &str, state: &str, hash: &str) -> PrRecord {
+        PrRecord {
+            id: 1,
+            server: "s".into(),
+            version: version.into(),
+            tag: format!("v{version}"),
+            commit: "c".into(),
+            branch: "upkeep/s".into(),
+            forge_id: Some("7".into()),
+            url: None,
+            title: "t".into(),
+            body_hash: hash.into(),
+            head_commit: None,
+            state: state.into(),
+            held: false,
+            closed_by: Some("ada".into()),
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    fn open() -> Option<ForgeView<'static>> {
+        Some(ForgeView {
+            state: PrState::Open,
+            title: "t",
+            body_hash: None,
+        })
+    }
+
+    fn bot(head: &str) -> BranchState {
+        BranchState {
+            head: head.into(),
+            only_bot_commits: true,
+        }
+    }
+
+    #[test]
+    fn the_ladder() {
+        let same = rec("1.1.0", "open", "h");
+        let older = rec("1.0.0", "open", "h");
+        let declined = rec("1.1.0", "declined", "h");
+        let b = bot("abc");
+        let human = BranchState {
+            head: "abc".into(),
+            only_bot_commits: false,
+        };
+        let base = PlanInput {
+            version: "1.1.0",
+            stored_open: None,
+            stored_this: None,
+            forge_pr: None,
+            branch: None,
+            body_hash: "h",
+        };
+        let cases: Vec<(PlanInput<'_>, PrPlan)> = vec![
+            (PlanInput { ..base }, PrPlan::Create { reuse_branch: None }),
+            (
+                PlanInput {
+                    branch: Some(&b),
+                    ..base
+                },
+                PrPlan::Create {
+                    reuse_branch: Some("abc".into()),
+                },
+            ),
+            (
+                PlanInput {
+                    branch: Some(&human),
+                    ..base
+                },
+                PrPlan::HumanOnBranch { pr_id: None },
+            ),
+            (
+                PlanInput {
+                    stored_open: Some(&same),
+                    forge_pr: open(),
+                    branch: Some(&b),
+                    ..base
+                },
+                PrPlan::Unchanged,
+            ),
+            (
+                PlanInput {
+                    stored_open: Some(&same),
+                    forge_pr: open(),
+                    branch: Some(&b),
+                    body_hash: "new",
+                    ..base
+                },
+                PrPlan::RefreshBody,
+            ),
+            (
+                PlanInput {
+                    stored_open: Some(&older),
+                    forge_pr: open(),
+                    branch: Some(&b),
+                    ..base
+                },
+                PrPlan::UpdateToNewer {
+                    expected_head: "abc".into(),
+                },
+            ),
+            (
+                PlanInput {
+                    stored_open: Some(&older),
+                    forge_pr: open(),
+                    branch: Some(&human),
+                    ..base
+                },
+                PrPlan::HumanOnBranch {
+                    pr_id: Some("7".into()),
+                },
+            ),
+            (
+                PlanInput {
+                    stored_this: Some(&declined),
+                    ..base
+                },
+                PrPlan::Declined {
+                    by: Some("ada".into()),
+                },
+            ),
+            (
+                PlanInput {
+                    stored_open: Some(&same),
+                    forge_pr: Some(ForgeView {
+                        state: PrState::Closed,
+                        title: "t",
+                        body_hash: None,
+                    }),
+                    ..base
+                },
+                PrPlan::Declined {
+                    by: Some("ada".into()),
+                },
+            ),
+            (
+                PlanInput {
+                    stored_open: Some(&older),
+                    forge_pr: Some(ForgeView {
+                        state: PrState::Closed,
+                        title: "t",
+                        body_hash: None,
+                    }),
+                    ..base
+                },
+                PrPlan::Create { reuse_branch: None },
+            ),
+            (
+                PlanInput {
+                    stored_open: Some(&same),
+                    forge_pr: Some(ForgeView {
+                        state: PrState::Merged,
+                        title: "t",
+                        body_hash: None,
+                    }),
+                    ..base
+                },
+                PrPlan::Merged,
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(plan_pr(&input), want, "{input:?}");
+        }
+    }
+}
