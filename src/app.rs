@@ -1,5 +1,6 @@
 //! Composition root: valid config -> secrets -> store, forges, mailer; one function per
 //! command, each returning the process exit code. The only module besides `main` that prints.
+#![allow(clippy::print_stderr)]
 
 use std::io::Write as _;
 use std::path::Path;
@@ -114,7 +115,8 @@ pub fn deps(config: ValidConfig) -> anyhow::Result<Deps> {
         config: Arc::new(config),
         store: Arc::new(store),
         forges,
-        concurrency: 4,
+        concurrency: config.service.concurrency,
+        events: crate::events::Bus::new(),
     })
 }
 

@@ -16,10 +16,15 @@
 //! - [`scheduler`]: next fire times (pure) and the serve loop.
 //! - [`report`]: the JSON run report, the machine-readable contract of a run.
 
+// Library code reports through return values and tracing; only `app` talks to the terminal.
+#![forbid(unsafe_code)]
+#![warn(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
+
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod events;
 pub mod forge;
 pub mod license;
 pub mod notify;

@@ -54,6 +54,9 @@ pub struct ScheduleConfig {
     pub expression: String,
     pub schedule: cron::Schedule,
     pub timezone: chrono_tz::Tz,
+    /// Each server's start is delayed by a random share of this, so many servers do not hit
+    /// one host in the same second.
+    pub jitter: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +107,18 @@ pub struct LicensePolicyConfig {
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
     pub listen: SocketAddr,
+    /// Bearer token for `POST /sync` (none: the endpoint refuses every request).
+    pub sync_token: SecretRef,
+    /// HMAC secret of GitHub webhooks (none: the endpoint refuses every request).
+    pub webhook_secret: SecretRef,
+    /// Servers synced at once.
+    pub concurrency: usize,
+    /// Servers synced at once against one upstream host.
+    pub per_host_concurrency: usize,
+    /// A server taking longer than this is abandoned and reported failed.
+    pub server_timeout: Duration,
+    /// On SIGTERM, how long in-flight servers may take to finish.
+    pub grace_period: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -112,9 +127,17 @@ pub struct ServerConfig {
     pub upstream: String,
     pub owners: Vec<String>,
     pub enabled: bool,
+    /// A per-server cron schedule for `serve` (None: the main schedule).
+    pub schedule: Option<ServerSchedule>,
     pub release: ReleaseConfig,
     pub mirror: MirrorConfig,
     pub license: LicensePolicyConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSchedule {
+    pub expression: String,
+    pub schedule: cron::Schedule,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -448,10 +471,12 @@ fn validate(path: &Path, raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig
                 chrono_tz::UTC
             }),
         };
+        let jitter = parse_duration(d, s.jitter.as_ref(), "jitter", Duration::ZERO);
         ScheduleConfig {
             expression,
             schedule: parsed,
             timezone,
+            jitter,
         }
     };
 
@@ -470,7 +495,40 @@ fn validate(path: &Path, raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig
                 SocketAddr::from(([127, 0, 0, 1], 9187))
             }),
         };
-        ServiceConfig { listen }
+        let positive =
+            |d: &mut Diagnostics<'_>, v: &Option<S<i64>>, key: &str, default: usize| match v {
+                None => default,
+                Some(n) => usize::try_from(*n.get_ref())
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .unwrap_or_else(|| {
+                        d.at(
+                            Some(n.span()),
+                            "invalid-value",
+                            format!("`{key}` must be a positive number"),
+                        );
+                        default
+                    }),
+            };
+        ServiceConfig {
+            listen,
+            sync_token: secret_ref(d, s.sync_token_env.as_ref(), None, "sync-token"),
+            webhook_secret: secret_ref(d, s.webhook_secret_env.as_ref(), None, "webhook-secret"),
+            concurrency: positive(d, &s.concurrency, "concurrency", 4),
+            per_host_concurrency: positive(d, &s.per_host_concurrency, "per-host-concurrency", 2),
+            server_timeout: parse_duration(
+                d,
+                s.server_timeout.as_ref(),
+                "server-timeout",
+                Duration::from_secs(600),
+            ),
+            grace_period: parse_duration(
+                d,
+                s.grace_period.as_ref(),
+                "grace-period",
+                Duration::from_secs(30),
+            ),
+        }
     };
 
     let mut names = HashSet::new();
@@ -783,6 +841,19 @@ fn validate_server(
     let release = validate_release(s.release.as_ref(), &who, span.clone(), d);
     let mirror = validate_mirror(s.mirror.as_ref(), &who, span, d);
     let server_license = license_policy(s.license.as_ref(), Some(license));
+    let schedule = s
+        .schedule
+        .as_ref()
+        .and_then(|c| match parse_cron(c.get_ref()) {
+            Ok(schedule) => Some(ServerSchedule {
+                expression: c.get_ref().clone(),
+                schedule,
+            }),
+            Err(msg) => {
+                d.at(Some(c.span()), "invalid-cron", format!("{who}: {msg}"));
+                None
+            }
+        });
     if d.items.len() > before {
         return None;
     }
@@ -791,6 +862,7 @@ fn validate_server(
         upstream,
         owners,
         enabled: s.enabled.as_ref().is_none_or(|e| *e.get_ref()),
+        schedule,
         release: release?,
         mirror: mirror?,
         license: server_license,

@@ -31,6 +31,7 @@ pub struct RawState {
 pub struct RawSchedule {
     pub cron: Option<S<String>>,
     pub timezone: Option<S<String>>,
+    pub jitter: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,6 +64,12 @@ pub struct RawLicense {
 #[serde(rename_all = "kebab-case")]
 pub struct RawService {
     pub listen: Option<S<String>>,
+    pub sync_token_env: Option<S<String>>,
+    pub webhook_secret_env: Option<S<String>>,
+    pub concurrency: Option<S<i64>>,
+    pub per_host_concurrency: Option<S<i64>>,
+    pub server_timeout: Option<S<String>>,
+    pub grace_period: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,6 +79,7 @@ pub struct RawServer {
     pub upstream: Option<S<String>>,
     pub owners: Option<S<Vec<S<String>>>>,
     pub enabled: Option<S<bool>>,
+    pub schedule: Option<S<String>>,
     pub release: Option<S<RawRelease>>,
     pub mirror: Option<S<RawMirror>>,
     pub license: Option<RawLicense>,

@@ -127,7 +127,8 @@ fn missing_file_gets_a_hint() {
 
 #[test]
 fn the_example_config_is_valid() {
-    let c = check(include_str!("../../config/example.toml")).expect("config/example.toml must stay valid");
+    let c = check(include_str!("../../config/example.toml"))
+        .expect("config/example.toml must stay valid");
     assert_eq!(c.servers[0].name, "figma-context-mcp");
     assert_eq!(c.license.allowed.len(), 5);
     assert_eq!(c.state.lease_timeout, Duration::from_secs(1800));

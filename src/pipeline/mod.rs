@@ -16,6 +16,7 @@ use sha2::Digest as _;
 use tracing::Instrument as _;
 
 use crate::config::{ServerConfig, ValidConfig};
+use crate::events::Event;
 use crate::forge::pin::{self, Pin, PinTarget};
 use crate::forge::{CommitWrite, Forge, Identity, PrRequest, PrState};
 use crate::license::{self, LicensePolicy, Verdict};
@@ -38,6 +39,8 @@ pub struct Deps {
     pub forges: ForgeFactory,
     /// How many servers are synced at once.
     pub concurrency: usize,
+    /// Where run progress is published.
+    pub events: crate::events::Bus,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -103,6 +106,7 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
     let span = tracing::info_span!("run", run_id, trigger = %opts.trigger, dry_run = opts.dry_run);
     async {
         tracing::info!("run started");
+        let run_started = Instant::now();
         let servers: Vec<ServerConfig> = deps
             .config
             .servers
@@ -116,6 +120,12 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
             })
             .cloned()
             .collect();
+        deps.events.publish(Event::RunStarted {
+            run_id,
+            trigger: opts.trigger.clone(),
+            dry_run: opts.dry_run,
+            servers: servers.len(),
+        });
         let semaphore = Arc::new(tokio::sync::Semaphore::new(deps.concurrency.max(1)));
         let mut tasks = Vec::new();
         for server in servers {
@@ -128,6 +138,10 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
                 name,
                 tokio::spawn(async move {
                     let _permit = permit_source.acquire_owned().await;
+                    deps.events.publish(Event::ServerStarted {
+                        run_id,
+                        server: server.name.clone(),
+                    });
                     let span2 = span.clone();
                     tokio::task::spawn_blocking(move || {
                         span2.in_scope(|| sync_server(&deps, &server, run_id, dry_run))
@@ -152,6 +166,7 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
                     r
                 }
             };
+            publish_server(&deps.events, run_id, &report);
             if let Err(e) = deps
                 .store
                 .renew_lease(holder, deps.config.state.lease_timeout)
@@ -165,6 +180,14 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
         } else {
             crate::notify::outbox::drain(&deps.store, &deps.config.email).await
         };
+        if !opts.dry_run {
+            deps.events.publish(Event::EmailsSent {
+                run_id,
+                sent: emails.sent,
+                retrying: emails.retrying,
+                failed: emails.failed,
+            });
+        }
         let report = RunReport {
             run_id,
             trigger: opts.trigger.clone(),
@@ -178,10 +201,46 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
         let json = serde_json::to_string(&report).unwrap_or_default();
         deps.store.finish_run(run_id, result, &json)?;
         tracing::info!(result, "run finished");
+        deps.events.publish(Event::RunFinished {
+            run_id,
+            result: result.to_string(),
+            duration_ms: u64::try_from(run_started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        });
         Ok(report)
     }
     .instrument(span)
     .await
+}
+
+fn publish_server(bus: &crate::events::Bus, run_id: i64, r: &ServerReport) {
+    if let Some(pr) = &r.pull_request {
+        let action = serde_json::to_value(pr.action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        bus.publish(Event::PrAction {
+            run_id,
+            server: r.name.clone(),
+            action,
+            url: pr.url.clone(),
+        });
+    }
+    if r.emails_queued > 0 {
+        bus.publish(Event::EmailQueued {
+            run_id,
+            server: r.name.clone(),
+            count: r.emails_queued,
+        });
+    }
+    bus.publish(Event::ServerFinished {
+        run_id,
+        server: r.name.clone(),
+        status: r.status.as_str().to_string(),
+        latest: r.latest.as_ref().map(|l| l.version.clone()),
+        license_verdict: r.license.as_ref().map(|l| l.verdict.clone()),
+        error: r.error.clone(),
+        duration_ms: r.duration_ms,
+    });
 }
 
 fn now_str() -> String {
