@@ -111,11 +111,12 @@ pub fn forge_for(server: &ServerConfig) -> anyhow::Result<Box<dyn Forge>> {
 pub fn deps(config: ValidConfig) -> anyhow::Result<Deps> {
     let store = Store::open(&config.state.path)?;
     let forges: ForgeFactory = Arc::new(forge_for);
+    let concurrency = config.service.concurrency;
     Ok(Deps {
         config: Arc::new(config),
         store: Arc::new(store),
         forges,
-        concurrency: config.service.concurrency,
+        concurrency,
         events: crate::events::Bus::new(),
     })
 }
