@@ -57,7 +57,10 @@ impl Version {
             VersionScheme::Calver => Key::Calver(CalverKey::parse(raw)?),
             VersionScheme::Loose => Key::Loose(LooseKey::parse(raw)?),
         };
-        Some(Version { raw: raw.to_owned(), key })
+        Some(Version {
+            raw: raw.to_owned(),
+            key,
+        })
     }
 
     /// True for prereleases (semver pre part, PEP 440 pre or dev, calver suffix, loose markers).
@@ -652,7 +655,9 @@ mod tests {
         }
         assert_ascending(
             Loose,
-            &["1.2", "1.2.1", "1.2.1a", "1.2.1b", "1.9", "v1.10", "1.10.0", "2"],
+            &[
+                "1.2", "1.2.1", "1.2.1a", "1.2.1b", "1.9", "v1.10", "1.10.0", "2",
+            ],
         );
     }
 
