@@ -23,7 +23,6 @@ pub struct RebuildView<'a> {
     pub approval: Option<&'a Approval>,
     pub held: bool,
     pub diff: Option<&'a ReleaseDiff>,
-    pub run_at: &'a str,
     pub run_id: i64,
 }
 
@@ -87,8 +86,140 @@ pub fn commit_message(v: &RebuildView<'_>) -> String {
 
 /// Section of the PR body, in order of importance (cut from the end).
 struct Section {
-    title: &'static str,
+    title: String,
     text: String,
+}
+
+/// `1234567` -> `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A compare link for upstreams on hosts whose compare URL is known (GitHub).
+pub fn compare_url(upstream: &str, old_ref: &str, new_tag: &str) -> Option<String> {
+    let rest = upstream
+        .strip_prefix("https://github.com/")
+        .or_else(|| upstream.strip_prefix("git@github.com:"))
+        .or_else(|| upstream.strip_prefix("ssh://git@github.com/"))?;
+    let repo = rest.trim_end_matches('/').trim_end_matches(".git");
+    if repo.split('/').count() != 2 {
+        return None;
+    }
+    let enc = |s: &str| {
+        s.replace('%', "%25")
+            .replace(' ', "%20")
+            .replace('#', "%23")
+    };
+    Some(format!(
+        "https://github.com/{repo}/compare/{}...{}",
+        enc(short_ref(old_ref)),
+        enc(new_tag)
+    ))
+}
+
+fn summary_rows(head: &mut String, d: &ReleaseDiff) {
+    let c = &d.commits;
+    let _ = writeln!(
+        head,
+        "| commits / files | | {} commit{} by {} author{} · {} file{} · +{} −{} |",
+        thousands(c.count as u64),
+        if c.count == 1 { "" } else { "s" },
+        c.authors.len(),
+        if c.authors.len() == 1 { "" } else { "s" },
+        thousands(d.files.changed as u64),
+        if d.files.changed == 1 { "" } else { "s" },
+        thousands(d.files.insertions),
+        thousands(d.files.deletions)
+    );
+    let mut history = Vec::new();
+    if !c.old_is_ancestor {
+        history.push("⚠ the pinned commit is not an ancestor of the release (rewritten history or another branch)".to_string());
+    }
+    match c.reachable_from_default {
+        Some(false) => {
+            history.push("⚠ the release commit is not on the upstream default branch".to_string())
+        }
+        Some(true) => history.push("on the default branch".to_string()),
+        None => {}
+    }
+    if !history.is_empty() {
+        let _ = writeln!(head, "| history | | {} |", history.join(" · "));
+    }
+}
+
+fn signals_section(d: &ReleaseDiff) -> String {
+    let mut t = String::new();
+    for s in &d.signals {
+        let _ = writeln!(
+            t,
+            "- `{}`: {} <sub>{}</sub>",
+            md_escape(&s.path).replace('`', "'"),
+            md_escape(&s.reason),
+            s.code
+        );
+    }
+    t
+}
+
+fn commits_section(d: &ReleaseDiff, compare: Option<&str>) -> String {
+    let mut t = String::new();
+    for c in &d.commits.list {
+        let _ = writeln!(
+            t,
+            "- `{}` {}{} <sub>{}</sub>",
+            c.short_id,
+            if c.is_merge { "**merge** " } else { "" },
+            md_escape(&c.subject),
+            md_escape(&c.author)
+        );
+    }
+    if d.commits.truncated > 0 {
+        let _ = writeln!(
+            t,
+            "- … {} more{}",
+            d.commits.truncated,
+            compare.map(|u| format!(": {u}")).unwrap_or_default()
+        );
+    } else if let Some(u) = compare {
+        let _ = writeln!(t, "\nCompare: {u}");
+    }
+    t
+}
+
+fn files_section(d: &ReleaseDiff) -> String {
+    let mut t = String::new();
+    for f in &d.files.largest {
+        let _ = writeln!(
+            t,
+            "- `{}` +{} −{}",
+            md_escape(&f.path).replace('`', "'"),
+            f.insertions,
+            f.deletions
+        );
+    }
+    for f in &d.files.binary_or_large {
+        let _ = writeln!(
+            t,
+            "- `{}` {}{}",
+            md_escape(&f.path).replace('`', "'"),
+            if f.large { "large file" } else { "binary" },
+            f.size
+                .map(|s| format!(", {} bytes", thousands(s)))
+                .unwrap_or_default()
+        );
+    }
+    if d.files.renames_count > 0 {
+        let _ = writeln!(t, "- {} rename(s)", d.files.renames_count);
+    }
+    t
 }
 
 /// The PR body, within `limit` characters.
@@ -135,28 +266,64 @@ pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
         let _ = writeln!(head, "| released | | {} |", date.get(..10).unwrap_or(date));
     }
     if let Some(d) = v.diff {
-        let _ = writeln!(head, "| commits | | {} |", d.commit_count);
+        summary_rows(&mut head, d);
     }
     head.push('\n');
 
+    let compare = compare_url(v.upstream, &v.old.git_ref, &v.new.tag);
     let mut sections = Vec::new();
     if let Some(l) = v.license {
+        let title = match l.verdict {
+            Verdict::Unchanged => "License: unchanged",
+            Verdict::Cosmetic => "License: cosmetic change only",
+            Verdict::ReviewRequired if v.held => "License: review required",
+            Verdict::ReviewRequired => "License: changed (approved)",
+        };
         sections.push(Section {
-            title: "License",
+            title: title.into(),
             text: license_section(l, v.held),
         });
     }
     if let Some(d) = v.diff {
-        let mut t = String::new();
-        for c in &d.commits {
-            let _ = writeln!(t, "- `{}` {}", c.short_id, md_escape(&c.subject));
+        if !d.signals.is_empty() {
+            sections.push(Section {
+                title: format!("Supply-chain signals ({})", d.signals.len()),
+                text: signals_section(d),
+            });
         }
-        if d.commit_count > d.commits.len() {
-            let _ = writeln!(t, "- … {} more", d.commit_count - d.commits.len());
-        }
+        let shown = d.commits.list.len();
         sections.push(Section {
-            title: "Commits",
-            text: t,
+            title: if d.commits.truncated > 0 {
+                format!("Commits ({}; showing {shown})", d.commits.count)
+            } else {
+                format!("Commits ({})", d.commits.count)
+            },
+            text: commits_section(d, compare.as_deref()),
+        });
+        if let Some(notes) = &d.release_notes {
+            sections.push(Section {
+                title: format!(
+                    "Release notes ({}: {})",
+                    md_escape(&notes.path),
+                    md_escape(&notes.heading)
+                ),
+                text: format!(
+                    "{}{}\n",
+                    quote(&notes.text),
+                    if notes.truncated { "\n> …" } else { "" }
+                ),
+            });
+        }
+        if !d.files.largest.is_empty() || !d.files.binary_or_large.is_empty() {
+            sections.push(Section {
+                title: "Largest changes".into(),
+                text: files_section(d),
+            });
+        }
+    } else {
+        sections.push(Section {
+            title: "Commits".into(),
+            text: "The pinned commit is not in the upstream history, so no commit range can be shown.\n".into(),
         });
     }
     let checklist = format!(
@@ -174,29 +341,36 @@ pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
     // No run id or time here: an unchanged proposal must render to the same body, so a rerun
     // does not touch the PR.
     let footer = format!(
-        "\n<sub>Opened by upkeep for `{}` · updated in place when a newer release appears · \
-         approve license changes with `upkeep license approve`</sub>\n",
+        "\n<sub>Opened by upkeep for `{}` · updated in place when a newer release appears</sub>\n",
         v.server
     );
 
-    // Assemble, cutting the least important sections (from the end) until it fits.
-    let fixed = head.len() + checklist.len() + footer.len() + 200;
+    // Assemble, cutting the least important sections (from the end) until it fits. Limits are
+    // in characters (Azure DevOps and GitHub count characters, not bytes).
+    let chars = |s: &str| s.chars().count();
+    let fixed = chars(&head) + chars(&checklist) + chars(&footer) + 300;
     let mut body = head;
     let mut cut = Vec::new();
     let mut budget = limit.saturating_sub(fixed);
     for s in sections {
         let block = format!("### {}\n{}\n", s.title, s.text);
-        if block.len() <= budget {
-            budget -= block.len();
+        let n = chars(&block);
+        if n <= budget {
+            budget -= n;
             body.push_str(&block);
         } else if budget > 400 {
-            let keep = floor_char_boundary(&block, budget - 100);
-            body.push_str(&block[..keep]);
-            body.push_str("\n…\n");
+            let keep: String = block.chars().take(budget - 100).collect();
+            let keep = keep.rfind('\n').map_or(keep.as_str(), |i| &keep[..i]);
+            body.push_str(keep);
+            // Close a code fence the cut may have left open.
+            if keep.matches("```").count() % 2 == 1 {
+                body.push_str("\n```");
+            }
+            body.push_str("\n…\n\n");
             budget = 0;
             cut.push(format!("{} (shortened)", s.title));
         } else {
-            cut.push(s.title.to_string());
+            cut.push(s.title.clone());
         }
     }
     body.push_str("### Sponsoring checklist\n");
@@ -204,7 +378,7 @@ pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
     if !cut.is_empty() {
         let _ = writeln!(
             body,
-            "\n_Cut to fit this forge's size limit: {}. The run report has everything._",
+            "\n_Cut to fit this forge's size limit: {}. `upkeep sync --now --json` shows everything._",
             cut.join(", ")
         );
     }
@@ -212,12 +386,10 @@ pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
     body
 }
 
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    i = i.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
+fn quote(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("> {}\n", md_escape(l)))
+        .collect()
 }
 
 fn license_section(l: &LicenseJudgement, held: bool) -> String {
@@ -387,18 +559,30 @@ mod tests {
             commit: "b".repeat(40),
             date: None,
         };
-        let diff = ReleaseDiff {
-            commit_count: 5000,
-            commits: (0..2000)
-                .map(|i| crate::upstream::diff::CommitSummary {
+        let mut diff: ReleaseDiff = serde_json::from_value(serde_json::json!({
+            "old": "a", "new": "b",
+            "commits": {"count": 5000, "old_is_ancestor": true, "reachable_from_default": null, "authors": [],
+                        "first_date": null, "last_date": null, "list": [], "truncated": 3000},
+            "files": {"changed": 1, "insertions": 1, "deletions": 1, "largest": [], "binary_or_large": [],
+                      "binary_or_large_count": 0, "renames": [], "renames_count": 0, "renames_exact_only": false},
+            "signals": [], "release_notes": null
+        }))
+        .unwrap();
+        for i in 0..2000 {
+            diff.commits
+                .list
+                .push(crate::upstream::diff::CommitSummary {
                     short_id: format!("{i:07}"),
+                    id: String::new(),
                     subject: "x".repeat(80),
-                })
-                .collect(),
-        };
+                    author: "a".into(),
+                    date: String::new(),
+                    is_merge: false,
+                });
+        }
         let v = RebuildView {
             server: "s",
-            upstream: "u",
+            upstream: "https://github.com/o/r.git",
             old: &old,
             old_version: Some("1.0.0"),
             new: &new,
@@ -406,12 +590,21 @@ mod tests {
             approval: None,
             held: false,
             diff: Some(&diff),
-            run_at: "now",
             run_id: 1,
         };
-        let body = pr_body(&v, 4000);
-        assert!(body.len() <= 4000, "{}", body.len());
-        assert!(body.contains("Cut to fit"));
-        assert!(body.contains("Sponsoring checklist"));
+        for limit in [4_000, 65_536] {
+            let body = pr_body(&v, limit);
+            assert!(
+                body.chars().count() <= limit,
+                "{} > {limit}",
+                body.chars().count()
+            );
+            assert!(body.contains("Cut to fit"));
+            assert!(body.contains("Sponsoring checklist"));
+        }
+        assert_eq!(
+            compare_url(v.upstream, "refs/tags/v1.0.0", "v1.1.0").unwrap(),
+            "https://github.com/o/r/compare/v1.0.0...v1.1.0"
+        );
     }
 }

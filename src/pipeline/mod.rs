@@ -587,7 +587,6 @@ fn sync_server_inner(
         .latest
         .clone()
         .ok_or_else(|| anyhow!("no latest release"))?;
-    let run_at = now_str();
     let view = RebuildView {
         server: &server.name,
         upstream: &upstream::redact_url(&server.upstream),
@@ -600,7 +599,6 @@ fn sync_server_inner(
         approval: approval.as_ref(),
         held,
         diff: release_diff.as_ref(),
-        run_at: &run_at,
         run_id,
     };
     let title = render::pr_title(&view);
