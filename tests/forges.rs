@@ -555,3 +555,88 @@ fn network_errors_are_retried_then_reported() {
         Some(&4)
     );
 }
+
+/// GitHub's primary rate limit: a 403 with `x-ratelimit-remaining: 0` waits until the reset.
+#[test]
+fn github_rate_limit_403_waits_until_reset() {
+    let fake = FakeGithub::start();
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2;
+    fake.core.fail(Fault {
+        status: 403,
+        headers: vec![
+            ("x-ratelimit-remaining".into(), "0".into()),
+            ("x-ratelimit-reset".into(), reset.to_string()),
+        ],
+        body: "{\"message\":\"API rate limit exceeded\"}".into(),
+        times: 1,
+        path_contains: None,
+    });
+    let started = Instant::now();
+    let base = fake.forge().read_base_file("main", PIN_PATH).unwrap();
+    assert_eq!(base.content, PIN_CONTENT.as_bytes());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited {:?}",
+        started.elapsed()
+    );
+
+    // A plain 403 (no rate-limit signal) is Unauthorized at once, not waited on.
+    fake.core.fail(Fault {
+        status: 403,
+        headers: vec![],
+        body: "{\"message\":\"Resource not accessible by integration\"}".into(),
+        times: 1,
+        path_contains: None,
+    });
+    let err = fake.forge().read_base_file("main", PIN_PATH).unwrap_err();
+    assert!(matches!(err, ForgeError::Unauthorized(_)), "{err:?}");
+    assert!(err.to_string().contains("Resource not accessible"), "{err}");
+}
+
+/// Azure DevOps answers a bad PAT with 203 and a sign-in page: that is Unauthorized.
+#[test]
+fn azure_sign_in_page_is_unauthorized() {
+    let fake = FakeAzure::start();
+    fake.core.fail(Fault {
+        status: 203,
+        headers: vec![],
+        body: "<html>Sign in</html>".into(),
+        times: 1,
+        path_contains: None,
+    });
+    let err = fake.forge().read_base_file("main", PIN_PATH).unwrap_err();
+    assert!(matches!(err, ForgeError::Unauthorized(_)), "{err:?}");
+    assert!(err.to_string().contains("sign-in page"), "{err}");
+}
+
+/// Debug output of the concrete forges (settings, client) never shows the token.
+#[test]
+fn debug_of_forges_is_redacted() {
+    let github = FakeGithub::start();
+    let azure = FakeAzure::start();
+    let texts = [
+        format!(
+            "{:?}",
+            github.client_for("mirror", Some(TOKEN), Duration::from_secs(1))
+        ),
+        format!(
+            "{:?}",
+            azure.client_for("mirror", Some(TOKEN), Duration::from_secs(1))
+        ),
+    ];
+    let basic = FakeAzure::authorization(TOKEN);
+    for text in texts {
+        assert!(
+            text.contains("redacted") || text.contains("Sensitive"),
+            "{text}"
+        );
+        assert!(
+            !text.contains(TOKEN) && !text.contains(basic.trim_start_matches("Basic ")),
+            "{text}"
+        );
+    }
+}

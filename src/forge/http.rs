@@ -86,7 +86,7 @@ impl Auth {
     }
 
     /// Every form in which the secret could show up in a message (raw and as sent).
-    fn secret_forms(&self) -> Vec<String> {
+    fn secret_forms(&self) -> Vec<Secret> {
         let mut forms = Vec::new();
         match self {
             Auth::Bearer(token) => forms.push(token.expose().to_string()),
@@ -100,7 +100,7 @@ impl Auth {
             }
         }
         forms.retain(|f| !f.is_empty());
-        forms
+        forms.into_iter().map(Secret::new).collect()
     }
 }
 
@@ -262,8 +262,10 @@ pub fn install_crypto_provider() {
 pub struct HttpClient {
     client: reqwest::blocking::Client,
     settings: HttpSettings,
+    /// Sensitive: its Debug form hides the value.
     auth_header: Option<HeaderValue>,
-    secret_forms: Vec<String>,
+    /// Kept as secrets so that `Debug` of the client (and of every forge) stays redacted.
+    secret_forms: Vec<Secret>,
     default_headers: Vec<(HeaderName, HeaderValue)>,
     metrics: Arc<HttpMetrics>,
 }
@@ -462,7 +464,7 @@ impl HttpClient {
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
         for form in &self.secret_forms {
-            out = out.replace(form.as_str(), "<redacted>");
+            out = out.replace(form.expose(), "<redacted>");
         }
         out
     }
@@ -688,6 +690,24 @@ mod tests {
             basic.header_value().unwrap().to_str().unwrap(),
             "Basic OnBhdA=="
         );
+    }
+
+    #[test]
+    fn debug_of_a_client_never_shows_the_token() {
+        for auth in [
+            Auth::Bearer(Secret::new("canary-123")),
+            Auth::Basic {
+                user: String::new(),
+                password: Secret::new("canary-123"),
+            },
+        ] {
+            let client = HttpClient::new(HttpSettings::default(), Some(auth)).unwrap();
+            let debug = format!("{client:?}");
+            assert!(
+                !debug.contains("canary-123") && !debug.contains("OmNhbmFyeS0xMjM="),
+                "{debug}"
+            );
+        }
     }
 
     #[test]
