@@ -1,10 +1,31 @@
-//! GitHub forge (being written).
+//! The GitHub forge: REST v3 (plus two GraphQL mutations for draft state) against github.com,
+//! GitHub Enterprise Server or a test server, chosen by `api_url`.
+//!
+//! Owns the GitHub request shapes and their mapping onto the [`Forge`] primitives. Writes go
+//! through the Git Data API (blob, tree, commit, ref), so no local clone is needed. Retries,
+//! rate limits and error mapping live in [`super::http`].
 
 use std::time::Duration;
 
+use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::{Method, Url};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::http::{Auth, HttpClient, HttpSettings, Request, build_url};
+use super::{
+    BaseFile, BranchState, CommitWrite, Forge, ForgeError, ForgeResult, Identity, PrInfo,
+    PrRequest, PrState,
+};
 use crate::secret::Secret;
 
+/// GitHub rejects pull request bodies (and comments) longer than this many characters.
+pub const GITHUB_BODY_LIMIT: usize = 65_536;
+
+/// Where the mirror lives on GitHub and how to talk to it.
+#[derive(Debug, Clone)]
 pub struct GithubSettings {
+    /// `https://api.github.com`, a GHE `https://host/api/v3`, or a test server.
     pub api_url: String,
     pub owner: String,
     pub repo: String,
@@ -14,11 +35,601 @@ pub struct GithubSettings {
     pub max_rate_limit_wait: Duration,
 }
 
-pub struct GithubForge;
+/// A [`Forge`] backed by the GitHub REST API.
+#[derive(Debug)]
+pub struct GithubForge {
+    settings: GithubSettings,
+    api: Url,
+    graphql: Url,
+    http: HttpClient,
+}
 
 impl GithubForge {
-    #[allow(clippy::new_ret_no_self)]
-    pub fn new(_s: GithubSettings) -> anyhow::Result<super::local::LocalForge> {
-        anyhow::bail!("the GitHub forge is not available in this build")
+    pub fn new(settings: GithubSettings) -> anyhow::Result<GithubForge> {
+        let http = HttpSettings {
+            timeout: settings.timeout,
+            max_retries: settings.max_retries,
+            max_rate_limit_wait: settings.max_rate_limit_wait,
+            ..HttpSettings::default()
+        };
+        Self::with_http_settings(settings, http)
+    }
+
+    /// Like [`GithubForge::new`] with full control of the HTTP policy (tests use tiny backoffs).
+    pub fn with_http_settings(
+        settings: GithubSettings,
+        http: HttpSettings,
+    ) -> anyhow::Result<GithubForge> {
+        let api = Url::parse(settings.api_url.trim_end_matches('/'))
+            .map_err(|e| anyhow::anyhow!("invalid GitHub api_url {:?}: {e}", settings.api_url))?;
+        let graphql = graphql_url(&api)?;
+        let client = HttpClient::new(http, settings.token.clone().map(Auth::Bearer))?
+            .with_default_header(
+                reqwest::header::ACCEPT,
+                HeaderValue::from_static("application/vnd.github+json"),
+            )
+            .with_default_header(
+                HeaderName::from_static("x-github-api-version"),
+                HeaderValue::from_static("2022-11-28"),
+            );
+        Ok(Self {
+            settings,
+            api,
+            graphql,
+            http: client,
+        })
+    }
+
+    /// The client, for callers that want to reuse its policy and metrics.
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    fn repo_url(&self, rest: &[&str], query: &[(&str, &str)]) -> ForgeResult<Url> {
+        let mut segments = vec![
+            "repos",
+            self.settings.owner.as_str(),
+            self.settings.repo.as_str(),
+        ];
+        segments.extend_from_slice(rest);
+        build_url(&self.api, &segments, query)
+    }
+
+    fn get<T: for<'de> Deserialize<'de>>(&self, url: Url) -> ForgeResult<T> {
+        self.http.execute(&Request::get(url))?.json()
+    }
+
+    fn send<T: for<'de> Deserialize<'de>>(
+        &self,
+        method: Method,
+        url: Url,
+        body: &serde_json::Value,
+    ) -> ForgeResult<T> {
+        self.http
+            .execute(&Request::new(method, url).json(body))?
+            .json()
+    }
+
+    /// The commit a branch points at, or None when the branch does not exist.
+    fn branch_head(&self, branch: &str) -> ForgeResult<Option<String>> {
+        let mut rest = vec!["git", "ref", "heads"];
+        rest.extend(branch.split('/'));
+        match self.get::<GitRef>(self.repo_url(&rest, &[])?) {
+            Ok(r) => Ok(Some(r.object.sha)),
+            Err(ForgeError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn pull(&self, number: &str) -> ForgeResult<Pull> {
+        self.get(self.repo_url(&["pulls", number], &[])?)
+    }
+
+    fn pr_info(&self, pull: Pull) -> PrInfo {
+        let state = if pull.merged_at.is_some() {
+            PrState::Merged
+        } else if pull.state == "closed" {
+            PrState::Closed
+        } else {
+            PrState::Open
+        };
+        let closed_by = match state {
+            PrState::Open => None,
+            PrState::Merged => pull.merged_by.as_ref().map(|u| u.login.clone()),
+            // The pulls API does not say who closed; the issue does, for one more request.
+            PrState::Closed => self
+                .repo_url(&["issues", &pull.number.to_string()], &[])
+                .and_then(|url| self.get::<Issue>(url))
+                .ok()
+                .and_then(|issue| issue.closed_by.map(|u| u.login)),
+        };
+        PrInfo {
+            id: pull.number.to_string(),
+            url: pull.html_url,
+            state,
+            title: pull.title,
+            body: pull.body.unwrap_or_default(),
+            draft: pull.draft,
+            labels: pull.labels.into_iter().map(|l| l.name).collect(),
+            head_branch: pull.head.ref_name,
+            closed_by,
+            closed_at: pull.merged_at.or(pull.closed_at),
+        }
+    }
+
+    fn add_labels(&self, number: &str, labels: &[String]) -> ForgeResult<Vec<String>> {
+        let url = self.repo_url(&["issues", number, "labels"], &[])?;
+        let added: Vec<Label> = self.send(Method::POST, url, &json!({ "labels": labels }))?;
+        Ok(added.into_iter().map(|l| l.name).collect())
+    }
+
+    fn remove_label(&self, number: &str, label: &str) -> ForgeResult<()> {
+        let url = self.repo_url(&["issues", number, "labels", label], &[])?;
+        match self.http.execute(&Request::new(Method::DELETE, url)) {
+            // Already gone is what we wanted.
+            Ok(_) | Err(ForgeError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn request_reviewers(&self, number: &str, reviewers: &[String]) {
+        if reviewers.is_empty() {
+            return;
+        }
+        let result = self
+            .repo_url(&["pulls", number, "requested_reviewers"], &[])
+            .and_then(|url| {
+                self.send::<serde_json::Value>(
+                    Method::POST,
+                    url,
+                    &json!({ "reviewers": reviewers }),
+                )
+            });
+        if let Err(error) = result {
+            // A reviewer who is not a collaborator must not block the rebuild PR.
+            tracing::warn!(pr = number, error = %error, "could not request reviewers");
+        }
+    }
+
+    fn set_draft(&self, node_id: &str, draft: bool) -> ForgeResult<()> {
+        let mutation = if draft {
+            "mutation($id: ID!) { convertPullRequestToDraft(input: {pullRequestId: $id}) { pullRequest { isDraft } } }"
+        } else {
+            "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { isDraft } } }"
+        };
+        let body = json!({ "query": mutation, "variables": { "id": node_id } });
+        let response: GraphqlResponse = self.send(Method::POST, self.graphql.clone(), &body)?;
+        match response.errors {
+            Some(errors) if !errors.is_empty() => {
+                let text = errors
+                    .iter()
+                    .map(|e| e.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let message = self
+                    .http
+                    .scrub(&format!("POST {}: GraphQL: {text}", self.graphql));
+                if errors
+                    .iter()
+                    .any(|e| matches!(e.kind.as_deref(), Some("FORBIDDEN")))
+                {
+                    Err(ForgeError::Unauthorized(message))
+                } else if errors
+                    .iter()
+                    .any(|e| matches!(e.kind.as_deref(), Some("NOT_FOUND")))
+                {
+                    Err(ForgeError::NotFound(message))
+                } else {
+                    Err(ForgeError::Other(message))
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// GraphQL lives at `/graphql` on github.com and at `/api/graphql` beside GHE's `/api/v3`.
+fn graphql_url(api: &Url) -> anyhow::Result<Url> {
+    let text = api.as_str().trim_end_matches('/');
+    let graphql = match text.strip_suffix("/api/v3") {
+        Some(host) => format!("{host}/api/graphql"),
+        None => format!("{text}/graphql"),
+    };
+    Url::parse(&graphql).map_err(|e| anyhow::anyhow!("deriving the GraphQL URL from {api}: {e}"))
+}
+
+fn check_body(kind: &str, body: &str) -> ForgeResult<()> {
+    let chars = body.chars().count();
+    if chars > GITHUB_BODY_LIMIT {
+        return Err(ForgeError::Other(format!(
+            "{kind} is {chars} characters; GitHub accepts at most {GITHUB_BODY_LIMIT}: shorten it before sending"
+        )));
+    }
+    Ok(())
+}
+
+impl Forge for GithubForge {
+    fn kind(&self) -> &'static str {
+        "github"
+    }
+
+    fn location(&self) -> String {
+        format!(
+            "{}/{}/{}",
+            self.api.as_str().trim_end_matches('/'),
+            self.settings.owner,
+            self.settings.repo
+        )
+    }
+
+    fn read_base_file(&self, base: &str, path: &str) -> ForgeResult<BaseFile> {
+        let commit = self
+            .branch_head(base)?
+            .ok_or_else(|| ForgeError::NotFound(format!("branch {base} in {}", self.location())))?;
+        let mut rest = vec!["contents"];
+        rest.extend(path.split('/').filter(|s| !s.is_empty()));
+        // Read at the commit, not the branch name, so content and base_commit agree.
+        let contents: Contents = self.get(self.repo_url(&rest, &[("ref", commit.as_str())])?)?;
+        if contents.kind != "file" {
+            return Err(ForgeError::Other(format!(
+                "{path} at {base} is a {}, not a file",
+                contents.kind
+            )));
+        }
+        let encoded =
+            if contents.encoding.as_deref() == Some("base64") && contents.content.is_some() {
+                contents.content.unwrap_or_default()
+            } else {
+                // Files over 1 MB come back without content; the blob API has it.
+                let blob: Blob = self.get(self.repo_url(&["git", "blobs", &contents.sha], &[])?)?;
+                blob.content
+            };
+        let content = decode_base64(&encoded).map_err(|e| {
+            ForgeError::Other(format!("{path} at {base}: bad base64 from GitHub: {e}"))
+        })?;
+        Ok(BaseFile {
+            base_commit: commit,
+            content,
+        })
+    }
+
+    fn branch_state(
+        &self,
+        branch: &str,
+        base: &str,
+        bot: &Identity,
+    ) -> ForgeResult<Option<BranchState>> {
+        let Some(head) = self.branch_head(branch)? else {
+            return Ok(None);
+        };
+        let basehead = format!("{base}...{branch}");
+        let mut rest = vec!["compare"];
+        rest.extend(basehead.split('/'));
+        let compare: Compare = self.get(self.repo_url(&rest, &[])?)?;
+        let only_bot_commits = compare.commits.iter().all(|c| {
+            c.commit
+                .author
+                .as_ref()
+                .is_some_and(|a| a.email.eq_ignore_ascii_case(&bot.email))
+        });
+        Ok(Some(BranchState {
+            head,
+            only_bot_commits,
+        }))
+    }
+
+    fn write_branch(&self, write: &CommitWrite) -> ForgeResult<String> {
+        let current = self.branch_head(&write.branch)?;
+        match (&current, &write.expected_head) {
+            (None, None) => {}
+            (Some(head), Some(expected)) if head == expected => {}
+            (current, expected) => {
+                return Err(ForgeError::Conflict(format!(
+                    "branch {} is at {} but {} was expected",
+                    write.branch,
+                    current.as_deref().unwrap_or("(missing)"),
+                    expected.as_deref().unwrap_or("(missing)")
+                )));
+            }
+        }
+        let blob: Sha = self.send(
+            Method::POST,
+            self.repo_url(&["git", "blobs"], &[])?,
+            &json!({ "content": encode_base64(&write.content), "encoding": "base64" }),
+        )?;
+        let base: GitCommit =
+            self.get(self.repo_url(&["git", "commits", &write.base_commit], &[])?)?;
+        let tree: Sha = self.send(
+            Method::POST,
+            self.repo_url(&["git", "trees"], &[])?,
+            &json!({
+                "base_tree": base.tree.sha,
+                "tree": [{ "path": write.path, "mode": "100644", "type": "blob", "sha": blob.sha }],
+            }),
+        )?;
+        let commit: Sha = self.send(
+            Method::POST,
+            self.repo_url(&["git", "commits"], &[])?,
+            &json!({
+                "message": write.message,
+                "tree": tree.sha,
+                "parents": [write.base_commit],
+                "author": { "name": write.author.name, "email": write.author.email },
+            }),
+        )?;
+        let ref_name = format!("refs/heads/{}", write.branch);
+        if current.is_none() {
+            let _: serde_json::Value = self.send(
+                Method::POST,
+                self.repo_url(&["git", "refs"], &[])?,
+                &json!({ "ref": ref_name, "sha": commit.sha }),
+            )?;
+        } else {
+            // Forced because the new commit sits on base, not on the old head; safe because the
+            // head was checked against expected_head just above.
+            let mut rest = vec!["git", "refs", "heads"];
+            rest.extend(write.branch.split('/'));
+            let _: serde_json::Value = self.send(
+                Method::PATCH,
+                self.repo_url(&rest, &[])?,
+                &json!({ "sha": commit.sha, "force": true }),
+            )?;
+        }
+        Ok(commit.sha)
+    }
+
+    fn find_pr(&self, branch: &str, known_id: Option<&str>) -> ForgeResult<Option<PrInfo>> {
+        if let Some(id) = known_id {
+            return match self.pull(id) {
+                Ok(pull) => Ok(Some(self.pr_info(pull))),
+                Err(ForgeError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
+        let head = format!("{}:{branch}", self.settings.owner);
+        let url = self.repo_url(&["pulls"], &[("head", head.as_str()), ("state", "open")])?;
+        let pulls: Vec<Pull> = self.get(url)?;
+        // GitHub lists newest first.
+        Ok(pulls
+            .into_iter()
+            .find(|p| p.head.ref_name == branch)
+            .map(|p| self.pr_info(p)))
+    }
+
+    fn open_pr(&self, request: &PrRequest) -> ForgeResult<PrInfo> {
+        check_body("the PR body", &request.body)?;
+        let pull: Pull = self.send(
+            Method::POST,
+            self.repo_url(&["pulls"], &[])?,
+            &json!({
+                "title": request.title,
+                "head": request.branch,
+                "base": request.base,
+                "body": request.body,
+                "draft": request.draft,
+            }),
+        )?;
+        let number = pull.number.to_string();
+        let labels = if request.labels.is_empty() {
+            Vec::new()
+        } else {
+            self.add_labels(&number, &request.labels)?
+        };
+        self.request_reviewers(&number, &request.reviewers);
+        let mut info = self.pr_info(pull);
+        info.labels = labels;
+        Ok(info)
+    }
+
+    /// Sets title and body, the draft flag, and the label set to exactly `request.labels`.
+    /// Reviewers are only requested when the PR is opened, so updates do not re-ping them.
+    fn update_pr(&self, id: &str, request: &PrRequest) -> ForgeResult<PrInfo> {
+        check_body("the PR body", &request.body)?;
+        let pull: Pull = self.send(
+            Method::PATCH,
+            self.repo_url(&["pulls", id], &[])?,
+            &json!({ "title": request.title, "body": request.body }),
+        )?;
+        let mut labels: Vec<String> = pull.labels.iter().map(|l| l.name.clone()).collect();
+        let draft_now = pull.draft;
+        if draft_now != request.draft {
+            self.set_draft(&pull.node_id, request.draft)?;
+        }
+        let missing: Vec<String> = request
+            .labels
+            .iter()
+            .filter(|l| !labels.contains(l))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            labels = self.add_labels(id, &missing)?;
+        }
+        for label in labels.iter().filter(|l| !request.labels.contains(l)) {
+            self.remove_label(id, label)?;
+        }
+        labels.retain(|l| request.labels.contains(l));
+        let mut info = self.pr_info(pull);
+        info.draft = request.draft;
+        info.labels = labels;
+        Ok(info)
+    }
+
+    fn comment_pr(&self, id: &str, body: &str) -> ForgeResult<()> {
+        check_body("the comment", body)?;
+        let _: serde_json::Value = self.send(
+            Method::POST,
+            self.repo_url(&["issues", id, "comments"], &[])?,
+            &json!({ "body": body }),
+        )?;
+        Ok(())
+    }
+
+    fn check_access(&self, base: &str) -> ForgeResult<()> {
+        let repo: Repository = self.get(self.repo_url(&[], &[])?)?;
+        if !repo.permissions.is_some_and(|p| p.push) {
+            return Err(ForgeError::Unauthorized(format!(
+                "the token cannot push to {}/{} (permissions.push is not true); it needs write access",
+                self.settings.owner, self.settings.repo
+            )));
+        }
+        if self.branch_head(base)?.is_none() {
+            return Err(ForgeError::NotFound(format!(
+                "base branch {base} in {}",
+                self.location()
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn encode_base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// GitHub wraps base64 at 60 columns; the newlines are not part of the data.
+fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    use base64::Engine as _;
+    let clean: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(clean)
+}
+
+#[derive(Deserialize)]
+struct GitRef {
+    object: Sha,
+}
+
+#[derive(Deserialize)]
+struct Sha {
+    sha: String,
+}
+
+#[derive(Deserialize)]
+struct GitCommit {
+    tree: Sha,
+}
+
+#[derive(Deserialize)]
+struct Contents {
+    #[serde(rename = "type")]
+    kind: String,
+    sha: String,
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    encoding: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Blob {
+    content: String,
+}
+
+#[derive(Deserialize)]
+struct Compare {
+    #[serde(default)]
+    commits: Vec<CompareCommit>,
+}
+
+#[derive(Deserialize)]
+struct CompareCommit {
+    commit: CommitDetail,
+}
+
+#[derive(Deserialize)]
+struct CommitDetail {
+    author: Option<GitPerson>,
+}
+
+#[derive(Deserialize)]
+struct GitPerson {
+    email: String,
+}
+
+#[derive(Deserialize)]
+struct User {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct Label {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct PullHead {
+    #[serde(rename = "ref")]
+    ref_name: String,
+}
+
+#[derive(Deserialize)]
+struct Pull {
+    number: u64,
+    #[serde(default)]
+    node_id: String,
+    html_url: String,
+    state: String,
+    title: String,
+    body: Option<String>,
+    #[serde(default)]
+    draft: bool,
+    #[serde(default)]
+    labels: Vec<Label>,
+    head: PullHead,
+    merged_at: Option<String>,
+    closed_at: Option<String>,
+    merged_by: Option<User>,
+}
+
+#[derive(Deserialize)]
+struct Issue {
+    closed_by: Option<User>,
+}
+
+#[derive(Deserialize)]
+struct Permissions {
+    #[serde(default)]
+    push: bool,
+}
+
+#[derive(Deserialize)]
+struct Repository {
+    permissions: Option<Permissions>,
+}
+
+#[derive(Deserialize)]
+struct GraphqlResponse {
+    errors: Option<Vec<GraphqlError>>,
+}
+
+#[derive(Deserialize)]
+struct GraphqlError {
+    message: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graphql_url_for_dotcom_and_enterprise() {
+        let dotcom = graphql_url(&Url::parse("https://api.github.com").unwrap()).unwrap();
+        assert_eq!(dotcom.as_str(), "https://api.github.com/graphql");
+        let ghe = graphql_url(&Url::parse("https://ghe.example.com/api/v3").unwrap()).unwrap();
+        assert_eq!(ghe.as_str(), "https://ghe.example.com/api/graphql");
+    }
+
+    #[test]
+    fn body_limit_counts_characters_not_bytes() {
+        assert!(check_body("body", &"é".repeat(GITHUB_BODY_LIMIT)).is_ok());
+        let err = check_body("body", &"a".repeat(GITHUB_BODY_LIMIT + 1)).unwrap_err();
+        assert!(err.to_string().contains("65536"), "{err}");
+    }
+
+    #[test]
+    fn base64_with_line_breaks_decodes() {
+        assert_eq!(decode_base64("aGVs\nbG8=\n").unwrap(), b"hello");
     }
 }

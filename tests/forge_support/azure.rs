@@ -1,0 +1,640 @@
+//! A fake Azure DevOps Git REST API for one repository `contoso/Mirror Project/_git/mirror`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use upkeep::forge::Forge;
+use upkeep::forge::azure::{AzureForge, AzureSettings};
+use upkeep::secret::Secret;
+
+use super::{
+    Core, FakeForge, FakePr, FakePrState, FakeState, Server, error, gate, test_http_settings,
+};
+
+pub const ORG: &str = "contoso";
+pub const PROJECT: &str = "Mirror Project";
+pub const REPO: &str = "mirror";
+const REPO_ID: &str = "7b1f0c52-0000-4000-8000-00000000beef";
+const PROJECT_ID: &str = "0d6c8a9e-0000-4000-8000-00000000cafe";
+const ZERO: &str = "0000000000000000000000000000000000000000";
+
+pub struct FakeAzure {
+    pub core: Core,
+    pub server: Server,
+}
+
+impl FakeForge for FakeAzure {
+    const KIND: &'static str = "azure-devops";
+    const BODY_LIMIT: usize = 4_000;
+
+    fn start() -> Self {
+        let core = Core::new(Self::authorization(super::TOKEN));
+        let server = Server::start(router(core.clone()));
+        FakeAzure { core, server }
+    }
+
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
+    fn client(&self, token: Option<&str>, max_rate_limit_wait: Duration) -> Box<dyn Forge> {
+        Box::new(self.client_for(REPO, token, max_rate_limit_wait))
+    }
+
+    fn client_for_unknown_repo(&self) -> Box<dyn Forge> {
+        Box::new(self.client_for("nope", Some(super::TOKEN), Duration::from_secs(5)))
+    }
+
+    fn authorization(token: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!(":{token}"))
+        )
+    }
+
+    fn reviewer(name: &str) -> String {
+        format!("{name}-identity-id")
+    }
+}
+
+impl FakeAzure {
+    pub fn client_for(
+        &self,
+        repo: &str,
+        token: Option<&str>,
+        max_rate_limit_wait: Duration,
+    ) -> AzureForge {
+        AzureForge::with_http_settings(
+            AzureSettings {
+                base_url: self.server.url(),
+                organization: ORG.into(),
+                project: PROJECT.into(),
+                repository: repo.into(),
+                api_version: "7.1".into(),
+                token: token.map(Secret::new),
+                timeout: Duration::from_secs(10),
+                max_retries: 3,
+                max_rate_limit_wait,
+            },
+            test_http_settings(max_rate_limit_wait),
+        )
+        .expect("client builds")
+    }
+}
+
+fn router(core: Core) -> Router {
+    let repo = "/{org}/{project}/_apis/git/repositories/{repo}";
+    Router::new()
+        .route(repo, get(get_repo))
+        .route(&format!("{repo}/refs"), get(list_refs).post(update_refs))
+        .route(&format!("{repo}/items"), get(get_item))
+        .route(&format!("{repo}/pushes"), post(push))
+        .route(&format!("{repo}/commitsbatch"), post(commits_batch))
+        .route(
+            &format!("{repo}/pullrequests"),
+            get(list_prs).post(create_pr),
+        )
+        .route(
+            &format!("{repo}/pullrequests/{{id}}"),
+            get(get_pr).patch(update_pr),
+        )
+        .route(
+            &format!("{repo}/pullrequests/{{id}}/labels"),
+            post(add_label),
+        )
+        .route(
+            &format!("{repo}/pullrequests/{{id}}/labels/{{name}}"),
+            delete(remove_label),
+        )
+        .route(
+            &format!("{repo}/pullrequests/{{id}}/threads"),
+            post(add_thread),
+        )
+        .route(
+            "/{org}/_apis/permissions/{namespace}/{bits}",
+            get(permissions),
+        )
+        .layer(axum::middleware::from_fn_with_state(core.clone(), gate))
+        .with_state(core)
+}
+
+type Q = Query<BTreeMap<String, String>>;
+
+/// 404 unless the path names the one repository, and 400 without `api-version`, as ADO does.
+fn known(
+    org: &str,
+    project: &str,
+    repo: &str,
+    query: &BTreeMap<String, String>,
+) -> Result<(), Response> {
+    if query.get("api-version").map(String::as_str) != Some("7.1") {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "VssInvalidPreviewVersionException: api-version is required",
+        ));
+    }
+    if org == ORG && project == PROJECT && (repo == REPO || repo == REPO_ID) {
+        Ok(())
+    } else {
+        Err(error(
+            StatusCode::NOT_FOUND,
+            &format!("TF401019: The Git repository with name or identifier {repo} does not exist"),
+        ))
+    }
+}
+
+type RepoPath = Path<(String, String, String)>;
+type PrPath = Path<(String, String, String, String)>;
+
+fn pr_json(pr: &FakePr) -> Value {
+    let status = match pr.state {
+        FakePrState::Open => "active",
+        FakePrState::Closed => "abandoned",
+        FakePrState::Merged => "completed",
+    };
+    let closed = pr.state != FakePrState::Open;
+    json!({
+        "pullRequestId": pr.id,
+        "status": status,
+        "title": pr.title,
+        "description": pr.body,
+        "isDraft": pr.draft,
+        "sourceRefName": format!("refs/heads/{}", pr.head),
+        "targetRefName": format!("refs/heads/{}", pr.base),
+        "labels": pr.labels.iter().map(|l| json!({ "name": l, "active": true })).collect::<Vec<_>>(),
+        "reviewers": pr.reviewers.iter().map(|r| json!({ "id": r, "vote": 0 })).collect::<Vec<_>>(),
+        "closedBy": if closed { json!({ "displayName": pr.closed_by }) } else { Value::Null },
+        "closedDate": if closed { json!(pr.closed_at) } else { Value::Null },
+        "repository": { "id": REPO_ID, "name": REPO },
+    })
+}
+
+async fn get_repo(Path((org, project, repo)): RepoPath, Query(q): Q) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    Json(json!({ "id": REPO_ID, "name": REPO, "project": { "id": PROJECT_ID, "name": PROJECT }, "defaultBranch": "refs/heads/main" }))
+        .into_response()
+}
+
+async fn permissions(
+    State(core): State<Core>,
+    Path((org, namespace, bits)): Path<(String, String, String)>,
+    Query(q): Q,
+) -> Response {
+    let token_ok =
+        q.get("tokens").map(String::as_str) == Some(&format!("repoV2/{PROJECT_ID}/{REPO_ID}"));
+    if org != ORG || namespace != "2e9eb7ed-3c0a-47d4-87c1-0ffdd275fd87" || bits != "4" || !token_ok
+    {
+        return error(StatusCode::BAD_REQUEST, "unexpected permission probe");
+    }
+    let allowed = core.lock().push_allowed;
+    Json(json!({ "count": 1, "value": [allowed] })).into_response()
+}
+
+async fn list_refs(
+    State(core): State<Core>,
+    Path((org, project, repo)): RepoPath,
+    Query(q): Q,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let filter = q.get("filter").cloned().unwrap_or_default();
+    let s = core.lock();
+    // ADO's filter is a prefix match on the name without "refs/".
+    let value: Vec<Value> = s
+        .refs
+        .iter()
+        .filter(|(name, _)| format!("heads/{name}").starts_with(&filter))
+        .map(|(name, id)| json!({ "name": format!("refs/heads/{name}"), "objectId": id }))
+        .collect();
+    Json(json!({ "count": value.len(), "value": value })).into_response()
+}
+
+async fn update_refs(
+    State(core): State<Core>,
+    Path((org, project, repo)): RepoPath,
+    Query(q): Q,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let mut s = core.lock();
+    let mut results = Vec::new();
+    for update in body.as_array().cloned().unwrap_or_default() {
+        let name = update["name"].as_str().unwrap_or_default();
+        let branch = name.strip_prefix("refs/heads/").unwrap_or(name).to_string();
+        let old = update["oldObjectId"].as_str().unwrap_or_default();
+        let new = update["newObjectId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let current = s
+            .refs
+            .get(&branch)
+            .cloned()
+            .unwrap_or_else(|| ZERO.to_string());
+        let ok = current == old && (new == ZERO || s.commits.contains_key(&new));
+        if ok {
+            if new == ZERO {
+                s.refs.remove(&branch);
+            } else {
+                s.refs.insert(branch, new.clone());
+            }
+        }
+        results.push(json!({
+            "name": name, "oldObjectId": old, "newObjectId": new, "success": ok,
+            "updateStatus": if ok { "succeeded" } else { "staleOldObjectId" },
+        }));
+    }
+    Json(json!({ "count": results.len(), "value": results })).into_response()
+}
+
+async fn get_item(
+    State(core): State<Core>,
+    Path((org, project, repo)): RepoPath,
+    Query(q): Q,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let s = core.lock();
+    let path = q.get("path").cloned().unwrap_or_default();
+    let version = q
+        .get("versionDescriptor.version")
+        .cloned()
+        .unwrap_or_else(|| "main".into());
+    let Some(commit) = s.resolve(&version) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "TF401175: The version descriptor could not be resolved",
+        );
+    };
+    let Some(content) = s
+        .files_at(&commit)
+        .and_then(|f| f.get(path.trim_start_matches('/')))
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("TF401174: The item '{path}' could not be found"),
+        );
+    };
+    Json(json!({
+        "objectId": format!("blob-{commit}"), "commitId": commit, "path": path, "isFolder": false,
+        "content": String::from_utf8_lossy(content),
+    }))
+    .into_response()
+}
+
+async fn push(
+    State(core): State<Core>,
+    Path((org, project, repo)): RepoPath,
+    Query(q): Q,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let mut s = core.lock();
+    let (Some(update), Some(commits)) = (body["refUpdates"].get(0), body["commits"].as_array())
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "refUpdates and commits are required",
+        );
+    };
+    let name = update["name"].as_str().unwrap_or_default();
+    let branch = name.strip_prefix("refs/heads/").unwrap_or(name).to_string();
+    let old = update["oldObjectId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // An existing branch must be at oldObjectId; a new branch starts from oldObjectId.
+    match s.refs.get(&branch) {
+        Some(current) if *current != old => {
+            return error(
+                StatusCode::CONFLICT,
+                &format!(
+                    "TF401028: The reference '{name}' has already been updated by another client"
+                ),
+            );
+        }
+        None if !s.commits.contains_key(&old) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "TF401035: The object does not exist",
+            );
+        }
+        _ => {}
+    }
+    let mut parent = old.clone();
+    let mut created = Vec::new();
+    for commit in commits {
+        let mut files = s.files_at(&parent).cloned().unwrap_or_default();
+        for change in commit["changes"].as_array().cloned().unwrap_or_default() {
+            let path = change["item"]["path"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string();
+            let kind = change["changeType"].as_str().unwrap_or_default();
+            let exists = files.contains_key(&path);
+            if (kind == "edit" && !exists) || (kind == "add" && exists) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("TF401177: change type {kind} does not fit {path}"),
+                );
+            }
+            if change["newContent"]["contentType"] != "base64encoded" {
+                return error(StatusCode::BAD_REQUEST, "unsupported contentType");
+            }
+            let Ok(bytes) = base64::engine::general_purpose::STANDARD
+                .decode(change["newContent"]["content"].as_str().unwrap_or_default())
+            else {
+                return error(StatusCode::BAD_REQUEST, "content is not base64");
+            };
+            files.insert(path, bytes);
+        }
+        let id = s.put_commit(
+            files,
+            vec![parent.clone()],
+            commit["author"]["name"].as_str().unwrap_or("PAT owner"),
+            commit["author"]["email"]
+                .as_str()
+                .unwrap_or("pat-owner@example.com"),
+            commit["comment"].as_str().unwrap_or_default(),
+        );
+        created.push(json!({ "commitId": id }));
+        parent = id;
+    }
+    s.refs.insert(branch, parent.clone());
+    (
+        StatusCode::CREATED,
+        Json(json!({ "pushId": 1, "commits": created, "refUpdates": [{ "name": name, "oldObjectId": old, "newObjectId": parent }] })),
+    )
+        .into_response()
+}
+
+async fn commits_batch(
+    State(core): State<Core>,
+    Path((org, project, repo)): RepoPath,
+    Query(q): Q,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let s = core.lock();
+    let item = body["itemVersion"]["version"]
+        .as_str()
+        .and_then(|v| s.resolve(v));
+    let compare = body["compareVersion"]["version"]
+        .as_str()
+        .and_then(|v| s.resolve(v));
+    let (Some(item), Some(compare)) = (item, compare) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "TF401175: The version descriptor could not be resolved",
+        );
+    };
+    let value: Vec<Value> = s
+        .only_on(&item, &compare)
+        .into_iter()
+        .map(|id| {
+            let c = &s.commits[&id];
+            json!({ "commitId": id, "author": { "name": c.author_name, "email": c.author_email }, "comment": c.message })
+        })
+        .collect();
+    Json(json!({ "count": value.len(), "value": value })).into_response()
+}
+
+async fn list_prs(
+    State(core): State<Core>,
+    Path((org, project, repo)): RepoPath,
+    Query(q): Q,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let source = q.get("searchCriteria.sourceRefName").cloned();
+    let status = q
+        .get("searchCriteria.status")
+        .cloned()
+        .unwrap_or_else(|| "active".into());
+    let s = core.lock();
+    let value: Vec<Value> = s
+        .prs
+        .iter()
+        .filter(|p| {
+            source
+                .as_ref()
+                .is_none_or(|src| *src == format!("refs/heads/{}", p.head))
+        })
+        .filter(|p| status == "all" || (status == "active") == (p.state == FakePrState::Open))
+        .map(pr_json)
+        .collect();
+    Json(json!({ "count": value.len(), "value": value })).into_response()
+}
+
+async fn create_pr(
+    State(core): State<Core>,
+    Path((org, project, repo)): RepoPath,
+    Query(q): Q,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let mut s = core.lock();
+    let head = body["sourceRefName"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches("refs/heads/")
+        .to_string();
+    let base = body["targetRefName"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches("refs/heads/")
+        .to_string();
+    if !s.refs.contains_key(&head) || !s.refs.contains_key(&base) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "TF401398: The source or target branch does not exist",
+        );
+    }
+    if s.prs
+        .iter()
+        .any(|p| p.head == head && p.base == base && p.state == FakePrState::Open)
+    {
+        return error(
+            StatusCode::CONFLICT,
+            "TF401179: An active pull request for the source and target branch already exists.",
+        );
+    }
+    let reviewers: Vec<String> = body["reviewers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(String::from))
+        .collect();
+    if reviewers.iter().any(|r| !r.ends_with("-identity-id")) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "TF401181: The reviewer identity could not be resolved",
+        );
+    }
+    let pr = FakePr {
+        id: s.prs.len() as u64 + 100,
+        title: body["title"].as_str().unwrap_or_default().into(),
+        body: body["description"].as_str().unwrap_or_default().into(),
+        draft: body["isDraft"].as_bool().unwrap_or(false),
+        state: FakePrState::Open,
+        labels: vec![],
+        reviewers,
+        comments: vec![],
+        head,
+        base,
+        closed_by: None,
+        closed_at: None,
+    };
+    let json = pr_json(&pr);
+    s.prs.push(pr);
+    (StatusCode::CREATED, Json(json)).into_response()
+}
+
+fn pr_index(s: &FakeState, id: &str) -> Result<usize, Response> {
+    id.parse::<u64>()
+        .ok()
+        .and_then(|id| s.prs.iter().position(|p| p.id == id))
+        .ok_or_else(|| {
+            error(
+                StatusCode::NOT_FOUND,
+                "TF401180: The requested pull request was not found.",
+            )
+        })
+}
+
+async fn get_pr(
+    State(core): State<Core>,
+    Path((org, project, repo, id)): PrPath,
+    Query(q): Q,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let s = core.lock();
+    match pr_index(&s, &id) {
+        Ok(i) => Json(pr_json(&s.prs[i])).into_response(),
+        Err(e) => e,
+    }
+}
+
+async fn update_pr(
+    State(core): State<Core>,
+    Path((org, project, repo, id)): PrPath,
+    Query(q): Q,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let mut s = core.lock();
+    let i = match pr_index(&s, &id) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let pr = &mut s.prs[i];
+    if let Some(title) = body["title"].as_str() {
+        pr.title = title.into();
+    }
+    if let Some(description) = body["description"].as_str() {
+        pr.body = description.into();
+    }
+    if let Some(draft) = body["isDraft"].as_bool() {
+        pr.draft = draft;
+    }
+    Json(pr_json(pr)).into_response()
+}
+
+async fn add_label(
+    State(core): State<Core>,
+    Path((org, project, repo, id)): PrPath,
+    Query(q): Q,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let mut s = core.lock();
+    let i = match pr_index(&s, &id) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let name = body["name"].as_str().unwrap_or_default().to_string();
+    if !s.prs[i].labels.contains(&name) {
+        s.prs[i].labels.push(name.clone());
+    }
+    Json(json!({ "id": "label-id", "name": name, "active": true })).into_response()
+}
+
+async fn remove_label(
+    State(core): State<Core>,
+    Path((org, project, repo, id, name)): Path<(String, String, String, String, String)>,
+    Query(q): Q,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let mut s = core.lock();
+    let i = match pr_index(&s, &id) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    if !s.prs[i].labels.contains(&name) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "TF401416: The label could not be found",
+        );
+    }
+    s.prs[i].labels.retain(|l| *l != name);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn add_thread(
+    State(core): State<Core>,
+    Path((org, project, repo, id)): PrPath,
+    Query(q): Q,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let mut s = core.lock();
+    let i = match pr_index(&s, &id) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let comment = &body["comments"][0];
+    if comment["commentType"] != 1 || body["status"] != 1 {
+        return error(StatusCode::BAD_REQUEST, "unexpected thread shape");
+    }
+    s.prs[i]
+        .comments
+        .push(comment["content"].as_str().unwrap_or_default().to_string());
+    (
+        StatusCode::OK,
+        Json(json!({ "id": 1, "comments": [comment] })),
+    )
+        .into_response()
+}

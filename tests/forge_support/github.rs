@@ -1,0 +1,693 @@
+//! A fake GitHub REST v3 (+ the two GraphQL draft mutations) for one repository `acme/mirror`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use upkeep::forge::Forge;
+use upkeep::forge::github::{GithubForge, GithubSettings};
+use upkeep::secret::Secret;
+
+use super::{
+    Core, FakeForge, FakePr, FakePrState, FakeState, Server, error, gate, test_http_settings,
+};
+
+pub const OWNER: &str = "acme";
+pub const REPO: &str = "mirror";
+
+pub struct FakeGithub {
+    pub core: Core,
+    pub server: Server,
+}
+
+impl FakeForge for FakeGithub {
+    const KIND: &'static str = "github";
+    const BODY_LIMIT: usize = 65_536;
+
+    fn start() -> Self {
+        let core = Core::new(Self::authorization(super::TOKEN));
+        let server = Server::start(router(core.clone()));
+        FakeGithub { core, server }
+    }
+
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
+    fn client(&self, token: Option<&str>, max_rate_limit_wait: Duration) -> Box<dyn Forge> {
+        Box::new(self.client_for(REPO, token, max_rate_limit_wait))
+    }
+
+    fn client_for_unknown_repo(&self) -> Box<dyn Forge> {
+        Box::new(self.client_for("nope", Some(super::TOKEN), Duration::from_secs(5)))
+    }
+
+    fn authorization(token: &str) -> String {
+        format!("Bearer {token}")
+    }
+}
+
+impl FakeGithub {
+    pub fn client_for(
+        &self,
+        repo: &str,
+        token: Option<&str>,
+        max_rate_limit_wait: Duration,
+    ) -> GithubForge {
+        GithubForge::with_http_settings(
+            GithubSettings {
+                api_url: format!("{}/", self.server.url()),
+                owner: OWNER.into(),
+                repo: repo.into(),
+                token: token.map(Secret::new),
+                timeout: Duration::from_secs(10),
+                max_retries: 3,
+                max_rate_limit_wait,
+            },
+            test_http_settings(max_rate_limit_wait),
+        )
+        .expect("client builds")
+    }
+}
+
+fn router(core: Core) -> Router {
+    let repo = "/repos/{owner}/{repo}";
+    Router::new()
+        .route(repo, get(get_repo))
+        .route(&format!("{repo}/git/ref/{{*name}}"), get(get_ref))
+        .route(&format!("{repo}/git/refs"), post(create_ref))
+        .route(
+            &format!("{repo}/git/refs/{{*name}}"),
+            axum::routing::patch(update_ref),
+        )
+        .route(&format!("{repo}/contents/{{*path}}"), get(get_contents))
+        .route(&format!("{repo}/git/blobs"), post(create_blob))
+        .route(&format!("{repo}/git/blobs/{{sha}}"), get(get_blob))
+        .route(&format!("{repo}/git/trees"), post(create_tree))
+        .route(&format!("{repo}/git/commits"), post(create_commit))
+        .route(&format!("{repo}/git/commits/{{sha}}"), get(get_commit))
+        .route(&format!("{repo}/compare/{{*basehead}}"), get(compare))
+        .route(&format!("{repo}/pulls"), get(list_pulls).post(create_pull))
+        .route(
+            &format!("{repo}/pulls/{{n}}"),
+            get(get_pull).patch(update_pull),
+        )
+        .route(
+            &format!("{repo}/pulls/{{n}}/requested_reviewers"),
+            post(request_reviewers),
+        )
+        .route(&format!("{repo}/issues/{{n}}"), get(get_issue))
+        .route(&format!("{repo}/issues/{{n}}/labels"), post(add_labels))
+        .route(
+            &format!("{repo}/issues/{{n}}/labels/{{name}}"),
+            delete(remove_label),
+        )
+        .route(&format!("{repo}/issues/{{n}}/comments"), post(add_comment))
+        .route("/graphql", post(graphql))
+        .layer(axum::middleware::from_fn_with_state(core.clone(), gate))
+        .with_state(core)
+}
+
+type Repo = Path<(String, String)>;
+
+/// 404 unless the path names the one repository this fake hosts.
+fn known(owner: &str, repo: &str) -> Result<(), Response> {
+    if owner == OWNER && repo == REPO {
+        Ok(())
+    } else {
+        Err(error(StatusCode::NOT_FOUND, "Not Found"))
+    }
+}
+
+fn pr_json(pr: &FakePr) -> Value {
+    let closed = pr.state != FakePrState::Open;
+    let merged = pr.state == FakePrState::Merged;
+    json!({
+        "number": pr.id,
+        "node_id": format!("PR_node{}", pr.id),
+        "html_url": format!("https://github.example/{OWNER}/{REPO}/pull/{}", pr.id),
+        "state": if closed { "closed" } else { "open" },
+        "title": pr.title,
+        "body": if pr.body.is_empty() { Value::Null } else { json!(pr.body) },
+        "draft": pr.draft,
+        "labels": pr.labels.iter().map(|l| json!({ "name": l })).collect::<Vec<_>>(),
+        "head": { "ref": pr.head, "label": format!("{OWNER}:{}", pr.head) },
+        "base": { "ref": pr.base },
+        "merged_at": if merged { json!(pr.closed_at) } else { Value::Null },
+        "closed_at": if closed { json!(pr.closed_at) } else { Value::Null },
+        "merged_by": if merged { json!({ "login": pr.closed_by }) } else { Value::Null },
+        "requested_reviewers": pr.reviewers.iter().map(|r| json!({ "login": r })).collect::<Vec<_>>(),
+    })
+}
+
+async fn get_repo(State(core): State<Core>, Path((o, r)): Repo, headers: HeaderMap) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let push = core.lock().push_allowed;
+    let etag = format!("\"repo-{push}\"");
+    if headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return (StatusCode::NOT_MODIFIED, [("etag", etag)]).into_response();
+    }
+    let body = json!({ "full_name": format!("{o}/{r}"), "permissions": { "admin": false, "push": push, "pull": true } });
+    (StatusCode::OK, [("etag", etag)], Json(body)).into_response()
+}
+
+async fn get_ref(
+    State(core): State<Core>,
+    Path((o, r, name)): Path<(String, String, String)>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let Some(branch) = name.strip_prefix("heads/") else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    match core.head(branch) {
+        Some(sha) => Json(
+            json!({ "ref": format!("refs/{name}"), "object": { "sha": sha, "type": "commit" } }),
+        )
+        .into_response(),
+        None => error(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+async fn create_ref(
+    State(core): State<Core>,
+    Path((o, r)): Repo,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let name = body["ref"].as_str().unwrap_or_default();
+    let sha = body["sha"].as_str().unwrap_or_default().to_string();
+    let Some(branch) = name.strip_prefix("refs/heads/") else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Reference name is invalid",
+        );
+    };
+    let mut s = core.lock();
+    if s.refs.contains_key(branch) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Reference already exists");
+    }
+    if !s.commits.contains_key(&sha) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Object does not exist");
+    }
+    s.refs.insert(branch.to_string(), sha.clone());
+    (
+        StatusCode::CREATED,
+        Json(json!({ "ref": name, "object": { "sha": sha } })),
+    )
+        .into_response()
+}
+
+async fn update_ref(
+    State(core): State<Core>,
+    Path((o, r, name)): Path<(String, String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let Some(branch) = name.strip_prefix("heads/") else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let sha = body["sha"].as_str().unwrap_or_default().to_string();
+    let force = body["force"].as_bool().unwrap_or(false);
+    let mut s = core.lock();
+    let Some(current) = s.refs.get(branch).cloned() else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Reference does not exist");
+    };
+    if !s.commits.contains_key(&sha) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Object does not exist");
+    }
+    if !force && !s.ancestors(&sha).contains(&current) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Update is not a fast forward",
+        );
+    }
+    s.refs.insert(branch.to_string(), sha.clone());
+    Json(json!({ "ref": format!("refs/{name}"), "object": { "sha": sha } })).into_response()
+}
+
+async fn get_contents(
+    State(core): State<Core>,
+    Path((o, r, path)): Path<(String, String, String)>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let s = core.lock();
+    let version = query.get("ref").cloned().unwrap_or_else(|| "main".into());
+    let Some(commit) = s.resolve(&version) else {
+        return error(StatusCode::NOT_FOUND, "No commit found for the ref");
+    };
+    let Some(content) = s.files_at(&commit).and_then(|f| f.get(&path)) else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    // GitHub wraps the base64 at 60 columns.
+    let encoded = base64::engine::general_purpose::STANDARD.encode(content);
+    let wrapped: Vec<String> = encoded
+        .as_bytes()
+        .chunks(60)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    Json(json!({
+        "type": "file", "path": path, "sha": format!("blob-{commit}"), "encoding": "base64",
+        "content": wrapped.join("\n") + "\n",
+    }))
+    .into_response()
+}
+
+async fn create_blob(
+    State(core): State<Core>,
+    Path((o, r)): Repo,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD
+        .decode(body["content"].as_str().unwrap_or_default())
+    else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "content is not base64");
+    };
+    let mut s = core.lock();
+    let sha = s.new_id(&bytes);
+    s.blobs.insert(sha.clone(), bytes);
+    (StatusCode::CREATED, Json(json!({ "sha": sha }))).into_response()
+}
+
+async fn get_blob(
+    State(core): State<Core>,
+    Path((o, r, sha)): Path<(String, String, String)>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    match core.lock().blobs.get(&sha) {
+        Some(bytes) => Json(json!({ "sha": sha, "encoding": "base64", "content": base64::engine::general_purpose::STANDARD.encode(bytes) })).into_response(),
+        None => error(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+async fn create_tree(
+    State(core): State<Core>,
+    Path((o, r)): Repo,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let mut s = core.lock();
+    let mut files = match body["base_tree"].as_str() {
+        Some(base) => match s.trees.get(base) {
+            Some(files) => files.clone(),
+            None => return error(StatusCode::UNPROCESSABLE_ENTITY, "base_tree does not exist"),
+        },
+        None => BTreeMap::new(),
+    };
+    for entry in body["tree"].as_array().cloned().unwrap_or_default() {
+        let path = entry["path"].as_str().unwrap_or_default().to_string();
+        let Some(blob) = entry["sha"]
+            .as_str()
+            .and_then(|sha| s.blobs.get(sha))
+            .cloned()
+        else {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "tree entry blob does not exist",
+            );
+        };
+        files.insert(path, blob);
+    }
+    let sha = s.put_tree(files);
+    (StatusCode::CREATED, Json(json!({ "sha": sha }))).into_response()
+}
+
+async fn create_commit(
+    State(core): State<Core>,
+    Path((o, r)): Repo,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let mut s = core.lock();
+    let tree = body["tree"].as_str().unwrap_or_default().to_string();
+    if !s.trees.contains_key(&tree) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "tree does not exist");
+    }
+    let parents: Vec<String> = body["parents"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.as_str().map(String::from))
+        .collect();
+    if parents.iter().any(|p| !s.commits.contains_key(p)) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "parent does not exist");
+    }
+    let message = body["message"].as_str().unwrap_or_default().to_string();
+    let sha = s.new_id(message.as_bytes());
+    s.commits.insert(
+        sha.clone(),
+        super::FakeCommit {
+            tree,
+            parents,
+            author_name: body["author"]["name"]
+                .as_str()
+                .unwrap_or("token user")
+                .into(),
+            author_email: body["author"]["email"]
+                .as_str()
+                .unwrap_or("token-user@example.com")
+                .into(),
+            message,
+        },
+    );
+    (StatusCode::CREATED, Json(json!({ "sha": sha }))).into_response()
+}
+
+async fn get_commit(
+    State(core): State<Core>,
+    Path((o, r, sha)): Path<(String, String, String)>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    match core.lock().commits.get(&sha) {
+        Some(c) => Json(json!({ "sha": sha, "tree": { "sha": c.tree }, "parents": c.parents.iter().map(|p| json!({ "sha": p })).collect::<Vec<_>>() })).into_response(),
+        None => error(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+async fn compare(
+    State(core): State<Core>,
+    Path((o, r, basehead)): Path<(String, String, String)>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let Some((base, head)) = basehead.split_once("...") else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let s = core.lock();
+    let (Some(base), Some(head)) = (s.resolve(base), s.resolve(head)) else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let commits: Vec<Value> = s
+        .only_on(&head, &base)
+        .into_iter()
+        .rev()
+        .map(|sha| {
+            let c = &s.commits[&sha];
+            json!({ "sha": sha, "commit": { "author": { "name": c.author_name, "email": c.author_email }, "message": c.message } })
+        })
+        .collect();
+    Json(json!({ "status": "ahead", "ahead_by": commits.len(), "commits": commits }))
+        .into_response()
+}
+
+async fn list_pulls(
+    State(core): State<Core>,
+    Path((o, r)): Repo,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let s = core.lock();
+    let head = query.get("head").cloned();
+    let state = query.get("state").cloned().unwrap_or_else(|| "open".into());
+    let mut prs: Vec<Value> = s
+        .prs
+        .iter()
+        .filter(|p| {
+            head.as_ref()
+                .is_none_or(|h| *h == format!("{OWNER}:{}", p.head))
+        })
+        .filter(|p| state == "all" || (state == "open") == (p.state == FakePrState::Open))
+        .map(pr_json)
+        .collect();
+    prs.reverse();
+    Json(Value::Array(prs)).into_response()
+}
+
+async fn create_pull(
+    State(core): State<Core>,
+    Path((o, r)): Repo,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let mut s = core.lock();
+    let head = body["head"].as_str().unwrap_or_default().to_string();
+    let base = body["base"].as_str().unwrap_or_default().to_string();
+    if !s.refs.contains_key(&head) || !s.refs.contains_key(&base) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation Failed: head or base does not exist",
+        );
+    }
+    if s.prs
+        .iter()
+        .any(|p| p.head == head && p.state == FakePrState::Open)
+    {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("A pull request already exists for {OWNER}:{head}."),
+        );
+    }
+    let pr = FakePr {
+        id: s.prs.len() as u64 + 1,
+        title: body["title"].as_str().unwrap_or_default().into(),
+        body: body["body"].as_str().unwrap_or_default().into(),
+        draft: body["draft"].as_bool().unwrap_or(false),
+        state: FakePrState::Open,
+        labels: vec![],
+        reviewers: vec![],
+        comments: vec![],
+        head,
+        base,
+        closed_by: None,
+        closed_at: None,
+    };
+    let json = pr_json(&pr);
+    s.prs.push(pr);
+    (StatusCode::CREATED, Json(json)).into_response()
+}
+
+fn with_pr(s: &mut FakeState, n: &str) -> Result<usize, Response> {
+    n.parse::<u64>()
+        .ok()
+        .and_then(|id| s.prs.iter().position(|p| p.id == id))
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "Not Found"))
+}
+
+async fn get_pull(
+    State(core): State<Core>,
+    Path((o, r, n)): Path<(String, String, String)>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let mut s = core.lock();
+    match with_pr(&mut s, &n) {
+        Ok(i) => Json(pr_json(&s.prs[i])).into_response(),
+        Err(e) => e,
+    }
+}
+
+async fn update_pull(
+    State(core): State<Core>,
+    Path((o, r, n)): Path<(String, String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let mut s = core.lock();
+    let i = match with_pr(&mut s, &n) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let pr = &mut s.prs[i];
+    if let Some(title) = body["title"].as_str() {
+        pr.title = title.into();
+    }
+    if let Some(text) = body["body"].as_str() {
+        pr.body = text.into();
+    }
+    Json(pr_json(pr)).into_response()
+}
+
+async fn request_reviewers(
+    State(core): State<Core>,
+    Path((o, r, n)): Path<(String, String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let mut s = core.lock();
+    let i = match with_pr(&mut s, &n) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let reviewers: Vec<String> = body["reviewers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
+    if reviewers
+        .iter()
+        .any(|r| r.starts_with("not-a-collaborator"))
+    {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Reviews may only be requested from collaborators.",
+        );
+    }
+    let pr = &mut s.prs[i];
+    for reviewer in reviewers {
+        if !pr.reviewers.contains(&reviewer) {
+            pr.reviewers.push(reviewer);
+        }
+    }
+    (StatusCode::CREATED, Json(pr_json(pr))).into_response()
+}
+
+async fn get_issue(
+    State(core): State<Core>,
+    Path((o, r, n)): Path<(String, String, String)>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let mut s = core.lock();
+    match with_pr(&mut s, &n) {
+        Ok(i) => {
+            let pr = &s.prs[i];
+            let closed = pr.state != FakePrState::Open;
+            Json(json!({
+                "number": pr.id,
+                "state": if closed { "closed" } else { "open" },
+                "closed_by": if closed { json!({ "login": pr.closed_by }) } else { Value::Null },
+            }))
+            .into_response()
+        }
+        Err(e) => e,
+    }
+}
+
+async fn add_labels(
+    State(core): State<Core>,
+    Path((o, r, n)): Path<(String, String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let mut s = core.lock();
+    let i = match with_pr(&mut s, &n) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let pr = &mut s.prs[i];
+    for label in body["labels"].as_array().cloned().unwrap_or_default() {
+        if let Some(label) = label.as_str()
+            && !pr.labels.iter().any(|l| l == label)
+        {
+            pr.labels.push(label.to_string());
+        }
+    }
+    Json(
+        pr.labels
+            .iter()
+            .map(|l| json!({ "name": l }))
+            .collect::<Vec<_>>(),
+    )
+    .into_response()
+}
+
+async fn remove_label(
+    State(core): State<Core>,
+    Path((o, r, n, name)): Path<(String, String, String, String)>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let mut s = core.lock();
+    let i = match with_pr(&mut s, &n) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let pr = &mut s.prs[i];
+    if !pr.labels.contains(&name) {
+        return error(StatusCode::NOT_FOUND, "Label does not exist");
+    }
+    pr.labels.retain(|l| *l != name);
+    Json(
+        pr.labels
+            .iter()
+            .map(|l| json!({ "name": l }))
+            .collect::<Vec<_>>(),
+    )
+    .into_response()
+}
+
+async fn add_comment(
+    State(core): State<Core>,
+    Path((o, r, n)): Path<(String, String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let mut s = core.lock();
+    let i = match with_pr(&mut s, &n) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let text = body["body"].as_str().unwrap_or_default().to_string();
+    s.prs[i].comments.push(text.clone());
+    (StatusCode::CREATED, Json(json!({ "id": 1, "body": text }))).into_response()
+}
+
+async fn graphql(State(core): State<Core>, Json(body): Json<Value>) -> Response {
+    let query = body["query"].as_str().unwrap_or_default();
+    let node = body["variables"]["id"].as_str().unwrap_or_default();
+    let draft = if query.contains("markPullRequestReadyForReview") {
+        false
+    } else if query.contains("convertPullRequestToDraft") {
+        true
+    } else {
+        return Json(json!({ "errors": [{ "message": "unknown operation" }] })).into_response();
+    };
+    let mut s = core.lock();
+    let Some(pr) = node
+        .strip_prefix("PR_node")
+        .and_then(|n| n.parse::<u64>().ok())
+        .and_then(|id| s.pr_mut(id))
+    else {
+        return Json(json!({ "errors": [{ "type": "NOT_FOUND", "message": format!("Could not resolve to a node with the global id of '{node}'") }] }))
+            .into_response();
+    };
+    pr.draft = draft;
+    Json(json!({ "data": { "pullRequest": { "isDraft": draft } } })).into_response()
+}

@@ -1,0 +1,473 @@
+//! Stateful fake forges on loopback for the forge integration tests.
+//!
+//! Each fake is an axum server on 127.0.0.1:0 with its own tokio runtime on a background thread
+//! (the forges use a blocking client, which must not run on a tokio worker). State lives in
+//! memory: a tiny object model (trees are flat path -> bytes maps; ids are hashes), refs, and
+//! pull requests. A middleware records every request, checks the Authorization header and
+//! serves programmed faults before the routes see the request.
+
+// Handlers return axum responses as their error type; boxing them would only add noise here.
+#![allow(dead_code, clippy::result_large_err)]
+
+pub mod azure;
+pub mod github;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use upkeep::forge::Forge;
+
+/// The token every fake accepts unless a test says otherwise.
+pub const TOKEN: &str = "canary-tok-3f9a1c";
+/// Path of the pin file seeded on `main`.
+pub const PIN_PATH: &str = "pins/server.toml";
+pub const PIN_CONTENT: &str = "upstream = \"v1.0.0\"\n";
+pub const BOT_NAME: &str = "upkeep-bot";
+pub const BOT_EMAIL: &str = "upkeep@example.com";
+
+/// One recorded request; the Authorization value is not kept, only whether it matched.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Header names and values, without `authorization`.
+    pub headers: Vec<(String, String)>,
+    pub auth_present: bool,
+    pub auth_correct: bool,
+    pub body: String,
+}
+
+/// A programmed failure served instead of the route, `times` times, for matching requests.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// `{auth}` is replaced by the received Authorization header (to test scrubbing).
+    pub body: String,
+    pub times: u32,
+    /// Only requests whose path contains this are hit (None: all).
+    pub path_contains: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeCommit {
+    pub tree: String,
+    pub parents: Vec<String>,
+    pub author_name: String,
+    pub author_email: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FakePrState {
+    Open,
+    Closed,
+    Merged,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakePr {
+    pub id: u64,
+    pub title: String,
+    pub body: String,
+    pub draft: bool,
+    pub state: FakePrState,
+    pub labels: Vec<String>,
+    pub reviewers: Vec<String>,
+    pub comments: Vec<String>,
+    pub head: String,
+    pub base: String,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<String>,
+}
+
+/// Everything a fake knows.
+#[derive(Debug, Default)]
+pub struct FakeState {
+    pub expected_auth: String,
+    pub push_allowed: bool,
+    pub blobs: HashMap<String, Vec<u8>>,
+    pub trees: HashMap<String, BTreeMap<String, Vec<u8>>>,
+    pub commits: HashMap<String, FakeCommit>,
+    /// Branch name (no `refs/heads/`) -> commit id.
+    pub refs: BTreeMap<String, String>,
+    pub prs: Vec<FakePr>,
+    pub faults: Vec<Fault>,
+    pub requests: Vec<Recorded>,
+    counter: u64,
+}
+
+impl FakeState {
+    /// A fresh 40-hex id (unique per call, like a git object id).
+    pub fn new_id(&mut self, seed: &[u8]) -> String {
+        self.counter += 1;
+        let mut hasher = Sha256::new();
+        hasher.update(self.counter.to_be_bytes());
+        hasher.update(seed);
+        hex::encode(hasher.finalize())[..40].to_string()
+    }
+
+    pub fn put_tree(&mut self, files: BTreeMap<String, Vec<u8>>) -> String {
+        let id = self.new_id(b"tree");
+        self.trees.insert(id.clone(), files);
+        id
+    }
+
+    pub fn put_commit(
+        &mut self,
+        files: BTreeMap<String, Vec<u8>>,
+        parents: Vec<String>,
+        name: &str,
+        email: &str,
+        message: &str,
+    ) -> String {
+        let tree = self.put_tree(files);
+        let id = self.new_id(message.as_bytes());
+        self.commits.insert(
+            id.clone(),
+            FakeCommit {
+                tree,
+                parents,
+                author_name: name.into(),
+                author_email: email.into(),
+                message: message.into(),
+            },
+        );
+        id
+    }
+
+    pub fn files_at(&self, commit: &str) -> Option<&BTreeMap<String, Vec<u8>>> {
+        self.trees.get(&self.commits.get(commit)?.tree)
+    }
+
+    /// A branch name or a commit id, resolved to a commit id.
+    pub fn resolve(&self, version: &str) -> Option<String> {
+        let version = version.strip_prefix("refs/heads/").unwrap_or(version);
+        self.refs.get(version).cloned().or_else(|| {
+            self.commits
+                .contains_key(version)
+                .then(|| version.to_string())
+        })
+    }
+
+    pub fn ancestors(&self, commit: &str) -> HashSet<String> {
+        let mut seen = HashSet::new();
+        let mut stack = vec![commit.to_string()];
+        while let Some(id) = stack.pop() {
+            if seen.insert(id.clone())
+                && let Some(c) = self.commits.get(&id)
+            {
+                stack.extend(c.parents.iter().cloned());
+            }
+        }
+        seen
+    }
+
+    /// Commits reachable from `head` but not from `base`, newest first (parents walked in order).
+    pub fn only_on(&self, head: &str, base: &str) -> Vec<String> {
+        let on_base = self.ancestors(base);
+        let mut out = Vec::new();
+        let mut stack = vec![head.to_string()];
+        let mut seen = HashSet::new();
+        while let Some(id) = stack.pop() {
+            if on_base.contains(&id) || !seen.insert(id.clone()) {
+                continue;
+            }
+            if let Some(c) = self.commits.get(&id) {
+                stack.extend(c.parents.iter().cloned());
+            }
+            out.push(id);
+        }
+        out
+    }
+
+    pub fn pr_mut(&mut self, id: u64) -> Option<&mut FakePr> {
+        self.prs.iter_mut().find(|p| p.id == id)
+    }
+}
+
+/// Shared handle on a fake's state, used by the routes and by the tests.
+#[derive(Debug, Clone, Default)]
+pub struct Core(pub Arc<Mutex<FakeState>>);
+
+impl Core {
+    pub fn new(expected_auth: String) -> Self {
+        let core = Core::default();
+        {
+            let mut s = core.lock();
+            s.expected_auth = expected_auth;
+            s.push_allowed = true;
+            let files = BTreeMap::from([
+                (PIN_PATH.to_string(), PIN_CONTENT.as_bytes().to_vec()),
+                ("README.md".to_string(), b"mirror\n".to_vec()),
+            ]);
+            let root = s.put_commit(files, vec![], "Human", "human@example.com", "initial");
+            s.refs.insert("main".into(), root);
+        }
+        core
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, FakeState> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn head(&self, branch: &str) -> Option<String> {
+        self.lock().refs.get(branch).cloned()
+    }
+
+    pub fn file_at(&self, commit: &str, path: &str) -> Option<Vec<u8>> {
+        self.lock().files_at(commit)?.get(path).cloned()
+    }
+
+    pub fn parents(&self, commit: &str) -> Vec<String> {
+        self.lock()
+            .commits
+            .get(commit)
+            .map(|c| c.parents.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn author_email(&self, commit: &str) -> Option<String> {
+        self.lock()
+            .commits
+            .get(commit)
+            .map(|c| c.author_email.clone())
+    }
+
+    /// A commit by someone else on top of `branch` (what a human push looks like).
+    pub fn push_commit(&self, branch: &str, path: &str, content: &[u8], email: &str) -> String {
+        let mut s = self.lock();
+        let head = s.refs[branch].clone();
+        let mut files = s.files_at(&head).cloned().unwrap_or_default();
+        files.insert(path.to_string(), content.to_vec());
+        let id = s.put_commit(files, vec![head], "Someone", email, "manual change");
+        s.refs.insert(branch.to_string(), id.clone());
+        id
+    }
+
+    pub fn pr(&self, id: u64) -> FakePr {
+        self.lock()
+            .prs
+            .iter()
+            .find(|p| p.id == id)
+            .cloned()
+            .expect("PR exists in the fake")
+    }
+
+    pub fn set_pr_state(&self, id: u64, state: FakePrState, by: &str) {
+        let mut s = self.lock();
+        let pr = s.pr_mut(id).expect("PR exists in the fake");
+        pr.state = state;
+        pr.closed_by = Some(by.to_string());
+        pr.closed_at = Some("2026-01-02T03:04:05Z".to_string());
+    }
+
+    pub fn fail(&self, fault: Fault) {
+        self.lock().faults.push(fault);
+    }
+
+    /// `times` responses of `status` with `headers` for every path, then normal service.
+    pub fn fail_next(&self, status: u16, times: u32, headers: &[(&str, &str)]) {
+        self.fail(Fault {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: format!("{{\"message\":\"injected {status}\"}}"),
+            times,
+            path_contains: None,
+        });
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().requests.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.lock().requests.clear();
+    }
+}
+
+/// The recording, auth-checking, fault-serving middleware every fake puts before its routes.
+pub async fn gate(State(core): State<Core>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let auth = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let path = parts.uri.path().to_string();
+    let fault = {
+        let mut s = core.lock();
+        let auth_correct = auth.as_deref() == Some(s.expected_auth.as_str());
+        s.requests.push(Recorded {
+            method: parts.method.to_string(),
+            path: path.clone(),
+            query: parts.uri.query().unwrap_or_default().to_string(),
+            headers: parts
+                .headers
+                .iter()
+                .filter(|(k, _)| k.as_str() != "authorization")
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+                .collect(),
+            auth_present: auth.is_some(),
+            auth_correct,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        });
+        let hit = s
+            .faults
+            .iter_mut()
+            .find(|f| f.times > 0 && f.path_contains.as_deref().is_none_or(|p| path.contains(p)));
+        match hit {
+            Some(f) => {
+                f.times -= 1;
+                Some(f.clone())
+            }
+            None if !auth_correct => Some(Fault {
+                status: 401,
+                headers: vec![],
+                body: "{\"message\":\"Bad credentials\"}".into(),
+                times: 1,
+                path_contains: None,
+            }),
+            None => None,
+        }
+    };
+    if let Some(fault) = fault {
+        let body = fault.body.replace("{auth}", auth.as_deref().unwrap_or(""));
+        let mut response = (
+            StatusCode::from_u16(fault.status).unwrap_or(StatusCode::IM_A_TEAPOT),
+            body,
+        )
+            .into_response();
+        for (k, v) in &fault.headers {
+            response.headers_mut().insert(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).expect("valid header name"),
+                HeaderValue::from_str(v).expect("valid header value"),
+            );
+        }
+        response
+            .headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        return response;
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// A JSON error response in the shape both fakes use.
+pub fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({ "message": message })),
+    )
+        .into_response()
+}
+
+/// A running fake server; stops when dropped.
+#[derive(Debug)]
+pub struct Server {
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start(router: Router) -> Server {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await
+                    .expect("fake server runs");
+            });
+        });
+        Server {
+            addr,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What the shared scenarios need from a fake forge.
+pub trait FakeForge {
+    /// The name the forge reports as `kind()`.
+    const KIND: &'static str;
+    /// The forge's PR body limit in characters.
+    const BODY_LIMIT: usize;
+
+    /// A fresh server whose `main` holds [`PIN_PATH`], accepting [`TOKEN`].
+    fn start() -> Self;
+    fn core(&self) -> &Core;
+    /// A forge client for this server.
+    fn client(&self, token: Option<&str>, max_rate_limit_wait: Duration) -> Box<dyn Forge>;
+    /// A client pointed at a repository this server does not know.
+    fn client_for_unknown_repo(&self) -> Box<dyn Forge>;
+    /// The exact Authorization header value for `token`.
+    fn authorization(token: &str) -> String;
+    /// The id form a reviewer name takes on this forge (the test passes these through).
+    fn reviewer(name: &str) -> String {
+        name.to_string()
+    }
+
+    fn forge(&self) -> Box<dyn Forge> {
+        self.client(Some(TOKEN), Duration::from_secs(5))
+    }
+}
+
+/// The HTTP policy the test clients use: real retries, tiny backoffs.
+pub fn test_http_settings(max_rate_limit_wait: Duration) -> upkeep::forge::http::HttpSettings {
+    upkeep::forge::http::HttpSettings {
+        timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(5),
+        max_retries: 3,
+        backoff_base: Duration::from_millis(5),
+        backoff_max: Duration::from_millis(50),
+        max_rate_limit_wait,
+    }
+}

@@ -1,0 +1,642 @@
+//! The GitHub and Azure DevOps forges against stateful fakes on loopback: the same scenarios,
+//! written once over [`FakeForge`], run for both.
+
+mod forge_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use forge_support::azure::FakeAzure;
+use forge_support::github::FakeGithub;
+use forge_support::{
+    BOT_EMAIL, BOT_NAME, FakeForge, FakePrState, Fault, PIN_CONTENT, PIN_PATH, TOKEN,
+};
+use upkeep::forge::http::{EtagCache, HttpClient, HttpMetrics, Request};
+use upkeep::forge::{CommitWrite, ForgeError, Identity, PrRequest, PrState};
+
+const BRANCH: &str = "upkeep/demo-server";
+
+fn bot() -> Identity {
+    Identity {
+        name: BOT_NAME.into(),
+        email: BOT_EMAIL.into(),
+    }
+}
+
+fn write(base_commit: &str, content: &str, expected_head: Option<&str>) -> CommitWrite {
+    CommitWrite {
+        branch: BRANCH.into(),
+        base_commit: base_commit.into(),
+        path: PIN_PATH.into(),
+        content: content.as_bytes().to_vec(),
+        message: format!("Rebuild: pin {}", content.trim()),
+        author: bot(),
+        expected_head: expected_head.map(String::from),
+    }
+}
+
+fn pr_request<F: FakeForge>(draft: bool, labels: &[&str]) -> PrRequest {
+    PrRequest {
+        branch: BRANCH.into(),
+        base: "main".into(),
+        title: "Rebuild demo-server v1.1.0".into(),
+        body: "Upstream released v1.1.0.".into(),
+        labels: labels.iter().map(|l| l.to_string()).collect(),
+        reviewers: vec![F::reviewer("alice")],
+        draft,
+    }
+}
+
+/// Every request carried exactly the expected Authorization header.
+fn assert_auth_on_every_request<F: FakeForge>(fake: &F) {
+    let requests = fake.core().requests();
+    assert!(!requests.is_empty());
+    for r in &requests {
+        assert!(
+            r.auth_present && r.auth_correct,
+            "{} {} had a wrong or missing Authorization",
+            r.method,
+            r.path
+        );
+        assert!(
+            !r.headers.iter().any(|(_, v)| v.contains(TOKEN)),
+            "token leaked in another header of {}",
+            r.path
+        );
+        assert!(
+            r.headers
+                .iter()
+                .any(|(k, v)| k == "user-agent" && v.starts_with("upkeep/"))
+        );
+    }
+}
+
+/// Creates the bot branch with one commit and opens a draft PR; returns (fake, forge, PR id).
+fn with_open_pr<F: FakeForge>() -> (F, Box<dyn upkeep::forge::Forge>, String) {
+    let fake = F::start();
+    let forge = fake.forge();
+    let base = forge.read_base_file("main", PIN_PATH).unwrap();
+    forge
+        .write_branch(&write(&base.base_commit, "upstream = \"v1.1.0\"\n", None))
+        .unwrap();
+    let pr = forge
+        .open_pr(&pr_request::<F>(true, &["upkeep", "rebuild"]))
+        .unwrap();
+    (fake, forge, pr.id)
+}
+
+fn read_base_file<F: FakeForge>() {
+    let fake = F::start();
+    let forge = fake.forge();
+    assert_eq!(forge.kind(), F::KIND);
+    assert!(!forge.location().contains(TOKEN));
+    let base = forge.read_base_file("main", PIN_PATH).unwrap();
+    assert_eq!(base.content, PIN_CONTENT.as_bytes());
+    assert_eq!(Some(base.base_commit), fake.core().head("main"));
+    assert!(matches!(
+        forge.read_base_file("main", "missing.toml"),
+        Err(ForgeError::NotFound(_))
+    ));
+    assert!(matches!(
+        forge.read_base_file("no-such-branch", PIN_PATH),
+        Err(ForgeError::NotFound(_))
+    ));
+    assert_auth_on_every_request(&fake);
+}
+
+fn write_branch_new_then_move_then_stale<F: FakeForge>() {
+    let fake = F::start();
+    let core = fake.core();
+    let forge = fake.forge();
+    let base = forge.read_base_file("main", PIN_PATH).unwrap().base_commit;
+    assert_eq!(forge.branch_state(BRANCH, "main", &bot()).unwrap(), None);
+
+    let first = forge
+        .write_branch(&write(&base, "upstream = \"v1.1.0\"\n", None))
+        .unwrap();
+    assert_eq!(core.head(BRANCH).as_deref(), Some(first.as_str()));
+    assert_eq!(core.parents(&first), vec![base.clone()]);
+    assert_eq!(
+        core.file_at(&first, PIN_PATH).unwrap(),
+        b"upstream = \"v1.1.0\"\n"
+    );
+    assert_eq!(
+        core.file_at(&first, "README.md").unwrap(),
+        b"mirror\n",
+        "other files are kept"
+    );
+    assert_eq!(core.author_email(&first).as_deref(), Some(BOT_EMAIL));
+    let state = forge.branch_state(BRANCH, "main", &bot()).unwrap().unwrap();
+    assert_eq!(state.head, first);
+    assert!(state.only_bot_commits);
+
+    // The branch exists now: writing as if it were new is refused.
+    let again = forge.write_branch(&write(&base, "upstream = \"v1.1.0\"\n", None));
+    assert!(matches!(again, Err(ForgeError::Conflict(_))), "{again:?}");
+
+    let second = forge
+        .write_branch(&write(&base, "upstream = \"v1.2.0\"\n", Some(&first)))
+        .unwrap();
+    assert_ne!(second, first);
+    assert_eq!(core.head(BRANCH).as_deref(), Some(second.as_str()));
+    assert_eq!(
+        core.parents(&second),
+        vec![base.clone()],
+        "one commit on top of base, not on the old head"
+    );
+    assert_eq!(
+        core.file_at(&second, PIN_PATH).unwrap(),
+        b"upstream = \"v1.2.0\"\n"
+    );
+
+    let stale = forge.write_branch(&write(&base, "upstream = \"v1.3.0\"\n", Some(&first)));
+    assert!(matches!(stale, Err(ForgeError::Conflict(_))), "{stale:?}");
+    assert_eq!(
+        core.head(BRANCH).as_deref(),
+        Some(second.as_str()),
+        "a refused write moves nothing"
+    );
+
+    // A human pushes to the bot branch: branch_state says so.
+    let human = core.push_commit(BRANCH, "NOTES.md", b"hand edit\n", "dev@example.com");
+    let state = forge.branch_state(BRANCH, "main", &bot()).unwrap().unwrap();
+    assert_eq!(state.head, human);
+    assert!(!state.only_bot_commits);
+    assert_auth_on_every_request(&fake);
+}
+
+fn open_draft_pr_with_labels_and_reviewers<F: FakeForge>() {
+    let (fake, forge, id) = with_open_pr::<F>();
+    let stored = fake.core().pr(id.parse().unwrap());
+    assert!(stored.draft);
+    assert_eq!(stored.labels, vec!["upkeep", "rebuild"]);
+    assert_eq!(stored.reviewers, vec![F::reviewer("alice")]);
+    assert_eq!(stored.head, BRANCH);
+    assert_eq!(stored.base, "main");
+    assert_eq!(stored.body, "Upstream released v1.1.0.");
+
+    let info = forge.find_pr(BRANCH, Some(&id)).unwrap().unwrap();
+    assert_eq!(info.state, PrState::Open);
+    assert!(info.draft);
+    assert_eq!(info.labels, vec!["upkeep", "rebuild"]);
+    assert_eq!(info.title, "Rebuild demo-server v1.1.0");
+    assert!(info.url.contains(&id), "{}", info.url);
+
+    let duplicate = forge.open_pr(&pr_request::<F>(true, &[]));
+    assert!(
+        matches!(duplicate, Err(ForgeError::Conflict(_))),
+        "{duplicate:?}"
+    );
+}
+
+fn a_bad_reviewer_does_not_block_the_pr<F: FakeForge>() {
+    let fake = F::start();
+    let forge = fake.forge();
+    let base = forge.read_base_file("main", PIN_PATH).unwrap();
+    forge
+        .write_branch(&write(&base.base_commit, "upstream = \"v1.1.0\"\n", None))
+        .unwrap();
+    let mut request = pr_request::<F>(false, &["upkeep"]);
+    request.reviewers = vec!["not-a-collaborator".into()];
+    let pr = forge.open_pr(&request).unwrap();
+    let stored = fake.core().pr(pr.id.parse().unwrap());
+    assert!(stored.reviewers.is_empty());
+    assert_eq!(stored.labels, vec!["upkeep"]);
+}
+
+fn find_pr_by_branch_and_id<F: FakeForge>() {
+    let (_fake, forge, id) = with_open_pr::<F>();
+    let by_branch = forge.find_pr(BRANCH, None).unwrap().unwrap();
+    assert_eq!(by_branch.id, id);
+    assert_eq!(by_branch.head_branch, BRANCH);
+    assert_eq!(forge.find_pr(BRANCH, Some(&id)).unwrap().unwrap().id, id);
+    assert!(forge.find_pr("upkeep/other", None).unwrap().is_none());
+    assert!(forge.find_pr(BRANCH, Some("9999")).unwrap().is_none());
+}
+
+fn update_pr_title_body_ready_and_labels<F: FakeForge>() {
+    let (fake, forge, id) = with_open_pr::<F>();
+    let mut request = pr_request::<F>(false, &["upkeep", "license-review"]);
+    request.title = "Rebuild demo-server v1.2.0".into();
+    request.body = "Upstream released v1.2.0.".into();
+    let info = forge.update_pr(&id, &request).unwrap();
+    assert_eq!(info.title, "Rebuild demo-server v1.2.0");
+    assert!(!info.draft);
+    assert_eq!(info.labels, vec!["upkeep", "license-review"]);
+
+    let stored = fake.core().pr(id.parse().unwrap());
+    assert_eq!(stored.title, "Rebuild demo-server v1.2.0");
+    assert_eq!(stored.body, "Upstream released v1.2.0.");
+    assert!(!stored.draft, "draft -> ready for review");
+    let mut labels = stored.labels.clone();
+    labels.sort();
+    assert_eq!(
+        labels,
+        vec!["license-review", "upkeep"],
+        "rebuild removed, license-review added"
+    );
+
+    // And back to draft.
+    forge
+        .update_pr(&id, &pr_request::<F>(true, &["upkeep"]))
+        .unwrap();
+    let stored = fake.core().pr(id.parse().unwrap());
+    assert!(stored.draft);
+    assert_eq!(stored.labels, vec!["upkeep"]);
+    let found = forge.find_pr(BRANCH, Some(&id)).unwrap().unwrap();
+    assert!(found.draft);
+    assert_eq!(found.labels, vec!["upkeep"]);
+}
+
+fn comment_on_pr<F: FakeForge>() {
+    let (fake, forge, id) = with_open_pr::<F>();
+    forge
+        .comment_pr(&id, "The upstream license changed; CELA review requested.")
+        .unwrap();
+    assert_eq!(
+        fake.core().pr(id.parse().unwrap()).comments,
+        vec!["The upstream license changed; CELA review requested."]
+    );
+    assert!(matches!(
+        forge.comment_pr("9999", "x"),
+        Err(ForgeError::NotFound(_))
+    ));
+}
+
+fn closed_and_merged_states<F: FakeForge>() {
+    let (fake, forge, id) = with_open_pr::<F>();
+    fake.core()
+        .set_pr_state(id.parse().unwrap(), FakePrState::Closed, "carol");
+    let closed = forge.find_pr(BRANCH, Some(&id)).unwrap().unwrap();
+    assert_eq!(closed.state, PrState::Closed);
+    assert_eq!(closed.closed_by.as_deref(), Some("carol"));
+    assert!(closed.closed_at.is_some());
+    assert!(
+        forge.find_pr(BRANCH, None).unwrap().is_none(),
+        "only open PRs are found by branch"
+    );
+
+    fake.core()
+        .set_pr_state(id.parse().unwrap(), FakePrState::Merged, "dave");
+    let merged = forge.find_pr(BRANCH, Some(&id)).unwrap().unwrap();
+    assert_eq!(merged.state, PrState::Merged);
+    assert_eq!(merged.closed_by.as_deref(), Some("dave"));
+}
+
+fn server_errors_are_retried<F: FakeForge>() {
+    let fake = F::start();
+    let forge = fake.forge();
+    fake.core().fail_next(500, 2, &[]);
+    let base = forge.read_base_file("main", PIN_PATH).unwrap();
+    assert_eq!(base.content, PIN_CONTENT.as_bytes());
+    let requests = fake.core().requests();
+    assert_eq!(requests[0].path, requests[1].path);
+    assert_eq!(
+        requests[1].path, requests[2].path,
+        "the same request was sent three times"
+    );
+
+    // More 500s than retries: the error keeps the status and the body.
+    fake.core().fail_next(503, 10, &[]);
+    let err = forge.read_base_file("main", PIN_PATH).unwrap_err();
+    assert!(matches!(err, ForgeError::Other(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("503") && text.contains("injected 503"),
+        "{text}"
+    );
+    assert!(text.contains("GET http://127.0.0.1"), "{text}");
+}
+
+fn rate_limit_waits_for_retry_after<F: FakeForge>() {
+    let fake = F::start();
+    let forge = fake.forge();
+    fake.core().fail_next(429, 1, &[("retry-after", "1")]);
+    let started = Instant::now();
+    forge.read_base_file("main", PIN_PATH).unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited {:?}",
+        started.elapsed()
+    );
+
+    // A wait beyond the cap fails at once as RateLimited.
+    let impatient = fake.client(Some(TOKEN), Duration::ZERO);
+    fake.core().fail_next(429, 1, &[("retry-after", "30")]);
+    let started = Instant::now();
+    let err = impatient.read_base_file("main", PIN_PATH).unwrap_err();
+    assert!(matches!(err, ForgeError::RateLimited(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+fn unauthorized_keeps_the_body<F: FakeForge>() {
+    let fake = F::start();
+    let forge = fake.client(Some("wrong-token"), Duration::from_secs(5));
+    let err = forge.read_base_file("main", PIN_PATH).unwrap_err();
+    assert!(matches!(err, ForgeError::Unauthorized(_)), "{err:?}");
+    assert!(err.to_string().contains("Bad credentials"), "{err}");
+    assert!(
+        fake.core()
+            .requests()
+            .iter()
+            .all(|r| r.auth_present && !r.auth_correct)
+    );
+
+    let anonymous = fake.client(None, Duration::from_secs(5));
+    assert!(matches!(
+        anonymous.read_base_file("main", PIN_PATH),
+        Err(ForgeError::Unauthorized(_))
+    ));
+    assert!(fake.core().requests().iter().any(|r| !r.auth_present));
+}
+
+fn body_over_the_limit_is_refused<F: FakeForge>() {
+    let (fake, forge, id) = with_open_pr::<F>();
+    fake.core().clear_requests();
+    let mut request = pr_request::<F>(true, &[]);
+    request.body = "x".repeat(F::BODY_LIMIT + 1);
+    let err = forge.open_pr(&request).unwrap_err();
+    assert!(
+        err.to_string().contains(&F::BODY_LIMIT.to_string()),
+        "{err}"
+    );
+    let err = forge.update_pr(&id, &request).unwrap_err();
+    assert!(
+        err.to_string().contains(&F::BODY_LIMIT.to_string()),
+        "{err}"
+    );
+    assert!(fake.core().requests().is_empty(), "nothing was sent");
+    request.body = "x".repeat(F::BODY_LIMIT);
+    forge.update_pr(&id, &request).unwrap();
+    assert_eq!(
+        fake.core().pr(id.parse().unwrap()).body.len(),
+        F::BODY_LIMIT
+    );
+}
+
+fn check_access_and_unknown_repo<F: FakeForge>() {
+    let fake = F::start();
+    fake.forge().check_access("main").unwrap();
+    assert!(matches!(
+        fake.forge().check_access("nope"),
+        Err(ForgeError::NotFound(_))
+    ));
+    assert!(matches!(
+        fake.client_for_unknown_repo().check_access("main"),
+        Err(ForgeError::NotFound(_))
+    ));
+    assert!(matches!(
+        fake.client_for_unknown_repo()
+            .read_base_file("main", PIN_PATH),
+        Err(ForgeError::NotFound(_))
+    ));
+    fake.core().lock().push_allowed = false;
+    let err = fake.forge().check_access("main").unwrap_err();
+    assert!(matches!(err, ForgeError::Unauthorized(_)), "{err:?}");
+}
+
+/// A canary token never shows up in any error, even when a server echoes it back.
+fn token_never_in_errors<F: FakeForge>() {
+    let (fake, forge, id) = with_open_pr::<F>();
+    let mut errors: Vec<ForgeError> = Vec::new();
+    fake.core().fail(Fault {
+        status: 401,
+        headers: vec![],
+        body: "{\"message\":\"Bad credentials: you sent {auth}\"}".into(),
+        times: 1,
+        path_contains: None,
+    });
+    errors.push(forge.find_pr(BRANCH, Some(&id)).unwrap_err());
+    fake.core().fail(Fault {
+        status: 500,
+        headers: vec![],
+        body: "echo {auth}".into(),
+        times: 10,
+        path_contains: None,
+    });
+    errors.push(forge.comment_pr(&id, "hello").unwrap_err());
+    errors.push(
+        forge
+            .write_branch(&write(
+                "0".repeat(40).as_str(),
+                "x",
+                Some("1111111111111111111111111111111111111111"),
+            ))
+            .unwrap_err(),
+    );
+    errors.push(
+        fake.client(Some(TOKEN), Duration::ZERO)
+            .open_pr(&pr_request::<F>(true, &[]))
+            .unwrap_err(),
+    );
+    fake.core().lock().faults.clear();
+    errors.push(forge.open_pr(&pr_request::<F>(true, &[])).unwrap_err());
+    errors.push(
+        fake.client_for_unknown_repo()
+            .read_base_file("main", PIN_PATH)
+            .unwrap_err(),
+    );
+    let encoded = F::authorization(TOKEN);
+    let encoded = encoded.split(' ').next_back().unwrap();
+    assert!(
+        errors.iter().any(|e| e.to_string().contains("<redacted>")),
+        "the echo was scrubbed: {errors:?}"
+    );
+    for error in &errors {
+        for text in [error.to_string(), format!("{error:?}")] {
+            assert!(
+                !text.contains(TOKEN) && !text.contains(encoded),
+                "token leaked: {text}"
+            );
+        }
+    }
+}
+
+macro_rules! for_both_forges {
+    ($($scenario:ident),* $(,)?) => {
+        mod github {
+            use super::*;
+            $( #[test] fn $scenario() { super::$scenario::<FakeGithub>() } )*
+        }
+        mod azure {
+            use super::*;
+            $( #[test] fn $scenario() { super::$scenario::<FakeAzure>() } )*
+        }
+    };
+}
+
+for_both_forges!(
+    read_base_file,
+    write_branch_new_then_move_then_stale,
+    open_draft_pr_with_labels_and_reviewers,
+    a_bad_reviewer_does_not_block_the_pr,
+    find_pr_by_branch_and_id,
+    update_pr_title_body_ready_and_labels,
+    comment_on_pr,
+    closed_and_merged_states,
+    server_errors_are_retried,
+    rate_limit_waits_for_retry_after,
+    unauthorized_keeps_the_body,
+    body_over_the_limit_is_refused,
+    check_access_and_unknown_repo,
+    token_never_in_errors,
+);
+
+/// The shared client against a live server: metrics per host and status, and the ETag cache.
+#[test]
+fn http_client_metrics_and_etag_cache() {
+    let fake = FakeGithub::start();
+    let metrics = Arc::new(HttpMetrics::default());
+    let client = HttpClient::new(
+        forge_support::test_http_settings(Duration::from_secs(5)),
+        Some(upkeep::forge::http::Auth::Bearer(
+            upkeep::secret::Secret::new(TOKEN),
+        )),
+    )
+    .unwrap()
+    .with_metrics(Arc::clone(&metrics));
+    let url = reqwest::Url::parse(&format!("{}/repos/acme/mirror", fake.server.url())).unwrap();
+
+    fake.core.fail_next(500, 2, &[]);
+    client.execute(&Request::get(url.clone())).unwrap();
+    fake.core.fail_next(429, 1, &[("retry-after", "0")]);
+    let cache = EtagCache::new();
+    let first = client.get_cached(url.clone(), &cache).unwrap();
+    assert!(!first.not_modified);
+    let second = client.get_cached(url.clone(), &cache).unwrap();
+    assert!(
+        second.not_modified,
+        "the second GET was conditional and got 304"
+    );
+    assert_eq!(second.body, first.body);
+    let last = fake.core.requests().pop().unwrap();
+    assert!(
+        last.headers
+            .iter()
+            .any(|(k, v)| k == "if-none-match" && v == "\"repo-true\"")
+    );
+
+    let host = format!("127.0.0.1:{}", fake.server.addr.port());
+    let snapshot = metrics.snapshot();
+    let m = &snapshot[&host];
+    assert_eq!(m.requests_by_status.get("500"), Some(&2));
+    assert_eq!(m.requests_by_status.get("200"), Some(&2));
+    assert_eq!(m.requests_by_status.get("429"), Some(&1));
+    assert_eq!(m.requests_by_status.get("304"), Some(&1));
+    assert_eq!(m.retries, 2);
+    assert_eq!(m.rate_limit_waits, 1);
+}
+
+/// A network error (nothing listening) is retried and then reported without the token.
+#[test]
+fn network_errors_are_retried_then_reported() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let metrics = Arc::new(HttpMetrics::default());
+    let client = HttpClient::new(
+        forge_support::test_http_settings(Duration::from_secs(1)),
+        Some(upkeep::forge::http::Auth::Bearer(
+            upkeep::secret::Secret::new(TOKEN),
+        )),
+    )
+    .unwrap()
+    .with_metrics(Arc::clone(&metrics));
+    let url = reqwest::Url::parse(&format!("http://127.0.0.1:{port}/x")).unwrap();
+    let err = client.execute(&Request::get(url)).unwrap_err();
+    assert!(matches!(err, ForgeError::Other(_)));
+    assert!(err.to_string().contains("attempt 4 of 4"), "{err}");
+    assert!(!err.to_string().contains(TOKEN));
+    let snapshot = metrics.snapshot();
+    assert_eq!(
+        snapshot[&format!("127.0.0.1:{port}")]
+            .requests_by_status
+            .get("network-error"),
+        Some(&4)
+    );
+}
+
+/// GitHub's primary rate limit: a 403 with `x-ratelimit-remaining: 0` waits until the reset.
+#[test]
+fn github_rate_limit_403_waits_until_reset() {
+    let fake = FakeGithub::start();
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2;
+    fake.core.fail(Fault {
+        status: 403,
+        headers: vec![
+            ("x-ratelimit-remaining".into(), "0".into()),
+            ("x-ratelimit-reset".into(), reset.to_string()),
+        ],
+        body: "{\"message\":\"API rate limit exceeded\"}".into(),
+        times: 1,
+        path_contains: None,
+    });
+    let started = Instant::now();
+    let base = fake.forge().read_base_file("main", PIN_PATH).unwrap();
+    assert_eq!(base.content, PIN_CONTENT.as_bytes());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited {:?}",
+        started.elapsed()
+    );
+
+    // A plain 403 (no rate-limit signal) is Unauthorized at once, not waited on.
+    fake.core.fail(Fault {
+        status: 403,
+        headers: vec![],
+        body: "{\"message\":\"Resource not accessible by integration\"}".into(),
+        times: 1,
+        path_contains: None,
+    });
+    let err = fake.forge().read_base_file("main", PIN_PATH).unwrap_err();
+    assert!(matches!(err, ForgeError::Unauthorized(_)), "{err:?}");
+    assert!(err.to_string().contains("Resource not accessible"), "{err}");
+}
+
+/// Azure DevOps answers a bad PAT with 203 and a sign-in page: that is Unauthorized.
+#[test]
+fn azure_sign_in_page_is_unauthorized() {
+    let fake = FakeAzure::start();
+    fake.core.fail(Fault {
+        status: 203,
+        headers: vec![],
+        body: "<html>Sign in</html>".into(),
+        times: 1,
+        path_contains: None,
+    });
+    let err = fake.forge().read_base_file("main", PIN_PATH).unwrap_err();
+    assert!(matches!(err, ForgeError::Unauthorized(_)), "{err:?}");
+    assert!(err.to_string().contains("sign-in page"), "{err}");
+}
+
+/// Debug output of the concrete forges (settings, client) never shows the token.
+#[test]
+fn debug_of_forges_is_redacted() {
+    let github = FakeGithub::start();
+    let azure = FakeAzure::start();
+    let texts = [
+        format!(
+            "{:?}",
+            github.client_for("mirror", Some(TOKEN), Duration::from_secs(1))
+        ),
+        format!(
+            "{:?}",
+            azure.client_for("mirror", Some(TOKEN), Duration::from_secs(1))
+        ),
+    ];
+    let basic = FakeAzure::authorization(TOKEN);
+    for text in texts {
+        assert!(
+            text.contains("redacted") || text.contains("Sensitive"),
+            "{text}"
+        );
+        assert!(
+            !text.contains(TOKEN) && !text.contains(basic.trim_start_matches("Basic ")),
+            "{text}"
+        );
+    }
+}
