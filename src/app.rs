@@ -118,6 +118,7 @@ pub fn deps(config: ValidConfig) -> anyhow::Result<Deps> {
         forges,
         concurrency,
         events: crate::events::Bus::new(),
+        stop: tokio_util::sync::CancellationToken::new(),
     })
 }
 

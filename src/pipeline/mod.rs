@@ -41,6 +41,8 @@ pub struct Deps {
     pub concurrency: usize,
     /// Where run progress is published.
     pub events: crate::events::Bus,
+    /// Cancelled on shutdown: servers not started yet are skipped; started ones finish.
+    pub stop: tokio_util::sync::CancellationToken,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -138,6 +140,12 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
                 name,
                 tokio::spawn(async move {
                     let _permit = permit_source.acquire_owned().await;
+                    if deps.stop.is_cancelled() {
+                        let mut r = ServerReport::new(&server.name);
+                        r.status = Status::Failed;
+                        r.error = Some("not synced: upkeep is shutting down".into());
+                        return Ok(r);
+                    }
                     deps.events.publish(Event::ServerStarted {
                         run_id,
                         server: server.name.clone(),

@@ -5,6 +5,7 @@
 //! opened or fetched into is deleted and cloned afresh once. Release selection
 //! ([`select_releases`]) is pure.
 
+pub mod channels;
 pub mod diff;
 pub mod version;
 

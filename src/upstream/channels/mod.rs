@@ -1,0 +1,1 @@
+//! Release channels beyond git tags (being written).
