@@ -1,1 +1,0 @@
-//! Pin-file editors (being written).
