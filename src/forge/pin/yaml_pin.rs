@@ -246,6 +246,22 @@ fn select<'e>(
     entries: &'e [Entry],
     target: &PinTarget,
 ) -> Result<&'e Entry, PinError> {
+    // A `<<` merge key can supply the field we match on; without it we cannot tell.
+    let deciding = if target.entry.is_some() {
+        "repository"
+    } else {
+        "name"
+    };
+    for e in entries {
+        if let Some(merge) = e.item("<<")
+            && e.item(deciding).is_none()
+        {
+            return Err(PinError::Unsupported {
+                line: lines[merge.line].no,
+                what: format!("an entry without its own `{deciding}:` uses a `<<` merge key"),
+            });
+        }
+    }
     let mut matched = Vec::new();
     let (what, wanted) = if let Some(alias) = target.entry {
         for e in entries {

@@ -321,6 +321,10 @@ fn refuses_what_it_cannot_edit_safely() {
             "line 7: entry `up` uses a `<<` merge key (YAML anchors/aliases); upkeep cannot edit this safely",
         ),
         (
+            "base: &b\n  name: GLips/Figma-Context-MCP\nresources:\n  repositories:\n  - repository: up\n    <<: *b\n    ref: v1\n".into(),
+            "line 6: an entry without its own `name:` uses a `<<` merge key; upkeep cannot edit this safely",
+        ),
+        (
             "resources:\n  repositories:\n  - {repository: up, name: GLips/Figma-Context-MCP, ref: v1}\n".into(),
             "line 3: `repositories:` entry uses YAML anchors/aliases/flow syntax; upkeep cannot edit this safely",
         ),
