@@ -46,7 +46,10 @@ fn parse(text: &str, target: &PinTarget) -> Result<Lock, PinError> {
         }
     };
     if let Some(upstream) = field("upstream")? {
-        let (found, configured) = (repo_id::parse(&upstream.value), repo_id::parse(target.upstream));
+        let (found, configured) = (
+            repo_id::parse(&upstream.value),
+            repo_id::parse(target.upstream),
+        );
         // Bumping a lockfile that pins another repository would build the wrong code.
         if found.key != configured.key {
             return Err(PinError::UpstreamMismatch {
@@ -95,7 +98,10 @@ pub(super) fn edits(text: &str, target: &PinTarget, pin: &Pin) -> Result<Vec<Edi
     )];
     match (&lock.commit, &pin.commit) {
         (Some(c), Some(commit)) => {
-            out.push(Edit::replace(c.span.clone(), format_like(commit, &text[c.span.clone()])));
+            out.push(Edit::replace(
+                c.span.clone(),
+                format_like(commit, &text[c.span.clone()]),
+            ));
         }
         (Some(c), None) => out.push(Edit::replace(remove_line(text, c), "")),
         (None, Some(commit)) => out.push(insert_after(text, r, commit)),
@@ -144,7 +150,11 @@ fn insert_after(text: &str, git_ref: &Field, commit: &str) -> Edit {
     match text[git_ref.span.end..].find('\n') {
         Some(n) => {
             let nl = git_ref.span.end + n;
-            let eol = if text[..nl].ends_with('\r') { "\r\n" } else { "\n" };
+            let eol = if text[..nl].ends_with('\r') {
+                "\r\n"
+            } else {
+                "\n"
+            };
             Edit::insert(nl + 1, format!("{line}{eol}"))
         }
         None => {
@@ -156,7 +166,8 @@ fn insert_after(text: &str, git_ref: &Field, commit: &str) -> Edit {
 
 /// Quote `value` the way the old value token `old` was quoted, when that style can hold it.
 fn format_like(value: &str, old: &str) -> String {
-    let literal_ok = !value.contains('\'') && !value.contains(|c: char| c.is_control() && c != '\t');
+    let literal_ok =
+        !value.contains('\'') && !value.contains(|c: char| c.is_control() && c != '\t');
     if old.starts_with("'''") && literal_ok {
         format!("'''{value}'''")
     } else if old.starts_with('\'') && !old.starts_with("'''") && literal_ok {
@@ -255,14 +266,20 @@ mod tests {
         for (input, p, want) in cases {
             let got = write(input, p);
             assert_eq!(&got, want, "{input:?}");
-            assert_eq!(read_pin(PinFormat::Lockfile, got.as_bytes(), &target()).unwrap(), *p);
+            assert_eq!(
+                read_pin(PinFormat::Lockfile, got.as_bytes(), &target()).unwrap(),
+                *p
+            );
             assert_eq!(write(&got, p), got, "idempotent: {input:?}");
         }
     }
 
     #[test]
     fn new_lockfile_reads_back() {
-        for p in [pin("refs/tags/v0.11.0", Some(C1)), pin("refs/tags/\"q\"\\", None)] {
+        for p in [
+            pin("refs/tags/v0.11.0", Some(C1)),
+            pin("refs/tags/\"q\"\\", None),
+        ] {
             let text = new(UP, &p);
             assert!(text.starts_with(HEADER));
             assert_eq!(read(&text, &target()).unwrap(), p);
@@ -278,10 +295,20 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("commit = \"x\"\n", "lockfile: `ref` is missing"),
             ("ref = 1\n", "lockfile: `ref` must be a string (line 1)"),
-            ("\n[ref]\nx = 1\n", "lockfile: `ref` is missing"),
+            (
+                "\n[ref]\nx = 1\n",
+                "lockfile: `ref` must be a string (line 2)",
+            ),
+            ("\n[t]\nref = \"v\"\n", "lockfile: `ref` is missing"),
             ("ref = \"\"\n", "lockfile: `ref` is empty (line 1)"),
-            ("a = 1\nref = \"v\nb = 2\n", "lockfile is not valid TOML (line 2)"),
-            ("ref = \"v\"\nref = \"w\"\n", "lockfile is not valid TOML (line 2)"),
+            (
+                "a = 1\nref = \"v\nb = 2\n",
+                "lockfile is not valid TOML (line 2)",
+            ),
+            (
+                "ref = \"v\"\nref = \"w\"\n",
+                "lockfile is not valid TOML (line 2)",
+            ),
             (
                 "ref = \"v\"\ncommit = \"abc\"\n",
                 "lockfile: `commit` is not 40 hex digits (line 2): \"abc\"",

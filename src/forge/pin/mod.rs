@@ -80,7 +80,9 @@ pub enum PinError {
     Malformed { line: usize, message: String },
     #[error("line {line}: a second YAML document starts here; pin files must hold one document")]
     MultipleDocuments { line: usize },
-    #[error("line {line}: malformed `upkeep:commit=` comment (expected 40 hex digits, found {found:?})")]
+    #[error(
+        "line {line}: malformed `upkeep:commit=` comment (expected 40 hex digits, found {found:?})"
+    )]
     BadCommitComment { line: usize, found: String },
     #[error("lockfile is not valid TOML (line {line}): {message}")]
     Toml { line: usize, message: String },
@@ -224,7 +226,11 @@ mod tests {
     fn apply_edits_in_any_order() {
         let out = apply_edits(
             "abcdef",
-            vec![Edit::replace(4..5, "E"), Edit::insert(0, ">"), Edit::replace(1..3, "")],
+            vec![
+                Edit::replace(4..5, "E"),
+                Edit::insert(0, ">"),
+                Edit::replace(1..3, ""),
+            ],
         );
         assert_eq!(out, ">adEf");
     }

@@ -185,7 +185,10 @@ mod tests {
         assert!(!id.matches_name("Figma-Context-MCP"));
         assert!(!id.matches_name("GLips/Other"));
         assert!(id.matches_url("git@github.com:glips/figma-context-mcp"));
-        assert!(!id.matches_url("github-mirror"), "a service connection name is not a URL");
+        assert!(
+            !id.matches_url("github-mirror"),
+            "a service connection name is not a URL"
+        );
         assert!(!id.matches_url("https://gitlab.com/GLips/Figma-Context-MCP"));
         let local = parse("/srv/x/repo.git");
         assert!(local.matches_name("repo"));

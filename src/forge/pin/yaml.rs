@@ -530,10 +530,16 @@ mod tests {
         let lines = scan(text).unwrap();
         assert_eq!(lines.len(), 3);
         let l = &lines[0];
-        assert_eq!((l.dashes, l.key.as_ref().unwrap().text.as_str()), (2, "k y"));
+        assert_eq!(
+            (l.dashes, l.key.as_ref().unwrap().text.as_str()),
+            (2, "k y")
+        );
         assert_eq!(&l.text[l.value.start..l.value.end], "\"v\\\"1\"");
-        assert_eq!(l.value.comment, Some(20));
-        assert_eq!(unquote(&l.text[l.value.start..l.value.end]).unwrap(), "v\"1");
+        assert_eq!(l.value.comment, Some(19));
+        assert_eq!(
+            unquote(&l.text[l.value.start..l.value.end]).unwrap(),
+            "v\"1"
+        );
         // `key:value` has no space after the colon: a plain scalar, not a key.
         assert!(lines[1].key.is_none());
         assert_eq!(lines[1].value.kind, Kind::Plain);

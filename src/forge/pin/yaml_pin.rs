@@ -54,8 +54,7 @@ fn mapping(lines: &[Line], first: usize, end: usize, col: usize) -> Result<Vec<I
         children: first + 1..first + 1,
     }];
     let mut seen = HashSet::from([key.text.clone()]);
-    for idx in first + 1..end {
-        let l = &lines[idx];
+    for (idx, l) in lines.iter().enumerate().take(end).skip(first + 1) {
         if l.indent <= col && l.tab_indent {
             return Err(malformed(l, "tab used for indentation"));
         }
@@ -101,7 +100,10 @@ fn nested_mapping(lines: &[Line], item: &Item) -> Result<Vec<Item>, PinError> {
     }
     let first = &lines[item.children.start];
     if first.dashes > 0 || first.key.is_none() {
-        return Err(malformed(first, format!("`{}:` is not a mapping", item.key)));
+        return Err(malformed(
+            first,
+            format!("`{}:` is not a mapping", item.key),
+        ));
     }
     mapping(lines, item.children.start, item.children.end, first.indent)
 }
@@ -204,14 +206,18 @@ impl Entry {
             line: l.no,
             what: format!("`{key}:` value {why}"),
         };
-        if v.props || matches!(v.kind, Kind::Flow | Kind::Block | Kind::Alias) {
+        if v.props || matches!(v.kind, Kind::Flow | Kind::Alias) {
             return Err(unsupported("uses YAML anchors/aliases/flow syntax"));
         }
         if v.multiline || !item.children.is_empty() {
+            // Block scalars (`|`, `>`) always land here.
             return Err(unsupported("spans several lines"));
         }
         if v.trailing {
-            return Err(malformed(l, format!("unexpected text after the `{key}:` value")));
+            return Err(malformed(
+                l,
+                format!("unexpected text after the `{key}:` value"),
+            ));
         }
         let raw = &l.text[v.start..v.end];
         let text = match v.kind {
@@ -235,11 +241,33 @@ impl Entry {
 }
 
 /// The entry the target designates.
-fn select<'e>(lines: &[Line], entries: &'e [Entry], target: &PinTarget) -> Result<&'e Entry, PinError> {
+fn select<'e>(
+    lines: &[Line],
+    entries: &'e [Entry],
+    target: &PinTarget,
+) -> Result<&'e Entry, PinError> {
+    // A `<<` merge key can supply the field we match on; without it we cannot tell.
+    let deciding = if target.entry.is_some() {
+        "repository"
+    } else {
+        "name"
+    };
+    for e in entries {
+        if let Some(merge) = e.item("<<")
+            && e.item(deciding).is_none()
+        {
+            return Err(PinError::Unsupported {
+                line: lines[merge.line].no,
+                what: format!("an entry without its own `{deciding}:` uses a `<<` merge key"),
+            });
+        }
+    }
     let mut matched = Vec::new();
     let (what, wanted) = if let Some(alias) = target.entry {
         for e in entries {
-            if e.scalar(lines, "repository")?.is_some_and(|a| a.text == alias) {
+            if e.scalar(lines, "repository")?
+                .is_some_and(|a| a.text == alias)
+            {
                 matched.push(e);
             }
         }
@@ -247,10 +275,14 @@ fn select<'e>(lines: &[Line], entries: &'e [Entry], target: &PinTarget) -> Resul
     } else {
         let id = repo_id::parse(target.upstream);
         for e in entries {
-            let by_name = e.scalar(lines, "name")?.is_some_and(|n| id.matches_name(&n.text));
+            let by_name = e
+                .scalar(lines, "name")?
+                .is_some_and(|n| id.matches_name(&n.text));
             let mut by_url = false;
             for key in ["endpoint", "url"] {
-                by_url |= e.scalar(lines, key)?.is_some_and(|v| id.matches_url(&v.text));
+                by_url |= e
+                    .scalar(lines, key)?
+                    .is_some_and(|v| id.matches_url(&v.text));
             }
             if by_name || by_url {
                 matched.push(e);
@@ -288,7 +320,12 @@ fn ref_scalar(lines: &[Line], entry: &Entry) -> Result<Scalar, PinError> {
         });
     };
     match entry.scalar(lines, "ref")? {
-        Some(s) if !(s.kind == Kind::Plain && matches!(s.text.as_str(), "~" | "null" | "Null" | "NULL")) => Ok(s),
+        Some(s)
+            if !(s.kind == Kind::Plain
+                && matches!(s.text.as_str(), "~" | "null" | "Null" | "NULL")) =>
+        {
+            Ok(s)
+        }
         _ => Err(PinError::EmptyRef {
             entry: label,
             line: lines[item.line].no,
@@ -350,7 +387,10 @@ pub(super) fn edits(text: &str, target: &PinTarget, pin: &Pin) -> Result<Vec<Edi
     let line = &lines[scalar.line];
     let at = |col: usize| line.start + col;
     let v = &line.value;
-    let mut out = vec![Edit::replace(at(v.start)..at(v.end), format_ref(&pin.git_ref, scalar.kind))];
+    let mut out = vec![Edit::replace(
+        at(v.start)..at(v.end),
+        format_ref(&pin.git_ref, scalar.kind),
+    )];
     match (find_marker(line), &pin.commit) {
         (Some(m), Some(commit)) => out.push(Edit::replace(at(m.hex.start)..at(m.hex.end), commit)),
         (Some(m), None) => out.push(remove_marker(line, &m)),
@@ -427,4 +467,4 @@ fn plain_safe(v: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests;
