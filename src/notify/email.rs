@@ -70,7 +70,10 @@ pub fn build_message(email: &Email) -> anyhow::Result<Message> {
     let mut builder = Message::builder()
         .from(parse_mailbox("from", &email.from)?)
         .subject(sanitize_subject(&email.subject))
-        .message_id(Some(format!("<{}>", validate_message_id(&email.message_id)?)))
+        .message_id(Some(format!(
+            "<{}>",
+            validate_message_id(&email.message_id)?
+        )))
         .date_now();
 
     if email.to.is_empty() {
@@ -179,7 +182,9 @@ fn validate_message_id(id: &str) -> anyhow::Result<&str> {
                 && right.chars().all(is_atext)
         });
     if !valid {
-        bail!("invalid message id {id:?}: expected `local@domain` with no spaces or brackets inside");
+        bail!(
+            "invalid message id {id:?}: expected `local@domain` with no spaces or brackets inside"
+        );
     }
     Ok(bare)
 }
@@ -213,7 +218,13 @@ fn attachment_part(attachment: &Attachment) -> anyhow::Result<SinglePart> {
 fn sanitize_filename(name: &str) -> String {
     let cleaned: String = sanitize_header_text(name)
         .chars()
-        .map(|c| if matches!(c, '/' | '\\' | '"') { '_' } else { c })
+        .map(|c| {
+            if matches!(c, '/' | '\\' | '"') {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let cleaned = cleaned.trim_matches(|c: char| c == '.' || c.is_whitespace());
     if cleaned.is_empty() {
@@ -263,22 +274,37 @@ mod tests {
     fn hostile_subject_injects_no_header() {
         let mut email = email();
         let long = "x".repeat(400);
-        email.subject =
-            format!("v1\r\nBcc: attacker@evil.test\nX-Evil: 1\r\n\r\nbody\0{long} ünïcødé\u{2028}Cc: a@b.c");
+        email.subject = format!(
+            "v1\r\nBcc: attacker@evil.test\nX-Evil: 1\r\n\r\nbody\0{long} ünïcødé\u{2028}Cc: a@b.c"
+        );
         let raw = formatted(&email);
 
         let names = header_names(&raw);
         for injected in ["bcc", "x-evil", "cc"] {
-            assert!(!names.contains(&injected.to_owned()), "{injected} injected:\n{raw}");
+            assert!(
+                !names.contains(&injected.to_owned()),
+                "{injected} injected:\n{raw}"
+            );
         }
         assert_eq!(names.iter().filter(|n| *n == "subject").count(), 1);
         let head = raw.split("\r\n\r\n").next().unwrap();
         assert!(!head.contains('\0'));
-        assert!(!head.replace("\r\n", "").contains(['\r', '\n']), "bare CR or LF");
+        assert!(
+            !head.replace("\r\n", "").contains(['\r', '\n']),
+            "bare CR or LF"
+        );
         assert!(head.split("\r\n").all(|line| line.len() <= 998));
 
-        let subject = parse(&raw).headers.iter().find(|h| h.get_key() == "Subject").unwrap().get_value();
-        assert!(subject.starts_with("v1 Bcc: attacker@evil.test X-Evil: 1 body xxx"), "{subject}");
+        let subject = parse(&raw)
+            .headers
+            .iter()
+            .find(|h| h.get_key() == "Subject")
+            .unwrap()
+            .get_value();
+        assert!(
+            subject.starts_with("v1 Bcc: attacker@evil.test X-Evil: 1 body xxx"),
+            "{subject}"
+        );
         assert_eq!(subject.chars().count(), MAX_SUBJECT_CHARS);
         assert!(subject.ends_with('…'));
     }
@@ -288,9 +314,16 @@ mod tests {
         let mut email = email();
         email.subject = "Lizenzänderung für wetter-mcp — 許可 ✓".to_owned();
         let raw = formatted(&email);
-        assert!(raw.is_ascii(), "headers must be encoded, body transfer-encoded");
+        assert!(
+            raw.is_ascii(),
+            "headers must be encoded, body transfer-encoded"
+        );
         let parsed = parse(&raw);
-        let subject = parsed.headers.iter().find(|h| h.get_key() == "Subject").unwrap();
+        let subject = parsed
+            .headers
+            .iter()
+            .find(|h| h.get_key() == "Subject")
+            .unwrap();
         assert_eq!(subject.get_value(), email.subject);
     }
 
@@ -299,11 +332,19 @@ mod tests {
         let raw = formatted(&email());
         let parsed = parse(&raw);
         assert_eq!(parsed.ctype.mimetype, "multipart/alternative");
-        let types: Vec<_> = parsed.subparts.iter().map(|p| p.ctype.mimetype.clone()).collect();
+        let types: Vec<_> = parsed
+            .subparts
+            .iter()
+            .map(|p| p.ctype.mimetype.clone())
+            .collect();
         assert_eq!(types, ["text/plain", "text/html"]);
         assert_eq!(parsed.subparts[1].get_body().unwrap().trim(), email().html);
         let get = |key: &str| {
-            parsed.headers.iter().find(|h| h.get_key().eq_ignore_ascii_case(key)).map(|h| h.get_value())
+            parsed
+                .headers
+                .iter()
+                .find(|h| h.get_key().eq_ignore_ascii_case(key))
+                .map(|h| h.get_value())
         };
         assert_eq!(get("Message-ID").as_deref(), Some("<3f1c2e9a7b@upkeep>"));
         assert_eq!(get("X-Upkeep-Key").as_deref(), Some("weather-mcp/abc123"));
@@ -317,8 +358,14 @@ mod tests {
         bracketed.message_id = "<3f1c2e9a7b@upkeep>".to_owned();
         let a = build_message(&email()).unwrap();
         let b = build_message(&bracketed).unwrap();
-        assert_eq!(a.headers().get_raw("Message-ID"), Some("<3f1c2e9a7b@upkeep>"));
-        assert_eq!(a.headers().get_raw("Message-ID"), b.headers().get_raw("Message-ID"));
+        assert_eq!(
+            a.headers().get_raw("Message-ID"),
+            Some("<3f1c2e9a7b@upkeep>")
+        );
+        assert_eq!(
+            a.headers().get_raw("Message-ID"),
+            b.headers().get_raw("Message-ID")
+        );
     }
 
     #[test]
@@ -344,12 +391,23 @@ mod tests {
 
         let license = &parsed.subparts[1];
         let disposition = license.get_content_disposition();
-        assert_eq!(disposition.disposition, mailparse::DispositionType::Attachment);
-        assert_eq!(disposition.params.get("filename").map(String::as_str), Some("LICENSE-1.4.2.txt"));
+        assert_eq!(
+            disposition.disposition,
+            mailparse::DispositionType::Attachment
+        );
+        assert_eq!(
+            disposition.params.get("filename").map(String::as_str),
+            Some("LICENSE-1.4.2.txt")
+        );
         assert_eq!(license.get_body_raw().unwrap(), email.attachments[0].body);
 
         let hostile = &parsed.subparts[2];
-        let name = hostile.get_content_disposition().params.get("filename").cloned().unwrap();
+        let name = hostile
+            .get_content_disposition()
+            .params
+            .get("filename")
+            .cloned()
+            .unwrap();
         assert!(!name.contains(['/', '\\', '\r', '\n']), "{name}");
         assert_eq!(hostile.get_body_raw().unwrap(), vec![0, 1, 2, 255]);
         assert!(!header_names(&raw).contains(&"x-evil".to_owned()));
@@ -368,16 +426,35 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_rejected_with_the_field_named() {
-        let cases: Vec<(fn(&mut Email), &str)> = vec![
-            (|e| e.to = vec!["not an address".to_owned()], "invalid address in `to`"),
-            (|e| e.cc = vec!["a@b.c\r\nBcc: x@y.z".to_owned()], "invalid address in `cc`"),
+        type Mutation = fn(&mut Email);
+        let cases: Vec<(Mutation, &str)> = vec![
+            (
+                |e| e.to = vec!["not an address".to_owned()],
+                "invalid address in `to`",
+            ),
+            (
+                |e| e.cc = vec!["a@b.c\r\nBcc: x@y.z".to_owned()],
+                "invalid address in `cc`",
+            ),
             (|e| e.from = String::new(), "invalid address in `from`"),
             (|e| e.to.clear(), "no recipient"),
             (|e| e.message_id = "a b@c".to_owned(), "invalid message id"),
-            (|e| e.message_id = "no-at-sign".to_owned(), "invalid message id"),
-            (|e| e.message_id = "x@y>\r\nBcc: z".to_owned(), "invalid message id"),
-            (|e| e.headers = vec![("Bcc".to_owned(), "x@y.z".to_owned())], "not allowed"),
-            (|e| e.headers = vec![("X-Upkeep-A:B".to_owned(), "v".to_owned())], "not allowed"),
+            (
+                |e| e.message_id = "no-at-sign".to_owned(),
+                "invalid message id",
+            ),
+            (
+                |e| e.message_id = "x@y>\r\nBcc: z".to_owned(),
+                "invalid message id",
+            ),
+            (
+                |e| e.headers = vec![("Bcc".to_owned(), "x@y.z".to_owned())],
+                "not allowed",
+            ),
+            (
+                |e| e.headers = vec![("X-Upkeep-A:B".to_owned(), "v".to_owned())],
+                "not allowed",
+            ),
             (
                 |e| {
                     e.attachments = vec![Attachment {
@@ -393,14 +470,20 @@ mod tests {
             let mut email = email();
             mutate(&mut email);
             let err = format!("{:#}", build_message(&email).unwrap_err());
-            assert!(err.contains(expected), "{err:?} should contain {expected:?}");
+            assert!(
+                err.contains(expected),
+                "{err:?} should contain {expected:?}"
+            );
         }
     }
 
     #[test]
     fn extra_header_values_are_sanitised() {
         let mut email = email();
-        email.headers = vec![("X-Upkeep-Server".to_owned(), "evil\r\nBcc: x@y.z".to_owned())];
+        email.headers = vec![(
+            "X-Upkeep-Server".to_owned(),
+            "evil\r\nBcc: x@y.z".to_owned(),
+        )];
         let raw = formatted(&email);
         assert!(!header_names(&raw).contains(&"bcc".to_owned()));
         assert!(raw.contains("X-Upkeep-Server: evil Bcc: x@y.z\r\n"));

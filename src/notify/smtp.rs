@@ -37,7 +37,9 @@ pub struct SmtpSettings {
     pub username: Option<String>,
     /// Redacted in `Debug`; only handed to lettre's `Credentials`.
     pub password: Option<crate::secret::Secret>,
-    /// Connect and per-command timeout.
+    /// Bound on one whole exchange (connect, TLS, login, one message). lettre's own timeout
+    /// covers only the TCP connect, so a relay that accepts and then stalls would otherwise
+    /// hold a send forever.
     pub timeout: Duration,
     /// PEM file with extra root certificates (an internal relay's CA), added to the web PKI roots.
     pub ca_file: Option<PathBuf>,
@@ -71,6 +73,7 @@ pub struct SmtpSender {
     /// `host:port`, to say where a failure happened.
     endpoint: String,
     tls: TlsMode,
+    timeout: Duration,
 }
 
 impl fmt::Debug for SmtpSender {
@@ -78,6 +81,7 @@ impl fmt::Debug for SmtpSender {
         f.debug_struct("SmtpSender")
             .field("endpoint", &self.endpoint)
             .field("tls", &self.tls)
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +97,9 @@ impl SmtpSender {
         }
         if settings.port == 0 {
             bail!("smtp port 0 is not a valid port");
+        }
+        if settings.timeout.is_zero() {
+            bail!("smtp timeout must be greater than zero");
         }
 
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
@@ -121,10 +128,8 @@ impl SmtpSender {
                         "smtp credentials are sent without TLS (tls = none)"
                     );
                 }
-                builder = builder.credentials(Credentials::new(
-                    user.clone(),
-                    password.expose().to_owned(),
-                ));
+                builder = builder
+                    .credentials(Credentials::new(user.clone(), password.expose().to_owned()));
             }
             (None, None) => {}
             (Some(_), None) => bail!("smtp username is set but the password is missing"),
@@ -139,22 +144,27 @@ impl SmtpSender {
             transport: builder.build(),
             endpoint: format!("{host}:{}", settings.port),
             tls: settings.tls,
+            timeout: settings.timeout,
         })
     }
 
     /// Sends one message to the recipients of its envelope (To and Cc).
     pub async fn send(&self, message: &Message) -> Result<(), SendError> {
-        self.transport
-            .send_raw(message.envelope(), &message.formatted())
-            .await
-            .map(drop)
-            .map_err(|err| classify(&err, &self.endpoint))
+        let formatted = message.formatted();
+        let sending = self.transport.send_raw(message.envelope(), &formatted);
+        match self.within_timeout(sending).await? {
+            Ok(_response) => Ok(()),
+            Err(err) => Err(classify(&err, &self.endpoint)),
+        }
     }
 
     /// Connects, negotiates TLS, logs in when credentials are set, sends `NOOP` and quits:
     /// proves the settings work without sending mail (`check --online`).
     pub async fn test_connection(&self) -> Result<(), SendError> {
-        match self.transport.test_connection().await {
+        match self
+            .within_timeout(self.transport.test_connection())
+            .await?
+        {
             Ok(true) => Ok(()),
             Ok(false) => Err(SendError::Transient(format!(
                 "{}: the server did not answer NOOP",
@@ -162,6 +172,17 @@ impl SmtpSender {
             ))),
             Err(err) => Err(classify(&err, &self.endpoint)),
         }
+    }
+
+    async fn within_timeout<T>(&self, work: impl Future<Output = T>) -> Result<T, SendError> {
+        tokio::time::timeout(self.timeout, work)
+            .await
+            .map_err(|_elapsed| {
+                SendError::Transient(format!(
+                    "{}: no complete answer within {:?}",
+                    self.endpoint, self.timeout
+                ))
+            })
     }
 }
 
@@ -236,13 +257,30 @@ fn classify(err: &lettre::transport::smtp::Error, endpoint: &str) -> SendError {
     let text = format!("{endpoint}: {}", describe(err));
     if err.is_permanent() || err.is_client() {
         SendError::Permanent(text)
-    } else if err.is_tls() {
+    } else if err.is_tls() || caused_by_tls(err) {
         SendError::Transient(format!(
-            "{text} (TLS failed: is the relay's CA in ca-file, and does its certificate name match the host?)"
+            "{text} (TLS failed: is the relay's CA in ca-file, and does its certificate name the host?)"
         ))
     } else {
         SendError::Transient(text)
     }
+}
+
+/// lettre reports a failed STARTTLS handshake as a connection error; the rustls error sits
+/// inside an `io::Error` further down (and `io::Error::source` skips it, hence `get_ref`).
+fn caused_by_tls(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(current) = cause {
+        let inner = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        if current.is::<rustls::Error>() || inner.is_some_and(|e| e.is::<rustls::Error>()) {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 /// The error and every cause below it on one line; lettre's `Display` shows only the first
@@ -306,7 +344,9 @@ mod tests {
     fn retry_delay_grows_exponentially_up_to_the_cap() {
         let base = Duration::from_secs(30);
         let cap = Duration::from_secs(3600);
-        let full: Vec<u64> = (1..=9).map(|a| retry_delay(a, base, cap, 1.0).as_secs()).collect();
+        let full: Vec<u64> = (1..=9)
+            .map(|a| retry_delay(a, base, cap, 1.0).as_secs())
+            .collect();
         assert_eq!(full, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
         assert_eq!(retry_delay(0, base, cap, 1.0), base);
         assert_eq!(retry_delay(u32::MAX, base, cap, 1.0), cap);
@@ -332,7 +372,11 @@ mod tests {
         struct Wrapper {
             tls: TlsMode,
         }
-        for (text, mode) in [("none", TlsMode::None), ("starttls", TlsMode::Starttls), ("tls", TlsMode::Tls)] {
+        for (text, mode) in [
+            ("none", TlsMode::None),
+            ("starttls", TlsMode::Starttls),
+            ("tls", TlsMode::Tls),
+        ] {
             let parsed: Wrapper = toml::from_str(&format!("tls = \"{text}\"")).unwrap();
             assert_eq!(parsed.tls, mode);
         }
@@ -348,7 +392,10 @@ mod tests {
         let missing = dir.path().join("missing.pem");
         s.ca_file = Some(missing.clone());
         let err = new_err(&s);
-        assert!(err.contains("cannot read smtp ca-file") && err.contains("missing.pem"), "{err}");
+        assert!(
+            err.contains("cannot read smtp ca-file") && err.contains("missing.pem"),
+            "{err}"
+        );
 
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "just some text\n").unwrap();
@@ -357,8 +404,11 @@ mod tests {
         assert!(err.contains("contains no certificate"), "{err}");
 
         let broken = dir.path().join("broken.pem");
-        std::fs::write(&broken, "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n")
-            .unwrap();
+        std::fs::write(
+            &broken,
+            "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
         s.ca_file = Some(broken);
         let err = new_err(&s);
         assert!(err.contains("broken.pem"), "{err}");
@@ -384,7 +434,14 @@ mod tests {
     #[test]
     fn hello_name_cannot_inject_a_command() {
         let mut s = settings();
-        for bad in ["relay\r\nRSET", "has space", "", "-bad.example", "a..b", "[]"] {
+        for bad in [
+            "relay\r\nRSET",
+            "has space",
+            "",
+            "-bad.example",
+            "a..b",
+            "[]",
+        ] {
             s.hello_name = Some(bad.to_owned());
             assert!(new_err(&s).contains("hello-name"), "{bad:?} accepted");
         }
@@ -402,6 +459,22 @@ mod tests {
         s.host = "127.0.0.1".to_owned();
         s.port = 0;
         assert!(new_err(&s).contains("port 0"));
+    }
+
+    #[test]
+    fn zero_timeout_is_rejected() {
+        let mut s = settings();
+        s.timeout = Duration::ZERO;
+        assert!(new_err(&s).contains("timeout"));
+    }
+
+    #[test]
+    fn rustls_errors_are_found_inside_io_errors() {
+        let tls = std::io::Error::other(rustls::Error::General("bad".to_owned()));
+        assert!(caused_by_tls(&tls));
+        let wrapped = anyhow::Error::new(tls).context("connect");
+        assert!(caused_by_tls(wrapped.as_ref()));
+        assert!(!caused_by_tls(&std::io::Error::other("refused")));
     }
 
     #[test]
