@@ -59,9 +59,9 @@ pub enum SendError {
     Permanent(String),
 }
 
-/// Installs rustls' ring provider as the process default, once. lettre falls back to ring on
-/// its own, but other rustls users in the process (reqwest with `rustls-no-provider`) need a
-/// default, and two crates disagreeing would pick aws-lc if it ever slipped in.
+/// Installs rustls' ring provider as the process default (idempotent). lettre falls back to
+/// ring on its own, but other rustls users in the process (reqwest is built with
+/// `rustls-no-provider`) need a process default, and this makes it ring for all of them.
 pub fn ensure_crypto_provider() {
     // Err means a provider is already installed (by us or by another component): fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
