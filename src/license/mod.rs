@@ -61,6 +61,16 @@ pub fn judge(
     judge::judge(old, new, policy)
 }
 
+/// Identifies one license text with the SPDX detector (memoised per process).
+///
+/// A label only: a text that differs from the SPDX one can still score 0.94 or more.
+///
+/// # Errors
+/// When the embedded SPDX detection store fails to load.
+pub fn identify(text: &str) -> anyhow::Result<Option<Detection>> {
+    identify::detect(text, &sha256_hex(text.as_bytes()))
+}
+
 /// Parses manifest text into its license fields (exposed for `check`-style tooling).
 ///
 /// # Errors

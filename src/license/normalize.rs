@@ -70,7 +70,8 @@ pub fn normalise(raw: &str, markup: Markup) -> Normalised {
         Markup::Html => strip_html(&folded),
         Markup::Text => folded,
     };
-    let lines: Vec<Line> = text.split('\n').filter_map(classify_line).collect();
+    let mut lines: Vec<Line> = text.split('\n').filter_map(classify_line).collect();
+    demote_mid_paragraph_copyright(&mut lines);
 
     let mut display = String::new();
     let mut body_tokens: Vec<String> = Vec::new();
@@ -129,6 +130,27 @@ pub fn normalise(raw: &str, markup: Markup) -> Normalised {
         body_key: body_tokens.join(" "),
         full_key: full_tokens.join(" "),
         copyright,
+    }
+}
+
+/// A copyright-looking line in the middle of running text is a wrapped sentence, not a statement:
+/// it counts only after a blank line, another copyright line, a title (a short first line) or a
+/// line that ends a sentence. Otherwise a reflow that happens to start a line with "(c) 2001"
+/// would turn body words into an ignorable copyright line.
+fn demote_mid_paragraph_copyright(lines: &mut [Line]) {
+    for i in 1..lines.len() {
+        let running_text = match &lines[i - 1] {
+            Line::Body { text, .. } => {
+                let title = i == 1 && text.chars().count() < 60;
+                let end = text.trim_end_matches([')', '>', '"', '\'', ']']);
+                !title && !end.ends_with(['.', ':', ';', '!', '?'])
+            }
+            _ => false,
+        };
+        if running_text && let Line::Copyright(text) = &lines[i] {
+            let text = text.clone();
+            lines[i] = Line::Body { text, starts_block: false, bullet: false };
+        }
     }
 }
 
@@ -311,7 +333,8 @@ fn strip_emphasis(token: &str) -> Option<String> {
         }
         _ => t,
     };
-    if t.is_empty() || t.chars().all(|c| c == '-') {
+    // Rules and heading marks inside running text ("====", "#", "-=-=") carry no words.
+    if t.chars().all(|c| matches!(c, '-' | '=' | '_' | '~' | '#')) {
         None
     } else {
         Some(t)
@@ -512,6 +535,14 @@ in the Software without restriction.\n";
         assert_eq!(a.copyright, vec!["Copyright (c) 2023 Example Corp"]);
         assert_eq!(b.copyright.len(), 2);
         assert_ne!(a.full_key, b.full_key);
+    }
+
+    #[test]
+    fn copyright_words_inside_running_text_stay_body() {
+        let wrapped = n("The notice of copyright, i.e., \"Copyright\n(c) 2001, 2002 Python Software Foundation\" is retained.\n");
+        assert!(wrapped.copyright.is_empty(), "{:?}", wrapped.copyright);
+        let titled = n("MIT License\nCopyright (c) 2024 Example\n\nPermission is granted.\n");
+        assert_eq!(titled.copyright, vec!["Copyright (c) 2024 Example"]);
     }
 
     #[test]
