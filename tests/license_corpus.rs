@@ -15,19 +15,88 @@ use upkeep::license::{
 
 /// The licenses the variants are built from: the common ones first (at least the 40 most used).
 const IDS: &[&str] = &[
-    "MIT", "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "ISC", "MPL-2.0", "GPL-2.0-only", "GPL-3.0-only",
-    "LGPL-2.1-only", "LGPL-3.0-only", "AGPL-3.0-only", "BUSL-1.1", "Unlicense", "0BSD", "Zlib", "EPL-2.0",
-    "EPL-1.0", "CC0-1.0", "MIT-0", "BSL-1.0", "Artistic-2.0", "BSD-4-Clause", "BSD-3-Clause-Clear", "CDDL-1.0",
-    "EUPL-1.2", "MS-PL", "MS-RL", "OFL-1.1", "PostgreSQL", "Python-2.0", "UPL-1.0", "WTFPL", "X11", "NCSA",
-    "CC-BY-4.0", "CC-BY-SA-4.0", "Elastic-2.0", "SSPL-1.0", "AFL-3.0", "OSL-3.0", "MulanPSL-2.0",
-    "BlueOak-1.0.0", "ECL-2.0", "LGPL-2.0-only", "Apache-1.1", "curl", "JSON", "Beerware", "MPL-1.1",
-    "CECILL-2.1", "PHP-3.01", "Ruby", "Sleepycat", "W3C", "Unicode-3.0", "FSL-1.1-MIT",
-    "PolyForm-Noncommercial-1.0.0", "Vim", "ISC-Veillard", "BSD-2-Clause-Patent", "zlib-acknowledgement",
-    "CC-BY-NC-4.0", "OpenSSL", "LPPL-1.3c", "AGPL-1.0-only", "GPL-1.0-only", "EUPL-1.1", "APSL-2.0", "CPL-1.0",
+    "MIT",
+    "Apache-2.0",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "ISC",
+    "MPL-2.0",
+    "GPL-2.0-only",
+    "GPL-3.0-only",
+    "LGPL-2.1-only",
+    "LGPL-3.0-only",
+    "AGPL-3.0-only",
+    "BUSL-1.1",
+    "Unlicense",
+    "0BSD",
+    "Zlib",
+    "EPL-2.0",
+    "EPL-1.0",
+    "CC0-1.0",
+    "MIT-0",
+    "BSL-1.0",
+    "Artistic-2.0",
+    "BSD-4-Clause",
+    "BSD-3-Clause-Clear",
+    "CDDL-1.0",
+    "EUPL-1.2",
+    "MS-PL",
+    "MS-RL",
+    "OFL-1.1",
+    "PostgreSQL",
+    "Python-2.0",
+    "UPL-1.0",
+    "WTFPL",
+    "X11",
+    "NCSA",
+    "CC-BY-4.0",
+    "CC-BY-SA-4.0",
+    "Elastic-2.0",
+    "SSPL-1.0",
+    "AFL-3.0",
+    "OSL-3.0",
+    "MulanPSL-2.0",
+    "BlueOak-1.0.0",
+    "ECL-2.0",
+    "LGPL-2.0-only",
+    "Apache-1.1",
+    "curl",
+    "JSON",
+    "Beerware",
+    "MPL-1.1",
+    "CECILL-2.1",
+    "PHP-3.01",
+    "Ruby",
+    "Sleepycat",
+    "W3C",
+    "Unicode-3.0",
+    "FSL-1.1-MIT",
+    "PolyForm-Noncommercial-1.0.0",
+    "Vim",
+    "ISC-Veillard",
+    "BSD-2-Clause-Patent",
+    "zlib-acknowledgement",
+    "CC-BY-NC-4.0",
+    "OpenSSL",
+    "LPPL-1.3c",
+    "AGPL-1.0-only",
+    "GPL-1.0-only",
+    "EUPL-1.1",
+    "APSL-2.0",
+    "CPL-1.0",
 ];
 
 /// Ids whose texts the git end-to-end subset uses.
-const GIT_SUBSET: &[&str] = &["MIT", "Apache-2.0", "BSD-3-Clause", "GPL-3.0-only", "BUSL-1.1", "ISC", "MPL-2.0", "Unlicense"];
+const GIT_SUBSET: &[&str] = &[
+    "MIT",
+    "Apache-2.0",
+    "BSD-3-Clause",
+    "GPL-3.0-only",
+    "BUSL-1.1",
+    "ISC",
+    "MPL-2.0",
+    "Unlicense",
+];
 
 const COMMONS_CLAUSE: &str = "\"Commons Clause\" License Condition v1.0\n\n\
 The Software is provided to you by the Licensor under the License, as defined below, subject to the following \
@@ -39,13 +108,16 @@ License to provide to third parties, for a fee or other consideration (including
 hosting or consulting/ support services related to the Software), a product or service whose value derives, \
 entirely or substantially, from the functionality of the Software.\n";
 
-const RESTRICTION: &str =
-    "The Software may not be used to provide a hosted service to third parties without a commercial agreement with Example Corp.";
+const RESTRICTION: &str = "The Software may not be used to provide a hosted service to third parties without a commercial agreement with Example Corp.";
 
 const NOTICE: &str = "Example Server\nCopyright 2023 Example Corp\n\nThis product includes software developed at Example Corp (https://example.com/).\n";
 
 fn spdx_text(id: &str) -> &'static str {
-    spdx::text::LICENSE_TEXTS.iter().find(|(name, _)| *name == id).map(|(_, t)| *t).unwrap_or_else(|| panic!("no SPDX text for {id}"))
+    spdx::text::LICENSE_TEXTS
+        .iter()
+        .find(|(name, _)| *name == id)
+        .map(|(_, t)| *t)
+        .unwrap_or_else(|| panic!("no SPDX text for {id}"))
 }
 
 /// A repository state: files (path -> bytes) and manifest fields (path, field, value).
@@ -58,9 +130,15 @@ struct State {
 impl State {
     fn base(id: &str) -> Self {
         let mut files = BTreeMap::new();
-        files.insert("LICENSE".to_owned(), format!("Copyright (c) 2023 Example Corp\n\n{}", spdx_text(id)).into_bytes());
+        files.insert(
+            "LICENSE".to_owned(),
+            format!("Copyright (c) 2023 Example Corp\n\n{}", spdx_text(id)).into_bytes(),
+        );
         files.insert("NOTICE".to_owned(), NOTICE.as_bytes().to_vec());
-        Self { files, package_license: Some(id.to_owned()) }
+        Self {
+            files,
+            package_license: Some(id.to_owned()),
+        }
     }
 
     fn license(&self) -> String {
@@ -73,18 +151,32 @@ impl State {
     }
 
     fn package_json(&self) -> Option<String> {
-        self.package_license.as_ref().map(|l| format!("{{\n  \"name\": \"example\",\n  \"license\": {}\n}}\n", serde_json::json!(l)))
+        self.package_license.as_ref().map(|l| {
+            format!(
+                "{{\n  \"name\": \"example\",\n  \"license\": {}\n}}\n",
+                serde_json::json!(l)
+            )
+        })
     }
 
     /// The snapshot built in memory (what `scan` would build, without git).
     fn snapshot(&self) -> LicenseSnapshot {
         let mut snap = LicenseSnapshot::empty();
         for (path, bytes) in &self.files {
-            let kind = if path.starts_with("NOTICE") { EntryKind::Notice } else { EntryKind::License };
-            snap.entries.push(LicenseEntry::from_file_bytes(path, kind, None, bytes).expect("entry"));
+            let kind = if path.starts_with("NOTICE") {
+                EntryKind::Notice
+            } else {
+                EntryKind::License
+            };
+            snap.entries
+                .push(LicenseEntry::from_file_bytes(path, kind, None, bytes).expect("entry"));
         }
         if let Some(l) = &self.package_license {
-            snap.entries.push(LicenseEntry::from_manifest_value("package.json", "license", l));
+            snap.entries.push(LicenseEntry::from_manifest_value(
+                "package.json",
+                "license",
+                l,
+            ));
         }
         snap.sort();
         snap
@@ -95,7 +187,10 @@ impl State {
 
 fn is_copyrightish(line: &str) -> bool {
     let l = line.trim_start().to_ascii_lowercase();
-    l.starts_with("copyright") || l.starts_with("portions copyright") || l.starts_with("(c)") || l.starts_with('\u{a9}')
+    l.starts_with("copyright")
+        || l.starts_with("portions copyright")
+        || l.starts_with("(c)")
+        || l.starts_with('\u{a9}')
 }
 
 /// Rewraps every paragraph to `width` columns (copyright statements stay on their own lines,
@@ -173,7 +268,9 @@ fn curly_quotes(text: &str) -> String {
 /// Inserts "not" after the first modal verb of the body (or mid-text when there is none).
 fn insert_not(text: &str) -> String {
     let body_start = text.find("\n\n").map_or(0, |i| i + 2);
-    for modal in [" may ", " shall ", " must ", " is ", " are ", " will ", " can "] {
+    for modal in [
+        " may ", " shall ", " must ", " is ", " are ", " will ", " can ",
+    ] {
         if let Some(i) = text[body_start..].find(modal) {
             let at = body_start + i + modal.len();
             return format!("{}not {}", &text[..at], &text[at..]);
@@ -196,13 +293,28 @@ fn add_restriction(text: &str) -> String {
 /// Deletes the longest paragraph (a whole clause or the warranty disclaimer).
 fn delete_paragraph(text: &str) -> String {
     let paras: Vec<&str> = text.split("\n\n").collect();
-    let longest = paras.iter().enumerate().max_by_key(|(_, p)| p.len()).map_or(0, |(i, _)| i);
-    paras.iter().enumerate().filter(|(i, _)| *i != longest).map(|(_, p)| *p).collect::<Vec<_>>().join("\n\n")
+    let longest = paras
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, p)| p.len())
+        .map_or(0, |(i, _)| i);
+    paras
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != longest)
+        .map(|(_, p)| *p)
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// Swaps one word for another with a different meaning.
 fn swap_word(text: &str) -> String {
-    for (from, to) in [(" without ", " with "), (" and ", " or "), (" any ", " no "), (" the ", " a ")] {
+    for (from, to) in [
+        (" without ", " with "),
+        (" and ", " or "),
+        (" any ", " no "),
+        (" the ", " a "),
+    ] {
         if let Some(i) = text.rfind(from) {
             return format!("{}{to}{}", &text[..i], &text[i + from.len()..]);
         }
@@ -211,7 +323,11 @@ fn swap_word(text: &str) -> String {
 }
 
 fn other_license(id: &str) -> &'static str {
-    if id == "Apache-2.0" { "MIT" } else { "Apache-2.0" }
+    if id == "Apache-2.0" {
+        "MIT"
+    } else {
+        "Apache-2.0"
+    }
 }
 
 // ---- the variants ---------------------------------------------------------------------------
@@ -225,44 +341,111 @@ struct Variant {
 fn variants(id: &str) -> Vec<Variant> {
     let base = State::base(id);
     let lic = base.license();
-    let body = lic.split_once("\n\n").map_or(lic.as_str(), |(_, b)| b).to_owned();
-    let cos = |name, new: State| Variant { name, substantive: false, new };
-    let sub = |name, new: State| Variant { name, substantive: true, new };
+    let body = lic
+        .split_once("\n\n")
+        .map_or(lic.as_str(), |(_, b)| b)
+        .to_owned();
+    let cos = |name, new: State| Variant {
+        name,
+        substantive: false,
+        new,
+    };
+    let sub = |name, new: State| Variant {
+        name,
+        substantive: true,
+        new,
+    };
     let mut v = vec![
-        cos("year-bump", base.clone().with_license(lic.replacen("2023", "2025", 1))),
-        cos("holder-change", base.clone().with_license(lic.replacen("Example Corp", "Other Holder Ltd. <legal@other.example>", 1))),
-        cos("add-all-rights-reserved", base.clone().with_license(lic.replacen("Example Corp\n", "Example Corp\nAll rights reserved.\n", 1))),
+        cos(
+            "year-bump",
+            base.clone().with_license(lic.replacen("2023", "2025", 1)),
+        ),
+        cos(
+            "holder-change",
+            base.clone().with_license(lic.replacen(
+                "Example Corp",
+                "Other Holder Ltd. <legal@other.example>",
+                1,
+            )),
+        ),
+        cos(
+            "add-all-rights-reserved",
+            base.clone().with_license(lic.replacen(
+                "Example Corp\n",
+                "Example Corp\nAll rights reserved.\n",
+                1,
+            )),
+        ),
         cos("reflow-60", base.clone().with_license(reflow(&lic, 60))),
         cos("reflow-100", base.clone().with_license(reflow(&lic, 100))),
         cos("crlf", base.clone().with_license(lic.replace('\n', "\r\n"))),
         cos("markdown", base.clone().with_license(markdown(&lic))),
-        cos("trailing-whitespace", base.clone().with_license(lic.lines().map(|l| format!("{l}   \n")).collect())),
-        cos("indented", base.clone().with_license(lic.lines().map(|l| format!("\t{l}\n")).collect())),
-        cos("curly-quotes", base.clone().with_license(curly_quotes(&lic))),
+        cos(
+            "trailing-whitespace",
+            base.clone()
+                .with_license(lic.lines().map(|l| format!("{l}   \n")).collect()),
+        ),
+        cos(
+            "indented",
+            base.clone()
+                .with_license(lic.lines().map(|l| format!("\t{l}\n")).collect()),
+        ),
+        cos(
+            "curly-quotes",
+            base.clone().with_license(curly_quotes(&lic)),
+        ),
         cos("notice-year-bump", {
             let mut s = base.clone();
-            s.files.insert("NOTICE".into(), NOTICE.replace("2023", "2024").into_bytes());
+            s.files
+                .insert("NOTICE".into(), NOTICE.replace("2023", "2024").into_bytes());
             s
         }),
         cos("renamed-to-LICENSE.md", {
             let mut s = base.clone();
             let text = s.files.remove("LICENSE").expect("license");
-            s.files.insert("LICENSE.md".into(), markdown(&String::from_utf8(text).expect("utf-8")).into_bytes());
+            s.files.insert(
+                "LICENSE.md".into(),
+                markdown(&String::from_utf8(text).expect("utf-8")).into_bytes(),
+            );
             s
         }),
         cos("manifest-imprecise-spelling", {
             let mut s = base.clone();
-            s.package_license = Some(if id == "Apache-2.0" { "Apache 2.0".into() } else { id.replace("-only", "").to_ascii_lowercase() });
+            s.package_license = Some(if id == "Apache-2.0" {
+                "Apache 2.0".into()
+            } else {
+                id.replace("-only", "").to_ascii_lowercase()
+            });
             s
         }),
-        sub("restriction-sentence", base.clone().with_license(add_restriction(&lic))),
+        sub(
+            "restriction-sentence",
+            base.clone().with_license(add_restriction(&lic)),
+        ),
         sub("inserted-not", base.clone().with_license(insert_not(&lic))),
-        sub("commons-clause", base.clone().with_license(format!("{lic}\n\n{COMMONS_CLAUSE}"))),
-        sub("swapped-license", base.clone().with_license(format!("Copyright (c) 2023 Example Corp\n\n{}", spdx_text(other_license(id))))),
-        sub("dual-in-one-file", base.clone().with_license(format!("{lic}\n\n---\n\n{}", spdx_text(other_license(id))))),
+        sub(
+            "commons-clause",
+            base.clone()
+                .with_license(format!("{lic}\n\n{COMMONS_CLAUSE}")),
+        ),
+        sub(
+            "swapped-license",
+            base.clone().with_license(format!(
+                "Copyright (c) 2023 Example Corp\n\n{}",
+                spdx_text(other_license(id))
+            )),
+        ),
+        sub(
+            "dual-in-one-file",
+            base.clone()
+                .with_license(format!("{lic}\n\n---\n\n{}", spdx_text(other_license(id)))),
+        ),
         sub("dual-file-added", {
             let mut s = base.clone();
-            s.files.insert("LICENSE-APACHE".into(), spdx_text(other_license(id)).as_bytes().to_vec());
+            s.files.insert(
+                "LICENSE-APACHE".into(),
+                spdx_text(other_license(id)).as_bytes().to_vec(),
+            );
             s.package_license = Some(format!("{id} OR {}", other_license(id)));
             s
         }),
@@ -279,7 +462,11 @@ fn variants(id: &str) -> Vec<Variant> {
         }),
         sub("manifest-changed", {
             let mut s = base.clone();
-            s.package_license = Some(if id == "BUSL-1.1" { "MIT".into() } else { "BUSL-1.1".into() });
+            s.package_license = Some(if id == "BUSL-1.1" {
+                "MIT".into()
+            } else {
+                "BUSL-1.1".into()
+            });
             s
         }),
         sub("notice-changed", {
@@ -287,21 +474,40 @@ fn variants(id: &str) -> Vec<Variant> {
             s.files.insert("NOTICE".into(), format!("{NOTICE}\nThis product includes the Acme Parser, licensed under the Acme Commercial License.\n").into_bytes());
             s
         }),
-        sub("paragraph-deleted", base.clone().with_license(delete_paragraph(&lic))),
+        sub(
+            "paragraph-deleted",
+            base.clone().with_license(delete_paragraph(&lic)),
+        ),
         sub("word-swapped", base.clone().with_license(swap_word(&lic))),
-        sub("terms-on-copyright-line", base.clone().with_license(lic.replacen("Example Corp\n", "Example Corp. Commercial use requires a separate license.\n", 1))),
+        sub(
+            "terms-on-copyright-line",
+            base.clone().with_license(lic.replacen(
+                "Example Corp\n",
+                "Example Corp. Commercial use requires a separate license.\n",
+                1,
+            )),
+        ),
         sub("renamed-and-changed", {
             let mut s = base.clone();
             s.files.remove("LICENSE");
-            s.files.insert("LICENSE.txt".into(), add_restriction(&lic).into_bytes());
+            s.files
+                .insert("LICENSE.txt".into(), add_restriction(&lic).into_bytes());
             s
         }),
-        sub("body-only-kept", base.clone().with_license(format!("Copyright (c) 2023 Example Corp\n\n{RESTRICTION}\n\n{body}"))),
+        sub(
+            "body-only-kept",
+            base.clone().with_license(format!(
+                "Copyright (c) 2023 Example Corp\n\n{RESTRICTION}\n\n{body}"
+            )),
+        ),
     ];
     // A copy of the text put under a different extension alongside must be noticed as added.
     v.push(sub("extra-license-file", {
         let mut s = base.clone();
-        s.files.insert("COPYING".into(), spdx_text("GPL-3.0-only").as_bytes().to_vec());
+        s.files.insert(
+            "COPYING".into(),
+            spdx_text("GPL-3.0-only").as_bytes().to_vec(),
+        );
         s
     }));
     v
@@ -319,21 +525,38 @@ struct Tally {
 
 impl Tally {
     fn record(&mut self, id: &str, variant: &Variant, j: &LicenseJudgement) {
-        let expected = if variant.substantive { "substantive" } else { "cosmetic" };
+        let expected = if variant.substantive {
+            "substantive"
+        } else {
+            "cosmetic"
+        };
         *self.confusion.entry((expected, j.verdict)).or_default() += 1;
-        let ok = if variant.substantive { j.verdict == Verdict::ReviewRequired } else { j.verdict != Verdict::ReviewRequired };
+        let ok = if variant.substantive {
+            j.verdict == Verdict::ReviewRequired
+        } else {
+            j.verdict != Verdict::ReviewRequired
+        };
         let slot = self.per_variant.entry(variant.name).or_default();
         slot.0 += 1;
         if ok {
             slot.1 += 1;
         } else {
-            self.failures.push(format!("{id} / {}: {} ({}: {})", variant.name, j.verdict.code(), j.code, j.reason));
+            self.failures.push(format!(
+                "{id} / {}: {} ({}: {})",
+                variant.name,
+                j.verdict.code(),
+                j.code,
+                j.reason
+            ));
         }
     }
 
     fn print(&self) {
         eprintln!("\nconfusion table (rows: expected, columns: verdict)");
-        eprintln!("{:<12} {:>10} {:>10} {:>16}", "", "unchanged", "cosmetic", "review-required");
+        eprintln!(
+            "{:<12} {:>10} {:>10} {:>16}",
+            "", "unchanged", "cosmetic", "review-required"
+        );
         for expected in ["cosmetic", "substantive"] {
             let get = |v| self.confusion.get(&(expected, v)).copied().unwrap_or(0);
             eprintln!(
@@ -353,7 +576,11 @@ impl Tally {
     }
 
     fn count(&self, expected: &str, pred: impl Fn(Verdict) -> bool) -> usize {
-        self.confusion.iter().filter(|((e, v), _)| *e == expected && pred(*v)).map(|(_, n)| *n).sum()
+        self.confusion
+            .iter()
+            .filter(|((e, v), _)| *e == expected && pred(*v))
+            .map(|(_, n)| *n)
+            .sum()
     }
 }
 
@@ -383,7 +610,10 @@ fn corpus_variants_are_classified() {
                 })
             })
             .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("worker")).collect()
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("worker"))
+            .collect()
     });
     let mut tally = Tally::default();
     for (id, variant, j) in &judged {
@@ -394,10 +624,16 @@ fn corpus_variants_are_classified() {
     let missed = tally.count("substantive", |v| v != Verdict::ReviewRequired);
     let cosmetic = tally.count("cosmetic", |_| true);
     let flagged = tally.count("cosmetic", |v| v == Verdict::ReviewRequired);
-    eprintln!("\nrecall {}/{substantive}; cosmetic flagged {flagged}/{cosmetic}", substantive - missed);
+    eprintln!(
+        "\nrecall {}/{substantive}; cosmetic flagged {flagged}/{cosmetic}",
+        substantive - missed
+    );
     assert!(substantive >= 40 * 15, "corpus too small: {substantive}");
     assert_eq!(missed, 0, "every substantive variant must need review");
-    assert!(flagged * 100 <= cosmetic, "too many cosmetic variants flagged: {flagged}/{cosmetic}");
+    assert!(
+        flagged * 100 <= cosmetic,
+        "too many cosmetic variants flagged: {flagged}/{cosmetic}"
+    );
 }
 
 /// Groups of shipped ids with byte-identical texts (AGPL-3.0, -only, -or-later, ...).
@@ -417,7 +653,9 @@ fn identical_text_groups() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
 
 fn family(id: &str) -> &str {
     let id = id.trim_end_matches('+');
-    id.strip_suffix("-only").or_else(|| id.strip_suffix("-or-later")).unwrap_or(id)
+    id.strip_suffix("-only")
+        .or_else(|| id.strip_suffix("-or-later"))
+        .unwrap_or(id)
 }
 
 #[test]
@@ -471,17 +709,29 @@ fn shipped_texts_are_identified_as_themselves() {
         "\nidentification of {total} distinct shipped SPDX texts: {exact} exact, {alias} as an identical-text alias, {} other",
         misses.len()
     );
-    eprintln!("rate (exact or alias): {:.1}%", 100.0 * (exact + alias) as f64 / total as f64);
+    eprintln!(
+        "rate (exact or alias): {:.1}%",
+        100.0 * (exact + alias) as f64 / total as f64
+    );
     for m in &misses {
         eprintln!("  near-duplicate or miss: {m}");
     }
     // The common licenses must all be recognised.
     for id in IDS {
-        let got = results.iter().find(|(i, _)| groups[i].contains(id)).and_then(|(_, f)| f.clone());
+        let got = results
+            .iter()
+            .find(|(i, _)| groups[i].contains(id))
+            .and_then(|(_, f)| f.clone());
         let (got, _) = got.unwrap_or_else(|| panic!("{id} not identified"));
-        assert!(groups[id].contains(got.as_str()) || family(&got) == family(id), "{id} identified as {got}");
+        assert!(
+            groups[id].contains(got.as_str()) || family(&got) == family(id),
+            "{id} identified as {got}"
+        );
     }
-    assert!((exact + alias) * 100 >= total * 97, "identification rate too low");
+    assert!(
+        (exact + alias) * 100 >= total * 97,
+        "identification rate too low"
+    );
 }
 
 // ---- end to end through git -----------------------------------------------------------------
@@ -493,14 +743,30 @@ fn commit_state(repo: &Repository, state: &State, parent: Option<Oid>) -> Oid {
         tb.insert(path, blob, 0o100_644).expect("insert");
     }
     if let Some(pj) = state.package_json() {
-        tb.insert("package.json", repo.blob(pj.as_bytes()).expect("blob"), 0o100_644).expect("insert");
+        tb.insert(
+            "package.json",
+            repo.blob(pj.as_bytes()).expect("blob"),
+            0o100_644,
+        )
+        .expect("insert");
     }
-    tb.insert("README.md", repo.blob(b"# example\n").expect("blob"), 0o100_644).expect("insert");
-    let tree = repo.find_tree(tb.write().expect("write tree")).expect("tree");
+    tb.insert(
+        "README.md",
+        repo.blob(b"# example\n").expect("blob"),
+        0o100_644,
+    )
+    .expect("insert");
+    let tree = repo
+        .find_tree(tb.write().expect("write tree"))
+        .expect("tree");
     let sig = Signature::now("upstream", "upstream@example.com").expect("sig");
-    let parents: Vec<git2::Commit<'_>> = parent.map(|p| repo.find_commit(p).expect("parent")).into_iter().collect();
+    let parents: Vec<git2::Commit<'_>> = parent
+        .map(|p| repo.find_commit(p).expect("parent"))
+        .into_iter()
+        .collect();
     let refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
-    repo.commit(None, &sig, &sig, "release", &tree, &refs).expect("commit")
+    repo.commit(None, &sig, &sig, "release", &tree, &refs)
+        .expect("commit")
 }
 
 #[test]
@@ -513,18 +779,37 @@ fn git_end_to_end_subset_matches_in_memory_judgement() {
         let base = State::base(id);
         let old_commit = commit_state(&repo, &base, None);
         let old = scan(&repo, old_commit).expect("scan old");
+        let old_mem = base.snapshot();
         assert_eq!(old.commit, old_commit.to_string());
-        assert_eq!(old.fingerprint(), base.snapshot().fingerprint(), "{id}: scan and in-memory agree");
+        assert_eq!(
+            old.fingerprint(),
+            old_mem.fingerprint(),
+            "{id}: scan and in-memory agree"
+        );
         for variant in variants(id) {
             let new_commit = commit_state(&repo, &variant.new, Some(old_commit));
             let new = scan(&repo, new_commit).expect("scan new");
             let j = judge(&old, &new, &policy);
-            let mem = judge(&base.snapshot(), &variant.new.snapshot(), &policy);
-            assert_eq!(j.verdict, mem.verdict, "{id} / {}: git {} vs memory {}", variant.name, j.reason, mem.reason);
+            let mem = judge(&old_mem, &variant.new.snapshot(), &policy);
+            assert_eq!(
+                j.verdict, mem.verdict,
+                "{id} / {}: git {} vs memory {}",
+                variant.name, j.reason, mem.reason
+            );
             assert_eq!(j.code, mem.code, "{id} / {}", variant.name);
             if variant.substantive {
-                assert_eq!(j.verdict, Verdict::ReviewRequired, "{id} / {}: {}", variant.name, j.reason);
-                assert_ne!(j.fingerprint, j.old_fingerprint, "{id} / {}: a new approval is needed", variant.name);
+                assert_eq!(
+                    j.verdict,
+                    Verdict::ReviewRequired,
+                    "{id} / {}: {}",
+                    variant.name,
+                    j.reason
+                );
+                assert_ne!(
+                    j.fingerprint, j.old_fingerprint,
+                    "{id} / {}: a new approval is needed",
+                    variant.name
+                );
             }
             checked += 1;
         }
@@ -540,21 +825,43 @@ fn git_mit_restriction_reads_like_the_email_example() {
     let base = State::base("MIT");
     let old_commit = commit_state(&repo, &base, None);
     let lic = base.license();
-    let changed = lic.replacen("\nTHE SOFTWARE", &format!("\n{RESTRICTION}\n\nTHE SOFTWARE"), 1);
+    let changed = lic.replacen(
+        "\nTHE SOFTWARE",
+        &format!("\n{RESTRICTION}\n\nTHE SOFTWARE"),
+        1,
+    );
     let new_commit = commit_state(&repo, &base.clone().with_license(changed), Some(old_commit));
-    let j = judge(&scan(&repo, old_commit).expect("scan"), &scan(&repo, new_commit).expect("scan"), &LicensePolicy::default());
+    let j = judge(
+        &scan(&repo, old_commit).expect("scan"),
+        &scan(&repo, new_commit).expect("scan"),
+        &LicensePolicy::default(),
+    );
     assert_eq!(j.verdict, Verdict::ReviewRequired);
     assert_eq!(j.code, "text-changed");
-    let file = j.files.iter().find(|f| f.path == "LICENSE").expect("LICENSE judged");
-    assert_eq!(file.new_id.as_ref().map(|d| d.id.as_str()), Some("MIT"), "the label still says MIT");
+    let file = j
+        .files
+        .iter()
+        .find(|f| f.path == "LICENSE")
+        .expect("LICENSE judged");
+    assert_eq!(
+        file.new_id.as_ref().map(|d| d.id.as_str()),
+        Some("MIT"),
+        "the label still says MIT"
+    );
     let diff = file.unified_diff.as_deref().expect("a diff");
-    assert!(diff.contains("+The Software may not be used to provide a hosted service"), "{diff}");
+    assert!(
+        diff.contains("+The Software may not be used to provide a hosted service"),
+        "{diff}"
+    );
     assert!(file.word_diff.iter().any(|w| w.tag == upkeep::license::WordTag::Insert && w.text.contains("hosted service")));
     let summary = j.summary.join("\n");
-    assert!(summary.contains("LICENSE: MIT -> MIT with added text: \"The Software may not be used"), "{summary}");
-    assert!(summary.contains("package.json license: unchanged (MIT)"), "{summary}");
+    assert!(
+        summary.contains("LICENSE: MIT -> MIT with added text: \"The Software may not be used"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("package.json license: unchanged (MIT)"),
+        "{summary}"
+    );
     eprintln!("{summary}\n{diff}");
 }
-
-
-

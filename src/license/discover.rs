@@ -306,6 +306,179 @@ fn read_manifest(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use git2::Signature;
+
+    const MIT: &str = "MIT License\n\nCopyright (c) 2024 Example\n\nPermission is hereby granted, free of charge, to any person obtaining a copy of this software.\n";
+
+    enum Item<'a> {
+        File(&'a [u8]),
+        Link(&'a str),
+        Dir(Vec<(&'a [u8], Item<'a>)>),
+    }
+
+    fn write_tree(repo: &Repository, items: Vec<(&[u8], Item<'_>)>) -> Oid {
+        let mut tb = repo.treebuilder(None).expect("treebuilder");
+        for (name, item) in items {
+            let (oid, mode) = match item {
+                Item::File(bytes) => (repo.blob(bytes).expect("blob"), 0o100_644),
+                Item::Link(target) => (repo.blob(target.as_bytes()).expect("blob"), 0o120_000),
+                Item::Dir(children) => (write_tree(repo, children), 0o040_000),
+            };
+            // Tree entry names are bytes; non-UTF-8 names are legal in git.
+            tb.insert(
+                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name),
+                oid,
+                mode,
+            )
+            .expect("insert");
+        }
+        tb.write().expect("write tree")
+    }
+
+    fn commit(repo: &Repository, items: Vec<(&[u8], Item<'_>)>) -> Oid {
+        let tree = repo.find_tree(write_tree(repo, items)).expect("tree");
+        let sig = Signature::now("t", "t@example.com").expect("sig");
+        repo.commit(None, &sig, &sig, "c", &tree, &[])
+            .expect("commit")
+    }
+
+    fn entry<'a>(snap: &'a LicenseSnapshot, path: &str, field: Option<&str>) -> &'a LicenseEntry {
+        snap.entries
+            .iter()
+            .find(|e| e.path == path && e.field.as_deref() == field)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no entry {path} {field:?} in {:?}",
+                    snap.entries
+                        .iter()
+                        .map(LicenseEntry::display_path)
+                        .collect::<Vec<_>>()
+                )
+            })
+    }
+
+    #[test]
+    fn scan_reads_files_manifests_and_license_dirs_from_a_bare_repo() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Repository::init_bare(dir.path()).expect("bare");
+        let oid = commit(
+            &repo,
+            vec![
+                (b"LICENSE", Item::File(MIT.as_bytes())),
+                (b"NOTICE", Item::File(b"Example\nCopyright 2024 Example\n")),
+                (b"PATENTS", Item::File(b"Additional patent grant.\n")),
+                (b"README.md", Item::File(b"# readme\n")),
+                (b"license.go", Item::File(b"package license\n")),
+                (b"package.json", Item::File(br#"{"license":"MIT"}"#)),
+                (
+                    b"Cargo.toml",
+                    Item::File(b"[package]\nname = \"x\"\nlicense = \"MIT OR Apache-2.0\"\n"),
+                ),
+                (b"go.mod", Item::File(b"module example.com/x\n")),
+                (b"pyproject.toml", Item::File(b"[project\nbroken")),
+                (
+                    b"LICENSES",
+                    Item::Dir(vec![(b"CC0-1.0.txt", Item::File(b"No rights reserved.\n"))]),
+                ),
+                (
+                    b"src",
+                    Item::Dir(vec![(
+                        b"LICENSE",
+                        Item::File(b"nested, not a root license\n"),
+                    )]),
+                ),
+            ],
+        );
+        let snap = scan(&repo, oid).expect("scan");
+        assert_eq!(entry(&snap, "LICENSE", None).kind, EntryKind::License);
+        assert!(
+            entry(&snap, "LICENSE", None).detected.is_some(),
+            "license files get a label"
+        );
+        assert_eq!(entry(&snap, "NOTICE", None).kind, EntryKind::Notice);
+        assert_eq!(entry(&snap, "PATENTS", None).kind, EntryKind::Patents);
+        assert_eq!(
+            entry(&snap, "LICENSES/CC0-1.0.txt", None).kind,
+            EntryKind::License
+        );
+        assert_eq!(
+            entry(&snap, "package.json", Some("license"))
+                .expression
+                .as_deref(),
+            Some("MIT")
+        );
+        assert_eq!(
+            entry(&snap, "Cargo.toml", Some("package.license")).expression_ids,
+            vec!["Apache-2.0", "MIT"]
+        );
+        let py = entry(&snap, "pyproject.toml", Some("(file)"));
+        assert_eq!(py.state, EntryState::Unparsable);
+        assert!(
+            py.detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("pyproject.toml"))
+        );
+        assert!(
+            snap.manifests
+                .iter()
+                .any(|m| m.path == "go.mod" && m.parsed && m.fields.is_empty())
+        );
+        assert!(!snap.entries.iter().any(|e| e.path.starts_with("src/")
+            || e.path == "license.go"
+            || e.path == "README.md"));
+        assert_eq!(snap.commit, oid.to_string());
+    }
+
+    #[test]
+    fn hostile_entries_are_reported_not_followed_or_loaded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Repository::init_bare(dir.path()).expect("bare");
+        let big = vec![b'a'; usize::try_from(MAX_BLOB_BYTES).expect("fits") + 1];
+        let binary = b"\x7fELF\0\0\x01binary".to_vec();
+        let oid = commit(
+            &repo,
+            vec![
+                (b"LICENSE", Item::Link("../../etc/passwd")),
+                (b"COPYING", Item::File(&big)),
+                (b"LICENSE.txt", Item::File(&binary)),
+                (b"LICENSE-\xff\xfe.md", Item::File(MIT.as_bytes())),
+                (b"package.json", Item::Link("/etc/shadow")),
+            ],
+        );
+        let snap = scan(&repo, oid).expect("scan never fails on bad entries");
+        let link = entry(&snap, "LICENSE", None);
+        assert_eq!(link.state, EntryState::Symlink);
+        assert_eq!(link.detail.as_deref(), Some("../../etc/passwd"));
+        let large = entry(&snap, "COPYING", None);
+        assert_eq!(large.state, EntryState::TooLarge);
+        assert_eq!(large.size, MAX_BLOB_BYTES + 1);
+        assert_eq!(
+            large.sha256,
+            sha256_hex(large.blob_id.as_deref().expect("blob id").as_bytes())
+        );
+        assert_eq!(entry(&snap, "LICENSE.txt", None).state, EntryState::Binary);
+        assert!(snap.entries.iter().any(|e| e.path.starts_with("LICENSE-")
+            && e.path.contains('\u{fffd}')
+            && e.state == EntryState::Text));
+        assert_eq!(
+            entry(&snap, "package.json", Some("(file)")).state,
+            EntryState::Symlink
+        );
+        // Every one of them needs review when it appears.
+        let j = super::super::judge::judge(
+            &LicenseSnapshot::empty(),
+            &snap,
+            &super::super::LicensePolicy::default(),
+        );
+        for code in ["symlink", "too-large", "binary"] {
+            assert!(
+                j.findings
+                    .iter()
+                    .any(|f| f.code == code && f.verdict == super::super::Verdict::ReviewRequired),
+                "{code}"
+            );
+        }
+    }
 
     #[test]
     fn well_known_names() {

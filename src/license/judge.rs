@@ -176,7 +176,7 @@ pub fn judge(
         .collect();
     let mut extra = project_findings(old, new, policy);
     findings.append(&mut extra);
-    findings.sort_by(|a, b| (b.verdict, severity(&b.code)).cmp(&(a.verdict, severity(&a.code))));
+    findings.sort_by_key(|f| std::cmp::Reverse((f.verdict, severity(&f.code))));
 
     let (verdict, code, reason) = match findings.first() {
         Some(top) => (top.verdict, top.code.clone(), top.reason.clone()),
@@ -686,4 +686,306 @@ fn summarise(files: &[FileJudgement], findings: &[Finding]) -> Vec<String> {
         lines.push(format!("{} [{}]", f.reason, f.code));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::license::snapshot::LicenseEntry;
+
+    const MIT: &str = "MIT License\n\nCopyright (c) 2023 Example Corp\n\nPermission is hereby granted, free of charge, to any person obtaining a copy\nof this software, to deal in the Software without restriction.\n\nTHE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND.\n";
+
+    fn file(path: &str, kind: EntryKind, text: &str) -> LicenseEntry {
+        LicenseEntry::from_file_bytes(path, kind, None, text.as_bytes()).expect("entry")
+    }
+
+    fn snap(entries: Vec<LicenseEntry>) -> LicenseSnapshot {
+        let mut s = LicenseSnapshot {
+            entries,
+            ..LicenseSnapshot::empty()
+        };
+        s.sort();
+        s
+    }
+
+    fn field(path: &str, name: &str, value: &str) -> LicenseEntry {
+        LicenseEntry::from_manifest_value(path, name, value)
+    }
+
+    /// A fake detection, so tests can state what the detector said without real texts.
+    fn labelled(mut e: LicenseEntry, id: &str) -> LicenseEntry {
+        e.detected = Some(Detection {
+            id: id.to_owned(),
+            confidence: 0.99,
+        });
+        e
+    }
+
+    #[test]
+    fn verdicts_order_and_codes() {
+        assert!(
+            Verdict::ReviewRequired > Verdict::Cosmetic && Verdict::Cosmetic > Verdict::Unchanged
+        );
+        assert_eq!(
+            [
+                Verdict::Cosmetic,
+                Verdict::ReviewRequired,
+                Verdict::Unchanged
+            ]
+            .into_iter()
+            .max(),
+            Some(Verdict::ReviewRequired)
+        );
+        assert_eq!(
+            serde_json::to_string(&Verdict::ReviewRequired).expect("json"),
+            "\"review-required\""
+        );
+        assert_eq!(Verdict::Cosmetic.code(), "cosmetic");
+    }
+
+    #[test]
+    fn copyright_only_and_formatting_only_are_cosmetic() {
+        let p = LicensePolicy::default();
+        let old = snap(vec![file("LICENSE", EntryKind::License, MIT)]);
+        let year = snap(vec![file(
+            "LICENSE",
+            EntryKind::License,
+            &MIT.replace("2023", "2025"),
+        )]);
+        let j = judge(&old, &year, &p);
+        assert_eq!(
+            (j.verdict, j.code.as_str()),
+            (Verdict::Cosmetic, "copyright-only")
+        );
+        assert_eq!(
+            j.files[0].copyright_added,
+            vec!["Copyright (c) 2025 Example Corp"]
+        );
+        assert_eq!(
+            j.fingerprint, j.old_fingerprint,
+            "cosmetic changes keep the approval"
+        );
+        let crlf = snap(vec![file(
+            "LICENSE",
+            EntryKind::License,
+            &MIT.replace('\n', "\r\n"),
+        )]);
+        assert_eq!(judge(&old, &crlf, &p).code, "formatting-only");
+        assert_eq!(judge(&old, &old, &p).verdict, Verdict::Unchanged);
+    }
+
+    #[test]
+    fn any_body_change_needs_review_with_a_diff() {
+        let p = LicensePolicy::default();
+        let old = snap(vec![file("LICENSE", EntryKind::License, MIT)]);
+        let new = snap(vec![file(
+            "LICENSE",
+            EntryKind::License,
+            &MIT.replace("without restriction", "not without restriction"),
+        )]);
+        let j = judge(&old, &new, &p);
+        assert_eq!(
+            (j.verdict, j.code.as_str()),
+            (Verdict::ReviewRequired, "text-changed")
+        );
+        let f = &j.files[0];
+        assert!(
+            f.unified_diff
+                .as_deref()
+                .is_some_and(|d| d
+                    .contains("+this software, to deal in the Software not without restriction.")),
+            "{:?}",
+            f.unified_diff
+        );
+        assert!(
+            f.word_diff
+                .iter()
+                .any(|w| w.tag == WordTag::Insert && w.text.contains("not"))
+        );
+        assert_ne!(j.fingerprint, j.old_fingerprint);
+        assert!(j.reason.contains("added text: \"not\""), "{}", j.reason);
+    }
+
+    #[test]
+    fn id_change_rename_add_remove() {
+        let p = LicensePolicy::default();
+        let old = snap(vec![labelled(
+            file("LICENSE", EntryKind::License, MIT),
+            "MIT",
+        )]);
+        let apache = snap(vec![labelled(
+            file(
+                "LICENSE",
+                EntryKind::License,
+                "Apache License\nVersion 2.0\n",
+            ),
+            "Apache-2.0",
+        )]);
+        assert_eq!(judge(&old, &apache, &p).code, "id-changed");
+
+        let renamed = snap(vec![file(
+            "LICENSE.md",
+            EntryKind::License,
+            &format!("# {MIT}"),
+        )]);
+        let j = judge(&old, &renamed, &p);
+        assert_eq!((j.verdict, j.code.as_str()), (Verdict::Cosmetic, "renamed"));
+        assert_eq!(j.files[0].old_path.as_deref(), Some("LICENSE"));
+        assert_eq!(j.files[0].change, Change::Renamed);
+
+        let added = snap(vec![
+            file("LICENSE", EntryKind::License, MIT),
+            file("LICENSE-APACHE", EntryKind::License, "Apache License\n"),
+        ]);
+        let j = judge(
+            &snap(vec![file("LICENSE", EntryKind::License, MIT)]),
+            &added,
+            &p,
+        );
+        assert_eq!(j.code, "file-added");
+        assert_eq!(
+            judge(
+                &added,
+                &snap(vec![file("LICENSE", EntryKind::License, MIT)]),
+                &p
+            )
+            .code,
+            "file-removed"
+        );
+    }
+
+    #[test]
+    fn license_removed_entirely_is_the_headline() {
+        let p = LicensePolicy::default();
+        let old = snap(vec![
+            file("LICENSE", EntryKind::License, MIT),
+            field("package.json", "license", "MIT"),
+        ]);
+        let j = judge(&old, &snap(vec![]), &p);
+        assert_eq!(
+            (j.verdict, j.code.as_str()),
+            (Verdict::ReviewRequired, "license-removed")
+        );
+        assert!(j.findings.iter().any(|f| f.code == "file-removed"));
+        assert!(j.findings.iter().any(|f| f.code == "manifest-changed"));
+    }
+
+    #[test]
+    fn manifest_changes_disagreement_and_notice() {
+        let p = LicensePolicy::default();
+        let lic = labelled(file("LICENSE", EntryKind::License, MIT), "MIT");
+        let old = snap(vec![
+            lic.clone(),
+            field("package.json", "license", "MIT"),
+            file(
+                "NOTICE",
+                EntryKind::Notice,
+                "Example\nCopyright 2023 Example\n",
+            ),
+        ]);
+        let spelled = snap(vec![
+            lic.clone(),
+            field("package.json", "license", "mit"),
+            file(
+                "NOTICE",
+                EntryKind::Notice,
+                "Example\nCopyright 2024 Example\n",
+            ),
+        ]);
+        let j = judge(&old, &spelled, &p);
+        assert_eq!(j.verdict, Verdict::Cosmetic, "{}", j.reason);
+        let changed = snap(vec![
+            lic.clone(),
+            field("package.json", "license", "BUSL-1.1"),
+            file("NOTICE", EntryKind::Notice, "Example\n"),
+        ]);
+        let j = judge(&old, &changed, &p);
+        assert_eq!(j.verdict, Verdict::ReviewRequired);
+        assert!(j.findings.iter().any(|f| f.code == "manifest-changed"));
+        assert!(
+            j.findings
+                .iter()
+                .any(|f| f.code == "manifest-disagrees" && f.reason.contains("BUSL-1.1")),
+            "{:?}",
+            j.findings
+        );
+        let notice = snap(vec![
+            lic,
+            field("package.json", "license", "MIT"),
+            file(
+                "NOTICE",
+                EntryKind::Notice,
+                "Example\nCopyright 2023 Example\nIncludes Acme (proprietary).\n",
+            ),
+        ]);
+        let j = judge(&old, &notice, &p);
+        assert_eq!(j.code, "notice-changed");
+        assert_eq!(j.verdict, Verdict::ReviewRequired);
+        let relaxed = LicensePolicy {
+            allowed: vec![],
+            review_codes: Some(vec!["file-added".into()]),
+        };
+        assert_eq!(
+            judge(&old, &notice, &relaxed).verdict,
+            Verdict::Cosmetic,
+            "an operator may treat NOTICE changes as cosmetic"
+        );
+    }
+
+    #[test]
+    fn not_allowed_only_when_new() {
+        let p = LicensePolicy {
+            allowed: vec!["MIT".into(), "Apache-2.0".into()],
+            review_codes: None,
+        };
+        let mit = snap(vec![field("package.json", "license", "MIT")]);
+        let busl = snap(vec![field("package.json", "license", "BUSL-1.1")]);
+        let j = judge(&mit, &busl, &p);
+        assert_eq!(j.code, "not-allowed", "{:?}", j.findings);
+        // Already BUSL before: only the change itself is reported.
+        let busl2 = snap(vec![field("package.json", "license", "BUSL-1.1 OR MIT")]);
+        let j = judge(&busl, &busl2, &p);
+        assert!(
+            !j.findings.iter().any(|f| f.code == "not-allowed"),
+            "{:?}",
+            j.findings
+        );
+    }
+
+    #[test]
+    fn symlink_always_needs_review() {
+        let p = LicensePolicy::default();
+        let link = || {
+            LicenseEntry::unjudgeable(
+                "LICENSE",
+                None,
+                EntryKind::License,
+                EntryState::Symlink,
+                10,
+                "h".into(),
+                Some("docs/LICENSE".into()),
+            )
+        };
+        let j = judge(&snap(vec![link()]), &snap(vec![link()]), &p);
+        assert_eq!(
+            (j.verdict, j.code.as_str()),
+            (Verdict::ReviewRequired, "symlink")
+        );
+        let bin = || {
+            LicenseEntry::unjudgeable(
+                "LICENSE",
+                None,
+                EntryKind::License,
+                EntryState::Binary,
+                10,
+                "h".into(),
+                None,
+            )
+        };
+        assert_eq!(
+            judge(&snap(vec![bin()]), &snap(vec![bin()]), &p).verdict,
+            Verdict::Unchanged,
+            "same bytes"
+        );
+    }
 }

@@ -149,7 +149,11 @@ fn demote_mid_paragraph_copyright(lines: &mut [Line]) {
         };
         if running_text && let Line::Copyright(text) = &lines[i] {
             let text = text.clone();
-            lines[i] = Line::Body { text, starts_block: false, bullet: false };
+            lines[i] = Line::Body {
+                text,
+                starts_block: false,
+                bullet: false,
+            };
         }
     }
 }
@@ -256,12 +260,16 @@ fn classify_line(line: &str) -> Option<Line> {
     if text.is_empty() {
         return Some(Line::Blank);
     }
-    if RULE_LINE.is_match(text) {
+    let first = text.as_bytes()[0];
+    // Cheap first-byte checks keep the regexes off ordinary lines (debug builds are slow).
+    if matches!(first, b'-' | b'=' | b'*' | b'_' | b'~' | b'#' | b'+') && RULE_LINE.is_match(text) {
         // Horizontal rules and setext heading underlines carry no words.
         return None;
     }
     let quoted;
-    if let Some(m) = BLOCKQUOTE.find(text) {
+    if first == b'>'
+        && let Some(m) = BLOCKQUOTE.find(text)
+    {
         quoted = text[m.end()..].trim().to_owned();
         text = &quoted;
         if text.is_empty() {
@@ -270,10 +278,15 @@ fn classify_line(line: &str) -> Option<Line> {
     }
     let mut starts_block = false;
     let mut bullet = false;
-    let stripped: String = if let Some(c) = HEADING.captures(text) {
+    let first = text.as_bytes()[0];
+    let stripped: String = if first == b'#'
+        && let Some(c) = HEADING.captures(text)
+    {
         starts_block = true;
         c[1].to_owned()
-    } else if let Some(c) = BULLET.captures(text) {
+    } else if matches!(first, b'-' | b'*')
+        && let Some(c) = BULLET.captures(text)
+    {
         // The marker is shown as "- " but, like every stand-alone dash, is not part of the key.
         starts_block = true;
         bullet = true;
@@ -307,6 +320,9 @@ fn classify_line(line: &str) -> Option<Line> {
 /// Stand-alone `-` tokens (bullets, dashes used as punctuation) are dropped too, so a reflow that
 /// moves a dash to a line start cannot look like a new list item.
 fn strip_emphasis(token: &str) -> Option<String> {
+    if !token.contains(['*', '\\', '_', '<', '-', '=', '~', '#']) {
+        return Some(token.to_owned());
+    }
     let mut t: String = token.chars().filter(|c| *c != '*').collect();
     // `\.` and friends are Markdown escapes of the same character.
     if t.contains('\\') {
@@ -449,6 +465,9 @@ const TERM_WORDS: &[&str] = &[
 #[must_use]
 pub fn is_copyright_line(line: &str) -> bool {
     let trimmed = line.trim();
+    if !trimmed.starts_with(['c', 'C', '(', 'p', 'P', 'a', 'A']) {
+        return false;
+    }
     if ALL_RIGHTS.is_match(trimmed) && ALL_RIGHTS.replace_all(trimmed, "").trim().is_empty() {
         return true;
     }
@@ -539,7 +558,9 @@ in the Software without restriction.\n";
 
     #[test]
     fn copyright_words_inside_running_text_stay_body() {
-        let wrapped = n("The notice of copyright, i.e., \"Copyright\n(c) 2001, 2002 Python Software Foundation\" is retained.\n");
+        let wrapped = n(
+            "Python license terms follow here.\nThe notice of copyright, i.e., \"Copyright\n(c) 2001, 2002 Python Software Foundation\" is retained.\n",
+        );
         assert!(wrapped.copyright.is_empty(), "{:?}", wrapped.copyright);
         let titled = n("MIT License\nCopyright (c) 2024 Example\n\nPermission is granted.\n");
         assert_eq!(titled.copyright, vec!["Copyright (c) 2024 Example"]);
