@@ -120,12 +120,7 @@ pub trait Forge: Send + Sync {
     /// Read `path` at the head of `base`.
     fn read_base_file(&self, base: &str, path: &str) -> ForgeResult<BaseFile>;
     /// The bot branch, or None when it does not exist.
-    fn branch_state(
-        &self,
-        branch: &str,
-        base: &str,
-        bot: &Identity,
-    ) -> ForgeResult<Option<BranchState>>;
+    fn branch_state(&self, branch: &str, base: &str, bot: &Identity) -> ForgeResult<Option<BranchState>>;
     /// Create or move `branch` to a new commit; returns the new head commit id.
     fn write_branch(&self, write: &CommitWrite) -> ForgeResult<String>;
     /// Find the PR for `branch`: by `known_id` when given, else the open PR whose head is `branch`.
