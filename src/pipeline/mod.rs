@@ -548,7 +548,7 @@ fn sync_server_inner(
             Some(o) => license::scan(repo, o).context("scanning license files of the pinned release")?,
             None => {
                 report.notes.push("the pinned commit is not in the upstream history; license compared against nothing".into());
-                license::LicenseSnapshot::default()
+                license::LicenseSnapshot::empty()
             }
         };
         Ok(license::judge(&old_snap, &new_snap, &policy_for(server)))
