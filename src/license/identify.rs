@@ -258,11 +258,9 @@ NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FO
 LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE \
 SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.\n";
         let _ = detect("warm up the store", "test-warm");
-        let t = std::time::Instant::now();
         let d = detect(mit, "test-mit")
             .expect("store loads")
             .expect("has words");
-        eprintln!("analyze took {:?}", t.elapsed());
         assert_eq!(d.id, "MIT");
         assert!(d.is_confident(), "{d:?}");
         assert_eq!(detect("   \n", "test-empty").expect("store loads"), None);
