@@ -466,7 +466,10 @@ pub fn license_email(v: &RebuildView<'_>, pr_url: Option<&str>, sla_days: u64) -
             "If approved:  upkeep license approve {} --by \"<your name>\" --note \"<CELA ticket>\"\n     The rebuild PR then becomes ready for review.",
             v.server
         ),
-        format!("If not approved: close the rebuild PR; upkeep will not propose {} again.", v.new.version),
+        format!(
+            "If not approved: close the rebuild PR; upkeep will not propose {} again.",
+            v.new.version
+        ),
     ];
     let pins = format!(
         "Pinned: {} ({})   Proposed: {} ({})",
@@ -490,14 +493,25 @@ pub fn license_email(v: &RebuildView<'_>, pr_url: Option<&str>, sla_days: u64) -
             let _ = write!(h, "<li>{}</li>", html_escape(line));
         }
         h.push_str("</ul>");
-        for f in l.files.iter().filter(|f| f.unified_diff.is_some() || !f.word_diff.is_empty()) {
+        for f in l
+            .files
+            .iter()
+            .filter(|f| f.unified_diff.is_some() || !f.word_diff.is_empty())
+        {
             let _ = writeln!(t, "\n  {}:", f.path);
             if let Some(d) = &f.unified_diff {
-                for line in d.lines().filter(|l| !l.starts_with("---") && !l.starts_with("+++")) {
+                for line in d
+                    .lines()
+                    .filter(|l| !l.starts_with("---") && !l.starts_with("+++"))
+                {
                     let _ = writeln!(t, "  {line}");
                 }
             }
-            let _ = write!(h, "<p><b>{}</b></p><pre style=\"white-space:pre-wrap;border:1px solid #ddd;padding:8px\">", html_escape(&f.path));
+            let _ = write!(
+                h,
+                "<p><b>{}</b></p><pre style=\"white-space:pre-wrap;border:1px solid #ddd;padding:8px\">",
+                html_escape(&f.path)
+            );
             if f.word_diff.is_empty() {
                 h.push_str(&html_escape(f.unified_diff.as_deref().unwrap_or_default()));
             } else {
@@ -506,7 +520,10 @@ pub fn license_email(v: &RebuildView<'_>, pr_url: Option<&str>, sla_days: u64) -
                     match w.tag {
                         crate::license::WordTag::Equal => h.push_str(&text),
                         crate::license::WordTag::Insert => {
-                            let _ = write!(h, "<ins style=\"background:#d4f8d4;text-decoration:none\">{text}</ins>");
+                            let _ = write!(
+                                h,
+                                "<ins style=\"background:#d4f8d4;text-decoration:none\">{text}</ins>"
+                            );
                         }
                         crate::license::WordTag::Delete => {
                             let _ = write!(h, "<del style=\"background:#fbd4d4\">{text}</del>");
@@ -529,11 +546,24 @@ pub fn license_email(v: &RebuildView<'_>, pr_url: Option<&str>, sla_days: u64) -
     t.push('\n');
     if let Some(url) = pr_url {
         let _ = writeln!(t, "Rebuild PR (draft): {url}");
-        let _ = write!(h, "<p>Rebuild PR (draft): <a href=\"{0}\">{0}</a></p>", html_escape(url));
+        let _ = write!(
+            h,
+            "<p>Rebuild PR (draft): <a href=\"{0}\">{0}</a></p>",
+            html_escape(url)
+        );
     }
     let _ = writeln!(t, "{pins}\n\n{footer}");
-    let _ = write!(h, "<p><code>{}</code></p><p style=\"color:#666\">{}</p></body></html>", html_escape(&pins), html_escape(&footer));
-    EmailText { subject, text: t, html: h }
+    let _ = write!(
+        h,
+        "<p><code>{}</code></p><p style=\"color:#666\">{}</p></body></html>",
+        html_escape(&pins),
+        html_escape(&footer)
+    );
+    EmailText {
+        subject,
+        text: t,
+        html: h,
+    }
 }
 
 /// The alarm sent when release tags moved upstream.

@@ -183,6 +183,15 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
             }
             reports.push(report);
         }
+        if !opts.dry_run {
+            match crate::notify::reminders::enqueue_due(&deps.store, &deps.config, run_id) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(reminders = n, "queued review reminders"),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "could not queue review reminders")
+                }
+            }
+        }
         let emails = if opts.dry_run {
             Default::default()
         } else {
