@@ -47,10 +47,12 @@ pub fn proposable_at(
 /// (so `1.2` matches `1.2.0` in semver). Entries that do not parse match by exact text.
 pub fn is_security_release(version: &str, security: &[String], scheme: VersionScheme) -> bool {
     let parsed = Version::parse(scheme, version);
-    security.iter().any(|s| match (&parsed, Version::parse(scheme, s)) {
-        (Some(a), Some(b)) => *a == b,
-        _ => s == version,
-    })
+    security
+        .iter()
+        .any(|s| match (&parsed, Version::parse(scheme, s)) {
+            (Some(a), Some(b)) => *a == b,
+            _ => s == version,
+        })
 }
 
 #[cfg(test)]
@@ -58,7 +60,9 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     const DAY: Duration = Duration::from_secs(86_400);
@@ -68,15 +72,63 @@ mod tests {
         let now = at("2026-03-10T12:00:00Z");
         // (published, cooldown, security, expected, why)
         let cases: [(Option<&str>, Duration, bool, bool, &str); 9] = [
-            (Some("2026-03-01T12:00:00Z"), 7 * DAY, false, true, "nine days old"),
-            (Some("2026-03-03T12:00:00Z"), 7 * DAY, false, true, "exactly seven days"),
-            (Some("2026-03-03T12:00:01Z"), 7 * DAY, false, false, "one second short"),
-            (Some("2026-03-09T12:00:00Z"), 7 * DAY, false, false, "one day old"),
-            (Some("2026-03-09T12:00:00Z"), 7 * DAY, true, true, "security bypass"),
+            (
+                Some("2026-03-01T12:00:00Z"),
+                7 * DAY,
+                false,
+                true,
+                "nine days old",
+            ),
+            (
+                Some("2026-03-03T12:00:00Z"),
+                7 * DAY,
+                false,
+                true,
+                "exactly seven days",
+            ),
+            (
+                Some("2026-03-03T12:00:01Z"),
+                7 * DAY,
+                false,
+                false,
+                "one second short",
+            ),
+            (
+                Some("2026-03-09T12:00:00Z"),
+                7 * DAY,
+                false,
+                false,
+                "one day old",
+            ),
+            (
+                Some("2026-03-09T12:00:00Z"),
+                7 * DAY,
+                true,
+                true,
+                "security bypass",
+            ),
             (None, 7 * DAY, false, true, "no publish time: proposable"),
-            (Some("2026-03-11T00:00:00Z"), 7 * DAY, false, false, "published in the future"),
-            (Some("2026-03-11T00:00:00Z"), Duration::ZERO, false, true, "no cooldown"),
-            (Some("2026-03-01T00:00:00Z"), Duration::MAX, false, false, "absurd cooldown"),
+            (
+                Some("2026-03-11T00:00:00Z"),
+                7 * DAY,
+                false,
+                false,
+                "published in the future",
+            ),
+            (
+                Some("2026-03-11T00:00:00Z"),
+                Duration::ZERO,
+                false,
+                true,
+                "no cooldown",
+            ),
+            (
+                Some("2026-03-01T00:00:00Z"),
+                Duration::MAX,
+                false,
+                false,
+                "absurd cooldown",
+            ),
         ];
         for (published, cooldown, security, expected, why) in cases {
             assert_eq!(
@@ -99,10 +151,26 @@ mod tests {
     #[test]
     fn security_versions_match_by_scheme() {
         let security = vec!["1.2".to_string(), "weird-tag".to_string()];
-        assert!(is_security_release("1.2.0", &security, VersionScheme::Semver));
-        assert!(is_security_release("v1.2.0", &security, VersionScheme::Semver));
-        assert!(!is_security_release("1.2.1", &security, VersionScheme::Semver));
-        assert!(is_security_release("weird-tag", &security, VersionScheme::Semver));
+        assert!(is_security_release(
+            "1.2.0",
+            &security,
+            VersionScheme::Semver
+        ));
+        assert!(is_security_release(
+            "v1.2.0",
+            &security,
+            VersionScheme::Semver
+        ));
+        assert!(!is_security_release(
+            "1.2.1",
+            &security,
+            VersionScheme::Semver
+        ));
+        assert!(is_security_release(
+            "weird-tag",
+            &security,
+            VersionScheme::Semver
+        ));
         assert!(!is_security_release("1.2.0", &[], VersionScheme::Semver));
     }
 }

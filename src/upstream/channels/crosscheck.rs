@@ -63,7 +63,9 @@ pub fn cross_check(
 
     let mut found: Vec<(Version, Discrepancy)> = Vec::new();
     for (version, release) in &registry {
-        let reported = found.iter().any(|(v, d)| v == version && d.kind == DiscrepancyKind::MissingTag);
+        let reported = found
+            .iter()
+            .any(|(v, d)| v == version && d.kind == DiscrepancyKind::MissingTag);
         if reported || oldest_tag.is_some_and(|oldest| version < oldest) {
             continue;
         }
@@ -134,7 +136,9 @@ mod tests {
     const DAY: Duration = Duration::from_secs(86_400);
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn now() -> DateTime<Utc> {
@@ -178,23 +182,78 @@ mod tests {
             &'a str,
         );
         let cases: Vec<Case> = vec![
-            (vec![("1.0.0", old), ("1.1.0", old)], vec!["1.0.0", "1.1.0"], vec![], "agree"),
-            (vec![("1.0", old)], vec!["1.0.0"], vec![], "scheme equality: 1.0 = 1.0.0"),
-            (vec![("1.0.0", old)], vec!["1.0.0", "1.0.1"], vec![("1.0.1", Tag)], "published without a tag"),
-            (vec![("1.0.0", old), ("1.1.0", old)], vec!["1.0.0"], vec![("1.1.0", InReg)], "old tag never published"),
-            (vec![("1.0.0", old), ("1.1.0", fresh)], vec!["1.0.0"], vec![], "fresh tag still in cooldown"),
-            (vec![("1.0.0", old), ("1.1.0", None)], vec!["1.0.0"], vec![("1.1.0", InReg)], "undated tag counts as old"),
-            (vec![("2.0.0", old)], vec!["1.0.0", "1.5.0", "2.0.0"], vec![], "registry history before the first tag"),
-            (vec![("1.0.0", old), ("2.0.0", old)], vec!["2.0.0"], vec![], "tags before the first publish"),
-            (vec![], vec!["1.0.0"], vec![("1.0.0", Tag)], "no tags at all"),
-            (vec![("1.0.0", old)], vec![], vec![("1.0.0", InReg)], "nothing published at all"),
+            (
+                vec![("1.0.0", old), ("1.1.0", old)],
+                vec!["1.0.0", "1.1.0"],
+                vec![],
+                "agree",
+            ),
+            (
+                vec![("1.0", old)],
+                vec!["1.0.0"],
+                vec![],
+                "scheme equality: 1.0 = 1.0.0",
+            ),
+            (
+                vec![("1.0.0", old)],
+                vec!["1.0.0", "1.0.1"],
+                vec![("1.0.1", Tag)],
+                "published without a tag",
+            ),
+            (
+                vec![("1.0.0", old), ("1.1.0", old)],
+                vec!["1.0.0"],
+                vec![("1.1.0", InReg)],
+                "old tag never published",
+            ),
+            (
+                vec![("1.0.0", old), ("1.1.0", fresh)],
+                vec!["1.0.0"],
+                vec![],
+                "fresh tag still in cooldown",
+            ),
+            (
+                vec![("1.0.0", old), ("1.1.0", None)],
+                vec!["1.0.0"],
+                vec![("1.1.0", InReg)],
+                "undated tag counts as old",
+            ),
+            (
+                vec![("2.0.0", old)],
+                vec!["1.0.0", "1.5.0", "2.0.0"],
+                vec![],
+                "registry history before the first tag",
+            ),
+            (
+                vec![("1.0.0", old), ("2.0.0", old)],
+                vec!["2.0.0"],
+                vec![],
+                "tags before the first publish",
+            ),
+            (
+                vec![],
+                vec!["1.0.0"],
+                vec![("1.0.0", Tag)],
+                "no tags at all",
+            ),
+            (
+                vec![("1.0.0", old)],
+                vec![],
+                vec![("1.0.0", InReg)],
+                "nothing published at all",
+            ),
             (
                 vec![("1.0.0", old), ("1.2.0", old), ("v1.2.0", old)],
                 vec!["1.0.0", "1.1.0", "1.3.0"],
                 vec![("1.1.0", Tag), ("1.2.0", InReg), ("1.3.0", Tag)],
                 "both ways, ordered by version, duplicate tags reported once",
             ),
-            (vec![("1.0.0", old), ("not-a-version", old)], vec!["1.0.0", "junk"], vec![], "unparsable entries are ignored"),
+            (
+                vec![("1.0.0", old), ("not-a-version", old)],
+                vec!["1.0.0", "junk"],
+                vec![],
+                "unparsable entries are ignored",
+            ),
         ];
         for (tag_list, registry, expected, why) in cases {
             let found = cross_check(
@@ -205,8 +264,10 @@ mod tests {
                 7 * DAY,
                 now(),
             );
-            let expected: Vec<(String, DiscrepancyKind)> =
-                expected.into_iter().map(|(v, k)| (v.to_string(), k)).collect();
+            let expected: Vec<(String, DiscrepancyKind)> = expected
+                .into_iter()
+                .map(|(v, k)| (v.to_string(), k))
+                .collect();
             assert_eq!(summary(&found), expected, "{why}");
         }
     }
@@ -215,7 +276,10 @@ mod tests {
     fn details_name_the_channel_and_the_facts() {
         let found = cross_check(
             "mcp-registry",
-            &tags(&[("1.0.0", Some("2026-03-01T00:00:00Z")), ("1.1.0", Some("2026-03-11T00:00:00Z"))]),
+            &tags(&[
+                ("1.0.0", Some("2026-03-01T00:00:00Z")),
+                ("1.1.0", Some("2026-03-11T00:00:00Z")),
+            ]),
             &published(&["1.0.0", "1.0.5"]),
             VersionScheme::Semver,
             7 * DAY,

@@ -48,7 +48,13 @@ pub(super) fn lookup(
     let mut pages = 0;
     while let Some(url) = next.take() {
         if pages == MAX_PAGES {
-            tracing::warn!(channel = fetcher.channel, owner, repo, pages, "stopping at the page cap; older releases are not listed");
+            tracing::warn!(
+                channel = fetcher.channel,
+                owner,
+                repo,
+                pages,
+                "stopping at the page cap; older releases are not listed"
+            );
             break;
         }
         pages += 1;
@@ -56,8 +62,9 @@ pub(super) fn lookup(
         not_modified &= page.not_modified;
         releases.extend(page.value);
         if let Some(link) = page.link_next {
-            let link_url = Url::parse(&link)
-                .map_err(|e| fetcher.malformed(url.as_str(), format!("bad next link {link:?}: {e}")))?;
+            let link_url = Url::parse(&link).map_err(|e| {
+                fetcher.malformed(url.as_str(), format!("bad next link {link:?}: {e}"))
+            })?;
             if link_url.origin() != api.origin() {
                 return Err(fetcher.malformed(
                     url.as_str(),
@@ -155,8 +162,14 @@ mod tests {
                 r#"<https://h/x?page=1>; rel="prev", <https://h/x?page=3>; rel="next""#,
                 Some("https://h/x?page=3"),
             ),
-            (r#"<https://h/x?a=1,2>; rel=next"#, Some("https://h/x?a=1,2")),
-            (r#"<https://h/x?page=4>; rel="last next""#, Some("https://h/x?page=4")),
+            (
+                r#"<https://h/x?a=1,2>; rel=next"#,
+                Some("https://h/x?a=1,2"),
+            ),
+            (
+                r#"<https://h/x?page=4>; rel="last next""#,
+                Some("https://h/x?page=4"),
+            ),
             (r#"<https://h/x?page=1>; rel="first""#, None),
             (r#"<https://h/nextpage>; rel="prev""#, None),
             ("", None),

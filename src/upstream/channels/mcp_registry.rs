@@ -76,7 +76,12 @@ pub(super) fn lookup(
     let mut pages = 0;
     loop {
         if pages == MAX_PAGES {
-            tracing::warn!(channel = fetcher.channel, server, pages, "stopping at the page cap; older versions are not listed");
+            tracing::warn!(
+                channel = fetcher.channel,
+                server,
+                pages,
+                "stopping at the page cap; older versions are not listed"
+            );
             break;
         }
         pages += 1;
@@ -106,8 +111,8 @@ pub(super) fn parse_server_list(
     server: &str,
     scheme: VersionScheme,
 ) -> Result<ParsedPage, String> {
-    let list: ServerList =
-        serde_json::from_slice(body).map_err(|e| format!("not an MCP Registry server list ({e})"))?;
+    let list: ServerList = serde_json::from_slice(body)
+        .map_err(|e| format!("not an MCP Registry server list ({e})"))?;
     let mut out = Vec::new();
     for entry in list.servers {
         if entry.server.name != server {

@@ -391,8 +391,11 @@ impl Fetcher<'_> {
             .header_str("link")
             .and_then(github::parse_link_next);
         if let Some(etag) = response.header_str(ETAG.as_str()) {
-            self.cache
-                .put(key, etag, &encode_entry(link_next.as_deref(), &response.body));
+            self.cache.put(
+                key,
+                etag,
+                &encode_entry(link_next.as_deref(), &response.body),
+            );
         }
         Ok(Page {
             value,
@@ -524,7 +527,12 @@ mod tests {
         ] {
             assert!(is_json_content_type(ok), "{ok}");
         }
-        for bad in ["text/html", "text/html; charset=utf-8", "application/octet-stream", ""] {
+        for bad in [
+            "text/html",
+            "text/html; charset=utf-8",
+            "application/octet-stream",
+            "",
+        ] {
             assert!(!is_json_content_type(bad), "{bad}");
         }
     }

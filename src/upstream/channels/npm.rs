@@ -156,13 +156,22 @@ mod tests {
 
     #[test]
     fn unpublished_packages_have_no_releases_but_other_shapes_are_errors() {
-        let unpublished = br#"{"name":"gone","time":{"unpublished":{"time":"2025-01-01T00:00:00Z"}}}"#;
+        let unpublished =
+            br#"{"name":"gone","time":{"unpublished":{"time":"2025-01-01T00:00:00Z"}}}"#;
         assert_eq!(
             parse_packument(unpublished, "gone", VersionScheme::Semver, None).unwrap(),
             Vec::new()
         );
         assert!(parse_packument(br#"{"name":"x"}"#, "x", VersionScheme::Semver, None).is_err());
-        assert!(parse_packument(br#"{"name":"y","versions":{}}"#, "x", VersionScheme::Semver, None).is_err());
+        assert!(
+            parse_packument(
+                br#"{"name":"y","versions":{}}"#,
+                "x",
+                VersionScheme::Semver,
+                None
+            )
+            .is_err()
+        );
         assert!(parse_packument(b"[]", "x", VersionScheme::Semver, None).is_err());
     }
 }

@@ -102,8 +102,8 @@ fn upload_time(file: &File) -> Option<DateTime<Utc>> {
     {
         return Some(t.with_timezone(&Utc));
     }
-    let naive = NaiveDateTime::parse_from_str(file.upload_time.as_deref()?, "%Y-%m-%dT%H:%M:%S%.f")
-        .ok()?;
+    let naive =
+        NaiveDateTime::parse_from_str(file.upload_time.as_deref()?, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
     Some(naive.and_utc())
 }
 
@@ -178,7 +178,9 @@ mod tests {
         let other = br#"{"info":{"name":"requests"},"releases":{}}"#;
         assert!(parse_project(other, "weather-mcp", VersionScheme::Pep440, &index()).is_err());
         let no_releases = br#"{"info":{"name":"weather-mcp"}}"#;
-        assert!(parse_project(no_releases, "weather-mcp", VersionScheme::Pep440, &index()).is_err());
+        assert!(
+            parse_project(no_releases, "weather-mcp", VersionScheme::Pep440, &index()).is_err()
+        );
         assert!(parse_project(b"[]", "weather-mcp", VersionScheme::Pep440, &index()).is_err());
     }
 
