@@ -87,7 +87,9 @@ pub struct Lookup {
 /// The state store implements it; [`MemoryCache`] is the in-process one. The body is opaque to
 /// the cache (this module stores what it needs to replay a page, not only the raw response).
 pub trait ConditionalCache: Send + Sync {
+    /// The ETag and body last stored for `url`.
     fn get(&self, url: &str) -> Option<(String, Vec<u8>)>;
+    /// Replaces the entry for `url`.
     fn put(&self, url: &str, etag: &str, body: &[u8]);
 }
 
@@ -96,6 +98,7 @@ pub trait ConditionalCache: Send + Sync {
 pub struct MemoryCache(Mutex<HashMap<String, (String, Vec<u8>)>>);
 
 impl MemoryCache {
+    /// An empty cache.
     pub fn new() -> Self {
         Self::default()
     }
@@ -105,6 +108,7 @@ impl MemoryCache {
         self.lock().len()
     }
 
+    /// True when no URL has an entry.
     pub fn is_empty(&self) -> bool {
         self.lock().is_empty()
     }
