@@ -23,6 +23,11 @@ pub struct RebuildView<'a> {
     pub approval: Option<&'a Approval>,
     pub held: bool,
     pub diff: Option<&'a ReleaseDiff>,
+    /// Release notes from the release channel (e.g. the GitHub release body), preferred over
+    /// the changelog section found in the diff.
+    pub release_notes: Option<&'a str>,
+    /// The release channels looked up, with their cross-check findings.
+    pub channels: &'a [crate::report::ChannelReport],
     pub run_id: i64,
 }
 
@@ -268,6 +273,31 @@ pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
     if let Some(d) = v.diff {
         summary_rows(&mut head, d);
     }
+    if !v.channels.is_empty() {
+        let cells: Vec<String> = v
+            .channels
+            .iter()
+            .map(|c| match (&c.error, c.discrepancies.is_empty()) {
+                (Some(_), _) => format!("{} ⚠ lookup failed", c.name),
+                (None, true) => format!(
+                    "{} {} ✔",
+                    c.name,
+                    md_escape(c.latest.as_deref().unwrap_or("-"))
+                ),
+                (None, false) => format!(
+                    "{} ⚠ {} discrepanc{}",
+                    c.name,
+                    c.discrepancies.len(),
+                    if c.discrepancies.len() == 1 {
+                        "y"
+                    } else {
+                        "ies"
+                    }
+                ),
+            })
+            .collect();
+        let _ = writeln!(head, "| channels | | {} |", cells.join(" · "));
+    }
     head.push('\n');
 
     let compare = compare_url(v.upstream, &v.old.git_ref, &v.new.tag);
@@ -282,6 +312,26 @@ pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
         sections.push(Section {
             title: title.into(),
             text: license_section(l, v.held),
+        });
+    }
+    let problems: Vec<String> = v
+        .channels
+        .iter()
+        .flat_map(|c| {
+            c.error
+                .iter()
+                .map(move |e| format!("- {}: lookup failed: {}", c.name, md_escape(e)))
+                .chain(
+                    c.discrepancies
+                        .iter()
+                        .map(|d| format!("- {}: {}", d.channel, md_escape(&d.detail))),
+                )
+        })
+        .collect();
+    if !problems.is_empty() {
+        sections.push(Section {
+            title: "Release channels disagree".into(),
+            text: problems.join("\n") + "\n",
         });
     }
     if let Some(d) = v.diff {
@@ -300,7 +350,12 @@ pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
             },
             text: commits_section(d, compare.as_deref()),
         });
-        if let Some(notes) = &d.release_notes {
+        if let Some(notes) = v.release_notes {
+            sections.push(Section {
+                title: format!("Release notes ({})", md_escape(&v.new.tag)),
+                text: quote(notes),
+            });
+        } else if let Some(notes) = &d.release_notes {
             sections.push(Section {
                 title: format!(
                     "Release notes ({}: {})",
@@ -658,6 +713,8 @@ mod tests {
             approval: None,
             held: false,
             diff: Some(&diff),
+            release_notes: None,
+            channels: &[],
             run_id: 1,
         };
         for limit in [4_000, 65_536] {

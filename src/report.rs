@@ -105,6 +105,18 @@ pub struct PullRequestReport {
     pub pin_diff: String,
 }
 
+/// One release channel's answer in a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelReport {
+    pub name: String,
+    pub ok: bool,
+    /// The registry answered 304: nothing changed since the last look.
+    pub not_modified: bool,
+    pub latest: Option<String>,
+    pub error: Option<String>,
+    pub discrepancies: Vec<crate::upstream::channels::Discrepancy>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerReport {
     pub name: String,
@@ -116,6 +128,8 @@ pub struct ServerReport {
     pub pull_request: Option<PullRequestReport>,
     pub emails_queued: usize,
     pub moved_tags: Vec<MovedTag>,
+    /// Each release channel looked up, with what the cross-check found.
+    pub channels: Vec<ChannelReport>,
     /// Why the server is held, when it is.
     pub hold_reason: Option<String>,
     pub error: Option<String>,
@@ -135,6 +149,7 @@ impl ServerReport {
             pull_request: None,
             emails_queued: 0,
             moved_tags: Vec::new(),
+            channels: Vec::new(),
             hold_reason: None,
             error: None,
             notes: Vec::new(),

@@ -142,6 +142,8 @@ pub struct ServerConfig {
     pub release: ReleaseConfig,
     pub mirror: MirrorConfig,
     pub license: LicensePolicyConfig,
+    /// Settings of every non-git channel the server uses (as `release.channel` or in `verify`).
+    pub channels: BTreeMap<Channel, ChannelConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -150,9 +152,60 @@ pub struct ServerSchedule {
     pub schedule: cron::Schedule,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Channel {
     GitTags,
+    GithubReleases,
+    Npm,
+    Pypi,
+    McpRegistry,
+}
+
+impl Channel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::GitTags => "git-tags",
+            Channel::GithubReleases => "github-releases",
+            Channel::Npm => "npm",
+            Channel::Pypi => "pypi",
+            Channel::McpRegistry => "mcp-registry",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Channel> {
+        [
+            Channel::GitTags,
+            Channel::GithubReleases,
+            Channel::Npm,
+            Channel::Pypi,
+            Channel::McpRegistry,
+        ]
+        .into_iter()
+        .find(|c| c.name() == s)
+    }
+}
+
+/// Where a non-git release channel looks (secrets still unresolved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelConfig {
+    GithubReleases {
+        api_url: String,
+        owner: String,
+        repo: String,
+        token: SecretRef,
+    },
+    Npm {
+        registry: String,
+        package: String,
+    },
+    Pypi {
+        index: String,
+        project: String,
+    },
+    McpRegistry {
+        registry: String,
+        server: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -164,6 +217,12 @@ pub struct ReleaseConfig {
     pub scheme: VersionScheme,
     pub include: Option<Regex>,
     pub exclude: Option<Regex>,
+    /// A release is proposed only once it is this old (bake-in); zero: at once.
+    pub cooldown: Duration,
+    /// Versions marked as security releases: they skip the cooldown.
+    pub security: Vec<String>,
+    /// Channels cross-checked against the git tags.
+    pub verify: Vec<Channel>,
 }
 
 #[derive(Debug, Clone)]
@@ -885,8 +944,12 @@ fn validate_server(
         }
     };
     let release = validate_release(s.release.as_ref(), &who, span.clone(), d);
-    let mirror = validate_mirror(s.mirror.as_ref(), &who, span, d);
+    let mirror = validate_mirror(s.mirror.as_ref(), &who, span.clone(), d);
     let server_license = license_policy(s.license.as_ref(), Some(license));
+    let channels = release
+        .as_ref()
+        .map(|r| validate_channels(s.channels.as_ref(), r, &upstream, &who, span.clone(), d))
+        .unwrap_or_default();
     let schedule = s
         .schedule
         .as_ref()
@@ -912,7 +975,130 @@ fn validate_server(
         release: release?,
         mirror: mirror?,
         license: server_license,
+        channels,
     })
+}
+
+/// `owner/repo` of a GitHub upstream URL, for the github-releases channel's default.
+fn github_repo_of(upstream: &str) -> Option<(String, String)> {
+    let rest = upstream
+        .strip_prefix("https://github.com/")
+        .or_else(|| upstream.strip_prefix("git@github.com:"))
+        .or_else(|| upstream.strip_prefix("ssh://git@github.com/"))?;
+    let (owner, repo) = rest
+        .trim_end_matches('/')
+        .trim_end_matches(".git")
+        .split_once('/')?;
+    (!owner.is_empty() && !repo.is_empty() && !repo.contains('/'))
+        .then(|| (owner.to_string(), repo.to_string()))
+}
+
+fn validate_channels(
+    raw: Option<&S<raw::RawChannels>>,
+    release: &ReleaseConfig,
+    upstream: &str,
+    who: &str,
+    span: std::ops::Range<usize>,
+    d: &mut Diagnostics<'_>,
+) -> BTreeMap<Channel, ChannelConfig> {
+    let mut used: Vec<Channel> = release.verify.clone();
+    if release.channel != Channel::GitTags {
+        used.push(release.channel);
+    }
+    let empty = raw::RawChannels::default();
+    let (r, rspan) = raw.map_or((&empty, span), |r| (r.get_ref(), r.span()));
+    let text = |v: &Option<S<String>>, default: &str| {
+        v.as_ref().map_or_else(
+            || default.to_string(),
+            |x| x.get_ref().trim_end_matches('/').to_string(),
+        )
+    };
+    let mut out = BTreeMap::new();
+    for c in used {
+        let missing = |d: &mut Diagnostics<'_>, key: &str| {
+            d.at(
+                Some(rspan.clone()),
+                "missing-key",
+                format!(
+                    "{who}: channel `{}` needs [servers.channels] {} = {{ {key} = \"...\" }}",
+                    c.name(),
+                    c.name()
+                ),
+            );
+        };
+        let cfg = match c {
+            Channel::GitTags => continue,
+            Channel::GithubReleases => {
+                let g = r.github_releases.as_ref().map(S::get_ref);
+                let repo = g.and_then(|g| g.repo.as_ref()).map(|x| x.get_ref().clone());
+                let pair = match repo {
+                    Some(x) => x
+                        .split_once('/')
+                        .map(|(o, n)| (o.to_string(), n.to_string())),
+                    None => github_repo_of(upstream),
+                };
+                let Some((owner, repo)) = pair else {
+                    missing(d, "repo");
+                    continue;
+                };
+                ChannelConfig::GithubReleases {
+                    api_url: text(&g.and_then(|g| g.api_url.clone()), "https://api.github.com"),
+                    owner,
+                    repo,
+                    token: g.map_or(SecretRef::None, |g| {
+                        secret_ref(d, g.token_env.as_ref(), g.token_file.as_ref(), "token")
+                    }),
+                }
+            }
+            Channel::Npm => {
+                let Some(n) = r
+                    .npm
+                    .as_ref()
+                    .map(S::get_ref)
+                    .filter(|n| n.package.is_some())
+                else {
+                    missing(d, "package");
+                    continue;
+                };
+                ChannelConfig::Npm {
+                    registry: text(&n.registry, "https://registry.npmjs.org"),
+                    package: text(&n.package, ""),
+                }
+            }
+            Channel::Pypi => {
+                let Some(p) = r
+                    .pypi
+                    .as_ref()
+                    .map(S::get_ref)
+                    .filter(|p| p.project.is_some())
+                else {
+                    missing(d, "project");
+                    continue;
+                };
+                ChannelConfig::Pypi {
+                    index: text(&p.index, "https://pypi.org"),
+                    project: text(&p.project, ""),
+                }
+            }
+            Channel::McpRegistry => {
+                let Some(m) = r
+                    .mcp_registry
+                    .as_ref()
+                    .map(S::get_ref)
+                    .filter(|m| m.server.is_some())
+                else {
+                    missing(d, "server");
+                    continue;
+                };
+                ChannelConfig::McpRegistry {
+                    registry: text(&m.registry, "https://registry.modelcontextprotocol.io"),
+                    server: text(&m.server, ""),
+                }
+            }
+        };
+        out.insert(c, cfg);
+    }
+    out
 }
 
 fn compile_regex(
@@ -947,21 +1133,40 @@ fn validate_release(
         return None;
     };
     let r = r.get_ref();
-    let channel = match r.channel.as_ref().map(|c| (c.get_ref().as_str(), c.span())) {
-        None | Some(("git-tags", _)) => Some(Channel::GitTags),
-        Some((other @ ("github-releases" | "npm" | "pypi" | "mcp-registry"), span)) => {
-            d.at(Some(span), "unsupported-channel", format!("{who}: release channel `{other}` is not supported by this version of upkeep yet; use \"git-tags\""));
-            None
-        }
-        Some((other, span)) => {
+    let known = "\"git-tags\", \"github-releases\", \"npm\", \"pypi\", \"mcp-registry\"";
+    let channel = match r.channel.as_ref() {
+        None => Some(Channel::GitTags),
+        Some(c) => Channel::parse(c.get_ref()).or_else(|| {
             d.at(
-                Some(span),
+                Some(c.span()),
                 "invalid-value",
-                format!("{who}: unknown release channel `{other}` (known: \"git-tags\")"),
+                format!(
+                    "{who}: unknown release channel `{}` (known: {known})",
+                    c.get_ref()
+                ),
             );
             None
-        }
+        }),
     };
+    let mut verify = Vec::new();
+    for v in r
+        .verify
+        .as_ref()
+        .map(|l| l.get_ref().as_slice())
+        .unwrap_or_default()
+    {
+        match Channel::parse(v.get_ref()) {
+            Some(Channel::GitTags) => d.at(Some(v.span()), "invalid-value", format!("{who}: `verify` lists registries to check against the git tags; `git-tags` itself cannot be one")),
+            Some(c) => verify.push(c),
+            None => d.at(Some(v.span()), "invalid-value", format!("{who}: unknown channel `{}` in `verify` (known: {known})", v.get_ref())),
+        }
+    }
+    let cooldown = parse_duration(d, r.cooldown.as_ref(), "cooldown", Duration::ZERO);
+    let security = r
+        .security
+        .as_ref()
+        .map(|l| l.get_ref().iter().map(|v| v.get_ref().clone()).collect())
+        .unwrap_or_default();
     let tag_pattern = match &r.tag_pattern {
         None => Regex::new(r"^v?(\d.*)$").ok(),
         Some(p) => compile_regex(d, p, "tag-pattern", who).and_then(|re| {
@@ -998,6 +1203,9 @@ fn validate_release(
         scheme,
         include,
         exclude,
+        cooldown,
+        security,
+        verify,
     })
 }
 

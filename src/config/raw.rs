@@ -91,6 +91,7 @@ pub struct RawServer {
     pub release: Option<S<RawRelease>>,
     pub mirror: Option<S<RawMirror>>,
     pub license: Option<RawLicense>,
+    pub channels: Option<S<RawChannels>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,6 +103,49 @@ pub struct RawRelease {
     pub scheme: Option<S<String>>,
     pub include: Option<S<String>>,
     pub exclude: Option<S<String>>,
+    pub cooldown: Option<S<String>>,
+    pub security: Option<S<Vec<S<String>>>>,
+    pub verify: Option<S<Vec<S<String>>>>,
+}
+
+/// `[servers.channels]`: where each non-git release channel looks.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawChannels {
+    pub github_releases: Option<S<RawGithubChannel>>,
+    pub npm: Option<S<RawNpmChannel>>,
+    pub pypi: Option<S<RawPypiChannel>>,
+    pub mcp_registry: Option<S<RawMcpChannel>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawGithubChannel {
+    pub repo: Option<S<String>>,
+    pub api_url: Option<S<String>>,
+    pub token_env: Option<S<String>>,
+    pub token_file: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawNpmChannel {
+    pub package: Option<S<String>>,
+    pub registry: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawPypiChannel {
+    pub project: Option<S<String>>,
+    pub index: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawMcpChannel {
+    pub server: Option<S<String>>,
+    pub registry: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -15,14 +15,15 @@ use git2::Oid;
 use sha2::Digest as _;
 use tracing::Instrument as _;
 
-use crate::config::{ServerConfig, ValidConfig};
+use crate::config::{Channel, ChannelConfig, ServerConfig, ValidConfig};
 use crate::events::Event;
 use crate::forge::pin::{self, Pin, PinTarget};
 use crate::forge::{CommitWrite, Forge, Identity, PrRequest, PrState};
 use crate::license::{self, LicensePolicy, Verdict};
 use crate::render::{self, RebuildView};
 use crate::report::{
-    Latest, LicenseReport, Pinned, PrAction, PullRequestReport, RunReport, ServerReport, Status,
+    ChannelReport, Latest, LicenseReport, Pinned, PrAction, PullRequestReport, RunReport,
+    ServerReport, Status,
 };
 use crate::store::{LeaseHolder, NewEmail, PrRecord, ServerState, Store};
 use crate::upstream::{self, Cache, diff};
@@ -260,6 +261,66 @@ fn publish_server(bus: &crate::events::Bus, run_id: i64, r: &ServerReport) {
     });
 }
 
+/// Read-through of the store's HTTP cache for the release channels. A dry run reads but never
+/// writes it.
+struct StoreCache<'a> {
+    store: &'a Store,
+    write: bool,
+}
+
+impl upstream::channels::ConditionalCache for StoreCache<'_> {
+    fn get(&self, url: &str) -> Option<(String, Vec<u8>)> {
+        self.store.http_cache_get(url).unwrap_or_else(|e| {
+            tracing::warn!(error = %format!("{e:#}"), "HTTP cache unreadable; fetching in full");
+            None
+        })
+    }
+
+    fn put(&self, url: &str, etag: &str, body: &[u8]) {
+        if self.write
+            && let Err(e) = self.store.http_cache_put(url, etag, body)
+        {
+            tracing::warn!(error = %format!("{e:#}"), "could not cache an HTTP response");
+        }
+    }
+}
+
+/// Look up every non-git channel of the server. Errors are kept per channel (as text without
+/// secrets) so the caller decides: the primary channel failing fails the server; a cross-checked
+/// one is reported.
+fn lookup_channels(
+    store: &Store,
+    server: &ServerConfig,
+    dry_run: bool,
+) -> Vec<(Channel, Result<upstream::channels::Lookup, String>)> {
+    use upstream::channels::ChannelSpec;
+    let cache = StoreCache {
+        store,
+        write: !dry_run,
+    };
+    let settings = crate::forge::http::HttpSettings::default();
+    server
+        .channels
+        .iter()
+        .map(|(channel, cfg)| {
+            let spec = match cfg {
+                ChannelConfig::GithubReleases { api_url, owner, repo, token } => match token.resolve() {
+                    Ok(token) => ChannelSpec::GithubReleases { api_url: api_url.clone(), owner: owner.clone(), repo: repo.clone(), token },
+                    Err(e) => return (*channel, Err(format!("{e:#}"))),
+                },
+                ChannelConfig::Npm { registry, package } => ChannelSpec::Npm { registry: registry.clone(), package: package.clone() },
+                ChannelConfig::Pypi { index, project } => ChannelSpec::Pypi { index: index.clone(), project: project.clone() },
+                ChannelConfig::McpRegistry { registry, server } => ChannelSpec::McpRegistry { registry: registry.clone(), server: server.clone() },
+            };
+            let result = upstream::channels::lookup(&spec, &settings, &cache, server.release.scheme).map_err(|e| e.to_string());
+            if let Err(e) = &result {
+                tracing::warn!(channel = channel.name(), error = %e, "release channel lookup failed");
+            }
+            (*channel, result)
+        })
+        .collect()
+}
+
 fn now_str() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -423,19 +484,132 @@ fn sync_server_inner(
     let pinned_tag = render::short_ref(&pin.git_ref).to_string();
     let pinned_version = upstream::tag_version(&pinned_tag, &server.release);
 
-    let Some(latest) = releases.last() else {
+    if releases.is_empty() {
         anyhow::bail!(
             "no tag of {} matches tag-pattern `{}` ({} tags seen)",
             upstream::redact_url(&server.upstream),
             server.release.tag_pattern.as_str(),
             fetched.tags.len()
         );
+    }
+
+    // Release channels: the primary one (when not git tags) and the registries cross-checked.
+    let now = chrono::Utc::now();
+    let lookups =
+        tracing::info_span!("release").in_scope(|| lookup_channels(store, server, dry_run));
+    let mut primary: Option<Vec<upstream::channels::ChannelRelease>> = None;
+    for (channel, result) in &lookups {
+        match result {
+            Ok(found) if *channel == server.release.channel => {
+                primary = Some(found.releases.clone());
+            }
+            Err(e) if *channel == server.release.channel => {
+                // A failed lookup is a failure, never "no new release".
+                anyhow::bail!("release channel {}: {e}", channel.name());
+            }
+            _ => {}
+        }
+    }
+    let scheme = server.release.scheme;
+    let tag_versions: Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> = releases
+        .iter()
+        .map(|r| {
+            let date = r
+                .date
+                .as_deref()
+                .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+                .map(|d| d.with_timezone(&chrono::Utc));
+            (r.version.clone(), date)
+        })
+        .collect();
+    for (channel, result) in &lookups {
+        report.channels.push(match result {
+            Ok(found) => {
+                let published: Vec<_> = found
+                    .releases
+                    .iter()
+                    .filter(|p| server.release.prerelease || !p.prerelease)
+                    .cloned()
+                    .collect();
+                ChannelReport {
+                    name: channel.name().to_string(),
+                    ok: true,
+                    not_modified: found.not_modified,
+                    latest: published.last().map(|p| p.version.clone()),
+                    error: None,
+                    discrepancies: if server.release.verify.contains(channel) {
+                        upstream::channels::cross_check(
+                            channel.name(),
+                            &tag_versions,
+                            &published,
+                            scheme,
+                            server.release.cooldown,
+                            now,
+                        )
+                    } else {
+                        Vec::new()
+                    },
+                }
+            }
+            Err(e) => ChannelReport {
+                name: channel.name().to_string(),
+                ok: false,
+                not_modified: false,
+                latest: None,
+                error: Some(e.clone()),
+                discrepancies: Vec::new(),
+            },
+        });
+    }
+    let choice = plan::choose_release(
+        &releases,
+        primary.as_deref(),
+        server.release.prerelease,
+        scheme,
+        server.release.cooldown,
+        &server.release.security,
+        now,
+    );
+    for w in &choice.waiting {
+        report.notes.push(format!(
+            "{} is in its cooldown{}",
+            w.version,
+            w.until
+                .as_deref()
+                .map(|u| format!(" until {u}"))
+                .unwrap_or_default()
+        ));
+    }
+    for v in &choice.untagged {
+        report.notes.push(format!(
+            "{} published on {} has no matching git tag; it cannot be pinned",
+            v,
+            server.release.channel.name()
+        ));
+    }
+    let channel_notes = choice.published.and_then(|p| p.notes.clone());
+    let Some(latest) = choice.release.or_else(|| {
+        // Nothing proposable yet: report the pinned release as the latest usable one.
+        releases
+            .iter()
+            .find(|r| Some(&r.parsed) == pinned_version.as_ref())
+    }) else {
+        anyhow::bail!(
+            "no release of {} is proposable yet ({} waiting for the cooldown, {} without a tag)",
+            server.name,
+            choice.waiting.len(),
+            choice.untagged.len()
+        );
     };
     report.latest = Some(Latest {
         version: latest.version.clone(),
         tag: latest.tag.clone(),
         commit: latest.commit.clone(),
-        date: latest.date.clone(),
+        date: choice
+            .published
+            .and_then(|p| p.published_at)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .or_else(|| latest.date.clone()),
     });
 
     let moved = if dry_run {
@@ -616,6 +790,8 @@ fn sync_server_inner(
         approval: approval.as_ref(),
         held,
         diff: release_diff.as_ref(),
+        release_notes: channel_notes.as_deref(),
+        channels: &report.channels,
         run_id,
     };
     let title = render::pr_title(&view);

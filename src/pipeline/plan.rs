@@ -5,9 +5,14 @@
 //! moved to the newer release; otherwise a PR is created, reusing a bot branch a crashed run left
 //! behind. Commits by a person on the bot branch are never overwritten.
 
+use chrono::{DateTime, Utc};
+
 use crate::forge::{BranchState, PrState};
 use crate::report::PrAction;
 use crate::store::PrRecord;
+use crate::upstream::Release;
+use crate::upstream::channels::{self, ChannelRelease};
+use crate::upstream::version::{Version, VersionScheme};
 
 /// The forge's view of the server's PR.
 #[derive(Debug, Clone, Copy)]
@@ -117,6 +122,86 @@ pub fn plan_pr(i: &PlanInput<'_>) -> PrPlan {
     }
 }
 
+/// A release that exists but is not proposed yet.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Waiting {
+    pub version: String,
+    /// When its cooldown ends.
+    pub until: Option<String>,
+}
+
+/// The release to propose, and the newer ones still in their cooldown.
+#[derive(Debug)]
+pub struct Choice<'a> {
+    pub release: Option<&'a Release>,
+    /// The primary channel's record of the chosen release (publish time, notes), if any.
+    pub published: Option<&'a ChannelRelease>,
+    pub waiting: Vec<Waiting>,
+    /// Channel versions that have no git tag to pin (they cannot be proposed).
+    pub untagged: Vec<String>,
+}
+
+/// Choose the newest proposable release. `git` is sorted oldest first (prereleases already
+/// filtered by policy). With a primary channel other than git tags, only versions that channel
+/// published are candidates, and they must have a git tag to pin. The cooldown counts from the
+/// channel's publish time, else from the tag's commit date.
+pub fn choose_release<'a>(
+    git: &'a [Release],
+    primary: Option<&'a [ChannelRelease]>,
+    prerelease: bool,
+    scheme: VersionScheme,
+    cooldown: std::time::Duration,
+    security: &[String],
+    now: DateTime<Utc>,
+) -> Choice<'a> {
+    let mut candidates: Vec<(&Release, Option<&ChannelRelease>)> = Vec::new();
+    let mut untagged = Vec::new();
+    match primary {
+        None => candidates.extend(git.iter().map(|r| (r, None))),
+        Some(published) => {
+            for p in published.iter().filter(|p| prerelease || !p.prerelease) {
+                let Some(v) = Version::parse(scheme, &p.version) else {
+                    continue;
+                };
+                match git.iter().rev().find(|r| r.parsed == v) {
+                    Some(r) => candidates.push((r, Some(p))),
+                    None => untagged.push(p.version.clone()),
+                }
+            }
+            candidates.sort_by(|a, b| a.0.parsed.cmp(&b.0.parsed));
+        }
+    }
+    let mut waiting = Vec::new();
+    for (r, p) in candidates.iter().rev() {
+        let published = p.and_then(|p| p.published_at).or_else(|| {
+            r.date
+                .as_deref()
+                .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+                .map(|d| d.with_timezone(&Utc))
+        });
+        let security_release = channels::is_security_release(&r.version, security, scheme);
+        if channels::cooldown_passed(published, now, cooldown, security_release) {
+            return Choice {
+                release: Some(r),
+                published: *p,
+                waiting,
+                untagged,
+            };
+        }
+        waiting.push(Waiting {
+            version: r.version.clone(),
+            until: channels::proposable_at(published, cooldown)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        });
+    }
+    Choice {
+        release: None,
+        published: None,
+        waiting,
+        untagged,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +240,79 @@ mod tests {
             head: head.into(),
             only_bot_commits: true,
         }
+    }
+
+    fn release(v: &str, date: &str) -> Release {
+        Release {
+            version: v.into(),
+            tag: format!("v{v}"),
+            commit: "c".into(),
+            date: Some(date.into()),
+            prerelease: false,
+            parsed: Version::parse(VersionScheme::Semver, v).unwrap(),
+        }
+    }
+
+    fn published(v: &str, at: &str) -> ChannelRelease {
+        ChannelRelease {
+            version: v.into(),
+            tag: None,
+            published_at: Some(
+                DateTime::parse_from_rfc3339(at)
+                    .unwrap()
+                    .with_timezone(&Utc),
+            ),
+            prerelease: false,
+            notes: None,
+            url: None,
+        }
+    }
+
+    #[test]
+    fn cooldown_and_channels_choose_the_release() {
+        let now = DateTime::parse_from_rfc3339("2026-11-27T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let git = [
+            release("1.0.0", "2026-10-01T00:00:00Z"),
+            release("1.1.0", "2026-11-25T00:00:00Z"),
+        ];
+        let week = std::time::Duration::from_secs(7 * 86_400);
+        let c = choose_release(&git, None, false, VersionScheme::Semver, week, &[], now);
+        assert_eq!(c.release.unwrap().version, "1.0.0");
+        assert_eq!(c.waiting[0].version, "1.1.0");
+        assert_eq!(c.waiting[0].until.as_deref(), Some("2026-12-02T00:00:00Z"));
+        let c = choose_release(
+            &git,
+            None,
+            false,
+            VersionScheme::Semver,
+            week,
+            &["1.1.0".into()],
+            now,
+        );
+        assert_eq!(
+            c.release.unwrap().version,
+            "1.1.0",
+            "security releases skip the cooldown"
+        );
+        // A registry as the primary channel: only what it published (and has a tag) is proposed.
+        let npm = [
+            published("1.0.0", "2026-10-02T00:00:00Z"),
+            published("1.2.0", "2026-10-03T00:00:00Z"),
+        ];
+        let c = choose_release(
+            &git,
+            Some(&npm),
+            false,
+            VersionScheme::Semver,
+            week,
+            &[],
+            now,
+        );
+        assert_eq!(c.release.unwrap().version, "1.0.0");
+        assert_eq!(c.untagged, ["1.2.0"]);
+        assert!(c.published.is_some());
     }
 
     #[test]

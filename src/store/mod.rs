@@ -713,6 +713,29 @@ impl Store {
         Ok(())
     }
 
+    // ---- HTTP conditional-request cache ------------------------------------------------------
+
+    /// The cached ETag and body of a URL.
+    pub fn http_cache_get(&self, url: &str) -> anyhow::Result<Option<(String, Vec<u8>)>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT etag, body FROM http_cache WHERE url = ?1",
+                params![url],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    pub fn http_cache_put(&self, url: &str, etag: &str, body: &[u8]) -> anyhow::Result<()> {
+        self.conn().execute(
+            "INSERT INTO http_cache(url, etag, body, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(url) DO UPDATE SET etag = ?2, body = ?3, updated_at = ?4",
+            params![url, etag, body, ts(now())],
+        )?;
+        Ok(())
+    }
+
     // ---- outbox ----------------------------------------------------------------------------
 
     /// Enqueue an email unless one with the same dedupe key exists. Returns whether it was new.

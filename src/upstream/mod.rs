@@ -279,6 +279,9 @@ mod tests {
             scheme: VersionScheme::Semver,
             include: None,
             exclude: None,
+            cooldown: std::time::Duration::ZERO,
+            security: Vec::new(),
+            verify: Vec::new(),
         }
     }
 

@@ -1,10 +1,14 @@
 //! Integration tests: the real `upkeep` binary against real git repositories in temp dirs,
 //! a real SQLite file and real outbox files.
 
+#[allow(dead_code)]
+#[path = "../channels_support/mod.rs"]
+mod channels_support;
 #[path = "../forge_support/mod.rs"]
 mod forge_support;
 mod support;
 
+mod channels_e2e;
 mod check;
 mod forges_e2e;
 mod sync;

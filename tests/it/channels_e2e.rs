@@ -1,0 +1,138 @@
+//! Release channels through the real binary: npm as the primary channel with a cooldown, the
+//! MCP-registry-style cross-check, conditional requests across runs, and a failed lookup that
+//! fails the server instead of looking like "no new release".
+
+use serde_json::json;
+
+use crate::channels_support::FakeRegistry;
+use crate::support::{MIT, Repo, ServerSpec, Workspace, lockfile, server};
+
+fn npm_doc(versions: &[(&str, &str)]) -> serde_json::Value {
+    let mut v = serde_json::Map::new();
+    let mut t = serde_json::Map::new();
+    for (ver, at) in versions {
+        v.insert(
+            (*ver).into(),
+            json!({"name": "weather-mcp", "version": ver}),
+        );
+        t.insert((*ver).into(), json!(at));
+    }
+    json!({"name": "weather-mcp", "dist-tags": {"latest": versions.last().unwrap().0}, "versions": v, "time": t})
+}
+
+struct World {
+    ws: Workspace,
+    up: Repo,
+    registry: FakeRegistry,
+}
+
+fn world(release_table: &str) -> World {
+    let ws = Workspace::new();
+    let mut up = Repo::new(&ws.path("upstream.git"));
+    let c1 = up.commit(&[("LICENSE", Some(MIT))], "r1");
+    up.tag("v1.0.0", c1);
+    let c2 = up.commit(&[("a.txt", Some("2"))], "r2");
+    up.tag("v1.1.0", c2);
+    let c3 = up.commit(&[("a.txt", Some("3"))], "r3");
+    up.tag("v1.2.0", c3);
+    let mut mirror = Repo::new(&ws.path("mirror.git"));
+    mirror.commit(
+        &[("upkeep.lock", Some(&lockfile(&up.url(), "v1.0.0")))],
+        "pin",
+    );
+    let registry = FakeRegistry::start();
+    let spec = ServerSpec::lockfile("weather", &up, &mirror);
+    ws.write_config(&[spec]);
+    // Swap in the release table and the channel settings.
+    let config = std::fs::read_to_string(ws.config_path()).unwrap();
+    let config = config.replace(
+        "release = { channel = \"git-tags\", tag-pattern = \"^v(.+)$\" }",
+        &format!("{release_table}\n\n[servers.channels]\nnpm = {{ package = \"weather-mcp\", registry = \"{}\" }}\n", registry.base()),
+    );
+    std::fs::write(ws.config_path(), config).unwrap();
+    World { ws, up, registry }
+}
+
+#[test]
+fn npm_as_the_primary_channel_proposes_only_what_it_published_after_the_cooldown() {
+    let w = world("release = { channel = \"npm\", tag-pattern = \"^v(.+)$\", cooldown = \"7d\" }");
+    let now = chrono::Utc::now();
+    let old = (now - chrono::Duration::days(30)).to_rfc3339();
+    let fresh = (now - chrono::Duration::hours(2)).to_rfc3339();
+    // 1.1.0 is published and old enough; 1.2.0 was published two hours ago.
+    w.registry.json(
+        "/weather-mcp",
+        &npm_doc(&[("1.0.0", &old), ("1.1.0", &old), ("1.2.0", &fresh)]),
+    );
+    let (code, report) = w.ws.sync();
+    assert_eq!(code, 0, "{report}");
+    let s = server(&report, "weather");
+    assert_eq!(s["latest"]["version"], "1.1.0", "{s}");
+    assert_eq!(s["pull_request"]["action"], "created");
+    assert!(
+        s["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("1.2.0 is in its cooldown")),
+        "{s}"
+    );
+    assert_eq!(s["channels"][0]["name"], "npm");
+    assert_eq!(s["channels"][0]["ok"], true);
+
+    // The next run revalidates with If-None-Match: one cheap 304, nothing else changes.
+    w.registry.reset_counts();
+    let (code, report) = w.ws.sync();
+    assert_eq!(code, 0);
+    let s = server(&report, "weather");
+    assert_eq!(s["channels"][0]["not_modified"], true, "{s}");
+    assert_eq!(w.registry.not_modified_responses(), 1);
+    assert_eq!(w.registry.full_responses(), 0);
+    assert_eq!(s["pull_request"]["action"], "unchanged");
+    let _ = &w.up;
+}
+
+#[test]
+fn a_failed_primary_lookup_fails_the_server() {
+    let w = world("release = { channel = \"npm\", tag-pattern = \"^v(.+)$\" }");
+    w.registry.fail_next(500, 10, &[], "{\"error\":\"down\"}");
+    let (code, report) = w.ws.sync();
+    assert_eq!(code, 1);
+    let s = server(&report, "weather");
+    assert_eq!(s["status"], "failed");
+    assert!(
+        s["error"].as_str().unwrap().contains("release channel npm"),
+        "{s}"
+    );
+    assert!(
+        s["pull_request"].is_null(),
+        "a failed lookup must not look like no new release"
+    );
+}
+
+#[test]
+fn a_registry_cross_check_reports_versions_without_tags_in_the_report_and_the_pr() {
+    let w = world(
+        "release = { channel = \"git-tags\", tag-pattern = \"^v(.+)$\", verify = [\"npm\"] }",
+    );
+    let old = (chrono::Utc::now() - chrono::Duration::days(30)).to_rfc3339();
+    // npm has 1.3.0, which no tag carries; 1.2.0 is tagged but missing on npm.
+    w.registry.json(
+        "/weather-mcp",
+        &npm_doc(&[("1.0.0", &old), ("1.1.0", &old), ("1.3.0", &old)]),
+    );
+    let (code, report) = w.ws.sync();
+    assert_eq!(code, 0, "{report}");
+    let s = server(&report, "weather");
+    assert_eq!(s["latest"]["version"], "1.2.0");
+    let kinds: Vec<&str> = s["channels"][0]["discrepancies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"missing-tag"), "{s}");
+    let body = s["pull_request"]["body"].as_str().unwrap();
+    assert!(body.contains("Release channels disagree"), "{body}");
+    assert!(body.contains("1.3.0"), "{body}");
+}
