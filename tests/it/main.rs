@@ -1,7 +1,6 @@
 //! Integration tests: the real `upkeep` binary against real git repositories in temp dirs,
 //! a real SQLite file and real outbox files.
 
-#[allow(dead_code)]
 #[path = "../channels_support/mod.rs"]
 mod channels_support;
 #[path = "../forge_support/mod.rs"]
