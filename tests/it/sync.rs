@@ -603,3 +603,138 @@ fn the_demo_opens_a_pr_and_writes_an_email_and_a_second_demo_changes_nothing() {
         "no second email"
     );
 }
+
+fn spdx_text(id: &str) -> &'static str {
+    spdx::text::LICENSE_TEXTS
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map(|(_, t)| *t)
+        .unwrap()
+}
+
+#[test]
+fn a_relicense_from_apache_to_agpl_is_held_emailed_approved_and_released() {
+    let ws = Workspace::new();
+    let mut up = Repo::new(&ws.path("upstream.git"));
+    let apache = spdx_text("Apache-2.0");
+    let c1 = up.commit(
+        &[
+            ("LICENSE", Some(apache)),
+            (
+                "package.json",
+                Some("{\"name\":\"x\",\"license\":\"Apache-2.0\"}\n"),
+            ),
+        ],
+        "r1",
+    );
+    up.tag("v1.0.0", c1);
+    let agpl = format!(
+        "Commercial use of this software requires a separate commercial license from Example Corp.\n\n{}",
+        spdx_text("AGPL-3.0-only")
+    );
+    let c2 = up.commit(
+        &[
+            ("LICENSE", Some(&agpl)),
+            (
+                "package.json",
+                Some("{\"name\":\"x\",\"license\":\"AGPL-3.0-only\"}\n"),
+            ),
+        ],
+        "relicense",
+    );
+    up.tag("v2.0.0", c2);
+    let mut mirror = Repo::new(&ws.path("mirror.git"));
+    mirror.commit(
+        &[("upkeep.lock", Some(&lockfile(&up.url(), "v1.0.0")))],
+        "pin",
+    );
+    ws.write_config(&[ServerSpec::lockfile("relicensed", &up, &mirror)]);
+
+    let (code, report) = ws.sync();
+    assert_eq!(code, 0, "{report}");
+    let s = server(&report, "relicensed");
+    assert_eq!(s["status"], "held");
+    assert_eq!(s["license"]["verdict"], "review-required");
+    assert_eq!(s["pull_request"]["draft"], true);
+    let body = s["pull_request"]["body"].as_str().unwrap();
+    assert!(
+        body.contains("AGPL-3.0"),
+        "the PR names the new license:\n{body}"
+    );
+    let emails = ws.emails();
+    assert_eq!(emails.len(), 1);
+    let raw = std::fs::read(&emails[0]).unwrap();
+    let mail = mailparse::parse_mail(&raw).unwrap();
+    use mailparse::MailHeaderMap as _;
+    let subject = mail.headers.get_first_value("Subject").unwrap();
+    assert_eq!(
+        subject,
+        "[upkeep] relicensed 1.0.0 -> 2.0.0: license change needs CELA review"
+    );
+    let text = mail
+        .subparts
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/plain")
+        .unwrap()
+        .get_body()
+        .unwrap();
+    assert!(
+        text.contains("AGPL-3.0"),
+        "the email carries the change:\n{text}"
+    );
+    assert!(text.contains("upkeep license approve relicensed"), "{text}");
+    let html = mail
+        .subparts
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/html")
+        .unwrap()
+        .get_body()
+        .unwrap();
+    assert!(
+        html.contains("<ins"),
+        "the HTML highlights inserted words:\n{html}"
+    );
+
+    assert_eq!(
+        ws.upkeep(&["license", "approve", "relicensed", "--by", "Legal"])
+            .code,
+        0
+    );
+    let (_, report) = ws.sync();
+    let s = server(&report, "relicensed");
+    assert_eq!(s["status"], "pr-updated");
+    assert_eq!(s["pull_request"]["draft"], false);
+    assert_eq!(ws.emails().len(), 1);
+}
+
+#[test]
+fn a_copyright_year_bump_opens_a_normal_pr_without_email() {
+    let ws = Workspace::new();
+    let mut up = Repo::new(&ws.path("upstream.git"));
+    let c1 = up.commit(&[("LICENSE", Some(MIT))], "r1");
+    up.tag("v1.0.0", c1);
+    let c2 = up.commit(
+        &[(
+            "LICENSE",
+            Some(&MIT.replace(
+                "Copyright (c) 2025 Example Authors",
+                "Copyright (c) 2025-2026 Example Authors and contributors",
+            )),
+        )],
+        "year",
+    );
+    up.tag("v1.0.1", c2);
+    let mut mirror = Repo::new(&ws.path("mirror.git"));
+    mirror.commit(
+        &[("upkeep.lock", Some(&lockfile(&up.url(), "v1.0.0")))],
+        "pin",
+    );
+    ws.write_config(&[ServerSpec::lockfile("yearly", &up, &mirror)]);
+    let (code, report) = ws.sync();
+    assert_eq!(code, 0, "{report}");
+    let s = server(&report, "yearly");
+    assert_eq!(s["status"], "pr-opened");
+    assert_eq!(s["license"]["verdict"], "cosmetic");
+    assert_eq!(s["pull_request"]["draft"], false);
+    assert!(ws.emails().is_empty());
+}
