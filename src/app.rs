@@ -38,6 +38,7 @@ pub async fn run(cli: Cli) -> i32 {
                 Command::Status(args) => status(&config, &args),
                 Command::License(cmd) => license(&config, cmd),
                 Command::Outbox(args) => outbox(&config, args).await,
+                Command::Tag(cmd) => tag(&config, cmd),
                 Command::Check(_) | Command::Demo(_) => unreachable!("handled above"),
             },
         },
@@ -246,6 +247,26 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
             Ok(EXIT_OK)
         }
     }
+}
+
+fn tag(config: &ValidConfig, cmd: crate::cli::TagCommand) -> anyhow::Result<i32> {
+    let crate::cli::TagCommand::Accept { server, tag, by } = cmd;
+    if config.server(&server).is_none() {
+        eprintln!("error: unknown server `{server}`");
+        return Ok(EXIT_CONFIG);
+    }
+    let store = Store::open(&config.state.path)?;
+    let Some(commit) = store.last_seen_commit(&server, &tag)? else {
+        eprintln!("error: upkeep has never seen tag `{tag}` of {server}");
+        return Ok(EXIT_FAILED);
+    };
+    store.accept_tag(&server, &tag, &commit, &by)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Accepted {tag} of {server} at {commit} (by {by}). The next sync proposes releases again."
+    )?;
+    Ok(EXIT_OK)
 }
 
 async fn outbox(config: &ValidConfig, args: OutboxArgs) -> anyhow::Result<i32> {

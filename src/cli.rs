@@ -46,6 +46,21 @@ pub enum Command {
     License(LicenseCommand),
     /// List pending and failed emails, or retry one
     Outbox(OutboxArgs),
+    /// Moved release tags: accept the commit a tag points at now, after checking it
+    #[command(subcommand)]
+    Tag(TagCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TagCommand {
+    /// Accept the commit TAG of SERVER points at now; releases the hold its move caused
+    Accept {
+        server: String,
+        tag: String,
+        /// Who checked it (recorded)
+        #[arg(long)]
+        by: String,
+    },
 }
 
 #[derive(Debug, Args)]

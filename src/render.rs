@@ -636,7 +636,15 @@ pub fn moved_tag_email(server: &str, upstream: &str, moved: &[MovedTag]) -> Emai
             m.tag, m.old_commit, m.first_seen, m.new_commit
         );
     }
-    t.push_str("\nCompare the commits upstream and ask the maintainers why the tag moved.\n");
+    t.push_str("\nWhat to do\n  1. Compare the commits upstream and ask the maintainers why the tag moved.\n");
+    if let Some(m) = moved.first() {
+        let _ = writeln!(
+            t,
+            "  2. If the new commit is legitimate:  upkeep tag accept {server} {} --by \"<your name>\"\n     upkeep then proposes releases of {server} again.",
+            m.tag
+        );
+    }
+    t.push_str("  3. If it is not: keep the hold and tell the sponsoring team; the pinned rebuild stays as it is.\n");
     EmailText {
         html: html_from_text(&t),
         subject,

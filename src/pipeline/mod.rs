@@ -644,7 +644,11 @@ fn sync_server_inner(
     state.last_error = None;
     state.consecutive_failures = 0;
 
-    let branch = branch_name(&server.name);
+    // The PR's branch: the deterministic one, or the fresh one a human push moved us to.
+    let stored_open = store.open_pr(&server.name)?;
+    let branch = stored_open
+        .as_ref()
+        .map_or_else(|| branch_name(&server.name), |p| p.branch.clone());
 
     // The moved-tag check and its alarm are one decision (one transaction).
     if !dry_run {
@@ -830,7 +834,6 @@ fn sync_server_inner(
         draft: held,
     };
 
-    let stored_open = store.open_pr(&server.name)?;
     let stored_this = store.pr_for_version(&server.name, &latest.version)?;
     let bot = bot_identity();
     let forge_pr = forge.find_pr(
@@ -953,14 +956,56 @@ fn sync_server_inner(
             (info, Some(head))
         }
         PrPlan::HumanOnBranch { pr_id } => {
-            let note = "upkeep found commits by someone else on this branch and will not force-push over them. \
-                        Merge or close this PR; upkeep proposes newer releases once the branch is gone.";
-            if let Some(id) = pr_id {
-                forge.comment_pr(id, note).ok();
-            }
-            anyhow::bail!(
-                "a person pushed to {branch}; not overwriting their commits (merge or close the PR, or delete the branch)"
+            // Never force-push over a person's commits: say so on their PR, and carry on in a
+            // fresh PR on a new branch.
+            let fresh = format!(
+                "{}-r{}",
+                branch_name(&server.name),
+                store.prs(&server.name)?.len() + 1
             );
+            let fresh_state = forge.branch_state(&fresh, &server.mirror.base, &bot)?;
+            if fresh_state.as_ref().is_some_and(|b| !b.only_bot_commits) {
+                anyhow::bail!(
+                    "people pushed to both {branch} and {fresh}; not overwriting their commits"
+                );
+            }
+            let head = forge.write_branch(&CommitWrite {
+                branch: fresh.clone(),
+                base_commit: base.base_commit.clone(),
+                path: server.mirror.pin_file.clone(),
+                content: new_content.clone(),
+                message: commit_message.clone(),
+                author: bot.clone(),
+                expected_head: fresh_state.map(|b| b.head),
+            })?;
+            let fresh_request = PrRequest {
+                branch: fresh.clone(),
+                ..request.clone()
+            };
+            let info = match forge.open_pr(&fresh_request) {
+                Ok(info) => info,
+                Err(crate::forge::ForgeError::Conflict(_)) => {
+                    forge.find_pr(&fresh, None)?.ok_or_else(|| {
+                        anyhow!("the forge reported a conflicting PR for {fresh} but none is open")
+                    })?
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if let Some(id) = pr_id {
+                let note = format!(
+                    "upkeep found commits by someone else on `{branch}` and will not force-push over them. \
+                     The rebuild of {} continues in {}. This PR is left as it is: merge or close it.",
+                    latest.version, info.url
+                );
+                if let Err(e) = forge.comment_pr(id, &note) {
+                    tracing::warn!(error = %e, "could not comment on the PR a person pushed to");
+                }
+            }
+            report.notes.push(format!(
+                "a person pushed to {branch}; continued in a fresh PR on {fresh}"
+            ));
+            pr_report.branch.clone_from(&fresh);
+            (info, Some(head))
         }
         PrPlan::Merged => {
             report.notes.push(
@@ -987,7 +1032,7 @@ fn sync_server_inner(
         version: latest.version.clone(),
         tag: latest.tag.clone(),
         commit: latest.commit.clone(),
-        branch: branch.clone(),
+        branch: pr_report.branch.clone(),
         forge_id: Some(info.id.clone()),
         url: Some(info.url.clone()),
         title: pr_report.title.clone(),
@@ -1074,10 +1119,9 @@ fn status_for(plan: &PrPlan, held: bool) -> Status {
         return Status::Held;
     }
     match plan {
-        PrPlan::Create { .. } => Status::PrOpened,
+        PrPlan::Create { .. } | PrPlan::HumanOnBranch { .. } => Status::PrOpened,
         PrPlan::UpdateToNewer { .. } | PrPlan::RefreshBody => Status::PrUpdated,
         PrPlan::Unchanged => Status::PrOpened,
         PrPlan::Declined { .. } | PrPlan::Merged => Status::UpToDate,
-        PrPlan::HumanOnBranch { .. } => Status::Failed,
     }
 }

@@ -60,11 +60,10 @@ impl PrPlan {
     pub fn action(&self) -> PrAction {
         match self {
             PrPlan::Declined { .. } => PrAction::Declined,
-            PrPlan::Unchanged | PrPlan::Merged | PrPlan::HumanOnBranch { .. } => {
-                PrAction::Unchanged
-            }
+            PrPlan::Unchanged | PrPlan::Merged => PrAction::Unchanged,
             PrPlan::RefreshBody | PrPlan::UpdateToNewer { .. } => PrAction::Updated,
-            PrPlan::Create { .. } => PrAction::Created,
+            // A human push means a fresh PR is opened beside theirs.
+            PrPlan::Create { .. } | PrPlan::HumanOnBranch { .. } => PrAction::Created,
         }
     }
 }

@@ -119,6 +119,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (server, fingerprint)
     );
     ",
+    // 3: a person can accept a moved tag's new commit; later checks compare against that.
+    r"
+    ALTER TABLE tag_history ADD COLUMN accepted_by TEXT;
+    ALTER TABLE tag_history ADD COLUMN accepted_at TEXT;
+    ",
 ];
 
 /// Apply every migration newer than the database's `user_version`, each in its own transaction.

@@ -346,7 +346,8 @@ impl Store {
         let now = ts(now());
         let mut moved = Vec::new();
         let mut first_stmt = tx.prepare_cached(
-            "SELECT commit_id, first_seen FROM tag_history WHERE server = ?1 AND tag = ?2 ORDER BY first_seen, rowid LIMIT 1",
+            "SELECT commit_id, first_seen FROM tag_history WHERE server = ?1 AND tag = ?2
+             ORDER BY accepted_at IS NULL, accepted_at DESC, first_seen, rowid LIMIT 1",
         )?;
         let mut upsert = tx.prepare_cached(
             "INSERT INTO tag_history(server, tag, commit_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
@@ -369,6 +370,34 @@ impl Store {
             upsert.execute(params![server, tag, commit, now])?;
         }
         Ok(moved)
+    }
+
+    /// A person checked a moved tag and accepts the commit it points at now: later runs compare
+    /// against that commit. Returns false when that tag→commit was never seen.
+    pub fn accept_tag(
+        &self,
+        server: &str,
+        tag: &str,
+        commit: &str,
+        by: &str,
+    ) -> anyhow::Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE tag_history SET accepted_by = ?4, accepted_at = ?5 WHERE server = ?1 AND tag = ?2 AND commit_id = ?3",
+            params![server, tag, commit, by, ts(now())],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// The commit a tag pointed at when last seen.
+    pub fn last_seen_commit(&self, server: &str, tag: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT commit_id FROM tag_history WHERE server = ?1 AND tag = ?2 ORDER BY last_seen DESC, rowid DESC LIMIT 1",
+                params![server, tag],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     pub fn tag_history(&self, server: &str) -> anyhow::Result<Vec<TagSighting>> {

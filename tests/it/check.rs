@@ -65,3 +65,28 @@ fn bad_toml_syntax_names_the_place() {
         out.stderr
     );
 }
+
+#[test]
+fn check_online_verifies_each_mirror_is_reachable_and_writable() {
+    use crate::support::{Repo, ServerSpec};
+    let ws = Workspace::new();
+    let up = Repo::new(&ws.path("upstream.git"));
+    let mut mirror = Repo::new(&ws.path("mirror.git"));
+    mirror.commit(&[("upkeep.lock", Some("ref = \"refs/tags/v1\"\n"))], "pin");
+    let mut gone = ServerSpec::lockfile("gone", &up, &mirror);
+    gone.mirror = ws.path("no-such-mirror.git").display().to_string();
+    ws.write_config(&[ServerSpec::lockfile("ok", &up, &mirror), gone]);
+    let out = ws.upkeep(&["check", "--online"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("ok: mirror reachable and writable"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("gone: mirror check failed"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("no-such-mirror.git"), "{}", out.stdout);
+}

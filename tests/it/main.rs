@@ -10,4 +10,5 @@ mod support;
 mod channels_e2e;
 mod check;
 mod forges_e2e;
+mod snapshots;
 mod sync;

@@ -366,6 +366,16 @@ fn a_moved_release_tag_holds_the_server_and_alerts_the_owners() {
     let (_, report) = f.ws.sync();
     assert_eq!(server(&report, "demo-server")["status"], "held");
     assert_eq!(f.ws.emails().len(), 1);
+
+    // A person checks the new commit and accepts it: the hold is released.
+    let out =
+        f.ws.upkeep(&["tag", "accept", "demo-server", "v1.1.0", "--by", "Sam Sec"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (code, report) = f.ws.sync();
+    assert_eq!(code, 0, "{report}");
+    let s = server(&report, "demo-server");
+    assert_ne!(s["status"], "held", "{s}");
+    assert!(s["moved_tags"].as_array().unwrap().is_empty(), "{s}");
 }
 
 #[test]
@@ -430,7 +440,7 @@ fn a_merged_pr_leaves_the_server_up_to_date() {
 }
 
 #[test]
-fn a_human_commit_on_the_bot_branch_is_never_overwritten() {
+fn a_human_commit_on_the_bot_branch_is_never_overwritten_and_a_fresh_pr_carries_on() {
     let mut f = fixture("lockfile");
     assert_eq!(f.ws.sync().0, 0);
     // A person pushes a fix to the bot branch.
@@ -453,18 +463,39 @@ fn a_human_commit_on_the_bot_branch_is_never_overwritten() {
         f.up.commit(&[("src/main.py", Some("print(3)\n"))], "feat: three");
     f.up.tag("v1.2.0", c3);
     let (code, report) = f.ws.sync();
-    assert_eq!(code, 1);
+    assert_eq!(code, 0, "{report}");
     let s = server(&report, "demo-server");
-    assert_eq!(s["status"], "failed");
-    assert!(
-        s["error"].as_str().unwrap().contains("not overwriting"),
-        "{s}"
-    );
+    assert_eq!(s["status"], "pr-opened", "{s}");
+    assert_eq!(s["pull_request"]["action"], "created");
+    assert_eq!(s["pull_request"]["branch"], "upkeep/demo-server-r2");
     assert_eq!(
         f.mirror.branch("upkeep/demo-server"),
         Some(human),
         "the person's commit is still the head"
     );
+    assert!(
+        f.mirror
+            .file_at("upkeep/demo-server-r2", "upkeep.lock")
+            .unwrap()
+            .contains("v1.2.0")
+    );
+    // The person's PR got a comment pointing at the fresh one.
+    let old_pr: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(f.mirror.path.join("upkeep/prs/upkeep__demo-server.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        old_pr["comments"][0]
+            .as_str()
+            .unwrap()
+            .contains("will not force-push"),
+        "{old_pr}"
+    );
+    // And the fresh PR is the one upkeep keeps up to date from now on.
+    let (_, report) = f.ws.sync();
+    let s = server(&report, "demo-server");
+    assert_eq!(s["pull_request"]["action"], "unchanged", "{s}");
+    assert_eq!(s["pull_request"]["branch"], "upkeep/demo-server-r2");
 }
 
 #[test]
