@@ -45,10 +45,16 @@ fn scheduled_runs_happen_on_time_and_show_in_metrics_events_and_status() {
     let starts: Vec<_> = scheduled.iter().map(|r| parse_ts(&r.started_at)).collect();
     for s in &starts {
         let offset_ms = i64::from(s.second() % 2) * 1000 + i64::from(s.nanosecond() / 1_000_000);
-        assert!(offset_ms < 1500, "a scheduled run started {offset_ms} ms after its fire time: {s}");
+        assert!(
+            offset_ms < 1500,
+            "a scheduled run started {offset_ms} ms after its fire time: {s}"
+        );
     }
     for w in starts.windows(2) {
-        assert!(w[1] - w[0] >= chrono::Duration::milliseconds(1500), "runs in a burst: {starts:?}");
+        assert!(
+            w[1] - w[0] >= chrono::Duration::milliseconds(1500),
+            "runs in a burst: {starts:?}"
+        );
     }
     let first = &scheduled[0];
     assert_eq!(report_servers(&f, first.id), vec!["alpha"]);
@@ -56,7 +62,10 @@ fn scheduled_runs_happen_on_time_and_show_in_metrics_events_and_status() {
     // /events delivered the run's events, in order, as JSON named by their kind.
     let mut seen = Vec::new();
     let deadline = Instant::now() + LONG;
-    while !seen.iter().any(|(n, v): &(String, serde_json::Value)| n == "run-finished" && v["run_id"] == first.id) {
+    while !seen
+        .iter()
+        .any(|(n, v): &(String, serde_json::Value)| n == "run-finished" && v["run_id"] == first.id)
+    {
         let left = deadline.saturating_duration_since(Instant::now());
         let (name, data) = events.recv_timeout(left).expect("events of the first run");
         assert_eq!(data["event"], name.as_str());
@@ -66,8 +75,14 @@ fn scheduled_runs_happen_on_time_and_show_in_metrics_events_and_status() {
     }
     let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names.first(), Some(&"run-started"), "{names:?}");
-    let started = seen.iter().position(|(n, _)| n == "server-started").expect("server-started");
-    let done = seen.iter().position(|(n, _)| n == "server-finished").expect("server-finished");
+    let started = seen
+        .iter()
+        .position(|(n, _)| n == "server-started")
+        .expect("server-started");
+    let done = seen
+        .iter()
+        .position(|(n, _)| n == "server-finished")
+        .expect("server-finished");
     assert!(started < done);
     assert_eq!(seen[done].1["server"], "alpha");
     assert_eq!(seen[0].1["trigger"], "schedule");
@@ -77,7 +92,12 @@ fn scheduled_runs_happen_on_time_and_show_in_metrics_events_and_status() {
     assert!(after.sum("upkeep_runs_total", &[("trigger", "schedule")]) >= 2.0);
     assert!(after.sum("upkeep_runs_total", &[]) > runs_before);
     assert!(after.sum("upkeep_server_syncs_total", &[("server", "alpha")]) >= 2.0);
-    assert!(after.sum("upkeep_server_sync_duration_seconds_count", &[("server", "alpha")]) >= 2.0);
+    assert!(
+        after.sum(
+            "upkeep_server_sync_duration_seconds_count",
+            &[("server", "alpha")]
+        ) >= 2.0
+    );
     assert!(after.sum("upkeep_run_duration_seconds_count", &[]) >= 2.0);
     assert!(after.sum("upkeep_pr_actions_total", &[]) >= 1.0);
     assert!(after.has("upkeep_server_last_success_timestamp_seconds"));
@@ -96,7 +116,11 @@ fn scheduled_runs_happen_on_time_and_show_in_metrics_events_and_status() {
 
     // /sync: refused without the right token, started with it.
     assert_eq!(svc.post("/sync", &[], "").0, 401);
-    assert_eq!(svc.post("/sync", &[("Authorization", "Bearer wrong")], "").0, 401);
+    assert_eq!(
+        svc.post("/sync", &[("Authorization", "Bearer wrong")], "")
+            .0,
+        401
+    );
     let auth = format!("Bearer {SYNC_TOKEN}");
     let (code, body) = wait_for(LONG, "/sync to be accepted", || {
         let (code, body) = svc.post("/sync?server=alpha", &[("Authorization", &auth)], "");
@@ -104,7 +128,9 @@ fn scheduled_runs_happen_on_time_and_show_in_metrics_events_and_status() {
         (code == 202).then_some((code, body))
     });
     assert_eq!(code, 202, "{body}");
-    let api = wait_for(LONG, "the API run to finish", || finished_runs(&f, "api").pop());
+    let api = wait_for(LONG, "the API run to finish", || {
+        finished_runs(&f, "api").pop()
+    });
     assert_eq!(report_servers(&f, api.id), vec!["alpha"]);
 
     svc.term();
@@ -116,7 +142,11 @@ fn scheduled_runs_happen_on_time_and_show_in_metrics_events_and_status() {
 fn sync_now_and_scheduled_runs_never_overlap() {
     // A slow server holds each run open for a while, so the manual runs meet scheduled ones.
     let slow = SlowUpstream::start(Duration::from_millis(1500));
-    let f = Fixture::new(&["alpha"], &[("slow", slow.url.clone())], &Settings::default());
+    let f = Fixture::new(
+        &["alpha"],
+        &[("slow", slow.url.clone())],
+        &Settings::default(),
+    );
     let mut svc = f.start();
     wait_for(LONG, "the first scheduled run", || {
         (!finished_runs(&f, "schedule").is_empty()).then_some(())
@@ -133,7 +163,10 @@ fn sync_now_and_scheduled_runs_never_overlap() {
                 let err = String::from_utf8_lossy(&out.stderr);
                 assert!(err.contains("another upkeep run is in progress"), "{err}");
             }
-            other => panic!("sync --now exited {other:?}: {}", String::from_utf8_lossy(&out.stderr)),
+            other => panic!(
+                "sync --now exited {other:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
         }
     }
     assert!(refused > 0 && ran > 0, "refused {refused}, ran {ran}");
@@ -142,10 +175,19 @@ fn sync_now_and_scheduled_runs_never_overlap() {
 
     // Never two runs at once: the runs' intervals are disjoint.
     let all = runs(&f);
-    assert!(all.iter().all(|r| r.finished_at.is_some()), "a run left unfinished: {all:?}");
+    assert!(
+        all.iter().all(|r| r.finished_at.is_some()),
+        "a run left unfinished: {all:?}"
+    );
     let mut spans: Vec<_> = all
         .iter()
-        .map(|r| (parse_ts(&r.started_at), parse_ts(r.finished_at.as_deref().unwrap()), r.trigger.clone()))
+        .map(|r| {
+            (
+                parse_ts(&r.started_at),
+                parse_ts(r.finished_at.as_deref().unwrap()),
+                r.trigger.clone(),
+            )
+        })
         .collect();
     spans.sort();
     for w in spans.windows(2) {
@@ -175,15 +217,24 @@ fn sigterm_during_a_run_finishes_it_and_leaves_the_state_consistent() {
             _ => None,
         }
     });
-    assert!(f.store().lease_holder().unwrap().is_some(), "the run holds the lease");
+    assert!(
+        f.store().lease_holder().unwrap().is_some(),
+        "the run holds the lease"
+    );
     svc.term();
     let status = svc.wait_exit(LONG);
     assert!(status.success(), "{status}\n{}", svc.log());
 
     let store = f.store();
-    assert!(store.lease_holder().unwrap().is_none(), "the lease was released");
+    assert!(
+        store.lease_holder().unwrap().is_none(),
+        "the lease was released"
+    );
     let run = runs(&f).into_iter().find(|r| r.id == run_id).unwrap();
-    assert!(run.finished_at.is_some(), "the interrupted run was finished: {run:?}");
+    assert!(
+        run.finished_at.is_some(),
+        "the interrupted run was finished: {run:?}"
+    );
     // Only the run in flight finished: no scheduled run started after the signal.
     assert!(runs(&f).iter().all(|r| r.id <= run_id));
     let report: serde_json::Value =
@@ -192,7 +243,11 @@ fn sigterm_during_a_run_finishes_it_and_leaves_the_state_consistent() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|s| s["error"].as_str().is_some_and(|e| e.contains("shutting down")))
+        .filter(|s| {
+            s["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("shutting down"))
+        })
         .count();
     assert!(skipped >= 1, "servers not started were skipped: {report}");
     // No branch pushed without its PR record, and no PR record without its branch.
@@ -222,7 +277,8 @@ fn sighup_with_a_broken_config_keeps_the_old_one() {
     svc.hup();
     let log = wait_for(LONG, "the reload to be refused", || {
         let log = svc.log();
-        log.contains("config reload failed; keeping the old config").then_some(log)
+        log.contains("config reload failed; keeping the old config")
+            .then_some(log)
     });
     // Every diagnostic is logged.
     assert!(log.contains("invalid-cron"), "{log}");
@@ -239,7 +295,8 @@ fn sighup_with_a_broken_config_keeps_the_old_one() {
     // A valid config is applied: pausing the server's schedule takes effect.
     std::fs::write(
         &f.config,
-        f.config_text(&Settings::default()).replace("*/2 * * * * *", "0 0 0 1 1 *"),
+        f.config_text(&Settings::default())
+            .replace("*/2 * * * * *", "0 0 0 1 1 *"),
     )
     .unwrap();
     svc.hup();
@@ -250,7 +307,11 @@ fn sighup_with_a_broken_config_keeps_the_old_one() {
     std::thread::sleep(Duration::from_secs(3));
     let count = finished_runs(&f, "schedule").len();
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(finished_runs(&f, "schedule").len(), count, "the new schedule does not fire for a year");
+    assert_eq!(
+        finished_runs(&f, "schedule").len(),
+        count,
+        "the new schedule does not fire for a year"
+    );
     svc.term();
     assert!(svc.wait_exit(LONG).success());
 }
@@ -279,7 +340,10 @@ fn a_signed_webhook_syncs_exactly_the_matching_server() {
     let secret = WEBHOOK_SECRET.as_bytes();
     let alpha = f.servers.iter().find(|s| s.name == "alpha").unwrap();
     // Same repository, written differently: case, no .git, a trailing slash.
-    let url = format!("{}/", alpha.upstream.trim_end_matches(".git").to_uppercase());
+    let url = format!(
+        "{}/",
+        alpha.upstream.trim_end_matches(".git").to_uppercase()
+    );
     let body = release_payload(&url);
 
     // Unsigned and wrongly signed deliveries change nothing.
@@ -288,7 +352,10 @@ fn a_signed_webhook_syncs_exactly_the_matching_server() {
     let wrong = sign(b"not the secret", body.as_bytes());
     let (code, _) = svc.post(
         "/webhooks/github",
-        &[("X-GitHub-Event", "release"), ("X-Hub-Signature-256", &wrong)],
+        &[
+            ("X-GitHub-Event", "release"),
+            ("X-Hub-Signature-256", &wrong),
+        ],
         &body,
     );
     assert_eq!(code, 401);
@@ -296,7 +363,10 @@ fn a_signed_webhook_syncs_exactly_the_matching_server() {
     let other = sign(secret, release_payload("file:///elsewhere").as_bytes());
     let (code, _) = svc.post(
         "/webhooks/github",
-        &[("X-GitHub-Event", "release"), ("X-Hub-Signature-256", &other)],
+        &[
+            ("X-GitHub-Event", "release"),
+            ("X-Hub-Signature-256", &other),
+        ],
         &body,
     );
     assert_eq!(code, 401);
@@ -304,14 +374,20 @@ fn a_signed_webhook_syncs_exactly_the_matching_server() {
     let ping = r#"{"zen":"Keep it logically awesome."}"#;
     let (code, _) = svc.post(
         "/webhooks/github",
-        &[("X-GitHub-Event", "ping"), ("X-Hub-Signature-256", &sign(secret, ping.as_bytes()))],
+        &[
+            ("X-GitHub-Event", "ping"),
+            ("X-Hub-Signature-256", &sign(secret, ping.as_bytes())),
+        ],
         ping,
     );
     assert_eq!(code, 200);
     let unknown = release_payload("https://github.com/someone/else.git");
     let (code, _) = svc.post(
         "/webhooks/github",
-        &[("X-GitHub-Event", "release"), ("X-Hub-Signature-256", &sign(secret, unknown.as_bytes()))],
+        &[
+            ("X-GitHub-Event", "release"),
+            ("X-Hub-Signature-256", &sign(secret, unknown.as_bytes())),
+        ],
         &unknown,
     );
     assert_eq!(code, 404);
@@ -323,11 +399,16 @@ fn a_signed_webhook_syncs_exactly_the_matching_server() {
 
     let (code, reply) = svc.post(
         "/webhooks/github",
-        &[("X-GitHub-Event", "release"), ("X-Hub-Signature-256", &sign(secret, body.as_bytes()))],
+        &[
+            ("X-GitHub-Event", "release"),
+            ("X-Hub-Signature-256", &sign(secret, body.as_bytes())),
+        ],
         &body,
     );
     assert_eq!(code, 202, "{reply}");
-    let run = wait_for(LONG, "the webhook run", || finished_runs(&f, "webhook").pop());
+    let run = wait_for(LONG, "the webhook run", || {
+        finished_runs(&f, "webhook").pop()
+    });
     assert_eq!(report_servers(&f, run.id), vec!["alpha"]);
     assert_eq!(runs(&f).len(), 1);
     assert!(has_branch(&alpha.mirror, "alpha"));
@@ -357,13 +438,18 @@ fn a_missed_fire_time_is_caught_up_once_on_start() {
     {
         let store = f.store();
         let id = store.start_run("schedule", false).unwrap();
-        store.finish_run(id, "ok", "{\"servers\":[{\"name\":\"alpha\"}]}").unwrap();
+        store
+            .finish_run(id, "ok", "{\"servers\":[{\"name\":\"alpha\"}]}")
+            .unwrap();
     }
     let conn = rusqlite::Connection::open(f.state_db()).unwrap();
     let two_hours_ago = (Utc::now() - chrono::Duration::hours(2))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    conn.execute("UPDATE runs SET started_at = ?1, finished_at = ?1", [&two_hours_ago])
-        .unwrap();
+    conn.execute(
+        "UPDATE runs SET started_at = ?1, finished_at = ?1",
+        [&two_hours_ago],
+    )
+    .unwrap();
     drop(conn);
 
     let mut svc = f.start();
@@ -412,39 +498,73 @@ fn deployment_manifests_parse_and_say_what_they_must() {
     let mut kinds = std::collections::BTreeMap::new();
     for path in &files {
         for doc in load_yaml(path) {
-            assert!(!doc.is_badvalue() && !doc.is_null(), "{} has an empty document", path.display());
+            assert!(
+                !doc.is_badvalue() && !doc.is_null(),
+                "{} has an empty document",
+                path.display()
+            );
             if let Some(kind) = doc["kind"].as_str() {
                 kinds.insert(kind.to_string(), doc.clone());
             }
         }
     }
-    for kind in ["Deployment", "PersistentVolumeClaim", "ConfigMap", "Secret", "Service", "CronJob"] {
+    for kind in [
+        "Deployment",
+        "PersistentVolumeClaim",
+        "ConfigMap",
+        "Secret",
+        "Service",
+        "CronJob",
+    ] {
         assert!(kinds.contains_key(kind), "no {kind} in deploy/kubernetes");
     }
 
     let dep = &kinds["Deployment"];
     let pod = &dep["spec"]["template"]["spec"];
     let c = &pod["containers"][0];
-    assert_eq!(c["args"][0].as_str(), Some("serve"), "the Deployment runs serve");
-    assert_eq!(c["livenessProbe"]["httpGet"]["path"].as_str(), Some("/healthz"));
-    assert_eq!(c["readinessProbe"]["httpGet"]["path"].as_str(), Some("/readyz"));
+    assert_eq!(
+        c["args"][0].as_str(),
+        Some("serve"),
+        "the Deployment runs serve"
+    );
+    assert_eq!(
+        c["livenessProbe"]["httpGet"]["path"].as_str(),
+        Some("/healthz")
+    );
+    assert_eq!(
+        c["readinessProbe"]["httpGet"]["path"].as_str(),
+        Some("/readyz")
+    );
     assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
-    assert!(c["envFrom"][0]["secretRef"]["name"].as_str().is_some(), "secrets come from a Secret");
-    assert_eq!(dep["spec"]["replicas"].as_i64(), Some(1), "one replica: runs share one state");
+    assert!(
+        c["envFrom"][0]["secretRef"]["name"].as_str().is_some(),
+        "secrets come from a Secret"
+    );
+    assert_eq!(
+        dep["spec"]["replicas"].as_i64(),
+        Some(1),
+        "one replica: runs share one state"
+    );
     let mounts: Vec<&str> = c["volumeMounts"]
         .as_vec()
         .unwrap()
         .iter()
         .filter_map(|m| m["mountPath"].as_str())
         .collect();
-    assert!(mounts.contains(&"/var/lib/upkeep") && mounts.contains(&"/etc/upkeep"), "{mounts:?}");
+    assert!(
+        mounts.contains(&"/var/lib/upkeep") && mounts.contains(&"/etc/upkeep"),
+        "{mounts:?}"
+    );
     let claim = pod["volumes"]
         .as_vec()
         .unwrap()
         .iter()
         .find_map(|v| v["persistentVolumeClaim"]["claimName"].as_str())
         .expect("the state volume is a PVC");
-    assert_eq!(kinds["PersistentVolumeClaim"]["metadata"]["name"].as_str(), Some(claim));
+    assert_eq!(
+        kinds["PersistentVolumeClaim"]["metadata"]["name"].as_str(),
+        Some(claim)
+    );
 
     let cron = &kinds["CronJob"];
     assert_eq!(cron["spec"]["concurrencyPolicy"].as_str(), Some("Forbid"));
@@ -456,18 +576,26 @@ fn deployment_manifests_parse_and_say_what_they_must() {
         .filter_map(Yaml::as_str)
         .collect();
     assert!(args.starts_with(&["sync", "--now"]), "{args:?}");
-    assert_eq!(job_pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
+    assert_eq!(
+        job_pod["securityContext"]["runAsNonRoot"].as_bool(),
+        Some(true)
+    );
 
     let svc = &kinds["Service"];
     let port = svc["spec"]["ports"][0]["port"].as_i64();
     assert_eq!(port, Some(9187));
 
     // The config in the ConfigMap is a valid upkeep config that listens beyond loopback.
-    let toml_text = kinds["ConfigMap"]["data"]["upkeep.toml"].as_str().expect("upkeep.toml in the ConfigMap");
+    let toml_text = kinds["ConfigMap"]["data"]["upkeep.toml"]
+        .as_str()
+        .expect("upkeep.toml in the ConfigMap");
     let config = upkeep::config::parse(std::path::Path::new("configmap/upkeep.toml"), toml_text)
         .unwrap_or_else(|e| panic!("the ConfigMap's config is invalid:\n{e}"));
     assert_eq!(config.service.listen.port(), 9187);
-    assert!(!config.service.listen.ip().is_loopback(), "probes cannot reach a loopback listener");
+    assert!(
+        !config.service.listen.ip().is_loopback(),
+        "probes cannot reach a loopback listener"
+    );
 
     // The pipeline sample pins the upstream the way upkeep edits it, and extends a template.
     let pipeline = load_yaml(&deploy_dir().join("azure-pipelines/mirror-pipeline.yml"));
@@ -475,21 +603,42 @@ fn deployment_manifests_parse_and_say_what_they_must() {
     let repos = p["resources"]["repositories"].as_vec().unwrap();
     let pinned = repos
         .iter()
-        .find(|r| r["ref"].as_str().is_some_and(|r| r.starts_with("refs/tags/")))
+        .find(|r| {
+            r["ref"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("refs/tags/"))
+        })
         .expect("an upstream pinned to a tag");
     assert!(pinned["name"].as_str().is_some());
-    assert!(p["extends"]["template"].as_str().is_some_and(|t| t.contains('@')));
-    let text = std::fs::read_to_string(deploy_dir().join("azure-pipelines/mirror-pipeline.yml")).unwrap();
     assert!(
-        regex::Regex::new(r"ref: refs/tags/\S+\s+# upkeep:commit=[0-9a-f]{40}").unwrap().is_match(&text),
+        p["extends"]["template"]
+            .as_str()
+            .is_some_and(|t| t.contains('@'))
+    );
+    let text =
+        std::fs::read_to_string(deploy_dir().join("azure-pipelines/mirror-pipeline.yml")).unwrap();
+    assert!(
+        regex::Regex::new(r"ref: refs/tags/\S+\s+# upkeep:commit=[0-9a-f]{40}")
+            .unwrap()
+            .is_match(&text),
         "the pin carries its commit"
     );
 
     let dockerfile = std::fs::read_to_string(deploy_dir().join("Dockerfile")).unwrap();
-    for needle in ["HEALTHCHECK", "/healthz", "VOLUME", "USER", "ENTRYPOINT [\"upkeep\"]", "ca-certificates"] {
+    for needle in [
+        "HEALTHCHECK",
+        "/healthz",
+        "VOLUME",
+        "USER",
+        "ENTRYPOINT [\"upkeep\"]",
+        "ca-certificates",
+    ] {
         assert!(dockerfile.contains(needle), "Dockerfile lacks {needle}");
     }
-    assert!(dockerfile.matches("FROM ").count() >= 2, "a multi-stage build");
+    assert!(
+        dockerfile.matches("FROM ").count() >= 2,
+        "a multi-stage build"
+    );
 }
 
 #[test]
@@ -512,7 +661,10 @@ fn systemd_units_are_hardened_and_verify() {
     let oneshot = std::fs::read_to_string(dir.join("upkeep-sync.service")).unwrap();
     assert!(oneshot.contains("Type=oneshot") && oneshot.contains("sync --now"));
 
-    let Ok(out) = std::process::Command::new("systemd-analyze").arg("--version").output() else {
+    let Ok(out) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    else {
         eprintln!("note: systemd-analyze not found; skipped `systemd-analyze verify` of the units");
         return;
     };
@@ -537,9 +689,9 @@ fn systemd_units_are_hardened_and_verify() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Lines about the units themselves are problems; anything else is the host's systemd.
-    let ours: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.contains("upkeep"))
-        .collect();
-    assert!(out.status.success() && ours.is_empty(), "systemd-analyze verify:\n{stderr}");
+    let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("upkeep")).collect();
+    assert!(
+        out.status.success() && ours.is_empty(),
+        "systemd-analyze verify:\n{stderr}"
+    );
 }

@@ -173,19 +173,19 @@ async fn status(State(control): State<Arc<Control>>) -> Response {
 }
 
 /// A secret the endpoint needs: `Err` is the response when it is not configured or unreadable.
-fn endpoint_secret(secret: &SecretRef, endpoint: &str) -> Result<String, Response> {
+fn endpoint_secret(secret: &SecretRef, endpoint: &str) -> Result<String, Box<Response>> {
     match secret.resolve() {
         Ok(Some(s)) => Ok(s.expose().to_string()),
-        Ok(None) => Err(message(
+        Ok(None) => Err(Box::new(message(
             StatusCode::FORBIDDEN,
             format!("{endpoint} endpoint disabled"),
-        )),
+        ))),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), endpoint, "endpoint secret unavailable");
-            Err(message(
+            Err(Box::new(message(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("{endpoint} endpoint misconfigured: its secret is not available"),
-            ))
+            )))
         }
     }
 }
@@ -231,7 +231,7 @@ async fn sync(
     let config = control.config();
     let token = match endpoint_secret(&config.service.sync_token, "sync") {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let given = headers
         .get(header::AUTHORIZATION)
@@ -278,7 +278,7 @@ async fn github_webhook(
     let config = control.config();
     let secret = match endpoint_secret(&config.service.webhook_secret, "webhook") {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let signature = headers
         .get("x-hub-signature-256")

@@ -27,7 +27,10 @@ pub fn wait_for<T>(deadline: Duration, what: &str, mut f: impl FnMut() -> Option
         if let Some(v) = f() {
             return v;
         }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -45,14 +48,27 @@ pub fn upstream(path: &Path) {
         tb.insert("README.md", repo.blob(body.as_bytes()).unwrap(), 0o100_644)
             .unwrap();
         let tree = repo.find_tree(tb.write().unwrap()).unwrap();
-        let parents: Vec<git2::Commit<'_>> =
-            parent.iter().map(|p| repo.find_commit(*p).unwrap()).collect();
+        let parents: Vec<git2::Commit<'_>> = parent
+            .iter()
+            .map(|p| repo.find_commit(*p).unwrap())
+            .collect();
         let refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
         let id = repo
-            .commit(Some("refs/heads/main"), &sig, &sig, &format!("release {version}"), &tree, &refs)
+            .commit(
+                Some("refs/heads/main"),
+                &sig,
+                &sig,
+                &format!("release {version}"),
+                &tree,
+                &refs,
+            )
             .unwrap();
-        repo.tag_lightweight(&format!("v{version}"), &repo.find_object(id, None).unwrap(), false)
-            .unwrap();
+        repo.tag_lightweight(
+            &format!("v{version}"),
+            &repo.find_object(id, None).unwrap(),
+            false,
+        )
+        .unwrap();
         parent = Some(id);
     }
 }
@@ -64,11 +80,22 @@ pub fn mirror(path: &Path, upstream: &str) {
     let sig = Signature::now("Mirror Owner", "owner@example.com").unwrap();
     let lock = format!("upstream = \"{upstream}\"\nref = \"refs/tags/v1.0.0\"\n");
     let mut tb = repo.treebuilder(None).unwrap();
-    tb.insert("upkeep.lock", repo.blob(lock.as_bytes()).unwrap(), 0o100_644)
-        .unwrap();
+    tb.insert(
+        "upkeep.lock",
+        repo.blob(lock.as_bytes()).unwrap(),
+        0o100_644,
+    )
+    .unwrap();
     let tree = repo.find_tree(tb.write().unwrap()).unwrap();
-    repo.commit(Some("refs/heads/main"), &sig, &sig, "pin the upstream", &tree, &[])
-        .unwrap();
+    repo.commit(
+        Some("refs/heads/main"),
+        &sig,
+        &sig,
+        "pin the upstream",
+        &tree,
+        &[],
+    )
+    .unwrap();
 }
 
 /// Whether the mirror has the bot branch of `server`.
@@ -303,7 +330,9 @@ impl Service {
     }
 
     pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
-        let mut req = client().post(format!("{}{path}", self.base)).body(body.to_string());
+        let mut req = client()
+            .post(format!("{}{path}", self.base))
+            .body(body.to_string());
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -315,7 +344,8 @@ impl Service {
     pub fn metrics(&self) -> prom::Exposition {
         let (code, text) = self.get("/metrics").unwrap();
         assert_eq!(code, 200, "{text}");
-        prom::parse(&text).unwrap_or_else(|e| panic!("/metrics is not valid Prometheus text: {e}\n{text}"))
+        prom::parse(&text)
+            .unwrap_or_else(|e| panic!("/metrics is not valid Prometheus text: {e}\n{text}"))
     }
 
     /// Follow `/events`; each SSE event arrives as (event name, JSON data).

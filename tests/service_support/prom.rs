@@ -34,7 +34,9 @@ fn parse_value(v: &str) -> Result<f64, String> {
         "+Inf" | "Inf" => Ok(f64::INFINITY),
         "-Inf" => Ok(f64::NEG_INFINITY),
         "NaN" => Ok(f64::NAN),
-        _ => v.parse::<f64>().map_err(|e| format!("bad value `{v}`: {e}")),
+        _ => v
+            .parse::<f64>()
+            .map_err(|e| format!("bad value `{v}`: {e}")),
     }
 }
 
@@ -167,7 +169,11 @@ pub fn parse(text: &str) -> Result<Exposition, String> {
             if !["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind) {
                 return Err(format!("unknown type in `{line}`"));
             }
-            if exp.types.insert(name.to_string(), kind.to_string()).is_some() {
+            if exp
+                .types
+                .insert(name.to_string(), kind.to_string())
+                .is_some()
+            {
                 return Err(format!("TYPE of {name} declared twice"));
             }
             if let Some(prev) = current.take() {
@@ -194,7 +200,7 @@ pub fn parse(text: &str) -> Result<Exposition, String> {
             if !series.insert(key.clone()) {
                 return Err(format!("duplicate series {key}"));
             }
-            if exp.types[&family] == "counter" && !(sample.value >= 0.0) {
+            if exp.types[&family] == "counter" && (sample.value.is_nan() || sample.value < 0.0) {
                 return Err(format!("negative counter {key}"));
             }
             exp.samples.push(sample);
@@ -228,7 +234,7 @@ fn check_histograms(exp: &Exposition) -> Result<(), String> {
         }
         for (key, bs) in &buckets {
             for w in bs.windows(2) {
-                if !(w[0].0 < w[1].0 && w[0].1 <= w[1].1) {
+                if w[0].0 >= w[1].0 || w[0].1 > w[1].1 {
                     return Err(format!("{family}{key}: buckets not increasing/cumulative"));
                 }
             }
@@ -250,7 +256,11 @@ impl Exposition {
         self.samples
             .iter()
             .filter(|s| s.name == name)
-            .filter(|s| labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v)))
+            .filter(|s| {
+                labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
             .map(|s| s.value)
             .sum()
     }
@@ -266,15 +276,15 @@ fn the_parser_rejects_what_scrapers_reject() {
     let e = parse(good).unwrap();
     assert_eq!(e.samples[0].labels["x"], "q\"\\");
     for bad in [
-        "a_total 1\n",                                          // no TYPE
-        "# TYPE a_total counter\na_total{x=\"1\"} 1",           // no final newline
-        "# TYPE a_total counter\na_total{x=1} 1\n",             // unquoted
-        "# TYPE a_total counter\na_total 1\na_total 2\n",       // duplicate series
-        "# TYPE a_total counter\na_total -1\n",                 // negative counter
-        "# TYPE a counter\n# TYPE b gauge\nb 1\na 1\n",          // sample away from its family
+        "a_total 1\n",                                    // no TYPE
+        "# TYPE a_total counter\na_total{x=\"1\"} 1",     // no final newline
+        "# TYPE a_total counter\na_total{x=1} 1\n",       // unquoted
+        "# TYPE a_total counter\na_total 1\na_total 2\n", // duplicate series
+        "# TYPE a_total counter\na_total -1\n",           // negative counter
+        "# TYPE a counter\n# TYPE b gauge\nb 1\na 1\n",   // sample away from its family
         "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_count 1\nh_sum 0\n",
         "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_count 1\nh_sum 0\n", // no +Inf
-        "# TYPE a_total counter\na_total{x=\"\\t\"} 1\n",       // bad escape
+        "# TYPE a_total counter\na_total{x=\"\\t\"} 1\n",                 // bad escape
     ] {
         assert!(parse(bad).is_err(), "accepted: {bad:?}");
     }
