@@ -210,13 +210,23 @@ fn sigterm_during_a_run_finishes_it_and_leaves_the_state_consistent() {
     );
     let mut svc = f.start();
     let events = svc.events();
-    // Wait until a run is in flight with its first server started.
-    let run_id = wait_for(LONG, "a server in flight", || {
+    // Wait until the slow server is in flight (the others wait: concurrency 1).
+    let mut started = std::collections::BTreeSet::new();
+    let run_id = wait_for(LONG, "the slow server in flight", || {
         match events.recv_timeout(Duration::from_millis(200)) {
-            Ok((name, data)) if name == "server-started" => data["run_id"].as_i64(),
+            Ok((name, data)) if name == "server-started" => {
+                started.insert((
+                    data["run_id"].as_i64()?,
+                    data["server"].as_str()?.to_string(),
+                ));
+                (data["server"] == "slow")
+                    .then(|| data["run_id"].as_i64())
+                    .flatten()
+            }
             _ => None,
         }
     });
+    let started_first = started.iter().filter(|(r, _)| *r == run_id).count();
     assert!(
         f.store().lease_holder().unwrap().is_some(),
         "the run holds the lease"
@@ -224,6 +234,15 @@ fn sigterm_during_a_run_finishes_it_and_leaves_the_state_consistent() {
     svc.term();
     let status = svc.wait_exit(LONG);
     assert!(status.success(), "{status}\n{}", svc.log());
+    // Every event the stream delivered before it closed.
+    while let Ok((name, data)) = events.recv_timeout(Duration::from_secs(1)) {
+        if name == "server-started" {
+            started.insert((
+                data["run_id"].as_i64().unwrap(),
+                data["server"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
 
     let store = f.store();
     assert!(
@@ -235,21 +254,38 @@ fn sigterm_during_a_run_finishes_it_and_leaves_the_state_consistent() {
         run.finished_at.is_some(),
         "the interrupted run was finished: {run:?}"
     );
+    assert_ne!(run.result, "running");
     // Only the run in flight finished: no scheduled run started after the signal.
     assert!(runs(&f).iter().all(|r| r.id <= run_id));
+    // The servers that had started finished; those that had not were skipped, not synced.
     let report: serde_json::Value =
         serde_json::from_str(&store.run_report(run_id).unwrap().unwrap()).unwrap();
-    let skipped = report["servers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| {
-            s["error"]
-                .as_str()
-                .is_some_and(|e| e.contains("shutting down"))
-        })
-        .count();
-    assert!(skipped >= 1, "servers not started were skipped: {report}");
+    let servers = report["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 3, "{report}");
+    for s in servers {
+        let name = s["name"].as_str().unwrap().to_string();
+        let skipped = s["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("shutting down"));
+        assert_eq!(
+            skipped,
+            !started.contains(&(run_id, name.clone())),
+            "{name}: skipped {skipped}, started events {started:?}"
+        );
+    }
+    eprintln!("started first: {started_first}");
+    if started_first == 1 {
+        // The slow server went first: the other two were waiting, and were skipped.
+        let skipped = servers
+            .iter()
+            .filter(|s| {
+                s["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("shutting down"))
+            })
+            .count();
+        assert_eq!(skipped, 2, "{report}");
+    }
     // No branch pushed without its PR record, and no PR record without its branch.
     for s in &f.servers {
         let branch = has_branch(&s.mirror, &s.name);
