@@ -24,6 +24,8 @@ pub const EXIT_BUSY: i32 = 3;
 
 /// Run a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
+    // One TLS provider (ring) for every client in the process: reqwest, lettre.
+    crate::forge::http::install_crypto_provider();
     let config_path = config::resolve_path(cli.config.as_deref());
     let result = match cli.command {
         Command::Check(args) => return check(&config_path, &args).await,

@@ -446,7 +446,8 @@ fn html_from_text(text: &str) -> String {
     )
 }
 
-/// The email that asks owners for a CELA review of a license change.
+/// The email that asks owners for a CELA review of a license change: plain text, and HTML with
+/// the word-level changes highlighted.
 pub fn license_email(v: &RebuildView<'_>, pr_url: Option<&str>, sla_days: u64) -> EmailText {
     let subject = format!(
         "[upkeep] {} {} -> {}: license change needs CELA review",
@@ -454,47 +455,114 @@ pub fn license_email(v: &RebuildView<'_>, pr_url: Option<&str>, sla_days: u64) -
         v.old_label(),
         v.new.version
     );
-    let mut t = String::new();
-    let _ = writeln!(
-        t,
-        "The upstream of {}, a sponsored server you own, released {} with a changed license.\nupkeep has held the rebuild until the change is reviewed.\n",
+    let intro = format!(
+        "The upstream of {}, a sponsored server you own, released {} with a changed license.\n\
+         upkeep has held the rebuild until the change is reviewed.",
         v.server, v.new.version
     );
-    t.push_str("What changed\n");
-    if let Some(l) = v.license {
-        for line in &l.summary {
-            let _ = writeln!(t, "  {line}");
-        }
-        for f in &l.files {
-            if let Some(d) = &f.unified_diff {
-                let _ = writeln!(t, "\n  {}:", f.path);
-                for line in d.lines() {
-                    let _ = writeln!(t, "  {line}");
-                }
-            }
-        }
-    }
-    let _ = writeln!(
-        t,
-        "\nWhat to do\n  1. Send the diff above to CELA for review.\n  2. If approved:  upkeep license approve {} --by \"<your name>\" --note \"<CELA ticket>\"\n     The rebuild PR then becomes ready for review.\n  3. If not approved: close the rebuild PR; upkeep will not propose {} again.\n",
-        v.server, v.new.version
-    );
-    if let Some(url) = pr_url {
-        let _ = writeln!(t, "Rebuild PR (draft): {url}");
-    }
-    let _ = writeln!(
-        t,
-        "Pinned: {} ({})   Proposed: {} ({})\n\nYou get this email once for this license text. If it is not reviewed within {} days, upkeep reminds you.",
+    let steps = [
+        "Send the diff below to CELA for review.".to_string(),
+        format!(
+            "If approved:  upkeep license approve {} --by \"<your name>\" --note \"<CELA ticket>\"\n     The rebuild PR then becomes ready for review.",
+            v.server
+        ),
+        format!(
+            "If not approved: close the rebuild PR; upkeep will not propose {} again.",
+            v.new.version
+        ),
+    ];
+    let pins = format!(
+        "Pinned: {} ({})   Proposed: {} ({})",
         short_ref(&v.old.git_ref),
         v.old.commit.as_deref().map_or("unknown", short),
         v.new.tag,
-        short(&v.new.commit),
-        sla_days
+        short(&v.new.commit)
+    );
+    let footer = format!(
+        "You get this email once for this license text. If it is not reviewed within {sla_days} days, upkeep reminds you."
+    );
+
+    let mut t = format!("{intro}\n\nWhat changed\n");
+    let mut h = format!(
+        "<html><body style=\"font-family:sans-serif\"><p>{}</p><h3>What changed</h3><ul>",
+        html_escape(&intro).replace('\n', "<br>")
+    );
+    if let Some(l) = v.license {
+        for line in &l.summary {
+            let _ = writeln!(t, "  {line}");
+            let _ = write!(h, "<li>{}</li>", html_escape(line));
+        }
+        h.push_str("</ul>");
+        for f in l
+            .files
+            .iter()
+            .filter(|f| f.unified_diff.is_some() || !f.word_diff.is_empty())
+        {
+            let _ = writeln!(t, "\n  {}:", f.path);
+            if let Some(d) = &f.unified_diff {
+                for line in d
+                    .lines()
+                    .filter(|l| !l.starts_with("---") && !l.starts_with("+++"))
+                {
+                    let _ = writeln!(t, "  {line}");
+                }
+            }
+            let _ = write!(
+                h,
+                "<p><b>{}</b></p><pre style=\"white-space:pre-wrap;border:1px solid #ddd;padding:8px\">",
+                html_escape(&f.path)
+            );
+            if f.word_diff.is_empty() {
+                h.push_str(&html_escape(f.unified_diff.as_deref().unwrap_or_default()));
+            } else {
+                for w in &f.word_diff {
+                    let text = html_escape(&w.text);
+                    match w.tag {
+                        crate::license::WordTag::Equal => h.push_str(&text),
+                        crate::license::WordTag::Insert => {
+                            let _ = write!(
+                                h,
+                                "<ins style=\"background:#d4f8d4;text-decoration:none\">{text}</ins>"
+                            );
+                        }
+                        crate::license::WordTag::Delete => {
+                            let _ = write!(h, "<del style=\"background:#fbd4d4\">{text}</del>");
+                        }
+                    }
+                }
+            }
+            h.push_str("</pre>");
+        }
+    } else {
+        h.push_str("</ul>");
+    }
+    t.push_str("\nWhat to do\n");
+    h.push_str("<h3>What to do</h3><ol>");
+    for (i, step) in steps.iter().enumerate() {
+        let _ = writeln!(t, "  {}. {step}", i + 1);
+        let _ = write!(h, "<li>{}</li>", html_escape(step).replace('\n', "<br>"));
+    }
+    h.push_str("</ol>");
+    t.push('\n');
+    if let Some(url) = pr_url {
+        let _ = writeln!(t, "Rebuild PR (draft): {url}");
+        let _ = write!(
+            h,
+            "<p>Rebuild PR (draft): <a href=\"{0}\">{0}</a></p>",
+            html_escape(url)
+        );
+    }
+    let _ = writeln!(t, "{pins}\n\n{footer}");
+    let _ = write!(
+        h,
+        "<p><code>{}</code></p><p style=\"color:#666\">{}</p></body></html>",
+        html_escape(&pins),
+        html_escape(&footer)
     );
     EmailText {
-        html: html_from_text(&t),
         subject,
         text: t,
+        html: h,
     }
 }
 

@@ -69,6 +69,16 @@ pub struct EmailConfig {
     pub review_sla: Duration,
     /// Copied on reminders.
     pub escalation: Option<String>,
+    /// Owners who get one digest email per period instead of one email per event.
+    pub digest: Option<DigestConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DigestConfig {
+    pub owners: Vec<String>,
+    /// When digests go out (5-field crontab, in the schedule's timezone); default daily 08:00.
+    pub expression: String,
+    pub schedule: cron::Schedule,
 }
 
 #[derive(Debug, Clone)]
@@ -694,6 +704,42 @@ fn validate_email(e: raw::RawEmail, d: &mut Diagnostics<'_>) -> EmailConfig {
             Duration::from_secs(7 * 86_400),
         ),
         escalation,
+        digest: e.digest.as_ref().map(|dg| {
+            let dg = dg.get_ref();
+            let owners: Vec<String> = dg
+                .owners
+                .as_ref()
+                .map(|l| {
+                    for o in l.get_ref() {
+                        if !valid_email(o.get_ref()) {
+                            d.at(
+                                Some(o.span()),
+                                "invalid-address",
+                                format!("digest owner `{}` is not an email address", o.get_ref()),
+                            );
+                        }
+                    }
+                    l.get_ref().iter().map(|o| o.get_ref().clone()).collect()
+                })
+                .unwrap_or_default();
+            let expression = dg
+                .cron
+                .as_ref()
+                .map_or_else(|| "0 8 * * *".to_string(), |c| c.get_ref().clone());
+            let schedule = parse_cron(&expression).unwrap_or_else(|msg| {
+                d.at(
+                    dg.cron.as_ref().map(S::span),
+                    "invalid-cron",
+                    format!("digest: {msg}"),
+                );
+                parse_cron("0 8 * * *").expect("the default digest schedule parses")
+            });
+            DigestConfig {
+                owners,
+                expression,
+                schedule,
+            }
+        }),
     }
 }
 

@@ -51,6 +51,14 @@ pub struct RawEmail {
     pub failing_runs_alert: Option<S<i64>>,
     pub review_sla: Option<S<String>>,
     pub escalation: Option<S<String>>,
+    pub digest: Option<S<RawDigest>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawDigest {
+    pub owners: Option<S<Vec<S<String>>>>,
+    pub cron: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -31,6 +31,16 @@ struct PrFile {
     reviewers: Vec<String>,
     draft: bool,
     comments: Vec<String>,
+    /// Set once the PR was seen closed or merged: a later branch of the same name is a new PR.
+    #[serde(default)]
+    ended: Option<PrEnd>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum PrEnd {
+    Closed,
+    Merged,
 }
 
 fn git_err(context: &str, e: &git2::Error) -> ForgeError {
@@ -95,9 +105,11 @@ impl LocalForge {
         let branch_head = repo
             .refname_to_id(&format!("refs/heads/{}", pr.branch))
             .ok();
-        let state = match branch_head {
-            Some(_) => PrState::Open,
-            None => {
+        let state = match (pr.ended, branch_head) {
+            (Some(PrEnd::Closed), _) => PrState::Closed,
+            (Some(PrEnd::Merged), _) => PrState::Merged,
+            (None, Some(_)) => PrState::Open,
+            (None, None) => {
                 // Merged when the last head we wrote is reachable from base, else declined.
                 let last = self.last_head(repo, &pr.branch);
                 let base = repo.refname_to_id(&format!("refs/heads/{}", pr.base)).ok();
@@ -297,7 +309,20 @@ impl Forge for LocalForge {
 
     fn find_pr(&self, branch: &str, _known_id: Option<&str>) -> ForgeResult<Option<PrInfo>> {
         let repo = self.repo()?;
-        Ok(self.read_pr(&repo, branch)?.map(|pr| self.info(&repo, &pr)))
+        let Some(mut pr) = self.read_pr(&repo, branch)? else {
+            return Ok(None);
+        };
+        let info = self.info(&repo, &pr);
+        // Remember the end: the branch name may be reused by the next PR.
+        if pr.ended.is_none() && info.state != PrState::Open {
+            pr.ended = Some(if info.state == PrState::Merged {
+                PrEnd::Merged
+            } else {
+                PrEnd::Closed
+            });
+            self.write_pr(&repo, &pr)?;
+        }
+        Ok(Some(info))
     }
 
     fn open_pr(&self, r: &PrRequest) -> ForgeResult<PrInfo> {
@@ -328,6 +353,7 @@ impl Forge for LocalForge {
             reviewers: r.reviewers.clone(),
             draft: r.draft,
             comments: Vec::new(),
+            ended: None,
         };
         self.write_pr(&repo, &pr)?;
         Ok(self.info(&repo, &pr))

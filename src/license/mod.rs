@@ -1,128 +1,80 @@
-//! License judgement (temporary minimal version: exact-text comparison of root license files).
+//! License judgement: discovery, identification, normalised diff and classification of the
+//! license files and manifest license fields of an upstream release.
+//!
+//! Owns the answer to "did the license change in a way that needs legal review?". Two entry
+//! points: [`scan`] reads one commit from git objects (never a checkout) into a
+//! [`LicenseSnapshot`] (stored as the server's baseline), and [`judge`] compares two snapshots
+//! under a [`LicensePolicy`] into a [`LicenseJudgement`] (pure).
+//!
+//! The texts themselves are judged, not their SPDX labels: detectors still call MIT-plus-a-
+//! restriction "MIT" at 0.94, so only changes confined to copyright lines, whitespace, reflow and
+//! formatting are cosmetic; every other text change needs review. This module does not send mail,
+//! store anything or talk to forges.
+//!
+//! Submodules: `discover` (git, the only I/O), `manifest` (manifest fields), `normalize`
+//! (normalised texts, copyright lines), `identify` (SPDX detection and expressions), `snapshot`
+//! (the stored state), `diff` (readable diffs), `judge` (classification), `policy`.
 
-use serde::{Deserialize, Serialize};
-use sha2::Digest as _;
+mod diff;
+mod discover;
+mod identify;
+mod judge;
+mod manifest;
+mod normalize;
+mod policy;
+mod snapshot;
 
-#[derive(Debug, Clone, Default)]
-pub struct LicensePolicy {
-    pub allowed: Vec<String>,
-    pub review_codes: Option<Vec<String>>,
-}
+pub use diff::{WordChange, WordTag};
+pub use discover::{MAX_DIR_FILES, classify_name};
+pub use identify::{CONFIDENT, Detection, ParsedExpression, parse_expression};
+pub use judge::{Change, FileJudgement, Finding, LicenseJudgement, Verdict};
+pub use manifest::{Field as ManifestField, MANIFESTS};
+pub use normalize::{Markup, Normalised, is_copyright_line, normalise};
+pub use policy::{ALL_CODES, ALWAYS_REVIEW, COSMETIC_CODES, LicensePolicy};
+pub use snapshot::{
+    EntryKind, EntryState, LicenseEntry, LicenseSnapshot, MAX_BLOB_BYTES, MAX_STORED_TEXT,
+    ManifestSeen, SNAPSHOT_VERSION, decode_text, sha256_hex,
+};
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct LicenseSnapshot {
-    pub files: Vec<SnapFile>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SnapFile {
-    pub path: String,
-    pub sha256: String,
-    pub text: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    Unchanged,
-    Cosmetic,
-    ReviewRequired,
-}
-
-impl Verdict {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Verdict::Unchanged => "unchanged",
-            Verdict::Cosmetic => "cosmetic",
-            Verdict::ReviewRequired => "review-required",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FileJudgement {
-    pub path: String,
-    pub code: String,
-    pub reason: String,
-    pub unified_diff: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LicenseJudgement {
-    pub verdict: Verdict,
-    pub reason: String,
-    pub files: Vec<FileJudgement>,
-    pub fingerprint: String,
-    pub summary: Vec<String>,
-}
-
+/// Reads the license state of `commit` from `repo` (typically a bare clone).
+///
+/// Only git objects are read: symlinks are reported (never followed), blobs over
+/// [`MAX_BLOB_BYTES`] are not loaded, binary and unparsable files become entries that need review.
+///
+/// # Errors
+/// When the commit or its root tree cannot be read, or the embedded SPDX detection store fails to
+/// load.
 pub fn scan(repo: &git2::Repository, commit: git2::Oid) -> anyhow::Result<LicenseSnapshot> {
-    let tree = repo.find_commit(commit)?.tree()?;
-    let mut files = Vec::new();
-    for e in &tree {
-        let name = e.name().unwrap_or("").to_string();
-        if name.to_ascii_uppercase().starts_with("LICENSE")
-            && e.kind() == Some(git2::ObjectType::Blob)
-        {
-            let blob = repo.find_blob(e.id())?;
-            files.push(SnapFile {
-                path: name,
-                sha256: hex::encode(sha2::Sha256::digest(blob.content())),
-                text: String::from_utf8_lossy(blob.content()).into_owned(),
-            });
-        }
-    }
-    Ok(LicenseSnapshot { files })
+    discover::scan(repo, commit)
 }
 
+/// Judges the license state `new` against the baseline `old` (pure, no I/O).
+///
+/// Use [`LicenseSnapshot::empty`] as `old` for a server seen for the first time: every file is
+/// then `file-added` and needs review.
+#[must_use]
 pub fn judge(
     old: &LicenseSnapshot,
     new: &LicenseSnapshot,
-    _policy: &LicensePolicy,
+    policy: &LicensePolicy,
 ) -> LicenseJudgement {
-    let mut files = Vec::new();
-    for n in &new.files {
-        match old.files.iter().find(|o| o.path == n.path) {
-            Some(o) if o.sha256 == n.sha256 => {}
-            Some(o) => files.push(FileJudgement {
-                path: n.path.clone(),
-                code: "text-changed".into(),
-                reason: "license text changed".into(),
-                unified_diff: Some(
-                    similar::TextDiff::from_lines(&o.text, &n.text)
-                        .unified_diff()
-                        .header(&n.path, &n.path)
-                        .to_string(),
-                ),
-            }),
-            None => files.push(FileJudgement {
-                path: n.path.clone(),
-                code: "file-added".into(),
-                reason: "added".into(),
-                unified_diff: None,
-            }),
-        }
-    }
-    let verdict = if files.is_empty() {
-        Verdict::Unchanged
-    } else {
-        Verdict::ReviewRequired
-    };
-    let mut h = sha2::Sha256::new();
-    for f in &new.files {
-        h.update(f.path.as_bytes());
-        h.update(f.sha256.as_bytes());
-    }
-    LicenseJudgement {
-        verdict,
-        reason: files
-            .first()
-            .map_or_else(|| "no license change".to_string(), |f| f.reason.clone()),
-        summary: files
-            .iter()
-            .map(|f| format!("{}: {}", f.path, f.reason))
-            .collect(),
-        files,
-        fingerprint: hex::encode(h.finalize()),
-    }
+    judge::judge(old, new, policy)
+}
+
+/// Identifies one license text with the SPDX detector (memoised per process).
+///
+/// A label only: a text that differs from the SPDX one can still score 0.94 or more.
+///
+/// # Errors
+/// When the embedded SPDX detection store fails to load.
+pub fn identify(text: &str) -> anyhow::Result<Option<Detection>> {
+    identify::detect(text, &sha256_hex(text.as_bytes()))
+}
+
+/// Parses manifest text into its license fields (exposed for `check`-style tooling).
+///
+/// # Errors
+/// A one-line parse error for invalid JSON/TOML.
+pub fn manifest_fields(name: &str, text: &str) -> Result<Vec<ManifestField>, String> {
+    manifest::fields(name, text)
 }

@@ -82,7 +82,7 @@ pub async fn drain(store: &Store, config: &EmailConfig) -> EmailSummary {
         }
     };
     let smtp = match &config.transport {
-        EmailTransport::Smtp(s) if !rows.is_empty() => match super::smtp::sender_from_config(s) {
+        EmailTransport::Smtp(s) if !rows.is_empty() => match sender_from_config(s) {
             Ok(sender) => Some(sender),
             Err(e) => {
                 summary.errors.push(format!("SMTP transport: {e:#}"));
@@ -154,10 +154,30 @@ pub async fn drain(store: &Store, config: &EmailConfig) -> EmailSummary {
     summary
 }
 
-/// Exponential backoff with deterministic jitter per row (spread, yet repeatable in tests).
+/// The SMTP sender of the configured relay, with its password read now.
+pub fn sender_from_config(
+    c: &crate::config::SmtpConfig,
+) -> anyhow::Result<super::smtp::SmtpSender> {
+    use super::smtp::{SmtpSender, SmtpSettings, TlsMode};
+    let password = c.password.resolve().context("SMTP password")?;
+    SmtpSender::new(&SmtpSettings {
+        host: c.host.clone(),
+        port: c.port,
+        tls: match c.tls {
+            crate::config::SmtpTls::None => TlsMode::None,
+            crate::config::SmtpTls::Starttls => TlsMode::Starttls,
+            crate::config::SmtpTls::Tls => TlsMode::Tls,
+        },
+        username: c.username.clone(),
+        password,
+        timeout: c.timeout,
+        ca_file: c.ca_file.clone(),
+        hello_name: None,
+    })
+}
+
+/// Exponential backoff with jitter spread by row (repeatable for one row, different across rows).
 fn backoff(attempt: u32, id: i64) -> Duration {
-    let exp = BASE_BACKOFF.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(16)));
-    let capped = exp.min(MAX_BACKOFF);
-    let jitter = (id.unsigned_abs() * 7919 % 1000) as f64 / 1000.0;
-    capped.mul_f64(0.5 + jitter / 2.0)
+    let jitter = 0.5 + (id.unsigned_abs() * 7919 % 1000) as f64 / 2000.0;
+    super::smtp::retry_delay(attempt, BASE_BACKOFF, MAX_BACKOFF, jitter)
 }

@@ -183,6 +183,15 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
             }
             reports.push(report);
         }
+        if !opts.dry_run {
+            match crate::notify::reminders::enqueue_due(&deps.store, &deps.config, run_id) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(reminders = n, "queued review reminders"),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "could not queue review reminders")
+                }
+            }
+        }
         let emails = if opts.dry_run {
             Default::default()
         } else {
@@ -548,7 +557,7 @@ fn sync_server_inner(
             Some(o) => license::scan(repo, o).context("scanning license files of the pinned release")?,
             None => {
                 report.notes.push("the pinned commit is not in the upstream history; license compared against nothing".into());
-                license::LicenseSnapshot::default()
+                license::LicenseSnapshot::empty()
             }
         };
         Ok(license::judge(&old_snap, &new_snap, &policy_for(server)))

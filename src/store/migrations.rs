@@ -95,6 +95,30 @@ const MIGRATIONS: &[&str] = &[
         expires_at TEXT NOT NULL
     );
     ",
+    // 2: conditional-request cache of the HTTP release channels, per-owner digests, review reminders.
+    r"
+    CREATE TABLE http_cache (
+        url TEXT PRIMARY KEY,
+        etag TEXT NOT NULL,
+        body BLOB NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE digest_items (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        owner TEXT NOT NULL,
+        outbox_id INTEGER NOT NULL REFERENCES outbox(id),
+        created_at TEXT NOT NULL,
+        digest_outbox_id INTEGER,
+        UNIQUE (owner, outbox_id)
+    );
+    CREATE TABLE reminders (
+        server TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        sent_count INTEGER NOT NULL DEFAULT 0,
+        last_at TEXT NOT NULL,
+        PRIMARY KEY (server, fingerprint)
+    );
+    ",
 ];
 
 /// Apply every migration newer than the database's `user_version`, each in its own transaction.

@@ -6,6 +6,7 @@
 //! whole decision or none of it. This module knows nothing of git, forges or email transports.
 
 mod migrations;
+mod notify;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

@@ -1,0 +1,1 @@
+//! Per-owner digests (being written).

@@ -1,0 +1,1 @@
+//! Store queries for digests and review reminders (being written).

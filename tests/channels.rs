@@ -1,0 +1,745 @@
+//! The HTTP release channels against a fake registry on loopback that speaks each registry's
+//! API shape (documents modelled on the public docs' examples), with ETags, faults and
+//! pagination.
+
+mod channels_support;
+
+use std::time::{Duration, Instant};
+
+use channels_support::{DripServer, FakeRegistry};
+use serde_json::json;
+use upkeep::forge::http::HttpSettings;
+use upkeep::secret::Secret;
+use upkeep::upstream::channels::{
+    ChannelError, ChannelRelease, ChannelSpec, ConditionalCache, Lookup, MAX_BODY_BYTES,
+    MemoryCache, lookup,
+};
+use upkeep::upstream::version::VersionScheme;
+
+const TOKEN: &str = "canary-gh-7d2e91";
+const GH_PATH: &str = "/repos/acme/weather/releases?per_page=100";
+const NPM_PATH: &str = "/@acme%2Fweather";
+const PYPI_PATH: &str = "/pypi/weather-mcp/json";
+const MCP_PATH: &str = "/v0.1/servers/io.github.acme%2Fweather/versions";
+
+/// Tiny backoffs so retry tests stay fast; a short total timeout for the slow-drip test.
+fn settings() -> HttpSettings {
+    HttpSettings {
+        timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(2),
+        max_retries: 2,
+        backoff_base: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(50),
+        max_rate_limit_wait: Duration::from_secs(5),
+    }
+}
+
+fn github(base: &str) -> ChannelSpec {
+    ChannelSpec::GithubReleases {
+        api_url: base.to_string(),
+        owner: "acme".into(),
+        repo: "weather".into(),
+        token: Some(Secret::new(TOKEN)),
+    }
+}
+
+fn npm(base: &str) -> ChannelSpec {
+    ChannelSpec::Npm {
+        registry: base.to_string(),
+        package: "@acme/weather".into(),
+    }
+}
+
+fn pypi(base: &str) -> ChannelSpec {
+    ChannelSpec::Pypi {
+        index: base.to_string(),
+        project: "weather-mcp".into(),
+    }
+}
+
+fn mcp(base: &str) -> ChannelSpec {
+    ChannelSpec::McpRegistry {
+        registry: base.to_string(),
+        server: "io.github.acme/weather".into(),
+    }
+}
+
+fn gh_release(
+    tag: &str,
+    draft: bool,
+    prerelease: bool,
+    published: Option<&str>,
+) -> serde_json::Value {
+    json!({
+        "url": format!("https://api.github.example/repos/acme/weather/releases/{tag}"),
+        "html_url": format!("https://github.example/acme/weather/releases/tag/{tag}"),
+        "id": 1,
+        "tag_name": tag,
+        "target_commitish": "main",
+        "name": format!("Release {tag}"),
+        "draft": draft,
+        "prerelease": prerelease,
+        "created_at": "2026-01-01T00:00:00Z",
+        "published_at": published,
+        "body": format!("Notes for {tag}"),
+        "assets": []
+    })
+}
+
+fn github_page() -> serde_json::Value {
+    json!([
+        gh_release("v1.3.0-rc.1", false, true, Some("2026-03-20T00:00:00Z")),
+        gh_release("v1.2.0", true, false, None),
+        gh_release("v1.1.0", false, false, Some("2026-02-01T12:00:00Z")),
+        gh_release("v1.0.0", false, false, Some("2026-01-01T12:00:00Z")),
+    ])
+}
+
+fn packument() -> serde_json::Value {
+    json!({
+        "_id": "@acme/weather",
+        "name": "@acme/weather",
+        "dist-tags": {"latest": "1.1.0", "next": "1.2.0-beta.1"},
+        "versions": {
+            "1.0.0": {"name": "@acme/weather", "version": "1.0.0", "dist": {"tarball": "t"}},
+            "1.0.1": {"name": "@acme/weather", "version": "1.0.1", "deprecated": "accidental publish"},
+            "1.1.0": {"name": "@acme/weather", "version": "1.1.0"},
+            "1.2.0-beta.1": {"name": "@acme/weather", "version": "1.2.0-beta.1"}
+        },
+        "time": {
+            "created": "2026-01-01T12:00:00.000Z",
+            "modified": "2026-03-01T00:00:00.000Z",
+            "1.0.0": "2026-01-01T12:00:00.000Z",
+            "1.0.1": "2026-01-02T12:00:00.000Z",
+            "1.1.0": "2026-02-01T12:00:00.000Z",
+            "1.2.0-beta.1": "2026-03-01T00:00:00.000Z"
+        }
+    })
+}
+
+fn pypi_file(name: &str, time: &str, yanked: bool) -> serde_json::Value {
+    json!({
+        "filename": name,
+        "packagetype": "bdist_wheel",
+        "upload_time": time.trim_end_matches('Z'),
+        "upload_time_iso_8601": time,
+        "yanked": yanked,
+        "yanked_reason": if yanked { json!("broken") } else { json!(null) }
+    })
+}
+
+fn pypi_project() -> serde_json::Value {
+    json!({
+        "info": {"name": "weather-mcp", "version": "1.1.0", "summary": "weather"},
+        "last_serial": 42,
+        "releases": {
+            "1.0.0": [
+                pypi_file("weather_mcp-1.0.0-py3-none-any.whl", "2026-01-01T13:00:00.000000Z", false),
+                pypi_file("weather_mcp-1.0.0.tar.gz", "2026-01-01T12:00:00.000000Z", false)
+            ],
+            "1.0.1": [pypi_file("weather_mcp-1.0.1.tar.gz", "2026-01-02T12:00:00.000000Z", true)],
+            "1.0.2": [],
+            "1.1.0": [pypi_file("weather_mcp-1.1.0.tar.gz", "2026-02-01T12:00:00.000000Z", false)],
+            "1.2.0b1": [pypi_file("weather_mcp-1.2.0b1.tar.gz", "2026-03-01T00:00:00.000000Z", false)]
+        },
+        "urls": []
+    })
+}
+
+fn mcp_entry(version: &str, status: &str, published: &str, latest: bool) -> serde_json::Value {
+    json!({
+        "server": {
+            "$schema": "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json",
+            "name": "io.github.acme/weather",
+            "description": "Weather forecasts",
+            "version": version,
+            "packages": [{"registryType": "npm", "identifier": "@acme/weather", "version": version}]
+        },
+        "_meta": {
+            "io.modelcontextprotocol.registry/official": {
+                "status": status,
+                "publishedAt": published,
+                "updatedAt": published,
+                "isLatest": latest
+            }
+        }
+    })
+}
+
+fn mcp_page(entries: Vec<serde_json::Value>, next: Option<&str>) -> serde_json::Value {
+    let count = entries.len();
+    json!({"servers": entries, "metadata": {"count": count, "nextCursor": next}})
+}
+
+/// A fake serving the same releases on all four channels.
+fn registry_with_all() -> FakeRegistry {
+    let fake = FakeRegistry::start();
+    fake.json(GH_PATH, &github_page());
+    fake.json(NPM_PATH, &packument());
+    fake.json(PYPI_PATH, &pypi_project());
+    fake.json(
+        MCP_PATH,
+        &mcp_page(
+            vec![
+                mcp_entry("1.1.0", "active", "2026-02-01T12:00:00Z", true),
+                mcp_entry("1.0.1", "deleted", "2026-01-02T12:00:00Z", false),
+                mcp_entry("1.0.0", "deprecated", "2026-01-01T12:00:00Z", false),
+            ],
+            None,
+        ),
+    );
+    fake
+}
+
+fn all_specs(base: &str) -> Vec<(ChannelSpec, VersionScheme)> {
+    vec![
+        (github(base), VersionScheme::Semver),
+        (npm(base), VersionScheme::Semver),
+        (pypi(base), VersionScheme::Pep440),
+        (mcp(base), VersionScheme::Semver),
+    ]
+}
+
+fn versions(lookup: &Lookup) -> Vec<&str> {
+    lookup.releases.iter().map(|r| r.version.as_str()).collect()
+}
+
+fn time(release: &ChannelRelease) -> Option<String> {
+    release.published_at.map(|t| t.to_rfc3339())
+}
+
+#[test]
+fn github_releases_skip_drafts_and_keep_tags_notes_and_prerelease_flags() {
+    let fake = registry_with_all();
+    let cache = MemoryCache::new();
+    let got = lookup(
+        &github(&fake.base()),
+        &settings(),
+        &cache,
+        VersionScheme::Semver,
+    )
+    .unwrap();
+    assert_eq!(versions(&got), ["1.0.0", "1.1.0", "1.3.0-rc.1"]);
+    assert!(!got.not_modified);
+    let v110 = &got.releases[1];
+    assert_eq!(v110.tag.as_deref(), Some("v1.1.0"));
+    assert_eq!(v110.notes.as_deref(), Some("Notes for v1.1.0"));
+    assert_eq!(time(v110).as_deref(), Some("2026-02-01T12:00:00+00:00"));
+    assert_eq!(
+        v110.url.as_deref(),
+        Some("https://github.example/acme/weather/releases/tag/v1.1.0")
+    );
+    assert!(!v110.prerelease && got.releases[2].prerelease);
+
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(r.path, "/repos/acme/weather/releases");
+    assert_eq!(r.query, "per_page=100");
+    assert_eq!(
+        r.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(r.header("accept"), Some("application/vnd.github+json"));
+    assert!(
+        r.header("user-agent")
+            .is_some_and(|ua| ua.starts_with("upkeep/"))
+    );
+    assert_eq!(r.header("if-none-match"), None, "nothing cached yet");
+}
+
+#[test]
+fn github_follows_link_pages_and_revalidates_every_page() {
+    let fake = FakeRegistry::start();
+    let page2 = "/repos/acme/weather/releases?per_page=100&page=2";
+    fake.json(
+        GH_PATH,
+        &json!([gh_release(
+            "v2.0.0",
+            false,
+            false,
+            Some("2026-03-01T00:00:00Z")
+        )]),
+    );
+    fake.link(
+        GH_PATH,
+        &format!(
+            "<{}{page2}>; rel=\"next\", <{}{page2}>; rel=\"last\"",
+            fake.base(),
+            fake.base()
+        ),
+    );
+    fake.json(
+        page2,
+        &json!([gh_release(
+            "v1.0.0",
+            false,
+            false,
+            Some("2026-01-01T00:00:00Z")
+        )]),
+    );
+    let cache = MemoryCache::new();
+
+    let first = lookup(
+        &github(&fake.base()),
+        &settings(),
+        &cache,
+        VersionScheme::Semver,
+    )
+    .unwrap();
+    assert_eq!(versions(&first), ["1.0.0", "2.0.0"]);
+    assert!(!first.not_modified);
+    let queries: Vec<_> = fake.requests().into_iter().map(|r| r.query).collect();
+    assert_eq!(queries, ["per_page=100", "per_page=100&page=2"]);
+    assert_eq!(cache.len(), 2, "each page is cached under its own URL");
+
+    // Unchanged: both pages answer 304 and the next link comes from the cache (a 304 carries no Link).
+    fake.reset_counts();
+    let second = lookup(
+        &github(&fake.base()),
+        &settings(),
+        &cache,
+        VersionScheme::Semver,
+    )
+    .unwrap();
+    assert_eq!(second.releases, first.releases);
+    assert!(second.not_modified);
+    assert_eq!(fake.full_responses(), 0);
+    assert_eq!(fake.not_modified_responses(), 2);
+}
+
+#[test]
+fn github_refuses_a_next_link_to_another_origin() {
+    let fake = FakeRegistry::start();
+    fake.json(
+        GH_PATH,
+        &json!([gh_release(
+            "v1.0.0",
+            false,
+            false,
+            Some("2026-01-01T00:00:00Z")
+        )]),
+    );
+    fake.link(
+        GH_PATH,
+        "<https://collector.invalid/steal?page=2>; rel=\"next\"",
+    );
+    let err = lookup(
+        &github(&fake.base()),
+        &settings(),
+        &MemoryCache::new(),
+        VersionScheme::Semver,
+    )
+    .unwrap_err();
+    assert!(matches!(err, ChannelError::Malformed { .. }), "{err}");
+    assert!(err.to_string().contains("another origin"), "{err}");
+    assert_eq!(fake.requests().len(), 1);
+}
+
+#[test]
+fn npm_lists_published_versions_with_times_and_skips_deprecated() {
+    let fake = registry_with_all();
+    let got = lookup(
+        &npm(&fake.base()),
+        &settings(),
+        &MemoryCache::new(),
+        VersionScheme::Semver,
+    )
+    .unwrap();
+    assert_eq!(versions(&got), ["1.0.0", "1.1.0", "1.2.0-beta.1"]);
+    assert_eq!(
+        time(&got.releases[1]).as_deref(),
+        Some("2026-02-01T12:00:00+00:00")
+    );
+    assert!(got.releases[2].prerelease && !got.releases[1].prerelease);
+    assert_eq!(got.releases[0].tag, None);
+    let requests = fake.requests();
+    assert_eq!(
+        requests[0].path, NPM_PATH,
+        "a scoped name is one encoded segment"
+    );
+    assert_eq!(requests[0].header("accept"), Some("application/json"));
+    assert_eq!(requests[0].header("authorization"), None);
+}
+
+#[test]
+fn pypi_skips_yanked_and_file_less_versions_and_takes_the_earliest_upload() {
+    let fake = registry_with_all();
+    let got = lookup(
+        &pypi(&fake.base()),
+        &settings(),
+        &MemoryCache::new(),
+        VersionScheme::Pep440,
+    )
+    .unwrap();
+    assert_eq!(versions(&got), ["1.0.0", "1.1.0", "1.2.0b1"]);
+    assert_eq!(
+        time(&got.releases[0]).as_deref(),
+        Some("2026-01-01T12:00:00+00:00")
+    );
+    assert!(got.releases[2].prerelease);
+    assert_eq!(
+        got.releases[1].url,
+        Some(format!("{}/project/weather-mcp/1.1.0/", fake.base()))
+    );
+}
+
+#[test]
+fn mcp_registry_lists_versions_follows_cursors_and_skips_deleted() {
+    let fake = FakeRegistry::start();
+    fake.json(
+        MCP_PATH,
+        &mcp_page(
+            vec![
+                mcp_entry("1.2.0", "active", "2026-03-01T00:00:00Z", true),
+                mcp_entry("1.1.0", "deleted", "2026-02-01T00:00:00Z", false),
+            ],
+            Some("opaque-cursor-2"),
+        ),
+    );
+    fake.json(
+        &format!("{MCP_PATH}?cursor=opaque-cursor-2"),
+        &mcp_page(
+            vec![mcp_entry(
+                "1.0.0",
+                "deprecated",
+                "2026-01-01T00:00:00Z",
+                false,
+            )],
+            None,
+        ),
+    );
+    let got = lookup(
+        &mcp(&fake.base()),
+        &settings(),
+        &MemoryCache::new(),
+        VersionScheme::Semver,
+    )
+    .unwrap();
+    assert_eq!(versions(&got), ["1.0.0", "1.2.0"]);
+    assert_eq!(
+        time(&got.releases[1]).as_deref(),
+        Some("2026-03-01T00:00:00+00:00")
+    );
+    assert_eq!(fake.requests().len(), 2);
+}
+
+#[test]
+fn an_unchanged_channel_costs_one_conditional_request() {
+    let fake = registry_with_all();
+    for (spec, scheme) in all_specs(&fake.base()) {
+        fake.reset_counts();
+        let cache = MemoryCache::new();
+        let first = lookup(&spec, &settings(), &cache, scheme).unwrap();
+        assert!(
+            !first.not_modified && !first.releases.is_empty(),
+            "{}",
+            spec.kind()
+        );
+        let second = lookup(&spec, &settings(), &cache, scheme).unwrap();
+        assert!(second.not_modified, "{}", spec.kind());
+        assert_eq!(second.releases, first.releases, "{}", spec.kind());
+        let requests = fake.requests();
+        assert_eq!(requests.len(), 2, "{}", spec.kind());
+        assert!(
+            requests[1]
+                .header("if-none-match")
+                .is_some_and(|e| e.starts_with('"'))
+        );
+        assert_eq!(
+            fake.full_responses(),
+            1,
+            "{}: one full response",
+            spec.kind()
+        );
+        assert_eq!(fake.not_modified_responses(), 1, "{}", spec.kind());
+    }
+}
+
+#[test]
+fn a_changed_channel_is_read_again() {
+    let fake = registry_with_all();
+    let cache = MemoryCache::new();
+    let spec = npm(&fake.base());
+    let first = lookup(&spec, &settings(), &cache, VersionScheme::Semver).unwrap();
+    let mut doc = packument();
+    doc["versions"]["1.3.0"] = json!({"name": "@acme/weather", "version": "1.3.0"});
+    doc["time"]["1.3.0"] = json!("2026-03-15T00:00:00.000Z");
+    fake.json(NPM_PATH, &doc);
+    let second = lookup(&spec, &settings(), &cache, VersionScheme::Semver).unwrap();
+    assert!(!second.not_modified);
+    assert_eq!(second.releases.len(), first.releases.len() + 1);
+    assert_eq!(
+        second.releases.last().map(|r| r.version.as_str()),
+        Some("1.3.0")
+    );
+    // The cache now holds the new body: a third lookup is a 304 with the new list.
+    let third = lookup(&spec, &settings(), &cache, VersionScheme::Semver).unwrap();
+    assert!(third.not_modified);
+    assert_eq!(third.releases, second.releases);
+}
+
+#[test]
+fn server_errors_are_retried_until_success() {
+    let fake = registry_with_all();
+    fake.fail_next(500, 2, &[], r#"{"message":"boom"}"#);
+    let got = lookup(
+        &pypi(&fake.base()),
+        &settings(),
+        &MemoryCache::new(),
+        VersionScheme::Pep440,
+    )
+    .unwrap();
+    assert_eq!(got.releases.len(), 3);
+    assert_eq!(fake.requests().len(), 3);
+}
+
+#[test]
+fn persistent_server_errors_fail_the_lookup() {
+    let fake = registry_with_all();
+    fake.fail_next(503, 10, &[], r#"{"message":"down"}"#);
+    let err = lookup(
+        &npm(&fake.base()),
+        &settings(),
+        &MemoryCache::new(),
+        VersionScheme::Semver,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ChannelError::Request { channel: "npm", .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("503"), "{err}");
+    assert_eq!(fake.requests().len(), 3, "first attempt plus two retries");
+}
+
+#[test]
+fn rate_limits_with_retry_after_are_waited_out() {
+    let fake = registry_with_all();
+    fake.fail_next(
+        429,
+        1,
+        &[("retry-after", "1")],
+        r#"{"message":"slow down"}"#,
+    );
+    let started = Instant::now();
+    let got = lookup(
+        &mcp(&fake.base()),
+        &settings(),
+        &MemoryCache::new(),
+        VersionScheme::Semver,
+    )
+    .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(versions(&got), ["1.0.0", "1.1.0"]);
+    assert_eq!(fake.requests().len(), 2);
+}
+
+#[test]
+fn a_rate_limit_longer_than_allowed_is_an_error() {
+    let fake = registry_with_all();
+    fake.fail_next(429, 1, &[("retry-after", "3600")], r#"{"message":"later"}"#);
+    let err = lookup(
+        &npm(&fake.base()),
+        &settings(),
+        &MemoryCache::new(),
+        VersionScheme::Semver,
+    )
+    .unwrap_err();
+    assert!(matches!(err, ChannelError::RateLimited { .. }), "{err}");
+}
+
+#[test]
+fn a_missing_package_is_an_error_not_an_empty_list() {
+    let fake = FakeRegistry::start();
+    for (spec, scheme) in all_specs(&fake.base()) {
+        let err = lookup(&spec, &settings(), &MemoryCache::new(), scheme).unwrap_err();
+        assert!(
+            matches!(err, ChannelError::NotFound { .. }),
+            "{}: {err}",
+            spec.kind()
+        );
+        assert!(err.to_string().starts_with(spec.kind()), "{err}");
+    }
+}
+
+#[test]
+fn malformed_json_is_an_error_and_is_not_cached() {
+    let fake = FakeRegistry::start();
+    fake.put(
+        NPM_PATH,
+        b"{\"name\": \"@acme/weather\", \"versions\": ".to_vec(),
+        "application/json",
+    );
+    // Valid JSON of the wrong shape: a GitHub list where a PyPI document belongs.
+    fake.json(PYPI_PATH, &github_page());
+    fake.put(MCP_PATH, b"not json at all".to_vec(), "application/json");
+    fake.json(
+        GH_PATH,
+        &json!({"message": "Moved", "documentation_url": "x"}),
+    );
+    for (spec, scheme) in all_specs(&fake.base()) {
+        let cache = MemoryCache::new();
+        let err = lookup(&spec, &settings(), &cache, scheme).unwrap_err();
+        assert!(
+            matches!(err, ChannelError::Malformed { .. }),
+            "{}: {err}",
+            spec.kind()
+        );
+        assert!(
+            cache.is_empty(),
+            "{}: a bad page must not be replayed",
+            spec.kind()
+        );
+    }
+}
+
+#[test]
+fn an_html_page_is_a_wrong_content_type() {
+    let fake = FakeRegistry::start();
+    fake.put(
+        NPM_PATH,
+        b"<html><body>Sign in</body></html>".to_vec(),
+        "text/html; charset=utf-8",
+    );
+    let err = lookup(
+        &npm(&fake.base()),
+        &settings(),
+        &MemoryCache::new(),
+        VersionScheme::Semver,
+    )
+    .unwrap_err();
+    match err {
+        ChannelError::WrongContentType { content_type, .. } => {
+            assert_eq!(content_type, "text/html; charset=utf-8")
+        }
+        other => panic!("expected a content-type error, got {other}"),
+    }
+}
+
+#[test]
+fn huge_bodies_are_refused() {
+    let fake = FakeRegistry::start();
+    let mut body = b"{\"name\":\"@acme/weather\",\"pad\":\"".to_vec();
+    body.resize(MAX_BODY_BYTES + 1024, b'a');
+    body.extend_from_slice(b"\"}");
+    fake.put(NPM_PATH, body, "application/json");
+    let cache = MemoryCache::new();
+    let err = lookup(
+        &npm(&fake.base()),
+        &settings(),
+        &cache,
+        VersionScheme::Semver,
+    )
+    .unwrap_err();
+    assert!(matches!(err, ChannelError::TooLarge { .. }), "{err}");
+    assert!(cache.is_empty());
+}
+
+#[test]
+fn slow_drip_bodies_time_out() {
+    let drip = DripServer::start(Duration::from_secs(20));
+    let settings = HttpSettings {
+        timeout: Duration::from_secs(1),
+        max_retries: 1,
+        ..settings()
+    };
+    let started = Instant::now();
+    let err = lookup(
+        &npm(&drip.base()),
+        &settings,
+        &MemoryCache::new(),
+        VersionScheme::Semver,
+    )
+    .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(matches!(err, ChannelError::Request { .. }), "{err}");
+    assert!(err.to_string().contains("attempt 2 of 2"), "{err}");
+    assert!(elapsed < Duration::from_secs(8), "took {elapsed:?}");
+}
+
+#[test]
+fn the_token_never_appears_in_errors() {
+    let fake = registry_with_all();
+    fake.fail_next(401, 1, &[], r#"{"message":"Bad credentials: {auth}"}"#);
+    let err = lookup(
+        &github(&fake.base()),
+        &settings(),
+        &MemoryCache::new(),
+        VersionScheme::Semver,
+    )
+    .unwrap_err();
+    assert!(matches!(err, ChannelError::Unauthorized { .. }), "{err}");
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains(TOKEN), "{text}");
+    assert!(text.contains("<redacted>"), "{text}");
+
+    // A 200 whose (wrong-shaped) body echoes the token is scrubbed too.
+    fake.fail_next(200, 1, &[], r#"{"echo":"{auth}"}"#);
+    let err = lookup(
+        &github(&fake.base()),
+        &settings(),
+        &MemoryCache::new(),
+        VersionScheme::Semver,
+    )
+    .unwrap_err();
+    assert!(matches!(err, ChannelError::Malformed { .. }), "{err}");
+    assert!(!format!("{err}").contains(TOKEN), "{err}");
+}
+
+#[test]
+fn a_foreign_cache_entry_is_ignored_not_trusted() {
+    let fake = registry_with_all();
+    let cache = MemoryCache::new();
+    let url = format!("{}{NPM_PATH}", fake.base());
+    // What another writer (or an older upkeep) might have left: an ETag and a raw body.
+    cache.put(
+        &url,
+        "\"whatever\"",
+        b"{\"name\":\"@acme/weather\",\"versions\":{}}",
+    );
+    fake.reset_counts();
+    let got = lookup(
+        &npm(&fake.base()),
+        &settings(),
+        &cache,
+        VersionScheme::Semver,
+    )
+    .unwrap();
+    assert_eq!(got.releases.len(), 3);
+    assert_eq!(fake.requests()[0].header("if-none-match"), None);
+    assert_eq!(fake.full_responses(), 1);
+}
+
+#[test]
+fn bad_settings_are_errors_before_any_request() {
+    let err = lookup(
+        &ChannelSpec::Npm {
+            registry: "not a url".into(),
+            package: "x".into(),
+        },
+        &settings(),
+        &MemoryCache::new(),
+        VersionScheme::Semver,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ChannelError::InvalidSpec { channel: "npm", .. }),
+        "{err}"
+    );
+    let err = lookup(
+        &ChannelSpec::Pypi {
+            index: "https://pypi.org".into(),
+            project: String::new(),
+        },
+        &settings(),
+        &MemoryCache::new(),
+        VersionScheme::Pep440,
+    )
+    .unwrap_err();
+    assert!(matches!(err, ChannelError::InvalidSpec { .. }), "{err}");
+}

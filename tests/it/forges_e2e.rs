@@ -1,0 +1,424 @@
+//! The same rebuild-PR scenarios, end to end through the real binary, on all three forges: the
+//! local git mirror, and GitHub and Azure DevOps as stateful fakes on 127.0.0.1 that speak
+//! their REST APIs.
+
+use std::collections::BTreeMap;
+
+use crate::forge_support::azure::FakeAzure;
+use crate::forge_support::github::FakeGithub;
+use crate::forge_support::{Core, FakeForge, FakePrState, TOKEN};
+use crate::support::{MIT, Repo, ServerSpec, Workspace, lockfile, server};
+
+const SERVER: &str = "weather";
+const TOKEN_ENV: &str = "UPKEEP_TEST_FORGE_TOKEN";
+
+#[derive(Debug)]
+struct PrView {
+    title: String,
+    body: String,
+    draft: bool,
+    labels: Vec<String>,
+}
+
+/// What the scenarios need to see and do on a mirror, whatever forge hosts it.
+trait Mirror {
+    fn mirror_table(&self) -> String;
+    fn open_prs(&self) -> Vec<PrView>;
+    fn pin_on_bot_branch(&self) -> Option<String>;
+    /// A person closes the open PR without merging.
+    fn close_open_pr(&self);
+    /// What a crash between "branch written" and "PR opened" leaves behind.
+    fn seed_bot_branch(&self);
+    fn body_limit(&self) -> usize;
+}
+
+fn bot_email() -> String {
+    upkeep::pipeline::bot_identity().email
+}
+
+// ---- local ----------------------------------------------------------------------------------
+
+struct Local(Repo);
+
+impl Mirror for Local {
+    fn mirror_table(&self) -> String {
+        format!(
+            "forge = \"local\"\nrepo = {:?}\nbase = \"main\"\npin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
+            self.0.url()
+        )
+    }
+    fn open_prs(&self) -> Vec<PrView> {
+        let dir = self.0.path.join("upkeep/prs");
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.path().extension().is_some_and(|x| x == "json") {
+                let v: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+                if v["ended"].is_null() && self.0.branch(v["branch"].as_str().unwrap()).is_some() {
+                    out.push(PrView {
+                        title: v["title"].as_str().unwrap().into(),
+                        body: v["body"].as_str().unwrap().into(),
+                        draft: v["draft"].as_bool().unwrap(),
+                        labels: v["labels"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|l| l.as_str().unwrap().to_string())
+                            .collect(),
+                    });
+                }
+            }
+        }
+        out
+    }
+    fn pin_on_bot_branch(&self) -> Option<String> {
+        self.0.file_at(&format!("upkeep/{SERVER}"), "upkeep.lock")
+    }
+    fn close_open_pr(&self) {
+        self.0
+            .repo
+            .find_branch(&format!("upkeep/{SERVER}"), git2::BranchType::Local)
+            .unwrap()
+            .delete()
+            .unwrap();
+    }
+    fn seed_bot_branch(&self) {
+        let parent = self.0.repo.find_commit(self.0.head()).unwrap();
+        let sig = git2::Signature::now("upkeep", &bot_email()).unwrap();
+        self.0
+            .repo
+            .commit(
+                Some(&format!("refs/heads/upkeep/{SERVER}")),
+                &sig,
+                &sig,
+                "partial",
+                &parent.tree().unwrap(),
+                &[&parent],
+            )
+            .unwrap();
+    }
+    fn body_limit(&self) -> usize {
+        65_536
+    }
+}
+
+// ---- GitHub and Azure DevOps fakes -----------------------------------------------------------
+
+fn seed_main(core: &Core, pin: &str) {
+    let mut s = core.lock();
+    let files = BTreeMap::from([("upkeep.lock".to_string(), pin.as_bytes().to_vec())]);
+    let id = s.put_commit(files, vec![], "Human", "human@example.com", "mirror pin");
+    s.refs.insert("main".into(), id);
+}
+
+fn fake_open_prs(core: &Core) -> Vec<PrView> {
+    core.lock()
+        .prs
+        .iter()
+        .filter(|p| p.state == FakePrState::Open)
+        .map(|p| PrView {
+            title: p.title.clone(),
+            body: p.body.clone(),
+            draft: p.draft,
+            labels: p.labels.clone(),
+        })
+        .collect()
+}
+
+fn fake_close(core: &Core) {
+    let id = core
+        .lock()
+        .prs
+        .iter()
+        .find(|p| p.state == FakePrState::Open)
+        .map(|p| p.id)
+        .expect("an open PR");
+    core.set_pr_state(id, FakePrState::Closed, "Reviewer Rae");
+}
+
+fn fake_seed_bot_branch(core: &Core) {
+    let head = core.head("main").unwrap();
+    core.lock().refs.insert(format!("upkeep/{SERVER}"), head);
+    core.push_commit(
+        &format!("upkeep/{SERVER}"),
+        "upkeep.lock",
+        b"partial\n",
+        &bot_email(),
+    );
+}
+
+struct Github(FakeGithub);
+
+impl Mirror for Github {
+    fn mirror_table(&self) -> String {
+        format!(
+            "forge = \"github\"\nrepo = \"acme/mirror\"\napi-url = {:?}\ntoken-env = \"{TOKEN_ENV}\"\nbase = \"main\"\npin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
+            self.0.server.url()
+        )
+    }
+    fn open_prs(&self) -> Vec<PrView> {
+        fake_open_prs(&self.0.core)
+    }
+    fn pin_on_bot_branch(&self) -> Option<String> {
+        let head = self.0.core.head(&format!("upkeep/{SERVER}"))?;
+        self.0
+            .core
+            .file_at(&head, "upkeep.lock")
+            .map(|b| String::from_utf8(b).unwrap())
+    }
+    fn close_open_pr(&self) {
+        fake_close(&self.0.core);
+    }
+    fn seed_bot_branch(&self) {
+        fake_seed_bot_branch(&self.0.core);
+    }
+    fn body_limit(&self) -> usize {
+        FakeGithub::BODY_LIMIT
+    }
+}
+
+struct Azure(FakeAzure);
+
+impl Mirror for Azure {
+    fn mirror_table(&self) -> String {
+        format!(
+            "forge = \"azure-devops\"\nrepo = \"contoso/Mirror Project/mirror\"\nbase-url = {:?}\ntoken-env = \"{TOKEN_ENV}\"\nbase = \"main\"\npin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
+            self.0.server.url()
+        )
+    }
+    fn open_prs(&self) -> Vec<PrView> {
+        fake_open_prs(&self.0.core)
+    }
+    fn pin_on_bot_branch(&self) -> Option<String> {
+        let head = self.0.core.head(&format!("upkeep/{SERVER}"))?;
+        self.0
+            .core
+            .file_at(&head, "upkeep.lock")
+            .map(|b| String::from_utf8(b).unwrap())
+    }
+    fn close_open_pr(&self) {
+        fake_close(&self.0.core);
+    }
+    fn seed_bot_branch(&self) {
+        fake_seed_bot_branch(&self.0.core);
+    }
+    fn body_limit(&self) -> usize {
+        FakeAzure::BODY_LIMIT
+    }
+}
+
+// ---- the scenarios -------------------------------------------------------------------------
+
+struct World<M> {
+    ws: Workspace,
+    up: Repo,
+    mirror: M,
+}
+
+fn world<M: Mirror>(make: impl FnOnce(&Workspace, &str) -> M) -> World<M> {
+    let mut ws = Workspace::new();
+    ws.env.push((TOKEN_ENV.into(), TOKEN.into()));
+    let mut up = Repo::new(&ws.path("upstream.git"));
+    let c1 = up.commit(
+        &[("LICENSE", Some(MIT)), ("src/a.py", Some("a = 1\n"))],
+        "Release 1.0.0",
+    );
+    up.tag("v1.0.0", c1);
+    let c2 = up.commit(&[("src/a.py", Some("a = 2\n"))], "feat: two");
+    up.tag("v1.1.0", c2);
+    let pin = lockfile(&up.url(), "v1.0.0");
+    let mirror = make(&ws, &pin);
+    ws.write_config(&[ServerSpec {
+        name: SERVER.into(),
+        upstream: up.url(),
+        mirror: String::new(),
+        pin_file: "upkeep.lock".into(),
+        pin_format: "lockfile".into(),
+        mirror_table: Some(mirror.mirror_table()),
+    }]);
+    World { ws, up, mirror }
+}
+
+fn local(ws: &Workspace, pin: &str) -> Local {
+    let mut m = Repo::new(&ws.path("mirror.git"));
+    m.commit(&[("upkeep.lock", Some(pin))], "mirror pin");
+    Local(m)
+}
+
+fn github(_: &Workspace, pin: &str) -> Github {
+    let g = FakeGithub::start();
+    seed_main(&g.core, pin);
+    Github(g)
+}
+
+fn azure(_: &Workspace, pin: &str) -> Azure {
+    let a = FakeAzure::start();
+    seed_main(&a.core, pin);
+    Azure(a)
+}
+
+fn sync_ok<M: Mirror>(w: &World<M>) -> serde_json::Value {
+    let (code, report) = w.ws.sync();
+    let s = server(&report, SERVER).clone();
+    assert_eq!(code, 0, "sync failed: {s}");
+    s
+}
+
+fn the_pr_ladder<M: Mirror>(mut w: World<M>) {
+    // A new release: exactly one PR, the pin bumped by tag and commit, the body within the limit.
+    let s = sync_ok(&w);
+    assert_eq!(s["pull_request"]["action"], "created", "{s}");
+    let prs = w.mirror.open_prs();
+    assert_eq!(prs.len(), 1, "{prs:?}");
+    assert!(prs[0].title.contains("1.0.0 → 1.1.0"), "{prs:?}");
+    assert!(!prs[0].draft);
+    assert!(prs[0].labels.iter().any(|l| l == "upkeep"));
+    assert!(prs[0].body.chars().count() <= w.mirror.body_limit());
+    let pin = w.mirror.pin_on_bot_branch().unwrap();
+    assert!(pin.contains("refs/tags/v1.1.0"), "{pin}");
+    assert!(
+        pin.contains(
+            &w.up
+                .repo
+                .revparse_single("v1.1.0^{commit}")
+                .unwrap()
+                .id()
+                .to_string()
+        ),
+        "{pin}"
+    );
+
+    // Nothing new: nothing changes.
+    let s = sync_ok(&w);
+    assert_eq!(s["pull_request"]["action"], "unchanged", "{s}");
+    assert_eq!(w.mirror.open_prs().len(), 1);
+
+    // A newer release with a long history: the same PR is updated, its body cut to the limit.
+    let mut last = w.up.head();
+    for i in 0..150 {
+        last = w.up.commit(&[("src/a.py", Some(&format!("a = {i}\n")))], &format!("chore: a long commit subject number {i} that goes on and on to fill the PR body {}", "x".repeat(40)));
+    }
+    w.up.tag("v1.2.0", last);
+    let s = sync_ok(&w);
+    assert_eq!(s["pull_request"]["action"], "updated", "{s}");
+    let prs = w.mirror.open_prs();
+    assert_eq!(prs.len(), 1, "{prs:?}");
+    assert!(prs[0].title.contains("→ 1.2.0"), "{prs:?}");
+    assert!(
+        prs[0].body.chars().count() <= w.mirror.body_limit(),
+        "{} > {}",
+        prs[0].body.chars().count(),
+        w.mirror.body_limit()
+    );
+    assert!(w.mirror.pin_on_bot_branch().unwrap().contains("v1.2.0"));
+
+    // Closed without merge: that version is declined and left alone.
+    w.mirror.close_open_pr();
+    let s = sync_ok(&w);
+    assert_eq!(s["pull_request"]["action"], "declined", "{s}");
+    assert!(w.mirror.open_prs().is_empty());
+    let s = sync_ok(&w);
+    assert_eq!(s["pull_request"]["action"], "declined", "{s}");
+    assert!(w.mirror.open_prs().is_empty());
+
+    // A newer release with a license change: a new PR, held as a draft with the label; one email.
+    let c = w.up.commit(
+        &[(
+            "LICENSE",
+            Some(&format!("{MIT}\nCommercial use requires a paid license.\n")),
+        )],
+        "relicense",
+    );
+    w.up.tag("v1.3.0", c);
+    let s = sync_ok(&w);
+    assert_eq!(s["status"], "held", "{s}");
+    assert_eq!(s["pull_request"]["action"], "created", "{s}");
+    let prs = w.mirror.open_prs();
+    assert_eq!(prs.len(), 1, "{prs:?}");
+    assert!(prs[0].draft, "{prs:?}");
+    assert!(
+        prs[0].labels.iter().any(|l| l == "license-review-required"),
+        "{prs:?}"
+    );
+    assert!(
+        prs[0]
+            .body
+            .contains("Blocked: license change needs CELA review")
+    );
+    assert_eq!(w.ws.emails().len(), 1);
+
+    // Approval releases the hold: ready for review, label gone, no further email.
+    let out =
+        w.ws.upkeep(&["license", "approve", SERVER, "--by", "Cee Ela"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let s = sync_ok(&w);
+    assert_eq!(s["pull_request"]["action"], "updated", "{s}");
+    let prs = w.mirror.open_prs();
+    assert_eq!(prs.len(), 1, "{prs:?}");
+    assert!(!prs[0].draft, "{prs:?}");
+    assert!(
+        !prs[0].labels.iter().any(|l| l == "license-review-required"),
+        "{prs:?}"
+    );
+    assert_eq!(w.ws.emails().len(), 1);
+}
+
+fn a_crash_between_branch_and_pr_leaves_no_duplicate<M: Mirror>(w: World<M>) {
+    w.mirror.seed_bot_branch();
+    let s = sync_ok(&w);
+    assert_eq!(s["pull_request"]["action"], "created", "{s}");
+    assert_eq!(w.mirror.open_prs().len(), 1);
+    assert!(
+        w.mirror
+            .pin_on_bot_branch()
+            .unwrap()
+            .contains("refs/tags/v1.1.0")
+    );
+    let s = sync_ok(&w);
+    assert_eq!(s["pull_request"]["action"], "unchanged", "{s}");
+    assert_eq!(w.mirror.open_prs().len(), 1);
+}
+
+#[test]
+fn pr_ladder_on_the_local_mirror() {
+    the_pr_ladder(world(local));
+}
+
+#[test]
+fn pr_ladder_on_github() {
+    the_pr_ladder(world(github));
+}
+
+#[test]
+fn pr_ladder_on_azure_devops() {
+    the_pr_ladder(world(azure));
+}
+
+#[test]
+fn crash_recovery_on_the_local_mirror() {
+    a_crash_between_branch_and_pr_leaves_no_duplicate(world(local));
+}
+
+#[test]
+fn crash_recovery_on_github() {
+    a_crash_between_branch_and_pr_leaves_no_duplicate(world(github));
+}
+
+#[test]
+fn crash_recovery_on_azure_devops() {
+    a_crash_between_branch_and_pr_leaves_no_duplicate(world(azure));
+}
+
+#[test]
+fn a_forge_error_fails_that_server_with_the_response_and_no_token() {
+    let w = world(github);
+    w.mirror.0.core.fail_next(401, 10, &[]);
+    let (code, report) = w.ws.sync();
+    assert_eq!(code, 1);
+    let err = server(&report, SERVER)["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("401") || err.contains("unauthorized"), "{err}");
+    assert!(!err.contains(TOKEN), "the token leaked: {err}");
+}

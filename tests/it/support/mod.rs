@@ -1,0 +1,298 @@
+//! Shared builders for the integration tests: real git repositories in temp dirs, a config
+//! writer and a runner for the real `upkeep` binary.
+
+#![allow(dead_code)] // Each test file uses a different part of the support code.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use git2::{Oid, Repository, Signature, Time};
+
+pub const MIT: &str = "MIT License\n\nCopyright (c) 2025 Example Authors\n\nPermission is hereby granted, free of charge, to any person obtaining a copy\nof this software and associated documentation files (the \"Software\"), to deal\nin the Software without restriction, including without limitation the rights\nto use, copy, modify, merge, publish, distribute, sublicense, and/or sell\ncopies of the Software, and to permit persons to whom the Software is\nfurnished to do so, subject to the following conditions:\n\nThe above copyright notice and this permission notice shall be included in all\ncopies or substantial portions of the Software.\n\nTHE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR\nIMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,\nFITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE\nAUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER\nLIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,\nOUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE\nSOFTWARE.\n";
+
+/// A bare git repository with a linear `main` history built commit by commit.
+pub struct Repo {
+    pub path: PathBuf,
+    pub repo: Repository,
+    files: BTreeMap<String, Vec<u8>>,
+    clock: i64,
+}
+
+impl Repo {
+    pub fn new(path: &Path) -> Repo {
+        let repo = Repository::init_bare(path).unwrap();
+        repo.set_head("refs/heads/main").unwrap();
+        Repo {
+            path: path.to_path_buf(),
+            repo,
+            files: BTreeMap::new(),
+            clock: 1_767_225_600,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// Commit the given file changes (None deletes) on main as `author`.
+    pub fn commit_as(
+        &mut self,
+        author: &str,
+        changes: &[(&str, Option<&str>)],
+        message: &str,
+    ) -> Oid {
+        for (path, content) in changes {
+            match content {
+                Some(c) => {
+                    self.files
+                        .insert((*path).to_string(), c.as_bytes().to_vec());
+                }
+                None => {
+                    self.files.remove(*path);
+                }
+            }
+        }
+        self.clock += 3600;
+        let tree = build_tree(&self.repo, &self.files);
+        let sig = Signature::new(
+            author,
+            &format!("{}@example.org", author.to_lowercase()),
+            &Time::new(self.clock, 0),
+        )
+        .unwrap();
+        let parent = self
+            .repo
+            .refname_to_id("refs/heads/main")
+            .ok()
+            .map(|id| self.repo.find_commit(id).unwrap());
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        self.repo
+            .commit(
+                Some("refs/heads/main"),
+                &sig,
+                &sig,
+                message,
+                &self.repo.find_tree(tree).unwrap(),
+                &parents,
+            )
+            .unwrap()
+    }
+
+    pub fn commit(&mut self, changes: &[(&str, Option<&str>)], message: &str) -> Oid {
+        self.commit_as("Dev", changes, message)
+    }
+
+    pub fn tag(&self, name: &str, target: Oid) {
+        let obj = self.repo.find_object(target, None).unwrap();
+        let sig = Signature::new("Dev", "dev@example.org", &Time::new(self.clock, 0)).unwrap();
+        self.repo
+            .tag(name, &obj, &sig, &format!("Release {name}"), true)
+            .unwrap();
+    }
+
+    pub fn head(&self) -> Oid {
+        self.repo.refname_to_id("refs/heads/main").unwrap()
+    }
+
+    /// The content of `path` at the tip of `branch`, if the branch and file exist.
+    pub fn file_at(&self, branch: &str, path: &str) -> Option<String> {
+        let id = self
+            .repo
+            .refname_to_id(&format!("refs/heads/{branch}"))
+            .ok()?;
+        let tree = self.repo.find_commit(id).ok()?.tree().ok()?;
+        let entry = tree.get_path(Path::new(path)).ok()?;
+        let blob = self.repo.find_blob(entry.id()).ok()?;
+        Some(String::from_utf8_lossy(blob.content()).into_owned())
+    }
+
+    pub fn branch(&self, name: &str) -> Option<Oid> {
+        self.repo.refname_to_id(&format!("refs/heads/{name}")).ok()
+    }
+}
+
+fn build_tree(repo: &Repository, files: &BTreeMap<String, Vec<u8>>) -> Oid {
+    fn write(repo: &Repository, entries: &BTreeMap<String, Vec<u8>>) -> Oid {
+        let mut dirs: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
+        let mut b = repo.treebuilder(None).unwrap();
+        for (path, content) in entries {
+            match path.split_once('/') {
+                Some((d, rest)) => {
+                    dirs.entry(d.to_string())
+                        .or_default()
+                        .insert(rest.to_string(), content.clone());
+                }
+                None => {
+                    let blob = repo.blob(content).unwrap();
+                    b.insert(path, blob, 0o100_644).unwrap();
+                }
+            }
+        }
+        for (d, sub) in dirs {
+            let id = write(repo, &sub);
+            b.insert(&d, id, 0o040_000).unwrap();
+        }
+        b.write().unwrap()
+    }
+    write(repo, files)
+}
+
+/// A lockfile pin at `tag`.
+pub fn lockfile(upstream: &str, tag: &str) -> String {
+    format!("# pinned by upkeep\nupstream = \"{upstream}\"\nref = \"refs/tags/{tag}\"\n")
+}
+
+/// An azure-pipelines file whose `upstream` entry is pinned at `tag`.
+pub fn pipeline_yaml(name: &str, tag: &str) -> String {
+    format!(
+        "# mirror pipeline\nresources:\n  repositories:\n    - repository: upstream\n      type: git\n      name: {name}\n      ref: refs/tags/{tag}   # the sponsored release\n\nextends:\n  template: build.yml\n"
+    )
+}
+
+/// One server entry of a test config.
+pub struct ServerSpec {
+    pub name: String,
+    pub upstream: String,
+    pub mirror: String,
+    pub pin_file: String,
+    pub pin_format: String,
+    /// The whole `[servers.mirror]` table body, for forges other than local.
+    pub mirror_table: Option<String>,
+}
+
+impl ServerSpec {
+    pub fn lockfile(name: &str, upstream: &Repo, mirror: &Repo) -> ServerSpec {
+        ServerSpec {
+            name: name.into(),
+            upstream: upstream.url(),
+            mirror: mirror.url(),
+            pin_file: "upkeep.lock".into(),
+            pin_format: "lockfile".into(),
+            mirror_table: None,
+        }
+    }
+}
+
+/// A test workspace: a temp dir with a config, state and outbox.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    /// Extra environment for every upkeep invocation (e.g. forge tokens).
+    pub env: Vec<(String, String)>,
+}
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        Workspace {
+            dir: tempfile::tempdir().unwrap(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.path("upkeep.toml")
+    }
+
+    pub fn write_config(&self, servers: &[ServerSpec]) {
+        let q = |s: &str| format!("{s:?}");
+        let mut c = format!(
+            "[state]\npath = {}\ncache-dir = {}\nlease-timeout = \"2m\"\n\n[email]\nfrom = \"upkeep@example.com\"\ntransport = \"file\"\ndir = {}\nfailing-runs-alert = 2\n\n",
+            q(&self.path("state/upkeep.db").display().to_string()),
+            q(&self.path("cache").display().to_string()),
+            q(&self.path("outbox").display().to_string()),
+        );
+        for s in servers {
+            let mirror = s.mirror_table.clone().unwrap_or_else(|| {
+                format!(
+                    "forge = \"local\"\nrepo = {}\nbase = \"main\"\npin-file = {}\npin-format = {}\n",
+                    q(&s.mirror),
+                    q(&s.pin_file),
+                    q(&s.pin_format)
+                )
+            });
+            c.push_str(&format!(
+                "[[servers]]\nname = {}\nupstream = {}\nowners = [\"owner@example.com\"]\nrelease = {{ channel = \"git-tags\", tag-pattern = \"^v(.+)$\" }}\n\n[servers.mirror]\n{mirror}\n",
+                q(&s.name),
+                q(&s.upstream),
+            ));
+        }
+        std::fs::write(self.config_path(), c).unwrap();
+    }
+
+    /// Run the real binary with this workspace's config.
+    pub fn upkeep(&self, args: &[&str]) -> Output {
+        let out = assert_cmd::Command::cargo_bin("upkeep")
+            .unwrap()
+            .args(args)
+            .arg("--config")
+            .arg(self.config_path())
+            .env_remove("UPKEEP_CONFIG")
+            .env("UPKEEP_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `sync --now --json`, parsed.
+    pub fn sync(&self) -> (i32, serde_json::Value) {
+        self.sync_with(&[])
+    }
+
+    pub fn sync_with(&self, extra: &[&str]) -> (i32, serde_json::Value) {
+        let mut args = vec!["sync", "--now", "--json"];
+        args.extend_from_slice(extra);
+        let out = self.upkeep(&args);
+        let json = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "sync printed no JSON ({e}); code {}\nstdout:\n{}\nstderr:\n{}",
+                out.code, out.stdout, out.stderr
+            )
+        });
+        (out.code, json)
+    }
+
+    pub fn emails(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.path("outbox"))
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// The server entry named `name` in a run report.
+pub fn server<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no server {name} in {report}"))
+}
+
+/// Commits on `branch` that are not on `base`.
+pub fn commits_ahead(repo: &Repo, branch: &str, base: &str) -> usize {
+    let mut walk = repo.repo.revwalk().unwrap();
+    walk.push(repo.branch(branch).unwrap()).unwrap();
+    walk.hide(repo.branch(base).unwrap()).unwrap();
+    walk.count()
+}
