@@ -1,0 +1,18 @@
+//! The HTTP control surface of `upkeep serve` (axum): health, readiness, Prometheus metrics, the
+//! status document, run-now, GitHub webhooks and a Server-Sent Events stream of run progress.
+//!
+//! - [`control`]: the run control shared with the scheduler (deps, runs in flight, metrics).
+//! - [`http`]: the router and its handlers (thin: they call `control`, `status`, `metrics`).
+//! - [`auth`], [`webhook`]: the pure parts: token and signature checks, event classification,
+//!   repository matching.
+//!
+//! This module never decides *when* to run (that is [`crate::scheduler`]); it only starts runs
+//! that a request asks for, under the same lease as every other run.
+
+pub mod auth;
+pub mod control;
+pub mod http;
+pub mod webhook;
+
+pub use control::{Control, StartError};
+pub use http::{router, serve};

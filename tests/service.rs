@@ -1,0 +1,733 @@
+//! `upkeep serve` end to end: the real binary with a fast schedule against real git repos in
+//! temp dirs; its HTTP surface; signals; and the deployment manifests.
+
+mod service_support;
+
+use std::time::{Duration, Instant};
+
+use chrono::{Timelike as _, Utc};
+use service_support::*;
+use upkeep::service::auth::sign;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn finished_runs(f: &Fixture, trigger: &str) -> Vec<upkeep::store::RunRow> {
+    runs(f)
+        .into_iter()
+        .filter(|r| r.trigger == trigger && r.finished_at.is_some())
+        .collect()
+}
+
+#[test]
+fn scheduled_runs_happen_on_time_and_show_in_metrics_events_and_status() {
+    let f = Fixture::new(
+        &["alpha"],
+        &[],
+        &Settings {
+            sync_token: true,
+            ..Settings::default()
+        },
+    );
+    let mut svc = f.start();
+    let events = svc.events();
+    let before = svc.metrics();
+    let runs_before = before.sum("upkeep_runs_total", &[]);
+
+    assert_eq!(svc.get("/healthz").unwrap(), (200, "ok\n".to_string()));
+    let (code, body) = svc.get("/readyz").unwrap();
+    assert_eq!(code, 200, "{body}");
+
+    // Two scheduled runs, each on a fire time (every even second), never in a burst.
+    let scheduled = wait_for(LONG, "two scheduled runs", || {
+        let r = finished_runs(&f, "schedule");
+        (r.len() >= 2).then_some(r)
+    });
+    let starts: Vec<_> = scheduled.iter().map(|r| parse_ts(&r.started_at)).collect();
+    for s in &starts {
+        let offset_ms = i64::from(s.second() % 2) * 1000 + i64::from(s.nanosecond() / 1_000_000);
+        assert!(
+            offset_ms < 1500,
+            "a scheduled run started {offset_ms} ms after its fire time: {s}"
+        );
+    }
+    for w in starts.windows(2) {
+        assert!(
+            w[1] - w[0] >= chrono::Duration::milliseconds(1500),
+            "runs in a burst: {starts:?}"
+        );
+    }
+    let first = &scheduled[0];
+    assert_eq!(report_servers(&f, first.id), vec!["alpha"]);
+
+    // /events delivered the run's events, in order, as JSON named by their kind.
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + LONG;
+    while !seen
+        .iter()
+        .any(|(n, v): &(String, serde_json::Value)| n == "run-finished" && v["run_id"] == first.id)
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (name, data) = events.recv_timeout(left).expect("events of the first run");
+        assert_eq!(data["event"], name.as_str());
+        if data["run_id"] == first.id {
+            seen.push((name, data));
+        }
+    }
+    let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"run-started"), "{names:?}");
+    let started = seen
+        .iter()
+        .position(|(n, _)| n == "server-started")
+        .expect("server-started");
+    let done = seen
+        .iter()
+        .position(|(n, _)| n == "server-finished")
+        .expect("server-finished");
+    assert!(started < done);
+    assert_eq!(seen[done].1["server"], "alpha");
+    assert_eq!(seen[0].1["trigger"], "schedule");
+
+    // /metrics parses strictly and its counters moved.
+    let after = svc.metrics();
+    assert!(after.sum("upkeep_runs_total", &[("trigger", "schedule")]) >= 2.0);
+    assert!(after.sum("upkeep_runs_total", &[]) > runs_before);
+    assert!(after.sum("upkeep_server_syncs_total", &[("server", "alpha")]) >= 2.0);
+    assert!(
+        after.sum(
+            "upkeep_server_sync_duration_seconds_count",
+            &[("server", "alpha")]
+        ) >= 2.0
+    );
+    assert!(after.sum("upkeep_run_duration_seconds_count", &[]) >= 2.0);
+    assert!(after.sum("upkeep_pr_actions_total", &[]) >= 1.0);
+    assert!(after.has("upkeep_server_last_success_timestamp_seconds"));
+    assert_eq!(after.sum("upkeep_emails", &[("status", "failed")]), 0.0);
+
+    // /status is the status --json document.
+    let (code, body) = svc.get("/status").unwrap();
+    assert_eq!(code, 200);
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["servers"][0]["name"], "alpha");
+    assert!(doc["servers"][0]["last_run_id"].as_i64().is_some(), "{doc}");
+    let cli = f.upkeep(&["status", "--json"]);
+    assert!(cli.status.success());
+    let cli_doc: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(cli_doc["servers"][0]["name"], doc["servers"][0]["name"]);
+
+    // /sync: refused without the right token, started with it.
+    assert_eq!(svc.post("/sync", &[], "").0, 401);
+    assert_eq!(
+        svc.post("/sync", &[("Authorization", "Bearer wrong")], "")
+            .0,
+        401
+    );
+    let auth = format!("Bearer {SYNC_TOKEN}");
+    let (code, body) = wait_for(LONG, "/sync to be accepted", || {
+        let (code, body) = svc.post("/sync?server=alpha", &[("Authorization", &auth)], "");
+        assert!(code == 202 || code == 409, "{code} {body}");
+        (code == 202).then_some((code, body))
+    });
+    assert_eq!(code, 202, "{body}");
+    let api = wait_for(LONG, "the API run to finish", || {
+        finished_runs(&f, "api").pop()
+    });
+    assert_eq!(report_servers(&f, api.id), vec!["alpha"]);
+
+    svc.term();
+    let status = svc.wait_exit(LONG);
+    assert!(status.success(), "{status}\n{}", svc.log());
+}
+
+#[test]
+fn sync_now_and_scheduled_runs_never_overlap() {
+    // A slow server holds each run open for a while, so the manual runs meet scheduled ones.
+    let slow = SlowUpstream::start(Duration::from_millis(1500));
+    let f = Fixture::new(
+        &["alpha"],
+        &[("slow", slow.url.clone())],
+        &Settings::default(),
+    );
+    let mut svc = f.start();
+    wait_for(LONG, "the first scheduled run", || {
+        (!finished_runs(&f, "schedule").is_empty()).then_some(())
+    });
+    let (mut refused, mut ran) = (0, 0);
+    let start = Instant::now();
+    while (refused == 0 || ran == 0) && start.elapsed() < Duration::from_secs(90) {
+        let out = f.upkeep(&["sync", "--now"]);
+        match out.status.code() {
+            // 1: the run happened (the slow server fails by design).
+            Some(0 | 1) => ran += 1,
+            Some(3) => {
+                refused += 1;
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(err.contains("another upkeep run is in progress"), "{err}");
+            }
+            other => panic!(
+                "sync --now exited {other:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    }
+    assert!(refused > 0 && ran > 0, "refused {refused}, ran {ran}");
+    svc.term();
+    assert!(svc.wait_exit(LONG).success(), "{}", svc.log());
+
+    // Never two runs at once: the runs' intervals are disjoint.
+    let all = runs(&f);
+    assert!(
+        all.iter().all(|r| r.finished_at.is_some()),
+        "a run left unfinished: {all:?}"
+    );
+    let mut spans: Vec<_> = all
+        .iter()
+        .map(|r| {
+            (
+                parse_ts(&r.started_at),
+                parse_ts(r.finished_at.as_deref().unwrap()),
+                r.trigger.clone(),
+            )
+        })
+        .collect();
+    spans.sort();
+    for w in spans.windows(2) {
+        assert!(w[0].1 <= w[1].0, "runs overlap: {:?} and {:?}", w[0], w[1]);
+    }
+    assert!(spans.iter().any(|s| s.2 == "manual") && spans.iter().any(|s| s.2 == "schedule"));
+    assert!(f.store().lease_holder().unwrap().is_none());
+}
+
+#[test]
+fn sigterm_during_a_run_finishes_it_and_leaves_the_state_consistent() {
+    let slow = SlowUpstream::start(Duration::from_secs(4));
+    let f = Fixture::new(
+        &["alpha", "beta"],
+        &[("slow", slow.url.clone())],
+        &Settings {
+            concurrency: 1,
+            ..Settings::default()
+        },
+    );
+    let mut svc = f.start();
+    let events = svc.events();
+    // Wait until the slow server is in flight (the others wait: concurrency 1).
+    let mut started = std::collections::BTreeSet::new();
+    let run_id = wait_for(LONG, "the slow server in flight", || {
+        match events.recv_timeout(Duration::from_millis(200)) {
+            Ok((name, data)) if name == "server-started" => {
+                started.insert((
+                    data["run_id"].as_i64()?,
+                    data["server"].as_str()?.to_string(),
+                ));
+                (data["server"] == "slow")
+                    .then(|| data["run_id"].as_i64())
+                    .flatten()
+            }
+            _ => None,
+        }
+    });
+    let started_first = started.iter().filter(|(r, _)| *r == run_id).count();
+    assert!(
+        f.store().lease_holder().unwrap().is_some(),
+        "the run holds the lease"
+    );
+    svc.term();
+    let status = svc.wait_exit(LONG);
+    assert!(status.success(), "{status}\n{}", svc.log());
+    // Every event the stream delivered before it closed.
+    while let Ok((name, data)) = events.recv_timeout(Duration::from_secs(1)) {
+        if name == "server-started" {
+            started.insert((
+                data["run_id"].as_i64().unwrap(),
+                data["server"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+
+    let store = f.store();
+    assert!(
+        store.lease_holder().unwrap().is_none(),
+        "the lease was released"
+    );
+    let run = runs(&f).into_iter().find(|r| r.id == run_id).unwrap();
+    assert!(
+        run.finished_at.is_some(),
+        "the interrupted run was finished: {run:?}"
+    );
+    assert_ne!(run.result, "running");
+    // Only the run in flight finished: no scheduled run started after the signal.
+    assert!(runs(&f).iter().all(|r| r.id <= run_id));
+    // The servers that had started finished; those that had not were skipped, not synced.
+    let report: serde_json::Value =
+        serde_json::from_str(&store.run_report(run_id).unwrap().unwrap()).unwrap();
+    let servers = report["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 3, "{report}");
+    for s in servers {
+        let name = s["name"].as_str().unwrap().to_string();
+        let skipped = s["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("shutting down"));
+        assert_eq!(
+            skipped,
+            !started.contains(&(run_id, name.clone())),
+            "{name}: skipped {skipped}, started events {started:?}"
+        );
+    }
+    eprintln!("started first: {started_first}");
+    if started_first == 1 {
+        // The slow server went first: the other two were waiting, and were skipped.
+        let skipped = servers
+            .iter()
+            .filter(|s| {
+                s["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("shutting down"))
+            })
+            .count();
+        assert_eq!(skipped, 2, "{report}");
+    }
+    // No branch pushed without its PR record, and no PR record without its branch.
+    for s in &f.servers {
+        let branch = has_branch(&s.mirror, &s.name);
+        let pr = store.open_pr(&s.name).unwrap().is_some();
+        assert_eq!(branch, pr, "{}: branch {branch}, PR record {pr}", s.name);
+    }
+    assert!(svc.log().contains("shutting down"), "{}", svc.log());
+}
+
+#[test]
+fn sighup_with_a_broken_config_keeps_the_old_one() {
+    let f = Fixture::new(&["alpha"], &[], &Settings::default());
+    let mut svc = f.start();
+    wait_for(LONG, "a scheduled run", || {
+        (!finished_runs(&f, "schedule").is_empty()).then_some(())
+    });
+    std::fs::write(
+        &f.config,
+        f.config_text(&Settings::default())
+            .replace("*/2 * * * * *", "every two seconds")
+            .replace("[state]\n", "[state]\nbogus = 1\n"),
+    )
+    .unwrap();
+    let signalled = Utc::now();
+    svc.hup();
+    let log = wait_for(LONG, "the reload to be refused", || {
+        let log = svc.log();
+        log.contains("config reload failed; keeping the old config")
+            .then_some(log)
+    });
+    // Every diagnostic is logged.
+    assert!(log.contains("invalid-cron"), "{log}");
+    assert!(log.contains("unknown-key"), "{log}");
+    // The old schedule keeps running.
+    wait_for(LONG, "a scheduled run after the refused reload", || {
+        finished_runs(&f, "schedule")
+            .iter()
+            .any(|r| parse_ts(&r.started_at) > signalled)
+            .then_some(())
+    });
+    assert_eq!(svc.get("/healthz").unwrap().0, 200);
+
+    // A valid config is applied: pausing the server's schedule takes effect.
+    std::fs::write(
+        &f.config,
+        f.config_text(&Settings::default())
+            .replace("*/2 * * * * *", "0 0 0 1 1 *"),
+    )
+    .unwrap();
+    svc.hup();
+    wait_for(LONG, "the reload to be applied", || {
+        svc.log().contains("config reloaded").then_some(())
+    });
+    // Let a run that was in flight when the reload landed finish, then expect quiet.
+    std::thread::sleep(Duration::from_secs(3));
+    let count = finished_runs(&f, "schedule").len();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        finished_runs(&f, "schedule").len(),
+        count,
+        "the new schedule does not fire for a year"
+    );
+    svc.term();
+    assert!(svc.wait_exit(LONG).success());
+}
+
+fn release_payload(clone_url: &str) -> String {
+    serde_json::json!({
+        "action": "published",
+        "release": { "tag_name": "v1.1.0" },
+        "repository": { "clone_url": clone_url, "html_url": "https://example.invalid/x", "ssh_url": "git@example.invalid:x.git" }
+    })
+    .to_string()
+}
+
+#[test]
+fn a_signed_webhook_syncs_exactly_the_matching_server() {
+    let f = Fixture::new(
+        &["alpha", "beta"],
+        &[],
+        &Settings {
+            cron: "0 0 0 1 1 *".into(),
+            webhook_secret: true,
+            ..Settings::default()
+        },
+    );
+    let svc = f.start();
+    let secret = WEBHOOK_SECRET.as_bytes();
+    let alpha = f.servers.iter().find(|s| s.name == "alpha").unwrap();
+    // Same repository, written differently: case, no .git, a trailing slash.
+    let url = format!(
+        "{}/",
+        alpha.upstream.trim_end_matches(".git").to_uppercase()
+    );
+    let body = release_payload(&url);
+
+    // Unsigned and wrongly signed deliveries change nothing.
+    let (code, _) = svc.post("/webhooks/github", &[("X-GitHub-Event", "release")], &body);
+    assert_eq!(code, 401);
+    let wrong = sign(b"not the secret", body.as_bytes());
+    let (code, _) = svc.post(
+        "/webhooks/github",
+        &[
+            ("X-GitHub-Event", "release"),
+            ("X-Hub-Signature-256", &wrong),
+        ],
+        &body,
+    );
+    assert_eq!(code, 401);
+    // A signature over another body is wrong too.
+    let other = sign(secret, release_payload("file:///elsewhere").as_bytes());
+    let (code, _) = svc.post(
+        "/webhooks/github",
+        &[
+            ("X-GitHub-Event", "release"),
+            ("X-Hub-Signature-256", &other),
+        ],
+        &body,
+    );
+    assert_eq!(code, 401);
+
+    let ping = r#"{"zen":"Keep it logically awesome."}"#;
+    let (code, _) = svc.post(
+        "/webhooks/github",
+        &[
+            ("X-GitHub-Event", "ping"),
+            ("X-Hub-Signature-256", &sign(secret, ping.as_bytes())),
+        ],
+        ping,
+    );
+    assert_eq!(code, 200);
+    let unknown = release_payload("https://github.com/someone/else.git");
+    let (code, _) = svc.post(
+        "/webhooks/github",
+        &[
+            ("X-GitHub-Event", "release"),
+            ("X-Hub-Signature-256", &sign(secret, unknown.as_bytes())),
+        ],
+        &unknown,
+    );
+    assert_eq!(code, 404);
+    // No sync token configured: the endpoint is disabled.
+    let (code, body403) = svc.post("/sync", &[("Authorization", "Bearer anything")], "");
+    assert_eq!(code, 403);
+    assert!(body403.contains("sync endpoint disabled"), "{body403}");
+    assert!(runs(&f).is_empty(), "refused deliveries started a run");
+
+    let (code, reply) = svc.post(
+        "/webhooks/github",
+        &[
+            ("X-GitHub-Event", "release"),
+            ("X-Hub-Signature-256", &sign(secret, body.as_bytes())),
+        ],
+        &body,
+    );
+    assert_eq!(code, 202, "{reply}");
+    let run = wait_for(LONG, "the webhook run", || {
+        finished_runs(&f, "webhook").pop()
+    });
+    assert_eq!(report_servers(&f, run.id), vec!["alpha"]);
+    assert_eq!(runs(&f).len(), 1);
+    assert!(has_branch(&alpha.mirror, "alpha"));
+    let beta = f.servers.iter().find(|s| s.name == "beta").unwrap();
+    assert!(!has_branch(&beta.mirror, "beta"));
+}
+
+#[test]
+fn a_missed_fire_time_is_caught_up_once_on_start() {
+    let f = Fixture::new(
+        &["alpha"],
+        &[],
+        &Settings {
+            cron: "0 * * * *".into(), // hourly: the next fire is out of the test's reach
+            ..Settings::default()
+        },
+    );
+    // A fresh state has nothing to catch up.
+    {
+        let mut svc = f.start();
+        std::thread::sleep(Duration::from_secs(3));
+        svc.term();
+        assert!(svc.wait_exit(LONG).success());
+        assert!(runs(&f).is_empty(), "a fresh start ran: {:?}", runs(&f));
+    }
+    // The last scheduled run was two hours ago: at least one hourly fire time was missed.
+    {
+        let store = f.store();
+        let id = store.start_run("schedule", false).unwrap();
+        store
+            .finish_run(id, "ok", "{\"servers\":[{\"name\":\"alpha\"}]}")
+            .unwrap();
+    }
+    let conn = rusqlite::Connection::open(f.state_db()).unwrap();
+    let two_hours_ago = (Utc::now() - chrono::Duration::hours(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    conn.execute(
+        "UPDATE runs SET started_at = ?1, finished_at = ?1",
+        [&two_hours_ago],
+    )
+    .unwrap();
+    drop(conn);
+
+    let mut svc = f.start();
+    let caught_up = wait_for(LONG, "the catch-up run", || {
+        let r = finished_runs(&f, "schedule");
+        (r.len() >= 2).then_some(r)
+    });
+    // Once, never a burst: wait a little and count again.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(finished_runs(&f, "schedule").len(), 2, "{caught_up:?}");
+    assert_eq!(report_servers(&f, caught_up[1].id), vec!["alpha"]);
+    assert!(svc.log().contains("catching up once"), "{}", svc.log());
+    svc.term();
+    assert!(svc.wait_exit(LONG).success());
+}
+
+// ---- deployment files ------------------------------------------------------------------------
+
+fn deploy_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy")
+}
+
+fn yaml_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            yaml_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            out.push(p);
+        }
+    }
+}
+
+fn load_yaml(path: &std::path::Path) -> Vec<yaml_rust2::Yaml> {
+    let text = std::fs::read_to_string(path).unwrap();
+    yaml_rust2::YamlLoader::load_from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()))
+}
+
+#[test]
+fn deployment_manifests_parse_and_say_what_they_must() {
+    use yaml_rust2::Yaml;
+    let mut files = Vec::new();
+    yaml_files(&deploy_dir(), &mut files);
+    assert!(files.len() >= 5, "{files:?}");
+    let mut kinds = std::collections::BTreeMap::new();
+    for path in &files {
+        for doc in load_yaml(path) {
+            assert!(
+                !doc.is_badvalue() && !doc.is_null(),
+                "{} has an empty document",
+                path.display()
+            );
+            if let Some(kind) = doc["kind"].as_str() {
+                kinds.insert(kind.to_string(), doc.clone());
+            }
+        }
+    }
+    for kind in [
+        "Deployment",
+        "PersistentVolumeClaim",
+        "ConfigMap",
+        "Secret",
+        "Service",
+        "CronJob",
+    ] {
+        assert!(kinds.contains_key(kind), "no {kind} in deploy/kubernetes");
+    }
+
+    let dep = &kinds["Deployment"];
+    let pod = &dep["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    assert_eq!(
+        c["args"][0].as_str(),
+        Some("serve"),
+        "the Deployment runs serve"
+    );
+    assert_eq!(
+        c["livenessProbe"]["httpGet"]["path"].as_str(),
+        Some("/healthz")
+    );
+    assert_eq!(
+        c["readinessProbe"]["httpGet"]["path"].as_str(),
+        Some("/readyz")
+    );
+    assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
+    assert!(
+        c["envFrom"][0]["secretRef"]["name"].as_str().is_some(),
+        "secrets come from a Secret"
+    );
+    assert_eq!(
+        dep["spec"]["replicas"].as_i64(),
+        Some(1),
+        "one replica: runs share one state"
+    );
+    let mounts: Vec<&str> = c["volumeMounts"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["mountPath"].as_str())
+        .collect();
+    assert!(
+        mounts.contains(&"/var/lib/upkeep") && mounts.contains(&"/etc/upkeep"),
+        "{mounts:?}"
+    );
+    let claim = pod["volumes"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .find_map(|v| v["persistentVolumeClaim"]["claimName"].as_str())
+        .expect("the state volume is a PVC");
+    assert_eq!(
+        kinds["PersistentVolumeClaim"]["metadata"]["name"].as_str(),
+        Some(claim)
+    );
+
+    let cron = &kinds["CronJob"];
+    assert_eq!(cron["spec"]["concurrencyPolicy"].as_str(), Some("Forbid"));
+    let job_pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    let args: Vec<&str> = job_pod["containers"][0]["args"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert!(args.starts_with(&["sync", "--now"]), "{args:?}");
+    assert_eq!(
+        job_pod["securityContext"]["runAsNonRoot"].as_bool(),
+        Some(true)
+    );
+
+    let svc = &kinds["Service"];
+    let port = svc["spec"]["ports"][0]["port"].as_i64();
+    assert_eq!(port, Some(9187));
+
+    // The config in the ConfigMap is a valid upkeep config that listens beyond loopback.
+    let toml_text = kinds["ConfigMap"]["data"]["upkeep.toml"]
+        .as_str()
+        .expect("upkeep.toml in the ConfigMap");
+    let config = upkeep::config::parse(std::path::Path::new("configmap/upkeep.toml"), toml_text)
+        .unwrap_or_else(|e| panic!("the ConfigMap's config is invalid:\n{e}"));
+    assert_eq!(config.service.listen.port(), 9187);
+    assert!(
+        !config.service.listen.ip().is_loopback(),
+        "probes cannot reach a loopback listener"
+    );
+
+    // The pipeline sample pins the upstream the way upkeep edits it, and extends a template.
+    let pipeline = load_yaml(&deploy_dir().join("azure-pipelines/mirror-pipeline.yml"));
+    let p = &pipeline[0];
+    let repos = p["resources"]["repositories"].as_vec().unwrap();
+    let pinned = repos
+        .iter()
+        .find(|r| {
+            r["ref"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("refs/tags/"))
+        })
+        .expect("an upstream pinned to a tag");
+    assert!(pinned["name"].as_str().is_some());
+    assert!(
+        p["extends"]["template"]
+            .as_str()
+            .is_some_and(|t| t.contains('@'))
+    );
+    let text =
+        std::fs::read_to_string(deploy_dir().join("azure-pipelines/mirror-pipeline.yml")).unwrap();
+    assert!(
+        regex::Regex::new(r"ref: refs/tags/\S+\s+# upkeep:commit=[0-9a-f]{40}")
+            .unwrap()
+            .is_match(&text),
+        "the pin carries its commit"
+    );
+
+    let dockerfile = std::fs::read_to_string(deploy_dir().join("Dockerfile")).unwrap();
+    for needle in [
+        "HEALTHCHECK",
+        "/healthz",
+        "VOLUME",
+        "USER",
+        "ENTRYPOINT [\"upkeep\"]",
+        "ca-certificates",
+    ] {
+        assert!(dockerfile.contains(needle), "Dockerfile lacks {needle}");
+    }
+    assert!(
+        dockerfile.matches("FROM ").count() >= 2,
+        "a multi-stage build"
+    );
+}
+
+#[test]
+fn systemd_units_are_hardened_and_verify() {
+    let dir = deploy_dir().join("systemd");
+    let service = std::fs::read_to_string(dir.join("upkeep.service")).unwrap();
+    for needle in [
+        "ExecStart=/usr/local/bin/upkeep --config /etc/upkeep/upkeep.toml serve",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "StateDirectory=upkeep",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+    ] {
+        assert!(service.contains(needle), "upkeep.service lacks {needle}");
+    }
+    let timer = std::fs::read_to_string(dir.join("upkeep-sync.timer")).unwrap();
+    assert!(timer.contains("OnCalendar="));
+    let oneshot = std::fs::read_to_string(dir.join("upkeep-sync.service")).unwrap();
+    assert!(oneshot.contains("Type=oneshot") && oneshot.contains("sync --now"));
+
+    let Ok(out) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("note: systemd-analyze not found; skipped `systemd-analyze verify` of the units");
+        return;
+    };
+    assert!(out.status.success());
+    // verify wants the ExecStart binary to exist: point a copy of the units at a stand-in.
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("upkeep");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("upkeep"), &bin).unwrap();
+    let mut units = Vec::new();
+    for name in ["upkeep.service", "upkeep-sync.service", "upkeep-sync.timer"] {
+        let text = std::fs::read_to_string(dir.join(name))
+            .unwrap()
+            .replace("/usr/local/bin/upkeep", bin.to_str().unwrap());
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        units.push(p);
+    }
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&units)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Lines about the units themselves are problems; anything else is the host's systemd.
+    let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("upkeep")).collect();
+    assert!(
+        out.status.success() && ours.is_empty(),
+        "systemd-analyze verify:\n{stderr}"
+    );
+}

@@ -1,0 +1,477 @@
+//! Support for the `serve` tests: real git upstreams and mirrors in temp dirs, a config, the
+//! real `upkeep serve` binary as a child process, an HTTP client, an SSE reader, and an
+//! upstream that answers slowly (to hold a run open for a while).
+
+#![allow(dead_code)] // Each test uses a different part of the support.
+
+pub mod prom;
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use git2::{Oid, Repository, Signature};
+
+pub const SYNC_TOKEN: &str = "test-sync-token-4f1c";
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret-9a2e";
+const MIT: &str = "MIT License\n\nCopyright (c) 2025 Test Authors\n\nPermission is hereby granted, free of charge, to any person obtaining a copy\nof this software, to deal in the Software without restriction.\n";
+
+/// Poll `f` until it returns Some, or panic with `what` after `deadline`.
+pub fn wait_for<T>(deadline: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A bare upstream with commits tagged v1.0.0 and v1.1.0 on main.
+pub fn upstream(path: &Path) {
+    let repo = Repository::init_bare(path).unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+    let sig = Signature::now("Up Stream", "up@example.org").unwrap();
+    let mut parent: Option<Oid> = None;
+    for (version, body) in [("1.0.0", "first"), ("1.1.0", "second")] {
+        let mut tb = repo.treebuilder(None).unwrap();
+        tb.insert("LICENSE", repo.blob(MIT.as_bytes()).unwrap(), 0o100_644)
+            .unwrap();
+        tb.insert("README.md", repo.blob(body.as_bytes()).unwrap(), 0o100_644)
+            .unwrap();
+        let tree = repo.find_tree(tb.write().unwrap()).unwrap();
+        let parents: Vec<git2::Commit<'_>> = parent
+            .iter()
+            .map(|p| repo.find_commit(*p).unwrap())
+            .collect();
+        let refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
+        let id = repo
+            .commit(
+                Some("refs/heads/main"),
+                &sig,
+                &sig,
+                &format!("release {version}"),
+                &tree,
+                &refs,
+            )
+            .unwrap();
+        repo.tag_lightweight(
+            &format!("v{version}"),
+            &repo.find_object(id, None).unwrap(),
+            false,
+        )
+        .unwrap();
+        parent = Some(id);
+    }
+}
+
+/// A bare mirror whose main holds `upkeep.lock` pinning `upstream` at v1.0.0.
+pub fn mirror(path: &Path, upstream: &str) {
+    let repo = Repository::init_bare(path).unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+    let sig = Signature::now("Mirror Owner", "owner@example.com").unwrap();
+    let lock = format!("upstream = \"{upstream}\"\nref = \"refs/tags/v1.0.0\"\n");
+    let mut tb = repo.treebuilder(None).unwrap();
+    tb.insert(
+        "upkeep.lock",
+        repo.blob(lock.as_bytes()).unwrap(),
+        0o100_644,
+    )
+    .unwrap();
+    let tree = repo.find_tree(tb.write().unwrap()).unwrap();
+    repo.commit(
+        Some("refs/heads/main"),
+        &sig,
+        &sig,
+        "pin the upstream",
+        &tree,
+        &[],
+    )
+    .unwrap();
+}
+
+/// Whether the mirror has the bot branch of `server`.
+pub fn has_branch(mirror: &Path, server: &str) -> bool {
+    Repository::open(mirror)
+        .unwrap()
+        .find_reference(&format!("refs/heads/upkeep/{server}"))
+        .is_ok()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One sponsored server of a test config.
+pub struct ServerSpec {
+    pub name: String,
+    pub upstream: String,
+    pub mirror: PathBuf,
+}
+
+/// A temp dir with upstreams, mirrors, a config and a state.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub servers: Vec<ServerSpec>,
+    pub config: PathBuf,
+}
+
+/// The knobs of a test config.
+pub struct Settings {
+    pub cron: String,
+    pub sync_token: bool,
+    pub webhook_secret: bool,
+    pub concurrency: usize,
+    pub grace: &'static str,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            cron: "*/2 * * * * *".into(),
+            sync_token: false,
+            webhook_secret: false,
+            concurrency: 4,
+            grace: "30s",
+        }
+    }
+}
+
+impl Fixture {
+    /// Servers named in `local` get a real upstream; `slow` maps a name to an upstream URL
+    /// (e.g. a [`SlowUpstream`]).
+    pub fn new(local: &[&str], slow: &[(&str, String)], settings: &Settings) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let mut servers = Vec::new();
+        for name in local {
+            let up = dir.path().join("upstreams").join(format!("{name}.git"));
+            upstream(&up);
+            // file:// so webhook tests can match it like a URL.
+            servers.push(ServerSpec {
+                name: (*name).to_string(),
+                upstream: format!("file://{}", up.display()),
+                mirror: dir.path().join("mirrors").join(format!("{name}.git")),
+            });
+        }
+        for (name, url) in slow {
+            servers.push(ServerSpec {
+                name: (*name).to_string(),
+                upstream: url.clone(),
+                mirror: dir.path().join("mirrors").join(format!("{name}.git")),
+            });
+        }
+        // Slow servers first, so they are the ones in flight when a run is interrupted.
+        servers.rotate_left(local.len());
+        for s in &servers {
+            mirror(&s.mirror, &s.upstream);
+        }
+        let port = free_port();
+        let mut f = Fixture {
+            config: dir.path().join("upkeep.toml"),
+            dir,
+            port,
+            servers,
+        };
+        f.write_config(settings);
+        f
+    }
+
+    pub fn state_db(&self) -> PathBuf {
+        self.dir.path().join("state").join("upkeep.db")
+    }
+
+    pub fn config_text(&self, settings: &Settings) -> String {
+        let d = self.dir.path().display();
+        let mut t = format!(
+            "[state]\npath = \"{d}/state/upkeep.db\"\ncache-dir = \"{d}/state/cache\"\nlease-timeout = \"5m\"\n\n\
+             [schedule]\ncron = \"{}\"\ntimezone = \"UTC\"\n\n\
+             [email]\nfrom = \"upkeep@example.com\"\ntransport = \"file\"\ndir = \"{d}/outbox\"\n\n\
+             [service]\nlisten = \"127.0.0.1:{}\"\nconcurrency = {}\ngrace-period = \"{}\"\n",
+            settings.cron, self.port, settings.concurrency, settings.grace
+        );
+        if settings.sync_token {
+            t.push_str("sync-token-env = \"UPKEEP_TEST_SYNC_TOKEN\"\n");
+        }
+        if settings.webhook_secret {
+            t.push_str("webhook-secret-env = \"UPKEEP_TEST_WEBHOOK_SECRET\"\n");
+        }
+        for s in &self.servers {
+            t.push_str(&format!(
+                "\n[[servers]]\nname = \"{}\"\nupstream = \"{}\"\nowners = [\"{}-owners@example.com\"]\n\
+                 release = {{ channel = \"git-tags\", tag-pattern = \"^v(.+)$\" }}\n\
+                 [servers.mirror]\nforge = \"local\"\nrepo = \"{}\"\nbase = \"main\"\n\
+                 pin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
+                s.name,
+                s.upstream,
+                s.name,
+                s.mirror.display()
+            ));
+        }
+        t
+    }
+
+    pub fn write_config(&mut self, settings: &Settings) {
+        std::fs::write(&self.config, self.config_text(settings)).unwrap();
+    }
+
+    pub fn store(&self) -> upkeep::store::Store {
+        upkeep::store::Store::open(&self.state_db()).unwrap()
+    }
+
+    /// `upkeep <args>` against this fixture's config (the one-shot commands).
+    pub fn upkeep(&self, args: &[&str]) -> std::process::Output {
+        Command::new(assert_cmd::cargo::cargo_bin("upkeep"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("UPKEEP_LOG", "warn,upkeep=info")
+            .output()
+            .unwrap()
+    }
+
+    pub fn start(&self) -> Service {
+        Service::start(self)
+    }
+}
+
+/// A running `upkeep serve`; killed on drop if still running.
+pub struct Service {
+    child: Child,
+    log: PathBuf,
+    pub base: String,
+    exit: Option<ExitStatus>,
+}
+
+impl Service {
+    fn start(f: &Fixture) -> Service {
+        let log = f.dir.path().join(format!("serve-{}.log", f.port));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(assert_cmd::cargo::cargo_bin("upkeep"))
+            .arg("--config")
+            .arg(&f.config)
+            .arg("serve")
+            .env("UPKEEP_LOG", "warn,upkeep=debug")
+            .env("UPKEEP_TEST_SYNC_TOKEN", SYNC_TOKEN)
+            .env("UPKEEP_TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        let mut s = Service {
+            child,
+            log,
+            base: format!("http://127.0.0.1:{}", f.port),
+            exit: None,
+        };
+        wait_for(Duration::from_secs(60), "/healthz to answer", || {
+            if let Ok(Some(status)) = s.child.try_wait() {
+                panic!("serve exited early with {status}:\n{}", s.log());
+            }
+            s.get("/healthz").ok().filter(|(code, _)| *code == 200)
+        });
+        s
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    pub fn term(&self) {
+        self.signal("TERM");
+    }
+
+    pub fn hup(&self) {
+        self.signal("HUP");
+    }
+
+    /// Wait for the process to exit (panics after `deadline`).
+    pub fn wait_exit(&mut self, deadline: Duration) -> ExitStatus {
+        let child = &mut self.child;
+        let status = wait_for(deadline, "serve to exit", || child.try_wait().unwrap());
+        self.exit = Some(status);
+        status
+    }
+
+    pub fn get(&self, path: &str) -> Result<(u16, String), String> {
+        let r = client()
+            .get(format!("{}{path}", self.base))
+            .send()
+            .map_err(|e| e.to_string())?;
+        let code = r.status().as_u16();
+        Ok((code, r.text().map_err(|e| e.to_string())?))
+    }
+
+    pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+        let mut req = client()
+            .post(format!("{}{path}", self.base))
+            .body(body.to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().unwrap();
+        let code = r.status().as_u16();
+        (code, r.text().unwrap())
+    }
+
+    pub fn metrics(&self) -> prom::Exposition {
+        let (code, text) = self.get("/metrics").unwrap();
+        assert_eq!(code, 200, "{text}");
+        prom::parse(&text)
+            .unwrap_or_else(|e| panic!("/metrics is not valid Prometheus text: {e}\n{text}"))
+    }
+
+    /// Follow `/events`; each SSE event arrives as (event name, JSON data).
+    pub fn events(&self) -> mpsc::Receiver<(String, serde_json::Value)> {
+        let (tx, rx) = mpsc::channel();
+        let url = format!("{}/events", self.base);
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let client = reqwest::blocking::Client::builder()
+                .timeout(None)
+                .build()
+                .unwrap();
+            let r = client.get(url).send().unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            assert!(
+                r.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/event-stream")
+            );
+            let _ = ready_tx.send(());
+            let mut name = String::new();
+            for line in BufReader::new(r).lines() {
+                let Ok(line) = line else { break };
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = n.to_string();
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    let value: serde_json::Value = serde_json::from_str(d).unwrap();
+                    if tx.send((name.clone(), value)).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("/events answered");
+        rx
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if self.exit.is_none() && self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    upkeep::forge::http::install_crypto_provider();
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// An HTTP "upstream" that answers every request with 404 after `delay`: a git fetch from it
+/// fails, but only after holding its run open that long.
+pub struct SlowUpstream {
+    pub url: String,
+    stop: Arc<AtomicBool>,
+    port: u16,
+}
+
+impl SlowUpstream {
+    pub fn start(delay: Duration) -> SlowUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut conn) = conn else { continue };
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                    let _ = conn.read(&mut buf);
+                    std::thread::sleep(delay);
+                    let _ = conn.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
+                    );
+                });
+            }
+        });
+        SlowUpstream {
+            url: format!("http://127.0.0.1:{port}/slow.git"),
+            stop,
+            port,
+        }
+    }
+}
+
+impl Drop for SlowUpstream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Runs in the state, oldest first.
+pub fn runs(f: &Fixture) -> Vec<upkeep::store::RunRow> {
+    let mut r = f.store().recent_runs(1000).unwrap();
+    r.reverse();
+    r
+}
+
+/// The server names of a finished run's report.
+pub fn report_servers(f: &Fixture, run_id: i64) -> Vec<String> {
+    let report = f.store().run_report(run_id).unwrap().expect("report");
+    let v: serde_json::Value = serde_json::from_str(&report).unwrap();
+    v["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+pub fn parse_ts(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
