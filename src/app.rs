@@ -174,7 +174,13 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
         dry_run: args.dry_run,
         trigger: "manual".into(),
     };
-    let report = match pipeline::run(&deps, &opts).await {
+    // A progress bar on a terminal (stderr), fed by the run's events; nothing when piped.
+    let bar = (!args.json).then(|| crate::progress::spawn(&deps.events));
+    let result = pipeline::run(&deps, &opts).await;
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    let report = match result {
         Ok(r) => r,
         Err(RunError::Busy(h)) => {
             eprintln!(

@@ -15,6 +15,10 @@
 //! - [`pipeline`]: one sync run: plan (pure decisions) and run (calls the adapters).
 //! - [`scheduler`]: next fire times (pure) and the serve loop.
 //! - [`report`]: the JSON run report, the machine-readable contract of a run.
+//! - [`events`]: run progress on a broadcast bus, for `/events`, metrics and progress bars.
+//! - [`service`]: the HTTP control surface of `serve` (probes, metrics, status, run-now, webhooks,
+//!   live events); [`metrics`] renders Prometheus text; [`progress`] draws the terminal bar.
+//! - [`status`], [`demo`], [`app`], [`cli`]: what the commands show, and the composition root.
 
 // Library code reports through return values and tracing; only `app` talks to the terminal.
 #![forbid(unsafe_code)]

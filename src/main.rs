@@ -5,6 +5,13 @@ use upkeep::cli::{Cli, LogFormat};
 
 fn main() {
     let cli = Cli::parse();
+    // A stalled upstream must not hang a run: libgit2 has no timeouts by default.
+    // SAFETY: these set process-global libgit2 options; called once, before any thread exists
+    // and before any git operation.
+    unsafe {
+        let _ = git2::opts::set_server_connect_timeout_in_milliseconds(30_000);
+        let _ = git2::opts::set_server_timeout_in_milliseconds(120_000);
+    }
     let filter = EnvFilter::try_from_env("UPKEEP_LOG")
         .unwrap_or_else(|_| EnvFilter::new("warn,upkeep=info"));
     let builder = tracing_subscriber::fmt()

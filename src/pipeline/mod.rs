@@ -130,10 +130,18 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
             servers: servers.len(),
         });
         let semaphore = Arc::new(tokio::sync::Semaphore::new(deps.concurrency.max(1)));
+        // One upstream host serves many servers: cap how many hit it at once.
+        let per_host = deps.config.service.per_host_concurrency.max(1);
+        let mut hosts: std::collections::HashMap<String, Arc<tokio::sync::Semaphore>> = std::collections::HashMap::new();
+        let timeout = deps.config.service.server_timeout;
         let mut tasks = Vec::new();
         for server in servers {
             let deps = deps.clone();
             let permit_source = semaphore.clone();
+            let host_permits = hosts
+                .entry(upstream_host(&server.upstream))
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(per_host)))
+                .clone();
             let dry_run = opts.dry_run;
             let name = server.name.clone();
             let span = tracing::info_span!("server", name = %server.name);
@@ -141,21 +149,29 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
                 name,
                 tokio::spawn(async move {
                     let _permit = permit_source.acquire_owned().await;
+                    let _host_permit = host_permits.acquire_owned().await;
                     if deps.stop.is_cancelled() {
                         let mut r = ServerReport::new(&server.name);
                         r.status = Status::Failed;
                         r.error = Some("not synced: upkeep is shutting down".into());
                         return Ok(r);
                     }
-                    deps.events.publish(Event::ServerStarted {
-                        run_id,
-                        server: server.name.clone(),
-                    });
+                    deps.events.publish(Event::ServerStarted { run_id, server: server.name.clone() });
                     let span2 = span.clone();
-                    tokio::task::spawn_blocking(move || {
-                        span2.in_scope(|| sync_server(&deps, &server, run_id, dry_run))
-                    })
-                    .await
+                    let name = server.name.clone();
+                    let work = tokio::task::spawn_blocking(move || span2.in_scope(|| sync_server(&deps, &server, run_id, dry_run)));
+                    match tokio::time::timeout(timeout, work).await {
+                        Ok(joined) => joined,
+                        Err(_) => {
+                            // The blocking work cannot be cancelled; it finishes in the background
+                            // and its decisions are still whole transactions.
+                            tracing::error!(server = %name, timeout_s = timeout.as_secs(), "server sync timed out; abandoned");
+                            let mut r = ServerReport::new(&name);
+                            r.status = Status::Failed;
+                            r.error = Some(format!("timed out after {}s; abandoned", timeout.as_secs()));
+                            Ok(r)
+                        }
+                    }
                 }),
             ));
         }
@@ -319,6 +335,27 @@ fn lookup_channels(
             (*channel, result)
         })
         .collect()
+}
+
+/// The host part of an upstream URL, for per-host limits ("local" for paths).
+fn upstream_host(url: &str) -> String {
+    if let Some((_, rest)) = url.split_once("://") {
+        let authority = rest.split('/').next().unwrap_or(rest);
+        return authority
+            .rsplit('@')
+            .next()
+            .unwrap_or(authority)
+            .to_ascii_lowercase();
+    }
+    // scp-like ssh: git@host:owner/repo
+    match url.split_once(':') {
+        Some((user_host, _)) if !user_host.contains('/') && url.contains('@') => user_host
+            .rsplit('@')
+            .next()
+            .unwrap_or(user_host)
+            .to_ascii_lowercase(),
+        _ => "local".to_string(),
+    }
 }
 
 fn now_str() -> String {
@@ -1123,5 +1160,23 @@ fn status_for(plan: &PrPlan, held: bool) -> Status {
         PrPlan::UpdateToNewer { .. } | PrPlan::RefreshBody => Status::PrUpdated,
         PrPlan::Unchanged => Status::PrOpened,
         PrPlan::Declined { .. } | PrPlan::Merged => Status::UpToDate,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn upstream_hosts_for_per_host_limits() {
+        for (url, host) in [
+            ("https://github.com/a/b.git", "github.com"),
+            ("https://user:tok@GitHub.com/a/b", "github.com"),
+            ("git@github.com:a/b.git", "github.com"),
+            ("ssh://git@ssh.dev.azure.com/v3/o/p/r", "ssh.dev.azure.com"),
+            ("git://127.0.0.1:9418/r.git", "127.0.0.1:9418"),
+            ("/srv/git/r.git", "local"),
+            ("file:///srv/git/r.git", ""),
+        ] {
+            assert_eq!(super::upstream_host(url), host, "{url}");
+        }
     }
 }
