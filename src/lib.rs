@@ -29,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod events;
+pub mod failpoint;
 pub mod forge;
 pub mod license;
 pub mod metrics;

@@ -95,10 +95,12 @@ pub async fn drain(store: &Store, config: &EmailConfig) -> EmailSummary {
         let outcome = match build_message(&to_email(&row, &config.from)) {
             Err(e) => Outcome::Permanent(format!("cannot build message: {e:#}")),
             Ok(message) => {
+                crate::failpoint::hit("before-mark-sending");
                 if let Err(e) = store.mark_sending(row.id) {
                     summary.errors.push(format!("outbox {}: {e:#}", row.id));
                     continue;
                 }
+                crate::failpoint::hit("before-send");
                 match (&config.transport, &smtp) {
                     (EmailTransport::File { dir }, _) => match write_file(dir, &row, &message) {
                         Ok(_) => Outcome::Sent,
@@ -117,6 +119,7 @@ pub async fn drain(store: &Store, config: &EmailConfig) -> EmailSummary {
             Outcome::Sent => {
                 summary.sent += 1;
                 tracing::info!(outbox_id = row.id, server = %row.server, reason = %row.reason, "email sent");
+                crate::failpoint::hit("after-send");
                 store.mark_sent(row.id)
             }
             Outcome::Transient(e) if row.attempts + 1 < MAX_ATTEMPTS => {

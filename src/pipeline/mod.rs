@@ -87,13 +87,33 @@ pub async fn run(deps: &Deps, opts: &RunOptions) -> Result<RunReport, RunError> 
     let holder = format!("{}:{}:{}", hostname(), std::process::id(), opts.trigger);
     let ttl = deps.config.state.lease_timeout;
     if let Err(busy) = deps.store.acquire_lease(&holder, ttl)? {
-        return Err(RunError::Busy(busy));
+        // A holder on this host whose process is gone crashed: take over now instead of waiting
+        // for the lease to expire.
+        let dead = holder_is_dead(&busy.holder);
+        if !(dead && deps.store.take_over_lease(&busy.holder, &holder, ttl)?) {
+            return Err(RunError::Busy(busy));
+        }
+        tracing::warn!(previous = %busy.holder, "took over the run lease of a crashed run");
     }
+    crate::failpoint::hit("after-lease");
     let result = run_leased(deps, opts, &holder).await;
+    crate::failpoint::hit("before-release-lease");
     if let Err(e) = deps.store.release_lease(&holder) {
         tracing::warn!(error = %format!("{e:#}"), "could not release the run lease; it expires by itself");
     }
     result
+}
+
+/// Whether a lease holder (`host:pid:trigger`) is a process on this host that no longer exists.
+fn holder_is_dead(holder: &str) -> bool {
+    let mut parts = holder.splitn(3, ':');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    host == hostname()
+        && pid.parse::<u32>().is_ok_and(|pid| {
+            pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        })
 }
 
 fn hostname() -> String {
@@ -106,6 +126,7 @@ fn hostname() -> String {
 async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunReport, RunError> {
     let started_at = now_str();
     let run_id = deps.store.start_run(&opts.trigger, opts.dry_run)?;
+    crate::failpoint::hit("run-started");
     let span = tracing::info_span!("run", run_id, trigger = %opts.trigger, dry_run = opts.dry_run);
     async {
         tracing::info!("run started");
@@ -191,6 +212,7 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
                     r
                 }
             };
+            crate::failpoint::hit("after-server");
             publish_server(&deps.events, run_id, &report);
             if let Err(e) = deps
                 .store
@@ -209,6 +231,7 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
                 }
             }
         }
+        crate::failpoint::hit("before-drain");
         let emails = if opts.dry_run {
             Default::default()
         } else {
@@ -233,6 +256,7 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
         };
         let result = if report.any_failed() { "failed" } else { "ok" };
         let json = serde_json::to_string(&report).unwrap_or_default();
+        crate::failpoint::hit("before-finish-run");
         deps.store.finish_run(run_id, result, &json)?;
         tracing::info!(result, "run finished");
         deps.events.publish(Event::RunFinished {
@@ -493,6 +517,7 @@ fn sync_server_inner(
     // 3. The mirror's pin.
     let forge = (deps.forges)(server)
         .with_context(|| format!("setting up the {} mirror", forge_kind(server)))?;
+    crate::failpoint::hit("after-fetch");
     let base = tracing::info_span!("pin")
         .in_scope(|| forge.read_base_file(&server.mirror.base, &server.mirror.pin_file))?;
     let target = PinTarget {
@@ -766,6 +791,7 @@ fn sync_server_inner(
         .as_deref()
         .and_then(|c| Oid::from_str(c).ok())
         .filter(|o| repo.find_commit(*o).is_ok());
+    crate::failpoint::hit("after-tags");
     let judgement = tracing::info_span!("license").in_scope(|| -> anyhow::Result<_> {
         let new_snap = license::scan(repo, new_oid).context("scanning license files of the new release")?;
         let old_snap = match old_oid {
@@ -794,6 +820,7 @@ fn sync_server_inner(
             .collect(),
         judgement: Some(judgement.clone()),
     });
+    crate::failpoint::hit("after-license");
     let release_diff = match old_oid {
         Some(o) => Some(diff::release_diff(
             repo,
@@ -809,6 +836,7 @@ fn sync_server_inner(
         None => None,
     };
     report.diff.clone_from(&release_diff);
+    crate::failpoint::hit("after-diff");
 
     // 5. The rebuild PR.
     let old = report.pinned.clone().unwrap_or(Pinned {
@@ -972,14 +1000,18 @@ fn sync_server_inner(
         }
         PrPlan::UpdateToNewer { expected_head } => {
             let head = write(Some(expected_head.clone()))?;
+            crate::failpoint::hit("after-move-branch");
             let info = forge_pr
                 .clone()
                 .ok_or_else(|| anyhow!("planned an update without a PR"))?;
             let info = forge.update_pr(&info.id, &request)?;
+            crate::failpoint::hit("after-update-pr");
             (info, Some(head))
         }
         PrPlan::Create { reuse_branch } => {
+            crate::failpoint::hit("before-write-branch");
             let head = write(reuse_branch.clone())?;
+            crate::failpoint::hit("after-write-branch");
             let info = match forge.open_pr(&request) {
                 Ok(info) => info,
                 // Someone (or a crashed run) opened it between our look and now: adopt it.
@@ -1083,8 +1115,10 @@ fn sync_server_inner(
     };
     let judgement_json = serde_json::to_string(&judgement)?;
     let sla_days = deps.config.email.review_sla.as_secs() / 86_400;
+    crate::failpoint::hit("before-record-pr");
     let queued = store.transaction(|tx| {
         Store::upsert_pr(tx, &record)?;
+        crate::failpoint::hit("inside-record-pr-transaction");
         let mut queued = 0;
         if held {
             Store::put_pending_review(tx, &server.name, &judgement.fingerprint, &judgement_json)?;
@@ -1118,6 +1152,7 @@ fn sync_server_inner(
         Store::put_server_state(tx, &state)?;
         Ok(queued)
     })?;
+    crate::failpoint::hit("after-record-pr");
     report.emails_queued += queued;
     if held {
         report.hold_reason.clone_from(&state.hold_reason);

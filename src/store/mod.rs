@@ -245,6 +245,24 @@ impl Store {
         })
     }
 
+    /// Take a lease over from `previous` (a holder known to be dead), atomically: fails when
+    /// someone else took it meanwhile.
+    pub fn take_over_lease(
+        &self,
+        previous: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> anyhow::Result<bool> {
+        let now = now();
+        let expires =
+            now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(30));
+        let n = self.conn().execute(
+            "UPDATE lease SET holder = ?2, acquired_at = ?3, expires_at = ?4 WHERE name = 'run' AND holder = ?1",
+            params![previous, holder, ts(now), ts(expires)],
+        )?;
+        Ok(n == 1)
+    }
+
     /// Extend a lease we hold (long runs renew it as they go).
     pub fn renew_lease(&self, holder: &str, ttl: Duration) -> anyhow::Result<bool> {
         let expires =
