@@ -339,6 +339,121 @@ mod tests {
         );
     }
 
+    fn queue(store: &Store, key: &str, to: &[&str]) -> i64 {
+        store
+            .transaction(|tx| {
+                Store::enqueue_email(
+                    tx,
+                    &NewEmail {
+                        dedupe_key: key.into(),
+                        server: "s".into(),
+                        reason: "license-review".into(),
+                        recipients: owners(to),
+                        cc: Vec::new(),
+                        subject: format!("subject {key}"),
+                        text: format!("text {key}"),
+                        html: String::new(),
+                    },
+                    None,
+                )
+            })
+            .unwrap();
+        store
+            .outbox(&[])
+            .unwrap()
+            .into_iter()
+            .find(|r| r.dedupe_key == key)
+            .unwrap()
+            .id
+    }
+
+    fn config(cron: &str, digest_owners: &[&str]) -> EmailConfig {
+        EmailConfig {
+            from: "upkeep@example.com".into(),
+            transport: crate::config::EmailTransport::File {
+                dir: std::path::PathBuf::from("unused"),
+            },
+            failing_runs_alert: 3,
+            review_sla: std::time::Duration::from_secs(60),
+            escalation: None,
+            digest: Some(crate::config::DigestConfig {
+                owners: owners(digest_owners),
+                expression: cron.into(),
+                schedule: cron::Schedule::from_str(cron).unwrap(),
+            }),
+        }
+    }
+
+    #[test]
+    fn items_are_claimed_by_exactly_one_digest_and_routing_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        // Every second: due once a second has passed since the oldest item.
+        let cfg = config("* * * * * *", &["busy@x.org"]);
+        let a = queue(&store, "a", &["busy@x.org"]);
+        let b = queue(&store, "b", &["busy@x.org", "other@x.org"]);
+        let rows = store.due_emails().unwrap();
+        assert!(route(&store, &cfg, &rows).is_empty());
+        // A second drain (say, after a crash before sending) changes nothing.
+        assert!(route(&store, &cfg, &rows).is_empty());
+        assert_eq!(store.outbox_row(a).unwrap().unwrap().status, DIGESTED);
+        assert_eq!(store.outbox_row(b).unwrap().unwrap().status, "pending");
+        assert_eq!(store.digest_owners_of(b).unwrap(), owners(&["busy@x.org"]));
+
+        let now = Utc::now();
+        assert_eq!(
+            enqueue_due(&store, &cfg, &Utc, now).unwrap(),
+            0,
+            "not fired yet"
+        );
+        let later = now + chrono::Duration::seconds(2);
+        assert_eq!(enqueue_due(&store, &cfg, &Utc, later).unwrap(), 1);
+        assert_eq!(
+            enqueue_due(&store, &cfg, &Utc, later).unwrap(),
+            0,
+            "claimed"
+        );
+        let digest = store
+            .outbox(&[])
+            .unwrap()
+            .into_iter()
+            .find(|r| r.reason == REASON)
+            .unwrap();
+        assert_eq!(digest.recipients, owners(&["busy@x.org"]));
+        assert_eq!(store.digest_items_of(digest.id).unwrap(), [a, b]);
+        assert!(digest.text.contains("text a") && digest.text.contains("text b"));
+
+        // A new item in the same period: the period's key is taken, so it waits for the next
+        // digest instead of joining a second one for the same period.
+        let c = queue(&store, "c", &["busy@x.org"]);
+        route(&store, &cfg, &store.due_emails().unwrap());
+        let fired = period_start(&cfg.digest.as_ref().unwrap().schedule, &Utc, now, later).unwrap();
+        store
+            .transaction(|tx| {
+                tx.execute(
+                    "UPDATE digest_items SET created_at = ?1 WHERE outbox_id = ?2",
+                    rusqlite::params![
+                        (fired - chrono::Duration::milliseconds(1))
+                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        c
+                    ],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(enqueue_due(&store, &cfg, &Utc, later).unwrap(), 0);
+        let next = later + chrono::Duration::seconds(1);
+        assert_eq!(enqueue_due(&store, &cfg, &Utc, next).unwrap(), 1);
+        let digests: Vec<_> = store
+            .outbox(&[])
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.reason == REASON)
+            .collect();
+        assert_eq!(digests.len(), 2);
+        assert_eq!(store.digest_items_of(digests[1].id).unwrap(), [c]);
+    }
+
     #[test]
     fn digest_shows_every_item_and_its_html_inside() {
         let entries = [
