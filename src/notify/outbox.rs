@@ -5,6 +5,10 @@
 //! which an email can go out twice: the row is still `sending` and is retried on the next drain
 //! (with the same Message-ID, so receivers can dedupe). The file transport closes that window:
 //! it writes to a name derived from the row id, atomically, so a retry rewrites the same file.
+//!
+//! Digest owners: before sending, a due email's digest owners are handed to their digests
+//! ([`super::digest::route`]) and due digests are queued ([`super::digest::enqueue_due`]); the
+//! email then goes to the remaining recipients only, or nowhere (status `digested`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,6 +28,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 /// After this many attempts a transient failure is recorded as failed.
 const MAX_ATTEMPTS: i64 = 12;
 
+/// What one delivery attempt came to.
 pub enum Outcome {
     Sent,
     Transient(String),
@@ -36,11 +41,11 @@ pub fn message_id(row: &OutboxRow) -> String {
     format!("{}.{}@upkeep", row.id, &h[..16])
 }
 
-fn to_email(row: &OutboxRow, from: &str) -> Email {
+fn to_email(row: &OutboxRow, from: &str, to: Vec<String>, cc: Vec<String>) -> Email {
     Email {
         from: from.to_string(),
-        to: row.recipients.clone(),
-        cc: row.cc.clone(),
+        to,
+        cc,
         subject: row.subject.clone(),
         text: row.text.clone(),
         html: row.html.clone(),
@@ -72,8 +77,24 @@ fn write_file(dir: &Path, row: &OutboxRow, message: &lettre::Message) -> anyhow:
 
 /// Send every due email. Never fails as a whole: per-email problems are recorded on the row and
 /// summarised in the result.
+///
+/// Digest schedules are evaluated in UTC here, as the email config carries no timezone.
 pub async fn drain(store: &Store, config: &EmailConfig) -> EmailSummary {
     let mut summary = EmailSummary::default();
+    let rows = match store.due_emails() {
+        Ok(rows) => rows,
+        Err(e) => {
+            summary.errors.push(format!("reading the outbox: {e:#}"));
+            return summary;
+        }
+    };
+    // Digest routing first, so the digests queued now already carry this drain's items.
+    summary
+        .errors
+        .extend(super::digest::route(store, config, &rows));
+    if let Err(e) = super::digest::enqueue_due(store, config, &chrono::Utc, chrono::Utc::now()) {
+        summary.errors.push(format!("queueing digests: {e:#}"));
+    }
     let rows = match store.due_emails() {
         Ok(rows) => rows,
         Err(e) => {
@@ -92,7 +113,25 @@ pub async fn drain(store: &Store, config: &EmailConfig) -> EmailSummary {
         _ => None,
     };
     for row in rows {
-        let outcome = match build_message(&to_email(&row, &config.from)) {
+        let digested = match store.digest_owners_of(row.id) {
+            Ok(d) => d,
+            Err(e) => {
+                summary.errors.push(format!("outbox {}: {e:#}", row.id));
+                continue;
+            }
+        };
+        let split = super::digest::split(&row.recipients, &row.cc, &digested);
+        if split.nobody_direct() {
+            // Routed before a crash that came before the status change, or routed by an
+            // older drain: either way only the digests carry it.
+            if let Err(e) = store.route_to_digest(row.id, &split.digested, true) {
+                summary.errors.push(format!("outbox {}: {e:#}", row.id));
+            }
+            continue;
+        }
+        let recipients = split.to.join(", ");
+        let email = to_email(&row, &config.from, split.to, split.cc);
+        let outcome = match build_message(&email) {
             Err(e) => Outcome::Permanent(format!("cannot build message: {e:#}")),
             Ok(message) => {
                 crate::failpoint::hit("before-mark-sending");
@@ -126,11 +165,9 @@ pub async fn drain(store: &Store, config: &EmailConfig) -> EmailSummary {
                 summary.retrying += 1;
                 let delay = backoff(u32::try_from(row.attempts + 1).unwrap_or(u32::MAX), row.id);
                 tracing::warn!(outbox_id = row.id, error = %e, retry_in_s = delay.as_secs(), "email not sent; will retry");
-                summary.errors.push(format!(
-                    "email {} to {}: {e} (retrying)",
-                    row.id,
-                    row.recipients.join(", ")
-                ));
+                summary
+                    .errors
+                    .push(format!("email {} to {recipients}: {e} (retrying)", row.id));
                 store.mark_retry(
                     row.id,
                     &e,
@@ -140,11 +177,9 @@ pub async fn drain(store: &Store, config: &EmailConfig) -> EmailSummary {
             Outcome::Transient(e) | Outcome::Permanent(e) => {
                 summary.failed += 1;
                 tracing::error!(outbox_id = row.id, error = %e, "email failed permanently");
-                summary.errors.push(format!(
-                    "email {} to {}: {e} (failed)",
-                    row.id,
-                    row.recipients.join(", ")
-                ));
+                summary
+                    .errors
+                    .push(format!("email {} to {recipients}: {e} (failed)", row.id));
                 store.mark_failed(row.id, &e)
             }
         };

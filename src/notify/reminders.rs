@@ -1,9 +1,278 @@
-//! Stale-review reminders (being written).
+//! Stale-review reminders: a license review still pending after `review-sla` reminds the
+//! server's owners (the `escalation` address in Cc), and again after every further SLA period.
+//!
+//! Owns the decision "is a reminder due?" ([`reminder_number`], pure) and the reminder's text
+//! ([`reminder_email`], pure). Each reminder is queued with its record in the `reminders` table in
+//! one transaction, keyed `<server>:review-reminder:<fingerprint>:<n>`, so a crash or a rerun
+//! never queues a period's reminder twice. Sending is the outbox's job.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use crate::config::ValidConfig;
-use crate::store::Store;
+use crate::render::{EmailText, html_escape, short_ref};
+use crate::store::{NewEmail, Store};
+
+/// Everything a reminder says; built from the state, rendered by [`reminder_email`].
+#[derive(Debug, Clone)]
+pub struct ReminderView<'a> {
+    pub server: &'a str,
+    /// The pinned ref (`refs/tags/v1.0.0`), when known.
+    pub pinned: Option<&'a str>,
+    /// The version the held rebuild proposes, when known.
+    pub proposed: Option<&'a str>,
+    /// When the review started waiting (as stored, RFC 3339).
+    pub since: &'a str,
+    /// How long it has waited.
+    pub waited: Duration,
+    /// Which reminder this is (1 for the first).
+    pub number: i64,
+    pub pr_url: Option<&'a str>,
+    /// One line per license change (the judgement's summary).
+    pub changes: &'a [String],
+    pub fingerprint: &'a str,
+    pub escalation: Option<&'a str>,
+}
+
+/// How many reminders are due for a review that has waited `waited`: one per full SLA period.
+/// Returns the number of the reminder to queue now, or None when none is due beyond `sent`
+/// (reminders missed while upkeep was down are not caught up: one per period at most).
+pub fn reminder_number(waited: Duration, sla: Duration, sent: i64) -> Option<i64> {
+    if sla.is_zero() {
+        return None;
+    }
+    let periods = i64::try_from(waited.as_nanos() / sla.as_nanos()).unwrap_or(i64::MAX);
+    (periods >= 1 && periods > sent).then_some(periods)
+}
+
+/// "3 days", "5 hours", "1 minute": how long a review has waited, for people.
+pub fn waited_label(waited: Duration) -> String {
+    let s = waited.as_secs();
+    let (n, unit) = match s {
+        0..60 => (s, "second"),
+        60..3600 => (s / 60, "minute"),
+        3600..86_400 => (s / 3600, "hour"),
+        _ => (s / 86_400, "day"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The reminder email: which server and versions, since when, the PR, how to approve.
+pub fn reminder_email(v: &ReminderView<'_>) -> EmailText {
+    let versions = match (v.pinned.map(short_ref), v.proposed) {
+        (Some(p), Some(n)) => format!(" {p} -> {n}"),
+        (None, Some(n)) => format!(" -> {n}"),
+        _ => String::new(),
+    };
+    let waited = waited_label(v.waited);
+    let subject = format!(
+        "[upkeep] reminder: {}{versions}: license review waiting for {waited}",
+        v.server
+    );
+    let intro = format!(
+        "The rebuild of {}{versions} has been held for a license review since {} ({waited}).\n\
+         Until the license change is approved, the sponsored rebuild stays on the old release.",
+        v.server, v.since
+    );
+    let approve = format!(
+        "upkeep license approve {} --by \"<your name>\" --note \"<CELA ticket>\"",
+        v.server
+    );
+    let steps = [
+        format!("See the pending change: upkeep license show {}", v.server),
+        "Send it to CELA for review, if not done yet.".to_string(),
+        format!("If approved: {approve}\n     The rebuild PR then becomes ready for review."),
+        "If not approved: close the rebuild PR; upkeep will not propose that version again."
+            .to_string(),
+    ];
+    let fp = &v.fingerprint[..v.fingerprint.len().min(16)];
+    let footer = format!(
+        "Reminder {} for license fingerprint {fp}. upkeep reminds again after each review period{}.",
+        v.number,
+        v.escalation
+            .map(|e| format!("; {e} is copied"))
+            .unwrap_or_default()
+    );
+
+    let mut t = format!("{intro}\n\n");
+    let mut h = format!(
+        "<html><body style=\"font-family:sans-serif\"><p>{}</p>",
+        html_escape(&intro).replace('\n', "<br>")
+    );
+    if !v.changes.is_empty() {
+        t.push_str("What changed\n");
+        h.push_str("<h3>What changed</h3><ul>");
+        for line in v.changes {
+            let _ = writeln!(t, "  {line}");
+            let _ = write!(h, "<li>{}</li>", html_escape(line));
+        }
+        t.push('\n');
+        h.push_str("</ul>");
+    }
+    t.push_str("What to do\n");
+    h.push_str("<h3>What to do</h3><ol>");
+    for (i, step) in steps.iter().enumerate() {
+        let _ = writeln!(t, "  {}. {step}", i + 1);
+        let _ = write!(h, "<li>{}</li>", html_escape(step).replace('\n', "<br>"));
+    }
+    h.push_str("</ol>");
+    if let Some(url) = v.pr_url {
+        let _ = writeln!(t, "\nRebuild PR (draft): {url}");
+        let _ = write!(
+            h,
+            "<p>Rebuild PR (draft): <a href=\"{0}\">{0}</a></p>",
+            html_escape(url)
+        );
+    }
+    let _ = writeln!(t, "\n{footer}");
+    let _ = write!(
+        h,
+        "<p style=\"color:#666\">{}</p></body></html>",
+        html_escape(&footer)
+    );
+    EmailText {
+        subject,
+        text: t,
+        html: h,
+    }
+}
 
 /// Queue a reminder for every held license review older than the SLA; returns how many.
-pub fn enqueue_due(_store: &Store, _config: &ValidConfig, _run_id: i64) -> anyhow::Result<usize> {
-    Ok(0)
+///
+/// Reviews of servers no longer configured, or already approved (the next sync releases them),
+/// are skipped. Each reminder is queued in its own transaction with its `reminders` record.
+pub fn enqueue_due(store: &Store, config: &ValidConfig, run_id: i64) -> anyhow::Result<usize> {
+    let sla = config.email.review_sla;
+    let now = Utc::now();
+    let mut queued = 0;
+    for review in store.pending_reviews()? {
+        let Some(server) = config.server(&review.server) else {
+            continue;
+        };
+        if server.owners.is_empty()
+            || store
+                .approval(&review.server, &review.fingerprint)?
+                .is_some()
+        {
+            continue;
+        }
+        let Some(since) = DateTime::parse_from_rfc3339(&review.created_at)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+        else {
+            tracing::warn!(server = %review.server, created_at = %review.created_at, "unreadable review time; no reminder");
+            continue;
+        };
+        let waited = (now - since).to_std().unwrap_or_default();
+        let state = store.server_state(&review.server)?;
+        let pr = store.open_pr(&review.server)?;
+        let changes = serde_json::from_str::<crate::license::LicenseJudgement>(&review.judgement)
+            .map(|j| j.summary)
+            .unwrap_or_default();
+        let new = store.transaction(|tx| {
+            let sent = Store::reminders_sent(tx, &review.server, &review.fingerprint)?;
+            let Some(number) = reminder_number(waited, sla, sent) else {
+                return Ok(false);
+            };
+            let view = ReminderView {
+                server: &review.server,
+                pinned: state.as_ref().and_then(|s| s.pinned_ref.as_deref()),
+                proposed: pr.as_ref().map(|p| p.version.as_str()),
+                since: &review.created_at,
+                waited,
+                number,
+                pr_url: pr.as_ref().and_then(|p| p.url.as_deref()),
+                changes: &changes,
+                fingerprint: &review.fingerprint,
+                escalation: config.email.escalation.as_deref(),
+            };
+            let text = reminder_email(&view);
+            let email = NewEmail {
+                dedupe_key: reminder_key(&review.server, &review.fingerprint, number),
+                server: review.server.clone(),
+                reason: "review-reminder".into(),
+                recipients: server.owners.clone(),
+                cc: config.email.escalation.iter().cloned().collect(),
+                subject: text.subject,
+                text: text.text,
+                html: text.html,
+            };
+            let new = Store::enqueue_email(tx, &email, Some(run_id))?;
+            Store::record_reminder(tx, &review.server, &review.fingerprint, number)?;
+            Ok(new)
+        })?;
+        if new {
+            tracing::info!(server = %review.server, "queued a license review reminder");
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// The dedupe key of reminder `number` of a review: one per period, whatever crashes or reruns.
+pub fn reminder_key(server: &str, fingerprint: &str, number: i64) -> String {
+    format!("{server}:review-reminder:{fingerprint}:{number}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_reminder_per_full_period_and_no_catch_up() {
+        let day = Duration::from_secs(86_400);
+        let sla = day * 7;
+        let table = [
+            (day * 6, 0, None),
+            (day * 7, 0, Some(1)),
+            (day * 8, 1, None),
+            (day * 14, 1, Some(2)),
+            // Down for three periods: one reminder, numbered by the current period.
+            (day * 35, 1, Some(5)),
+            (day * 35, 5, None),
+        ];
+        for (waited, sent, want) in table {
+            assert_eq!(
+                reminder_number(waited, sla, sent),
+                want,
+                "{waited:?} {sent}"
+            );
+        }
+        assert_eq!(reminder_number(day, Duration::ZERO, 0), None);
+    }
+
+    #[test]
+    fn waited_is_said_in_the_largest_whole_unit() {
+        assert_eq!(waited_label(Duration::from_secs(1)), "1 second");
+        assert_eq!(waited_label(Duration::from_secs(125)), "2 minutes");
+        assert_eq!(waited_label(Duration::from_secs(3600)), "1 hour");
+        assert_eq!(waited_label(Duration::from_secs(86_400 * 9 + 5)), "9 days");
+    }
+
+    #[test]
+    fn hostile_names_are_escaped_in_html() {
+        let changes = vec!["LICENSE: <b>MIT</b> -> custom".to_string()];
+        let v = ReminderView {
+            server: "w<script>",
+            pinned: Some("refs/tags/v1.0.0"),
+            proposed: Some("1.2.0"),
+            since: "2026-01-01T00:00:00.000Z",
+            waited: Duration::from_secs(86_400 * 8),
+            number: 1,
+            pr_url: Some("https://example.com/pr/1?a=\"b\""),
+            changes: &changes,
+            fingerprint: "abc",
+            escalation: None,
+        };
+        let e = reminder_email(&v);
+        assert!(!e.html.contains("<script>"), "{}", e.html);
+        assert!(!e.html.contains("<b>MIT"), "{}", e.html);
+        assert!(e.text.contains("upkeep license approve w<script>"));
+        assert_eq!(
+            e.subject,
+            "[upkeep] reminder: w<script> v1.0.0 -> 1.2.0: license review waiting for 8 days"
+        );
+    }
 }

@@ -1,1 +1,213 @@
-//! Store queries for digests and review reminders (being written).
+//! Store queries for per-owner digests and stale-review reminders.
+//!
+//! Digest items (`digest_items`) link an owner to an outbox row the owner gets in a digest
+//! instead of directly; an item belongs to no digest (`digest_outbox_id` NULL) until one digest
+//! row claims it in the transaction that enqueues that digest, so an item is never lost and never
+//! in two digests. Reminders (`reminders`) remember how many reminders went out per pending
+//! review. The decisions (who is digested, when a reminder is due) are made in `notify`.
+
+use anyhow::Context as _;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{NewEmail, Store, now, ts};
+
+/// A license review waiting for approval (a `license_reviews` row).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PendingReview {
+    pub server: String,
+    pub fingerprint: String,
+    /// The license judgement, as JSON.
+    pub judgement: String,
+    /// When the review started waiting (RFC 3339).
+    pub created_at: String,
+}
+
+/// One email an owner gets in a digest, with what the digest shows of it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DigestItem {
+    pub id: i64,
+    pub owner: String,
+    pub outbox_id: i64,
+    /// When the item was handed to the digest (RFC 3339).
+    pub created_at: String,
+    pub server: String,
+    pub reason: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Store {
+    /// Every pending license review, oldest first.
+    pub fn pending_reviews(&self) -> anyhow::Result<Vec<PendingReview>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT server, fingerprint, judgement, created_at FROM license_reviews ORDER BY created_at, server",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(PendingReview {
+                    server: r.get(0)?,
+                    fingerprint: r.get(1)?,
+                    judgement: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// How many reminders were queued for this review (0 when none).
+    pub fn reminders_sent(
+        tx: &rusqlite::Transaction<'_>,
+        server: &str,
+        fingerprint: &str,
+    ) -> anyhow::Result<i64> {
+        Ok(tx
+            .query_row(
+                "SELECT sent_count FROM reminders WHERE server = ?1 AND fingerprint = ?2",
+                params![server, fingerprint],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// Record that reminder number `count` of this review was queued.
+    pub fn record_reminder(
+        tx: &rusqlite::Transaction<'_>,
+        server: &str,
+        fingerprint: &str,
+        count: i64,
+    ) -> anyhow::Result<()> {
+        tx.execute(
+            "INSERT INTO reminders(server, fingerprint, sent_count, last_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(server, fingerprint) DO UPDATE SET sent_count = ?3, last_at = ?4",
+            params![server, fingerprint, count, ts(now())],
+        )?;
+        Ok(())
+    }
+
+    /// Hand outbox row `outbox_id` to the digests of `owners`, in one transaction. When
+    /// `nobody_direct`, the row goes to nobody directly and is marked `digested`. Idempotent:
+    /// an owner already holding an item for the row keeps that one.
+    pub fn route_to_digest(
+        &self,
+        outbox_id: i64,
+        owners: &[String],
+        nobody_direct: bool,
+    ) -> anyhow::Result<()> {
+        self.transaction(|tx| {
+            let now = ts(now());
+            for owner in owners {
+                tx.execute(
+                    "INSERT INTO digest_items(owner, outbox_id, created_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(owner, outbox_id) DO NOTHING",
+                    params![owner, outbox_id, now],
+                )?;
+            }
+            if nobody_direct {
+                tx.execute(
+                    "UPDATE outbox SET status = 'digested', last_error = NULL WHERE id = ?1 AND status IN ('pending', 'sending')",
+                    params![outbox_id],
+                )?;
+            }
+            Ok(())
+        })
+        .with_context(|| format!("handing outbox {outbox_id} to the digest"))
+    }
+
+    /// The owners who get outbox row `outbox_id` in a digest (so not directly).
+    pub fn digest_owners_of(&self, outbox_id: i64) -> anyhow::Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT owner FROM digest_items WHERE outbox_id = ?1 ORDER BY owner")?;
+        let rows = stmt
+            .query_map(params![outbox_id], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Owners with items that no digest claimed yet, with their oldest item's time.
+    pub fn owners_with_digest_items(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT owner, MIN(created_at) FROM digest_items WHERE digest_outbox_id IS NULL
+             GROUP BY owner ORDER BY owner",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The owner's items that no digest claimed yet, oldest first.
+    pub fn unclaimed_digest_items(
+        tx: &rusqlite::Transaction<'_>,
+        owner: &str,
+    ) -> anyhow::Result<Vec<DigestItem>> {
+        let mut stmt = tx.prepare(
+            "SELECT d.id, d.owner, d.outbox_id, d.created_at, o.server, o.reason, o.subject, o.text_body, o.html_body
+             FROM digest_items d JOIN outbox o ON o.id = d.outbox_id
+             WHERE d.owner = ?1 AND d.digest_outbox_id IS NULL ORDER BY d.id",
+        )?;
+        let rows = stmt
+            .query_map(params![owner], |r| {
+                Ok(DigestItem {
+                    id: r.get(0)?,
+                    owner: r.get(1)?,
+                    outbox_id: r.get(2)?,
+                    created_at: r.get(3)?,
+                    server: r.get(4)?,
+                    reason: r.get(5)?,
+                    subject: r.get(6)?,
+                    text: r.get(7)?,
+                    html: r.get(8)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Enqueue `digest` and let it claim `item_ids`, in the caller's transaction. Returns the new
+    /// row's id, or None when a digest with the same dedupe key exists (the items stay unclaimed
+    /// for the next one).
+    pub fn enqueue_digest(
+        tx: &rusqlite::Transaction<'_>,
+        digest: &NewEmail,
+        item_ids: &[i64],
+    ) -> anyhow::Result<Option<i64>> {
+        if !Store::enqueue_email(tx, digest, None)? {
+            return Ok(None);
+        }
+        let id: i64 = tx.query_row(
+            "SELECT id FROM outbox WHERE dedupe_key = ?1",
+            params![digest.dedupe_key],
+            |r| r.get(0),
+        )?;
+        let mut claim = tx.prepare_cached(
+            "UPDATE digest_items SET digest_outbox_id = ?2 WHERE id = ?1 AND digest_outbox_id IS NULL",
+        )?;
+        for item in item_ids {
+            // Exactly one: the items were read unclaimed in this same transaction.
+            anyhow::ensure!(
+                claim.execute(params![item, id])? == 1,
+                "digest item {item} was claimed by another digest"
+            );
+        }
+        Ok(Some(id))
+    }
+
+    /// The items a digest row carries (for tests and `outbox` views).
+    pub fn digest_items_of(&self, digest_outbox_id: i64) -> anyhow::Result<Vec<i64>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT outbox_id FROM digest_items WHERE digest_outbox_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map(params![digest_outbox_id], |r| r.get(0))?
+            .collect::<Result<Vec<i64>, _>>()?;
+        Ok(rows)
+    }
+}
