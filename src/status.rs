@@ -139,8 +139,14 @@ pub fn table(doc: &StatusDoc) -> String {
             );
         }
     }
-    if doc.outbox.iter().any(|(k, n)| k != "sent" && *n > 0) {
-        let parts: Vec<String> = doc.outbox.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    // Sent and digested emails need nothing from anyone; show the rest.
+    let waiting: Vec<&(String, i64)> = doc
+        .outbox
+        .iter()
+        .filter(|(k, n)| k != "sent" && k != "digested" && *n > 0)
+        .collect();
+    if !waiting.is_empty() {
+        let parts: Vec<String> = waiting.iter().map(|(k, n)| format!("{n} {k}")).collect();
         let _ = writeln!(t, "outbox: {} (see `upkeep outbox`)", parts.join(", "));
     }
     if let Some(r) = &doc.running {

@@ -575,6 +575,8 @@ mod snapshots {
             approval: None,
             held: true,
             diff: None,
+            release_notes: None,
+            channels: &[],
             run_id: 7,
         };
         render::license_email(
