@@ -127,6 +127,12 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
     let started_at = now_str();
     let run_id = deps.store.start_run(&opts.trigger, opts.dry_run)?;
     crate::failpoint::hit("run-started");
+    // We hold the lease, so any other "running" run died (a crash or a kill): mark it.
+    match deps.store.abort_stale_runs(run_id) {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(runs = n, "marked runs that died mid-way as aborted"),
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not mark dead runs"),
+    }
     let span = tracing::info_span!("run", run_id, trigger = %opts.trigger, dry_run = opts.dry_run);
     async {
         tracing::info!("run started");

@@ -311,6 +311,14 @@ impl Store {
         Ok(conn.last_insert_rowid())
     }
 
+    /// Runs still marked running when a new run holds the lease died mid-way: say so.
+    pub fn abort_stale_runs(&self, current: i64) -> anyhow::Result<usize> {
+        Ok(self.conn().execute(
+            "UPDATE runs SET result = 'aborted', finished_at = ?2 WHERE result = 'running' AND id < ?1",
+            params![current, ts(now())],
+        )?)
+    }
+
     pub fn finish_run(&self, run_id: i64, result: &str, report_json: &str) -> anyhow::Result<()> {
         self.conn().execute(
             "UPDATE runs SET finished_at = ?2, result = ?3, report = ?4 WHERE id = ?1",
