@@ -11,5 +11,7 @@ mod channels_e2e;
 mod check;
 mod faults;
 mod forges_e2e;
+mod hostile;
+mod props;
 mod snapshots;
 mod sync;
