@@ -10,7 +10,6 @@
 //! transaction, so nothing is left half-recorded); SIGHUP reloads the config, keeping the old
 //! one when the new one is invalid.
 
-use std::hash::{BuildHasher as _, Hasher as _};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,26 +149,7 @@ pub fn catch_up(
     due
 }
 
-/// A random share of `jitter` (`random` is any uniformly random number).
-pub fn jitter_delay(jitter: Duration, random: u64) -> Duration {
-    let max = u64::try_from(jitter.as_millis()).unwrap_or(u64::MAX);
-    if max == 0 {
-        return Duration::ZERO;
-    }
-    Duration::from_millis(random % (max + 1))
-}
-
-fn random_u64() -> u64 {
-    // std's hasher keys are random per instance: enough to spread start times, no crate needed.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    h.finish()
-}
+pub use crate::jitter::{delay as jitter_delay, random_u64};
 
 /// The scheduled runs in the state, newest first (at most `limit` runs are looked at).
 fn scheduled_history(store: &crate::store::Store, limit: usize) -> anyhow::Result<Vec<PastRun>> {
@@ -248,6 +228,45 @@ impl Signals {
     }
 }
 
+/// How often `serve` sends due emails between runs (retries after an SMTP outage, digests).
+const OUTBOX_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Between runs, drain the outbox on a timer, under the run lease so it never races a run's
+/// own drain (a row is then handed to the transport by one sender only).
+async fn outbox_timer(control: Arc<Control>) {
+    let mut tick = tokio::time::interval(OUTBOX_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if control.busy() {
+            continue;
+        }
+        let deps = control.deps();
+        let holder = format!("serve-outbox:{}", std::process::id());
+        match deps.store.acquire_lease(&holder, Duration::from_secs(300)) {
+            Ok(Ok(())) => {
+                let summary = crate::notify::outbox::drain(&deps.store, &deps.config.email).await;
+                if summary.sent + summary.retrying + summary.failed > 0 {
+                    tracing::info!(
+                        sent = summary.sent,
+                        retrying = summary.retrying,
+                        failed = summary.failed,
+                        "outbox drained between runs"
+                    );
+                }
+                if let Err(e) = deps.store.release_lease(&holder) {
+                    tracing::warn!(error = %format!("{e:#}"), "could not release the outbox lease");
+                }
+            }
+            Ok(Err(_)) => {}
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "outbox timer could not check the lease")
+            }
+        }
+    }
+}
+
 /// Run until SIGTERM or ctrl-c; returns the exit code.
 pub async fn serve(config_path: PathBuf, config: ValidConfig) -> anyhow::Result<i32> {
     let listen = config.service.listen;
@@ -258,6 +277,7 @@ pub async fn serve(config_path: PathBuf, config: ValidConfig) -> anyhow::Result<
         .await
         .with_context(|| format!("listening on {listen} ([service] listen)"))?;
     let http = tokio::spawn(crate::service::serve(listener, Arc::clone(&control)));
+    let outbox_timer = tokio::spawn(outbox_timer(Arc::clone(&control)));
     {
         let config = control.config();
         tracing::info!(
@@ -323,6 +343,7 @@ pub async fn serve(config_path: PathBuf, config: ValidConfig) -> anyhow::Result<
         }
     }
 
+    outbox_timer.abort();
     let grace = control.config().service.grace_period;
     tracing::info!(
         grace_s = grace.as_secs(),

@@ -161,6 +161,8 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
         let per_host = deps.config.service.per_host_concurrency.max(1);
         let mut hosts: std::collections::HashMap<String, Arc<tokio::sync::Semaphore>> = std::collections::HashMap::new();
         let timeout = deps.config.service.server_timeout;
+        // Scheduled runs spread their servers' starts over [schedule] jitter.
+        let jitter = if opts.trigger == "schedule" { deps.config.schedule.jitter } else { std::time::Duration::ZERO };
         let mut tasks = Vec::new();
         for server in servers {
             let deps = deps.clone();
@@ -175,6 +177,10 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
             tasks.push((
                 name,
                 tokio::spawn(async move {
+                    let delay = crate::jitter::delay(jitter, crate::jitter::random_u64());
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
                     let _permit = permit_source.acquire_owned().await;
                     let _host_permit = host_permits.acquire_owned().await;
                     if deps.stop.is_cancelled() {

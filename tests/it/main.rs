@@ -15,3 +15,4 @@ mod hostile;
 mod props;
 mod snapshots;
 mod sync;
+mod transport;
