@@ -706,9 +706,19 @@ impl Store {
             .query_row(
                 "SELECT server, fingerprint, approved_by, note, approved_at FROM license_approvals WHERE server = ?1 AND fingerprint = ?2",
                 params![server, fingerprint],
-                |r| Ok(Approval { server: r.get(0)?, fingerprint: r.get(1)?, approved_by: r.get(2)?, note: r.get(3)?, approved_at: r.get(4)? }),
+                Self::approval_from_row,
             )
             .optional()?)
+    }
+
+    fn approval_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Approval> {
+        Ok(Approval {
+            server: r.get(0)?,
+            fingerprint: r.get(1)?,
+            approved_by: r.get(2)?,
+            note: r.get(3)?,
+            approved_at: r.get(4)?,
+        })
     }
 
     pub fn approvals(&self, server: &str) -> anyhow::Result<Vec<Approval>> {
@@ -717,15 +727,7 @@ impl Store {
             "SELECT server, fingerprint, approved_by, note, approved_at FROM license_approvals WHERE server = ?1 ORDER BY approved_at",
         )?;
         let rows = stmt
-            .query_map(params![server], |r| {
-                Ok(Approval {
-                    server: r.get(0)?,
-                    fingerprint: r.get(1)?,
-                    approved_by: r.get(2)?,
-                    note: r.get(3)?,
-                    approved_at: r.get(4)?,
-                })
-            })?
+            .query_map(params![server], Self::approval_from_row)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
