@@ -238,6 +238,28 @@ pub fn run_summary(report: &RunReport) -> String {
 /// `license show`: the baseline, the pending review and the decisions of one server.
 pub fn license_text(store: &Store, server: &str) -> anyhow::Result<String> {
     let mut t = String::new();
+    if let Some((commit, json)) = store.license_baseline(server)? {
+        let snap: crate::license::LicenseSnapshot = serde_json::from_str(&json)?;
+        let _ = writeln!(
+            t,
+            "{server}: license files at the pinned commit {}:",
+            &commit[..commit.len().min(12)]
+        );
+        for e in &snap.entries {
+            let _ = writeln!(
+                t,
+                "  {}{}: {}  sha256 {}",
+                e.path,
+                e.field
+                    .as_deref()
+                    .map(|f| format!(" ({f})"))
+                    .unwrap_or_default(),
+                e.label(),
+                &e.sha256[..e.sha256.len().min(16)]
+            );
+        }
+        let _ = writeln!(t, "  fingerprint {}\n", snap.fingerprint());
+    }
     match store.pending_review(server)? {
         Some((fp, judgement)) => {
             let j: crate::license::LicenseJudgement = serde_json::from_str(&judgement)?;

@@ -804,7 +804,7 @@ fn sync_server_inner(
         .and_then(|c| Oid::from_str(c).ok())
         .filter(|o| repo.find_commit(*o).is_ok());
     crate::failpoint::hit("after-tags");
-    let judgement = tracing::info_span!("license").in_scope(|| -> anyhow::Result<_> {
+    let (old_snap, judgement) = tracing::info_span!("license").in_scope(|| -> anyhow::Result<_> {
         let new_snap = license::scan(repo, new_oid).context("scanning license files of the new release")?;
         let old_snap = match old_oid {
             Some(o) => license::scan(repo, o).context("scanning license files of the pinned release")?,
@@ -813,7 +813,8 @@ fn sync_server_inner(
                 license::LicenseSnapshot::empty()
             }
         };
-        Ok(license::judge(&old_snap, &new_snap, &policy_for(server)))
+        let judgement = license::judge(&old_snap, &new_snap, &policy_for(server));
+        Ok((old_snap, judgement))
     })?;
     let approval = if judgement.verdict == Verdict::ReviewRequired {
         store.approval(&server.name, &judgement.fingerprint)?
@@ -1126,11 +1127,22 @@ fn sync_server_inner(
         updated_at: String::new(),
     };
     let judgement_json = serde_json::to_string(&judgement)?;
+    let baseline_json = serde_json::to_string(&old_snap)?;
     let sla_days = deps.config.email.review_sla.as_secs() / 86_400;
     crate::failpoint::hit("before-record-pr");
     let queued = store.transaction(|tx| {
         Store::upsert_pr(tx, &record)?;
         crate::failpoint::hit("inside-record-pr-transaction");
+        // The license baseline: what the pinned release's license files were when judged.
+        if let Some(pinned) = &pinned_commit {
+            Store::put_license_baseline(
+                tx,
+                &server.name,
+                pinned,
+                &old_snap.fingerprint(),
+                &baseline_json,
+            )?;
+        }
         let mut queued = 0;
         if held {
             Store::put_pending_review(tx, &server.name, &judgement.fingerprint, &judgement_json)?;

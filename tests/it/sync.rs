@@ -225,6 +225,12 @@ fn a_license_change_holds_the_rebuild_emails_once_and_an_approval_releases_it() 
         show.stdout
     );
     assert!(show.stdout.contains("hosted service"), "{}", show.stdout);
+    assert!(
+        show.stdout.contains("license files at the pinned commit"),
+        "{}",
+        show.stdout
+    );
+    assert!(show.stdout.contains("LICENSE: MIT"), "{}", show.stdout);
 
     let approve = f.ws.upkeep(&[
         "license",
