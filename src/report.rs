@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 
-use crate::license::LicenseJudgement;
 use crate::store::MovedTag;
 use crate::upstream::diff::ReleaseDiff;
 
@@ -77,8 +76,6 @@ pub struct LicenseReport {
     /// Set when an approval released a review-required verdict.
     pub approved_by: Option<String>,
     pub files: Vec<serde_json::Value>,
-    #[serde(skip)]
-    pub judgement: Option<LicenseJudgement>,
 }
 
 /// What happened to the rebuild PR in this run.

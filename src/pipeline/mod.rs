@@ -830,8 +830,15 @@ fn sync_server_inner(
             .files
             .iter()
             .filter_map(|f| serde_json::to_value(f).ok())
+            .map(|mut v| {
+                // The word-level runs repeat the whole text; the report keeps the unified diff
+                // (the HTML email has the word-level view).
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("word_diff");
+                }
+                v
+            })
             .collect(),
-        judgement: Some(judgement.clone()),
     });
     crate::failpoint::hit("after-license");
     let release_diff = match old_oid {
