@@ -551,13 +551,15 @@ def write_results_md():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--upkeep", required=True)
-    ap.add_argument("--venv", required=True)
-    ap.add_argument("--work", required=True)
+    ap.add_argument("--upkeep")
+    ap.add_argument("--venv", default="")
+    ap.add_argument("--work")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument("sizes", nargs="*", type=int)
     args = ap.parse_args()
+    if not args.report_only and not (args.upkeep and args.venv and args.work):
+        ap.error("--upkeep, --venv and --work are required unless --report-only")
     os.environ["NVCHECKER"] = str(Path(args.venv) / "bin" / "nvchecker")
     if not args.report_only:
         RESULTS_DIR.mkdir(exist_ok=True)
