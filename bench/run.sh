@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# upkeep benchmark: one command. Usage: bench/run.sh [N ...]   (default: 100 500 2000)
+# Builds upkeep (release), installs nvchecker into a venv, then runs bench/bench.py for each N:
+# fixture generation, git daemon, upkeep sync --now (cold / nothing changed / 10% changed) against
+# the git floors and nvchecker, and regenerates bench/RESULTS.md.
+# Environment: CARGO_TARGET_DIR (default target/), BENCH_WORK (default $CARGO_TARGET_DIR/bench-work),
+# BENCH_REPEAT (nothing-changed repetitions, default 3), BENCH_VENV (default $CARGO_TARGET_DIR/bench-venv).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+target="${CARGO_TARGET_DIR:-$root/target}"
+work="${BENCH_WORK:-$target/bench-work}"
+venv="${BENCH_VENV:-$target/bench-venv}"
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(100 500 2000)
+
+for tool in git python3 xargs; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
+done
+[ -x /usr/lib/git-core/git-daemon ] || git daemon --help >/dev/null 2>&1 || { echo "bench: git daemon is required" >&2; exit 1; }
+if [ ! -x /usr/bin/time ]; then
+  echo "bench: installing GNU time" >&2
+  apt-get install -y -q time >/dev/null
+fi
+
+echo "bench: cargo build --release" >&2
+cargo build --release --locked -q
+bin="$target/release/upkeep"
+
+if [ ! -x "$venv/bin/nvchecker" ]; then
+  echo "bench: installing nvchecker into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q nvchecker
+fi
+
+mkdir -p "$work"
+exec python3 "$root/bench/bench.py" --upkeep "$bin" --venv "$venv" --work "$work" \
+  --repeat "${BENCH_REPEAT:-3}" "${sizes[@]}"
