@@ -1211,9 +1211,10 @@ fn forge_kind(server: &ServerConfig) -> &'static str {
 
 /// PR body size limits: Azure DevOps descriptions 4,000 characters, GitHub bodies 65,536.
 pub fn body_limit(kind: &str) -> usize {
+    // The forges refuse larger bodies with these same limits; render within them.
     match kind {
-        "azure-devops" => 4_000,
-        _ => 65_536,
+        "azure-devops" => crate::forge::azure::AZURE_DESCRIPTION_LIMIT,
+        _ => crate::forge::github::GITHUB_BODY_LIMIT,
     }
 }
 

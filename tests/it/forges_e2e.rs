@@ -147,63 +147,33 @@ fn fake_seed_bot_branch(core: &Core) {
     );
 }
 
-struct Github(FakeGithub);
-
-impl Mirror for Github {
-    fn mirror_table(&self) -> String {
-        format!(
-            "forge = \"github\"\nrepo = \"acme/mirror\"\napi-url = {:?}\ntoken-env = \"{TOKEN_ENV}\"\nbase = \"main\"\npin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
-            self.0.server.url()
-        )
-    }
-    fn open_prs(&self) -> Vec<PrView> {
-        fake_open_prs(&self.0.core)
-    }
-    fn pin_on_bot_branch(&self) -> Option<String> {
-        let head = self.0.core.head(&format!("upkeep/{SERVER}"))?;
-        self.0
-            .core
-            .file_at(&head, "upkeep.lock")
-            .map(|b| String::from_utf8(b).unwrap())
-    }
-    fn close_open_pr(&self) {
-        fake_close(&self.0.core);
-    }
-    fn seed_bot_branch(&self) {
-        fake_seed_bot_branch(&self.0.core);
-    }
-    fn body_limit(&self) -> usize {
-        FakeGithub::BODY_LIMIT
-    }
+/// A GitHub or Azure DevOps fake with the `[servers.mirror]` table that points at it.
+struct Fake<F> {
+    fake: F,
+    table: String,
 }
 
-struct Azure(FakeAzure);
-
-impl Mirror for Azure {
+impl<F: FakeForge> Mirror for Fake<F> {
     fn mirror_table(&self) -> String {
-        format!(
-            "forge = \"azure-devops\"\nrepo = \"contoso/Mirror Project/mirror\"\nbase-url = {:?}\ntoken-env = \"{TOKEN_ENV}\"\nbase = \"main\"\npin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
-            self.0.server.url()
-        )
+        self.table.clone()
     }
     fn open_prs(&self) -> Vec<PrView> {
-        fake_open_prs(&self.0.core)
+        fake_open_prs(self.fake.core())
     }
     fn pin_on_bot_branch(&self) -> Option<String> {
-        let head = self.0.core.head(&format!("upkeep/{SERVER}"))?;
-        self.0
-            .core
-            .file_at(&head, "upkeep.lock")
+        let core = self.fake.core();
+        let head = core.head(&format!("upkeep/{SERVER}"))?;
+        core.file_at(&head, "upkeep.lock")
             .map(|b| String::from_utf8(b).unwrap())
     }
     fn close_open_pr(&self) {
-        fake_close(&self.0.core);
+        fake_close(self.fake.core());
     }
     fn seed_bot_branch(&self) {
-        fake_seed_bot_branch(&self.0.core);
+        fake_seed_bot_branch(self.fake.core());
     }
     fn body_limit(&self) -> usize {
-        FakeAzure::BODY_LIMIT
+        F::BODY_LIMIT
     }
 }
 
@@ -245,16 +215,24 @@ fn local(ws: &Workspace, pin: &str) -> Local {
     Local(m)
 }
 
-fn github(_: &Workspace, pin: &str) -> Github {
-    let g = FakeGithub::start();
-    seed_main(&g.core, pin);
-    Github(g)
+fn github(_: &Workspace, pin: &str) -> Fake<FakeGithub> {
+    let fake = FakeGithub::start();
+    seed_main(&fake.core, pin);
+    let table = format!(
+        "forge = \"github\"\nrepo = \"acme/mirror\"\napi-url = {:?}\ntoken-env = \"{TOKEN_ENV}\"\nbase = \"main\"\npin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
+        fake.server.url()
+    );
+    Fake { fake, table }
 }
 
-fn azure(_: &Workspace, pin: &str) -> Azure {
-    let a = FakeAzure::start();
-    seed_main(&a.core, pin);
-    Azure(a)
+fn azure(_: &Workspace, pin: &str) -> Fake<FakeAzure> {
+    let fake = FakeAzure::start();
+    seed_main(&fake.core, pin);
+    let table = format!(
+        "forge = \"azure-devops\"\nrepo = \"contoso/Mirror Project/mirror\"\nbase-url = {:?}\ntoken-env = \"{TOKEN_ENV}\"\nbase = \"main\"\npin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
+        fake.server.url()
+    );
+    Fake { fake, table }
 }
 
 fn sync_ok<M: Mirror>(w: &World<M>) -> serde_json::Value {
@@ -412,7 +390,7 @@ fn crash_recovery_on_azure_devops() {
 #[test]
 fn a_forge_error_fails_that_server_with_the_response_and_no_token() {
     let w = world(github);
-    w.mirror.0.core.fail_next(401, 10, &[]);
+    w.mirror.fake.core.fail_next(401, 10, &[]);
     let (code, report) = w.ws.sync();
     assert_eq!(code, 1);
     let err = server(&report, SERVER)["error"]
