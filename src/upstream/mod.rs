@@ -70,7 +70,21 @@ impl Cache {
     pub fn fetch(&self, server: &str, url: &str) -> anyhow::Result<Fetched> {
         let path = self.path_for(server);
         let existed = path.exists();
-        match fetch_into(&path, url) {
+        let first = match fetch_into(&path, url) {
+            // A process killed mid-fetch leaves ref lock files behind; the run lease means no
+            // other upkeep uses this cache now, so they are stale: clear them and try again.
+            Err(e) if existed && is_stale_lock(&e) => {
+                let cleared = clear_lock_files(&path);
+                tracing::warn!(
+                    server,
+                    cleared,
+                    "cleared stale lock files left in the cache by a killed run"
+                );
+                fetch_into(&path, url)
+            }
+            other => other,
+        };
+        match first {
             Ok(mut f) => {
                 f.cloned = !existed;
                 Ok(f)
@@ -86,6 +100,35 @@ impl Cache {
             Err(e) => Err(e),
         }
     }
+}
+
+fn is_stale_lock(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<git2::Error>().is_some_and(|g| {
+            g.code() == git2::ErrorCode::Locked || g.message().contains("failed to lock file")
+        })
+    })
+}
+
+/// Remove every `*.lock` file of a bare repository (refs, packed-refs, config, HEAD).
+fn clear_lock_files(dir: &Path) -> usize {
+    let mut cleared = 0;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        // Never follow a symlink out of the cache.
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            cleared += clear_lock_files(&p);
+        } else if kind.is_file()
+            && p.extension().is_some_and(|x| x == "lock")
+            && std::fs::remove_file(&p).is_ok()
+        {
+            cleared += 1;
+        }
+    }
+    cleared
 }
 
 /// Whether an error is about our cache (rebuild it) rather than the upstream (report it).

@@ -156,6 +156,16 @@ fn a_deleted_or_corrupted_cache_clone_is_rebuilt() {
     assert_eq!(ws.sync().0, 0);
     let cache = ws.path("cache/hostile.git");
     assert!(cache.exists());
+    // A run killed mid-fetch leaves ref lock files: the next fetch clears them.
+    std::fs::create_dir_all(cache.join("refs/remotes/origin")).unwrap();
+    std::fs::write(cache.join("refs/remotes/origin/main.lock"), "").unwrap();
+    std::fs::write(cache.join("refs/tags/v1.1.5.lock"), "").unwrap();
+    let c = up.commit(&[("a.txt", Some("2"))], "r2");
+    up.tag("v1.1.5", c);
+    let (code, report) = ws.sync();
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(server(&report, "hostile")["latest"]["version"], "1.1.5");
+    assert!(!cache.join("refs/remotes/origin/main.lock").exists());
     // Corrupt it: remove its object database and HEAD.
     std::fs::remove_dir_all(cache.join("objects")).unwrap();
     std::fs::remove_file(cache.join("HEAD")).unwrap();
