@@ -172,6 +172,7 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
     let opts = RunOptions {
         servers: args.servers.clone(),
         dry_run: args.dry_run,
+        full: args.full,
         trigger: "manual".into(),
     };
     // A progress bar on a terminal (stderr), fed by the run's events; nothing when piped.

@@ -81,6 +81,10 @@ pub struct SyncArgs {
     /// Decide and report, but write nothing (no branch, PR, email or state besides the run log)
     #[arg(long)]
     pub dry_run: bool,
+    /// Read every mirror and forge, even for servers whose upstream is unchanged since their
+    /// last full check (e.g. to see a PR merged a minute ago)
+    #[arg(long)]
+    pub full: bool,
     /// Print the run report as JSON on stdout
     #[arg(long)]
     pub json: bool,

@@ -276,6 +276,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
         &RunOptions {
             servers: Vec::new(),
             dry_run: false,
+            full: false,
             trigger: "demo".into(),
         },
     )

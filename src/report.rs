@@ -26,6 +26,18 @@ impl Status {
             Status::Failed => "failed",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        [
+            Status::UpToDate,
+            Status::PrOpened,
+            Status::PrUpdated,
+            Status::Held,
+            Status::Failed,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -131,6 +143,10 @@ pub struct ServerReport {
     pub hold_reason: Option<String>,
     pub error: Option<String>,
     pub notes: Vec<String>,
+    /// Set when upstream answered as at the last full check (this time): the state was
+    /// replayed and the mirror and the forge were not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unchanged_since: Option<String>,
     pub duration_ms: u64,
 }
 
@@ -150,6 +166,7 @@ impl ServerReport {
             hold_reason: None,
             error: None,
             notes: Vec::new(),
+            unchanged_since: None,
             duration_ms: 0,
         }
     }

@@ -27,6 +27,8 @@ use crate::upstream::version::VersionScheme;
 
 /// Where upkeep looks for its config when neither `--config` nor `UPKEEP_CONFIG` is given.
 pub const DEFAULT_PATH: &str = "config/upkeep.toml";
+/// A merged or closed rebuild PR is noticed within a day even when upstream stays quiet.
+pub const DEFAULT_RECHECK: Duration = Duration::from_secs(24 * 3600);
 
 /// A config that passed validation: every value typed, every default applied.
 #[derive(Debug, Clone)]
@@ -57,6 +59,9 @@ pub struct ScheduleConfig {
     /// Each server's start is delayed by a random share of this, so many servers do not hit
     /// one host in the same second.
     pub jitter: Duration,
+    /// The longest a server whose upstream has not changed goes without a full check (mirror
+    /// and forge read). Zero: every run is a full check.
+    pub recheck: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -541,11 +546,13 @@ fn validate(path: &Path, raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig
             }),
         };
         let jitter = parse_duration(d, s.jitter.as_ref(), "jitter", Duration::ZERO);
+        let recheck = parse_duration(d, s.recheck.as_ref(), "recheck", DEFAULT_RECHECK);
         ScheduleConfig {
             expression,
             schedule: parsed,
             timezone,
             jitter,
+            recheck,
         }
     };
 

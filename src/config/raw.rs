@@ -32,6 +32,7 @@ pub struct RawSchedule {
     pub cron: Option<S<String>>,
     pub timezone: Option<S<String>>,
     pub jitter: Option<S<String>>,
+    pub recheck: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -6,6 +6,7 @@
 //! that fails (or panics) is reported as failed and never stops the others.
 
 pub mod plan;
+pub mod quiet;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -51,6 +52,8 @@ pub struct RunOptions {
     /// Only these servers (all enabled ones when empty).
     pub servers: Vec<String>,
     pub dry_run: bool,
+    /// Read every mirror and forge even where upstream is quiet (see [`quiet`]).
+    pub full: bool,
     /// manual | schedule | webhook | demo
     pub trigger: String,
 }
@@ -171,7 +174,7 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
                 .entry(upstream_host(&server.upstream))
                 .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(per_host)))
                 .clone();
-            let dry_run = opts.dry_run;
+            let mode = SyncMode { dry_run: opts.dry_run, full: opts.full };
             let name = server.name.clone();
             let span = tracing::info_span!("server", name = %server.name);
             tasks.push((
@@ -192,7 +195,7 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
                     deps.events.publish(Event::ServerStarted { run_id, server: server.name.clone() });
                     let span2 = span.clone();
                     let name = server.name.clone();
-                    let work = tokio::task::spawn_blocking(move || span2.in_scope(|| sync_server(&deps, &server, run_id, dry_run)));
+                    let work = tokio::task::spawn_blocking(move || span2.in_scope(|| sync_server(&deps, &server, run_id, mode)));
                     match tokio::time::timeout(timeout, work).await {
                         Ok(joined) => joined,
                         Err(_) => {
@@ -398,22 +401,119 @@ fn now_str() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// How one server is synced.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncMode {
+    /// Look, decide and report; change nothing anywhere.
+    pub dry_run: bool,
+    /// Read the mirror and the forge even when upstream is quiet.
+    pub full: bool,
+}
+
 /// Sync one server. Never returns an error: failures become a `failed` report (and are recorded).
-pub fn sync_server(deps: &Deps, server: &ServerConfig, run_id: i64, dry_run: bool) -> ServerReport {
+pub fn sync_server(
+    deps: &Deps,
+    server: &ServerConfig,
+    run_id: i64,
+    mode: SyncMode,
+) -> ServerReport {
     let start = Instant::now();
     let mut report = ServerReport::new(&server.name);
-    let outcome = sync_server_inner(deps, server, run_id, dry_run, &mut report);
-    if let Err(e) = outcome {
-        let msg = format!("{e:#}");
-        tracing::error!(error = %msg, "server failed");
-        report.status = Status::Failed;
-        report.error = Some(msg.clone());
-        if !dry_run {
-            record_failure(deps, &server.name, run_id, &msg, &mut report);
+    match sync_server_inner(deps, server, run_id, mode, &mut report) {
+        Ok(Some(key)) if !mode.dry_run => {
+            // After the decision's own transaction: a crash in between only costs a full check.
+            if let Err(e) = deps.store.put_quiet_mark(&server.name, &key) {
+                tracing::warn!(error = %format!("{e:#}"), "could not remember the quiet mark");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            let msg = format!("{e:#}");
+            tracing::error!(error = %msg, "server failed");
+            report.status = Status::Failed;
+            report.error = Some(msg.clone());
+            if !mode.dry_run {
+                record_failure(deps, &server.name, run_id, &msg, &mut report);
+            }
         }
     }
     report.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     report
+}
+
+/// Answer from the state when the server's quiet mark matches: what the last full check found
+/// still stands. Returns false (do the full check) when there is nothing to replay.
+fn replay_quiet(
+    deps: &Deps,
+    server: &ServerConfig,
+    run_id: i64,
+    key: &str,
+    report: &mut ServerReport,
+) -> anyhow::Result<bool> {
+    let store = &deps.store;
+    let mark = store.quiet_mark(&server.name)?;
+    let recheck = deps.config.schedule.recheck;
+    if !quiet::may_skip(mark.as_ref(), key, chrono::Utc::now(), recheck) {
+        return Ok(false);
+    }
+    let Some(mut state) = store.server_state(&server.name)? else {
+        return Ok(false);
+    };
+    let Some(status) = state.last_status.as_deref().and_then(Status::parse) else {
+        return Ok(false);
+    };
+    if status == Status::Failed {
+        return Ok(false);
+    }
+    let since = mark.map(|m| {
+        m.checked_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    });
+    tracing::info!(since = ?since, "upstream unchanged since the last full check; mirror and forge not read");
+    // Nothing was updated this time: an open PR reads as open, as in a full check that finds
+    // it unchanged.
+    report.status = if status == Status::PrUpdated {
+        Status::PrOpened
+    } else {
+        status
+    };
+    report.pinned = state.pinned_ref.clone().map(|git_ref| Pinned {
+        git_ref,
+        commit: state.pinned_commit.clone(),
+    });
+    report.latest = match (
+        &state.latest_version,
+        &state.latest_tag,
+        &state.latest_commit,
+    ) {
+        (Some(version), Some(tag), Some(commit)) => Some(Latest {
+            version: version.clone(),
+            tag: tag.clone(),
+            commit: commit.clone(),
+            date: None,
+        }),
+        _ => None,
+    };
+    report.hold_reason.clone_from(&state.hold_reason);
+    report.unchanged_since.clone_from(&since);
+    let open = store.open_pr(&server.name)?;
+    report.notes.push(format!(
+        "upstream unchanged since the full check at {}{}; the mirror and the forge were not read \
+         (a full check runs at least every {}, or now with `sync --now --full`)",
+        since.as_deref().unwrap_or("?"),
+        open.as_ref()
+            .and_then(|p| p.url.as_deref())
+            .map(|u| format!(" (rebuild PR open: {u})"))
+            .unwrap_or_default(),
+        humantime::format_duration(recheck)
+    ));
+    state.last_run_id = Some(run_id);
+    state.last_run_at = Some(now_str());
+    state.last_success_at.clone_from(&state.last_run_at);
+    state.last_error = None;
+    state.consecutive_failures = 0;
+    store.transaction(|tx| Store::put_server_state(tx, &state))?;
+    Ok(true)
 }
 
 /// Record a failed run for the server, and alert the owners when it has failed enough runs in a row.
@@ -432,6 +532,8 @@ fn record_failure(deps: &Deps, name: &str, run_id: i64, error: &str, report: &mu
         st.last_run_id = Some(run_id);
         st.last_run_at = Some(now_str());
         Store::put_server_state(tx, &st)?;
+        // A failure is never replayed: the next run checks in full.
+        Store::forget_quiet_mark(tx, name)?;
         if st.consecutive_failures == threshold && !owners.is_empty() {
             let text = render::failing_email(name, st.consecutive_failures, error);
             // One alert per failure streak: the key names the run the streak reached the threshold in.
@@ -501,14 +603,16 @@ fn policy_for(server: &ServerConfig) -> LicensePolicy {
     }
 }
 
+/// Returns the quiet key to remember when the outcome may be replayed by later runs.
 #[allow(clippy::too_many_lines)] // One linear story per server reads better than a scatter of helpers.
 fn sync_server_inner(
     deps: &Deps,
     server: &ServerConfig,
     run_id: i64,
-    dry_run: bool,
+    mode: SyncMode,
     report: &mut ServerReport,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<String>> {
+    let dry_run = mode.dry_run;
     let store = &deps.store;
     let cache = Cache::new(&deps.config.state.cache_dir);
 
@@ -525,38 +629,6 @@ fn sync_server_inner(
         .filter(|t| upstream::tag_version(&t.name, &server.release).is_some())
         .map(|t| (t.name.clone(), t.commit.clone()))
         .collect();
-
-    // 3. The mirror's pin.
-    let forge = (deps.forges)(server)
-        .with_context(|| format!("setting up the {} mirror", forge_kind(server)))?;
-    crate::failpoint::hit("after-fetch");
-    let base = tracing::info_span!("pin")
-        .in_scope(|| forge.read_base_file(&server.mirror.base, &server.mirror.pin_file))?;
-    let target = PinTarget {
-        upstream: &server.upstream,
-        entry: server.mirror.pin_entry.as_deref(),
-    };
-    let pin =
-        pin::read_pin(server.mirror.pin_format, &base.content, &target).with_context(|| {
-            format!(
-                "reading the pin from {} on {}",
-                server.mirror.pin_file, server.mirror.base
-            )
-        })?;
-    let pinned_commit = match &pin.commit {
-        Some(c) => Some(c.clone()),
-        None => repo
-            .revparse_single(&pin.git_ref)
-            .and_then(|o| o.peel_to_commit())
-            .ok()
-            .map(|c| c.id().to_string()),
-    };
-    report.pinned = Some(Pinned {
-        git_ref: pin.git_ref.clone(),
-        commit: pinned_commit.clone(),
-    });
-    let pinned_tag = render::short_ref(&pin.git_ref).to_string();
-    let pinned_version = upstream::tag_version(&pinned_tag, &server.release);
 
     if releases.is_empty() {
         anyhow::bail!(
@@ -662,6 +734,53 @@ fn sync_server_inner(
         ));
     }
     let channel_notes = choice.published.and_then(|p| p.notes.clone());
+
+    // The quiet path: upstream answers as at the last full check, so skip the mirror and forge.
+    let quiet_key = quiet::key(server, &release_tags, &lookups).filter(|_| {
+        // A release in its cooldown or a cross-check finding changes with time alone.
+        choice.waiting.is_empty() && report.channels.iter().all(|c| c.discrepancies.is_empty())
+    });
+    if let Some(key) = &quiet_key
+        && !mode.dry_run
+        && !mode.full
+        && replay_quiet(deps, server, run_id, key, report)?
+    {
+        // The mark keeps the time of the last full check, so the recheck still comes.
+        return Ok(None);
+    }
+
+    // 3. The mirror's pin.
+    let forge = (deps.forges)(server)
+        .with_context(|| format!("setting up the {} mirror", forge_kind(server)))?;
+    crate::failpoint::hit("after-fetch");
+    let base = tracing::info_span!("pin")
+        .in_scope(|| forge.read_base_file(&server.mirror.base, &server.mirror.pin_file))?;
+    let target = PinTarget {
+        upstream: &server.upstream,
+        entry: server.mirror.pin_entry.as_deref(),
+    };
+    let pin =
+        pin::read_pin(server.mirror.pin_format, &base.content, &target).with_context(|| {
+            format!(
+                "reading the pin from {} on {}",
+                server.mirror.pin_file, server.mirror.base
+            )
+        })?;
+    let pinned_commit = match &pin.commit {
+        Some(c) => Some(c.clone()),
+        None => repo
+            .revparse_single(&pin.git_ref)
+            .and_then(|o| o.peel_to_commit())
+            .ok()
+            .map(|c| c.id().to_string()),
+    };
+    report.pinned = Some(Pinned {
+        git_ref: pin.git_ref.clone(),
+        commit: pinned_commit.clone(),
+    });
+    let pinned_tag = render::short_ref(&pin.git_ref).to_string();
+    let pinned_version = upstream::tag_version(&pinned_tag, &server.release);
+
     let Some(latest) = choice.release.or_else(|| {
         // Nothing proposable yet: report the pinned release as the latest usable one.
         releases
@@ -775,7 +894,7 @@ fn sync_server_inner(
             state.hold_reason = Some(reason);
             store.transaction(|tx| Store::put_server_state(tx, &state))?;
         }
-        return Ok(());
+        return Ok(quiet_key);
     }
 
     if !newer {
@@ -794,7 +913,7 @@ fn sync_server_inner(
                 Store::put_server_state(tx, &state)
             })?;
         }
-        return Ok(());
+        return Ok(quiet_key);
     }
 
     // 4. The change: license judgement and release diff, from object data only.
@@ -959,7 +1078,7 @@ fn sync_server_inner(
         pr_report.action = plan.action();
         report.status = status_for(&plan, held);
         report.pull_request = Some(pr_report);
-        return Ok(());
+        return Ok(None);
     }
 
     let commit_message = render::commit_message(&view);
@@ -997,7 +1116,7 @@ fn sync_server_inner(
             state.last_success_at = Some(now_str());
             store.transaction(|tx| Store::put_server_state(tx, &state))?;
             report.pull_request = Some(pr_report);
-            return Ok(());
+            return Ok(quiet_key);
         }
         PrPlan::Unchanged => {
             let info = forge_pr
@@ -1106,7 +1225,7 @@ fn sync_server_inner(
                 store.transaction(|tx| Store::set_pr_state(tx, rec.id, "merged", None))?;
             }
             report.pull_request = Some(pr_report);
-            return Ok(());
+            return Ok(None);
         }
     };
 
@@ -1189,7 +1308,7 @@ fn sync_server_inner(
         report.hold_reason.clone_from(&state.hold_reason);
     }
     report.pull_request = Some(pr_report);
-    Ok(())
+    Ok(quiet_key)
 }
 
 #[derive(Debug)]

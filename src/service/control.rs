@@ -253,6 +253,7 @@ impl Control {
         let opts = RunOptions {
             servers,
             dry_run: false,
+            full: false,
             trigger: "schedule".into(),
         };
         match self.try_start(opts, delay) {

@@ -265,6 +265,7 @@ async fn sync(
         RunOptions {
             servers,
             dry_run: false,
+            full: false,
             trigger: "api".into(),
         },
     )
@@ -323,6 +324,7 @@ async fn github_webhook(
                 RunOptions {
                     servers,
                     dry_run: false,
+                    full: false,
                     trigger: "webhook".into(),
                 },
             )
@@ -345,9 +347,11 @@ async fn events(
     let hello =
         futures_util::stream::once(async { Ok(SseEvent::default().comment("upkeep events")) });
     let stream = futures_util::stream::unfold((rx, stop), |(mut rx, stop)| async move {
+        // Events first: what was published before the shutdown still reaches the client.
         let next = tokio::select! {
-            () = stop.cancelled() => return None,
+            biased;
             r = rx.recv() => r,
+            () = stop.cancelled() => return None,
         };
         let item = match next {
             Ok(event) => sse_event(&event),

@@ -124,6 +124,15 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE tag_history ADD COLUMN accepted_by TEXT;
     ALTER TABLE tag_history ADD COLUMN accepted_at TEXT;
     ",
+    // 4: the quiet mark: what a server's last full check saw upstream, so a later run whose
+    // upstream answers the same skips the fetch, the mirror and the forge.
+    r"
+    CREATE TABLE quiet_marks (
+        server TEXT PRIMARY KEY,
+        key TEXT NOT NULL,
+        checked_at TEXT NOT NULL
+    );
+    ",
 ];
 
 /// Apply every migration newer than the database's `user_version`, each in its own transaction.

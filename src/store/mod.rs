@@ -101,6 +101,13 @@ pub struct ServerState {
     pub held_since: Option<String>,
 }
 
+/// What a server's last full check saw (see `pipeline::quiet`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuietMark {
+    pub key: String,
+    pub checked_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Approval {
     pub server: String,
@@ -407,11 +414,49 @@ impl Store {
         commit: &str,
         by: &str,
     ) -> anyhow::Result<bool> {
-        let n = self.conn().execute(
-            "UPDATE tag_history SET accepted_by = ?4, accepted_at = ?5 WHERE server = ?1 AND tag = ?2 AND commit_id = ?3",
-            params![server, tag, commit, by, ts(now())],
+        self.transaction(|tx| {
+            let n = tx.execute(
+                "UPDATE tag_history SET accepted_by = ?4, accepted_at = ?5 WHERE server = ?1 AND tag = ?2 AND commit_id = ?3",
+                params![server, tag, commit, by, ts(now())],
+            )?;
+            Self::forget_quiet_mark(tx, server)?;
+            Ok(n == 1)
+        })
+    }
+
+    // ---- quiet marks -----------------------------------------------------------------------
+
+    /// The quiet mark of a server: the key its last full check computed, and when it ran.
+    pub fn quiet_mark(&self, server: &str) -> anyhow::Result<Option<QuietMark>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT key, checked_at FROM quiet_marks WHERE server = ?1",
+                params![server],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?
+            .and_then(|(key, at)| {
+                Some(QuietMark {
+                    key,
+                    checked_at: parse_ts(&at)?,
+                })
+            }))
+    }
+
+    pub fn put_quiet_mark(&self, server: &str, key: &str) -> anyhow::Result<()> {
+        self.conn().execute(
+            "INSERT INTO quiet_marks(server, key, checked_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(server) DO UPDATE SET key = ?2, checked_at = ?3",
+            params![server, key, ts(now())],
         )?;
-        Ok(n == 1)
+        Ok(())
+    }
+
+    /// Drop a server's quiet mark: its next run does the full check.
+    pub fn forget_quiet_mark(tx: &rusqlite::Transaction<'_>, server: &str) -> anyhow::Result<()> {
+        tx.execute("DELETE FROM quiet_marks WHERE server = ?1", params![server])?;
+        Ok(())
     }
 
     /// The commit a tag pointed at when last seen.
@@ -692,12 +737,15 @@ impl Store {
         by: &str,
         note: Option<&str>,
     ) -> anyhow::Result<()> {
-        self.conn().execute(
-            "INSERT INTO license_approvals(server, fingerprint, approved_by, note, approved_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(server, fingerprint) DO UPDATE SET approved_by = ?3, note = ?4, approved_at = ?5",
-            params![server, fingerprint, by, note, ts(now())],
-        )?;
-        Ok(())
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO license_approvals(server, fingerprint, approved_by, note, approved_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(server, fingerprint) DO UPDATE SET approved_by = ?3, note = ?4, approved_at = ?5",
+                params![server, fingerprint, by, note, ts(now())],
+            )?;
+            // The approval changes the decision while upstream stays the same.
+            Self::forget_quiet_mark(tx, server)
+        })
     }
 
     pub fn approval(&self, server: &str, fingerprint: &str) -> anyhow::Result<Option<Approval>> {

@@ -93,6 +93,39 @@ fn npm_as_the_primary_channel_proposes_only_what_it_published_after_the_cooldown
 }
 
 #[test]
+fn an_unchanged_registry_answer_is_quiet_and_a_new_publication_is_not() {
+    let w = world("release = { channel = \"npm\", tag-pattern = \"^v(.+)$\" }");
+    let old = (chrono::Utc::now() - chrono::Duration::days(30)).to_rfc3339();
+    w.registry.json(
+        "/weather-mcp",
+        &npm_doc(&[("1.0.0", &old), ("1.1.0", &old)]),
+    );
+    let (code, report) = w.ws.sync();
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(server(&report, "weather")["latest"]["version"], "1.1.0");
+
+    // The registry answers 304 and the tags did not move: the quiet path, one cheap request.
+    w.registry.reset_counts();
+    let (_, report) = w.ws.sync();
+    let s = server(&report, "weather");
+    assert!(s["unchanged_since"].is_string(), "{s}");
+    assert_eq!(s["channels"][0]["not_modified"], true, "{s}");
+    assert_eq!(w.registry.not_modified_responses(), 1);
+    assert_eq!(w.registry.full_responses(), 0);
+
+    // 1.2.0 is published (its tag was there all along): the full check updates the PR.
+    w.registry.json(
+        "/weather-mcp",
+        &npm_doc(&[("1.0.0", &old), ("1.1.0", &old), ("1.2.0", &old)]),
+    );
+    let (_, report) = w.ws.sync();
+    let s = server(&report, "weather");
+    assert!(s["unchanged_since"].is_null(), "{s}");
+    assert_eq!(s["latest"]["version"], "1.2.0", "{s}");
+    assert_eq!(s["pull_request"]["action"], "updated", "{s}");
+}
+
+#[test]
 fn a_failed_primary_lookup_fails_the_server() {
     let w = world("release = { channel = \"npm\", tag-pattern = \"^v(.+)$\" }");
     w.registry.fail_next(500, 10, &[], "{\"error\":\"down\"}");

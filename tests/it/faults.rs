@@ -113,7 +113,20 @@ fn survive(point: &str) {
     // Recovery: a clean run finishes the work.
     let (code, report) = w.ws.sync();
     assert_eq!(code, 0, "{report}");
+    // Upstream is quiet now: the next run replays what the recovery run decided...
     let (code, report) = w.ws.sync();
+    assert_eq!(code, 0, "{report}");
+    for (name, version, status) in [
+        ("plain", "1.2.0", "pr-opened"),
+        ("licensed", "2.0.0", "held"),
+    ] {
+        let s = server(&report, name);
+        assert!(s["unchanged_since"].is_string(), "{s}");
+        assert_eq!(s["latest"]["version"], version, "{s}");
+        assert_eq!(s["status"], status, "{s}");
+    }
+    // ...and a full check of the forge agrees with it.
+    let (code, report) = w.ws.sync_with(&["--full"]);
     assert_eq!(code, 0, "{report}");
     let plain = server(&report, "plain");
     assert_eq!(plain["latest"]["version"], "1.2.0");

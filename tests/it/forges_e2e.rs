@@ -30,6 +30,8 @@ trait Mirror {
     /// What a crash between "branch written" and "PR opened" leaves behind.
     fn seed_bot_branch(&self);
     fn body_limit(&self) -> usize;
+    /// How many requests the forge has served (None for the local mirror, which has no server).
+    fn forge_requests(&self) -> Option<usize>;
 }
 
 fn bot_email() -> String {
@@ -99,6 +101,9 @@ impl Mirror for Local {
     }
     fn body_limit(&self) -> usize {
         65_536
+    }
+    fn forge_requests(&self) -> Option<usize> {
+        None
     }
 }
 
@@ -175,6 +180,9 @@ impl<F: FakeForge> Mirror for Fake<F> {
     fn body_limit(&self) -> usize {
         F::BODY_LIMIT
     }
+    fn forge_requests(&self) -> Option<usize> {
+        Some(self.fake.core().requests().len())
+    }
 }
 
 // ---- the scenarios -------------------------------------------------------------------------
@@ -236,7 +244,16 @@ fn azure(_: &Workspace, pin: &str) -> Fake<FakeAzure> {
 }
 
 fn sync_ok<M: Mirror>(w: &World<M>) -> serde_json::Value {
-    let (code, report) = w.ws.sync();
+    sync_ok_with(w, &[])
+}
+
+/// A full check: reads the forge even though upstream is quiet (what `recheck` does on schedule).
+fn sync_full<M: Mirror>(w: &World<M>) -> serde_json::Value {
+    sync_ok_with(w, &["--full"])
+}
+
+fn sync_ok_with<M: Mirror>(w: &World<M>, args: &[&str]) -> serde_json::Value {
+    let (code, report) = w.ws.sync_with(args);
     let s = server(&report, SERVER).clone();
     assert_eq!(code, 0, "sync failed: {s}");
     s
@@ -266,8 +283,18 @@ fn the_pr_ladder<M: Mirror>(mut w: World<M>) {
         "{pin}"
     );
 
-    // Nothing new: nothing changes.
+    // Nothing new upstream: the run costs no forge call and changes nothing.
+    let before = w.mirror.forge_requests();
     let s = sync_ok(&w);
+    assert!(s["unchanged_since"].is_string(), "{s}");
+    assert_eq!(s["status"], "pr-opened", "{s}");
+    assert_eq!(
+        w.mirror.forge_requests(),
+        before,
+        "a quiet run called the forge"
+    );
+    // A full check reads the forge and agrees.
+    let s = sync_full(&w);
     assert_eq!(s["pull_request"]["action"], "unchanged", "{s}");
     assert_eq!(w.mirror.open_prs().len(), 1);
 
@@ -291,13 +318,17 @@ fn the_pr_ladder<M: Mirror>(mut w: World<M>) {
     assert!(w.mirror.pin_on_bot_branch().unwrap().contains("v1.2.0"));
 
     // Closed without merge: that version is declined and left alone.
+    // Upstream is quiet, so the full check (on schedule every `recheck`) is what notices it.
     w.mirror.close_open_pr();
-    let s = sync_ok(&w);
+    let s = sync_full(&w);
+    assert_eq!(s["pull_request"]["action"], "declined", "{s}");
+    assert!(w.mirror.open_prs().is_empty());
+    let s = sync_full(&w);
     assert_eq!(s["pull_request"]["action"], "declined", "{s}");
     assert!(w.mirror.open_prs().is_empty());
     let s = sync_ok(&w);
-    assert_eq!(s["pull_request"]["action"], "declined", "{s}");
-    assert!(w.mirror.open_prs().is_empty());
+    assert_eq!(s["status"], "up-to-date", "{s}");
+    assert!(s["unchanged_since"].is_string(), "{s}");
 
     // A newer release with a license change: a new PR, held as a draft with the label; one email.
     let c = w.up.commit(
@@ -352,7 +383,7 @@ fn a_crash_between_branch_and_pr_leaves_no_duplicate<M: Mirror>(w: World<M>) {
             .unwrap()
             .contains("refs/tags/v1.1.0")
     );
-    let s = sync_ok(&w);
+    let s = sync_full(&w);
     assert_eq!(s["pull_request"]["action"], "unchanged", "{s}");
     assert_eq!(w.mirror.open_prs().len(), 1);
 }

@@ -13,6 +13,7 @@ mod faults;
 mod forges_e2e;
 mod hostile;
 mod props;
+mod quiet;
 mod snapshots;
 mod sync;
 mod transport;

@@ -95,10 +95,20 @@ fn a_new_release_opens_one_pr_that_changes_only_the_pin_and_a_rerun_changes_noth
     );
     let head_before = f.mirror.branch("upkeep/demo-server");
 
+    // Upstream is quiet: the rerun answers from the state without reading the mirror.
     let (code, report) = f.ws.sync();
     assert_eq!(code, 0);
     let s = server(&report, "demo-server");
+    assert_eq!(s["status"], "pr-opened", "{s}");
+    assert!(s["unchanged_since"].is_string(), "{s}");
+    assert!(s["pull_request"].is_null(), "{s}");
+    assert_eq!(s["latest"]["version"], "1.1.0", "{s}");
+    // A full check reads the forge and agrees: nothing to do.
+    let (code, report) = f.ws.sync_with(&["--full"]);
+    assert_eq!(code, 0);
+    let s = server(&report, "demo-server");
     assert_eq!(s["pull_request"]["action"], "unchanged", "{s}");
+    assert!(s["unchanged_since"].is_null(), "{s}");
     assert_eq!(
         f.mirror.branch("upkeep/demo-server"),
         head_before,
@@ -395,7 +405,9 @@ fn a_pr_closed_without_merge_declines_that_version_until_a_newer_release() {
         .unwrap()
         .delete()
         .unwrap();
-    let (code, report) = f.ws.sync();
+    // Upstream did not move, so only a full check reads the forge (the scheduler runs one at
+    // least every `recheck`).
+    let (code, report) = f.ws.sync_with(&["--full"]);
     assert_eq!(code, 0, "{report}");
     let s = server(&report, "demo-server");
     assert_eq!(s["pull_request"]["action"], "declined", "{s}");
@@ -403,11 +415,16 @@ fn a_pr_closed_without_merge_declines_that_version_until_a_newer_release() {
         f.mirror.branch("upkeep/demo-server").is_none(),
         "a declined version is not reopened"
     );
-    let (_, report) = f.ws.sync();
+    let (_, report) = f.ws.sync_with(&["--full"]);
     assert_eq!(
         server(&report, "demo-server")["pull_request"]["action"],
         "declined"
     );
+    let (_, report) = f.ws.sync();
+    let s = server(&report, "demo-server");
+    assert_eq!(s["status"], "up-to-date", "{s}");
+    assert!(s["unchanged_since"].is_string(), "{s}");
+    assert!(f.mirror.branch("upkeep/demo-server").is_none());
 
     let c3 =
         f.up.commit(&[("src/main.py", Some("print(3)\n"))], "feat: three");
@@ -434,7 +451,7 @@ fn a_merged_pr_leaves_the_server_up_to_date() {
         .unwrap()
         .delete()
         .unwrap();
-    let (code, report) = f.ws.sync();
+    let (code, report) = f.ws.sync_with(&["--full"]);
     assert_eq!(code, 0, "{report}");
     let s = server(&report, "demo-server");
     assert_eq!(s["status"], "up-to-date", "{s}");
@@ -498,7 +515,7 @@ fn a_human_commit_on_the_bot_branch_is_never_overwritten_and_a_fresh_pr_carries_
         "{old_pr}"
     );
     // And the fresh PR is the one upkeep keeps up to date from now on.
-    let (_, report) = f.ws.sync();
+    let (_, report) = f.ws.sync_with(&["--full"]);
     let s = server(&report, "demo-server");
     assert_eq!(s["pull_request"]["action"], "unchanged", "{s}");
     assert_eq!(s["pull_request"]["branch"], "upkeep/demo-server-r2");
