@@ -61,6 +61,10 @@ pub enum RunError {
     Busy(LeaseHolder),
     #[error("unknown server `{0}` (not in the config)")]
     UnknownServer(String),
+    /// Another process kept the state database locked past the busy timeout before this run
+    /// took the lease: nothing was done.
+    #[error(transparent)]
+    StateLocked(anyhow::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -86,11 +90,27 @@ pub async fn run(deps: &Deps, opts: &RunOptions) -> Result<RunReport, RunError> 
     }
     let holder = format!("{}:{}:{}", hostname(), std::process::id(), opts.trigger);
     let ttl = deps.config.state.lease_timeout;
-    if let Err(busy) = deps.store.acquire_lease(&holder, ttl)? {
+    let before_start = |e: anyhow::Error| {
+        if crate::store::is_locked(&e) {
+            RunError::StateLocked(e)
+        } else {
+            RunError::Other(e)
+        }
+    };
+    if let Err(busy) = deps
+        .store
+        .acquire_lease(&holder, ttl)
+        .map_err(before_start)?
+    {
         // A holder on this host whose process is gone crashed: take over now instead of waiting
         // for the lease to expire.
         let dead = holder_is_dead(&busy.holder);
-        if !(dead && deps.store.take_over_lease(&busy.holder, &holder, ttl)?) {
+        if !(dead
+            && deps
+                .store
+                .take_over_lease(&busy.holder, &holder, ttl)
+                .map_err(before_start)?)
+        {
             return Err(RunError::Busy(busy));
         }
         tracing::warn!(previous = %busy.holder, "took over the run lease of a crashed run");
