@@ -212,7 +212,8 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
                     deps.events.publish(Event::ServerStarted { run_id, server: server.name.clone() });
                     let span2 = span.clone();
                     let name = server.name.clone();
-                    let work = tokio::task::spawn_blocking(move || span2.in_scope(|| sync_server(&deps, &server, run_id, dry_run)));
+                    let deps2 = deps.clone();
+                    let work = tokio::task::spawn_blocking(move || span2.in_scope(|| sync_server(&deps2, &server, run_id, dry_run)));
                     match tokio::time::timeout(timeout, work).await {
                         Ok(joined) => joined,
                         Err(_) => {
@@ -221,7 +222,12 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
                             tracing::error!(server = %name, timeout_s = timeout.as_secs(), "server sync timed out; abandoned");
                             let mut r = ServerReport::new(&name);
                             r.status = Status::Failed;
-                            r.error = Some(format!("timed out after {}s; abandoned", timeout.as_secs()));
+                            let msg = format!("timed out after {}s ([service] server-timeout); abandoned", timeout.as_secs());
+                            // Recorded like any failure, so `status` and the failing alert see it.
+                            if !dry_run {
+                                record_failure(&deps, &name, run_id, &msg, &mut r);
+                            }
+                            r.error = Some(msg);
                             Ok(r)
                         }
                     }
