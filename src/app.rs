@@ -24,6 +24,7 @@ pub const EXIT_BUSY: i32 = 3;
 
 /// Run a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
+    crate::started_at();
     // One TLS provider (ring) for every client in the process: reqwest, lettre.
     crate::forge::http::install_crypto_provider();
     let config_path = config::resolve_path(cli.config.as_deref());
@@ -32,15 +33,30 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Demo(args) => crate::demo::run(&args.dir).await,
         command => match load(&config_path) {
             Err(code) => return code,
-            Ok(config) => match command {
-                Command::Sync(args) => sync(config, &args).await,
-                Command::Serve => crate::scheduler::serve(config_path.clone(), config).await,
-                Command::Status(args) => status(&config, &args),
-                Command::License(cmd) => license(&config, cmd),
-                Command::Outbox(args) => outbox(&config, args).await,
-                Command::Tag(cmd) => tag(&config, cmd),
-                Command::Check(_) | Command::Demo(_) => unreachable!("handled above"),
-            },
+            Ok(config) => {
+                let state = config.state.clone();
+                let result = match command {
+                    Command::Sync(args) => sync(config, &args).await,
+                    Command::Serve => crate::scheduler::serve(config_path.clone(), config).await,
+                    Command::Status(args) => status(&config, &args),
+                    Command::License(cmd) => license(&config, cmd),
+                    Command::Outbox(args) => outbox(&config, args).await,
+                    Command::Tag(cmd) => tag(&config, cmd),
+                    Command::Check(_) | Command::Demo(_) => unreachable!("handled above"),
+                };
+                // Every command gives up on a held lock before it changes anything.
+                if let Err(e) = &result
+                    && crate::store::is_locked(e)
+                {
+                    tracing::debug!(error = %format!("{e:#}"), "state database locked");
+                    eprintln!(
+                        "error: {}; nothing was changed, try again once it is released",
+                        locked_message(&state)
+                    );
+                    return EXIT_BUSY;
+                }
+                result
+            }
         },
     };
     match result {
@@ -50,6 +66,18 @@ pub async fn run(cli: Cli) -> i32 {
             EXIT_FAILED
         }
     }
+}
+
+fn open_store(config: &ValidConfig) -> anyhow::Result<Store> {
+    Store::open_with(&config.state.path, config.state.busy_timeout)
+}
+
+fn locked_message(state: &config::StateConfig) -> String {
+    format!(
+        "the state database {} is locked by another process (gave up after {}s, [state] busy-timeout)",
+        state.path.display(),
+        state.busy_timeout.as_secs_f64()
+    )
 }
 
 fn load(path: &Path) -> Result<ValidConfig, i32> {
@@ -112,7 +140,7 @@ pub fn forge_for(server: &ServerConfig) -> anyhow::Result<Box<dyn Forge>> {
 }
 
 pub fn deps(config: ValidConfig) -> anyhow::Result<Deps> {
-    let store = Store::open(&config.state.path)?;
+    let store = open_store(&config)?;
     let forges: ForgeFactory = Arc::new(forge_for);
     let concurrency = config.service.concurrency;
     Ok(Deps {
@@ -197,6 +225,15 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
             );
             return Ok(EXIT_CONFIG);
         }
+        Err(RunError::StateLocked(e)) => return Err(e),
+        Err(RunError::Other(e)) if crate::store::is_locked(&e) => {
+            tracing::debug!(error = %format!("{e:#}"), "state database locked mid-run");
+            eprintln!(
+                "error: {}; the run stopped part-way (its finished decisions are kept) and the next run picks up",
+                locked_message(&deps.config.state)
+            );
+            return Ok(EXIT_FAILED);
+        }
         Err(RunError::Other(e)) => return Err(e),
     };
     let mut out = std::io::stdout().lock();
@@ -213,7 +250,7 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
 }
 
 fn status(config: &ValidConfig, args: &StatusArgs) -> anyhow::Result<i32> {
-    let store = Store::open(&config.state.path)?;
+    let store = open_store(config)?;
     let doc = crate::status::collect(config, &store)?;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -225,7 +262,7 @@ fn status(config: &ValidConfig, args: &StatusArgs) -> anyhow::Result<i32> {
 }
 
 fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
-    let store = Store::open(&config.state.path)?;
+    let store = open_store(config)?;
     let mut out = std::io::stdout().lock();
     match cmd {
         LicenseCommand::Approve { server, by, note } => {
@@ -262,7 +299,7 @@ fn tag(config: &ValidConfig, cmd: crate::cli::TagCommand) -> anyhow::Result<i32>
         eprintln!("error: unknown server `{server}`");
         return Ok(EXIT_CONFIG);
     }
-    let store = Store::open(&config.state.path)?;
+    let store = open_store(config)?;
     let Some(commit) = store.last_seen_commit(&server, &tag)? else {
         eprintln!("error: upkeep has never seen tag `{tag}` of {server}");
         return Ok(EXIT_FAILED);
@@ -277,7 +314,7 @@ fn tag(config: &ValidConfig, cmd: crate::cli::TagCommand) -> anyhow::Result<i32>
 }
 
 async fn outbox(config: &ValidConfig, args: OutboxArgs) -> anyhow::Result<i32> {
-    let store = Store::open(&config.state.path)?;
+    let store = open_store(config)?;
     let mut out = std::io::stdout().lock();
     if let Some(OutboxCommand::Retry { id }) = args.command {
         if !store.retry_email(id)? {

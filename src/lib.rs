@@ -45,3 +45,11 @@ pub mod service;
 pub mod status;
 pub mod store;
 pub mod upstream;
+
+/// When this process started (first asked for by `app::run`, before any work). A lock file older
+/// than this, found while we hold the run lease, was left by a process that died.
+pub fn started_at() -> std::time::SystemTime {
+    static STARTED: std::sync::LazyLock<std::time::SystemTime> =
+        std::sync::LazyLock::new(std::time::SystemTime::now);
+    *STARTED
+}

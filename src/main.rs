@@ -5,12 +5,15 @@ use upkeep::cli::{Cli, LogFormat};
 
 fn main() {
     let cli = Cli::parse();
-    // A stalled upstream must not hang a run: libgit2 has no timeouts by default.
+    // A stalled upstream must not hang a run: libgit2 has no timeouts by default. They are
+    // process-global, so they come from the environment rather than the (reloadable) config.
+    let connect_ms = git_timeout_ms("UPKEEP_GIT_CONNECT_TIMEOUT", 30_000);
+    let io_ms = git_timeout_ms("UPKEEP_GIT_IO_TIMEOUT", 120_000);
     // SAFETY: these set process-global libgit2 options; called once, before any thread exists
     // and before any git operation.
     unsafe {
-        let _ = git2::opts::set_server_connect_timeout_in_milliseconds(30_000);
-        let _ = git2::opts::set_server_timeout_in_milliseconds(120_000);
+        let _ = git2::opts::set_server_connect_timeout_in_milliseconds(connect_ms);
+        let _ = git2::opts::set_server_timeout_in_milliseconds(io_ms);
     }
     let filter = EnvFilter::try_from_env("UPKEEP_LOG")
         .unwrap_or_else(|_| EnvFilter::new("warn,upkeep=info"));
@@ -33,4 +36,20 @@ fn main() {
     };
     let code = runtime.block_on(upkeep::app::run(cli));
     std::process::exit(code);
+}
+
+/// A libgit2 timeout in milliseconds from `var` (a duration such as "30s"), or `default_ms`.
+/// A value that is not a positive duration is a configuration error (exit 2).
+fn git_timeout_ms(var: &str, default_ms: i32) -> i32 {
+    let Ok(value) = std::env::var(var) else {
+        return default_ms;
+    };
+    humantime::parse_duration(value.trim())
+        .ok()
+        .and_then(|d| i32::try_from(d.as_millis()).ok())
+        .filter(|ms| *ms > 0)
+        .unwrap_or_else(|| {
+            eprintln!("error: {var}={value:?} is not a positive duration such as \"30s\"");
+            std::process::exit(upkeep::app::EXIT_CONFIG);
+        })
 }

@@ -48,6 +48,8 @@ pub struct StateConfig {
     pub cache_dir: PathBuf,
     /// How long a run lease is honoured without being renewed (a crashed run frees it after this).
     pub lease_timeout: Duration,
+    /// How long a state write waits for another process's lock before giving up.
+    pub busy_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -521,6 +523,12 @@ fn validate(path: &Path, raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig
                 s.lease_timeout.as_ref(),
                 "lease-timeout",
                 Duration::from_secs(30 * 60),
+            ),
+            busy_timeout: parse_duration(
+                d,
+                s.busy_timeout.as_ref(),
+                "busy-timeout",
+                Duration::from_secs(10),
             ),
         }
     };

@@ -24,6 +24,7 @@ pub struct RawState {
     pub path: Option<S<String>>,
     pub cache_dir: Option<S<String>>,
     pub lease_timeout: Option<S<String>>,
+    pub busy_timeout: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

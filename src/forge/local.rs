@@ -278,22 +278,26 @@ impl Forge for LocalForge {
             .commit(None, &sig, &sig, &w.message, &tree, &[&base])
             .map_err(|e| git_err("writing commit", &e))?;
         let refname = format!("refs/heads/{}", w.branch);
+        let expected = match &w.expected_head {
+            Some(old) => Some(Oid::from_str(old).map_err(|e| git_err("expected head", &e))?),
+            None => None,
+        };
         // Compare-and-swap on the branch: a concurrent writer or a human push makes this fail.
-        let result = match &w.expected_head {
+        let swap = || match expected {
             None => repo
                 .reference(&refname, commit, false, "upkeep: create rebuild branch")
                 .map(|_| ()),
-            Some(old) => {
-                let old = Oid::from_str(old).map_err(|e| git_err("expected head", &e))?;
-                repo.reference_matching(
-                    &refname,
-                    commit,
-                    true,
-                    old,
-                    "upkeep: update rebuild branch",
-                )
-                .map(|_| ())
+            Some(old) => repo
+                .reference_matching(&refname, commit, true, old, "upkeep: update rebuild branch")
+                .map(|_| ()),
+        };
+        let result = match swap() {
+            // A run killed mid-write leaves the ref's lock file behind; we hold the run lease,
+            // so one older than this process is stale. A live writer's is never removed.
+            Err(e) if e.code() == ErrorCode::Locked && clear_stale_ref_lock(&repo, &refname) => {
+                swap()
             }
+            other => other,
         };
         result.map_err(|e| match e.code() {
             ErrorCode::Exists | ErrorCode::Modified | ErrorCode::Locked => {
@@ -391,5 +395,88 @@ impl Forge for LocalForge {
             .map_err(|e| ForgeError::Unauthorized(format!("mirror is not writable: {e}")))?;
         std::fs::remove_file(probe).ok();
         Ok(())
+    }
+}
+
+/// Remove `<ref>.lock` when it is a regular file made before this process started.
+fn clear_stale_ref_lock(repo: &Repository, refname: &str) -> bool {
+    let lock = repo.path().join(format!("{refname}.lock"));
+    let stale = std::fs::symlink_metadata(&lock).is_ok_and(|m| {
+        m.file_type().is_file() && m.modified().is_ok_and(|t| t < crate::started_at())
+    });
+    if stale && std::fs::remove_file(&lock).is_ok() {
+        tracing::warn!(lock = %lock.display(), "removed a stale ref lock a killed run left in the mirror");
+        return true;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mirror(dir: &Path) -> (LocalForge, String) {
+        let repo = Repository::init_bare(dir).unwrap();
+        let sig = Signature::now("t", "t@example.org").unwrap();
+        let blob = repo.blob(b"pin\n").unwrap();
+        let mut tb = repo.treebuilder(None).unwrap();
+        tb.insert("pin.lock", blob, 0o100_644).unwrap();
+        let tree = repo.find_tree(tb.write().unwrap()).unwrap();
+        let base = repo
+            .commit(Some("refs/heads/main"), &sig, &sig, "base", &tree, &[])
+            .unwrap();
+        (
+            LocalForge::new(dir.to_str().unwrap()).unwrap(),
+            base.to_string(),
+        )
+    }
+
+    fn write(base: &str) -> CommitWrite {
+        CommitWrite {
+            branch: "upkeep/s".into(),
+            base_commit: base.into(),
+            path: "pin.lock".into(),
+            content: b"pin 2\n".to_vec(),
+            message: "bump".into(),
+            author: Identity {
+                name: "upkeep".into(),
+                email: "bot@example.org".into(),
+            },
+            expected_head: None,
+        }
+    }
+
+    #[test]
+    fn a_ref_lock_left_by_a_dead_run_is_cleared_and_a_live_one_is_respected() {
+        let dir = tempfile::tempdir().unwrap();
+        let (forge, base) = mirror(dir.path());
+        let lock = dir.path().join("refs/heads/upkeep/s.lock");
+        std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+
+        // Made now, after this process started: a live writer's; never removed.
+        crate::started_at();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&lock, "").unwrap();
+        let err = forge.write_branch(&write(&base)).unwrap_err();
+        assert!(matches!(err, ForgeError::Conflict(_)), "{err}");
+        assert!(lock.exists());
+
+        // Older than this process: left by a killed run; cleared, and the write goes through.
+        let old = crate::started_at() - std::time::Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&lock)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let head = forge.write_branch(&write(&base)).unwrap();
+        assert!(!lock.exists());
+        let repo = Repository::open_bare(dir.path()).unwrap();
+        assert_eq!(
+            repo.refname_to_id("refs/heads/upkeep/s")
+                .unwrap()
+                .to_string(),
+            head
+        );
     }
 }

@@ -64,6 +64,10 @@ pub enum RunError {
     Busy(LeaseHolder),
     #[error("unknown server `{0}` (not in the config)")]
     UnknownServer(String),
+    /// Another process kept the state database locked past the busy timeout before this run
+    /// took the lease: nothing was done.
+    #[error(transparent)]
+    StateLocked(anyhow::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -89,11 +93,27 @@ pub async fn run(deps: &Deps, opts: &RunOptions) -> Result<RunReport, RunError> 
     }
     let holder = format!("{}:{}:{}", hostname(), std::process::id(), opts.trigger);
     let ttl = deps.config.state.lease_timeout;
-    if let Err(busy) = deps.store.acquire_lease(&holder, ttl)? {
+    let before_start = |e: anyhow::Error| {
+        if crate::store::is_locked(&e) {
+            RunError::StateLocked(e)
+        } else {
+            RunError::Other(e)
+        }
+    };
+    if let Err(busy) = deps
+        .store
+        .acquire_lease(&holder, ttl)
+        .map_err(before_start)?
+    {
         // A holder on this host whose process is gone crashed: take over now instead of waiting
         // for the lease to expire.
         let dead = holder_is_dead(&busy.holder);
-        if !(dead && deps.store.take_over_lease(&busy.holder, &holder, ttl)?) {
+        if !(dead
+            && deps
+                .store
+                .take_over_lease(&busy.holder, &holder, ttl)
+                .map_err(before_start)?)
+        {
             return Err(RunError::Busy(busy));
         }
         tracing::warn!(previous = %busy.holder, "took over the run lease of a crashed run");
@@ -195,7 +215,8 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
                     deps.events.publish(Event::ServerStarted { run_id, server: server.name.clone() });
                     let span2 = span.clone();
                     let name = server.name.clone();
-                    let work = tokio::task::spawn_blocking(move || span2.in_scope(|| sync_server(&deps, &server, run_id, mode)));
+                    let deps2 = deps.clone();
+                    let work = tokio::task::spawn_blocking(move || span2.in_scope(|| sync_server(&deps2, &server, run_id, mode)));
                     match tokio::time::timeout(timeout, work).await {
                         Ok(joined) => joined,
                         Err(_) => {
@@ -204,7 +225,12 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
                             tracing::error!(server = %name, timeout_s = timeout.as_secs(), "server sync timed out; abandoned");
                             let mut r = ServerReport::new(&name);
                             r.status = Status::Failed;
-                            r.error = Some(format!("timed out after {}s; abandoned", timeout.as_secs()));
+                            let msg = format!("timed out after {}s ([service] server-timeout); abandoned", timeout.as_secs());
+                            // Recorded like any failure, so `status` and the failing alert see it.
+                            if !mode.dry_run {
+                                record_failure(&deps, &name, run_id, &msg, &mut r);
+                            }
+                            r.error = Some(msg);
                             Ok(r)
                         }
                     }

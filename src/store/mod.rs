@@ -31,6 +31,17 @@ fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// Whether an error is SQLite giving up on a lock another connection held past the busy timeout.
+pub fn is_locked(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<rusqlite::Error>(),
+            Some(rusqlite::Error::SqliteFailure(f, _))
+                if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    })
+}
+
 /// The state store. Cheap to share behind an `Arc`; calls are serialised on one connection.
 pub struct Store {
     path: PathBuf,
@@ -163,15 +174,22 @@ pub struct RunRow {
 }
 
 impl Store {
-    /// Open (creating it and its directory if needed) and migrate the database.
+    /// Open (creating it and its directory if needed) and migrate the database, waiting up to
+    /// 10 s for another process's lock.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
+        Store::open_with(path, Duration::from_secs(10))
+    }
+
+    /// [`Store::open`], waiting up to `busy_timeout` whenever another process holds the lock
+    /// (a longer hold fails with an error [`is_locked`] recognises).
+    pub fn open_with(path: &Path, busy_timeout: Duration) -> anyhow::Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating state directory {}", dir.display()))?;
         }
         let mut conn = Connection::open(path)
             .with_context(|| format!("opening state database {}", path.display()))?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_timeout(busy_timeout)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .with_context(|| format!("enabling WAL on {}", path.display()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;

@@ -69,6 +69,7 @@ impl Cache {
     /// Fetch `url` into the server's bare clone, creating or rebuilding it as needed.
     pub fn fetch(&self, server: &str, url: &str) -> anyhow::Result<Fetched> {
         let path = self.path_for(server);
+        ensure_writable(&self.dir, &path, server)?;
         let existed = path.exists();
         let first = match fetch_into(&path, url) {
             // A process killed mid-fetch leaves ref lock files behind; the run lease means no
@@ -100,6 +101,28 @@ impl Cache {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Fail early, naming the path, when the cache cannot be written (a read-only mount, wrong
+/// permissions, a file in the way); libgit2's own error would read like an upstream fault.
+fn ensure_writable(dir: &Path, clone: &Path, server: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "the cache directory {} cannot be created (check [state] cache-dir)",
+            dir.display()
+        )
+    })?;
+    let target = if clone.is_dir() { clone } else { dir };
+    // Named after the server: servers synced at once never share a probe.
+    let probe = target.join(format!(".{server}.write-probe"));
+    std::fs::File::create(&probe)
+        .and_then(|_| std::fs::remove_file(&probe))
+        .with_context(|| {
+            format!(
+                "the cache {} is not writable (check [state] cache-dir and its permissions)",
+                target.display()
+            )
+        })
 }
 
 fn is_stale_lock(e: &anyhow::Error) -> bool {

@@ -9,6 +9,7 @@ mod support;
 
 mod channels_e2e;
 mod check;
+mod env_faults;
 mod faults;
 mod forges_e2e;
 mod hostile;

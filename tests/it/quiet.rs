@@ -37,12 +37,12 @@ fn is_quiet(s: &serde_json::Value) -> bool {
     s["unchanged_since"].is_string()
 }
 
-/// Edit the config text in place (the workspace writes a fixed layout).
+/// Replace one piece of the config text (the workspace writes a fixed layout).
 fn edit_config(f: &Fixture, from: &str, to: &str) {
-    let path = f.ws.config_path();
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "{text}");
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    f.ws.edit_config(|text| {
+        assert!(text.contains(from), "{text}");
+        text.replacen(from, to, 1)
+    });
 }
 
 #[test]

@@ -1,56 +1,7 @@
 //! The upstream over a real transport: `git daemon` on 127.0.0.1 serving the upstream, fetched
 //! incrementally into the cache, and an upstream whose port is closed.
 
-use std::process::{Child, Command, Stdio};
-
-use crate::support::{MIT, Repo, ServerSpec, Workspace, lockfile, server};
-
-struct Daemon {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn git_daemon(base: &std::path::Path) -> Daemon {
-    let port = free_port();
-    let child = Command::new("git")
-        .args([
-            "daemon",
-            "--reuseaddr",
-            "--export-all",
-            "--listen=127.0.0.1",
-        ])
-        .arg(format!("--port={port}"))
-        .arg(format!("--base-path={}", base.display()))
-        .arg(base)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("git daemon starts (git is required by the tests)");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "git daemon did not listen on {port}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    Daemon { child, port }
-}
+use crate::support::{MIT, Repo, ServerSpec, Workspace, free_port, git_daemon, lockfile, server};
 
 #[test]
 fn an_upstream_served_by_git_daemon_is_fetched_incrementally() {

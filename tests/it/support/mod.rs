@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 use git2::{Oid, Repository, Signature, Time};
 
@@ -196,6 +197,12 @@ impl Workspace {
         self.path("upkeep.toml")
     }
 
+    /// Rewrite the config text (after [`Workspace::write_config`]), e.g. to add a setting.
+    pub fn edit_config(&self, edit: impl FnOnce(String) -> String) {
+        let text = std::fs::read_to_string(self.config_path()).unwrap();
+        std::fs::write(self.config_path(), edit(text)).unwrap();
+    }
+
     pub fn write_config(&self, servers: &[ServerSpec]) {
         let q = |s: &str| format!("{s:?}");
         let mut c = format!(
@@ -224,8 +231,21 @@ impl Workspace {
 
     /// Run the real binary with this workspace's config.
     pub fn upkeep(&self, args: &[&str]) -> Output {
-        let out = assert_cmd::Command::cargo_bin("upkeep")
-            .unwrap()
+        self.upkeep_via(&[], args)
+    }
+
+    /// Run the real binary through `wrapper`, a command that runs its arguments (e.g. `setpriv`).
+    pub fn upkeep_via(&self, wrapper: &[&str], args: &[&str]) -> Output {
+        let bin = env!("CARGO_BIN_EXE_upkeep");
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let out = cmd
             .args(args)
             .arg("--config")
             .arg(self.config_path())
@@ -247,9 +267,14 @@ impl Workspace {
     }
 
     pub fn sync_with(&self, extra: &[&str]) -> (i32, serde_json::Value) {
+        self.sync_via(&[], extra)
+    }
+
+    /// `sync --now --json` through `wrapper` (see [`Workspace::upkeep_via`]), parsed.
+    pub fn sync_via(&self, wrapper: &[&str], extra: &[&str]) -> (i32, serde_json::Value) {
         let mut args = vec!["sync", "--now", "--json"];
         args.extend_from_slice(extra);
-        let out = self.upkeep(&args);
+        let out = self.upkeep_via(wrapper, &args);
         let json = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
             panic!(
                 "sync printed no JSON ({e}); code {}\nstdout:\n{}\nstderr:\n{}",
@@ -295,4 +320,56 @@ pub fn commits_ahead(repo: &Repo, branch: &str, base: &str) -> usize {
     walk.push(repo.branch(branch).unwrap()).unwrap();
     walk.hide(repo.branch(base).unwrap()).unwrap();
     walk.count()
+}
+
+/// `git daemon` serving the repositories under a directory on 127.0.0.1; killed on drop.
+pub struct Daemon {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn git_daemon(base: &Path) -> Daemon {
+    git_daemon_on(base, free_port())
+}
+
+/// `git daemon` on a given port (e.g. one a test listener held before).
+pub fn git_daemon_on(base: &Path, port: u16) -> Daemon {
+    let child = Command::new("git")
+        .args([
+            "daemon",
+            "--reuseaddr",
+            "--export-all",
+            "--listen=127.0.0.1",
+        ])
+        .arg(format!("--port={port}"))
+        .arg(format!("--base-path={}", base.display()))
+        .arg(base)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("git daemon starts (git is required by the tests)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "git daemon did not listen on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Daemon { child, port }
 }
