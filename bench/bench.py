@@ -66,19 +66,32 @@ def tag_name(t):
 
 
 class FastImport:
-    """Builds a git fast-import stream in memory."""
+    """Builds a git fast-import stream: in memory, or streamed straight into `git fast-import`
+    when `git_dir` is given (the large upstream's stream is hundreds of MB)."""
 
-    def __init__(self):
+    def __init__(self, git_dir=None):
         self.parts = []
+        self.proc = None
+        if git_dir is not None:
+            self.proc = subprocess.Popen(
+                ["git", "--git-dir", str(git_dir), "fast-import", "--quiet", "--done"],
+                stdin=subprocess.PIPE)
 
-    def data(self, text):
-        b = text.encode()
-        self.parts.append(b"data %d\n" % len(b) + b + b"\n")
+    def _emit(self, b):
+        if self.proc:
+            self.proc.stdin.write(b)
+        else:
+            self.parts.append(b)
+
+    def data(self, content):
+        b = content if isinstance(content, bytes) else content.encode()
+        self._emit(b"data %d\n" % len(b) + b + b"\n")
 
     def line(self, text):
-        self.parts.append(text.encode() + b"\n")
+        self._emit(text.encode() + b"\n")
 
-    def commit(self, ref, mark, ts, msg, parent, files, who="Dev <dev@example.com>"):
+    def commit(self, ref, mark, ts, msg, parent, files, who="Dev <dev@example.com>",
+               merge=None, renames=(), deletes=()):
         self.line(f"commit {ref}")
         self.line(f"mark :{mark}")
         self.line(f"author {who} {ts} +0000")
@@ -86,6 +99,12 @@ class FastImport:
         self.data(msg)
         if parent:
             self.line(f"from {parent}")
+        if merge:
+            self.line(f"merge {merge}")
+        for old, new in renames:
+            self.line(f'R "{old}" "{new}"')
+        for path in deletes:
+            self.line(f"D {path}")
         for path, content in files:
             self.line(f"M 100644 inline {path}")
             self.data(content)
@@ -100,8 +119,13 @@ class FastImport:
             self.line(f"reset refs/tags/{name}")
             self.line(f"from {target}")
 
-    def run(self, git_dir):
+    def run(self, git_dir=None):
         self.line("done")
+        if self.proc:
+            self.proc.stdin.close()
+            if self.proc.wait() != 0:
+                raise RuntimeError("git fast-import failed")
+            return
         subprocess.run(
             ["git", "--git-dir", str(git_dir), "fast-import", "--quiet", "--done"],
             input=b"".join(self.parts),
@@ -157,6 +181,33 @@ def repo_name(i):
 
 def tags_for(i):
     return 20 + (i * 13) % 41
+
+
+def mirror_lock(url, ref="refs/tags/v1.0.0"):
+    """The mirror's pin file: upkeep.lock pinning `ref` of the upstream at `url`."""
+    return (f"# The upstream release this mirror rebuilds (edited by upkeep).\n"
+            f"upstream = \"{url}\"\nref = \"{ref}\"\n")
+
+
+def server_toml(name, url, mirror):
+    """One `[[servers]]` entry: git tags `v*`, a local mirror with a lockfile pin."""
+    return (
+        f'[[servers]]\nname = "{name}"\nupstream = "{url}"\n'
+        f'owners = ["{name}-owners@example.com"]\n'
+        f'release = {{ channel = "git-tags", tag-pattern = "^v(.+)$" }}\n\n'
+        f'[servers.mirror]\nforge = "local"\nrepo = "{mirror}"\nbase = "main"\n'
+        f'pin-file = "upkeep.lock"\npin-format = "lockfile"\n'
+    )
+
+
+def config_toml(state, servers):
+    """The config: state, cache and file outbox under `state`, concurrency 4, the servers."""
+    return (
+        f'[state]\npath = "{state / "upkeep.db"}"\ncache-dir = "{state / "cache"}"\n\n'
+        f'[email]\nfrom = "upkeep@example.com"\ntransport = "file"\ndir = "{state / "outbox"}"\n\n'
+        f'[service]\nconcurrency = {CONCURRENCY}\nper-host-concurrency = {CONCURRENCY}\n\n'
+        + "\n".join(servers)
+    )
 
 
 def build_fixture(work, n, port):
@@ -227,8 +278,7 @@ def build_fixture(work, n, port):
     for i in range(n):
         name = repo_name(i)
         url = f"git://127.0.0.1:{port}/{name}.git"
-        lock = (f"# The upstream release this mirror rebuilds (edited by upkeep).\n"
-                f"upstream = \"{url}\"\nref = \"refs/tags/v1.0.0\"\n")
+        lock = mirror_lock(url)
         fi.commit(f"refs/m/{name}", i + 1, ts, f"Mirror pin for {name}\n", None,
                   [("upkeep.lock", lock), ("README.md", f"Rebuild of {name}.\n")],
                   who="Mirror Admin <mirror@example.com>")
@@ -241,24 +291,9 @@ def build_fixture(work, n, port):
         init_bare(path, alternates=mseed_objects)
         (path / "refs" / "heads" / "main").write_text(mrefs[f"refs/m/{name}"][0] + "\n")
 
-    servers = []
-    for i in range(n):
-        name = repo_name(i)
-        servers.append(
-            f'[[servers]]\nname = "{name}"\nupstream = "git://127.0.0.1:{port}/{name}.git"\n'
-            f'owners = ["{name}-owners@example.com"]\n'
-            f'release = {{ channel = "git-tags", tag-pattern = "^v(.+)$" }}\n\n'
-            f'[servers.mirror]\nforge = "local"\nrepo = "{mirrors / (name + ".git")}"\nbase = "main"\n'
-            f'pin-file = "upkeep.lock"\npin-format = "lockfile"\n'
-        )
-    state = work / "state"
-    config = (
-        f'[state]\npath = "{state / "upkeep.db"}"\ncache-dir = "{state / "cache"}"\n\n'
-        f'[email]\nfrom = "upkeep@example.com"\ntransport = "file"\ndir = "{state / "outbox"}"\n\n'
-        f'[service]\nconcurrency = {CONCURRENCY}\nper-host-concurrency = {CONCURRENCY}\n\n'
-        + "\n".join(servers)
-    )
-    (work / "upkeep.toml").write_text(config)
+    servers = [server_toml(repo_name(i), f"git://127.0.0.1:{port}/{repo_name(i)}.git",
+                           mirrors / f"{repo_name(i)}.git") for i in range(n)]
+    (work / "upkeep.toml").write_text(config_toml(work / "state", servers))
 
     nv = [f'[__config__]\noldver = "{work / "nv-old.json"}"\nnewver = "{work / "nv-new.json"}"\n'
           f"max_concurrency = {CONCURRENCY}\n"]
@@ -512,6 +547,59 @@ def targets(all_res):
     return "\n".join(lines)
 
 
+def large_section(res):
+    """The "Large upstream" section of RESULTS.md, from bench/results/large.json (bench/large.py)."""
+    m, fx, rep = res["machine"], res["fixture"], res.get("report", {})
+    cold, noop = res["upkeep_cold"], res["upkeep_noop"]
+    clone, ls = res["floor_clone"], res["floor_ls_remote"]
+    log_, diff = res["floor_log"], res["floor_diff"]
+    both = {k: log_[k] + diff[k] for k in ("wall", "user", "sys")}
+    both["rss_kib"] = max(log_["rss_kib"], diff["rss_kib"])
+    rows = [
+        "| case | upkeep (wall · user+sys · peak RSS) | floor | upkeep / floor (wall) |",
+        "|---|---|---|---|",
+        f"| cold (clone + release diff + PR) | {fmt_case(cold)} | git clone --mirror: {fmt_case(clone)} | "
+        f"{ratio(cold['wall'], clone['wall'])} |",
+        f"| nothing changed (median of {len(noop.get('walls', [1]))}) | {fmt_case(noop)} | "
+        f"git ls-remote + git log + git diff --stat -M: {fmt_case({k: ls[k] + both[k] for k in ('wall', 'user', 'sys')} | {'rss_kib': max(ls['rss_kib'], both['rss_kib'])})} | "
+        f"{ratio(noop['wall'], ls['wall'] + both['wall'])} |",
+        f"| (floor parts) | | ls-remote {fmt_case(ls)}; log {fmt_case(log_)}; diff --stat -M {fmt_case(diff)} | |",
+    ]
+    c = rep.get("cold", {})
+    w = res.get("worktree_check", {})
+    lines = [
+        "## Large upstream", "",
+        f"Generated by `bench/run.sh --large` (bench/large.py). Raw data: `bench/results/large.json`.", "",
+        f"Machine: {m['nproc']} cores ({m['cpu']}), memory {m['memory']}, load before the run {m['load']}; "
+        f"{m['date']}; {m['git']}; {m['rustc']}; upkeep at {m['upkeep_commit']}.", "",
+        f"Upstream: {fx['files_at_v1_1']:,} files at v1.1.0, {fx['commits_total']:,} commits "
+        f"({fx['mainline_commits']:,} mainline, {fx['merges']:,} merges), {fx['tags']} release tags, a "
+        f"{fx['pack_mib']} MiB pack (fast-import {fx['generate_s']} s, repack {fx['repack_s']} s). "
+        f"v1.0.0..v1.1.0: {fx['commits_in_range']:,} commits; the mirror pins v1.0.0.", "",
+        "\n".join(rows), "",
+        f"Floors on the bare clone: `git log --oneline v1.0.0..v1.1.0 | wc -l` = {log_.get('out')}; "
+        f"`git diff --stat -M v1.0.0 v1.1.0 | tail -1` = `{diff.get('out')}`.", "",
+        f"upkeep's release diff (cold run, {c.get('duration_ms')} ms in the server): {c.get('commits')} commits "
+        f"({c.get('listed')} listed, {c.get('truncated')} truncated), {c.get('authors')} authors; "
+        f"{c.get('files_changed')} files changed, +{c.get('insertions')} -{c.get('deletions')} "
+        f"({c.get('largest_listed')} largest listed); {c.get('binary_or_large')} binary or large "
+        f"({c.get('binary_listed')} listed); {c.get('renames')} renames ({c.get('renames_listed')} listed, "
+        f"exact only: {c.get('renames_exact_only')}); {c.get('signals_count')} signals {c.get('signals')}; "
+        f"PR {c.get('pr_action')}, body {c.get('pr_body_chars')} chars; report entry {c.get('report_kib')} KiB; "
+        f"status {c.get('status')}{' error ' + str(c.get('error')) if c.get('error') else ''}.", "",
+        f"No working tree: the cache dir holds {w.get('cache_entries')}, a bare repository "
+        f"(`rev-parse --is-bare-repository` = {w.get('cache_is_bare')}) whose top level is {w.get('cache_repo_top')}: "
+        f"{w.get('cache_files')} files, {w.get('cache_pack_mib')} MiB of pack and index, "
+        f"{w.get('cache_other_kib')} KiB else; the whole state dir is {w.get('state_mib')} MiB; upstream names "
+        f"found under the state dir: {w.get('upstream_names_found')}.",
+    ]
+    if "strace_written_dirs" in w:
+        lines += ["", f"strace of a second cold sync (exit {w['strace_rc']}): files opened for writing, created or "
+                  f"renamed, by directory: {w['strace_written_dirs']}; outside the state dir: "
+                  f"{w['strace_outside_state'] or 'none'}; state dir afterwards {w['strace_state_mib']} MiB."]
+    return "\n".join(lines) + "\n"
+
+
 def write_results_md():
     all_res = []
     for p in sorted(RESULTS_DIR.glob("n*.json"), key=lambda p: int(p.stem[1:])):
@@ -545,7 +633,11 @@ def write_results_md():
                            f"{r['duration_ms_sum'] / 1000 / res[key]['wall']:.2f} servers in flight on average)"
                            + (f"; first errors: {r['first_errors']}" if r.get("first_errors") else ""))
         out.append("")
-    out += ["## Targets (issue 8)", "", targets(all_res), "", ANALYSIS_MARK]
+    out += ["## Targets (issue 8)", "", targets(all_res), ""]
+    large = RESULTS_DIR / "large.json"
+    if large.exists():
+        out += [large_section(json.loads(large.read_text()))]
+    out += [ANALYSIS_MARK]
     RESULTS_MD.write_text("\n".join(out) + (kept if kept else "\n"))
 
 

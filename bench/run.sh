@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # upkeep benchmark: one command. Usage: bench/run.sh [N ...]   (default: 100 500 2000)
+#                                   or: bench/run.sh --large [--reuse]   (one 100k-file, 50k-commit upstream)
 # Builds upkeep (release), installs nvchecker into a venv, then runs bench/bench.py for each N:
 # fixture generation, git daemon, upkeep sync --now (cold / nothing changed / 10% changed) against
 # the git floors and nvchecker, and regenerates bench/RESULTS.md.
@@ -11,6 +12,11 @@ cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
 work="${BENCH_WORK:-$target/bench-work}"
 venv="${BENCH_VENV:-$target/bench-venv}"
+large=0
+if [ "${1:-}" = "--large" ]; then
+  large=1
+  shift
+fi
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(100 500 2000)
 
@@ -26,6 +32,12 @@ fi
 echo "bench: cargo build --release" >&2
 cargo build --release --locked -q
 bin="$target/release/upkeep"
+
+if [ "$large" = 1 ]; then
+  # No peer here: the floors are git itself. Extra arguments (--reuse) go to bench/large.py.
+  mkdir -p "$work"
+  exec python3 "$root/bench/large.py" --upkeep "$bin" --work "$work" --repeat "${BENCH_REPEAT:-3}" "$@"
+fi
 
 if [ ! -x "$venv/bin/nvchecker" ]; then
   echo "bench: installing nvchecker into $venv" >&2

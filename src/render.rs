@@ -137,8 +137,8 @@ fn summary_rows(head: &mut String, d: &ReleaseDiff) {
         "| commits / files | | {} commit{} by {} author{} · {} file{} · +{} −{} |",
         thousands(c.count as u64),
         if c.count == 1 { "" } else { "s" },
-        c.authors.len(),
-        if c.authors.len() == 1 { "" } else { "s" },
+        c.authors_total(),
+        if c.authors_total() == 1 { "" } else { "s" },
         thousands(d.files.changed as u64),
         if d.files.changed == 1 { "" } else { "s" },
         thousands(d.files.insertions),
@@ -169,6 +169,14 @@ fn signals_section(d: &ReleaseDiff) -> String {
             md_escape(&s.path).replace('`', "'"),
             md_escape(&s.reason),
             s.code
+        );
+    }
+    if d.signals_truncated > 0 {
+        let _ = writeln!(
+            t,
+            "- … {} more of the same kinds (at most {} listed per kind)",
+            d.signals_truncated,
+            crate::upstream::diff::MAX_SIGNALS_PER_CODE
         );
     }
     t
@@ -337,7 +345,10 @@ pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
     if let Some(d) = v.diff {
         if !d.signals.is_empty() {
             sections.push(Section {
-                title: format!("Supply-chain signals ({})", d.signals.len()),
+                title: format!(
+                    "Supply-chain signals ({})",
+                    d.signals.len() + d.signals_truncated
+                ),
                 text: signals_section(d),
             });
         }

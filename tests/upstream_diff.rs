@@ -637,6 +637,66 @@ fn report_round_trips_through_json() {
 }
 
 #[test]
+fn long_ranges_keep_every_list_capped_and_everything_counted() {
+    // 130 commits by 130 authors, each adding a binary file, plus one install script: more of
+    // everything than any list holds (the large-upstream benchmark has 10,250 commits).
+    use upkeep::upstream::diff::{MAX_AUTHORS_LISTED, MAX_SIGNALS_PER_CODE};
+    let n = 130;
+    let f = Fixture::new();
+    let old = f.commit(&[], &[(b"package.json", E::File(b"{}"))], "v1", "Root", T0);
+    let mut new = old;
+    for i in 0..n {
+        let path = format!("assets/icon{i}.png");
+        let content = [0u8, 1, 2, (i % 256) as u8];
+        new = f.commit(
+            &[new],
+            &[(path.as_bytes(), E::File(&content))],
+            &format!("icon {i}"),
+            &format!("Author{i}"),
+            T0 + 60 * (i as i64 + 1),
+        );
+    }
+    new = f.commit(
+        &[new],
+        &[(
+            b"package.json",
+            E::File(br#"{"scripts":{"postinstall":"node x.js"}}"#),
+        )],
+        "scripts",
+        "Author0",
+        T0 + 60 * (n as i64 + 1),
+    );
+    let d = f.diff(old, new, &DiffOptions::default());
+    let c = &d.commits;
+    assert_eq!(c.count, n + 1);
+    assert_eq!((c.list.len(), c.truncated), (50, n + 1 - 50));
+    assert_eq!(c.authors.len(), MAX_AUTHORS_LISTED);
+    assert_eq!((c.authors_count, c.authors_total()), (n, n));
+    // Author0 has two commits: listed first.
+    assert_eq!(
+        (c.authors[0].name.as_str(), c.authors[0].commits),
+        ("Author0", 2)
+    );
+    assert_eq!(d.files.changed, n + 1);
+    assert_eq!(d.files.binary_or_large_count, n);
+    assert_eq!(d.files.binary_or_large.len(), 10);
+    assert_eq!(reasons(&d, codes::BINARY_ADDED).len(), MAX_SIGNALS_PER_CODE);
+    assert_eq!(d.signals_truncated, n - MAX_SIGNALS_PER_CODE);
+    // The one install script is not buried by the binaries.
+    assert!(has(&d, codes::INSTALL_SCRIPT_ADDED, "package.json"));
+    // Reports stored before the counts existed still read, and count their lists.
+    let mut json = serde_json::to_value(&d).unwrap();
+    json["commits"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authors_count");
+    json.as_object_mut().unwrap().remove("signals_truncated");
+    let old_report: ReleaseDiff = serde_json::from_value(json).unwrap();
+    assert_eq!(old_report.commits.authors_total(), MAX_AUTHORS_LISTED);
+    assert_eq!(old_report.signals_truncated, 0);
+}
+
+#[test]
 fn unknown_commits_are_errors() {
     let f = Fixture::new();
     let c0 = f.commit(&[], &[(b"a", E::File(b"a"))], "v1", "Alice", T0);

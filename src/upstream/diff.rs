@@ -37,6 +37,14 @@ const RENAME_LIMIT: usize = 1000;
 /// Cap on the renames listed (all are counted).
 const MAX_RENAMES_LISTED: usize = 100;
 
+/// Cap on the authors listed, most commits first (all are counted): a long range of a big project
+/// has thousands.
+pub const MAX_AUTHORS_LISTED: usize = 100;
+
+/// Cap on the signals listed per signal code (the rest are counted), so that thousands of one kind
+/// (a vendored tree of binaries) neither bloat the report nor bury a rarer one (an install script).
+pub const MAX_SIGNALS_PER_CODE: usize = 50;
+
 /// Changelogs larger than this are not read.
 const MAX_CHANGELOG_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -80,8 +88,11 @@ pub struct ReleaseDiff {
     pub new: String,
     pub commits: CommitRange,
     pub files: FileStats,
-    /// Supply-chain findings, in path order.
+    /// Supply-chain findings, in path order, at most [`MAX_SIGNALS_PER_CODE`] of each code.
     pub signals: Vec<Signal>,
+    /// How many findings were left out of `signals` by that cap.
+    #[serde(default)]
+    pub signals_truncated: usize,
     /// The changelog section for the new version, when one was found.
     pub release_notes: Option<ReleaseNotes>,
 }
@@ -97,8 +108,11 @@ pub struct CommitRange {
     /// Whether the release commit is reachable from the upstream default branch head
     /// (None: the head was not given or is not in the clone).
     pub reachable_from_default: Option<bool>,
-    /// Distinct authors (by email), most commits first.
+    /// Distinct authors (by email), most commits first, at most [`MAX_AUTHORS_LISTED`].
     pub authors: Vec<AuthorCount>,
+    /// How many distinct authors the range has (all of them, not only those listed).
+    #[serde(default)]
+    pub authors_count: usize,
     /// Earliest and latest committer date in the range (RFC 3339).
     pub first_date: Option<String>,
     pub last_date: Option<String>,
@@ -106,6 +120,14 @@ pub struct CommitRange {
     pub list: Vec<CommitSummary>,
     /// How many commits were left out of `list`.
     pub truncated: usize,
+}
+
+impl CommitRange {
+    /// The distinct authors of the range; reports stored before `authors_count` have only the list.
+    #[must_use]
+    pub fn authors_total(&self) -> usize {
+        self.authors_count.max(self.authors.len())
+    }
 }
 
 /// One author's share of the range.
@@ -207,6 +229,7 @@ pub fn release_diff(
     let new_tree = new_commit.tree().context("reading the new tree")?;
     let (files, signals) =
         tree_diff(repo, &old_tree, &new_tree, opts).context("diffing the trees")?;
+    let (signals, signals_truncated) = cap_signals(signals);
     let release_notes = match &opts.version {
         Some(version) => {
             release_notes(repo, &new_tree, version).context("reading the changelog")?
@@ -219,8 +242,26 @@ pub fn release_diff(
         commits,
         files,
         signals,
+        signals_truncated,
         release_notes,
     })
+}
+
+/// Keeps the first [`MAX_SIGNALS_PER_CODE`] signals of each code; returns them and how many were
+/// dropped.
+fn cap_signals(signals: Vec<Signal>) -> (Vec<Signal>, usize) {
+    let mut per_code: HashMap<String, usize> = HashMap::new();
+    let total = signals.len();
+    let kept: Vec<Signal> = signals
+        .into_iter()
+        .filter(|s| {
+            let n = per_code.entry(s.code.clone()).or_default();
+            *n += 1;
+            *n <= MAX_SIGNALS_PER_CODE
+        })
+        .collect();
+    let dropped = total - kept.len();
+    (kept, dropped)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,6 +340,8 @@ fn commit_range(
     }
     let mut authors: Vec<_> = authors.into_values().collect();
     authors.sort_by(|a, b| b.2.cmp(&a.2).then(a.3.cmp(&b.3)));
+    let authors_count = authors.len();
+    authors.truncate(MAX_AUTHORS_LISTED);
     Ok(CommitRange {
         count,
         old_is_ancestor,
@@ -311,6 +354,7 @@ fn commit_range(
                 commits,
             })
             .collect(),
+        authors_count,
         first_date: first.map(|(_, d)| d),
         last_date: last.map(|(_, d)| d),
         truncated: count - list.len(),
