@@ -1,3 +1,5 @@
+use std::io::IsTerminal as _;
+
 use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
@@ -17,8 +19,13 @@ fn main() {
     }
     let filter = EnvFilter::try_from_env("UPKEEP_LOG")
         .unwrap_or_else(|_| EnvFilter::new("warn,upkeep=info"));
+    // Colour codes only for a terminal: piped into `docker logs`, journald or a file they are
+    // noise. NO_COLOR (https://no-color.org) turns them off in a terminal too.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),

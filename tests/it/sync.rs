@@ -792,3 +792,14 @@ fn a_copyright_year_bump_opens_a_normal_pr_without_email() {
     assert_eq!(s["pull_request"]["draft"], false);
     assert!(ws.emails().is_empty());
 }
+
+#[test]
+fn logs_into_a_pipe_carry_no_colour_codes() {
+    // Container runtimes, journald and log files read stderr through a pipe, as here.
+    let mut f = fixture("lockfile");
+    f.ws.env.push(("UPKEEP_LOG".into(), "info".into()));
+    let out = f.ws.upkeep(&["sync", "--now"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("run started"), "{}", out.stderr);
+    assert!(!out.stderr.contains('\x1b'), "{:?}", out.stderr);
+}
