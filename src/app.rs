@@ -238,7 +238,11 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
     };
     let mut out = std::io::stdout().lock();
     if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        // Streamed: at thousands of servers the report is tens of MB; no second copy as a string.
+        let mut w = std::io::BufWriter::new(&mut out);
+        serde_json::to_writer_pretty(&mut w, &report)?;
+        writeln!(w)?;
+        w.flush()?;
     } else {
         write!(out, "{}", crate::status::run_summary(&report))?;
     }

@@ -299,6 +299,7 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
         let json = serde_json::to_string(&report).unwrap_or_default();
         crate::failpoint::hit("before-finish-run");
         deps.store.finish_run(run_id, result, &json)?;
+        drop(json);
         tracing::info!(result, "run finished");
         deps.events.publish(Event::RunFinished {
             run_id,
