@@ -69,7 +69,6 @@ impl Cache {
     /// Fetch `url` into the server's bare clone, creating or rebuilding it as needed.
     pub fn fetch(&self, server: &str, url: &str) -> anyhow::Result<Fetched> {
         let path = self.path_for(server);
-        ensure_writable(&self.dir, &path, server)?;
         let existed = path.exists();
         let first = match fetch_into(&path, url) {
             // A process killed mid-fetch leaves ref lock files behind; the run lease means no
@@ -85,6 +84,12 @@ impl Cache {
             }
             other => other,
         };
+        // Only when something failed: a cache we cannot write is our fault, not the upstream's,
+        // and never a damaged clone to delete.
+        let first = first.map_err(|e| match ensure_writable(&self.dir, &path, server) {
+            Err(unwritable) => unwritable,
+            Ok(()) => e,
+        });
         match first {
             Ok(mut f) => {
                 f.cloned = !existed;
@@ -103,7 +108,7 @@ impl Cache {
     }
 }
 
-/// Fail early, naming the path, when the cache cannot be written (a read-only mount, wrong
+/// An error naming the path when the cache cannot be written (a read-only mount, wrong
 /// permissions, a file in the way); libgit2's own error would read like an upstream fault.
 fn ensure_writable(dir: &Path, clone: &Path, server: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| {
