@@ -59,20 +59,26 @@ fn scheduled_runs_happen_on_time_and_show_in_metrics_events_and_status() {
     let first = &scheduled[0];
     assert_eq!(report_servers(&f, first.id), vec!["alpha"]);
 
-    // /events delivered the run's events, in order, as JSON named by their kind.
-    let mut seen = Vec::new();
+    // /events delivered a run's events, in order, as JSON named by their kind. The stream may
+    // open after the first run started (the schedule does not wait for it), so the run checked
+    // is the first one whose start the stream saw.
+    let mut runs: std::collections::BTreeMap<i64, Vec<(String, serde_json::Value)>> =
+        std::collections::BTreeMap::new();
     let deadline = Instant::now() + LONG;
-    while !seen
-        .iter()
-        .any(|(n, v): &(String, serde_json::Value)| n == "run-finished" && v["run_id"] == first.id)
-    {
+    let seen = loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let (name, data) = events.recv_timeout(left).expect("events of the first run");
+        let (name, data) = events.recv_timeout(left).expect("events of a whole run");
         assert_eq!(data["event"], name.as_str());
-        if data["run_id"] == first.id {
-            seen.push((name, data));
+        let Some(run_id) = data["run_id"].as_i64() else {
+            continue;
+        };
+        let finished = name == "run-finished";
+        let run = runs.entry(run_id).or_default();
+        run.push((name, data));
+        if finished && run[0].0 == "run-started" {
+            break run.clone();
         }
-    }
+    };
     let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names.first(), Some(&"run-started"), "{names:?}");
     let started = seen
