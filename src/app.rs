@@ -238,10 +238,10 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
     };
     let mut out = std::io::stdout().lock();
     if args.json {
-        // Streamed: at thousands of servers the report is tens of MB; no second copy as a string.
+        // Streamed from the state one server at a time: at thousands of servers the full
+        // report is tens of MB, and the run kept only summaries.
         let mut w = std::io::BufWriter::new(&mut out);
-        serde_json::to_writer_pretty(&mut w, &report)?;
-        writeln!(w)?;
+        crate::report::write_json(&report, &deps.store, &mut w)?;
         w.flush()?;
     } else {
         write!(out, "{}", crate::status::run_summary(&report))?;

@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use git2::{Oid, Repository, Signature, Time};
 
 use crate::pipeline::{self, RunOptions};
-use crate::report::{PrAction, RunReport};
+use crate::report::{PrAction, PullRequestReport, RunReport};
 
 const MIT: &str = "MIT License\n\nCopyright (c) 2025 Example Weather Authors\n\nPermission is hereby granted, free of charge, to any person obtaining a copy\nof this software and associated documentation files (the \"Software\"), to deal\nin the Software without restriction, including without limitation the rights\nto use, copy, modify, merge, publish, distribute, sublicense, and/or sell\ncopies of the Software, and to permit persons to whom the Software is\nfurnished to do so, subject to the following conditions:\n\nThe above copyright notice and this permission notice shall be included in all\ncopies or substantial portions of the Software.\n\nTHE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR\nIMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,\nFITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE\nAUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER\nLIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,\nOUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE\nSOFTWARE.\n";
 
@@ -284,11 +284,12 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let after = list_eml(&outbox_dir);
     let new_emails: Vec<&PathBuf> = after.difference(&before).collect();
+    let prs = shown_prs(&report, &deps.store)?;
     let mut out = std::io::stdout().lock();
     write!(
         out,
         "{}",
-        render_demo(&report, &config_path, fresh, &new_emails)
+        render_demo(&report, &prs, &config_path, fresh, &new_emails)
     )?;
     Ok(if report.any_failed() {
         crate::app::EXIT_FAILED
@@ -308,8 +309,32 @@ fn list_eml(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
         .unwrap_or_default()
 }
 
+/// The PRs this run opened or changed, in full (the run itself kept only their summaries).
+fn shown_prs(
+    report: &RunReport,
+    store: &crate::store::Store,
+) -> anyhow::Result<Vec<(String, PullRequestReport)>> {
+    let mut prs = Vec::new();
+    for (seq, s) in report.servers.iter().enumerate() {
+        let Some(pr) = &s.pull_request else { continue };
+        if pr.action == PrAction::Unchanged || pr.action == PrAction::Declined {
+            continue;
+        }
+        let Some(json) = store.run_server_report(report.run_id, seq)? else {
+            continue;
+        };
+        let mut full: serde_json::Value = serde_json::from_str(&json)?;
+        prs.push((
+            s.name.clone(),
+            serde_json::from_value(full["pull_request"].take())?,
+        ));
+    }
+    Ok(prs)
+}
+
 fn render_demo(
     report: &RunReport,
+    prs: &[(String, PullRequestReport)],
     config_path: &Path,
     fresh: bool,
     new_emails: &[&PathBuf],
@@ -342,15 +367,11 @@ fn render_demo(
         );
     }
     t.push_str(&crate::status::run_summary(report));
-    for s in &report.servers {
-        let Some(pr) = &s.pull_request else { continue };
-        if pr.action == PrAction::Unchanged || pr.action == PrAction::Declined {
-            continue;
-        }
+    for (name, pr) in prs {
         let _ = writeln!(
             t,
             "\n{rule}\nRebuild PR for {} ({:?})\n{rule}",
-            s.name, pr.action
+            name, pr.action
         );
         let _ = writeln!(t, "title:  {}", pr.title);
         let _ = writeln!(

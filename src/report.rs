@@ -1,9 +1,11 @@
 //! The JSON run report: the machine-readable contract of a run (`sync --now --json`, `/status`).
 //! Fields are added freely; existing ones are never renamed.
 
-use serde::Serialize;
+use std::io::Write;
 
-use crate::store::MovedTag;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{MovedTag, Store};
 use crate::upstream::diff::ReleaseDiff;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -40,6 +42,10 @@ impl Status {
     }
 }
 
+/// A finished run as the process keeps it: each server's summary. The servers' full reports
+/// went to the state as each finished ([`Store::put_run_server`]), so a run of thousands of
+/// servers does not hold thousands of release diffs and PR bodies; [`write_json`] streams them.
+/// Serialised, this is the summary document kept in `runs.report`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub run_id: i64,
@@ -47,7 +53,8 @@ pub struct RunReport {
     pub dry_run: bool,
     pub started_at: String,
     pub finished_at: String,
-    pub servers: Vec<ServerReport>,
+    /// In config order.
+    pub servers: Vec<ServerSummary>,
     pub emails: EmailSummary,
 }
 
@@ -55,6 +62,109 @@ impl RunReport {
     pub fn any_failed(&self) -> bool {
         self.servers.iter().any(|s| s.status == Status::Failed)
     }
+}
+
+/// Write the run's full JSON report (the `sync --json` contract): the run's fields and every
+/// server's full report, read back from the state one at a time. A server whose full report is
+/// not in the state (its write failed) is written as its summary.
+pub fn write_json(report: &RunReport, store: &Store, w: &mut impl Write) -> anyhow::Result<()> {
+    fn field(w: &mut impl Write, name: &str, value: &impl Serialize) -> anyhow::Result<()> {
+        write!(w, "  {}: ", serde_json::to_string(name)?)?;
+        write_indented(w, &serde_json::to_string_pretty(value)?, "  ")?;
+        writeln!(w, ",")?;
+        Ok(())
+    }
+    writeln!(w, "{{")?;
+    field(w, "run_id", &report.run_id)?;
+    field(w, "trigger", &report.trigger)?;
+    field(w, "dry_run", &report.dry_run)?;
+    field(w, "started_at", &report.started_at)?;
+    field(w, "finished_at", &report.finished_at)?;
+    write!(w, "  \"servers\": [")?;
+    for (seq, summary) in report.servers.iter().enumerate() {
+        let stored = store
+            .run_server_report(report.run_id, seq)
+            .unwrap_or_else(|e| {
+                tracing::warn!(server = %summary.name, error = %format!("{e:#}"), "could not read a server's report back");
+                None
+            })
+            .and_then(|json| prettify(&json).ok());
+        let pretty = match stored {
+            Some(full) => full,
+            None => serde_json::to_string_pretty(summary)?,
+        };
+        write!(w, "{}\n    ", if seq == 0 { "" } else { "," })?;
+        write_indented(w, &pretty, "    ")?;
+    }
+    writeln!(
+        w,
+        "{}],",
+        if report.servers.is_empty() {
+            ""
+        } else {
+            "\n  "
+        }
+    )?;
+    write!(w, "  \"emails\": ")?;
+    write_indented(w, &serde_json::to_string_pretty(&report.emails)?, "  ")?;
+    writeln!(w, "\n}}")?;
+    Ok(())
+}
+
+/// Compact JSON made pretty with its keys in their order (a `Value` would sort them).
+fn prettify(json: &str) -> anyhow::Result<String> {
+    let mut out = Vec::with_capacity(json.len() * 2);
+    let mut de = serde_json::Deserializer::from_str(json);
+    serde_transcode::transcode(&mut de, &mut serde_json::Serializer::pretty(&mut out))?;
+    de.end()?;
+    Ok(String::from_utf8(out)?)
+}
+
+/// Pretty JSON nested in an outer document: every line after the first is indented. JSON
+/// strings never hold a raw newline, so splitting on lines is safe.
+fn write_indented(w: &mut impl Write, pretty: &str, indent: &str) -> std::io::Result<()> {
+    for (i, line) in pretty.lines().enumerate() {
+        if i > 0 {
+            write!(w, "\n{indent}")?;
+        }
+        w.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// What a run keeps of a server once its full report is in the state: what the human summary,
+/// the events and the exit code need.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerSummary {
+    pub name: String,
+    pub status: Status,
+    pub pinned: Option<Pinned>,
+    pub latest: Option<Latest>,
+    pub license: Option<LicenseSummary>,
+    pub pull_request: Option<PullRequestSummary>,
+    pub emails_queued: usize,
+    pub hold_reason: Option<String>,
+    pub error: Option<String>,
+    pub notes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unchanged_since: Option<String>,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LicenseSummary {
+    pub verdict: String,
+    pub reason: String,
+    pub approved_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PullRequestSummary {
+    pub action: PrAction,
+    pub branch: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub draft: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -91,7 +201,7 @@ pub struct LicenseReport {
 }
 
 /// What happened to the rebuild PR in this run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PrAction {
     Created,
@@ -101,7 +211,7 @@ pub enum PrAction {
     Held,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PullRequestReport {
     pub action: PrAction,
     pub branch: String,
@@ -151,6 +261,33 @@ pub struct ServerReport {
 }
 
 impl ServerReport {
+    pub fn summary(&self) -> ServerSummary {
+        ServerSummary {
+            name: self.name.clone(),
+            status: self.status,
+            pinned: self.pinned.clone(),
+            latest: self.latest.clone(),
+            license: self.license.as_ref().map(|l| LicenseSummary {
+                verdict: l.verdict.clone(),
+                reason: l.reason.clone(),
+                approved_by: l.approved_by.clone(),
+            }),
+            pull_request: self.pull_request.as_ref().map(|p| PullRequestSummary {
+                action: p.action,
+                branch: p.branch.clone(),
+                title: p.title.clone(),
+                url: p.url.clone(),
+                draft: p.draft,
+            }),
+            emails_queued: self.emails_queued,
+            hold_reason: self.hold_reason.clone(),
+            error: self.error.clone(),
+            notes: self.notes.clone(),
+            unchanged_since: self.unchanged_since.clone(),
+            duration_ms: self.duration_ms,
+        }
+    }
+
     pub fn new(name: &str) -> ServerReport {
         ServerReport {
             name: name.to_string(),
@@ -169,5 +306,83 @@ impl ServerReport {
             unchanged_since: None,
             duration_ms: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(name: &str, status: Status) -> ServerSummary {
+        ServerReport {
+            status,
+            ..ServerReport::new(name)
+        }
+        .summary()
+    }
+
+    #[test]
+    fn the_streamed_json_is_the_full_report_in_config_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let run_id = store.start_run("manual", false).unwrap();
+        let mut alpha = ServerReport::new("alpha");
+        alpha.notes.push("line one \"quoted\"\nline two".into());
+        alpha.pull_request = Some(PullRequestReport {
+            action: PrAction::Created,
+            branch: "upkeep/alpha".into(),
+            title: "Rebuild alpha 2.0.0".into(),
+            body: "## Release\n\n- one\n- two\n".into(),
+            url: None,
+            draft: false,
+            labels: vec!["upkeep".into()],
+            pin_diff: "-ref = \"v1\"\n+ref = \"v2\"\n".into(),
+        });
+        // Stored out of order, as servers finish; beta's full report was never kept.
+        store
+            .put_run_server(
+                run_id,
+                0,
+                "alpha",
+                "pr-opened",
+                &serde_json::to_string(&alpha).unwrap(),
+            )
+            .unwrap();
+        let report = RunReport {
+            run_id,
+            trigger: "manual".into(),
+            dry_run: false,
+            started_at: "t0".into(),
+            finished_at: "t1".into(),
+            servers: vec![alpha.summary(), summary("beta", Status::Failed)],
+            emails: EmailSummary::default(),
+        };
+        let mut out = Vec::new();
+        write_json(&report, &store, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["run_id"], run_id);
+        assert_eq!(doc["servers"][0], serde_json::to_value(&alpha).unwrap());
+        assert_eq!(
+            doc["servers"][0]["pull_request"]["body"],
+            "## Release\n\n- one\n- two\n"
+        );
+        assert_eq!(doc["servers"][1]["name"], "beta");
+        assert_eq!(doc["servers"][1]["status"], "failed");
+        assert_eq!(doc["emails"]["sent"], 0);
+        // Pretty: nested levels are indented under their parents.
+        assert!(
+            text.contains("\n    {\n      \"name\": \"alpha\""),
+            "{text}"
+        );
+
+        let empty = RunReport {
+            servers: Vec::new(),
+            ..report
+        };
+        let mut out = Vec::new();
+        write_json(&empty, &store, &mut out).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(doc["servers"], serde_json::json!([]));
     }
 }

@@ -50,6 +50,9 @@ pub struct StateConfig {
     pub lease_timeout: Duration,
     /// How long a state write waits for another process's lock before giving up.
     pub busy_timeout: Duration,
+    /// How long each run's per-server reports are kept (the run's summary is kept for good).
+    /// Zero: kept for good.
+    pub report_retention: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -529,6 +532,12 @@ fn validate(path: &Path, raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig
                 s.busy_timeout.as_ref(),
                 "busy-timeout",
                 Duration::from_secs(10),
+            ),
+            report_retention: parse_duration(
+                d,
+                s.report_retention.as_ref(),
+                "report-retention",
+                Duration::from_secs(30 * 24 * 3600),
             ),
         }
     };

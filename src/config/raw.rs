@@ -25,6 +25,7 @@ pub struct RawState {
     pub cache_dir: Option<S<String>>,
     pub lease_timeout: Option<S<String>>,
     pub busy_timeout: Option<S<String>>,
+    pub report_retention: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

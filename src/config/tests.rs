@@ -132,4 +132,17 @@ fn the_example_config_is_valid() {
     assert_eq!(c.servers[0].name, "figma-context-mcp");
     assert_eq!(c.license.allowed.len(), 5);
     assert_eq!(c.state.lease_timeout, Duration::from_secs(1800));
+    assert_eq!(c.state.report_retention, Duration::from_secs(30 * 86_400));
+}
+
+#[test]
+fn report_retention_is_a_duration_with_its_place_named() {
+    let errs = check("[state]\nreport-retention = \"a month\"\n").unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].contains("2:20") && errs[0].contains("report-retention"),
+        "{errs:?}"
+    );
+    let c = check("[state]\nreport-retention = \"0s\"\n").unwrap();
+    assert!(c.state.report_retention.is_zero());
 }

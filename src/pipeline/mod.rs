@@ -24,7 +24,7 @@ use crate::license::{self, LicensePolicy, Verdict};
 use crate::render::{self, RebuildView};
 use crate::report::{
     ChannelReport, Latest, LicenseReport, Pinned, PrAction, PullRequestReport, RunReport,
-    ServerReport, Status,
+    ServerReport, ServerSummary, Status,
 };
 use crate::store::{LeaseHolder, NewEmail, PrRecord, ServerState, Store};
 use crate::upstream::{self, Cache, diff};
@@ -186,8 +186,8 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
         let timeout = deps.config.service.server_timeout;
         // Scheduled runs spread their servers' starts over [schedule] jitter.
         let jitter = if opts.trigger == "schedule" { deps.config.schedule.jitter } else { std::time::Duration::ZERO };
-        let mut tasks = Vec::new();
-        for server in servers {
+        let tasks = futures_util::stream::FuturesUnordered::new();
+        for (seq, server) in servers.into_iter().enumerate() {
             let deps = deps.clone();
             let permit_source = semaphore.clone();
             let host_permits = hosts
@@ -197,9 +197,7 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
             let mode = SyncMode { dry_run: opts.dry_run, full: opts.full };
             let name = server.name.clone();
             let span = tracing::info_span!("server", name = %server.name);
-            tasks.push((
-                name,
-                tokio::spawn(async move {
+            let handle = tokio::spawn(async move {
                     let delay = crate::jitter::delay(jitter, crate::jitter::random_u64());
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
@@ -234,12 +232,15 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
                             Ok(r)
                         }
                     }
-                }),
-            ));
+                });
+            tasks.push(async move { (seq, name, handle.await) });
         }
-        let mut reports = Vec::new();
-        for (name, task) in tasks {
-            let report = match task.await {
+        // Taken as they finish, so one slow server holds back neither the others' events nor
+        // their memory: each full report goes to the state and only its summary stays.
+        let mut tasks = tasks;
+        let mut summaries: Vec<(usize, ServerSummary)> = Vec::new();
+        while let Some((seq, name, joined)) = futures_util::StreamExt::next(&mut tasks).await {
+            let report = match joined {
                 Ok(Ok(r)) => r,
                 Ok(Err(join)) | Err(join) => {
                     let mut r = ServerReport::new(&name);
@@ -254,15 +255,26 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
                 }
             };
             crate::failpoint::hit("after-server");
-            publish_server(&deps.events, run_id, &report);
+            let mut summary = report.summary();
+            let stored = serde_json::to_string(&report)
+                .map_err(anyhow::Error::from)
+                .and_then(|json| deps.store.put_run_server(run_id, seq, &report.name, report.status.as_str(), &json));
+            drop(report);
+            if let Err(e) = stored {
+                tracing::error!(server = %summary.name, error = %format!("{e:#}"), "could not keep the server's full report");
+                summary.notes.push("the full report (diff, PR body) could not be kept in the state; this is its summary".into());
+            }
+            publish_server(&deps.events, run_id, &summary);
             if let Err(e) = deps
                 .store
                 .renew_lease(holder, deps.config.state.lease_timeout)
             {
                 tracing::warn!(error = %format!("{e:#}"), "could not renew the run lease");
             }
-            reports.push(report);
+            summaries.push((seq, summary));
         }
+        summaries.sort_by_key(|(seq, _)| *seq);
+        let reports: Vec<ServerSummary> = summaries.into_iter().map(|(_, s)| s).collect();
         if !opts.dry_run {
             match crate::notify::reminders::enqueue_due(&deps.store, &deps.config, run_id) {
                 Ok(0) => {}
@@ -300,6 +312,14 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
         crate::failpoint::hit("before-finish-run");
         deps.store.finish_run(run_id, result, &json)?;
         drop(json);
+        let retention = deps.config.state.report_retention;
+        if !retention.is_zero() {
+            match deps.store.prune_run_reports(retention) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(reports = n, "deleted per-server reports past [state] report-retention"),
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not delete old run reports"),
+            }
+        }
         tracing::info!(result, "run finished");
         deps.events.publish(Event::RunFinished {
             run_id,
@@ -312,7 +332,7 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
     .await
 }
 
-fn publish_server(bus: &crate::events::Bus, run_id: i64, r: &ServerReport) {
+fn publish_server(bus: &crate::events::Bus, run_id: i64, r: &ServerSummary) {
     if let Some(pr) = &r.pull_request {
         let action = serde_json::to_value(pr.action)
             .ok()

@@ -133,6 +133,18 @@ const MIGRATIONS: &[&str] = &[
         checked_at TEXT NOT NULL
     );
     ",
+    // 5: each server's full report, written as the server finishes, so a run of thousands of
+    // servers holds only summaries in memory; `runs.report` keeps the summary document.
+    r"
+    CREATE TABLE run_servers (
+        run_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        server TEXT NOT NULL,
+        status TEXT NOT NULL,
+        report TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+    ",
 ];
 
 /// Apply every migration newer than the database's `user_version`, each in its own transaction.

@@ -372,16 +372,82 @@ impl Store {
         Ok(rows)
     }
 
-    pub fn run_report(&self, run_id: i64) -> anyhow::Result<Option<String>> {
+    /// A server's full report in a run, written as soon as the server finishes. `seq` is the
+    /// server's place in the run (config order), so the run's report keeps that order.
+    pub fn put_run_server(
+        &self,
+        run_id: i64,
+        seq: usize,
+        server: &str,
+        status: &str,
+        report_json: &str,
+    ) -> anyhow::Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO run_servers(run_id, seq, server, status, report) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![run_id, i64::try_from(seq)?, server, status, report_json],
+        )?;
+        Ok(())
+    }
+
+    /// The full report of the server at `seq` in a run, if it was kept.
+    pub fn run_server_report(&self, run_id: i64, seq: usize) -> anyhow::Result<Option<String>> {
         Ok(self
             .conn()
+            .query_row(
+                "SELECT report FROM run_servers WHERE run_id = ?1 AND seq = ?2",
+                params![run_id, i64::try_from(seq)?],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Delete the per-server reports of runs that started before `keep`; the runs' summaries
+    /// stay. Returns how many reports went.
+    pub fn prune_run_reports(&self, keep: Duration) -> anyhow::Result<usize> {
+        let cutoff = now() - chrono::Duration::from_std(keep)?;
+        Ok(self.conn().execute(
+            "DELETE FROM run_servers WHERE run_id IN (SELECT id FROM runs WHERE started_at < ?1)",
+            params![ts(cutoff)],
+        )?)
+    }
+
+    /// A run's JSON report in one string: the run's summary document, with each server's full
+    /// report where it is still kept. For one run on demand; a run in progress streams its
+    /// report instead (see `report::write_json`).
+    pub fn run_report(&self, run_id: i64) -> anyhow::Result<Option<String>> {
+        let conn = self.conn();
+        let Some(summary) = conn
             .query_row(
                 "SELECT report FROM runs WHERE id = ?1",
                 params![run_id],
                 |r| r.get::<_, Option<String>>(0),
             )
             .optional()?
-            .flatten())
+            .flatten()
+        else {
+            return Ok(None);
+        };
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&summary).context("reading a run's summary")?;
+        let mut stmt =
+            conn.prepare("SELECT seq, report FROM run_servers WHERE run_id = ?1 ORDER BY seq")?;
+        let mut full: std::collections::HashMap<i64, serde_json::Value> = stmt
+            .query_map(params![run_id], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?
+            .filter_map(|row| {
+                let (seq, json) = row.ok()?;
+                Some((seq, serde_json::from_str(&json).ok()?))
+            })
+            .collect();
+        if let Some(servers) = doc.get_mut("servers").and_then(|s| s.as_array_mut()) {
+            for (seq, s) in servers.iter_mut().enumerate() {
+                if let Some(f) = i64::try_from(seq).ok().and_then(|seq| full.remove(&seq)) {
+                    *s = f;
+                }
+            }
+        }
+        Ok(Some(doc.to_string()))
     }
 
     // ---- tag history -----------------------------------------------------------------------

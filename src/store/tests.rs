@@ -147,3 +147,86 @@ fn approvals_are_keyed_on_the_fingerprint() {
     assert!(s.approval("x", "fp1").unwrap().is_some());
     assert!(s.approval("x", "fp2").unwrap().is_none());
 }
+
+#[test]
+fn a_runs_report_joins_its_summary_with_the_servers_full_reports() {
+    let (_d, s) = store();
+    let id = s.start_run("manual", false).unwrap();
+    s.put_run_server(
+        id,
+        1,
+        "beta",
+        "failed",
+        r#"{"name":"beta","diff":{"commits":3}}"#,
+    )
+    .unwrap();
+    s.put_run_server(
+        id,
+        0,
+        "alpha",
+        "up-to-date",
+        r#"{"name":"alpha","diff":null}"#,
+    )
+    .unwrap();
+    s.finish_run(
+        id,
+        "failed",
+        r#"{"run_id":1,"servers":[{"name":"alpha"},{"name":"beta"},{"name":"gamma","error":"x"}]}"#,
+    )
+    .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&s.run_report(id).unwrap().unwrap()).unwrap();
+    let servers = doc["servers"].as_array().unwrap();
+    // Config order is the summary's; full reports replace summaries where kept.
+    assert_eq!(
+        servers[0],
+        serde_json::json!({"name": "alpha", "diff": null})
+    );
+    assert_eq!(servers[1]["diff"]["commits"], 3);
+    assert_eq!(
+        servers[2],
+        serde_json::json!({"name": "gamma", "error": "x"})
+    );
+    assert_eq!(
+        s.run_server_report(id, 1).unwrap().as_deref(),
+        Some(r#"{"name":"beta","diff":{"commits":3}}"#)
+    );
+    assert_eq!(s.run_server_report(id, 2).unwrap(), None);
+    assert_eq!(s.run_report(id + 1).unwrap(), None);
+}
+
+#[test]
+fn pruning_drops_old_runs_server_reports_and_keeps_their_summaries() {
+    let (_d, s) = store();
+    let old = s.start_run("schedule", false).unwrap();
+    s.put_run_server(
+        old,
+        0,
+        "alpha",
+        "pr-opened",
+        r#"{"name":"alpha","diff":{}}"#,
+    )
+    .unwrap();
+    s.finish_run(old, "ok", r#"{"servers":[{"name":"alpha"}]}"#)
+        .unwrap();
+    s.conn()
+        .execute(
+            "UPDATE runs SET started_at = '2020-01-01T00:00:00.000Z' WHERE id = ?1",
+            params![old],
+        )
+        .unwrap();
+    let new = s.start_run("schedule", false).unwrap();
+    s.put_run_server(
+        new,
+        0,
+        "alpha",
+        "up-to-date",
+        r#"{"name":"alpha","diff":null}"#,
+    )
+    .unwrap();
+    assert_eq!(s.prune_run_reports(Duration::from_secs(86_400)).unwrap(), 1);
+    assert_eq!(s.run_server_report(old, 0).unwrap(), None);
+    assert!(s.run_server_report(new, 0).unwrap().is_some());
+    let doc: serde_json::Value =
+        serde_json::from_str(&s.run_report(old).unwrap().unwrap()).unwrap();
+    assert_eq!(doc["servers"], serde_json::json!([{"name": "alpha"}]));
+}

@@ -305,21 +305,25 @@ fn dry_run_decides_but_writes_no_branch_pr_or_email() {
     assert_eq!(doc["servers"][0]["status"], "never-synced");
 }
 
-#[test]
-fn a_failing_server_is_reported_and_the_others_still_sync() {
-    let f = fixture("lockfile");
+/// A server named `gone` whose upstream does not exist.
+fn gone(f: &Fixture) -> ServerSpec {
     let broken_mirror = Repo::new(&f.ws.path("broken-mirror.git"));
-    let mut ok = ServerSpec::lockfile("good", &f.up, &f.mirror);
-    ok.name = "good".into();
-    let bad = ServerSpec {
+    ServerSpec {
         name: "gone".into(),
         upstream: f.ws.path("does-not-exist.git").display().to_string(),
         mirror: broken_mirror.url(),
         pin_file: "upkeep.lock".into(),
         pin_format: "lockfile".into(),
         mirror_table: None,
-    };
-    f.ws.write_config(&[bad, ok]);
+    }
+}
+
+#[test]
+fn a_failing_server_is_reported_and_the_others_still_sync() {
+    let f = fixture("lockfile");
+    let mut ok = ServerSpec::lockfile("good", &f.up, &f.mirror);
+    ok.name = "good".into();
+    f.ws.write_config(&[gone(&f), ok]);
     let (code, report) = f.ws.sync();
     assert_eq!(code, 1, "exit 1 when any server failed");
     let gone = server(&report, "gone");
@@ -802,4 +806,47 @@ fn logs_into_a_pipe_carry_no_colour_codes() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("run started"), "{}", out.stderr);
     assert!(!out.stderr.contains('\x1b'), "{:?}", out.stderr);
+}
+
+#[test]
+fn the_json_report_is_in_config_order_and_is_the_one_kept_in_the_state() {
+    let f = fixture("lockfile");
+    let named = |name: &str| ServerSpec {
+        name: name.into(),
+        ..ServerSpec::lockfile(name, &f.up, &f.mirror)
+    };
+    // Not alphabetical, and the failing server (which finishes first) is in the middle.
+    f.ws.write_config(&[named("zeta"), gone(&f), named("alpha")]);
+    let (code, report) = f.ws.sync();
+    assert_eq!(code, 1, "{report}");
+    let names: Vec<&str> = report["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["zeta", "gone", "alpha"]);
+    // The full reports, not summaries: release diff, PR body and pin diff are all there.
+    for name in ["zeta", "alpha"] {
+        let s = server(&report, name);
+        assert_eq!(s["status"], "pr-opened", "{s}");
+        assert_eq!(s["diff"]["commits"]["count"], 1, "{s}");
+        assert!(
+            s["pull_request"]["body"].as_str().unwrap().len() > 200,
+            "{s}"
+        );
+        assert!(
+            s["pull_request"]["pin_diff"]
+                .as_str()
+                .unwrap()
+                .contains("v1.1.0"),
+            "{s}"
+        );
+    }
+    // What was printed is what the state keeps for the run.
+    let run_id = report["run_id"].as_i64().unwrap();
+    let store = upkeep::store::Store::open(&f.ws.path("state/upkeep.db")).unwrap();
+    let kept: serde_json::Value =
+        serde_json::from_str(&store.run_report(run_id).unwrap().unwrap()).unwrap();
+    assert_eq!(kept, report);
 }
