@@ -1131,8 +1131,22 @@ fn compile_regex(
     key: &str,
     who: &str,
 ) -> Option<Regex> {
+    // Thousands of servers usually share a handful of patterns, and a compiled regex is ~13 KB:
+    // compile each pattern once (clones share the program) instead of once per server.
+    static COMPILED: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, Regex>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let mut compiled = COMPILED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(r) = compiled.get(value.get_ref()) {
+        return Some(r.clone());
+    }
     match Regex::new(value.get_ref()) {
-        Ok(r) => Some(r),
+        Ok(r) => {
+            compiled.insert(value.get_ref().clone(), r.clone());
+            Some(r)
+        }
         Err(e) => {
             let msg = e.to_string();
             let last = msg.lines().last().unwrap_or("").trim().to_string();
