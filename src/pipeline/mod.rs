@@ -573,6 +573,15 @@ fn record_failure(deps: &Deps, name: &str, run_id: i64, error: &str, report: &mu
     let threshold = i64::from(deps.config.email.failing_runs_alert);
     let res = deps.store.transaction(|tx| {
         let mut st = Store::server_state_tx(tx, name)?.unwrap_or_else(|| empty_state(name));
+        // A server fails at most once per run: a server abandoned on timeout keeps working in
+        // the background (under `serve`), and its own failure later is the same failure. Its
+        // error is the more useful one, so it is kept; the count and the alert are not repeated.
+        if st.last_run_id == Some(run_id)
+            && st.last_status.as_deref() == Some(Status::Failed.as_str())
+        {
+            st.last_error = Some(error.to_string());
+            return Store::put_server_state(tx, &st);
+        }
         st.consecutive_failures += 1;
         st.last_status = Some(Status::Failed.as_str().into());
         st.last_error = Some(error.to_string());
@@ -1398,6 +1407,39 @@ fn status_for(plan: &PrPlan, held: bool) -> Status {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_fails_at_most_once_per_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[state]\npath = {:?}\n\n[email]\ntransport = \"file\"\ndir = {:?}\nfailing-runs-alert = 2\n\n\
+             [[servers]]\nname = \"s\"\nupstream = \"/nowhere.git\"\nowners = [\"o@example.com\"]\nrelease = {{ channel = \"git-tags\" }}\n\n\
+             [servers.mirror]\nforge = \"local\"\nrepo = \"/nowhere-mirror.git\"\npin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
+            dir.path().join("upkeep.db").display().to_string(),
+            dir.path().join("outbox").display().to_string(),
+        );
+        let config = crate::config::parse(std::path::Path::new("t.toml"), &text).unwrap();
+        let deps = crate::app::deps(config).unwrap();
+        let mut r = ServerReport::new("s");
+        // Run 1 gives up on the server (timeout); its background work then fails too.
+        record_failure(&deps, "s", 1, "timed out after 600s", &mut r);
+        record_failure(&deps, "s", 1, "fetching: connection reset", &mut r);
+        let st = deps.store.server_state("s").unwrap().unwrap();
+        assert_eq!(st.consecutive_failures, 1);
+        assert_eq!(st.last_error.as_deref(), Some("fetching: connection reset"));
+        assert_eq!(
+            r.emails_queued, 0,
+            "one failure is below the alert threshold"
+        );
+        // The next run's failure counts, and reaches the threshold once.
+        record_failure(&deps, "s", 2, "timed out after 600s", &mut r);
+        record_failure(&deps, "s", 2, "fetching: connection reset", &mut r);
+        let st = deps.store.server_state("s").unwrap().unwrap();
+        assert_eq!(st.consecutive_failures, 2);
+        assert_eq!(r.emails_queued, 1);
+    }
+
     #[test]
     fn upstream_hosts_for_per_host_limits() {
         for (url, host) in [
