@@ -183,7 +183,7 @@ impl Metrics {
         w.family(
             "upkeep_runs_skipped_total",
             "counter",
-            "Runs not started, by reason (busy: another run held the lease).",
+            "Runs not started, by reason (busy: another run held the lease; state-locked: another process kept the state database locked past [state] busy-timeout).",
         );
         for (reason, n) in &c.runs_skipped {
             w.sample(

@@ -459,6 +459,58 @@ fn a_signed_webhook_syncs_exactly_the_matching_server() {
 }
 
 #[test]
+fn a_run_blocked_by_a_locked_state_database_is_skipped_counted_and_the_next_one_runs() {
+    let settings = Settings {
+        cron: "0 0 1 1 *".into(), // yearly: only /sync runs here
+        sync_token: true,
+        ..Settings::default()
+    };
+    let f = Fixture::new(&["alpha"], &[], &settings);
+    let text = f
+        .config_text(&settings)
+        .replace("[state]\n", "[state]\nbusy-timeout = \"500ms\"\n");
+    std::fs::write(&f.config, text).unwrap();
+    let auth = format!("Bearer {SYNC_TOKEN}");
+    let auth = [("Authorization", auth.as_str())];
+    let mut svc = f.start();
+    wait_for(LONG, "the service to be ready", || {
+        (svc.get("/readyz").ok()?.0 == 200).then_some(())
+    });
+    // Another process (a backup, an sqlite3 shell) holds the write lock.
+    let lock = rusqlite::Connection::open(f.state_db()).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    assert_eq!(svc.post("/sync", &auth, "").0, 202);
+    wait_for(LONG, "the locked run to be counted", || {
+        (svc.metrics()
+            .sum("upkeep_runs_skipped_total", &[("reason", "state-locked")])
+            == 1.0)
+            .then_some(())
+    });
+    assert!(
+        svc.log()
+            .contains("state database locked past [state] busy-timeout"),
+        "{}",
+        svc.log()
+    );
+    lock.execute_batch("ROLLBACK").unwrap();
+    drop(lock);
+    assert!(
+        runs(&f).is_empty(),
+        "the locked run started: {:?}",
+        runs(&f)
+    );
+    // Once the lock is gone, the next request runs and opens the PR.
+    assert_eq!(svc.post("/sync", &auth, "").0, 202);
+    let api = wait_for(LONG, "the API run to finish", || {
+        finished_runs(&f, "api").pop()
+    });
+    assert_eq!(api.result, "ok");
+    assert!(has_branch(&f.servers[0].mirror, "alpha"));
+    svc.term();
+    assert!(svc.wait_exit(LONG).success(), "{}", svc.log());
+}
+
+#[test]
 fn a_missed_fire_time_is_caught_up_once_on_start() {
     let f = Fixture::new(
         &["alpha"],

@@ -292,6 +292,10 @@ impl Control {
                 self.metrics.record_skipped("busy");
                 tracing::warn!(holder = %h.holder, trigger = %opts.trigger, "run skipped: another run holds the lease");
             }
+            Err(RunError::StateLocked(e)) => {
+                self.metrics.record_skipped("state-locked");
+                tracing::warn!(error = %format!("{e:#}"), trigger = %opts.trigger, "run skipped: another process kept the state database locked past [state] busy-timeout; nothing was done");
+            }
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), trigger = %opts.trigger, "run failed")
             }
