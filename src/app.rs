@@ -9,7 +9,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use crate::cli::{
-    CheckArgs, Cli, Command, LicenseCommand, OutboxArgs, OutboxCommand, StatusArgs, SyncArgs,
+    CheckArgs, Cli, Command, LicenseCommand, OutboxArgs, OutboxCommand, RunsArgs, RunsCommand,
+    StatusArgs, SyncArgs,
 };
 use crate::config::{self, ForgeConfig, ServerConfig, ValidConfig};
 use crate::forge::Forge;
@@ -41,6 +42,7 @@ pub async fn run(cli: Cli) -> i32 {
                     Command::Status(args) => status(&config, &args),
                     Command::License(cmd) => license(&config, cmd),
                     Command::Outbox(args) => outbox(&config, args).await,
+                    Command::Runs(args) => runs(&config, &args),
                     Command::Tag(cmd) => tag(&config, cmd),
                     Command::Check(_) | Command::Demo(_) => unreachable!("handled above"),
                 };
@@ -314,6 +316,108 @@ fn tag(config: &ValidConfig, cmd: crate::cli::TagCommand) -> anyhow::Result<i32>
         out,
         "Accepted {tag} of {server} at {commit} (by {by}). The next sync proposes releases again."
     )?;
+    Ok(EXIT_OK)
+}
+
+fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
+    let store = open_store(config)?;
+    let mut out = std::io::stdout().lock();
+    if let Some(RunsCommand::Show { id, json }) = args.command {
+        let Some(row) = store.run(id)? else {
+            eprintln!("error: no run {id} in {}", config.state.path.display());
+            return Ok(EXIT_FAILED);
+        };
+        let Some(doc) = store.run_summary(id)? else {
+            // Still running, or it died before finishing (a later run marks it aborted).
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&row)?)?;
+            } else {
+                writeln!(
+                    out,
+                    "run #{id} ({}) started {}: {}, no report",
+                    row.trigger, row.started_at, row.result
+                )?;
+            }
+            return Ok(EXIT_OK);
+        };
+        let report: crate::report::RunReport =
+            serde_json::from_str(&doc).context("reading the run's report")?;
+        let mut w = std::io::BufWriter::new(&mut out);
+        if !json {
+            writeln!(
+                w,
+                "{} run, started {}, finished {}: {}",
+                row.trigger,
+                row.started_at,
+                row.finished_at.as_deref().unwrap_or("-"),
+                row.result
+            )?;
+            write!(w, "{}", crate::status::run_summary(&report))?;
+        } else if store.run_has_server_reports(id)? {
+            crate::report::write_json(&report, &store, &mut w)?;
+        } else {
+            // Past the retention (or from before schema 5): the document as it was kept.
+            writeln!(w, "{}", crate::report::prettify(&doc)?)?;
+        }
+        w.flush()?;
+        return Ok(EXIT_OK);
+    }
+    let mut listed = Vec::new();
+    for row in store.recent_runs(args.limit)? {
+        let statuses = store
+            .run_summary(row.id)?
+            .and_then(|doc| serde_json::from_str::<crate::report::RunReport>(&doc).ok())
+            .map(|r| {
+                let mut counts = std::collections::BTreeMap::<&'static str, usize>::new();
+                for s in &r.servers {
+                    *counts.entry(s.status.as_str()).or_default() += 1;
+                }
+                counts
+            });
+        listed.push((row, statuses));
+    }
+    if args.json {
+        let docs: Vec<serde_json::Value> = listed
+            .iter()
+            .map(|(row, statuses)| {
+                let mut v = serde_json::to_value(row).unwrap_or_default();
+                v["statuses"] = serde_json::to_value(statuses).unwrap_or_default();
+                v
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&docs)?)?;
+        return Ok(EXIT_OK);
+    }
+    if listed.is_empty() {
+        writeln!(out, "no runs yet")?;
+        return Ok(EXIT_OK);
+    }
+    writeln!(
+        out,
+        "{:>6}  {:<9} {:<25} {:<8} SERVERS",
+        "RUN", "TRIGGER", "STARTED", "RESULT"
+    )?;
+    for (row, statuses) in listed {
+        let servers = statuses.map_or_else(
+            || "-".to_string(),
+            |c| {
+                c.iter()
+                    .map(|(s, n)| format!("{n} {s}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        );
+        writeln!(
+            out,
+            "{:>6}  {:<9} {:<25} {:<8} {}{}",
+            row.id,
+            row.trigger,
+            row.started_at,
+            row.result,
+            servers,
+            if row.dry_run { " (dry run)" } else { "" }
+        )?;
+    }
     Ok(EXIT_OK)
 }
 

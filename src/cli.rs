@@ -46,6 +46,8 @@ pub enum Command {
     License(LicenseCommand),
     /// List pending and failed emails, or retry one
     Outbox(OutboxArgs),
+    /// Past runs, newest first, or one run's report
+    Runs(RunsArgs),
     /// Moved release tags: accept the commit a tag points at now, after checking it
     #[command(subcommand)]
     Tag(TagCommand),
@@ -118,6 +120,30 @@ pub enum LicenseCommand {
     },
     /// Print the license files, verdict, decisions and pending diff of SERVER
     Show { server: String },
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub command: Option<RunsCommand>,
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// How many runs to list
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// One run: its summary per server, or with --json its report (each server's full report
+    /// while `[state] report-retention` keeps it, else its summary)
+    Show {
+        id: i64,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::{MovedTag, Store};
 use crate::upstream::diff::ReleaseDiff;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     UpToDate,
@@ -45,8 +45,9 @@ impl Status {
 /// A finished run as the process keeps it: each server's summary. The servers' full reports
 /// went to the state as each finished ([`Store::put_run_server`]), so a run of thousands of
 /// servers does not hold thousands of release diffs and PR bodies; [`write_json`] streams them.
-/// Serialised, this is the summary document kept in `runs.report`.
-#[derive(Debug, Clone, Serialize)]
+/// Serialised, this is the summary document kept in `runs.report`; a full report of a run from
+/// before schema 5 reads back as one too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     pub run_id: i64,
     pub trigger: String,
@@ -112,7 +113,7 @@ pub fn write_json(report: &RunReport, store: &Store, w: &mut impl Write) -> anyh
 }
 
 /// Compact JSON made pretty with its keys in their order (a `Value` would sort them).
-fn prettify(json: &str) -> anyhow::Result<String> {
+pub fn prettify(json: &str) -> anyhow::Result<String> {
     let mut out = Vec::with_capacity(json.len() * 2);
     let mut de = serde_json::Deserializer::from_str(json);
     serde_transcode::transcode(&mut de, &mut serde_json::Serializer::pretty(&mut out))?;
@@ -134,7 +135,7 @@ fn write_indented(w: &mut impl Write, pretty: &str, indent: &str) -> std::io::Re
 
 /// What a run keeps of a server once its full report is in the state: what the human summary,
 /// the events and the exit code need.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerSummary {
     pub name: String,
     pub status: Status,
@@ -142,23 +143,26 @@ pub struct ServerSummary {
     pub latest: Option<Latest>,
     pub license: Option<LicenseSummary>,
     pub pull_request: Option<PullRequestSummary>,
+    #[serde(default)]
     pub emails_queued: usize,
     pub hold_reason: Option<String>,
     pub error: Option<String>,
+    #[serde(default)]
     pub notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unchanged_since: Option<String>,
+    #[serde(default)]
     pub duration_ms: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LicenseSummary {
     pub verdict: String,
     pub reason: String,
     pub approved_by: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PullRequestSummary {
     pub action: PrAction,
     pub branch: String,
@@ -167,7 +171,7 @@ pub struct PullRequestSummary {
     pub draft: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EmailSummary {
     pub sent: usize,
     pub retrying: usize,
@@ -176,14 +180,14 @@ pub struct EmailSummary {
     pub errors: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Pinned {
     #[serde(rename = "ref")]
     pub git_ref: String,
     pub commit: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Latest {
     pub version: String,
     pub tag: String,

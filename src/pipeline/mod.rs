@@ -314,7 +314,7 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
         drop(json);
         let retention = deps.config.state.report_retention;
         if !retention.is_zero() {
-            match deps.store.prune_run_reports(retention) {
+            match deps.store.prune_run_reports(retention, run_id) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(reports = n, "deleted per-server reports past [state] report-retention"),
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not delete old run reports"),

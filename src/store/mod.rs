@@ -173,6 +173,18 @@ pub struct RunRow {
     pub result: String,
 }
 
+/// A `runs` row from `SELECT id, trigger, dry_run, started_at, finished_at, result`.
+fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: r.get(0)?,
+        trigger: r.get(1)?,
+        dry_run: r.get(2)?,
+        started_at: r.get(3)?,
+        finished_at: r.get(4)?,
+        result: r.get(5)?,
+    })
+}
+
 impl Store {
     /// Open (creating it and its directory if needed) and migrate the database, waiting up to
     /// 10 s for another process's lock.
@@ -358,16 +370,7 @@ impl Store {
             "SELECT id, trigger, dry_run, started_at, finished_at, result FROM runs ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = stmt
-            .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-                Ok(RunRow {
-                    id: r.get(0)?,
-                    trigger: r.get(1)?,
-                    dry_run: r.get(2)?,
-                    started_at: r.get(3)?,
-                    finished_at: r.get(4)?,
-                    result: r.get(5)?,
-                })
-            })?
+            .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], run_row)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
@@ -401,32 +404,64 @@ impl Store {
             .optional()?)
     }
 
-    /// Delete the per-server reports of runs that started before `keep`; the runs' summaries
-    /// stay. Returns how many reports went.
-    pub fn prune_run_reports(&self, keep: Duration) -> anyhow::Result<usize> {
+    /// Delete the per-server reports of runs that started longer than `keep` ago, except the
+    /// run `current` (a run may last longer than a short retention); the runs' summaries stay.
+    /// Returns how many reports went.
+    pub fn prune_run_reports(&self, keep: Duration, current: i64) -> anyhow::Result<usize> {
         let cutoff = now() - chrono::Duration::from_std(keep)?;
         Ok(self.conn().execute(
-            "DELETE FROM run_servers WHERE run_id IN (SELECT id FROM runs WHERE started_at < ?1)",
-            params![ts(cutoff)],
+            "DELETE FROM run_servers WHERE run_id <> ?2 AND run_id IN (SELECT id FROM runs WHERE started_at < ?1)",
+            params![ts(cutoff), current],
         )?)
     }
 
-    /// A run's JSON report in one string: the run's summary document, with each server's full
-    /// report where it is still kept. For one run on demand; a run in progress streams its
-    /// report instead (see `report::write_json`).
-    pub fn run_report(&self, run_id: i64) -> anyhow::Result<Option<String>> {
-        let conn = self.conn();
-        let Some(summary) = conn
+    /// One run's row, if it exists.
+    pub fn run(&self, run_id: i64) -> anyhow::Result<Option<RunRow>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT id, trigger, dry_run, started_at, finished_at, result FROM runs WHERE id = ?1",
+                params![run_id],
+                run_row,
+            )
+            .optional()?)
+    }
+
+    /// The document kept in `runs.report` when the run finished: the run's summary (or, for
+    /// runs before schema 5, its full report). None while running or if it died.
+    pub fn run_summary(&self, run_id: i64) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .conn()
             .query_row(
                 "SELECT report FROM runs WHERE id = ?1",
                 params![run_id],
                 |r| r.get::<_, Option<String>>(0),
             )
             .optional()?
-            .flatten()
-        else {
+            .flatten())
+    }
+
+    /// Whether any of a run's per-server full reports is still kept.
+    pub fn run_has_server_reports(&self, run_id: i64) -> anyhow::Result<bool> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM run_servers WHERE run_id = ?1 LIMIT 1",
+                params![run_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// A run's JSON report in one string: the run's summary document, with each server's full
+    /// report where it is still kept. For one run on demand; a run in progress streams its
+    /// report instead (see `report::write_json`).
+    pub fn run_report(&self, run_id: i64) -> anyhow::Result<Option<String>> {
+        let Some(summary) = self.run_summary(run_id)? else {
             return Ok(None);
         };
+        let conn = self.conn();
         let mut doc: serde_json::Value =
             serde_json::from_str(&summary).context("reading a run's summary")?;
         let mut stmt =

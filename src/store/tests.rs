@@ -223,7 +223,15 @@ fn pruning_drops_old_runs_server_reports_and_keeps_their_summaries() {
         r#"{"name":"alpha","diff":null}"#,
     )
     .unwrap();
-    assert_eq!(s.prune_run_reports(Duration::from_secs(86_400)).unwrap(), 1);
+    assert_eq!(
+        s.prune_run_reports(Duration::from_secs(86_400), new)
+            .unwrap(),
+        1
+    );
+    // The run in progress keeps its reports even when it started before the cutoff.
+    assert_eq!(s.prune_run_reports(Duration::ZERO, new).unwrap(), 0);
+    assert!(s.run_has_server_reports(new).unwrap());
+    assert!(!s.run_has_server_reports(old).unwrap());
     assert_eq!(s.run_server_report(old, 0).unwrap(), None);
     assert!(s.run_server_report(new, 0).unwrap().is_some());
     let doc: serde_json::Value =

@@ -850,3 +850,56 @@ fn the_json_report_is_in_config_order_and_is_the_one_kept_in_the_state() {
         serde_json::from_str(&store.run_report(run_id).unwrap().unwrap()).unwrap();
     assert_eq!(kept, report);
 }
+
+#[test]
+fn past_runs_are_listed_and_shown_from_the_state() {
+    let f = fixture("lockfile");
+    // Full reports outlive only the run that wrote them (the summary stays).
+    f.ws.edit_config(|t| t.replace("[state]\n", "[state]\nreport-retention = \"1ms\"\n"));
+    let (code, first) = f.ws.sync();
+    assert_eq!(code, 0, "{first}");
+    let id1 = first["run_id"].as_i64().unwrap().to_string();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = f.ws.upkeep(args);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        serde_json::from_str(&out.stdout).unwrap()
+    };
+    assert_eq!(json(&["runs", "show", &id1, "--json"]), first);
+
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let (code, second) = f.ws.sync();
+    assert_eq!(code, 0, "{second}");
+    let id2 = second["run_id"].as_i64().unwrap().to_string();
+    assert_eq!(json(&["runs", "show", &id2, "--json"]), second);
+    // The first run is past its retention now: its summary is what is left.
+    let pruned = json(&["runs", "show", &id1, "--json"]);
+    let s = server(&pruned, "demo-server");
+    assert_eq!(s["status"], "pr-opened", "{pruned}");
+    assert_eq!(s["pull_request"]["action"], "created", "{pruned}");
+    assert!(
+        s.get("diff").is_none() && s["pull_request"].get("body").is_none(),
+        "{pruned}"
+    );
+
+    let listed = json(&["runs", "--json"]);
+    assert_eq!(listed[0]["id"].to_string(), id2, "newest first: {listed}");
+    assert_eq!(listed[1]["id"].to_string(), id1, "{listed}");
+    assert_eq!(listed[1]["statuses"]["pr-opened"], 1, "{listed}");
+    assert_eq!(listed[0]["result"], "ok");
+
+    let table = f.ws.upkeep(&["runs"]);
+    let text = &table.stdout;
+    assert!(text.starts_with("   RUN  TRIGGER"), "{text}");
+    assert!(text.contains("1 pr-opened"), "{text}");
+    let shown = f.ws.upkeep(&["runs", "show", &id1]);
+    let text = &shown.stdout;
+    assert!(text.starts_with("manual run, started "), "{text}");
+    assert!(
+        text.contains("demo-server") && text.contains("PR Created"),
+        "{text}"
+    );
+
+    let missing = f.ws.upkeep(&["runs", "show", "999"]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("no run 999"), "{}", missing.stderr);
+}
