@@ -340,10 +340,12 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
             }
             return Ok(EXIT_OK);
         };
-        let report: crate::report::RunReport =
-            serde_json::from_str(&doc).context("reading the run's report")?;
         let mut w = std::io::BufWriter::new(&mut out);
-        if !json {
+        if json {
+            crate::report::write_stored(&store, id, &mut w)?;
+        } else {
+            let report: crate::report::RunReport =
+                serde_json::from_str(&doc).context("reading the run's report")?;
             writeln!(
                 w,
                 "{} run, started {}, finished {}: {}",
@@ -353,11 +355,6 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
                 row.result
             )?;
             write!(w, "{}", crate::status::run_summary(&report))?;
-        } else if store.run_has_server_reports(id)? {
-            crate::report::write_json(&report, &store, &mut w)?;
-        } else {
-            // Past the retention (or from before schema 5): the document as it was kept.
-            writeln!(w, "{}", crate::report::prettify(&doc)?)?;
         }
         w.flush()?;
         return Ok(EXIT_OK);

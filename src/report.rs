@@ -112,6 +112,31 @@ pub fn write_json(report: &RunReport, store: &Store, w: &mut impl Write) -> anyh
     Ok(())
 }
 
+/// Write a finished run's JSON report from the state, as `sync --json` printed it: each
+/// server's full report while `[state] report-retention` keeps it, otherwise the document kept
+/// for the run (its summary, or the full report of a run from before schema 5). Returns false
+/// when the run has no report (unknown, still running, or died).
+pub fn write_stored(store: &Store, run_id: i64, w: &mut impl Write) -> anyhow::Result<bool> {
+    let Some(doc) = store.run_summary(run_id)? else {
+        return Ok(false);
+    };
+    if store.run_has_server_reports(run_id)? {
+        let report: RunReport = serde_json::from_str(&doc)?;
+        write_json(&report, store, w)?;
+    } else {
+        writeln!(w, "{}", prettify(&doc)?)?;
+    }
+    Ok(true)
+}
+
+/// [`write_stored`] into a string, for one run on demand.
+pub fn stored_json(store: &Store, run_id: i64) -> anyhow::Result<Option<String>> {
+    let mut out = Vec::new();
+    Ok(write_stored(store, run_id, &mut out)?
+        .then(|| String::from_utf8(out))
+        .transpose()?)
+}
+
 /// Compact JSON made pretty with its keys in their order (a `Value` would sort them).
 pub fn prettify(json: &str) -> anyhow::Result<String> {
     let mut out = Vec::with_capacity(json.len() * 2);
@@ -323,6 +348,56 @@ mod tests {
             ..ServerReport::new(name)
         }
         .summary()
+    }
+
+    #[test]
+    fn a_stored_report_joins_the_summary_with_the_full_reports_still_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("s.db")).unwrap();
+        let id = s.start_run("manual", false).unwrap();
+        let mut beta = ServerReport::new("beta");
+        beta.notes.push("full".into());
+        let mut gamma = ServerReport::new("gamma");
+        gamma.error = Some("x".into());
+        // Kept as they finished: beta first; gamma's full report was never kept.
+        s.put_run_server(
+            id,
+            1,
+            "beta",
+            "up-to-date",
+            &serde_json::to_string(&beta).unwrap(),
+        )
+        .unwrap();
+        let alpha = ServerReport::new("alpha");
+        s.put_run_server(
+            id,
+            0,
+            "alpha",
+            "up-to-date",
+            &serde_json::to_string(&alpha).unwrap(),
+        )
+        .unwrap();
+        let report = RunReport {
+            run_id: id,
+            trigger: "manual".into(),
+            dry_run: false,
+            started_at: "t0".into(),
+            finished_at: "t1".into(),
+            servers: vec![alpha.summary(), beta.summary(), gamma.summary()],
+            emails: EmailSummary::default(),
+        };
+        s.finish_run(id, "ok", &serde_json::to_string(&report).unwrap())
+            .unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(&stored_json(&s, id).unwrap().unwrap()).unwrap();
+        let servers = doc["servers"].as_array().unwrap();
+        // Config order is the summary's; full reports replace summaries where kept.
+        assert_eq!(servers[0], serde_json::to_value(&alpha).unwrap());
+        assert_eq!(servers[1]["notes"], serde_json::json!(["full"]));
+        assert!(servers[1].get("diff").is_some(), "beta is its full report");
+        assert_eq!(servers[2], serde_json::to_value(gamma.summary()).unwrap());
+        assert_eq!(servers[2]["error"], "x");
+        assert_eq!(stored_json(&s, id + 1).unwrap(), None);
     }
 
     #[test]

@@ -165,7 +165,7 @@ fn scheduled_history(store: &crate::store::Store, limit: usize) -> anyhow::Resul
             continue;
         };
         let servers = store
-            .run_report(run.id)?
+            .run_summary(run.id)?
             .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
             .and_then(|v| {
                 v["servers"].as_array().map(|a| {

@@ -264,8 +264,12 @@ fn sigterm_during_a_run_finishes_it_and_leaves_the_state_consistent() {
     // Only the run in flight finished: no scheduled run started after the signal.
     assert!(runs(&f).iter().all(|r| r.id <= run_id));
     // The servers that had started finished; those that had not were skipped, not synced.
-    let report: serde_json::Value =
-        serde_json::from_str(&store.run_report(run_id).unwrap().unwrap()).unwrap();
+    let report: serde_json::Value = serde_json::from_str(
+        &upkeep::report::stored_json(&store, run_id)
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
     let servers = report["servers"].as_array().unwrap();
     assert_eq!(servers.len(), 3, "{report}");
     for s in servers {

@@ -454,37 +454,6 @@ impl Store {
             .is_some())
     }
 
-    /// A run's JSON report in one string: the run's summary document, with each server's full
-    /// report where it is still kept. For one run on demand; a run in progress streams its
-    /// report instead (see `report::write_json`).
-    pub fn run_report(&self, run_id: i64) -> anyhow::Result<Option<String>> {
-        let Some(summary) = self.run_summary(run_id)? else {
-            return Ok(None);
-        };
-        let conn = self.conn();
-        let mut doc: serde_json::Value =
-            serde_json::from_str(&summary).context("reading a run's summary")?;
-        let mut stmt =
-            conn.prepare("SELECT seq, report FROM run_servers WHERE run_id = ?1 ORDER BY seq")?;
-        let mut full: std::collections::HashMap<i64, serde_json::Value> = stmt
-            .query_map(params![run_id], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })?
-            .filter_map(|row| {
-                let (seq, json) = row.ok()?;
-                Some((seq, serde_json::from_str(&json).ok()?))
-            })
-            .collect();
-        if let Some(servers) = doc.get_mut("servers").and_then(|s| s.as_array_mut()) {
-            for (seq, s) in servers.iter_mut().enumerate() {
-                if let Some(f) = i64::try_from(seq).ok().and_then(|seq| full.remove(&seq)) {
-                    *s = f;
-                }
-            }
-        }
-        Ok(Some(doc.to_string()))
-    }
-
     // ---- tag history -----------------------------------------------------------------------
 
     /// Record the tags seen now; returns the tags whose commit differs from the first sighting

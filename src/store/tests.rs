@@ -149,7 +149,7 @@ fn approvals_are_keyed_on_the_fingerprint() {
 }
 
 #[test]
-fn a_runs_report_joins_its_summary_with_the_servers_full_reports() {
+fn a_servers_full_report_is_kept_per_run_and_place() {
     let (_d, s) = store();
     let id = s.start_run("manual", false).unwrap();
     s.put_run_server(
@@ -160,38 +160,19 @@ fn a_runs_report_joins_its_summary_with_the_servers_full_reports() {
         r#"{"name":"beta","diff":{"commits":3}}"#,
     )
     .unwrap();
-    s.put_run_server(
-        id,
-        0,
-        "alpha",
-        "up-to-date",
-        r#"{"name":"alpha","diff":null}"#,
-    )
-    .unwrap();
-    s.finish_run(
-        id,
-        "failed",
-        r#"{"run_id":1,"servers":[{"name":"alpha"},{"name":"beta"},{"name":"gamma","error":"x"}]}"#,
-    )
-    .unwrap();
-    let doc: serde_json::Value = serde_json::from_str(&s.run_report(id).unwrap().unwrap()).unwrap();
-    let servers = doc["servers"].as_array().unwrap();
-    // Config order is the summary's; full reports replace summaries where kept.
-    assert_eq!(
-        servers[0],
-        serde_json::json!({"name": "alpha", "diff": null})
-    );
-    assert_eq!(servers[1]["diff"]["commits"], 3);
-    assert_eq!(
-        servers[2],
-        serde_json::json!({"name": "gamma", "error": "x"})
-    );
     assert_eq!(
         s.run_server_report(id, 1).unwrap().as_deref(),
         Some(r#"{"name":"beta","diff":{"commits":3}}"#)
     );
     assert_eq!(s.run_server_report(id, 2).unwrap(), None);
-    assert_eq!(s.run_report(id + 1).unwrap(), None);
+    assert!(s.run_has_server_reports(id).unwrap());
+    assert_eq!(s.run_summary(id).unwrap(), None, "not finished yet");
+    s.finish_run(id, "failed", r#"{"servers":[]}"#).unwrap();
+    assert_eq!(
+        s.run_summary(id).unwrap().as_deref(),
+        Some(r#"{"servers":[]}"#)
+    );
+    assert_eq!(s.run(id + 1).unwrap().map(|r| r.id), None);
 }
 
 #[test]
@@ -235,6 +216,6 @@ fn pruning_drops_old_runs_server_reports_and_keeps_their_summaries() {
     assert_eq!(s.run_server_report(old, 0).unwrap(), None);
     assert!(s.run_server_report(new, 0).unwrap().is_some());
     let doc: serde_json::Value =
-        serde_json::from_str(&s.run_report(old).unwrap().unwrap()).unwrap();
+        serde_json::from_str(&s.run_summary(old).unwrap().unwrap()).unwrap();
     assert_eq!(doc["servers"], serde_json::json!([{"name": "alpha"}]));
 }

@@ -846,8 +846,12 @@ fn the_json_report_is_in_config_order_and_is_the_one_kept_in_the_state() {
     // What was printed is what the state keeps for the run.
     let run_id = report["run_id"].as_i64().unwrap();
     let store = upkeep::store::Store::open(&f.ws.path("state/upkeep.db")).unwrap();
-    let kept: serde_json::Value =
-        serde_json::from_str(&store.run_report(run_id).unwrap().unwrap()).unwrap();
+    let kept: serde_json::Value = serde_json::from_str(
+        &upkeep::report::stored_json(&store, run_id)
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(kept, report);
 }
 

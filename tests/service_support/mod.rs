@@ -460,7 +460,9 @@ pub fn runs(f: &Fixture) -> Vec<upkeep::store::RunRow> {
 
 /// The server names of a finished run's report.
 pub fn report_servers(f: &Fixture, run_id: i64) -> Vec<String> {
-    let report = f.store().run_report(run_id).unwrap().expect("report");
+    let report = upkeep::report::stored_json(&f.store(), run_id)
+        .unwrap()
+        .expect("report");
     let v: serde_json::Value = serde_json::from_str(&report).unwrap();
     v["servers"]
         .as_array()
