@@ -27,7 +27,7 @@ pub const EXIT_BUSY: i32 = 3;
 pub async fn run(cli: Cli) -> i32 {
     crate::started_at();
     // One TLS provider (ring) for every client in the process: reqwest, lettre.
-    crate::forge::http::install_crypto_provider();
+    crate::http::install_crypto_provider();
     let config_path = config::resolve_path(cli.config.as_deref());
     let result = match cli.command {
         Command::Check(args) => return check(&config_path, &args).await,
@@ -92,8 +92,11 @@ fn load(path: &Path) -> Result<ValidConfig, i32> {
     })
 }
 
-/// The forge of a server, with its secrets resolved now.
-pub fn forge_for(server: &ServerConfig) -> anyhow::Result<Box<dyn Forge>> {
+/// The forge of a server on the shared connection pool, with its secrets resolved now.
+pub fn forge_for(
+    http: &crate::http::Pool,
+    server: &ServerConfig,
+) -> anyhow::Result<Box<dyn Forge>> {
     Ok(match &server.mirror.forge {
         ForgeConfig::Local { repo } => Box::new(LocalForge::new(repo)?),
         ForgeConfig::Github {
@@ -103,7 +106,8 @@ pub fn forge_for(server: &ServerConfig) -> anyhow::Result<Box<dyn Forge>> {
             token,
         } => {
             let token = token.resolve().context("GitHub token")?;
-            Box::new(crate::forge::github::GithubForge::new(
+            Box::new(crate::forge::github::GithubForge::with_pool(
+                http,
                 crate::forge::github::GithubSettings {
                     api_url: api_url.clone(),
                     owner: owner.clone(),
@@ -124,7 +128,8 @@ pub fn forge_for(server: &ServerConfig) -> anyhow::Result<Box<dyn Forge>> {
             token,
         } => {
             let token = token.resolve().context("Azure DevOps token")?;
-            Box::new(crate::forge::azure::AzureForge::new(
+            Box::new(crate::forge::azure::AzureForge::with_pool(
+                http,
                 crate::forge::azure::AzureSettings {
                     base_url: base_url.clone(),
                     organization: organization.clone(),
@@ -143,11 +148,15 @@ pub fn forge_for(server: &ServerConfig) -> anyhow::Result<Box<dyn Forge>> {
 
 pub fn deps(config: ValidConfig) -> anyhow::Result<Deps> {
     let store = open_store(&config)?;
-    let forges: ForgeFactory = Arc::new(forge_for);
+    // Built once: every forge and channel client shares its connections and TLS sessions.
+    let http = crate::http::Pool::new(std::time::Duration::from_secs(10))?;
+    let pool = http.clone();
+    let forges: ForgeFactory = Arc::new(move |server| forge_for(&pool, server));
     let concurrency = config.service.concurrency;
     Ok(Deps {
         config: Arc::new(config),
         store: Arc::new(store),
+        http,
         forges,
         concurrency,
         events: crate::events::Bus::new(),
@@ -178,9 +187,16 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
     if !args.online {
         return EXIT_OK;
     }
+    let http = match crate::http::Pool::new(std::time::Duration::from_secs(10)) {
+        Ok(http) => http,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return EXIT_FAILED;
+        }
+    };
     let mut failed = false;
     for server in &config.servers {
-        let result = forge_for(server).and_then(|f| {
+        let result = forge_for(&http, server).and_then(|f| {
             f.check_access(&server.mirror.base)
                 .map_err(anyhow::Error::from)
         });

@@ -31,6 +31,7 @@ pub mod demo;
 pub mod events;
 pub mod failpoint;
 pub mod forge;
+pub mod http;
 pub mod jitter;
 pub mod license;
 pub mod metrics;

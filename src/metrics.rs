@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use crate::events::Event;
-use crate::forge::http::HostMetrics;
+use crate::http::HostMetrics;
 
 /// Upper bounds (seconds) of the run duration histogram.
 const RUN_BUCKETS: &[f64] = &[

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use channels_support::{DripServer, FakeRegistry};
 use serde_json::json;
-use upkeep::forge::http::HttpSettings;
+use upkeep::http::HttpSettings;
 use upkeep::secret::Secret;
 use upkeep::upstream::channels::{
     ChannelError, ChannelRelease, ChannelSpec, ConditionalCache, Lookup, MAX_BODY_BYTES,

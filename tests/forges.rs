@@ -11,8 +11,8 @@ use forge_support::github::FakeGithub;
 use forge_support::{
     BOT_EMAIL, BOT_NAME, FakeForge, FakePrState, Fault, PIN_CONTENT, PIN_PATH, TOKEN,
 };
-use upkeep::forge::http::{EtagCache, HttpClient, HttpMetrics, Request};
 use upkeep::forge::{CommitWrite, ForgeError, Identity, PrRequest, PrState};
+use upkeep::http::{EtagCache, HttpClient, HttpMetrics, Request};
 
 const BRANCH: &str = "upkeep/demo-server";
 
@@ -489,9 +489,9 @@ fn http_client_metrics_and_etag_cache() {
     let metrics = Arc::new(HttpMetrics::default());
     let client = HttpClient::new(
         forge_support::test_http_settings(Duration::from_secs(5)),
-        Some(upkeep::forge::http::Auth::Bearer(
-            upkeep::secret::Secret::new(TOKEN),
-        )),
+        Some(upkeep::http::Auth::Bearer(upkeep::secret::Secret::new(
+            TOKEN,
+        ))),
     )
     .unwrap()
     .with_metrics(Arc::clone(&metrics));
@@ -536,9 +536,9 @@ fn network_errors_are_retried_then_reported() {
     let metrics = Arc::new(HttpMetrics::default());
     let client = HttpClient::new(
         forge_support::test_http_settings(Duration::from_secs(1)),
-        Some(upkeep::forge::http::Auth::Bearer(
-            upkeep::secret::Secret::new(TOKEN),
-        )),
+        Some(upkeep::http::Auth::Bearer(upkeep::secret::Secret::new(
+            TOKEN,
+        ))),
     )
     .unwrap()
     .with_metrics(Arc::clone(&metrics));

@@ -3,7 +3,7 @@
 //!
 //! Owns the Azure DevOps request shapes and their mapping onto the [`Forge`] primitives.
 //! Writes use the pushes API (one commit per push) and the refs API (to reset the bot branch
-//! onto base before that push). Retries, rate limits and error mapping live in [`super::http`].
+//! onto base before that push). Retries, rate limits and error mapping live in [`crate::http`].
 
 use std::time::Duration;
 
@@ -11,11 +11,11 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::http::{Auth, HttpClient, HttpSettings, Request, Response, build_url};
 use super::{
     BaseFile, BranchState, CommitWrite, Forge, ForgeError, ForgeResult, Identity, PrInfo,
     PrRequest, PrState,
 };
+use crate::http::{Auth, HttpClient, HttpSettings, Pool, Request, Response, build_url};
 use crate::secret::Secret;
 
 /// Azure DevOps rejects pull request descriptions longer than this many characters.
@@ -53,18 +53,27 @@ pub struct AzureForge {
 }
 
 impl AzureForge {
-    pub fn new(settings: AzureSettings) -> anyhow::Result<AzureForge> {
+    /// A forge on the shared connection pool, with the retry policy of `settings`.
+    pub fn with_pool(pool: &Pool, settings: AzureSettings) -> anyhow::Result<AzureForge> {
         let http = HttpSettings {
             timeout: settings.timeout,
             max_retries: settings.max_retries,
             max_rate_limit_wait: settings.max_rate_limit_wait,
             ..HttpSettings::default()
         };
-        Self::with_http_settings(settings, http)
+        Self::build(pool, settings, http)
     }
 
-    /// Like [`AzureForge::new`] with full control of the HTTP policy (tests use tiny backoffs).
+    /// With full control of the HTTP policy, on a pool of its own (tests use tiny backoffs).
     pub fn with_http_settings(
+        settings: AzureSettings,
+        http: HttpSettings,
+    ) -> anyhow::Result<AzureForge> {
+        Self::build(&Pool::new(http.connect_timeout)?, settings, http)
+    }
+
+    fn build(
+        pool: &Pool,
         settings: AzureSettings,
         http: HttpSettings,
     ) -> anyhow::Result<AzureForge> {
@@ -81,7 +90,7 @@ impl AzureForge {
             user: String::new(),
             password: pat,
         });
-        let client = HttpClient::new(http, auth)?;
+        let client = pool.client(http, auth)?;
         Ok(Self {
             settings,
             org_url,
@@ -630,17 +639,21 @@ mod tests {
     use super::*;
 
     fn forge(base: &str, organization: &str) -> AzureForge {
-        AzureForge::new(AzureSettings {
-            base_url: base.into(),
-            organization: organization.into(),
-            project: "Mirror Project".into(),
-            repository: "servers".into(),
-            api_version: "7.1".into(),
-            token: None,
-            timeout: Duration::from_secs(5),
-            max_retries: 0,
-            max_rate_limit_wait: Duration::from_secs(1),
-        })
+        let pool = Pool::new(Duration::from_secs(5)).unwrap();
+        AzureForge::with_pool(
+            &pool,
+            AzureSettings {
+                base_url: base.into(),
+                organization: organization.into(),
+                project: "Mirror Project".into(),
+                repository: "servers".into(),
+                api_version: "7.1".into(),
+                token: None,
+                timeout: Duration::from_secs(5),
+                max_retries: 0,
+                max_rate_limit_wait: Duration::from_secs(1),
+            },
+        )
         .unwrap()
     }
 

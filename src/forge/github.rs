@@ -3,7 +3,7 @@
 //!
 //! Owns the GitHub request shapes and their mapping onto the [`Forge`] primitives. Writes go
 //! through the Git Data API (blob, tree, commit, ref), so no local clone is needed. Retries,
-//! rate limits and error mapping live in [`super::http`].
+//! rate limits and error mapping live in [`crate::http`].
 
 use std::time::Duration;
 
@@ -12,11 +12,11 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::http::{Auth, HttpClient, HttpSettings, Request, build_url};
 use super::{
     BaseFile, BranchState, CommitWrite, Forge, ForgeError, ForgeResult, Identity, PrInfo,
     PrRequest, PrState,
 };
+use crate::http::{Auth, HttpClient, HttpSettings, Pool, Request, build_url};
 use crate::secret::Secret;
 
 /// GitHub rejects pull request bodies (and comments) longer than this many characters.
@@ -45,25 +45,35 @@ pub struct GithubForge {
 }
 
 impl GithubForge {
-    pub fn new(settings: GithubSettings) -> anyhow::Result<GithubForge> {
+    /// A forge on the shared connection pool, with the retry policy of `settings`.
+    pub fn with_pool(pool: &Pool, settings: GithubSettings) -> anyhow::Result<GithubForge> {
         let http = HttpSettings {
             timeout: settings.timeout,
             max_retries: settings.max_retries,
             max_rate_limit_wait: settings.max_rate_limit_wait,
             ..HttpSettings::default()
         };
-        Self::with_http_settings(settings, http)
+        Self::build(pool, settings, http)
     }
 
-    /// Like [`GithubForge::new`] with full control of the HTTP policy (tests use tiny backoffs).
+    /// With full control of the HTTP policy, on a pool of its own (tests use tiny backoffs).
     pub fn with_http_settings(
+        settings: GithubSettings,
+        http: HttpSettings,
+    ) -> anyhow::Result<GithubForge> {
+        Self::build(&Pool::new(http.connect_timeout)?, settings, http)
+    }
+
+    fn build(
+        pool: &Pool,
         settings: GithubSettings,
         http: HttpSettings,
     ) -> anyhow::Result<GithubForge> {
         let api = Url::parse(settings.api_url.trim_end_matches('/'))
             .map_err(|e| anyhow::anyhow!("invalid GitHub api_url {:?}: {e}", settings.api_url))?;
         let graphql = graphql_url(&api)?;
-        let client = HttpClient::new(http, settings.token.clone().map(Auth::Bearer))?
+        let client = pool
+            .client(http, settings.token.clone().map(Auth::Bearer))?
             .with_default_header(
                 reqwest::header::ACCEPT,
                 HeaderValue::from_static("application/vnd.github+json"),

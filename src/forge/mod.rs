@@ -2,36 +2,19 @@
 //!
 //! One trait, one file per forge (`local`, `github`, `azure`). The trait offers primitives only;
 //! the idempotency ladder (same version open / older open / declined / merged) is decided in
-//! `pipeline`, from the state store's records plus what these primitives report. Forges never
-//! import `store`, `notify` or `upstream`.
+//! `pipeline`, from the state store's records plus what these primitives report. Forges call
+//! HTTP through [`crate::http`] and never import `store`, `notify` or `upstream`.
 
 pub mod azure;
 pub mod github;
-pub mod http;
 pub mod local;
 pub mod pin;
 
 use std::fmt;
 
-/// What a forge operation failed on, for the callers that branch on it.
-#[derive(Debug, thiserror::Error)]
-pub enum ForgeError {
-    /// 404 or a missing branch/file/PR.
-    #[error("not found: {0}")]
-    NotFound(String),
-    /// 409/422: the ref moved under us, the PR already exists, ...
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// 401/403 (not rate limiting): the token is missing, wrong or cannot write.
-    #[error("unauthorized: {0}")]
-    Unauthorized(String),
-    /// 429 or a rate-limit 403 that outlasted our retries.
-    #[error("rate limited: {0}")]
-    RateLimited(String),
-    /// Anything else, with the response body or the git error in the message.
-    #[error("{0}")]
-    Other(String),
-}
+/// What a forge operation failed on, for the callers that branch on it: the kinds of the
+/// shared HTTP layer (the local git forge maps its errors onto the same kinds).
+pub use crate::http::Error as ForgeError;
 
 pub type ForgeResult<T> = Result<T, ForgeError>;
 

@@ -38,6 +38,8 @@ pub type ForgeFactory = Arc<dyn Fn(&ServerConfig) -> anyhow::Result<Box<dyn Forg
 pub struct Deps {
     pub config: Arc<ValidConfig>,
     pub store: Arc<Store>,
+    /// The one HTTP connection pool; forges and release channels make their clients from it.
+    pub http: crate::http::Pool,
     pub forges: ForgeFactory,
     /// How many servers are synced at once.
     pub concurrency: usize,
@@ -392,6 +394,7 @@ impl upstream::channels::ConditionalCache for StoreCache<'_> {
 /// one is reported.
 fn lookup_channels(
     store: &Store,
+    http: &crate::http::Pool,
     server: &ServerConfig,
     dry_run: bool,
 ) -> Vec<(Channel, Result<upstream::channels::Lookup, String>)> {
@@ -400,7 +403,7 @@ fn lookup_channels(
         store,
         write: !dry_run,
     };
-    let settings = crate::forge::http::HttpSettings::default();
+    let settings = crate::http::HttpSettings::default();
     server
         .channels
         .iter()
@@ -414,7 +417,7 @@ fn lookup_channels(
                 ChannelConfig::Pypi { index, project } => ChannelSpec::Pypi { index: index.clone(), project: project.clone() },
                 ChannelConfig::McpRegistry { registry, server } => ChannelSpec::McpRegistry { registry: registry.clone(), server: server.clone() },
             };
-            let result = upstream::channels::lookup(&spec, &settings, &cache, server.release.scheme).map_err(|e| e.to_string());
+            let result = upstream::channels::lookup_on(http, &spec, &settings, &cache, server.release.scheme).map_err(|e| e.to_string());
             if let Err(e) = &result {
                 tracing::warn!(channel = channel.name(), error = %e, "release channel lookup failed");
             }
@@ -697,8 +700,8 @@ fn sync_server_inner(
 
     // Release channels: the primary one (when not git tags) and the registries cross-checked.
     let now = chrono::Utc::now();
-    let lookups =
-        tracing::info_span!("release").in_scope(|| lookup_channels(store, server, dry_run));
+    let lookups = tracing::info_span!("release")
+        .in_scope(|| lookup_channels(store, &deps.http, server, dry_run));
     let mut primary: Option<Vec<upstream::channels::ChannelRelease>> = None;
     for (channel, result) in &lookups {
         match result {

@@ -128,7 +128,7 @@ async fn metrics(State(control): State<Arc<Control>>) -> Response {
         Ok(Scrape {
             emails: deps.store.outbox_counts(None)?,
             servers,
-            http: crate::forge::http::global_metrics().snapshot(),
+            http: crate::http::global_metrics().snapshot(),
             run_in_progress,
         })
     })

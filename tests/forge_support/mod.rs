@@ -461,8 +461,8 @@ pub trait FakeForge {
 }
 
 /// The HTTP policy the test clients use: real retries, tiny backoffs.
-pub fn test_http_settings(max_rate_limit_wait: Duration) -> upkeep::forge::http::HttpSettings {
-    upkeep::forge::http::HttpSettings {
+pub fn test_http_settings(max_rate_limit_wait: Duration) -> upkeep::http::HttpSettings {
+    upkeep::http::HttpSettings {
         timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
         max_retries: 3,

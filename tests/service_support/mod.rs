@@ -397,7 +397,7 @@ impl Drop for Service {
 }
 
 pub fn client() -> reqwest::blocking::Client {
-    upkeep::forge::http::install_crypto_provider();
+    upkeep::http::install_crypto_provider();
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

@@ -10,7 +10,7 @@ use super::{
     ChannelError, ChannelRelease, Fetcher, Lookup, MAX_PAGES, NOTES_LIMIT, base_url, cap_text,
     scheme_prerelease,
 };
-use crate::forge::http::build_url;
+use crate::http::build_url;
 use crate::upstream::version::VersionScheme;
 
 #[derive(Debug, Deserialize)]

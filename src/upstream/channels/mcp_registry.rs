@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::{
     ChannelError, ChannelRelease, Fetcher, Lookup, MAX_PAGES, base_url, scheme_prerelease,
 };
-use crate::forge::http::build_url;
+use crate::http::build_url;
 use crate::upstream::version::{Version, VersionScheme};
 
 /// The `_meta` key of the official registry's own metadata.

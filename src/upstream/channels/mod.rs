@@ -6,8 +6,8 @@
 //! published releases: the cooldown ([`cooldown_passed`]) and the cross-check of registries
 //! against git tags ([`cross_check`]).
 //!
-//! Retries, backoff, `Retry-After` and rate-limit waits are the shared client's
-//! ([`crate::forge::http::HttpClient`]); this module never sleeps or loops on errors itself.
+//! Retries, backoff, `Retry-After`, rate-limit waits and the body size cap are the shared HTTP
+//! layer's ([`crate::http::HttpClient`]); this module never sleeps or loops on errors itself.
 //! It does not know about the state store (the store implements [`ConditionalCache`]), the
 //! tag pattern or the prerelease policy (callers apply them to the returned releases).
 //!
@@ -31,8 +31,7 @@ use reqwest::header::{CONTENT_TYPE, ETAG, HeaderName, HeaderValue, IF_NONE_MATCH
 use serde::{Deserialize, Serialize};
 
 use super::version::{Version, VersionScheme};
-use crate::forge::ForgeError;
-use crate::forge::http::{Auth, HttpClient, HttpSettings, Request, Response, truncate_body};
+use crate::http::{Auth, HttpClient, HttpSettings, Pool, Request, Response, truncate_body};
 use crate::secret::Secret;
 
 pub use cooldown::{cooldown_passed, is_security_release, proposable_at};
@@ -197,13 +196,11 @@ pub enum ChannelError {
         url: String,
         content_type: String,
     },
-    /// A body over [`MAX_BODY_BYTES`].
-    #[error("{channel}: GET {url}: response body of {bytes} bytes is over the {limit}-byte limit")]
+    /// A body over [`MAX_BODY_BYTES`] (refused before it is read in full).
+    #[error("{channel}: {message}")]
     TooLarge {
         channel: &'static str,
-        url: String,
-        bytes: usize,
-        limit: usize,
+        message: String,
     },
     /// JSON that does not decode, or decodes to something that is not this registry's shape.
     #[error("{channel}: GET {url}: unexpected response: {message}")]
@@ -221,27 +218,45 @@ pub enum ChannelError {
 }
 
 impl ChannelError {
-    fn from_forge(channel: &'static str, error: ForgeError) -> Self {
+    fn from_http(channel: &'static str, error: crate::http::Error) -> Self {
+        use crate::http::Error;
         match error {
-            ForgeError::NotFound(message) => ChannelError::NotFound { channel, message },
-            ForgeError::Unauthorized(message) => ChannelError::Unauthorized { channel, message },
-            ForgeError::RateLimited(message) => ChannelError::RateLimited { channel, message },
-            ForgeError::Conflict(message) | ForgeError::Other(message) => {
+            Error::NotFound(message) => ChannelError::NotFound { channel, message },
+            Error::Unauthorized(message) => ChannelError::Unauthorized { channel, message },
+            Error::RateLimited(message) => ChannelError::RateLimited { channel, message },
+            Error::TooLarge(message) => ChannelError::TooLarge { channel, message },
+            Error::Conflict(message) | Error::Other(message) => {
                 ChannelError::Request { channel, message }
             }
         }
     }
 }
 
+/// Lists the releases a channel publishes, on a connection pool of its own (tests, one-off
+/// tools); the pipeline uses [`lookup_on`] with the process's pool.
+pub fn lookup(
+    spec: &ChannelSpec,
+    settings: &HttpSettings,
+    cache: &dyn ConditionalCache,
+    scheme: VersionScheme,
+) -> Result<Lookup, ChannelError> {
+    let pool = Pool::new(settings.connect_timeout).map_err(|e| ChannelError::Request {
+        channel: spec.kind(),
+        message: format!("{e:#}"),
+    })?;
+    lookup_on(&pool, spec, settings, cache, scheme)
+}
+
 /// Lists the releases a channel publishes.
 ///
-/// Blocking: call it from a blocking thread, never on a tokio worker. Each call builds its own
-/// client from `settings` (GitHub's token is bound to the client so that error messages are
-/// scrubbed of it). Every page is requested with `If-None-Match` when `cache` has its URL; a
-/// 304 replays the cached page. Registry versions that do not parse under `scheme` are skipped
-/// with a debug line (as unparsable tags are); npm's deprecated versions, PyPI's yanked or
-/// file-less ones and the MCP Registry's deleted ones are skipped too.
-pub fn lookup(
+/// Blocking: call it from a blocking thread, never on a tokio worker. Each call makes its own
+/// client on `pool` from `settings` (GitHub's token is bound to the client so that error
+/// messages are scrubbed of it). Every page is requested with `If-None-Match` when `cache` has
+/// its URL; a 304 replays the cached page. Registry versions that do not parse under `scheme`
+/// are skipped with a debug line (as unparsable tags are); npm's deprecated versions, PyPI's
+/// yanked or file-less ones and the MCP Registry's deleted ones are skipped too.
+pub fn lookup_on(
+    pool: &Pool,
     spec: &ChannelSpec,
     settings: &HttpSettings,
     cache: &dyn ConditionalCache,
@@ -254,10 +269,13 @@ pub fn lookup(
         } => Some(Auth::Bearer(token.clone())),
         _ => None,
     };
-    let client = HttpClient::new(settings.clone(), auth).map_err(|e| ChannelError::Request {
-        channel,
-        message: format!("{e:#}"),
-    })?;
+    let client = pool
+        .client(settings.clone(), auth)
+        .map_err(|e| ChannelError::Request {
+            channel,
+            message: format!("{e:#}"),
+        })?
+        .with_body_limit(MAX_BODY_BYTES);
     let mut releases = match spec {
         ChannelSpec::GithubReleases {
             api_url,
@@ -366,7 +384,7 @@ impl Fetcher<'_> {
         let response = self
             .client
             .execute(&request)
-            .map_err(|e| ChannelError::from_forge(self.channel, e))?;
+            .map_err(|e| ChannelError::from_http(self.channel, e))?;
         if response.status == StatusCode::NOT_MODIFIED {
             let Some((_, link_next, body)) = cached else {
                 return Err(ChannelError::Request {
@@ -408,16 +426,8 @@ impl Fetcher<'_> {
         })
     }
 
-    /// Size and content type of a 2xx body.
+    /// The content type of a 2xx body (its size was capped by the client).
     fn check_body(&self, response: &Response) -> Result<(), ChannelError> {
-        if response.body.len() > MAX_BODY_BYTES {
-            return Err(ChannelError::TooLarge {
-                channel: self.channel,
-                url: response.url.clone(),
-                bytes: response.body.len(),
-                limit: MAX_BODY_BYTES,
-            });
-        }
         // A missing content type is tolerated (the JSON decode still guards); a present one
         // must say JSON, so an HTML sign-in or proxy page is named as such.
         if let Some(content_type) = response.header_str(CONTENT_TYPE.as_str())

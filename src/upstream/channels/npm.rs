@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{ChannelError, ChannelRelease, Fetcher, Lookup, base_url, scheme_prerelease};
-use crate::forge::http::build_url;
+use crate::http::build_url;
 use crate::upstream::version::{Version, VersionScheme};
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,342 @@
+//! [`HttpClient`]: one use of the shared [`Pool`] (a forge, a channel) with its own retry
+//! policy, credential, default headers and size cap, and the retry loop that applies them.
+
+use std::io::Read as _;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, ETAG, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH,
+};
+use reqwest::{StatusCode, Url};
+
+use super::policy::{
+    backoff_delay, display_url, error_chain, host_key, rate_limit_wait, truncate_body,
+};
+use super::{
+    Auth, CachedBody, Error, EtagCache, HttpMetrics, HttpSettings, Pool, Request, Response, Result,
+    global_metrics,
+};
+use crate::secret::Secret;
+
+/// A blocking HTTP client with retries, rate-limit handling, size caps and metrics.
+///
+/// Use it on a blocking thread, never on a tokio worker thread.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    pool: Pool,
+    settings: HttpSettings,
+    /// Sensitive: its Debug form hides the value.
+    auth_header: Option<HeaderValue>,
+    /// Kept as secrets so that `Debug` of the client (and of every forge) stays redacted.
+    secret_forms: Vec<Secret>,
+    default_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Bodies longer than this are refused ([`Error::TooLarge`]) without being read in full.
+    body_limit: Option<usize>,
+    metrics: Arc<HttpMetrics>,
+}
+
+/// Why one attempt got no usable response.
+enum Failure {
+    /// Connect, send or read failed (retried).
+    Network(String),
+    /// The body is over the cap (never retried).
+    TooLarge(String),
+}
+
+impl HttpClient {
+    /// A client with a [`Pool`] of its own (connect timeout from `settings`): for tests and
+    /// one-off tools. The service makes its clients from the shared pool ([`Pool::client`]).
+    pub fn new(settings: HttpSettings, auth: Option<Auth>) -> anyhow::Result<Self> {
+        let pool = Pool::new(settings.connect_timeout)?;
+        Self::on(&pool, settings, auth)
+    }
+
+    /// A client on `pool`: its connect timeout is the pool's; every other setting is this one's.
+    pub fn on(pool: &Pool, settings: HttpSettings, auth: Option<Auth>) -> anyhow::Result<Self> {
+        let (auth_header, secret_forms) = match &auth {
+            Some(auth) => (Some(auth.header_value()?), auth.secret_forms()),
+            None => (None, Vec::new()),
+        };
+        Ok(Self {
+            pool: pool.clone(),
+            settings,
+            auth_header,
+            secret_forms,
+            default_headers: Vec::new(),
+            body_limit: None,
+            metrics: global_metrics(),
+        })
+    }
+
+    /// Records into `metrics` instead of the process-wide metrics.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<HttpMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Adds a header sent with every request (API version, accept type).
+    #[must_use]
+    pub fn with_default_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.default_headers.push((name, value));
+        self
+    }
+
+    /// Refuses response bodies over `bytes` ([`Error::TooLarge`]), reading at most one byte
+    /// more than that: a hostile or mistaken server cannot make the process buffer more.
+    #[must_use]
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = Some(bytes);
+        self
+    }
+
+    pub fn settings(&self) -> &HttpSettings {
+        &self.settings
+    }
+
+    /// Sends with retries and maps a final non-2xx status to an [`Error`].
+    pub fn execute(&self, request: &Request) -> Result<Response> {
+        let response = self.execute_raw(request)?;
+        if response.status.is_success() || response.status == StatusCode::NOT_MODIFIED {
+            Ok(response)
+        } else {
+            Err(self.status_error(&response))
+        }
+    }
+
+    /// Sends with retries and returns the final response whatever its status; only network
+    /// errors, bodies over the cap and exhausted rate limits are errors.
+    pub fn execute_raw(&self, request: &Request) -> Result<Response> {
+        let shown_url = display_url(&request.url);
+        let host = host_key(&request.url);
+        let attempts = self.settings.max_retries.saturating_add(1);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let last = attempt >= attempts;
+            let response = match self.send_once(request) {
+                Ok(response) => response,
+                Err(Failure::TooLarge(message)) => return Err(Error::TooLarge(message)),
+                Err(Failure::Network(cause)) => {
+                    self.count(&host, "network-error");
+                    let message = self.scrub(&format!(
+                        "{} {shown_url}: {cause} (attempt {attempt} of {attempts})",
+                        request.method
+                    ));
+                    if last {
+                        return Err(Error::Other(message));
+                    }
+                    let delay = self.backoff(attempt);
+                    tracing::warn!(error = %message, delay_ms = delay.as_millis() as u64, "retrying request");
+                    self.metrics.update(&host, |m| m.retries += 1);
+                    std::thread::sleep(delay);
+                    continue;
+                }
+            };
+            self.count(&host, &response.status.as_u16().to_string());
+            if let Some(hint) = rate_limit_wait(
+                response.status,
+                &response.headers,
+                &response.body,
+                SystemTime::now(),
+            ) {
+                let wait = hint.unwrap_or_else(|| self.backoff(attempt));
+                if last || wait > self.settings.max_rate_limit_wait {
+                    return Err(self.rate_limited(request, &response, attempt, wait));
+                }
+                tracing::warn!(
+                    method = %request.method,
+                    url = %shown_url,
+                    status = response.status.as_u16(),
+                    wait_ms = wait.as_millis() as u64,
+                    "rate limited; waiting"
+                );
+                self.metrics.update(&host, |m| {
+                    m.rate_limit_waits += 1;
+                    m.rate_limit_wait_ms += wait.as_millis() as u64;
+                });
+                std::thread::sleep(wait);
+                continue;
+            }
+            if response.status.is_server_error() && !last {
+                let delay = self.backoff(attempt);
+                tracing::warn!(
+                    method = %request.method,
+                    url = %shown_url,
+                    status = response.status.as_u16(),
+                    delay_ms = delay.as_millis() as u64,
+                    "server error; retrying"
+                );
+                self.metrics.update(&host, |m| m.retries += 1);
+                std::thread::sleep(delay);
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
+    /// A GET that sends `If-None-Match` when `cache` knows the URL and returns the cached body
+    /// on 304; a 200 with an ETag refreshes the cache.
+    pub fn get_cached(&self, url: Url, cache: &EtagCache) -> Result<CachedBody> {
+        let key = url.to_string();
+        let cached = cache.get(&key);
+        let mut request = Request::get(url);
+        if let Some((etag, _)) = &cached
+            && let Ok(value) = HeaderValue::from_str(etag)
+        {
+            request = request.header(IF_NONE_MATCH, value);
+        }
+        let response = self.execute(&request)?;
+        if response.status == StatusCode::NOT_MODIFIED {
+            return match cached {
+                Some((_, body)) => Ok(CachedBody {
+                    body,
+                    not_modified: true,
+                }),
+                None => Err(Error::Other(format!(
+                    "GET {}: 304 Not Modified without a cached body",
+                    response.url
+                ))),
+            };
+        }
+        if let Some(etag) = response.header_str(ETAG.as_str()) {
+            cache.put(&key, etag.to_string(), response.body.clone());
+        }
+        Ok(CachedBody {
+            body: response.body,
+            not_modified: false,
+        })
+    }
+
+    /// The error for a final non-success response, scrubbed of credentials.
+    pub fn status_error(&self, response: &Response) -> Error {
+        let message = self.scrub(&format!(
+            "{} {}: {}: {}",
+            response.method,
+            response.url,
+            response.status,
+            truncate_body(&response.body)
+        ));
+        match response.status.as_u16() {
+            401 | 403 => Error::Unauthorized(message),
+            404 => Error::NotFound(message),
+            409 | 422 => Error::Conflict(message),
+            429 => Error::RateLimited(message),
+            _ => Error::Other(message),
+        }
+    }
+
+    /// Removes every form of the token from `text` (defence in depth: bodies may echo it).
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for form in &self.secret_forms {
+            out = out.replace(form.expose(), "<redacted>");
+        }
+        out
+    }
+
+    fn rate_limited(
+        &self,
+        request: &Request,
+        response: &Response,
+        attempt: u32,
+        wait: Duration,
+    ) -> Error {
+        Error::RateLimited(self.scrub(&format!(
+            "{} {}: {} after {attempt} attempt(s); next wait would be {}s (limit {}s): {}",
+            request.method,
+            response.url,
+            response.status,
+            wait.as_secs(),
+            self.settings.max_rate_limit_wait.as_secs(),
+            truncate_body(&response.body)
+        )))
+    }
+
+    fn send_once(&self, request: &Request) -> std::result::Result<Response, Failure> {
+        // Later sources replace earlier ones: request headers win over client defaults.
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        for (name, value) in self.default_headers.iter().chain(&request.headers) {
+            headers.insert(name.clone(), value.clone());
+        }
+        if let Some(auth) = &self.auth_header {
+            headers.insert(AUTHORIZATION, auth.clone());
+        }
+        let mut builder = self
+            .pool
+            .inner
+            .request(request.method.clone(), request.url.clone())
+            .timeout(self.settings.timeout)
+            .headers(headers);
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let network = |e: &dyn std::error::Error| Failure::Network(error_chain(e));
+        let response = builder.send().map_err(|e| network(&e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = self.read_body(request, &headers, response)?;
+        Ok(Response {
+            method: request.method.clone(),
+            url: display_url(&request.url),
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// The whole body, or [`Failure::TooLarge`] once it passes the cap.
+    fn read_body(
+        &self,
+        request: &Request,
+        headers: &HeaderMap,
+        response: reqwest::blocking::Response,
+    ) -> std::result::Result<Vec<u8>, Failure> {
+        let Some(limit) = self.body_limit else {
+            return response
+                .bytes()
+                .map(|b| b.to_vec())
+                .map_err(|e| Failure::Network(error_chain(&e)));
+        };
+        let too_large = |detail: String| {
+            Failure::TooLarge(format!(
+                "{} {}: response body {detail} is over the {limit}-byte limit",
+                request.method,
+                display_url(&request.url)
+            ))
+        };
+        let declared = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(n) = declared.filter(|n| *n > limit as u64) {
+            return Err(too_large(format!("of {n} bytes")));
+        }
+        let mut body = Vec::new();
+        response
+            .take(limit as u64 + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| Failure::Network(error_chain(&e)))?;
+        if body.len() > limit {
+            return Err(too_large(format!("of more than {limit} bytes")));
+        }
+        Ok(body)
+    }
+
+    fn count(&self, host: &str, status: &str) {
+        self.metrics.update(host, |m| {
+            *m.requests_by_status.entry(status.into()).or_default() += 1;
+        });
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        backoff_delay(
+            self.settings.backoff_base,
+            self.settings.backoff_max,
+            attempt,
+            crate::jitter::random_u64(),
+        )
+    }
+}
