@@ -1,10 +1,10 @@
-//! Composition root: valid config -> secrets -> store, forges, mailer; one function per
-//! command, each returning the process exit code. The only module besides `main` that prints.
+//! The commands: one function per command, each returning the process exit code
+//! ([`crate::exit`]), on deps built by the composition root ([`crate::deps`]). The only module
+//! besides `main` that prints.
 #![allow(clippy::print_stderr)]
 
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 
@@ -12,16 +12,10 @@ use crate::cli::{
     CheckArgs, Cli, Command, LicenseCommand, OutboxArgs, OutboxCommand, RunsArgs, RunsCommand,
     StatusArgs, SyncArgs,
 };
-use crate::config::{self, ForgeConfig, ServerConfig, ValidConfig};
-use crate::forge::Forge;
-use crate::forge::local::LocalForge;
-use crate::pipeline::{self, Deps, ForgeFactory, RunError, RunOptions};
-use crate::store::Store;
-
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_FAILED: i32 = 1;
-pub const EXIT_CONFIG: i32 = 2;
-pub const EXIT_BUSY: i32 = 3;
+use crate::config::{self, ValidConfig};
+use crate::deps::{Deps, forge_for, open_store};
+use crate::exit;
+use crate::pipeline::{self, RunError, RunOptions};
 
 /// Run a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
@@ -55,7 +49,7 @@ pub async fn run(cli: Cli) -> i32 {
                         "error: {}; nothing was changed, try again once it is released",
                         locked_message(&state)
                     );
-                    return EXIT_BUSY;
+                    return exit::BUSY;
                 }
                 result
             }
@@ -65,13 +59,9 @@ pub async fn run(cli: Cli) -> i32 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            EXIT_FAILED
+            exit::FAILED
         }
     }
-}
-
-fn open_store(config: &ValidConfig) -> anyhow::Result<Store> {
-    Store::open_with(&config.state.path, config.state.busy_timeout)
 }
 
 fn locked_message(state: &config::StateConfig) -> String {
@@ -88,79 +78,7 @@ fn load(path: &Path) -> Result<ValidConfig, i32> {
             eprintln!("{d}");
         }
         eprintln!("{} problem(s) in {}", errors.0.len(), path.display());
-        EXIT_CONFIG
-    })
-}
-
-/// The forge of a server on the shared connection pool, with its secrets resolved now.
-pub fn forge_for(
-    http: &crate::http::Pool,
-    server: &ServerConfig,
-) -> anyhow::Result<Box<dyn Forge>> {
-    Ok(match &server.mirror.forge {
-        ForgeConfig::Local { repo } => Box::new(LocalForge::new(repo)?),
-        ForgeConfig::Github {
-            api_url,
-            owner,
-            repo,
-            token,
-        } => {
-            let token = token.resolve().context("GitHub token")?;
-            Box::new(crate::forge::github::GithubForge::with_pool(
-                http,
-                crate::forge::github::GithubSettings {
-                    api_url: api_url.clone(),
-                    owner: owner.clone(),
-                    repo: repo.clone(),
-                    token,
-                    timeout: std::time::Duration::from_secs(30),
-                    max_retries: 4,
-                    max_rate_limit_wait: std::time::Duration::from_secs(300),
-                },
-            )?)
-        }
-        ForgeConfig::AzureDevops {
-            base_url,
-            organization,
-            project,
-            repository,
-            api_version,
-            token,
-        } => {
-            let token = token.resolve().context("Azure DevOps token")?;
-            Box::new(crate::forge::azure::AzureForge::with_pool(
-                http,
-                crate::forge::azure::AzureSettings {
-                    base_url: base_url.clone(),
-                    organization: organization.clone(),
-                    project: project.clone(),
-                    repository: repository.clone(),
-                    api_version: api_version.clone(),
-                    token,
-                    timeout: std::time::Duration::from_secs(30),
-                    max_retries: 4,
-                    max_rate_limit_wait: std::time::Duration::from_secs(300),
-                },
-            )?)
-        }
-    })
-}
-
-pub fn deps(config: ValidConfig) -> anyhow::Result<Deps> {
-    let store = open_store(&config)?;
-    // Built once: every forge and channel client shares its connections and TLS sessions.
-    let http = crate::http::Pool::new(std::time::Duration::from_secs(10))?;
-    let pool = http.clone();
-    let forges: ForgeFactory = Arc::new(move |server| forge_for(&pool, server));
-    let concurrency = config.service.concurrency;
-    Ok(Deps {
-        config: Arc::new(config),
-        store: Arc::new(store),
-        http,
-        forges,
-        concurrency,
-        events: crate::events::Bus::new(),
-        stop: tokio_util::sync::CancellationToken::new(),
+        exit::CONFIG
     })
 }
 
@@ -185,13 +103,13 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
         let _ = writeln!(out, "  {}", t.to_rfc3339());
     }
     if !args.online {
-        return EXIT_OK;
+        return exit::OK;
     }
-    let http = match crate::http::Pool::new(std::time::Duration::from_secs(10)) {
+    let http = match crate::deps::http_pool() {
         Ok(http) => http,
         Err(e) => {
             eprintln!("error: {e:#}");
-            return EXIT_FAILED;
+            return exit::FAILED;
         }
     };
     let mut failed = false;
@@ -210,11 +128,11 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
             }
         }
     }
-    if failed { EXIT_FAILED } else { EXIT_OK }
+    if failed { exit::FAILED } else { exit::OK }
 }
 
 async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
-    let deps = deps(config)?;
+    let deps = Deps::from_config(config)?;
     let opts = RunOptions {
         servers: args.servers.clone(),
         dry_run: args.dry_run,
@@ -234,14 +152,14 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
                 "error: another upkeep run is in progress ({} since {}); it holds the lease until {}",
                 h.holder, h.acquired_at, h.expires_at
             );
-            return Ok(EXIT_BUSY);
+            return Ok(exit::BUSY);
         }
         Err(RunError::UnknownServer(s)) => {
             eprintln!(
                 "error: unknown server `{s}` (not in {})",
                 deps.config.file.display()
             );
-            return Ok(EXIT_CONFIG);
+            return Ok(exit::CONFIG);
         }
         Err(RunError::StateLocked(e)) => return Err(e),
         Err(RunError::Other(e)) if crate::store::is_locked(&e) => {
@@ -250,7 +168,7 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
                 "error: {}; the run stopped part-way (its finished decisions are kept) and the next run picks up",
                 locked_message(&deps.config.state)
             );
-            return Ok(EXIT_FAILED);
+            return Ok(exit::FAILED);
         }
         Err(RunError::Other(e)) => return Err(e),
     };
@@ -265,9 +183,9 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
         write!(out, "{}", crate::status::run_summary(&report))?;
     }
     Ok(if report.any_failed() {
-        EXIT_FAILED
+        exit::FAILED
     } else {
-        EXIT_OK
+        exit::OK
     })
 }
 
@@ -280,7 +198,7 @@ fn status(config: &ValidConfig, args: &StatusArgs) -> anyhow::Result<i32> {
     } else {
         write!(out, "{}", crate::status::table(&doc))?;
     }
-    Ok(EXIT_OK)
+    Ok(exit::OK)
 }
 
 fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
@@ -290,11 +208,11 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
         LicenseCommand::Approve { server, by, note } => {
             if config.server(&server).is_none() {
                 eprintln!("error: unknown server `{server}`");
-                return Ok(EXIT_CONFIG);
+                return Ok(exit::CONFIG);
             }
             let Some((fingerprint, _)) = store.pending_review(&server)? else {
                 eprintln!("error: {server} has no license change waiting for review");
-                return Ok(EXIT_FAILED);
+                return Ok(exit::FAILED);
             };
             store.approve_license(&server, &fingerprint, &by, note.as_deref())?;
             writeln!(
@@ -302,15 +220,15 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
                 "Approved the license of {server} (fingerprint {}) by {by}.\nThe next sync marks the rebuild PR ready for review.",
                 &fingerprint[..fingerprint.len().min(16)]
             )?;
-            Ok(EXIT_OK)
+            Ok(exit::OK)
         }
         LicenseCommand::Show { server } => {
             if config.server(&server).is_none() {
                 eprintln!("error: unknown server `{server}`");
-                return Ok(EXIT_CONFIG);
+                return Ok(exit::CONFIG);
             }
             write!(out, "{}", crate::status::license_text(&store, &server)?)?;
-            Ok(EXIT_OK)
+            Ok(exit::OK)
         }
     }
 }
@@ -319,12 +237,12 @@ fn tag(config: &ValidConfig, cmd: crate::cli::TagCommand) -> anyhow::Result<i32>
     let crate::cli::TagCommand::Accept { server, tag, by } = cmd;
     if config.server(&server).is_none() {
         eprintln!("error: unknown server `{server}`");
-        return Ok(EXIT_CONFIG);
+        return Ok(exit::CONFIG);
     }
     let store = open_store(config)?;
     let Some(commit) = store.last_seen_commit(&server, &tag)? else {
         eprintln!("error: upkeep has never seen tag `{tag}` of {server}");
-        return Ok(EXIT_FAILED);
+        return Ok(exit::FAILED);
     };
     store.accept_tag(&server, &tag, &commit, &by)?;
     let mut out = std::io::stdout().lock();
@@ -332,7 +250,7 @@ fn tag(config: &ValidConfig, cmd: crate::cli::TagCommand) -> anyhow::Result<i32>
         out,
         "Accepted {tag} of {server} at {commit} (by {by}). The next sync proposes releases again."
     )?;
-    Ok(EXIT_OK)
+    Ok(exit::OK)
 }
 
 fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
@@ -341,7 +259,7 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
     if let Some(RunsCommand::Show { id, json }) = args.command {
         let Some(row) = store.run(id)? else {
             eprintln!("error: no run {id} in {}", config.state.path.display());
-            return Ok(EXIT_FAILED);
+            return Ok(exit::FAILED);
         };
         let Some(doc) = store.run_summary(id)? else {
             // Still running, or it died before finishing (a later run marks it aborted).
@@ -354,7 +272,7 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
                     row.trigger, row.started_at, row.result
                 )?;
             }
-            return Ok(EXIT_OK);
+            return Ok(exit::OK);
         };
         let mut w = std::io::BufWriter::new(&mut out);
         if json {
@@ -373,7 +291,7 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
             write!(w, "{}", crate::status::run_summary(&report))?;
         }
         w.flush()?;
-        return Ok(EXIT_OK);
+        return Ok(exit::OK);
     }
     let mut listed = Vec::new();
     for row in store.recent_runs(args.limit)? {
@@ -399,11 +317,11 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
             })
             .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&docs)?)?;
-        return Ok(EXIT_OK);
+        return Ok(exit::OK);
     }
     if listed.is_empty() {
         writeln!(out, "no runs yet")?;
-        return Ok(EXIT_OK);
+        return Ok(exit::OK);
     }
     writeln!(
         out,
@@ -431,7 +349,7 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
             if row.dry_run { " (dry run)" } else { "" }
         )?;
     }
-    Ok(EXIT_OK)
+    Ok(exit::OK)
 }
 
 async fn outbox(config: &ValidConfig, args: OutboxArgs) -> anyhow::Result<i32> {
@@ -440,7 +358,7 @@ async fn outbox(config: &ValidConfig, args: OutboxArgs) -> anyhow::Result<i32> {
     if let Some(OutboxCommand::Retry { id }) = args.command {
         if !store.retry_email(id)? {
             eprintln!("error: no pending or failed email with id {id}");
-            return Ok(EXIT_FAILED);
+            return Ok(exit::FAILED);
         }
         let summary = crate::notify::outbox::drain(&store, &config.email).await;
         let row = store.outbox_row(id)?.context("outbox row vanished")?;
@@ -453,9 +371,9 @@ async fn outbox(config: &ValidConfig, args: OutboxArgs) -> anyhow::Result<i32> {
                 .unwrap_or_default()
         )?;
         return Ok(if summary.failed > 0 || row.status != "sent" {
-            EXIT_FAILED
+            exit::FAILED
         } else {
-            EXIT_OK
+            exit::OK
         });
     }
     let statuses: &[&str] = if args.all {
@@ -486,5 +404,5 @@ async fn outbox(config: &ValidConfig, args: OutboxArgs) -> anyhow::Result<i32> {
             )?;
         }
     }
-    Ok(EXIT_OK)
+    Ok(exit::OK)
 }

@@ -270,7 +270,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
         crate::config::EmailTransport::Smtp(_) => dir.join("outbox"),
     };
     let before: std::collections::BTreeSet<PathBuf> = list_eml(&outbox_dir);
-    let deps = crate::app::deps(config)?;
+    let deps = crate::deps::Deps::from_config(config)?;
     let report = pipeline::run(
         &deps,
         &RunOptions {
@@ -292,9 +292,9 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
         render_demo(&report, &prs, &config_path, fresh, &new_emails)
     )?;
     Ok(if report.any_failed() {
-        crate::app::EXIT_FAILED
+        crate::exit::FAILED
     } else {
-        crate::app::EXIT_OK
+        crate::exit::OK
     })
 }
 

@@ -57,6 +57,6 @@ fn git_timeout_ms(var: &str, default_ms: i32) -> i32 {
         .filter(|ms| *ms > 0)
         .unwrap_or_else(|| {
             eprintln!("error: {var}={value:?} is not a positive duration such as \"30s\"");
-            std::process::exit(upkeep::app::EXIT_CONFIG);
+            std::process::exit(upkeep::exit::CONFIG);
         })
 }

@@ -270,7 +270,7 @@ async fn outbox_timer(control: Arc<Control>) {
 /// Run until SIGTERM or ctrl-c; returns the exit code.
 pub async fn serve(config_path: PathBuf, config: ValidConfig) -> anyhow::Result<i32> {
     let listen = config.service.listen;
-    let deps = crate::app::deps(config)?;
+    let deps = crate::deps::Deps::from_config(config)?;
     let control = Control::new(config_path, deps);
     let mut signals = Signals::new()?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -358,7 +358,7 @@ pub async fn serve(config_path: PathBuf, config: ValidConfig) -> anyhow::Result<
         Err(_) => tracing::warn!("HTTP server did not stop in time"),
     }
     tracing::info!(clean = finished, "stopped");
-    Ok(crate::app::EXIT_OK)
+    Ok(crate::exit::OK)
 }
 
 #[cfg(test)]

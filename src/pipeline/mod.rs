@@ -16,10 +16,11 @@ use git2::Oid;
 use sha2::Digest as _;
 use tracing::Instrument as _;
 
-use crate::config::{Channel, ChannelConfig, ServerConfig, ValidConfig};
+use crate::config::{Channel, ChannelConfig, ServerConfig};
+use crate::deps::Deps;
 use crate::events::Event;
 use crate::forge::pin::{self, Pin, PinTarget};
-use crate::forge::{CommitWrite, Forge, Identity, PrRequest, PrState};
+use crate::forge::{CommitWrite, Identity, PrRequest, PrState};
 use crate::license::{self, LicensePolicy, Verdict};
 use crate::render::{self, RebuildView};
 use crate::report::{
@@ -29,25 +30,6 @@ use crate::report::{
 use crate::store::{LeaseHolder, NewEmail, PrRecord, ServerState, Store};
 use crate::upstream::{self, Cache, diff};
 use plan::{ForgeView, PrPlan};
-
-/// Builds the forge client of a server (the composition root decides how).
-pub type ForgeFactory = Arc<dyn Fn(&ServerConfig) -> anyhow::Result<Box<dyn Forge>> + Send + Sync>;
-
-/// What a run needs.
-#[derive(Clone)]
-pub struct Deps {
-    pub config: Arc<ValidConfig>,
-    pub store: Arc<Store>,
-    /// The one HTTP connection pool; forges and release channels make their clients from it.
-    pub http: crate::http::Pool,
-    pub forges: ForgeFactory,
-    /// How many servers are synced at once.
-    pub concurrency: usize,
-    /// Where run progress is published.
-    pub events: crate::events::Bus,
-    /// Cancelled on shutdown: servers not started yet are skipped; started ones finish.
-    pub stop: tokio_util::sync::CancellationToken,
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -1423,7 +1405,7 @@ mod tests {
             dir.path().join("outbox").display().to_string(),
         );
         let config = crate::config::parse(std::path::Path::new("t.toml"), &text).unwrap();
-        let deps = crate::app::deps(config).unwrap();
+        let deps = Deps::from_config(config).unwrap();
         let mut r = ServerReport::new("s");
         // Run 1 gives up on the server (timeout); its background work then fails too.
         record_failure(&deps, "s", 1, "timed out after 600s", &mut r);

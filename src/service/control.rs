@@ -14,9 +14,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::ValidConfig;
+use crate::deps::Deps;
 use crate::events::Event;
 use crate::metrics::Metrics;
-use crate::pipeline::{self, Deps, RunError, RunOptions};
+use crate::pipeline::{self, RunError, RunOptions};
 use crate::store::LeaseHolder;
 
 /// Why a run was not started.
@@ -196,7 +197,7 @@ impl Control {
                 "a new listen address takes effect after a restart"
             );
         }
-        match crate::app::deps(config) {
+        match Deps::from_config(config) {
             Ok(deps) => {
                 let servers = deps.config.servers.len();
                 let schedule = deps.config.schedule.expression.clone();

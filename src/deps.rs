@@ -1,0 +1,126 @@
+//! The composition root: a valid config becomes what a run needs ([`Deps`]): the state store,
+//! the one HTTP connection pool, the forge factory, the event bus and the stop token.
+//!
+//! Every command, the service (on start and on reload) and the demo build their deps here, so
+//! none of them imports another, and this is the one place that knows which forge type a
+//! config names and how its secrets are resolved.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::config::{ForgeConfig, ServerConfig, ValidConfig};
+use crate::forge::Forge;
+use crate::forge::azure::{AzureForge, AzureSettings};
+use crate::forge::github::{GithubForge, GithubSettings};
+use crate::forge::local::LocalForge;
+use crate::http::Pool;
+use crate::store::Store;
+
+/// How long a new connection to any HTTP host may take (forges, release channels).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Builds the forge client of a server (tests may swap in their own).
+pub type ForgeFactory = Arc<dyn Fn(&ServerConfig) -> anyhow::Result<Box<dyn Forge>> + Send + Sync>;
+
+/// What a run needs. Cheap to clone (every field is shared).
+#[derive(Clone)]
+pub struct Deps {
+    pub config: Arc<ValidConfig>,
+    pub store: Arc<Store>,
+    /// The one HTTP connection pool; forges and release channels make their clients from it.
+    pub http: Pool,
+    pub forges: ForgeFactory,
+    /// How many servers are synced at once.
+    pub concurrency: usize,
+    /// Where run progress is published.
+    pub events: crate::events::Bus,
+    /// Cancelled on shutdown: servers not started yet are skipped; started ones finish.
+    pub stop: tokio_util::sync::CancellationToken,
+}
+
+impl Deps {
+    /// Open the state and build the shared clients for `config`.
+    pub fn from_config(config: ValidConfig) -> anyhow::Result<Deps> {
+        let store = open_store(&config)?;
+        // Built once: every forge and channel client shares its connections and TLS sessions.
+        let http = Pool::new(CONNECT_TIMEOUT)?;
+        let pool = http.clone();
+        let forges: ForgeFactory = Arc::new(move |server| forge_for(&pool, server));
+        let concurrency = config.service.concurrency;
+        Ok(Deps {
+            config: Arc::new(config),
+            store: Arc::new(store),
+            http,
+            forges,
+            concurrency,
+            events: crate::events::Bus::new(),
+            stop: tokio_util::sync::CancellationToken::new(),
+        })
+    }
+}
+
+/// The state store of `config`, waiting up to `[state] busy-timeout` for another process's lock.
+pub fn open_store(config: &ValidConfig) -> anyhow::Result<Store> {
+    Store::open_with(&config.state.path, config.state.busy_timeout)
+}
+
+/// A connection pool for a command that makes HTTP calls outside a run (`check --online`).
+pub fn http_pool() -> anyhow::Result<Pool> {
+    Pool::new(CONNECT_TIMEOUT)
+}
+
+/// The forge of a server on the shared connection pool, with its secrets resolved now.
+pub fn forge_for(
+    http: &crate::http::Pool,
+    server: &ServerConfig,
+) -> anyhow::Result<Box<dyn Forge>> {
+    Ok(match &server.mirror.forge {
+        ForgeConfig::Local { repo } => Box::new(LocalForge::new(repo)?),
+        ForgeConfig::Github {
+            api_url,
+            owner,
+            repo,
+            token,
+        } => {
+            let token = token.resolve().context("GitHub token")?;
+            Box::new(GithubForge::with_pool(
+                http,
+                GithubSettings {
+                    api_url: api_url.clone(),
+                    owner: owner.clone(),
+                    repo: repo.clone(),
+                    token,
+                    timeout: std::time::Duration::from_secs(30),
+                    max_retries: 4,
+                    max_rate_limit_wait: std::time::Duration::from_secs(300),
+                },
+            )?)
+        }
+        ForgeConfig::AzureDevops {
+            base_url,
+            organization,
+            project,
+            repository,
+            api_version,
+            token,
+        } => {
+            let token = token.resolve().context("Azure DevOps token")?;
+            Box::new(AzureForge::with_pool(
+                http,
+                AzureSettings {
+                    base_url: base_url.clone(),
+                    organization: organization.clone(),
+                    project: project.clone(),
+                    repository: repository.clone(),
+                    api_version: api_version.clone(),
+                    token,
+                    timeout: std::time::Duration::from_secs(30),
+                    max_retries: 4,
+                    max_rate_limit_wait: std::time::Duration::from_secs(300),
+                },
+            )?)
+        }
+    })
+}
