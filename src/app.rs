@@ -177,7 +177,7 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
         // Streamed from the state one server at a time: at thousands of servers the full
         // report is tens of MB, and the run kept only summaries.
         let mut w = std::io::BufWriter::new(&mut out);
-        crate::report::write_json(&report, &deps.store, &mut w)?;
+        crate::report::write_json(&report, &*deps.store, &mut w)?;
         w.flush()?;
     } else {
         write!(out, "{}", crate::status::run_summary(&report))?;
@@ -353,14 +353,14 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
 }
 
 async fn outbox(config: &ValidConfig, args: OutboxArgs) -> anyhow::Result<i32> {
-    let store = open_store(config)?;
+    let store = std::sync::Arc::new(open_store(config)?);
     let mut out = std::io::stdout().lock();
     if let Some(OutboxCommand::Retry { id }) = args.command {
         if !store.retry_email(id)? {
             eprintln!("error: no pending or failed email with id {id}");
             return Ok(exit::FAILED);
         }
-        let summary = crate::notify::outbox::drain(&store, &config.email).await;
+        let summary = crate::pipeline::outbox::drain(&store, &config.email).await;
         let row = store.outbox_row(id)?.context("outbox row vanished")?;
         writeln!(
             out,

@@ -5,8 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::license::{LicenseJudgement, Verdict};
-use crate::report::{Latest, Pinned};
-use crate::store::{Approval, MovedTag};
+use crate::report::{Latest, MovedTag, Pinned};
 use crate::upstream::diff::ReleaseDiff;
 
 /// Label put on a rebuild PR held for license review.
@@ -20,7 +19,7 @@ pub struct RebuildView<'a> {
     pub old_version: Option<&'a str>,
     pub new: &'a Latest,
     pub license: Option<&'a LicenseJudgement>,
-    pub approval: Option<&'a Approval>,
+    pub approval: Option<ApprovalView<'a>>,
     pub held: bool,
     pub diff: Option<&'a ReleaseDiff>,
     /// Release notes from the release channel (e.g. the GitHub release body), preferred over
@@ -29,6 +28,15 @@ pub struct RebuildView<'a> {
     /// The release channels looked up, with their cross-check findings.
     pub channels: &'a [crate::report::ChannelReport],
     pub run_id: i64,
+}
+
+/// A recorded approval of the license change, as the PR body states it.
+#[derive(Debug, Clone, Copy)]
+pub struct ApprovalView<'a> {
+    pub approved_by: &'a str,
+    /// RFC 3339; the body shows the date.
+    pub approved_at: &'a str,
+    pub note: Option<&'a str>,
 }
 
 impl RebuildView<'_> {
@@ -253,10 +261,9 @@ pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
         let _ = writeln!(
             head,
             "> ✅ License change approved by {} on {}{}.\n",
-            md_escape(&a.approved_by),
-            a.approved_at.get(..10).unwrap_or(&a.approved_at),
+            md_escape(a.approved_by),
+            a.approved_at.get(..10).unwrap_or(a.approved_at),
             a.note
-                .as_deref()
                 .map(|n| format!(" ({})", md_escape(n)))
                 .unwrap_or_default()
         );

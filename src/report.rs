@@ -5,7 +5,6 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{MovedTag, Store};
 use crate::upstream::diff::ReleaseDiff;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +42,7 @@ impl Status {
 }
 
 /// A finished run as the process keeps it: each server's summary. The servers' full reports
-/// went to the state as each finished ([`Store::put_run_server`]), so a run of thousands of
+/// went to the state as each finished (see [`RunArchive`]), so a run of thousands of
 /// servers does not hold thousands of release diffs and PR bodies; [`write_json`] streams them.
 /// Serialised, this is the summary document kept in `runs.report`; a full report of a run from
 /// before schema 5 reads back as one too.
@@ -65,10 +64,27 @@ impl RunReport {
     }
 }
 
+/// Where finished runs' reports are kept, as this module reads them. The state store implements
+/// it (`store` fills these views); this module never sees a table.
+pub trait RunArchive {
+    /// The document kept for a finished run: its [`RunReport`] of summaries (or, for a run from
+    /// before schema 5, its full report). None while it runs, or when it is unknown.
+    fn run_document(&self, run_id: i64) -> anyhow::Result<Option<String>>;
+    /// Whether any server of the run has its full report kept (false once pruned).
+    fn has_server_reports(&self, run_id: i64) -> anyhow::Result<bool>;
+    /// The full report (JSON) of the run's server number `seq` (config order), if kept.
+    fn server_report(&self, run_id: i64, seq: usize) -> anyhow::Result<Option<String>>;
+}
+
 /// Write the run's full JSON report (the `sync --json` contract): the run's fields and every
-/// server's full report, read back from the state one at a time. A server whose full report is
-/// not in the state (its write failed) is written as its summary.
-pub fn write_json(report: &RunReport, store: &Store, w: &mut impl Write) -> anyhow::Result<()> {
+/// server's full report, read back from `archive` one at a time, so memory does not grow with
+/// the number of servers. A server whose full report is not kept (its write failed) is written
+/// as its summary.
+pub fn write_json(
+    report: &RunReport,
+    archive: &impl RunArchive,
+    w: &mut impl Write,
+) -> anyhow::Result<()> {
     fn field(w: &mut impl Write, name: &str, value: &impl Serialize) -> anyhow::Result<()> {
         write!(w, "  {}: ", serde_json::to_string(name)?)?;
         write_indented(w, &serde_json::to_string_pretty(value)?, "  ")?;
@@ -83,8 +99,8 @@ pub fn write_json(report: &RunReport, store: &Store, w: &mut impl Write) -> anyh
     field(w, "finished_at", &report.finished_at)?;
     write!(w, "  \"servers\": [")?;
     for (seq, summary) in report.servers.iter().enumerate() {
-        let stored = store
-            .run_server_report(report.run_id, seq)
+        let stored = archive
+            .server_report(report.run_id, seq)
             .unwrap_or_else(|e| {
                 tracing::warn!(server = %summary.name, error = %format!("{e:#}"), "could not read a server's report back");
                 None
@@ -116,13 +132,17 @@ pub fn write_json(report: &RunReport, store: &Store, w: &mut impl Write) -> anyh
 /// server's full report while `[state] report-retention` keeps it, otherwise the document kept
 /// for the run (its summary, or the full report of a run from before schema 5). Returns false
 /// when the run has no report (unknown, still running, or died).
-pub fn write_stored(store: &Store, run_id: i64, w: &mut impl Write) -> anyhow::Result<bool> {
-    let Some(doc) = store.run_summary(run_id)? else {
+pub fn write_stored(
+    archive: &impl RunArchive,
+    run_id: i64,
+    w: &mut impl Write,
+) -> anyhow::Result<bool> {
+    let Some(doc) = archive.run_document(run_id)? else {
         return Ok(false);
     };
-    if store.run_has_server_reports(run_id)? {
+    if archive.has_server_reports(run_id)? {
         let report: RunReport = serde_json::from_str(&doc)?;
-        write_json(&report, store, w)?;
+        write_json(&report, archive, w)?;
     } else {
         writeln!(w, "{}", prettify(&doc)?)?;
     }
@@ -130,9 +150,9 @@ pub fn write_stored(store: &Store, run_id: i64, w: &mut impl Write) -> anyhow::R
 }
 
 /// [`write_stored`] into a string, for one run on demand.
-pub fn stored_json(store: &Store, run_id: i64) -> anyhow::Result<Option<String>> {
+pub fn stored_json(archive: &impl RunArchive, run_id: i64) -> anyhow::Result<Option<String>> {
     let mut out = Vec::new();
-    Ok(write_stored(store, run_id, &mut out)?
+    Ok(write_stored(archive, run_id, &mut out)?
         .then(|| String::from_utf8(out))
         .transpose()?)
 }
@@ -253,6 +273,16 @@ pub struct PullRequestReport {
     pub pin_diff: String,
 }
 
+/// A moved release tag: it pointed at `old_commit` when first seen and now points at
+/// `new_commit` (a moved or re-created tag holds the server).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MovedTag {
+    pub tag: String,
+    pub old_commit: String,
+    pub new_commit: String,
+    pub first_seen: String,
+}
+
 /// One release channel's answer in a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChannelReport {
@@ -335,133 +365,5 @@ impl ServerReport {
             unchanged_since: None,
             duration_ms: 0,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn summary(name: &str, status: Status) -> ServerSummary {
-        ServerReport {
-            status,
-            ..ServerReport::new(name)
-        }
-        .summary()
-    }
-
-    #[test]
-    fn a_stored_report_joins_the_summary_with_the_full_reports_still_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("s.db")).unwrap();
-        let id = s.start_run("manual", false).unwrap();
-        let mut beta = ServerReport::new("beta");
-        beta.notes.push("full".into());
-        let mut gamma = ServerReport::new("gamma");
-        gamma.error = Some("x".into());
-        // Kept as they finished: beta first; gamma's full report was never kept.
-        s.put_run_server(
-            id,
-            1,
-            "beta",
-            "up-to-date",
-            &serde_json::to_string(&beta).unwrap(),
-        )
-        .unwrap();
-        let alpha = ServerReport::new("alpha");
-        s.put_run_server(
-            id,
-            0,
-            "alpha",
-            "up-to-date",
-            &serde_json::to_string(&alpha).unwrap(),
-        )
-        .unwrap();
-        let report = RunReport {
-            run_id: id,
-            trigger: "manual".into(),
-            dry_run: false,
-            started_at: "t0".into(),
-            finished_at: "t1".into(),
-            servers: vec![alpha.summary(), beta.summary(), gamma.summary()],
-            emails: EmailSummary::default(),
-        };
-        s.finish_run(id, "ok", &serde_json::to_string(&report).unwrap())
-            .unwrap();
-        let doc: serde_json::Value =
-            serde_json::from_str(&stored_json(&s, id).unwrap().unwrap()).unwrap();
-        let servers = doc["servers"].as_array().unwrap();
-        // Config order is the summary's; full reports replace summaries where kept.
-        assert_eq!(servers[0], serde_json::to_value(&alpha).unwrap());
-        assert_eq!(servers[1]["notes"], serde_json::json!(["full"]));
-        assert!(servers[1].get("diff").is_some(), "beta is its full report");
-        assert_eq!(servers[2], serde_json::to_value(gamma.summary()).unwrap());
-        assert_eq!(servers[2]["error"], "x");
-        assert_eq!(stored_json(&s, id + 1).unwrap(), None);
-    }
-
-    #[test]
-    fn the_streamed_json_is_the_full_report_in_config_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db")).unwrap();
-        let run_id = store.start_run("manual", false).unwrap();
-        let mut alpha = ServerReport::new("alpha");
-        alpha.notes.push("line one \"quoted\"\nline two".into());
-        alpha.pull_request = Some(PullRequestReport {
-            action: PrAction::Created,
-            branch: "upkeep/alpha".into(),
-            title: "Rebuild alpha 2.0.0".into(),
-            body: "## Release\n\n- one\n- two\n".into(),
-            url: None,
-            draft: false,
-            labels: vec!["upkeep".into()],
-            pin_diff: "-ref = \"v1\"\n+ref = \"v2\"\n".into(),
-        });
-        // Stored out of order, as servers finish; beta's full report was never kept.
-        store
-            .put_run_server(
-                run_id,
-                0,
-                "alpha",
-                "pr-opened",
-                &serde_json::to_string(&alpha).unwrap(),
-            )
-            .unwrap();
-        let report = RunReport {
-            run_id,
-            trigger: "manual".into(),
-            dry_run: false,
-            started_at: "t0".into(),
-            finished_at: "t1".into(),
-            servers: vec![alpha.summary(), summary("beta", Status::Failed)],
-            emails: EmailSummary::default(),
-        };
-        let mut out = Vec::new();
-        write_json(&report, &store, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(doc["run_id"], run_id);
-        assert_eq!(doc["servers"][0], serde_json::to_value(&alpha).unwrap());
-        assert_eq!(
-            doc["servers"][0]["pull_request"]["body"],
-            "## Release\n\n- one\n- two\n"
-        );
-        assert_eq!(doc["servers"][1]["name"], "beta");
-        assert_eq!(doc["servers"][1]["status"], "failed");
-        assert_eq!(doc["emails"]["sent"], 0);
-        // Pretty: nested levels are indented under their parents.
-        assert!(
-            text.contains("\n    {\n      \"name\": \"alpha\""),
-            "{text}"
-        );
-
-        let empty = RunReport {
-            servers: Vec::new(),
-            ..report
-        };
-        let mut out = Vec::new();
-        write_json(&empty, &store, &mut out).unwrap();
-        let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(doc["servers"], serde_json::json!([]));
     }
 }

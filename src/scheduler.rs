@@ -246,7 +246,7 @@ async fn outbox_timer(control: Arc<Control>) {
         let holder = format!("serve-outbox:{}", std::process::id());
         match deps.store.acquire_lease(&holder, Duration::from_secs(300)) {
             Ok(Ok(())) => {
-                let summary = crate::notify::outbox::drain(&deps.store, &deps.config.email).await;
+                let summary = crate::pipeline::outbox::drain(&deps.store, &deps.config.email).await;
                 if summary.sent + summary.retrying + summary.failed > 0 {
                     tracing::info!(
                         sent = summary.sent,

@@ -528,8 +528,8 @@ mod snapshots {
     use upkeep::notify::digest::{DigestEntry, digest_email};
     use upkeep::notify::reminders::{ReminderView, reminder_email};
     use upkeep::render::{self, EmailText, RebuildView};
+    use upkeep::report::MovedTag;
     use upkeep::report::{Latest, Pinned};
-    use upkeep::store::MovedTag;
 
     use super::{MIT, RESTRICTION};
 

@@ -1,25 +1,22 @@
 //! Per-owner digests: owners listed in `[email.digest] owners` get one email per digest period
 //! instead of one email per event.
 //!
-//! Two steps, both driven by the outbox drain:
-//! 1. [`route`]: when a due email is handled for the first time, its digest owners are taken
-//!    out of its direct recipients and a digest item links each of them to the email (one
-//!    transaction). An email left with no direct recipient is marked [`DIGESTED`].
-//! 2. [`enqueue_due`]: when the digest schedule has fired since an owner's oldest unclaimed item,
-//!    one digest email summarising every unclaimed item is queued (dedupe key
-//!    `digest:<owner>:<period start>`) and claims the items in the same transaction: an item is
-//!    never lost and never in two digests.
+//! Two steps, both driven by the outbox drain (`pipeline::outbox`, which owns the state side):
+//! 1. routing: when a due email is handled for the first time, its digest owners are taken out
+//!    of its direct recipients ([`split`]) and a digest item links each of them to the email. An
+//!    email left with no direct recipient is marked [`DIGESTED`].
+//! 2. queueing: when the digest schedule has fired since an owner's oldest unclaimed item
+//!    ([`period_start`]), one digest email summarising every unclaimed item ([`digest_email`]) is
+//!    queued under [`digest_key`] and claims the items in the same transaction: an item is never
+//!    lost and never in two digests.
 //!
-//! The decisions ([`split`], [`period_start`]) and the text ([`digest_email`]) are pure. This
-//! module does not send anything itself.
+//! This module holds the decisions and the text, all pure; it neither reads the state nor sends.
 
 use std::fmt::Write as _;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::config::EmailConfig;
 use crate::render::{EmailText, html_escape};
-use crate::store::{NewEmail, OutboxRow, Store};
 
 /// Outbox status of an email whose every recipient gets it in a digest instead.
 pub const DIGESTED: &str = "digested";
@@ -91,36 +88,6 @@ pub fn period_start<Z: TimeZone>(
         .next_back()?
         .with_timezone(&Utc);
     (fired > oldest).then_some(fired)
-}
-
-/// Hand every due email's digest owners to their digests (first handling of an email only:
-/// an email already tried keeps the recipients it was tried with). Returns the problems met.
-pub fn route(store: &Store, config: &EmailConfig, rows: &[OutboxRow]) -> Vec<String> {
-    let Some(dg) = &config.digest else {
-        return Vec::new();
-    };
-    let mut errors = Vec::new();
-    for row in rows {
-        if row.reason == REASON || row.attempts > 0 || row.status != "pending" {
-            continue;
-        }
-        let s = split(&row.recipients, &row.cc, &dg.owners);
-        if s.digested.is_empty() {
-            continue;
-        }
-        match store.route_to_digest(row.id, &s.digested, s.nobody_direct()) {
-            Ok(()) => {
-                tracing::info!(
-                    outbox_id = row.id,
-                    owners = s.digested.len(),
-                    direct = !s.nobody_direct(),
-                    "email handed to the digest"
-                );
-            }
-            Err(e) => errors.push(format!("outbox {}: {e:#}", row.id)),
-        }
-    }
-    errors
 }
 
 /// One email as a digest shows it.
@@ -211,60 +178,6 @@ pub fn digest_key(owner: &str, period: DateTime<Utc>) -> String {
     )
 }
 
-/// Queue one digest per owner whose schedule fired since their oldest unclaimed item; returns
-/// how many were queued. The schedule is evaluated in `tz`. Items left over from a digest
-/// configuration that was since removed go out at once, so nothing waits forever.
-pub fn enqueue_due<Z: TimeZone>(
-    store: &Store,
-    config: &EmailConfig,
-    tz: &Z,
-    now: DateTime<Utc>,
-) -> anyhow::Result<usize> {
-    let mut queued = 0;
-    for (owner, oldest) in store.owners_with_digest_items()? {
-        let oldest = DateTime::parse_from_rfc3339(&oldest).map_or(now, |t| t.with_timezone(&Utc));
-        let period = match &config.digest {
-            Some(dg) => period_start(&dg.schedule, tz, oldest, now),
-            None => Some(now),
-        };
-        let Some(period) = period else { continue };
-        let id = store.transaction(|tx| {
-            // Read inside the transaction that claims them: no other digest can take them.
-            let items = Store::unclaimed_digest_items(tx, &owner)?;
-            if items.is_empty() {
-                return Ok(None);
-            }
-            let entries: Vec<DigestEntry<'_>> = items
-                .iter()
-                .map(|i| DigestEntry {
-                    server: &i.server,
-                    subject: &i.subject,
-                    text: &i.text,
-                    html: &i.html,
-                })
-                .collect();
-            let text = digest_email(&entries);
-            let email = NewEmail {
-                dedupe_key: digest_key(&owner, period),
-                server: REASON.into(),
-                reason: REASON.into(),
-                recipients: vec![owner.clone()],
-                cc: Vec::new(),
-                subject: text.subject,
-                text: text.text,
-                html: text.html,
-            };
-            let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
-            Store::enqueue_digest(tx, &email, &ids)
-        })?;
-        if let Some(id) = id {
-            tracing::info!(outbox_id = id, "queued a digest");
-            queued += 1;
-        }
-    }
-    Ok(queued)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,121 +250,6 @@ mod tests {
             ),
             Some(t("2026-03-02T07:00:00Z"))
         );
-    }
-
-    fn queue(store: &Store, key: &str, to: &[&str]) -> i64 {
-        store
-            .transaction(|tx| {
-                Store::enqueue_email(
-                    tx,
-                    &NewEmail {
-                        dedupe_key: key.into(),
-                        server: "s".into(),
-                        reason: "license-review".into(),
-                        recipients: owners(to),
-                        cc: Vec::new(),
-                        subject: format!("subject {key}"),
-                        text: format!("text {key}"),
-                        html: String::new(),
-                    },
-                    None,
-                )
-            })
-            .unwrap();
-        store
-            .outbox(&[])
-            .unwrap()
-            .into_iter()
-            .find(|r| r.dedupe_key == key)
-            .unwrap()
-            .id
-    }
-
-    fn config(cron: &str, digest_owners: &[&str]) -> EmailConfig {
-        EmailConfig {
-            from: "upkeep@example.com".into(),
-            transport: crate::config::EmailTransport::File {
-                dir: std::path::PathBuf::from("unused"),
-            },
-            failing_runs_alert: 3,
-            review_sla: std::time::Duration::from_secs(60),
-            escalation: None,
-            digest: Some(crate::config::DigestConfig {
-                owners: owners(digest_owners),
-                expression: cron.into(),
-                schedule: cron::Schedule::from_str(cron).unwrap(),
-            }),
-        }
-    }
-
-    #[test]
-    fn items_are_claimed_by_exactly_one_digest_and_routing_is_idempotent() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db")).unwrap();
-        // Every second: due once a second has passed since the oldest item.
-        let cfg = config("* * * * * *", &["busy@x.org"]);
-        let a = queue(&store, "a", &["busy@x.org"]);
-        let b = queue(&store, "b", &["busy@x.org", "other@x.org"]);
-        let rows = store.due_emails().unwrap();
-        assert!(route(&store, &cfg, &rows).is_empty());
-        // A second drain (say, after a crash before sending) changes nothing.
-        assert!(route(&store, &cfg, &rows).is_empty());
-        assert_eq!(store.outbox_row(a).unwrap().unwrap().status, DIGESTED);
-        assert_eq!(store.outbox_row(b).unwrap().unwrap().status, "pending");
-        assert_eq!(store.digest_owners_of(b).unwrap(), owners(&["busy@x.org"]));
-
-        let now = Utc::now();
-        assert_eq!(
-            enqueue_due(&store, &cfg, &Utc, now).unwrap(),
-            0,
-            "not fired yet"
-        );
-        let later = now + chrono::Duration::seconds(2);
-        assert_eq!(enqueue_due(&store, &cfg, &Utc, later).unwrap(), 1);
-        assert_eq!(
-            enqueue_due(&store, &cfg, &Utc, later).unwrap(),
-            0,
-            "claimed"
-        );
-        let digest = store
-            .outbox(&[])
-            .unwrap()
-            .into_iter()
-            .find(|r| r.reason == REASON)
-            .unwrap();
-        assert_eq!(digest.recipients, owners(&["busy@x.org"]));
-        assert_eq!(store.digest_items_of(digest.id).unwrap(), [a, b]);
-        assert!(digest.text.contains("text a") && digest.text.contains("text b"));
-
-        // A new item in the same period: the period's key is taken, so it waits for the next
-        // digest instead of joining a second one for the same period.
-        let c = queue(&store, "c", &["busy@x.org"]);
-        route(&store, &cfg, &store.due_emails().unwrap());
-        let fired = period_start(&cfg.digest.as_ref().unwrap().schedule, &Utc, now, later).unwrap();
-        store
-            .transaction(|tx| {
-                tx.execute(
-                    "UPDATE digest_items SET created_at = ?1 WHERE outbox_id = ?2",
-                    rusqlite::params![
-                        (fired - chrono::Duration::milliseconds(1))
-                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                        c
-                    ],
-                )?;
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(enqueue_due(&store, &cfg, &Utc, later).unwrap(), 0);
-        let next = later + chrono::Duration::seconds(1);
-        assert_eq!(enqueue_due(&store, &cfg, &Utc, next).unwrap(), 1);
-        let digests: Vec<_> = store
-            .outbox(&[])
-            .unwrap()
-            .into_iter()
-            .filter(|r| r.reason == REASON)
-            .collect();
-        assert_eq!(digests.len(), 2);
-        assert_eq!(store.digest_items_of(digests[1].id).unwrap(), [c]);
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! Notifications: the email outbox sender, message building and transports (file, SMTP).
+//! Notifications: message building, the transports (file, SMTP), and the pure decisions and
+//! texts of digests and review reminders.
 //!
 //! Emails are enqueued by the pipeline in the same state transaction as the decision that caused
-//! them; this module only drains the outbox. It never decides whether to email.
+//! them, and the outbox is drained by `pipeline::outbox`; this module knows no state, and never
+//! decides whether to email.
 
 pub mod digest;
 pub mod email;
-pub mod outbox;
 pub mod reminders;
 pub mod smtp;
+pub mod transport;

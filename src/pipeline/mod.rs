@@ -5,8 +5,10 @@
 //! and is the only one that knows all of them. Each server runs on a blocking thread; a server
 //! that fails (or panics) is reported as failed and never stops the others.
 
+pub mod outbox;
 pub mod plan;
 pub mod quiet;
+pub mod reminders;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -260,7 +262,12 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
         summaries.sort_by_key(|(seq, _)| *seq);
         let reports: Vec<ServerSummary> = summaries.into_iter().map(|(_, s)| s).collect();
         if !opts.dry_run {
-            match crate::notify::reminders::enqueue_due(&deps.store, &deps.config, run_id) {
+            let config = Arc::clone(&deps.config);
+            let queued = deps
+                .store
+                .blocking(move |s| reminders::enqueue_due(s, &config, run_id))
+                .await;
+            match queued {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(reminders = n, "queued review reminders"),
                 Err(e) => {
@@ -272,7 +279,7 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
         let emails = if opts.dry_run {
             Default::default()
         } else {
-            crate::notify::outbox::drain(&deps.store, &deps.config.email).await
+            outbox::drain(&deps.store, &deps.config.email).await
         };
         if !opts.dry_run {
             deps.events.publish(Event::EmailsSent {
@@ -847,16 +854,8 @@ fn sync_server_inner(
     });
 
     let moved = if dry_run {
-        store
-            .transaction(|tx| {
-                let moved = Store::record_tags(tx, &server.name, &release_tags)?;
-                // Dry run: look, do not remember.
-                Err(anyhow!(DryRunRollback(moved)))
-            })
-            .or_else(|e| match e.downcast::<DryRunRollback>() {
-                Ok(DryRunRollback(m)) => Ok(m),
-                Err(e) => Err(e),
-            })?
+        // Look, do not remember.
+        store.moved_tags(&server.name, &release_tags)?
     } else {
         Vec::new()
     };
@@ -1036,7 +1035,11 @@ fn sync_server_inner(
             .map(upstream::version::Version::as_str),
         new: &new,
         license: Some(&judgement),
-        approval: approval.as_ref(),
+        approval: approval.as_ref().map(|a| render::ApprovalView {
+            approved_by: &a.approved_by,
+            approved_at: &a.approved_at,
+            note: a.note.as_deref(),
+        }),
         held,
         diff: release_diff.as_ref(),
         release_notes: channel_notes.as_deref(),
@@ -1351,15 +1354,6 @@ fn sync_server_inner(
     report.pull_request = Some(pr_report);
     Ok(quiet_key)
 }
-
-#[derive(Debug)]
-struct DryRunRollback(Vec<crate::store::MovedTag>);
-impl std::fmt::Display for DryRunRollback {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("dry run")
-    }
-}
-impl std::error::Error for DryRunRollback {}
 
 fn forge_kind(server: &ServerConfig) -> &'static str {
     match server.mirror.forge {

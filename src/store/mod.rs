@@ -9,13 +9,15 @@ mod migrations;
 mod notify;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
+
+use crate::report::{MovedTag, RunArchive};
 
 pub fn now() -> DateTime<Utc> {
     Utc::now()
@@ -43,6 +45,15 @@ pub fn is_locked(e: &anyhow::Error) -> bool {
 }
 
 /// The state store. Cheap to share behind an `Arc`; calls are serialised on one connection.
+///
+/// Every call blocks: it waits for the connection's mutex, and SQLite may wait up to
+/// `[state] busy-timeout` for another process's lock. **The rule: async code never calls the
+/// store directly; it goes through [`Store::blocking`]**, which runs the call on tokio's
+/// blocking pool, so a locked database never ties up a runtime worker that the service's HTTP
+/// handlers, timers and other runs share. Synchronous code on a blocking thread (a server's
+/// sync, a one-shot command) calls it directly. A backend with a client that must not block a
+/// runtime worker (say, a blocking PostgreSQL client, which panics inside one) therefore only
+/// ever runs where blocking is allowed.
 pub struct Store {
     path: PathBuf,
     conn: Mutex<Connection>,
@@ -60,15 +71,6 @@ pub struct LeaseHolder {
 pub struct TagSighting {
     pub tag: String,
     pub commit: String,
-    pub first_seen: String,
-}
-
-/// A moved tag: the tag pointed at `old_commit` when first seen and now points at `new_commit`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct MovedTag {
-    pub tag: String,
-    pub old_commit: String,
-    pub new_commit: String,
     pub first_seen: String,
 }
 
@@ -224,6 +226,19 @@ impl Store {
         self.conn
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Run `f` with the store on tokio's blocking pool: how async code calls the store (see the
+    /// type's docs). A panic inside `f` becomes an error.
+    pub async fn blocking<T, F>(self: &Arc<Self>, f: F) -> anyhow::Result<T>
+    where
+        F: FnOnce(&Store) -> anyhow::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .context("a state store call panicked")?
     }
 
     /// Run `f` in one IMMEDIATE transaction: the unit of a decision.
@@ -464,16 +479,39 @@ impl Store {
         server: &str,
         tags: &[(String, String)],
     ) -> anyhow::Result<Vec<MovedTag>> {
+        let moved = Self::moved_among(tx, server, tags)?;
         let now = ts(now());
-        let mut moved = Vec::new();
-        let mut first_stmt = tx.prepare_cached(
-            "SELECT commit_id, first_seen FROM tag_history WHERE server = ?1 AND tag = ?2
-             ORDER BY accepted_at IS NULL, accepted_at DESC, first_seen, rowid LIMIT 1",
-        )?;
         let mut upsert = tx.prepare_cached(
             "INSERT INTO tag_history(server, tag, commit_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
              ON CONFLICT(server, tag, commit_id) DO UPDATE SET last_seen = ?4",
         )?;
+        for (tag, commit) in tags {
+            upsert.execute(params![server, tag, commit, now])?;
+        }
+        Ok(moved)
+    }
+
+    /// The tags among `tags` that [`Store::record_tags`] would report as moved, without
+    /// recording anything (a dry run looks and does not remember).
+    pub fn moved_tags(
+        &self,
+        server: &str,
+        tags: &[(String, String)],
+    ) -> anyhow::Result<Vec<MovedTag>> {
+        Self::moved_among(&self.conn(), server, tags)
+    }
+
+    /// Each tag whose commit differs from the commit of its first (or accepted) sighting.
+    fn moved_among(
+        conn: &Connection,
+        server: &str,
+        tags: &[(String, String)],
+    ) -> anyhow::Result<Vec<MovedTag>> {
+        let mut first_stmt = conn.prepare_cached(
+            "SELECT commit_id, first_seen FROM tag_history WHERE server = ?1 AND tag = ?2
+             ORDER BY accepted_at IS NULL, accepted_at DESC, first_seen, rowid LIMIT 1",
+        )?;
+        let mut moved = Vec::new();
         for (tag, commit) in tags {
             let first: Option<(String, String)> = first_stmt
                 .query_row(params![server, tag], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -488,7 +526,6 @@ impl Store {
                     first_seen,
                 });
             }
-            upsert.execute(params![server, tag, commit, now])?;
         }
         Ok(moved)
     }
@@ -1073,6 +1110,21 @@ impl Store {
             .query_map(params![server], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+}
+
+/// The store hands the run reports it keeps to [`crate::report`], which writes them.
+impl RunArchive for Store {
+    fn run_document(&self, run_id: i64) -> anyhow::Result<Option<String>> {
+        self.run_summary(run_id)
+    }
+
+    fn has_server_reports(&self, run_id: i64) -> anyhow::Result<bool> {
+        self.run_has_server_reports(run_id)
+    }
+
+    fn server_report(&self, run_id: i64, seq: usize) -> anyhow::Result<Option<String>> {
+        self.run_server_report(run_id, seq)
     }
 }
 

@@ -219,3 +219,132 @@ fn pruning_drops_old_runs_server_reports_and_keeps_their_summaries() {
         serde_json::from_str(&s.run_summary(old).unwrap().unwrap()).unwrap();
     assert_eq!(doc["servers"], serde_json::json!([{"name": "alpha"}]));
 }
+
+/// The run reports the store keeps, written back by [`crate::report`].
+mod run_reports {
+    use crate::report::*;
+    use crate::store::Store;
+
+    fn summary(name: &str, status: Status) -> ServerSummary {
+        ServerReport {
+            status,
+            ..ServerReport::new(name)
+        }
+        .summary()
+    }
+
+    #[test]
+    fn a_stored_report_joins_the_summary_with_the_full_reports_still_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("s.db")).unwrap();
+        let id = s.start_run("manual", false).unwrap();
+        let mut beta = ServerReport::new("beta");
+        beta.notes.push("full".into());
+        let mut gamma = ServerReport::new("gamma");
+        gamma.error = Some("x".into());
+        // Kept as they finished: beta first; gamma's full report was never kept.
+        s.put_run_server(
+            id,
+            1,
+            "beta",
+            "up-to-date",
+            &serde_json::to_string(&beta).unwrap(),
+        )
+        .unwrap();
+        let alpha = ServerReport::new("alpha");
+        s.put_run_server(
+            id,
+            0,
+            "alpha",
+            "up-to-date",
+            &serde_json::to_string(&alpha).unwrap(),
+        )
+        .unwrap();
+        let report = RunReport {
+            run_id: id,
+            trigger: "manual".into(),
+            dry_run: false,
+            started_at: "t0".into(),
+            finished_at: "t1".into(),
+            servers: vec![alpha.summary(), beta.summary(), gamma.summary()],
+            emails: EmailSummary::default(),
+        };
+        s.finish_run(id, "ok", &serde_json::to_string(&report).unwrap())
+            .unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(&stored_json(&s, id).unwrap().unwrap()).unwrap();
+        let servers = doc["servers"].as_array().unwrap();
+        // Config order is the summary's; full reports replace summaries where kept.
+        assert_eq!(servers[0], serde_json::to_value(&alpha).unwrap());
+        assert_eq!(servers[1]["notes"], serde_json::json!(["full"]));
+        assert!(servers[1].get("diff").is_some(), "beta is its full report");
+        assert_eq!(servers[2], serde_json::to_value(gamma.summary()).unwrap());
+        assert_eq!(servers[2]["error"], "x");
+        assert_eq!(stored_json(&s, id + 1).unwrap(), None);
+    }
+
+    #[test]
+    fn the_streamed_json_is_the_full_report_in_config_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let run_id = store.start_run("manual", false).unwrap();
+        let mut alpha = ServerReport::new("alpha");
+        alpha.notes.push("line one \"quoted\"\nline two".into());
+        alpha.pull_request = Some(PullRequestReport {
+            action: PrAction::Created,
+            branch: "upkeep/alpha".into(),
+            title: "Rebuild alpha 2.0.0".into(),
+            body: "## Release\n\n- one\n- two\n".into(),
+            url: None,
+            draft: false,
+            labels: vec!["upkeep".into()],
+            pin_diff: "-ref = \"v1\"\n+ref = \"v2\"\n".into(),
+        });
+        // Stored out of order, as servers finish; beta's full report was never kept.
+        store
+            .put_run_server(
+                run_id,
+                0,
+                "alpha",
+                "pr-opened",
+                &serde_json::to_string(&alpha).unwrap(),
+            )
+            .unwrap();
+        let report = RunReport {
+            run_id,
+            trigger: "manual".into(),
+            dry_run: false,
+            started_at: "t0".into(),
+            finished_at: "t1".into(),
+            servers: vec![alpha.summary(), summary("beta", Status::Failed)],
+            emails: EmailSummary::default(),
+        };
+        let mut out = Vec::new();
+        write_json(&report, &store, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["run_id"], run_id);
+        assert_eq!(doc["servers"][0], serde_json::to_value(&alpha).unwrap());
+        assert_eq!(
+            doc["servers"][0]["pull_request"]["body"],
+            "## Release\n\n- one\n- two\n"
+        );
+        assert_eq!(doc["servers"][1]["name"], "beta");
+        assert_eq!(doc["servers"][1]["status"], "failed");
+        assert_eq!(doc["emails"]["sent"], 0);
+        // Pretty: nested levels are indented under their parents.
+        assert!(
+            text.contains("\n    {\n      \"name\": \"alpha\""),
+            "{text}"
+        );
+
+        let empty = RunReport {
+            servers: Vec::new(),
+            ..report
+        };
+        let mut out = Vec::new();
+        write_json(&empty, &store, &mut out).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(doc["servers"], serde_json::json!([]));
+    }
+}
