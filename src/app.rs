@@ -137,7 +137,7 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
         servers: args.servers.clone(),
         dry_run: args.dry_run,
         full: args.full,
-        trigger: "manual".into(),
+        trigger: crate::report::Trigger::Manual,
     };
     // A progress bar on a terminal (stderr), fed by the run's events; nothing when piped.
     let bar = (!args.json).then(|| crate::progress::spawn(&deps.events));

@@ -277,7 +277,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
             servers: Vec::new(),
             dry_run: false,
             full: false,
-            trigger: "demo".into(),
+            trigger: crate::report::Trigger::Demo,
         },
     )
     .await

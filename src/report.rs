@@ -41,6 +41,40 @@ impl Status {
     }
 }
 
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    /// `upkeep sync --now`.
+    Manual,
+    /// A fire time of the schedule under `serve` (or its catch-up run).
+    Schedule,
+    /// `POST /sync` on the service.
+    Api,
+    /// A signed push webhook.
+    Webhook,
+    /// `upkeep demo`.
+    Demo,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+            Trigger::Api => "api",
+            Trigger::Webhook => "webhook",
+            Trigger::Demo => "demo",
+        }
+    }
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A finished run as the process keeps it: each server's summary. The servers' full reports
 /// went to the state as each finished (see [`RunArchive`]), so a run of thousands of
 /// servers does not hold thousands of release diffs and PR bodies; [`write_json`] streams them.
@@ -49,7 +83,7 @@ impl Status {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     pub run_id: i64,
-    pub trigger: String,
+    pub trigger: Trigger,
     pub dry_run: bool,
     pub started_at: String,
     pub finished_at: String,

@@ -155,7 +155,7 @@ pub use crate::jitter::{delay as jitter_delay, random_u64};
 fn scheduled_history(store: &crate::store::Store, limit: usize) -> anyhow::Result<Vec<PastRun>> {
     let mut out = Vec::new();
     for run in store.recent_runs(limit)? {
-        if run.trigger != "schedule" || run.dry_run {
+        if run.trigger != crate::report::Trigger::Schedule.as_str() || run.dry_run {
             continue;
         }
         let Some(started_at) = DateTime::parse_from_rfc3339(&run.started_at)

@@ -269,6 +269,10 @@ impl Forge for AzureForge {
         "azure-devops"
     }
 
+    fn body_limit(&self) -> usize {
+        AZURE_DESCRIPTION_LIMIT
+    }
+
     fn location(&self) -> String {
         format!(
             "{}/{}/_git/{}",

@@ -263,6 +263,10 @@ impl Forge for GithubForge {
         "github"
     }
 
+    fn body_limit(&self) -> usize {
+        GITHUB_BODY_LIMIT
+    }
+
     fn location(&self) -> String {
         format!(
             "{}/{}/{}",

@@ -192,6 +192,11 @@ impl Forge for LocalForge {
         "local"
     }
 
+    fn body_limit(&self) -> usize {
+        // No limit of its own: render as for GitHub, so a local mirror shows what a real one would.
+        super::github::GITHUB_BODY_LIMIT
+    }
+
     fn location(&self) -> String {
         self.path.display().to_string()
     }

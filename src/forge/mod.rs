@@ -99,6 +99,8 @@ pub struct PrRequest {
 pub trait Forge: Send + Sync {
     /// Short name for logs and reports: "local", "github", "azure-devops".
     fn kind(&self) -> &'static str;
+    /// The longest PR body (in characters) the forge accepts; bodies are rendered within it.
+    fn body_limit(&self) -> usize;
     /// Human-readable location of the mirror (no secrets).
     fn location(&self) -> String;
     /// Read `path` at the head of `base`.

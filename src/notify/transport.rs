@@ -31,9 +31,7 @@ pub enum Outcome {
 /// Where messages go.
 pub enum Transport {
     /// One `.eml` file per message in `dir`.
-    File {
-        dir: PathBuf,
-    },
+    File { dir: PathBuf },
     /// Boxed: the sender is large, and a transport is made once per drain.
     Smtp(Box<SmtpSender>),
 }

@@ -27,21 +27,20 @@ use crate::license::{self, LicensePolicy, Verdict};
 use crate::render::{self, RebuildView};
 use crate::report::{
     ChannelReport, Latest, LicenseReport, Pinned, PrAction, PullRequestReport, RunReport,
-    ServerReport, ServerSummary, Status,
+    ServerReport, ServerSummary, Status, Trigger,
 };
-use crate::store::{LeaseHolder, NewEmail, PrRecord, ServerState, Store};
+use crate::store::{LeaseHolder, NewEmail, PrRecord, PrRecordState, ServerState, Store};
 use crate::upstream::{self, Cache, diff};
 use plan::{ForgeView, PrPlan};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Only these servers (all enabled ones when empty).
     pub servers: Vec<String>,
     pub dry_run: bool,
     /// Read every mirror and forge even where upstream is quiet (see [`quiet`]).
     pub full: bool,
-    /// manual | schedule | webhook | demo
-    pub trigger: String,
+    pub trigger: Trigger,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,7 +133,7 @@ fn hostname() -> String {
 
 async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunReport, RunError> {
     let started_at = now_str();
-    let run_id = deps.store.start_run(&opts.trigger, opts.dry_run)?;
+    let run_id = deps.store.start_run(opts.trigger.as_str(), opts.dry_run)?;
     crate::failpoint::hit("run-started");
     // We hold the lease, so any other "running" run died (a crash or a kill): mark it.
     match deps.store.abort_stale_runs(run_id) {
@@ -161,7 +160,7 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
             .collect();
         deps.events.publish(Event::RunStarted {
             run_id,
-            trigger: opts.trigger.clone(),
+            trigger: opts.trigger.to_string(),
             dry_run: opts.dry_run,
             servers: servers.len(),
         });
@@ -171,7 +170,7 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
         let mut hosts: std::collections::HashMap<String, Arc<tokio::sync::Semaphore>> = std::collections::HashMap::new();
         let timeout = deps.config.service.server_timeout;
         // Scheduled runs spread their servers' starts over [schedule] jitter.
-        let jitter = if opts.trigger == "schedule" { deps.config.schedule.jitter } else { std::time::Duration::ZERO };
+        let jitter = if opts.trigger == Trigger::Schedule { deps.config.schedule.jitter } else { std::time::Duration::ZERO };
         let tasks = futures_util::stream::FuturesUnordered::new();
         for (seq, server) in servers.into_iter().enumerate() {
             let deps = deps.clone();
@@ -291,7 +290,7 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
         }
         let report = RunReport {
             run_id,
-            trigger: opts.trigger.clone(),
+            trigger: opts.trigger,
             dry_run: opts.dry_run,
             started_at,
             finished_at: now_str(),
@@ -943,7 +942,7 @@ fn sync_server_inner(
             // The pin caught up (the PR was merged, or someone bumped it by hand): close the books.
             store.transaction(|tx| {
                 if let Some(open) = Store::open_pr_tx(tx, &server.name)? {
-                    Store::set_pr_state(tx, open.id, "merged", None)?;
+                    Store::set_pr_state(tx, open.id, PrRecordState::Merged, None)?;
                 }
                 Store::clear_pending_review(tx, &server.name)?;
                 state.last_status = Some(Status::UpToDate.as_str().into());
@@ -1047,7 +1046,7 @@ fn sync_server_inner(
         run_id,
     };
     let title = render::pr_title(&view);
-    let body = render::pr_body(&view, body_limit(forge.kind()));
+    let body = render::pr_body(&view, forge.body_limit());
     let new_pin = Pin {
         git_ref: format!("refs/tags/{}", latest.tag),
         commit: Some(latest.commit.clone()),
@@ -1143,15 +1142,16 @@ fn sync_server_inner(
         && p.state == PrState::Closed
     {
         store.transaction(|tx| {
-            Store::set_pr_state(tx, rec.id, "declined", p.closed_by.as_deref())
+            Store::set_pr_state(tx, rec.id, PrRecordState::Declined, p.closed_by.as_deref())
         })?;
     }
 
     let (info, head) = match &plan {
         PrPlan::Declined { by } => {
             if let Some(rec) = &stored_this {
-                store
-                    .transaction(|tx| Store::set_pr_state(tx, rec.id, "declined", by.as_deref()))?;
+                store.transaction(|tx| {
+                    Store::set_pr_state(tx, rec.id, PrRecordState::Declined, by.as_deref())
+                })?;
             }
             report.notes.push(format!("version {} was declined (its PR was closed without merge); waiting for a newer release", latest.version));
             pr_report.action = PrAction::Declined;
@@ -1266,7 +1266,9 @@ fn sync_server_inner(
             );
             report.status = Status::UpToDate;
             if let Some(rec) = &stored_open {
-                store.transaction(|tx| Store::set_pr_state(tx, rec.id, "merged", None))?;
+                store.transaction(|tx| {
+                    Store::set_pr_state(tx, rec.id, PrRecordState::Merged, None)
+                })?;
             }
             report.pull_request = Some(pr_report);
             return Ok(None);
@@ -1290,7 +1292,7 @@ fn sync_server_inner(
         title: pr_report.title.clone(),
         body_hash,
         head_commit: head,
-        state: "open".into(),
+        state: PrRecordState::Open,
         held,
         closed_by: None,
         created_at: String::new(),
@@ -1360,15 +1362,6 @@ fn forge_kind(server: &ServerConfig) -> &'static str {
         crate::config::ForgeConfig::Local { .. } => "local",
         crate::config::ForgeConfig::Github { .. } => "GitHub",
         crate::config::ForgeConfig::AzureDevops { .. } => "Azure DevOps",
-    }
-}
-
-/// PR body size limits: Azure DevOps descriptions 4,000 characters, GitHub bodies 65,536.
-pub fn body_limit(kind: &str) -> usize {
-    // The forges refuse larger bodies with these same limits; render within them.
-    match kind {
-        "azure-devops" => crate::forge::azure::AZURE_DESCRIPTION_LIMIT,
-        _ => crate::forge::github::GITHUB_BODY_LIMIT,
     }
 }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::forge::{BranchState, PrState};
 use crate::report::PrAction;
-use crate::store::PrRecord;
+use crate::store::{PrRecord, PrRecordState};
 use crate::upstream::Release;
 use crate::upstream::channels::{self, ChannelRelease};
 use crate::upstream::version::{Version, VersionScheme};
@@ -70,7 +70,7 @@ impl PrPlan {
 
 pub fn plan_pr(i: &PlanInput<'_>) -> PrPlan {
     if let Some(rec) = i.stored_this
-        && rec.state == "declined"
+        && rec.state == PrRecordState::Declined
     {
         return PrPlan::Declined {
             by: rec.closed_by.clone(),
@@ -205,7 +205,7 @@ pub fn choose_release<'a>(
 mod tests {
     use super::*;
 
-    fn rec(version: &str, state: &str, hash: &str) -> PrRecord {
+    fn rec(version: &str, state: PrRecordState, hash: &str) -> PrRecord {
         PrRecord {
             id: 1,
             server: "s".into(),
@@ -218,7 +218,7 @@ mod tests {
             title: "t".into(),
             body_hash: hash.into(),
             head_commit: None,
-            state: state.into(),
+            state,
             held: false,
             closed_by: Some("ada".into()),
             created_at: String::new(),
@@ -316,9 +316,9 @@ mod tests {
 
     #[test]
     fn the_ladder() {
-        let same = rec("1.1.0", "open", "h");
-        let older = rec("1.0.0", "open", "h");
-        let declined = rec("1.1.0", "declined", "h");
+        let same = rec("1.1.0", PrRecordState::Open, "h");
+        let older = rec("1.0.0", PrRecordState::Open, "h");
+        let declined = rec("1.1.0", PrRecordState::Declined, "h");
         let b = bot("abc");
         let human = BranchState {
             head: "abc".into(),

@@ -255,7 +255,7 @@ impl Control {
             servers,
             dry_run: false,
             full: false,
-            trigger: "schedule".into(),
+            trigger: crate::report::Trigger::Schedule,
         };
         match self.try_start(opts, delay) {
             Ok(()) => {}

@@ -199,7 +199,7 @@ struct SyncRequest {
 
 fn start(control: &Arc<Control>, opts: RunOptions) -> Response {
     let servers = opts.servers.clone();
-    let trigger = opts.trigger.clone();
+    let trigger = opts.trigger;
     match control.try_start(opts, Duration::ZERO) {
         Ok(()) => {
             tracing::info!(trigger = %trigger, servers = ?servers, "run requested");
@@ -266,7 +266,7 @@ async fn sync(
             servers,
             dry_run: false,
             full: false,
-            trigger: "api".into(),
+            trigger: crate::report::Trigger::Api,
         },
     )
 }
@@ -325,7 +325,7 @@ async fn github_webhook(
                     servers,
                     dry_run: false,
                     full: false,
-                    trigger: "webhook".into(),
+                    trigger: crate::report::Trigger::Webhook,
                 },
             )
         }

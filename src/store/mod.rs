@@ -74,6 +74,55 @@ pub struct TagSighting {
     pub first_seen: String,
 }
 
+/// Where a recorded rebuild PR stands.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrRecordState {
+    /// Open on the forge (at most one per server).
+    Open,
+    /// Merged: the pin on the base branch moved.
+    Merged,
+    /// Closed without merge: its version is not proposed again.
+    Declined,
+    /// A newer version took over the open PR.
+    Superseded,
+}
+
+impl PrRecordState {
+    /// The value stored in `pull_requests.state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrRecordState::Open => "open",
+            PrRecordState::Merged => "merged",
+            PrRecordState::Declined => "declined",
+            PrRecordState::Superseded => "superseded",
+        }
+    }
+}
+
+impl rusqlite::types::ToSql for PrRecordState {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        self.as_str().to_sql()
+    }
+}
+
+impl rusqlite::types::FromSql for PrRecordState {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let text = value.as_str()?;
+        [
+            PrRecordState::Open,
+            PrRecordState::Merged,
+            PrRecordState::Declined,
+            PrRecordState::Superseded,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+        .ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown PR state {text:?}").into())
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PrRecord {
     pub id: i64,
@@ -87,8 +136,7 @@ pub struct PrRecord {
     pub title: String,
     pub body_hash: String,
     pub head_commit: Option<String>,
-    /// open | merged | declined | superseded
-    pub state: String,
+    pub state: PrRecordState,
     pub held: bool,
     pub closed_by: Option<String>,
     pub created_at: String,
@@ -778,9 +826,15 @@ impl Store {
     pub fn upsert_pr(tx: &rusqlite::Transaction<'_>, pr: &PrRecord) -> anyhow::Result<i64> {
         let now = ts(now());
         tx.execute(
-            "UPDATE pull_requests SET state = 'superseded', updated_at = ?3
-             WHERE server = ?1 AND version <> ?2 AND state = 'open'",
-            params![pr.server, pr.version, now],
+            "UPDATE pull_requests SET state = ?4, updated_at = ?3
+             WHERE server = ?1 AND version <> ?2 AND state = ?5",
+            params![
+                pr.server,
+                pr.version,
+                now,
+                PrRecordState::Superseded,
+                PrRecordState::Open
+            ],
         )?;
         tx.execute(
             "INSERT INTO pull_requests(server, version, tag, commit_id, branch, forge_id, url, title, body_hash, head_commit,
@@ -816,7 +870,7 @@ impl Store {
     pub fn set_pr_state(
         tx: &rusqlite::Transaction<'_>,
         id: i64,
-        state: &str,
+        state: PrRecordState,
         closed_by: Option<&str>,
     ) -> anyhow::Result<()> {
         tx.execute(

@@ -122,7 +122,7 @@ fn a_newer_version_supersedes_the_open_pr_record() {
         title: "t".into(),
         body_hash: "h".into(),
         head_commit: None,
-        state: "open".into(),
+        state: PrRecordState::Open,
         held: false,
         closed_by: None,
         created_at: String::new(),
@@ -262,7 +262,7 @@ mod run_reports {
         .unwrap();
         let report = RunReport {
             run_id: id,
-            trigger: "manual".into(),
+            trigger: Trigger::Manual,
             dry_run: false,
             started_at: "t0".into(),
             finished_at: "t1".into(),
@@ -312,7 +312,7 @@ mod run_reports {
             .unwrap();
         let report = RunReport {
             run_id,
-            trigger: "manual".into(),
+            trigger: Trigger::Manual,
             dry_run: false,
             started_at: "t0".into(),
             finished_at: "t1".into(),
