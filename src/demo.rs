@@ -127,8 +127,19 @@ fn build(dir: &Path) -> anyhow::Result<PathBuf> {
     let abs = std::fs::canonicalize(dir)?;
     let up = abs.join("upstreams");
     let mirrors = abs.join("mirrors");
-    // Build into a scratch directory and move it into place, so an interrupted demo rebuilds
-    // from scratch instead of reusing half an example.
+    // The config is written last (atomically): an example without one is never reused.
+    weather_upstream(&up)?;
+    search_upstream(&up)?;
+    mirrors_pinned_to_old_releases(&up, &mirrors)?;
+    let config = config_text(&abs, &up, &mirrors);
+    let tmp = config_path.with_extension("toml.tmp");
+    std::fs::write(&tmp, config)?;
+    std::fs::rename(&tmp, &config_path)?;
+    Ok(config_path)
+}
+
+/// weather-mcp: 1.0.0, 1.1.0, and 1.2.0 whose license gains a use restriction.
+fn weather_upstream(up: &Path) -> anyhow::Result<()> {
     let weather_license_changed = format!("{MIT}{RESTRICTION}");
     build_history(
         &up.join("weather-mcp.git"),
@@ -170,7 +181,11 @@ fn build(dir: &Path) -> anyhow::Result<PathBuf> {
                 annotated: true,
             },
         ],
-    )?;
+    )
+}
+
+/// search-mcp: 2.0.0, 2.0.1, and 2.1.0 whose license only gains a year (cosmetic).
+fn search_upstream(up: &Path) -> anyhow::Result<()> {
     build_history(
         &up.join("search-mcp.git"),
         "Sam Search",
@@ -200,7 +215,12 @@ fn build(dir: &Path) -> anyhow::Result<PathBuf> {
                 annotated: true,
             },
         ],
-    )?;
+    )
+}
+
+/// The two mirrors: weather-mcp pins 1.0.0 in an Azure Pipelines file, search-mcp 2.0.0 in a
+/// lockfile.
+fn mirrors_pinned_to_old_releases(up: &Path, mirrors: &Path) -> anyhow::Result<()> {
     build_history(
         &mirrors.join("weather-mcp.git"),
         "Mirror Admin",
@@ -230,8 +250,13 @@ fn build(dir: &Path) -> anyhow::Result<PathBuf> {
             annotated: false,
         }],
     )?;
+    Ok(())
+}
+
+/// The example's config: the state, a file outbox and the two servers, under `abs`.
+fn config_text(abs: &Path, up: &Path, mirrors: &Path) -> String {
     let q = |p: PathBuf| toml_string(&p.display().to_string());
-    let config = format!(
+    format!(
         "# Written by `upkeep demo`: a self-contained example. Edit freely; delete this directory to start over.\n\
 [state]\npath = {db}\ncache-dir = {cache}\n\n\
 [schedule]\ncron = \"0 */6 * * *\"\ntimezone = \"UTC\"\n\n\
@@ -247,11 +272,7 @@ fn build(dir: &Path) -> anyhow::Result<PathBuf> {
         weather_mirror = q(mirrors.join("weather-mcp.git")),
         search = q(up.join("search-mcp.git")),
         search_mirror = q(mirrors.join("search-mcp.git")),
-    );
-    let tmp = config_path.with_extension("toml.tmp");
-    std::fs::write(&tmp, config)?;
-    std::fs::rename(&tmp, &config_path)?;
-    Ok(config_path)
+    )
 }
 
 fn toml_string(s: &str) -> String {

@@ -245,6 +245,32 @@ fn files_section(d: &ReleaseDiff) -> String {
 
 /// The PR body, within `limit` characters.
 pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
+    let head = pr_head(v);
+    let compare = compare_url(v.upstream, &v.old.git_ref, &v.new.tag);
+    let sections = pr_sections(v, compare.as_deref());
+    let checklist = format!(
+        "- [ ] Mirror pipeline green: no supply-chain vulnerabilities, no failed SDL tasks\n\
+         - [ ] Component Governance: no open alerts\n\
+         - [ ] CELA review of the license change ({})\n",
+        if v.license
+            .is_some_and(|l| l.verdict == Verdict::ReviewRequired)
+        {
+            "required for this release"
+        } else {
+            "not needed: no license change"
+        }
+    );
+    // No run id or time here: an unchanged proposal must render to the same body, so a rerun
+    // does not touch the PR.
+    let footer = format!(
+        "\n<sub>Opened by upkeep for `{}` · updated in place when a newer release appears</sub>\n",
+        v.server
+    );
+    fit_body(head, sections, &checklist, &footer, limit)
+}
+
+/// The top of the PR body: the hold (or approval) line and the table of pinned vs proposed.
+fn pr_head(v: &RebuildView<'_>) -> String {
     let mut head = String::new();
     if v.held {
         let reason = v
@@ -289,33 +315,41 @@ pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
         summary_rows(&mut head, d);
     }
     if !v.channels.is_empty() {
-        let cells: Vec<String> = v
-            .channels
-            .iter()
-            .map(|c| match (&c.error, c.discrepancies.is_empty()) {
-                (Some(_), _) => format!("{} ⚠ lookup failed", c.name),
-                (None, true) => format!(
-                    "{} {} ✔",
-                    c.name,
-                    md_escape(c.latest.as_deref().unwrap_or("-"))
-                ),
-                (None, false) => format!(
-                    "{} ⚠ {} discrepanc{}",
-                    c.name,
-                    c.discrepancies.len(),
-                    if c.discrepancies.len() == 1 {
-                        "y"
-                    } else {
-                        "ies"
-                    }
-                ),
-            })
-            .collect();
-        let _ = writeln!(head, "| channels | | {} |", cells.join(" · "));
+        let _ = writeln!(head, "| channels | | {} |", channel_cells(v.channels));
     }
     head.push('\n');
+    head
+}
 
-    let compare = compare_url(v.upstream, &v.old.git_ref, &v.new.tag);
+/// One cell per release channel: its latest version, or what is wrong with it.
+fn channel_cells(channels: &[crate::report::ChannelReport]) -> String {
+    let cells: Vec<String> = channels
+        .iter()
+        .map(|c| match (&c.error, c.discrepancies.is_empty()) {
+            (Some(_), _) => format!("{} ⚠ lookup failed", c.name),
+            (None, true) => format!(
+                "{} {} ✔",
+                c.name,
+                md_escape(c.latest.as_deref().unwrap_or("-"))
+            ),
+            (None, false) => format!(
+                "{} ⚠ {} discrepanc{}",
+                c.name,
+                c.discrepancies.len(),
+                if c.discrepancies.len() == 1 {
+                    "y"
+                } else {
+                    "ies"
+                }
+            ),
+        })
+        .collect();
+    cells.join(" · ")
+}
+
+/// The body's sections, most important first (the license, channel problems, signals,
+/// commits, release notes, largest changes).
+fn pr_sections(v: &RebuildView<'_>, compare: Option<&str>) -> Vec<Section> {
     let mut sections = Vec::new();
     if let Some(l) = v.license {
         let title = match l.verdict {
@@ -349,79 +383,77 @@ pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
             text: problems.join("\n") + "\n",
         });
     }
-    if let Some(d) = v.diff {
-        if !d.signals.is_empty() {
-            sections.push(Section {
-                title: format!(
-                    "Supply-chain signals ({})",
-                    d.signals.len() + d.signals_truncated
-                ),
-                text: signals_section(d),
-            });
-        }
-        let shown = d.commits.list.len();
-        sections.push(Section {
-            title: if d.commits.truncated > 0 {
-                format!("Commits ({}; showing {shown})", d.commits.count)
-            } else {
-                format!("Commits ({})", d.commits.count)
-            },
-            text: commits_section(d, compare.as_deref()),
-        });
-        if let Some(notes) = v.release_notes {
-            sections.push(Section {
-                title: format!("Release notes ({})", md_escape(&v.new.tag)),
-                text: quote(notes),
-            });
-        } else if let Some(notes) = &d.release_notes {
-            sections.push(Section {
-                title: format!(
-                    "Release notes ({}: {})",
-                    md_escape(&notes.path),
-                    md_escape(&notes.heading)
-                ),
-                text: format!(
-                    "{}{}\n",
-                    quote(&notes.text),
-                    if notes.truncated { "\n> …" } else { "" }
-                ),
-            });
-        }
-        if !d.files.largest.is_empty() || !d.files.binary_or_large.is_empty() {
-            sections.push(Section {
-                title: "Largest changes".into(),
-                text: files_section(d),
-            });
-        }
-    } else {
-        sections.push(Section {
+    match v.diff {
+        Some(d) => sections.extend(diff_sections(v, d, compare)),
+        None => sections.push(Section {
             title: "Commits".into(),
             text: "The pinned commit is not in the upstream history, so no commit range can be shown.\n".into(),
+        }),
+    }
+    sections
+}
+
+/// The sections drawn from the release diff.
+fn diff_sections(v: &RebuildView<'_>, d: &ReleaseDiff, compare: Option<&str>) -> Vec<Section> {
+    let mut sections = Vec::new();
+    if !d.signals.is_empty() {
+        sections.push(Section {
+            title: format!(
+                "Supply-chain signals ({})",
+                d.signals.len() + d.signals_truncated
+            ),
+            text: signals_section(d),
         });
     }
-    let checklist = format!(
-        "- [ ] Mirror pipeline green: no supply-chain vulnerabilities, no failed SDL tasks\n\
-         - [ ] Component Governance: no open alerts\n\
-         - [ ] CELA review of the license change ({})\n",
-        if v.license
-            .is_some_and(|l| l.verdict == Verdict::ReviewRequired)
-        {
-            "required for this release"
+    let shown = d.commits.list.len();
+    sections.push(Section {
+        title: if d.commits.truncated > 0 {
+            format!("Commits ({}; showing {shown})", d.commits.count)
         } else {
-            "not needed: no license change"
-        }
-    );
-    // No run id or time here: an unchanged proposal must render to the same body, so a rerun
-    // does not touch the PR.
-    let footer = format!(
-        "\n<sub>Opened by upkeep for `{}` · updated in place when a newer release appears</sub>\n",
-        v.server
-    );
+            format!("Commits ({})", d.commits.count)
+        },
+        text: commits_section(d, compare),
+    });
+    if let Some(notes) = v.release_notes {
+        sections.push(Section {
+            title: format!("Release notes ({})", md_escape(&v.new.tag)),
+            text: quote(notes),
+        });
+    } else if let Some(notes) = &d.release_notes {
+        sections.push(Section {
+            title: format!(
+                "Release notes ({}: {})",
+                md_escape(&notes.path),
+                md_escape(&notes.heading)
+            ),
+            text: format!(
+                "{}{}\n",
+                quote(&notes.text),
+                if notes.truncated { "\n> …" } else { "" }
+            ),
+        });
+    }
+    if !d.files.largest.is_empty() || !d.files.binary_or_large.is_empty() {
+        sections.push(Section {
+            title: "Largest changes".into(),
+            text: files_section(d),
+        });
+    }
+    sections
+}
 
-    // Assemble, cutting the least important sections (from the end) until it fits. Limits are
-    // in characters (Azure DevOps and GitHub count characters, not bytes).
+/// Assemble the body, cutting the least important sections (from the end) until it fits, and
+/// saying what was cut. Limits are in characters (Azure DevOps and GitHub count characters, not
+/// bytes).
+fn fit_body(
+    head: String,
+    sections: Vec<Section>,
+    checklist: &str,
+    footer: &str,
+    limit: usize,
+) -> String {
     let chars = |s: &str| s.chars().count();
-    let fixed = chars(&head) + chars(&checklist) + chars(&footer) + 300;
+    let fixed = chars(&head) + chars(checklist) + chars(footer) + 300;
     let mut body = head;
     let mut cut = Vec::new();
     let mut budget = limit.saturating_sub(fixed);
@@ -447,7 +479,7 @@ pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
         }
     }
     body.push_str("### Sponsoring checklist\n");
-    body.push_str(&checklist);
+    body.push_str(checklist);
     if !cut.is_empty() {
         let _ = writeln!(
             body,
@@ -455,7 +487,7 @@ pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
             cut.join(", ")
         );
     }
-    body.push_str(&footer);
+    body.push_str(footer);
     body
 }
 
@@ -561,51 +593,7 @@ pub fn license_email(v: &RebuildView<'_>, pr_url: Option<&str>, sla_days: u64) -
         html_escape(&intro).replace('\n', "<br>")
     );
     if let Some(l) = v.license {
-        for line in &l.summary {
-            let _ = writeln!(t, "  {line}");
-            let _ = write!(h, "<li>{}</li>", html_escape(line));
-        }
-        h.push_str("</ul>");
-        for f in l
-            .files
-            .iter()
-            .filter(|f| f.unified_diff.is_some() || !f.word_diff.is_empty())
-        {
-            let _ = writeln!(t, "\n  {}:", f.path);
-            if let Some(d) = &f.unified_diff {
-                for line in d
-                    .lines()
-                    .filter(|l| !l.starts_with("---") && !l.starts_with("+++"))
-                {
-                    let _ = writeln!(t, "  {line}");
-                }
-            }
-            let _ = write!(
-                h,
-                "<p><b>{}</b></p><pre style=\"white-space:pre-wrap;border:1px solid #ddd;padding:8px\">",
-                html_escape(&f.path)
-            );
-            if f.word_diff.is_empty() {
-                h.push_str(&html_escape(f.unified_diff.as_deref().unwrap_or_default()));
-            } else {
-                for w in &f.word_diff {
-                    let text = html_escape(&w.text);
-                    match w.tag {
-                        crate::license::WordTag::Equal => h.push_str(&text),
-                        crate::license::WordTag::Insert => {
-                            let _ = write!(
-                                h,
-                                "<ins style=\"background:#d4f8d4;text-decoration:none\">{text}</ins>"
-                            );
-                        }
-                        crate::license::WordTag::Delete => {
-                            let _ = write!(h, "<del style=\"background:#fbd4d4\">{text}</del>");
-                        }
-                    }
-                }
-            }
-            h.push_str("</pre>");
-        }
+        license_changes(l, &mut t, &mut h);
     } else {
         h.push_str("</ul>");
     }
@@ -636,6 +624,56 @@ pub fn license_email(v: &RebuildView<'_>, pr_url: Option<&str>, sla_days: u64) -
         subject,
         text: t,
         html: h,
+    }
+}
+
+/// The license change, in the email: the summary lines, then each changed file as a unified
+/// diff (text) and with the word-level changes highlighted (HTML). Closes the open `<ul>`.
+fn license_changes(l: &LicenseJudgement, t: &mut String, h: &mut String) {
+    for line in &l.summary {
+        let _ = writeln!(t, "  {line}");
+        let _ = write!(h, "<li>{}</li>", html_escape(line));
+    }
+    h.push_str("</ul>");
+    for f in l
+        .files
+        .iter()
+        .filter(|f| f.unified_diff.is_some() || !f.word_diff.is_empty())
+    {
+        let _ = writeln!(t, "\n  {}:", f.path);
+        if let Some(d) = &f.unified_diff {
+            for line in d
+                .lines()
+                .filter(|l| !l.starts_with("---") && !l.starts_with("+++"))
+            {
+                let _ = writeln!(t, "  {line}");
+            }
+        }
+        let _ = write!(
+            h,
+            "<p><b>{}</b></p><pre style=\"white-space:pre-wrap;border:1px solid #ddd;padding:8px\">",
+            html_escape(&f.path)
+        );
+        if f.word_diff.is_empty() {
+            h.push_str(&html_escape(f.unified_diff.as_deref().unwrap_or_default()));
+        } else {
+            for w in &f.word_diff {
+                let text = html_escape(&w.text);
+                match w.tag {
+                    crate::license::WordTag::Equal => h.push_str(&text),
+                    crate::license::WordTag::Insert => {
+                        let _ = write!(
+                            h,
+                            "<ins style=\"background:#d4f8d4;text-decoration:none\">{text}</ins>"
+                        );
+                    }
+                    crate::license::WordTag::Delete => {
+                        let _ = write!(h, "<del style=\"background:#fbd4d4\">{text}</del>");
+                    }
+                }
+            }
+        }
+        h.push_str("</pre>");
     }
 }
 

@@ -463,7 +463,29 @@ fn tree_diff(
         odb: repo.odb()?,
         known: HashMap::new(),
     };
+    let exact_only = find_renames(&mut diff, &mut sizes)?;
+    let mut changes: Vec<FileChange> = Vec::new();
+    let mut renames = Vec::new();
+    let mut signals = Vec::new();
+    for (idx, delta) in diff.deltas().enumerate() {
+        let Some((change, mut found)) = file_change(repo, &diff, idx, &delta, &mut sizes)? else {
+            continue;
+        };
+        if change.status == ChangeKind::Renamed {
+            renames.push(Rename {
+                from: change.old_path.clone().unwrap_or_default(),
+                to: change.path.clone(),
+            });
+        }
+        signals.append(&mut found);
+        changes.push(change);
+    }
+    Ok((file_stats(changes, renames, opts, exact_only), signals))
+}
 
+/// Pair deleted and added files into renames. With a large file among the candidates, only
+/// exact renames are looked for (similarity would read it whole); returns whether that was so.
+fn find_renames(diff: &mut git2::Diff<'_>, sizes: &mut Sizes<'_>) -> anyhow::Result<bool> {
     let big_candidate = diff.deltas().any(|d| {
         let file = match d.status() {
             Delta::Added => d.new_file(),
@@ -480,101 +502,111 @@ fn tree_diff(
         .rename_limit(RENAME_LIMIT)
         .exact_match_only(big_candidate);
     diff.find_similar(Some(&mut find))?;
+    Ok(big_candidate)
+}
 
-    let mut changes: Vec<FileChange> = Vec::new();
-    let mut renames = Vec::new();
-    let mut signals = Vec::new();
-    for (idx, delta) in diff.deltas().enumerate() {
-        let kind = match delta.status() {
-            Delta::Added => ChangeKind::Added,
-            Delta::Deleted => ChangeKind::Deleted,
-            Delta::Modified => ChangeKind::Modified,
-            Delta::Renamed => ChangeKind::Renamed,
-            Delta::Copied => ChangeKind::Copied,
-            Delta::Typechange => ChangeKind::Typechange,
-            _ => continue,
-        };
-        let (of, nf) = (delta.old_file(), delta.new_file());
-        let old_mode = (kind != ChangeKind::Added)
-            .then(|| entry_mode(of.mode()))
-            .flatten();
-        let new_mode = (kind != ChangeKind::Deleted)
-            .then(|| entry_mode(nf.mode()))
-            .flatten();
-        let old_path = old_mode.and(of.path_bytes()).map(display_path);
-        let new_path = new_mode.and(nf.path_bytes()).map(display_path);
-        let old_size = is_blob_mode(old_mode).then(|| sizes.of(of.id())).flatten();
-        let new_size = is_blob_mode(new_mode).then(|| sizes.of(nf.id())).flatten();
-        // A blob side whose size is unknown (missing object) counts as too large to read.
-        let too_big = |mode: Option<EntryMode>, size: Option<u64>| {
-            is_blob_mode(mode) && size.is_none_or(|s| s > MAX_INSPECT_BYTES)
-        };
-        let large = too_big(old_mode, old_size) || too_big(new_mode, new_size);
-        let gitlink =
-            old_mode == Some(EntryMode::Submodule) || new_mode == Some(EntryMode::Submodule);
+/// One changed path: its line counts (text under the size cap only), and the supply-chain
+/// signals of the path and, for small files, of the content. None for deltas that are not
+/// changes (unmodified, ignored).
+fn file_change(
+    repo: &Repository,
+    diff: &git2::Diff<'_>,
+    idx: usize,
+    delta: &git2::DiffDelta<'_>,
+    sizes: &mut Sizes<'_>,
+) -> anyhow::Result<Option<(FileChange, Vec<Signal>)>> {
+    let kind = match delta.status() {
+        Delta::Added => ChangeKind::Added,
+        Delta::Deleted => ChangeKind::Deleted,
+        Delta::Modified => ChangeKind::Modified,
+        Delta::Renamed => ChangeKind::Renamed,
+        Delta::Copied => ChangeKind::Copied,
+        Delta::Typechange => ChangeKind::Typechange,
+        _ => return Ok(None),
+    };
+    let (of, nf) = (delta.old_file(), delta.new_file());
+    let old_mode = (kind != ChangeKind::Added)
+        .then(|| entry_mode(of.mode()))
+        .flatten();
+    let new_mode = (kind != ChangeKind::Deleted)
+        .then(|| entry_mode(nf.mode()))
+        .flatten();
+    let old_path = old_mode.and(of.path_bytes()).map(display_path);
+    let new_path = new_mode.and(nf.path_bytes()).map(display_path);
+    let old_size = is_blob_mode(old_mode).then(|| sizes.of(of.id())).flatten();
+    let new_size = is_blob_mode(new_mode).then(|| sizes.of(nf.id())).flatten();
+    // A blob side whose size is unknown (missing object) counts as too large to read.
+    let too_big = |mode: Option<EntryMode>, size: Option<u64>| {
+        is_blob_mode(mode) && size.is_none_or(|s| s > MAX_INSPECT_BYTES)
+    };
+    let large = too_big(old_mode, old_size) || too_big(new_mode, new_size);
+    let gitlink = old_mode == Some(EntryMode::Submodule) || new_mode == Some(EntryMode::Submodule);
 
-        let (mut insertions, mut deletions, mut binary) = (0u64, 0u64, false);
-        if !large && !gitlink {
-            match Patch::from_diff(&diff, idx)? {
-                Some(patch) if !patch.delta().flags().is_binary() => {
-                    let (_, add, del) = patch.line_stats()?;
-                    insertions = add as u64;
-                    deletions = del as u64;
-                }
-                // libgit2 returns no patch, or a binary-flagged one, for binary content.
-                _ => binary = is_blob_mode(new_mode) || is_blob_mode(old_mode),
+    let (mut insertions, mut deletions, mut binary) = (0u64, 0u64, false);
+    if !large && !gitlink {
+        match Patch::from_diff(diff, idx)? {
+            Some(patch) if !patch.delta().flags().is_binary() => {
+                let (_, add, del) = patch.line_stats()?;
+                insertions = add as u64;
+                deletions = del as u64;
             }
+            // libgit2 returns no patch, or a binary-flagged one, for binary content.
+            _ => binary = is_blob_mode(new_mode) || is_blob_mode(old_mode),
         }
-        let path = new_path
-            .clone()
-            .or_else(|| old_path.clone())
-            .unwrap_or_default();
-        if kind == ChangeKind::Renamed {
-            renames.push(Rename {
-                from: old_path.clone().unwrap_or_default(),
-                to: path.clone(),
-            });
-        }
-
-        let symlink_target = (new_mode == Some(EntryMode::Symlink)
-            && old_mode != Some(EntryMode::Symlink))
-        .then(|| small_blob(repo, &mut sizes, nf.id(), MAX_SYMLINK_BYTES))
-        .flatten()
-        .map(|b| display_path(&b));
-        let change = PathChange {
-            kind,
-            old_path: old_path.clone(),
-            new_path: new_path.clone(),
-            old_mode,
-            new_mode,
-            old_id: old_mode.map(|_| of.id().to_string()),
-            new_id: new_mode.map(|_| nf.id().to_string()),
-            new_size,
-            new_binary: binary
-                || new_path
-                    .as_deref()
-                    .is_some_and(signals::has_binary_extension),
-            new_large: too_big(new_mode, new_size),
-            symlink_target,
-        };
-        let mut found = signals::path_signals(&change);
-        found.extend(content_signals(repo, &mut sizes, &change, of.id(), nf.id()));
-        signals.append(&mut found);
-
-        changes.push(FileChange {
-            path,
-            old_path: matches!(kind, ChangeKind::Renamed | ChangeKind::Copied)
-                .then_some(old_path)
-                .flatten(),
-            status: kind,
-            insertions,
-            deletions,
-            binary,
-            large,
-            size: new_size.or(old_size),
-        });
     }
+    let path = new_path
+        .clone()
+        .or_else(|| old_path.clone())
+        .unwrap_or_default();
+    let symlink_target = (new_mode == Some(EntryMode::Symlink)
+        && old_mode != Some(EntryMode::Symlink))
+    .then(|| small_blob(repo, sizes, nf.id(), MAX_SYMLINK_BYTES))
+    .flatten()
+    .map(|b| display_path(&b));
+    let change = PathChange {
+        kind,
+        old_path: old_path.clone(),
+        new_path: new_path.clone(),
+        old_mode,
+        new_mode,
+        old_id: old_mode.map(|_| of.id().to_string()),
+        new_id: new_mode.map(|_| nf.id().to_string()),
+        new_size,
+        new_binary: binary
+            || new_path
+                .as_deref()
+                .is_some_and(signals::has_binary_extension),
+        new_large: too_big(new_mode, new_size),
+        symlink_target,
+    };
+    let mut found = signals::path_signals(&change);
+    found.extend(content_signals(repo, sizes, &change, of.id(), nf.id()));
+    let file = FileChange {
+        path,
+        // Renames keep their source; so do copies.
+        old_path: if matches!(kind, ChangeKind::Renamed | ChangeKind::Copied) {
+            old_path
+        } else {
+            None
+        },
+        status: kind,
+        insertions,
+        deletions,
+        binary,
+        large,
+        size: new_size.or(old_size),
+    };
+    Ok(Some((file, found)))
+}
 
+/// The totals, the largest text changes, the binary or large files and the renames, each list
+/// capped.
+fn file_stats(
+    changes: Vec<FileChange>,
+    mut renames: Vec<Rename>,
+    opts: &DiffOptions,
+    renames_exact_only: bool,
+) -> FileStats {
     let insertions = changes.iter().map(|c| c.insertions).sum();
     let deletions = changes.iter().map(|c| c.deletions).sum();
     let changed = changes.len();
@@ -592,20 +624,17 @@ fn tree_diff(
     heavy.truncate(opts.max_largest_files);
     let renames_count = renames.len();
     renames.truncate(MAX_RENAMES_LISTED);
-    Ok((
-        FileStats {
-            changed,
-            insertions,
-            deletions,
-            largest: text,
-            binary_or_large: heavy,
-            binary_or_large_count,
-            renames,
-            renames_count,
-            renames_exact_only: big_candidate,
-        },
-        signals,
-    ))
+    FileStats {
+        changed,
+        insertions,
+        deletions,
+        largest: text,
+        binary_or_large: heavy,
+        binary_or_large_count,
+        renames,
+        renames_count,
+        renames_exact_only,
+    }
 }
 
 /// Signals that need the content of small files: manifests, `package.json` scripts and

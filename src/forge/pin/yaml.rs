@@ -377,13 +377,76 @@ fn value_at(raws: &[Raw], li: usize, vp: usize) -> Result<(Value, usize), PinErr
     Ok((value, last))
 }
 
+/// Where the file stands in its one YAML document: markers (`---`, `...`) and directives
+/// (`%YAML`) are allowed only where a single document allows them.
+#[derive(Default)]
+struct Document {
+    seen_start: bool,
+    seen_content: bool,
+    ended: bool,
+}
+
+impl Document {
+    /// Whether the unindented line `b` (number `no`) is a marker or a directive, which carries
+    /// no content; an error where it would start a second document.
+    fn marker(&mut self, b: &[u8], no: usize) -> Result<bool, PinError> {
+        if is_marker(b, b"---") {
+            if self.seen_start || self.seen_content {
+                return Err(PinError::MultipleDocuments { line: no });
+            }
+            self.seen_start = true;
+            let after = skip_ws(b, 3);
+            if after < b.len() && b[after] != b'#' {
+                return Err(PinError::Unsupported {
+                    line: no,
+                    what: "content on the `---` line".into(),
+                });
+            }
+            return Ok(true);
+        }
+        if is_marker(b, b"...") {
+            self.ended = true;
+            return Ok(true);
+        }
+        if b[0] == b'%' {
+            if self.seen_content || self.seen_start {
+                return Err(malformed(no, "directive inside a document"));
+            }
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// A content line: an error after the document ended.
+    fn content(&mut self, no: usize) -> Result<(), PinError> {
+        if self.ended {
+            return Err(PinError::MultipleDocuments { line: no });
+        }
+        self.seen_content = true;
+        Ok(())
+    }
+}
+
+/// The first line from `from` on that is not part of a block scalar whose lines are indented
+/// at least `min_indent` (blank lines belong to it).
+fn block_end(raws: &[Raw<'_>], from: usize, min_indent: usize) -> usize {
+    let mut next = from;
+    while next < raws.len() {
+        let nb = raws[next].text.as_bytes();
+        let nind = nb.iter().take_while(|&&c| c == b' ').count();
+        if skip_ws(nb, nind) < nb.len() && nind < min_indent {
+            break;
+        }
+        next += 1;
+    }
+    next
+}
+
 /// Classify `text` (without BOM) into structural lines.
 pub(super) fn scan(text: &str) -> Result<Vec<Line<'_>>, PinError> {
     let raws = split_lines(text)?;
     let mut lines: Vec<Line> = Vec::new();
-    let mut seen_doc_start = false;
-    let mut seen_content = false;
-    let mut doc_ended = false;
+    let mut doc = Document::default();
     // While set, non-blank lines indented at least this much continue the last plain scalar.
     let mut plain_min: Option<usize> = None;
     let mut li = 0;
@@ -407,37 +470,11 @@ pub(super) fn scan(text: &str) -> Result<Vec<Line<'_>>, PinError> {
             }
             plain_min = None;
         }
-        if indent == 0 && is_marker(b, b"---") {
-            if seen_doc_start || seen_content {
-                return Err(PinError::MultipleDocuments { line: no });
-            }
-            seen_doc_start = true;
-            let after = skip_ws(b, 3);
-            if after < b.len() && b[after] != b'#' {
-                return Err(PinError::Unsupported {
-                    line: no,
-                    what: "content on the `---` line".into(),
-                });
-            }
+        if indent == 0 && doc.marker(b, no)? {
             li += 1;
             continue;
         }
-        if indent == 0 && is_marker(b, b"...") {
-            doc_ended = true;
-            li += 1;
-            continue;
-        }
-        if indent == 0 && b[0] == b'%' {
-            if seen_content || seen_doc_start {
-                return Err(malformed(no, "directive inside a document"));
-            }
-            li += 1;
-            continue;
-        }
-        if doc_ended {
-            return Err(PinError::MultipleDocuments { line: no });
-        }
-        seen_content = true;
+        doc.content(no)?;
 
         let mut pos = first;
         let mut dashes = 0;
@@ -458,21 +495,14 @@ pub(super) fn scan(text: &str) -> Result<Vec<Line<'_>>, PinError> {
             (None, 0) => first,
             (None, _) => last_dash + 1,
         };
-        let mut next = last + 1;
-        match value.kind {
-            Kind::Block => {
-                while next < raws.len() {
-                    let nb = raws[next].text.as_bytes();
-                    let nind = nb.iter().take_while(|&&c| c == b' ').count();
-                    if skip_ws(nb, nind) < nb.len() && nind < min_indent {
-                        break;
-                    }
-                    next += 1;
-                }
+        let next = match value.kind {
+            Kind::Block => block_end(&raws, last + 1, min_indent),
+            Kind::Plain => {
+                plain_min = Some(min_indent);
+                last + 1
             }
-            Kind::Plain => plain_min = Some(min_indent),
-            _ => {}
-        }
+            _ => last + 1,
+        };
         lines.push(Line {
             no,
             start: raw.start,

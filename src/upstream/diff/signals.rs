@@ -122,6 +122,19 @@ impl PathChange {
             ChangeKind::Modified | ChangeKind::Typechange => "changed",
         }
     }
+
+    /// Whether the old or the new path satisfies `f`.
+    fn touches(&self, f: fn(&str) -> bool) -> bool {
+        self.new_path.as_deref().is_some_and(f) || self.old_path.as_deref().is_some_and(f)
+    }
+
+    /// A regular (or executable) file that did not exist as one before.
+    fn adds_file(&self) -> bool {
+        let new_is_file = matches!(self.new_mode, Some(EntryMode::File | EntryMode::Executable));
+        new_is_file
+            && (matches!(self.kind, ChangeKind::Added | ChangeKind::Copied)
+                || !matches!(self.old_mode, Some(EntryMode::File | EntryMode::Executable)))
+    }
 }
 
 fn file_name(path: &str) -> &str {
@@ -184,98 +197,123 @@ fn short(id: &str) -> &str {
 
 /// The signals that follow from a path's name, mode and type alone.
 pub fn path_signals(change: &PathChange) -> Vec<Signal> {
-    let mut out = Vec::new();
-    let path = change.path();
-    let verb = change.verb();
-    let both = |f: fn(&str) -> bool| {
-        change.new_path.as_deref().is_some_and(f) || change.old_path.as_deref().is_some_and(f)
-    };
-    let new_mode = change.new_mode;
-    let old_mode = change.old_mode;
-    let new_is_file = matches!(new_mode, Some(EntryMode::File | EntryMode::Executable));
-    let added_file = new_is_file
-        && (matches!(change.kind, ChangeKind::Added | ChangeKind::Copied)
-            || !matches!(old_mode, Some(EntryMode::File | EntryMode::Executable)));
+    let mut out = named_file_signals(change);
+    if matches!(
+        change.new_mode,
+        Some(EntryMode::File | EntryMode::Executable)
+    ) {
+        out.extend(new_file_signals(change));
+    }
+    out.extend(link_signals(change));
+    if change.touches(|p| p == ".gitmodules") {
+        // Content-level details come from `gitmodules_signals`; this marks the file itself.
+        out.push(Signal::new(
+            codes::GITMODULES_CHANGED,
+            change.path(),
+            format!(".gitmodules {}", change.verb()),
+        ));
+    }
+    out
+}
 
-    if both(manifest::is_manifest) {
+/// Files that matter by name: dependency manifests and lockfiles, install and build scripts,
+/// CI workflows, container builds.
+fn named_file_signals(change: &PathChange) -> Vec<Signal> {
+    let (path, verb) = (change.path(), change.verb());
+    let mut out = Vec::new();
+    if change.touches(manifest::is_manifest) {
         out.push(Signal::new(
             codes::DEPENDENCY_MANIFEST_CHANGED,
             path,
             format!("dependency manifest {verb}"),
         ));
     }
-    if both(manifest::is_lockfile) {
+    if change.touches(manifest::is_lockfile) {
         out.push(Signal::new(
             codes::LOCKFILE_CHANGED,
             path,
             format!("lockfile {verb}"),
         ));
     }
-    if both(|p| file_name(p) == "setup.py") && change.new_path.is_some() {
+    if change.touches(|p| file_name(p) == "setup.py") && change.new_path.is_some() {
         out.push(Signal::new(
             codes::SETUP_PY_CHANGED,
             path,
             format!("setup.py {verb}: it runs at install time"),
         ));
     }
-    if both(|p| file_name(p) == "build.rs") && change.new_path.is_some() {
+    if change.touches(|p| file_name(p) == "build.rs") && change.new_path.is_some() {
         out.push(Signal::new(
             codes::BUILD_SCRIPT_CHANGED,
             path,
             format!("Cargo build script {verb}: it runs at build time"),
         ));
     }
-    if both(is_ci_file) {
+    if change.touches(is_ci_file) {
         out.push(Signal::new(
             codes::CI_WORKFLOW_CHANGED,
             path,
             format!("CI or release workflow {verb}"),
         ));
     }
-    if both(is_container_build) {
+    if change.touches(is_container_build) {
         out.push(Signal::new(
             codes::CONTAINER_BUILD_CHANGED,
             path,
             format!("container build file {verb}"),
         ));
     }
-    if new_is_file {
-        let size = change
-            .new_size
-            .map_or_else(String::new, |s| format!(" ({s} bytes)"));
-        let minified = change.new_path.as_deref().is_some_and(is_minified);
-        if change.new_large {
-            if added_file {
-                out.push(Signal::new(
-                    codes::LARGE_FILE_ADDED,
-                    path,
-                    format!("large file added{size}, content not inspected"),
-                ));
-            }
-        } else if change.new_binary {
-            let code = if added_file {
-                codes::BINARY_ADDED
-            } else {
-                codes::BINARY_CHANGED
-            };
-            let what = if added_file { "added" } else { "changed" };
-            out.push(Signal::new(code, path, format!("binary file {what}{size}")));
-        }
-        if minified && added_file {
+    out
+}
+
+/// What the new file is: large, binary, minified, newly executable.
+fn new_file_signals(change: &PathChange) -> Vec<Signal> {
+    let (path, added_file) = (change.path(), change.adds_file());
+    let mut out = Vec::new();
+    let size = change
+        .new_size
+        .map_or_else(String::new, |s| format!(" ({s} bytes)"));
+    let minified = change.new_path.as_deref().is_some_and(is_minified);
+    if change.new_large {
+        if added_file {
             out.push(Signal::new(
-                codes::MINIFIED_ADDED,
+                codes::LARGE_FILE_ADDED,
                 path,
-                format!("minified file added{size}"),
+                format!("large file added{size}, content not inspected"),
             ));
         }
-        if new_mode == Some(EntryMode::Executable) && old_mode != Some(EntryMode::Executable) {
-            let reason = match old_mode {
-                Some(EntryMode::File) => "executable bit set (100644 -> 100755)".to_owned(),
-                _ => "new executable file (100755)".to_owned(),
-            };
-            out.push(Signal::new(codes::EXECUTABLE_BIT_SET, path, reason));
-        }
+    } else if change.new_binary {
+        let code = if added_file {
+            codes::BINARY_ADDED
+        } else {
+            codes::BINARY_CHANGED
+        };
+        let what = if added_file { "added" } else { "changed" };
+        out.push(Signal::new(code, path, format!("binary file {what}{size}")));
     }
+    if minified && added_file {
+        out.push(Signal::new(
+            codes::MINIFIED_ADDED,
+            path,
+            format!("minified file added{size}"),
+        ));
+    }
+    let (old_mode, new_mode) = (change.old_mode, change.new_mode);
+    if new_mode == Some(EntryMode::Executable) && old_mode != Some(EntryMode::Executable) {
+        let reason = match old_mode {
+            Some(EntryMode::File) => "executable bit set (100644 -> 100755)".to_owned(),
+            _ => "new executable file (100755)".to_owned(),
+        };
+        out.push(Signal::new(codes::EXECUTABLE_BIT_SET, path, reason));
+    }
+    out
+}
+
+/// Symlinks and submodules: what they point at, and where that moved.
+fn link_signals(change: &PathChange) -> Vec<Signal> {
+    let path = change.path();
+    let (old_mode, new_mode) = (change.old_mode, change.new_mode);
+    let mut out = Vec::new();
     if new_mode == Some(EntryMode::Symlink) && old_mode != Some(EntryMode::Symlink) {
         let reason = match change.symlink_target.as_deref() {
             Some(t) if t.starts_with('/') || escapes_tree(path, t) => {
@@ -314,14 +352,6 @@ pub fn path_signals(change: &PathChange) -> Vec<Signal> {
             ));
         }
         _ => {}
-    }
-    if both(|p| p == ".gitmodules") {
-        // Content-level details come from `gitmodules_signals`; this marks the file itself.
-        out.push(Signal::new(
-            codes::GITMODULES_CHANGED,
-            path,
-            format!(".gitmodules {verb}"),
-        ));
     }
     out
 }
