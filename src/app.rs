@@ -112,19 +112,37 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
             return exit::FAILED;
         }
     };
+    // Forge calls block: make them on a blocking thread, one server after another.
+    let servers = config.servers.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        servers
+            .iter()
+            .map(|server| {
+                let result = forge_for(&http, server).and_then(|f| {
+                    f.check_access(&server.mirror.base)
+                        .map_err(anyhow::Error::from)
+                });
+                (server.name.clone(), result)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    let checked = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            eprintln!("error: the mirror checks stopped: {e}");
+            return exit::FAILED;
+        }
+    };
     let mut failed = false;
-    for server in &config.servers {
-        let result = forge_for(&http, server).and_then(|f| {
-            f.check_access(&server.mirror.base)
-                .map_err(anyhow::Error::from)
-        });
+    for (name, result) in checked {
         match result {
             Ok(()) => {
-                let _ = writeln!(out, "  {}: mirror reachable and writable", server.name);
+                let _ = writeln!(out, "  {name}: mirror reachable and writable");
             }
             Err(e) => {
                 failed = true;
-                let _ = writeln!(out, "  {}: mirror check failed: {e:#}", server.name);
+                let _ = writeln!(out, "  {name}: mirror check failed: {e:#}");
             }
         }
     }

@@ -381,6 +381,15 @@ impl ServerReport {
         }
     }
 
+    /// The report of a server that failed (or was not synced) for `error`.
+    pub fn failed(name: &str, error: &str) -> ServerReport {
+        ServerReport {
+            status: Status::Failed,
+            error: Some(error.to_string()),
+            ..ServerReport::new(name)
+        }
+    }
+
     pub fn new(name: &str) -> ServerReport {
         ServerReport {
             name: name.to_string(),

@@ -244,7 +244,12 @@ async fn outbox_timer(control: Arc<Control>) {
         }
         let deps = control.deps();
         let holder = format!("serve-outbox:{}", std::process::id());
-        match deps.store.acquire_lease(&holder, Duration::from_secs(300)) {
+        let ours = holder.clone();
+        let acquired = deps
+            .store
+            .blocking(move |s| s.acquire_lease(&ours, Duration::from_secs(300)))
+            .await;
+        match acquired {
             Ok(Ok(())) => {
                 let summary = crate::pipeline::outbox::drain(&deps.store, &deps.config.email).await;
                 if summary.sent + summary.retrying + summary.failed > 0 {
@@ -255,7 +260,7 @@ async fn outbox_timer(control: Arc<Control>) {
                         "outbox drained between runs"
                     );
                 }
-                if let Err(e) = deps.store.release_lease(&holder) {
+                if let Err(e) = deps.store.blocking(move |s| s.release_lease(&holder)).await {
                     tracing::warn!(error = %format!("{e:#}"), "could not release the outbox lease");
                 }
             }
@@ -305,7 +310,9 @@ pub async fn serve(config_path: PathBuf, config: ValidConfig) -> anyhow::Result<
         );
         if !due.is_empty() {
             tracing::info!(servers = ?due, "missed a scheduled run while down; catching up once");
-            control.start_scheduled(due, jitter_delay(deps.config.schedule.jitter, random_u64()));
+            control
+                .start_scheduled(due, jitter_delay(deps.config.schedule.jitter, random_u64()))
+                .await;
         }
     }
 
@@ -338,7 +345,7 @@ pub async fn serve(config_path: PathBuf, config: ValidConfig) -> anyhow::Result<
             () = tokio::time::sleep(wait) => {
                 last_fired = Some(at);
                 tracing::info!(fire_time = %at.to_rfc3339(), servers = ?servers, "scheduled run due");
-                control.start_scheduled(servers, jitter_delay(config.schedule.jitter, random_u64()));
+                control.start_scheduled(servers, jitter_delay(config.schedule.jitter, random_u64())).await;
             }
         }
     }

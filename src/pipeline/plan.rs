@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::forge::{BranchState, PrState};
-use crate::report::PrAction;
+use crate::report::{PrAction, Status};
 use crate::store::{PrRecord, PrRecordState};
 use crate::upstream::Release;
 use crate::upstream::channels::{self, ChannelRelease};
@@ -64,6 +64,19 @@ impl PrPlan {
             PrPlan::RefreshBody | PrPlan::UpdateToNewer { .. } => PrAction::Updated,
             // A human push means a fresh PR is opened beside theirs.
             PrPlan::Create { .. } | PrPlan::HumanOnBranch { .. } => PrAction::Created,
+        }
+    }
+
+    /// The server's status once this plan is carried out (`held`: the PR is a held draft).
+    pub fn status(&self, held: bool) -> Status {
+        if held {
+            return Status::Held;
+        }
+        match self {
+            PrPlan::Create { .. } | PrPlan::HumanOnBranch { .. } => Status::PrOpened,
+            PrPlan::UpdateToNewer { .. } | PrPlan::RefreshBody => Status::PrUpdated,
+            PrPlan::Unchanged => Status::PrOpened,
+            PrPlan::Declined { .. } | PrPlan::Merged => Status::UpToDate,
         }
     }
 }

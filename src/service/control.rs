@@ -18,7 +18,7 @@ use crate::deps::Deps;
 use crate::events::Event;
 use crate::metrics::Metrics;
 use crate::pipeline::{self, RunError, RunOptions};
-use crate::store::LeaseHolder;
+use crate::store::{LeaseHolder, Store};
 
 /// Why a run was not started.
 #[derive(Debug, thiserror::Error)]
@@ -215,7 +215,7 @@ impl Control {
     /// Start a run in the background after `delay` (its jitter), unless one is in flight here
     /// or another process holds the lease. A run that loses the lease race later is logged
     /// and skipped by [`Control::execute`].
-    pub fn try_start(
+    pub async fn try_start(
         self: &Arc<Self>,
         opts: RunOptions,
         delay: Duration,
@@ -237,7 +237,7 @@ impl Control {
             return Err(StartError::InProgress);
         }
         let guard = ActiveGuard(Arc::clone(self));
-        if let Some(holder) = deps.store.lease_holder()? {
+        if let Some(holder) = deps.store.blocking(Store::lease_holder).await? {
             return Err(StartError::LeaseHeld(holder));
         }
         let control = Arc::clone(self);
@@ -250,14 +250,14 @@ impl Control {
 
     /// Start a scheduled run: like [`Control::try_start`], but a busy service or lease is an
     /// ordinary skip (logged), since the next fire time comes soon enough.
-    pub fn start_scheduled(self: &Arc<Self>, servers: Vec<String>, delay: Duration) {
+    pub async fn start_scheduled(self: &Arc<Self>, servers: Vec<String>, delay: Duration) {
         let opts = RunOptions {
             servers,
             dry_run: false,
             full: false,
             trigger: crate::report::Trigger::Schedule,
         };
-        match self.try_start(opts, delay) {
+        match self.try_start(opts, delay).await {
             Ok(()) => {}
             Err(StartError::InProgress) => {
                 self.metrics.record_skipped("busy");
@@ -320,9 +320,11 @@ impl Control {
             // The servers still running are abandoned mid-way; each server's decision is one
             // transaction, so the state holds either all of it or none. Free the lease now
             // rather than making the next run wait out its timeout.
-            match deps.store.lease_holder() {
+            match deps.store.blocking(Store::lease_holder).await {
                 Ok(Some(h)) if lease_is_ours(&h.holder) => {
-                    if let Err(e) = deps.store.release_lease(&h.holder) {
+                    let holder = h.holder.clone();
+                    let released = deps.store.blocking(move |s| s.release_lease(&holder)).await;
+                    if let Err(e) = released {
                         tracing::warn!(error = %format!("{e:#}"), "could not release the run lease");
                     }
                 }

@@ -197,10 +197,10 @@ struct SyncRequest {
     servers: Vec<String>,
 }
 
-fn start(control: &Arc<Control>, opts: RunOptions) -> Response {
+async fn start(control: &Arc<Control>, opts: RunOptions) -> Response {
     let servers = opts.servers.clone();
     let trigger = opts.trigger;
-    match control.try_start(opts, Duration::ZERO) {
+    match control.try_start(opts, Duration::ZERO).await {
         Ok(()) => {
             tracing::info!(trigger = %trigger, servers = ?servers, "run requested");
             json_reply(
@@ -269,6 +269,7 @@ async fn sync(
             trigger: crate::report::Trigger::Api,
         },
     )
+    .await
 }
 
 async fn github_webhook(
@@ -328,6 +329,7 @@ async fn github_webhook(
                     trigger: crate::report::Trigger::Webhook,
                 },
             )
+            .await
         }
     }
 }

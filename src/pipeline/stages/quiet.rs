@@ -1,4 +1,5 @@
-//! The quiet path: a run whose upstream answers exactly as at the server's last full check.
+//! Stage `quiet`: a run whose upstream answers exactly as at the server's last full check is
+//! answered from the state.
 //!
 //! Everything upkeep decides follows from four things: the server's config, the release tags
 //! (name → commit), what the release channels publish, and what the mirror and the forge hold.
@@ -14,8 +15,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
 
+use super::fetch::Upstream;
+use super::releases::Releases;
 use crate::config::{Channel, ServerConfig};
-use crate::store::QuietMark;
+use crate::pipeline::{ServerRun, now_str};
+use crate::report::{Latest, Pinned, Status};
+use crate::store::{QuietMark, Store};
 use crate::upstream::channels::Lookup;
 
 /// Bump when a change to upkeep's decisions must redo every server's full check. The crate
@@ -74,6 +79,97 @@ pub fn may_skip(
     now.signed_duration_since(mark.checked_at)
         .to_std()
         .is_ok_and(|age| age < recheck)
+}
+
+/// The quiet key of this run, or `None` when this run's answer may not be replayed later: a
+/// release in its cooldown or a cross-check finding changes with time alone.
+pub fn key_now(run: &ServerRun<'_>, upstream: &Upstream, releases: &Releases) -> Option<String> {
+    key(run.server, &upstream.release_tags, &releases.lookups).filter(|_| {
+        releases.waiting.is_empty()
+            && run
+                .report
+                .channels
+                .iter()
+                .all(|c| c.discrepancies.is_empty())
+    })
+}
+
+/// Answer from the state when the server's quiet mark matches `key` (never in a dry run or a
+/// `--full` one): what the last full check found still stands. Returns false (do the full
+/// check) when there is nothing to replay.
+pub fn replay(run: &mut ServerRun<'_>, key: Option<&str>) -> anyhow::Result<bool> {
+    let Some(key) = key else {
+        return Ok(false);
+    };
+    if run.mode.dry_run || run.mode.full {
+        return Ok(false);
+    }
+    let store = &run.deps.store;
+    let name = &run.server.name;
+    let mark = store.quiet_mark(name)?;
+    let recheck = run.deps.config.schedule.recheck;
+    if !may_skip(mark.as_ref(), key, chrono::Utc::now(), recheck) {
+        return Ok(false);
+    }
+    let Some(mut state) = store.server_state(name)? else {
+        return Ok(false);
+    };
+    let Some(status) = state.last_status.as_deref().and_then(Status::parse) else {
+        return Ok(false);
+    };
+    if status == Status::Failed {
+        return Ok(false);
+    }
+    let since = mark.map(|m| {
+        m.checked_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    });
+    tracing::info!(since = ?since, "upstream unchanged since the last full check; mirror and forge not read");
+    let report = &mut run.report;
+    // Nothing was updated this time: an open PR reads as open, as in a full check that finds
+    // it unchanged.
+    report.status = if status == Status::PrUpdated {
+        Status::PrOpened
+    } else {
+        status
+    };
+    report.pinned = state.pinned_ref.clone().map(|git_ref| Pinned {
+        git_ref,
+        commit: state.pinned_commit.clone(),
+    });
+    report.latest = match (
+        &state.latest_version,
+        &state.latest_tag,
+        &state.latest_commit,
+    ) {
+        (Some(version), Some(tag), Some(commit)) => Some(Latest {
+            version: version.clone(),
+            tag: tag.clone(),
+            commit: commit.clone(),
+            date: None,
+        }),
+        _ => None,
+    };
+    report.hold_reason.clone_from(&state.hold_reason);
+    report.unchanged_since.clone_from(&since);
+    let open = store.open_pr(name)?;
+    report.notes.push(format!(
+        "upstream unchanged since the full check at {}{}; the mirror and the forge were not read \
+         (a full check runs at least every {}, or now with `sync --now --full`)",
+        since.as_deref().unwrap_or("?"),
+        open.as_ref()
+            .and_then(|p| p.url.as_deref())
+            .map(|u| format!(" (rebuild PR open: {u})"))
+            .unwrap_or_default(),
+        humantime::format_duration(recheck)
+    ));
+    state.last_run_id = Some(run.run_id);
+    state.last_run_at = Some(now_str());
+    state.last_success_at.clone_from(&state.last_run_at);
+    state.last_error = None;
+    state.consecutive_failures = 0;
+    store.transaction(|tx| Store::put_server_state(tx, &state))?;
+    Ok(true)
 }
 
 #[cfg(test)]

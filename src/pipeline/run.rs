@@ -1,0 +1,519 @@
+//! The run: the lease, which servers run and how many at once, one [`ServerJob`] per server, the
+//! events, and the run's bookkeeping (its row, each server's full report, reminders, the outbox
+//! drain, the summary).
+//!
+//! The run is async (it waits on permits, timers and SMTP); each server's sync is blocking work
+//! on tokio's blocking pool, and every store call made here goes through [`crate::store::Store::blocking`]
+//! (see [`crate::store::Store`]), so a locked state database never stalls a runtime worker.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use tokio::sync::Semaphore;
+use tracing::Instrument as _;
+
+use super::{SyncMode, now_str, outbox, record_failure, reminders, sync_server};
+use crate::config::ServerConfig;
+use crate::deps::Deps;
+use crate::events::Event;
+use crate::report::{RunReport, ServerReport, ServerSummary, Trigger};
+use crate::store::LeaseHolder;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Only these servers (all enabled ones when empty).
+    pub servers: Vec<String>,
+    pub dry_run: bool,
+    /// Read every mirror and forge even where upstream is quiet (see [`super::stages::quiet`]).
+    pub full: bool,
+    pub trigger: Trigger,
+}
+
+/// Why a run did not happen (or stopped); a failed server is not one of these.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("another run holds the lease ({} since {}, until {}); try again later", .0.holder, .0.acquired_at, .0.expires_at)]
+    Busy(LeaseHolder),
+    #[error("unknown server `{0}` (not in the config)")]
+    UnknownServer(String),
+    /// Another process kept the state database locked past the busy timeout before this run
+    /// took the lease: nothing was done.
+    #[error(transparent)]
+    StateLocked(anyhow::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Run one sync under the run lease.
+pub async fn run(deps: &Deps, opts: &RunOptions) -> Result<RunReport, RunError> {
+    for name in &opts.servers {
+        if deps.config.server(name).is_none() {
+            return Err(RunError::UnknownServer(name.clone()));
+        }
+    }
+    let holder = format!("{}:{}:{}", hostname(), std::process::id(), opts.trigger);
+    take_lease(deps, &holder).await?;
+    crate::failpoint::hit("after-lease");
+    let result = run_leased(deps, opts, &holder).await;
+    crate::failpoint::hit("before-release-lease");
+    let released = {
+        let holder = holder.clone();
+        deps.store.blocking(move |s| s.release_lease(&holder)).await
+    };
+    if let Err(e) = released {
+        tracing::warn!(error = %format!("{e:#}"), "could not release the run lease; it expires by itself");
+    }
+    result
+}
+
+/// Take the run lease for `holder`, or take it over from a crashed holder on this host.
+async fn take_lease(deps: &Deps, holder: &str) -> Result<(), RunError> {
+    let ttl = deps.config.state.lease_timeout;
+    let before_start = |e: anyhow::Error| {
+        if crate::store::is_locked(&e) {
+            RunError::StateLocked(e)
+        } else {
+            RunError::Other(e)
+        }
+    };
+    let ours = holder.to_string();
+    let acquired = deps
+        .store
+        .blocking(move |s| s.acquire_lease(&ours, ttl))
+        .await
+        .map_err(before_start)?;
+    let Err(busy) = acquired else {
+        return Ok(());
+    };
+    // A holder on this host whose process is gone crashed: take over now instead of waiting
+    // for the lease to expire.
+    if !holder_is_dead(&busy.holder) {
+        return Err(RunError::Busy(busy));
+    }
+    let (previous, ours) = (busy.holder.clone(), holder.to_string());
+    let taken = deps
+        .store
+        .blocking(move |s| s.take_over_lease(&previous, &ours, ttl))
+        .await
+        .map_err(before_start)?;
+    if !taken {
+        return Err(RunError::Busy(busy));
+    }
+    tracing::warn!(previous = %busy.holder, "took over the run lease of a crashed run");
+    Ok(())
+}
+
+/// Whether a lease holder (`host:pid:trigger`) is a process on this host that no longer exists.
+fn holder_is_dead(holder: &str) -> bool {
+    let mut parts = holder.splitn(3, ':');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    host == hostname()
+        && pid.parse::<u32>().is_ok_and(|pid| {
+            pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        })
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunReport, RunError> {
+    let started_at = now_str();
+    let (trigger, dry_run) = (opts.trigger, opts.dry_run);
+    let run_id = deps
+        .store
+        .blocking(move |s| s.start_run(trigger.as_str(), dry_run))
+        .await?;
+    crate::failpoint::hit("run-started");
+    // We hold the lease, so any other "running" run died (a crash or a kill): mark it.
+    match deps
+        .store
+        .blocking(move |s| s.abort_stale_runs(run_id))
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(runs = n, "marked runs that died mid-way as aborted"),
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not mark dead runs"),
+    }
+    let span = tracing::info_span!("run", run_id, trigger = %opts.trigger, dry_run = opts.dry_run);
+    async {
+        tracing::info!("run started");
+        let run_started = Instant::now();
+        let summaries = sync_servers(deps, opts, run_id, holder).await;
+        finish(deps, opts, run_id, started_at, summaries, run_started).await
+    }
+    .instrument(span)
+    .await
+}
+
+/// The servers this run covers, in config order.
+fn selected(deps: &Deps, opts: &RunOptions) -> Vec<ServerConfig> {
+    deps.config
+        .servers
+        .iter()
+        .filter(|s| {
+            if opts.servers.is_empty() {
+                s.enabled
+            } else {
+                opts.servers.contains(&s.name)
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+/// Sync every selected server, at most `concurrency` at once and `[service]
+/// per-host-concurrency` per upstream host. Taken as they finish, so one slow server holds back
+/// neither the others' events nor their memory: each full report goes to the state and only its
+/// summary stays. Returns the summaries in config order.
+async fn sync_servers(
+    deps: &Deps,
+    opts: &RunOptions,
+    run_id: i64,
+    holder: &str,
+) -> Vec<ServerSummary> {
+    let servers = selected(deps, opts);
+    deps.events.publish(Event::RunStarted {
+        run_id,
+        trigger: opts.trigger.to_string(),
+        dry_run: opts.dry_run,
+        servers: servers.len(),
+    });
+    let permits = Arc::new(Semaphore::new(deps.concurrency.max(1)));
+    // One upstream host serves many servers: cap how many hit it at once.
+    let per_host = deps.config.service.per_host_concurrency.max(1);
+    let mut hosts: std::collections::HashMap<String, Arc<Semaphore>> =
+        std::collections::HashMap::new();
+    // Scheduled runs spread their servers' starts over [schedule] jitter.
+    let jitter = if opts.trigger == Trigger::Schedule {
+        deps.config.schedule.jitter
+    } else {
+        Duration::ZERO
+    };
+    let mode = SyncMode {
+        dry_run: opts.dry_run,
+        full: opts.full,
+    };
+    let mut tasks = futures_util::stream::FuturesUnordered::new();
+    for (seq, server) in servers.into_iter().enumerate() {
+        let host_permits = hosts
+            .entry(upstream_host(&server.upstream))
+            .or_insert_with(|| Arc::new(Semaphore::new(per_host)))
+            .clone();
+        let name = server.name.clone();
+        let job = ServerJob {
+            deps: deps.clone(),
+            span: tracing::info_span!("server", name = %server.name),
+            server,
+            run_id,
+            mode,
+            jitter,
+            permits: Arc::clone(&permits),
+            host_permits,
+        };
+        let handle = tokio::spawn(job.run());
+        tasks.push(async move { (seq, name, handle.await) });
+    }
+    let mut summaries: Vec<(usize, ServerSummary)> = Vec::new();
+    while let Some((seq, name, joined)) = tasks.next().await {
+        let report = match joined {
+            Ok(report) => report,
+            Err(join) => panicked(deps, &name, run_id, mode, &join).await,
+        };
+        crate::failpoint::hit("after-server");
+        let summary = keep(deps, run_id, seq, report, holder).await;
+        publish_server(&deps.events, run_id, &summary);
+        summaries.push((seq, summary));
+    }
+    summaries.sort_by_key(|(seq, _)| *seq);
+    summaries.into_iter().map(|(_, s)| s).collect()
+}
+
+/// One server's turn in a run: it waits out its jitter and its permits, then syncs on a
+/// blocking thread within `[service] server-timeout`. It never fails: a skip, a timeout or a
+/// panic is a failed report (recorded like any failure).
+struct ServerJob {
+    deps: Deps,
+    server: ServerConfig,
+    run_id: i64,
+    mode: SyncMode,
+    jitter: Duration,
+    permits: Arc<Semaphore>,
+    host_permits: Arc<Semaphore>,
+    span: tracing::Span,
+}
+
+impl ServerJob {
+    async fn run(self) -> ServerReport {
+        let delay = crate::jitter::delay(self.jitter, crate::jitter::random_u64());
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let _permit = self.permits.acquire_owned().await;
+        let _host_permit = self.host_permits.acquire_owned().await;
+        let name = self.server.name.clone();
+        if self.deps.stop.is_cancelled() {
+            return ServerReport::failed(&name, "not synced: upkeep is shutting down");
+        }
+        self.deps.events.publish(Event::ServerStarted {
+            run_id: self.run_id,
+            server: name.clone(),
+        });
+        let timeout = self.deps.config.service.server_timeout;
+        let (deps, server, run_id, mode, span) = (
+            self.deps.clone(),
+            self.server,
+            self.run_id,
+            self.mode,
+            self.span,
+        );
+        let work = tokio::task::spawn_blocking(move || {
+            span.in_scope(|| sync_server(&deps, &server, run_id, mode))
+        });
+        match tokio::time::timeout(timeout, work).await {
+            Ok(Ok(report)) => report,
+            Ok(Err(join)) => panicked(&self.deps, &name, run_id, mode, &join).await,
+            Err(_) => {
+                // The blocking work cannot be cancelled; it finishes in the background and its
+                // decisions are still whole transactions.
+                tracing::error!(server = %name, timeout_s = timeout.as_secs(), "server sync timed out; abandoned");
+                let msg = format!(
+                    "timed out after {}s ([service] server-timeout); abandoned",
+                    timeout.as_secs()
+                );
+                // Recorded like any failure, so `status` and the failing alert see it.
+                failed(&self.deps, &name, run_id, mode, msg).await
+            }
+        }
+    }
+}
+
+/// The report of a server whose sync panicked.
+async fn panicked(
+    deps: &Deps,
+    name: &str,
+    run_id: i64,
+    mode: SyncMode,
+    join: &tokio::task::JoinError,
+) -> ServerReport {
+    tracing::error!(server = %name, error = %join, "server sync panicked");
+    let msg = format!("internal error while syncing: {join}");
+    failed(deps, name, run_id, mode, msg).await
+}
+
+/// A failed report for a server the run gave up on, recorded (unless a dry run) like a failure
+/// inside its sync.
+async fn failed(deps: &Deps, name: &str, run_id: i64, mode: SyncMode, msg: String) -> ServerReport {
+    let report = ServerReport::failed(name, &msg);
+    if mode.dry_run {
+        return report;
+    }
+    let (bookkeeping, name) = (deps.clone(), name.to_string());
+    let mut recorded = report.clone();
+    let result = deps
+        .store
+        .blocking(move |_| {
+            record_failure(&bookkeeping, &name, run_id, &msg, &mut recorded);
+            Ok(recorded)
+        })
+        .await;
+    result.unwrap_or(report)
+}
+
+/// Keep a finished server's full report in the state and renew the run lease; returns what the
+/// run keeps of it (its summary).
+async fn keep(
+    deps: &Deps,
+    run_id: i64,
+    seq: usize,
+    report: ServerReport,
+    holder: &str,
+) -> ServerSummary {
+    let mut summary = report.summary();
+    let (holder, ttl) = (holder.to_string(), deps.config.state.lease_timeout);
+    let kept = deps
+        .store
+        .blocking(move |s| {
+            let stored = serde_json::to_string(&report)
+                .map_err(anyhow::Error::from)
+                .and_then(|json| {
+                    s.put_run_server(run_id, seq, &report.name, report.status.as_str(), &json)
+                });
+            drop(report);
+            if let Err(e) = s.renew_lease(&holder, ttl) {
+                tracing::warn!(error = %format!("{e:#}"), "could not renew the run lease");
+            }
+            Ok(stored)
+        })
+        .await
+        .and_then(|stored| stored);
+    if let Err(e) = kept {
+        tracing::error!(server = %summary.name, error = %format!("{e:#}"), "could not keep the server's full report");
+        summary.notes.push(
+            "the full report (diff, PR body) could not be kept in the state; this is its summary"
+                .into(),
+        );
+    }
+    summary
+}
+
+/// The run's end: review reminders, the outbox drain, and the run's summary in the state.
+async fn finish(
+    deps: &Deps,
+    opts: &RunOptions,
+    run_id: i64,
+    started_at: String,
+    servers: Vec<ServerSummary>,
+    run_started: Instant,
+) -> Result<RunReport, RunError> {
+    let emails = if opts.dry_run {
+        crate::failpoint::hit("before-drain");
+        Default::default()
+    } else {
+        queue_reminders(deps, run_id).await;
+        crate::failpoint::hit("before-drain");
+        let emails = outbox::drain(&deps.store, &deps.config.email).await;
+        deps.events.publish(Event::EmailsSent {
+            run_id,
+            sent: emails.sent,
+            retrying: emails.retrying,
+            failed: emails.failed,
+        });
+        emails
+    };
+    let report = RunReport {
+        run_id,
+        trigger: opts.trigger,
+        dry_run: opts.dry_run,
+        started_at,
+        finished_at: now_str(),
+        servers,
+        emails,
+    };
+    let result = if report.any_failed() { "failed" } else { "ok" };
+    let json = serde_json::to_string(&report).unwrap_or_default();
+    crate::failpoint::hit("before-finish-run");
+    deps.store
+        .blocking(move |s| s.finish_run(run_id, result, &json))
+        .await?;
+    prune_reports(deps, run_id).await;
+    tracing::info!(result, "run finished");
+    deps.events.publish(Event::RunFinished {
+        run_id,
+        result: result.to_string(),
+        duration_ms: u64::try_from(run_started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    });
+    Ok(report)
+}
+
+async fn queue_reminders(deps: &Deps, run_id: i64) {
+    let config = Arc::clone(&deps.config);
+    let queued = deps
+        .store
+        .blocking(move |s| reminders::enqueue_due(s, &config, run_id))
+        .await;
+    match queued {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(reminders = n, "queued review reminders"),
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "could not queue review reminders"),
+    }
+}
+
+/// Delete full reports past `[state] report-retention` (the runs' summaries stay).
+async fn prune_reports(deps: &Deps, run_id: i64) {
+    let retention = deps.config.state.report_retention;
+    if retention.is_zero() {
+        return;
+    }
+    match deps
+        .store
+        .blocking(move |s| s.prune_run_reports(retention, run_id))
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(
+                reports = n,
+                "deleted per-server reports past [state] report-retention"
+            );
+        }
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not delete old run reports"),
+    }
+}
+
+fn publish_server(bus: &crate::events::Bus, run_id: i64, r: &ServerSummary) {
+    if let Some(pr) = &r.pull_request {
+        let action = serde_json::to_value(pr.action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        bus.publish(Event::PrAction {
+            run_id,
+            server: r.name.clone(),
+            action,
+            url: pr.url.clone(),
+        });
+    }
+    if r.emails_queued > 0 {
+        bus.publish(Event::EmailQueued {
+            run_id,
+            server: r.name.clone(),
+            count: r.emails_queued,
+        });
+    }
+    bus.publish(Event::ServerFinished {
+        run_id,
+        server: r.name.clone(),
+        status: r.status.as_str().to_string(),
+        latest: r.latest.as_ref().map(|l| l.version.clone()),
+        license_verdict: r.license.as_ref().map(|l| l.verdict.clone()),
+        error: r.error.clone(),
+        duration_ms: r.duration_ms,
+    });
+}
+
+/// The host part of an upstream URL, for per-host limits ("local" for paths).
+fn upstream_host(url: &str) -> String {
+    if let Some((_, rest)) = url.split_once("://") {
+        let authority = rest.split('/').next().unwrap_or(rest);
+        return authority
+            .rsplit('@')
+            .next()
+            .unwrap_or(authority)
+            .to_ascii_lowercase();
+    }
+    // scp-like ssh: git@host:owner/repo
+    match url.split_once(':') {
+        Some((user_host, _)) if !user_host.contains('/') && url.contains('@') => user_host
+            .rsplit('@')
+            .next()
+            .unwrap_or(user_host)
+            .to_ascii_lowercase(),
+        _ => "local".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn upstream_hosts_for_per_host_limits() {
+        for (url, host) in [
+            ("https://github.com/a/b.git", "github.com"),
+            ("https://user:tok@GitHub.com/a/b", "github.com"),
+            ("git@github.com:a/b.git", "github.com"),
+            ("ssh://git@ssh.dev.azure.com/v3/o/p/r", "ssh.dev.azure.com"),
+            ("git://127.0.0.1:9418/r.git", "127.0.0.1:9418"),
+            ("/srv/git/r.git", "local"),
+            ("file:///srv/git/r.git", ""),
+        ] {
+            assert_eq!(super::upstream_host(url), host, "{url}");
+        }
+    }
+}
