@@ -1,24 +1,66 @@
 //! upkeep keeps sponsored rebuilds of third-party servers current with their upstreams.
 //!
-//! Module map (dependency direction: `cli -> app -> {pipeline, scheduler, status, demo}`;
-//! `pipeline` is the only module that knows every adapter; adapters do not import each other):
+//! Module map (ARCHITECTURE.md at the repository root has the picture):
 //!
-//! - [`config`]: TOML parsed into raw types, then validated into [`config::ValidConfig`], every
-//!   diagnostic collected with file, line and column.
-//! - [`store`]: SQLite state (runs, releases and tag history, PRs, license baselines and
-//!   approvals, the email outbox, the run lease). Numbered migrations.
-//! - [`upstream`]: the cache of bare clones, tag listing, version ordering, the release diff.
-//! - [`license`]: discovery, identification, normalised diff and classification of license files.
-//! - [`forge`]: the `Forge` trait, its local/GitHub/Azure DevOps implementations, pin-file editors.
-//! - [`notify`]: email rendering and transports (file, SMTP).
-//! - [`render`]: the texts people read: PR titles and bodies, email bodies (pure).
-//! - [`pipeline`]: one sync run: plan (pure decisions) and run (calls the adapters).
-//! - [`scheduler`]: next fire times (pure) and the serve loop.
-//! - [`report`]: the JSON run report, the machine-readable contract of a run.
-//! - [`events`]: run progress on a broadcast bus, for `/events`, metrics and progress bars.
-//! - [`service`]: the HTTP control surface of `serve` (probes, metrics, status, run-now, webhooks,
-//!   live events); [`metrics`] renders Prometheus text; [`progress`] draws the terminal bar.
-//! - [`status`], [`demo`], [`app`], [`cli`]: what the commands show, and the composition root.
+//! - Commands: [`cli`] (clap), [`app`] (one function per command), [`demo`], [`scheduler`] (fire
+//!   times and the `serve` loop), [`service`] (the HTTP control surface of `serve`), [`status`]
+//!   (what `status`, `license show` and `runs` show), [`metrics`] (Prometheus text), [`progress`]
+//!   (the terminal bar).
+//! - The composition root: [`deps`] turns a valid config into the bundle a run needs (store,
+//!   HTTP pool, forge factory, event bus, stop token); [`exit`] holds the exit codes.
+//! - [`pipeline`]: one sync run: the run (lease, concurrency, bookkeeping), one server's stages
+//!   (`pipeline::stages`), the pure decisions (`pipeline::plan`), and the outbox drain. The only
+//!   module that knows every adapter.
+//! - Adapters, each knowing one outside thing: [`upstream`] (the cache of bare clones, tags,
+//!   versions, release channels, the release diff), [`forge`] (the `Forge` trait, the local, GitHub
+//!   and Azure DevOps mirrors, pin-file editors), [`license`] (discovery, identification, diff and
+//!   judgement of license files), [`notify`] (message building, file and SMTP transports, digest
+//!   and reminder texts), [`store`] (SQLite: migrations, typed queries, the lease), [`http`] (the
+//!   one retrying HTTP client).
+//! - Views, the texts and documents people and programs read: [`render`] (PR titles and bodies,
+//!   emails; pure) and [`report`] (the JSON run report, the machine-readable contract of a run).
+//! - Foundation: [`config`] (TOML parsed, then validated into [`config::ValidConfig`] with every
+//!   diagnostic collected), [`secret`], [`events`] (run progress on a broadcast bus),
+//!   [`failpoint`] (crash points for the fault suite), [`jitter`], [`exit`].
+//!
+//! Dependency rules. Each line names what a module may import (`use crate::x`, or a `crate::x`
+//! path) besides the foundation; `*` is anything. A path (`upstream::diff`) allows only that part
+//! of a module. The test in `dependency_rules.rs` reads this block and fails on any other import.
+//!
+//! ```text
+//! foundation: config secret failpoint jitter events exit
+//! main      -> cli app exit
+//! app       -> *
+//! cli       ->
+//! demo      -> deps pipeline report status store
+//! scheduler -> deps pipeline report service store
+//! service   -> deps http metrics pipeline report status store
+//! status    -> license render report store
+//! metrics   -> http
+//! progress  ->
+//! pipeline  -> deps forge http license notify render report store upstream
+//! deps      -> forge http store
+//! upstream  -> http
+//! forge     -> http
+//! license   ->
+//! notify    -> render
+//! store     -> report
+//! http      ->
+//! render    -> license report upstream::diff
+//! report    -> upstream::diff upstream::channels
+//! config    -> forge::pin upstream::version
+//! secret    ->
+//! failpoint ->
+//! jitter    ->
+//! events    ->
+//! exit      ->
+//! ```
+//!
+//! In words: commands sit on the pipeline, the pipeline on the adapters; adapters never import
+//! each other (the forges and the release channels share [`http`]; notify uses render's texts);
+//! the views know no adapter but the domain types they show, and only the store knows table rows
+//! (it fills the views `report::MovedTag` and `report::RunArchive`). The config may name two leaf
+//! enums of the adapters (pin formats, version schemes) its keys select.
 
 // Library code reports through return values and tracing; only `app` talks to the terminal.
 #![forbid(unsafe_code)]
@@ -48,6 +90,9 @@ pub mod service;
 pub mod status;
 pub mod store;
 pub mod upstream;
+
+#[cfg(test)]
+mod dependency_rules;
 
 /// When this process started (first asked for by `app::run`, before any work). A lock file older
 /// than this, found while we hold the run lease, was left by a process that died.
