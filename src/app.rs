@@ -33,12 +33,15 @@ pub async fn run(cli: Cli) -> i32 {
                 let result = match command {
                     Command::Sync(args) => sync(config, &args).await,
                     Command::Serve => crate::scheduler::serve(config_path.clone(), config).await,
-                    Command::Status(args) => status(&config, &args),
-                    Command::License(cmd) => license(&config, cmd),
-                    Command::Outbox(args) => outbox(&config, args).await,
-                    Command::Runs(args) => runs(&config, &args),
-                    Command::Tag(cmd) => tag(&config, cmd),
-                    Command::Check(_) | Command::Demo(_) => unreachable!("handled above"),
+                    Command::Outbox(OutboxArgs {
+                        command: Some(OutboxCommand::Retry { id }),
+                        ..
+                    }) => retry_email(&config, id).await,
+                    // The rest only read and write the state: on a blocking thread, by the
+                    // rule on `Store`.
+                    command => tokio::task::spawn_blocking(move || state_command(&config, command))
+                        .await
+                        .unwrap_or_else(|e| Err(anyhow::anyhow!("the command stopped: {e}"))),
                 };
                 // Every command gives up on a held lock before it changes anything.
                 if let Err(e) = &result
@@ -60,6 +63,20 @@ pub async fn run(cli: Cli) -> i32 {
         Err(e) => {
             eprintln!("error: {e:#}");
             exit::FAILED
+        }
+    }
+}
+
+/// The commands that only read and write the state (blocking).
+fn state_command(config: &ValidConfig, command: Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Status(args) => status(config, &args),
+        Command::License(cmd) => license(config, cmd),
+        Command::Outbox(args) => outbox(config, &args),
+        Command::Runs(args) => runs(config, &args),
+        Command::Tag(cmd) => tag(config, cmd),
+        Command::Check(_) | Command::Demo(_) | Command::Sync(_) | Command::Serve => {
+            unreachable!("not a state command")
         }
     }
 }
@@ -150,7 +167,7 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
 }
 
 async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
-    let deps = Deps::from_config(config)?;
+    let deps = Deps::open(config).await?;
     let opts = RunOptions {
         servers: args.servers.clone(),
         dry_run: args.dry_run,
@@ -190,21 +207,27 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
         }
         Err(RunError::Other(e)) => return Err(e),
     };
-    let mut out = std::io::stdout().lock();
+    let failed = report.any_failed();
     if args.json {
         // Streamed from the state one server at a time: at thousands of servers the full
         // report is tens of MB, and the run kept only summaries.
-        let mut w = std::io::BufWriter::new(&mut out);
-        crate::report::write_json(&report, &*deps.store, &mut w)?;
-        w.flush()?;
+        deps.store
+            .blocking(move |store| {
+                let mut out = std::io::stdout().lock();
+                let mut w = std::io::BufWriter::new(&mut out);
+                crate::report::write_json(&report, store, &mut w)?;
+                w.flush()?;
+                Ok(())
+            })
+            .await?;
     } else {
-        write!(out, "{}", crate::status::run_summary(&report))?;
+        write!(
+            std::io::stdout().lock(),
+            "{}",
+            crate::status::run_summary(&report)
+        )?;
     }
-    Ok(if report.any_failed() {
-        exit::FAILED
-    } else {
-        exit::OK
-    })
+    Ok(if failed { exit::FAILED } else { exit::OK })
 }
 
 fn status(config: &ValidConfig, args: &StatusArgs) -> anyhow::Result<i32> {
@@ -370,30 +393,43 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
     Ok(exit::OK)
 }
 
-async fn outbox(config: &ValidConfig, args: OutboxArgs) -> anyhow::Result<i32> {
-    let store = std::sync::Arc::new(open_store(config)?);
-    let mut out = std::io::stdout().lock();
-    if let Some(OutboxCommand::Retry { id }) = args.command {
-        if !store.retry_email(id)? {
-            eprintln!("error: no pending or failed email with id {id}");
-            return Ok(exit::FAILED);
-        }
-        let summary = crate::pipeline::outbox::drain(&store, &config.email).await;
-        let row = store.outbox_row(id)?.context("outbox row vanished")?;
-        writeln!(
-            out,
-            "email {id}: {}{}",
-            row.status,
-            row.last_error
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default()
-        )?;
-        return Ok(if summary.failed > 0 || row.status != "sent" {
-            exit::FAILED
-        } else {
-            exit::OK
-        });
+/// `outbox retry ID`: make one email due now and send what is due.
+async fn retry_email(config: &ValidConfig, id: i64) -> anyhow::Result<i32> {
+    let store = std::sync::Arc::new(
+        tokio::task::spawn_blocking({
+            let config = config.clone();
+            move || open_store(&config)
+        })
+        .await??,
+    );
+    if !store.blocking(move |s| s.retry_email(id)).await? {
+        eprintln!("error: no pending or failed email with id {id}");
+        return Ok(exit::FAILED);
     }
+    let summary = crate::pipeline::outbox::drain(&store, &config.email).await;
+    let row = store
+        .blocking(move |s| s.outbox_row(id))
+        .await?
+        .context("outbox row vanished")?;
+    writeln!(
+        std::io::stdout().lock(),
+        "email {id}: {}{}",
+        row.status,
+        row.last_error
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default()
+    )?;
+    Ok(if summary.failed > 0 || row.status != "sent" {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
+}
+
+/// `outbox`: the pending and failed emails (`--all`: sent ones too).
+fn outbox(config: &ValidConfig, args: &OutboxArgs) -> anyhow::Result<i32> {
+    let store = open_store(config)?;
+    let mut out = std::io::stdout().lock();
     let statuses: &[&str] = if args.all {
         &[]
     } else {

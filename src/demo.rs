@@ -291,7 +291,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
         crate::config::EmailTransport::Smtp(_) => dir.join("outbox"),
     };
     let before: std::collections::BTreeSet<PathBuf> = list_eml(&outbox_dir);
-    let deps = crate::deps::Deps::from_config(config)?;
+    let deps = crate::deps::Deps::open(config).await?;
     let report = pipeline::run(
         &deps,
         &RunOptions {
@@ -305,7 +305,12 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let after = list_eml(&outbox_dir);
     let new_emails: Vec<&PathBuf> = after.difference(&before).collect();
-    let prs = shown_prs(&report, &deps.store)?;
+    let prs = {
+        let report = report.clone();
+        deps.store
+            .blocking(move |store| shown_prs(&report, store))
+            .await?
+    };
     let mut out = std::io::stdout().lock();
     write!(
         out,

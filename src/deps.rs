@@ -41,7 +41,15 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// Open the state and build the shared clients for `config`.
+    /// [`Deps::from_config`] from async code: opening the state blocks, so it runs on the
+    /// blocking pool (the rule on [`Store`]).
+    pub async fn open(config: ValidConfig) -> anyhow::Result<Deps> {
+        tokio::task::spawn_blocking(move || Deps::from_config(config))
+            .await
+            .context("opening the state stopped")?
+    }
+
+    /// Open the state and build the shared clients for `config` (blocking).
     pub fn from_config(config: ValidConfig) -> anyhow::Result<Deps> {
         let store = open_store(&config)?;
         // Built once: every forge and channel client shares its connections and TLS sessions.

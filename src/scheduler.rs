@@ -275,7 +275,7 @@ async fn outbox_timer(control: Arc<Control>) {
 /// Run until SIGTERM or ctrl-c; returns the exit code.
 pub async fn serve(config_path: PathBuf, config: ValidConfig) -> anyhow::Result<i32> {
     let listen = config.service.listen;
-    let deps = crate::deps::Deps::from_config(config)?;
+    let deps = crate::deps::Deps::open(config).await?;
     let control = Control::new(config_path, deps);
     let mut signals = Signals::new()?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -328,7 +328,7 @@ pub async fn serve(config_path: PathBuf, config: ValidConfig) -> anyhow::Result<
             match signals.next().await {
                 Signal::Stop => break,
                 Signal::Reload => {
-                    control.reload();
+                    control.reload().await;
                     continue;
                 }
             }
@@ -339,7 +339,7 @@ pub async fn serve(config_path: PathBuf, config: ValidConfig) -> anyhow::Result<
             signal = signals.next() => match signal {
                 Signal::Stop => break,
                 Signal::Reload => {
-                    control.reload();
+                    control.reload().await;
                 }
             },
             () = tokio::time::sleep(wait) => {

@@ -173,7 +173,7 @@ impl Control {
 
     /// Reload the config file: a valid one replaces the deps for the next runs; an invalid one
     /// is logged (every diagnostic) and the old config stays. Returns whether it was applied.
-    pub fn reload(&self) -> bool {
+    pub async fn reload(&self) -> bool {
         let path = self.config_path.clone();
         let config = match crate::config::load(&path) {
             Ok(c) => c,
@@ -197,7 +197,7 @@ impl Control {
                 "a new listen address takes effect after a restart"
             );
         }
-        match Deps::from_config(config) {
+        match Deps::open(config).await {
             Ok(deps) => {
                 let servers = deps.config.servers.len();
                 let schedule = deps.config.schedule.expression.clone();

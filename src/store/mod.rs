@@ -50,10 +50,11 @@ pub fn is_locked(e: &anyhow::Error) -> bool {
 /// `[state] busy-timeout` for another process's lock. **The rule: async code never calls the
 /// store directly; it goes through [`Store::blocking`]**, which runs the call on tokio's
 /// blocking pool, so a locked database never ties up a runtime worker that the service's HTTP
-/// handlers, timers and other runs share. Synchronous code on a blocking thread (a server's
-/// sync, a one-shot command) calls it directly. A backend with a client that must not block a
-/// runtime worker (say, a blocking PostgreSQL client, which panics inside one) therefore only
-/// ever runs where blocking is allowed.
+/// handlers, timers and other runs share. Synchronous code on a blocking thread calls it
+/// directly: a server's sync, the commands `app` runs with `spawn_blocking`, opening the state
+/// ([`crate::deps::Deps::open`]). A backend whose client must not run inside the runtime (say, a
+/// blocking PostgreSQL client, which panics there) therefore only ever runs where blocking is
+/// allowed; only tests call the store from plain `#[test]` threads.
 pub struct Store {
     path: PathBuf,
     conn: Mutex<Connection>,
