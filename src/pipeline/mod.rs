@@ -22,11 +22,9 @@ use crate::config::ServerConfig;
 use crate::deps::Deps;
 use crate::forge::Identity;
 use crate::report::ServerReport;
-use stages::record;
-use stages::{apply, decide, fetch, judge, pin, propose, quiet, releases, trust};
+use stages::{apply, decide, fetch, judge, pin, propose, quiet, record, releases, trust};
 
 pub use run::{RunError, RunOptions, run};
-pub use stages::record::record_failure;
 
 /// The identity of upkeep's commits; a commit by anyone else on the bot branch is a human's.
 pub fn bot_identity() -> Identity {

@@ -13,7 +13,8 @@ use futures_util::StreamExt as _;
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
-use super::{SyncMode, now_str, outbox, record_failure, reminders, sync_server};
+use super::stages::record::record_failure;
+use super::{SyncMode, now_str, outbox, reminders, sync_server};
 use crate::config::ServerConfig;
 use crate::deps::Deps;
 use crate::events::Event;
@@ -373,12 +374,13 @@ async fn finish(
     servers: Vec<ServerSummary>,
     run_started: Instant,
 ) -> Result<RunReport, RunError> {
+    if !opts.dry_run {
+        queue_reminders(deps, run_id).await;
+    }
+    crate::failpoint::hit("before-drain");
     let emails = if opts.dry_run {
-        crate::failpoint::hit("before-drain");
         Default::default()
     } else {
-        queue_reminders(deps, run_id).await;
-        crate::failpoint::hit("before-drain");
         let emails = outbox::drain(&deps.store, &deps.config.email).await;
         deps.events.publish(Event::EmailsSent {
             run_id,
