@@ -85,7 +85,8 @@ fn locked_message(state: &config::StateConfig) -> String {
 fn load(path: &Path) -> Result<ValidConfig, i32> {
     config::load(path).map_err(|errors| {
         for d in &errors.0 {
-            eprintln!("{d}");
+            // The alternate form adds the offending lines with a caret under each place.
+            eprintln!("{d:#}");
         }
         eprintln!("{} problem(s) in {}", errors.0.len(), path.display());
         EXIT_CONFIG

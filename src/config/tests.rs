@@ -1,4 +1,7 @@
 use super::*;
+use std::time::Duration;
+
+use crate::forge::pin::PinFormat;
 
 fn check(src: &str) -> Result<ValidConfig, Vec<String>> {
     parse(Path::new("upkeep.toml"), src).map_err(|e| e.0.iter().map(ToString::to_string).collect())
@@ -145,4 +148,30 @@ fn report_retention_is_a_duration_with_its_place_named() {
     );
     let c = check("[state]\nreport-retention = \"0s\"\n").unwrap();
     assert!(c.state.report_retention.is_zero());
+}
+
+#[test]
+fn a_duplicate_server_names_both_copies_with_the_lines_shown() {
+    let second = GOOD
+        .split_once("[[servers]]")
+        .map(|(_, s)| format!("[[servers]]{s}"))
+        .unwrap();
+    let src = format!("{GOOD}\n{second}");
+    let errs = parse(Path::new("upkeep.toml"), &src).unwrap_err();
+    assert_eq!(errs.0.len(), 1, "{errs}");
+    let d = &errs.0[0];
+    assert_eq!(
+        (d.code, d.line, d.related.len()),
+        ("duplicate-server", 29, 1)
+    );
+    assert_eq!((d.related[0].line, d.related[0].column), (16, 8));
+    insta::assert_snapshot!(format!("{d:#}"), @r#"
+    upkeep.toml:29:8: duplicate server name `figma-context-mcp`, first defined here (16:8) [duplicate-server]
+       |
+    29 | name = "figma-context-mcp"
+       |        ^^^^^^^^^^^^^^^^^^^
+       ...
+    16 | name = "figma-context-mcp"
+       |        ------------------- first defined here
+    "#);
 }
