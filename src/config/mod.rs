@@ -141,7 +141,7 @@ fn first_line(s: &str) -> String {
 /// Every section in turn; each reports its problems and returns its valid part (defaults where
 /// a value was wrong, so the next problem is still found).
 fn validate(path: &Path, raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig {
-    let license = license::validate(raw.license.as_ref(), None);
+    let license = license::validate(raw.license.as_ref(), None, d);
     ValidConfig {
         file: path.to_path_buf(),
         state: state::validate(raw.state, d),

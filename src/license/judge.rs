@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use similar::TextDiff;
 
+use super::code::FindingCode as Code;
 use super::diff::{self, WordChange, WordTag};
 use super::identify::{self, Detection};
 use super::policy::LicensePolicy;
@@ -69,7 +70,7 @@ pub struct FileJudgement {
     pub old_sha256: Option<String>,
     pub new_sha256: Option<String>,
     /// Finer code: `text-changed`, `copyright-only`, ...
-    pub code: String,
+    pub code: Code,
     pub verdict: Verdict,
     /// One line.
     pub reason: String,
@@ -97,7 +98,7 @@ impl FileJudgement {
 /// `manifest-disagrees`, `not-allowed`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
-    pub code: String,
+    pub code: Code,
     pub verdict: Verdict,
     /// The file it is about (display path), if any.
     pub path: Option<String>,
@@ -110,7 +111,7 @@ pub struct LicenseJudgement {
     /// The maximum over all findings.
     pub verdict: Verdict,
     /// Code of the most severe finding (`unchanged` when there is none).
-    pub code: String,
+    pub code: Code,
     /// One line: the most severe finding's reason.
     pub reason: String,
     /// Every finding, most severe first (per-file ones repeat their file's code and reason).
@@ -123,30 +124,6 @@ pub struct LicenseJudgement {
     pub old_fingerprint: String,
     /// Lines for people (emails, PR bodies): `LICENSE: MIT -> MIT with added text: "..."`.
     pub summary: Vec<String>,
-}
-
-/// Severity among codes of the same verdict, for picking the headline finding.
-fn severity(code: &str) -> u8 {
-    match code {
-        "license-removed" => 100,
-        "not-allowed" => 95,
-        "id-changed" => 90,
-        "text-changed" => 85,
-        "file-removed" => 80,
-        "manifest-changed" => 75,
-        "manifest-disagrees" => 70,
-        "symlink" => 65,
-        "too-large" => 64,
-        "binary" => 63,
-        "unreadable" => 62,
-        "manifest-unparsable" => 61,
-        "file-added" => 60,
-        "notice-changed" => 55,
-        "copyright-only" => 20,
-        "formatting-only" => 15,
-        "renamed" => 10,
-        _ => 0,
-    }
 }
 
 /// Judges `new` against `old` under `policy`. Pure: no I/O.
@@ -166,9 +143,9 @@ pub fn judge(
 
     let mut findings: Vec<Finding> = files
         .iter()
-        .filter(|f| f.code != "unchanged")
+        .filter(|f| f.code != Code::Unchanged)
         .map(|f| Finding {
-            code: f.code.clone(),
+            code: f.code,
             verdict: f.verdict,
             path: Some(f.display_path()),
             reason: f.reason.clone(),
@@ -176,13 +153,13 @@ pub fn judge(
         .collect();
     let mut extra = project_findings(old, new, policy);
     findings.append(&mut extra);
-    findings.sort_by_key(|f| std::cmp::Reverse((f.verdict, severity(&f.code))));
+    findings.sort_by_key(|f| std::cmp::Reverse((f.verdict, f.code.severity())));
 
     let (verdict, code, reason) = match findings.first() {
-        Some(top) => (top.verdict, top.code.clone(), top.reason.clone()),
+        Some(top) => (top.verdict, top.code, top.reason.clone()),
         None => (
             Verdict::Unchanged,
-            "unchanged".to_owned(),
+            Code::Unchanged,
             "license files and manifest fields are unchanged".to_owned(),
         ),
     };
@@ -272,19 +249,19 @@ fn similarity(a: &LicenseEntry, b: &LicenseEntry) -> Option<f32> {
     )
 }
 
-fn state_code(state: EntryState) -> &'static str {
+fn state_code(state: EntryState) -> Code {
     match state {
-        EntryState::Text => "text-changed",
-        EntryState::Binary => "binary",
-        EntryState::TooLarge => "too-large",
-        EntryState::Symlink => "symlink",
-        EntryState::Unparsable => "manifest-unparsable",
-        EntryState::Unreadable => "unreadable",
+        EntryState::Text => Code::TextChanged,
+        EntryState::Binary => Code::Binary,
+        EntryState::TooLarge => Code::TooLarge,
+        EntryState::Symlink => Code::Symlink,
+        EntryState::Unparsable => Code::ManifestUnparsable,
+        EntryState::Unreadable => Code::Unreadable,
     }
 }
 
-fn verdict_for(code: &str, policy: &LicensePolicy) -> Verdict {
-    if code == "unchanged" {
+fn verdict_for(code: Code, policy: &LicensePolicy) -> Verdict {
+    if code == Code::Unchanged {
         Verdict::Unchanged
     } else if policy.needs_review(code) {
         Verdict::ReviewRequired
@@ -313,7 +290,7 @@ fn judge_pair(
         new_label: new.map(LicenseEntry::label),
         old_sha256: old.map(|e| e.sha256.clone()),
         new_sha256: new.map(|e| e.sha256.clone()),
-        code: String::new(),
+        code: Code::Unchanged,
         verdict: Verdict::Unchanged,
         reason: String::new(),
         copyright_removed: Vec::new(),
@@ -322,7 +299,7 @@ fn judge_pair(
         word_diff: Vec::new(),
     };
     let name = any.display_path();
-    let (code, reason): (&str, String) = match (old, new) {
+    let (code, reason): (Code, String) = match (old, new) {
         (None, Some(n)) => {
             fj.change = Change::Added;
             fj.unified_diff = n
@@ -330,10 +307,13 @@ fn judge_pair(
                 .as_deref()
                 .and_then(|t| diff::unified("", t, "/dev/null", &format!("b/{}", n.path)));
             if n.kind == EntryKind::ManifestField {
-                ("manifest-changed", format!("{name} added: {}", n.label()))
+                (
+                    Code::ManifestChanged,
+                    format!("{name} added: {}", n.label()),
+                )
             } else if n.state == EntryState::Text {
                 (
-                    "file-added",
+                    Code::FileAdded,
                     format!("{name} added ({} file: {})", n.kind.as_str(), n.label()),
                 )
             } else {
@@ -351,12 +331,12 @@ fn judge_pair(
                 .and_then(|t| diff::unified(t, "", &format!("a/{}", o.path), "/dev/null"));
             if o.kind == EntryKind::ManifestField {
                 (
-                    "manifest-changed",
+                    Code::ManifestChanged,
                     format!("{name} removed (was {})", o.label()),
                 )
             } else {
                 (
-                    "file-removed",
+                    Code::FileRemoved,
                     format!("{name} removed (was {})", o.label()),
                 )
             }
@@ -368,12 +348,12 @@ fn judge_pair(
             }
             judge_both(o, n, &name, &mut fj)
         }
-        (None, None) => ("unchanged", String::new()),
+        (None, None) => (Code::Unchanged, String::new()),
     };
-    if fj.change == Change::Unchanged && code != "unchanged" {
+    if fj.change == Change::Unchanged && code != Code::Unchanged {
         fj.change = Change::Modified;
     }
-    fj.code = code.to_owned();
+    fj.code = code;
     fj.verdict = verdict_for(code, policy);
     fj.reason = if reason.is_empty() {
         format!("{name} is unchanged")
@@ -389,7 +369,7 @@ fn judge_both(
     n: &LicenseEntry,
     name: &str,
     fj: &mut FileJudgement,
-) -> (&'static str, String) {
+) -> (Code, String) {
     let renamed = o.path != n.path;
     let from = if renamed {
         format!(" (renamed from {})", o.path)
@@ -400,7 +380,7 @@ fn judge_both(
     // A symlink can point at a changed file while its own target string stays the same.
     if n.state == EntryState::Symlink {
         return (
-            "symlink",
+            Code::Symlink,
             format!(
                 "{name} is a symlink to {} (not followed; the target cannot be judged){from}",
                 n.detail.as_deref().unwrap_or("?")
@@ -411,11 +391,11 @@ fn judge_both(
         if o.state == n.state && o.sha256 == n.sha256 {
             return if renamed {
                 (
-                    "renamed",
+                    Code::Renamed,
                     format!("{name} renamed from {}, same content", o.path),
                 )
             } else {
-                ("unchanged", String::new())
+                (Code::Unchanged, String::new())
             };
         }
         return (
@@ -426,7 +406,7 @@ fn judge_both(
     if o.state != EntryState::Text {
         fill_diffs(o, n, fj);
         return (
-            "text-changed",
+            Code::TextChanged,
             format!(
                 "{name} was {} and is now text ({}){from}",
                 o.label(),
@@ -442,16 +422,16 @@ fn judge_both(
 
     if o.kind == EntryKind::ManifestField {
         if o.sha256 == n.sha256 {
-            return ("unchanged", String::new());
+            return (Code::Unchanged, String::new());
         }
         if o.identity_hash() == n.identity_hash() {
             return (
-                "formatting-only",
+                Code::FormattingOnly,
                 format!("{name} reformatted, same meaning: {}", n.label()),
             );
         }
         return (
-            "manifest-changed",
+            Code::ManifestChanged,
             format!("{name} changed: {} -> {}", o.label(), n.label()),
         );
     }
@@ -459,11 +439,11 @@ fn judge_both(
     if o.sha256 == n.sha256 {
         return if renamed {
             (
-                "renamed",
+                Code::Renamed,
                 format!("{name} renamed from {}, same text", o.path),
             )
         } else {
-            ("unchanged", String::new())
+            (Code::Unchanged, String::new())
         };
     }
     fill_diffs(o, n, fj);
@@ -471,22 +451,22 @@ fn judge_both(
         let copyright_changed = o.copyright != n.copyright;
         return match (renamed, copyright_changed) {
             (true, false) => (
-                "renamed",
+                Code::Renamed,
                 format!("{name} renamed from {}, same text", o.path),
             ),
             (true, true) => (
-                "renamed",
+                Code::Renamed,
                 format!(
                     "{name} renamed from {}, same text, copyright lines changed",
                     o.path
                 ),
             ),
             (false, true) => (
-                "copyright-only",
+                Code::CopyrightOnly,
                 format!("{name}: only copyright lines changed ({})", n.label()),
             ),
             (false, false) => (
-                "formatting-only",
+                Code::FormattingOnly,
                 format!(
                     "{name}: only whitespace or formatting changed ({})",
                     n.label()
@@ -501,18 +481,18 @@ fn judge_both(
         && !identify::same_license(&od.id, &nd.id)
     {
         return (
-            "id-changed",
+            Code::IdChanged,
             format!("{name}: license changed from {} to {}{from}", od.id, nd.id),
         );
     }
     if n.kind == EntryKind::Notice {
         return (
-            "notice-changed",
+            Code::NoticeChanged,
             format!("{name}: NOTICE text changed ({what}){from}"),
         );
     }
     (
-        "text-changed",
+        Code::TextChanged,
         format!("{name}: {} -> {} with {what}{from}", o.label(), n.label()),
     )
 }
@@ -580,9 +560,9 @@ fn project_findings(
     policy: &LicensePolicy,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut push = |code: &str, reason: String| {
+    let mut push = |code: Code, reason: String| {
         out.push(Finding {
-            code: code.to_owned(),
+            code,
             verdict: verdict_for(code, policy),
             path: None,
             reason,
@@ -590,7 +570,7 @@ fn project_findings(
     };
     if has_license(old) && !has_license(new) {
         push(
-            "license-removed",
+            Code::LicenseRemoved,
             "no license file or manifest license field is left: all rights reserved by default"
                 .to_owned(),
         );
@@ -606,7 +586,7 @@ fn project_findings(
     {
         let fmt = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
         push(
-            "manifest-disagrees",
+            Code::ManifestDisagrees,
             format!(
                 "manifest license fields say {} but the license files are {}",
                 fmt(&manifests),
@@ -637,7 +617,7 @@ fn project_findings(
             for id in offending {
                 if !old_all.contains(&identify::family(&id)) && reported.insert(id.clone()) {
                     push(
-                        "not-allowed",
+                        Code::NotAllowed,
                         format!(
                             "{}: {id} is not on the allowed license list",
                             e.display_path()
@@ -652,7 +632,7 @@ fn project_findings(
 
 fn summarise(files: &[FileJudgement], findings: &[Finding]) -> Vec<String> {
     let mut lines = Vec::new();
-    let anything_changed = files.iter().any(|f| f.code != "unchanged");
+    let anything_changed = files.iter().any(|f| f.code != Code::Unchanged);
     for f in files {
         let name = f.display_path();
         let old = f.old_label.clone().unwrap_or_default();
@@ -664,15 +644,15 @@ fn summarise(files: &[FileJudgement], findings: &[Finding]) -> Vec<String> {
             Change::Unchanged => continue,
             Change::Added => format!("{name}: added ({new}) [{}]", f.code),
             Change::Removed => format!("{name}: removed (was {old}) [{}]", f.code),
-            Change::Renamed | Change::Modified => match f.code.as_str() {
-                "text-changed" | "notice-changed" => {
+            Change::Renamed | Change::Modified => match f.code {
+                Code::TextChanged | Code::NoticeChanged => {
                     format!(
                         "{name}: {old} -> {new} with {} [{}]",
                         describe_text_change(&f.word_diff),
                         f.code
                     )
                 }
-                "renamed" => format!(
+                Code::Renamed => format!(
                     "{name}: renamed from {}, same text ({new}) [{}]",
                     f.old_path.as_deref().unwrap_or("?"),
                     f.code
@@ -923,7 +903,7 @@ mod tests {
         assert_eq!(j.verdict, Verdict::ReviewRequired);
         let relaxed = LicensePolicy {
             allowed: vec![],
-            review_codes: Some(vec!["file-added".into()]),
+            review_codes: Some(vec![Code::FileAdded]),
         };
         assert_eq!(
             judge(&old, &notice, &relaxed).verdict,

@@ -13,8 +13,10 @@
 //!
 //! Submodules: `discover` (git, the only I/O), `manifest` (manifest fields), `normalize`
 //! (normalised texts, copyright lines), `identify` (SPDX detection and expressions), `snapshot`
-//! (the stored state), `diff` (readable diffs), `judge` (classification), `policy`.
+//! (the stored state), `diff` (readable diffs), `judge` (classification), `code` (the finding
+//! codes), `policy`.
 
+mod code;
 mod diff;
 mod discover;
 mod identify;
@@ -24,13 +26,14 @@ mod normalize;
 mod policy;
 mod snapshot;
 
+pub use code::FindingCode;
 pub use diff::{WordChange, WordTag};
 pub use discover::{MAX_DIR_FILES, classify_name};
 pub use identify::{CONFIDENT, Detection, ParsedExpression, parse_expression};
 pub use judge::{Change, FileJudgement, Finding, LicenseJudgement, Verdict};
 pub use manifest::{Field as ManifestField, MANIFESTS};
 pub use normalize::{Markup, Normalised, is_copyright_line, normalise};
-pub use policy::{ALL_CODES, ALWAYS_REVIEW, COSMETIC_CODES, LicensePolicy};
+pub use policy::LicensePolicy;
 pub use snapshot::{
     EntryKind, EntryState, LicenseEntry, LicenseSnapshot, MAX_BLOB_BYTES, MAX_STORED_TEXT,
     ManifestSeen, SNAPSHOT_VERSION, decode_text, sha256_hex,

@@ -97,7 +97,7 @@ fn validate(
     let owners = owners(s.owners.as_ref(), &at, &who, d);
     let release = release::validate(s.release.as_ref(), &who, span.clone(), d);
     let mirror = mirror::validate(s.mirror.as_ref(), &who, span.clone(), d);
-    let server_license = license::validate(s.license.as_ref(), Some(license));
+    let server_license = license::validate(s.license.as_ref(), Some(license), d);
     let channels = release
         .as_ref()
         .map(|r| channels::validate(s.channels.as_ref(), r, &upstream, &who, span.clone(), d))
