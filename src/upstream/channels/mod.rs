@@ -226,9 +226,10 @@ impl ChannelError {
             ForgeError::NotFound(message) => ChannelError::NotFound { channel, message },
             ForgeError::Unauthorized(message) => ChannelError::Unauthorized { channel, message },
             ForgeError::RateLimited(message) => ChannelError::RateLimited { channel, message },
-            ForgeError::Conflict(message) | ForgeError::Other(message) => {
-                ChannelError::Request { channel, message }
-            }
+            // This client sets no body limit yet; `check_body` still applies one.
+            ForgeError::TooLarge(message)
+            | ForgeError::Conflict(message)
+            | ForgeError::Other(message) => ChannelError::Request { channel, message },
         }
     }
 }
