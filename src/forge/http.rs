@@ -3,7 +3,9 @@
 //! Owns: TLS setup (rustls with the ring provider), timeouts, the user agent, the retry loop
 //! (5xx and network errors with exponential backoff and jitter; 429 and rate-limit 403s waited
 //! out per `Retry-After` or the rate-limit reset, up to a cap), the mapping of statuses to
-//! [`ForgeError`], an optional ETag cache for conditional GETs, and per-host request metrics.
+//! [`ForgeError`], an optional ETag cache for conditional GETs, per-host request metrics,
+//! gzip-compressed responses (decoded as they stream in) and an optional cap on body size that
+//! is enforced while the body streams in (`read_body`).
 //!
 //! It never logs or returns a credential: the auth header is marked sensitive, URLs in messages
 //! lose any userinfo, and every error message is scrubbed of the token before it leaves.
@@ -268,6 +270,8 @@ pub struct HttpClient {
     secret_forms: Vec<Secret>,
     default_headers: Vec<(HeaderName, HeaderValue)>,
     metrics: Arc<HttpMetrics>,
+    /// Bodies longer than this (after decompression) are refused: [`ForgeError::TooLarge`].
+    body_limit: Option<usize>,
 }
 
 impl HttpClient {
@@ -290,7 +294,16 @@ impl HttpClient {
             secret_forms,
             default_headers: Vec::new(),
             metrics: global_metrics(),
+            body_limit: None,
         })
+    }
+
+    /// Refuses response bodies longer than `limit` bytes (counted after decompression), while
+    /// they stream in: a hostile or misdirected server cannot make the client buffer more.
+    #[must_use]
+    pub fn with_body_limit(mut self, limit: usize) -> Self {
+        self.body_limit = Some(limit);
+        self
     }
 
     /// Records into `metrics` instead of the process-wide metrics.
@@ -334,7 +347,14 @@ impl HttpClient {
             let outcome = self.send_once(request);
             let response = match outcome {
                 Ok(response) => response,
-                Err(e) => {
+                Err(SendError::TooLarge { limit }) => {
+                    // The same request would get the same body: not worth a retry.
+                    return Err(ForgeError::TooLarge(self.scrub(&format!(
+                        "{} {shown_url}: response body is over the {limit}-byte limit",
+                        request.method
+                    ))));
+                }
+                Err(SendError::Transport(e)) => {
                     self.metrics.update(&host, |m| {
                         *m.requests_by_status
                             .entry("network-error".into())
@@ -343,7 +363,7 @@ impl HttpClient {
                     let message = self.scrub(&format!(
                         "{} {shown_url}: {} (attempt {attempt} of {attempts})",
                         request.method,
-                        error_chain(&e)
+                        error_chain(e.as_ref())
                     ));
                     if last {
                         return Err(ForgeError::Other(message));
@@ -469,7 +489,7 @@ impl HttpClient {
         out
     }
 
-    fn send_once(&self, request: &Request) -> Result<Response, reqwest::Error> {
+    fn send_once(&self, request: &Request) -> Result<Response, SendError> {
         // Later sources replace earlier ones: request headers win over client defaults.
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -479,17 +499,20 @@ impl HttpClient {
         if let Some(auth) = &self.auth_header {
             headers.insert(AUTHORIZATION, auth.clone());
         }
+        // The per-request timeout is also a deadline for the whole body: the blocking client's own
+        // timeout only bounds each read, which a server dripping bytes would never trip.
         let mut builder = self
             .client
             .request(request.method.clone(), request.url.clone())
+            .timeout(self.settings.timeout)
             .headers(headers);
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
-        let response = builder.send()?;
+        let response = builder.send().map_err(SendError::transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes()?.to_vec();
+        let body = read_body(response, self.body_limit)?;
         Ok(Response {
             method: request.method.clone(),
             url: display_url(&request.url),
@@ -507,6 +530,51 @@ impl HttpClient {
             random_u64(),
         )
     }
+}
+
+/// Why one attempt got no usable response.
+enum SendError {
+    /// Connecting, sending or reading failed: retried.
+    Transport(Box<dyn std::error::Error + Send + Sync>),
+    /// The body passed the client's limit: not retried.
+    TooLarge { limit: usize },
+}
+
+impl SendError {
+    fn transport(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        SendError::Transport(Box::new(error))
+    }
+}
+
+/// Reads a response body, refusing it as soon as it passes `limit` bytes. The bytes are counted
+/// after decompression, so a small gzip body cannot expand past the limit; a declared
+/// `Content-Length` over it is refused before anything is read, and otherwise at most one byte
+/// past the limit is ever held.
+fn read_body(
+    mut response: reqwest::blocking::Response,
+    limit: Option<usize>,
+) -> Result<Vec<u8>, SendError> {
+    use std::io::Read as _;
+    let Some(limit) = limit else {
+        return Ok(response.bytes().map_err(SendError::transport)?.to_vec());
+    };
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX);
+    if response
+        .content_length()
+        .is_some_and(|declared| declared > cap)
+    {
+        return Err(SendError::TooLarge { limit });
+    }
+    let mut body = Vec::new();
+    response
+        .by_ref()
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut body)
+        .map_err(SendError::transport)?;
+    if body.len() > limit {
+        return Err(SendError::TooLarge { limit });
+    }
+    Ok(body)
 }
 
 /// Exponential backoff for retry number `attempt` (1-based) with up to 50% jitter.

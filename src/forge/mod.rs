@@ -28,6 +28,9 @@ pub enum ForgeError {
     /// 429 or a rate-limit 403 that outlasted our retries.
     #[error("rate limited: {0}")]
     RateLimited(String),
+    /// A response body over the client's limit (see `HttpClient::with_body_limit`); never retried.
+    #[error("{0}")]
+    TooLarge(String),
     /// Anything else, with the response body or the git error in the message.
     #[error("{0}")]
     Other(String),
