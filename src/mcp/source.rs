@@ -183,12 +183,12 @@ impl Workspace {
             self.roots.push(idx);
             queue.push_back(path.clone());
         }
-        let exists = |p: &str| known.contains_key(p);
+        let paths: Vec<&str> = known.keys().map(String::as_str).collect();
         while let Some(path) = queue.pop_front() {
             let Some(file) = self.file(&path) else {
                 continue;
             };
-            for import in lang::related_files(file, &exists) {
+            for import in lang::related_files(file, &paths) {
                 if self.by_path.contains_key(&import) {
                     continue;
                 }

@@ -50,16 +50,17 @@ pub(crate) fn uses_sdk(file: &SourceFile) -> bool {
 }
 
 /// The files a file makes relevant: relative imports (TypeScript, JavaScript, Python), the
-/// other files of its package (Go), its modules (Rust). Paths that `exists` says are in the
-/// tree.
-pub(crate) fn related_files(file: &SourceFile, exists: &dyn Fn(&str) -> bool) -> Vec<String> {
+/// other files of its package (Go), its modules (Rust). `paths` are the source files of the
+/// tree, sorted.
+pub(crate) fn related_files(file: &SourceFile, paths: &[&str]) -> Vec<String> {
+    let exists = |p: &str| paths.binary_search(&p).is_ok();
     match file.grammar {
         Grammar::Typescript | Grammar::Tsx | Grammar::Javascript => {
-            typescript::related_files(file, exists)
+            typescript::related_files(file, &exists)
         }
-        Grammar::Python => python::related_files(file, exists),
-        Grammar::Go => golang::related_files(file, exists),
-        Grammar::Rust => rust::related_files(file, exists),
+        Grammar::Python => python::related_files(file, &exists),
+        Grammar::Go => golang::related_files(file, paths),
+        Grammar::Rust => rust::related_files(file, &exists),
         Grammar::Csharp => Vec::new(),
     }
 }

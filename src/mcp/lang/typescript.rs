@@ -363,12 +363,22 @@ impl<'w> Eval<'w> {
             "member_expression" => self.member(file, node, d),
             "subscript_expression" => self.subscript(file, node, d),
             "object" => self.object(file, node, d),
-            "array" => Value::Array(
-                syntax::args(node)
-                    .into_iter()
-                    .map(|e| self.eval(file, e, d))
-                    .collect(),
-            ),
+            "array" => {
+                let mut items = Vec::new();
+                for e in syntax::args(node) {
+                    if e.kind() == "spread_element" {
+                        match syntax::args(e).first().map(|x| self.eval(file, *x, d)) {
+                            Some(Value::Array(more)) => items.extend(more),
+                            _ => {
+                                items.push(Value::unknown("spread of a value not known statically"))
+                            }
+                        }
+                    } else {
+                        items.push(self.eval(file, e, d));
+                    }
+                }
+                Value::Array(items)
+            }
             "call_expression" => self.call(file, node, d),
             "arrow_function" | "function_expression" | "function" => {
                 Value::unknown("a function, run at run time")
