@@ -148,7 +148,9 @@ impl Workspace {
     }
 
     /// Reads the roots (files that use an MCP SDK), then what they import relatively,
-    /// breadth first, until a limit.
+    /// breadth first, then files that import an accepted file relatively and register on
+    /// what they import (`from .app import mcp` / `import { server } from "./server.js"`),
+    /// until a limit.
     fn fill(
         &mut self,
         known: &BTreeMap<String, Entry>,
@@ -156,10 +158,56 @@ impl Workspace {
         limits: &Limits,
         budget: &mut ParseBudget,
     ) {
+        let paths: Vec<&str> = known.keys().map(String::as_str).collect();
+        let mut maybe = self.scan_roots(known, load, limits, budget);
+        let mut queue: VecDeque<String> = self.files.iter().map(|f| f.path.clone()).collect();
+        // Importers of importers are adopted in later rounds; a few rounds reach any real
+        // layout, and the file limit bounds a hostile one.
+        for _ in 0..4 {
+            if !self.follow_imports(&mut queue, &paths, known, load, limits, budget) {
+                return;
+            }
+            let before = maybe.len();
+            let mut rest = Vec::new();
+            for file in maybe {
+                let adopt = lang::related_files(&file, &paths)
+                    .iter()
+                    .any(|p| self.by_path.contains_key(p));
+                if adopt && !self.by_path.contains_key(&file.path) {
+                    if self.files.len() >= limits.max_files {
+                        self.coverage.truncated = true;
+                        return;
+                    }
+                    queue.push_back(file.path.clone());
+                    let idx = self.push(file);
+                    self.roots.push(idx);
+                } else {
+                    rest.push(file);
+                }
+            }
+            maybe = rest;
+            if maybe.len() == before {
+                break;
+            }
+        }
+        self.follow_imports(&mut queue, &paths, known, load, limits, budget);
+    }
+
+    /// Parses the files that use an MCP SDK (the roots) and returns, parsed, the files that
+    /// do not but call registration methods (candidates for adoption).
+    fn scan_roots(
+        &mut self,
+        known: &BTreeMap<String, Entry>,
+        load: &mut dyn FnMut(&str) -> Option<Result<String, String>>,
+        limits: &Limits,
+        budget: &mut ParseBudget,
+    ) -> Vec<SourceFile> {
         let mut scanned: u64 = 0;
-        let mut queue: VecDeque<String> = VecDeque::new();
+        let mut maybe = Vec::new();
         for (path, entry) in known {
-            if self.files.len() >= limits.max_files || scanned >= limits.max_scan_bytes {
+            if self.files.len() + maybe.len() >= limits.max_files
+                || scanned >= limits.max_scan_bytes
+            {
                 self.coverage.truncated = true;
                 break;
             }
@@ -167,7 +215,8 @@ impl Workspace {
                 continue;
             };
             scanned += text.len() as u64;
-            if !lang::mentions_sdk(entry.grammar, &text) {
+            let sdk = lang::mentions_sdk(entry.grammar, &text);
+            if !sdk && !lang::may_register(entry.grammar, &text) {
                 continue;
             }
             let Some(file) = syntax::parse(path, entry.grammar, text, budget) else {
@@ -176,25 +225,39 @@ impl Workspace {
                     .push(format!("{path}: not parsed in time"));
                 continue;
             };
-            if !lang::uses_sdk(&file) {
-                continue;
+            if sdk && lang::uses_sdk(&file) {
+                let idx = self.push(file);
+                self.roots.push(idx);
+            } else {
+                maybe.push(file);
             }
-            let idx = self.push(file);
-            self.roots.push(idx);
-            queue.push_back(path.clone());
         }
-        let paths: Vec<&str> = known.keys().map(String::as_str).collect();
+        maybe
+    }
+
+    /// Parses what the queued files import relatively, breadth first. False when the file
+    /// limit stopped it.
+    #[allow(clippy::too_many_arguments)]
+    fn follow_imports(
+        &mut self,
+        queue: &mut VecDeque<String>,
+        paths: &[&str],
+        known: &BTreeMap<String, Entry>,
+        load: &mut dyn FnMut(&str) -> Option<Result<String, String>>,
+        limits: &Limits,
+        budget: &mut ParseBudget,
+    ) -> bool {
         while let Some(path) = queue.pop_front() {
             let Some(file) = self.file(&path) else {
                 continue;
             };
-            for import in lang::related_files(file, &paths) {
+            for import in lang::related_files(file, paths) {
                 if self.by_path.contains_key(&import) {
                     continue;
                 }
                 if self.files.len() >= limits.max_files {
                     self.coverage.truncated = true;
-                    return;
+                    return false;
                 }
                 let Some(entry) = known.get(&import) else {
                     continue;
@@ -214,6 +277,7 @@ impl Workspace {
                 }
             }
         }
+        true
     }
 
     fn read(

@@ -188,6 +188,13 @@ impl Schema {
             Some(_) => s.unresolved.push("required".to_owned()),
             None => {}
         }
+        // JSON Schema: properties not listed in `required` are optional.
+        if s.properties.is_some()
+            && s.required.is_none()
+            && !s.unresolved.iter().any(|u| u == "required")
+        {
+            s.required = Some(Vec::new());
+        }
         if let Some(items) = value.get("items") {
             s.items = Some(Box::new(Schema::from_value(items, depth + 1)));
         }

@@ -210,7 +210,7 @@ impl<'w> Eval<'w> {
                     None => Value::unknown(format!("`{name}` is not a constant of this package")),
                 }
             }
-            "composite_literal" => self.composite(file, node, d),
+            "composite_literal" | "literal_value" => self.composite(file, node, d),
             "call_expression" => self.call(file, node, d),
             "func_literal" => Value::unknown("a function, run at run time"),
             other => Value::unknown(format!("a `{other}` expression")),
@@ -220,7 +220,13 @@ impl<'w> Eval<'w> {
     /// A struct literal as an object (field names as written), a slice or map literal as an
     /// array or object.
     fn composite(&self, file: &'w SourceFile, node: Node<'w>, depth: usize) -> Value {
-        let Some(body) = node.child_by_field_name("body") else {
+        // An element of a slice or map literal may elide its type: `{Name: "x"}`.
+        let body = if node.kind() == "literal_value" {
+            Some(node)
+        } else {
+            node.child_by_field_name("body")
+        };
+        let Some(body) = body else {
             return Value::unknown("an empty literal");
         };
         let elements = syntax::args(body);

@@ -38,6 +38,25 @@ pub(crate) fn mentions_sdk(grammar: Grammar, text: &str) -> bool {
     }
 }
 
+/// Cheap first test for files that use no SDK themselves: does the text call a registration
+/// method (so it may register on a server it imports from a file that does)?
+pub(crate) fn may_register(grammar: Grammar, text: &str) -> bool {
+    let calls: &[&str] = match grammar {
+        Grammar::Typescript | Grammar::Tsx | Grammar::Javascript => &[
+            ".tool(",
+            ".registerTool(",
+            ".prompt(",
+            ".registerPrompt(",
+            ".resource(",
+            ".registerResource(",
+        ],
+        // Decorators may be bare (`@mcp.tool`).
+        Grammar::Python => &[".tool", ".prompt", ".resource"],
+        _ => &[],
+    };
+    calls.iter().any(|c| text.contains(c))
+}
+
 /// Whether a parsed file really imports an MCP SDK (or, in C#, uses its attributes).
 pub(crate) fn uses_sdk(file: &SourceFile) -> bool {
     match file.grammar {

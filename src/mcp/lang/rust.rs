@@ -91,7 +91,13 @@ fn attr_args<'f>(file: &'f SourceFile, tree: Node<'f>) -> Vec<Arg<'f>> {
     let mut i = 0;
     while i < tokens.len() {
         let t = tokens[i];
-        if t.kind() == "identifier" {
+        // Keywords such as `default` or `type` come as anonymous tokens, not identifiers.
+        let word = file.text(t);
+        let is_word = t.kind() == "identifier"
+            || (!t.is_named()
+                && word.starts_with(|c: char| c.is_ascii_alphabetic())
+                && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        if is_word {
             let key = file.text(t);
             match tokens.get(i + 1).map(|n| n.kind()) {
                 Some("=") => {
