@@ -363,7 +363,8 @@ fn tool_findings(old: &Surface, new: &Surface, item: &ItemDiff, key: &str, out: 
     let previous = item.previous_name.as_deref().unwrap_or(&item.name);
     if let Some(was) = find_tool(old, previous) {
         let (a, b) = (&was.annotations, &now.annotations);
-        if a.effective_read_only() && !b.effective_read_only() {
+        let read_only_dropped = a.effective_read_only() && !b.effective_read_only();
+        if read_only_dropped {
             out.push(Finding::new(
                 FindingCode::AnnotationReadOnlyRemoved,
                 key,
@@ -371,7 +372,12 @@ fn tool_findings(old: &Surface, new: &Surface, item: &ItemDiff, key: &str, out: 
                 format!("readOnlyHint was true, is now {}", hint_text(b.read_only)),
             ));
         }
-        if !a.effective_destructive() && b.effective_destructive() {
+        // Dropping read-only makes a tool destructive by default; that is the finding above
+        // unless the destructive hint itself moved too.
+        if !a.effective_destructive()
+            && b.effective_destructive()
+            && (!read_only_dropped || a.destructive != b.destructive)
+        {
             out.push(Finding::new(
                 FindingCode::AnnotationDestructive,
                 key,
@@ -439,9 +445,10 @@ fn judge_text(
         (FindingCode::Base64Added, &*BASE64, "base64 blob"),
     ] {
         let before: Vec<&str> = re.find_iter(old_text).map(|m| m.as_str()).collect();
+        let before: Vec<&str> = before.into_iter().map(trim_url_end).collect();
         let gained: Vec<&str> = re
             .find_iter(new)
-            .map(|m| m.as_str())
+            .map(|m| trim_url_end(m.as_str()))
             .filter(|m| !before.contains(m))
             .filter(|m| code != FindingCode::Base64Added || looks_like_base64(m))
             .collect();
@@ -459,7 +466,11 @@ fn judge_text(
             ));
         }
     }
-    if change == ChangeKind::Changed && old.is_some() && is_prose_field(field) {
+    if change == ChangeKind::Changed
+        && old.is_some()
+        && is_prose_field(field)
+        && words(old_text) != words(new)
+    {
         let code = if material_change(old_text, new) {
             FindingCode::DescriptionChanged
         } else {
@@ -647,6 +658,11 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
 static BASE64: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/]{40,}={0,2}").expect("a valid constant regex"));
 
+/// A URL without the sentence punctuation that follows it (`see https://x.example/docs.`).
+fn trim_url_end(m: &str) -> &str {
+    m.trim_end_matches(['.', ',', ';', ':', '!', '?'])
+}
+
 /// A run of the base64 alphabet that mixes cases and digits (not a long word or hex hash).
 fn looks_like_base64(s: &str) -> bool {
     s.chars().any(|c| c.is_ascii_uppercase())
@@ -663,9 +679,9 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Material: a new clause (four or more words inserted in one place) or a fifth of the words
-/// changed. Anything less (a typo, a reworded phrase) is wording.
-fn material_change(old: &str, new: &str) -> bool {
+/// How much of a text's wording changed: (words changed, longest insertion, words in all).
+/// A replaced word counts once, not as a deletion and an insertion.
+fn word_change(old: &str, new: &str) -> (usize, usize, usize) {
     let (a, b) = (words(old), words(new));
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
     let b: Vec<&str> = b.iter().map(String::as_str).collect();
@@ -675,26 +691,28 @@ fn material_change(old: &str, new: &str) -> bool {
     let mut changed = 0usize;
     let mut longest_insert = 0usize;
     for op in diff.ops() {
-        match op.tag() {
-            similar::DiffTag::Equal => {}
-            similar::DiffTag::Insert => {
-                changed += op.new_range().len();
-                longest_insert = longest_insert.max(op.new_range().len());
-            }
-            similar::DiffTag::Delete => changed += op.old_range().len(),
-            similar::DiffTag::Replace => {
-                changed += op.old_range().len() + op.new_range().len();
-                longest_insert = longest_insert.max(op.new_range().len());
-            }
+        if op.tag() != similar::DiffTag::Equal {
+            let (old_len, new_len) = (op.old_range().len(), op.new_range().len());
+            changed += old_len.max(new_len);
+            longest_insert = longest_insert.max(new_len);
         }
     }
-    let total = a.len().max(b.len()).max(1);
-    longest_insert >= 4 || changed * 5 >= total && changed > 0 && total > 1 && changed >= 2
+    (changed, longest_insert, a.len().max(b.len()).max(1))
+}
+
+/// Material: a new clause (four or more words inserted in one place), or at least three words
+/// and a fifth of the text changed. Anything less (a typo, a swapped word) is wording.
+fn material_change(old: &str, new: &str) -> bool {
+    let (changed, longest_insert, total) = word_change(old, new);
+    longest_insert >= 4 || (changed >= 3 && changed * 5 >= total)
 }
 
 fn change_summary(old: &str, new: &str) -> String {
-    let (a, b) = (words(old), words(new));
-    format!("{} words → {} words", a.len(), b.len())
+    let (changed, _, total) = word_change(old, new);
+    format!(
+        "{changed} of {total} word{} changed",
+        if total == 1 { "" } else { "s" }
+    )
 }
 
 #[cfg(test)]

@@ -77,7 +77,10 @@ fn longest_backtick_run(text: &str) -> usize {
 fn code(text: &str) -> String {
     let body = shorten(&visible(text, true), CELL_CHARS).replace('|', "\\|");
     let fence = "`".repeat(longest_backtick_run(&body) + 1);
-    let pad = if body.starts_with('`') || body.ends_with('`') || body.is_empty() {
+    if body.is_empty() {
+        return "` `".to_owned();
+    }
+    let pad = if body.starts_with('`') || body.ends_with('`') {
         " "
     } else {
         ""

@@ -237,7 +237,6 @@ impl Workspace {
 
     /// Parses what the queued files import relatively, breadth first. False when the file
     /// limit stopped it.
-    #[allow(clippy::too_many_arguments)]
     fn follow_imports(
         &mut self,
         queue: &mut VecDeque<String>,
@@ -340,7 +339,10 @@ pub(crate) fn read_workspace(
 
 /// Collects the source files of a tree, depth first, skipping dependency, build and test
 /// directories, symlinks and submodules.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one recursive walk threading its counters; a struct would only rename them"
+)]
 fn walk(
     repo: &Repository,
     tree: &Tree<'_>,

@@ -10,7 +10,7 @@
 
 use tree_sitter::Node;
 
-use super::{Collector, location, snake_case};
+use super::{Collector, Item, location, snake_case};
 use crate::mcp::source::Workspace;
 use crate::mcp::surface::{Annotations, Param, Prompt, Resource, Tool};
 use crate::mcp::syntax::{self, MAX_EVAL_DEPTH, MAX_NODES_PER_FILE, SourceFile, unescape};
@@ -452,36 +452,38 @@ fn method<'w>(ev: &Eval<'w>, file: &'w SourceFile, m: Node<'w>, out: &mut Collec
                 open_world: hint("OpenWorld"),
             };
             let input = method_params(ev, file, m, &mut unresolved);
-            for f in &unresolved {
-                out.unresolved(file, m, format!("tool `{name}`: {f} is not literal"));
-            }
-            out.tools.push(Tool {
-                name,
-                title,
-                description,
-                input,
-                output: None,
-                annotations,
-                location: loc,
-                unresolved_fields: unresolved,
-            });
+            out.add(
+                file,
+                m,
+                Item::Tool(Tool {
+                    name,
+                    title,
+                    description,
+                    input,
+                    output: None,
+                    annotations,
+                    location: loc,
+                    unresolved_fields: unresolved,
+                }),
+            );
         }
         "McpServerPrompt" => {
             let arguments = method_params(ev, file, m, &mut unresolved)
                 .into_iter()
                 .map(|p| Param { ty: None, ..p })
                 .collect();
-            for f in &unresolved {
-                out.unresolved(file, m, format!("prompt `{name}`: {f} is not literal"));
-            }
-            out.prompts.push(Prompt {
-                name,
-                title,
-                description,
-                arguments,
-                location: loc,
-                unresolved_fields: unresolved,
-            });
+            out.add(
+                file,
+                m,
+                Item::Prompt(Prompt {
+                    name,
+                    title,
+                    description,
+                    arguments,
+                    location: loc,
+                    unresolved_fields: unresolved,
+                }),
+            );
         }
         _ => {
             let Some(uri) = text_named(&named, "UriTemplate", "uri", &mut unresolved) else {
@@ -489,19 +491,20 @@ fn method<'w>(ev: &Eval<'w>, file: &'w SourceFile, m: Node<'w>, out: &mut Collec
                 return;
             };
             let mime_type = text_named(&named, "MimeType", "mimeType", &mut unresolved);
-            for f in &unresolved {
-                out.unresolved(file, m, format!("resource `{name}`: {f} is not literal"));
-            }
-            out.resources.push(Resource {
-                template: uri.contains('{'),
-                uri,
-                name: Some(name),
-                title,
-                description,
-                mime_type,
-                location: loc,
-                unresolved_fields: unresolved,
-            });
+            out.add(
+                file,
+                m,
+                Item::Resource(Resource {
+                    template: uri.contains('{'),
+                    uri,
+                    name: Some(name),
+                    title,
+                    description,
+                    mime_type,
+                    location: loc,
+                    unresolved_fields: unresolved,
+                }),
+            );
         }
     }
 }

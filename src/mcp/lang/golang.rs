@@ -11,7 +11,7 @@
 
 use tree_sitter::Node;
 
-use super::{Collector, location};
+use super::{Collector, Item, location};
 use crate::mcp::source::{Workspace, dir_of};
 use crate::mcp::surface::{Annotations, Param, Prompt, Resource, Tool};
 use crate::mcp::syntax::{self, MAX_EVAL_DEPTH, MAX_NODES_PER_FILE, SourceFile, unescape};
@@ -450,19 +450,6 @@ fn bool_of<'w>(
     }
 }
 
-fn note(
-    file: &SourceFile,
-    at: Node<'_>,
-    kind: &str,
-    name: &str,
-    fields: &[String],
-    out: &mut Collector,
-) {
-    for f in fields {
-        out.unresolved(file, at, format!("{kind} `{name}`: {f} is not literal"));
-    }
-}
-
 /// `mcp.NewTool(name, opts...)`. `NewTool` sets every hint (read-only false, destructive true,
 /// idempotent false, open-world true) before applying the options, so they are all declared.
 fn mark3_tool<'w>(ev: &Eval<'w>, file: &'w SourceFile, call: Node<'w>, out: &mut Collector) {
@@ -539,49 +526,10 @@ fn mark3_tool<'w>(ev: &Eval<'w>, file: &'w SourceFile, call: Node<'w>, out: &mut
             }
             "WithString" | "WithNumber" | "WithInteger" | "WithBoolean" | "WithArray"
             | "WithObject" | "WithAny" => {
-                let Some(Value::Str(pname)) = inner.first().map(|a| ev.eval(file, *a, 0)) else {
-                    unresolved.push("input".to_owned());
-                    continue;
-                };
-                let ty = match opt.as_str() {
-                    "WithString" => Some("string"),
-                    "WithNumber" => Some("number"),
-                    "WithInteger" => Some("integer"),
-                    "WithBoolean" => Some("boolean"),
-                    "WithArray" => Some("array"),
-                    "WithObject" => Some("object"),
-                    _ => None,
-                };
-                let mut s = ty.map(Schema::of_type).unwrap_or_default();
-                for (popt, pargs, _) in options(ev, file, &inner[1..]) {
-                    let field = format!("input.{pname}");
-                    match popt.as_str() {
-                        "Description" => {
-                            s.description = str_of(
-                                ev,
-                                file,
-                                pargs.first(),
-                                &format!("{field}.description"),
-                                &mut unresolved,
-                            )
-                        }
-                        "Required" => required.push(pname.clone()),
-                        "Enum" => {
-                            s.enum_values = pargs
-                                .iter()
-                                .filter_map(|a| ev.eval(file, *a, 0).to_enum_member())
-                                .collect()
-                        }
-                        "DefaultString" | "DefaultNumber" | "DefaultBool" | "DefaultArray" => {
-                            match pargs.first().and_then(|a| ev.eval(file, *a, 0).to_json()) {
-                                Some(j) => s.default = Some(j),
-                                None => unresolved.push(format!("{field}.default")),
-                            }
-                        }
-                        _ => {}
-                    }
+                match mark3_property(ev, file, &opt, &inner, &mut required, &mut unresolved) {
+                    Some(prop) => props.push(prop),
+                    None => unresolved.push("input".to_owned()),
                 }
-                props.push((pname, s));
             }
             _ => {}
         }
@@ -598,8 +546,61 @@ fn mark3_tool<'w>(ev: &Eval<'w>, file: &'w SourceFile, call: Node<'w>, out: &mut
         location: location(file, call),
         unresolved_fields: unresolved,
     };
-    note(file, call, "tool", &tool.name, &tool.unresolved_fields, out);
-    out.tools.push(tool);
+    out.add(file, call, Item::Tool(tool));
+}
+
+/// One `mcp.WithString(name, opts...)`-style property: its name and schema (`None` when the
+/// name is not literal). `Required()` adds the name to `required`.
+fn mark3_property<'w>(
+    ev: &Eval<'w>,
+    file: &'w SourceFile,
+    opt: &str,
+    inner: &[Node<'w>],
+    required: &mut Vec<String>,
+    unresolved: &mut Vec<String>,
+) -> Option<(String, Schema)> {
+    let Some(Value::Str(pname)) = inner.first().map(|a| ev.eval(file, *a, 0)) else {
+        return None;
+    };
+    let ty = match opt {
+        "WithString" => Some("string"),
+        "WithNumber" => Some("number"),
+        "WithInteger" => Some("integer"),
+        "WithBoolean" => Some("boolean"),
+        "WithArray" => Some("array"),
+        "WithObject" => Some("object"),
+        _ => None,
+    };
+    let mut s = ty.map(Schema::of_type).unwrap_or_default();
+    let field = format!("input.{pname}");
+    for (popt, pargs, _) in options(ev, file, &inner[1..]) {
+        match popt.as_str() {
+            "Description" => {
+                s.description = str_of(
+                    ev,
+                    file,
+                    pargs.first(),
+                    &format!("{field}.description"),
+                    unresolved,
+                );
+            }
+            "Required" => required.push(pname.clone()),
+            "Enum" => {
+                s.enum_values = pargs
+                    .iter()
+                    .filter_map(|a| ev.eval(file, *a, 0).to_enum_member())
+                    .collect();
+            }
+            "DefaultString" | "DefaultNumber" | "DefaultBool" | "DefaultArray" => {
+                match pargs.first().and_then(|a| ev.eval(file, *a, 0).to_json()) {
+                    Some(j) => s.default = Some(j),
+                    None => unresolved.push(format!("{field}.default")),
+                }
+            }
+            _ => {}
+        }
+    }
+    Some((pname, s))
 }
 
 /// `mcp.NewToolWithRawSchema(name, description, json.RawMessage(`{...}`))`: the JSON text is
@@ -653,8 +654,7 @@ fn mark3_raw_tool<'w>(ev: &Eval<'w>, file: &'w SourceFile, call: Node<'w>, out: 
         location: location(file, call),
         unresolved_fields: unresolved,
     };
-    note(file, call, "tool", &tool.name, &tool.unresolved_fields, out);
-    out.tools.push(tool);
+    out.add(file, call, Item::Tool(tool));
 }
 
 /// A parsed JSON document as a value.
@@ -727,15 +727,7 @@ fn mark3_prompt<'w>(ev: &Eval<'w>, file: &'w SourceFile, call: Node<'w>, out: &m
         }
     }
     prompt.unresolved_fields = unresolved;
-    note(
-        file,
-        call,
-        "prompt",
-        &prompt.name,
-        &prompt.unresolved_fields,
-        out,
-    );
-    out.prompts.push(prompt);
+    out.add(file, call, Item::Prompt(prompt));
 }
 
 fn mark3_resource<'w>(
@@ -780,15 +772,7 @@ fn mark3_resource<'w>(
         }
     }
     res.unresolved_fields = unresolved;
-    note(
-        file,
-        call,
-        "resource",
-        res.key(),
-        &res.unresolved_fields.clone(),
-        out,
-    );
-    out.resources.push(res);
+    out.add(file, call, Item::Resource(res));
 }
 
 fn mark3_server<'w>(ev: &Eval<'w>, file: &'w SourceFile, call: Node<'w>, out: &mut Collector) {
@@ -838,9 +822,7 @@ fn official_literal<'w>(ev: &Eval<'w>, file: &'w SourceFile, node: Node<'w>, out
         // Tools with an inferred schema are read where `mcp.AddTool` binds their handler.
         "Tool" if !added_with_handler(ev, file, node) => {
             let v = ev.eval(file, node, 0);
-            if let Some(tool) = official_tool(file, node, &v, None, out) {
-                out.tools.push(tool);
-            }
+            official_tool(file, node, &v, None, out);
         }
         "Prompt" => {
             let v = ev.eval(file, node, 0);
@@ -878,15 +860,7 @@ fn official_literal<'w>(ev: &Eval<'w>, file: &'w SourceFile, node: Node<'w>, out
                 location: location(file, node),
                 unresolved_fields: unresolved,
             };
-            note(
-                file,
-                node,
-                "prompt",
-                &prompt.name,
-                &prompt.unresolved_fields,
-                out,
-            );
-            out.prompts.push(prompt);
+            out.add(file, node, Item::Prompt(prompt));
         }
         kind @ ("Resource" | "ResourceTemplate") => {
             let v = ev.eval(file, node, 0);
@@ -907,15 +881,7 @@ fn official_literal<'w>(ev: &Eval<'w>, file: &'w SourceFile, node: Node<'w>, out
                 location: location(file, node),
                 unresolved_fields: unresolved,
             };
-            note(
-                file,
-                node,
-                "resource",
-                res.key(),
-                &res.unresolved_fields,
-                out,
-            );
-            out.resources.push(res);
+            out.add(file, node, Item::Resource(res));
         }
         _ => {}
     }
@@ -958,10 +924,10 @@ fn official_tool(
     v: &Value,
     inferred: Option<Vec<Param>>,
     out: &mut Collector,
-) -> Option<Tool> {
+) {
     let Some(Value::Str(name)) = v.get("Name").cloned() else {
         out.unresolved(file, at, "tool name is not literal");
-        return None;
+        return;
     };
     let mut unresolved = Vec::new();
     if v.is_unknown() {
@@ -1000,8 +966,7 @@ fn official_tool(
         location: location(file, at),
         unresolved_fields: unresolved,
     };
-    note(file, at, "tool", &tool.name, &tool.unresolved_fields, out);
-    Some(tool)
+    out.add(file, at, Item::Tool(tool));
 }
 
 /// A `jsonschema.Schema{Type: ..., Properties: ...}` literal with its Go field names turned
@@ -1043,9 +1008,7 @@ fn official_add_tool<'w>(ev: &Eval<'w>, file: &'w SourceFile, call: Node<'w>, ou
     };
     let v = ev.eval(file, *tool_node, 0);
     let inferred = handler_input(ev, file, *handler, out, call);
-    if let Some(tool) = official_tool(file, call, &v, inferred, out) {
-        out.tools.push(tool);
-    }
+    official_tool(file, call, &v, inferred, out);
 }
 
 /// The parameters of a handler's third argument type (`func(ctx, req, in In)`).

@@ -84,6 +84,13 @@ pub(crate) fn related_files(file: &SourceFile, paths: &[&str]) -> Vec<String> {
     }
 }
 
+/// One definition an extractor found.
+pub(crate) enum Item {
+    Tool(Tool),
+    Prompt(Prompt),
+    Resource(Resource),
+}
+
 /// Everything the extractors found in one workspace.
 #[derive(Debug, Default)]
 pub(crate) struct Collector {
@@ -108,6 +115,23 @@ impl Collector {
             line: syntax::line(node),
             reason: reason.into(),
         });
+    }
+
+    /// Adds an item, with one unresolved entry per field of it that is not literal.
+    pub(crate) fn add(&mut self, file: &SourceFile, at: Node<'_>, item: Item) {
+        let (kind, name, fields) = match &item {
+            Item::Tool(t) => ("tool", t.name.clone(), t.unresolved_fields.clone()),
+            Item::Prompt(p) => ("prompt", p.name.clone(), p.unresolved_fields.clone()),
+            Item::Resource(r) => ("resource", r.key().to_owned(), r.unresolved_fields.clone()),
+        };
+        for f in fields {
+            self.unresolved(file, at, format!("{kind} `{name}`: {f} is not literal"));
+        }
+        match item {
+            Item::Tool(t) => self.tools.push(t),
+            Item::Prompt(p) => self.prompts.push(p),
+            Item::Resource(r) => self.resources.push(r),
+        }
     }
 
     /// Sets the server name and instructions unless an earlier construction set them.

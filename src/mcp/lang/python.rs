@@ -11,7 +11,7 @@
 
 use tree_sitter::Node;
 
-use super::{Collector, clean_doc, dedent, location};
+use super::{Collector, Item, clean_doc, dedent, location};
 use crate::mcp::source::{Workspace, dir_of};
 use crate::mcp::surface::{Annotations, Param, Prompt, Resource, Tool};
 use crate::mcp::syntax::{self, MAX_EVAL_DEPTH, MAX_NODES_PER_FILE, SourceFile, unescape};
@@ -873,158 +873,115 @@ fn decorated<'w>(
         if dec.kind() != "decorator" {
             continue;
         }
-        let Some(expr) = syntax::args(dec).first().copied() else {
-            continue;
-        };
-        let (target, call) = if expr.kind() == "call" {
-            (expr.child_by_field_name("function"), Some(expr))
-        } else {
-            (Some(expr), None)
-        };
-        let Some(target) = target.filter(|t| t.kind() == "attribute") else {
-            continue;
-        };
-        let kind = target
-            .child_by_field_name("attribute")
-            .map_or("", |a| file.text(a));
-        if !matches!(kind, "tool" | "prompt" | "resource") {
-            continue;
-        }
-        let Some(obj) = target.child_by_field_name("object") else {
-            continue;
-        };
-        match receiver(ev, file, obj, 0) {
-            Recv::Mcp => {}
-            Recv::Unknown if root_file => {}
-            _ => continue,
-        }
-        let args = call.map_or(
-            CallArgs {
-                positional: Vec::new(),
-                keyword: Vec::new(),
-            },
-            |c| CallArgs::of(ev, file, c),
-        );
-        let fn_name = def
-            .child_by_field_name("name")
-            .map_or("", |n| file.text(n))
-            .to_owned();
-        let doc = docstring(file, def);
-        let mut unresolved = Vec::new();
-        let params = function_params(ev, file, def, &mut unresolved);
-        match kind {
-            "tool" => {
-                let name =
-                    text_arg(&args, 0, &["name"], "name", &mut unresolved).unwrap_or(fn_name);
-                let description = text_arg(
-                    &args,
-                    usize::MAX,
-                    &["description"],
-                    "description",
-                    &mut unresolved,
-                )
-                .or(doc);
-                let tool = Tool {
-                    title: text_arg(&args, usize::MAX, &["title"], "title", &mut unresolved),
-                    annotations: annotations_of(
-                        args.get(usize::MAX, "annotations"),
-                        &mut unresolved,
-                    ),
-                    name,
-                    description,
-                    input: params,
-                    output: None,
-                    location: location(file, dec),
-                    unresolved_fields: unresolved,
-                };
-                note(file, dec, "tool", &tool.name, &tool.unresolved_fields, out);
-                out.tools.push(tool);
-            }
-            "prompt" => {
-                let prompt = Prompt {
-                    name: text_arg(&args, 0, &["name"], "name", &mut unresolved).unwrap_or(fn_name),
-                    title: text_arg(&args, usize::MAX, &["title"], "title", &mut unresolved),
-                    description: text_arg(
-                        &args,
-                        usize::MAX,
-                        &["description"],
-                        "description",
-                        &mut unresolved,
-                    )
-                    .or(doc),
-                    arguments: params,
-                    location: location(file, dec),
-                    unresolved_fields: unresolved,
-                };
-                note(
-                    file,
-                    dec,
-                    "prompt",
-                    &prompt.name,
-                    &prompt.unresolved_fields,
-                    out,
-                );
-                out.prompts.push(prompt);
-            }
-            _ => {
-                let Some(uri) = text_arg(&args, 0, &["uri"], "uri", &mut unresolved) else {
-                    out.unresolved(
-                        file,
-                        dec,
-                        format!("resource `{fn_name}`: URI is not literal"),
-                    );
-                    continue;
-                };
-                let res = Resource {
-                    template: uri.contains('{'),
-                    uri,
-                    name: Some(
-                        text_arg(&args, usize::MAX, &["name"], "name", &mut unresolved)
-                            .unwrap_or(fn_name),
-                    ),
-                    title: text_arg(&args, usize::MAX, &["title"], "title", &mut unresolved),
-                    description: text_arg(
-                        &args,
-                        usize::MAX,
-                        &["description"],
-                        "description",
-                        &mut unresolved,
-                    )
-                    .or(doc),
-                    mime_type: text_arg(
-                        &args,
-                        usize::MAX,
-                        &["mime_type"],
-                        "mimeType",
-                        &mut unresolved,
-                    ),
-                    location: location(file, dec),
-                    unresolved_fields: unresolved,
-                };
-                note(
-                    file,
-                    dec,
-                    "resource",
-                    res.key(),
-                    &res.unresolved_fields,
-                    out,
-                );
-                out.resources.push(res);
-            }
+        if let Some((kind, call)) = sdk_decorator(ev, file, dec, root_file) {
+            let args = call.map_or(
+                CallArgs {
+                    positional: Vec::new(),
+                    keyword: Vec::new(),
+                },
+                |c| CallArgs::of(ev, file, c),
+            );
+            definition(ev, file, dec, def, kind, &args, out);
         }
     }
 }
 
-fn note(
-    file: &SourceFile,
-    at: Node<'_>,
+/// The kind (`tool`, `prompt`, `resource`) and call of a decorator on an MCP server.
+fn sdk_decorator<'w>(
+    ev: &Eval<'w>,
+    file: &'w SourceFile,
+    dec: Node<'w>,
+    root_file: bool,
+) -> Option<(&'w str, Option<Node<'w>>)> {
+    let expr = syntax::args(dec).first().copied()?;
+    let (target, call) = if expr.kind() == "call" {
+        (expr.child_by_field_name("function")?, Some(expr))
+    } else {
+        (expr, None)
+    };
+    if target.kind() != "attribute" {
+        return None;
+    }
+    let kind = file.text(target.child_by_field_name("attribute")?);
+    if !matches!(kind, "tool" | "prompt" | "resource") {
+        return None;
+    }
+    match receiver(ev, file, target.child_by_field_name("object")?, 0) {
+        Recv::Mcp => Some((kind, call)),
+        Recv::Unknown if root_file => Some((kind, call)),
+        _ => None,
+    }
+}
+
+/// A keyword argument as text.
+fn kw(a: &CallArgs, key: &str, field: &str, unresolved: &mut Vec<String>) -> Option<String> {
+    text_arg(a, usize::MAX, &[key], field, unresolved)
+}
+
+/// The tool, prompt or resource a decorated function defines.
+fn definition<'w>(
+    ev: &Eval<'w>,
+    file: &'w SourceFile,
+    dec: Node<'w>,
+    def: Node<'w>,
     kind: &str,
-    name: &str,
-    fields: &[String],
+    args: &CallArgs,
     out: &mut Collector,
 ) {
-    for f in fields {
-        out.unresolved(file, at, format!("{kind} `{name}`: {f} is not literal"));
+    let fn_name = def
+        .child_by_field_name("name")
+        .map_or("", |n| file.text(n))
+        .to_owned();
+    let doc = docstring(file, def);
+    let mut unresolved = Vec::new();
+    let params = function_params(ev, file, def, &mut unresolved);
+    let loc = location(file, dec);
+    match kind {
+        "tool" => {
+            let tool = Tool {
+                name: text_arg(args, 0, &["name"], "name", &mut unresolved).unwrap_or(fn_name),
+                description: kw(args, "description", "description", &mut unresolved).or(doc),
+                title: kw(args, "title", "title", &mut unresolved),
+                annotations: annotations_of(args.get(usize::MAX, "annotations"), &mut unresolved),
+                input: params,
+                output: None,
+                location: loc,
+                unresolved_fields: unresolved,
+            };
+            out.add(file, dec, Item::Tool(tool));
+        }
+        "prompt" => {
+            let prompt = Prompt {
+                name: text_arg(args, 0, &["name"], "name", &mut unresolved).unwrap_or(fn_name),
+                title: kw(args, "title", "title", &mut unresolved),
+                description: kw(args, "description", "description", &mut unresolved).or(doc),
+                arguments: params,
+                location: loc,
+                unresolved_fields: unresolved,
+            };
+            out.add(file, dec, Item::Prompt(prompt));
+        }
+        _ => {
+            let Some(uri) = text_arg(args, 0, &["uri"], "uri", &mut unresolved) else {
+                out.unresolved(
+                    file,
+                    dec,
+                    format!("resource `{fn_name}`: URI is not literal"),
+                );
+                return;
+            };
+            let res = Resource {
+                template: uri.contains('{'),
+                uri,
+                name: Some(kw(args, "name", "name", &mut unresolved).unwrap_or(fn_name)),
+                title: kw(args, "title", "title", &mut unresolved),
+                description: kw(args, "description", "description", &mut unresolved).or(doc),
+                mime_type: kw(args, "mime_type", "mimeType", &mut unresolved),
+                location: loc,
+                unresolved_fields: unresolved,
+            };
+            out.add(file, dec, Item::Resource(res));
+        }
     }
 }
 
@@ -1370,7 +1327,7 @@ fn low_level<'w>(
     let loc = location(file, call);
     match kind {
         "Tool" => {
-            let Some(name) = text_arg(&a, usize::MAX, &["name"], "name", &mut unresolved) else {
+            let Some(name) = kw(&a, "name", "name", &mut unresolved) else {
                 out.unresolved(file, call, "tool name is not literal");
                 return;
             };
@@ -1380,19 +1337,15 @@ fn low_level<'w>(
                 "input",
                 &mut unresolved,
             );
-            let output = a
-                .get(usize::MAX, "outputSchema")
-                .or_else(|| a.get(usize::MAX, "output_schema"))
-                .map(|v| schema_params_of(&v, "output", &mut unresolved));
+            let output = schema_arg(
+                &a,
+                &["outputSchema", "output_schema"],
+                "output",
+                &mut unresolved,
+            );
             let tool = Tool {
-                title: text_arg(&a, usize::MAX, &["title"], "title", &mut unresolved),
-                description: text_arg(
-                    &a,
-                    usize::MAX,
-                    &["description"],
-                    "description",
-                    &mut unresolved,
-                ),
+                title: kw(&a, "title", "title", &mut unresolved),
+                description: kw(&a, "description", "description", &mut unresolved),
                 annotations: annotations_of(a.get(usize::MAX, "annotations"), &mut unresolved),
                 name,
                 input: input.unwrap_or_default(),
@@ -1400,58 +1353,22 @@ fn low_level<'w>(
                 location: loc,
                 unresolved_fields: unresolved,
             };
-            note(file, call, "tool", &tool.name, &tool.unresolved_fields, out);
-            out.tools.push(tool);
+            out.add(file, call, Item::Tool(tool));
         }
         "Prompt" => {
-            let Some(name) = text_arg(&a, usize::MAX, &["name"], "name", &mut unresolved) else {
+            let Some(name) = kw(&a, "name", "name", &mut unresolved) else {
                 out.unresolved(file, call, "prompt name is not literal");
                 return;
             };
-            let arguments = match a.get(usize::MAX, "arguments") {
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .filter_map(|v| {
-                        Some(Param {
-                            name: v.get("name")?.as_str()?.to_owned(),
-                            required: v.get("required").and_then(Value::as_bool).unwrap_or(false),
-                            description: v
-                                .get("description")
-                                .and_then(Value::as_str)
-                                .map(str::to_owned),
-                            ..Param::default()
-                        })
-                    })
-                    .collect(),
-                Some(Value::Null) | None => Vec::new(),
-                Some(_) => {
-                    unresolved.push("arguments".to_owned());
-                    Vec::new()
-                }
-            };
             let prompt = Prompt {
-                title: text_arg(&a, usize::MAX, &["title"], "title", &mut unresolved),
-                description: text_arg(
-                    &a,
-                    usize::MAX,
-                    &["description"],
-                    "description",
-                    &mut unresolved,
-                ),
+                arguments: prompt_arguments(a.get(usize::MAX, "arguments"), &mut unresolved),
+                title: kw(&a, "title", "title", &mut unresolved),
+                description: kw(&a, "description", "description", &mut unresolved),
                 name,
-                arguments,
                 location: loc,
                 unresolved_fields: unresolved,
             };
-            note(
-                file,
-                call,
-                "prompt",
-                &prompt.name,
-                &prompt.unresolved_fields,
-                out,
-            );
-            out.prompts.push(prompt);
+            out.add(file, call, Item::Prompt(prompt));
         }
         _ => {
             let template = kind == "ResourceTemplate";
@@ -1467,15 +1384,9 @@ fn low_level<'w>(
             let res = Resource {
                 uri,
                 template,
-                name: text_arg(&a, usize::MAX, &["name"], "name", &mut unresolved),
-                title: text_arg(&a, usize::MAX, &["title"], "title", &mut unresolved),
-                description: text_arg(
-                    &a,
-                    usize::MAX,
-                    &["description"],
-                    "description",
-                    &mut unresolved,
-                ),
+                name: kw(&a, "name", "name", &mut unresolved),
+                title: kw(&a, "title", "title", &mut unresolved),
+                description: kw(&a, "description", "description", &mut unresolved),
                 mime_type: text_arg(
                     &a,
                     usize::MAX,
@@ -1486,15 +1397,32 @@ fn low_level<'w>(
                 location: loc,
                 unresolved_fields: unresolved,
             };
-            note(
-                file,
-                call,
-                "resource",
-                res.key(),
-                &res.unresolved_fields,
-                out,
-            );
-            out.resources.push(res);
+            out.add(file, call, Item::Resource(res));
+        }
+    }
+}
+
+/// `arguments=[types.PromptArgument(name=…, description=…, required=…)]`.
+fn prompt_arguments(v: Option<Value>, unresolved: &mut Vec<String>) -> Vec<Param> {
+    match v {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| {
+                Some(Param {
+                    name: v.get("name")?.as_str()?.to_owned(),
+                    required: v.get("required").and_then(Value::as_bool).unwrap_or(false),
+                    description: v
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    ..Param::default()
+                })
+            })
+            .collect(),
+        Some(Value::Null) | None => Vec::new(),
+        Some(_) => {
+            unresolved.push("arguments".to_owned());
+            Vec::new()
         }
     }
 }

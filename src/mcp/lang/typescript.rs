@@ -216,13 +216,12 @@ impl<'w> Eval<'w> {
                 "function_declaration"
                 | "generator_function_declaration"
                 | "class_declaration"
-                | "abstract_class_declaration" => {
+                | "abstract_class_declaration"
                     if decl
                         .child_by_field_name("name")
-                        .is_some_and(|n| file.text(n) == name)
-                    {
-                        return Some(Binding::Code);
-                    }
+                        .is_some_and(|n| file.text(n) == name) =>
+                {
+                    return Some(Binding::Code);
                 }
                 _ => {}
             }
@@ -1086,17 +1085,16 @@ fn import_binding<'w>(file: &'w SourceFile, stmt: Node<'w>, name: &str) -> Optio
                     imported: "default",
                 });
             }
-            "namespace_import" => {
+            "namespace_import"
                 if syntax::named_children(part)
                     .iter()
-                    .any(|n| file.text(*n) == name)
-                {
-                    return Some(Binding::Import {
-                        file,
-                        spec,
-                        imported: "*",
-                    });
-                }
+                    .any(|n| file.text(*n) == name) =>
+            {
+                return Some(Binding::Import {
+                    file,
+                    spec,
+                    imported: "*",
+                });
             }
             "named_imports" => {
                 for s in syntax::named_children(part) {
@@ -1324,7 +1322,7 @@ fn registration<'w>(
             let config = rest
                 .first()
                 .map_or(Value::Object(Vec::new()), |c| ev.eval(file, *c, 0));
-            let tool = tool_from_config(name, &config, location(file, call), true);
+            let tool = tool_from_config(name, &config, location(file, call));
             note_unresolved(
                 file,
                 call,
@@ -1453,19 +1451,13 @@ fn schema_params(v: &Value, field: &str, unresolved: &mut Vec<String>) -> Vec<Pa
 }
 
 /// A tool from a `registerTool` config or a low-level tool object.
-fn tool_from_config(
-    name: String,
-    config: &Value,
-    loc: crate::mcp::surface::Location,
-    zod: bool,
-) -> Tool {
+fn tool_from_config(name: String, config: &Value, loc: crate::mcp::surface::Location) -> Tool {
     let mut unresolved = Vec::new();
     if config.is_unknown() {
         unresolved.push("definition".to_owned());
     }
-    let input_key = if zod { "inputSchema" } else { "inputSchema" };
     let input = config
-        .get(input_key)
+        .get("inputSchema")
         .map(|v| schema_params(v, "input", &mut unresolved))
         .unwrap_or_default();
     let output = config
@@ -1711,7 +1703,7 @@ fn list_item(file: &SourceFile, at: Node<'_>, key: &str, item: &Value, out: &mut
     let loc = location(file, at);
     match key {
         "tools" => {
-            let tool = tool_from_config(name, item, loc, false);
+            let tool = tool_from_config(name, item, loc);
             note_unresolved(
                 file,
                 at,
