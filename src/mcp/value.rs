@@ -206,12 +206,13 @@ impl Schema {
         match value {
             Value::Schema(s) => (**s).clone(),
             Value::Object(_) => Schema::from_json_schema(value, depth),
-            Value::Unknown(reason) => Schema {
-                unresolved: vec![reason.clone()],
+            // The whole node is not literal: its path alone names it.
+            Value::Unknown(_) => Schema {
+                unresolved: vec![String::new()],
                 ..Schema::default()
             },
             _ => Schema {
-                unresolved: vec!["schema is not an object".to_owned()],
+                unresolved: vec![String::new()],
                 ..Schema::default()
             },
         }
@@ -264,12 +265,10 @@ impl Schema {
         let mut out: Vec<String> = self
             .unresolved
             .iter()
-            .map(|u| {
-                if prefix.is_empty() {
-                    u.clone()
-                } else {
-                    format!("{prefix}.{u}")
-                }
+            .map(|u| match (prefix.is_empty(), u.is_empty()) {
+                (true, _) => u.clone(),
+                (false, true) => prefix.to_owned(),
+                (false, false) => format!("{prefix}.{u}"),
             })
             .collect();
         for (name, prop) in self.properties.iter().flatten() {

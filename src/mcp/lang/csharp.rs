@@ -486,9 +486,26 @@ fn method<'w>(ev: &Eval<'w>, file: &'w SourceFile, m: Node<'w>, out: &mut Collec
             );
         }
         _ => {
-            let Some(uri) = text_named(&named, "UriTemplate", "uri", &mut unresolved) else {
-                out.unresolved(file, m, format!("resource `{name}`: URI is not literal"));
-                return;
+            let uri = match named
+                .iter()
+                .find(|(k, _)| k == "UriTemplate")
+                .map(|(_, v)| v)
+            {
+                Some(Value::Str(u)) => u.clone(),
+                Some(_) => {
+                    out.unresolved(file, m, format!("resource `{name}`: URI is not literal"));
+                    return;
+                }
+                // The SDK's default: `resource://mcp/{name}`, the parameters as a query.
+                None => {
+                    let params = method_params(ev, file, m, &mut Vec::new());
+                    let mut uri = format!("resource://mcp/{name}");
+                    if !params.is_empty() {
+                        let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+                        uri.push_str(&format!("{{?{}}}", names.join(",")));
+                    }
+                    uri
+                }
             };
             let mime_type = text_named(&named, "MimeType", "mimeType", &mut unresolved);
             out.add(

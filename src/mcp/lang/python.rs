@@ -486,6 +486,22 @@ impl<'w> Eval<'w> {
             return Value::unknown("incomplete expression");
         };
         let key = file.text(attr);
+        // `GitTools.STATUS` on `class GitTools(str, Enum): STATUS = "git_status"`.
+        if let Some((cf, class)) = self.class_of(file, obj)
+            && let Some(body) = class.child_by_field_name("body")
+        {
+            return match self.in_block(cf, body, key) {
+                Some(b) => self.binding_value(b, key, depth),
+                None => Value::unknown(format!("`{}` is not a class constant", file.text(node))),
+            };
+        }
+        // `TimeTools.GET_CURRENT_TIME.value`: an enum member's value is what it was assigned.
+        if key == "value" && obj.kind() == "attribute" {
+            let member = self.eval(file, obj, depth);
+            if matches!(member, Value::Str(_) | Value::Num(_)) {
+                return member;
+            }
+        }
         if obj.kind() == "identifier"
             && let Binding::Import {
                 file: f,
@@ -512,6 +528,31 @@ impl<'w> Eval<'w> {
         }
     }
 
+    /// The class an identifier names, in this file or a module imported from the tree.
+    fn class_of(&self, file: &'w SourceFile, node: Node<'w>) -> Option<(&'w SourceFile, Node<'w>)> {
+        if node.kind() != "identifier" {
+            return None;
+        }
+        let name = file.text(node);
+        match self.lookup(file, node, name) {
+            Binding::Code { file: f, node: n } if n.kind() == "class_definition" => Some((f, n)),
+            Binding::Import {
+                file: f,
+                stmt,
+                imported,
+            } if imported != "*" => {
+                let m = self.module_of(f, stmt, imported)?;
+                match self.in_block(m, m.root(), imported)? {
+                    Binding::Code { file: mf, node: n } if n.kind() == "class_definition" => {
+                        Some((mf, n))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     fn call(&self, file: &'w SourceFile, node: Node<'w>, depth: usize) -> Value {
         let Some(func) = node.child_by_field_name("function") else {
             return Value::unknown("incomplete call");
@@ -522,6 +563,14 @@ impl<'w> Eval<'w> {
             .unwrap_or_default();
         let first = || args.first().map(|a| self.eval(file, *a, depth));
         let name = callee_name(file, func);
+        // `Model.model_json_schema()`: the schema of a pydantic model of the tree.
+        if name == "model_json_schema"
+            && let Some(obj) = func.child_by_field_name("object")
+            && self.class_of(file, obj).is_some()
+        {
+            let schema = model_schema(self, file, obj, file.text(obj), 0);
+            return Value::Schema(Box::new(schema));
+        }
         match name {
             "dedent" => match first() {
                 Some(Value::Str(s)) => Value::Str(dedent(&s)),
@@ -1051,9 +1100,7 @@ fn function_params<'w>(
         props.push((name.to_owned(), s));
     }
     let schema = Schema::object(props);
-    for u in schema.unresolved_paths("") {
-        unresolved.push(format!("input.{u}"));
-    }
+    unresolved.extend(schema.unresolved_paths("input"));
     schema.params()
 }
 
@@ -1443,8 +1490,6 @@ fn schema_params_of(v: &Value, field: &str, unresolved: &mut Vec<String>) -> Vec
         return Vec::new();
     }
     let s = Schema::from_value(v, 0);
-    for u in s.unresolved_paths("") {
-        unresolved.push(format!("{field}.{u}"));
-    }
+    unresolved.extend(s.unresolved_paths(field));
     s.params()
 }

@@ -544,9 +544,7 @@ fn routed_fn<'w>(ev: &Eval<'w>, file: &'w SourceFile, func: Node<'w>, out: &mut 
         description = doc_text(&pre.doc);
     }
     let schema = parameters_struct(ev, file, func).unwrap_or_default();
-    for u in schema.unresolved_paths("") {
-        unresolved.push(format!("input.{u}"));
-    }
+    unresolved.extend(schema.unresolved_paths("input"));
     let params = schema.params();
     let loc = location(file, func);
     for f in &unresolved {

@@ -126,6 +126,8 @@ enum Binding<'w> {
     },
     /// A function or class declaration.
     Code,
+    /// The variable of a `for … of` / `for … in` loop.
+    Loop,
     None,
 }
 
@@ -153,6 +155,15 @@ impl<'w> Eval<'w> {
                     if let Some(b) = self.in_block(file, parent, name) {
                         return b;
                     }
+                }
+                "for_in_statement"
+                    if parent.child_by_field_name("left").is_some_and(|l| {
+                        syntax::descendants(l, 64)
+                            .iter()
+                            .any(|n| n.kind() == "identifier" && file.text(*n) == name)
+                    }) =>
+                {
+                    return Binding::Loop;
                 }
                 "arrow_function"
                 | "function_declaration"
@@ -497,6 +508,7 @@ impl<'w> Eval<'w> {
                 }
             }
             Binding::Code => Value::unknown(format!("`{name}` is code, run at run time")),
+            Binding::Loop => Value::unknown(format!("`{name}` is a loop variable")),
             Binding::None => Value::unknown(format!("`{name}` is not declared in this file")),
         }
     }
@@ -662,7 +674,8 @@ impl<'w> Eval<'w> {
                 self.method(file, base, method, &args, depth)
             }
             "identifier" => match file.text(callee) {
-                "zodToJsonSchema" | "toJsonSchema" | "toJSONSchema" => {
+                // `completable(schema, complete)` wraps a zod schema with completions.
+                "zodToJsonSchema" | "toJsonSchema" | "toJSONSchema" | "completable" => {
                     first().unwrap_or(Value::Null)
                 }
                 "dedent" | "outdent" => match first() {
@@ -948,6 +961,7 @@ impl<'w> Eval<'w> {
                 }
             }
             Binding::Code => Recv::NotMcp,
+            Binding::Loop => Recv::Unknown,
             Binding::None => Recv::Unknown,
         }
     }
@@ -1444,9 +1458,7 @@ fn schema_params(v: &Value, field: &str, unresolved: &mut Vec<String>) -> Vec<Pa
         unresolved.push(field.to_owned());
         return Vec::new();
     }
-    for u in schema.unresolved_paths("") {
-        unresolved.push(format!("{field}.{u}"));
-    }
+    unresolved.extend(schema.unresolved_paths(field));
     schema.params()
 }
 

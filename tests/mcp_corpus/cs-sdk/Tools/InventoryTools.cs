@@ -44,3 +44,10 @@ public static class InventoryResources
     [Description("One item")]
     public static string Item(string sku) => "";
 }
+
+[McpServerResourceType]
+public static class DerivedResources
+{
+    [McpServerResource, Description("Stock levels per warehouse")]
+    public static string StockLevels(string warehouse, int limit = 10) => "";
+}

@@ -1,5 +1,18 @@
+from enum import Enum
+
 import mcp.types as types
 from mcp.server.lowlevel import Server
+from pydantic import BaseModel, Field
+
+
+class FetchTools(str, Enum):
+    HEAD = "fetch_head"
+    LINKS = "fetch_links"
+
+
+class HeadArgs(BaseModel):
+    url: str = Field(description="The page to ask")
+    follow: bool = True
 
 INPUT = {
     "type": "object",
@@ -29,6 +42,8 @@ async def list_tools() -> list[types.Tool]:
             input_schema={"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]},
             output_schema={"type": "object", "properties": {"size": {"type": "integer", "description": "Bytes read"}}},
         ),
+        types.Tool(name=FetchTools.HEAD, description="Fetch only the headers", inputSchema=HeadArgs.model_json_schema()),
+        types.Tool(name=FetchTools.LINKS.value, description="List the links of a page", inputSchema={"type": "object"}),
     ]
 
 
