@@ -546,6 +546,12 @@ impl CharClass {
     }
 }
 
+/// Whether a character is invisible, a bidirectional control or a tag character (what the
+/// renderers show as `<U+XXXX>`).
+pub(crate) fn is_hidden(c: char) -> bool {
+    classify(c).is_some()
+}
+
 /// Which hidden class a character is in, if any.
 fn classify(c: char) -> Option<CharClass> {
     let cp = c as u32;
@@ -811,6 +817,38 @@ mod tests {
             ),
             vec![FindingCode::DescriptionChanged]
         );
+    }
+
+    #[test]
+    fn a_text_moved_to_run_time_is_flagged() {
+        use crate::mcp::surface::{Annotations, Location, Tool};
+        let tool = |description: Option<&str>| Tool {
+            name: "add".to_owned(),
+            title: None,
+            description: description.map(str::to_owned),
+            input: Vec::new(),
+            output: None,
+            annotations: Annotations::default(),
+            location: Location {
+                file: "s.ts".to_owned(),
+                line: 1,
+            },
+            unresolved_fields: if description.is_none() {
+                vec!["description".to_owned()]
+            } else {
+                Vec::new()
+            },
+        };
+        let mut old = Surface::empty();
+        old.tools = vec![tool(Some("Adds."))];
+        let mut new = Surface::empty();
+        new.tools = vec![tool(None)];
+        let d = crate::mcp::diff::diff(&old, &new);
+        let found = judge(&old, &new, &d);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].code, FindingCode::BecameUnresolved);
+        assert_eq!(found[0].field, "description");
+        assert_eq!(found[0].severity, Severity::Medium);
     }
 
     #[test]

@@ -32,14 +32,9 @@ struct WordDiff<'a> {
 fn visible(text: &str, fold_lines: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        let cp = c as u32;
-        let hidden = matches!(cp,
-            0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2069 | 0xFEFF | 0x00AD | 0x061C
-            | 0x180E | 0x034F | 0x115F | 0x1160 | 0x3164 | 0xFFA0 | 0xFE00..=0xFE0F
-            | 0xE0000..=0xE007F | 0xE0100..=0xE01EF | 0x2028 | 0x2029 | 0x7F..=0x9F)
-            || (c.is_control() && !matches!(c, '\n' | '\t' | '\r'));
+        let hidden = super::findings::is_hidden(c);
         if hidden {
-            let _ = write!(out, "<U+{cp:04X}>");
+            let _ = write!(out, "<U+{:04X}>", c as u32);
         } else if fold_lines && matches!(c, '\n' | '\r' | '\t') {
             if !out.ends_with(' ') {
                 out.push(' ');

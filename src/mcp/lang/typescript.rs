@@ -211,9 +211,14 @@ impl<'w> Eval<'w> {
                         .child(0)
                         .is_some_and(|k| matches!(k.kind(), "let" | "var"));
                     for d in syntax::named_children(decl) {
-                        if d.kind() == "variable_declarator"
-                            && d.child_by_field_name("name")
-                                .is_some_and(|n| n.kind() == "identifier" && file.text(n) == name)
+                        if d.kind() != "variable_declarator" {
+                            continue;
+                        }
+                        if let Some(b) = require_binding(file, d, name) {
+                            return Some(b);
+                        }
+                        if d.child_by_field_name("name")
+                            .is_some_and(|n| n.kind() == "identifier" && file.text(n) == name)
                         {
                             return Some(Binding::Value {
                                 file,
@@ -296,11 +301,69 @@ impl<'w> Eval<'w> {
                 (None, None) => {}
             }
         }
+        if let Some(b) = self.commonjs_export(file, name) {
+            return Some(b);
+        }
         for src in star_sources {
             if let Some(other) = self.module(file, &string_value(file, src))
                 && let Some(b) = self.export(other, name, depth + 1)
             {
                 return Some(b);
+            }
+        }
+        None
+    }
+
+    /// CommonJS exports: `module.exports = { name, other: value }`, `exports.name = value`,
+    /// `module.exports.name = value`.
+    fn commonjs_export(&self, file: &'w SourceFile, name: &str) -> Option<Binding<'w>> {
+        for stmt in syntax::named_children(file.root()) {
+            if stmt.kind() != "expression_statement" {
+                continue;
+            }
+            let Some(assign) = syntax::args(stmt).into_iter().next() else {
+                continue;
+            };
+            if assign.kind() != "assignment_expression" {
+                continue;
+            }
+            let (Some(left), Some(right)) = (
+                assign.child_by_field_name("left"),
+                assign.child_by_field_name("right"),
+            ) else {
+                continue;
+            };
+            let target = file.text(left);
+            if target == format!("exports.{name}") || target == format!("module.exports.{name}") {
+                return Some(Binding::Value {
+                    file,
+                    decl: assign,
+                    value: Some(right),
+                    mutable: false,
+                });
+            }
+            if target != "module.exports" || right.kind() != "object" {
+                continue;
+            }
+            for member in syntax::args(right) {
+                match member.kind() {
+                    "shorthand_property_identifier" if file.text(member) == name => {
+                        return Some(self.lookup_at_top(file, name));
+                    }
+                    "pair"
+                        if member
+                            .child_by_field_name("key")
+                            .is_some_and(|k| file.text(k) == name) =>
+                    {
+                        return Some(Binding::Value {
+                            file,
+                            decl: member,
+                            value: member.child_by_field_name("value"),
+                            mutable: false,
+                        });
+                    }
+                    _ => {}
+                }
             }
         }
         None
@@ -1082,6 +1145,47 @@ fn class_field_receiver<'w>(
         }
     }
     Recv::Unknown
+}
+
+/// CommonJS: `const x = require("m")` (a namespace) and `const { a, b: c } = require("m")`.
+fn require_binding<'w>(file: &'w SourceFile, decl: Node<'w>, name: &str) -> Option<Binding<'w>> {
+    let value = decl.child_by_field_name("value")?;
+    if value.kind() != "call_expression"
+        || value.child_by_field_name("function").map(|f| file.text(f)) != Some("require")
+    {
+        return None;
+    }
+    let spec = value
+        .child_by_field_name("arguments")
+        .map(syntax::args)
+        .and_then(|a| a.first().copied())
+        .filter(|a| a.kind() == "string")?;
+    let pattern = decl.child_by_field_name("name")?;
+    let imported = match pattern.kind() {
+        "identifier" if file.text(pattern) == name => "*",
+        "object_pattern" => {
+            syntax::named_children(pattern)
+                .into_iter()
+                .find_map(|p| match p.kind() {
+                    "shorthand_property_identifier_pattern" if file.text(p) == name => {
+                        Some(file.text(p))
+                    }
+                    "pair_pattern"
+                        if p.child_by_field_name("value")
+                            .is_some_and(|v| file.text(v) == name) =>
+                    {
+                        p.child_by_field_name("key").map(|k| file.text(k))
+                    }
+                    _ => None,
+                })?
+        }
+        _ => return None,
+    };
+    Some(Binding::Import {
+        file,
+        spec,
+        imported,
+    })
 }
 
 /// The binding an import statement gives `name`, if any.
