@@ -34,7 +34,7 @@ use anyhow::Context as _;
 use git2::{Oid, Repository};
 
 pub use cache::{DEFAULT_CACHE_ENTRIES, SurfaceCache};
-pub use diff::{ChangeKind, FieldChange, ItemDiff, ItemKind, SurfaceDiff};
+pub use diff::{ChangeKind, FieldChange, ItemDiff, ItemKind, SurfaceDiff, Text};
 pub use findings::{Finding, FindingCode, Severity};
 pub use report::{ItemReport, McpSurfaceReport, ServerReport};
 pub use source::Limits;
