@@ -9,6 +9,8 @@
 //!   approvals, the email outbox, the run lease). Numbered migrations.
 //! - [`upstream`]: the cache of bare clones, tag listing, version ordering, the release diff.
 //! - [`license`]: discovery, identification, normalised diff and classification of license files.
+//! - [`mcp`]: the MCP surface of a revision (tools, prompts, resources, instructions) read
+//!   statically from source, its diff across a release and the tool-poisoning findings.
 //! - [`forge`]: the `Forge` trait, its local/GitHub/Azure DevOps implementations, pin-file editors.
 //! - [`notify`]: email rendering and transports (file, SMTP).
 //! - [`render`]: the texts people read: PR titles and bodies, email bodies (pure).
@@ -33,6 +35,7 @@ pub mod failpoint;
 pub mod forge;
 pub mod jitter;
 pub mod license;
+pub mod mcp;
 pub mod metrics;
 pub mod notify;
 pub mod pipeline;
