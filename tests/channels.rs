@@ -3,6 +3,8 @@
 //! gzip: see `channels_support`), with faults and pagination.
 
 mod channels_support;
+#[path = "wait_support/mod.rs"]
+mod wait_support;
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,7 @@ use upkeep::upstream::channels::{
     observe, verify,
 };
 use upkeep::upstream::version::VersionScheme;
+use wait_support::{CEILING, wait_for};
 
 const TOKEN: &str = "canary-gh-7d2e91";
 const GH_PATH: &str = "/repos/acme/weather/releases?per_page=100";
@@ -24,11 +27,12 @@ const PYPI_PATH: &str = "/pypi/weather-mcp/json";
 const SIMPLE_PATH: &str = "/simple/weather-mcp/";
 const MCP_PATH: &str = "/v0.1/servers/io.github.acme%2Fweather/versions";
 
-/// Tiny backoffs so retry tests stay fast; a short total timeout for the slow-drip test.
+/// Tiny backoffs so retry tests stay fast. The timeouts are ceilings for a loaded machine (the
+/// slow-drip test sets its own short one: its server never finishes a response).
 fn settings() -> HttpSettings {
     HttpSettings {
-        timeout: Duration::from_secs(5),
-        connect_timeout: Duration::from_secs(2),
+        timeout: Duration::from_secs(120),
+        connect_timeout: Duration::from_secs(120),
         max_retries: 2,
         backoff_base: Duration::from_millis(10),
         backoff_max: Duration::from_millis(50),
@@ -1043,13 +1047,14 @@ fn github_conditional_requests_carry_the_token_and_the_budget_is_read() {
 
 #[test]
 fn slow_drip_bodies_time_out() {
-    let drip = DripServer::start(Duration::from_secs(20));
+    // The server drips forever, so each attempt can only end by the client's total timeout:
+    // both attempts fail, and the server saw the client hang up on both mid-body.
+    let drip = DripServer::start();
     let settings = HttpSettings {
         timeout: Duration::from_secs(1),
         max_retries: 1,
         ..settings()
     };
-    let started = Instant::now();
     let err = lookup(
         &npm(&drip.base()),
         &settings,
@@ -1057,10 +1062,14 @@ fn slow_drip_bodies_time_out() {
         VersionScheme::Semver,
     )
     .unwrap_err();
-    let elapsed = started.elapsed();
     assert!(matches!(err, ChannelError::Request { .. }), "{err}");
     assert!(err.to_string().contains("attempt 2 of 2"), "{err}");
-    assert!(elapsed < Duration::from_secs(8), "took {elapsed:?}");
+    wait_for(
+        "the server to see the client hang up on both responses",
+        CEILING,
+        || (drip.hung_up() >= 2).then_some(()),
+    );
+    assert_eq!(drip.hung_up(), 2, "exactly the two attempts");
 }
 
 #[test]

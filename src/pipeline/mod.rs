@@ -100,6 +100,7 @@ pub async fn run(deps: &Deps, opts: &RunOptions) -> Result<RunReport, RunError> 
             RunError::Other(e)
         }
     };
+    crate::failpoint::hit("before-lease");
     if let Err(busy) = deps
         .store
         .acquire_lease(&holder, ttl)

@@ -30,9 +30,9 @@ use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -689,50 +689,34 @@ fn simple_html(page: &serde_json::Value) -> String {
 }
 
 /// A server that answers every request with headers promising a JSON body, then sends one
-/// byte every 100 ms. It stops by itself after `lifetime`, or when dropped.
+/// byte every 100 ms until the client hangs up (counted) or the server is dropped. It never
+/// ends a response itself, so only the client's timeout can.
 pub struct DripServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    hung_up: Arc<AtomicUsize>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl DripServer {
-    pub fn start(lifetime: Duration) -> DripServer {
+    pub fn start() -> DripServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("local addr");
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
+        let hung_up = Arc::new(AtomicUsize::new(0));
+        let (flag, hangups) = (Arc::clone(&stop), Arc::clone(&hung_up));
         let thread = std::thread::spawn(move || {
-            let deadline = Instant::now() + lifetime;
             let mut drips = Vec::new();
-            while Instant::now() < deadline && !flag.load(Ordering::Relaxed) {
+            while !flag.load(Ordering::Relaxed) {
                 match listener.accept() {
-                    Ok((mut stream, _)) => {
-                        let flag = Arc::clone(&flag);
-                        drips.push(std::thread::spawn(move || {
-                            stream.set_nonblocking(false).ok();
-                            stream
-                                .set_read_timeout(Some(Duration::from_secs(2)))
-                                .ok();
-                            let mut buf = [0u8; 4096];
-                            let _ = stream.read(&mut buf);
-                            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n[";
-                            if stream.write_all(head.as_bytes()).is_err() {
-                                return;
-                            }
-                            while Instant::now() < deadline && !flag.load(Ordering::Relaxed) {
-                                std::thread::sleep(Duration::from_millis(100));
-                                if stream.write_all(b" ").and_then(|()| stream.flush()).is_err() {
-                                    return;
-                                }
-                            }
-                        }));
+                    Ok((stream, _)) => {
+                        let (flag, hangups) = (Arc::clone(&flag), Arc::clone(&hangups));
+                        drips.push(std::thread::spawn(move || drip(stream, &flag, &hangups)));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
             }
-            flag.store(true, Ordering::Relaxed);
             for drip in drips {
                 let _ = drip.join();
             }
@@ -740,12 +724,41 @@ impl DripServer {
         DripServer {
             addr,
             stop,
+            hung_up,
             thread: Some(thread),
         }
     }
 
     pub fn base(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Responses the client gave up on while they were still dripping.
+    pub fn hung_up(&self) -> usize {
+        self.hung_up.load(Ordering::SeqCst)
+    }
+}
+
+fn drip(mut stream: std::net::TcpStream, stop: &AtomicBool, hung_up: &AtomicUsize) {
+    stream.set_nonblocking(false).ok();
+    let mut buf = [0u8; 4096];
+    let _ = stream.read(&mut buf);
+    let head =
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n[";
+    if stream.write_all(head.as_bytes()).is_err() {
+        hung_up.fetch_add(1, Ordering::SeqCst);
+        return;
+    }
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        if stream
+            .write_all(b" ")
+            .and_then(|()| stream.flush())
+            .is_err()
+        {
+            hung_up.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
     }
 }
 

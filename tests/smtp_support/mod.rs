@@ -346,7 +346,9 @@ impl SmtpServer {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = ready_tx.send(line);
         });
-        let ready = ready_rx.recv_timeout(Duration::from_secs(20));
+        // Python starting aiosmtpd takes a second when the machine is idle, many when every
+        // test binary starts its servers at once on a loaded machine: a ceiling, not a guess.
+        let ready = ready_rx.recv_timeout(Duration::from_secs(180));
         let mut server = Self {
             child,
             _stdin: stdin,
