@@ -160,16 +160,7 @@ pub fn parse_expression(raw: &str) -> Option<ParsedExpression> {
         .ok()?;
     let mut ids: Vec<String> = expr
         .requirements()
-        .map(|r| match &r.req.license {
-            spdx::LicenseItem::Spdx { id, or_later } => {
-                if *or_later && !id.name.ends_with("-or-later") {
-                    format!("{}+", id.name)
-                } else {
-                    id.name.to_owned()
-                }
-            }
-            spdx::LicenseItem::Other(other) => other.to_string(),
-        })
+        .map(|r| item_id(&r.req.license))
         .collect();
     ids.sort();
     ids.dedup();
@@ -177,6 +168,22 @@ pub fn parse_expression(raw: &str) -> Option<ParsedExpression> {
         canonical: canonical.split_whitespace().collect::<Vec<_>>().join(" "),
         ids,
     })
+}
+
+/// The id of one license in an expression: `GPL-2.0+` for an or-later SPDX id that does not say
+/// so in its name, `LicenseRef-...` for others.
+#[must_use]
+pub fn item_id(item: &spdx::LicenseItem) -> String {
+    match item {
+        spdx::LicenseItem::Spdx { id, or_later } => {
+            if *or_later && !id.name.ends_with("-or-later") {
+                format!("{}+", id.name)
+            } else {
+                id.name.to_owned()
+            }
+        }
+        spdx::LicenseItem::Other(other) => other.to_string(),
+    }
 }
 
 /// Replaces ids written in the wrong case with the SPDX spelling (`apache-2.0` -> `Apache-2.0`).

@@ -34,10 +34,21 @@ pub const ALL_CODES: &[&str] = &[
     "symlink",
     "unreadable",
     "manifest-unparsable",
+    "package-added",
+    "package-removed",
+    "vendored-changed",
 ];
 
-/// The codes that are cosmetic by default.
-pub const COSMETIC_CODES: &[&str] = &["renamed", "formatting-only", "copyright-only"];
+/// The codes that are cosmetic by default. The last three are below the root: a new package
+/// under licenses already declared, a removed package, and vendored third-party trees.
+pub const COSMETIC_CODES: &[&str] = &[
+    "renamed",
+    "formatting-only",
+    "copyright-only",
+    "package-added",
+    "package-removed",
+    "vendored-changed",
+];
 
 /// What is allowed and what needs review.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
