@@ -4,8 +4,8 @@
 //!
 //! Owns what the screens say about a license change; the verdict stays with `judge`. Built from
 //! the two snapshots and the per-file judgements, which it completes: a file whose identity
-//! changed gets its comparison with the canonical SPDX text and loses the line diff against the
-//! old file (two different licenses do not diff usefully).
+//! changed gets its comparison with the canonical SPDX text, which screens show instead of the
+//! line diff against the old file (two different licenses do not diff usefully).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -161,8 +161,9 @@ fn comparisons(snap: &LicenseSnapshot) -> Comparisons {
         .collect()
 }
 
-/// A file whose license identity changed (or that is new) is shown against the canonical text
-/// of its new license; the line diff against a different old license is dropped.
+/// A file whose license identity changed (or that is new) gets its comparison with the canonical
+/// text of its new license. The line diff against the old file is kept as data (attachments, the
+/// run report); screens show the comparison instead ([`FileJudgement::shows_canonical`]).
 fn attach_canonical(files: &mut [FileJudgement], new_cmp: &Comparisons) {
     for f in files.iter_mut() {
         if f.kind != EntryKind::License || f.change == Change::Unchanged {
@@ -182,10 +183,6 @@ fn attach_canonical(files: &mut [FileJudgement], new_cmp: &Comparisons) {
             continue;
         };
         f.canonical = Some(c.clone());
-        if f.change != Change::Added {
-            f.unified_diff = None;
-            f.word_diff.clear();
-        }
     }
 }
 

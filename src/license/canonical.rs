@@ -155,11 +155,28 @@ struct Word {
     key: String,
 }
 
-fn words(text: &str, markup: Markup) -> Vec<Word> {
+/// The words of a text, and its title line when it has one (a short first paragraph naming a
+/// license: "The MIT License (MIT)"). SPDX templates make titles optional, and their wording varies
+/// freely, so titles are compared apart from the body.
+fn words(text: &str, markup: Markup) -> (Option<String>, Vec<Word>) {
     let n = normalize::normalise(text, markup);
-    n.body_key
+    let title = n
+        .display
+        .split("\n\n")
+        .find(|p| !p.lines().all(normalize::is_copyright_line))
+        .filter(|p| {
+            let lower = p.to_lowercase();
+            p.split_whitespace().count() <= 12
+                && (lower.contains("license") || lower.contains("licence"))
+                && !p.trim_end().ends_with(['.', ':', ';', ','])
+        })
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "));
+    let skip = title.as_ref().map_or(0, |t| t.split(' ').count());
+    let body = n
+        .body_key
         .split(' ')
         .filter(|t| !t.is_empty())
+        .skip(skip)
         .filter_map(|raw| {
             let key = key_of(raw)?;
             Some(Word {
@@ -167,7 +184,8 @@ fn words(text: &str, markup: Markup) -> Vec<Word> {
                 key,
             })
         })
-        .collect()
+        .collect();
+    (title, body)
 }
 
 /// The comparison key of a token, `None` for tokens that carry no words (punctuation, bullets).
@@ -310,8 +328,30 @@ pub fn compare_texts(
     id: &str,
     score: f32,
 ) -> CanonicalDiff {
-    let file = words(file_text, markup);
-    let canon = words(canonical, Markup::Text);
+    let (mut file_title, mut file) = words(file_text, markup);
+    let (canon_title, canon) = words(canonical, Markup::Text);
+    // A preamble before the standard text puts the title after it: take it out there too.
+    if file_title.is_none()
+        && let Some(t) = &canon_title
+    {
+        let keys: Vec<String> = t.split(' ').filter_map(key_of).collect();
+        let head = file.len().min(400);
+        if let Some(at) = (!keys.is_empty())
+            .then(|| {
+                file[..head]
+                    .windows(keys.len())
+                    .position(|w| w.iter().zip(&keys).all(|(a, b)| a.key == *b))
+            })
+            .flatten()
+        {
+            file_title = Some(
+                file.drain(at..at + keys.len())
+                    .map(|w| w.raw)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        }
+    }
     let file_keys: Vec<&str> = file.iter().map(|w| w.key.as_str()).collect();
     let canon_keys: Vec<&str> = canon.iter().map(|w| w.key.as_str()).collect();
     let deadline = Instant::now() + DIFF_TIMEOUT;
@@ -345,6 +385,18 @@ pub fn compare_texts(
         omitted_optional: Vec::new(),
         truncated: timed_out,
     };
+    let title_key = |t: &Option<String>| {
+        t.as_deref()
+            .map(|t| t.split(' ').filter_map(key_of).collect::<Vec<_>>())
+    };
+    match (&canon_title, &file_title) {
+        (Some(_), None) => out.omitted_optional.push("the title line".to_owned()),
+        (Some(_), Some(f)) if title_key(&canon_title) != title_key(&file_title) => {
+            out.omitted_optional
+                .push(format!("the title line (the file's reads \"{f}\")"));
+        }
+        _ => {}
+    }
     let regions: Vec<Region> = change_regions(&ops)
         .into_iter()
         .map(|r| slide_to_sentence(r, &canon, &file))
@@ -673,6 +725,26 @@ mod tests {
             d.runs[0]
         );
         assert!(d.runs[0].added.is_empty());
+    }
+
+    #[test]
+    fn title_variants_are_not_non_standard_words() {
+        let mit = standard_text("MIT").expect("text");
+        let body = &mit[mit.find("Permission").expect("body")..];
+        let retitled =
+            format!("The MIT License (MIT)\n\nCopyright (c) 2024 Example Corp\n\n{body}");
+        let d = cmp(&retitled, "MIT");
+        assert!(d.is_standard(), "{:?}", d.runs);
+        assert!(
+            d.omitted_optional
+                .iter()
+                .any(|o| o.contains("The MIT License (MIT)")),
+            "{:?}",
+            d.omitted_optional
+        );
+        let untitled = cmp(&format!("Copyright (c) 2024 Example Corp\n\n{body}"), "MIT");
+        assert!(untitled.is_standard(), "{:?}", untitled.runs);
+        assert_eq!(untitled.omitted_optional, vec!["the title line"]);
     }
 
     #[test]

@@ -90,12 +90,21 @@ pub struct FileJudgement {
     /// Word-level segments of the display texts (modified and renamed files).
     pub word_diff: Vec<WordChange>,
     /// The new file against the canonical text of its license, when its identity changed (or it
-    /// is new); the line diff against the old file is then dropped.
+    /// is new). See [`FileJudgement::shows_canonical`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canonical: Option<CanonicalDiff>,
 }
 
 impl FileJudgement {
+    /// True when screens show `canonical` (the words that are not the standard text of the new
+    /// license) and never `unified_diff` / `word_diff` inline: the file changed license, so a
+    /// line diff would set two different licenses against each other. Those stay as data, for
+    /// attachments and the run report. False: the diff against the old file, as before.
+    #[must_use]
+    pub fn shows_canonical(&self) -> bool {
+        self.canonical.is_some() && self.change != Change::Added
+    }
+
     /// `LICENSE`, or `package.json license` for a manifest field.
     #[must_use]
     pub fn display_path(&self) -> String {
@@ -807,7 +816,13 @@ fn summarise(files: &[FileJudgement], findings: &[Finding]) -> Vec<String> {
         let old = f.old_label.clone().unwrap_or_default();
         let new = f.new_label.clone().unwrap_or_default();
         let line = match f.change {
-            Change::Unchanged if f.kind == EntryKind::ManifestField && anything_changed => {
+            // The root's unchanged fields say what still holds; a monorepo's hundred unchanged
+            // package manifests would bury the change.
+            Change::Unchanged
+                if f.kind == EntryKind::ManifestField
+                    && f.scope == Scope::Root
+                    && anything_changed =>
+            {
                 format!("{name}: unchanged ({new})")
             }
             Change::Unchanged => continue,
