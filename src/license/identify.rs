@@ -82,9 +82,28 @@ pub fn detect(text: &str, key: &str) -> anyhow::Result<Option<Detection>> {
     Ok(result)
 }
 
+/// Alias sets already computed (each walks the whole store; a monorepo asks for the same few ids
+/// once per package).
+static ALIASES: LazyLock<Mutex<HashMap<String, BTreeSet<String>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
 /// Every name the detection store treats as the same text as `id` (itself included).
 #[must_use]
 pub fn aliases(id: &str) -> BTreeSet<String> {
+    if let Some(hit) = ALIASES.lock().ok().and_then(|m| m.get(id).cloned()) {
+        return hit;
+    }
+    let out = store_aliases(id);
+    if let Ok(mut memo) = ALIASES.lock() {
+        if memo.len() >= MEMO_LIMIT {
+            memo.clear();
+        }
+        memo.insert(id.to_owned(), out.clone());
+    }
+    out
+}
+
+fn store_aliases(id: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::from([id.to_owned()]);
     if let Ok(store) = STORE.as_ref() {
         if let Some(list) = store.aliases(id) {
