@@ -6,6 +6,20 @@
 //! the two snapshots and the per-file judgements, which it completes: a file whose identity
 //! changed gets its comparison with the canonical SPDX text, which screens show instead of the
 //! line diff against the old file (two different licenses do not diff usefully).
+//!
+//! What a screen takes from a [`super::LicenseJudgement`] (`analysis` is `None` only in judgements
+//! stored before it existed):
+//! - the banner line: `analysis.headline`, or built from `old.expression` / `new.expression` and
+//!   `new.reading`;
+//! - the family line: `new.family` (`Family::label`), `new.obligation`, and `disclaimer` beside it;
+//!   `old.family` for "was";
+//! - the non-standard text: for each file with `shows_canonical()`, `canonical.runs` (`added` /
+//!   `removed` words, `position`, `after_words` to locate them), `canonical.score` and
+//!   `standard_share`; other changed files keep `word_diff` / `unified_diff` as before; riders
+//!   recognised are in `new.riders`;
+//! - the findings table: `packages` (one row per root/package/vendored directory, each side's
+//!   expression and disagreement) and `files` (one row per file or manifest field, with `scope`,
+//!   `package`, `code`, `verdict`); `parameters` for BUSL; `notes` for what the walk left out.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

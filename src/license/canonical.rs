@@ -84,13 +84,13 @@ pub struct CanonicalDiff {
     pub standard_words: usize,
     /// Words of the file that are not the standard text, as runs in file order.
     pub runs: Vec<NonStandard>,
-    /// Runs beyond [`MAX_RUNS`], not kept.
+    /// Runs beyond the first 40, not kept.
     pub runs_omitted: usize,
     /// Placeholders filled in (not non-standard).
     pub filled: Vec<Filled>,
     /// Optional parts the file leaves out, named (not non-standard).
     pub omitted_optional: Vec<String>,
-    /// True when a run was cut at [`MAX_RUN_WORDS`] or the diff hit its time limit.
+    /// True when a run was cut (600 words a side) or the diff hit its time limit.
     pub truncated: bool,
 }
 
