@@ -724,3 +724,82 @@ fn scans_are_cached_per_tree() {
     assert_eq!(second.commit, b.to_string());
     assert_eq!(first.entries, second.entries);
 }
+
+#[test]
+fn python_subprojects_and_go_modules_declare_their_own_licenses() {
+    let up = Upstream::new();
+    let old = Tree::default()
+        .with("LICENSE", &with_copyright("Example Labs", "MIT"))
+        .with(
+            "clients/python/pyproject.toml",
+            "[project]\nname = \"client\"\nlicense = \"Apache-2.0\"\n",
+        )
+        .with("clients/python/LICENSE", text("Apache-2.0"))
+        .with(
+            "tools/gen/go.mod",
+            "module example.com/tools/gen\n\ngo 1.22\n",
+        )
+        .with(
+            "tools/gen/LICENSE",
+            &with_copyright("Example Labs", "BSD-3-Clause"),
+        );
+    let new = old.clone().with("tools/gen/LICENSE", text("MPL-2.0"));
+    let j = up.judge(&old, &new);
+    assert_eq!(j.verdict, Verdict::ReviewRequired);
+    let go = file(&j, "tools/gen/LICENSE");
+    assert_eq!((go.code.as_str(), go.scope), ("id-changed", Scope::Package));
+    assert!(go.shows_canonical());
+    let a = j.analysis.expect("analysis");
+    let row = |dir: &str| {
+        a.packages
+            .iter()
+            .find(|p| p.dir == dir)
+            .unwrap_or_else(|| panic!("no row {dir}"))
+    };
+    assert_eq!(row("clients/python").new.as_deref(), Some("Apache-2.0"));
+    assert!(row("clients/python").new_disagreement.is_none());
+    assert_eq!(
+        (
+            row("tools/gen").old.as_deref(),
+            row("tools/gen").new.as_deref()
+        ),
+        (Some("BSD-3-Clause"), Some("MPL-2.0"))
+    );
+    assert!(
+        a.headline
+            .contains("package `tools/gen`: `BSD-3-Clause` → `MPL-2.0`"),
+        "{}",
+        a.headline
+    );
+}
+
+#[test]
+fn the_analysis_is_stored_and_read_back_and_old_judgements_still_read() {
+    let up = Upstream::new();
+    let old = Tree::default().with("LICENSE", &with_copyright("Comfy Org", "Apache-2.0"));
+    let new = Tree::default().with(
+        "LICENSE",
+        &format!("{PREAMBLE}\n\n{}", text("AGPL-3.0-or-later")),
+    );
+    let j = up.judge(&old, &new);
+    let json = serde_json::to_string(&j).expect("serialise");
+    let back: LicenseJudgement = serde_json::from_str(&json).expect("deserialise");
+    assert_eq!(back.analysis, j.analysis);
+    assert_eq!(back.fingerprint, j.fingerprint);
+    assert_eq!(
+        file(&back, "LICENSE").canonical,
+        file(&j, "LICENSE").canonical
+    );
+    // A judgement stored before the analysis existed has none of the new fields.
+    let mut v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    v.as_object_mut().expect("object").remove("analysis");
+    for f in v["files"].as_array_mut().expect("files") {
+        let f = f.as_object_mut().expect("file");
+        for k in ["scope", "package", "canonical"] {
+            f.remove(k);
+        }
+    }
+    let old_form: LicenseJudgement = serde_json::from_value(v).expect("old judgements still read");
+    assert!(old_form.analysis.is_none());
+    assert_eq!(old_form.files[0].scope, Scope::Root);
+}
