@@ -116,9 +116,11 @@ pub fn walk(
             .with_context(|| format!("reading tree {}", p.dir))?;
         let vendored = p.vendored || VENDORED_DIRS.contains(&p.name.to_ascii_lowercase().as_str());
         let declares = tree.iter().any(|e| {
-            let name = String::from_utf8_lossy(e.name_bytes());
-            super::manifest::MANIFESTS.contains(&name.as_ref())
-                || discover::classify_name(&name) == Some(EntryKind::License)
+            may_declare(e.name_bytes()) && {
+                let name = String::from_utf8_lossy(e.name_bytes());
+                super::manifest::MANIFESTS.contains(&name.as_ref())
+                    || discover::classify_name(&name) == Some(EntryKind::License)
+            }
         });
         let mut subtrees = tree
             .iter()
@@ -148,6 +150,18 @@ pub fn walk(
     }
     note_limits(&counts, snap);
     Ok(())
+}
+
+/// A cheap first look at a name (most of a large tree's 100,000 names are source files): only
+/// names that could be a manifest or a license file go on to `classify_name`.
+fn may_declare(name: &[u8]) -> bool {
+    let lower = |i: usize| name.get(i).map(u8::to_ascii_lowercase);
+    match lower(0) {
+        Some(b'p' | b'c' | b's' | b'g') => true,
+        Some(b'l' | b'u') => true,
+        // `MIT-LICENSE`, `BSD_LICENSE`, ...: anything holding "licen".
+        _ => name.windows(5).any(|w| w.eq_ignore_ascii_case(b"licen")),
+    }
 }
 
 fn searchable(name: &str) -> bool {
@@ -264,5 +278,36 @@ pub fn inherit_workspace_licenses(snap: &mut LicenseSnapshot) {
             *e = LicenseEntry::from_manifest_value(&e.path, &field, &root_value)
                 .in_scope(scope, &dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_look_never_drops_a_declaration() {
+        for name in [
+            "package.json",
+            "pyproject.toml",
+            "Cargo.toml",
+            "setup.cfg",
+            "go.mod",
+            "LICENSE",
+            "licence.md",
+            "COPYING",
+            "UNLICENSE",
+            "COPYRIGHT",
+            "MIT-LICENSE",
+            "bsd_license.txt",
+        ] {
+            let kind = discover::classify_name(name);
+            let is_declaration = super::super::manifest::MANIFESTS.contains(&name)
+                || kind == Some(EntryKind::License);
+            assert!(is_declaration, "{name} is a declaration");
+            assert!(may_declare(name.as_bytes()), "{name}");
+        }
+        assert!(!may_declare(b"index.ts"));
+        assert!(!may_declare(b"README.md"));
     }
 }
