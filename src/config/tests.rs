@@ -190,7 +190,7 @@ fn review_codes_are_finding_codes_and_a_typo_gets_a_suggestion() {
        |
     29 | review-codes = ["file-added", "text-chaged"]
        |                               ^^^^^^^^^^^^^
-    upkeep.toml:32:35: `review-codes`: `weather` is not a license finding code; known codes: unchanged, renamed, formatting-only, copyright-only, text-changed, id-changed, file-added, file-removed, manifest-changed, notice-changed, manifest-disagrees, license-removed, not-allowed, binary, too-large, symlink, unreadable, manifest-unparsable [unknown-code]
+    upkeep.toml:32:35: `review-codes`: `weather` is not a license finding code; known codes: unchanged, renamed, formatting-only, copyright-only, text-changed, id-changed, file-added, file-removed, manifest-changed, notice-changed, manifest-disagrees, license-removed, not-allowed, binary, too-large, symlink, unreadable, manifest-unparsable, package-added, package-removed, vendored-changed [unknown-code]
        |
     32 | review-codes = ["copyright-only", "weather"]
        |                                   ^^^^^^^^^

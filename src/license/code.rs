@@ -30,11 +30,14 @@ pub enum FindingCode {
     Symlink,
     Unreadable,
     ManifestUnparsable,
+    PackageAdded,
+    PackageRemoved,
+    VendoredChanged,
 }
 
 impl FindingCode {
     /// Every code, in the order of the docs.
-    pub const ALL: [FindingCode; 18] = [
+    pub const ALL: [FindingCode; 21] = [
         Self::Unchanged,
         Self::Renamed,
         Self::FormattingOnly,
@@ -53,6 +56,9 @@ impl FindingCode {
         Self::Symlink,
         Self::Unreadable,
         Self::ManifestUnparsable,
+        Self::PackageAdded,
+        Self::PackageRemoved,
+        Self::VendoredChanged,
     ];
 
     /// The stable kebab-case code.
@@ -77,6 +83,9 @@ impl FindingCode {
             Self::Symlink => "symlink",
             Self::Unreadable => "unreadable",
             Self::ManifestUnparsable => "manifest-unparsable",
+            Self::PackageAdded => "package-added",
+            Self::PackageRemoved => "package-removed",
+            Self::VendoredChanged => "vendored-changed",
         }
     }
 
@@ -102,6 +111,13 @@ impl FindingCode {
             Self::Symlink => "a license file is a symlink, which is not followed",
             Self::Unreadable => "a license file could not be read",
             Self::ManifestUnparsable => "a package manifest could not be parsed",
+            Self::PackageAdded => {
+                "a new package declares only licenses the pinned release already declares"
+            }
+            Self::PackageRemoved => "a whole package (with its license files) was removed",
+            Self::VendoredChanged => {
+                "a license changed in a vendored third-party tree (vendor/, third_party/, node_modules/)"
+            }
         }
     }
 
@@ -123,6 +139,9 @@ impl FindingCode {
             Self::ManifestUnparsable => 61,
             Self::FileAdded => 60,
             Self::NoticeChanged => 55,
+            Self::VendoredChanged => 30,
+            Self::PackageAdded => 25,
+            Self::PackageRemoved => 24,
             Self::CopyrightOnly => 20,
             Self::FormattingOnly => 15,
             Self::Renamed => 10,
@@ -145,7 +164,14 @@ impl FindingCode {
     pub fn cosmetic_by_default(self) -> bool {
         matches!(
             self,
-            Self::Renamed | Self::FormattingOnly | Self::CopyrightOnly
+            Self::Renamed
+                | Self::FormattingOnly
+                | Self::CopyrightOnly
+                // Below the root: a new package under licenses already declared, a removed
+                // package, and vendored third-party trees.
+                | Self::PackageAdded
+                | Self::PackageRemoved
+                | Self::VendoredChanged
         )
     }
 

@@ -11,11 +11,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use similar::TextDiff;
 
+use super::analysis::{self, LicenseAnalysis};
+use super::canonical::CanonicalDiff;
 use super::code::FindingCode as Code;
 use super::diff::{self, WordChange, WordTag};
 use super::identify::{self, Detection};
+use super::params;
 use super::policy::LicensePolicy;
-use super::snapshot::{EntryKind, EntryState, LicenseEntry, LicenseSnapshot};
+use super::snapshot::{EntryKind, EntryState, LicenseEntry, LicenseSnapshot, Scope};
 
 /// The overall or per-finding outcome, ordered so that `max()` is the most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -59,6 +62,12 @@ pub struct FileJudgement {
     /// The old path when the file was renamed.
     pub old_path: Option<String>,
     pub kind: EntryKind,
+    /// Root, package or vendored.
+    #[serde(default)]
+    pub scope: Scope,
+    /// The package directory (`""` for the root).
+    #[serde(default)]
+    pub package: String,
     pub change: Change,
     pub old_id: Option<Detection>,
     pub new_id: Option<Detection>,
@@ -81,9 +90,22 @@ pub struct FileJudgement {
     pub unified_diff: Option<String>,
     /// Word-level segments of the display texts (modified and renamed files).
     pub word_diff: Vec<WordChange>,
+    /// The new file against the canonical text of its license, when its identity changed (or it
+    /// is new). See [`FileJudgement::shows_canonical`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canonical: Option<CanonicalDiff>,
 }
 
 impl FileJudgement {
+    /// True when screens show `canonical` (the words that are not the standard text of the new
+    /// license) and never `unified_diff` / `word_diff` inline: the file changed license, so a
+    /// line diff would set two different licenses against each other. Those stay as data, for
+    /// attachments and the run report. False: the diff against the old file, as before.
+    #[must_use]
+    pub fn shows_canonical(&self) -> bool {
+        self.canonical.is_some() && self.change != Change::Added
+    }
+
     /// `LICENSE`, or `package.json license` for a manifest field.
     #[must_use]
     pub fn display_path(&self) -> String {
@@ -124,6 +146,10 @@ pub struct LicenseJudgement {
     pub old_fingerprint: String,
     /// Lines for people (emails, PR bodies): `LICENSE: MIT -> MIT with added text: "..."`.
     pub summary: Vec<String>,
+    /// Expressions, families, per-package declarations and parameters for the screens (absent in
+    /// judgements stored before it existed).
+    #[serde(default)]
+    pub analysis: Option<LicenseAnalysis>,
 }
 
 /// Judges `new` against `old` under `policy`. Pure: no I/O.
@@ -135,11 +161,12 @@ pub fn judge(
 ) -> LicenseJudgement {
     let mut files: Vec<FileJudgement> = pair_entries(old, new)
         .into_iter()
-        .map(|(o, n)| judge_pair(o, n, policy))
+        .map(|(o, n)| judge_pair(o, n, (old, new), policy))
         .collect();
     files.sort_by(|a, b| {
         (a.path.as_str(), a.field.as_deref()).cmp(&(b.path.as_str(), b.field.as_deref()))
     });
+    let analysis = analysis::analyse(old, new, &mut files);
 
     let mut findings: Vec<Finding> = files
         .iter()
@@ -153,6 +180,14 @@ pub fn judge(
         .collect();
     let mut extra = project_findings(old, new, policy);
     findings.append(&mut extra);
+    for (dir, reason) in analysis::new_package_disagreements(&analysis) {
+        findings.push(Finding {
+            code: Code::ManifestDisagrees,
+            verdict: verdict_for(Code::ManifestDisagrees, policy),
+            path: Some(dir),
+            reason,
+        });
+    }
     findings.sort_by_key(|f| std::cmp::Reverse((f.verdict, f.code.severity())));
 
     let (verdict, code, reason) = match findings.first() {
@@ -173,6 +208,7 @@ pub fn judge(
         fingerprint: new.fingerprint(),
         old_fingerprint: old.fingerprint(),
         summary,
+        analysis: Some(analysis),
     }
 }
 
@@ -206,7 +242,10 @@ fn pair_entries<'a>(old: &'a LicenseSnapshot, new: &'a LicenseSnapshot) -> Vec<P
         let found = (o.field.is_none())
             .then(|| {
                 new_only.iter().position(|n| {
-                    n.field.is_none() && n.kind == o.kind && n.identity_hash() == o.identity_hash()
+                    n.field.is_none()
+                        && same_place(o, n)
+                        && n.kind == o.kind
+                        && n.identity_hash() == o.identity_hash()
                 })
             })
             .flatten();
@@ -223,7 +262,7 @@ fn pair_entries<'a>(old: &'a LicenseSnapshot, new: &'a LicenseSnapshot) -> Vec<P
                 new_only
                     .iter()
                     .enumerate()
-                    .filter(|(_, n)| n.field.is_none() && n.kind == o.kind)
+                    .filter(|(_, n)| n.field.is_none() && n.kind == o.kind && same_place(o, n))
                     .filter_map(|(i, n)| similarity(o, n).map(|r| (i, r)))
                     .filter(|(_, r)| *r >= 0.6)
                     .max_by(|a, b| a.1.total_cmp(&b.1))
@@ -237,6 +276,12 @@ fn pair_entries<'a>(old: &'a LicenseSnapshot, new: &'a LicenseSnapshot) -> Vec<P
     pairs.extend(remaining_old.into_iter().map(|o| (Some(o), None)));
     pairs.extend(new_only.into_iter().map(|n| (None, Some(n))));
     pairs
+}
+
+/// Renames are looked for within one package: a vendored LICENSE is never "the root's LICENSE,
+/// renamed", and comparing every pair of a monorepo's files would be quadratic.
+fn same_place(a: &LicenseEntry, b: &LicenseEntry) -> bool {
+    a.scope == b.scope && a.package == b.package
 }
 
 fn similarity(a: &LicenseEntry, b: &LicenseEntry) -> Option<f32> {
@@ -273,6 +318,7 @@ fn verdict_for(code: Code, policy: &LicensePolicy) -> Verdict {
 fn judge_pair(
     old: Option<&LicenseEntry>,
     new: Option<&LicenseEntry>,
+    snaps: (&LicenseSnapshot, &LicenseSnapshot),
     policy: &LicensePolicy,
 ) -> FileJudgement {
     let any = new.or(old).expect("a pair always has one side");
@@ -281,6 +327,8 @@ fn judge_pair(
         field: any.field.clone(),
         old_path: None,
         kind: any.kind,
+        scope: any.scope,
+        package: any.package.clone(),
         change: Change::Unchanged,
         old_id: old.and_then(|e| e.detected.clone()),
         new_id: new.and_then(|e| e.detected.clone()),
@@ -297,6 +345,7 @@ fn judge_pair(
         copyright_added: Vec::new(),
         unified_diff: None,
         word_diff: Vec::new(),
+        canonical: None,
     };
     let name = any.display_path();
     let (code, reason): (Code, String) = match (old, new) {
@@ -353,6 +402,7 @@ fn judge_pair(
     if fj.change == Change::Unchanged && code != Code::Unchanged {
         fj.change = Change::Modified;
     }
+    let (code, reason) = scoped(code, reason, old, new, snaps);
     fj.code = code;
     fj.verdict = verdict_for(code, policy);
     fj.reason = if reason.is_empty() {
@@ -361,6 +411,79 @@ fn judge_pair(
         reason
     };
     fj
+}
+
+/// Below the root, some changes are not license changes of the project: a vendored tree's
+/// licenses changing (`vendored-changed`), a new package declaring only licenses the pinned
+/// release already declares, in their standard texts (`package-added`), a package removed whole
+/// (`package-removed`). All three are cosmetic by default; the policy may ask to review them.
+fn scoped(
+    code: Code,
+    reason: String,
+    old: Option<&LicenseEntry>,
+    new: Option<&LicenseEntry>,
+    (old_snap, new_snap): (&LicenseSnapshot, &LicenseSnapshot),
+) -> (Code, String) {
+    let any = new.or(old).expect("a pair always has one side");
+    if code == Code::Unchanged || any.scope == Scope::Root {
+        return (code, reason);
+    }
+    if any.scope == Scope::Vendored {
+        return (Code::VendoredChanged, format!("vendored: {reason}"));
+    }
+    let has_package = |snap: &LicenseSnapshot| {
+        snap.entries
+            .iter()
+            .any(|e| e.scope == Scope::Package && e.package == any.package)
+    };
+    match (old, new) {
+        (None, Some(n)) if !has_package(old_snap) && already_declared(n, old_snap) => (
+            Code::PackageAdded,
+            format!(
+                "{}: new package {} declares {}, which the pinned release already declares",
+                n.display_path(),
+                n.package,
+                n.label()
+            ),
+        ),
+        (Some(o), None) if !has_package(new_snap) => (
+            Code::PackageRemoved,
+            format!(
+                "{}: package {} removed (was {})",
+                o.display_path(),
+                o.package,
+                o.label()
+            ),
+        ),
+        _ => (code, reason),
+    }
+}
+
+/// True when `entry` declares nothing new against `old`: its licenses are already declared
+/// there (outside vendored trees), and a license file is the standard text.
+fn already_declared(entry: &LicenseEntry, old: &LicenseSnapshot) -> bool {
+    let (files, manifests) = declared(old, &|e| e.scope != Scope::Vendored);
+    let known: BTreeSet<String> = files.union(&manifests).cloned().collect();
+    let family_known = |id: &str| known.contains(&identify::family(id));
+    match entry.kind {
+        EntryKind::License => entry
+            .detected
+            .as_ref()
+            .filter(|d| d.is_confident() && family_known(&d.id))
+            .and_then(|d| {
+                let text = entry.text.as_deref()?;
+                super::canonical::compare(text, super::normalize::Markup::Text, &d.id, d.confidence)
+            })
+            .is_some_and(|c| c.is_standard()),
+        EntryKind::ManifestField if entry.expression.is_some() => {
+            !entry.expression_ids.is_empty() && entry.expression_ids.iter().all(|i| family_known(i))
+        }
+        EntryKind::ManifestField => old
+            .entries
+            .iter()
+            .any(|o| o.field == entry.field && o.identity_hash() == entry.identity_hash()),
+        _ => false,
+    }
 }
 
 /// Both sides exist: decide the code and fill the diffs.
@@ -491,6 +614,24 @@ fn judge_both(
             format!("{name}: NOTICE text changed ({what}){from}"),
         );
     }
+    if let (Some(id), Some(ot), Some(nt)) = (
+        n.detected
+            .as_ref()
+            .filter(|d| d.is_confident())
+            .map(|d| d.id.as_str()),
+        o.text.as_deref(),
+        n.text.as_deref(),
+    ) && params::only_parameters_changed(id, ot, nt)
+    {
+        let changes = params::changes(id, &n.path, ot, nt);
+        return (
+            Code::TextChanged,
+            format!(
+                "{name}: {id} parameters: {}{from}",
+                params::describe(&changes, true)
+            ),
+        );
+    }
     (
         Code::TextChanged,
         format!("{name}: {} -> {} with {what}{from}", o.label(), n.label()),
@@ -524,14 +665,17 @@ fn describe_text_change(words: &[WordChange]) -> String {
     }
 }
 
-/// Ids a snapshot declares: confident detections of license files and manifest expression ids,
-/// each as its family (GNU -only/-or-later folded).
-fn declared(snapshot: &LicenseSnapshot, root_only: bool) -> (BTreeSet<String>, BTreeSet<String>) {
+/// Ids the entries of a snapshot that pass `include` declare: confident detections of license
+/// files and manifest expression ids, each as its family (GNU -only/-or-later folded).
+fn declared(
+    snapshot: &LicenseSnapshot,
+    include: &dyn Fn(&LicenseEntry) -> bool,
+) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut files = BTreeSet::new();
     let mut manifests = BTreeSet::new();
-    for e in &snapshot.entries {
+    for e in snapshot.entries.iter().filter(|e| include(e)) {
         match e.kind {
-            EntryKind::License if !root_only || !e.path.contains('/') => {
+            EntryKind::License => {
                 if let Some(d) = e.detected.as_ref().filter(|d| d.is_confident()) {
                     files.extend(identify::aliases(&d.id).iter().map(|a| identify::family(a)));
                 }
@@ -545,13 +689,24 @@ fn declared(snapshot: &LicenseSnapshot, root_only: bool) -> (BTreeSet<String>, B
     (files, manifests)
 }
 
+/// The root's own files: its license files (not `LICENSES/`) and root manifests.
+fn root_declaration(e: &LicenseEntry) -> bool {
+    e.scope == Scope::Root && (e.kind == EntryKind::ManifestField || !e.path.contains('/'))
+}
+
+/// True when the root declares a license (packages and vendored trees do not count: a project
+/// whose root license is gone is unlicensed whatever its members say).
 fn has_license(snapshot: &LicenseSnapshot) -> bool {
-    snapshot.entries.iter().any(|e| {
-        e.kind == EntryKind::License
-            || (e.kind == EntryKind::ManifestField
-                && e.state == EntryState::Text
-                && e.text.as_deref().is_some_and(|t| !t.trim().is_empty()))
-    })
+    snapshot
+        .entries
+        .iter()
+        .filter(|e| e.scope == Scope::Root)
+        .any(|e| {
+            e.kind == EntryKind::License
+                || (e.kind == EntryKind::ManifestField
+                    && e.state == EntryState::Text
+                    && e.text.as_deref().is_some_and(|t| !t.trim().is_empty()))
+        })
 }
 
 fn project_findings(
@@ -577,7 +732,7 @@ fn project_findings(
     }
 
     let disagreement = |s: &LicenseSnapshot| {
-        let (files, manifests) = declared(s, true);
+        let (files, manifests) = declared(s, &root_declaration);
         (!files.is_empty() && !manifests.is_empty() && files.is_disjoint(&manifests))
             .then_some((files, manifests))
     };
@@ -596,10 +751,10 @@ fn project_findings(
     }
 
     if policy.has_allow_list() {
-        let (old_files, old_manifests) = declared(old, false);
+        let (old_files, old_manifests) = declared(old, &|e| e.scope != Scope::Vendored);
         let old_all: BTreeSet<&String> = old_files.iter().chain(old_manifests.iter()).collect();
         let mut reported = BTreeSet::new();
-        for e in &new.entries {
+        for e in new.entries.iter().filter(|e| e.scope != Scope::Vendored) {
             let offending: Vec<String> = match (e.kind, &e.detected, &e.expression) {
                 (EntryKind::License, Some(d), _)
                     if d.is_confident() && !policy.id_allowed(&d.id) =>
@@ -638,7 +793,13 @@ fn summarise(files: &[FileJudgement], findings: &[Finding]) -> Vec<String> {
         let old = f.old_label.clone().unwrap_or_default();
         let new = f.new_label.clone().unwrap_or_default();
         let line = match f.change {
-            Change::Unchanged if f.kind == EntryKind::ManifestField && anything_changed => {
+            // The root's unchanged fields say what still holds; a monorepo's hundred unchanged
+            // package manifests would bury the change.
+            Change::Unchanged
+                if f.kind == EntryKind::ManifestField
+                    && f.scope == Scope::Root
+                    && anything_changed =>
+            {
                 format!("{name}: unchanged ({new})")
             }
             Change::Unchanged => continue,
