@@ -98,7 +98,7 @@ async def relay(client_reader, client_writer, args):
     try:
         if args.git_daemon_inetd:
             proc = await asyncio.create_subprocess_exec(
-                "git", "daemon", "--inetd", "--export-all",
+                "git", "daemon", "--inetd", "--log-destination=none", "--export-all",
                 f"--base-path={args.git_daemon_inetd}", args.git_daemon_inetd,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.DEVNULL)
