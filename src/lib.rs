@@ -7,7 +7,8 @@
 //!   diagnostic collected with file, line and column.
 //! - [`store`]: SQLite state (runs, releases and tag history, PRs, license baselines and
 //!   approvals, the email outbox, the run lease). Numbered migrations.
-//! - [`upstream`]: the cache of bare clones, tag listing, version ordering, the release diff.
+//! - [`upstream`]: the cache of bare clones, tag listing, version ordering, the release diff, and
+//!   ref advertisements over git's smart HTTP through a shared client.
 //! - [`license`]: discovery, identification, normalised diff and classification of license files.
 //! - [`mcp`]: the MCP surface of a revision (tools, prompts, resources, instructions) read
 //!   statically from source, its diff across a release and the tool-poisoning findings.
