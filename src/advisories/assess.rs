@@ -140,6 +140,15 @@ impl AdvisoryReport {
         self.pinned.iter().map(|a| a.severity).max()
     }
 
+    /// How many advisories affect the pinned release, per severity (every severity listed,
+    /// zeros included, so a metric drops to 0 when an advisory goes away).
+    pub fn pinned_counts(&self) -> Vec<(Severity, usize)> {
+        Severity::ALL
+            .iter()
+            .map(|s| (*s, self.pinned.iter().filter(|a| a.severity == *s).count()))
+            .collect()
+    }
+
     /// True when the proposed release fixes an advisory of the pinned one: the PR is a
     /// security rebuild (`[security]` title, `security` label, no cooldown).
     pub fn is_security_fix(&self) -> bool {

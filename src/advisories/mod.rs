@@ -12,7 +12,9 @@
 //! 1. per server, [`detect`] at the pinned commit (or config's packages), then a [`ServerQuery`];
 //! 2. once per run, [`lookup`] for every server (the one batch request; blocking);
 //! 3. per server, [`assess`] with the fleet's answer, or [`AdvisoryReport::unavailable`] with
-//!    the last stored report when the lookup failed: failure is never "no advisories".
+//!    the last stored report when the lookup failed: failure is never "no advisories";
+//! 4. per server, [`notices`] (what to tell the owners, each with its outbox dedupe key) and the
+//!    texts in [`render`].
 //!
 //! It sends package names and versions to the advisory service, nothing else. It does not store
 //! anything (the state store implements [`VulnCache`] and keeps the last report), send mail,
@@ -21,6 +23,7 @@
 pub mod assess;
 pub mod cache;
 pub mod fleet;
+pub mod notices;
 pub mod osv;
 pub mod package;
 pub mod ranges;
@@ -30,6 +33,7 @@ pub mod severity;
 pub use assess::{Advisory, AdvisoryReport, LookupFailure, assess};
 pub use cache::{CachedVuln, MemoryVulnCache, VulnCache};
 pub use fleet::{Detail, FleetAnswer, ServerQuery, lookup};
+pub use notices::{Notice, notices};
 pub use osv::{BATCH_LIMIT, DEFAULT_OSV_URL, OsvClient, PackageQuery};
 pub use package::{DetectedPackage, Detection, Ecosystem, PackageRef, detect};
 pub use severity::Severity;

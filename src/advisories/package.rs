@@ -19,6 +19,8 @@ use crate::upstream::version::{Version, VersionScheme};
 
 /// A root manifest larger than this is not read (a hostile upstream can commit anything).
 pub const MAX_MANIFEST_BYTES: usize = 1024 * 1024;
+/// A package name longer than this is not a package name (npm allows 214 characters).
+pub const MAX_NAME_CHARS: usize = 256;
 
 /// The package ecosystems upkeep can name, spelt as OSV spells them
 /// (<https://ossf.github.io/osv-schema/#defined-ecosystems>).
@@ -257,6 +259,12 @@ pub fn detect(
         .iter()
         .filter_map(|p| found.remove(p))
         .collect::<Vec<_>>();
+    if packages.is_empty() {
+        notes.push(
+            "no package found in the root manifests or the release channels; name them in [servers.advisories] packages"
+                .into(),
+        );
+    }
     Ok(Detection { packages, notes })
 }
 
@@ -326,15 +334,22 @@ struct ManifestPackage {
 /// The package named by manifest `file`; `Ok(None)` when it names none (a workspace root, a
 /// private package); `Err` with a one-line reason when it does not parse.
 fn manifest_package(file: &str, text: &str) -> Result<Option<ManifestPackage>, String> {
-    let named = |ecosystem, name: Option<&str>, version: Option<&str>| {
-        name.map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(|n| ManifestPackage {
-                package: PackageRef::new(ecosystem, n),
-                version: version
-                    .map(|v| v.trim().to_string())
-                    .filter(|v| !v.is_empty()),
-            })
+    let named = |ecosystem, name: Option<&str>, version: Option<&str>| match name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        None => Ok(None),
+        Some(n) if n.chars().count() > MAX_NAME_CHARS || n.chars().any(char::is_control) => {
+            Err(format!(
+                "the name is not a package name (over {MAX_NAME_CHARS} characters, or control characters); skipped"
+            ))
+        }
+        Some(n) => Ok(Some(ManifestPackage {
+            package: PackageRef::new(ecosystem, n),
+            version: version
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty() && v.len() <= MAX_NAME_CHARS),
+        })),
     };
     match file {
         "package.json" => {
@@ -344,7 +359,7 @@ fn manifest_package(file: &str, text: &str) -> Result<Option<ManifestPackage>, S
                 return Err("marked \"private\": never published to npm; skipped".into());
             }
             let field = |k: &str| json.get(k).and_then(serde_json::Value::as_str);
-            Ok(named(Ecosystem::Npm, field("name"), field("version")))
+            named(Ecosystem::Npm, field("name"), field("version"))
         }
         "pyproject.toml" => {
             let doc = toml_doc(text)?;
@@ -356,14 +371,14 @@ fn manifest_package(file: &str, text: &str) -> Result<Option<ManifestPackage>, S
                     .or_else(|| poetry.and_then(|p| p.get(k)))
                     .and_then(toml::Value::as_str)
             };
-            Ok(named(Ecosystem::PyPi, field("name"), field("version")))
+            named(Ecosystem::PyPi, field("name"), field("version"))
         }
         "setup.cfg" => {
             let meta = setup_cfg_metadata(text);
             let field = |k: &str| meta.get(k).map(String::as_str);
             // `version = attr: pkg.__version__` or `file: VERSION` is not a version.
             let version = field("version").filter(|v| !v.contains(':'));
-            Ok(named(Ecosystem::PyPi, field("name"), version))
+            named(Ecosystem::PyPi, field("name"), version)
         }
         "Cargo.toml" => {
             let doc = toml_doc(text)?;
@@ -379,9 +394,9 @@ fn manifest_package(file: &str, text: &str) -> Result<Option<ManifestPackage>, S
                 return Err("marked publish = false: never published to crates.io; skipped".into());
             }
             let field = |k: &str| package.get(k).and_then(toml::Value::as_str);
-            Ok(named(Ecosystem::CratesIo, field("name"), field("version")))
+            named(Ecosystem::CratesIo, field("name"), field("version"))
         }
-        "go.mod" => Ok(named(Ecosystem::Go, go_module(text).as_deref(), None)),
+        "go.mod" => named(Ecosystem::Go, go_module(text).as_deref(), None),
         _ => Ok(None),
     }
 }
@@ -526,6 +541,13 @@ mod tests {
         assert!(pkg("package.json", "{ not json").is_err());
         assert!(pkg("pyproject.toml", "[project\n").is_err());
         assert_eq!(pkg("go.mod", "modulex foo\n"), Ok(None));
+        let long = format!(r#"{{"name": "{}"}}"#, "a".repeat(MAX_NAME_CHARS + 1));
+        assert!(
+            pkg("package.json", &long)
+                .unwrap_err()
+                .contains("not a package name")
+        );
+        assert!(pkg("package.json", r#"{"name": "a\u0000b"}"#).is_err());
     }
 
     /// A commit in a fresh bare repository whose root holds `files` (name, mode, bytes).
@@ -604,6 +626,11 @@ mod tests {
         assert!(notes.contains("setup.cfg: not a regular file"), "{notes}");
         assert!(notes.contains("pyproject.toml: 1048577 bytes"), "{notes}");
         assert!(notes.contains("Cargo.toml: not UTF-8"), "{notes}");
+        let (empty_dir, empty) = commit(&[("README.md", 0o100_644, b"hello")]);
+        let empty_repo = Repository::open_bare(empty_dir.path()).unwrap();
+        let none = detect(&empty_repo, empty, &[]).unwrap();
+        assert!(none.packages.is_empty());
+        assert!(none.notes[0].contains("[servers.advisories] packages"));
         let missing = Oid::from_str("0123456789012345678901234567890123456789").unwrap();
         assert!(detect(&repo, missing, &[]).is_err());
     }

@@ -86,6 +86,8 @@ fn the_proposed_release_fixes_the_pinned_advisory() {
     assert_eq!(p.severity, Severity::High);
     assert_eq!(p.aliases, vec!["CVE-2026-9"]);
     assert_eq!(report.worst_pinned(), Some(Severity::High));
+    assert_eq!(report.pinned_counts()[3], (Severity::High, 1));
+    assert_eq!(report.pinned_counts().iter().map(|c| c.1).sum::<usize>(), 1);
     assert!(report.notes.is_empty(), "{:?}", report.notes);
 }
 
