@@ -14,6 +14,8 @@
 //!   statically from source, its diff across a release and the tool-poisoning findings.
 //! - [`forge`]: the `Forge` trait, its local/GitHub/Azure DevOps implementations, pin-file editors.
 //! - [`notify`]: email rendering and transports (file, SMTP).
+//! - [`advisories`]: security advisories (OSV) against the pinned and proposed releases: which
+//!   packages a server is, the fleet-wide lookup, the per-server decisions and their texts.
 //! - [`render`]: the texts people read: PR titles and bodies, email bodies (pure).
 //! - [`pipeline`]: one sync run: plan (pure decisions) and run (calls the adapters).
 //! - [`scheduler`]: next fire times (pure) and the serve loop.
@@ -27,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
 
+pub mod advisories;
 pub mod app;
 pub mod cli;
 pub mod config;
