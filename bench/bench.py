@@ -200,18 +200,20 @@ def server_toml(name, url, mirror):
     )
 
 
-def config_toml(state, servers):
-    """The config: state, cache and file outbox under `state`, concurrency 4, the servers."""
+def config_toml(state, servers, concurrency=CONCURRENCY, per_host=CONCURRENCY):
+    """The config: state, cache and file outbox under `state`, the concurrency, the servers."""
     return (
         f'[state]\npath = "{state / "upkeep.db"}"\ncache-dir = "{state / "cache"}"\n\n'
         f'[email]\nfrom = "upkeep@example.com"\ntransport = "file"\ndir = "{state / "outbox"}"\n\n'
-        f'[service]\nconcurrency = {CONCURRENCY}\nper-host-concurrency = {CONCURRENCY}\n\n'
+        f'[service]\nconcurrency = {concurrency}\nper-host-concurrency = {per_host}\n\n'
         + "\n".join(servers)
     )
 
 
-def build_fixture(work, n, port):
-    """Upstreams under work/up, mirrors under work/mirrors, config at work/upkeep.toml."""
+def build_fixture(work, n, port, url_base=None):
+    """Upstreams under work/up, mirrors under work/mirrors, config at work/upkeep.toml. Upstream
+    URLs are `<url_base>/rNNNN.git` (default `git://127.0.0.1:<port>`, the bench's git daemon)."""
+    url_base = url_base or f"git://127.0.0.1:{port}"
     t0 = time.time()
     up = work / "up"
     mirrors = work / "mirrors"
@@ -277,7 +279,7 @@ def build_fixture(work, n, port):
     fi = FastImport()
     for i in range(n):
         name = repo_name(i)
-        url = f"git://127.0.0.1:{port}/{name}.git"
+        url = f"{url_base}/{name}.git"
         lock = mirror_lock(url)
         fi.commit(f"refs/m/{name}", i + 1, ts, f"Mirror pin for {name}\n", None,
                   [("upkeep.lock", lock), ("README.md", f"Rebuild of {name}.\n")],
@@ -291,7 +293,7 @@ def build_fixture(work, n, port):
         init_bare(path, alternates=mseed_objects)
         (path / "refs" / "heads" / "main").write_text(mrefs[f"refs/m/{name}"][0] + "\n")
 
-    servers = [server_toml(repo_name(i), f"git://127.0.0.1:{port}/{repo_name(i)}.git",
+    servers = [server_toml(repo_name(i), f"{url_base}/{repo_name(i)}.git",
                            mirrors / f"{repo_name(i)}.git") for i in range(n)]
     (work / "upkeep.toml").write_text(config_toml(work / "state", servers))
 
@@ -299,9 +301,9 @@ def build_fixture(work, n, port):
           f"max_concurrency = {CONCURRENCY}\n"]
     for i in range(n):
         name = repo_name(i)
-        nv.append(f'[{name}]\nsource = "git"\ngit = "git://127.0.0.1:{port}/{name}.git"\nuse_max_tag = true\n')
+        nv.append(f'[{name}]\nsource = "git"\ngit = "{url_base}/{name}.git"\nuse_max_tag = true\n')
     (work / "nvchecker.toml").write_text("\n".join(nv))
-    (work / "urls.txt").write_text("".join(f"git://127.0.0.1:{port}/{repo_name(i)}.git\n" for i in range(n)))
+    (work / "urls.txt").write_text("".join(f"{url_base}/{repo_name(i)}.git\n" for i in range(n)))
     log(f"fixture: {n} upstreams + {n} mirrors in {time.time() - t0:.1f}s")
 
 
@@ -637,6 +639,10 @@ def write_results_md():
     large = RESULTS_DIR / "large.json"
     if large.exists():
         out += [large_section(json.loads(large.read_text()))]
+    import wan  # bench/wan.py renders its own section (it imports this module)
+    wan_md = wan.results_md_section()
+    if wan_md:
+        out += [wan_md]
     out += [ANALYSIS_MARK]
     RESULTS_MD.write_text("\n".join(out) + (kept if kept else "\n"))
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # upkeep benchmark: one command. Usage: bench/run.sh [N ...]   (default: 100 500 2000)
 #                                   or: bench/run.sh --large [--reuse]   (one 100k-file, 50k-commit upstream)
+#                                   or: bench/run.sh --wan [N ...]       (through a latency proxy; default 200)
 # Builds upkeep (release), installs nvchecker into a venv, then runs bench/bench.py for each N:
 # fixture generation, git daemon, upkeep sync --now (cold / nothing changed / 10% changed) against
 # the git floors and nvchecker, and regenerates bench/RESULTS.md.
@@ -13,12 +14,16 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 work="${BENCH_WORK:-$target/bench-work}"
 venv="${BENCH_VENV:-$target/bench-venv}"
 large=0
+wan=0
 if [ "${1:-}" = "--large" ]; then
   large=1
   shift
+elif [ "${1:-}" = "--wan" ]; then
+  wan=1
+  shift
 fi
 sizes=("$@")
-[ ${#sizes[@]} -gt 0 ] || sizes=(100 500 2000)
+[ ${#sizes[@]} -gt 0 ] || { [ "$wan" = 1 ] && sizes=(200) || sizes=(100 500 2000); }
 
 for tool in git python3 xargs; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
@@ -46,5 +51,12 @@ if [ ! -x "$venv/bin/nvchecker" ]; then
 fi
 
 mkdir -p "$work"
+if [ "$wan" = 1 ]; then
+  # Upstreams behind a latency proxy (BENCH_DELAY_MS each way, default 25) over git:// and https://
+  # (BENCH_TRANSPORT: git, https or both); default N = 200.
+  command -v openssl >/dev/null || { echo "bench: openssl is required for --wan (the test CA)" >&2; exit 1; }
+  exec python3 "$root/bench/wan.py" --upkeep "$bin" --venv "$venv" --work "$work" \
+    --repeat "${BENCH_REPEAT:-3}" --delay-ms "${BENCH_DELAY_MS:-25}" --transport "${BENCH_TRANSPORT:-both}" "${sizes[@]}"
+fi
 exec python3 "$root/bench/bench.py" --upkeep "$bin" --venv "$venv" --work "$work" \
   --repeat "${BENCH_REPEAT:-3}" "${sizes[@]}"

@@ -92,7 +92,9 @@ fn locked_message(state: &config::StateConfig) -> String {
 fn load(path: &Path) -> Result<ValidConfig, i32> {
     config::load(path).map_err(|errors| {
         for d in &errors.0 {
-            eprintln!("{d}");
+            // The alternate form adds the offending lines with a caret under each place; a
+            // blank line keeps one problem apart from the next.
+            eprintln!("{d:#}\n");
         }
         eprintln!("{} problem(s) in {}", errors.0.len(), path.display());
         exit::CONFIG

@@ -14,7 +14,9 @@
 //! - Adapters, each knowing one outside thing: [`upstream`] (the cache of bare clones, tags,
 //!   versions, release channels, the release diff), [`forge`] (the `Forge` trait, the local, GitHub
 //!   and Azure DevOps mirrors, pin-file editors), [`license`] (discovery, identification, diff and
-//!   judgement of license files), [`notify`] (message building, file and SMTP transports, digest
+//!   judgement of license files), [`mcp`] (the MCP surface of a revision read statically from
+//!   source, its diff across a release, the tool-poisoning findings), [`advisories`] (OSV
+//!   advisories against the pinned and proposed releases), [`notify`] (message building, file and SMTP transports, digest
 //!   and reminder texts), [`store`] (SQLite: migrations, typed queries, the lease), [`http`] (the
 //!   one retrying HTTP client).
 //! - Views, the texts and documents people and programs read: [`render`] (PR titles and bodies,
@@ -43,6 +45,8 @@
 //! upstream  -> http
 //! forge     -> http
 //! license   ->
+//! mcp       -> license
+//! advisories -> http render upstream
 //! notify    -> render
 //! store     -> report
 //! http      ->
@@ -66,6 +70,7 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
 
+pub mod advisories;
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -78,6 +83,7 @@ pub mod forge;
 pub mod http;
 pub mod jitter;
 pub mod license;
+pub mod mcp;
 pub mod metrics;
 pub mod notify;
 pub mod pipeline;

@@ -1,15 +1,33 @@
-//! Prometheus metrics of `serve`, in the text exposition format (version 0.0.4).
+//! Prometheus metrics of `serve`, in the text exposition format (version 0.0.4), written by the
+//! official `prometheus-client` crate (names, escaping, histogram buckets, number formatting).
 //!
-//! Run and server counters are folded from the event bus ([`Metrics::observe`]); what the state
-//! already knows (emails, held servers, last successes) and the HTTP clients' counters are read
-//! at scrape time into a [`Scrape`]. Rendering is pure; this module does no I/O.
+//! Two kinds of family, each registered in one place:
+//! - **folded from run events** ([`Metrics::observe`]), living as long as the process:
+//!   [`Families::register`]. A new counter or histogram (e.g. the lead time of a rebuild) is a
+//!   field there, one `register` line, and the event arm that feeds it.
+//! - **read at scrape time** from what the state and the HTTP clients know ([`Scrape`]):
+//!   [`register_scrape`]. A new gauge (per server, per host) is a field of `Scrape`, filled by
+//!   the `/metrics` handler, and a few lines there.
+//!
+//! Rendering does no I/O.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use crate::events::Event;
 use crate::http::HostMetrics;
+
+/// The `Content-Type` of what [`Metrics::render`] writes.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Upper bounds (seconds) of the run duration histogram.
 const RUN_BUCKETS: &[f64] = &[
@@ -20,44 +38,141 @@ const SERVER_BUCKETS: &[f64] = &[
     0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
 ];
 
-#[derive(Debug, Clone, Default)]
-struct Histogram {
-    /// Non-cumulative counts per bucket of the family's bounds (the last slot is +Inf).
-    counts: Vec<u64>,
-    sum: f64,
-    count: u64,
+// Label sets: the field names are the label names, in this order.
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RunLabels {
+    trigger: String,
+    result: String,
 }
 
-impl Histogram {
-    fn observe(&mut self, bounds: &[f64], value: f64) {
-        if self.counts.is_empty() {
-            self.counts = vec![0; bounds.len() + 1];
-        }
-        let slot = bounds
-            .iter()
-            .position(|b| value <= *b)
-            .unwrap_or(bounds.len());
-        self.counts[slot] += 1;
-        self.sum += value;
-        self.count += 1;
-    }
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
 }
 
-#[derive(Debug, Default)]
-struct Counters {
-    runs: BTreeMap<(String, String), u64>,
-    runs_skipped: BTreeMap<String, u64>,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServerLabels {
+    server: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServerStatusLabels {
+    server: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabels {
+    action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VerdictLabels {
+    verdict: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HostLabels {
+    host: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HostStatusLabels {
+    host: String,
+    status: String,
+}
+
+/// A counter of seconds (fractional).
+type SecondsCounter = Counter<f64, AtomicU64>;
+/// A gauge of fractional values (timestamps).
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+fn server_histogram() -> Histogram {
+    Histogram::new(SERVER_BUCKETS.iter().copied())
+}
+
+/// The families folded from run events. Counter names are registered without `_total`: the
+/// crate appends it.
+struct Families {
+    runs: Family<RunLabels, Counter>,
+    runs_skipped: Family<ReasonLabels, Counter>,
     run_duration: Histogram,
-    server_syncs: BTreeMap<(String, String), u64>,
-    server_duration: BTreeMap<String, Histogram>,
-    releases_found: BTreeMap<String, u64>,
-    /// The last release counted per server, so a release is counted once, not once per run.
-    last_release: BTreeMap<String, String>,
-    pr_actions: BTreeMap<String, u64>,
-    license_verdicts: BTreeMap<String, u64>,
-    emails_queued: u64,
-    /// Trigger of each run in flight, to label its result.
-    triggers: BTreeMap<i64, String>,
+    server_syncs: Family<ServerStatusLabels, Counter>,
+    server_duration: Family<ServerLabels, Histogram, fn() -> Histogram>,
+    releases_found: Family<ServerLabels, Counter>,
+    pr_actions: Family<ActionLabels, Counter>,
+    license_verdicts: Family<VerdictLabels, Counter>,
+    emails_queued: Counter,
+}
+
+impl Families {
+    /// Every event-fed family, registered once for the life of the process.
+    fn register(r: &mut Registry) -> Families {
+        let f = Families {
+            runs: Family::default(),
+            runs_skipped: Family::default(),
+            run_duration: Histogram::new(RUN_BUCKETS.iter().copied()),
+            server_syncs: Family::default(),
+            server_duration: Family::new_with_constructor(server_histogram),
+            releases_found: Family::default(),
+            pr_actions: Family::default(),
+            license_verdicts: Family::default(),
+            emails_queued: Counter::default(),
+        };
+        r.register(
+            "upkeep_runs",
+            "Sync runs finished, by trigger and result",
+            f.runs.clone(),
+        );
+        r.register(
+            "upkeep_runs_skipped",
+            "Runs not started, by reason (busy: another run held the lease; state-locked: \
+             another process kept the state database locked past [state] busy-timeout)",
+            f.runs_skipped.clone(),
+        );
+        r.register(
+            "upkeep_run_duration_seconds",
+            "Duration of sync runs",
+            f.run_duration.clone(),
+        );
+        r.register(
+            "upkeep_server_syncs",
+            "Server syncs finished, by server and status",
+            f.server_syncs.clone(),
+        );
+        r.register(
+            "upkeep_server_sync_duration_seconds",
+            "Duration of one server's sync",
+            f.server_duration.clone(),
+        );
+        r.register(
+            "upkeep_releases_found",
+            "New upstream releases a server acted on (a rebuild PR or a hold)",
+            f.releases_found.clone(),
+        );
+        r.register(
+            "upkeep_pr_actions",
+            "Rebuild PR actions, by action",
+            f.pr_actions.clone(),
+        );
+        r.register(
+            "upkeep_license_verdicts",
+            "License verdicts of server syncs, by verdict",
+            f.license_verdicts.clone(),
+        );
+        r.register(
+            "upkeep_emails_queued",
+            "Emails queued by runs of this process",
+            f.emails_queued.clone(),
+        );
+        f
+    }
 }
 
 /// What the state and the HTTP clients say at scrape time.
@@ -80,20 +195,149 @@ pub struct ServerGauge {
     pub last_success: Option<f64>,
 }
 
-/// The counters of this process (they start at zero on each start, as Prometheus expects).
+/// Every scrape-time family, registered into a registry made for one scrape and filled from
+/// `scrape`. Cumulative values kept elsewhere (the HTTP clients' counts) are counters whose
+/// single increment is the total so far.
+fn register_scrape(r: &mut Registry, scrape: &Scrape) {
+    let run_in_progress = Gauge::<i64>::default();
+    run_in_progress.set(i64::from(scrape.run_in_progress));
+    r.register(
+        "upkeep_run_in_progress",
+        "1 while a run is in flight in this process",
+        run_in_progress,
+    );
+
+    let emails = Family::<StatusLabels, Gauge>::default();
+    for status in ["pending", "sending", "sent", "failed"] {
+        let n: i64 = scrape
+            .emails
+            .iter()
+            .filter(|(s, _)| s == status)
+            .map(|(_, n)| *n)
+            .sum();
+        emails
+            .get_or_create(&StatusLabels {
+                status: status.into(),
+            })
+            .set(n);
+    }
+    r.register("upkeep_emails", "Emails in the outbox, by status", emails);
+
+    let held = Family::<ServerLabels, Gauge>::default();
+    let last_success = Family::<ServerLabels, FloatGauge>::default();
+    for s in &scrape.servers {
+        let labels = ServerLabels {
+            server: s.name.clone(),
+        };
+        held.get_or_create(&labels).set(i64::from(s.held));
+        if let Some(t) = s.last_success {
+            last_success.get_or_create(&labels).set(t);
+        }
+    }
+    let servers_held = Gauge::<i64>::default();
+    servers_held
+        .set(i64::try_from(scrape.servers.iter().filter(|s| s.held).count()).unwrap_or(i64::MAX));
+    r.register(
+        "upkeep_servers_held",
+        "Servers whose rebuild is held (license review, moved tag)",
+        servers_held,
+    );
+    r.register(
+        "upkeep_server_held",
+        "1 when the server's rebuild is held",
+        held,
+    );
+    r.register(
+        "upkeep_server_last_success_timestamp_seconds",
+        "Unix time of the server's last successful sync",
+        last_success,
+    );
+
+    let requests = Family::<HostStatusLabels, Counter>::default();
+    let retries = Family::<HostLabels, Counter>::default();
+    let waits = Family::<HostLabels, Counter>::default();
+    let waited = Family::<HostLabels, SecondsCounter>::default();
+    for (host, m) in &scrape.http {
+        for (status, n) in &m.requests_by_status {
+            requests
+                .get_or_create(&HostStatusLabels {
+                    host: host.clone(),
+                    status: status.clone(),
+                })
+                .inc_by(*n);
+        }
+        let labels = HostLabels { host: host.clone() };
+        retries.get_or_create(&labels).inc_by(m.retries);
+        waits.get_or_create(&labels).inc_by(m.rate_limit_waits);
+        #[allow(clippy::cast_precision_loss)] // Milliseconds waited stay far below 2^52.
+        waited
+            .get_or_create(&labels)
+            .inc_by(m.rate_limit_wait_ms as f64 / 1000.0);
+    }
+    r.register(
+        "upkeep_http_requests",
+        "Forge HTTP responses by host and status (network-error: no response)",
+        requests,
+    );
+    r.register(
+        "upkeep_http_retries",
+        "Forge HTTP attempts repeated after a 5xx or a network error, by host",
+        retries,
+    );
+    r.register(
+        "upkeep_http_rate_limit_waits",
+        "Waits for a forge rate limit to reset, by host",
+        waits,
+    );
+    r.register(
+        "upkeep_http_rate_limit_wait_seconds",
+        "Time spent waiting for forge rate limits, by host",
+        waited,
+    );
+}
+
+/// What folding events needs to remember besides the counters.
 #[derive(Debug, Default)]
+struct Fold {
+    /// The last release counted per server, so a release is counted once, not once per run.
+    last_release: BTreeMap<String, String>,
+    /// Trigger of each run in flight, to label its result.
+    triggers: BTreeMap<i64, String>,
+}
+
+/// The counters of this process (they start at zero on each start, as Prometheus expects).
 pub struct Metrics {
-    inner: Mutex<Counters>,
+    registry: Registry,
+    families: Families,
+    fold: Mutex<Fold>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
 }
 
 impl Metrics {
     pub fn new() -> Metrics {
-        Metrics::default()
+        let mut registry = Registry::default();
+        let families = Families::register(&mut registry);
+        Metrics {
+            registry,
+            families,
+            fold: Mutex::default(),
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Counters> {
-        // Counters stay readable after a panic elsewhere; a scrape must not fail for it.
-        self.inner
+    fn fold(&self) -> std::sync::MutexGuard<'_, Fold> {
+        // The fold state stays usable after a panic elsewhere; a scrape must not fail for it.
+        self.fold
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -101,12 +345,12 @@ impl Metrics {
     /// Fold one run event into the counters.
     #[allow(clippy::cast_precision_loss)] // Millisecond durations are far below 2^52.
     pub fn observe(&self, event: &Event) {
-        let mut c = self.lock();
+        let f = &self.families;
         match event {
             Event::RunStarted {
                 run_id, trigger, ..
             } => {
-                c.triggers.insert(*run_id, trigger.clone());
+                self.fold().triggers.insert(*run_id, trigger.clone());
             }
             Event::ServerStarted { .. } | Event::EmailsSent { .. } => {}
             Event::ServerFinished {
@@ -117,341 +361,91 @@ impl Metrics {
                 duration_ms,
                 ..
             } => {
-                *c.server_syncs
-                    .entry((server.clone(), status.clone()))
-                    .or_default() += 1;
-                c.server_duration
-                    .entry(server.clone())
-                    .or_default()
-                    .observe(SERVER_BUCKETS, *duration_ms as f64 / 1000.0);
+                f.server_syncs
+                    .get_or_create(&ServerStatusLabels {
+                        server: server.clone(),
+                        status: status.clone(),
+                    })
+                    .inc();
+                f.server_duration
+                    .get_or_create(&ServerLabels {
+                        server: server.clone(),
+                    })
+                    .observe(*duration_ms as f64 / 1000.0);
                 if let Some(verdict) = license_verdict {
-                    *c.license_verdicts.entry(verdict.clone()).or_default() += 1;
+                    f.license_verdicts
+                        .get_or_create(&VerdictLabels {
+                            verdict: verdict.clone(),
+                        })
+                        .inc();
                 }
                 // A release counts as found when the server acted on it (a PR or a hold).
                 if let Some(version) = latest
                     && matches!(status.as_str(), "pr-opened" | "pr-updated" | "held")
-                    && c.last_release.get(server) != Some(version)
                 {
-                    c.last_release.insert(server.clone(), version.clone());
-                    *c.releases_found.entry(server.clone()).or_default() += 1;
+                    let mut fold = self.fold();
+                    if fold.last_release.get(server) != Some(version) {
+                        fold.last_release.insert(server.clone(), version.clone());
+                        f.releases_found
+                            .get_or_create(&ServerLabels {
+                                server: server.clone(),
+                            })
+                            .inc();
+                    }
                 }
             }
             Event::PrAction { action, .. } => {
-                *c.pr_actions.entry(action.clone()).or_default() += 1;
+                f.pr_actions
+                    .get_or_create(&ActionLabels {
+                        action: action.clone(),
+                    })
+                    .inc();
             }
             Event::EmailQueued { count, .. } => {
-                c.emails_queued += u64::try_from(*count).unwrap_or(u64::MAX);
+                f.emails_queued
+                    .inc_by(u64::try_from(*count).unwrap_or(u64::MAX));
             }
             Event::RunFinished {
                 run_id,
                 result,
                 duration_ms,
             } => {
-                let trigger = c
+                let trigger = self
+                    .fold()
                     .triggers
                     .remove(run_id)
                     .unwrap_or_else(|| "unknown".into());
-                *c.runs.entry((trigger, result.clone())).or_default() += 1;
-                c.run_duration
-                    .observe(RUN_BUCKETS, *duration_ms as f64 / 1000.0);
+                f.runs
+                    .get_or_create(&RunLabels {
+                        trigger,
+                        result: result.clone(),
+                    })
+                    .inc();
+                f.run_duration.observe(*duration_ms as f64 / 1000.0);
             }
         }
     }
 
     /// A run that was not started (`busy`: another run held the lease).
     pub fn record_skipped(&self, reason: &str) {
-        *self.lock().runs_skipped.entry(reason.into()).or_default() += 1;
+        self.families
+            .runs_skipped
+            .get_or_create(&ReasonLabels {
+                reason: reason.into(),
+            })
+            .inc();
     }
 
     /// The exposition text: the counters plus what `scrape` says.
     pub fn render(&self, scrape: &Scrape) -> String {
-        let c = self.lock();
-        let mut w = Writer::default();
-
-        w.family(
-            "upkeep_runs_total",
-            "counter",
-            "Sync runs finished, by trigger and result.",
-        );
-        for ((trigger, result), n) in &c.runs {
-            w.sample(
-                "upkeep_runs_total",
-                &[("trigger", trigger), ("result", result)],
-                count(*n),
-            );
-        }
-        w.family(
-            "upkeep_runs_skipped_total",
-            "counter",
-            "Runs not started, by reason (busy: another run held the lease; state-locked: another process kept the state database locked past [state] busy-timeout).",
-        );
-        for (reason, n) in &c.runs_skipped {
-            w.sample(
-                "upkeep_runs_skipped_total",
-                &[("reason", reason)],
-                count(*n),
-            );
-        }
-        w.family(
-            "upkeep_run_in_progress",
-            "gauge",
-            "1 while a run is in flight in this process.",
-        );
-        w.sample(
-            "upkeep_run_in_progress",
-            &[],
-            if scrape.run_in_progress { 1.0 } else { 0.0 },
-        );
-        w.family(
-            "upkeep_run_duration_seconds",
-            "histogram",
-            "Duration of sync runs.",
-        );
-        w.histogram(
-            "upkeep_run_duration_seconds",
-            &[],
-            RUN_BUCKETS,
-            &c.run_duration,
-        );
-        w.family(
-            "upkeep_server_syncs_total",
-            "counter",
-            "Server syncs finished, by server and status.",
-        );
-        for ((server, status), n) in &c.server_syncs {
-            w.sample(
-                "upkeep_server_syncs_total",
-                &[("server", server), ("status", status)],
-                count(*n),
-            );
-        }
-        w.family(
-            "upkeep_server_sync_duration_seconds",
-            "histogram",
-            "Duration of one server's sync.",
-        );
-        for (server, h) in &c.server_duration {
-            w.histogram(
-                "upkeep_server_sync_duration_seconds",
-                &[("server", server)],
-                SERVER_BUCKETS,
-                h,
-            );
-        }
-        w.family(
-            "upkeep_releases_found_total",
-            "counter",
-            "New upstream releases a server acted on (a rebuild PR or a hold).",
-        );
-        for (server, n) in &c.releases_found {
-            w.sample(
-                "upkeep_releases_found_total",
-                &[("server", server)],
-                count(*n),
-            );
-        }
-        w.family(
-            "upkeep_pr_actions_total",
-            "counter",
-            "Rebuild PR actions, by action.",
-        );
-        for (action, n) in &c.pr_actions {
-            w.sample("upkeep_pr_actions_total", &[("action", action)], count(*n));
-        }
-        w.family(
-            "upkeep_license_verdicts_total",
-            "counter",
-            "License verdicts of server syncs, by verdict.",
-        );
-        for (verdict, n) in &c.license_verdicts {
-            w.sample(
-                "upkeep_license_verdicts_total",
-                &[("verdict", verdict)],
-                count(*n),
-            );
-        }
-        w.family(
-            "upkeep_emails_queued_total",
-            "counter",
-            "Emails queued by runs of this process.",
-        );
-        w.sample("upkeep_emails_queued_total", &[], count(c.emails_queued));
-        drop(c);
-
-        w.family("upkeep_emails", "gauge", "Emails in the outbox, by status.");
-        for status in ["pending", "sending", "sent", "failed"] {
-            let n = scrape
-                .emails
-                .iter()
-                .filter(|(s, _)| s == status)
-                .map(|(_, n)| *n)
-                .sum::<i64>();
-            #[allow(clippy::cast_precision_loss)] // Row counts are far below 2^52.
-            w.sample("upkeep_emails", &[("status", status)], n as f64);
-        }
-        w.family(
-            "upkeep_servers_held",
-            "gauge",
-            "Servers whose rebuild is held (license review, moved tag).",
-        );
-        w.sample(
-            "upkeep_servers_held",
-            &[],
-            count(scrape.servers.iter().filter(|s| s.held).count() as u64),
-        );
-        w.family(
-            "upkeep_server_held",
-            "gauge",
-            "1 when the server's rebuild is held.",
-        );
-        for s in &scrape.servers {
-            w.sample(
-                "upkeep_server_held",
-                &[("server", &s.name)],
-                if s.held { 1.0 } else { 0.0 },
-            );
-        }
-        w.family(
-            "upkeep_server_last_success_timestamp_seconds",
-            "gauge",
-            "Unix time of the server's last successful sync.",
-        );
-        for s in &scrape.servers {
-            if let Some(t) = s.last_success {
-                w.sample(
-                    "upkeep_server_last_success_timestamp_seconds",
-                    &[("server", &s.name)],
-                    t,
-                );
-            }
-        }
-
-        w.family(
-            "upkeep_http_requests_total",
-            "counter",
-            "Forge HTTP responses by host and status (network-error: no response).",
-        );
-        for (host, m) in &scrape.http {
-            for (status, n) in &m.requests_by_status {
-                w.sample(
-                    "upkeep_http_requests_total",
-                    &[("host", host), ("status", status)],
-                    count(*n),
-                );
-            }
-        }
-        w.family(
-            "upkeep_http_retries_total",
-            "counter",
-            "Forge HTTP attempts repeated after a 5xx or a network error, by host.",
-        );
-        for (host, m) in &scrape.http {
-            w.sample(
-                "upkeep_http_retries_total",
-                &[("host", host)],
-                count(m.retries),
-            );
-        }
-        w.family(
-            "upkeep_http_rate_limit_waits_total",
-            "counter",
-            "Waits for a forge rate limit to reset, by host.",
-        );
-        for (host, m) in &scrape.http {
-            w.sample(
-                "upkeep_http_rate_limit_waits_total",
-                &[("host", host)],
-                count(m.rate_limit_waits),
-            );
-        }
-        w.family(
-            "upkeep_http_rate_limit_wait_seconds_total",
-            "counter",
-            "Time spent waiting for forge rate limits, by host.",
-        );
-        for (host, m) in &scrape.http {
-            w.sample(
-                "upkeep_http_rate_limit_wait_seconds_total",
-                &[("host", host)],
-                count(m.rate_limit_wait_ms) / 1000.0,
-            );
-        }
-        w.out
+        let mut scraped = Registry::default();
+        register_scrape(&mut scraped, scrape);
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_text::encode(&mut out, &self.registry);
+        let _ = prometheus_text::encode(&mut out, &scraped);
+        out
     }
-}
-
-#[allow(clippy::cast_precision_loss)] // Counters stay far below 2^52.
-fn count(n: u64) -> f64 {
-    n as f64
-}
-
-/// Writes the exposition format: `# HELP`/`# TYPE` per family, then its samples.
-#[derive(Default)]
-struct Writer {
-    out: String,
-}
-
-impl Writer {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.out, "# HELP {name} {}", escape_help(help));
-        let _ = writeln!(self.out, "# TYPE {name} {kind}");
-    }
-
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        self.out.push_str(name);
-        if !labels.is_empty() {
-            self.out.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.out.push(',');
-                }
-                let _ = write!(self.out, "{k}=\"{}\"", escape_label(v));
-            }
-            self.out.push('}');
-        }
-        let _ = writeln!(self.out, " {}", format_value(value));
-    }
-
-    fn histogram(&mut self, name: &str, labels: &[(&str, &str)], bounds: &[f64], h: &Histogram) {
-        let mut cumulative = 0;
-        for (i, bound) in bounds
-            .iter()
-            .map(|b| format_value(*b))
-            .chain(std::iter::once("+Inf".to_string()))
-            .enumerate()
-        {
-            cumulative += h.counts.get(i).copied().unwrap_or(0);
-            let mut l: Vec<(&str, &str)> = labels.to_vec();
-            l.push(("le", &bound));
-            self.sample(&format!("{name}_bucket"), &l, count(cumulative));
-        }
-        self.sample(&format!("{name}_sum"), labels, h.sum);
-        self.sample(&format!("{name}_count"), labels, count(h.count));
-    }
-}
-
-fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
-    } else {
-        format!("{v}")
-    }
-}
-
-fn escape_label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-fn escape_help(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -506,7 +500,9 @@ mod tests {
         assert!(text.contains("upkeep_run_duration_seconds_bucket{le=\"1\"} 0\n"));
         assert!(text.contains("upkeep_run_duration_seconds_bucket{le=\"5\"} 1\n"));
         assert!(text.contains("upkeep_run_duration_seconds_bucket{le=\"+Inf\"} 1\n"));
-        assert!(text.contains("upkeep_run_duration_seconds_sum 2\n"));
+        // The crate writes float samples with a decimal point (`2.0`); scrapers read the same
+        // number as the hand-written `2` of before.
+        assert!(text.contains("upkeep_run_duration_seconds_sum 2.0\n"));
         assert!(text.contains(
             "upkeep_server_sync_duration_seconds_bucket{server=\"alpha\",le=\"0.5\"} 0\n"
         ));
@@ -563,8 +559,9 @@ mod tests {
         assert!(text.contains("upkeep_emails{status=\"failed\"} 1\n"));
         assert!(text.contains("upkeep_servers_held 1\n"));
         assert!(text.contains("upkeep_server_held{server=\"we\\\"ird\\\\name\"} 1\n"));
+        // A float sample, written `1700000000.0` by the crate (the same number).
         assert!(text.contains(
-            "upkeep_server_last_success_timestamp_seconds{server=\"we\\\"ird\\\\name\"} 1700000000\n"
+            "upkeep_server_last_success_timestamp_seconds{server=\"we\\\"ird\\\\name\"} 1700000000.0\n"
         ));
         assert!(!text.contains("upkeep_server_last_success_timestamp_seconds{server=\"plain\"}"));
         assert!(
@@ -583,6 +580,93 @@ mod tests {
                 let name = rest.split(' ').next().unwrap();
                 assert!(declared.insert(name.to_string()), "{name} declared twice");
             }
+        }
+    }
+
+    #[test]
+    fn every_family_keeps_its_name_and_type() {
+        // A family with no series is not written at all (as client_golang does for an empty
+        // vector): give every family one.
+        let m = Metrics::new();
+        m.observe(&Event::RunStarted {
+            run_id: 1,
+            trigger: "manual".into(),
+            dry_run: false,
+            servers: 1,
+        });
+        m.observe(&finished("alpha", "held", Some("1.1.0"), 5));
+        m.observe(&Event::PrAction {
+            run_id: 1,
+            server: "alpha".into(),
+            action: "created".into(),
+            url: None,
+        });
+        m.observe(&Event::EmailQueued {
+            run_id: 1,
+            server: "alpha".into(),
+            count: 1,
+        });
+        m.observe(&Event::RunFinished {
+            run_id: 1,
+            result: "ok".into(),
+            duration_ms: 10,
+        });
+        m.record_skipped("busy");
+        let text = m.render(&Scrape {
+            emails: Vec::new(),
+            servers: vec![ServerGauge {
+                name: "alpha".into(),
+                held: true,
+                last_success: Some(1.0),
+            }],
+            http: [(
+                "api.github.com".to_string(),
+                HostMetrics {
+                    requests_by_status: [("200".to_string(), 1)].into(),
+                    ..HostMetrics::default()
+                },
+            )]
+            .into(),
+            run_in_progress: false,
+        });
+        let declared: Vec<(&str, &str)> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE ")?.split_once(' '))
+            .collect();
+        let mut expected = vec![
+            ("upkeep_runs_total", "counter"),
+            ("upkeep_runs_skipped_total", "counter"),
+            ("upkeep_run_in_progress", "gauge"),
+            ("upkeep_run_duration_seconds", "histogram"),
+            ("upkeep_server_syncs_total", "counter"),
+            ("upkeep_server_sync_duration_seconds", "histogram"),
+            ("upkeep_releases_found_total", "counter"),
+            ("upkeep_pr_actions_total", "counter"),
+            ("upkeep_license_verdicts_total", "counter"),
+            ("upkeep_emails_queued_total", "counter"),
+            ("upkeep_emails", "gauge"),
+            ("upkeep_servers_held", "gauge"),
+            ("upkeep_server_held", "gauge"),
+            ("upkeep_server_last_success_timestamp_seconds", "gauge"),
+            ("upkeep_http_requests_total", "counter"),
+            ("upkeep_http_retries_total", "counter"),
+            ("upkeep_http_rate_limit_waits_total", "counter"),
+            ("upkeep_http_rate_limit_wait_seconds_total", "counter"),
+        ];
+        let mut declared_sorted = declared.clone();
+        declared_sorted.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(declared_sorted, expected, "{text}");
+        // Every family has one HELP line, ending in one full stop (the crate adds it).
+        for (name, _) in &declared {
+            let help = text
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("# HELP {name} ")))
+                .unwrap_or_else(|| panic!("no HELP for {name}"));
+            assert!(
+                help.ends_with('.') && !help.ends_with(".."),
+                "{name}: {help}"
+            );
         }
     }
 }

@@ -1,32 +1,38 @@
-//! The HTTP release channels against a fake registry on loopback that speaks each registry's
-//! API shape (documents modelled on the public docs' examples), with ETags, faults and
-//! pagination.
+//! The HTTP release channels against a fake registry on loopback that behaves as each registry
+//! documents it (documents modelled on the public docs' examples; content negotiation, ETags,
+//! gzip: see `channels_support`), with faults and pagination.
 
 mod channels_support;
+#[path = "wait_support/mod.rs"]
+mod wait_support;
 
 use std::time::{Duration, Instant};
 
-use channels_support::{DripServer, FakeRegistry};
+use channels_support::{DripServer, FakeRegistry, PYPI_SIMPLE_JSON};
 use serde_json::json;
 use upkeep::http::HttpSettings;
 use upkeep::secret::Secret;
 use upkeep::upstream::channels::{
-    ChannelError, ChannelRelease, ChannelSpec, ConditionalCache, Lookup, MAX_BODY_BYTES,
-    MemoryCache, lookup,
+    ChannelError, ChannelRelease, ChannelSpec, ConditionalCache, DiscrepancyKind, Lookup,
+    LookupOptions, MAX_BODY_BYTES, MemoryCache, NoticeKind, Observation, WithheldReason, lookup,
+    observe, verify,
 };
 use upkeep::upstream::version::VersionScheme;
+use wait_support::{CEILING, wait_for};
 
 const TOKEN: &str = "canary-gh-7d2e91";
 const GH_PATH: &str = "/repos/acme/weather/releases?per_page=100";
 const NPM_PATH: &str = "/@acme%2Fweather";
 const PYPI_PATH: &str = "/pypi/weather-mcp/json";
+const SIMPLE_PATH: &str = "/simple/weather-mcp/";
 const MCP_PATH: &str = "/v0.1/servers/io.github.acme%2Fweather/versions";
 
-/// Tiny backoffs so retry tests stay fast; a short total timeout for the slow-drip test.
+/// Tiny backoffs so retry tests stay fast. The timeouts are ceilings for a loaded machine (the
+/// slow-drip test sets its own short one: its server never finishes a response).
 fn settings() -> HttpSettings {
     HttpSettings {
-        timeout: Duration::from_secs(5),
-        connect_timeout: Duration::from_secs(2),
+        timeout: Duration::from_secs(120),
+        connect_timeout: Duration::from_secs(120),
         max_retries: 2,
         backoff_base: Duration::from_millis(10),
         backoff_max: Duration::from_millis(50),
@@ -146,6 +152,35 @@ fn pypi_project() -> serde_json::Value {
     })
 }
 
+/// The Simple API project page (PEP 691 + PEP 700, API 1.1) with the same releases as
+/// [`pypi_project`]: files map to versions by their names; 1.0.1's only file is yanked.
+fn pypi_simple_page() -> serde_json::Value {
+    let file = |name: &str, time: &str, yanked: serde_json::Value| {
+        json!({
+            "filename": name,
+            "url": format!("https://files.example/{name}"),
+            "hashes": {"sha256": "00"},
+            "requires-python": ">=3.10",
+            "size": 1234,
+            "upload-time": time,
+            "yanked": yanked,
+            "core-metadata": false
+        })
+    };
+    json!({
+        "meta": {"api-version": "1.1", "_last-serial": 42},
+        "name": "weather-mcp",
+        "versions": ["1.0.0", "1.0.1", "1.1.0", "1.2.0b1"],
+        "files": [
+            file("weather_mcp-1.0.0-py3-none-any.whl", "2026-01-01T13:00:00.000000Z", json!(false)),
+            file("weather_mcp-1.0.0.tar.gz", "2026-01-01T12:00:00.000000Z", json!(false)),
+            file("weather_mcp-1.0.1.tar.gz", "2026-01-02T12:00:00.000000Z", json!("broken")),
+            file("weather_mcp-1.1.0.tar.gz", "2026-02-01T12:00:00.000000Z", json!(false)),
+            file("weather_mcp-1.2.0b1.tar.gz", "2026-03-01T00:00:00.000000Z", json!(false))
+        ]
+    })
+}
+
 fn mcp_entry(version: &str, status: &str, published: &str, latest: bool) -> serde_json::Value {
     json!({
         "server": {
@@ -175,7 +210,8 @@ fn mcp_page(entries: Vec<serde_json::Value>, next: Option<&str>) -> serde_json::
 fn registry_with_all() -> FakeRegistry {
     let fake = FakeRegistry::start();
     fake.json(GH_PATH, &github_page());
-    fake.json(NPM_PATH, &packument());
+    fake.npm(NPM_PATH, &packument());
+    fake.pypi_simple(SIMPLE_PATH, &pypi_simple_page());
     fake.json(PYPI_PATH, &pypi_project());
     fake.json(
         MCP_PATH,
@@ -206,6 +242,43 @@ fn versions(lookup: &Lookup) -> Vec<&str> {
 
 fn time(release: &ChannelRelease) -> Option<String> {
     release.published_at.map(|t| t.to_rfc3339())
+}
+
+fn observe_with(
+    spec: &ChannelSpec,
+    scheme: VersionScheme,
+    dist_tag: Option<&str>,
+    cache: &MemoryCache,
+) -> Result<Observation, ChannelError> {
+    let options = LookupOptions {
+        scheme,
+        dist_tag: dist_tag.map(String::from),
+    };
+    observe(spec, &options, &settings(), cache)
+}
+
+/// The error of one npm lookup with an empty cache.
+fn npm_fails(fake: &FakeRegistry) -> ChannelError {
+    lookup(
+        &npm(&fake.base()),
+        &settings(),
+        &MemoryCache::new(),
+        VersionScheme::Semver,
+    )
+    .unwrap_err()
+}
+
+/// One lookup with an empty cache, following `latest`.
+fn fresh(spec: &ChannelSpec, scheme: VersionScheme) -> Observation {
+    observe_with(spec, scheme, None, &MemoryCache::new()).unwrap()
+}
+
+fn withheld(observation: &Observation) -> Vec<(&str, WithheldReason)> {
+    observation
+        .withheld
+        .iter()
+        .map(|w| (w.version.as_str(), w.reason))
+        .collect()
 }
 
 #[test]
@@ -337,22 +410,30 @@ fn github_refuses_a_next_link_to_another_origin() {
 }
 
 #[test]
-fn npm_lists_published_versions_with_times_and_skips_deprecated() {
+fn npm_proposes_up_to_latest_and_withholds_deprecated_and_next_versions() {
     let fake = registry_with_all();
-    let got = lookup(
-        &npm(&fake.base()),
-        &settings(),
-        &MemoryCache::new(),
-        VersionScheme::Semver,
-    )
-    .unwrap();
-    assert_eq!(versions(&got), ["1.0.0", "1.1.0", "1.2.0-beta.1"]);
+    let got = fresh(&npm(&fake.base()), VersionScheme::Semver);
+    // `latest` is 1.1.0: 1.2.0-beta.1 was published under `next`; 1.0.1 is deprecated.
+    assert_eq!(versions(&got.lookup), ["1.0.0", "1.1.0"]);
     assert_eq!(
-        time(&got.releases[1]).as_deref(),
+        withheld(&got),
+        [
+            ("1.0.1", WithheldReason::Deprecated),
+            ("1.2.0-beta.1", WithheldReason::AboveDistTag)
+        ]
+    );
+    assert_eq!(
+        got.withheld[0].detail.as_deref(),
+        Some("accidental publish")
+    );
+    assert_eq!(got.withheld[1].detail.as_deref(), Some("`latest` is 1.1.0"));
+    assert!(got.notices.is_empty(), "{:?}", got.notices);
+    // The full packument was asked for (the abbreviated one has no publish times).
+    assert_eq!(
+        time(&got.lookup.releases[1]).as_deref(),
         Some("2026-02-01T12:00:00+00:00")
     );
-    assert!(got.releases[2].prerelease && !got.releases[1].prerelease);
-    assert_eq!(got.releases[0].tag, None);
+    assert_eq!(got.lookup.releases[0].tag, None);
     let requests = fake.requests();
     assert_eq!(
         requests[0].path, NPM_PATH,
@@ -363,24 +444,243 @@ fn npm_lists_published_versions_with_times_and_skips_deprecated() {
 }
 
 #[test]
-fn pypi_skips_yanked_and_file_less_versions_and_takes_the_earliest_upload() {
+fn npm_a_configured_dist_tag_is_followed_and_a_missing_one_is_an_error() {
     let fake = registry_with_all();
-    let got = lookup(
-        &pypi(&fake.base()),
-        &settings(),
+    let next = observe_with(
+        &npm(&fake.base()),
+        VersionScheme::Semver,
+        Some("next"),
         &MemoryCache::new(),
-        VersionScheme::Pep440,
     )
     .unwrap();
-    assert_eq!(versions(&got), ["1.0.0", "1.1.0", "1.2.0b1"]);
-    assert_eq!(
-        time(&got.releases[0]).as_deref(),
-        Some("2026-01-01T12:00:00+00:00")
+    assert_eq!(versions(&next.lookup), ["1.0.0", "1.1.0", "1.2.0-beta.1"]);
+    assert!(next.lookup.releases[2].prerelease);
+    assert_eq!(withheld(&next), [("1.0.1", WithheldReason::Deprecated)]);
+
+    let err = observe_with(
+        &npm(&fake.base()),
+        VersionScheme::Semver,
+        Some("beta"),
+        &MemoryCache::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ChannelError::Malformed { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("no dist-tag `beta` (it has: latest, next)"),
+        "{err}"
     );
-    assert!(got.releases[2].prerelease);
+}
+
+#[test]
+fn npm_a_latest_moved_back_withholds_what_is_above_and_is_said_once() {
+    let fake = FakeRegistry::start();
+    let mut doc = packument();
+    doc["versions"]["1.2.0"] = json!({"name": "@acme/weather", "version": "1.2.0"});
+    doc["time"]["1.2.0"] = json!("2026-03-10T00:00:00.000Z");
+    doc["dist-tags"]["latest"] = json!("1.2.0");
+    fake.npm(NPM_PATH, &doc);
+    let cache = MemoryCache::new();
+    let spec = npm(&fake.base());
+    let first = observe_with(&spec, VersionScheme::Semver, None, &cache).unwrap();
     assert_eq!(
-        got.releases[1].url,
+        versions(&first.lookup),
+        ["1.0.0", "1.1.0", "1.2.0-beta.1", "1.2.0"]
+    );
+
+    // The publisher rolls back: `npm dist-tag add @acme/weather@1.1.0 latest`.
+    doc["dist-tags"]["latest"] = json!("1.1.0");
+    fake.npm(NPM_PATH, &doc);
+    let rolled_back = observe_with(&spec, VersionScheme::Semver, None, &cache).unwrap();
+    assert_eq!(versions(&rolled_back.lookup), ["1.0.0", "1.1.0"]);
+    assert!(
+        withheld(&rolled_back).contains(&("1.2.0", WithheldReason::AboveDistTag)),
+        "{:?}",
+        rolled_back.withheld
+    );
+    let moved: Vec<_> = rolled_back
+        .notices
+        .iter()
+        .filter(|n| n.kind == NoticeKind::DistTagMovedBack)
+        .collect();
+    assert_eq!(moved.len(), 1, "{:?}", rolled_back.notices);
+    assert!(
+        moved[0]
+            .detail
+            .contains("`latest` tag moved back from 1.2.0 to 1.1.0"),
+        "{}",
+        moved[0].detail
+    );
+
+    // Unchanged since: a 304, the same withheld versions, and no second notice.
+    let again = observe_with(&spec, VersionScheme::Semver, None, &cache).unwrap();
+    assert!(again.lookup.not_modified);
+    assert_eq!(again.withheld, rolled_back.withheld);
+    assert!(again.notices.is_empty(), "{:?}", again.notices);
+
+    // The cross-check names the tagged 1.2.0 for what it is, never as missing from npm.
+    let old = Some(chrono::Utc::now() - chrono::Duration::days(60));
+    let tags: Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> = ["1.0.0", "1.1.0", "1.2.0"]
+        .iter()
+        .map(|v| (v.to_string(), old))
+        .collect();
+    let stable: Vec<_> = again
+        .withheld
+        .iter()
+        .filter(|w| !w.prerelease)
+        .cloned()
+        .collect();
+    let check = verify(
+        "npm",
+        &tags,
+        &again.lookup.releases,
+        &stable,
+        VersionScheme::Semver,
+        Duration::from_secs(7 * 86_400),
+        chrono::Utc::now(),
+    );
+    let kinds: Vec<_> = check
+        .discrepancies
+        .iter()
+        .map(|d| (d.version.as_str(), d.kind))
+        .collect();
+    assert_eq!(kinds, [("1.2.0", DiscrepancyKind::AboveDistTag)]);
+}
+
+#[test]
+fn deprecated_and_yanked_tagged_versions_are_reported_as_such_not_as_missing() {
+    let fake = registry_with_all();
+    let old = Some(chrono::Utc::now() - chrono::Duration::days(60));
+    let tags: Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> = ["1.0.0", "1.0.1", "1.1.0"]
+        .iter()
+        .map(|v| (v.to_string(), old))
+        .collect();
+    let week = Duration::from_secs(7 * 86_400);
+    for (spec, scheme, kind, words) in [
+        (
+            npm(&fake.base()),
+            VersionScheme::Semver,
+            DiscrepancyKind::Deprecated,
+            "npm has 1.0.1, deprecated: \"accidental publish\"",
+        ),
+        (
+            pypi(&fake.base()),
+            VersionScheme::Pep440,
+            DiscrepancyKind::Yanked,
+            "pypi has 1.0.1, with every file yanked: \"broken\"",
+        ),
+    ] {
+        let seen = fresh(&spec, scheme);
+        // The policy excludes prereleases: from the tags, the releases and the withheld alike.
+        let releases: Vec<ChannelRelease> = seen
+            .lookup
+            .releases
+            .into_iter()
+            .filter(|r| !r.prerelease)
+            .collect();
+        let held: Vec<_> = seen
+            .withheld
+            .into_iter()
+            .filter(|w| !w.prerelease)
+            .collect();
+        let check = verify(
+            spec.kind(),
+            &tags,
+            &releases,
+            &held,
+            scheme,
+            week,
+            chrono::Utc::now(),
+        );
+        assert_eq!(check.discrepancies.len(), 1, "{check:?}");
+        assert_eq!(check.discrepancies[0].version, "1.0.1");
+        assert_eq!(check.discrepancies[0].kind, kind);
+        assert_eq!(check.discrepancies[0].detail, words);
+        assert!(check.pending.is_empty());
+    }
+}
+
+#[test]
+fn pypi_reads_the_simple_api_in_json_and_withholds_fully_yanked_versions() {
+    let fake = registry_with_all();
+    let got = fresh(&pypi(&fake.base()), VersionScheme::Pep440);
+    assert_eq!(versions(&got.lookup), ["1.0.0", "1.1.0", "1.2.0b1"]);
+    assert_eq!(
+        time(&got.lookup.releases[0]).as_deref(),
+        Some("2026-01-01T12:00:00+00:00"),
+        "the earliest upload of the version's files"
+    );
+    assert!(got.lookup.releases[2].prerelease);
+    assert_eq!(
+        got.lookup.releases[1].url,
         Some(format!("{}/project/weather-mcp/1.1.0/", fake.base()))
+    );
+    assert_eq!(withheld(&got), [("1.0.1", WithheldReason::Yanked)]);
+    assert_eq!(got.withheld[0].detail.as_deref(), Some("broken"));
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1, "the JSON API is not read");
+    assert_eq!(requests[0].path, SIMPLE_PATH);
+    assert_eq!(requests[0].header("accept"), Some(PYPI_SIMPLE_JSON));
+}
+
+#[test]
+fn pypi_falls_back_to_the_json_api_where_the_simple_api_has_no_json() {
+    let mut v10 = pypi_simple_page();
+    v10["meta"]["api-version"] = json!("1.0");
+    v10.as_object_mut().unwrap().remove("versions");
+    // (what the index does with /simple/, why)
+    type Setup = Box<dyn Fn(&FakeRegistry)>;
+    let cases: [(&str, Setup); 4] = [
+        ("no Simple API at all", Box::new(|_| {})),
+        (
+            "HTML whatever is asked",
+            Box::new(|f| f.pypi_simple_html_only(SIMPLE_PATH, &pypi_simple_page(), false)),
+        ),
+        (
+            "406 for JSON",
+            Box::new(|f| f.pypi_simple_html_only(SIMPLE_PATH, &pypi_simple_page(), true)),
+        ),
+        (
+            "API 1.0 without versions or upload times",
+            Box::new(move |f| f.pypi_simple(SIMPLE_PATH, &v10)),
+        ),
+    ];
+    for (why, setup) in cases {
+        let fake = FakeRegistry::start();
+        fake.json(PYPI_PATH, &pypi_project());
+        setup(&fake);
+        let cache = MemoryCache::new();
+        let got = observe_with(&pypi(&fake.base()), VersionScheme::Pep440, None, &cache)
+            .unwrap_or_else(|e| panic!("{why}: {e}"));
+        assert_eq!(
+            versions(&got.lookup),
+            ["1.0.0", "1.1.0", "1.2.0b1"],
+            "{why}"
+        );
+        assert_eq!(withheld(&got), [("1.0.1", WithheldReason::Yanked)], "{why}");
+        let paths: Vec<_> = fake.requests().into_iter().map(|r| r.path).collect();
+        assert_eq!(paths, [SIMPLE_PATH, PYPI_PATH], "{why}");
+
+        // Unchanged: the JSON API answers 304 and the lookup says so.
+        let again = observe_with(&pypi(&fake.base()), VersionScheme::Pep440, None, &cache)
+            .unwrap_or_else(|e| panic!("{why}: {e}"));
+        assert!(again.lookup.not_modified, "{why}");
+        assert_eq!(again.lookup.releases, got.lookup.releases, "{why}");
+    }
+}
+
+#[test]
+fn pypi_read_under_semver_names_the_pep440_versions_it_skips() {
+    let fake = registry_with_all();
+    let got = fresh(&pypi(&fake.base()), VersionScheme::Semver);
+    assert_eq!(versions(&got.lookup), ["1.0.0", "1.1.0"]);
+    assert_eq!(got.notices.len(), 1, "{:?}", got.notices);
+    let notice = &got.notices[0];
+    assert_eq!(notice.kind, NoticeKind::Unparsable);
+    assert!(
+        notice.detail.contains("1.2.0b1") && notice.detail.contains("scheme = \"pep440\""),
+        "{}",
+        notice.detail
     );
 }
 
@@ -444,7 +744,9 @@ fn an_unchanged_channel_costs_one_conditional_request() {
         assert!(
             requests[1]
                 .header("if-none-match")
-                .is_some_and(|e| e.starts_with('"'))
+                .is_some_and(|e| e.ends_with('"')),
+            "{}",
+            spec.kind()
         );
         assert_eq!(
             fake.full_responses(),
@@ -465,13 +767,15 @@ fn a_changed_channel_is_read_again() {
     let mut doc = packument();
     doc["versions"]["1.3.0"] = json!({"name": "@acme/weather", "version": "1.3.0"});
     doc["time"]["1.3.0"] = json!("2026-03-15T00:00:00.000Z");
-    fake.json(NPM_PATH, &doc);
+    doc["dist-tags"]["latest"] = json!("1.3.0");
+    fake.npm(NPM_PATH, &doc);
     let second = lookup(&spec, &settings(), &cache, VersionScheme::Semver).unwrap();
     assert!(!second.not_modified);
-    assert_eq!(second.releases.len(), first.releases.len() + 1);
+    assert_eq!(versions(&first), ["1.0.0", "1.1.0"]);
+    // `latest` moved up to 1.3.0: the beta published under `next` is below it now.
     assert_eq!(
-        second.releases.last().map(|r| r.version.as_str()),
-        Some("1.3.0")
+        versions(&second),
+        ["1.0.0", "1.1.0", "1.2.0-beta.1", "1.3.0"]
     );
     // The cache now holds the new body: a third lookup is a 304 with the new list.
     let third = lookup(&spec, &settings(), &cache, VersionScheme::Semver).unwrap();
@@ -498,13 +802,7 @@ fn server_errors_are_retried_until_success() {
 fn persistent_server_errors_fail_the_lookup() {
     let fake = registry_with_all();
     fake.fail_next(503, 10, &[], r#"{"message":"down"}"#);
-    let err = lookup(
-        &npm(&fake.base()),
-        &settings(),
-        &MemoryCache::new(),
-        VersionScheme::Semver,
-    )
-    .unwrap_err();
+    let err = npm_fails(&fake);
     assert!(
         matches!(err, ChannelError::Request { channel: "npm", .. }),
         "{err}"
@@ -543,13 +841,7 @@ fn rate_limits_with_retry_after_are_waited_out() {
 fn a_rate_limit_longer_than_allowed_is_an_error() {
     let fake = registry_with_all();
     fake.fail_next(429, 1, &[("retry-after", "3600")], r#"{"message":"later"}"#);
-    let err = lookup(
-        &npm(&fake.base()),
-        &settings(),
-        &MemoryCache::new(),
-        VersionScheme::Semver,
-    )
-    .unwrap_err();
+    let err = npm_fails(&fake);
     assert!(matches!(err, ChannelError::RateLimited { .. }), "{err}");
 }
 
@@ -606,13 +898,7 @@ fn an_html_page_is_a_wrong_content_type() {
         b"<html><body>Sign in</body></html>".to_vec(),
         "text/html; charset=utf-8",
     );
-    let err = lookup(
-        &npm(&fake.base()),
-        &settings(),
-        &MemoryCache::new(),
-        VersionScheme::Semver,
-    )
-    .unwrap_err();
+    let err = npm_fails(&fake);
     match err {
         ChannelError::WrongContentType { content_type, .. } => {
             assert_eq!(content_type, "text/html; charset=utf-8")
@@ -622,7 +908,7 @@ fn an_html_page_is_a_wrong_content_type() {
 }
 
 #[test]
-fn huge_bodies_are_refused() {
+fn huge_bodies_are_refused_before_they_are_read() {
     let fake = FakeRegistry::start();
     let mut body = b"{\"name\":\"@acme/weather\",\"pad\":\"".to_vec();
     body.resize(MAX_BODY_BYTES + 1024, b'a');
@@ -637,18 +923,138 @@ fn huge_bodies_are_refused() {
     )
     .unwrap_err();
     assert!(matches!(err, ChannelError::TooLarge { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("over the {MAX_BODY_BYTES}-byte limit")),
+        "{err}"
+    );
     assert!(cache.is_empty());
+    assert_eq!(
+        fake.requests().len(),
+        1,
+        "the same body is not asked for again"
+    );
+}
+
+#[test]
+fn an_endless_body_is_refused_while_it_streams() {
+    let fake = FakeRegistry::start();
+    fake.endless(NPM_PATH, "application/json");
+    let started = Instant::now();
+    let err = npm_fails(&fake);
+    // Reading the whole body first would never end (the timeout would fire instead).
+    assert!(matches!(err, ChannelError::TooLarge { .. }), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(fake.requests().len(), 1, "not retried");
+    // The server stopped soon after the limit: what it produced is the limit plus what the
+    // socket buffers held when the client hung up.
+    let streamed = fake.streamed_bytes();
+    assert!(
+        streamed > MAX_BODY_BYTES as u64 && streamed < 2 * MAX_BODY_BYTES as u64,
+        "streamed {streamed} bytes"
+    );
+}
+
+#[test]
+fn a_gzip_bomb_is_refused_at_the_size_it_expands_to() {
+    let fake = FakeRegistry::start();
+    let expanded = vec![b' '; MAX_BODY_BYTES + 1024 * 1024];
+    let bomb = channels_support::gzip(&expanded);
+    assert!(bomb.len() < 1024 * 1024, "{} bytes compressed", bomb.len());
+    fake.gzipped(NPM_PATH, bomb, "application/json");
+    let err = npm_fails(&fake);
+    assert!(matches!(err, ChannelError::TooLarge { .. }), "{err}");
+}
+
+#[test]
+fn gzip_bodies_are_accepted_and_revalidated_with_their_weak_etags() {
+    let fake = registry_with_all();
+    for (spec, scheme) in all_specs(&fake.base()) {
+        fake.reset_counts();
+        let cache = MemoryCache::new();
+        let first = lookup(&spec, &settings(), &cache, scheme).unwrap();
+        assert!(!first.releases.is_empty(), "{}", spec.kind());
+        let second = lookup(&spec, &settings(), &cache, scheme).unwrap();
+        assert!(second.not_modified, "{}", spec.kind());
+        let requests = fake.requests();
+        assert!(
+            requests[0]
+                .header("accept-encoding")
+                .is_some_and(|e| e.contains("gzip")),
+            "{}: {:?}",
+            spec.kind(),
+            requests[0].headers
+        );
+        assert_eq!(fake.gzip_responses(), 1, "{}", spec.kind());
+        assert!(
+            requests[1]
+                .header("if-none-match")
+                .is_some_and(|e| e.starts_with("W/\"")),
+            "{}: the gzip answer's weak ETag is sent back",
+            spec.kind()
+        );
+    }
+}
+
+#[test]
+fn github_conditional_requests_carry_the_token_and_the_budget_is_read() {
+    let fake = registry_with_all();
+    fake.always_send("x-ratelimit-limit", "5000");
+    fake.always_send("x-ratelimit-remaining", "4321");
+    fake.always_send("x-ratelimit-reset", "1775000000");
+    let cache = MemoryCache::new();
+    let spec = github(&fake.base());
+    observe_with(&spec, VersionScheme::Semver, None, &cache).unwrap();
+    let again = observe_with(&spec, VersionScheme::Semver, None, &cache).unwrap();
+    assert!(again.lookup.not_modified);
+    let requests = fake.requests();
+    let conditional = &requests[1];
+    assert!(conditional.header("if-none-match").is_some());
+    // A 304 is free against GitHub's limit only for an authenticated request.
+    assert_eq!(
+        conditional.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    let budget = again.rate_limit.expect("the budget headers were read");
+    assert_eq!((budget.limit, budget.remaining), (5000, 4321));
+    assert_eq!(budget.reset.map(|t| t.timestamp()), Some(1_775_000_000));
+    assert!(again.notices.is_empty(), "{:?}", again.notices);
+
+    // Unauthenticated and nearly spent: said in a notice.
+    let fake = registry_with_all();
+    fake.always_send("x-ratelimit-limit", "60");
+    fake.always_send("x-ratelimit-remaining", "2");
+    let anonymous = ChannelSpec::GithubReleases {
+        api_url: fake.base(),
+        owner: "acme".into(),
+        repo: "weather".into(),
+        token: None,
+    };
+    let seen = fresh(&anonymous, VersionScheme::Semver);
+    assert_eq!(fake.requests()[0].header("authorization"), None);
+    assert_eq!(seen.notices.len(), 1, "{:?}", seen.notices);
+    assert_eq!(seen.notices[0].kind, NoticeKind::RateLimitLow);
+    assert!(
+        seen.notices[0].detail.contains("2 of 60 requests left"),
+        "{}",
+        seen.notices[0].detail
+    );
 }
 
 #[test]
 fn slow_drip_bodies_time_out() {
-    let drip = DripServer::start(Duration::from_secs(20));
+    // The server drips forever, so each attempt can only end by the client's total timeout:
+    // both attempts fail, and the server saw the client hang up on both mid-body.
+    let drip = DripServer::start();
     let settings = HttpSettings {
         timeout: Duration::from_secs(1),
         max_retries: 1,
         ..settings()
     };
-    let started = Instant::now();
     let err = lookup(
         &npm(&drip.base()),
         &settings,
@@ -656,10 +1062,14 @@ fn slow_drip_bodies_time_out() {
         VersionScheme::Semver,
     )
     .unwrap_err();
-    let elapsed = started.elapsed();
     assert!(matches!(err, ChannelError::Request { .. }), "{err}");
     assert!(err.to_string().contains("attempt 2 of 2"), "{err}");
-    assert!(elapsed < Duration::from_secs(8), "took {elapsed:?}");
+    wait_for(
+        "the server to see the client hang up on both responses",
+        CEILING,
+        || (drip.hung_up() >= 2).then_some(()),
+    );
+    assert_eq!(drip.hung_up(), 2, "exactly the two attempts");
 }
 
 #[test]
@@ -710,7 +1120,7 @@ fn a_foreign_cache_entry_is_ignored_not_trusted() {
         VersionScheme::Semver,
     )
     .unwrap();
-    assert_eq!(got.releases.len(), 3);
+    assert_eq!(versions(&got), ["1.0.0", "1.1.0"]);
     assert_eq!(fake.requests()[0].header("if-none-match"), None);
     assert_eq!(fake.full_responses(), 1);
 }

@@ -320,13 +320,16 @@ fn rate_limit_waits_for_retry_after<F: FakeForge>() {
         started.elapsed()
     );
 
-    // A wait beyond the cap fails at once as RateLimited.
+    // A wait beyond the cap fails at once as RateLimited: one request, no retry, and far less
+    // time than the hour it was asked to wait (the bound is a ceiling, not a speed).
     let impatient = fake.client(Some(TOKEN), Duration::ZERO);
-    fake.core().fail_next(429, 1, &[("retry-after", "30")]);
+    fake.core().clear_requests();
+    fake.core().fail_next(429, 1, &[("retry-after", "3600")]);
     let started = Instant::now();
     let err = impatient.read_base_file("main", PIN_PATH).unwrap_err();
     assert!(matches!(err, ForgeError::RateLimited(_)), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(fake.core().requests().len(), 1, "not retried");
+    assert!(started.elapsed() < Duration::from_secs(600));
 }
 
 fn unauthorized_keeps_the_body<F: FakeForge>() {

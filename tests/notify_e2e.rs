@@ -10,8 +10,6 @@ mod smtp_support;
 #[path = "it/support/mod.rs"]
 mod support;
 
-use std::time::Duration;
-
 use smtp_support::{Delivered, ServerOptions, SmtpServer, free_port};
 use support::{MIT, Repo, Workspace, lockfile};
 
@@ -53,10 +51,10 @@ fn relicensing_server(ws: &Workspace, name: &str, owners: &[&str]) -> ServerFixt
 
 /// The `[email]` settings a test varies.
 #[derive(Default)]
-struct EmailSettings {
-    review_sla: Option<&'static str>,
-    escalation: Option<&'static str>,
-    digest: Option<(&'static [&'static str], &'static str)>,
+struct EmailSettings<'a> {
+    review_sla: Option<&'a str>,
+    escalation: Option<&'a str>,
+    digest: Option<(&'a [&'a str], &'a str)>,
 }
 
 fn write_config(ws: &Workspace, port: u16, email: &EmailSettings, servers: &[&ServerFixture]) {
@@ -65,7 +63,7 @@ fn write_config(ws: &Workspace, port: u16, email: &EmailSettings, servers: &[&Se
     let mut c = format!(
         "[state]\npath = {}\ncache-dir = {}\nlease-timeout = \"2m\"\n\n\
          [email]\nfrom = \"upkeep@example.com\"\ntransport = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
-         tls = \"none\"\ntimeout = \"5s\"\n",
+         tls = \"none\"\ntimeout = \"2m\"\n",
         q(&ws.path("state/upkeep.db").display().to_string()),
         q(&ws.path("cache").display().to_string()),
     );
@@ -335,17 +333,33 @@ fn a_sender_crash_mid_send_is_finished_once_by_the_next_run() {
     assert_eq!((row.status.as_str(), row.attempts), ("sent", 3));
 }
 
-/// Let time pass for the pending license reviews: they started waiting `secs` ago.
-fn review_waited(ws: &Workspace, secs: i64) {
+/// Let time pass for the rows of `table` (`created_at`): each was created `secs` ago. Returns
+/// how many rows there are.
+fn backdate(ws: &Workspace, table: &str, secs: i64) -> usize {
     let since = chrono::Utc::now() - chrono::Duration::seconds(secs);
     let conn = rusqlite::Connection::open(ws.path("state/upkeep.db")).unwrap();
-    let n = conn
-        .execute(
-            "UPDATE license_reviews SET created_at = ?1",
-            [since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)],
-        )
-        .unwrap();
-    assert_eq!(n, 1, "one review is pending");
+    conn.execute(
+        &format!("UPDATE {table} SET created_at = ?1"),
+        [since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)],
+    )
+    .unwrap()
+}
+
+/// Let time pass for the pending license reviews: they started waiting `secs` ago.
+fn review_waited(ws: &Workspace, secs: i64) {
+    assert_eq!(
+        backdate(ws, "license_reviews", secs),
+        1,
+        "one review is pending"
+    );
+}
+
+/// Let time pass for the digests: every collected item was collected `secs` ago.
+fn digest_items_waited(ws: &Workspace, secs: i64) {
+    assert!(
+        backdate(ws, "digest_items", secs) > 0,
+        "items were collected"
+    );
 }
 
 fn reminder_rows(ws: &Workspace) -> usize {
@@ -363,7 +377,7 @@ fn a_review_waiting_past_the_sla_reminds_the_owners_with_escalation_in_cc() {
     let ws = Workspace::new();
     let weather = relicensing_server(&ws, "weather-mcp", &["weather-owners@example.com"]);
     let email = EmailSettings {
-        review_sla: Some("2s"),
+        review_sla: Some("1h"),
         escalation: Some("oss-office@example.com"),
         ..EmailSettings::default()
     };
@@ -375,7 +389,8 @@ fn a_review_waiting_past_the_sla_reminds_the_owners_with_escalation_in_cc() {
         1,
         "the license email, no reminder yet"
     );
-    std::thread::sleep(Duration::from_millis(2_200));
+    // The clock is moved through the state: however long a run takes, none straddles the SLA.
+    review_waited(&ws, 3600 + 60);
     let (_, report) = ws.sync();
     assert_eq!(report["emails"]["sent"], 1, "{report}");
 
@@ -454,9 +469,16 @@ fn a_digest_owner_gets_one_digest_for_two_servers_and_others_get_theirs_at_once(
         "search-mcp",
         &["busy@example.com", "search-owners@example.com"],
     );
+    // Daily, at the time of day it was twelve hours ago: the period that is open now began
+    // half a day ago and ends half a day from now, out of the test's reach.
+    let at = chrono::Utc::now() - chrono::Duration::hours(12);
+    let cron = format!(
+        "{} {} * * *",
+        chrono::Timelike::minute(&at),
+        chrono::Timelike::hour(&at)
+    );
     let email = EmailSettings {
-        // Every second, so the test does not wait a day.
-        digest: Some((&["busy@example.com"], "* * * * * *")),
+        digest: Some((&["busy@example.com"], &cron)),
         ..EmailSettings::default()
     };
     write_config(&ws, smtp.port, &email, &[&weather, &search]);
@@ -471,8 +493,15 @@ fn a_digest_owner_gets_one_digest_for_two_servers_and_others_get_theirs_at_once(
     assert_eq!(direct.len(), 1, "{mails:?}");
     let parsed = mailparse::parse_mail(&direct[0].raw).unwrap();
     assert_eq!(header(&parsed, "To"), "search-owners@example.com");
+    assert_eq!(
+        mails.len(),
+        1,
+        "no digest before the period ends: {mails:?}"
+    );
 
-    std::thread::sleep(Duration::from_millis(1_200));
+    // The clock is moved through the state: the items were collected a day ago, so the fire
+    // time half a day ago ended their period.
+    digest_items_waited(&ws, 86_400);
     ws.sync();
     ws.sync();
     let mails = smtp.messages();

@@ -1,4 +1,8 @@
 use super::*;
+use std::time::Duration;
+
+use crate::forge::pin::PinFormat;
+use crate::license::FindingCode;
 
 fn check(src: &str) -> Result<ValidConfig, Vec<String>> {
     parse(Path::new("upkeep.toml"), src).map_err(|e| e.0.iter().map(ToString::to_string).collect())
@@ -145,4 +149,58 @@ fn report_retention_is_a_duration_with_its_place_named() {
     );
     let c = check("[state]\nreport-retention = \"0s\"\n").unwrap();
     assert!(c.state.report_retention.is_zero());
+}
+
+#[test]
+fn a_duplicate_server_names_both_copies_with_the_lines_shown() {
+    let second = GOOD
+        .split_once("[[servers]]")
+        .map(|(_, s)| format!("[[servers]]{s}"))
+        .unwrap();
+    let src = format!("{GOOD}\n{second}");
+    let errs = parse(Path::new("upkeep.toml"), &src).unwrap_err();
+    assert_eq!(errs.0.len(), 1, "{errs}");
+    let d = &errs.0[0];
+    assert_eq!(
+        (d.code, d.line, d.related.len()),
+        ("duplicate-server", 29, 1)
+    );
+    assert_eq!((d.related[0].line, d.related[0].column), (16, 8));
+    insta::assert_snapshot!(format!("{d:#}"), @r#"
+    upkeep.toml:29:8: duplicate server name `figma-context-mcp`, first defined here (16:8) [duplicate-server]
+       |
+    29 | name = "figma-context-mcp"
+       |        ^^^^^^^^^^^^^^^^^^^
+       ...
+    16 | name = "figma-context-mcp"
+       |        ------------------- first defined here
+    "#);
+}
+
+#[test]
+fn review_codes_are_finding_codes_and_a_typo_gets_a_suggestion() {
+    let src = format!(
+        "{GOOD}\n[servers.license]\nreview-codes = [\"file-added\", \"text-chaged\"]\n\n\
+         [license]\nreview-codes = [\"copyright-only\", \"weather\"]\n"
+    );
+    let errs = parse(Path::new("upkeep.toml"), &src).unwrap_err();
+    let text: Vec<String> = errs.0.iter().map(|d| format!("{d:#}")).collect();
+    insta::assert_snapshot!(text.join("\n"), @r#"
+    upkeep.toml:29:31: `review-codes`: `text-chaged` is not a license finding code; did you mean `text-changed`? [unknown-code]
+       |
+    29 | review-codes = ["file-added", "text-chaged"]
+       |                               ^^^^^^^^^^^^^
+    upkeep.toml:32:35: `review-codes`: `weather` is not a license finding code; known codes: unchanged, renamed, formatting-only, copyright-only, text-changed, id-changed, file-added, file-removed, manifest-changed, notice-changed, manifest-disagrees, license-removed, not-allowed, binary, too-large, symlink, unreadable, manifest-unparsable, package-added, package-removed, vendored-changed [unknown-code]
+       |
+    32 | review-codes = ["copyright-only", "weather"]
+       |                                   ^^^^^^^^^
+    "#);
+    // The valid ones are typed.
+    let ok =
+        format!("{GOOD}\n[servers.license]\nreview-codes = [\"file-added\", \"notice-changed\"]\n");
+    let c = check(&ok).unwrap();
+    assert_eq!(
+        c.servers[0].license.review_codes,
+        Some(vec![FindingCode::FileAdded, FindingCode::NoticeChanged])
+    );
 }

@@ -458,10 +458,15 @@ mod tests {
         let lock = dir.path().join("refs/heads/upkeep/s.lock");
         std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
 
-        // Made now, after this process started: a live writer's; never removed.
-        crate::started_at();
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Made after this process started: a live writer's; never removed. (Its time is set,
+        // not left to the clock: the file system's coarse clock may read earlier than ours.)
         std::fs::write(&lock, "").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&lock)
+            .unwrap()
+            .set_modified(crate::started_at() + std::time::Duration::from_secs(1))
+            .unwrap();
         let err = forge.write_branch(&write(&base)).unwrap_err();
         assert!(matches!(err, ForgeError::Conflict(_)), "{err}");
         assert!(lock.exists());

@@ -1,7 +1,9 @@
 //! Discovery: the license files and manifest fields of one commit, read from git objects only.
 //!
-//! The only I/O in the license module. Never checks out, never follows a symlink, never loads a
-//! blob over [`MAX_BLOB_BYTES`] (its size is read from the object header first).
+//! With `walk`, the only I/O in the license module. Never checks out, never follows a symlink,
+//! never loads a blob over [`MAX_BLOB_BYTES`] (its size is read from the object header first).
+//! This file reads one directory's declarations (the root's, or a package's); `walk` finds the
+//! packages.
 
 use anyhow::Context as _;
 use git2::{ObjectType, Oid, Repository, TreeEntry};
@@ -9,8 +11,9 @@ use git2::{ObjectType, Oid, Repository, TreeEntry};
 use super::manifest;
 use super::snapshot::{
     EntryKind, EntryState, LicenseEntry, LicenseSnapshot, MAX_BLOB_BYTES, ManifestSeen,
-    SNAPSHOT_VERSION, sha256_hex,
+    SNAPSHOT_VERSION, Scope, sha256_hex,
 };
+use super::walk;
 
 /// At most this many files are read under a license directory (hostile trees).
 pub const MAX_DIR_FILES: usize = 200;
@@ -62,7 +65,9 @@ pub fn classify_name(name: &str) -> Option<EntryKind> {
     None
 }
 
-/// Scans `commit` of `repo` (bare or not) and returns its license snapshot.
+/// Scans `commit` of `repo` (bare or not) and returns its license snapshot: the root's license
+/// files and manifests, then every package, workspace member and vendored tree below it (see
+/// [`super::walk`]). Cached per root tree: a tree id names its content.
 ///
 /// # Errors
 /// When the commit or its tree cannot be read, or the detection store cannot be loaded.
@@ -74,17 +79,65 @@ pub fn scan(repo: &Repository, commit: Oid) -> anyhow::Result<LicenseSnapshot> {
     let tree = commit_obj
         .tree()
         .with_context(|| format!("reading the tree of {commit}"))?;
+    if let Some(mut hit) = walk::cached(tree.id()) {
+        hit.commit = commit.to_string();
+        return Ok(hit);
+    }
     let mut snap = LicenseSnapshot {
         version: SNAPSHOT_VERSION,
         commit: commit.to_string(),
         entries: Vec::new(),
         manifests: Vec::new(),
         truncated: false,
+        notes: Vec::new(),
     };
-    for entry in &tree {
+    let subtrees = read_package(repo, &tree, &Place::root(), &mut snap)?;
+    walk::walk(repo, subtrees, &mut snap)?;
+    walk::inherit_workspace_licenses(&mut snap);
+    snap.sort();
+    walk::remember(tree.id(), &snap);
+    Ok(snap)
+}
+
+/// Where the entries of one directory go: its scope and package directory.
+#[derive(Debug, Clone)]
+pub(super) struct Place {
+    pub scope: Scope,
+    /// The directory, `""` for the root.
+    pub dir: String,
+}
+
+impl Place {
+    pub fn root() -> Self {
+        Self {
+            scope: Scope::Root,
+            dir: String::new(),
+        }
+    }
+
+    fn path(&self, name: &str) -> String {
+        if self.dir.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.dir)
+        }
+    }
+}
+
+/// Reads the manifests and license files directly in `tree` (and its license directories) into
+/// `snap`, and returns the other subdirectories (name, tree id) for the walk.
+pub(super) fn read_package(
+    repo: &Repository,
+    tree: &git2::Tree<'_>,
+    place: &Place,
+    snap: &mut LicenseSnapshot,
+) -> anyhow::Result<Vec<(String, Oid)>> {
+    let mut subtrees = Vec::new();
+    for entry in tree {
         let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
-        if manifest::MANIFESTS.contains(&name.as_str()) {
-            read_manifest(repo, &entry, &name, &mut snap)?;
+        let path = place.path(&name);
+        if manifest::MANIFESTS.contains(&name.as_str()) && entry.kind() != Some(ObjectType::Tree) {
+            read_manifest(repo, &entry, &path, place, snap)?;
             continue;
         }
         let lower = name.to_ascii_lowercase();
@@ -94,17 +147,22 @@ pub fn scan(repo: &Repository, commit: Oid) -> anyhow::Result<LicenseSnapshot> {
                 if lower == "licenses" || lower == "licences" || kind.is_some() =>
             {
                 let mut budget = MAX_DIR_FILES;
-                read_dir(repo, entry.id(), &name, &mut snap, &mut budget, 0)?;
+                read_dir(repo, entry.id(), &path, place, snap, &mut budget, 0)?;
             }
+            Some(ObjectType::Tree) => subtrees.push((name, entry.id())),
             _ => {
-                if let Some(kind) = kind {
-                    snap.entries.push(read_file(repo, &entry, &name, kind)?);
+                // Packages and vendored trees: license files only (a NOTICE there is not theirs
+                // to change for the rebuild's terms, and PATENTS rarely appears).
+                if let Some(kind) =
+                    kind.filter(|k| place.scope == Scope::Root || *k == EntryKind::License)
+                {
+                    let file = read_file(repo, &entry, &path, kind)?;
+                    snap.entries.push(file.in_scope(place.scope, &place.dir));
                 }
             }
         }
     }
-    snap.sort();
-    Ok(snap)
+    Ok(subtrees)
 }
 
 /// Reads every file under a license directory, depth and count limited.
@@ -112,6 +170,7 @@ fn read_dir(
     repo: &Repository,
     tree_id: Oid,
     prefix: &str,
+    place: &Place,
     snap: &mut LicenseSnapshot,
     budget: &mut usize,
     depth: usize,
@@ -124,7 +183,7 @@ fn read_dir(
         let path = format!("{prefix}/{name}");
         if entry.kind() == Some(ObjectType::Tree) {
             if depth < 4 {
-                read_dir(repo, entry.id(), &path, snap, budget, depth + 1)?;
+                read_dir(repo, entry.id(), &path, place, snap, budget, depth + 1)?;
             } else {
                 snap.truncated = true;
             }
@@ -135,8 +194,8 @@ fn read_dir(
             return Ok(());
         }
         *budget -= 1;
-        snap.entries
-            .push(read_file(repo, &entry, &path, EntryKind::License)?);
+        let file = read_file(repo, &entry, &path, EntryKind::License)?;
+        snap.entries.push(file.in_scope(place.scope, &place.dir));
     }
     Ok(())
 }
@@ -240,17 +299,32 @@ fn read_file(
 fn read_manifest(
     repo: &Repository,
     entry: &TreeEntry<'_>,
-    name: &str,
+    path: &str,
+    place: &Place,
     snap: &mut LicenseSnapshot,
 ) -> anyhow::Result<()> {
-    if entry.kind() == Some(ObjectType::Tree) {
-        return Ok(());
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let start = snap.entries.len();
+    read_manifest_fields(repo, entry, name, path, snap)?;
+    for e in &mut snap.entries[start..] {
+        e.scope = place.scope;
+        e.package.clone_from(&place.dir);
     }
-    let bytes = match load_blob(repo, entry, name, Some("(file)"), EntryKind::ManifestField)? {
+    Ok(())
+}
+
+fn read_manifest_fields(
+    repo: &Repository,
+    entry: &TreeEntry<'_>,
+    name: &str,
+    path: &str,
+    snap: &mut LicenseSnapshot,
+) -> anyhow::Result<()> {
+    let bytes = match load_blob(repo, entry, path, Some("(file)"), EntryKind::ManifestField)? {
         Ok(bytes) => bytes,
         Err(unjudgeable) => {
             snap.manifests.push(ManifestSeen {
-                path: name.to_owned(),
+                path: path.to_owned(),
                 parsed: false,
                 fields: Vec::new(),
             });
@@ -260,7 +334,7 @@ fn read_manifest(
     };
     let unparsable = |detail: String| {
         LicenseEntry::unjudgeable(
-            name,
+            path,
             Some("(file)"),
             EntryKind::ManifestField,
             EntryState::Unparsable,
@@ -271,29 +345,29 @@ fn read_manifest(
     };
     let Ok(text) = std::str::from_utf8(&bytes) else {
         snap.manifests.push(ManifestSeen {
-            path: name.to_owned(),
+            path: path.to_owned(),
             parsed: false,
             fields: Vec::new(),
         });
         snap.entries
-            .push(unparsable(format!("{name} is not UTF-8")));
+            .push(unparsable(format!("{path} is not UTF-8")));
         return Ok(());
     };
     match manifest::fields(name, text) {
         Ok(fields) => {
             snap.manifests.push(ManifestSeen {
-                path: name.to_owned(),
+                path: path.to_owned(),
                 parsed: true,
                 fields: fields.iter().map(|f| f.name.clone()).collect(),
             });
             for f in fields {
                 snap.entries
-                    .push(LicenseEntry::from_manifest_value(name, &f.name, &f.value));
+                    .push(LicenseEntry::from_manifest_value(path, &f.name, &f.value));
             }
         }
         Err(error) => {
             snap.manifests.push(ManifestSeen {
-                path: name.to_owned(),
+                path: path.to_owned(),
                 parsed: false,
                 fields: Vec::new(),
             });
@@ -423,9 +497,19 @@ mod tests {
                 .iter()
                 .any(|m| m.path == "go.mod" && m.parsed && m.fields.is_empty())
         );
-        assert!(!snap.entries.iter().any(|e| e.path.starts_with("src/")
-            || e.path == "license.go"
-            || e.path == "README.md"));
+        assert!(
+            !snap
+                .entries
+                .iter()
+                .any(|e| e.path == "license.go" || e.path == "README.md")
+        );
+        // A license file below the root declares that directory's license: a package entry.
+        let nested = entry(&snap, "src/LICENSE", None);
+        assert_eq!(
+            (nested.scope, nested.package.as_str()),
+            (Scope::Package, "src")
+        );
+        assert_eq!(entry(&snap, "LICENSE", None).scope, Scope::Root);
         assert_eq!(snap.commit, oid.to_string());
     }
 

@@ -82,9 +82,28 @@ pub fn detect(text: &str, key: &str) -> anyhow::Result<Option<Detection>> {
     Ok(result)
 }
 
+/// Alias sets already computed (each walks the whole store; a monorepo asks for the same few ids
+/// once per package).
+static ALIASES: LazyLock<Mutex<HashMap<String, BTreeSet<String>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
 /// Every name the detection store treats as the same text as `id` (itself included).
 #[must_use]
 pub fn aliases(id: &str) -> BTreeSet<String> {
+    if let Some(hit) = ALIASES.lock().ok().and_then(|m| m.get(id).cloned()) {
+        return hit;
+    }
+    let out = store_aliases(id);
+    if let Ok(mut memo) = ALIASES.lock() {
+        if memo.len() >= MEMO_LIMIT {
+            memo.clear();
+        }
+        memo.insert(id.to_owned(), out.clone());
+    }
+    out
+}
+
+fn store_aliases(id: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::from([id.to_owned()]);
     if let Ok(store) = STORE.as_ref() {
         if let Some(list) = store.aliases(id) {
@@ -160,16 +179,7 @@ pub fn parse_expression(raw: &str) -> Option<ParsedExpression> {
         .ok()?;
     let mut ids: Vec<String> = expr
         .requirements()
-        .map(|r| match &r.req.license {
-            spdx::LicenseItem::Spdx { id, or_later } => {
-                if *or_later && !id.name.ends_with("-or-later") {
-                    format!("{}+", id.name)
-                } else {
-                    id.name.to_owned()
-                }
-            }
-            spdx::LicenseItem::Other(other) => other.to_string(),
-        })
+        .map(|r| item_id(&r.req.license))
         .collect();
     ids.sort();
     ids.dedup();
@@ -177,6 +187,22 @@ pub fn parse_expression(raw: &str) -> Option<ParsedExpression> {
         canonical: canonical.split_whitespace().collect::<Vec<_>>().join(" "),
         ids,
     })
+}
+
+/// The id of one license in an expression: `GPL-2.0+` for an or-later SPDX id that does not say
+/// so in its name, `LicenseRef-...` for others.
+#[must_use]
+pub fn item_id(item: &spdx::LicenseItem) -> String {
+    match item {
+        spdx::LicenseItem::Spdx { id, or_later } => {
+            if *or_later && !id.name.ends_with("-or-later") {
+                format!("{}+", id.name)
+            } else {
+                id.name.to_owned()
+            }
+        }
+        spdx::LicenseItem::Other(other) => other.to_string(),
+    }
 }
 
 /// Replaces ids written in the wrong case with the SPDX spelling (`apache-2.0` -> `Apache-2.0`).

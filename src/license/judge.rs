@@ -11,10 +11,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use similar::TextDiff;
 
+use super::analysis::{self, LicenseAnalysis};
+use super::canonical::CanonicalDiff;
+use super::code::FindingCode as Code;
 use super::diff::{self, WordChange, WordTag};
 use super::identify::{self, Detection};
+use super::params;
 use super::policy::LicensePolicy;
-use super::snapshot::{EntryKind, EntryState, LicenseEntry, LicenseSnapshot};
+use super::snapshot::{EntryKind, EntryState, LicenseEntry, LicenseSnapshot, Scope};
 
 /// The overall or per-finding outcome, ordered so that `max()` is the most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -58,6 +62,12 @@ pub struct FileJudgement {
     /// The old path when the file was renamed.
     pub old_path: Option<String>,
     pub kind: EntryKind,
+    /// Root, package or vendored.
+    #[serde(default)]
+    pub scope: Scope,
+    /// The package directory (`""` for the root).
+    #[serde(default)]
+    pub package: String,
     pub change: Change,
     pub old_id: Option<Detection>,
     pub new_id: Option<Detection>,
@@ -69,7 +79,7 @@ pub struct FileJudgement {
     pub old_sha256: Option<String>,
     pub new_sha256: Option<String>,
     /// Finer code: `text-changed`, `copyright-only`, ...
-    pub code: String,
+    pub code: Code,
     pub verdict: Verdict,
     /// One line.
     pub reason: String,
@@ -80,9 +90,22 @@ pub struct FileJudgement {
     pub unified_diff: Option<String>,
     /// Word-level segments of the display texts (modified and renamed files).
     pub word_diff: Vec<WordChange>,
+    /// The new file against the canonical text of its license, when its identity changed (or it
+    /// is new). See [`FileJudgement::shows_canonical`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canonical: Option<CanonicalDiff>,
 }
 
 impl FileJudgement {
+    /// True when screens show `canonical` (the words that are not the standard text of the new
+    /// license) and never `unified_diff` / `word_diff` inline: the file changed license, so a
+    /// line diff would set two different licenses against each other. Those stay as data, for
+    /// attachments and the run report. False: the diff against the old file, as before.
+    #[must_use]
+    pub fn shows_canonical(&self) -> bool {
+        self.canonical.is_some() && self.change != Change::Added
+    }
+
     /// `LICENSE`, or `package.json license` for a manifest field.
     #[must_use]
     pub fn display_path(&self) -> String {
@@ -97,7 +120,7 @@ impl FileJudgement {
 /// `manifest-disagrees`, `not-allowed`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
-    pub code: String,
+    pub code: Code,
     pub verdict: Verdict,
     /// The file it is about (display path), if any.
     pub path: Option<String>,
@@ -110,7 +133,7 @@ pub struct LicenseJudgement {
     /// The maximum over all findings.
     pub verdict: Verdict,
     /// Code of the most severe finding (`unchanged` when there is none).
-    pub code: String,
+    pub code: Code,
     /// One line: the most severe finding's reason.
     pub reason: String,
     /// Every finding, most severe first (per-file ones repeat their file's code and reason).
@@ -123,30 +146,10 @@ pub struct LicenseJudgement {
     pub old_fingerprint: String,
     /// Lines for people (emails, PR bodies): `LICENSE: MIT -> MIT with added text: "..."`.
     pub summary: Vec<String>,
-}
-
-/// Severity among codes of the same verdict, for picking the headline finding.
-fn severity(code: &str) -> u8 {
-    match code {
-        "license-removed" => 100,
-        "not-allowed" => 95,
-        "id-changed" => 90,
-        "text-changed" => 85,
-        "file-removed" => 80,
-        "manifest-changed" => 75,
-        "manifest-disagrees" => 70,
-        "symlink" => 65,
-        "too-large" => 64,
-        "binary" => 63,
-        "unreadable" => 62,
-        "manifest-unparsable" => 61,
-        "file-added" => 60,
-        "notice-changed" => 55,
-        "copyright-only" => 20,
-        "formatting-only" => 15,
-        "renamed" => 10,
-        _ => 0,
-    }
+    /// Expressions, families, per-package declarations and parameters for the screens (absent in
+    /// judgements stored before it existed).
+    #[serde(default)]
+    pub analysis: Option<LicenseAnalysis>,
 }
 
 /// Judges `new` against `old` under `policy`. Pure: no I/O.
@@ -158,17 +161,18 @@ pub fn judge(
 ) -> LicenseJudgement {
     let mut files: Vec<FileJudgement> = pair_entries(old, new)
         .into_iter()
-        .map(|(o, n)| judge_pair(o, n, policy))
+        .map(|(o, n)| judge_pair(o, n, (old, new), policy))
         .collect();
     files.sort_by(|a, b| {
         (a.path.as_str(), a.field.as_deref()).cmp(&(b.path.as_str(), b.field.as_deref()))
     });
+    let analysis = analysis::analyse(old, new, &mut files);
 
     let mut findings: Vec<Finding> = files
         .iter()
-        .filter(|f| f.code != "unchanged")
+        .filter(|f| f.code != Code::Unchanged)
         .map(|f| Finding {
-            code: f.code.clone(),
+            code: f.code,
             verdict: f.verdict,
             path: Some(f.display_path()),
             reason: f.reason.clone(),
@@ -176,13 +180,21 @@ pub fn judge(
         .collect();
     let mut extra = project_findings(old, new, policy);
     findings.append(&mut extra);
-    findings.sort_by_key(|f| std::cmp::Reverse((f.verdict, severity(&f.code))));
+    for (dir, reason) in analysis::new_package_disagreements(&analysis) {
+        findings.push(Finding {
+            code: Code::ManifestDisagrees,
+            verdict: verdict_for(Code::ManifestDisagrees, policy),
+            path: Some(dir),
+            reason,
+        });
+    }
+    findings.sort_by_key(|f| std::cmp::Reverse((f.verdict, f.code.severity())));
 
     let (verdict, code, reason) = match findings.first() {
-        Some(top) => (top.verdict, top.code.clone(), top.reason.clone()),
+        Some(top) => (top.verdict, top.code, top.reason.clone()),
         None => (
             Verdict::Unchanged,
-            "unchanged".to_owned(),
+            Code::Unchanged,
             "license files and manifest fields are unchanged".to_owned(),
         ),
     };
@@ -196,6 +208,7 @@ pub fn judge(
         fingerprint: new.fingerprint(),
         old_fingerprint: old.fingerprint(),
         summary,
+        analysis: Some(analysis),
     }
 }
 
@@ -229,7 +242,10 @@ fn pair_entries<'a>(old: &'a LicenseSnapshot, new: &'a LicenseSnapshot) -> Vec<P
         let found = (o.field.is_none())
             .then(|| {
                 new_only.iter().position(|n| {
-                    n.field.is_none() && n.kind == o.kind && n.identity_hash() == o.identity_hash()
+                    n.field.is_none()
+                        && same_place(o, n)
+                        && n.kind == o.kind
+                        && n.identity_hash() == o.identity_hash()
                 })
             })
             .flatten();
@@ -246,7 +262,7 @@ fn pair_entries<'a>(old: &'a LicenseSnapshot, new: &'a LicenseSnapshot) -> Vec<P
                 new_only
                     .iter()
                     .enumerate()
-                    .filter(|(_, n)| n.field.is_none() && n.kind == o.kind)
+                    .filter(|(_, n)| n.field.is_none() && n.kind == o.kind && same_place(o, n))
                     .filter_map(|(i, n)| similarity(o, n).map(|r| (i, r)))
                     .filter(|(_, r)| *r >= 0.6)
                     .max_by(|a, b| a.1.total_cmp(&b.1))
@@ -262,6 +278,12 @@ fn pair_entries<'a>(old: &'a LicenseSnapshot, new: &'a LicenseSnapshot) -> Vec<P
     pairs
 }
 
+/// Renames are looked for within one package: a vendored LICENSE is never "the root's LICENSE,
+/// renamed", and comparing every pair of a monorepo's files would be quadratic.
+fn same_place(a: &LicenseEntry, b: &LicenseEntry) -> bool {
+    a.scope == b.scope && a.package == b.package
+}
+
 fn similarity(a: &LicenseEntry, b: &LicenseEntry) -> Option<f32> {
     let (ta, tb) = (a.text.as_deref()?, b.text.as_deref()?);
     Some(
@@ -272,19 +294,19 @@ fn similarity(a: &LicenseEntry, b: &LicenseEntry) -> Option<f32> {
     )
 }
 
-fn state_code(state: EntryState) -> &'static str {
+fn state_code(state: EntryState) -> Code {
     match state {
-        EntryState::Text => "text-changed",
-        EntryState::Binary => "binary",
-        EntryState::TooLarge => "too-large",
-        EntryState::Symlink => "symlink",
-        EntryState::Unparsable => "manifest-unparsable",
-        EntryState::Unreadable => "unreadable",
+        EntryState::Text => Code::TextChanged,
+        EntryState::Binary => Code::Binary,
+        EntryState::TooLarge => Code::TooLarge,
+        EntryState::Symlink => Code::Symlink,
+        EntryState::Unparsable => Code::ManifestUnparsable,
+        EntryState::Unreadable => Code::Unreadable,
     }
 }
 
-fn verdict_for(code: &str, policy: &LicensePolicy) -> Verdict {
-    if code == "unchanged" {
+fn verdict_for(code: Code, policy: &LicensePolicy) -> Verdict {
+    if code == Code::Unchanged {
         Verdict::Unchanged
     } else if policy.needs_review(code) {
         Verdict::ReviewRequired
@@ -296,6 +318,7 @@ fn verdict_for(code: &str, policy: &LicensePolicy) -> Verdict {
 fn judge_pair(
     old: Option<&LicenseEntry>,
     new: Option<&LicenseEntry>,
+    snaps: (&LicenseSnapshot, &LicenseSnapshot),
     policy: &LicensePolicy,
 ) -> FileJudgement {
     let any = new.or(old).expect("a pair always has one side");
@@ -304,6 +327,8 @@ fn judge_pair(
         field: any.field.clone(),
         old_path: None,
         kind: any.kind,
+        scope: any.scope,
+        package: any.package.clone(),
         change: Change::Unchanged,
         old_id: old.and_then(|e| e.detected.clone()),
         new_id: new.and_then(|e| e.detected.clone()),
@@ -313,16 +338,17 @@ fn judge_pair(
         new_label: new.map(LicenseEntry::label),
         old_sha256: old.map(|e| e.sha256.clone()),
         new_sha256: new.map(|e| e.sha256.clone()),
-        code: String::new(),
+        code: Code::Unchanged,
         verdict: Verdict::Unchanged,
         reason: String::new(),
         copyright_removed: Vec::new(),
         copyright_added: Vec::new(),
         unified_diff: None,
         word_diff: Vec::new(),
+        canonical: None,
     };
     let name = any.display_path();
-    let (code, reason): (&str, String) = match (old, new) {
+    let (code, reason): (Code, String) = match (old, new) {
         (None, Some(n)) => {
             fj.change = Change::Added;
             fj.unified_diff = n
@@ -330,10 +356,13 @@ fn judge_pair(
                 .as_deref()
                 .and_then(|t| diff::unified("", t, "/dev/null", &format!("b/{}", n.path)));
             if n.kind == EntryKind::ManifestField {
-                ("manifest-changed", format!("{name} added: {}", n.label()))
+                (
+                    Code::ManifestChanged,
+                    format!("{name} added: {}", n.label()),
+                )
             } else if n.state == EntryState::Text {
                 (
-                    "file-added",
+                    Code::FileAdded,
                     format!("{name} added ({} file: {})", n.kind.as_str(), n.label()),
                 )
             } else {
@@ -351,12 +380,12 @@ fn judge_pair(
                 .and_then(|t| diff::unified(t, "", &format!("a/{}", o.path), "/dev/null"));
             if o.kind == EntryKind::ManifestField {
                 (
-                    "manifest-changed",
+                    Code::ManifestChanged,
                     format!("{name} removed (was {})", o.label()),
                 )
             } else {
                 (
-                    "file-removed",
+                    Code::FileRemoved,
                     format!("{name} removed (was {})", o.label()),
                 )
             }
@@ -368,12 +397,13 @@ fn judge_pair(
             }
             judge_both(o, n, &name, &mut fj)
         }
-        (None, None) => ("unchanged", String::new()),
+        (None, None) => (Code::Unchanged, String::new()),
     };
-    if fj.change == Change::Unchanged && code != "unchanged" {
+    if fj.change == Change::Unchanged && code != Code::Unchanged {
         fj.change = Change::Modified;
     }
-    fj.code = code.to_owned();
+    let (code, reason) = scoped(code, reason, old, new, snaps);
+    fj.code = code;
     fj.verdict = verdict_for(code, policy);
     fj.reason = if reason.is_empty() {
         format!("{name} is unchanged")
@@ -383,13 +413,86 @@ fn judge_pair(
     fj
 }
 
+/// Below the root, some changes are not license changes of the project: a vendored tree's
+/// licenses changing (`vendored-changed`), a new package declaring only licenses the pinned
+/// release already declares, in their standard texts (`package-added`), a package removed whole
+/// (`package-removed`). All three are cosmetic by default; the policy may ask to review them.
+fn scoped(
+    code: Code,
+    reason: String,
+    old: Option<&LicenseEntry>,
+    new: Option<&LicenseEntry>,
+    (old_snap, new_snap): (&LicenseSnapshot, &LicenseSnapshot),
+) -> (Code, String) {
+    let any = new.or(old).expect("a pair always has one side");
+    if code == Code::Unchanged || any.scope == Scope::Root {
+        return (code, reason);
+    }
+    if any.scope == Scope::Vendored {
+        return (Code::VendoredChanged, format!("vendored: {reason}"));
+    }
+    let has_package = |snap: &LicenseSnapshot| {
+        snap.entries
+            .iter()
+            .any(|e| e.scope == Scope::Package && e.package == any.package)
+    };
+    match (old, new) {
+        (None, Some(n)) if !has_package(old_snap) && already_declared(n, old_snap) => (
+            Code::PackageAdded,
+            format!(
+                "{}: new package {} declares {}, which the pinned release already declares",
+                n.display_path(),
+                n.package,
+                n.label()
+            ),
+        ),
+        (Some(o), None) if !has_package(new_snap) => (
+            Code::PackageRemoved,
+            format!(
+                "{}: package {} removed (was {})",
+                o.display_path(),
+                o.package,
+                o.label()
+            ),
+        ),
+        _ => (code, reason),
+    }
+}
+
+/// True when `entry` declares nothing new against `old`: its licenses are already declared
+/// there (outside vendored trees), and a license file is the standard text.
+fn already_declared(entry: &LicenseEntry, old: &LicenseSnapshot) -> bool {
+    let (files, manifests) = declared(old, &|e| e.scope != Scope::Vendored);
+    let known: BTreeSet<String> = files.union(&manifests).cloned().collect();
+    let family_known = |id: &str| known.contains(&identify::family(id));
+    match entry.kind {
+        EntryKind::License => entry
+            .detected
+            .as_ref()
+            .filter(|d| d.is_confident() && family_known(&d.id))
+            .and_then(|d| {
+                let text = entry.text.as_deref()?;
+                super::canonical::compare(text, super::normalize::Markup::Text, &d.id, d.confidence)
+            })
+            .is_some_and(|c| c.is_standard()),
+        EntryKind::ManifestField if entry.expression.is_some() => {
+            !entry.expression_ids.is_empty() && entry.expression_ids.iter().all(|i| family_known(i))
+        }
+        EntryKind::ManifestField => old
+            .entries
+            .iter()
+            .any(|o| o.field == entry.field && o.identity_hash() == entry.identity_hash()),
+        _ => false,
+    }
+}
+
 /// Both sides exist: decide the code and fill the diffs.
 fn judge_both(
     o: &LicenseEntry,
     n: &LicenseEntry,
     name: &str,
     fj: &mut FileJudgement,
-) -> (&'static str, String) {
+) -> (Code, String) {
     let renamed = o.path != n.path;
     let from = if renamed {
         format!(" (renamed from {})", o.path)
@@ -400,7 +503,7 @@ fn judge_both(
     // A symlink can point at a changed file while its own target string stays the same.
     if n.state == EntryState::Symlink {
         return (
-            "symlink",
+            Code::Symlink,
             format!(
                 "{name} is a symlink to {} (not followed; the target cannot be judged){from}",
                 n.detail.as_deref().unwrap_or("?")
@@ -411,11 +514,11 @@ fn judge_both(
         if o.state == n.state && o.sha256 == n.sha256 {
             return if renamed {
                 (
-                    "renamed",
+                    Code::Renamed,
                     format!("{name} renamed from {}, same content", o.path),
                 )
             } else {
-                ("unchanged", String::new())
+                (Code::Unchanged, String::new())
             };
         }
         return (
@@ -426,7 +529,7 @@ fn judge_both(
     if o.state != EntryState::Text {
         fill_diffs(o, n, fj);
         return (
-            "text-changed",
+            Code::TextChanged,
             format!(
                 "{name} was {} and is now text ({}){from}",
                 o.label(),
@@ -442,16 +545,16 @@ fn judge_both(
 
     if o.kind == EntryKind::ManifestField {
         if o.sha256 == n.sha256 {
-            return ("unchanged", String::new());
+            return (Code::Unchanged, String::new());
         }
         if o.identity_hash() == n.identity_hash() {
             return (
-                "formatting-only",
+                Code::FormattingOnly,
                 format!("{name} reformatted, same meaning: {}", n.label()),
             );
         }
         return (
-            "manifest-changed",
+            Code::ManifestChanged,
             format!("{name} changed: {} -> {}", o.label(), n.label()),
         );
     }
@@ -459,11 +562,11 @@ fn judge_both(
     if o.sha256 == n.sha256 {
         return if renamed {
             (
-                "renamed",
+                Code::Renamed,
                 format!("{name} renamed from {}, same text", o.path),
             )
         } else {
-            ("unchanged", String::new())
+            (Code::Unchanged, String::new())
         };
     }
     fill_diffs(o, n, fj);
@@ -471,22 +574,22 @@ fn judge_both(
         let copyright_changed = o.copyright != n.copyright;
         return match (renamed, copyright_changed) {
             (true, false) => (
-                "renamed",
+                Code::Renamed,
                 format!("{name} renamed from {}, same text", o.path),
             ),
             (true, true) => (
-                "renamed",
+                Code::Renamed,
                 format!(
                     "{name} renamed from {}, same text, copyright lines changed",
                     o.path
                 ),
             ),
             (false, true) => (
-                "copyright-only",
+                Code::CopyrightOnly,
                 format!("{name}: only copyright lines changed ({})", n.label()),
             ),
             (false, false) => (
-                "formatting-only",
+                Code::FormattingOnly,
                 format!(
                     "{name}: only whitespace or formatting changed ({})",
                     n.label()
@@ -501,18 +604,36 @@ fn judge_both(
         && !identify::same_license(&od.id, &nd.id)
     {
         return (
-            "id-changed",
+            Code::IdChanged,
             format!("{name}: license changed from {} to {}{from}", od.id, nd.id),
         );
     }
     if n.kind == EntryKind::Notice {
         return (
-            "notice-changed",
+            Code::NoticeChanged,
             format!("{name}: NOTICE text changed ({what}){from}"),
         );
     }
+    if let (Some(id), Some(ot), Some(nt)) = (
+        n.detected
+            .as_ref()
+            .filter(|d| d.is_confident())
+            .map(|d| d.id.as_str()),
+        o.text.as_deref(),
+        n.text.as_deref(),
+    ) && params::only_parameters_changed(id, ot, nt)
+    {
+        let changes = params::changes(id, &n.path, ot, nt);
+        return (
+            Code::TextChanged,
+            format!(
+                "{name}: {id} parameters: {}{from}",
+                params::describe(&changes, true)
+            ),
+        );
+    }
     (
-        "text-changed",
+        Code::TextChanged,
         format!("{name}: {} -> {} with {what}{from}", o.label(), n.label()),
     )
 }
@@ -544,14 +665,17 @@ fn describe_text_change(words: &[WordChange]) -> String {
     }
 }
 
-/// Ids a snapshot declares: confident detections of license files and manifest expression ids,
-/// each as its family (GNU -only/-or-later folded).
-fn declared(snapshot: &LicenseSnapshot, root_only: bool) -> (BTreeSet<String>, BTreeSet<String>) {
+/// Ids the entries of a snapshot that pass `include` declare: confident detections of license
+/// files and manifest expression ids, each as its family (GNU -only/-or-later folded).
+fn declared(
+    snapshot: &LicenseSnapshot,
+    include: &dyn Fn(&LicenseEntry) -> bool,
+) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut files = BTreeSet::new();
     let mut manifests = BTreeSet::new();
-    for e in &snapshot.entries {
+    for e in snapshot.entries.iter().filter(|e| include(e)) {
         match e.kind {
-            EntryKind::License if !root_only || !e.path.contains('/') => {
+            EntryKind::License => {
                 if let Some(d) = e.detected.as_ref().filter(|d| d.is_confident()) {
                     files.extend(identify::aliases(&d.id).iter().map(|a| identify::family(a)));
                 }
@@ -565,13 +689,24 @@ fn declared(snapshot: &LicenseSnapshot, root_only: bool) -> (BTreeSet<String>, B
     (files, manifests)
 }
 
+/// The root's own files: its license files (not `LICENSES/`) and root manifests.
+fn root_declaration(e: &LicenseEntry) -> bool {
+    e.scope == Scope::Root && (e.kind == EntryKind::ManifestField || !e.path.contains('/'))
+}
+
+/// True when the root declares a license (packages and vendored trees do not count: a project
+/// whose root license is gone is unlicensed whatever its members say).
 fn has_license(snapshot: &LicenseSnapshot) -> bool {
-    snapshot.entries.iter().any(|e| {
-        e.kind == EntryKind::License
-            || (e.kind == EntryKind::ManifestField
-                && e.state == EntryState::Text
-                && e.text.as_deref().is_some_and(|t| !t.trim().is_empty()))
-    })
+    snapshot
+        .entries
+        .iter()
+        .filter(|e| e.scope == Scope::Root)
+        .any(|e| {
+            e.kind == EntryKind::License
+                || (e.kind == EntryKind::ManifestField
+                    && e.state == EntryState::Text
+                    && e.text.as_deref().is_some_and(|t| !t.trim().is_empty()))
+        })
 }
 
 fn project_findings(
@@ -580,9 +715,9 @@ fn project_findings(
     policy: &LicensePolicy,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut push = |code: &str, reason: String| {
+    let mut push = |code: Code, reason: String| {
         out.push(Finding {
-            code: code.to_owned(),
+            code,
             verdict: verdict_for(code, policy),
             path: None,
             reason,
@@ -590,14 +725,14 @@ fn project_findings(
     };
     if has_license(old) && !has_license(new) {
         push(
-            "license-removed",
+            Code::LicenseRemoved,
             "no license file or manifest license field is left: all rights reserved by default"
                 .to_owned(),
         );
     }
 
     let disagreement = |s: &LicenseSnapshot| {
-        let (files, manifests) = declared(s, true);
+        let (files, manifests) = declared(s, &root_declaration);
         (!files.is_empty() && !manifests.is_empty() && files.is_disjoint(&manifests))
             .then_some((files, manifests))
     };
@@ -606,7 +741,7 @@ fn project_findings(
     {
         let fmt = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
         push(
-            "manifest-disagrees",
+            Code::ManifestDisagrees,
             format!(
                 "manifest license fields say {} but the license files are {}",
                 fmt(&manifests),
@@ -616,10 +751,10 @@ fn project_findings(
     }
 
     if policy.has_allow_list() {
-        let (old_files, old_manifests) = declared(old, false);
+        let (old_files, old_manifests) = declared(old, &|e| e.scope != Scope::Vendored);
         let old_all: BTreeSet<&String> = old_files.iter().chain(old_manifests.iter()).collect();
         let mut reported = BTreeSet::new();
-        for e in &new.entries {
+        for e in new.entries.iter().filter(|e| e.scope != Scope::Vendored) {
             let offending: Vec<String> = match (e.kind, &e.detected, &e.expression) {
                 (EntryKind::License, Some(d), _)
                     if d.is_confident() && !policy.id_allowed(&d.id) =>
@@ -637,7 +772,7 @@ fn project_findings(
             for id in offending {
                 if !old_all.contains(&identify::family(&id)) && reported.insert(id.clone()) {
                     push(
-                        "not-allowed",
+                        Code::NotAllowed,
                         format!(
                             "{}: {id} is not on the allowed license list",
                             e.display_path()
@@ -652,27 +787,33 @@ fn project_findings(
 
 fn summarise(files: &[FileJudgement], findings: &[Finding]) -> Vec<String> {
     let mut lines = Vec::new();
-    let anything_changed = files.iter().any(|f| f.code != "unchanged");
+    let anything_changed = files.iter().any(|f| f.code != Code::Unchanged);
     for f in files {
         let name = f.display_path();
         let old = f.old_label.clone().unwrap_or_default();
         let new = f.new_label.clone().unwrap_or_default();
         let line = match f.change {
-            Change::Unchanged if f.kind == EntryKind::ManifestField && anything_changed => {
+            // The root's unchanged fields say what still holds; a monorepo's hundred unchanged
+            // package manifests would bury the change.
+            Change::Unchanged
+                if f.kind == EntryKind::ManifestField
+                    && f.scope == Scope::Root
+                    && anything_changed =>
+            {
                 format!("{name}: unchanged ({new})")
             }
             Change::Unchanged => continue,
             Change::Added => format!("{name}: added ({new}) [{}]", f.code),
             Change::Removed => format!("{name}: removed (was {old}) [{}]", f.code),
-            Change::Renamed | Change::Modified => match f.code.as_str() {
-                "text-changed" | "notice-changed" => {
+            Change::Renamed | Change::Modified => match f.code {
+                Code::TextChanged | Code::NoticeChanged => {
                     format!(
                         "{name}: {old} -> {new} with {} [{}]",
                         describe_text_change(&f.word_diff),
                         f.code
                     )
                 }
-                "renamed" => format!(
+                Code::Renamed => format!(
                     "{name}: renamed from {}, same text ({new}) [{}]",
                     f.old_path.as_deref().unwrap_or("?"),
                     f.code
@@ -923,7 +1064,7 @@ mod tests {
         assert_eq!(j.verdict, Verdict::ReviewRequired);
         let relaxed = LicensePolicy {
             allowed: vec![],
-            review_codes: Some(vec!["file-added".into()]),
+            review_codes: Some(vec![Code::FileAdded]),
         };
         assert_eq!(
             judge(&old, &notice, &relaxed).verdict,

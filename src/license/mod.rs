@@ -13,28 +13,45 @@
 //!
 //! Submodules: `discover` (git, the only I/O), `manifest` (manifest fields), `normalize`
 //! (normalised texts, copyright lines), `identify` (SPDX detection and expressions), `snapshot`
-//! (the stored state), `diff` (readable diffs), `judge` (classification), `policy`.
+//! (the stored state), `diff` (readable diffs), `judge` (classification), `code` (the finding
+//! codes), `policy`.
 
+mod analysis;
+mod canonical;
+mod code;
 mod diff;
 mod discover;
+mod expression;
+mod family;
 mod identify;
 mod judge;
 mod manifest;
 mod normalize;
+mod params;
 mod policy;
 mod snapshot;
+mod terms;
+mod walk;
 
+pub use analysis::{LicenseAnalysis, PackageRow, Side};
+pub use canonical::{CanonicalDiff, Filled, NonStandard, Position, standard_text};
+pub use code::FindingCode;
 pub use diff::{WordChange, WordTag};
 pub use discover::{MAX_DIR_FILES, classify_name};
+pub use expression::Expr;
+pub use family::{Classified, DISCLAIMER, Family, Source as FamilySource};
 pub use identify::{CONFIDENT, Detection, ParsedExpression, parse_expression};
 pub use judge::{Change, FileJudgement, Finding, LicenseJudgement, Verdict};
 pub use manifest::{Field as ManifestField, MANIFESTS};
 pub use normalize::{Markup, Normalised, is_copyright_line, normalise};
-pub use policy::{ALL_CODES, ALWAYS_REVIEW, COSMETIC_CODES, LicensePolicy};
+pub use params::{BUSL_KEYS, Parameter, ParameterChange};
+pub use policy::LicensePolicy;
 pub use snapshot::{
     EntryKind, EntryState, LicenseEntry, LicenseSnapshot, MAX_BLOB_BYTES, MAX_STORED_TEXT,
-    ManifestSeen, SNAPSHOT_VERSION, decode_text, sha256_hex,
+    ManifestSeen, SNAPSHOT_VERSION, Scope, decode_text, sha256_hex,
 };
+pub use terms::{Rider, RiderKind};
+pub use walk::{MAX_DEPTH, MAX_PACKAGES, MAX_TREES, MAX_VENDORED};
 
 /// Reads the license state of `commit` from `repo` (typically a bare clone).
 ///

@@ -3,41 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::code::FindingCode;
 use super::identify;
-
-/// Codes that always need review whatever the policy says: they are the changes upkeep exists to
-/// catch, so no configuration can wave them through.
-pub const ALWAYS_REVIEW: &[&str] = &[
-    "license-removed",
-    "text-changed",
-    "id-changed",
-    "not-allowed",
-];
-
-/// Every finding code, for validating `review_codes` in config.
-pub const ALL_CODES: &[&str] = &[
-    "unchanged",
-    "renamed",
-    "formatting-only",
-    "copyright-only",
-    "text-changed",
-    "id-changed",
-    "file-added",
-    "file-removed",
-    "manifest-changed",
-    "notice-changed",
-    "manifest-disagrees",
-    "license-removed",
-    "not-allowed",
-    "binary",
-    "too-large",
-    "symlink",
-    "unreadable",
-    "manifest-unparsable",
-];
-
-/// The codes that are cosmetic by default.
-pub const COSMETIC_CODES: &[&str] = &["renamed", "formatting-only", "copyright-only"];
 
 /// What is allowed and what needs review.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,24 +12,24 @@ pub struct LicensePolicy {
     /// Allowed SPDX ids (`MIT`) or whole expressions (`Apache-2.0 WITH LLVM-exception`).
     /// Empty: no allow list, the `not-allowed` finding is never raised.
     pub allowed: Vec<String>,
-    /// Codes that need review. `None`: every non-cosmetic code. Codes in [`ALWAYS_REVIEW`] need
-    /// review regardless.
-    pub review_codes: Option<Vec<String>>,
+    /// Codes that need review. `None`: every non-cosmetic code. Codes that are
+    /// [`FindingCode::always_reviewed`] need review regardless.
+    pub review_codes: Option<Vec<FindingCode>>,
 }
 
 impl LicensePolicy {
     /// True when a finding with `code` needs legal review under this policy.
     #[must_use]
-    pub fn needs_review(&self, code: &str) -> bool {
-        if code == "unchanged" {
+    pub fn needs_review(&self, code: FindingCode) -> bool {
+        if code == FindingCode::Unchanged {
             return false;
         }
-        if ALWAYS_REVIEW.contains(&code) {
+        if code.always_reviewed() {
             return true;
         }
         match &self.review_codes {
-            Some(list) => list.iter().any(|c| c == code),
-            None => !COSMETIC_CODES.contains(&code),
+            Some(list) => list.contains(&code),
+            None => !code.cosmetic_by_default(),
         }
     }
 
@@ -104,22 +71,22 @@ mod tests {
     #[test]
     fn default_policy_reviews_everything_but_cosmetic_codes() {
         let p = LicensePolicy::default();
-        assert!(p.needs_review("notice-changed"));
-        assert!(p.needs_review("file-added"));
-        assert!(!p.needs_review("copyright-only"));
-        assert!(!p.needs_review("unchanged"));
+        assert!(p.needs_review(FindingCode::NoticeChanged));
+        assert!(p.needs_review(FindingCode::FileAdded));
+        assert!(!p.needs_review(FindingCode::CopyrightOnly));
+        assert!(!p.needs_review(FindingCode::Unchanged));
     }
 
     #[test]
     fn operators_can_relax_codes_but_not_the_core_ones() {
         let p = LicensePolicy {
             allowed: Vec::new(),
-            review_codes: Some(vec!["file-added".into(), "copyright-only".into()]),
+            review_codes: Some(vec![FindingCode::FileAdded, FindingCode::CopyrightOnly]),
         };
-        assert!(!p.needs_review("notice-changed"));
-        assert!(p.needs_review("copyright-only"));
-        assert!(p.needs_review("text-changed"));
-        assert!(p.needs_review("license-removed"));
+        assert!(!p.needs_review(FindingCode::NoticeChanged));
+        assert!(p.needs_review(FindingCode::CopyrightOnly));
+        assert!(p.needs_review(FindingCode::TextChanged));
+        assert!(p.needs_review(FindingCode::LicenseRemoved));
     }
 
     #[test]

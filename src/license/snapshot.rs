@@ -10,7 +10,8 @@ use super::identify::{self, Detection};
 use super::normalize::{self, Markup};
 
 /// Snapshot format version; bump when the meaning of stored fields changes.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// 2: entries of workspace members, packages and vendored trees (`scope`, `package`).
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// Blobs above this size are not loaded (hostile or mistaken inputs).
 pub const MAX_BLOB_BYTES: u64 = 1024 * 1024;
@@ -29,9 +30,13 @@ pub struct LicenseSnapshot {
     pub entries: Vec<LicenseEntry>,
     /// Root manifests seen (including ones without a license field, such as go.mod).
     pub manifests: Vec<ManifestSeen>,
-    /// True when discovery stopped early (too many files under a license directory).
+    /// True when discovery stopped early (too many files under a license directory, or a walk
+    /// limit of the repository tree; `notes` says which).
     #[serde(default)]
     pub truncated: bool,
+    /// What the bounded walk of the tree left out, for people (empty when nothing).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl LicenseSnapshot {
@@ -44,6 +49,7 @@ impl LicenseSnapshot {
             entries: Vec::new(),
             manifests: Vec::new(),
             truncated: false,
+            notes: Vec::new(),
         }
     }
 
@@ -57,11 +63,14 @@ impl LicenseSnapshot {
 
     /// The fingerprint of this state: sha256 over the sorted (path, field, normalised body hash)
     /// triples. Approvals are keyed on it, so any later non-cosmetic change needs a new approval.
+    /// Vendored entries are left out: a vendored tree's churn never voids an approval (its changes
+    /// are reported, and reviewed only when the policy asks for `vendored-changed`).
     #[must_use]
     pub fn fingerprint(&self) -> String {
         let mut rows: Vec<String> = self
             .entries
             .iter()
+            .filter(|e| e.scope != Scope::Vendored)
             .map(|e| {
                 format!(
                     "{}\u{0}{}\u{0}{}\n",
@@ -108,6 +117,33 @@ impl EntryKind {
     }
 }
 
+/// Which part of the repository an entry declares the license of.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// The repository root (its files, `LICENSES/` and root manifests).
+    #[default]
+    Root,
+    /// A workspace member, package or sub-project in a subdirectory (its own manifest or license).
+    Package,
+    /// Third-party code committed under `vendor/`, `third_party/`, `node_modules/`, ...
+    Vendored,
+}
+
+impl Scope {
+    /// Lower-case name for tables.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Root => "root",
+            Self::Package => "package",
+            Self::Vendored => "vendored",
+        }
+    }
+}
+
 /// Whether an entry's content could be read as text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -134,6 +170,12 @@ pub struct LicenseEntry {
     /// Manifest field name (`license`, `classifiers`, `SPDX-License-Identifier`, ...); None for files.
     pub field: Option<String>,
     pub kind: EntryKind,
+    /// Root, package or vendored (absent in snapshots before version 2: root).
+    #[serde(default)]
+    pub scope: Scope,
+    /// The directory of the package this entry belongs to (`""` for the root).
+    #[serde(default)]
+    pub package: String,
     pub state: EntryState,
     /// Size in bytes of the blob (or of the field value).
     pub size: u64,
@@ -231,6 +273,14 @@ impl LicenseEntry {
         Ok(entry)
     }
 
+    /// Places the entry in a package (`dir` non-empty) or vendored tree; the root is the default.
+    #[must_use]
+    pub fn in_scope(mut self, scope: Scope, dir: &str) -> Self {
+        self.scope = scope;
+        self.package = dir.to_owned();
+        self
+    }
+
     /// Builds a manifest-field entry from its (string) value.
     #[must_use]
     pub fn from_manifest_value(path: &str, field: &str, value: &str) -> Self {
@@ -276,6 +326,8 @@ impl LicenseEntry {
             path: path.to_owned(),
             field,
             kind,
+            scope: Scope::Root,
+            package: String::new(),
             state,
             size: 0,
             blob_id: None,

@@ -55,6 +55,7 @@ pub async fn run(deps: &Deps, opts: &RunOptions) -> Result<RunReport, RunError> 
         }
     }
     let holder = format!("{}:{}:{}", hostname(), std::process::id(), opts.trigger);
+    crate::failpoint::hit("before-lease");
     take_lease(deps, &holder).await?;
     crate::failpoint::hit("after-lease");
     let result = run_leased(deps, opts, &holder).await;

@@ -137,7 +137,7 @@ async fn metrics(State(control): State<Arc<Control>>) -> Response {
         Ok(Ok(scrape)) => (
             [(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
             )],
             control.metrics().render(&scrape),
         )

@@ -236,6 +236,35 @@ fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     })
 }
 
+/// The connection's busy handler: SQLite's own busy-timeout waits (the same growing delays, up
+/// to `timeout` per locking event), plus a debug line when a wait starts, so a run that stalls
+/// on another process's lock says why. The `state-lock-wait` failpoint lets a test see that a
+/// run is waiting (and hold it there) rather than guess from the clock.
+fn lock_waiter(path: PathBuf, timeout: Duration) -> impl FnMut(i32) -> bool + Send + 'static {
+    const DELAYS_MS: [u64; 12] = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100];
+    let mut waited = Duration::ZERO;
+    move |count| {
+        if count == 0 {
+            waited = Duration::ZERO;
+            tracing::debug!(
+                state = %path.display(),
+                busy_timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                "state database locked by another process; waiting"
+            );
+            crate::failpoint::hit("state-lock-wait");
+        }
+        let left = timeout.saturating_sub(waited);
+        if left.is_zero() {
+            return false;
+        }
+        let step = usize::try_from(count).unwrap_or(0).min(DELAYS_MS.len() - 1);
+        let delay = Duration::from_millis(DELAYS_MS[step]).min(left);
+        std::thread::sleep(delay);
+        waited += delay;
+        true
+    }
+}
+
 impl Store {
     /// Open (creating it and its directory if needed) and migrate the database, waiting up to
     /// 10 s for another process's lock.
@@ -252,7 +281,7 @@ impl Store {
         }
         let mut conn = Connection::open(path)
             .with_context(|| format!("opening state database {}", path.display()))?;
-        conn.busy_timeout(busy_timeout)?;
+        conn.busy_handler(Some(lock_waiter(path.to_path_buf(), busy_timeout)))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .with_context(|| format!("enabling WAL on {}", path.display()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;

@@ -41,7 +41,18 @@ fn lease_refuses_a_second_holder_until_released_or_expired() {
     s.acquire_lease("b", Duration::from_millis(0))
         .unwrap()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(5));
+    // Expired once the clock is past its expiry (millisecond stamps): wait for the clock, not
+    // for a guessed number of milliseconds.
+    let expires: String = s
+        .conn()
+        .query_row("SELECT expires_at FROM lease WHERE name = 'run'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let expires = parse_ts(&expires).unwrap();
+    while Utc::now() <= expires {
+        std::thread::yield_now();
+    }
     assert!(
         s.acquire_lease("c", Duration::from_secs(60))
             .unwrap()

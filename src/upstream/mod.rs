@@ -7,6 +7,7 @@
 
 pub mod channels;
 pub mod diff;
+pub mod smart_http;
 pub mod version;
 
 use std::path::{Path, PathBuf};

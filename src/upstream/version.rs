@@ -6,15 +6,13 @@
 //! parse (`Version::parse` returns `None`, never panics, on any input).
 //!
 //! Equality is semantic, consistent with the order: `v1.2` and `1.2.0` are equal semver
-//! versions, and so are `1.0+a` and `1.0+b` (build metadata and PEP 440 local labels are
-//! ignored for ordering). Callers that need a deterministic order among equal versions break
+//! versions, and so are `1.0+a` and `1.0+b` (semver build metadata is ignored for ordering).
+//! PEP 440 versions follow the specification through `pep440_rs`, local labels included
+//! (`1.0 < 1.0+local.7`). Callers that need a deterministic order among equal versions break
 //! ties on [`Version::as_str`].
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::sync::LazyLock;
-
-use regex::Regex;
 
 /// How a server numbers its releases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -129,10 +127,6 @@ impl Num {
     fn zero() -> Num {
         Num(String::new())
     }
-
-    fn is_zero(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl PartialOrd for Num {
@@ -186,109 +180,22 @@ impl SemverKey {
 // ---------------------------------------------------------------------------------------------
 // PEP 440
 
-/// The regex from the PEP 440 appendix (as used by `packaging`), case-insensitive.
-static PEP440_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?xi)^\s*v?
-        (?:(?P<epoch>[0-9]+)!)?
-        (?P<release>[0-9]+(?:\.[0-9]+)*)
-        (?P<pre>[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?
-        (?P<post>(?:-(?P<post_n1>[0-9]+))|(?:[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?))?
-        (?P<dev>[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?
-        (?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?
-        \s*$",
-    )
-    .expect("static PEP 440 regex is valid")
-});
-
-/// Pre-release phase, in PEP 440 order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum PrePhase {
-    Alpha,
-    Beta,
-    Rc,
-}
-
-/// The pre part of the key: a dev-only release sorts before every pre-release of the same
-/// release, and a final (or post) release after them (PEP 440 "Summary of permitted suffixes").
+/// A PEP 440 version as parsed, normalised and ordered by `pep440_rs` (the parser uv grew
+/// from): epochs, pre/post/dev releases, implicit numbers, alternative spellings, and local
+/// labels ordered as the specification says.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum PreKey {
-    DevOnly,
-    Pre(PrePhase, Num),
-    Final,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Pep440Key {
-    epoch: Num,
-    /// Release segments with trailing zeros removed (`1.0` == `1.0.0`).
-    release: Vec<Num>,
-    pre: PreKey,
-    /// `None` (no post release) sorts before any post release.
-    post: Option<Num>,
-    /// `None` (not a dev release) sorts after every dev release: see `Ord` via `DevKey`.
-    dev: DevKey,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum DevKey {
-    Dev(Num),
-    NotDev,
-}
+struct Pep440Key(pep440_rs::Version);
 
 impl Pep440Key {
+    /// `None` for text that is not a PEP 440 version, and for numbers beyond `u64`, which the
+    /// crate refuses (PEP 440 sets no bound; such a tag is skipped like any unparsable one).
     fn parse(raw: &str) -> Option<Pep440Key> {
-        let caps = PEP440_RE.captures(raw)?;
-        let num = |name: &str| caps.name(name).map(|m| Num::new(m.as_str()));
-        let epoch = num("epoch").unwrap_or_else(Num::zero);
-        let mut release: Vec<Num> = caps
-            .name("release")?
-            .as_str()
-            .split('.')
-            .map(Num::new)
-            .collect();
-        while release.last().is_some_and(Num::is_zero) {
-            release.pop();
-        }
-        let pre = caps.name("pre_l").map(|l| {
-            let phase = match l.as_str().to_ascii_lowercase().as_str() {
-                "a" | "alpha" => PrePhase::Alpha,
-                "b" | "beta" => PrePhase::Beta,
-                // c, rc, pre, preview all normalise to rc.
-                _ => PrePhase::Rc,
-            };
-            (phase, num("pre_n").unwrap_or_else(Num::zero))
-        });
-        let post = if caps.name("post").is_some() {
-            Some(
-                num("post_n1")
-                    .or_else(|| num("post_n2"))
-                    .unwrap_or_else(Num::zero),
-            )
-        } else {
-            None
-        };
-        let dev = if caps.name("dev").is_some() {
-            DevKey::Dev(num("dev_n").unwrap_or_else(Num::zero))
-        } else {
-            DevKey::NotDev
-        };
-        let pre = match pre {
-            Some((phase, n)) => PreKey::Pre(phase, n),
-            None if post.is_none() && matches!(dev, DevKey::Dev(_)) => PreKey::DevOnly,
-            None => PreKey::Final,
-        };
-        Some(Pep440Key {
-            epoch,
-            release,
-            pre,
-            post,
-            dev,
-        })
+        raw.parse::<pep440_rs::Version>().ok().map(Pep440Key)
     }
 
+    /// A pre-release or a development release (PEP 440 counts both as pre-releases).
     fn is_prerelease(&self) -> bool {
-        matches!(self.pre, PreKey::Pre(..) | PreKey::DevOnly) || matches!(self.dev, DevKey::Dev(_))
+        self.0.any_prerelease()
     }
 }
 
@@ -589,13 +496,18 @@ mod tests {
             ("1.0.post", "1.0.post0"),
             ("1.0-dev", "1.0.dev0"),
             ("0!1.0", "1.0"),
-            ("1.0+local.7", "1.0"),
             ("V1.0RC1", "1.0rc1"),
             ("1.01", "1.1"),
         ];
         for (a, b) in same {
             assert_eq!(v(Pep440, a), v(Pep440, b), "{a} == {b}");
         }
+        // Changed with pep440_rs: local labels used to be ignored (`1.0+local.7` == `1.0`). PEP
+        // 440, "Local version identifiers", orders them: a local version sorts after its public
+        // version, and local segments compare numerically or lexicographically.
+        assert!(v(Pep440, "1.0") < v(Pep440, "1.0+local.7"));
+        assert!(v(Pep440, "1.0+local.7") < v(Pep440, "1.0+local.10"));
+        assert!(v(Pep440, "1.0+local.7") < v(Pep440, "1.0.post1"));
     }
 
     #[test]
@@ -665,13 +577,15 @@ mod tests {
     fn huge_numbers_compare_without_overflow() {
         let big = "1.99999999999999999999999999999";
         let bigger = "1.100000000000000000000000000000";
-        for scheme in [
-            VersionScheme::Pep440,
-            VersionScheme::Calver,
-            VersionScheme::Loose,
-        ] {
+        for scheme in [VersionScheme::Calver, VersionScheme::Loose] {
             assert!(v(scheme, big) < v(scheme, bigger), "{scheme:?}");
         }
+        // Changed with pep440_rs: it keeps each number in a u64 and refuses larger ones (PEP 440
+        // itself sets no bound). Such a tag is skipped like any other unparsable one, never a
+        // panic; numbers up to u64::MAX still compare.
+        use VersionScheme::Pep440;
+        assert!(Version::parse(Pep440, big).is_none());
+        assert!(v(Pep440, "1.9999999999999999999") < v(Pep440, "1.18446744073709551615"));
     }
 
     #[test]

@@ -80,7 +80,7 @@ impl FakeAzure {
                 repository: repo.into(),
                 api_version: "7.1".into(),
                 token: token.map(Secret::new),
-                timeout: Duration::from_secs(10),
+                timeout: super::TIMEOUT,
                 max_retries: 3,
                 max_rate_limit_wait,
             },

@@ -67,7 +67,7 @@ impl FakeGithub {
                 owner: OWNER.into(),
                 repo: repo.into(),
                 token: token.map(Secret::new),
-                timeout: Duration::from_secs(10),
+                timeout: super::TIMEOUT,
                 max_retries: 3,
                 max_rate_limit_wait,
             },

@@ -460,11 +460,15 @@ pub trait FakeForge {
     }
 }
 
+/// The test clients' request timeout: no test here is about a fake that does not answer, so
+/// it is a ceiling for a loaded machine, never the subject of a test.
+pub const TIMEOUT: Duration = Duration::from_secs(120);
+
 /// The HTTP policy the test clients use: real retries, tiny backoffs.
 pub fn test_http_settings(max_rate_limit_wait: Duration) -> upkeep::http::HttpSettings {
     upkeep::http::HttpSettings {
-        timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(5),
+        timeout: TIMEOUT,
+        connect_timeout: TIMEOUT,
         max_retries: 3,
         backoff_base: Duration::from_millis(5),
         backoff_max: Duration::from_millis(50),

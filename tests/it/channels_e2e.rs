@@ -1,12 +1,13 @@
-//! Release channels through the real binary: npm as the primary channel with a cooldown, the
-//! MCP-registry-style cross-check, conditional requests across runs, and a failed lookup that
-//! fails the server instead of looking like "no new release".
+//! Release channels through the real binary: npm as the primary channel with a cooldown and its
+//! dist-tags, PyPI through the Simple API, the registry cross-check, conditional requests across
+//! runs, and a failed lookup that fails the server instead of looking like "no new release".
 
 use serde_json::json;
 
 use crate::channels_support::FakeRegistry;
 use crate::support::{MIT, Repo, ServerSpec, Workspace, lockfile, server};
 
+/// A packument whose `latest` names the last version given.
 fn npm_doc(versions: &[(&str, &str)]) -> serde_json::Value {
     let mut v = serde_json::Map::new();
     let mut t = serde_json::Map::new();
@@ -27,6 +28,16 @@ struct World {
 }
 
 fn world(release_table: &str) -> World {
+    world_with(release_table, |registry| {
+        format!(
+            "npm = {{ package = \"weather-mcp\", registry = \"{}\" }}",
+            registry
+        )
+    })
+}
+
+/// `channels` makes the `[servers.channels]` entries from the fake registry's base URL.
+fn world_with(release_table: &str, channels: impl Fn(&str) -> String) -> World {
     let ws = Workspace::new();
     let mut up = Repo::new(&ws.path("upstream.git"));
     let c1 = up.commit(&[("LICENSE", Some(MIT))], "r1");
@@ -47,7 +58,10 @@ fn world(release_table: &str) -> World {
     let config = std::fs::read_to_string(ws.config_path()).unwrap();
     let config = config.replace(
         "release = { channel = \"git-tags\", tag-pattern = \"^v(.+)$\" }",
-        &format!("{release_table}\n\n[servers.channels]\nnpm = {{ package = \"weather-mcp\", registry = \"{}\" }}\n", registry.base()),
+        &format!(
+            "{release_table}\n\n[servers.channels]\n{}\n",
+            channels(&registry.base())
+        ),
     );
     std::fs::write(ws.config_path(), config).unwrap();
     World { ws, up, registry }
@@ -60,7 +74,7 @@ fn npm_as_the_primary_channel_proposes_only_what_it_published_after_the_cooldown
     let old = (now - chrono::Duration::days(30)).to_rfc3339();
     let fresh = (now - chrono::Duration::hours(2)).to_rfc3339();
     // 1.1.0 is published and old enough; 1.2.0 was published two hours ago.
-    w.registry.json(
+    w.registry.npm(
         "/weather-mcp",
         &npm_doc(&[("1.0.0", &old), ("1.1.0", &old), ("1.2.0", &fresh)]),
     );
@@ -96,7 +110,7 @@ fn npm_as_the_primary_channel_proposes_only_what_it_published_after_the_cooldown
 fn an_unchanged_registry_answer_is_quiet_and_a_new_publication_is_not() {
     let w = world("release = { channel = \"npm\", tag-pattern = \"^v(.+)$\" }");
     let old = (chrono::Utc::now() - chrono::Duration::days(30)).to_rfc3339();
-    w.registry.json(
+    w.registry.npm(
         "/weather-mcp",
         &npm_doc(&[("1.0.0", &old), ("1.1.0", &old)]),
     );
@@ -114,7 +128,7 @@ fn an_unchanged_registry_answer_is_quiet_and_a_new_publication_is_not() {
     assert_eq!(w.registry.full_responses(), 0);
 
     // 1.2.0 is published (its tag was there all along): the full check updates the PR.
-    w.registry.json(
+    w.registry.npm(
         "/weather-mcp",
         &npm_doc(&[("1.0.0", &old), ("1.1.0", &old), ("1.2.0", &old)]),
     );
@@ -150,7 +164,7 @@ fn a_registry_cross_check_reports_versions_without_tags_in_the_report_and_the_pr
     );
     let old = (chrono::Utc::now() - chrono::Duration::days(30)).to_rfc3339();
     // npm has 1.3.0, which no tag carries; 1.2.0 is tagged but missing on npm.
-    w.registry.json(
+    w.registry.npm(
         "/weather-mcp",
         &npm_doc(&[("1.0.0", &old), ("1.1.0", &old), ("1.3.0", &old)]),
     );
@@ -168,4 +182,102 @@ fn a_registry_cross_check_reports_versions_without_tags_in_the_report_and_the_pr
     let body = s["pull_request"]["body"].as_str().unwrap();
     assert!(body.contains("Release channels disagree"), "{body}");
     assert!(body.contains("1.3.0"), "{body}");
+}
+
+#[test]
+fn npm_a_version_published_under_next_is_not_proposed() {
+    let w = world("release = { channel = \"npm\", tag-pattern = \"^v(.+)$\" }");
+    let old = (chrono::Utc::now() - chrono::Duration::days(30)).to_rfc3339();
+    // 1.2.0 is tagged and published, but with `npm publish --tag next`: `latest` stays 1.1.0.
+    let mut doc = npm_doc(&[("1.0.0", &old), ("1.1.0", &old), ("1.2.0", &old)]);
+    doc["dist-tags"] = json!({"latest": "1.1.0", "next": "1.2.0"});
+    w.registry.npm("/weather-mcp", &doc);
+    let (code, report) = w.ws.sync();
+    assert_eq!(code, 0, "{report}");
+    let s = server(&report, "weather");
+    assert_eq!(s["latest"]["version"], "1.1.0", "{s}");
+    assert_eq!(s["channels"][0]["latest"], "1.1.0", "{s}");
+    assert_eq!(s["pull_request"]["action"], "created", "{s}");
+    assert!(
+        s["pull_request"]["pin_diff"]
+            .as_str()
+            .unwrap()
+            .contains("v1.1.0"),
+        "{s}"
+    );
+}
+
+#[test]
+fn npm_latest_moved_back_turns_the_open_pr_to_the_version_it_names() {
+    let w = world("release = { channel = \"npm\", tag-pattern = \"^v(.+)$\" }");
+    let old = (chrono::Utc::now() - chrono::Duration::days(30)).to_rfc3339();
+    let mut doc = npm_doc(&[("1.0.0", &old), ("1.1.0", &old), ("1.2.0", &old)]);
+    w.registry.npm("/weather-mcp", &doc);
+    let (code, report) = w.ws.sync();
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(server(&report, "weather")["latest"]["version"], "1.2.0");
+
+    // The publisher rolls back: `npm dist-tag add weather-mcp@1.1.0 latest`.
+    doc["dist-tags"]["latest"] = json!("1.1.0");
+    w.registry.npm("/weather-mcp", &doc);
+    let (code, report) = w.ws.sync();
+    assert_eq!(code, 0, "{report}");
+    let s = server(&report, "weather");
+    assert!(
+        s["unchanged_since"].is_null(),
+        "a new answer is a full check: {s}"
+    );
+    assert_eq!(s["latest"]["version"], "1.1.0", "{s}");
+    assert_eq!(s["pull_request"]["action"], "updated", "{s}");
+    let diff = s["pull_request"]["pin_diff"].as_str().unwrap();
+    assert!(
+        diff.contains("v1.1.0") && !diff.contains("v1.2.0"),
+        "{diff}"
+    );
+    let title = s["pull_request"]["title"].as_str().unwrap();
+    assert!(
+        title.contains("1.1.0") && !title.contains("1.2.0"),
+        "{title}"
+    );
+}
+
+#[test]
+fn pypi_as_the_primary_channel_is_read_through_the_simple_api() {
+    let w = world_with(
+        "release = { channel = \"pypi\", tag-pattern = \"^v(.+)$\", scheme = \"pep440\" }",
+        |registry| format!("pypi = {{ project = \"Weather_MCP\", index = \"{registry}\" }}"),
+    );
+    let old = (chrono::Utc::now() - chrono::Duration::days(30))
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let file = |name: &str, yanked: serde_json::Value| {
+        json!({"filename": name, "url": format!("/files/{name}"), "hashes": {"sha256": "00"},
+               "size": 10, "upload-time": old, "yanked": yanked})
+    };
+    // 1.2.0 is tagged and was uploaded, then yanked.
+    w.registry.pypi_simple(
+        "/simple/weather-mcp/",
+        &json!({
+            "meta": {"api-version": "1.1"},
+            "name": "weather-mcp",
+            "versions": ["1.0.0", "1.1.0", "1.2.0"],
+            "files": [
+                file("weather_mcp-1.0.0.tar.gz", json!(false)),
+                file("weather_mcp-1.1.0-py3-none-any.whl", json!(false)),
+                file("weather_mcp-1.2.0.tar.gz", json!("broken build"))
+            ]
+        }),
+    );
+    let (code, report) = w.ws.sync();
+    assert_eq!(code, 0, "{report}");
+    let s = server(&report, "weather");
+    assert_eq!(s["latest"]["version"], "1.1.0", "{s}");
+    assert_eq!(s["channels"][0]["name"], "pypi");
+    assert_eq!(s["pull_request"]["action"], "created", "{s}");
+    let paths: Vec<String> = w.registry.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        ["/simple/weather-mcp/"],
+        "the JSON API is not needed"
+    );
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::support::wait::Pause;
 use crate::support::{
     MIT, Repo, ServerSpec, Workspace, commits_ahead, git_daemon, git_daemon_on, server,
 };
@@ -246,16 +247,21 @@ fn a_state_lock_that_clears_within_the_busy_timeout_is_waited_for() {
     let s = synced();
     s.ws.edit_config(|c| c.replacen("[state]\n", "[state]\nbusy-timeout = \"5m\"\n", 1));
     let lock = DbLock::writer(&s.db());
-    let releaser = std::thread::spawn(move || {
-        // Long enough that the run below starts while the lock is held.
-        std::thread::sleep(Duration::from_millis(1500));
-        let released_at = chrono::Utc::now();
-        lock.release();
-        released_at
-    });
-    let (code, report) = s.ws.sync();
-    let released_at = releaser.join().unwrap();
-    assert_eq!(code, 0, "{report}");
+    // The run announces (and holds) its first wait for the lock at a failpoint: the lock is
+    // released only once the run is known to be waiting for it.
+    let pause = Pause::new();
+    let run = s.ws.spawn(
+        &["sync", "--now", "--json"],
+        &pause.env(&["state-lock-wait"]),
+    );
+    pause.wait_reached("state-lock-wait");
+    let released_at = chrono::Utc::now();
+    lock.release();
+    pause.release("state-lock-wait");
+    let out = s.ws.finish(run, "the run that waited for the lock");
+    let report: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}): {}\n{}", out.stdout, out.stderr));
+    assert_eq!(out.code, 0, "{report}\n{}", out.stderr);
     for (name, _) in &s.mirrors {
         assert_eq!(server(&report, name)["status"], "pr-updated", "{report}");
     }
@@ -484,9 +490,11 @@ fn an_upstream_that_stalls_times_out_while_the_others_finish() {
     assert!(stalled_mirror.branch("upkeep/stalled").is_none());
     assert_last_error(&ws, "stalled", "timed out");
 
-    // The upstream answers again, on the same address.
+    // The upstream answers again, on the same address. libgit2's timeout is back at its
+    // default: a real fetch must not race a 2 s limit on a busy machine.
     let port = stall.port;
     drop(stall);
+    ws.env.retain(|(k, _)| k != "UPKEEP_GIT_IO_TIMEOUT");
     let _daemon = git_daemon_on(&ws.path("served"), port);
     assert_recovers(
         &ws,

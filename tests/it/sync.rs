@@ -870,7 +870,13 @@ fn past_runs_are_listed_and_shown_from_the_state() {
     };
     assert_eq!(json(&["runs", "show", &id1, "--json"]), first);
 
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    let finished = chrono::DateTime::parse_from_rfc3339(first["finished_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    crate::support::wait::wait_until_past(
+        "the first run's reports to be older than their retention",
+        finished + chrono::Duration::milliseconds(1),
+    );
     let (code, second) = f.ws.sync();
     assert_eq!(code, 0, "{second}");
     let id2 = second["run_id"].as_i64().unwrap().to_string();

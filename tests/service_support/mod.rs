@@ -1,38 +1,40 @@
 //! Support for the `serve` tests: real git upstreams and mirrors in temp dirs, a config, the
-//! real `upkeep serve` binary as a child process, an HTTP client, an SSE reader, and an
-//! upstream that answers slowly (to hold a run open for a while).
+//! real `upkeep serve` binary as a child process, an HTTP client, an SSE reader, an upstream
+//! that answers only when the test says so (to hold a server in flight), and the waits and
+//! failpoint pauses of `tests/wait_support`.
 
 #![allow(dead_code)] // Each test uses a different part of the support.
 
 pub mod prom;
+#[path = "../wait_support/mod.rs"]
+pub mod wait;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 
+use chrono::{Datelike as _, Timelike as _};
 use git2::{Oid, Repository, Signature};
+
+pub use wait::{CEILING, Pause, wait_for, wait_output};
 
 pub const SYNC_TOKEN: &str = "test-sync-token-4f1c";
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret-9a2e";
 const MIT: &str = "MIT License\n\nCopyright (c) 2025 Test Authors\n\nPermission is hereby granted, free of charge, to any person obtaining a copy\nof this software, to deal in the Software without restriction.\n";
 
-/// Poll `f` until it returns Some, or panic with `what` after `deadline`.
-pub fn wait_for<T>(deadline: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// A 6-field cron expression that fires once a year, about half a year from now: for tests in
+/// which the schedule must not fire (a fixed date such as New Year would, once a year).
+pub fn far_cron() -> String {
+    let at = chrono::Utc::now() + chrono::Duration::days(180);
+    format!(
+        "0 {} {} {} {} *",
+        at.minute(),
+        at.hour(),
+        at.day(),
+        at.month()
+    )
 }
 
 /// A bare upstream with commits tagged v1.0.0 and v1.1.0 on main.
@@ -152,7 +154,7 @@ impl Default for Settings {
 
 impl Fixture {
     /// Servers named in `local` get a real upstream; `slow` maps a name to an upstream URL
-    /// (e.g. a [`SlowUpstream`]).
+    /// (e.g. a [`HeldUpstream`]).
     pub fn new(local: &[&str], slow: &[(&str, String)], settings: &Settings) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let mut servers = Vec::new();
@@ -231,19 +233,34 @@ impl Fixture {
         upkeep::store::Store::open(&self.state_db()).unwrap()
     }
 
-    /// `upkeep <args>` against this fixture's config (the one-shot commands).
-    pub fn upkeep(&self, args: &[&str]) -> std::process::Output {
-        Command::new(assert_cmd::cargo::cargo_bin("upkeep"))
-            .arg("--config")
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("upkeep"));
+        c.arg("--config")
             .arg(&self.config)
             .args(args)
-            .env("UPKEEP_LOG", "warn,upkeep=info")
-            .output()
-            .unwrap()
+            .env_remove("UPKEEP_FAILPOINT")
+            .env("UPKEEP_LOG", "warn,upkeep=info");
+        c
+    }
+
+    /// `upkeep <args>` against this fixture's config (the one-shot commands).
+    pub fn upkeep(&self, args: &[&str]) -> std::process::Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// `upkeep <args>` in the background with extra environment (e.g. a [`Pause`]'s), its
+    /// output captured.
+    pub fn spawn_upkeep(&self, args: &[&str], env: &[(String, String)]) -> Child {
+        wait::spawn_captured(self.command(args), env)
     }
 
     pub fn start(&self) -> Service {
-        Service::start(self)
+        Service::start(self, &[])
+    }
+
+    /// `upkeep serve` with extra environment (e.g. a [`Pause`]'s).
+    pub fn start_with(&self, env: &[(String, String)]) -> Service {
+        Service::start(self, env)
     }
 }
 
@@ -256,7 +273,7 @@ pub struct Service {
 }
 
 impl Service {
-    fn start(f: &Fixture) -> Service {
+    fn start(f: &Fixture, env: &[(String, String)]) -> Service {
         let log = f.dir.path().join(format!("serve-{}.log", f.port));
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(assert_cmd::cargo::cargo_bin("upkeep"))
@@ -266,6 +283,8 @@ impl Service {
             .env("UPKEEP_LOG", "warn,upkeep=debug")
             .env("UPKEEP_TEST_SYNC_TOKEN", SYNC_TOKEN)
             .env("UPKEEP_TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env_remove("UPKEEP_FAILPOINT")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)
@@ -277,7 +296,7 @@ impl Service {
             base: format!("http://127.0.0.1:{}", f.port),
             exit: None,
         };
-        wait_for(Duration::from_secs(60), "/healthz to answer", || {
+        wait_for("/healthz to answer", CEILING, || {
             if let Ok(Some(status)) = s.child.try_wait() {
                 panic!("serve exited early with {status}:\n{}", s.log());
             }
@@ -304,6 +323,16 @@ impl Service {
         assert!(ok, "kill -{sig} failed");
     }
 
+    /// Wait until the scheduler waits for a fire time, i.e. it is past its start-up decisions
+    /// (the catch-up run).
+    pub fn wait_scheduling(&self) {
+        wait_for(
+            "the scheduler to wait for its next fire time",
+            CEILING,
+            || (!next_fires(&self.log()).is_empty()).then_some(()),
+        );
+    }
+
     pub fn term(&self) {
         self.signal("TERM");
     }
@@ -312,10 +341,10 @@ impl Service {
         self.signal("HUP");
     }
 
-    /// Wait for the process to exit (panics after `deadline`).
-    pub fn wait_exit(&mut self, deadline: Duration) -> ExitStatus {
+    /// Wait for the process to exit (panics after [`CEILING`]).
+    pub fn wait_exit(&mut self) -> ExitStatus {
         let child = &mut self.child;
-        let status = wait_for(deadline, "serve to exit", || child.try_wait().unwrap());
+        let status = wait_for("serve to exit", CEILING, || child.try_wait().unwrap());
         self.exit = Some(status);
         status
     }
@@ -380,9 +409,7 @@ impl Service {
                 }
             }
         });
-        ready_rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("/events answered");
+        ready_rx.recv_timeout(CEILING).expect("/events answered");
         rx
     }
 }
@@ -399,53 +426,83 @@ impl Drop for Service {
 pub fn client() -> reqwest::blocking::Client {
     upkeep::http::install_crypto_provider();
     reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
+        .timeout(CEILING)
         .build()
         .unwrap()
 }
 
-/// An HTTP "upstream" that answers every request with 404 after `delay`: a git fetch from it
-/// fails, but only after holding its run open that long.
-pub struct SlowUpstream {
+/// An HTTP "upstream" that holds every request until the test calls [`HeldUpstream::answer`],
+/// then answers 404 (so a git fetch from it fails): it keeps a server in flight exactly as long
+/// as the test needs, however slow the machine.
+pub struct HeldUpstream {
     pub url: String,
-    stop: Arc<AtomicBool>,
+    state: Arc<(Mutex<Held>, Condvar)>,
     port: u16,
 }
 
-impl SlowUpstream {
-    pub fn start(delay: Duration) -> SlowUpstream {
+#[derive(Default)]
+struct Held {
+    requests: usize,
+    answer: bool,
+    stop: bool,
+}
+
+impl HeldUpstream {
+    pub fn start() -> HeldUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = Arc::clone(&stop);
+        let state = Arc::new((Mutex::new(Held::default()), Condvar::new()));
+        let shared = Arc::clone(&state);
         std::thread::spawn(move || {
             for conn in listener.incoming() {
-                if stop2.load(Ordering::SeqCst) {
+                if shared.0.lock().unwrap().stop {
                     break;
                 }
                 let Ok(mut conn) = conn else { continue };
+                let shared = Arc::clone(&shared);
                 std::thread::spawn(move || {
                     let mut buf = [0u8; 4096];
-                    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-                    let _ = conn.read(&mut buf);
-                    std::thread::sleep(delay);
+                    if !matches!(conn.read(&mut buf), Ok(n) if n > 0) {
+                        return; // The wake-up connection of drop, or a client that left.
+                    }
+                    let (lock, cvar) = &*shared;
+                    let mut held = lock.lock().unwrap();
+                    held.requests += 1;
+                    cvar.notify_all();
+                    while !held.answer {
+                        held = cvar.wait(held).unwrap();
+                    }
+                    drop(held);
                     let _ = conn.write_all(
                         b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
                     );
                 });
             }
         });
-        SlowUpstream {
-            url: format!("http://127.0.0.1:{port}/slow.git"),
-            stop,
+        HeldUpstream {
+            url: format!("http://127.0.0.1:{port}/held.git"),
+            state,
             port,
         }
     }
+
+    /// Requests received so far (each is held until [`HeldUpstream::answer`]).
+    pub fn requests(&self) -> usize {
+        self.state.0.lock().unwrap().requests
+    }
+
+    /// Answer every held request, and every later one at once.
+    pub fn answer(&self) {
+        let (lock, cvar) = &*self.state;
+        lock.lock().unwrap().answer = true;
+        cvar.notify_all();
+    }
 }
 
-impl Drop for SlowUpstream {
+impl Drop for HeldUpstream {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.answer();
+        self.state.0.lock().unwrap().stop = true;
         // Wake the accept loop so it sees the flag.
         let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
@@ -476,4 +533,46 @@ pub fn parse_ts(s: &str) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339(s)
         .unwrap()
         .with_timezone(&chrono::Utc)
+}
+
+/// The `key=value` field of a log line (the value ends at the next space).
+fn log_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let start = line.find(&format!(" {key}="))? + key.len() + 2;
+    line[start..].split(' ').next()
+}
+
+/// The lines of a serve log that contain `message`: (when logged, the time in field `key`).
+/// A line's timestamp is its first word (`tracing`'s text format, RFC 3339 in UTC).
+pub fn logged_times(
+    log: &str,
+    message: &str,
+    key: &str,
+) -> Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+    log.lines()
+        .filter(|l| l.contains(message))
+        .map(|l| {
+            let at = l.split(' ').next().unwrap_or_default();
+            let value = log_field(l, key).unwrap_or_else(|| panic!("no {key}= in {l:?}"));
+            (parse_ts(at), parse_ts(value))
+        })
+        .collect()
+}
+
+/// Each `scheduled run due` line: (when logged, its fire time).
+pub fn due_fires(log: &str) -> Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+    logged_times(log, "scheduled run due", "fire_time")
+}
+
+/// Each `waiting for the next scheduled run` line: (when logged, the fire time it waits for).
+pub fn next_fires(
+    log: &str,
+) -> Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+    logged_times(log, "waiting for the next scheduled run", "next")
+}
+
+/// The part of `log` after the first line containing `marker` (empty when none does).
+pub fn log_after<'a>(log: &'a str, marker: &str) -> &'a str {
+    log.find(marker)
+        .and_then(|i| log[i..].find('\n').map(|j| &log[i + j + 1..]))
+        .unwrap_or_default()
 }

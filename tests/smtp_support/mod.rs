@@ -9,6 +9,9 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+#[path = "../test_ca/mod.rs"]
+mod test_ca;
+
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
@@ -211,27 +214,7 @@ pub struct TestPki {
 pub fn pki() -> &'static TestPki {
     static PKI: OnceLock<TestPki> = OnceLock::new();
     PKI.get_or_init(|| {
-        use rcgen::{
-            BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-        };
-
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "upkeep test relay CA");
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca_key = KeyPair::generate().unwrap();
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-
-        let mut leaf =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-        leaf.distinguished_name
-            .push(DnType::CommonName, "localhost");
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
-
+        let ca = test_ca::generate("upkeep test relay CA");
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, pem: String| {
             let path = dir.path().join(name);
@@ -239,9 +222,9 @@ pub fn pki() -> &'static TestPki {
             path
         };
         TestPki {
-            ca_pem: write("ca.pem", ca_cert.pem()),
-            cert_pem: write("server.pem", leaf_cert.pem()),
-            key_pem: write("server.key", leaf_key.serialize_pem()),
+            ca_pem: write("ca.pem", ca.ca_pem),
+            cert_pem: write("server.pem", ca.cert_pem),
+            key_pem: write("server.key", ca.key_pem),
             _dir: dir,
         }
     })
@@ -346,7 +329,9 @@ impl SmtpServer {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = ready_tx.send(line);
         });
-        let ready = ready_rx.recv_timeout(Duration::from_secs(20));
+        // Python starting aiosmtpd takes a second when the machine is idle, many when every
+        // test binary starts its servers at once on a loaded machine: a ceiling, not a guess.
+        let ready = ready_rx.recv_timeout(Duration::from_secs(180));
         let mut server = Self {
             child,
             _stdin: stdin,

@@ -1,9 +1,17 @@
 //! Cross-check of a registry against the upstream's git tags (pure).
 //!
-//! Two kinds of disagreement are reported: a version the registry publishes that no git tag
-//! names (what a stolen publish token looks like), and a tag whose version the registry still
-//! lacks once the tag is older than the cooldown (a release that was never published, or was
-//! pulled). Versions match by the scheme's equality (`1.2` = `1.2.0` in semver).
+//! Reported, one finding per version and kind: a version the registry publishes that no git tag
+//! names (what a stolen publish token looks like); a tagged version the registry holds back
+//! (deprecated, yanked, deleted, or above the followed dist-tag: said for what it is, at once);
+//! and a tag whose version the registry still lacks once the tag is older than the cooldown (a
+//! release that was never published, or was pulled). Versions match by the scheme's equality
+//! (`1.2` = `1.2.0` in semver).
+//!
+//! **Time.** Every finding is stable: its text holds dates, never ages, so the same tags and the
+//! same registry answer give the same findings at any later time. The one thing time alone
+//! changes is a tag the registry lacks while it is still inside the cooldown: not a finding yet,
+//! but [`CrossCheck::pending`], with the moment it becomes one. A caller that replays an earlier
+//! answer (the pipeline's quiet path) may do so while nothing is pending.
 //!
 //! History before the two sources overlap is not checked: registry versions older than the
 //! oldest tag (the project tagged late) and tags older than the oldest registry version (it
@@ -15,8 +23,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::ChannelRelease;
-use super::cooldown::cooldown_passed;
+use super::cooldown::{cooldown_passed, proposable_at};
+use super::{ChannelRelease, Withheld, WithheldReason};
 use crate::upstream::version::{Version, VersionScheme};
 
 /// How a registry and the git tags disagree.
@@ -27,9 +35,32 @@ pub enum DiscrepancyKind {
     MissingTag,
     /// A git tag names the version; the registry does not have it after the cooldown.
     MissingInRegistry,
+    /// A git tag names the version; the registry has it, deprecated (npm).
+    Deprecated,
+    /// A git tag names the version; the registry has it, every file yanked (PyPI).
+    Yanked,
+    /// A git tag names the version; the registry lists it as deleted (MCP Registry).
+    Deleted,
+    /// A git tag names the version; the registry has it above the followed dist-tag (npm).
+    AboveDistTag,
 }
 
-/// One disagreement, for the run report and the PR body.
+impl DiscrepancyKind {
+    /// True for the kinds that say the registry withdrew or holds back a tagged version: a
+    /// publisher's decision to show, not a disagreement to alarm on.
+    pub fn is_withheld(self) -> bool {
+        matches!(
+            self,
+            DiscrepancyKind::Deprecated
+                | DiscrepancyKind::Yanked
+                | DiscrepancyKind::Deleted
+                | DiscrepancyKind::AboveDistTag
+        )
+    }
+}
+
+/// One disagreement, for the run report and the PR body. The same inputs give the same value
+/// whenever it is computed (no ages in the text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Discrepancy {
     /// The registry's channel name (`npm`, `mcp-registry`, ...).
@@ -40,8 +71,33 @@ pub struct Discrepancy {
     pub detail: String,
 }
 
-/// Compares the versions of the release tags (`(version, tag date)`) with what `channel`
-/// publishes. The result is ordered by version, then kind.
+/// A tag the registry lacks while the tag is still inside the cooldown: a finding once `until`
+/// passes, unless the registry publishes the version first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub channel: String,
+    pub version: String,
+    pub until: DateTime<Utc>,
+}
+
+/// What a cross-check found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrossCheck {
+    /// Ordered by version, then kind. Each changes only when the tags or the registry do.
+    pub discrepancies: Vec<Discrepancy>,
+    /// What time alone will change, soonest first.
+    pub pending: Vec<Pending>,
+}
+
+impl CrossCheck {
+    /// When the answer next changes with time alone (`None`: only a change of the tags or of
+    /// the registry's answer can change it).
+    pub fn changes_at(&self) -> Option<DateTime<Utc>> {
+        self.pending.iter().map(|p| p.until).min()
+    }
+}
+
+/// [`verify`] without withheld versions and pending tags: for callers that have neither.
 pub fn cross_check(
     channel: &str,
     tag_versions: &[(String, Option<DateTime<Utc>>)],
@@ -50,53 +106,85 @@ pub fn cross_check(
     cooldown: Duration,
     now: DateTime<Utc>,
 ) -> Vec<Discrepancy> {
+    verify(channel, tag_versions, published, &[], scheme, cooldown, now).discrepancies
+}
+
+/// Compares the versions of the release tags (`(version, tag date)`) with what `channel`
+/// publishes (`published`) and holds back (`withheld`, from [`super::Observation`]). Pass all
+/// three through the same prerelease policy (each carries a `prerelease` flag), or a
+/// prerelease published without a tag reads as a finding.
+pub fn verify(
+    channel: &str,
+    tag_versions: &[(String, Option<DateTime<Utc>>)],
+    published: &[ChannelRelease],
+    withheld: &[Withheld],
+    scheme: VersionScheme,
+    cooldown: Duration,
+    now: DateTime<Utc>,
+) -> CrossCheck {
+    let parse = |v: &str| Version::parse(scheme, v);
     let tags: Vec<(Version, Option<DateTime<Utc>>)> = tag_versions
         .iter()
-        .filter_map(|(v, date)| Some((Version::parse(scheme, v)?, *date)))
+        .filter_map(|(v, date)| Some((parse(v)?, *date)))
         .collect();
-    let registry: Vec<(Version, &ChannelRelease)> = published
+    let offered: Vec<(Version, &ChannelRelease)> = published
         .iter()
-        .filter_map(|r| Some((Version::parse(scheme, &r.version)?, r)))
+        .filter_map(|r| Some((parse(&r.version)?, r)))
+        .collect();
+    let held: Vec<(Version, &Withheld)> = withheld
+        .iter()
+        .filter_map(|w| Some((parse(&w.version)?, w)))
         .collect();
     let oldest_tag = tags.iter().map(|(v, _)| v).min();
-    let oldest_published = registry.iter().map(|(v, _)| v).min();
+    let oldest_in_registry = offered
+        .iter()
+        .map(|(v, _)| v)
+        .chain(held.iter().map(|(v, _)| v))
+        .min();
 
     let mut found: Vec<(Version, Discrepancy)> = Vec::new();
-    for (version, release) in &registry {
-        let reported = found
-            .iter()
-            .any(|(v, d)| v == version && d.kind == DiscrepancyKind::MissingTag);
-        if reported || oldest_tag.is_some_and(|oldest| version < oldest) {
+    let mut pending: Vec<Pending> = Vec::new();
+    let untagged = offered
+        .iter()
+        .map(|(v, r)| (v, r.version.as_str(), r.published_at))
+        // A version above the dist-tag is still published: without a tag, it is as suspect.
+        .chain(
+            held.iter()
+                .filter(|(_, w)| w.reason == WithheldReason::AboveDistTag)
+                .map(|(v, w)| (v, w.version.as_str(), w.published_at)),
+        );
+    for (version, text, published_at) in untagged {
+        let reported = found.iter().any(|(v, _)| v == version);
+        if reported
+            || oldest_tag.is_some_and(|oldest| version < oldest)
+            || tags.iter().any(|(t, _)| t == version)
+        {
             continue;
         }
-        if tags.iter().any(|(t, _)| t == version) {
-            continue;
-        }
-        let when = release
-            .published_at
+        let when = published_at
             .map(|t| format!(" (published {})", t.format("%Y-%m-%d")))
             .unwrap_or_default();
         found.push((
             version.clone(),
-            Discrepancy {
-                channel: channel.to_string(),
-                version: release.version.clone(),
-                kind: DiscrepancyKind::MissingTag,
-                detail: format!(
-                    "{channel} publishes {}{when}, but no git tag has that version",
-                    release.version
-                ),
-            },
+            finding(
+                channel,
+                text,
+                DiscrepancyKind::MissingTag,
+                format!("{channel} publishes {text}{when}, but no git tag has that version"),
+            ),
         ));
     }
-    for (version, _) in &tags {
-        let reported = found
-            .iter()
-            .any(|(v, d)| v == version && d.kind == DiscrepancyKind::MissingInRegistry);
-        if reported || oldest_published.is_some_and(|oldest| version < oldest) {
+    let mut tag_list: Vec<&Version> = tags.iter().map(|(v, _)| v).collect();
+    tag_list.sort();
+    tag_list.dedup();
+    for version in tag_list {
+        if oldest_in_registry.is_some_and(|oldest| version < oldest)
+            || offered.iter().any(|(r, _)| r == version)
+        {
             continue;
         }
-        if registry.iter().any(|(r, _)| r == version) {
+        if let Some((_, w)) = held.iter().find(|(h, _)| h == version) {
+            found.push((version.clone(), withheld_finding(channel, version, w)));
             continue;
         }
         // Among tags of the same version the oldest decides: the version has been out that long.
@@ -107,26 +195,108 @@ pub fn cross_check(
             .min_by_key(|d| d.unwrap_or(DateTime::<Utc>::MIN_UTC))
             .flatten();
         if !cooldown_passed(date, now, cooldown, false) {
+            if let Some(until) = proposable_at(date, cooldown) {
+                pending.push(Pending {
+                    channel: channel.to_string(),
+                    version: version.as_str().to_string(),
+                    until,
+                });
+            }
             continue;
         }
-        let age = date
-            .map(|d| format!(" is {} days old, but", (now - d).num_days()))
-            .unwrap_or_else(|| " has no date, and".to_string());
         found.push((
             version.clone(),
-            Discrepancy {
-                channel: channel.to_string(),
-                version: version.as_str().to_string(),
-                kind: DiscrepancyKind::MissingInRegistry,
-                detail: format!(
-                    "the git tag for {}{age} {channel} does not have that version",
-                    version.as_str()
-                ),
-            },
+            finding(
+                channel,
+                version.as_str(),
+                DiscrepancyKind::MissingInRegistry,
+                missing_detail(channel, version.as_str(), date, cooldown),
+            ),
         ));
     }
     found.sort_by(|(a, da), (b, db)| a.cmp(b).then(da.kind.cmp(&db.kind)));
-    found.into_iter().map(|(_, d)| d).collect()
+    pending.sort_by(|a, b| a.until.cmp(&b.until).then(a.version.cmp(&b.version)));
+    CrossCheck {
+        discrepancies: found.into_iter().map(|(_, d)| d).collect(),
+        pending,
+    }
+}
+
+fn finding(channel: &str, version: &str, kind: DiscrepancyKind, detail: String) -> Discrepancy {
+    Discrepancy {
+        channel: channel.to_string(),
+        version: version.to_string(),
+        kind,
+        detail,
+    }
+}
+
+/// "the git tag for 1.1.0 (2026-03-11) is past the 7d cooldown, but npm does not have that
+/// version": a date, never an age, so the text does not change from one day to the next.
+fn missing_detail(
+    channel: &str,
+    version: &str,
+    date: Option<DateTime<Utc>>,
+    cooldown: Duration,
+) -> String {
+    let Some(date) = date else {
+        return format!(
+            "the git tag for {version} has no date, and {channel} does not have that version"
+        );
+    };
+    let day = date.format("%Y-%m-%d");
+    if cooldown.is_zero() {
+        format!(
+            "the git tag for {version} ({day}) exists, but {channel} does not have that version"
+        )
+    } else {
+        format!(
+            "the git tag for {version} ({day}) is past the {} cooldown, but {channel} does not \
+             have that version",
+            cooldown_text(cooldown)
+        )
+    }
+}
+
+/// `7-day`, `36-hour`, `90-minute`, or humantime's form for anything else.
+fn cooldown_text(cooldown: Duration) -> String {
+    let secs = cooldown.as_secs();
+    for (unit, name) in [(86_400, "day"), (3_600, "hour"), (60, "minute")] {
+        if secs.is_multiple_of(unit) && cooldown.subsec_nanos() == 0 {
+            return format!("{}-{name}", secs / unit);
+        }
+    }
+    humantime::format_duration(cooldown).to_string()
+}
+
+fn withheld_finding(channel: &str, version: &Version, w: &Withheld) -> Discrepancy {
+    let v = version.as_str();
+    let said = |what: &str| match &w.detail {
+        Some(words) => format!("{what}: \"{words}\""),
+        None => what.to_string(),
+    };
+    let (kind, detail) = match w.reason {
+        WithheldReason::Deprecated => (
+            DiscrepancyKind::Deprecated,
+            said(&format!("{channel} has {v}, deprecated")),
+        ),
+        WithheldReason::Yanked => (
+            DiscrepancyKind::Yanked,
+            said(&format!("{channel} has {v}, with every file yanked")),
+        ),
+        WithheldReason::Deleted => (
+            DiscrepancyKind::Deleted,
+            format!("{channel} lists {v} as deleted"),
+        ),
+        WithheldReason::AboveDistTag => (
+            DiscrepancyKind::AboveDistTag,
+            format!(
+                "{channel} has {v}, above its dist-tag ({}): not proposed",
+                w.detail.as_deref().unwrap_or("unknown")
+            ),
+        ),
+    };
+    finding(channel, v, kind, detail)
 }
 
 #[cfg(test)]
@@ -273,18 +443,23 @@ mod tests {
     }
 
     #[test]
-    fn details_name_the_channel_and_the_facts() {
-        let found = cross_check(
-            "mcp-registry",
-            &tags(&[
-                ("1.0.0", Some("2026-03-01T00:00:00Z")),
-                ("1.1.0", Some("2026-03-11T00:00:00Z")),
-            ]),
-            &published(&["1.0.0", "1.0.5"]),
-            VersionScheme::Semver,
-            7 * DAY,
-            now(),
-        );
+    fn details_name_the_channel_and_the_facts_and_never_an_age() {
+        let tags = tags(&[
+            ("1.0.0", Some("2026-03-01T00:00:00Z")),
+            ("1.1.0", Some("2026-03-11T00:00:00Z")),
+        ]);
+        let registry = published(&["1.0.0", "1.0.5"]);
+        let run = |now| {
+            cross_check(
+                "mcp-registry",
+                &tags,
+                &registry,
+                VersionScheme::Semver,
+                7 * DAY,
+                now,
+            )
+        };
+        let found = run(now());
         assert_eq!(found.len(), 2, "{found:?}");
         assert_eq!(found[0].channel, "mcp-registry");
         assert_eq!(
@@ -293,9 +468,167 @@ mod tests {
         );
         assert_eq!(
             found[1].detail,
-            "the git tag for 1.1.0 is 20 days old, but mcp-registry does not have that version"
+            "the git tag for 1.1.0 (2026-03-11) is past the 7-day cooldown, but mcp-registry \
+             does not have that version"
         );
         let json = serde_json::to_value(&found[1]).unwrap();
         assert_eq!(json["kind"], "missing-in-registry");
+        // A month later nothing changed upstream: the same findings, word for word (a text
+        // that aged would change the PR body on every full check).
+        assert_eq!(run(now() + chrono::Duration::days(30)), found);
+    }
+
+    fn held(version: &str, reason: WithheldReason, detail: Option<&str>) -> Withheld {
+        Withheld {
+            version: version.into(),
+            reason,
+            detail: detail.map(String::from),
+            published_at: Some(at("2026-03-01T00:00:00Z")),
+            prerelease: false,
+        }
+    }
+
+    #[test]
+    fn withheld_versions_are_named_for_what_they_are_never_missing() {
+        let old = Some("2026-03-01T00:00:00Z");
+        let check = verify(
+            "npm",
+            &tags(&[
+                ("1.0.0", old),
+                ("1.1.0", old),
+                ("1.2.0", old),
+                ("1.3.0", old),
+                ("1.4.0", old),
+            ]),
+            &published(&["1.0.0"]),
+            &[
+                held("1.1.0", WithheldReason::Deprecated, Some("use 1.1.1")),
+                held("1.2.0", WithheldReason::Yanked, None),
+                held("1.3.0", WithheldReason::Deleted, None),
+                held(
+                    "1.4.0",
+                    WithheldReason::AboveDistTag,
+                    Some("`latest` is 1.0.0"),
+                ),
+                // Withdrawn and untagged: the publisher's cleanup, not a finding.
+                held(
+                    "1.0.1",
+                    WithheldReason::Deprecated,
+                    Some("accidental publish"),
+                ),
+                // Above the dist-tag and untagged: still published without a tag.
+                held(
+                    "2.0.0",
+                    WithheldReason::AboveDistTag,
+                    Some("`latest` is 1.0.0"),
+                ),
+            ],
+            VersionScheme::Semver,
+            7 * DAY,
+            now(),
+        );
+        assert_eq!(
+            summary(&check.discrepancies),
+            [
+                ("1.1.0".to_string(), DiscrepancyKind::Deprecated),
+                ("1.2.0".to_string(), DiscrepancyKind::Yanked),
+                ("1.3.0".to_string(), DiscrepancyKind::Deleted),
+                ("1.4.0".to_string(), DiscrepancyKind::AboveDistTag),
+                ("2.0.0".to_string(), DiscrepancyKind::MissingTag),
+            ]
+        );
+        let details: Vec<&str> = check
+            .discrepancies
+            .iter()
+            .map(|d| d.detail.as_str())
+            .collect();
+        assert_eq!(
+            details[..4],
+            [
+                "npm has 1.1.0, deprecated: \"use 1.1.1\"",
+                "npm has 1.2.0, with every file yanked",
+                "npm lists 1.3.0 as deleted",
+                "npm has 1.4.0, above its dist-tag (`latest` is 1.0.0): not proposed",
+            ]
+        );
+        assert!(
+            check
+                .discrepancies
+                .iter()
+                .take(4)
+                .all(|d| d.kind.is_withheld())
+        );
+        assert!(!DiscrepancyKind::MissingTag.is_withheld());
+        assert!(check.pending.is_empty());
+    }
+
+    #[test]
+    fn a_withheld_version_is_reported_at_once_not_after_the_cooldown() {
+        let fresh = Some("2026-03-30T00:00:00Z");
+        let check = verify(
+            "pypi",
+            &tags(&[("1.0.0", Some("2026-03-01T00:00:00Z")), ("1.1.0", fresh)]),
+            &published(&["1.0.0"]),
+            &[held("1.1.0", WithheldReason::Yanked, Some("broken wheel"))],
+            VersionScheme::Semver,
+            7 * DAY,
+            now(),
+        );
+        assert_eq!(
+            summary(&check.discrepancies),
+            [("1.1.0".to_string(), DiscrepancyKind::Yanked)]
+        );
+        assert!(check.pending.is_empty());
+    }
+
+    #[test]
+    fn a_tag_inside_the_cooldown_is_pending_until_it_ends() {
+        let tag_list = tags(&[
+            ("1.0.0", Some("2026-03-01T00:00:00Z")),
+            ("1.1.0", Some("2026-03-30T00:00:00Z")),
+            ("1.2.0", Some("2026-03-29T00:00:00Z")),
+        ]);
+        let registry = published(&["1.0.0"]);
+        let at_time = |now| {
+            verify(
+                "npm",
+                &tag_list,
+                &registry,
+                &[],
+                VersionScheme::Semver,
+                7 * DAY,
+                now,
+            )
+        };
+        let before = at_time(now());
+        assert!(before.discrepancies.is_empty(), "{before:?}");
+        let pending: Vec<(&str, DateTime<Utc>)> = before
+            .pending
+            .iter()
+            .map(|p| (p.version.as_str(), p.until))
+            .collect();
+        assert_eq!(
+            pending,
+            [
+                ("1.2.0", at("2026-04-05T00:00:00Z")),
+                ("1.1.0", at("2026-04-06T00:00:00Z"))
+            ]
+        );
+        assert_eq!(before.changes_at(), Some(at("2026-04-05T00:00:00Z")));
+        // Once the cooldown ends it is a finding, and nothing is pending any more.
+        let after = at_time(at("2026-04-06T00:00:00Z"));
+        assert_eq!(
+            summary(&after.discrepancies),
+            [("1.1.0".to_string(), InReg), ("1.2.0".to_string(), InReg)]
+        );
+        assert_eq!(after.changes_at(), None);
+    }
+
+    #[test]
+    fn cooldowns_are_written_in_whole_units() {
+        assert_eq!(cooldown_text(7 * DAY), "7-day");
+        assert_eq!(cooldown_text(Duration::from_secs(36 * 3_600)), "36-hour");
+        assert_eq!(cooldown_text(Duration::from_secs(90 * 60)), "90-minute");
+        assert_eq!(cooldown_text(Duration::from_secs(61)), "1m 1s");
     }
 }

@@ -1,13 +1,17 @@
 //! The `github-releases` channel: `GET {api}/repos/{owner}/{repo}/releases?per_page=100`,
 //! following `Link: rel="next"` pages on the same origin only (the client sends the token with
 //! every request, so a link to another host must never be followed).
+//!
+//! Without a token GitHub allows 60 requests an hour per client address, and a `304` answer to
+//! a conditional request is free only when the request was authenticated ("Best practices for
+//! using the REST API"): see [`super::advice::github_token`] for what `check` says about it.
 
 use chrono::{DateTime, Utc};
 use reqwest::Url;
 use serde::Deserialize;
 
 use super::{
-    ChannelError, ChannelRelease, Fetcher, Lookup, MAX_PAGES, NOTES_LIMIT, base_url, cap_text,
+    ChannelError, ChannelRelease, Fetcher, Found, MAX_PAGES, NOTES_LIMIT, base_url, cap_text,
     scheme_prerelease,
 };
 use crate::http::build_url;
@@ -31,7 +35,7 @@ pub(super) fn lookup(
     owner: &str,
     repo: &str,
     scheme: VersionScheme,
-) -> Result<Lookup, ChannelError> {
+) -> Result<Found, ChannelError> {
     if owner.is_empty() || repo.is_empty() {
         return Err(fetcher.invalid("owner and repo must not be empty".into()));
     }
@@ -77,9 +81,10 @@ pub(super) fn lookup(
             next = Some(link_url);
         }
     }
-    Ok(Lookup {
+    Ok(Found {
         releases,
         not_modified,
+        ..Found::default()
     })
 }
 

@@ -5,8 +5,9 @@
 //! "_meta": {"io.modelcontextprotocol.registry/official": {"status", "publishedAt",
 //! "isLatest", ...}}}], "metadata": {"nextCursor", "count"}}`, newest first, with cursor
 //! pagination. `/v0.1` is the path the registry promises to keep stable (`/v0` still evolves).
-//! Deleted versions are skipped (the registry already hides them unless asked); deprecated
-//! ones are kept, as they were published. Entries for another name are ignored.
+//! Deleted versions are withheld (the registry already hides them unless asked), so the
+//! cross-check calls a tagged one deleted rather than missing; deprecated ones are kept, as
+//! they were published. Entries for another name are ignored.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +15,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{
-    ChannelError, ChannelRelease, Fetcher, Lookup, MAX_PAGES, base_url, scheme_prerelease,
+    ChannelError, ChannelRelease, Fetcher, Found, MAX_PAGES, Withheld, WithheldReason, base_url,
+    scheme_prerelease,
 };
 use crate::http::build_url;
 use crate::upstream::version::{Version, VersionScheme};
@@ -56,23 +58,31 @@ struct Official {
     published_at: Option<String>,
 }
 
-/// One page: the releases on it and the cursor of the next page.
-pub(super) type ParsedPage = (Vec<ChannelRelease>, Option<String>);
+/// One page: what is on it and the cursor of the next page.
+#[derive(Debug, Default)]
+pub(super) struct ParsedPage {
+    pub releases: Vec<ChannelRelease>,
+    pub withheld: Vec<Withheld>,
+    pub unparsable: Vec<String>,
+    pub next_cursor: Option<String>,
+}
 
 pub(super) fn lookup(
     fetcher: &Fetcher<'_>,
     registry: &str,
     server: &str,
     scheme: VersionScheme,
-) -> Result<Lookup, ChannelError> {
+) -> Result<Found, ChannelError> {
     if server.is_empty() {
         return Err(fetcher.invalid("the server name is empty".into()));
     }
     let base = base_url(fetcher, registry)?;
     let segments = ["v0.1", "servers", server, "versions"];
     let mut url = build_url(&base, &segments, &[]).map_err(|e| fetcher.invalid(e.to_string()))?;
-    let mut releases = Vec::new();
-    let mut not_modified = true;
+    let mut found = Found {
+        not_modified: true,
+        ..Found::default()
+    };
     let mut pages = 0;
     loop {
         if pages == MAX_PAGES {
@@ -86,10 +96,12 @@ pub(super) fn lookup(
         }
         pages += 1;
         let page = fetcher.page(&url, |body| parse_server_list(body, server, scheme))?;
-        not_modified &= page.not_modified;
-        let (found, cursor) = page.value;
-        releases.extend(found);
-        let Some(cursor) = cursor.filter(|c| !c.is_empty()) else {
+        found.not_modified &= page.not_modified;
+        let parsed = page.value;
+        found.releases.extend(parsed.releases);
+        found.withheld.extend(parsed.withheld);
+        found.unparsable.extend(parsed.unparsable);
+        let Some(cursor) = parsed.next_cursor.filter(|c| !c.is_empty()) else {
             break;
         };
         let next = build_url(&base, &segments, &[("cursor", &cursor)])
@@ -99,10 +111,7 @@ pub(super) fn lookup(
         }
         url = next;
     }
-    Ok(Lookup {
-        releases,
-        not_modified,
-    })
+    Ok(found)
 }
 
 /// The versions of `server` on one `ServerList` page.
@@ -113,7 +122,7 @@ pub(super) fn parse_server_list(
 ) -> Result<ParsedPage, String> {
     let list: ServerList = serde_json::from_slice(body)
         .map_err(|e| format!("not an MCP Registry server list ({e})"))?;
-    let mut out = Vec::new();
+    let mut out = ParsedPage::default();
     for entry in list.servers {
         if entry.server.name != server {
             tracing::debug!(expected = server, got = %entry.server.name, "ignoring another server's entry");
@@ -128,28 +137,38 @@ pub(super) fn parse_server_list(
             .map_err(|e| format!("bad `{OFFICIAL_META}` metadata for {server} ({e})"))?
             .unwrap_or_default();
         let version = entry.server.version;
+        let published_at = official
+            .published_at
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc));
         if official.status.as_deref() == Some("deleted") {
-            tracing::debug!(server, version = %version, "skipping deleted registry version");
+            tracing::debug!(server, version = %version, "deleted registry version withheld");
+            out.withheld.push(Withheld::new(
+                version,
+                WithheldReason::Deleted,
+                None,
+                published_at,
+                scheme,
+            ));
             continue;
         }
         if Version::parse(scheme, &version).is_none() {
             tracing::debug!(server, version = %version, "registry version does not parse under the scheme; skipped");
+            out.unparsable.push(version);
             continue;
         }
-        out.push(ChannelRelease {
+        out.releases.push(ChannelRelease {
             prerelease: scheme_prerelease(scheme, &version),
-            published_at: official
-                .published_at
-                .as_deref()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc)),
+            published_at,
             version,
             tag: None,
             notes: None,
             url: None,
         });
     }
-    Ok((out, list.metadata.and_then(|m| m.next_cursor)))
+    out.next_cursor = list.metadata.and_then(|m| m.next_cursor);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -157,7 +176,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions_with_metadata_deleted_skipped_and_cursor_read() {
+    fn versions_with_metadata_deleted_withheld_and_cursor_read() {
         let body = br#"{
           "servers": [
             {"server": {"name": "io.github.acme/weather", "version": "1.2.0", "description": "x"},
@@ -171,8 +190,9 @@ mod tests {
           ],
           "metadata": {"count": 5, "nextCursor": "io.github.acme/weather:0.9.0"}
         }"#;
-        let (got, cursor) =
+        let page =
             parse_server_list(body, "io.github.acme/weather", VersionScheme::Semver).unwrap();
+        let got = &page.releases;
         let versions: Vec<_> = got.iter().map(|r| r.version.as_str()).collect();
         assert_eq!(versions, ["1.2.0", "1.0.0", "0.9.0"]);
         assert_eq!(
@@ -180,7 +200,13 @@ mod tests {
             Some("2026-01-05T10:00:00.500+00:00".to_string())
         );
         assert_eq!(got[2].published_at, None, "no _meta, no time");
-        assert_eq!(cursor.as_deref(), Some("io.github.acme/weather:0.9.0"));
+        assert_eq!(page.withheld.len(), 1);
+        assert_eq!(page.withheld[0].version, "1.1.0");
+        assert_eq!(page.withheld[0].reason, WithheldReason::Deleted);
+        assert_eq!(
+            page.next_cursor.as_deref(),
+            Some("io.github.acme/weather:0.9.0")
+        );
     }
 
     #[test]

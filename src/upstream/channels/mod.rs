@@ -1,42 +1,46 @@
 //! Release channels over HTTP: GitHub releases, npm, PyPI and the MCP Registry.
 //!
 //! Owns: the request and response shapes of each registry (one file each), the conditional
-//! requests that make an unchanged channel cost one cheap request per page, the checks on what
-//! comes back (status, content type, size, JSON shape), and two pure policies built on the
-//! published releases: the cooldown ([`cooldown_passed`]) and the cross-check of registries
-//! against git tags ([`cross_check`]).
+//! requests that make an unchanged channel cost one cheap request per page (`fetch`), the
+//! checks on what comes back (status, content type, size while it streams in, JSON shape), what
+//! each registry holds back from a default install ([`Withheld`]: npm deprecations and versions
+//! above the followed dist-tag, PyPI yanks, MCP Registry deletions), and pure policies built on
+//! the published releases: the cooldown ([`cooldown_passed`]), the cross-check of registries
+//! against git tags ([`verify`]) and the advice `check` gives about channel settings
+//! ([`advice`]).
 //!
-//! Retries, backoff, `Retry-After`, rate-limit waits and the body size cap are the shared HTTP
-//! layer's ([`crate::http::HttpClient`]); this module never sleeps or loops on errors itself.
+//! Retries, backoff, `Retry-After` and rate-limit waits are the shared client's
+//! ([`crate::http::HttpClient`]); this module never sleeps or loops on errors itself.
 //! It does not know about the state store (the store implements [`ConditionalCache`]), the
 //! tag pattern or the prerelease policy (callers apply them to the returned releases).
 //!
 //! A failed lookup is always an error ([`ChannelError`]), never an empty list: a channel that
 //! cannot be read must not look like a channel without a new release.
 
+pub mod advice;
 mod cooldown;
 mod crosscheck;
+mod fetch;
 mod github;
 mod mcp_registry;
 mod npm;
 mod pypi;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
 use reqwest::Url;
-use reqwest::header::{CONTENT_TYPE, ETAG, HeaderName, HeaderValue, IF_NONE_MATCH};
+use reqwest::header::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use super::version::{Version, VersionScheme};
-use crate::http::{Auth, HttpClient, HttpSettings, Pool, Request, Response, truncate_body};
+use crate::http::{Auth, HttpSettings, Pool};
 use crate::secret::Secret;
 
 pub use cooldown::{cooldown_passed, is_security_release, proposable_at};
-pub use crosscheck::{Discrepancy, DiscrepancyKind, cross_check};
+pub use crosscheck::{CrossCheck, Discrepancy, DiscrepancyKind, Pending, cross_check, verify};
+pub use fetch::{ConditionalCache, MemoryCache};
 pub use github::parse_link_next;
+
+pub(crate) use fetch::Fetcher;
 
 /// The public npm registry.
 pub const DEFAULT_NPM_REGISTRY: &str = "https://registry.npmjs.org";
@@ -46,12 +50,18 @@ pub const DEFAULT_PYPI_INDEX: &str = "https://pypi.org";
 pub const DEFAULT_MCP_REGISTRY: &str = "https://registry.modelcontextprotocol.io";
 /// The public GitHub REST API.
 pub const DEFAULT_GITHUB_API: &str = "https://api.github.com";
+/// The npm dist-tag followed when none is configured: what `npm install <pkg>` installs.
+pub const DEFAULT_DIST_TAG: &str = "latest";
 
-/// Responses larger than this are refused: no registry answer for one package comes close, so a
-/// bigger one is a wrong URL or a hostile server.
+/// Responses larger than this (after decompression) are refused while they stream in: no
+/// registry answer for one package comes close, so a bigger one is a wrong URL or a hostile
+/// server.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Release notes are cut to this many bytes (on a character boundary).
 pub const NOTES_LIMIT: usize = 16 * 1024;
+/// A registry's own words about a version (a deprecation message, a yank reason) are cut to
+/// this many characters, on one line.
+pub const REASON_LIMIT: usize = 200;
 /// Paginated channels (GitHub, MCP Registry) stop after this many pages, with a warning.
 pub const MAX_PAGES: usize = 20;
 
@@ -71,64 +81,118 @@ pub struct ChannelRelease {
     pub url: Option<String>,
 }
 
-/// What one lookup found.
+/// What one lookup found: the releases that may be proposed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lookup {
     /// Ordered by version, oldest first, under the lookup's scheme. GitHub releases whose
     /// version does not parse come first (by tag name): the caller may still match their tag.
+    /// Withheld versions ([`Observation::withheld`]) are never in it.
     pub releases: Vec<ChannelRelease>,
     /// True when every page was answered `304 Not Modified` (the releases come from the cache).
     pub not_modified: bool,
 }
 
-/// Persisted conditional-request cache: the last `ETag` and body seen per URL.
-///
-/// The state store implements it; [`MemoryCache`] is the in-process one. The body is opaque to
-/// the cache (this module stores what it needs to replay a page, not only the raw response).
-pub trait ConditionalCache: Send + Sync {
-    /// The ETag and body last stored for `url`.
-    fn get(&self, url: &str) -> Option<(String, Vec<u8>)>;
-    /// Replaces the entry for `url`.
-    fn put(&self, url: &str, etag: &str, body: &[u8]);
+/// Everything one lookup learned: the releases that may be proposed, the versions the registry
+/// holds back, and what people should be told about the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub lookup: Lookup,
+    /// Versions the registry has but does not offer, ordered by version (unparsable first).
+    /// The cross-check ([`verify`]) names a tagged one for what it is, never as missing.
+    pub withheld: Vec<Withheld>,
+    /// For the run report's notes.
+    pub notices: Vec<Notice>,
+    /// The rate-limit budget the last response reported (GitHub sends it on every answer).
+    pub rate_limit: Option<RateBudget>,
 }
 
-/// A [`ConditionalCache`] in memory (tests, one-shot runs).
-#[derive(Debug, Default)]
-pub struct MemoryCache(Mutex<HashMap<String, (String, Vec<u8>)>>);
+/// Why a registry holds a version back from a default install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WithheldReason {
+    /// npm: the version carries a `deprecated` message (`npm deprecate`).
+    Deprecated,
+    /// PyPI: every file of the version is yanked (PEP 592).
+    Yanked,
+    /// MCP Registry: the version's status is `deleted`.
+    Deleted,
+    /// npm: the version is above the one the followed dist-tag names (published under another
+    /// tag, or `latest` was moved back from it).
+    AboveDistTag,
+}
 
-impl MemoryCache {
-    /// An empty cache.
-    pub fn new() -> Self {
-        Self::default()
-    }
+/// A version the registry has but does not offer for a default install: never proposed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Withheld {
+    pub version: String,
+    pub reason: WithheldReason,
+    /// The registry's words, on one line and cut to [`REASON_LIMIT`] characters: the
+    /// deprecation message, the yank reason, or for [`WithheldReason::AboveDistTag`] which
+    /// version the dist-tag names (`` `latest` is 1.2.0 ``).
+    pub detail: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    /// What the version scheme says (false when the version does not parse), so a caller can
+    /// apply the same prerelease policy as to [`Lookup::releases`].
+    pub prerelease: bool,
+}
 
-    /// How many URLs have an entry.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// True when no URL has an entry.
-    pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Vec<u8>)>> {
-        // A panic while holding the lock leaves entries that are still fine to read.
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+impl Withheld {
+    /// A withheld version, its prerelease flag from `scheme`.
+    pub(crate) fn new(
+        version: String,
+        reason: WithheldReason,
+        detail: Option<String>,
+        published_at: Option<DateTime<Utc>>,
+        scheme: VersionScheme,
+    ) -> Self {
+        Self {
+            prerelease: scheme_prerelease(scheme, &version),
+            version,
+            reason,
+            detail,
+            published_at,
+        }
     }
 }
 
-impl ConditionalCache for MemoryCache {
-    fn get(&self, url: &str) -> Option<(String, Vec<u8>)> {
-        self.lock().get(url).cloned()
-    }
+/// What a notice is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoticeKind {
+    /// npm: the followed dist-tag names an older version than at the last look: the publisher
+    /// rolled back. Said once, on the lookup that first sees the older version.
+    DistTagMovedBack,
+    /// The registry publishes versions the server's version scheme cannot read: skipped.
+    Unparsable,
+    /// Less than a tenth of the rate-limit budget is left.
+    RateLimitLow,
+}
 
-    fn put(&self, url: &str, etag: &str, body: &[u8]) {
-        self.lock()
-            .insert(url.to_string(), (etag.to_string(), body.to_vec()));
-    }
+/// Something a lookup learned that people should read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub channel: String,
+    pub kind: NoticeKind,
+    /// One sentence for people.
+    pub detail: String,
+}
+
+/// The rate-limit budget a response reported (`x-ratelimit-limit`, `-remaining`, `-reset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateBudget {
+    pub limit: u64,
+    pub remaining: u64,
+    pub reset: Option<DateTime<Utc>>,
+}
+
+/// How to read a channel, beyond where it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LookupOptions {
+    /// Versions that do not parse under it are skipped (GitHub keeps them: see [`Lookup`]).
+    pub scheme: VersionScheme,
+    /// npm: the dist-tag whose version caps what is proposed; `None` follows
+    /// [`DEFAULT_DIST_TAG`]. Other channels ignore it.
+    pub dist_tag: Option<String>,
 }
 
 /// Where a server's releases are published, with that channel's own options.
@@ -143,7 +207,7 @@ pub enum ChannelSpec {
     },
     /// `GET {registry}/{package}` (the full packument).
     Npm { registry: String, package: String },
-    /// `GET {index}/pypi/{project}/json`.
+    /// `GET {index}/simple/{project}/` (PEP 691 JSON), else `GET {index}/pypi/{project}/json`.
     Pypi { index: String, project: String },
     /// `GET {registry}/v0.1/servers/{server}/versions` (the stable API version).
     McpRegistry { registry: String, server: String },
@@ -189,6 +253,11 @@ pub enum ChannelError {
         channel: &'static str,
         message: String,
     },
+    /// 406: the server offers none of the formats asked for (content negotiation, PEP 691).
+    #[error(
+        "{channel}: GET {url}: 406 Not Acceptable: the server offers none of the formats asked for"
+    )]
+    NotAcceptable { channel: &'static str, url: String },
     /// A body that is not JSON by its content type (a login page, a proxy's error page).
     #[error("{channel}: GET {url}: expected JSON, got content type {content_type:?}")]
     WrongContentType {
@@ -196,7 +265,7 @@ pub enum ChannelError {
         url: String,
         content_type: String,
     },
-    /// A body over [`MAX_BODY_BYTES`] (refused before it is read in full).
+    /// A body over [`MAX_BODY_BYTES`], refused while it streamed in.
     #[error("{channel}: {message}")]
     TooLarge {
         channel: &'static str,
@@ -219,42 +288,35 @@ pub enum ChannelError {
 
 impl ChannelError {
     fn from_http(channel: &'static str, error: crate::http::Error) -> Self {
-        use crate::http::Error;
+        use crate::http::Error as ForgeError;
         match error {
-            Error::NotFound(message) => ChannelError::NotFound { channel, message },
-            Error::Unauthorized(message) => ChannelError::Unauthorized { channel, message },
-            Error::RateLimited(message) => ChannelError::RateLimited { channel, message },
-            Error::TooLarge(message) => ChannelError::TooLarge { channel, message },
-            Error::Conflict(message) | Error::Other(message) => {
+            ForgeError::NotFound(message) => ChannelError::NotFound { channel, message },
+            ForgeError::Unauthorized(message) => ChannelError::Unauthorized { channel, message },
+            ForgeError::RateLimited(message) => ChannelError::RateLimited { channel, message },
+            ForgeError::TooLarge(message) => ChannelError::TooLarge { channel, message },
+            ForgeError::Conflict(message) | ForgeError::Other(message) => {
                 ChannelError::Request { channel, message }
             }
         }
     }
 }
 
-/// Lists the releases a channel publishes, on a connection pool of its own (tests, one-off
-/// tools); the pipeline uses [`lookup_on`] with the process's pool.
+/// Lists the releases a channel publishes: [`observe`] without what it adds. Kept for callers
+/// that read only the releases.
 pub fn lookup(
     spec: &ChannelSpec,
     settings: &HttpSettings,
     cache: &dyn ConditionalCache,
     scheme: VersionScheme,
 ) -> Result<Lookup, ChannelError> {
-    let pool = Pool::new(settings.connect_timeout).map_err(|e| ChannelError::Request {
-        channel: spec.kind(),
-        message: format!("{e:#}"),
-    })?;
-    lookup_on(&pool, spec, settings, cache, scheme)
+    let options = LookupOptions {
+        scheme,
+        ..LookupOptions::default()
+    };
+    observe(spec, &options, settings, cache).map(|o| o.lookup)
 }
 
-/// Lists the releases a channel publishes.
-///
-/// Blocking: call it from a blocking thread, never on a tokio worker. Each call makes its own
-/// client on `pool` from `settings` (GitHub's token is bound to the client so that error
-/// messages are scrubbed of it). Every page is requested with `If-None-Match` when `cache` has
-/// its URL; a 304 replays the cached page. Registry versions that do not parse under `scheme`
-/// are skipped with a debug line (as unparsable tags are); npm's deprecated versions, PyPI's
-/// yanked or file-less ones and the MCP Registry's deleted ones are skipped too.
+/// [`lookup`] on the process's connection pool (the pipeline's way in).
 pub fn lookup_on(
     pool: &Pool,
     spec: &ChannelSpec,
@@ -262,70 +324,116 @@ pub fn lookup_on(
     cache: &dyn ConditionalCache,
     scheme: VersionScheme,
 ) -> Result<Lookup, ChannelError> {
+    let options = LookupOptions {
+        scheme,
+        ..LookupOptions::default()
+    };
+    observe_on(pool, spec, &options, settings, cache).map(|o| o.lookup)
+}
+
+/// [`observe_on`] on a connection pool of its own (tests, one-off tools).
+pub fn observe(
+    spec: &ChannelSpec,
+    options: &LookupOptions,
+    settings: &HttpSettings,
+    cache: &dyn ConditionalCache,
+) -> Result<Observation, ChannelError> {
+    let pool = Pool::new(settings.connect_timeout).map_err(|e| ChannelError::Request {
+        channel: spec.kind(),
+        message: format!("{e:#}"),
+    })?;
+    observe_on(&pool, spec, options, settings, cache)
+}
+
+/// Reads a channel: the releases that may be proposed, the versions it withholds, notices.
+///
+/// Blocking: call it from a blocking thread, never on a tokio worker. Each call builds its own
+/// client from `settings` (GitHub's token is bound to the client, so every request carries it,
+/// conditional ones included, and error messages are scrubbed of it). Every page is requested
+/// with `If-None-Match` when `cache` has its URL; a 304 replays the cached page. Versions that do
+/// not parse under the scheme are skipped and named in one [`NoticeKind::Unparsable`] notice.
+pub fn observe_on(
+    pool: &Pool,
+    spec: &ChannelSpec,
+    options: &LookupOptions,
+    settings: &HttpSettings,
+    cache: &dyn ConditionalCache,
+) -> Result<Observation, ChannelError> {
     let channel = spec.kind();
+    let scheme = options.scheme;
     let auth = match spec {
         ChannelSpec::GithubReleases {
             token: Some(token), ..
         } => Some(Auth::Bearer(token.clone())),
         _ => None,
     };
-    let client = pool
+    let mut client = pool
         .client(settings.clone(), auth)
         .map_err(|e| ChannelError::Request {
             channel,
             message: format!("{e:#}"),
         })?
         .with_body_limit(MAX_BODY_BYTES);
-    let mut releases = match spec {
+    if let ChannelSpec::GithubReleases { .. } = spec {
+        client = client
+            .with_default_header(
+                reqwest::header::ACCEPT,
+                HeaderValue::from_static("application/vnd.github+json"),
+            )
+            .with_default_header(
+                HeaderName::from_static("x-github-api-version"),
+                HeaderValue::from_static("2022-11-28"),
+            );
+    }
+    let fetcher = Fetcher::new(&client, cache, channel);
+    let mut found = match spec {
         ChannelSpec::GithubReleases {
             api_url,
             owner,
             repo,
             ..
-        } => {
-            let client = client
-                .with_default_header(
-                    reqwest::header::ACCEPT,
-                    HeaderValue::from_static("application/vnd.github+json"),
-                )
-                .with_default_header(
-                    HeaderName::from_static("x-github-api-version"),
-                    HeaderValue::from_static("2022-11-28"),
-                );
-            let fetcher = Fetcher {
-                client: &client,
-                cache,
-                channel,
-            };
-            github::lookup(&fetcher, api_url, owner, repo, scheme)?
-        }
+        } => github::lookup(&fetcher, api_url, owner, repo, scheme)?,
         ChannelSpec::Npm { registry, package } => {
-            let fetcher = Fetcher {
-                client: &client,
-                cache,
-                channel,
-            };
-            npm::lookup(&fetcher, registry, package, scheme)?
+            let tag = options.dist_tag.as_deref().unwrap_or(DEFAULT_DIST_TAG);
+            npm::lookup(&fetcher, registry, package, tag, scheme)?
         }
-        ChannelSpec::Pypi { index, project } => {
-            let fetcher = Fetcher {
-                client: &client,
-                cache,
-                channel,
-            };
-            pypi::lookup(&fetcher, index, project, scheme)?
-        }
+        ChannelSpec::Pypi { index, project } => pypi::lookup(&fetcher, index, project, scheme)?,
         ChannelSpec::McpRegistry { registry, server } => {
-            let fetcher = Fetcher {
-                client: &client,
-                cache,
-                channel,
-            };
             mcp_registry::lookup(&fetcher, registry, server, scheme)?
         }
     };
-    sort_releases(&mut releases.releases, scheme);
-    Ok(releases)
+    sort_releases(&mut found.releases, scheme);
+    found.withheld.sort_by_cached_key(|w| {
+        (
+            Version::parse(scheme, &w.version),
+            w.version.clone(),
+            w.reason,
+        )
+    });
+    let rate_limit = fetcher.rate_limit();
+    let mut notices = found.notices;
+    notices.extend(unparsable_notice(channel, scheme, &found.unparsable));
+    notices.extend(rate_limit.and_then(|budget| rate_limit_notice(channel, budget)));
+    Ok(Observation {
+        lookup: Lookup {
+            releases: found.releases,
+            not_modified: found.not_modified,
+        },
+        withheld: found.withheld,
+        notices,
+        rate_limit,
+    })
+}
+
+/// What one channel module read, before the notices common to all are added.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    pub releases: Vec<ChannelRelease>,
+    pub not_modified: bool,
+    pub withheld: Vec<Withheld>,
+    /// Versions that do not parse under the scheme (skipped).
+    pub unparsable: Vec<String>,
+    pub notices: Vec<Notice>,
 }
 
 /// Oldest first by version; unparsable versions first, by tag then version text, so the order
@@ -340,149 +448,64 @@ fn sort_releases(releases: &mut [ChannelRelease], scheme: VersionScheme) {
     });
 }
 
-/// A page of a channel's answer, decoded.
-pub(crate) struct Page<T> {
-    pub value: T,
-    /// The next page from the `Link` header (GitHub), kept across 304s.
-    pub link_next: Option<String>,
-    pub not_modified: bool,
-}
+/// How many skipped versions a notice names before it says "and N more".
+const NOTICE_LIST_LIMIT: usize = 5;
 
-/// Conditional GETs of JSON pages through the shared client and a [`ConditionalCache`].
-pub(crate) struct Fetcher<'a> {
-    client: &'a HttpClient,
-    cache: &'a dyn ConditionalCache,
-    pub channel: &'static str,
-}
-
-/// Marks cache entries written by this module, so a foreign or older entry is ignored.
-const CACHE_MAGIC: &str = "upkeep-channel-page/1 ";
-
-impl Fetcher<'_> {
-    /// GETs `url` (conditionally when the cache knows it) and decodes the body with `parse`.
-    /// The cache is only updated once `parse` accepted the body, so a bad page is never
-    /// replayed.
-    pub fn page<T>(
-        &self,
-        url: &Url,
-        parse: impl Fn(&[u8]) -> Result<T, String>,
-    ) -> Result<Page<T>, ChannelError> {
-        let key = url.as_str();
-        let cached = self.cache.get(key).and_then(|(etag, raw)| {
-            let entry = decode_entry(&raw);
-            if entry.is_none() {
-                tracing::debug!(url = %key, "ignoring an unreadable conditional-cache entry");
-            }
-            entry.map(|(next, body)| (etag, next, body))
-        });
-        let mut request = Request::get(url.clone());
-        if let Some((etag, _, _)) = &cached
-            && let Ok(value) = HeaderValue::from_str(etag)
-        {
-            request = request.header(IF_NONE_MATCH, value);
-        }
-        let response = self
-            .client
-            .execute(&request)
-            .map_err(|e| ChannelError::from_http(self.channel, e))?;
-        if response.status == StatusCode::NOT_MODIFIED {
-            let Some((_, link_next, body)) = cached else {
-                return Err(ChannelError::Request {
-                    channel: self.channel,
-                    message: format!(
-                        "GET {}: 304 Not Modified to a request that was not conditional",
-                        response.url
-                    ),
-                });
-            };
-            let value = parse(&body).map_err(|message| self.malformed(&response.url, message))?;
-            return Ok(Page {
-                value,
-                link_next,
-                not_modified: true,
-            });
-        }
-        self.check_body(&response)?;
-        let value = parse(&response.body).map_err(|message| {
-            self.malformed(
-                &response.url,
-                format!("{message}: {}", truncate_body(&response.body)),
-            )
-        })?;
-        let link_next = response
-            .header_str("link")
-            .and_then(github::parse_link_next);
-        if let Some(etag) = response.header_str(ETAG.as_str()) {
-            self.cache.put(
-                key,
-                etag,
-                &encode_entry(link_next.as_deref(), &response.body),
-            );
-        }
-        Ok(Page {
-            value,
-            link_next,
-            not_modified: false,
-        })
+fn unparsable_notice(channel: &str, scheme: VersionScheme, versions: &[String]) -> Option<Notice> {
+    if versions.is_empty() {
+        return None;
     }
-
-    /// The content type of a 2xx body (its size was capped by the client).
-    fn check_body(&self, response: &Response) -> Result<(), ChannelError> {
-        // A missing content type is tolerated (the JSON decode still guards); a present one
-        // must say JSON, so an HTML sign-in or proxy page is named as such.
-        if let Some(content_type) = response.header_str(CONTENT_TYPE.as_str())
-            && !is_json_content_type(content_type)
-        {
-            return Err(ChannelError::WrongContentType {
-                channel: self.channel,
-                url: response.url.clone(),
-                content_type: content_type.to_string(),
-            });
-        }
-        Ok(())
-    }
-
-    /// A shape error; the message is scrubbed of the token, as bodies may echo it.
-    pub fn malformed(&self, url: &str, message: String) -> ChannelError {
-        ChannelError::Malformed {
-            channel: self.channel,
-            url: url.to_string(),
-            message: self.client.scrub(&message),
-        }
-    }
-
-    pub fn invalid(&self, message: String) -> ChannelError {
-        ChannelError::InvalidSpec {
-            channel: self.channel,
-            message,
-        }
-    }
+    let named: Vec<&str> = versions
+        .iter()
+        .take(NOTICE_LIST_LIMIT)
+        .map(String::as_str)
+        .collect();
+    let more = versions.len().saturating_sub(NOTICE_LIST_LIMIT);
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    let hint = advice::scheme_hint(channel, scheme)
+        .map(|h| format!("; {h}"))
+        .unwrap_or_default();
+    Some(Notice {
+        channel: channel.to_string(),
+        kind: NoticeKind::Unparsable,
+        detail: format!(
+            "{channel} publishes {}{more}, which the `{}` scheme cannot read: skipped{hint}",
+            named.join(", "),
+            scheme_name(scheme)
+        ),
+    })
 }
 
-/// `application/json`, `application/vnd.github+json`, `application/problem+json`, ...
-fn is_json_content_type(value: &str) -> bool {
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence.ends_with("/json") || essence.ends_with("+json")
+fn rate_limit_notice(channel: &str, budget: RateBudget) -> Option<Notice> {
+    if budget.remaining.saturating_mul(10) >= budget.limit {
+        return None;
+    }
+    let reset = budget
+        .reset
+        .map(|t| format!(" until {}", t.format("%Y-%m-%d %H:%M UTC")))
+        .unwrap_or_default();
+    Some(Notice {
+        channel: channel.to_string(),
+        kind: NoticeKind::RateLimitLow,
+        detail: format!(
+            "{channel}: {} of {} requests left{reset}",
+            budget.remaining, budget.limit
+        ),
+    })
 }
 
-fn encode_entry(link_next: Option<&str>, body: &[u8]) -> Vec<u8> {
-    // URLs never contain a raw newline, so the first line holds the next link.
-    let mut out = format!("{CACHE_MAGIC}{}\n", link_next.unwrap_or_default()).into_bytes();
-    out.extend_from_slice(body);
-    out
-}
-
-fn decode_entry(raw: &[u8]) -> Option<(Option<String>, Vec<u8>)> {
-    let newline = raw.iter().position(|b| *b == b'\n')?;
-    let header = std::str::from_utf8(&raw[..newline]).ok()?;
-    let next = header.strip_prefix(CACHE_MAGIC)?;
-    let next = (!next.is_empty()).then(|| next.to_string());
-    Some((next, raw[newline + 1..].to_vec()))
+/// The scheme's name as the config spells it.
+pub(crate) fn scheme_name(scheme: VersionScheme) -> &'static str {
+    match scheme {
+        VersionScheme::Semver => "semver",
+        VersionScheme::Pep440 => "pep440",
+        VersionScheme::Calver => "calver",
+        VersionScheme::Loose => "loose",
+    }
 }
 
 /// Parses a base URL from the config for building request URLs.
@@ -512,50 +535,46 @@ pub(crate) fn cap_text(text: &str, limit: usize) -> String {
     text[..end].to_string()
 }
 
+/// A registry's free text (a deprecation message, a yank reason) made safe to show on one line:
+/// control characters and runs of whitespace become one space, and it is cut to
+/// [`REASON_LIMIT`] characters. `None` when nothing is left.
+pub(crate) fn one_line(text: &str) -> Option<String> {
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let joined = words.join(" ");
+    if joined.is_empty() {
+        return None;
+    }
+    if joined.chars().count() <= REASON_LIMIT {
+        return Some(joined);
+    }
+    let cut: String = joined.chars().take(REASON_LIMIT - 1).collect();
+    Some(format!("{}…", cut.trim_end()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cache_entries_round_trip_and_foreign_ones_are_ignored() {
-        let raw = encode_entry(Some("https://x/y?page=2"), b"[1]\n[2]");
-        assert_eq!(
-            decode_entry(&raw),
-            Some((Some("https://x/y?page=2".to_string()), b"[1]\n[2]".to_vec()))
-        );
-        assert_eq!(
-            decode_entry(&encode_entry(None, b"{}")),
-            Some((None, b"{}".to_vec()))
-        );
-        assert_eq!(decode_entry(b"{\"raw\":\"json\"}\n"), None);
-        assert_eq!(decode_entry(b"no newline"), None);
-    }
-
-    #[test]
-    fn json_content_types() {
-        for ok in [
-            "application/json",
-            "application/json; charset=utf-8",
-            "application/vnd.github+json",
-            "Application/JSON",
-        ] {
-            assert!(is_json_content_type(ok), "{ok}");
-        }
-        for bad in [
-            "text/html",
-            "text/html; charset=utf-8",
-            "application/octet-stream",
-            "",
-        ] {
-            assert!(!is_json_content_type(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn text_is_capped_on_a_char_boundary() {
         assert_eq!(cap_text("short", 10), "short");
         assert_eq!(cap_text("ééé", 3), "é");
         assert_eq!(cap_text("abcdef", 4), "abcd");
+    }
+
+    #[test]
+    fn registry_words_become_one_safe_line() {
+        assert_eq!(
+            one_line("  use\n2.0 \u{1b}[31minstead\t ").as_deref(),
+            Some("use 2.0 [31minstead")
+        );
+        assert_eq!(one_line(" \n\t"), None);
+        let long = one_line(&"é".repeat(REASON_LIMIT + 50)).unwrap();
+        assert_eq!(long.chars().count(), REASON_LIMIT);
+        assert!(long.ends_with('…'));
     }
 
     #[test]
@@ -580,12 +599,46 @@ mod tests {
     }
 
     #[test]
-    fn memory_cache_keeps_the_last_put() {
-        let cache = MemoryCache::new();
-        assert!(cache.is_empty());
-        cache.put("u", "\"a\"", b"1");
-        cache.put("u", "\"b\"", b"2");
-        assert_eq!(cache.get("u"), Some(("\"b\"".into(), b"2".to_vec())));
-        assert_eq!(cache.len(), 1);
+    fn unparsable_versions_are_named_once_with_a_hint_for_pypi() {
+        assert_eq!(unparsable_notice("npm", VersionScheme::Semver, &[]), None);
+        let versions: Vec<String> = [
+            "1.0rc1",
+            "1.0.post1",
+            "1.1rc1",
+            "1.2rc1",
+            "1.3rc1",
+            "1.4rc1",
+        ]
+        .map(String::from)
+        .to_vec();
+        let notice = unparsable_notice("pypi", VersionScheme::Semver, &versions).unwrap();
+        assert_eq!(notice.kind, NoticeKind::Unparsable);
+        assert!(
+            notice.detail.starts_with(
+                "pypi publishes 1.0rc1, 1.0.post1, 1.1rc1, 1.2rc1, 1.3rc1 and 1 more, which the \
+                 `semver` scheme cannot read: skipped; "
+            ),
+            "{}",
+            notice.detail
+        );
+        assert!(notice.detail.contains("pep440"), "{}", notice.detail);
+    }
+
+    #[test]
+    fn a_low_rate_limit_budget_is_a_notice() {
+        let budget = |remaining| RateBudget {
+            limit: 60,
+            remaining,
+            reset: DateTime::from_timestamp(1_775_000_000, 0),
+        };
+        assert_eq!(rate_limit_notice("github-releases", budget(6)), None);
+        let low = rate_limit_notice("github-releases", budget(5)).unwrap();
+        assert_eq!(low.kind, NoticeKind::RateLimitLow);
+        assert!(
+            low.detail
+                .starts_with("github-releases: 5 of 60 requests left until 2026-"),
+            "{}",
+            low.detail
+        );
     }
 }

@@ -186,7 +186,7 @@ fn npm_dependencies(text: &str) -> anyhow::Result<Vec<Dependency>> {
 }
 
 /// PEP 503 name normalisation, so that `Foo_Bar` and `foo-bar` are the same dependency.
-fn normalise_python_name(name: &str) -> String {
+pub fn normalise_python_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut sep = false;
     for c in name.chars() {

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // Each test file uses a different part of the support code.
 
+#[path = "../../wait_support/mod.rs"]
+pub mod wait;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -236,6 +239,21 @@ impl Workspace {
 
     /// Run the real binary through `wrapper`, a command that runs its arguments (e.g. `setpriv`).
     pub fn upkeep_via(&self, wrapper: &[&str], args: &[&str]) -> Output {
+        Output::of(&self.command(wrapper, args).output().unwrap())
+    }
+
+    /// Start the real binary in the background with extra environment (e.g. a
+    /// [`wait::Pause`]'s); [`Workspace::finish`] collects its output.
+    pub fn spawn(&self, args: &[&str], env: &[(String, String)]) -> Child {
+        wait::spawn_captured(self.command(&[], args), env)
+    }
+
+    /// Wait for a [`Workspace::spawn`]ed process to exit and collect its output.
+    pub fn finish(&self, child: Child, what: &str) -> Output {
+        Output::of(&wait::wait_output(child, what))
+    }
+
+    fn command(&self, wrapper: &[&str], args: &[&str]) -> Command {
         let bin = env!("CARGO_BIN_EXE_upkeep");
         let mut cmd = match wrapper.split_first() {
             Some((first, rest)) => {
@@ -245,20 +263,14 @@ impl Workspace {
             }
             None => Command::new(bin),
         };
-        let out = cmd
-            .args(args)
+        cmd.args(args)
             .arg("--config")
             .arg(self.config_path())
             .env_remove("UPKEEP_CONFIG")
+            .env_remove("UPKEEP_FAILPOINT")
             .env("UPKEEP_LOG", "warn")
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .output()
-            .unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        cmd
     }
 
     /// `sync --now --json`, parsed.
@@ -302,6 +314,16 @@ pub struct Output {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl Output {
+    fn of(out: &std::process::Output) -> Output {
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }
 
 /// The server entry named `name` in a run report.
@@ -363,13 +385,10 @@ pub fn git_daemon_on(base: &Path, port: u16) -> Daemon {
         .stderr(Stdio::null())
         .spawn()
         .expect("git daemon starts (git is required by the tests)");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "git daemon did not listen on {port}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait::wait_for(
+        &format!("git daemon to listen on {port}"),
+        wait::CEILING,
+        || std::net::TcpStream::connect(("127.0.0.1", port)).ok(),
+    );
     Daemon { child, port }
 }

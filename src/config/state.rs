@@ -1,0 +1,63 @@
+//! `[state]`: where the SQLite state and the cache of upstream clones live, and how long the
+//! state's leases, locks and reports last.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::diag::Diagnostics;
+use super::raw::S;
+use super::values;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawState {
+    pub path: Option<S<String>>,
+    pub cache_dir: Option<S<String>>,
+    pub lease_timeout: Option<S<String>>,
+    pub busy_timeout: Option<S<String>>,
+    pub report_retention: Option<S<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StateConfig {
+    pub path: PathBuf,
+    pub cache_dir: PathBuf,
+    /// How long a run lease is honoured without being renewed (a crashed run frees it after this).
+    pub lease_timeout: Duration,
+    /// How long a state write waits for another process's lock before giving up.
+    pub busy_timeout: Duration,
+    /// How long each run's per-server reports are kept (the run's summary is kept for good).
+    /// Zero: kept for good.
+    pub report_retention: Duration,
+}
+
+pub fn validate(raw: Option<RawState>, d: &mut Diagnostics<'_>) -> StateConfig {
+    let s = raw.unwrap_or_default();
+    let path = |p: Option<S<String>>, default: &str| {
+        p.map_or_else(|| PathBuf::from(default), |p| PathBuf::from(p.into_inner()))
+    };
+    StateConfig {
+        lease_timeout: values::duration(
+            d,
+            s.lease_timeout.as_ref(),
+            "lease-timeout",
+            Duration::from_secs(30 * 60),
+        ),
+        busy_timeout: values::duration(
+            d,
+            s.busy_timeout.as_ref(),
+            "busy-timeout",
+            Duration::from_secs(10),
+        ),
+        report_retention: values::duration(
+            d,
+            s.report_retention.as_ref(),
+            "report-retention",
+            Duration::from_secs(30 * 24 * 3600),
+        ),
+        path: path(s.path, "var/upkeep.db"),
+        cache_dir: path(s.cache_dir, "var/cache"),
+    }
+}

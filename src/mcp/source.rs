@@ -1,0 +1,475 @@
+//! Reading the source files that can define an MCP surface out of git objects (the only I/O of
+//! the module): walk a commit's tree, pick the files that use an MCP SDK, follow what they
+//! import by relative path, parse them within the limits.
+//!
+//! Never checks out, never follows a symlink, never loads a blob over the size limit (its size
+//! is read from the object header first), never reads outside the commit's tree.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use git2::{ObjectType, Oid, Repository, Tree};
+
+use super::lang;
+use super::surface::Coverage;
+use super::syntax::{self, Grammar, ParseBudget, SourceFile};
+
+/// What one extraction may cost. The defaults suit a large upstream on a small machine.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Limits {
+    /// Source files larger than this are not read (generated bundles, hostile input).
+    pub max_file_bytes: u64,
+    /// At most this many files are parsed.
+    pub max_files: usize,
+    /// At most this many tree entries are walked.
+    pub max_entries: usize,
+    /// At most this many bytes are read to find the files that use an MCP SDK.
+    pub max_scan_bytes: u64,
+    /// Total parse time of one extraction (tree-sitter cancels a parse that overruns it).
+    pub parse_time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 512 * 1024,
+            max_files: 400,
+            max_entries: 200_000,
+            max_scan_bytes: 64 * 1024 * 1024,
+            parse_time: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Directories that hold no server surface: dependencies, build output, tests, examples, docs.
+const SKIP_DIRS: &[&str] = &[
+    "node_modules",
+    "vendor",
+    "third_party",
+    "dist",
+    "build",
+    "out",
+    "target",
+    "obj",
+    "coverage",
+    ".git",
+    ".github",
+    "__pycache__",
+    ".venv",
+    "venv",
+    ".tox",
+    "test",
+    "tests",
+    "__tests__",
+    "testdata",
+    "spec",
+    "e2e",
+    "fixtures",
+    "examples",
+    "example",
+    "docs",
+];
+
+/// Whether a directory name is skipped (see [`SKIP_DIRS`]; also .NET test projects).
+fn skip_dir(name: &str) -> bool {
+    SKIP_DIRS.contains(&name) || name.ends_with(".Tests") || name.ends_with(".Test")
+}
+
+/// Whether a file name is a test, a declaration or a minified bundle.
+fn skip_file(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [
+        ".test.",
+        ".spec.",
+        ".min.js",
+        "_test.go",
+        "_test.py",
+        "_tests.py",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+        || lower.starts_with("test_")
+        || lower == "conftest.py"
+}
+
+/// A source file in the tree (not yet read).
+#[derive(Debug, Clone)]
+struct Entry {
+    blob: Oid,
+    grammar: Grammar,
+}
+
+/// The parsed files of one revision that can define its surface.
+pub(crate) struct Workspace {
+    pub files: Vec<SourceFile>,
+    by_path: HashMap<String, usize>,
+    /// Files read because they use an MCP SDK (the others were imported by one).
+    pub roots: Vec<usize>,
+    pub coverage: Coverage,
+}
+
+impl Workspace {
+    pub(crate) fn file(&self, path: &str) -> Option<&SourceFile> {
+        self.by_path.get(path).map(|i| &self.files[*i])
+    }
+
+    /// Builds a workspace from in-memory files (tests, and the fuzz-style property tests).
+    pub(crate) fn from_sources(sources: &[(&str, &str)], limits: &Limits) -> Self {
+        let mut budget = ParseBudget::new(limits.parse_time);
+        let mut ws = Self::new();
+        let known: BTreeMap<String, Entry> = sources
+            .iter()
+            .filter_map(|(p, _)| {
+                Grammar::for_path(p).map(|g| {
+                    (
+                        (*p).to_owned(),
+                        Entry {
+                            blob: Oid::ZERO_SHA1,
+                            grammar: g,
+                        },
+                    )
+                })
+            })
+            .collect();
+        let texts: HashMap<&str, &str> = sources.iter().copied().collect();
+        let mut load = |path: &str| texts.get(path).map(|t| Ok((*t).to_owned()));
+        ws.fill(&known, &mut load, limits, &mut budget);
+        ws
+    }
+
+    fn new() -> Self {
+        Self {
+            files: Vec::new(),
+            by_path: HashMap::new(),
+            roots: Vec::new(),
+            coverage: Coverage::default(),
+        }
+    }
+
+    /// Reads the roots (files that use an MCP SDK), then what they import relatively,
+    /// breadth first, then files that import an accepted file relatively and register on
+    /// what they import (`from .app import mcp` / `import { server } from "./server.js"`),
+    /// until a limit.
+    fn fill(
+        &mut self,
+        known: &BTreeMap<String, Entry>,
+        load: &mut dyn FnMut(&str) -> Option<Result<String, String>>,
+        limits: &Limits,
+        budget: &mut ParseBudget,
+    ) {
+        let paths: Vec<&str> = known.keys().map(String::as_str).collect();
+        let mut maybe = self.scan_roots(known, load, limits, budget);
+        let mut queue: VecDeque<String> = self.files.iter().map(|f| f.path.clone()).collect();
+        // Importers of importers are adopted in later rounds; a few rounds reach any real
+        // layout, and the file limit bounds a hostile one.
+        for _ in 0..4 {
+            if !self.follow_imports(&mut queue, &paths, known, load, limits, budget) {
+                return;
+            }
+            let before = maybe.len();
+            let mut rest = Vec::new();
+            for file in maybe {
+                let adopt = lang::related_files(&file, &paths)
+                    .iter()
+                    .any(|p| self.by_path.contains_key(p));
+                if adopt && !self.by_path.contains_key(&file.path) {
+                    if self.files.len() >= limits.max_files {
+                        self.coverage.truncated = true;
+                        return;
+                    }
+                    queue.push_back(file.path.clone());
+                    let idx = self.push(file);
+                    self.roots.push(idx);
+                } else {
+                    rest.push(file);
+                }
+            }
+            maybe = rest;
+            if maybe.len() == before {
+                break;
+            }
+        }
+        self.follow_imports(&mut queue, &paths, known, load, limits, budget);
+    }
+
+    /// Parses the files that use an MCP SDK (the roots) and returns, parsed, the files that
+    /// do not but call registration methods (candidates for adoption).
+    fn scan_roots(
+        &mut self,
+        known: &BTreeMap<String, Entry>,
+        load: &mut dyn FnMut(&str) -> Option<Result<String, String>>,
+        limits: &Limits,
+        budget: &mut ParseBudget,
+    ) -> Vec<SourceFile> {
+        let mut scanned: u64 = 0;
+        let mut maybe = Vec::new();
+        for (path, entry) in known {
+            if self.files.len() + maybe.len() >= limits.max_files
+                || scanned >= limits.max_scan_bytes
+            {
+                self.coverage.truncated = true;
+                break;
+            }
+            let Some(text) = self.read(path, load) else {
+                continue;
+            };
+            scanned += text.len() as u64;
+            let sdk = lang::mentions_sdk(entry.grammar, &text);
+            if !sdk && !lang::may_register(entry.grammar, &text) {
+                continue;
+            }
+            let Some(file) = syntax::parse(path, entry.grammar, text, budget) else {
+                self.coverage
+                    .skipped
+                    .push(format!("{path}: not parsed in time"));
+                continue;
+            };
+            if sdk && lang::uses_sdk(&file) {
+                let idx = self.push(file);
+                self.roots.push(idx);
+            } else {
+                maybe.push(file);
+            }
+        }
+        maybe
+    }
+
+    /// Parses what the queued files import relatively, breadth first. False when the file
+    /// limit stopped it.
+    fn follow_imports(
+        &mut self,
+        queue: &mut VecDeque<String>,
+        paths: &[&str],
+        known: &BTreeMap<String, Entry>,
+        load: &mut dyn FnMut(&str) -> Option<Result<String, String>>,
+        limits: &Limits,
+        budget: &mut ParseBudget,
+    ) -> bool {
+        while let Some(path) = queue.pop_front() {
+            let Some(file) = self.file(&path) else {
+                continue;
+            };
+            for import in lang::related_files(file, paths) {
+                if self.by_path.contains_key(&import) {
+                    continue;
+                }
+                if self.files.len() >= limits.max_files {
+                    self.coverage.truncated = true;
+                    return false;
+                }
+                let Some(entry) = known.get(&import) else {
+                    continue;
+                };
+                let Some(text) = self.read(&import, load) else {
+                    continue;
+                };
+                match syntax::parse(&import, entry.grammar, text, budget) {
+                    Some(file) => {
+                        self.push(file);
+                        queue.push_back(import);
+                    }
+                    None => self
+                        .coverage
+                        .skipped
+                        .push(format!("{import}: not parsed in time")),
+                }
+            }
+        }
+        true
+    }
+
+    fn read(
+        &mut self,
+        path: &str,
+        load: &mut dyn FnMut(&str) -> Option<Result<String, String>>,
+    ) -> Option<String> {
+        match load(path)? {
+            Ok(text) => Some(text),
+            Err(why) => {
+                self.coverage.skipped.push(format!("{path}: {why}"));
+                None
+            }
+        }
+    }
+
+    fn push(&mut self, file: SourceFile) -> usize {
+        let idx = self.files.len();
+        self.by_path.insert(file.path.clone(), idx);
+        self.files.push(file);
+        self.coverage.files_parsed += 1;
+        idx
+    }
+}
+
+/// Reads the workspace of `commit` from `repo` (bare or not).
+///
+/// # Errors
+/// When the commit or its root tree cannot be read. Unreadable, oversized, binary or
+/// unparsable files are recorded in the coverage, not errors.
+pub(crate) fn read_workspace(
+    repo: &Repository,
+    tree: &Tree<'_>,
+    limits: &Limits,
+) -> anyhow::Result<Workspace> {
+    let mut known = BTreeMap::new();
+    let mut walked = 0usize;
+    let mut truncated = false;
+    walk(
+        repo,
+        tree,
+        "",
+        0,
+        limits,
+        &mut known,
+        &mut walked,
+        &mut truncated,
+    )?;
+    let odb = repo.odb().context("opening the object database")?;
+    let mut load = |path: &str| -> Option<Result<String, String>> {
+        let entry: &Entry = known.get(path)?;
+        Some(read_text(repo, &odb, entry.blob, limits.max_file_bytes))
+    };
+    let mut budget = ParseBudget::new(limits.parse_time);
+    let mut ws = Workspace::new();
+    ws.fill(&known, &mut load, limits, &mut budget);
+    ws.coverage.truncated |= truncated || budget.exhausted;
+    Ok(ws)
+}
+
+/// Collects the source files of a tree, depth first, skipping dependency, build and test
+/// directories, symlinks and submodules.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one recursive walk threading its counters; a struct would only rename them"
+)]
+fn walk(
+    repo: &Repository,
+    tree: &Tree<'_>,
+    prefix: &str,
+    depth: usize,
+    limits: &Limits,
+    out: &mut BTreeMap<String, Entry>,
+    walked: &mut usize,
+    truncated: &mut bool,
+) -> anyhow::Result<()> {
+    for entry in tree {
+        *walked += 1;
+        if *walked > limits.max_entries {
+            *truncated = true;
+            return Ok(());
+        }
+        let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+        let path = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        match entry.kind() {
+            Some(ObjectType::Tree) => {
+                if skip_dir(&name) || name.starts_with('.') {
+                    continue;
+                }
+                if depth >= 24 {
+                    *truncated = true;
+                    continue;
+                }
+                let sub = repo
+                    .find_tree(entry.id())
+                    .with_context(|| format!("reading tree {path}"))?;
+                walk(repo, &sub, &path, depth + 1, limits, out, walked, truncated)?;
+            }
+            // 0o120000 is a symlink: its blob is a path, never followed.
+            Some(ObjectType::Blob) if entry.filemode() != 0o120_000 => {
+                if skip_file(&name) {
+                    continue;
+                }
+                if let Some(grammar) = Grammar::for_path(&path) {
+                    out.insert(
+                        path,
+                        Entry {
+                            blob: entry.id(),
+                            grammar,
+                        },
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The UTF-8 text of a blob, or why it is not read.
+fn read_text(repo: &Repository, odb: &git2::Odb<'_>, id: Oid, max: u64) -> Result<String, String> {
+    let (size, kind) = odb
+        .read_header(id)
+        .map_err(|_| format!("object {id} is missing"))?;
+    if kind != ObjectType::Blob {
+        return Err(format!("not a file ({kind})"));
+    }
+    if size as u64 > max {
+        return Err(format!("{size} bytes, over the {max}-byte limit"));
+    }
+    let blob = repo
+        .find_blob(id)
+        .map_err(|e| format!("reading blob {id}: {}", e.message()))?;
+    let bytes = blob.content();
+    if bytes.contains(&0) {
+        return Err("binary".to_owned());
+    }
+    String::from_utf8(bytes.to_vec()).map_err(|_| "not UTF-8".to_owned())
+}
+
+/// Resolves `spec` (a relative import path like `./tools/index.js` or `../x`) against the
+/// directory of `from`, without leaving the repository. `None` when it climbs above the root.
+pub(crate) fn join_relative(from: &str, spec: &str) -> Option<String> {
+    let mut parts: Vec<&str> = from.split('/').collect();
+    parts.pop();
+    for seg in spec.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            s => parts.push(s),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// The directory part of a path ("" at the root).
+pub(crate) fn dir_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_stay_inside_the_tree() {
+        assert_eq!(
+            join_relative("src/mcp/index.ts", "./tools/index.js").as_deref(),
+            Some("src/mcp/tools/index.js")
+        );
+        assert_eq!(
+            join_relative("src/mcp/index.ts", "../util.js").as_deref(),
+            Some("src/util.js")
+        );
+        assert_eq!(join_relative("a.ts", "../../etc/passwd"), None);
+        assert_eq!(dir_of("a.ts"), "");
+        assert_eq!(dir_of("src/a.ts"), "src");
+    }
+
+    #[test]
+    fn tests_builds_and_dependencies_are_skipped() {
+        assert!(skip_dir("node_modules"));
+        assert!(skip_dir("Server.Tests"));
+        assert!(!skip_dir("src"));
+        assert!(skip_file("server.test.ts"));
+        assert!(skip_file("tools_test.go"));
+        assert!(skip_file("test_server.py"));
+        assert!(!skip_file("server.ts"));
+    }
+}

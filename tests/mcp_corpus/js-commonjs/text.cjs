@@ -1,0 +1,2 @@
+const NOW = "Current date and time";
+module.exports = { NOW };

@@ -1,0 +1,7 @@
+from fastapi import FastAPI
+
+app = FastAPI()
+
+@app.get("/tool")
+def tool():
+    """Not an MCP tool."""

@@ -1,0 +1,6 @@
+SEARCH_DESCRIPTION = (
+    "Search notes by words. "
+    "Returns note ids."
+)
+
+EXPORT_DESCRIPTION = "Export " + "all notes"

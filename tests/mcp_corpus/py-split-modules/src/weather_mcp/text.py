@@ -1,0 +1,1 @@
+UNITS_NOTE = "All values are metric."

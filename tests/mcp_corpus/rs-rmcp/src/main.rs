@@ -1,0 +1,6 @@
+mod params;
+mod server;
+
+fn main() {
+    server::run();
+}

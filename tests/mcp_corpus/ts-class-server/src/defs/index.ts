@@ -1,0 +1,2 @@
+export * from "./open.js";
+export { closeShape, CLOSE_HINTS } from "./close.js";

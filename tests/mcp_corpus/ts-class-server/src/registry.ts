@@ -1,0 +1,3 @@
+export class Registry {
+  registerTool(name: string, config: object, cb: () => void) {}
+}

@@ -1,0 +1,1 @@
+export class Catalog { root = "/photos"; tool(name: string) { return name; } }

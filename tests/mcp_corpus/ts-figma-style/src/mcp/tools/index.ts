@@ -1,0 +1,3 @@
+export { photoTool } from "./photo-tool.js";
+export { uploadTool } from "./upload-tool.js";
+export type { PhotoParams } from "./photo-tool.js";

@@ -1,0 +1,1 @@
+export const INSTRUCTIONS = "Paths must be absolute.";
