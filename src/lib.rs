@@ -52,7 +52,7 @@
 //! http      ->
 //! render    -> license report upstream::diff
 //! report    -> upstream::diff upstream::channels
-//! config    -> forge::pin upstream::version
+//! config    -> forge::pin upstream::version license::code
 //! secret    ->
 //! failpoint ->
 //! jitter    ->
@@ -63,8 +63,11 @@
 //! In words: commands sit on the pipeline, the pipeline on the adapters; adapters never import
 //! each other (the forges and the release channels share [`http`]; notify uses render's texts);
 //! the views know no adapter but the domain types they show, and only the store knows table rows
-//! (it fills the views `report::MovedTag` and `report::RunArchive`). The config may name two leaf
-//! enums of the adapters (pin formats, version schemes) its keys select.
+//! (it fills the views `report::MovedTag` and `report::RunArchive`). The config may name three leaf
+//! enums of the adapters (pin formats, version schemes, license finding codes) its keys select.
+//! Two adapters sit on others by design: [`mcp`] shows its description changes with the license
+//! word diff, and [`advisories`] reads manifests and versions through [`upstream`] and words its
+//! texts with [`render`]'s escaping.
 
 // Library code reports through return values and tracing; only `app` talks to the terminal.
 #![forbid(unsafe_code)]
