@@ -18,6 +18,20 @@ use crate::forge::local::LocalForge;
 use crate::pipeline::{self, Deps, ForgeFactory, RunError, RunOptions};
 use crate::store::Store;
 
+/// `writeln!` for text people read: control characters from upstream text shown escaped.
+macro_rules! outln {
+    ($out:expr, $($arg:tt)*) => {
+        writeln!($out, "{}", crate::term::sanitize(&format!($($arg)*)))
+    };
+}
+
+/// `eprintln!` with control characters shown escaped (errors quote upstream answers).
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        eprintln!("{}", crate::term::sanitize(&format!($($arg)*)))
+    };
+}
+
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_CONFIG: i32 = 2;
@@ -51,7 +65,7 @@ pub async fn run(cli: Cli) -> i32 {
                     && crate::store::is_locked(e)
                 {
                     tracing::debug!(error = %format!("{e:#}"), "state database locked");
-                    eprintln!(
+                    errln!(
                         "error: {}; nothing was changed, try again once it is released",
                         locked_message(&state)
                     );
@@ -64,7 +78,7 @@ pub async fn run(cli: Cli) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             EXIT_FAILED
         }
     }
@@ -87,9 +101,9 @@ fn load(path: &Path) -> Result<ValidConfig, i32> {
         for d in &errors.0 {
             // The alternate form adds the offending lines with a caret under each place; a
             // blank line keeps one problem apart from the next.
-            eprintln!("{d:#}\n");
+            errln!("{d:#}\n");
         }
-        eprintln!("{} problem(s) in {}", errors.0.len(), path.display());
+        errln!("{} problem(s) in {}", errors.0.len(), path.display());
         EXIT_CONFIG
     })
 }
@@ -163,19 +177,20 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
         Err(code) => return code,
     };
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(
+    let _ = outln!(
         out,
         "{}: valid, {} server(s)",
         path.display(),
         config.servers.len()
     );
-    let _ = writeln!(
+    let _ = outln!(
         out,
         "schedule `{}` ({}), next runs:",
-        config.schedule.expression, config.schedule.timezone
+        config.schedule.expression,
+        config.schedule.timezone
     );
     for t in config.next_fires(chrono::Utc::now(), 3) {
-        let _ = writeln!(out, "  {}", t.to_rfc3339());
+        let _ = outln!(out, "  {}", t.to_rfc3339());
     }
     if !args.online {
         return EXIT_OK;
@@ -188,11 +203,11 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
         });
         match result {
             Ok(()) => {
-                let _ = writeln!(out, "  {}: mirror reachable and writable", server.name);
+                let _ = outln!(out, "  {}: mirror reachable and writable", server.name);
             }
             Err(e) => {
                 failed = true;
-                let _ = writeln!(out, "  {}: mirror check failed: {e:#}", server.name);
+                let _ = outln!(out, "  {}: mirror check failed: {e:#}", server.name);
             }
         }
     }
@@ -216,14 +231,16 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
     let report = match result {
         Ok(r) => r,
         Err(RunError::Busy(h)) => {
-            eprintln!(
+            errln!(
                 "error: another upkeep run is in progress ({} since {}); it holds the lease until {}",
-                h.holder, h.acquired_at, h.expires_at
+                h.holder,
+                h.acquired_at,
+                h.expires_at
             );
             return Ok(EXIT_BUSY);
         }
         Err(RunError::UnknownServer(s)) => {
-            eprintln!(
+            errln!(
                 "error: unknown server `{s}` (not in {})",
                 deps.config.file.display()
             );
@@ -232,7 +249,7 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
         Err(RunError::StateLocked(e)) => return Err(e),
         Err(RunError::Other(e)) if crate::store::is_locked(&e) => {
             tracing::debug!(error = %format!("{e:#}"), "state database locked mid-run");
-            eprintln!(
+            errln!(
                 "error: {}; the run stopped part-way (its finished decisions are kept) and the next run picks up",
                 locked_message(&deps.config.state)
             );
@@ -248,7 +265,11 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
         crate::report::write_json(&report, &deps.store, &mut w)?;
         w.flush()?;
     } else {
-        write!(out, "{}", crate::status::run_summary(&report))?;
+        write!(
+            out,
+            "{}",
+            crate::term::sanitize(&crate::status::run_summary(&report))
+        )?;
     }
     Ok(if report.any_failed() {
         EXIT_FAILED
@@ -264,7 +285,11 @@ fn status(config: &ValidConfig, args: &StatusArgs) -> anyhow::Result<i32> {
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
-        write!(out, "{}", crate::status::table(&doc))?;
+        write!(
+            out,
+            "{}",
+            crate::term::sanitize(&crate::status::table(&doc))
+        )?;
     }
     Ok(EXIT_OK)
 }
@@ -275,15 +300,15 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
     match cmd {
         LicenseCommand::Approve { server, by, note } => {
             if config.server(&server).is_none() {
-                eprintln!("error: unknown server `{server}`");
+                errln!("error: unknown server `{server}`");
                 return Ok(EXIT_CONFIG);
             }
             let Some((fingerprint, _)) = store.pending_review(&server)? else {
-                eprintln!("error: {server} has no license change waiting for review");
+                errln!("error: {server} has no license change waiting for review");
                 return Ok(EXIT_FAILED);
             };
             store.approve_license(&server, &fingerprint, &by, note.as_deref())?;
-            writeln!(
+            outln!(
                 out,
                 "Approved the license of {server} (fingerprint {}) by {by}.\nThe next sync marks the rebuild PR ready for review.",
                 &fingerprint[..fingerprint.len().min(16)]
@@ -292,10 +317,14 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
         }
         LicenseCommand::Show { server } => {
             if config.server(&server).is_none() {
-                eprintln!("error: unknown server `{server}`");
+                errln!("error: unknown server `{server}`");
                 return Ok(EXIT_CONFIG);
             }
-            write!(out, "{}", crate::status::license_text(&store, &server)?)?;
+            write!(
+                out,
+                "{}",
+                crate::term::sanitize(&crate::status::license_text(&store, &server)?)
+            )?;
             Ok(EXIT_OK)
         }
     }
@@ -304,17 +333,17 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
 fn tag(config: &ValidConfig, cmd: crate::cli::TagCommand) -> anyhow::Result<i32> {
     let crate::cli::TagCommand::Accept { server, tag, by } = cmd;
     if config.server(&server).is_none() {
-        eprintln!("error: unknown server `{server}`");
+        errln!("error: unknown server `{server}`");
         return Ok(EXIT_CONFIG);
     }
     let store = open_store(config)?;
     let Some(commit) = store.last_seen_commit(&server, &tag)? else {
-        eprintln!("error: upkeep has never seen tag `{tag}` of {server}");
+        errln!("error: upkeep has never seen tag `{tag}` of {server}");
         return Ok(EXIT_FAILED);
     };
     store.accept_tag(&server, &tag, &commit, &by)?;
     let mut out = std::io::stdout().lock();
-    writeln!(
+    outln!(
         out,
         "Accepted {tag} of {server} at {commit} (by {by}). The next sync proposes releases again."
     )?;
@@ -326,7 +355,7 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     if let Some(RunsCommand::Show { id, json }) = args.command {
         let Some(row) = store.run(id)? else {
-            eprintln!("error: no run {id} in {}", config.state.path.display());
+            errln!("error: no run {id} in {}", config.state.path.display());
             return Ok(EXIT_FAILED);
         };
         let Some(doc) = store.run_summary(id)? else {
@@ -334,10 +363,12 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&row)?)?;
             } else {
-                writeln!(
+                outln!(
                     out,
                     "run #{id} ({}) started {}: {}, no report",
-                    row.trigger, row.started_at, row.result
+                    row.trigger,
+                    row.started_at,
+                    row.result
                 )?;
             }
             return Ok(EXIT_OK);
@@ -348,7 +379,7 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
         } else {
             let report: crate::report::RunReport =
                 serde_json::from_str(&doc).context("reading the run's report")?;
-            writeln!(
+            outln!(
                 w,
                 "{} run, started {}, finished {}: {}",
                 row.trigger,
@@ -356,7 +387,11 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
                 row.finished_at.as_deref().unwrap_or("-"),
                 row.result
             )?;
-            write!(w, "{}", crate::status::run_summary(&report))?;
+            write!(
+                w,
+                "{}",
+                crate::term::sanitize(&crate::status::run_summary(&report))
+            )?;
         }
         w.flush()?;
         return Ok(EXIT_OK);
@@ -388,13 +423,16 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
         return Ok(EXIT_OK);
     }
     if listed.is_empty() {
-        writeln!(out, "no runs yet")?;
+        outln!(out, "no runs yet")?;
         return Ok(EXIT_OK);
     }
-    writeln!(
+    outln!(
         out,
         "{:>6}  {:<9} {:<25} {:<8} SERVERS",
-        "RUN", "TRIGGER", "STARTED", "RESULT"
+        "RUN",
+        "TRIGGER",
+        "STARTED",
+        "RESULT"
     )?;
     for (row, statuses) in listed {
         let servers = statuses.map_or_else(
@@ -406,7 +444,7 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
                     .join(", ")
             },
         );
-        writeln!(
+        outln!(
             out,
             "{:>6}  {:<9} {:<25} {:<8} {}{}",
             row.id,
@@ -425,12 +463,12 @@ async fn outbox(config: &ValidConfig, args: OutboxArgs) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     if let Some(OutboxCommand::Retry { id }) = args.command {
         if !store.retry_email(id)? {
-            eprintln!("error: no pending or failed email with id {id}");
+            errln!("error: no pending or failed email with id {id}");
             return Ok(EXIT_FAILED);
         }
         let summary = crate::notify::outbox::drain(&store, &config.email).await;
         let row = store.outbox_row(id)?.context("outbox row vanished")?;
-        writeln!(
+        outln!(
             out,
             "email {id}: {}{}",
             row.status,
@@ -453,10 +491,10 @@ async fn outbox(config: &ValidConfig, args: OutboxArgs) -> anyhow::Result<i32> {
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
     } else if rows.is_empty() {
-        writeln!(out, "outbox: nothing pending or failed")?;
+        outln!(out, "outbox: nothing pending or failed")?;
     } else {
         for r in rows {
-            writeln!(
+            outln!(
                 out,
                 "{:>5}  {:<8} attempts={} next={} {} -> {}\n       {}{}",
                 r.id,

@@ -18,7 +18,8 @@
 //! - [`events`]: run progress on a broadcast bus, for `/events`, metrics and progress bars.
 //! - [`service`]: the HTTP control surface of `serve` (probes, metrics, status, run-now, webhooks,
 //!   live events); [`metrics`] renders Prometheus text; [`progress`] draws the terminal bar.
-//! - [`status`], [`demo`], [`app`], [`cli`]: what the commands show, and the composition root.
+//! - [`status`], [`demo`], [`app`], [`cli`]: what the commands show, and the composition root;
+//!   [`term`] makes upstream text inert before it reaches a terminal.
 
 // Library code reports through return values and tracing; only `app` talks to the terminal.
 #![forbid(unsafe_code)]
@@ -44,6 +45,7 @@ pub mod secret;
 pub mod service;
 pub mod status;
 pub mod store;
+pub mod term;
 pub mod upstream;
 
 /// When this process started (first asked for by `app::run`, before any work). A lock file older

@@ -17,4 +17,5 @@ mod props;
 mod quiet;
 mod snapshots;
 mod sync;
+mod terminal;
 mod transport;
