@@ -18,6 +18,7 @@
 //! - [`events`]: run progress on a broadcast bus, for `/events`, metrics and progress bars.
 //! - [`service`]: the HTTP control surface of `serve` (probes, metrics, status, run-now, webhooks,
 //!   live events); [`metrics`] renders Prometheus text; [`progress`] draws the terminal bar.
+//! - [`files`]: private files and directories (the state, the cache, the outbox).
 //! - [`status`], [`demo`], [`app`], [`cli`]: what the commands show, and the composition root;
 //!   [`term`] makes upstream text inert before it reaches a terminal.
 
@@ -31,6 +32,7 @@ pub mod config;
 pub mod demo;
 pub mod events;
 pub mod failpoint;
+pub mod files;
 pub mod forge;
 pub mod jitter;
 pub mod license;

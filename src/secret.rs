@@ -3,6 +3,9 @@
 //! A `Secret` never prints its value: `Debug` and `Display` are redacted, so a secret that ends up
 //! in a log field, an error or a report shows `<redacted>`. Read the value with [`Secret::expose`]
 //! only at the point of use (an HTTP header, an SMTP login).
+//!
+//! [`looks_like_secret`] recognises a token pasted where a *name* belongs (`token-env =
+//! "ghp_..."`), so the config check can refuse it without ever printing it.
 
 use std::fmt;
 
@@ -29,5 +32,153 @@ impl fmt::Debug for Secret {
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
+    }
+}
+
+/// Known token formats by prefix, with what they are.
+const KNOWN_PREFIXES: &[(&str, &str)] = &[
+    ("github_pat_", "a GitHub fine-grained token"),
+    ("ghp_", "a GitHub token"),
+    ("gho_", "a GitHub OAuth token"),
+    ("ghu_", "a GitHub user-to-server token"),
+    ("ghs_", "a GitHub server-to-server token"),
+    ("ghr_", "a GitHub refresh token"),
+    ("glpat-", "a GitLab token"),
+    ("npm_", "an npm token"),
+    ("pypi-", "a PyPI token"),
+    ("xoxa-", "a Slack token"),
+    ("xoxb-", "a Slack token"),
+    ("xoxp-", "a Slack token"),
+    ("xoxr-", "a Slack token"),
+    ("sk-", "an API key"),
+    ("AKIA", "an AWS access key"),
+];
+
+/// Shorter strings are never taken for a secret: names and paths are often this short,
+/// and no token format upkeep meets is.
+const MIN_SECRET_LEN: usize = 16;
+
+/// What `text` looks like when it looks like a secret value (a token, a key, a password)
+/// rather than the name of an environment variable or the path of a file; `None` otherwise.
+///
+/// Known prefixes (GitHub, GitLab, npm, PyPI, Slack, API keys, AWS), JWTs, Azure DevOps
+/// personal access tokens (52 characters of base32, or 84 with the `AZDO` signature), long hex
+/// strings, and long strings that mix cases and digits with high entropy. Conventional variable
+/// names (`UPKEEP_GITHUB_TOKEN`) and paths (`/run/secrets/github-token`) are not.
+pub fn looks_like_secret(text: &str) -> Option<&'static str> {
+    let t = text.trim();
+    if t.len() < MIN_SECRET_LEN {
+        return None;
+    }
+    if let Some((_, what)) = KNOWN_PREFIXES.iter().find(|(p, _)| t.starts_with(p)) {
+        return Some(what);
+    }
+    let parts: Vec<&str> = t.split('.').collect();
+    if t.starts_with("eyJ") && parts.len() == 3 && parts.iter().all(|p| is_base64url(p)) {
+        return Some("a JSON Web Token");
+    }
+    let all = |f: fn(char) -> bool| t.chars().all(f);
+    if t.len() == 52 && all(|c| c.is_ascii_lowercase() || ('2'..='7').contains(&c)) {
+        return Some("an Azure DevOps personal access token");
+    }
+    if t.len() == 84 && all(|c| c.is_ascii_alphanumeric()) && t.get(76..80) == Some("AZDO") {
+        return Some("an Azure DevOps personal access token");
+    }
+    let has = |f: fn(&char) -> bool| t.chars().any(|c| f(&c));
+    if t.len() >= 32
+        && all(|c| c.is_ascii_hexdigit())
+        && has(char::is_ascii_digit)
+        && has(char::is_ascii_alphabetic)
+    {
+        return Some("a hex-encoded secret");
+    }
+    let classes = [
+        has(char::is_ascii_lowercase),
+        has(char::is_ascii_uppercase),
+        has(char::is_ascii_digit),
+    ]
+    .into_iter()
+    .filter(|x| *x)
+    .count();
+    let path_like = t.starts_with(['/', '.', '~']);
+    if t.len() >= 24
+        && !path_like
+        && classes == 3
+        && all(|c| c.is_ascii_alphanumeric() || "+/=_-.~".contains(c))
+        && entropy(t) >= 4.0
+    {
+        return Some("a random token");
+    }
+    None
+}
+
+fn is_base64url(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '=')
+}
+
+/// Shannon entropy of the characters of `s`, in bits per character.
+fn entropy(s: &str) -> f64 {
+    let mut counts = std::collections::HashMap::<char, usize>::new();
+    for c in s.chars() {
+        *counts.entry(c).or_default() += 1;
+    }
+    #[allow(clippy::cast_precision_loss)] // Config values are far shorter than 2^52.
+    let n = s.chars().count() as f64;
+    counts
+        .values()
+        .map(|&k| {
+            #[allow(clippy::cast_precision_loss)]
+            let p = k as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_of_every_known_shape_are_recognised() {
+        for token in [
+            "ghp_R2d2C3poBB8Luke0Leia1Han2Solo3Chewie4",
+            "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+            "gho_16C7e42F292c6912E7710c838347Ae178B4a",
+            "ghs_abcdefghijklmnopqrstuvwxyz0123456789",
+            "glpat-xxxxxxxxxxxxxxxxxxxx",
+            "npm_abcdefghijklmnopqrstuvwxyz0123456789",
+            "pypi-AgEIcHlwaS5vcmcCJGFiY2RlZmdo",
+            "xoxb-123456789012-abcdefghijkl",
+            "sk-proj-abcdefghijklmnopqrstuvwxyz",
+            "AKIAIOSFODNN7EXAMPLE",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            // Azure DevOps: the classic 52-character base32 form and the 84-character one.
+            "q3fxwqn2vq5zqlmbbtz7oeb2hr6fsjxgxkomcq4eyrpu3ivlnh5a",
+            "7Ffp2mNqA4sX9tL1cV6bZ8dR3hJ0kW5yU2eT7gI4oP9aS1fD6gH3jK8lZ0xC5vB2nM7qW4eR9tY1AZDOabcd",
+            // `openssl rand -hex 32` and `openssl rand -base64 32`.
+            "4f1c9a2e7b3d5f60a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718",
+            "mK9vQ2xL7pR4tW8yZ1nB5cF3hJ6gD0sA/uE+iO7kM2w=",
+        ] {
+            assert!(looks_like_secret(token).is_some(), "{token}");
+        }
+    }
+
+    #[test]
+    fn names_and_paths_are_not_taken_for_secrets() {
+        for name in [
+            "GITHUB_TOKEN",
+            "UPKEEP_SYNC_TOKEN",
+            "UPKEEP_AZURE_DEVOPS_PERSONAL_ACCESS_TOKEN_2025",
+            "upkeep_smtp_password",
+            "MirrorToken",
+            "/run/secrets/github-token",
+            "/var/run/secrets/kubernetes.io/serviceaccount/token",
+            "secrets/npm-token.txt",
+            "",
+        ] {
+            assert_eq!(looks_like_secret(name), None, "{name}");
+        }
     }
 }

@@ -64,11 +64,11 @@ pub fn eml_path(dir: &Path, row: &OutboxRow) -> PathBuf {
 }
 
 fn write_file(dir: &Path, row: &OutboxRow, message: &lettre::Message) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir)
+    crate::files::create_private_dir_all(dir)
         .with_context(|| format!("creating outbox directory {}", dir.display()))?;
     let path = eml_path(dir, row);
     let tmp = path.with_extension("eml.tmp");
-    std::fs::write(&tmp, message.formatted())
+    crate::files::write_private(&tmp, &message.formatted())
         .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &path)
         .with_context(|| format!("moving {} into place", path.display()))?;

@@ -195,9 +195,17 @@ impl Store {
     /// [`Store::open`], waiting up to `busy_timeout` whenever another process holds the lock
     /// (a longer hold fails with an error [`is_locked`] recognises).
     pub fn open_with(path: &Path, busy_timeout: Duration) -> anyhow::Result<Store> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
+        if let Some(dir) = path.parent() {
+            crate::files::create_private_dir_all(dir)
                 .with_context(|| format!("creating state directory {}", dir.display()))?;
+        }
+        // Created 0600 before SQLite opens it (its -wal and -shm files take the same mode): it
+        // holds PR links, hold reasons quoting upstream text and cached registry answers.
+        if !path.exists() {
+            crate::files::write_private(path, b"")
+                .with_context(|| format!("creating state database {}", path.display()))?;
+        } else if crate::files::restrict_to_owner(path).unwrap_or(false) {
+            tracing::info!(path = %path.display(), "made the state database readable by its owner only");
         }
         let mut conn = Connection::open(path)
             .with_context(|| format!("opening state database {}", path.display()))?;

@@ -111,7 +111,7 @@ impl Cache {
 /// An error naming the path when the cache cannot be written (a read-only mount, wrong
 /// permissions, a file in the way); libgit2's own error would read like an upstream fault.
 fn ensure_writable(dir: &Path, clone: &Path, server: &str) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| {
+    crate::files::create_private_dir_all(dir).with_context(|| {
         format!(
             "the cache directory {} cannot be created (check [state] cache-dir)",
             dir.display()
@@ -181,7 +181,7 @@ fn open_or_init(path: &Path) -> anyhow::Result<Repository> {
             .with_context(|| format!("open cache {}", path.display()));
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
+        crate::files::create_private_dir_all(parent)
             .with_context(|| format!("creating cache directory {}", parent.display()))?;
     }
     // Init into a temporary name and rename, so a crash never leaves a half-made cache

@@ -15,6 +15,7 @@ mod forges_e2e;
 mod hostile;
 mod props;
 mod quiet;
+mod secrets;
 mod snapshots;
 mod sync;
 mod terminal;
