@@ -5,7 +5,8 @@
 //! only at the point of use (an HTTP header, an SMTP login).
 //!
 //! [`looks_like_secret`] recognises a token pasted where a *name* belongs (`token-env =
-//! "ghp_..."`), so the config check can refuse it without ever printing it.
+//! "ghp_..."`), so the config check can refuse it without ever printing it; [`redact_url`]
+//! takes the credentials out of a URL before it is shown anywhere.
 
 use std::fmt;
 
@@ -32,6 +33,43 @@ impl fmt::Debug for Secret {
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
+    }
+}
+
+/// `url` without its userinfo (user name and password), for every message, log field and
+/// report. URLs are parsed (WHATWG rules, as git and browsers split them: the host follows the
+/// *last* `@` of the authority), so `http://u:p@ss@host/x` shows `http://host/x`. The
+/// scp-like `user@host:path` keeps a plain ssh login name (`git@github.com:o/r`) but loses a
+/// userinfo with a password or one that looks like a token. A URL that does not parse keeps
+/// only what follows its last `@`. Paths without an `@` come back unchanged.
+pub fn redact_url(url: &str) -> String {
+    if let Some(i) = url.find("://") {
+        if let Ok(mut parsed) = reqwest::Url::parse(url)
+            && parsed.has_host()
+        {
+            if parsed.username().is_empty() && parsed.password().is_none() {
+                return url.to_string();
+            }
+            // Both only fail for URLs that cannot have credentials in the first place.
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            return parsed.to_string();
+        }
+        return match url.rfind('@') {
+            Some(at) if at > i => format!("{}://{}", &url[..i], &url[at + 1..]),
+            _ => url.to_string(),
+        };
+    }
+    // scp-like `[user[:pass]@]host:path`: userinfo ends at the last `@` before the first `/`.
+    let head = url.split('/').next().unwrap_or(url);
+    match head.rfind('@') {
+        Some(at)
+            if head[at..].contains(':')
+                && (head[..at].contains(':') || looks_like_secret(&head[..at]).is_some()) =>
+        {
+            url[at + 1..].to_string()
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -162,6 +200,36 @@ mod tests {
             "mK9vQ2xL7pR4tW8yZ1nB5cF3hJ6gD0sA/uE+iO7kM2w=",
         ] {
             assert!(looks_like_secret(token).is_some(), "{token}");
+        }
+    }
+
+    #[test]
+    fn urls_lose_their_credentials_wholesale() {
+        let cases = [
+            ("https://user:tok@host/x.git", "https://host/x.git"),
+            ("http://u:pa@ss@host:8080/x", "http://host:8080/x"),
+            (
+                "https://x-access-token:t0k@github.com/o/r",
+                "https://github.com/o/r",
+            ),
+            ("https://tokenonly@host/simple/", "https://host/simple/"),
+            ("ssh://git:pw@host:2222/o/r.git", "ssh://host:2222/o/r.git"),
+            ("https://user:pw@/x.git", "https:///x.git"),
+            ("user:pw@host:o/r.git", "host:o/r.git"),
+            ("u:p@ss@host:o/r.git", "host:o/r.git"),
+            (
+                "ghp_R2d2C3poBB8Luke0Leia1Han2Solo3Chewie4@host:o/r",
+                "host:o/r",
+            ),
+            ("git@github.com:o/r.git", "git@github.com:o/r.git"),
+            // Unchanged: nothing to hide.
+            ("https://github.com/o/r.git", "https://github.com/o/r.git"),
+            ("/srv/git/up@stream.git", "/srv/git/up@stream.git"),
+            ("file:///srv/git/x.git", "file:///srv/git/x.git"),
+            ("/srv/git/x.git", "/srv/git/x.git"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(redact_url(url), want, "{url}");
         }
     }
 

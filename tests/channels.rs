@@ -47,6 +47,7 @@ fn npm(base: &str) -> ChannelSpec {
     ChannelSpec::Npm {
         registry: base.to_string(),
         package: "@acme/weather".into(),
+        token: None,
     }
 }
 
@@ -54,6 +55,8 @@ fn pypi(base: &str) -> ChannelSpec {
     ChannelSpec::Pypi {
         index: base.to_string(),
         project: "weather-mcp".into(),
+        username: "__token__".into(),
+        token: None,
     }
 }
 
@@ -721,6 +724,7 @@ fn bad_settings_are_errors_before_any_request() {
         &ChannelSpec::Npm {
             registry: "not a url".into(),
             package: "x".into(),
+            token: None,
         },
         &settings(),
         &MemoryCache::new(),
@@ -735,6 +739,8 @@ fn bad_settings_are_errors_before_any_request() {
         &ChannelSpec::Pypi {
             index: "https://pypi.org".into(),
             project: String::new(),
+            username: "__token__".into(),
+            token: None,
         },
         &settings(),
         &MemoryCache::new(),

@@ -110,6 +110,8 @@ pub struct Diagnostics<'a> {
     file: &'a Path,
     source: &'a str,
     pub items: Vec<Diagnostic>,
+    /// Allowed, but worth saying (`check` prints them; the other commands log them).
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl<'a> Diagnostics<'a> {
@@ -118,6 +120,7 @@ impl<'a> Diagnostics<'a> {
             file,
             source,
             items: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -129,6 +132,19 @@ impl<'a> Diagnostics<'a> {
         message: impl Into<String>,
     ) {
         self.at_with(span, code, message, Vec::new());
+    }
+
+    /// Something allowed but risky at `span`: reported, the config stays valid.
+    pub fn warn(
+        &mut self,
+        span: Option<Range<usize>>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) {
+        self.at(span, code, message);
+        if let Some(d) = self.items.pop() {
+            self.warnings.push(d);
+        }
     }
 
     /// A problem at `span` that involves other places too, each with a label.
@@ -235,7 +251,7 @@ fn mask_secrets(line: &str) -> String {
         if crate::secret::looks_like_secret(word).is_some() {
             out.extend(word.chars().map(|_| '*'));
         } else {
-            out.push_str(word);
+            out.push_str(&mask_userinfo(word));
         }
         word.clear();
     };
@@ -249,6 +265,26 @@ fn mask_secrets(line: &str) -> String {
     }
     flush(&mut word, &mut out);
     out
+}
+
+/// `word` with the userinfo of a URL in it (`scheme://user:pass@`, or scp-like `user:pass@`)
+/// replaced by `*`s of the same length.
+fn mask_userinfo(word: &str) -> String {
+    let start = word.find("://").map_or(0, |i| i + 3);
+    let Some(at) = word.rfind('@').filter(|at| *at >= start) else {
+        return word.to_string();
+    };
+    let userinfo = &word[start..at];
+    if start == 0 && !userinfo.contains(':') {
+        // `git@host:path`: a login name, not a credential.
+        return word.to_string();
+    }
+    format!(
+        "{}{}{}",
+        &word[..start],
+        "*".repeat(userinfo.chars().count()),
+        &word[at..]
+    )
 }
 
 #[cfg(test)]
@@ -269,6 +305,12 @@ mod tests {
         );
         let name = "token-env = \"GITHUB_TOKEN\"";
         assert_eq!(mask_secrets(name), name);
+        assert_eq!(
+            mask_secrets("registry = \"https://bot:pw@npm.example.com\""),
+            "registry = \"https://******@npm.example.com\""
+        );
+        let scp = "upstream = \"git@github.com:o/r.git\"";
+        assert_eq!(mask_secrets(scp), scp);
     }
 
     #[test]

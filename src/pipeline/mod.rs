@@ -16,7 +16,7 @@ use git2::Oid;
 use sha2::Digest as _;
 use tracing::Instrument as _;
 
-use crate::config::{Channel, ChannelConfig, ServerConfig, ValidConfig};
+use crate::config::{Channel, ServerConfig, ValidConfig};
 use crate::events::Event;
 use crate::forge::pin::{self, Pin, PinTarget};
 use crate::forge::{CommitWrite, Forge, Identity, PrRequest, PrState};
@@ -405,14 +405,9 @@ fn lookup_channels(
         .channels
         .iter()
         .map(|(channel, cfg)| {
-            let spec = match cfg {
-                ChannelConfig::GithubReleases { api_url, owner, repo, token } => match token.resolve() {
-                    Ok(token) => ChannelSpec::GithubReleases { api_url: api_url.clone(), owner: owner.clone(), repo: repo.clone(), token },
-                    Err(e) => return (*channel, Err(format!("{e:#}"))),
-                },
-                ChannelConfig::Npm { registry, package } => ChannelSpec::Npm { registry: registry.clone(), package: package.clone() },
-                ChannelConfig::Pypi { index, project } => ChannelSpec::Pypi { index: index.clone(), project: project.clone() },
-                ChannelConfig::McpRegistry { registry, server } => ChannelSpec::McpRegistry { registry: registry.clone(), server: server.clone() },
+            let spec = match ChannelSpec::resolve(cfg) {
+                Ok(spec) => spec,
+                Err(e) => return (*channel, Err(format!("{e:#}"))),
             };
             let result = upstream::channels::lookup(&spec, &settings, &cache, server.release.scheme).map_err(|e| e.to_string());
             if let Err(e) = &result {

@@ -312,7 +312,10 @@ async fn github_webhook(
         }) => {
             let servers = webhook::matching_servers(&config, &repository_urls);
             if servers.is_empty() {
-                tracing::info!(event, repository = ?repository_urls.first(), "webhook for a repository no enabled server follows");
+                let repository = repository_urls
+                    .first()
+                    .map(|u| crate::secret::redact_url(u));
+                tracing::info!(event, repository = ?repository, "webhook for a repository no enabled server follows");
                 return message(
                     StatusCode::NOT_FOUND,
                     "no enabled server has this repository as its upstream",

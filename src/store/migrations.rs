@@ -145,6 +145,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, seq)
     );
     ",
+    // 6: the HTTP cache was keyed by the full URL, so a registry URL with `user:pass@` put the
+    // password in the state. Keys no longer carry credentials; drop the old entries (each costs
+    // one full GET on the next run).
+    r"
+    DELETE FROM http_cache;
+    ",
 ];
 
 /// Apply every migration newer than the database's `user_version`, each in its own transaction.

@@ -214,6 +214,9 @@ impl Store {
             .with_context(|| format!("enabling WAL on {}", path.display()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted rows are overwritten, not left in free pages: dropped cache entries (once
+        // keyed with credentials) and pruned reports must not linger in the file.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         migrations::apply(&mut conn)
             .with_context(|| format!("migrating state database {}", path.display()))?;
         Ok(Store {

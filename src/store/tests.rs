@@ -219,3 +219,29 @@ fn pruning_drops_old_runs_server_reports_and_keeps_their_summaries() {
         serde_json::from_str(&s.run_summary(old).unwrap().unwrap()).unwrap();
     assert_eq!(doc["servers"], serde_json::json!([{"name": "alpha"}]));
 }
+
+#[test]
+fn http_cache_entries_keyed_with_credentials_are_dropped_by_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    drop(Store::open(&path).unwrap());
+    // A database as version 5 left it: the key is the URL as configured.
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 5).unwrap();
+    conn.execute(
+        "INSERT INTO http_cache(url, etag, body, updated_at) VALUES (?1, 'e', x'00', 'now')",
+        ["https://bot:hunter2@npm.example.com/pkg"],
+    )
+    .unwrap();
+    drop(conn);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store
+            .http_cache_get("https://bot:hunter2@npm.example.com/pkg")
+            .unwrap(),
+        None
+    );
+    drop(store);
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(!String::from_utf8_lossy(&bytes).contains("hunter2"));
+}

@@ -16,6 +16,7 @@ use git2::{Direction, FetchOptions, Oid, Repository};
 use serde::Serialize;
 
 use crate::config::ReleaseConfig;
+pub use crate::secret::redact_url;
 use version::Version;
 
 /// A tag as the upstream has it now, peeled to its commit.
@@ -205,7 +206,7 @@ fn fetch_into(path: &Path, url: &str) -> anyhow::Result<Fetched> {
     let default_branch = {
         let mut remote = repo
             .remote_anonymous(url)
-            .with_context(|| format!("bad upstream URL {url}"))?;
+            .with_context(|| format!("bad upstream URL {}", redact_url(url)))?;
         let mut conn = remote
             .connect_auth(Direction::Fetch, None, None)
             .with_context(|| format!("connecting to upstream {}", redact_url(url)))?;
@@ -247,17 +248,6 @@ fn fetch_into(path: &Path, url: &str) -> anyhow::Result<Fetched> {
         default_branch,
         cloned: false,
     })
-}
-
-/// Strip userinfo from a URL before it reaches a log or an error.
-pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((userinfo, host)) if !userinfo.contains('/') => format!("{scheme}://***@{host}"),
-            _ => url.to_string(),
-        },
-        None => url.to_string(),
-    }
 }
 
 /// Every tag of the repository peeled to a commit. Tags that point at a tree or blob are
@@ -393,14 +383,5 @@ mod tests {
         let got = select_releases(&[tag("server-v3.0.0"), tag("v1.0.0")], &r);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].version, "1.0.0");
-    }
-
-    #[test]
-    fn credentials_in_urls_are_redacted() {
-        assert_eq!(
-            redact_url("https://user:tok@host/x.git"),
-            "https://***@host/x.git"
-        );
-        assert_eq!(redact_url("/srv/x.git"), "/srv/x.git");
     }
 }

@@ -69,6 +69,9 @@ pub struct FakeState {
     /// 200 responses that carried a document.
     pub full_responses: u32,
     pub not_modified_responses: u32,
+    /// When set, only requests carrying exactly this `Authorization` value are served; others
+    /// get `401` with a challenge, as a private registry answers (RFC 9110, 15.5.2).
+    pub required_auth: Option<String>,
 }
 
 /// A running fake registry; stops when dropped.
@@ -168,6 +171,11 @@ impl FakeRegistry {
         });
     }
 
+    /// Serve only requests whose `Authorization` header is exactly `value`.
+    pub fn require_auth(&self, value: &str) {
+        self.lock().required_auth = Some(value.to_string());
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.lock().requests.clone()
     }
@@ -226,6 +234,20 @@ async fn serve(State(state): State<Arc<Mutex<FakeState>>>, request: Request) -> 
         query,
         headers: headers.clone(),
     });
+    if let Some(required) = &s.required_auth
+        && header("authorization").as_deref() != Some(required.as_str())
+    {
+        let scheme = required.split(' ').next().unwrap_or("Bearer").to_string();
+        return (
+            StatusCode::UNAUTHORIZED,
+            [
+                ("content-type", "application/json".to_string()),
+                ("www-authenticate", format!("{scheme} realm=\"registry\"")),
+            ],
+            r#"{"error":"authentication required"}"#,
+        )
+            .into_response();
+    }
     if let Some(fault) = s.faults.front_mut() {
         fault.times -= 1;
         let fault = fault.clone();

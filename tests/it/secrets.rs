@@ -8,7 +8,7 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 
-use crate::support::{MIT, Repo, ServerSpec, Workspace, lockfile};
+use crate::support::{MIT, Repo, ServerSpec, Workspace, released_and_pinned};
 
 const GITHUB_CANARY: &str = "ghp_C4naryT0kenF0rUpkeepTests000000000001";
 const HEX_CANARY: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -16,18 +16,11 @@ const PYPI_CANARY: &str = "pypi-AgEIcHlwaS5vcmcCanaryCanaryCanary";
 
 fn world(mirror_table: Option<String>) -> (Workspace, Repo, Repo) {
     let ws = Workspace::new();
-    let mut up = Repo::new(&ws.path("up.git"));
-    let c1 = up.commit(&[("LICENSE", Some(MIT))], "r1");
-    up.tag("v1.0.0", c1);
+    let (mut up, mirror) = released_and_pinned(&ws, "");
     // A license change, so the run also writes an email to the outbox.
     let restricted = format!("{MIT}\nYou may not use the Software in production.\n");
     let c2 = up.commit(&[("LICENSE", Some(&restricted))], "r2");
     up.tag("v1.1.0", c2);
-    let mut mirror = Repo::new(&ws.path("mirror.git"));
-    mirror.commit(
-        &[("upkeep.lock", Some(&lockfile(&up.url(), "v1.0.0")))],
-        "pin",
-    );
     let mut spec = ServerSpec::lockfile("srv", &up, &mirror);
     spec.mirror_table = mirror_table;
     ws.write_config(&[spec]);

@@ -4,7 +4,7 @@
 //! the text exact (JSON escapes it).
 
 use crate::channels_support::FakeRegistry;
-use crate::support::{MIT, Repo, ServerSpec, Workspace, lockfile};
+use crate::support::{MIT, Repo, ServerSpec, Workspace, lockfile, released_and_pinned};
 
 /// OSC 0 ends with BEL, OSC 52 with ST (`ESC \`), then a CSI and an 8-bit CSI (C1).
 const HOSTILE: &str = "\u{1b}]0;pwned\u{7}\u{1b}]52;c;cm0gLXJmIH4=\u{1b}\\\u{1b}[2J\u{9b}31m";
@@ -32,18 +32,11 @@ struct World {
 /// review). `registry`: its npm registry answers 404 with them in the body (failed).
 fn world() -> World {
     let ws = Workspace::new();
-    let mut up = Repo::new(&ws.path("up.git"));
-    let c1 = up.commit(&[("LICENSE", Some(MIT))], "r1");
-    up.tag("v1.0.0", c1);
+    let (mut up, m1) = released_and_pinned(&ws, "licensed-");
     let restricted = format!("{MIT}\nYou may not use the Software in production. {HOSTILE}\n");
     let c2 = up.commit(&[("LICENSE", Some(&restricted))], "r2");
     up.tag("v1.1.0", c2);
-    let mut m1 = Repo::new(&ws.path("m1.git"));
-    m1.commit(
-        &[("upkeep.lock", Some(&lockfile(&up.url(), "v1.0.0")))],
-        "pin",
-    );
-    let mut m2 = Repo::new(&ws.path("m2.git"));
+    let mut m2 = Repo::new(&ws.path("registry-mirror.git"));
     m2.commit(
         &[("upkeep.lock", Some(&lockfile(&up.url(), "v1.0.0")))],
         "pin",

@@ -31,6 +31,7 @@ use reqwest::header::{CONTENT_TYPE, ETAG, HeaderName, HeaderValue, IF_NONE_MATCH
 use serde::{Deserialize, Serialize};
 
 use super::version::{Version, VersionScheme};
+use crate::config::ChannelConfig;
 use crate::forge::ForgeError;
 use crate::forge::http::{Auth, HttpClient, HttpSettings, Request, Response, truncate_body};
 use crate::secret::Secret;
@@ -142,15 +143,83 @@ pub enum ChannelSpec {
         repo: String,
         token: Option<Secret>,
     },
-    /// `GET {registry}/{package}` (the full packument).
-    Npm { registry: String, package: String },
-    /// `GET {index}/pypi/{project}/json`.
-    Pypi { index: String, project: String },
+    /// `GET {registry}/{package}` (the full packument); the token is sent as
+    /// `Authorization: Bearer`, as npm sends a registry's `_authToken`.
+    Npm {
+        registry: String,
+        package: String,
+        token: Option<Secret>,
+    },
+    /// `GET {index}/pypi/{project}/json`; the token is sent with `username` by HTTP Basic, the
+    /// authentication pip documents for private indexes ("Authentication", pip user guide).
+    Pypi {
+        index: String,
+        project: String,
+        username: String,
+        token: Option<Secret>,
+    },
     /// `GET {registry}/v0.1/servers/{server}/versions` (the stable API version).
     McpRegistry { registry: String, server: String },
 }
 
 impl ChannelSpec {
+    /// The spec of a configured channel, with its secret read now.
+    pub fn resolve(config: &ChannelConfig) -> anyhow::Result<ChannelSpec> {
+        Ok(match config {
+            ChannelConfig::GithubReleases {
+                api_url,
+                owner,
+                repo,
+                token,
+            } => ChannelSpec::GithubReleases {
+                api_url: api_url.clone(),
+                owner: owner.clone(),
+                repo: repo.clone(),
+                token: token.resolve()?,
+            },
+            ChannelConfig::Npm {
+                registry,
+                package,
+                token,
+            } => ChannelSpec::Npm {
+                registry: registry.clone(),
+                package: package.clone(),
+                token: token.resolve()?,
+            },
+            ChannelConfig::Pypi {
+                index,
+                project,
+                username,
+                token,
+            } => ChannelSpec::Pypi {
+                index: index.clone(),
+                project: project.clone(),
+                username: username.clone(),
+                token: token.resolve()?,
+            },
+            ChannelConfig::McpRegistry { registry, server } => ChannelSpec::McpRegistry {
+                registry: registry.clone(),
+                server: server.clone(),
+            },
+        })
+    }
+
+    /// How requests authenticate: bearer for GitHub and npm, Basic for PyPI.
+    fn auth(&self) -> Option<Auth> {
+        match self {
+            ChannelSpec::GithubReleases { token, .. } | ChannelSpec::Npm { token, .. } => {
+                token.clone().map(Auth::Bearer)
+            }
+            ChannelSpec::Pypi {
+                username, token, ..
+            } => token.clone().map(|password| Auth::Basic {
+                user: username.clone(),
+                password,
+            }),
+            ChannelSpec::McpRegistry { .. } => None,
+        }
+    }
+
     /// The channel's name as the config spells it (`github-releases`, `npm`, ...).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -236,7 +305,7 @@ impl ChannelError {
 /// Lists the releases a channel publishes.
 ///
 /// Blocking: call it from a blocking thread, never on a tokio worker. Each call builds its own
-/// client from `settings` (GitHub's token is bound to the client so that error messages are
+/// client from `settings` (the token is bound to the client so that error messages are
 /// scrubbed of it). Every page is requested with `If-None-Match` when `cache` has its URL; a
 /// 304 replays the cached page. Registry versions that do not parse under `scheme` are skipped
 /// with a debug line (as unparsable tags are); npm's deprecated versions, PyPI's yanked or
@@ -248,16 +317,11 @@ pub fn lookup(
     scheme: VersionScheme,
 ) -> Result<Lookup, ChannelError> {
     let channel = spec.kind();
-    let auth = match spec {
-        ChannelSpec::GithubReleases {
-            token: Some(token), ..
-        } => Some(Auth::Bearer(token.clone())),
-        _ => None,
-    };
-    let client = HttpClient::new(settings.clone(), auth).map_err(|e| ChannelError::Request {
-        channel,
-        message: format!("{e:#}"),
-    })?;
+    let client =
+        HttpClient::new(settings.clone(), spec.auth()).map_err(|e| ChannelError::Request {
+            channel,
+            message: format!("{e:#}"),
+        })?;
     let mut releases = match spec {
         ChannelSpec::GithubReleases {
             api_url,
@@ -281,7 +345,9 @@ pub fn lookup(
             };
             github::lookup(&fetcher, api_url, owner, repo, scheme)?
         }
-        ChannelSpec::Npm { registry, package } => {
+        ChannelSpec::Npm {
+            registry, package, ..
+        } => {
             let fetcher = Fetcher {
                 client: &client,
                 cache,
@@ -289,7 +355,7 @@ pub fn lookup(
             };
             npm::lookup(&fetcher, registry, package, scheme)?
         }
-        ChannelSpec::Pypi { index, project } => {
+        ChannelSpec::Pypi { index, project, .. } => {
             let fetcher = Fetcher {
                 client: &client,
                 cache,
@@ -349,7 +415,8 @@ impl Fetcher<'_> {
         url: &Url,
         parse: impl Fn(&[u8]) -> Result<T, String>,
     ) -> Result<Page<T>, ChannelError> {
-        let key = url.as_str();
+        // The key is stored in the state and logged: never with credentials in it.
+        let key = &crate::secret::redact_url(url.as_str());
         let cached = self.cache.get(key).and_then(|(etag, raw)| {
             let entry = decode_entry(&raw);
             if entry.is_none() {
@@ -477,10 +544,11 @@ fn decode_entry(raw: &[u8]) -> Option<(Option<String>, Vec<u8>)> {
 
 /// Parses a base URL from the config for building request URLs.
 pub(crate) fn base_url(fetcher: &Fetcher<'_>, raw: &str) -> Result<Url, ChannelError> {
+    let shown = crate::secret::redact_url(raw);
     let url = Url::parse(raw.trim_end_matches('/'))
-        .map_err(|e| fetcher.invalid(format!("base URL {raw:?}: {e}")))?;
+        .map_err(|e| fetcher.invalid(format!("base URL {shown:?}: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(fetcher.invalid(format!("base URL {raw:?} is not an http(s) URL")));
+        return Err(fetcher.invalid(format!("base URL {shown:?} is not an http(s) URL")));
     }
     Ok(url)
 }
