@@ -38,7 +38,8 @@ pub use servers::mirror::{ForgeConfig, MirrorConfig};
 pub use servers::release::ReleaseConfig;
 pub use servers::{ServerConfig, ServerSchedule};
 pub use service::ServiceConfig;
-pub use state::StateConfig;
+pub use state::{DEFAULT_MAX_FETCH_BYTES, DEFAULT_MAX_TAGS, StateConfig};
+pub use values::format_size;
 
 /// Where upkeep looks for its config when neither `--config` nor `UPKEEP_CONFIG` is given.
 pub const DEFAULT_PATH: &str = "config/upkeep.toml";

@@ -665,7 +665,11 @@ fn sync_server_inner(
 ) -> anyhow::Result<Option<String>> {
     let dry_run = mode.dry_run;
     let store = &deps.store;
-    let cache = Cache::new(&deps.config.state.cache_dir);
+    let state = &deps.config.state;
+    let cache = Cache::new(&state.cache_dir).with_limits(upstream::FetchLimits {
+        max_tags: state.max_tags,
+        max_bytes: state.max_fetch_bytes,
+    });
 
     // 1. Upstream: fetch and list release tags.
     let fetched =

@@ -74,6 +74,38 @@ fn moved_tags_are_detected_against_the_first_sighting() {
 }
 
 #[test]
+fn a_full_run_with_unchanged_tags_writes_no_history_rows() {
+    let (_d, s) = store();
+    let tags: Vec<(String, String)> = (0..2_000)
+        .map(|i| (format!("v1.0.{i}"), format!("{i:040x}")))
+        .collect();
+    let writes = |tags: &[(String, String)]| {
+        s.transaction(|tx| {
+            let before = tx.total_changes();
+            Store::record_tags(tx, "x", tags)?;
+            Ok(tx.total_changes() - before)
+        })
+        .unwrap()
+    };
+    assert_eq!(writes(&tags), 2_000, "the first sighting of each tag");
+    assert_eq!(writes(&tags), 0, "nothing changed, nothing written");
+    let mut moved = tags.clone();
+    moved[7].1 = "f".repeat(40);
+    moved.push(("v2.0.0".into(), "e".repeat(40)));
+    assert_eq!(writes(&moved), 2, "one moved tag and one new tag");
+    assert_eq!(writes(&moved), 0);
+    // `last_seen` orders sightings (millisecond timestamps): let the clock move on.
+    std::thread::sleep(Duration::from_millis(5));
+    // Back where it was: recorded as the commit seen last, for `tag accept`.
+    assert_eq!(writes(&tags), 1);
+    assert_eq!(
+        s.last_seen_commit("x", "v1.0.7").unwrap().as_deref(),
+        Some(format!("{:040x}", 7).as_str())
+    );
+    assert_eq!(s.tag_history("x").unwrap().len(), 2_002);
+}
+
+#[test]
 fn outbox_dedupes_on_key_and_tracks_delivery() {
     let (_d, s) = store();
     let email = NewEmail {

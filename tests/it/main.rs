@@ -7,6 +7,7 @@ mod channels_support;
 mod forge_support;
 mod support;
 
+mod caps;
 mod channels_e2e;
 mod check;
 mod env_faults;
