@@ -203,6 +203,19 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
     for t in config.next_fires(chrono::Utc::now(), 3) {
         let _ = outln!(out, "  {}", t.to_rfc3339());
     }
+    let (weak, unchecked) = service_secret_strength(&config.service);
+    for key in unchecked {
+        let _ = outln!(
+            out,
+            "[service] {key}: not set in this environment, so its length is checked when serve uses it"
+        );
+    }
+    if !weak.is_empty() {
+        for problem in &weak {
+            errln!("error: {problem}");
+        }
+        return EXIT_CONFIG;
+    }
     if !args.online {
         return EXIT_OK;
     }
@@ -223,6 +236,33 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
         }
     }
     if failed { EXIT_FAILED } else { EXIT_OK }
+}
+
+/// The service's secrets that are too weak (messages), and the keys whose secret is not
+/// available here to check. A secret is only read to measure it, never printed.
+fn service_secret_strength(service: &config::ServiceConfig) -> (Vec<String>, Vec<&'static str>) {
+    let read = match &service.read_access {
+        config::ReadAccess::Token(t) => t,
+        config::ReadAccess::Open => &config::SecretRef::None,
+    };
+    let mut weak = Vec::new();
+    let mut unchecked = Vec::new();
+    for (key, secret) in [
+        ("sync-token-env", &service.sync_token),
+        ("webhook-secret-env", &service.webhook_secret),
+        ("read-token", read),
+    ] {
+        match secret.resolve() {
+            Ok(None) => {}
+            Ok(Some(value)) => {
+                if let Some(why) = config::weak_secret(value.expose()) {
+                    weak.push(format!("[service] {key}: the secret {why}"));
+                }
+            }
+            Err(_) => unchecked.push(key),
+        }
+    }
+    (weak, unchecked)
 }
 
 async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {

@@ -37,7 +37,7 @@ pub use servers::channels::{Channel, ChannelConfig};
 pub use servers::mirror::{ForgeConfig, MirrorConfig};
 pub use servers::release::ReleaseConfig;
 pub use servers::{ServerConfig, ServerSchedule};
-pub use service::ServiceConfig;
+pub use service::{MIN_SECRET_LEN, ReadAccess, ServiceConfig, weak_secret};
 pub use state::{DEFAULT_MAX_FETCH_BYTES, DEFAULT_MAX_TAGS, StateConfig};
 pub use values::format_size;
 

@@ -151,6 +151,13 @@ const MIGRATIONS: &[&str] = &[
     r"
     DELETE FROM http_cache;
     ",
+    // 7: GitHub webhook deliveries that started a run, so a replayed delivery starts none.
+    r"
+    CREATE TABLE IF NOT EXISTS webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        received_at TEXT NOT NULL
+    );
+    ",
 ];
 
 /// Apply every migration newer than the database's `user_version`, each in its own transaction.

@@ -475,6 +475,32 @@ impl Store {
             .is_some())
     }
 
+    // ---- webhook deliveries ----------------------------------------------------------------
+
+    /// Claim a webhook delivery id: true the first time, false when it was claimed before.
+    /// Claims older than 30 days are forgotten (GitHub redelivers only the last 3 days).
+    pub fn claim_delivery(&self, id: &str) -> anyhow::Result<bool> {
+        self.transaction(|tx| {
+            let cutoff = ts(now() - chrono::Duration::days(30));
+            tx.execute(
+                "DELETE FROM webhook_deliveries WHERE received_at < ?1",
+                params![cutoff],
+            )?;
+            let n = tx.execute(
+                "INSERT INTO webhook_deliveries(id, received_at) VALUES (?1, ?2) ON CONFLICT(id) DO NOTHING",
+                params![id, ts(now())],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Forget a claimed delivery (its run did not start, so a redelivery may start it).
+    pub fn release_delivery(&self, id: &str) -> anyhow::Result<()> {
+        self.conn()
+            .execute("DELETE FROM webhook_deliveries WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+
     // ---- tag history -----------------------------------------------------------------------
 
     /// Record the tags seen now; returns the tags whose commit differs from the first sighting
