@@ -111,7 +111,11 @@ async fn read_body(
     let timeout = control.config().service.request_timeout;
     match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(_)) => Err(too_large()),
+        // Past the limit (a chunked body has no declared length) or cut off by the client.
+        Ok(Err(e)) => Err(message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body could not be read within {limit} bytes: {e}"),
+        )),
         Err(_) => Err(message(
             StatusCode::REQUEST_TIMEOUT,
             "the body did not arrive within [service] request-timeout",
