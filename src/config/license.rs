@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::diag::Diagnostics;
 use super::raw::S;
 use super::values;
-use crate::license::FindingCode;
+use crate::license::code::FindingCode;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -2,7 +2,7 @@ use super::*;
 use std::time::Duration;
 
 use crate::forge::pin::PinFormat;
-use crate::license::FindingCode;
+use crate::license::code::FindingCode;
 
 fn check(src: &str) -> Result<ValidConfig, Vec<String>> {
     parse(Path::new("upkeep.toml"), src).map_err(|e| e.0.iter().map(ToString::to_string).collect())

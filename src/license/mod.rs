@@ -18,7 +18,7 @@
 
 mod analysis;
 mod canonical;
-mod code;
+pub mod code;
 mod diff;
 mod discover;
 mod expression;
