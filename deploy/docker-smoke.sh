@@ -22,7 +22,9 @@ BUILD=${UPKEEP_SMOKE_BUILD:-1}
 id=upkeep-smoke-$$
 state=$id-state
 fixture=$id-fixture
-token=smoke-sync-token-$$
+# upkeep refuses service secrets shorter than 32 characters.
+token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+read_token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 tmp=$(mktemp -d)
 
 step() { printf '\n== %s\n' "$*"; }
@@ -125,6 +127,7 @@ dir = "/var/lib/upkeep/outbox"
 [service]
 listen = "0.0.0.0:9187"
 sync-token-env = "UPKEEP_SYNC_TOKEN"
+read-token-env = "UPKEEP_READ_TOKEN"
 grace-period = "10s"
 
 [[servers]]
@@ -153,7 +156,7 @@ step "serve (the image's default command)"
 docker volume create "$state" >/dev/null
 docker run -d --name "$id" -p 127.0.0.1::9187 "${hardened[@]}" "${config[@]}" \
     -v "$state:/var/lib/upkeep" -v "$fixture:/srv" \
-    -e UPKEEP_SYNC_TOKEN="$token" "$IMAGE" >/dev/null
+    -e UPKEEP_SYNC_TOKEN="$token" -e UPKEEP_READ_TOKEN="$read_token" "$IMAGE" >/dev/null
 base=http://$(docker port "$id" 9187/tcp | head -n1)
 echo "listening on $base"
 # The image's HEALTHCHECK (interval 30 s) decides; allow for its first interval and a retry.
@@ -170,8 +173,9 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/sync")
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $token" "$base/sync?server=smoke")
 [ "$code" = 202 ] || fail "POST /sync with the token answered $code, want 202"
 echo "401 without the token, 202 with it"
-pr_opened() { curl -fsS "$base/status" | grep -Eq '"open_pr": ?\{"[^}]*"version": ?"1\.1\.0"'; }
-wait_until 60 pr_opened || fail "no open PR for 1.1.0 in /status: $(curl -sS "$base/status")"
+api_status() { curl -fsS -H "Authorization: Bearer $read_token" "$base/status"; }
+pr_opened() { api_status | grep -Eq '"open_pr": ?\{"[^}]*"version": ?"1\.1\.0"'; }
+wait_until 60 pr_opened || fail "no open PR for 1.1.0 in /status: $(api_status)"
 docker run --rm -v "$fixture:/srv:ro" --entrypoint sh "$IMAGE" -c \
     'test -e /srv/mirror.git/refs/heads/upkeep/smoke || grep -q " refs/heads/upkeep/smoke$" /srv/mirror.git/packed-refs' ||
     fail "the mirror has no upkeep/smoke branch"

@@ -17,6 +17,20 @@ use crate::deps::{Deps, forge_for, open_store};
 use crate::exit;
 use crate::pipeline::{self, RunError, RunOptions};
 
+/// `writeln!` for text people read: control characters from upstream text shown escaped.
+macro_rules! outln {
+    ($out:expr, $($arg:tt)*) => {
+        writeln!($out, "{}", crate::term::sanitize(&format!($($arg)*)))
+    };
+}
+
+/// `eprintln!` with control characters shown escaped (errors quote upstream answers).
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        eprintln!("{}", crate::term::sanitize(&format!($($arg)*)))
+    };
+}
+
 /// Run a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
     crate::started_at();
@@ -48,7 +62,7 @@ pub async fn run(cli: Cli) -> i32 {
                     && crate::store::is_locked(e)
                 {
                     tracing::debug!(error = %format!("{e:#}"), "state database locked");
-                    eprintln!(
+                    errln!(
                         "error: {}; nothing was changed, try again once it is released",
                         locked_message(&state)
                     );
@@ -61,7 +75,7 @@ pub async fn run(cli: Cli) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             exit::FAILED
         }
     }
@@ -89,37 +103,62 @@ fn locked_message(state: &config::StateConfig) -> String {
     )
 }
 
+/// The config at `path`, its warnings logged; the exit code after printing its problems.
 fn load(path: &Path) -> Result<ValidConfig, i32> {
-    config::load(path).map_err(|errors| {
-        for d in &errors.0 {
-            // The alternate form adds the offending lines with a caret under each place; a
-            // blank line keeps one problem apart from the next.
-            eprintln!("{d:#}\n");
-        }
-        eprintln!("{} problem(s) in {}", errors.0.len(), path.display());
-        exit::CONFIG
-    })
+    let config = config::load(path).map_err(|errors| problems(path, &errors))?;
+    for w in &config.warnings {
+        tracing::warn!(diagnostic = %w, code = w.code, "config: allowed, but risky");
+    }
+    Ok(config)
+}
+
+/// Print every problem of an invalid config; the exit code.
+fn problems(path: &Path, errors: &config::ConfigErrors) -> i32 {
+    for d in &errors.0 {
+        // The alternate form adds the offending lines with a caret under each place; a
+        // blank line keeps one problem apart from the next.
+        errln!("{d:#}\n");
+    }
+    errln!("{} problem(s) in {}", errors.0.len(), path.display());
+    exit::CONFIG
 }
 
 async fn check(path: &Path, args: &CheckArgs) -> i32 {
-    let config = match load(path) {
+    let config = match config::load(path) {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(errors) => return problems(path, &errors),
     };
+    for w in &config.warnings {
+        errln!("warning: {w:#}\n");
+    }
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(
+    let _ = outln!(
         out,
         "{}: valid, {} server(s)",
         path.display(),
         config.servers.len()
     );
-    let _ = writeln!(
+    let _ = outln!(
         out,
         "schedule `{}` ({}), next runs:",
-        config.schedule.expression, config.schedule.timezone
+        config.schedule.expression,
+        config.schedule.timezone
     );
     for t in config.next_fires(chrono::Utc::now(), 3) {
-        let _ = writeln!(out, "  {}", t.to_rfc3339());
+        let _ = outln!(out, "  {}", t.to_rfc3339());
+    }
+    let (weak, unchecked) = service_secret_strength(&config.service);
+    for key in unchecked {
+        let _ = outln!(
+            out,
+            "[service] {key}: not set in this environment, so its length is checked when serve uses it"
+        );
+    }
+    if !weak.is_empty() {
+        for problem in &weak {
+            errln!("error: {problem}");
+        }
+        return exit::CONFIG;
     }
     if !args.online {
         return exit::OK;
@@ -127,7 +166,7 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
     let http = match crate::deps::http_pool() {
         Ok(http) => http,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             return exit::FAILED;
         }
     };
@@ -149,7 +188,7 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
     let checked = match checked {
         Ok(checked) => checked,
         Err(e) => {
-            eprintln!("error: the mirror checks stopped: {e}");
+            errln!("error: the mirror checks stopped: {e}");
             return exit::FAILED;
         }
     };
@@ -157,15 +196,42 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
     for (name, result) in checked {
         match result {
             Ok(()) => {
-                let _ = writeln!(out, "  {name}: mirror reachable and writable");
+                let _ = outln!(out, "  {name}: mirror reachable and writable");
             }
             Err(e) => {
                 failed = true;
-                let _ = writeln!(out, "  {name}: mirror check failed: {e:#}");
+                let _ = outln!(out, "  {name}: mirror check failed: {e:#}");
             }
         }
     }
     if failed { exit::FAILED } else { exit::OK }
+}
+
+/// The service's secrets that are too weak (messages), and the keys whose secret is not
+/// available here to check. A secret is only read to measure it, never printed.
+fn service_secret_strength(service: &config::ServiceConfig) -> (Vec<String>, Vec<&'static str>) {
+    let read = match &service.read_access {
+        config::ReadAccess::Token(t) => t,
+        config::ReadAccess::Open => &config::SecretRef::None,
+    };
+    let mut weak = Vec::new();
+    let mut unchecked = Vec::new();
+    for (key, secret) in [
+        ("sync-token-env", &service.sync_token),
+        ("webhook-secret-env", &service.webhook_secret),
+        ("read-token", read),
+    ] {
+        match secret.resolve() {
+            Ok(None) => {}
+            Ok(Some(value)) => {
+                if let Some(why) = config::weak_secret(value.expose()) {
+                    weak.push(format!("[service] {key}: the secret {why}"));
+                }
+            }
+            Err(_) => unchecked.push(key),
+        }
+    }
+    (weak, unchecked)
 }
 
 async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
@@ -185,14 +251,16 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
     let report = match result {
         Ok(r) => r,
         Err(RunError::Busy(h)) => {
-            eprintln!(
+            errln!(
                 "error: another upkeep run is in progress ({} since {}); it holds the lease until {}",
-                h.holder, h.acquired_at, h.expires_at
+                h.holder,
+                h.acquired_at,
+                h.expires_at
             );
             return Ok(exit::BUSY);
         }
         Err(RunError::UnknownServer(s)) => {
-            eprintln!(
+            errln!(
                 "error: unknown server `{s}` (not in {})",
                 deps.config.file.display()
             );
@@ -201,7 +269,7 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
         Err(RunError::StateLocked(e)) => return Err(e),
         Err(RunError::Other(e)) if crate::store::is_locked(&e) => {
             tracing::debug!(error = %format!("{e:#}"), "state database locked mid-run");
-            eprintln!(
+            errln!(
                 "error: {}; the run stopped part-way (its finished decisions are kept) and the next run picks up",
                 locked_message(&deps.config.state)
             );
@@ -226,7 +294,7 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
         write!(
             std::io::stdout().lock(),
             "{}",
-            crate::status::run_summary(&report)
+            crate::term::sanitize(&crate::status::run_summary(&report))
         )?;
     }
     Ok(if failed { exit::FAILED } else { exit::OK })
@@ -239,7 +307,11 @@ fn status(config: &ValidConfig, args: &StatusArgs) -> anyhow::Result<i32> {
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
-        write!(out, "{}", crate::status::table(&doc))?;
+        write!(
+            out,
+            "{}",
+            crate::term::sanitize(&crate::status::table(&doc))
+        )?;
     }
     Ok(exit::OK)
 }
@@ -250,15 +322,15 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
     match cmd {
         LicenseCommand::Approve { server, by, note } => {
             if config.server(&server).is_none() {
-                eprintln!("error: unknown server `{server}`");
+                errln!("error: unknown server `{server}`");
                 return Ok(exit::CONFIG);
             }
             let Some((fingerprint, _)) = store.pending_review(&server)? else {
-                eprintln!("error: {server} has no license change waiting for review");
+                errln!("error: {server} has no license change waiting for review");
                 return Ok(exit::FAILED);
             };
             store.approve_license(&server, &fingerprint, &by, note.as_deref())?;
-            writeln!(
+            outln!(
                 out,
                 "Approved the license of {server} (fingerprint {}) by {by}.\nThe next sync marks the rebuild PR ready for review.",
                 &fingerprint[..fingerprint.len().min(16)]
@@ -267,10 +339,14 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
         }
         LicenseCommand::Show { server } => {
             if config.server(&server).is_none() {
-                eprintln!("error: unknown server `{server}`");
+                errln!("error: unknown server `{server}`");
                 return Ok(exit::CONFIG);
             }
-            write!(out, "{}", crate::status::license_text(&store, &server)?)?;
+            write!(
+                out,
+                "{}",
+                crate::term::sanitize(&crate::status::license_text(&store, &server)?)
+            )?;
             Ok(exit::OK)
         }
     }
@@ -279,17 +355,17 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
 fn tag(config: &ValidConfig, cmd: crate::cli::TagCommand) -> anyhow::Result<i32> {
     let crate::cli::TagCommand::Accept { server, tag, by } = cmd;
     if config.server(&server).is_none() {
-        eprintln!("error: unknown server `{server}`");
+        errln!("error: unknown server `{server}`");
         return Ok(exit::CONFIG);
     }
     let store = open_store(config)?;
     let Some(commit) = store.last_seen_commit(&server, &tag)? else {
-        eprintln!("error: upkeep has never seen tag `{tag}` of {server}");
+        errln!("error: upkeep has never seen tag `{tag}` of {server}");
         return Ok(exit::FAILED);
     };
     store.accept_tag(&server, &tag, &commit, &by)?;
     let mut out = std::io::stdout().lock();
-    writeln!(
+    outln!(
         out,
         "Accepted {tag} of {server} at {commit} (by {by}). The next sync proposes releases again."
     )?;
@@ -301,7 +377,7 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     if let Some(RunsCommand::Show { id, json }) = args.command {
         let Some(row) = store.run(id)? else {
-            eprintln!("error: no run {id} in {}", config.state.path.display());
+            errln!("error: no run {id} in {}", config.state.path.display());
             return Ok(exit::FAILED);
         };
         let Some(doc) = store.run_summary(id)? else {
@@ -309,10 +385,12 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&row)?)?;
             } else {
-                writeln!(
+                outln!(
                     out,
                     "run #{id} ({}) started {}: {}, no report",
-                    row.trigger, row.started_at, row.result
+                    row.trigger,
+                    row.started_at,
+                    row.result
                 )?;
             }
             return Ok(exit::OK);
@@ -323,7 +401,7 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
         } else {
             let report: crate::report::RunReport =
                 serde_json::from_str(&doc).context("reading the run's report")?;
-            writeln!(
+            outln!(
                 w,
                 "{} run, started {}, finished {}: {}",
                 row.trigger,
@@ -331,7 +409,11 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
                 row.finished_at.as_deref().unwrap_or("-"),
                 row.result
             )?;
-            write!(w, "{}", crate::status::run_summary(&report))?;
+            write!(
+                w,
+                "{}",
+                crate::term::sanitize(&crate::status::run_summary(&report))
+            )?;
         }
         w.flush()?;
         return Ok(exit::OK);
@@ -363,13 +445,16 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
         return Ok(exit::OK);
     }
     if listed.is_empty() {
-        writeln!(out, "no runs yet")?;
+        outln!(out, "no runs yet")?;
         return Ok(exit::OK);
     }
-    writeln!(
+    outln!(
         out,
         "{:>6}  {:<9} {:<25} {:<8} SERVERS",
-        "RUN", "TRIGGER", "STARTED", "RESULT"
+        "RUN",
+        "TRIGGER",
+        "STARTED",
+        "RESULT"
     )?;
     for (row, statuses) in listed {
         let servers = statuses.map_or_else(
@@ -381,7 +466,7 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
                     .join(", ")
             },
         );
-        writeln!(
+        outln!(
             out,
             "{:>6}  {:<9} {:<25} {:<8} {}{}",
             row.id,
@@ -405,7 +490,7 @@ async fn retry_email(config: &ValidConfig, id: i64) -> anyhow::Result<i32> {
         .await??,
     );
     if !store.blocking(move |s| s.retry_email(id)).await? {
-        eprintln!("error: no pending or failed email with id {id}");
+        errln!("error: no pending or failed email with id {id}");
         return Ok(exit::FAILED);
     }
     let summary = crate::pipeline::outbox::drain(&store, &config.email).await;
@@ -413,7 +498,7 @@ async fn retry_email(config: &ValidConfig, id: i64) -> anyhow::Result<i32> {
         .blocking(move |s| s.outbox_row(id))
         .await?
         .context("outbox row vanished")?;
-    writeln!(
+    outln!(
         std::io::stdout().lock(),
         "email {id}: {}{}",
         row.status,
@@ -441,10 +526,10 @@ fn outbox(config: &ValidConfig, args: &OutboxArgs) -> anyhow::Result<i32> {
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
     } else if rows.is_empty() {
-        writeln!(out, "outbox: nothing pending or failed")?;
+        outln!(out, "outbox: nothing pending or failed")?;
     } else {
         for r in rows {
-            writeln!(
+            outln!(
                 out,
                 "{:>5}  {:<8} attempts={} next={} {} -> {}\n       {}{}",
                 r.id,

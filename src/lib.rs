@@ -22,16 +22,19 @@
 //! - Views, the texts and documents people and programs read: [`render`] (PR titles and bodies,
 //!   emails; pure) and [`report`] (the JSON run report, the machine-readable contract of a run).
 //! - Foundation: [`config`] (TOML parsed, then validated into [`config::ValidConfig`] with every
-//!   diagnostic collected), [`secret`], [`events`] (run progress on a broadcast bus),
-//!   [`failpoint`] (crash points for the fault suite), [`jitter`], [`exit`].
+//!   diagnostic collected), [`secret`] (secrets and URL redaction), [`files`] (private files
+//!   and directories: the state, the cache, the outbox), [`events`] (run progress on a broadcast
+//!   bus), [`failpoint`] (crash points for the fault suite), [`jitter`], [`exit`].
+//! - [`term`]: upstream text made inert before it reaches a terminal (the commands' output and
+//!   the text log lines).
 //!
 //! Dependency rules. Each line names what a module may import (`use crate::x`, or a `crate::x`
 //! path) besides the foundation; `*` is anything. A path (`upstream::diff`) allows only that part
 //! of a module. The test in `dependency_rules.rs` reads this block and fails on any other import.
 //!
 //! ```text
-//! foundation: config secret failpoint jitter events exit
-//! main      -> cli app exit
+//! foundation: config secret files failpoint jitter events exit
+//! main      -> cli app exit term
 //! app       -> *
 //! cli       ->
 //! demo      -> deps pipeline report status store
@@ -40,6 +43,7 @@
 //! status    -> license render report store
 //! metrics   -> http
 //! progress  ->
+//! term      ->
 //! pipeline  -> deps forge http license notify render report store upstream
 //! deps      -> forge http store
 //! upstream  -> http
@@ -54,6 +58,7 @@
 //! report    -> upstream::diff upstream::channels
 //! config    -> forge::pin upstream::version license::code
 //! secret    ->
+//! files     ->
 //! failpoint ->
 //! jitter    ->
 //! events    ->
@@ -82,6 +87,7 @@ pub mod deps;
 pub mod events;
 pub mod exit;
 pub mod failpoint;
+pub mod files;
 pub mod forge;
 pub mod http;
 pub mod jitter;
@@ -98,6 +104,7 @@ pub mod secret;
 pub mod service;
 pub mod status;
 pub mod store;
+pub mod term;
 pub mod upstream;
 
 #[cfg(test)]

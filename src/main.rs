@@ -29,7 +29,8 @@ fn main() {
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+        // Text lines quote upstream text (errors, license lines): shown escaped, as on stdout.
+        LogFormat::Text => builder.fmt_fields(upkeep::term::log_fields()).init(),
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

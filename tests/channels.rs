@@ -53,6 +53,7 @@ fn npm(base: &str) -> ChannelSpec {
     ChannelSpec::Npm {
         registry: base.to_string(),
         package: "@acme/weather".into(),
+        token: None,
     }
 }
 
@@ -60,6 +61,8 @@ fn pypi(base: &str) -> ChannelSpec {
     ChannelSpec::Pypi {
         index: base.to_string(),
         project: "weather-mcp".into(),
+        username: "__token__".into(),
+        token: None,
     }
 }
 
@@ -1131,6 +1134,7 @@ fn bad_settings_are_errors_before_any_request() {
         &ChannelSpec::Npm {
             registry: "not a url".into(),
             package: "x".into(),
+            token: None,
         },
         &settings(),
         &MemoryCache::new(),
@@ -1145,6 +1149,8 @@ fn bad_settings_are_errors_before_any_request() {
         &ChannelSpec::Pypi {
             index: "https://pypi.org".into(),
             project: String::new(),
+            username: "__token__".into(),
+            token: None,
         },
         &settings(),
         &MemoryCache::new(),

@@ -588,10 +588,13 @@ mod tests {
             ChannelSpec::Npm {
                 registry: "https://registry.npmjs.org".into(),
                 package: "@acme/weather".into(),
+                token: None,
             },
             ChannelSpec::Pypi {
                 index: "https://pypi.org".into(),
                 project: "Acme_Weather".into(),
+                username: "__token__".into(),
+                token: None,
             },
             ChannelSpec::McpRegistry {
                 registry: "https://registry.modelcontextprotocol.io".into(),

@@ -110,6 +110,8 @@ pub struct Diagnostics<'a> {
     file: &'a Path,
     source: &'a str,
     pub items: Vec<Diagnostic>,
+    /// Allowed, but worth saying (`check` prints them; the other commands log them).
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl<'a> Diagnostics<'a> {
@@ -118,6 +120,7 @@ impl<'a> Diagnostics<'a> {
             file,
             source,
             items: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -129,6 +132,19 @@ impl<'a> Diagnostics<'a> {
         message: impl Into<String>,
     ) {
         self.at_with(span, code, message, Vec::new());
+    }
+
+    /// Something allowed but risky at `span`: reported, the config stays valid.
+    pub fn warn(
+        &mut self,
+        span: Option<Range<usize>>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) {
+        self.at(span, code, message);
+        if let Some(d) = self.items.pop() {
+            self.warnings.push(d);
+        }
     }
 
     /// A problem at `span` that involves other places too, each with a label.
@@ -199,8 +215,7 @@ fn excerpt(source: &str, span: Range<usize>) -> Option<Excerpt> {
         .find('\n')
         .map_or(source.len(), |i| start + i);
     let end = span.end.clamp(start, line_end);
-    let line: Vec<char> = source[line_start..line_end]
-        .trim_end_matches('\r')
+    let line: Vec<char> = mask_secrets(source[line_start..line_end].trim_end_matches('\r'))
         .chars()
         // Control characters would move the caret or reach the terminal: show them as spaces.
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -225,9 +240,78 @@ fn excerpt(source: &str, span: Range<usize>) -> Option<Excerpt> {
     })
 }
 
+/// `line` with every word that looks like a secret (quoted or not) replaced by `*`s of the
+/// same length, so the caret still points at the right column: a token pasted into the config
+/// is refused, and must not be printed by the refusal.
+fn mask_secrets(line: &str) -> String {
+    let delimiter = |c: char| c.is_whitespace() || "=,{}[]\"'#".contains(c);
+    let mut out = String::with_capacity(line.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if crate::secret::looks_like_secret(word).is_some() {
+            out.extend(word.chars().map(|_| '*'));
+        } else {
+            out.push_str(&mask_userinfo(word));
+        }
+        word.clear();
+    };
+    for c in line.chars() {
+        if delimiter(c) {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// `word` with the userinfo of a URL in it (`scheme://user:pass@`, or scp-like `user:pass@`)
+/// replaced by `*`s of the same length.
+fn mask_userinfo(word: &str) -> String {
+    let start = word.find("://").map_or(0, |i| i + 3);
+    let Some(at) = word.rfind('@').filter(|at| *at >= start) else {
+        return word.to_string();
+    };
+    let userinfo = &word[start..at];
+    if start == 0 && !userinfo.contains(':') {
+        // `git@host:path`: a login name, not a credential.
+        return word.to_string();
+    }
+    format!(
+        "{}{}{}",
+        &word[..start],
+        "*".repeat(userinfo.chars().count()),
+        &word[at..]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_in_an_excerpt_are_masked_in_place() {
+        let token = "ghp_R2d2C3poBB8Luke0Leia1Han2Solo3Chewie4";
+        let stars = "*".repeat(token.len());
+        let src = format!("[servers.mirror]\ntoken = \"{token}\"\n");
+        let shown = format!("{:#}", one(&src, 17..22, Vec::new()));
+        assert!(!shown.contains(token), "{shown}");
+        assert!(shown.contains(&format!("token = \"{stars}\"")), "{shown}");
+        assert_eq!(
+            mask_secrets(&format!("x = {token} ")),
+            format!("x = {stars} ")
+        );
+        let name = "token-env = \"GITHUB_TOKEN\"";
+        assert_eq!(mask_secrets(name), name);
+        assert_eq!(
+            mask_secrets("registry = \"https://bot:pw@npm.example.com\""),
+            "registry = \"https://******@npm.example.com\""
+        );
+        let scp = "upstream = \"git@github.com:o/r.git\"";
+        assert_eq!(mask_secrets(scp), scp);
+    }
 
     #[test]
     fn line_col_counts_from_one() {

@@ -10,6 +10,7 @@ use super::diag::Diagnostics;
 use super::raw::S;
 use super::schedule::parse_cron;
 use super::secrets::{SecretRef, secret_ref};
+use super::urls::{Endpoint, insecure, is_loopback_host};
 use super::values;
 
 const DEFAULT_DIGEST_CRON: &str = "0 8 * * *";
@@ -32,6 +33,8 @@ pub struct RawEmail {
     pub review_sla: Option<S<String>>,
     pub escalation: Option<S<String>>,
     pub digest: Option<S<RawDigest>>,
+    /// Accept `tls = "none"` although a password is sent.
+    pub allow_insecure: Option<S<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -202,6 +205,24 @@ fn smtp(e: &RawEmail, d: &mut Diagnostics<'_>) -> SmtpConfig {
                 .map(S::span),
             "missing-key",
             "a password is set but `username` is not",
+        );
+    }
+    if let Some(t) = e.tls.as_ref()
+        && tls == SmtpTls::None
+        && password != SecretRef::None
+        && !is_loopback_host(&host)
+    {
+        let at = Endpoint {
+            who: "",
+            key: "tls",
+            secret: &password,
+            allow_insecure: e.allow_insecure.as_ref(),
+        };
+        insecure(
+            d,
+            t,
+            &at,
+            "the SMTP password would cross the network unencrypted",
         );
     }
     SmtpConfig {

@@ -20,6 +20,7 @@ mod servers;
 mod service;
 mod state;
 mod unknown;
+mod urls;
 mod values;
 
 use std::collections::BTreeMap;
@@ -36,8 +37,9 @@ pub use servers::channels::{Channel, ChannelConfig};
 pub use servers::mirror::{ForgeConfig, MirrorConfig};
 pub use servers::release::ReleaseConfig;
 pub use servers::{ServerConfig, ServerSchedule};
-pub use service::ServiceConfig;
-pub use state::StateConfig;
+pub use service::{MIN_SECRET_LEN, ReadAccess, ServiceConfig, weak_secret};
+pub use state::{DEFAULT_MAX_FETCH_BYTES, DEFAULT_MAX_TAGS, StateConfig};
+pub use values::format_size;
 
 /// Where upkeep looks for its config when neither `--config` nor `UPKEEP_CONFIG` is given.
 pub const DEFAULT_PATH: &str = "config/upkeep.toml";
@@ -52,6 +54,9 @@ pub struct ValidConfig {
     pub license: LicensePolicyConfig,
     pub service: ServiceConfig,
     pub servers: Vec<ServerConfig>,
+    /// Settings that are allowed but risky (e.g. `allow-insecure`), for `check` to print and
+    /// the other commands to log.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Why a config could not be loaded: the caller prints the diagnostics and exits 2.
@@ -125,8 +130,10 @@ pub fn parse(path: &Path, source: &str) -> Result<ValidConfig, ConfigErrors> {
         diags.at(span, "unknown-key", unknown::message(segments));
     }
 
-    let config = validate(path, raw, &mut diags);
+    let mut config = validate(path, raw, &mut diags);
     if diags.is_empty() {
+        diags.warnings.sort_by_key(|d| (d.line, d.column));
+        config.warnings = diags.warnings;
         Ok(config)
     } else {
         diags.items.sort_by_key(|d| (d.line, d.column));
@@ -150,6 +157,7 @@ fn validate(path: &Path, raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig
         service: service::validate(raw.service, d),
         servers: servers::validate_all(raw.servers, &license, d),
         license,
+        warnings: Vec::new(),
     }
 }
 

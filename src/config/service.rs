@@ -1,5 +1,6 @@
-//! `[service]`: what `upkeep serve` listens on, its endpoints' secrets, how many servers it
-//! syncs at once, and how long it waits for them.
+//! `[service]`: what `upkeep serve` listens on, its endpoints' secrets and who may read its
+//! status, the limits of its HTTP surface, how many servers it syncs at once, and how long it
+//! waits for them.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,6 +20,13 @@ pub struct RawService {
     pub listen: Option<S<String>>,
     pub sync_token_env: Option<S<String>>,
     pub webhook_secret_env: Option<S<String>>,
+    pub read_token_env: Option<S<String>>,
+    pub read_token_file: Option<S<String>>,
+    pub read_access: Option<S<String>>,
+    pub allowed_hosts: Option<S<Vec<S<String>>>>,
+    pub max_connections: Option<S<i64>>,
+    pub max_event_subscribers: Option<S<i64>>,
+    pub request_timeout: Option<S<String>>,
     pub concurrency: Option<S<i64>>,
     pub per_host_concurrency: Option<S<i64>>,
     pub server_timeout: Option<S<String>>,
@@ -32,6 +40,17 @@ pub struct ServiceConfig {
     pub sync_token: SecretRef,
     /// HMAC secret of GitHub webhooks (none: the endpoint refuses every request).
     pub webhook_secret: SecretRef,
+    /// Who may read `/status`, `/events` and the pages that show the same.
+    pub read_access: ReadAccess,
+    /// Host names accepted in the `Host` header besides `localhost` and IP addresses (a
+    /// browser tricked by DNS rebinding sends the attacker's name).
+    pub allowed_hosts: Vec<String>,
+    /// Connections served at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// `/events` streams open at once; more are answered 503.
+    pub max_event_subscribers: usize,
+    /// How long a client may take to send a request's headers, and then its body.
+    pub request_timeout: Duration,
     /// Servers synced at once.
     pub concurrency: usize,
     /// Servers synced at once against one upstream host.
@@ -40,6 +59,30 @@ pub struct ServiceConfig {
     pub server_timeout: Duration,
     /// On SIGTERM, how long in-flight servers may take to finish.
     pub grace_period: Duration,
+}
+
+/// Who may read the service's status (`/status`, `/events`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadAccess {
+    /// A bearer token, the default. With none configured, the endpoints refuse every request.
+    Token(SecretRef),
+    /// Anyone who reaches the listen address: for loopback-only setups.
+    Open,
+}
+
+/// The shortest sync token, webhook secret or read token accepted: 32 characters, e.g. 128
+/// random bits in hex (`openssl rand -hex 32` makes 64).
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Why a service secret's value is too weak to use, if it is.
+pub fn weak_secret(value: &str) -> Option<String> {
+    let n = value.chars().count();
+    (n < MIN_SECRET_LEN).then(|| {
+        format!(
+            "is {n} characters long; use at least {MIN_SECRET_LEN} random ones \
+             (e.g. `openssl rand -hex 32`)"
+        )
+    })
 }
 
 pub fn validate(raw: Option<RawService>, d: &mut Diagnostics<'_>) -> ServiceConfig {
@@ -56,9 +99,32 @@ pub fn validate(raw: Option<RawService>, d: &mut Diagnostics<'_>) -> ServiceConf
         }),
     };
     ServiceConfig {
-        listen,
         sync_token: secret_ref(d, s.sync_token_env.as_ref(), None, "sync-token"),
         webhook_secret: secret_ref(d, s.webhook_secret_env.as_ref(), None, "webhook-secret"),
+        read_access: read_access(&s, listen, d),
+        allowed_hosts: values::strings(s.allowed_hosts.as_ref())
+            .into_iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+        listen,
+        max_connections: values::positive(
+            d,
+            s.max_connections.as_ref(),
+            "`max-connections` must be a positive number",
+            64,
+        ),
+        max_event_subscribers: values::positive(
+            d,
+            s.max_event_subscribers.as_ref(),
+            "`max-event-subscribers` must be a positive number",
+            16,
+        ),
+        request_timeout: values::duration(
+            d,
+            s.request_timeout.as_ref(),
+            "request-timeout",
+            Duration::from_secs(10),
+        ),
         concurrency: values::positive(
             d,
             s.concurrency.as_ref(),
@@ -83,5 +149,50 @@ pub fn validate(raw: Option<RawService>, d: &mut Diagnostics<'_>) -> ServiceConf
             "grace-period",
             Duration::from_secs(30),
         ),
+    }
+}
+
+/// `read-access` and the read token: a token by default; `open` only on loopback.
+fn read_access(s: &RawService, listen: SocketAddr, d: &mut Diagnostics<'_>) -> ReadAccess {
+    let token = secret_ref(
+        d,
+        s.read_token_env.as_ref(),
+        s.read_token_file.as_ref(),
+        "read-token",
+    );
+    match s
+        .read_access
+        .as_ref()
+        .map(|a| (a.get_ref().as_str(), a.span()))
+    {
+        None | Some(("token", _)) => ReadAccess::Token(token),
+        Some(("open", span)) => {
+            if !listen.ip().is_loopback() {
+                d.at(
+                    Some(span),
+                    "open-read-access",
+                    format!(
+                        "read-access = \"open\" shows /status and /events to anyone who reaches \
+                         {listen}: use it only with a loopback `listen`, or name a token with \
+                         `read-token-env`"
+                    ),
+                );
+            } else if token != SecretRef::None {
+                d.at(
+                    Some(span),
+                    "conflicting-keys",
+                    "set either read-access = \"open\" or a read token, not both",
+                );
+            }
+            ReadAccess::Open
+        }
+        Some((other, span)) => {
+            d.at(
+                Some(span),
+                "invalid-value",
+                format!("`read-access`: `{other}` is not one of \"token\", \"open\""),
+            );
+            ReadAccess::Token(token)
+        }
     }
 }

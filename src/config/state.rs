@@ -1,5 +1,5 @@
-//! `[state]`: where the SQLite state and the cache of upstream clones live, and how long the
-//! state's leases, locks and reports last.
+//! `[state]`: where the SQLite state and the cache of upstream clones live, how long the
+//! state's leases, locks and reports last, and how much one upstream may make them hold.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,6 +18,8 @@ pub struct RawState {
     pub lease_timeout: Option<S<String>>,
     pub busy_timeout: Option<S<String>>,
     pub report_retention: Option<S<String>>,
+    pub max_tags: Option<S<i64>>,
+    pub max_fetch_size: Option<S<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -31,7 +33,16 @@ pub struct StateConfig {
     /// How long each run's per-server reports are kept (the run's summary is kept for good).
     /// Zero: kept for good.
     pub report_retention: Duration,
+    /// An upstream advertising more tags than this is refused (before anything is fetched).
+    pub max_tags: usize,
+    /// One fetch receiving more bytes than this is aborted.
+    pub max_fetch_bytes: u64,
 }
+
+/// Default of `max-tags`: far above any project's release history, far below a tag flood.
+pub const DEFAULT_MAX_TAGS: usize = 10_000;
+/// Default of `max-fetch-size`: larger than the packs of the biggest servers upkeep follows.
+pub const DEFAULT_MAX_FETCH_BYTES: u64 = 2 << 30;
 
 pub fn validate(raw: Option<RawState>, d: &mut Diagnostics<'_>) -> StateConfig {
     let s = raw.unwrap_or_default();
@@ -56,6 +67,18 @@ pub fn validate(raw: Option<RawState>, d: &mut Diagnostics<'_>) -> StateConfig {
             s.report_retention.as_ref(),
             "report-retention",
             Duration::from_secs(30 * 24 * 3600),
+        ),
+        max_tags: values::positive(
+            d,
+            s.max_tags.as_ref(),
+            "`max-tags` must be a positive number of tags",
+            DEFAULT_MAX_TAGS,
+        ),
+        max_fetch_bytes: values::size(
+            d,
+            s.max_fetch_size.as_ref(),
+            "max-fetch-size",
+            DEFAULT_MAX_FETCH_BYTES,
         ),
         path: path(s.path, "var/upkeep.db"),
         cache_dir: path(s.cache_dir, "var/cache"),

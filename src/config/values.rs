@@ -35,6 +35,54 @@ pub fn duration(
     }
 }
 
+/// A size in bytes written as a number with a unit (`512KiB`, `2GiB`, `100MB`) or plain
+/// bytes (`1048576`); `default` when absent or wrong.
+pub fn size(d: &mut Diagnostics<'_>, value: Option<&S<String>>, key: &str, default: u64) -> u64 {
+    let Some(v) = value else {
+        return default;
+    };
+    parse_size(v.get_ref()).unwrap_or_else(|| {
+        d.at(
+            Some(v.span()),
+            "invalid-size",
+            format!(
+                "`{key}`: `{}` is not a size; write e.g. \"512MiB\", \"2GiB\"",
+                v.get_ref()
+            ),
+        );
+        default
+    })
+}
+
+/// `2GiB` -> 2^31; units B, KB/MB/GB (powers of 1000) and KiB/MiB/GiB (powers of 1024).
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(factor).filter(|b| *b > 0)
+}
+
+/// `bytes` in the largest binary unit that divides it (`512KiB`), else in bytes.
+pub fn format_size(bytes: u64) -> String {
+    for (unit, factor) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if bytes >= factor && bytes.is_multiple_of(factor) {
+            return format!("{}{unit}", bytes / factor);
+        }
+    }
+    bytes.to_string()
+}
+
 pub fn is_email(addr: &str) -> bool {
     addr.parse::<lettre::Address>().is_ok()
 }
@@ -104,6 +152,24 @@ pub fn regex(d: &mut Diagnostics<'_>, value: &S<String>, key: &str, who: &str) -
                 format!("{who}: `{key}` is not a valid regex: {last}"),
             );
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        use super::parse_size;
+        assert_eq!(parse_size("512KiB"), Some(512 * 1024));
+        assert_eq!(parse_size("2GiB"), Some(2 << 30));
+        assert_eq!(parse_size("100MB"), Some(100_000_000));
+        assert_eq!(parse_size("4096"), Some(4096));
+        for bad in ["", "0", "2 TiB", "GiB", "-1MiB", "1.5GiB"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+        for text in ["512KiB", "2GiB", "3MiB", "1000"] {
+            assert_eq!(super::format_size(parse_size(text).unwrap()), text);
         }
     }
 }

@@ -78,7 +78,10 @@ impl AzureForge {
         http: HttpSettings,
     ) -> anyhow::Result<AzureForge> {
         let base = Url::parse(settings.base_url.trim_end_matches('/')).map_err(|e| {
-            anyhow::anyhow!("invalid Azure DevOps base_url {:?}: {e}", settings.base_url)
+            anyhow::anyhow!(
+                "invalid Azure DevOps base_url {:?}: {e}",
+                crate::secret::redact_url(&settings.base_url)
+            )
         })?;
         let org_url = if settings.organization.is_empty() {
             base

@@ -69,8 +69,12 @@ impl GithubForge {
         settings: GithubSettings,
         http: HttpSettings,
     ) -> anyhow::Result<GithubForge> {
-        let api = Url::parse(settings.api_url.trim_end_matches('/'))
-            .map_err(|e| anyhow::anyhow!("invalid GitHub api_url {:?}: {e}", settings.api_url))?;
+        let api = Url::parse(settings.api_url.trim_end_matches('/')).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid GitHub api_url {:?}: {e}",
+                crate::secret::redact_url(&settings.api_url)
+            )
+        })?;
         let graphql = graphql_url(&api)?;
         let client = pool
             .client(http, settings.token.clone().map(Auth::Bearer))?

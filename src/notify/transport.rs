@@ -75,11 +75,11 @@ pub fn eml_name(id: i64, server: &str, reason: &str) -> String {
 }
 
 fn write_file(dir: &Path, name: &str, message: &lettre::Message) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir)
+    crate::files::create_private_dir_all(dir)
         .with_context(|| format!("creating outbox directory {}", dir.display()))?;
     let path = dir.join(name);
     let tmp = path.with_extension("eml.tmp");
-    std::fs::write(&tmp, message.formatted())
+    crate::files::write_private(&tmp, &message.formatted())
         .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &path)
         .with_context(|| format!("moving {} into place", path.display()))?;

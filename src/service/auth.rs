@@ -20,6 +20,14 @@ pub fn bearer_matches(header: Option<&str>, token: &str) -> bool {
     bool::from(a.ct_eq(&b))
 }
 
+/// Whether `header` has the shape of a GitHub signature (`sha256=` and 64 hex digits): checked
+/// before the body is read, so an unsigned request never makes the service read its body.
+pub fn signature_well_formed(header: Option<&str>) -> bool {
+    header
+        .and_then(|h| h.trim().strip_prefix("sha256="))
+        .is_some_and(|hex| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 /// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`.
 pub fn signature_matches(secret: &[u8], body: &[u8], header: Option<&str>) -> bool {
     let Some(hex_sig) = header.and_then(|h| h.trim().strip_prefix("sha256=")) else {
@@ -79,6 +87,10 @@ mod tests {
         ));
         assert!(!signature_matches(b"other", b"Hello, World!", Some(header)));
         assert!(!signature_matches(b"k", b"x", None));
+        assert!(signature_well_formed(Some(header)));
+        for bad in [None, Some("sha1=abcd"), Some("sha256=zz"), Some("sha256=")] {
+            assert!(!signature_well_formed(bad), "{bad:?}");
+        }
         assert!(!signature_matches(b"k", b"x", Some("sha1=abcd")));
         assert!(!signature_matches(b"k", b"x", Some("sha256=zz")));
     }

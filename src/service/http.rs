@@ -5,63 +5,122 @@
 //! | `GET /healthz` | 200 `ok` while the process runs |
 //! | `GET /readyz` | 200 when the state store answers and no run is stuck past `lease-timeout`, else 503 with the reason |
 //! | `GET /metrics` | Prometheus text |
-//! | `GET /status` | the `status --json` document |
-//! | `POST /sync` | bearer token; optional `server` (query or JSON body); 202 started, 401, 403 disabled, 404 unknown server, 409 busy |
-//! | `POST /webhooks/github` | `X-Hub-Signature-256` checked; release/tag events sync the matching servers; 401 bad signature, 404 no server |
-//! | `GET /events` | Server-Sent Events: each run event as JSON, `event:` its kind |
+//! | `GET /status` | the `status --json` document; read token ([`super::guard`]) |
+//! | `POST /sync` | bearer token, checked before the body is read; optional `server` (query or JSON body); 202 started, 401, 403 disabled, 404 unknown server, 409 busy |
+//! | `POST /webhooks/github` | `X-Hub-Signature-256` checked; release/tag events sync the matching servers, once per `X-GitHub-Delivery`; 401 bad signature, 404 no server |
+//! | `GET /events` | Server-Sent Events: each run event as JSON, `event:` its kind; read token; at most `max-event-subscribers` at once |
+//!
+//! Every request's `Host` is checked first ([`super::guard`]); connections and header timeouts
+//! are the listener's ([`super::listener`]); bodies are read only after the request is
+//! authorised (the webhook's signature needs its body: its headers are checked first), within
+//! `[service] request-timeout` and a size limit.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::control::{Control, StartError};
-use super::{auth, webhook};
+use super::{auth, guard, listener, webhook};
 use crate::config::SecretRef;
 use crate::metrics::{Scrape, ServerGauge};
 use crate::pipeline::RunOptions;
 
+/// The largest `POST /sync` body: a JSON list of server names.
+const SYNC_BODY_LIMIT: usize = 64 * 1024;
+/// The largest webhook payload read (GitHub's release and tag payloads are far smaller).
+const WEBHOOK_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 /// The service's routes over `control`.
 pub fn router(control: Arc<Control>) -> Router {
+    let read = Router::new()
+        .route("/status", get(status))
+        .route("/events", get(events))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&control),
+            guard::readers,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/status", get(status))
         .route("/sync", post(sync))
         .route("/webhooks/github", post(github_webhook))
-        .route("/events", get(events))
+        .merge(read)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&control),
+            guard::hosts,
+        ))
+        .layer(axum::Extension(Arc::new(Subscribers::default())))
         .with_state(control)
 }
 
-/// Serve `router(control)` on `listener` until [`Control::http_shutdown`] is cancelled.
+/// Serve `router(control)` on `listener` until [`Control::http_shutdown`] is cancelled, with
+/// the connection limit and timeouts of `[service]` (read at start, like `listen`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     control: Arc<Control>,
 ) -> std::io::Result<()> {
     let stop = control.http_shutdown().clone();
-    axum::serve(listener, router(control))
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await
+    let service = control.config().service.clone();
+    let limits = listener::Limits {
+        max_connections: service.max_connections,
+        request_timeout: service.request_timeout,
+    };
+    listener::serve(listener, router(control), limits, stop).await
 }
 
 fn json_reply(code: StatusCode, body: &serde_json::Value) -> Response {
     (code, axum::Json(body.clone())).into_response()
 }
 
-fn message(code: StatusCode, text: impl Into<String>) -> Response {
+pub(super) fn message(code: StatusCode, text: impl Into<String>) -> Response {
     json_reply(code, &json!({ "message": text.into() }))
+}
+
+/// The body of an authorised request, read within `[service] request-timeout` and `limit`.
+async fn read_body(
+    control: &Control,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, Response> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {limit} bytes"),
+        )
+    };
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let timeout = control.config().service.request_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        // Past the limit (a chunked body has no declared length) or cut off by the client.
+        Ok(Err(e)) => Err(message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body could not be read within {limit} bytes: {e}"),
+        )),
+        Err(_) => Err(message(
+            StatusCode::REQUEST_TIMEOUT,
+            "the body did not arrive within [service] request-timeout",
+        )),
+    }
 }
 
 async fn healthz() -> &'static str {
@@ -172,10 +231,20 @@ async fn status(State(control): State<Arc<Control>>) -> Response {
     }
 }
 
-/// A secret the endpoint needs: `Err` is the response when it is not configured or unreadable.
-fn endpoint_secret(secret: &SecretRef, endpoint: &str) -> Result<String, Box<Response>> {
+/// A secret the endpoint needs: `Err` is the response when it is not configured, unreadable
+/// or too weak to use.
+pub(super) fn endpoint_secret(secret: &SecretRef, endpoint: &str) -> Result<String, Box<Response>> {
     match secret.resolve() {
-        Ok(Some(s)) => Ok(s.expose().to_string()),
+        Ok(Some(s)) => match crate::config::weak_secret(s.expose()) {
+            None => Ok(s.expose().to_string()),
+            Some(why) => {
+                tracing::error!(endpoint, "endpoint secret refused: it {why}");
+                Err(Box::new(message(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("{endpoint} endpoint misconfigured: its secret is too short"),
+                )))
+            }
+        },
         Ok(None) => Err(Box::new(message(
             StatusCode::FORBIDDEN,
             format!("{endpoint} endpoint disabled"),
@@ -226,7 +295,7 @@ async fn sync(
     State(control): State<Arc<Control>>,
     Query(query): Query<SyncRequest>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let config = control.config();
     let token = match endpoint_secret(&config.service.sync_token, "sync") {
@@ -242,6 +311,11 @@ async fn sync(
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return r;
     }
+    // Only now, with the caller known: an anonymous client cannot make us read its body.
+    let body = match read_body(&control, &headers, body, SYNC_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SyncRequest::default()
     } else {
@@ -275,30 +349,42 @@ async fn sync(
 async fn github_webhook(
     State(control): State<Arc<Control>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let config = control.config();
     let secret = match endpoint_secret(&config.service.webhook_secret, "webhook") {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    let signature = headers
-        .get("x-hub-signature-256")
-        .and_then(|v| v.to_str().ok());
-    if !auth::signature_matches(secret.as_bytes(), &body, signature) {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let signature = header("x-hub-signature-256");
+    // What can be checked without the body is, before the body is read.
+    if !auth::signature_well_formed(signature) {
         tracing::warn!(
             signed = signature.is_some(),
-            "webhook delivery refused: bad or missing signature"
+            "webhook delivery refused: missing or malformed signature"
         );
         return message(
             StatusCode::UNAUTHORIZED,
             "missing or wrong X-Hub-Signature-256",
         );
     }
-    let event = headers
-        .get("x-github-event")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let delivery = match webhook::delivery_id(header("x-github-delivery")) {
+        Ok(id) => id.to_string(),
+        Err(e) => return message(StatusCode::BAD_REQUEST, e),
+    };
+    let body = match read_body(&control, &headers, body, WEBHOOK_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if !auth::signature_matches(secret.as_bytes(), &body, signature) {
+        tracing::warn!(delivery = %delivery, "webhook delivery refused: wrong signature");
+        return message(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong X-Hub-Signature-256",
+        );
+    }
+    let event = header("x-github-event").unwrap_or_default();
     let payload: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(p) => p,
         Err(e) => return message(StatusCode::BAD_REQUEST, format!("payload is not JSON: {e}")),
@@ -313,25 +399,73 @@ async fn github_webhook(
         }) => {
             let servers = webhook::matching_servers(&config, &repository_urls);
             if servers.is_empty() {
-                tracing::info!(event, repository = ?repository_urls.first(), "webhook for a repository no enabled server follows");
+                let repository = repository_urls
+                    .first()
+                    .map(|u| crate::secret::redact_url(u));
+                tracing::info!(event, repository = ?repository, "webhook for a repository no enabled server follows");
                 return message(
                     StatusCode::NOT_FOUND,
                     "no enabled server has this repository as its upstream",
                 );
             }
-            tracing::info!(event, what = %what, servers = ?servers, "webhook: syncing");
-            start(
-                &control,
-                RunOptions {
-                    servers,
-                    dry_run: false,
-                    full: false,
-                    trigger: crate::report::Trigger::Webhook,
-                },
-            )
-            .await
+            sync_once(&control, &delivery, servers, &what).await
         }
     }
+}
+
+/// Start the run a delivery asks for, once per delivery id: a replayed (or redelivered)
+/// delivery that already started a run is acknowledged and ignored. A delivery whose run could
+/// not start (busy, shutting down) is not remembered, so GitHub's redelivery can still start it.
+async fn sync_once(
+    control: &Arc<Control>,
+    delivery: &str,
+    servers: Vec<String>,
+    what: &str,
+) -> Response {
+    let store = Arc::clone(&control.deps().store);
+    let id = delivery.to_string();
+    let claimed = tokio::task::spawn_blocking(move || store.claim_delivery(&id)).await;
+    match claimed {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => {
+            tracing::info!(delivery, "webhook delivery already processed; ignored");
+            return message(
+                StatusCode::OK,
+                format!("ignored: delivery {delivery} was already processed"),
+            );
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %format!("{e:#}"), "could not record the webhook delivery");
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the state is unavailable; retry later",
+            );
+        }
+        Err(e) => return message(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+    tracing::info!(delivery, what = %what, servers = ?servers, "webhook: syncing");
+    let response = start(
+        control,
+        RunOptions {
+            servers,
+            dry_run: false,
+            full: false,
+            trigger: crate::report::Trigger::Webhook,
+        },
+    )
+    .await;
+    if !response.status().is_success() {
+        let store = Arc::clone(&control.deps().store);
+        let id = delivery.to_string();
+        let released = tokio::task::spawn_blocking(move || store.release_delivery(&id)).await;
+        if !matches!(released, Ok(Ok(()))) {
+            tracing::warn!(
+                delivery,
+                "could not forget a webhook delivery whose run did not start"
+            );
+        }
+    }
+    response
 }
 
 fn sse_event(event: &crate::events::Event) -> SseEvent {
@@ -340,28 +474,92 @@ fn sse_event(event: &crate::events::Event) -> SseEvent {
     SseEvent::default().event(kind).data(value.to_string())
 }
 
+/// `/events` streams open now, against `[service] max-event-subscribers`.
+#[derive(Debug, Default)]
+struct Subscribers(std::sync::atomic::AtomicUsize);
+
+/// One open `/events` stream; its slot is freed when the stream is dropped (client gone).
+struct Subscription(Arc<Subscribers>);
+
+impl Subscription {
+    fn take(subscribers: &Arc<Subscribers>, max: usize) -> Option<Subscription> {
+        use std::sync::atomic::Ordering;
+        subscribers
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Subscription(Arc::clone(subscribers)))
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 async fn events(
     State(control): State<Arc<Control>>,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    axum::Extension(subscribers): axum::Extension<Arc<Subscribers>>,
+) -> Response {
+    let max = control.config().service.max_event_subscribers;
+    let Some(slot) = Subscription::take(&subscribers, max) else {
+        tracing::warn!(max, "/events refused: too many subscribers");
+        let mut r = message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "too many /events subscribers (at most {max}, [service] max-event-subscribers)"
+            ),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return r;
+    };
     // Subscribed before the response starts: every event after the headers reaches the client.
     let rx = control.deps().events.subscribe();
     let stop = control.http_shutdown().clone();
-    let hello =
-        futures_util::stream::once(async { Ok(SseEvent::default().comment("upkeep events")) });
-    let stream = futures_util::stream::unfold((rx, stop), |(mut rx, stop)| async move {
-        // Events first: what was published before the shutdown still reaches the client.
-        let next = tokio::select! {
-            biased;
-            r = rx.recv() => r,
-            () = stop.cancelled() => return None,
-        };
-        let item = match next {
-            Ok(event) => sse_event(&event),
-            // A slow client missed events; say so rather than pretend the stream is whole.
-            Err(RecvError::Lagged(n)) => SseEvent::default().event("lagged").data(n.to_string()),
-            Err(RecvError::Closed) => return None,
-        };
-        Some((Ok(item), (rx, stop)))
+    let hello = futures_util::stream::once(async {
+        Ok::<_, Infallible>(SseEvent::default().comment("upkeep events"))
     });
-    Sse::new(futures_util::StreamExt::chain(hello, stream)).keep_alive(KeepAlive::default())
+    let stream =
+        futures_util::stream::unfold((rx, stop, slot), |(mut rx, stop, slot)| async move {
+            // Events first: what was published before the shutdown still reaches the client.
+            let next = tokio::select! {
+                biased;
+                r = rx.recv() => r,
+                () = stop.cancelled() => return None,
+            };
+            let item = match next {
+                Ok(event) => sse_event(&event),
+                // A slow client missed events; say so rather than pretend the stream is whole.
+                Err(RecvError::Lagged(n)) => {
+                    SseEvent::default().event("lagged").data(n.to_string())
+                }
+                Err(RecvError::Closed) => return None,
+            };
+            Some((Ok(item), (rx, stop, slot)))
+        });
+    Sse::new(futures_util::StreamExt::chain(hello, stream))
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_too_short_disables_its_endpoint_without_showing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "replace-me\n").unwrap();
+        let refused = endpoint_secret(&SecretRef::File(file.clone()), "sync").unwrap_err();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        std::fs::write(&file, "f".repeat(crate::config::MIN_SECRET_LEN)).unwrap();
+        assert!(endpoint_secret(&SecretRef::File(file), "sync").is_ok());
+        let disabled = endpoint_secret(&SecretRef::None, "sync").unwrap_err();
+        assert_eq!(disabled.status(), StatusCode::FORBIDDEN);
+    }
 }

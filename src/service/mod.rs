@@ -3,6 +3,8 @@
 //!
 //! - [`control`]: the run control shared with the scheduler (deps, runs in flight, metrics).
 //! - [`http`]: the router and its handlers (thin: they call `control`, `status`, `metrics`).
+//! - [`listener`]: the accept loop: the connection limit and the header read timeout.
+//! - [`guard`]: who may ask: the `Host` allow-list and the read token of the status endpoints.
 //! - [`auth`], [`webhook`]: the pure parts: token and signature checks, event classification,
 //!   repository matching.
 //!
@@ -11,7 +13,9 @@
 
 pub mod auth;
 pub mod control;
+pub mod guard;
 pub mod http;
+pub mod listener;
 pub mod webhook;
 
 pub use control::{Control, StartError};

@@ -1,6 +1,14 @@
 //! GitHub webhook deliveries, pure: which events mean "a release may have appeared", and which
 //! configured servers a delivery's repository is the upstream of. Signatures are checked in
 //! [`super::auth`] before any of this runs.
+//!
+//! GitHub signs only the body (`X-Hub-Signature-256`, "Validating webhook deliveries"): the
+//! `X-GitHub-Event` and `X-GitHub-Delivery` headers are not covered, so a captured delivery
+//! could be replayed, or relabelled as another event. Hence the event type is trusted only as
+//! far as the signed payload agrees with it ([`classify`] refuses a `release` without a
+//! `release` object, a `push` without `ref`/`before`/`after`, ...), and a delivery id that
+//! already started a run is ignored (GitHub keeps the id on a redelivery). The worst a replay
+//! can then do is start a sync of a server whose upstream the body names, once.
 
 use serde_json::Value;
 
@@ -23,8 +31,41 @@ pub enum Action {
 /// Release actions that make a release (or prerelease) visible.
 const RELEASE_ACTIONS: &[&str] = &["published", "released", "prereleased", "created"];
 
+/// The `X-GitHub-Delivery` header: GitHub sends a GUID; anything odd is refused.
+pub fn delivery_id(header: Option<&str>) -> Result<&str, String> {
+    match header.map(str::trim) {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+        {
+            Ok(id)
+        }
+        Some(_) => Err("X-GitHub-Delivery is not a delivery id".into()),
+        None => Err("X-GitHub-Delivery is missing".into()),
+    }
+}
+
+/// The fields a payload of `event` always has (GitHub's "Webhook events and payloads"): a body
+/// relabelled as another event lacks them.
+fn payload_fits(event: &str, payload: &Value) -> bool {
+    let has = |k: &str| !payload[k].is_null();
+    match event {
+        "ping" => has("zen") || has("hook_id"),
+        "release" => payload["release"].is_object() && payload["action"].is_string(),
+        "push" => payload["ref"].is_string() && has("before") && has("after"),
+        "create" => payload["ref_type"].is_string() && payload["ref"].is_string(),
+        _ => true,
+    }
+}
+
 /// Decide what a delivery of `event` (the `X-GitHub-Event` header) asks for.
 pub fn classify(event: &str, payload: &Value) -> Result<Action, String> {
+    if !payload_fits(event, payload) {
+        return Err(format!(
+            "the payload is not a `{event}` event (X-GitHub-Event is not signed; the body is)"
+        ));
+    }
     let what = match event {
         "ping" => return Ok(Action::Pong),
         "release" => {
@@ -144,8 +185,23 @@ mod tests {
     }
 
     #[test]
+    fn delivery_ids() {
+        assert_eq!(
+            delivery_id(Some("72d3162e-cc78-11e3-81ab-4c9367dc0958")),
+            Ok("72d3162e-cc78-11e3-81ab-4c9367dc0958")
+        );
+        for bad in [None, Some(""), Some("a b"), Some("x\ny")] {
+            assert!(delivery_id(bad).is_err(), "{bad:?}");
+        }
+        assert!(delivery_id(Some(&"a".repeat(65))).is_err());
+    }
+
+    #[test]
     fn classification() {
-        assert_eq!(classify("ping", &json!({})), Ok(Action::Pong));
+        assert_eq!(
+            classify("ping", &json!({"zen": "z", "hook_id": 1})),
+            Ok(Action::Pong)
+        );
         let release =
             json!({"action": "published", "release": {"tag_name": "v2.0.0"}, "repository": repo()});
         match classify("release", &release) {
@@ -158,22 +214,23 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let edited = json!({"action": "edited", "repository": repo()});
+        let edited = json!({"action": "edited", "release": {}, "repository": repo()});
         assert!(matches!(
             classify("release", &edited),
             Ok(Action::Ignore(_))
         ));
-        let tag_push = json!({"ref": "refs/tags/v2.0.0", "deleted": false, "repository": repo()});
+        let sha = |c: char| c.to_string().repeat(40);
+        let tag_push = json!({"ref": "refs/tags/v2.0.0", "before": sha('0'), "after": sha('a'), "deleted": false, "repository": repo()});
         assert!(matches!(
             classify("push", &tag_push),
             Ok(Action::Sync { .. })
         ));
-        let branch_push = json!({"ref": "refs/heads/main", "repository": repo()});
+        let branch_push = json!({"ref": "refs/heads/main", "before": sha('a'), "after": sha('b'), "repository": repo()});
         assert!(matches!(
             classify("push", &branch_push),
             Ok(Action::Ignore(_))
         ));
-        let tag_delete = json!({"ref": "refs/tags/v2.0.0", "deleted": true, "repository": repo()});
+        let tag_delete = json!({"ref": "refs/tags/v2.0.0", "before": sha('a'), "after": sha('0'), "deleted": true, "repository": repo()});
         assert!(matches!(
             classify("push", &tag_delete),
             Ok(Action::Ignore(_))
@@ -192,6 +249,10 @@ mod tests {
             classify("issues", &json!({})),
             Ok(Action::Ignore(_))
         ));
-        assert!(classify("release", &json!({"action": "published"})).is_err());
+        assert!(classify("release", &json!({"action": "published", "release": {}})).is_err());
+        // A signed body relabelled as another event does not fit it.
+        assert!(classify("release", &json!({"zen": "z", "hook_id": 1})).is_err());
+        assert!(classify("push", &release).is_err());
+        assert!(classify("ping", &release).is_err());
     }
 }

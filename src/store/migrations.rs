@@ -145,6 +145,19 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, seq)
     );
     ",
+    // 6: the HTTP cache was keyed by the full URL, so a registry URL with `user:pass@` put the
+    // password in the state. Keys no longer carry credentials; drop the old entries (each costs
+    // one full GET on the next run).
+    r"
+    DELETE FROM http_cache;
+    ",
+    // 7: GitHub webhook deliveries that started a run, so a replayed delivery starts none.
+    r"
+    CREATE TABLE IF NOT EXISTS webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        received_at TEXT NOT NULL
+    );
+    ",
 ];
 
 /// Apply every migration newer than the database's `user_version`, each in its own transaction.

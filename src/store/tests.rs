@@ -85,6 +85,38 @@ fn moved_tags_are_detected_against_the_first_sighting() {
 }
 
 #[test]
+fn a_full_run_with_unchanged_tags_writes_no_history_rows() {
+    let (_d, s) = store();
+    let tags: Vec<(String, String)> = (0..2_000)
+        .map(|i| (format!("v1.0.{i}"), format!("{i:040x}")))
+        .collect();
+    let writes = |tags: &[(String, String)]| {
+        s.transaction(|tx| {
+            let before = tx.total_changes();
+            Store::record_tags(tx, "x", tags)?;
+            Ok(tx.total_changes() - before)
+        })
+        .unwrap()
+    };
+    assert_eq!(writes(&tags), 2_000, "the first sighting of each tag");
+    assert_eq!(writes(&tags), 0, "nothing changed, nothing written");
+    let mut moved = tags.clone();
+    moved[7].1 = "f".repeat(40);
+    moved.push(("v2.0.0".into(), "e".repeat(40)));
+    assert_eq!(writes(&moved), 2, "one moved tag and one new tag");
+    assert_eq!(writes(&moved), 0);
+    // `last_seen` orders sightings (millisecond timestamps): let the clock move on.
+    std::thread::sleep(Duration::from_millis(5));
+    // Back where it was: recorded as the commit seen last, for `tag accept`.
+    assert_eq!(writes(&tags), 1);
+    assert_eq!(
+        s.last_seen_commit("x", "v1.0.7").unwrap().as_deref(),
+        Some(format!("{:040x}", 7).as_str())
+    );
+    assert_eq!(s.tag_history("x").unwrap().len(), 2_002);
+}
+
+#[test]
 fn outbox_dedupes_on_key_and_tracks_delivery() {
     let (_d, s) = store();
     let email = NewEmail {
@@ -229,6 +261,32 @@ fn pruning_drops_old_runs_server_reports_and_keeps_their_summaries() {
     let doc: serde_json::Value =
         serde_json::from_str(&s.run_summary(old).unwrap().unwrap()).unwrap();
     assert_eq!(doc["servers"], serde_json::json!([{"name": "alpha"}]));
+}
+
+#[test]
+fn http_cache_entries_keyed_with_credentials_are_dropped_by_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    drop(Store::open(&path).unwrap());
+    // A database as version 5 left it: the key is the URL as configured.
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 5).unwrap();
+    conn.execute(
+        "INSERT INTO http_cache(url, etag, body, updated_at) VALUES (?1, 'e', x'00', 'now')",
+        ["https://bot:hunter2@npm.example.com/pkg"],
+    )
+    .unwrap();
+    drop(conn);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store
+            .http_cache_get("https://bot:hunter2@npm.example.com/pkg")
+            .unwrap(),
+        None
+    );
+    drop(store);
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(!String::from_utf8_lossy(&bytes).contains("hunter2"));
 }
 
 /// The run reports the store keeps, written back by [`crate::report`].

@@ -2,8 +2,10 @@
 //!
 //! The cache holds one bare repository per server (`<cache-dir>/<server>.git`), fetched
 //! incrementally with git2; nothing here ever writes a working tree. A cache that cannot be
-//! opened or fetched into is deleted and cloned afresh once. Release selection
-//! ([`select_releases`]) is pure.
+//! opened or fetched into is deleted and cloned afresh once. What one upstream may make it hold
+//! is capped ([`FetchLimits`]): its tag count is checked on the ref advertisement, before
+//! anything is downloaded, and a fetch is aborted once it received more than the byte limit.
+//! Release selection ([`select_releases`]) is pure.
 
 pub mod channels;
 pub mod diff;
@@ -17,6 +19,7 @@ use git2::{Direction, FetchOptions, Oid, Repository};
 use serde::Serialize;
 
 use crate::config::ReleaseConfig;
+pub use crate::secret::redact_url;
 use version::Version;
 
 /// A tag as the upstream has it now, peeled to its commit.
@@ -51,15 +54,41 @@ pub struct Fetched {
     pub cloned: bool,
 }
 
+/// What one upstream may make the cache hold (`[state] max-tags`, `max-fetch-size`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchLimits {
+    pub max_tags: usize,
+    pub max_bytes: u64,
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        FetchLimits {
+            max_tags: crate::config::DEFAULT_MAX_TAGS,
+            max_bytes: crate::config::DEFAULT_MAX_FETCH_BYTES,
+        }
+    }
+}
+
 /// The cache of bare clones.
 #[derive(Debug, Clone)]
 pub struct Cache {
     dir: PathBuf,
+    limits: FetchLimits,
 }
 
 impl Cache {
     pub fn new(dir: impl Into<PathBuf>) -> Cache {
-        Cache { dir: dir.into() }
+        Cache {
+            dir: dir.into(),
+            limits: FetchLimits::default(),
+        }
+    }
+
+    #[must_use]
+    pub fn with_limits(mut self, limits: FetchLimits) -> Cache {
+        self.limits = limits;
+        self
     }
 
     pub fn path_for(&self, server: &str) -> PathBuf {
@@ -71,7 +100,7 @@ impl Cache {
     pub fn fetch(&self, server: &str, url: &str) -> anyhow::Result<Fetched> {
         let path = self.path_for(server);
         let existed = path.exists();
-        let first = match fetch_into(&path, url) {
+        let first = match fetch_into(&path, url, self.limits) {
             // A process killed mid-fetch leaves ref lock files behind; the run lease means no
             // other upkeep uses this cache now, so they are stale: clear them and try again.
             Err(e) if existed && is_stale_lock(&e) => {
@@ -81,7 +110,7 @@ impl Cache {
                     cleared,
                     "cleared stale lock files left in the cache by a killed run"
                 );
-                fetch_into(&path, url)
+                fetch_into(&path, url, self.limits)
             }
             other => other,
         };
@@ -100,7 +129,7 @@ impl Cache {
                 tracing::warn!(server, error = %format!("{e:#}"), "cache clone is damaged; rebuilding it");
                 std::fs::remove_dir_all(&path)
                     .with_context(|| format!("removing damaged cache {}", path.display()))?;
-                let mut f = fetch_into(&path, url)?;
+                let mut f = fetch_into(&path, url, self.limits)?;
                 f.cloned = true;
                 Ok(f)
             }
@@ -112,7 +141,7 @@ impl Cache {
 /// An error naming the path when the cache cannot be written (a read-only mount, wrong
 /// permissions, a file in the way); libgit2's own error would read like an upstream fault.
 fn ensure_writable(dir: &Path, clone: &Path, server: &str) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| {
+    crate::files::create_private_dir_all(dir).with_context(|| {
         format!(
             "the cache directory {} cannot be created (check [state] cache-dir)",
             dir.display()
@@ -182,7 +211,7 @@ fn open_or_init(path: &Path) -> anyhow::Result<Repository> {
             .with_context(|| format!("open cache {}", path.display()));
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
+        crate::files::create_private_dir_all(parent)
             .with_context(|| format!("creating cache directory {}", parent.display()))?;
     }
     // Init into a temporary name and rename, so a crash never leaves a half-made cache
@@ -197,7 +226,7 @@ fn open_or_init(path: &Path) -> anyhow::Result<Repository> {
     Repository::open_bare(path).with_context(|| format!("open cache {}", path.display()))
 }
 
-fn fetch_into(path: &Path, url: &str) -> anyhow::Result<Fetched> {
+fn fetch_into(path: &Path, url: &str, limits: FetchLimits) -> anyhow::Result<Fetched> {
     let repo = open_or_init(path)?;
     let refspecs = [
         "+refs/heads/*:refs/remotes/origin/*",
@@ -206,7 +235,7 @@ fn fetch_into(path: &Path, url: &str) -> anyhow::Result<Fetched> {
     let default_branch = {
         let mut remote = repo
             .remote_anonymous(url)
-            .with_context(|| format!("bad upstream URL {url}"))?;
+            .with_context(|| format!("bad upstream URL {}", redact_url(url)))?;
         let mut conn = remote
             .connect_auth(Direction::Fetch, None, None)
             .with_context(|| format!("connecting to upstream {}", redact_url(url)))?;
@@ -214,15 +243,33 @@ fn fetch_into(path: &Path, url: &str) -> anyhow::Result<Fetched> {
             .default_branch()
             .ok()
             .and_then(|b| b.as_str().ok().map(str::to_string));
+        check_tag_count(&conn, limits.max_tags)?;
         let remote = conn.remote();
+        let received = std::cell::Cell::new(0u64);
+        let mut callbacks = git2::RemoteCallbacks::new();
+        // Returning false aborts the transfer: a hostile or mistaken upstream cannot fill the
+        // disk through one fetch.
+        callbacks.transfer_progress(|p| {
+            received.set(p.received_bytes() as u64);
+            received.get() <= limits.max_bytes
+        });
         let mut opts = FetchOptions::new();
         // Tags that were deleted upstream go away here too; the tag history in the state
         // remembers what they pointed at.
         opts.prune(git2::FetchPrune::On)
-            .download_tags(git2::AutotagOption::None);
-        remote
-            .download(&refspecs, Some(&mut opts))
-            .with_context(|| format!("fetching from upstream {}", redact_url(url)))?;
+            .download_tags(git2::AutotagOption::None)
+            .remote_callbacks(callbacks);
+        let downloaded = remote.download(&refspecs, Some(&mut opts));
+        drop(opts);
+        if received.get() > limits.max_bytes {
+            anyhow::bail!(
+                "upstream {} sent more than [state] max-fetch-size = {} in one fetch; the fetch \
+                 was aborted (raise max-fetch-size if the repository really is that large)",
+                redact_url(url),
+                crate::config::format_size(limits.max_bytes)
+            );
+        }
+        downloaded.with_context(|| format!("fetching from upstream {}", redact_url(url)))?;
         remote.disconnect().ok();
         remote
             .update_tips(
@@ -250,15 +297,22 @@ fn fetch_into(path: &Path, url: &str) -> anyhow::Result<Fetched> {
     })
 }
 
-/// Strip userinfo from a URL before it reaches a log or an error.
-pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((userinfo, host)) if !userinfo.contains('/') => format!("{scheme}://***@{host}"),
-            _ => url.to_string(),
-        },
-        None => url.to_string(),
+/// Refuse an upstream that advertises more tags than `max`, before anything is downloaded: each
+/// tag costs a ref in the cache and a row in the tag history, on every full run.
+fn check_tag_count(conn: &git2::RemoteConnection<'_, '_, '_>, max: usize) -> anyhow::Result<()> {
+    let tags = conn
+        .list()
+        .context("reading the upstream's ref advertisement")?
+        .iter()
+        .filter(|h| h.name().starts_with("refs/tags/") && !h.name().ends_with("^{}"))
+        .count();
+    if tags > max {
+        anyhow::bail!(
+            "the upstream advertises {tags} tags, more than [state] max-tags = {max}; nothing \
+             was fetched (raise max-tags if this upstream really has that many tags)"
+        );
     }
+    Ok(())
 }
 
 /// Every tag of the repository peeled to a commit. Tags that point at a tree or blob are
@@ -394,14 +448,5 @@ mod tests {
         let got = select_releases(&[tag("server-v3.0.0"), tag("v1.0.0")], &r);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].version, "1.0.0");
-    }
-
-    #[test]
-    fn credentials_in_urls_are_redacted() {
-        assert_eq!(
-            redact_url("https://user:tok@host/x.git"),
-            "https://***@host/x.git"
-        );
-        assert_eq!(redact_url("/srv/x.git"), "/srv/x.git");
     }
 }

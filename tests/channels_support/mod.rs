@@ -129,6 +129,9 @@ pub struct FakeState {
     pub gzip_responses: u32,
     /// Headers added to every answer (e.g. GitHub's `x-ratelimit-*`).
     pub extra_headers: Vec<(String, String)>,
+    /// When set, only requests carrying exactly this `Authorization` value are served; others
+    /// get `401` with a challenge, as a private registry answers (RFC 9110, 15.5.2).
+    pub required_auth: Option<String>,
 }
 
 /// A running fake registry; stops when dropped.
@@ -331,6 +334,11 @@ impl FakeRegistry {
         });
     }
 
+    /// Serve only requests whose `Authorization` header is exactly `value`.
+    pub fn require_auth(&self, value: &str) {
+        self.lock().required_auth = Some(value.to_string());
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.lock().requests.clone()
     }
@@ -395,6 +403,20 @@ async fn serve(State(shared): State<Shared>, request: Request) -> Response {
         query,
         headers: headers.clone(),
     });
+    if let Some(required) = &s.required_auth
+        && header("authorization").as_deref() != Some(required.as_str())
+    {
+        let scheme = required.split(' ').next().unwrap_or("Bearer").to_string();
+        return (
+            StatusCode::UNAUTHORIZED,
+            [
+                ("content-type", "application/json".to_string()),
+                ("www-authenticate", format!("{scheme} realm=\"registry\"")),
+            ],
+            r#"{"error":"authentication required"}"#,
+        )
+            .into_response();
+    }
     let extra = s.extra_headers.clone();
     let mut response = answer(&mut s, &shared.streamed, &key, &header);
     for (k, v) in &extra {

@@ -18,10 +18,14 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use chrono::{Datelike as _, Timelike as _};
 use git2::{Oid, Repository, Signature};
 
+#[allow(unused_imports)] // Each test binary uses a different part.
 pub use wait::{CEILING, Pause, wait_for, wait_output};
 
-pub const SYNC_TOKEN: &str = "test-sync-token-4f1c";
-pub const WEBHOOK_SECRET: &str = "test-webhook-secret-9a2e";
+// At least 32 characters: `serve` refuses shorter secrets.
+pub const SYNC_TOKEN: &str = "test-sync-token-4f1c-0123456789abcdef";
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret-9a2e-0123456789abcdef";
+/// The read token of `/status` and `/events`; [`Service::get`] and [`Service::events`] send it.
+pub const READ_TOKEN: &str = "test-read-token-7c3d-0123456789abcdef";
 const MIT: &str = "MIT License\n\nCopyright (c) 2025 Test Authors\n\nPermission is hereby granted, free of charge, to any person obtaining a copy\nof this software, to deal in the Software without restriction.\n";
 
 /// A 6-field cron expression that fires once a year, about half a year from now: for tests in
@@ -201,7 +205,8 @@ impl Fixture {
             "[state]\npath = \"{d}/state/upkeep.db\"\ncache-dir = \"{d}/state/cache\"\nlease-timeout = \"5m\"\n\n\
              [schedule]\ncron = \"{}\"\ntimezone = \"UTC\"\n\n\
              [email]\nfrom = \"upkeep@example.com\"\ntransport = \"file\"\ndir = \"{d}/outbox\"\n\n\
-             [service]\nlisten = \"127.0.0.1:{}\"\nconcurrency = {}\ngrace-period = \"{}\"\n",
+             [service]\nlisten = \"127.0.0.1:{}\"\nconcurrency = {}\ngrace-period = \"{}\"\n\
+             read-token-env = \"UPKEEP_TEST_READ_TOKEN\"\n",
             settings.cron, self.port, settings.concurrency, settings.grace
         );
         if settings.sync_token {
@@ -285,6 +290,7 @@ impl Service {
             .env("UPKEEP_TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)
             .env_remove("UPKEEP_FAILPOINT")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("UPKEEP_TEST_READ_TOKEN", READ_TOKEN)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)
@@ -352,16 +358,25 @@ impl Service {
     pub fn get(&self, path: &str) -> Result<(u16, String), String> {
         let r = client()
             .get(format!("{}{path}", self.base))
+            .bearer_auth(READ_TOKEN)
             .send()
             .map_err(|e| e.to_string())?;
         let code = r.status().as_u16();
         Ok((code, r.text().map_err(|e| e.to_string())?))
     }
 
+    /// POST `body`. A webhook delivery gets a fresh `X-GitHub-Delivery` id, as GitHub sends
+    /// one with every delivery, unless `headers` names one.
     pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
         let mut req = client()
             .post(format!("{}{path}", self.base))
             .body(body.to_string());
+        let named = headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("x-github-delivery"));
+        if path.starts_with("/webhooks/") && !named {
+            req = req.header("X-GitHub-Delivery", delivery_id());
+        }
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -387,7 +402,7 @@ impl Service {
                 .timeout(None)
                 .build()
                 .unwrap();
-            let r = client.get(url).send().unwrap();
+            let r = client.get(url).bearer_auth(READ_TOKEN).send().unwrap();
             assert_eq!(r.status().as_u16(), 200);
             assert!(
                 r.headers()["content-type"]
@@ -421,6 +436,13 @@ impl Drop for Service {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A delivery id unique in this test process, shaped like GitHub's GUIDs.
+pub fn delivery_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("{:08x}-0000-4000-8000-{n:012x}", std::process::id())
 }
 
 pub fn client() -> reqwest::blocking::Client {

@@ -10,6 +10,7 @@ use super::release::ReleaseConfig;
 use crate::config::diag::Diagnostics;
 use crate::config::raw::S;
 use crate::config::secrets::{SecretRef, secret_ref};
+use crate::config::urls::{Endpoint, http_url};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -27,6 +28,7 @@ pub struct RawGithubChannel {
     pub api_url: Option<S<String>>,
     pub token_env: Option<S<String>>,
     pub token_file: Option<S<String>>,
+    pub allow_insecure: Option<S<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -34,6 +36,10 @@ pub struct RawGithubChannel {
 pub struct RawNpmChannel {
     pub package: Option<S<String>>,
     pub registry: Option<S<String>>,
+    /// Sent as `Authorization: Bearer` (npm's `_authToken`).
+    pub token_env: Option<S<String>>,
+    pub token_file: Option<S<String>>,
+    pub allow_insecure: Option<S<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +47,11 @@ pub struct RawNpmChannel {
 pub struct RawPypiChannel {
     pub project: Option<S<String>>,
     pub index: Option<S<String>>,
+    /// HTTP Basic user name sent with the token (default `__token__`).
+    pub username: Option<S<String>>,
+    pub token_env: Option<S<String>>,
+    pub token_file: Option<S<String>>,
+    pub allow_insecure: Option<S<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,13 +103,19 @@ pub enum ChannelConfig {
         repo: String,
         token: SecretRef,
     },
+    /// `token` is sent as a bearer token, as npm sends `_authToken`.
     Npm {
         registry: String,
         package: String,
+        token: SecretRef,
     },
+    /// `token` is sent with `username` by HTTP Basic, the authentication pip documents for
+    /// private indexes.
     Pypi {
         index: String,
         project: String,
+        username: String,
+        token: SecretRef,
     },
     McpRegistry {
         registry: String,
@@ -125,10 +142,13 @@ pub fn validate(
     for c in used {
         let cfg = match c {
             Channel::GitTags => continue,
-            Channel::GithubReleases => github(r, upstream, d),
-            Channel::Npm => r.npm.as_ref().map(S::get_ref).and_then(npm),
-            Channel::Pypi => r.pypi.as_ref().map(S::get_ref).and_then(pypi),
-            Channel::McpRegistry => r.mcp_registry.as_ref().map(S::get_ref).and_then(mcp),
+            Channel::GithubReleases => github(r, upstream, who, d),
+            Channel::Npm => r.npm.as_ref().and_then(|n| npm(n.get_ref(), who, d)),
+            Channel::Pypi => r.pypi.as_ref().and_then(|p| pypi(p.get_ref(), who, d)),
+            Channel::McpRegistry => r
+                .mcp_registry
+                .as_ref()
+                .and_then(|m| mcp(m.get_ref(), who, d)),
         };
         match cfg {
             Some(cfg) => {
@@ -164,8 +184,18 @@ fn text(v: Option<&S<String>>, default: &str) -> String {
     )
 }
 
+/// The prefix of messages about one channel: ``server `x`: channel `npm`: ``.
+fn prefix(who: &str, channel: Channel) -> String {
+    format!("{who}: channel `{}`: ", channel.name())
+}
+
 /// None when no repo is named and the upstream is not on GitHub.
-fn github(r: &RawChannels, upstream: &str, d: &mut Diagnostics<'_>) -> Option<ChannelConfig> {
+fn github(
+    r: &RawChannels,
+    upstream: &str,
+    who: &str,
+    d: &mut Diagnostics<'_>,
+) -> Option<ChannelConfig> {
     let g = r.github_releases.as_ref().map(S::get_ref);
     let (owner, repo) = match g.and_then(|g| g.repo.as_ref()) {
         Some(x) => x
@@ -174,36 +204,76 @@ fn github(r: &RawChannels, upstream: &str, d: &mut Diagnostics<'_>) -> Option<Ch
             .map(|(o, n)| (o.to_string(), n.to_string())),
         None => github_repo_of(upstream),
     }?;
+    let token = g.map_or(SecretRef::None, |g| {
+        secret_ref(d, g.token_env.as_ref(), g.token_file.as_ref(), "token")
+    });
+    let at = Endpoint {
+        who: &prefix(who, Channel::GithubReleases),
+        key: "api-url",
+        secret: &token,
+        allow_insecure: g.and_then(|g| g.allow_insecure.as_ref()),
+    };
     Some(ChannelConfig::GithubReleases {
-        api_url: text(g.and_then(|g| g.api_url.as_ref()), "https://api.github.com"),
+        api_url: http_url(
+            d,
+            g.and_then(|g| g.api_url.as_ref()),
+            "https://api.github.com",
+            &at,
+        ),
         owner,
         repo,
-        token: g.map_or(SecretRef::None, |g| {
-            secret_ref(d, g.token_env.as_ref(), g.token_file.as_ref(), "token")
-        }),
+        token,
     })
 }
 
-fn npm(n: &RawNpmChannel) -> Option<ChannelConfig> {
+fn npm(n: &RawNpmChannel, who: &str, d: &mut Diagnostics<'_>) -> Option<ChannelConfig> {
+    let package = text(Some(n.package.as_ref()?), "");
+    let token = secret_ref(d, n.token_env.as_ref(), n.token_file.as_ref(), "token");
+    let at = Endpoint {
+        who: &prefix(who, Channel::Npm),
+        key: "registry",
+        secret: &token,
+        allow_insecure: n.allow_insecure.as_ref(),
+    };
     Some(ChannelConfig::Npm {
-        package: text(Some(n.package.as_ref()?), ""),
-        registry: text(n.registry.as_ref(), "https://registry.npmjs.org"),
+        registry: http_url(d, n.registry.as_ref(), "https://registry.npmjs.org", &at),
+        package,
+        token,
     })
 }
 
-fn pypi(p: &RawPypiChannel) -> Option<ChannelConfig> {
+fn pypi(p: &RawPypiChannel, who: &str, d: &mut Diagnostics<'_>) -> Option<ChannelConfig> {
+    let project = text(Some(p.project.as_ref()?), "");
+    let token = secret_ref(d, p.token_env.as_ref(), p.token_file.as_ref(), "token");
+    let at = Endpoint {
+        who: &prefix(who, Channel::Pypi),
+        key: "index",
+        secret: &token,
+        allow_insecure: p.allow_insecure.as_ref(),
+    };
     Some(ChannelConfig::Pypi {
-        project: text(Some(p.project.as_ref()?), ""),
-        index: text(p.index.as_ref(), "https://pypi.org"),
+        index: http_url(d, p.index.as_ref(), "https://pypi.org", &at),
+        project,
+        // PyPI's own convention for API tokens; private indexes take their user name here.
+        username: text(p.username.as_ref(), "__token__"),
+        token,
     })
 }
 
-fn mcp(m: &RawMcpChannel) -> Option<ChannelConfig> {
+fn mcp(m: &RawMcpChannel, who: &str, d: &mut Diagnostics<'_>) -> Option<ChannelConfig> {
+    let at = Endpoint {
+        who: &prefix(who, Channel::McpRegistry),
+        key: "registry",
+        secret: &SecretRef::None,
+        allow_insecure: None,
+    };
     Some(ChannelConfig::McpRegistry {
         server: text(Some(m.server.as_ref()?), ""),
-        registry: text(
+        registry: http_url(
+            d,
             m.registry.as_ref(),
             "https://registry.modelcontextprotocol.io",
+            &at,
         ),
     })
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::config::diag::Diagnostics;
 use crate::config::raw::S;
 use crate::config::secrets::{SecretRef, secret_ref};
+use crate::config::urls::{Endpoint, http_url};
 use crate::config::values;
 use crate::forge::pin::PinFormat;
 
@@ -27,6 +28,8 @@ pub struct RawMirror {
     pub token_file: Option<S<String>>,
     pub labels: Option<S<Vec<S<String>>>>,
     pub reviewers: Option<S<Vec<S<String>>>>,
+    /// Accept a plain `http://` API URL although the token travels to it.
+    pub allow_insecure: Option<S<bool>>,
 }
 
 #[derive(Debug, Clone)]
@@ -161,12 +164,21 @@ fn require(
     }
 }
 
-/// A URL as written without its trailing `/`, or `default`.
-fn url(v: Option<&S<String>>, default: &str) -> String {
-    v.map_or_else(
-        || default.to_string(),
-        |u| u.get_ref().trim_end_matches('/').to_string(),
-    )
+/// The forge's API URL (`key`), checked: no credentials in it, encrypted if the token goes there.
+fn api_url(
+    m: &RawMirror,
+    cx: &Ctx<'_>,
+    d: &mut Diagnostics<'_>,
+    (key, value, default): (&str, Option<&S<String>>, &str),
+    token: &SecretRef,
+) -> String {
+    let at = Endpoint {
+        who: &format!("{}: mirror ", cx.who),
+        key,
+        secret: token,
+        allow_insecure: m.allow_insecure.as_ref(),
+    };
+    http_url(d, value, default, &at)
 }
 
 fn github(m: &RawMirror, cx: &Ctx<'_>, d: &mut Diagnostics<'_>) -> Option<ForgeConfig> {
@@ -176,7 +188,13 @@ fn github(m: &RawMirror, cx: &Ctx<'_>, d: &mut Diagnostics<'_>) -> Option<ForgeC
     match r.split_once('/') {
         Some((owner, name)) if !owner.is_empty() && !name.is_empty() && !name.contains('/') => {
             Some(ForgeConfig::Github {
-                api_url: url(m.api_url.as_ref(), "https://api.github.com"),
+                api_url: api_url(
+                    m,
+                    cx,
+                    d,
+                    ("api-url", m.api_url.as_ref(), "https://api.github.com"),
+                    &token,
+                ),
                 owner: owner.to_string(),
                 repo: name.trim_end_matches(".git").to_string(),
                 token,
@@ -205,7 +223,13 @@ fn azure_devops(m: &RawMirror, cx: &Ctx<'_>, d: &mut Diagnostics<'_>) -> Option<
         && parts.iter().all(|p| !p.is_empty())
     {
         return Some(ForgeConfig::AzureDevops {
-            base_url: url(m.base_url.as_ref(), "https://dev.azure.com"),
+            base_url: api_url(
+                m,
+                cx,
+                d,
+                ("base-url", m.base_url.as_ref(), "https://dev.azure.com"),
+                &token,
+            ),
             organization: organization.to_string(),
             project: project.to_string(),
             repository: repository.to_string(),

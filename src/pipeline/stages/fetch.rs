@@ -18,7 +18,11 @@ pub struct Upstream {
 /// Fetch the upstream and select its releases; no release at all is a failure.
 pub fn fetch(run: &ServerRun<'_>) -> anyhow::Result<Upstream> {
     let server = run.server;
-    let cache = Cache::new(&run.deps.config.state.cache_dir);
+    let state = &run.deps.config.state;
+    let cache = Cache::new(&state.cache_dir).with_limits(upstream::FetchLimits {
+        max_tags: state.max_tags,
+        max_bytes: state.max_fetch_bytes,
+    });
     let fetched =
         tracing::info_span!("fetch").in_scope(|| cache.fetch(&server.name, &server.upstream))?;
     let releases = upstream::select_releases(&fetched.tags, &server.release);

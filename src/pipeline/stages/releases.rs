@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{Channel, ChannelConfig, ServerConfig};
+use crate::config::{Channel, ServerConfig};
 use crate::http::{HttpSettings, Pool};
 use crate::pipeline::ServerRun;
 use crate::pipeline::plan::{self, Waiting};
@@ -192,14 +192,9 @@ fn lookup_channels(
         .channels
         .iter()
         .map(|(channel, cfg)| {
-            let spec = match cfg {
-                ChannelConfig::GithubReleases { api_url, owner, repo, token } => match token.resolve() {
-                    Ok(token) => ChannelSpec::GithubReleases { api_url: api_url.clone(), owner: owner.clone(), repo: repo.clone(), token },
-                    Err(e) => return (*channel, Err(format!("{e:#}"))),
-                },
-                ChannelConfig::Npm { registry, package } => ChannelSpec::Npm { registry: registry.clone(), package: package.clone() },
-                ChannelConfig::Pypi { index, project } => ChannelSpec::Pypi { index: index.clone(), project: project.clone() },
-                ChannelConfig::McpRegistry { registry, server } => ChannelSpec::McpRegistry { registry: registry.clone(), server: server.clone() },
+            let spec = match ChannelSpec::resolve(cfg) {
+                Ok(spec) => spec,
+                Err(e) => return (*channel, Err(format!("{e:#}"))),
             };
             let result = channels::lookup_on(http, &spec, &settings, &cache, server.release.scheme)
                 .map_err(|e| e.to_string());

@@ -123,7 +123,8 @@ impl<'a> Fetcher<'a> {
         accept: Option<&'static str>,
         parse: impl Fn(&[u8]) -> Result<T, String>,
     ) -> Result<Page<T>, ChannelError> {
-        let key = url.as_str();
+        // The key is stored in the state and logged: never with credentials in it.
+        let key = &crate::secret::redact_url(url.as_str());
         let cached = self.cached(key);
         let mut request = Request::get(url.clone());
         if let Some(accept) = accept {

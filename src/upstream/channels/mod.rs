@@ -32,6 +32,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use super::version::{Version, VersionScheme};
+use crate::config::ChannelConfig;
 use crate::http::{Auth, HttpSettings, Pool};
 use crate::secret::Secret;
 
@@ -205,15 +206,84 @@ pub enum ChannelSpec {
         repo: String,
         token: Option<Secret>,
     },
-    /// `GET {registry}/{package}` (the full packument).
-    Npm { registry: String, package: String },
-    /// `GET {index}/simple/{project}/` (PEP 691 JSON), else `GET {index}/pypi/{project}/json`.
-    Pypi { index: String, project: String },
+    /// `GET {registry}/{package}` (the full packument); the token is sent as
+    /// `Authorization: Bearer`, as npm sends a registry's `_authToken`.
+    Npm {
+        registry: String,
+        package: String,
+        token: Option<Secret>,
+    },
+    /// `GET {index}/simple/{project}/` (PEP 691 JSON), else `GET {index}/pypi/{project}/json`;
+    /// the token is sent with `username` by HTTP Basic, the authentication pip documents for
+    /// private indexes ("Authentication", pip user guide).
+    Pypi {
+        index: String,
+        project: String,
+        username: String,
+        token: Option<Secret>,
+    },
     /// `GET {registry}/v0.1/servers/{server}/versions` (the stable API version).
     McpRegistry { registry: String, server: String },
 }
 
 impl ChannelSpec {
+    /// The spec of a configured channel, with its secret read now.
+    pub fn resolve(config: &ChannelConfig) -> anyhow::Result<ChannelSpec> {
+        Ok(match config {
+            ChannelConfig::GithubReleases {
+                api_url,
+                owner,
+                repo,
+                token,
+            } => ChannelSpec::GithubReleases {
+                api_url: api_url.clone(),
+                owner: owner.clone(),
+                repo: repo.clone(),
+                token: token.resolve()?,
+            },
+            ChannelConfig::Npm {
+                registry,
+                package,
+                token,
+            } => ChannelSpec::Npm {
+                registry: registry.clone(),
+                package: package.clone(),
+                token: token.resolve()?,
+            },
+            ChannelConfig::Pypi {
+                index,
+                project,
+                username,
+                token,
+            } => ChannelSpec::Pypi {
+                index: index.clone(),
+                project: project.clone(),
+                username: username.clone(),
+                token: token.resolve()?,
+            },
+            ChannelConfig::McpRegistry { registry, server } => ChannelSpec::McpRegistry {
+                registry: registry.clone(),
+                server: server.clone(),
+            },
+        })
+    }
+
+    /// How requests authenticate: bearer for GitHub and npm, Basic for PyPI.
+    fn auth(&self) -> Option<Auth> {
+        match self {
+            ChannelSpec::GithubReleases { token, .. } | ChannelSpec::Npm { token, .. } => {
+                token.clone().map(Auth::Bearer)
+            }
+            ChannelSpec::Pypi {
+                username, token, ..
+            } => token.clone().map(|password| Auth::Basic {
+                user: username.clone(),
+                password,
+            }),
+            ChannelSpec::McpRegistry { .. } => None,
+        }
+    }
+
     /// The channel's name as the config spells it (`github-releases`, `npm`, ...).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -348,7 +418,7 @@ pub fn observe(
 /// Reads a channel: the releases that may be proposed, the versions it withholds, notices.
 ///
 /// Blocking: call it from a blocking thread, never on a tokio worker. Each call builds its own
-/// client from `settings` (GitHub's token is bound to the client, so every request carries it,
+/// client from `settings` (the channel's token is bound to the client, so every request carries it,
 /// conditional ones included, and error messages are scrubbed of it). Every page is requested
 /// with `If-None-Match` when `cache` has its URL; a 304 replays the cached page. Versions that do
 /// not parse under the scheme are skipped and named in one [`NoticeKind::Unparsable`] notice.
@@ -361,14 +431,8 @@ pub fn observe_on(
 ) -> Result<Observation, ChannelError> {
     let channel = spec.kind();
     let scheme = options.scheme;
-    let auth = match spec {
-        ChannelSpec::GithubReleases {
-            token: Some(token), ..
-        } => Some(Auth::Bearer(token.clone())),
-        _ => None,
-    };
     let mut client = pool
-        .client(settings.clone(), auth)
+        .client(settings.clone(), spec.auth())
         .map_err(|e| ChannelError::Request {
             channel,
             message: format!("{e:#}"),
@@ -393,11 +457,13 @@ pub fn observe_on(
             repo,
             ..
         } => github::lookup(&fetcher, api_url, owner, repo, scheme)?,
-        ChannelSpec::Npm { registry, package } => {
+        ChannelSpec::Npm {
+            registry, package, ..
+        } => {
             let tag = options.dist_tag.as_deref().unwrap_or(DEFAULT_DIST_TAG);
             npm::lookup(&fetcher, registry, package, tag, scheme)?
         }
-        ChannelSpec::Pypi { index, project } => pypi::lookup(&fetcher, index, project, scheme)?,
+        ChannelSpec::Pypi { index, project, .. } => pypi::lookup(&fetcher, index, project, scheme)?,
         ChannelSpec::McpRegistry { registry, server } => {
             mcp_registry::lookup(&fetcher, registry, server, scheme)?
         }
@@ -510,10 +576,11 @@ pub(crate) fn scheme_name(scheme: VersionScheme) -> &'static str {
 
 /// Parses a base URL from the config for building request URLs.
 pub(crate) fn base_url(fetcher: &Fetcher<'_>, raw: &str) -> Result<Url, ChannelError> {
+    let shown = crate::secret::redact_url(raw);
     let url = Url::parse(raw.trim_end_matches('/'))
-        .map_err(|e| fetcher.invalid(format!("base URL {raw:?}: {e}")))?;
+        .map_err(|e| fetcher.invalid(format!("base URL {shown:?}: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(fetcher.invalid(format!("base URL {raw:?} is not an http(s) URL")));
+        return Err(fetcher.invalid(format!("base URL {shown:?} is not an http(s) URL")));
     }
     Ok(url)
 }

@@ -522,17 +522,24 @@ pub fn gitmodules_signals(old: Option<&str>, new: Option<&str>) -> Vec<Signal> {
     let mut out = Vec::new();
     for (name, (path, url)) in &new {
         let path = if path.is_empty() { name } else { path };
+        // Upstream's own URLs, but credentials in them are still not ours to republish.
+        let url = crate::secret::redact_url(url);
         match old.get(name) {
             None => out.push(Signal::new(
                 codes::GITMODULES_CHANGED,
                 path,
                 format!("submodule {name} declared with url {url}"),
             )),
-            Some((_, old_url)) if old_url != url => out.push(Signal::new(
-                codes::GITMODULES_CHANGED,
-                path,
-                format!("submodule {name} url changed {old_url} -> {url}"),
-            )),
+            Some((_, old_url)) if crate::secret::redact_url(old_url) != url => {
+                out.push(Signal::new(
+                    codes::GITMODULES_CHANGED,
+                    path,
+                    format!(
+                        "submodule {name} url changed {} -> {url}",
+                        crate::secret::redact_url(old_url)
+                    ),
+                ))
+            }
             _ => {}
         }
     }

@@ -789,7 +789,7 @@ mod tests {
         let ep = Endpoint::parse("https://bot:s%40cr%3At@git.example.com/org/repo.git/").unwrap();
         assert_eq!(ep.base, "https://git.example.com/org/repo.git");
         assert_eq!(ep.origin, "https://git.example.com");
-        assert_eq!(ep.shown, "https://***@git.example.com/org/repo.git/");
+        assert_eq!(ep.shown, "https://git.example.com/org/repo.git/");
         let creds = ep.creds.as_ref().unwrap();
         assert_eq!(creds.user, "bot");
         assert_eq!(creds.password.expose(), "s@cr:t");

@@ -146,6 +146,20 @@ pub fn lockfile(upstream: &str, tag: &str) -> String {
     format!("# pinned by upkeep\nupstream = \"{upstream}\"\nref = \"refs/tags/{tag}\"\n")
 }
 
+/// An upstream `<prefix>up.git` released as v1.0.0 (an MIT LICENSE) and a mirror
+/// `<prefix>mirror.git` pinned there, in `ws`. Tests add the releases they need.
+pub fn released_and_pinned(ws: &Workspace, prefix: &str) -> (Repo, Repo) {
+    let mut up = Repo::new(&ws.path(&format!("{prefix}up.git")));
+    let c1 = up.commit(&[("LICENSE", Some(MIT))], "r1");
+    up.tag("v1.0.0", c1);
+    let mut mirror = Repo::new(&ws.path(&format!("{prefix}mirror.git")));
+    mirror.commit(
+        &[("upkeep.lock", Some(&lockfile(&up.url(), "v1.0.0")))],
+        "pin",
+    );
+    (up, mirror)
+}
+
 /// An azure-pipelines file whose `upstream` entry is pinned at `tag`.
 pub fn pipeline_yaml(name: &str, tag: &str) -> String {
     format!(
