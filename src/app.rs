@@ -89,23 +89,34 @@ fn locked_message(state: &config::StateConfig) -> String {
     )
 }
 
+/// The config at `path`, its warnings logged; the exit code after printing its problems.
 fn load(path: &Path) -> Result<ValidConfig, i32> {
-    config::load(path).map_err(|errors| {
-        for d in &errors.0 {
-            // The alternate form adds the offending lines with a caret under each place; a
-            // blank line keeps one problem apart from the next.
-            eprintln!("{d:#}\n");
-        }
-        eprintln!("{} problem(s) in {}", errors.0.len(), path.display());
-        exit::CONFIG
-    })
+    let config = config::load(path).map_err(|errors| problems(path, &errors))?;
+    for w in &config.warnings {
+        tracing::warn!(diagnostic = %w, code = w.code, "config: allowed, but risky");
+    }
+    Ok(config)
+}
+
+/// Print every problem of an invalid config; the exit code.
+fn problems(path: &Path, errors: &config::ConfigErrors) -> i32 {
+    for d in &errors.0 {
+        // The alternate form adds the offending lines with a caret under each place; a
+        // blank line keeps one problem apart from the next.
+        eprintln!("{d:#}\n");
+    }
+    eprintln!("{} problem(s) in {}", errors.0.len(), path.display());
+    exit::CONFIG
 }
 
 async fn check(path: &Path, args: &CheckArgs) -> i32 {
-    let config = match load(path) {
+    let config = match config::load(path) {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(errors) => return problems(path, &errors),
     };
+    for w in &config.warnings {
+        eprintln!("warning: {w:#}\n");
+    }
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,

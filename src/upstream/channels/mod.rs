@@ -316,7 +316,7 @@ pub fn lookup(
     observe(spec, &options, settings, cache).map(|o| o.lookup)
 }
 
-/// [`lookup`] on the process's connection pool (the pipeline's way in).
+/// [`lookup`] on the process's connection pool (the pipeline reads [`observe_on`]).
 pub fn lookup_on(
     pool: &Pool,
     spec: &ChannelSpec,
