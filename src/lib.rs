@@ -56,7 +56,7 @@
 //! http      ->
 //! render    -> license report upstream::diff
 //! report    -> upstream::diff upstream::channels
-//! config    -> forge::pin upstream::version license::code
+//! config    -> forge::pin upstream::version license::code upstream::channels::advice
 //! secret    ->
 //! files     ->
 //! failpoint ->
@@ -69,7 +69,8 @@
 //! each other (the forges and the release channels share [`http`]; notify uses render's texts);
 //! the views know no adapter but the domain types they show, and only the store knows table rows
 //! (it fills the views `report::MovedTag` and `report::RunArchive`). The config may name three leaf
-//! enums of the adapters (pin formats, version schemes, license finding codes) its keys select.
+//! enums of the adapters (pin formats, version schemes, license finding codes) its keys select, and words the warnings `check`
+//! gives about channel settings with the channels' pure advice.
 //! Two adapters sit on others by design: [`mcp`] shows its description changes with the license
 //! word diff, and [`advisories`] reads manifests and versions through [`upstream`] and words its
 //! texts with [`render`]'s escaping.

@@ -321,30 +321,35 @@ fn pr_head(v: &RebuildView<'_>) -> String {
     head
 }
 
-/// One cell per release channel: its latest version, or what is wrong with it.
+/// One cell per release channel: its latest version, or what is wrong with it. A tagged version
+/// the registry holds back (deprecated, yanked) is the publisher's decision, not a disagreement:
+/// it has its own section.
 fn channel_cells(channels: &[crate::report::ChannelReport]) -> String {
     let cells: Vec<String> = channels
         .iter()
-        .map(|c| match (&c.error, c.discrepancies.is_empty()) {
+        .map(|c| match (&c.error, disagreements(c)) {
             (Some(_), _) => format!("{} ⚠ lookup failed", c.name),
-            (None, true) => format!(
+            (None, 0) => format!(
                 "{} {} ✔",
                 c.name,
                 md_escape(c.latest.as_deref().unwrap_or("-"))
             ),
-            (None, false) => format!(
-                "{} ⚠ {} discrepanc{}",
+            (None, n) => format!(
+                "{} ⚠ {n} discrepanc{}",
                 c.name,
-                c.discrepancies.len(),
-                if c.discrepancies.len() == 1 {
-                    "y"
-                } else {
-                    "ies"
-                }
+                if n == 1 { "y" } else { "ies" }
             ),
         })
         .collect();
     cells.join(" · ")
+}
+
+/// How many cross-check findings of a channel are disagreements, not versions held back.
+fn disagreements(c: &crate::report::ChannelReport) -> usize {
+    c.discrepancies
+        .iter()
+        .filter(|d| !d.kind.is_withheld())
+        .count()
 }
 
 /// The body's sections, most important first (the license, channel problems, signals,
@@ -373,6 +378,7 @@ fn pr_sections(v: &RebuildView<'_>, compare: Option<&str>) -> Vec<Section> {
                 .chain(
                     c.discrepancies
                         .iter()
+                        .filter(|d| !d.kind.is_withheld())
                         .map(|d| format!("- {}: {}", d.channel, md_escape(&d.detail))),
                 )
         })
@@ -381,6 +387,19 @@ fn pr_sections(v: &RebuildView<'_>, compare: Option<&str>) -> Vec<Section> {
         sections.push(Section {
             title: "Release channels disagree".into(),
             text: problems.join("\n") + "\n",
+        });
+    }
+    let held_back: Vec<String> = v
+        .channels
+        .iter()
+        .flat_map(|c| &c.discrepancies)
+        .filter(|d| d.kind.is_withheld())
+        .map(|d| format!("- {}: {}", d.channel, md_escape(&d.detail)))
+        .collect();
+    if !held_back.is_empty() {
+        sections.push(Section {
+            title: "Tagged versions the registries hold back (not proposed)".into(),
+            text: held_back.join("\n") + "\n",
         });
     }
     match v.diff {

@@ -327,6 +327,18 @@ pub struct ChannelReport {
     pub latest: Option<String>,
     pub error: Option<String>,
     pub discrepancies: Vec<crate::upstream::channels::Discrepancy>,
+    /// npm: the dist-tag followed (nothing above the version it names is proposed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dist_tag: Option<String>,
+    /// Versions the registry has but holds back (deprecated, yanked, deleted, above the
+    /// dist-tag): never proposed.
+    pub withheld: Vec<crate::upstream::channels::Withheld>,
+    /// What the lookup said about itself (a dist-tag moved back, unreadable versions, a low
+    /// rate-limit budget); each is in the server's `notes` too.
+    pub notices: Vec<crate::upstream::channels::Notice>,
+    /// Tags the registry lacks while still inside the cooldown: a discrepancy once `until`
+    /// passes, unless the registry publishes the version first.
+    pub pending: Vec<crate::upstream::channels::Pending>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -204,3 +204,100 @@ fn review_codes_are_finding_codes_and_a_typo_gets_a_suggestion() {
         Some(vec![FindingCode::FileAdded, FindingCode::NoticeChanged])
     );
 }
+
+/// `GOOD` with its server reading `channel`, `verify` and `[servers.channels]` as given.
+fn with_channels(release: &str, channels: &str) -> String {
+    GOOD.replace(
+        "release = { channel = \"git-tags\", tag-pattern = \"^v(.+)$\", prerelease = false }",
+        release,
+    ) + &format!("\n[servers.channels]\n{channels}\n")
+}
+
+#[test]
+fn the_npm_dist_tag_defaults_to_latest_and_can_follow_another() {
+    let npm = |channels: &str| {
+        let c = check(&with_channels("release = { channel = \"npm\" }", channels)).unwrap();
+        match &c.servers[0].channels[&Channel::Npm] {
+            ChannelConfig::Npm { dist_tag, .. } => dist_tag.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(npm("npm = { package = \"figma\" }"), "latest");
+    assert_eq!(
+        npm("npm = { package = \"figma\", dist-tag = \"next\" }"),
+        "next"
+    );
+}
+
+#[test]
+fn a_dist_tag_npm_would_refuse_is_an_error_with_what_was_meant() {
+    let problems = |tag: &str| {
+        check(&with_channels(
+            "release = { channel = \"npm\" }",
+            &format!("npm = {{ package = \"figma\", dist-tag = {tag:?} }}"),
+        ))
+        .unwrap_err()
+    };
+    let spaced = problems(" next ");
+    assert_eq!(spaced.len(), 1, "{spaced:?}");
+    assert!(
+        spaced[0].contains("has whitespace") && spaced[0].contains("did you mean `next`?"),
+        "{spaced:?}"
+    );
+    assert!(spaced[0].ends_with("[invalid-dist-tag]"), "{spaced:?}");
+    assert!(
+        problems("release candidate")[0].contains("did you mean `release-candidate`?"),
+        "two words become one tag"
+    );
+    for version in ["1.2.0", "v2", "^1.4", ">=2.0.0", "1.x", "*"] {
+        let p = problems(version);
+        assert!(
+            p[0].contains("reads as a version or range")
+                && p[0].contains("did you mean `latest` or `next`?"),
+            "{version}: {p:?}"
+        );
+    }
+    assert!(problems("")[0].contains("is empty"));
+    // Tag names that only start with a letter of a range are fine.
+    for fine in ["beta", "vnext", "next-2", "canary", "x-preview"] {
+        assert!(
+            check(&with_channels(
+                "release = { channel = \"npm\" }",
+                &format!("npm = {{ package = \"figma\", dist-tag = {fine:?} }}"),
+            ))
+            .is_ok(),
+            "{fine}"
+        );
+    }
+}
+
+#[test]
+fn a_pypi_channel_under_another_scheme_than_pep440_is_a_warning() {
+    let warnings = |scheme: &str| {
+        let c = check(&with_channels(
+            &format!("release = {{ channel = \"pypi\", scheme = \"{scheme}\" }}"),
+            "pypi = { project = \"figma\" }",
+        ))
+        .expect("a warning leaves the config valid");
+        c.warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(warnings("pep440"), Vec::<String>::new());
+    let semver = warnings("semver");
+    assert_eq!(semver.len(), 1, "{semver:?}");
+    assert!(
+        semver[0].starts_with("upkeep.toml:29:8: server `figma-context-mcp`: channel `pypi`"),
+        "{semver:?}"
+    );
+    assert!(semver[0].contains("1.0rc1"), "{semver:?}");
+    assert!(semver[0].ends_with("[pypi-scheme]"), "{semver:?}");
+    // A pypi table no server reads is not advice anyone needs.
+    let unused = check(&with_channels(
+        "release = { channel = \"git-tags\" }",
+        "pypi = { project = \"figma\" }",
+    ))
+    .unwrap();
+    assert!(unused.warnings.is_empty(), "{:?}", unused.warnings);
+}

@@ -90,11 +90,12 @@ impl ServerRun<'_> {
     fn stages(&mut self) -> anyhow::Result<Option<String>> {
         let upstream = fetch::fetch(self)?;
         let releases = releases::find(self, &upstream)?;
-        let quiet_key = quiet::key_now(self, &upstream, &releases);
+        let quiet_key = quiet::key_now(&upstream, &releases, self.server);
         if quiet::replay(self, quiet_key.as_deref())? {
             // The mark keeps the time of the last full check, so the recheck still comes.
             return Ok(None);
         }
+        releases::note_withheld(self, &releases);
         let mirror = pin::read(self, &upstream, &releases)?;
         let moved = trust::check(self, &upstream)?;
         if !moved.is_empty() {

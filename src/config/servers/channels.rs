@@ -1,5 +1,7 @@
 //! `[servers.channels]`: where each non-git release channel a server uses looks (its release
-//! channel, and every registry it cross-checks in `verify`).
+//! channel, and every registry it cross-checks in `verify`), and how it is read (npm's
+//! `dist-tag`). Settings that work but will surprise are warnings (`pypi` under a scheme other
+//! than `pep440`), worded by [`advice`].
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -11,6 +13,12 @@ use crate::config::diag::Diagnostics;
 use crate::config::raw::S;
 use crate::config::secrets::{SecretRef, secret_ref};
 use crate::config::urls::{Endpoint, http_url};
+use crate::upstream::channels::advice;
+use crate::upstream::version::VersionScheme;
+
+/// The npm dist-tag followed when none is configured: what `npm install <pkg>` installs (the
+/// channels' `DEFAULT_DIST_TAG`, which the config may not name).
+const DEFAULT_DIST_TAG: &str = "latest";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -40,6 +48,8 @@ pub struct RawNpmChannel {
     pub token_env: Option<S<String>>,
     pub token_file: Option<S<String>>,
     pub allow_insecure: Option<S<bool>>,
+    /// The dist-tag whose version caps what is proposed (default `latest`).
+    pub dist_tag: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,6 +118,7 @@ pub enum ChannelConfig {
         registry: String,
         package: String,
         token: SecretRef,
+        dist_tag: String,
     },
     /// `token` is sent with `username` by HTTP Basic, the authentication pip documents for
     /// private indexes.
@@ -144,7 +155,13 @@ pub fn validate(
             Channel::GitTags => continue,
             Channel::GithubReleases => github(r, upstream, who, d),
             Channel::Npm => r.npm.as_ref().and_then(|n| npm(n.get_ref(), who, d)),
-            Channel::Pypi => r.pypi.as_ref().and_then(|p| pypi(p.get_ref(), who, d)),
+            Channel::Pypi => {
+                let cfg = r.pypi.as_ref().and_then(|p| pypi(p.get_ref(), who, d));
+                if cfg.is_some() {
+                    pypi_scheme(release.scheme, r.pypi.as_ref().map(S::span), who, d);
+                }
+                cfg
+            }
             Channel::McpRegistry => r
                 .mcp_registry
                 .as_ref()
@@ -239,7 +256,67 @@ fn npm(n: &RawNpmChannel, who: &str, d: &mut Diagnostics<'_>) -> Option<ChannelC
         registry: http_url(d, n.registry.as_ref(), "https://registry.npmjs.org", &at),
         package,
         token,
+        dist_tag: n
+            .dist_tag
+            .as_ref()
+            .map_or(DEFAULT_DIST_TAG.to_string(), |t| dist_tag(t, who, d)),
     })
+}
+
+/// A dist-tag as npm accepts one: no whitespace, and not something that reads as a version or
+/// a semver range ("Tags that can be interpreted as valid semver ranges will be rejected",
+/// npm docs, `npm dist-tag`, Caveats), since `npm install <pkg>@<tag>` puts both in one slot.
+/// A rejected one is reported with the nearest thing that would work.
+fn dist_tag(raw: &S<String>, who: &str, d: &mut Diagnostics<'_>) -> String {
+    let tag = raw.get_ref();
+    let problem = if tag.trim().is_empty() {
+        Some(format!(
+            "{who}: npm `dist-tag` is empty; leave it out to follow `{DEFAULT_DIST_TAG}`"
+        ))
+    } else if tag.chars().any(char::is_whitespace) {
+        // One word with spaces around it was meant as that word; several, as one tag.
+        let meant = tag.split_whitespace().collect::<Vec<_>>().join("-");
+        Some(format!(
+            "{who}: npm `dist-tag` {tag:?} has whitespace, which no npm tag has; did you mean \
+             `{meant}`?"
+        ))
+    } else if looks_like_a_version(tag) {
+        Some(format!(
+            "{who}: npm `dist-tag` `{tag}` reads as a version or range, and npm refuses such \
+             tags; a dist-tag names a stream: did you mean `{DEFAULT_DIST_TAG}` or `next`? \
+             (`npm dist-tag ls <package>` lists the package's tags)"
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => {
+            d.at(Some(raw.span()), "invalid-dist-tag", message);
+            String::new()
+        }
+        None => tag.clone(),
+    }
+}
+
+/// Whether `tag` reads as a semver version or range (`1.2.0`, `v2`, `^1.4`, `>=2`, `1.x`, `*`):
+/// range operators and a `v` stripped, what is left starts with a digit or a wildcard.
+fn looks_like_a_version(tag: &str) -> bool {
+    let rest = tag.trim_start_matches(['^', '~', '<', '>', '=', 'v', 'V']);
+    rest.starts_with(|c: char| c.is_ascii_digit())
+        || matches!(rest, "*" | "x" | "X")
+        || ["*.", "x.", "X."].iter().any(|p| rest.starts_with(p))
+}
+
+/// Warns when a `pypi` channel is read under a scheme that loses PEP 440 versions.
+fn pypi_scheme(
+    scheme: VersionScheme,
+    span: Option<Range<usize>>,
+    who: &str,
+    d: &mut Diagnostics<'_>,
+) {
+    if let Some(a) = advice::pypi_scheme(scheme) {
+        d.warn(span, a.code, format!("{who}: {}", a.message));
+    }
 }
 
 fn pypi(p: &RawPypiChannel, who: &str, d: &mut Diagnostics<'_>) -> Option<ChannelConfig> {

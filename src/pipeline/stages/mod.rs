@@ -36,3 +36,19 @@ pub mod quiet;
 pub mod record;
 pub mod releases;
 pub mod trust;
+
+/// A valid one-server config for the stages' tests: `release` is the server's `release` line
+/// (and any tables that follow it, e.g. `[servers.channels]`); the mirror is a local one.
+#[cfg(test)]
+pub(crate) fn test_server(release: &str) -> crate::config::ServerConfig {
+    let src = format!(
+        "[[servers]]\nname = \"s\"\nupstream = \"https://example.com/s.git\"\n\
+         owners = [\"o@example.com\"]\n{release}\n[servers.mirror]\nforge = \"local\"\n\
+         repo = \"var/mirrors/s.git\"\nbase = \"main\"\npin-file = \"pin.yml\"\n\
+         pin-format = \"azure-pipelines\"\n"
+    );
+    crate::config::parse(std::path::Path::new("t.toml"), &src)
+        .expect("valid config")
+        .servers
+        .remove(0)
+}

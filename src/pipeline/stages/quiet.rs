@@ -2,13 +2,16 @@
 //! answered from the state.
 //!
 //! Everything upkeep decides follows from four things: the server's config, the release tags
-//! (name → commit), what the release channels publish, and what the mirror and the forge hold.
+//! (name → commit), what the release channels publish and hold back (deprecated, yanked,
+//! deleted, above the dist-tag), and what the mirror and the forge hold.
 //! The first three are known after one ref advertisement and the channels' conditional requests;
 //! their hash is the server's *quiet key*. When it equals the key of the last full check, the run
 //! skips the mirror, the forge, the license scan and the diff: they would find the same answer.
 //! The forge's side (a PR merged, closed or pushed to by a person) is read by a full check at
 //! least every `[schedule] recheck`. Local decisions (`license approve`, `tag accept`) forget the
-//! mark, and time-dependent outcomes (a release in its cooldown) never set one.
+//! mark, and time-dependent outcomes (a release in its cooldown, a tag the registry lacks while
+//! the tag is inside the cooldown) never set one. A stable cross-check finding does not stop the
+//! quiet path: the same tags and registry answer give the same findings at any later time.
 
 use std::time::Duration;
 
@@ -21,18 +24,20 @@ use crate::config::{Channel, ServerConfig};
 use crate::pipeline::{ServerRun, now_str};
 use crate::report::{Latest, Pinned, Status};
 use crate::store::{QuietMark, Store};
-use crate::upstream::channels::Lookup;
+use crate::upstream::channels::Observation;
 
 /// Bump when a change to upkeep's decisions must redo every server's full check. The crate
 /// version is in the key too, so an upgrade always does.
 const KEY_VERSION: &str = "1";
 
 /// The quiet key of a server now, or `None` when a channel lookup failed (a failure is always
-/// reported by a full check, never skipped).
+/// reported by a full check, never skipped). Each channel's offered and withheld versions are
+/// in it, so a newly deprecated or yanked version ends the quiet replay once; notices are not
+/// (a rate-limit budget changes on every answer).
 pub fn key(
     server: &ServerConfig,
     release_tags: &[(String, String)],
-    lookups: &[(Channel, Result<Lookup, String>)],
+    lookups: &[(Channel, Result<Observation, String>)],
 ) -> Option<String> {
     let mut h = Sha256::new();
     for part in [KEY_VERSION, env!("CARGO_PKG_VERSION")] {
@@ -50,7 +55,8 @@ pub fn key(
     for (channel, result) in lookups {
         let found = result.as_ref().ok()?;
         field(&mut h, channel.name().as_bytes());
-        field(&mut h, &serde_json::to_vec(&found.releases).ok()?);
+        field(&mut h, &serde_json::to_vec(&found.lookup.releases).ok()?);
+        field(&mut h, &serde_json::to_vec(&found.withheld).ok()?);
     }
     Some(hex::encode(h.finalize()))
 }
@@ -82,16 +88,11 @@ pub fn may_skip(
 }
 
 /// The quiet key of this run, or `None` when this run's answer may not be replayed later: a
-/// release in its cooldown or a cross-check finding changes with time alone.
-pub fn key_now(run: &ServerRun<'_>, upstream: &Upstream, releases: &Releases) -> Option<String> {
-    key(run.server, &upstream.release_tags, &releases.lookups).filter(|_| {
-        releases.waiting.is_empty()
-            && run
-                .report
-                .channels
-                .iter()
-                .all(|c| c.discrepancies.is_empty())
-    })
+/// release in its cooldown, or a tag a cross-checked registry lacks while the tag is still
+/// inside the cooldown, changes with time alone. Findings do not: each is stable.
+pub fn key_now(upstream: &Upstream, releases: &Releases, server: &ServerConfig) -> Option<String> {
+    key(server, &upstream.release_tags, &releases.lookups)
+        .filter(|_| releases.waiting.is_empty() && !releases.cross_check_pending)
 }
 
 /// Answer from the state when the server's quiet mark matches `key` (never in a dry run or a
@@ -175,28 +176,12 @@ pub fn replay(run: &mut ServerRun<'_>, key: Option<&str>) -> anyhow::Result<bool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upstream::channels::ChannelRelease;
+    use crate::upstream::channels::{
+        ChannelRelease, Lookup, Notice, NoticeKind, Withheld, WithheldReason,
+    };
 
     fn server(pattern: &str) -> ServerConfig {
-        let src = format!(
-            r#"
-[[servers]]
-name = "s"
-upstream = "https://example.com/s.git"
-owners = ["o@example.com"]
-release = {{ tag-pattern = "{pattern}" }}
-[servers.mirror]
-forge = "local"
-repo = "var/mirrors/s.git"
-base = "main"
-pin-file = "pin.yml"
-pin-format = "azure-pipelines"
-"#
-        );
-        crate::config::parse(std::path::Path::new("t.toml"), &src)
-            .expect("valid config")
-            .servers
-            .remove(0)
+        super::super::test_server(&format!("release = {{ tag-pattern = \"{pattern}\" }}"))
     }
 
     fn tags(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -205,21 +190,37 @@ pin-format = "azure-pipelines"
             .collect()
     }
 
-    fn lookup(versions: &[&str]) -> Lookup {
-        Lookup {
-            releases: versions
-                .iter()
-                .map(|v| ChannelRelease {
-                    version: (*v).to_string(),
-                    tag: None,
-                    published_at: None,
-                    prerelease: false,
-                    notes: None,
-                    url: None,
-                })
-                .collect(),
-            not_modified: false,
+    fn lookup(versions: &[&str]) -> Observation {
+        Observation {
+            lookup: Lookup {
+                releases: versions
+                    .iter()
+                    .map(|v| ChannelRelease {
+                        version: (*v).to_string(),
+                        tag: None,
+                        published_at: None,
+                        prerelease: false,
+                        notes: None,
+                        url: None,
+                    })
+                    .collect(),
+                not_modified: false,
+            },
+            withheld: Vec::new(),
+            notices: Vec::new(),
+            rate_limit: None,
         }
+    }
+
+    fn withholding(mut o: Observation, version: &str, reason: WithheldReason) -> Observation {
+        o.withheld.push(Withheld {
+            version: version.into(),
+            reason,
+            detail: None,
+            published_at: None,
+            prerelease: false,
+        });
+        o
     }
 
     #[test]
@@ -244,11 +245,63 @@ pin-format = "azure-pipelines"
         let npm = key(&s, &t, &[(Channel::Npm, Ok(lookup(&["1.1.0"])))]).unwrap();
         assert_ne!(npm, base);
         let mut cached = lookup(&["1.1.0"]);
-        cached.not_modified = true;
+        cached.lookup.not_modified = true;
         assert_eq!(key(&s, &t, &[(Channel::Npm, Ok(cached))]).unwrap(), npm);
         assert_ne!(
             key(&s, &t, &[(Channel::Npm, Ok(lookup(&["1.1.0", "1.2.0"])))]).unwrap(),
             npm
+        );
+    }
+
+    #[test]
+    fn a_newly_withheld_version_moves_the_key_and_a_notice_does_not() {
+        let s = server("^v(.+)$");
+        let t = tags(&[("v1.0.0", "aaa"), ("v1.1.0", "bbb")]);
+        let npm = |o: Observation| key(&s, &t, &[(Channel::Npm, Ok(o))]).unwrap();
+        let plain = npm(lookup(&["1.0.0"]));
+        // 1.1.0 deprecated (npm deprecate), yanked on PyPI, or published above `latest`: each
+        // is a new answer, so the quiet replay ends once.
+        let deprecated = npm(withholding(
+            lookup(&["1.0.0"]),
+            "1.1.0",
+            WithheldReason::Deprecated,
+        ));
+        assert_ne!(deprecated, plain);
+        let yanked = npm(withholding(
+            lookup(&["1.0.0"]),
+            "1.1.0",
+            WithheldReason::Yanked,
+        ));
+        assert_ne!(yanked, plain);
+        assert_ne!(yanked, deprecated);
+        assert_ne!(
+            npm(withholding(
+                lookup(&["1.0.0"]),
+                "1.1.0",
+                WithheldReason::AboveDistTag
+            )),
+            plain
+        );
+        // The same answer again (a 304 replaying the cache) is the same key: quiet from then on.
+        let mut again = withholding(lookup(&["1.0.0"]), "1.1.0", WithheldReason::Deprecated);
+        again.lookup.not_modified = true;
+        assert_eq!(npm(again), deprecated);
+        // Notices change with every answer (a rate-limit budget) and are not part of it.
+        let mut noticed = lookup(&["1.0.0"]);
+        noticed.notices.push(Notice {
+            channel: "npm".into(),
+            kind: NoticeKind::RateLimitLow,
+            detail: "npm: 5 of 60 requests left".into(),
+        });
+        assert_eq!(npm(noticed), plain);
+        // A version moving from offered to withheld is a change too, not the same set of names.
+        assert_ne!(
+            npm(withholding(
+                lookup(&[]),
+                "1.0.0",
+                WithheldReason::Deprecated
+            )),
+            npm(lookup(&["1.0.0"]))
         );
     }
 

@@ -2,26 +2,37 @@
 //! registries cross-checked against the tags), report each answer, and choose the release to
 //! propose ([`plan::choose_release`], pure: channel, cooldown, security releases).
 //!
+//! Each channel is read with [`channels::observe_on`]: the releases that may be proposed, the
+//! versions the registry holds back (npm deprecations and versions above the followed
+//! dist-tag, PyPI yanks, MCP Registry deletions: never proposed), and notices for the run's
+//! notes. The registries in `verify` are cross-checked against the tags with
+//! [`channels::verify`], which names a tagged version the registry holds back for what it is,
+//! never as missing.
+//!
 //! HTTP channels answer through the store's conditional-request cache ([`StoreCache`]): an
 //! unchanged registry costs one `304`. A dry run reads that cache but never writes it.
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{Channel, ServerConfig};
+use crate::config::{Channel, ChannelConfig, ServerConfig};
 use crate::http::{HttpSettings, Pool};
 use crate::pipeline::ServerRun;
 use crate::pipeline::plan::{self, Waiting};
 use crate::report::ChannelReport;
 use crate::store::Store;
 use crate::upstream::Release;
-use crate::upstream::channels::{self, ChannelRelease, ChannelSpec, ConditionalCache, Lookup};
+use crate::upstream::channels::{
+    self, ChannelRelease, ChannelSpec, ConditionalCache, LookupOptions, Observation, Withheld,
+    WithheldReason,
+};
+use crate::upstream::version::{Version, VersionScheme};
 
 use super::fetch::Upstream;
 
 /// What the channels said, and the release chosen from it.
 pub struct Releases {
     /// Every channel looked up, with its answer (errors as text without secrets).
-    pub lookups: Vec<(Channel, Result<Lookup, String>)>,
+    pub lookups: Vec<(Channel, Result<Observation, String>)>,
     /// The newest proposable release, if any.
     pub chosen: Option<Release>,
     /// The primary channel's record of the chosen release (publish time, notes).
@@ -30,6 +41,12 @@ pub struct Releases {
     pub waiting: Vec<Waiting>,
     /// Versions the primary channel published that no git tag carries.
     pub untagged: Vec<String>,
+    /// A cross-check has a tag inside its cooldown that the registry lacks: its answer will
+    /// change with time alone, so this run's outcome may not be replayed.
+    pub cross_check_pending: bool,
+    /// The primary channel's withheld versions that would otherwise be the newest, as notes:
+    /// said by a full check ([`note_withheld`]), not repeated by the quiet path's replays.
+    pub withheld_notes: Vec<String>,
 }
 
 /// Look up the channels, report them, and choose. A failed primary channel fails the server:
@@ -39,24 +56,39 @@ pub fn find(run: &mut ServerRun<'_>, upstream: &Upstream) -> anyhow::Result<Rele
     let now = Utc::now();
     let lookups = tracing::info_span!("release")
         .in_scope(|| lookup_channels(&run.deps.store, &run.deps.http, server, run.mode.dry_run));
-    let mut primary: Option<Vec<ChannelRelease>> = None;
+    let mut primary: Option<&Observation> = None;
     for (channel, result) in &lookups {
         match result {
-            Ok(found) if *channel == server.release.channel => {
-                primary = Some(found.releases.clone());
-            }
+            Ok(found) if *channel == server.release.channel => primary = Some(found),
             Err(e) if *channel == server.release.channel => {
                 anyhow::bail!("release channel {}: {e}", channel.name());
             }
             _ => {}
         }
     }
-    run.report
-        .channels
-        .extend(channel_reports(server, &upstream.releases, &lookups, now));
+    for notice in lookups
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .flat_map(|o| &o.notices)
+    {
+        run.report.notes.push(notice.detail.clone());
+    }
+    let reports = channel_reports(server, &upstream.releases, &lookups, now);
+    let cross_check_pending = reports.iter().any(|c| !c.pending.is_empty());
+    let withheld_notes = primary
+        .map(|o| {
+            let reported: Vec<&str> = reports
+                .iter()
+                .filter(|c| c.name == server.release.channel.name())
+                .flat_map(|c| c.discrepancies.iter().map(|d| d.version.as_str()))
+                .collect();
+            withheld_notes(server.release.channel.name(), o, server, &reported)
+        })
+        .unwrap_or_default();
+    run.report.channels.extend(reports);
     let choice = plan::choose_release(
         &upstream.releases,
-        primary.as_deref(),
+        primary.map(|o| o.lookup.releases.as_slice()),
         server.release.prerelease,
         server.release.scheme,
         server.release.cooldown,
@@ -85,8 +117,69 @@ pub fn find(run: &mut ServerRun<'_>, upstream: &Upstream) -> anyhow::Result<Rele
         published: choice.published.cloned(),
         waiting: choice.waiting,
         untagged: choice.untagged,
+        cross_check_pending,
+        withheld_notes,
         lookups,
     })
+}
+
+/// Adds the notes about withheld versions: called by a full check only, so an unchanged
+/// answer replayed by the quiet path does not say them again.
+pub fn note_withheld(run: &mut ServerRun<'_>, releases: &Releases) {
+    run.report
+        .notes
+        .extend(releases.withheld_notes.iter().cloned());
+}
+
+/// One note per version `channel` holds back that is newer than everything it offers (under
+/// the server's prerelease policy): the versions people would expect to see proposed. Versions
+/// in `reported` (already a cross-check finding of that channel) are not said twice.
+fn withheld_notes(
+    channel: &str,
+    observation: &Observation,
+    server: &ServerConfig,
+    reported: &[&str],
+) -> Vec<String> {
+    let scheme = server.release.scheme;
+    let allowed = |prerelease: bool| server.release.prerelease || !prerelease;
+    let newest_offered = observation
+        .lookup
+        .releases
+        .iter()
+        .filter(|r| allowed(r.prerelease))
+        .filter_map(|r| Version::parse(scheme, &r.version))
+        .max();
+    observation
+        .withheld
+        .iter()
+        .filter(|w| allowed(w.prerelease) && !reported.contains(&w.version.as_str()))
+        .filter(|w| newer(scheme, &w.version, newest_offered.as_ref()))
+        .map(|w| withheld_note(channel, w))
+        .collect()
+}
+
+/// Whether `version` parses and is above `newest` (everything is, when nothing is offered).
+fn newer(scheme: VersionScheme, version: &str, newest: Option<&Version>) -> bool {
+    Version::parse(scheme, version).is_some_and(|v| newest.is_none_or(|n| v > *n))
+}
+
+/// "npm holds back 1.2.0 (deprecated: "use 1.3"): not proposed".
+fn withheld_note(channel: &str, w: &Withheld) -> String {
+    let why = match w.reason {
+        WithheldReason::Deprecated => "deprecated",
+        WithheldReason::Yanked => "every file yanked",
+        WithheldReason::Deleted => "deleted",
+        WithheldReason::AboveDistTag => "above the followed dist-tag",
+    };
+    let said = w
+        .detail
+        .as_deref()
+        .map(|d| format!(": \"{d}\""))
+        .unwrap_or_default();
+    format!(
+        "{channel} holds back {} ({why}{said}): not proposed",
+        w.version
+    )
 }
 
 /// Each channel's answer as the report shows it, with the cross-check of the registries listed
@@ -94,7 +187,7 @@ pub fn find(run: &mut ServerRun<'_>, upstream: &Upstream) -> anyhow::Result<Rele
 fn channel_reports(
     server: &ServerConfig,
     releases: &[Release],
-    lookups: &[(Channel, Result<Lookup, String>)],
+    lookups: &[(Channel, Result<Observation, String>)],
     now: DateTime<Utc>,
 ) -> Vec<ChannelReport> {
     let tag_versions: Vec<(String, Option<DateTime<Utc>>)> = releases
@@ -108,44 +201,68 @@ fn channel_reports(
             (r.version.clone(), date)
         })
         .collect();
+    let allowed = |prerelease: bool| server.release.prerelease || !prerelease;
     lookups
         .iter()
-        .map(|(channel, result)| match result {
-            Ok(found) => {
-                let published: Vec<_> = found
-                    .releases
-                    .iter()
-                    .filter(|p| server.release.prerelease || !p.prerelease)
-                    .cloned()
-                    .collect();
-                ChannelReport {
-                    name: channel.name().to_string(),
-                    ok: true,
-                    not_modified: found.not_modified,
-                    latest: published.last().map(|p| p.version.clone()),
-                    error: None,
-                    discrepancies: if server.release.verify.contains(channel) {
-                        channels::cross_check(
+        .map(|(channel, result)| {
+            let dist_tag = match server.channels.get(channel) {
+                Some(ChannelConfig::Npm { dist_tag, .. }) => Some(dist_tag.clone()),
+                _ => None,
+            };
+            match result {
+                Ok(found) => {
+                    let published: Vec<_> = found
+                        .lookup
+                        .releases
+                        .iter()
+                        .filter(|p| allowed(p.prerelease))
+                        .cloned()
+                        .collect();
+                    let withheld: Vec<_> = found
+                        .withheld
+                        .iter()
+                        .filter(|w| allowed(w.prerelease))
+                        .cloned()
+                        .collect();
+                    let check = if server.release.verify.contains(channel) {
+                        channels::verify(
                             channel.name(),
                             &tag_versions,
                             &published,
+                            &withheld,
                             server.release.scheme,
                             server.release.cooldown,
                             now,
                         )
                     } else {
-                        Vec::new()
-                    },
+                        channels::CrossCheck::default()
+                    };
+                    ChannelReport {
+                        name: channel.name().to_string(),
+                        ok: true,
+                        not_modified: found.lookup.not_modified,
+                        latest: published.last().map(|p| p.version.clone()),
+                        error: None,
+                        discrepancies: check.discrepancies,
+                        dist_tag,
+                        withheld,
+                        notices: found.notices.clone(),
+                        pending: check.pending,
+                    }
                 }
+                Err(e) => ChannelReport {
+                    name: channel.name().to_string(),
+                    ok: false,
+                    not_modified: false,
+                    latest: None,
+                    error: Some(e.clone()),
+                    discrepancies: Vec::new(),
+                    dist_tag,
+                    withheld: Vec::new(),
+                    notices: Vec::new(),
+                    pending: Vec::new(),
+                },
             }
-            Err(e) => ChannelReport {
-                name: channel.name().to_string(),
-                ok: false,
-                not_modified: false,
-                latest: None,
-                error: Some(e.clone()),
-                discrepancies: Vec::new(),
-            },
         })
         .collect()
 }
@@ -182,7 +299,7 @@ fn lookup_channels(
     http: &Pool,
     server: &ServerConfig,
     dry_run: bool,
-) -> Vec<(Channel, Result<Lookup, String>)> {
+) -> Vec<(Channel, Result<Observation, String>)> {
     let cache = StoreCache {
         store,
         write: !dry_run,
@@ -196,12 +313,110 @@ fn lookup_channels(
                 Ok(spec) => spec,
                 Err(e) => return (*channel, Err(format!("{e:#}"))),
             };
-            let result = channels::lookup_on(http, &spec, &settings, &cache, server.release.scheme)
+            let options = lookup_options(cfg, server.release.scheme);
+            let result = channels::observe_on(http, &spec, &options, &settings, &cache)
                 .map_err(|e| e.to_string());
-            if let Err(e) = &result {
-                tracing::warn!(channel = channel.name(), error = %e, "release channel lookup failed");
+            match &result {
+                Err(e) => {
+                    tracing::warn!(channel = channel.name(), error = %e, "release channel lookup failed");
+                }
+                Ok(o) => {
+                    for n in &o.notices {
+                        tracing::info!(channel = channel.name(), kind = ?n.kind, detail = %n.detail, "release channel notice");
+                    }
+                }
             }
             (*channel, result)
         })
         .collect()
+}
+
+/// How a configured channel is read: the server's version scheme, and npm's dist-tag.
+fn lookup_options(cfg: &ChannelConfig, scheme: VersionScheme) -> LookupOptions {
+    LookupOptions {
+        scheme,
+        dist_tag: match cfg {
+            ChannelConfig::Npm { dist_tag, .. } => Some(dist_tag.clone()),
+            _ => None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::channels::Lookup;
+
+    fn server(prerelease: bool) -> ServerConfig {
+        super::super::test_server(&format!(
+            "release = {{ channel = \"npm\", prerelease = {prerelease} }}\n\
+             [servers.channels]\nnpm = {{ package = \"s\" }}"
+        ))
+    }
+
+    fn observation(offered: &[&str], withheld: &[(&str, WithheldReason)]) -> Observation {
+        let scheme = VersionScheme::Semver;
+        Observation {
+            lookup: Lookup {
+                releases: offered
+                    .iter()
+                    .map(|v| ChannelRelease {
+                        version: (*v).into(),
+                        tag: None,
+                        published_at: None,
+                        prerelease: Version::parse(scheme, v).is_some_and(|v| v.is_prerelease()),
+                        notes: None,
+                        url: None,
+                    })
+                    .collect(),
+                not_modified: false,
+            },
+            withheld: withheld
+                .iter()
+                .map(|(v, reason)| Withheld {
+                    version: (*v).into(),
+                    reason: *reason,
+                    detail: (*reason == WithheldReason::Deprecated).then(|| "use 2.0".into()),
+                    published_at: None,
+                    prerelease: Version::parse(scheme, v).is_some_and(|v| v.is_prerelease()),
+                })
+                .collect(),
+            notices: Vec::new(),
+            rate_limit: None,
+        }
+    }
+
+    #[test]
+    fn only_withheld_versions_above_what_is_offered_are_noted() {
+        use WithheldReason::{AboveDistTag, Deprecated};
+        let o = observation(
+            &["1.0.0", "1.1.0"],
+            &[
+                ("0.9.0", Deprecated),
+                ("1.2.0", Deprecated),
+                ("1.3.0-rc.1", AboveDistTag),
+                ("1.3.0", AboveDistTag),
+            ],
+        );
+        assert_eq!(
+            withheld_notes("npm", &o, &server(false), &[]),
+            [
+                "npm holds back 1.2.0 (deprecated: \"use 2.0\"): not proposed",
+                "npm holds back 1.3.0 (above the followed dist-tag): not proposed",
+            ]
+        );
+        // A prerelease is said only when the policy would propose prereleases.
+        assert_eq!(withheld_notes("npm", &o, &server(true), &[]).len(), 3);
+        // A version the cross-check already reports is not said twice.
+        assert_eq!(
+            withheld_notes("npm", &o, &server(false), &["1.2.0"]),
+            ["npm holds back 1.3.0 (above the followed dist-tag): not proposed"]
+        );
+        // Nothing offered: every readable withheld version is news.
+        let none = observation(&[], &[("1.0.0", WithheldReason::Yanked)]);
+        assert_eq!(
+            withheld_notes("pypi", &none, &server(false), &[]),
+            ["pypi holds back 1.0.0 (every file yanked): not proposed"]
+        );
+    }
 }

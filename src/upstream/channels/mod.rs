@@ -245,6 +245,7 @@ impl ChannelSpec {
                 registry,
                 package,
                 token,
+                ..
             } => ChannelSpec::Npm {
                 registry: registry.clone(),
                 package: package.clone(),
@@ -386,7 +387,7 @@ pub fn lookup(
     observe(spec, &options, settings, cache).map(|o| o.lookup)
 }
 
-/// [`lookup`] on the process's connection pool (the pipeline's way in).
+/// [`lookup`] on the process's connection pool (the pipeline reads [`observe_on`]).
 pub fn lookup_on(
     pool: &Pool,
     spec: &ChannelSpec,
