@@ -567,6 +567,61 @@ fn base_moves_then_a_person_pushes<M: Mirror>(mut w: World<M>) {
     assert_eq!(s["pull_request"]["branch"], fresh.as_str());
 }
 
+/// Azure DevOps: a reviewer nobody resolves and a label the PAT may not create are warnings in
+/// the report and in `status`; the PR is open, and the next run neither pushes nor fails again.
+#[test]
+fn azure_refusals_are_warnings_and_not_retried_by_pushing() {
+    let w = world(|ws, pin| {
+        let mut f = azure(ws, pin);
+        f.table.push_str("reviewers = [\"nobody@example.com\"]\n");
+        f.fake.core.lock().tag_create_denied = true;
+        f
+    });
+    let s = sync_ok(&w);
+    assert_eq!(s["pull_request"]["action"], "created", "{s}");
+    let warnings = s["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 2, "{s}");
+    assert!(
+        warnings[0].as_str().unwrap().contains("nobody@example.com"),
+        "{s}"
+    );
+    assert!(
+        warnings[1]
+            .as_str()
+            .unwrap()
+            .contains("Create tag definition"),
+        "{s}"
+    );
+    assert_eq!(w.mirror.open_prs().len(), 1);
+
+    let core = w.mirror.fake.core();
+    core.clear_requests();
+    let s = sync_full(&w);
+    assert_eq!(s["pull_request"]["action"], "unchanged", "{s}");
+    assert_eq!(s["warnings"].as_array().unwrap().len(), 2, "{s}");
+    let writes: Vec<String> = core
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(writes.is_empty(), "the second run wrote: {writes:?}");
+    let status: serde_json::Value =
+        serde_json::from_str(&w.ws.upkeep(&["status", "--json"]).stdout).unwrap();
+    let shown = status["servers"][0]["warnings"].as_array().unwrap();
+    assert!(
+        shown
+            .iter()
+            .any(|x| x.as_str().unwrap().contains("TF401289")),
+        "{status}"
+    );
+    let text = w.ws.upkeep(&["status"]).stdout;
+    assert!(
+        text.contains("warning: reviewer `nobody@example.com`"),
+        "{text}"
+    );
+}
+
 #[test]
 fn base_moves_and_a_person_pushes_on_the_local_mirror() {
     base_moves_then_a_person_pushes(world(local));
