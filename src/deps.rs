@@ -112,6 +112,7 @@ pub fn forge_for(
             project,
             repository,
             api_version,
+            identity_url,
             token,
         } => {
             let token = token.resolve().context("Azure DevOps token")?;
@@ -123,6 +124,7 @@ pub fn forge_for(
                     project: project.clone(),
                     repository: repository.clone(),
                     api_version: api_version.clone(),
+                    identity_url: identity_url.clone(),
                     token,
                     timeout: std::time::Duration::from_secs(30),
                     max_retries: 4,

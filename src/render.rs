@@ -116,6 +116,35 @@ fn thousands(n: u64) -> String {
     out
 }
 
+/// The note on a rebuild PR whose branch someone else changed: upkeep leaves it alone and
+/// carries on elsewhere. `commits` are (id, author, subject) of the commits on the branch that
+/// the base does not have, when the forge could list them.
+pub fn touched_branch_note(
+    branch: &str,
+    version: &str,
+    fresh_url: &str,
+    commits: &[(&str, &str, &str)],
+) -> String {
+    let mut t = format!(
+        "upkeep found `{branch}` changed since it last wrote it and will not force-push over it. \
+         The rebuild of {version} continues in {fresh_url}. This PR is left as it is: merge or \
+         close it.\n"
+    );
+    if !commits.is_empty() {
+        t.push_str("\nCommits on it that the base branch does not have:\n");
+        for (id, author, subject) in commits {
+            let _ = writeln!(
+                t,
+                "- `{}` {}: {}",
+                &id[..id.len().min(12)],
+                md_escape(author),
+                md_escape(subject)
+            );
+        }
+    }
+    t
+}
+
 /// A compare link for upstreams on hosts whose compare URL is known (GitHub).
 pub fn compare_url(upstream: &str, old_ref: &str, new_tag: &str) -> Option<String> {
     let rest = upstream
@@ -462,8 +491,10 @@ fn diff_sections(v: &RebuildView<'_>, d: &ReleaseDiff, compare: Option<&str>) ->
 }
 
 /// Assemble the body, cutting the least important sections (from the end) until it fits, and
-/// saying what was cut. Limits are in characters (Azure DevOps and GitHub count characters, not
-/// bytes).
+/// saying what was cut. Lengths are counted in UTF-16 code units, which is how Azure DevOps
+/// counts its 4,000 (a .NET string length: an emoji is two); a body within that many units is
+/// within that many characters too, so the one count serves every forge. Cuts fall between
+/// characters, never inside a surrogate pair.
 fn fit_body(
     head: String,
     sections: Vec<Section>,
@@ -471,7 +502,7 @@ fn fit_body(
     footer: &str,
     limit: usize,
 ) -> String {
-    let chars = |s: &str| s.chars().count();
+    let chars = |s: &str| s.encode_utf16().count();
     let fixed = chars(&head) + chars(checklist) + chars(footer) + 300;
     let mut body = head;
     let mut cut = Vec::new();
@@ -483,7 +514,7 @@ fn fit_body(
             budget -= n;
             body.push_str(&block);
         } else if budget > 400 {
-            let keep: String = block.chars().take(budget - 100).collect();
+            let keep = take_utf16(&block, budget - 100);
             let keep = keep.rfind('\n').map_or(keep.as_str(), |i| &keep[..i]);
             body.push_str(keep);
             // Close a code fence the cut may have left open.
@@ -508,6 +539,17 @@ fn fit_body(
     }
     body.push_str(footer);
     body
+}
+
+/// The longest prefix of `text` of at most `units` UTF-16 code units, cut between characters.
+fn take_utf16(text: &str, units: usize) -> String {
+    let mut used = 0;
+    text.chars()
+        .take_while(|c| {
+            used += c.len_utf16();
+            used <= units
+        })
+        .collect()
 }
 
 fn quote(text: &str) -> String {
@@ -814,5 +856,26 @@ mod tests {
             compare_url(v.upstream, "refs/tags/v1.0.0", "v1.1.0").unwrap(),
             "https://github.com/o/r/compare/v1.0.0...v1.1.0"
         );
+
+        // Astral characters (emoji) count two UTF-16 units each, as Azure DevOps counts them:
+        // a body of emoji subjects fits 4,000 units, and is never cut inside a pair.
+        let mut emoji = diff.clone();
+        for c in &mut emoji.commits.list {
+            c.subject = "🚀".repeat(40);
+        }
+        let v = RebuildView {
+            diff: Some(&emoji),
+            ..v
+        };
+        let body = pr_body(&v, 4_000);
+        let units: Vec<u16> = body.encode_utf16().collect();
+        assert!(units.len() <= 4_000, "{} UTF-16 units", units.len());
+        assert!(
+            String::from_utf16(&units).is_ok(),
+            "a surrogate pair was split"
+        );
+        assert!(body.contains('🚀') && body.contains("Cut to fit"));
+        assert_eq!(take_utf16("a🚀b", 2), "a", "never half an emoji");
+        assert_eq!(take_utf16("a🚀b", 3), "a🚀");
     }
 }

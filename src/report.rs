@@ -228,6 +228,8 @@ pub struct ServerSummary {
     pub error: Option<String>,
     #[serde(default)]
     pub notes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unchanged_since: Option<String>,
     #[serde(default)]
@@ -358,6 +360,10 @@ pub struct ServerReport {
     pub hold_reason: Option<String>,
     pub error: Option<String>,
     pub notes: Vec<String>,
+    /// What the forge did not do although the PR exists: a reviewer it could not resolve, a
+    /// label it refused (with the permission to grant). Added in issue 14.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Set when upstream answered as at the last full check (this time): the state was
     /// replayed and the mirror and the forge were not read.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -388,6 +394,7 @@ impl ServerReport {
             hold_reason: self.hold_reason.clone(),
             error: self.error.clone(),
             notes: self.notes.clone(),
+            warnings: self.warnings.clone(),
             unchanged_since: self.unchanged_since.clone(),
             duration_ms: self.duration_ms,
         }
@@ -417,6 +424,7 @@ impl ServerReport {
             hold_reason: None,
             error: None,
             notes: Vec::new(),
+            warnings: Vec::new(),
             unchanged_since: None,
             duration_ms: 0,
         }

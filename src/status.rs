@@ -44,6 +44,10 @@ pub struct ServerStatus {
     pub last_success_at: Option<String>,
     pub last_error: Option<String>,
     pub consecutive_failures: i64,
+    /// What the forge did not do on the last full check (a reviewer not found, a label
+    /// refused). Added in issue 14.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 pub fn collect(config: &ValidConfig, store: &Store) -> anyhow::Result<StatusDoc> {
@@ -83,6 +87,7 @@ pub fn collect(config: &ValidConfig, store: &Store) -> anyhow::Result<StatusDoc>
             last_success_at: st.as_ref().and_then(|s| s.last_success_at.clone()),
             last_error: st.as_ref().and_then(|s| s.last_error.clone()),
             consecutive_failures: st.as_ref().map_or(0, |s| s.consecutive_failures),
+            warnings: store.forge_warnings(&s.name)?,
         });
     }
     Ok(StatusDoc {
@@ -137,6 +142,9 @@ pub fn table(doc: &StatusDoc) -> String {
                 "    error ({} run(s) in a row): {e}",
                 s.consecutive_failures
             );
+        }
+        for w in &s.warnings {
+            let _ = writeln!(t, "    warning: {w}");
         }
     }
     // Sent and digested emails need nothing from anyone; show the rest.
@@ -216,6 +224,9 @@ pub fn run_summary(report: &RunReport) -> String {
         }
         for n in &s.notes {
             let _ = writeln!(t, "      note: {n}");
+        }
+        for w in &s.warnings {
+            let _ = writeln!(t, "      warning: {w}");
         }
         if let Some(e) = &s.error {
             let _ = writeln!(t, "      error: {e}");

@@ -42,7 +42,7 @@ fn pr_request<F: FakeForge>(draft: bool, labels: &[&str]) -> PrRequest {
         title: "Rebuild demo-server v1.1.0".into(),
         body: "Upstream released v1.1.0.".into(),
         labels: labels.iter().map(|l| l.to_string()).collect(),
-        reviewers: vec![F::reviewer("alice")],
+        reviewers: vec!["alice".into()],
         draft,
     }
 }
@@ -71,14 +71,20 @@ fn assert_auth_on_every_request<F: FakeForge>(fake: &F) {
     }
 }
 
-/// Creates the bot branch with one commit and opens a draft PR; returns (fake, forge, PR id).
-fn with_open_pr<F: FakeForge>() -> (F, Box<dyn upkeep::forge::Forge>, String) {
+/// A fresh fake with the bot branch: one commit on base.
+fn with_bot_branch<F: FakeForge>() -> (F, Box<dyn upkeep::forge::Forge>) {
     let fake = F::start();
     let forge = fake.forge();
     let base = forge.read_base_file("main", PIN_PATH).unwrap();
     forge
         .write_branch(&write(&base.base_commit, "upstream = \"v1.1.0\"\n", None))
         .unwrap();
+    (fake, forge)
+}
+
+/// Creates the bot branch with one commit and opens a draft PR; returns (fake, forge, PR id).
+fn with_open_pr<F: FakeForge>() -> (F, Box<dyn upkeep::forge::Forge>, String) {
+    let (fake, forge) = with_bot_branch::<F>();
     let pr = forge
         .open_pr(&pr_request::<F>(true, &["upkeep", "rebuild"]))
         .unwrap();
@@ -109,7 +115,7 @@ fn write_branch_new_then_move_then_stale<F: FakeForge>() {
     let core = fake.core();
     let forge = fake.forge();
     let base = forge.read_base_file("main", PIN_PATH).unwrap().base_commit;
-    assert_eq!(forge.branch_state(BRANCH, "main", &bot()).unwrap(), None);
+    assert_eq!(forge.branch_state(BRANCH).unwrap(), None);
 
     let first = forge
         .write_branch(&write(&base, "upstream = \"v1.1.0\"\n", None))
@@ -126,9 +132,10 @@ fn write_branch_new_then_move_then_stale<F: FakeForge>() {
         "other files are kept"
     );
     assert_eq!(core.author_email(&first).as_deref(), Some(BOT_EMAIL));
-    let state = forge.branch_state(BRANCH, "main", &bot()).unwrap().unwrap();
+    let state = forge.branch_state(BRANCH).unwrap().unwrap();
     assert_eq!(state.head, first);
-    assert!(state.only_bot_commits);
+    assert_eq!(state.parents, vec![base.clone()]);
+    assert_eq!(state.author_email.as_deref(), Some(BOT_EMAIL));
 
     // The branch exists now: writing as if it were new is refused.
     let again = forge.write_branch(&write(&base, "upstream = \"v1.1.0\"\n", None));
@@ -157,12 +164,39 @@ fn write_branch_new_then_move_then_stale<F: FakeForge>() {
         "a refused write moves nothing"
     );
 
-    // A human pushes to the bot branch: branch_state says so.
+    // A human pushes to the bot branch: the head moves on, with their commit on top.
     let human = core.push_commit(BRANCH, "NOTES.md", b"hand edit\n", "dev@example.com");
-    let state = forge.branch_state(BRANCH, "main", &bot()).unwrap().unwrap();
+    let state = forge.branch_state(BRANCH).unwrap().unwrap();
     assert_eq!(state.head, human);
-    assert!(!state.only_bot_commits);
+    assert_eq!(state.parents, vec![second.clone()]);
+    assert_eq!(state.author_email.as_deref(), Some("dev@example.com"));
     assert_auth_on_every_request(&fake);
+}
+
+/// The commits on the bot branch that base lacks, after base moved on: only the branch's own
+/// (Azure DevOps' commitsbatch read as documented; GitHub's compare), never base's new ones.
+fn commits_beside_lists_the_branch_not_the_moved_base<F: FakeForge>() {
+    let fake = F::start();
+    let core = fake.core();
+    let forge = fake.forge();
+    let base = forge.read_base_file("main", PIN_PATH).unwrap().base_commit;
+    let ours = forge
+        .write_branch(&write(&base, "upstream = \"v1.1.0\"\n", None))
+        .unwrap();
+    let moved = core.push_commit("main", "OTHER.md", b"base moved\n", "dev@example.com");
+    let listed = forge.commits_beside(BRANCH, "main", 10).unwrap();
+    assert_eq!(
+        listed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        vec![ours.as_str()],
+        "base's new commit {moved} is not on the branch's side"
+    );
+    assert_eq!(listed[0].subject, "Rebuild: pin upstream = \"v1.1.0\"");
+    let human = core.push_commit(BRANCH, "NOTES.md", b"hand edit\n", "dev@example.com");
+    let listed = forge.commits_beside(BRANCH, "main", 10).unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].id, human, "newest first");
+    assert_eq!(listed[0].author, "Someone");
+    assert_eq!(forge.commits_beside(BRANCH, "main", 1).unwrap().len(), 1);
 }
 
 fn open_draft_pr_with_labels_and_reviewers<F: FakeForge>() {
@@ -190,18 +224,138 @@ fn open_draft_pr_with_labels_and_reviewers<F: FakeForge>() {
 }
 
 fn a_bad_reviewer_does_not_block_the_pr<F: FakeForge>() {
-    let fake = F::start();
-    let forge = fake.forge();
-    let base = forge.read_base_file("main", PIN_PATH).unwrap();
-    forge
-        .write_branch(&write(&base.base_commit, "upstream = \"v1.1.0\"\n", None))
-        .unwrap();
+    let (fake, forge) = with_bot_branch::<F>();
     let mut request = pr_request::<F>(false, &["upkeep"]);
     request.reviewers = vec!["not-a-collaborator".into()];
     let pr = forge.open_pr(&request).unwrap();
     let stored = fake.core().pr(pr.id.parse().unwrap());
     assert!(stored.reviewers.is_empty());
     assert_eq!(stored.labels, vec!["upkeep"]);
+}
+
+/// Azure DevOps: reviewers are resolved to identity ids; one that resolves to nobody (or to
+/// several people) is left out and said, and the PR is opened with the others.
+#[test]
+fn azure_reviewers_are_resolved_and_the_unresolvable_are_warned_about() {
+    let (fake, forge) = with_bot_branch::<FakeAzure>();
+    let mut request = pr_request::<FakeAzure>(false, &[]);
+    request.reviewers = vec!["alice".into(), "nobody@example.com".into(), "sam".into()];
+    let pr = forge.open_pr(&request).unwrap();
+    let stored = fake.core.pr(pr.id.parse().unwrap());
+    assert_eq!(stored.reviewers, vec![forge_support::azure::ALICE_ID]);
+    assert_eq!(pr.warnings.len(), 2, "{:?}", pr.warnings);
+    assert!(
+        pr.warnings[0].contains("nobody@example.com")
+            && pr.warnings[0].contains("no Azure DevOps identity")
+    );
+    assert!(
+        pr.warnings[1].contains("`sam`") && pr.warnings[1].contains("2 Azure DevOps identities")
+    );
+    let create = fake
+        .core
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/pullrequests"))
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&create.body).unwrap();
+    assert_eq!(
+        body["reviewers"],
+        serde_json::json!([{ "id": forge_support::azure::ALICE_ID }])
+    );
+
+    // Resolved once per process: a second PR asks the Identities API nothing about alice.
+    fake.core.clear_requests();
+    forge
+        .update_pr(&pr.id, &pr_request::<FakeAzure>(false, &[]))
+        .unwrap();
+    let mut other = pr_request::<FakeAzure>(false, &[]);
+    other.branch = "main".into();
+    other.base = BRANCH.into();
+    forge.open_pr(&other).unwrap();
+    assert!(
+        !fake
+            .core
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/_apis/identities") && r.query.contains("alice")),
+        "{:?}",
+        fake.core.requests()
+    );
+}
+
+/// Azure DevOps: a label whose tag definition the PAT may not create is refused with TF401289;
+/// the PR is open anyway, and the refusal names the permission to grant.
+#[test]
+fn azure_label_refused_for_lack_of_permission_names_the_permission() {
+    let (fake, forge) = with_bot_branch::<FakeAzure>();
+    fake.core.lock().tags.insert("upkeep".into());
+    fake.core.lock().tag_create_denied = true;
+    let pr = forge
+        .open_pr(&pr_request::<FakeAzure>(
+            true,
+            &["upkeep", "license-review-required"],
+        ))
+        .unwrap();
+    assert_eq!(pr.labels, vec!["upkeep"], "the existing tag was added");
+    assert_eq!(pr.warnings.len(), 1, "{:?}", pr.warnings);
+    assert!(pr.warnings[0].contains("TF401289"), "{}", pr.warnings[0]);
+    assert!(
+        pr.warnings[0].contains("Create tag definition"),
+        "{}",
+        pr.warnings[0]
+    );
+    assert_eq!(fake.core.pr(pr.id.parse().unwrap()).labels, vec!["upkeep"]);
+    // The labels are read back with the list API, not from the update's answer.
+    let found = forge.find_pr(BRANCH, Some(&pr.id)).unwrap().unwrap();
+    assert_eq!(found.labels, vec!["upkeep"]);
+}
+
+/// Azure DevOps: TF401179 (the PR exists) is a Conflict the pipeline adopts; any other 409 is
+/// reported in the service's words, not taken for "already exists".
+#[test]
+fn azure_create_refusals_are_classified_by_their_body() {
+    let (fake, forge, _) = with_open_pr::<FakeAzure>();
+    let err = forge
+        .open_pr(&pr_request::<FakeAzure>(true, &[]))
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::Conflict(_)), "{err:?}");
+    assert!(err.to_string().contains("TF401179"), "{err}");
+    fake.core.fail(Fault {
+        status: 409,
+        headers: vec![],
+        body: r#"{"message":"TF400898: An internal error occurred. Activity Id: 1."}"#.into(),
+        times: 1,
+        path_contains: Some("/pullrequests".into()),
+    });
+    let mut other = pr_request::<FakeAzure>(true, &[]);
+    other.branch = "main".into();
+    other.base = BRANCH.into();
+    let err = forge.open_pr(&other).unwrap_err();
+    assert!(matches!(err, ForgeError::Other(_)), "{err:?}");
+    assert!(err.to_string().contains("TF400898"), "{err}");
+}
+
+/// Azure DevOps counts the description limit in UTF-16 code units: 2,001 characters with
+/// emoji are over it, and refused before anything is sent.
+#[test]
+fn azure_description_limit_counts_utf16_units() {
+    let (fake, forge, id) = with_open_pr::<FakeAzure>();
+    let mut request = pr_request::<FakeAzure>(true, &[]);
+    request.body = format!("a{}", "🦀".repeat(2_000));
+    fake.core.clear_requests();
+    let err = forge.update_pr(&id, &request).unwrap_err();
+    assert!(err.to_string().contains("4001 UTF-16"), "{err}");
+    assert!(fake.core.requests().is_empty(), "nothing was sent");
+    request.body = "🦀".repeat(2_000);
+    forge.update_pr(&id, &request).unwrap();
+    assert_eq!(
+        fake.core
+            .pr(id.parse().unwrap())
+            .body
+            .encode_utf16()
+            .count(),
+        4_000
+    );
 }
 
 fn find_pr_by_branch_and_id<F: FakeForge>() {
@@ -471,6 +625,7 @@ macro_rules! for_both_forges {
 for_both_forges!(
     read_base_file,
     write_branch_new_then_move_then_stale,
+    commits_beside_lists_the_branch_not_the_moved_base,
     open_draft_pr_with_labels_and_reviewers,
     a_bad_reviewer_does_not_block_the_pr,
     find_pr_by_branch_and_id,

@@ -3,8 +3,13 @@
 //!
 //! Owns the Azure DevOps request shapes and their mapping onto the [`Forge`] primitives.
 //! Writes use the pushes API (one commit per push) and the refs API (to reset the bot branch
-//! onto base before that push). Retries, rate limits and error mapping live in [`crate::http`].
+//! onto base before that push). Reviewers are resolved from names or emails to identity ids
+//! with the Identities API (cached for the process); labels are read with the PR labels list;
+//! 400/409 answers are told apart by the `TFnnnnnn` code in their documented error bodies.
+//! Retries and rate limits live in [`crate::http`].
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode, Url};
@@ -12,14 +17,21 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    BaseFile, BranchState, CommitWrite, Forge, ForgeError, ForgeResult, Identity, PrInfo,
+    BaseFile, BranchState, CommitSummary, CommitWrite, Forge, ForgeError, ForgeResult, PrInfo,
     PrRequest, PrState,
 };
 use crate::http::{Auth, HttpClient, HttpSettings, Pool, Request, Response, build_url};
 use crate::secret::Secret;
 
-/// Azure DevOps rejects pull request descriptions longer than this many characters.
+/// Azure DevOps rejects pull request descriptions longer than this; the service counts UTF-16
+/// code units (a .NET string length), so an emoji counts two.
 pub const AZURE_DESCRIPTION_LIMIT: usize = 4_000;
+
+/// "TF401179: An active pull request for the source and target branch already exists."
+const PR_EXISTS: &str = "TF401179";
+/// "TF401289: The current user does not have permissions to create tags." A label that is not
+/// yet a tag definition of the project needs the project permission to create one.
+const TAG_CREATE_DENIED: &str = "TF401289";
 
 /// The "Git Repositories" security namespace and its GenericContribute (push) bit.
 const GIT_SECURITY_NAMESPACE: &str = "2e9eb7ed-3c0a-47d4-87c1-0ffdd275fd87";
@@ -36,6 +48,9 @@ pub struct AzureSettings {
     pub repository: String,
     /// `api-version` sent with every call; "7.1" unless configured.
     pub api_version: String,
+    /// Where the Identities API lives: `https://vssps.dev.azure.com` for Azure DevOps Services,
+    /// the collection URL for a server. None: derived from `base_url` ([`identity_base`]).
+    pub identity_url: Option<String>,
     /// A personal access token, sent as `Basic base64(":" + pat)`.
     pub token: Option<Secret>,
     pub timeout: Duration,
@@ -49,7 +64,27 @@ pub struct AzureForge {
     settings: AzureSettings,
     /// `{base}/{org}`: the organization (or collection) root.
     org_url: Url,
+    /// `{identity base}/{org}`: where `_apis/identities` is.
+    identity_root: Url,
     http: HttpClient,
+}
+
+/// The Identities API host for `base_url`: Azure DevOps Services serves it from
+/// `vssps.dev.azure.com` ("Identities - Read Identities", API 7.1); a server collection (or a
+/// test server) serves it from the collection itself.
+pub fn identity_base(base_url: &str) -> String {
+    let trimmed = base_url.trim_end_matches('/');
+    match Url::parse(trimmed) {
+        Ok(u) if u.host_str() == Some("dev.azure.com") => "https://vssps.dev.azure.com".into(),
+        _ => trimmed.to_string(),
+    }
+}
+
+/// Identity ids found for (identity root, reviewer), for the life of the process: reviewers
+/// rarely change, and a run of many servers on one organization asks once per reviewer.
+fn identity_cache() -> &'static Mutex<HashMap<(String, String), String>> {
+    static CACHE: OnceLock<Mutex<HashMap<(String, String), String>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 impl AzureForge {
@@ -83,12 +118,14 @@ impl AzureForge {
                 crate::secret::redact_url(&settings.base_url)
             )
         })?;
-        let org_url = if settings.organization.is_empty() {
-            base
-        } else {
-            build_url(&base, &[settings.organization.as_str()], &[])
-                .map_err(|e| anyhow::anyhow!("Azure DevOps base_url: {e}"))?
-        };
+        let org_url = org_root(&base, &settings.organization)?;
+        let identity = settings
+            .identity_url
+            .clone()
+            .unwrap_or_else(|| identity_base(&settings.base_url));
+        let identity = Url::parse(identity.trim_end_matches('/'))
+            .map_err(|e| anyhow::anyhow!("invalid Azure DevOps identity-url {identity:?}: {e}"))?;
+        let identity_root = org_root(&identity, &settings.organization)?;
         let auth = settings.token.clone().map(|pat| Auth::Basic {
             user: String::new(),
             password: pat,
@@ -97,6 +134,7 @@ impl AzureForge {
         Ok(Self {
             settings,
             org_url,
+            identity_root,
             http: client,
         })
     }
@@ -235,13 +273,25 @@ impl AzureForge {
                 None
             },
             closed_at: if closed { pr.closed_date } else { None },
+            warnings: Vec::new(),
         }
     }
 
-    fn add_label(&self, id: &str, label: &str) -> ForgeResult<()> {
+    /// "Pull Request Labels - Create": adds the label, creating the project's tag definition if
+    /// there is none. Refused with TF401289 when the caller may not create tag definitions: the
+    /// PR stays as it is and the refusal becomes a warning that names the permission.
+    fn add_label(&self, id: &str, label: &str) -> ForgeResult<Option<String>> {
         let url = self.repo_url(&["pullrequests", id, "labels"], &[])?;
-        let _: serde_json::Value = self.send(Method::POST, url, &json!({ "name": label }))?;
-        Ok(())
+        match self.send::<serde_json::Value>(Method::POST, url, &json!({ "name": label })) {
+            Ok(_) => Ok(None),
+            Err(e) if tf_code(&e) == Some(TAG_CREATE_DENIED) => Ok(Some(format!(
+                "Azure DevOps refused to add the label `{label}` ({TAG_CREATE_DENIED}: the PAT's \
+                 identity may not create tag definitions): grant it \"Create tag definition\" \
+                 in Project settings > Permissions, or create the tag once by hand; the PR is \
+                 open without the label"
+            ))),
+            Err(e) => Err(e),
+        }
     }
 
     fn remove_label(&self, id: &str, label: &str) -> ForgeResult<()> {
@@ -251,17 +301,166 @@ impl AzureForge {
             Err(e) => Err(e),
         }
     }
+
+    /// "Pull Request Labels - List": the active labels of the PR. The PR's own `labels` field
+    /// is not reliably filled in every answer (the update response leaves it out), so the list
+    /// API is the one source.
+    fn labels(&self, id: &str) -> ForgeResult<Vec<String>> {
+        let list: List<Label> = self.get(self.repo_url(&["pullrequests", id, "labels"], &[])?)?;
+        Ok(list
+            .value
+            .into_iter()
+            .filter(|l| l.active.unwrap_or(true))
+            .map(|l| l.name)
+            .collect())
+    }
+
+    /// Adds the missing labels and removes the extra ones; returns the labels the PR carries
+    /// and the refusals.
+    fn set_labels(
+        &self,
+        id: &str,
+        current: &[String],
+        wanted: &[String],
+    ) -> ForgeResult<(Vec<String>, Vec<String>)> {
+        let mut warnings = Vec::new();
+        let mut now: Vec<String> = current.to_vec();
+        for label in wanted.iter().filter(|l| !current.contains(l)) {
+            match self.add_label(id, label)? {
+                None => now.push(label.clone()),
+                Some(w) => warnings.push(w),
+            }
+        }
+        for label in current.iter().filter(|l| !wanted.contains(l)) {
+            self.remove_label(id, label)?;
+            now.retain(|l| l != label);
+        }
+        Ok((now, warnings))
+    }
+
+    /// Reviewer names or emails to identity ids ("Identities - Read Identities",
+    /// `searchFilter=General`). A value that matches no identity, or several, is left out and
+    /// reported as a warning; a GUID is taken as an id already.
+    fn resolve_reviewers(&self, reviewers: &[String]) -> ForgeResult<(Vec<String>, Vec<String>)> {
+        let (mut ids, mut warnings) = (Vec::new(), Vec::new());
+        for reviewer in reviewers {
+            if is_guid(reviewer) {
+                ids.push(reviewer.clone());
+                continue;
+            }
+            let key = (self.identity_root.to_string(), reviewer.to_lowercase());
+            let cached = identity_cache()
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&key)
+                .cloned();
+            let found = match cached {
+                Some(id) => Ok(id),
+                None => self.find_identity(reviewer),
+            };
+            match found {
+                Ok(id) => {
+                    identity_cache()
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(key, id.clone());
+                    ids.push(id);
+                }
+                Err(why) => {
+                    warnings.push(format!("reviewer `{reviewer}` was not requested: {why}"))
+                }
+            }
+        }
+        Ok((ids, warnings))
+    }
+
+    /// One identity for `who`, or why not. Several matches are narrowed to the one whose mail
+    /// or account name is exactly `who`.
+    fn find_identity(&self, who: &str) -> Result<String, String> {
+        let url = build_url(
+            &self.identity_root,
+            &["_apis", "identities"],
+            &[
+                ("searchFilter", "General"),
+                ("filterValue", who),
+                ("queryMembership", "None"),
+                ("api-version", self.settings.api_version.as_str()),
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+        let found: List<IdentityRecord> = self.get(url).map_err(|e| e.to_string())?;
+        let active: Vec<&IdentityRecord> = found
+            .value
+            .iter()
+            .filter(|i| i.is_active.unwrap_or(true))
+            .collect();
+        let exact: Vec<&IdentityRecord> = active
+            .iter()
+            .copied()
+            .filter(|i| i.is_exactly(who))
+            .collect();
+        match (active.as_slice(), exact.as_slice()) {
+            ([only], _) | (_, [only]) => Ok(only.id.clone()),
+            ([], _) => Err("no Azure DevOps identity matches it".into()),
+            _ => Err(format!(
+                "{} Azure DevOps identities match it; configure the email address",
+                active.len()
+            )),
+        }
+    }
+}
+
+/// `base/org`, or `base` for a server collection URL (no organization).
+fn org_root(base: &Url, organization: &str) -> anyhow::Result<Url> {
+    if organization.is_empty() {
+        return Ok(base.clone());
+    }
+    build_url(base, &[organization], &[]).map_err(|e| anyhow::anyhow!("Azure DevOps URL: {e}"))
+}
+
+/// The `TFnnnnnn` code an Azure DevOps error body starts its `message` with, if any.
+fn tf_code(error: &ForgeError) -> Option<&str> {
+    let text = match error {
+        ForgeError::Conflict(t) | ForgeError::Other(t) | ForgeError::Unauthorized(t) => t,
+        _ => return None,
+    };
+    text.match_indices("TF").find_map(|(at, _)| {
+        let code = &text[at..];
+        let digits = code[2..].bytes().take_while(u8::is_ascii_digit).count();
+        (digits >= 5).then(|| &code[..2 + digits])
+    })
+}
+
+/// A refused PR create, by its documented body: TF401179 means the PR exists (the caller adopts
+/// it); any other refusal, 409 included, is reported with the service's words and adopts nothing.
+fn classify_create(error: ForgeError) -> ForgeError {
+    match (&error, tf_code(&error)) {
+        (_, Some(PR_EXISTS)) => ForgeError::Conflict(error.to_string()),
+        (ForgeError::Conflict(text), _) => ForgeError::Other(text.clone()),
+        _ => error,
+    }
+}
+
+fn is_guid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 fn item_path(path: &str) -> String {
     format!("/{}", path.trim_start_matches('/'))
 }
 
+/// Refuses a description over [`AZURE_DESCRIPTION_LIMIT`] UTF-16 code units before anything is
+/// sent. Bodies are rendered to fit (`render::pr_body` counts the same units and cuts between
+/// characters); this guard only catches a body that was not.
 fn check_description(description: &str) -> ForgeResult<()> {
-    let chars = description.chars().count();
-    if chars > AZURE_DESCRIPTION_LIMIT {
+    let units = description.encode_utf16().count();
+    if units > AZURE_DESCRIPTION_LIMIT {
         return Err(ForgeError::Other(format!(
-            "the PR description is {chars} characters; Azure DevOps accepts at most {AZURE_DESCRIPTION_LIMIT}: shorten it before sending"
+            "the PR description is {units} UTF-16 code units; Azure DevOps accepts at most {AZURE_DESCRIPTION_LIMIT}: shorten it before sending"
         )));
     }
     Ok(())
@@ -302,35 +501,52 @@ impl Forge for AzureForge {
         })
     }
 
-    /// Commits on the branch but not on base come from `commitsbatch` with
-    /// `itemVersion` = the branch and `compareVersion` = base (Azure DevOps' "compare branches").
-    fn branch_state(
-        &self,
-        branch: &str,
-        base: &str,
-        bot: &Identity,
-    ) -> ForgeResult<Option<BranchState>> {
+    /// The head from the refs API, its parents and author from "Commits - Get".
+    fn branch_state(&self, branch: &str) -> ForgeResult<Option<BranchState>> {
         let Some(head) = self.branch_head(branch)? else {
             return Ok(None);
         };
-        let url = self.repo_url(&["commitsbatch"], &[("$top", "1000")])?;
+        let commit: Commit = self.get(self.repo_url(&["commits", &head], &[])?)?;
+        Ok(Some(BranchState {
+            head,
+            parents: commit.parents,
+            author_email: commit.author.map(|a| a.email),
+        }))
+    }
+
+    /// "Commits - Get Commits Batch" (API 7.1, GitQueryCommitsCriteria): `compareVersion` is
+    /// where the history walk *starts* and `itemVersion` the history it stops at, so the
+    /// commits on `branch` that `base` does not contain are asked with `compareVersion` = the
+    /// branch and `itemVersion` = base. The answer only fills a note people read; nothing is
+    /// decided from it, so a service reading the two the other way round loses no one's work.
+    fn commits_beside(
+        &self,
+        branch: &str,
+        base: &str,
+        limit: usize,
+    ) -> ForgeResult<Vec<CommitSummary>> {
+        let top = limit.to_string();
+        let url = self.repo_url(&["commitsbatch"], &[("$top", top.as_str())])?;
         let commits: List<Commit> = self.send(
             Method::POST,
             url,
             &json!({
-                "itemVersion": { "version": branch, "versionType": "branch" },
-                "compareVersion": { "version": base, "versionType": "branch" },
+                "itemVersion": { "version": base, "versionType": "branch" },
+                "compareVersion": { "version": branch, "versionType": "branch" },
             }),
         )?;
-        let only_bot_commits = commits.value.iter().all(|c| {
-            c.author
-                .as_ref()
-                .is_some_and(|a| a.email.eq_ignore_ascii_case(&bot.email))
-        });
-        Ok(Some(BranchState {
-            head,
-            only_bot_commits,
-        }))
+        Ok(commits
+            .value
+            .into_iter()
+            .take(limit)
+            .map(|c| CommitSummary {
+                id: c.commit_id,
+                author: c
+                    .author
+                    .map_or_else(|| "(unknown)".into(), |a| a.name.unwrap_or(a.email)),
+                subject: c.comment.lines().next().unwrap_or_default().to_string(),
+            })
+            .collect())
     }
 
     /// A push's parent is its ref's old object id, so an existing bot branch is first reset onto
@@ -406,7 +622,11 @@ impl Forge for AzureForge {
     fn find_pr(&self, branch: &str, known_id: Option<&str>) -> ForgeResult<Option<PrInfo>> {
         if let Some(id) = known_id {
             return match self.pull(id) {
-                Ok(pr) => Ok(Some(self.pr_info(pr))),
+                Ok(pr) => {
+                    let mut info = self.pr_info(pr);
+                    info.labels = self.labels(id)?;
+                    Ok(Some(info))
+                }
                 Err(ForgeError::NotFound(_)) => Ok(None),
                 Err(e) => Err(e),
             };
@@ -421,58 +641,50 @@ impl Forge for AzureForge {
         )?;
         let prs: List<PullRequest> = self.get(url)?;
         // Newest first: the highest id.
-        Ok(prs
+        let Some(pr) = prs
             .value
             .into_iter()
             .filter(|p| p.source_ref_name == source)
             .max_by_key(|p| p.pull_request_id)
-            .map(|p| self.pr_info(p)))
+        else {
+            return Ok(None);
+        };
+        let mut info = self.pr_info(pr);
+        info.labels = self.labels(&info.id)?;
+        Ok(Some(info))
     }
 
-    /// Reviewers are identity ids (GUIDs or descriptors) sent as `reviewers: [{"id": ..}]`. If
-    /// the create fails with reviewers, it is retried once without them (logged), so a stale id
-    /// cannot block the rebuild PR.
+    /// Reviewers are resolved to identity ids first and sent as `reviewers: [{"id": ..}]`
+    /// (IdentityRefWithVote). TF401179 (an active PR for the same source and target exists) is
+    /// a Conflict, which the caller answers by adopting that PR; any other refusal is reported
+    /// with the service's words. Labels refused and reviewers not found are the PR's warnings.
     fn open_pr(&self, request: &PrRequest) -> ForgeResult<PrInfo> {
         check_description(&request.body)?;
+        let (reviewers, mut warnings) = self.resolve_reviewers(&request.reviewers)?;
         let url = self.repo_url(&["pullrequests"], &[])?;
-        let body = |with_reviewers: bool| {
-            let reviewers: Vec<_> = if with_reviewers {
-                request
-                    .reviewers
-                    .iter()
-                    .map(|id| json!({ "id": id }))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            json!({
-                "sourceRefName": format!("refs/heads/{}", request.branch),
-                "targetRefName": format!("refs/heads/{}", request.base),
-                "title": request.title,
-                "description": request.body,
-                "isDraft": request.draft,
-                "reviewers": reviewers,
-            })
-        };
-        let created: ForgeResult<PullRequest> = self.send(Method::POST, url.clone(), &body(true));
-        let pr = match created {
-            Err(ForgeError::Other(error)) if !request.reviewers.is_empty() => {
-                tracing::warn!(%error, "creating the PR with reviewers failed; retrying without them");
-                self.send(Method::POST, url, &body(false))?
-            }
-            other => other?,
+        let body = json!({
+            "sourceRefName": format!("refs/heads/{}", request.branch),
+            "targetRefName": format!("refs/heads/{}", request.base),
+            "title": request.title,
+            "description": request.body,
+            "isDraft": request.draft,
+            "reviewers": reviewers.iter().map(|id| json!({ "id": id })).collect::<Vec<_>>(),
+        });
+        let pr: PullRequest = match self.send(Method::POST, url, &body) {
+            Ok(pr) => pr,
+            Err(e) => return Err(classify_create(e)),
         };
         let id = pr.pull_request_id.to_string();
-        for label in &request.labels {
-            self.add_label(&id, label)?;
-        }
+        let (labels, refused) = self.set_labels(&id, &[], &request.labels)?;
+        warnings.extend(refused);
         let mut info = self.pr_info(pr);
-        info.labels = request.labels.clone();
+        info.labels = labels;
+        info.warnings = warnings;
         Ok(info)
     }
 
-    /// Sets title, description and draft flag, and the label set to exactly `request.labels`.
-    /// Reviewers are only added when the PR is opened.
+    /// Sets title, description and draft flag, and the label set to exactly `request.labels`
+    /// (read first with the labels list API). Reviewers are only added when the PR is opened.
     fn update_pr(&self, id: &str, request: &PrRequest) -> ForgeResult<PrInfo> {
         check_description(&request.body)?;
         let pr: PullRequest = self.send(
@@ -480,20 +692,11 @@ impl Forge for AzureForge {
             self.repo_url(&["pullrequests", id], &[])?,
             &json!({ "title": request.title, "description": request.body, "isDraft": request.draft }),
         )?;
-        let current: Vec<String> = pr
-            .labels
-            .iter()
-            .filter(|l| l.active.unwrap_or(true))
-            .map(|l| l.name.clone())
-            .collect();
-        for label in request.labels.iter().filter(|l| !current.contains(l)) {
-            self.add_label(id, label)?;
-        }
-        for label in current.iter().filter(|l| !request.labels.contains(l)) {
-            self.remove_label(id, label)?;
-        }
+        let current = self.labels(id)?;
+        let (labels, warnings) = self.set_labels(id, &current, &request.labels)?;
         let mut info = self.pr_info(pr);
-        info.labels = request.labels.clone();
+        info.labels = labels;
+        info.warnings = warnings;
         Ok(info)
     }
 
@@ -593,13 +796,49 @@ struct PushedRef {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Commit {
+    commit_id: String,
     author: Option<Person>,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    parents: Vec<String>,
 }
 
 #[derive(Deserialize)]
 struct Person {
+    name: Option<String>,
     email: String,
+}
+
+/// One answer of "Identities - Read Identities": the id, and the properties that tell which of
+/// several matches is exactly the configured reviewer.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdentityRecord {
+    id: String,
+    is_active: Option<bool>,
+    #[serde(default)]
+    properties: HashMap<String, IdentityProperty>,
+}
+
+#[derive(Deserialize)]
+struct IdentityProperty {
+    #[serde(rename = "$value")]
+    value: Option<serde_json::Value>,
+}
+
+impl IdentityRecord {
+    fn is_exactly(&self, who: &str) -> bool {
+        ["Mail", "Account"].iter().any(|k| {
+            self.properties
+                .get(*k)
+                .and_then(|p| p.value.as_ref())
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| v.eq_ignore_ascii_case(who))
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -655,6 +894,7 @@ mod tests {
                 project: "Mirror Project".into(),
                 repository: "servers".into(),
                 api_version: "7.1".into(),
+                identity_url: None,
                 token: None,
                 timeout: Duration::from_secs(5),
                 max_retries: 0,
@@ -686,10 +926,63 @@ mod tests {
     }
 
     #[test]
-    fn description_limit_is_4000_characters() {
+    fn the_description_limit_counts_utf16_code_units() {
         assert!(check_description(&"x".repeat(AZURE_DESCRIPTION_LIMIT)).is_ok());
-        let err = check_description(&"x".repeat(AZURE_DESCRIPTION_LIMIT + 1)).unwrap_err();
-        assert!(err.to_string().contains("4000"), "{err}");
+        // 2,000 emoji are 2,000 characters but 4,000 UTF-16 units: exactly at the limit.
+        assert!(check_description(&"🦀".repeat(2_000)).is_ok());
+        // One more unit is refused, though character counting would have let it through.
+        let over = format!("a{}", "🦀".repeat(2_000));
+        assert!(over.chars().count() < AZURE_DESCRIPTION_LIMIT);
+        let err = check_description(&over).unwrap_err();
+        assert!(err.to_string().contains("4001 UTF-16"), "{err}");
+    }
+
+    #[test]
+    fn error_bodies_are_told_apart_by_their_tf_code() {
+        let exists = ForgeError::Conflict(
+            r#"POST u: 409 Conflict: {"message":"TF401179: An active pull request for the source and target branch already exists.","typeKey":"GitPullRequestExistsException"}"#.into(),
+        );
+        assert_eq!(tf_code(&exists), Some("TF401179"));
+        assert!(matches!(classify_create(exists), ForgeError::Conflict(_)));
+        let other = ForgeError::Conflict(
+            r#"POST u: 409 Conflict: {"message":"TF401028: The reference has already been updated by another client"}"#.into(),
+        );
+        match classify_create(other) {
+            ForgeError::Other(text) => assert!(text.contains("TF401028"), "{text}"),
+            e => panic!("{e:?}"),
+        }
+        let project = ForgeError::Conflict(
+            "POST https://h/TFS%20Mirror/x: 409 Conflict: {\"message\":\"TF401179: exists\"}"
+                .into(),
+        );
+        assert_eq!(
+            tf_code(&project),
+            Some("TF401179"),
+            "a TF in the URL is skipped"
+        );
+        let plain = ForgeError::Other("POST u: 400 Bad Request: {\"message\":\"nope\"}".into());
+        assert_eq!(tf_code(&plain), None);
+        assert!(matches!(classify_create(plain), ForgeError::Other(_)));
+    }
+
+    #[test]
+    fn identities_live_on_vssps_for_services_and_on_the_collection_for_servers() {
+        assert_eq!(
+            identity_base("https://dev.azure.com/"),
+            "https://vssps.dev.azure.com"
+        );
+        assert_eq!(
+            identity_base("https://tfs.example.com/tfs/DefaultCollection"),
+            "https://tfs.example.com/tfs/DefaultCollection"
+        );
+        assert_eq!(
+            forge("https://dev.azure.com", "contoso")
+                .identity_root
+                .as_str(),
+            "https://vssps.dev.azure.com/contoso"
+        );
+        assert!(is_guid("5d3c1c5e-2a4b-4c8e-9f00-0123456789ab"));
+        assert!(!is_guid("alice@example.com"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    BaseFile, BranchState, CommitWrite, Forge, ForgeError, ForgeResult, Identity, PrInfo,
+    BaseFile, BranchState, CommitSummary, CommitWrite, Forge, ForgeError, ForgeResult, PrInfo,
     PrRequest, PrState,
 };
 use crate::http::{Auth, HttpClient, HttpSettings, Pool, Request, build_url};
@@ -168,6 +168,7 @@ impl GithubForge {
             head_branch: pull.head.ref_name,
             closed_by,
             closed_at: pull.merged_at.or(pull.closed_at),
+            warnings: Vec::new(),
         }
     }
 
@@ -311,29 +312,47 @@ impl Forge for GithubForge {
         })
     }
 
-    fn branch_state(
-        &self,
-        branch: &str,
-        base: &str,
-        bot: &Identity,
-    ) -> ForgeResult<Option<BranchState>> {
+    /// The head from the ref, its parents and author from the git database's commit object
+    /// ("Get a commit object", REST API, git database).
+    fn branch_state(&self, branch: &str) -> ForgeResult<Option<BranchState>> {
         let Some(head) = self.branch_head(branch)? else {
             return Ok(None);
         };
+        let commit: GitCommit = self.get(self.repo_url(&["git", "commits", &head], &[])?)?;
+        Ok(Some(BranchState {
+            parents: commit.parents.into_iter().map(|p| p.sha).collect(),
+            author_email: commit.author.map(|a| a.email),
+            head,
+        }))
+    }
+
+    /// "Compare two commits" with `basehead` = `{base}...{branch}`: the commits reachable from
+    /// the branch and not from base, oldest first (at most 250 in one answer).
+    fn commits_beside(
+        &self,
+        branch: &str,
+        base: &str,
+        limit: usize,
+    ) -> ForgeResult<Vec<CommitSummary>> {
         let basehead = format!("{base}...{branch}");
         let mut rest = vec!["compare"];
         rest.extend(basehead.split('/'));
         let compare: Compare = self.get(self.repo_url(&rest, &[])?)?;
-        let only_bot_commits = compare.commits.iter().all(|c| {
-            c.commit
-                .author
-                .as_ref()
-                .is_some_and(|a| a.email.eq_ignore_ascii_case(&bot.email))
-        });
-        Ok(Some(BranchState {
-            head,
-            only_bot_commits,
-        }))
+        Ok(compare
+            .commits
+            .into_iter()
+            .rev()
+            .take(limit)
+            .map(|c| CommitSummary {
+                id: c.sha,
+                author: c
+                    .commit
+                    .author
+                    .and_then(|a| a.name)
+                    .unwrap_or_else(|| "(unknown)".into()),
+                subject: c.commit.message.lines().next().unwrap_or_default().into(),
+            })
+            .collect())
     }
 
     fn write_branch(&self, write: &CommitWrite) -> ForgeResult<String> {
@@ -525,6 +544,9 @@ struct Sha {
 #[derive(Deserialize)]
 struct GitCommit {
     tree: Sha,
+    author: Option<GitPerson>,
+    #[serde(default)]
+    parents: Vec<Sha>,
 }
 
 #[derive(Deserialize)]
@@ -551,16 +573,20 @@ struct Compare {
 
 #[derive(Deserialize)]
 struct CompareCommit {
+    sha: String,
     commit: CommitDetail,
 }
 
 #[derive(Deserialize)]
 struct CommitDetail {
     author: Option<GitPerson>,
+    #[serde(default)]
+    message: String,
 }
 
 #[derive(Deserialize)]
 struct GitPerson {
+    name: Option<String>,
     email: String,
 }
 

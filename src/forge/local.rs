@@ -13,7 +13,7 @@ use git2::{ErrorCode, ObjectType, Oid, Repository, Signature};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BaseFile, BranchState, CommitWrite, Forge, ForgeError, ForgeResult, Identity, PrInfo,
+    BaseFile, BranchState, CommitSummary, CommitWrite, Forge, ForgeError, ForgeResult, PrInfo,
     PrRequest, PrState,
 };
 
@@ -135,6 +135,7 @@ impl LocalForge {
             head_branch: pr.branch.clone(),
             closed_by: None,
             closed_at: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -230,15 +231,31 @@ impl Forge for LocalForge {
         })
     }
 
-    fn branch_state(
-        &self,
-        branch: &str,
-        base: &str,
-        bot: &Identity,
-    ) -> ForgeResult<Option<BranchState>> {
+    fn branch_state(&self, branch: &str) -> ForgeResult<Option<BranchState>> {
         let repo = self.repo()?;
         let Ok(head) = repo.refname_to_id(&format!("refs/heads/{branch}")) else {
             return Ok(None);
+        };
+        let commit = repo
+            .find_commit(head)
+            .map_err(|e| git_err("bot branch head", &e))?;
+        Ok(Some(BranchState {
+            head: head.to_string(),
+            parents: commit.parent_ids().map(|p| p.to_string()).collect(),
+            author_email: commit.author().email().ok().map(str::to_string),
+        }))
+    }
+
+    /// `git log base..branch`: a revwalk from the branch head with base's history hidden.
+    fn commits_beside(
+        &self,
+        branch: &str,
+        base: &str,
+        limit: usize,
+    ) -> ForgeResult<Vec<CommitSummary>> {
+        let repo = self.repo()?;
+        let Ok(head) = repo.refname_to_id(&format!("refs/heads/{branch}")) else {
+            return Ok(Vec::new());
         };
         let base_id = repo
             .refname_to_id(&format!("refs/heads/{base}"))
@@ -246,18 +263,17 @@ impl Forge for LocalForge {
         let mut walk = repo.revwalk().map_err(|e| git_err("revwalk", &e))?;
         walk.push(head).map_err(|e| git_err("revwalk", &e))?;
         walk.hide(base_id).map_err(|e| git_err("revwalk", &e))?;
-        let mut only_bot = true;
-        for id in walk {
+        let mut out = Vec::new();
+        for id in walk.take(limit) {
             let id = id.map_err(|e| git_err("revwalk", &e))?;
             let c = repo.find_commit(id).map_err(|e| git_err("commit", &e))?;
-            if c.author().email().ok() != Some(bot.email.as_str()) {
-                only_bot = false;
-            }
+            out.push(CommitSummary {
+                id: id.to_string(),
+                author: c.author().name().ok().unwrap_or("(unknown)").to_string(),
+                subject: c.summary().ok().flatten().unwrap_or_default().to_string(),
+            });
         }
-        Ok(Some(BranchState {
-            head: head.to_string(),
-            only_bot_commits: only_bot,
-        }))
+        Ok(out)
     }
 
     fn write_branch(&self, w: &CommitWrite) -> ForgeResult<String> {
@@ -419,6 +435,7 @@ fn clear_stale_ref_lock(repo: &Repository, refname: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::forge::Identity;
 
     fn mirror(dir: &Path) -> (LocalForge, String) {
         let repo = Repository::init_bare(dir).unwrap();

@@ -26,13 +26,27 @@ pub struct BaseFile {
     pub content: Vec<u8>,
 }
 
-/// The state of the bot branch `upkeep/<server>` on the forge.
+/// The head of the bot branch `upkeep/<server>` on the forge.
+///
+/// Whose branch it is is decided from what upkeep recorded writing (`pipeline::plan::owner`),
+/// not from the commits on it: the head commit's parents and author only let a write that
+/// completed just before a crash be recognised as upkeep's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BranchState {
     pub head: String,
-    /// True when every commit on the branch that is not on base was written by upkeep
-    /// (same author identity as `CommitWrite::author`). False means a human pushed to it.
-    pub only_bot_commits: bool,
+    /// The head commit's parents.
+    pub parents: Vec<String>,
+    /// The head commit's author email, when the forge says.
+    pub author_email: Option<String>,
+}
+
+/// One commit on a branch, as the note on a PR a person pushed to lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitSummary {
+    pub id: String,
+    pub author: String,
+    /// The first line of the message.
+    pub subject: String,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +91,10 @@ pub struct PrInfo {
     /// Who closed or merged it, when the forge says.
     pub closed_by: Option<String>,
     pub closed_at: Option<String>,
+    /// What the forge did not do although the PR exists (a reviewer it could not resolve, a
+    /// label it refused): reported as warnings, never dropped, never a reason to push again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,19 +117,23 @@ pub struct PrRequest {
 pub trait Forge: Send + Sync {
     /// Short name for logs and reports: "local", "github", "azure-devops".
     fn kind(&self) -> &'static str;
-    /// The longest PR body (in characters) the forge accepts; bodies are rendered within it.
+    /// The longest PR body the forge accepts; bodies are rendered within this many UTF-16 code
+    /// units (Azure DevOps counts those; within them is within as many characters too).
     fn body_limit(&self) -> usize;
     /// Human-readable location of the mirror (no secrets).
     fn location(&self) -> String;
     /// Read `path` at the head of `base`.
     fn read_base_file(&self, base: &str, path: &str) -> ForgeResult<BaseFile>;
-    /// The bot branch, or None when it does not exist.
-    fn branch_state(
+    /// The bot branch's head, or None when the branch does not exist.
+    fn branch_state(&self, branch: &str) -> ForgeResult<Option<BranchState>>;
+    /// The commits on `branch` that `base` does not contain, newest first, at most `limit`:
+    /// what the note on a PR a person pushed to lists. Never used to decide anything.
+    fn commits_beside(
         &self,
         branch: &str,
         base: &str,
-        bot: &Identity,
-    ) -> ForgeResult<Option<BranchState>>;
+        limit: usize,
+    ) -> ForgeResult<Vec<CommitSummary>>;
     /// Create or move `branch` to a new commit; returns the new head commit id.
     fn write_branch(&self, write: &CommitWrite) -> ForgeResult<String>;
     /// Find the PR for `branch`: by `known_id` when given, else the open PR whose head is `branch`.

@@ -3,13 +3,15 @@
 //! The ladder: a version declined before stays declined; a merged PR needs nothing; an open PR
 //! for the same version is left alone (or its body refreshed); an open PR for an older version is
 //! moved to the newer release; otherwise a PR is created, reusing a bot branch a crashed run left
-//! behind. Commits by a person on the bot branch are never overwritten.
+//! behind. Commits by a person on the bot branch are never overwritten: whose the branch is
+//! comes from what upkeep recorded writing there ([`owner`]), never from the commits on it, so
+//! the base branch moving on is never mistaken for a person's edit.
 
 use chrono::{DateTime, Utc};
 
 use crate::forge::{BranchState, PrState};
 use crate::report::{PrAction, Status};
-use crate::store::{PrRecord, PrRecordState};
+use crate::store::{PrRecord, PrRecordState, WrittenBranch};
 use crate::upstream::Release;
 use crate::upstream::channels::{self, ChannelRelease};
 use crate::upstream::version::{Version, VersionScheme};
@@ -22,6 +24,50 @@ pub struct ForgeView<'a> {
     pub body_hash: Option<&'a str>,
 }
 
+/// Whose the bot branch is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BranchOwner {
+    /// There is no such branch.
+    Absent,
+    /// Upkeep's to update: its head is the commit upkeep last wrote there.
+    Upkeep { head: String },
+    /// Touched by someone (a person's push, a rebase) or never written by upkeep: never reset.
+    Touched { head: String },
+}
+
+/// Whose `branch` is, from the record of what upkeep wrote to it.
+///
+/// The head upkeep recorded is upkeep's. A write still marked in flight (a crash between the
+/// forge's push and the record) is recognised by its shape: one commit by the bot whose only
+/// parent is the base it was written on. Anything else, including a branch upkeep has no record
+/// of, is someone's: the answer that can cost an extra branch but never a person's commits.
+pub fn owner(
+    branch: Option<&BranchState>,
+    written: Option<&WrittenBranch>,
+    bot_email: &str,
+) -> BranchOwner {
+    let Some(b) = branch else {
+        return BranchOwner::Absent;
+    };
+    let head = b.head.clone();
+    let Some(w) = written else {
+        return BranchOwner::Touched { head };
+    };
+    let recorded = w.head.as_deref() == Some(b.head.as_str());
+    let in_flight = w
+        .pending_base
+        .as_deref()
+        .is_some_and(|base| b.parents.len() == 1 && b.parents[0] == base)
+        && b.author_email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(bot_email));
+    if recorded || in_flight {
+        BranchOwner::Upkeep { head }
+    } else {
+        BranchOwner::Touched { head }
+    }
+}
+
 #[derive(Debug)]
 pub struct PlanInput<'a> {
     /// The version to propose.
@@ -31,7 +77,7 @@ pub struct PlanInput<'a> {
     /// The state's record of this exact version, if any (any state).
     pub stored_this: Option<&'a PrRecord>,
     pub forge_pr: Option<ForgeView<'a>>,
-    pub branch: Option<&'a BranchState>,
+    pub branch: &'a BranchOwner,
     /// Hash of the title, body and hold flag we would write now.
     pub body_hash: &'a str,
 }
@@ -90,11 +136,11 @@ pub fn plan_pr(i: &PlanInput<'_>) -> PrPlan {
         };
     }
     let open_version = i.stored_open.map(|p| p.version.as_str());
-    let bot_branch_head = i
-        .branch
-        .filter(|b| b.only_bot_commits)
-        .map(|b| b.head.clone());
-    let human_on_branch = i.branch.is_some_and(|b| !b.only_bot_commits);
+    let bot_branch_head = match i.branch {
+        BranchOwner::Upkeep { head } => Some(head.clone()),
+        _ => None,
+    };
+    let human_on_branch = matches!(i.branch, BranchOwner::Touched { .. });
     match i.forge_pr.map(|p| p.state) {
         Some(PrState::Merged) if open_version == Some(i.version) => PrPlan::Merged,
         Some(PrState::Closed) if open_version == Some(i.version) => PrPlan::Declined {
@@ -247,11 +293,8 @@ mod tests {
         })
     }
 
-    fn bot(head: &str) -> BranchState {
-        BranchState {
-            head: head.into(),
-            only_bot_commits: true,
-        }
+    fn bot(head: &str) -> BranchOwner {
+        BranchOwner::Upkeep { head: head.into() }
     }
 
     fn release(v: &str, date: &str) -> Release {
@@ -327,38 +370,100 @@ mod tests {
         assert!(c.published.is_some());
     }
 
+    fn state(head: &str, parents: &[&str], author: &str) -> BranchState {
+        BranchState {
+            head: head.into(),
+            parents: parents.iter().map(|p| p.to_string()).collect(),
+            author_email: Some(author.into()),
+        }
+    }
+
+    #[test]
+    fn whose_branch_comes_from_what_upkeep_wrote() {
+        const BOT: &str = "upkeep@users.noreply.invalid";
+        let wrote = |head: Option<&str>, pending: Option<&str>| WrittenBranch {
+            head: head.map(String::from),
+            pending_base: pending.map(String::from),
+        };
+        let ours = state("h1", &["base1"], BOT);
+        let upkeep = BranchOwner::Upkeep { head: "h1".into() };
+        let touched = BranchOwner::Touched { head: "h1".into() };
+        let cases = [
+            (None, None, BranchOwner::Absent, "no branch"),
+            (
+                None,
+                Some(wrote(Some("h0"), None)),
+                BranchOwner::Absent,
+                "branch deleted",
+            ),
+            (
+                Some(&ours),
+                Some(wrote(Some("h1"), None)),
+                upkeep.clone(),
+                "the head upkeep wrote",
+            ),
+            (
+                Some(&ours),
+                Some(wrote(Some("h0"), None)),
+                touched.clone(),
+                "a head upkeep did not write, even a bot-authored one on base",
+            ),
+            (
+                Some(&ours),
+                None,
+                touched.clone(),
+                "no record of writing it",
+            ),
+            (
+                Some(&ours),
+                Some(wrote(Some("h0"), Some("base1"))),
+                upkeep.clone(),
+                "the write in flight at a crash: one bot commit on the recorded base",
+            ),
+            (
+                Some(&state("h1", &["h0"], BOT)),
+                Some(wrote(Some("h0"), Some("base1"))),
+                touched.clone(),
+                "in flight, but the head sits on something else (a commit on top)",
+            ),
+            (
+                Some(&state("h1", &["base1"], "pat@example.org")),
+                Some(wrote(None, Some("base1"))),
+                touched.clone(),
+                "in flight, but a person's commit",
+            ),
+        ];
+        for (branch, written, want, why) in cases {
+            assert_eq!(owner(branch, written.as_ref(), BOT), want, "{why}");
+        }
+    }
+
     #[test]
     fn the_ladder() {
         let same = rec("1.1.0", PrRecordState::Open, "h");
         let older = rec("1.0.0", PrRecordState::Open, "h");
         let declined = rec("1.1.0", PrRecordState::Declined, "h");
         let b = bot("abc");
-        let human = BranchState {
-            head: "abc".into(),
-            only_bot_commits: false,
-        };
+        let human = BranchOwner::Touched { head: "abc".into() };
         let base = PlanInput {
             version: "1.1.0",
             stored_open: None,
             stored_this: None,
             forge_pr: None,
-            branch: None,
+            branch: &BranchOwner::Absent,
             body_hash: "h",
         };
         let cases: Vec<(PlanInput<'_>, PrPlan)> = vec![
             (PlanInput { ..base }, PrPlan::Create { reuse_branch: None }),
             (
-                PlanInput {
-                    branch: Some(&b),
-                    ..base
-                },
+                PlanInput { branch: &b, ..base },
                 PrPlan::Create {
                     reuse_branch: Some("abc".into()),
                 },
             ),
             (
                 PlanInput {
-                    branch: Some(&human),
+                    branch: &human,
                     ..base
                 },
                 PrPlan::HumanOnBranch { pr_id: None },
@@ -367,7 +472,7 @@ mod tests {
                 PlanInput {
                     stored_open: Some(&same),
                     forge_pr: open(),
-                    branch: Some(&b),
+                    branch: &b,
                     ..base
                 },
                 PrPlan::Unchanged,
@@ -376,7 +481,7 @@ mod tests {
                 PlanInput {
                     stored_open: Some(&same),
                     forge_pr: open(),
-                    branch: Some(&b),
+                    branch: &b,
                     body_hash: "new",
                     ..base
                 },
@@ -386,7 +491,7 @@ mod tests {
                 PlanInput {
                     stored_open: Some(&older),
                     forge_pr: open(),
-                    branch: Some(&b),
+                    branch: &b,
                     ..base
                 },
                 PrPlan::UpdateToNewer {
@@ -397,7 +502,7 @@ mod tests {
                 PlanInput {
                     stored_open: Some(&older),
                     forge_pr: open(),
-                    branch: Some(&human),
+                    branch: &human,
                     ..base
                 },
                 PrPlan::HumanOnBranch {

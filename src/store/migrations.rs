@@ -158,6 +158,29 @@ const MIGRATIONS: &[&str] = &[
         received_at TEXT NOT NULL
     );
     ",
+    // 8: the head upkeep last wrote to each bot branch (and a write in flight), which tells its
+    // own branch from one a person touched; seeded from the PR records that know their head.
+    // The forge's warnings of each server's last full check (reviewers not found, labels
+    // refused). Written to apply cleanly whatever migrations are numbered before it.
+    r"
+    CREATE TABLE IF NOT EXISTS bot_branches (
+        server TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        head TEXT,
+        pending_base TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (server, branch)
+    );
+    INSERT OR IGNORE INTO bot_branches(server, branch, head, updated_at)
+        SELECT server, branch, head_commit, updated_at FROM pull_requests
+        WHERE head_commit IS NOT NULL
+        ORDER BY updated_at DESC, id DESC;
+    CREATE TABLE IF NOT EXISTS forge_warnings (
+        server TEXT PRIMARY KEY,
+        warnings TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    ",
 ];
 
 /// Apply every migration newer than the database's `user_version`, each in its own transaction.

@@ -5,8 +5,11 @@
 //! The database runs in WAL mode; every decision is one transaction, so a crash leaves either the
 //! whole decision or none of it. This module knows nothing of git, forges or email transports.
 
+mod branches;
 mod migrations;
 mod notify;
+
+pub use branches::WrittenBranch;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,6 @@
-//! A fake Azure DevOps Git REST API for one repository `contoso/Mirror Project/_git/mirror`.
+//! A fake Azure DevOps Git REST API for one repository `contoso/Mirror Project/_git/mirror`,
+//! with the Identities API of the organization on the same server (what a test points
+//! `identity-url` at; the service serves it from `vssps.dev.azure.com`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -25,6 +27,8 @@ pub const REPO: &str = "mirror";
 const REPO_ID: &str = "7b1f0c52-0000-4000-8000-00000000beef";
 const PROJECT_ID: &str = "0d6c8a9e-0000-4000-8000-00000000cafe";
 const ZERO: &str = "0000000000000000000000000000000000000000";
+/// The identity id of the reviewer `alice` (alice@example.com) the fake knows.
+pub const ALICE_ID: &str = "a11ce000-0000-4000-8000-000000000001";
 
 pub struct FakeAzure {
     pub core: Core,
@@ -37,6 +41,25 @@ impl FakeForge for FakeAzure {
 
     fn start() -> Self {
         let core = Core::new(Self::authorization(super::TOKEN));
+        {
+            let mut s = core.lock();
+            s.identities.push((
+                ALICE_ID.into(),
+                "Alice Example".into(),
+                "alice@example.com".into(),
+            ));
+            // Two people whose names both contain "sam": a search for "sam" is ambiguous.
+            s.identities.push((
+                "5a000000-0000-4000-8000-000000000002".into(),
+                "Sam One".into(),
+                "sam.one@example.com".into(),
+            ));
+            s.identities.push((
+                "5a000000-0000-4000-8000-000000000003".into(),
+                "Sam Two".into(),
+                "sam.two@example.com".into(),
+            ));
+        }
         let server = Server::start(router(core.clone()));
         FakeAzure { core, server }
     }
@@ -61,7 +84,10 @@ impl FakeForge for FakeAzure {
     }
 
     fn reviewer(name: &str) -> String {
-        format!("{name}-identity-id")
+        match name {
+            "alice" => ALICE_ID.into(),
+            other => panic!("the fake knows no identity for {other}"),
+        }
     }
 }
 
@@ -79,6 +105,7 @@ impl FakeAzure {
                 project: PROJECT.into(),
                 repository: repo.into(),
                 api_version: "7.1".into(),
+                identity_url: None,
                 token: token.map(Secret::new),
                 timeout: super::TIMEOUT,
                 max_retries: 3,
@@ -98,6 +125,7 @@ fn router(core: Core) -> Router {
         .route(&format!("{repo}/items"), get(get_item))
         .route(&format!("{repo}/pushes"), post(push))
         .route(&format!("{repo}/commitsbatch"), post(commits_batch))
+        .route(&format!("{repo}/commits/{{id}}"), get(get_commit))
         .route(
             &format!("{repo}/pullrequests"),
             get(list_prs).post(create_pr),
@@ -108,7 +136,7 @@ fn router(core: Core) -> Router {
         )
         .route(
             &format!("{repo}/pullrequests/{{id}}/labels"),
-            post(add_label),
+            get(list_labels).post(add_label),
         )
         .route(
             &format!("{repo}/pullrequests/{{id}}/labels/{{name}}"),
@@ -122,11 +150,24 @@ fn router(core: Core) -> Router {
             "/{org}/_apis/permissions/{namespace}/{bits}",
             get(permissions),
         )
+        .route("/{org}/_apis/identities", get(identities))
         .layer(axum::middleware::from_fn_with_state(core.clone(), gate))
         .with_state(core)
 }
 
 type Q = Query<BTreeMap<String, String>>;
+
+/// The service refuses a PR description over 4,000 characters, counted as a .NET string length:
+/// UTF-16 code units (issue 14), so an emoji counts two.
+fn description_too_long(body: &Value) -> Option<Response> {
+    let units = body["description"].as_str()?.encode_utf16().count();
+    (units > 4_000).then(|| {
+        error(
+            StatusCode::BAD_REQUEST,
+            &format!("The description is {units} characters long; the maximum is 4000."),
+        )
+    })
+}
 
 /// 404 unless the path names the one repository, and 400 without `api-version`, as ADO does.
 fn known(
@@ -385,6 +426,11 @@ async fn push(
         .into_response()
 }
 
+/// "Commits - Get Commits Batch" (API 7.1), as GitQueryCommitsCriteria documents it:
+/// `compareVersion` is where the history walk starts ("If provided, start walking history
+/// starting at this commit") and `itemVersion` the commit or branch whose history is left out,
+/// so the answer is the commits of `compareVersion` that `itemVersion` does not contain, newest
+/// first, at most `$top`.
 async fn commits_batch(
     State(core): State<Core>,
     Path((org, project, repo)): RepoPath,
@@ -407,12 +453,76 @@ async fn commits_batch(
             "TF401175: The version descriptor could not be resolved",
         );
     };
+    let top = q
+        .get("$top")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(100);
     let value: Vec<Value> = s
-        .only_on(&item, &compare)
+        .only_on(&compare, &item)
         .into_iter()
-        .map(|id| {
-            let c = &s.commits[&id];
-            json!({ "commitId": id, "author": { "name": c.author_name, "email": c.author_email }, "comment": c.message })
+        .take(top)
+        .map(|id| commit_json(&s, &id))
+        .collect();
+    Json(json!({ "count": value.len(), "value": value })).into_response()
+}
+
+fn commit_json(s: &FakeState, id: &str) -> Value {
+    let c = &s.commits[id];
+    json!({
+        "commitId": id,
+        "author": { "name": c.author_name, "email": c.author_email, "date": "2026-11-30T00:00:00Z" },
+        "comment": c.message,
+        "parents": c.parents,
+    })
+}
+
+/// "Commits - Get": one commit with its parents and author.
+async fn get_commit(
+    State(core): State<Core>,
+    Path((org, project, repo, id)): PrPath,
+    Query(q): Q,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let s = core.lock();
+    if !s.commits.contains_key(&id) {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("TF401175: The version descriptor <Commit: {id}> could not be resolved"),
+        );
+    }
+    Json(commit_json(&s, &id)).into_response()
+}
+
+/// "Identities - Read Identities" with `searchFilter=General`: every identity whose display
+/// name, account or mail contains the filter value, as `{count, value}` with the `Mail` and
+/// `Account` properties in the `{"$type", "$value"}` form the service uses.
+async fn identities(State(core): State<Core>, Path(org): Path<String>, Query(q): Q) -> Response {
+    if org != ORG || q.get("searchFilter").map(String::as_str) != Some("General") {
+        return error(StatusCode::BAD_REQUEST, "unexpected identity search");
+    }
+    let Some(filter) = q.get("filterValue").map(|f| f.to_lowercase()) else {
+        return error(StatusCode::BAD_REQUEST, "filterValue is required");
+    };
+    let s = core.lock();
+    let value: Vec<Value> = s
+        .identities
+        .iter()
+        .filter(|(_, name, mail)| {
+            name.to_lowercase().contains(&filter) || mail.to_lowercase().contains(&filter)
+        })
+        .map(|(id, name, mail)| {
+            json!({
+                "id": id,
+                "descriptor": format!("Microsoft.IdentityModel.Claims.ClaimsIdentity;{mail}"),
+                "providerDisplayName": name,
+                "isActive": true,
+                "properties": {
+                    "Mail": { "$type": "System.String", "$value": mail },
+                    "Account": { "$type": "System.String", "$value": mail },
+                },
+            })
         })
         .collect();
     Json(json!({ "count": value.len(), "value": value })).into_response()
@@ -455,6 +565,9 @@ async fn create_pr(
     if let Err(e) = known(&org, &project, &repo, &q) {
         return e;
     }
+    if let Some(e) = description_too_long(&body) {
+        return e;
+    }
     let mut s = core.lock();
     let head = body["sourceRefName"]
         .as_str()
@@ -488,10 +601,16 @@ async fn create_pr(
         .iter()
         .filter_map(|r| r["id"].as_str().map(String::from))
         .collect();
-    if reviewers.iter().any(|r| !r.ends_with("-identity-id")) {
+    // Reviewers are IdentityRefWithVote: `id` must be an identity id ("Pull Requests -
+    // Create"). The exact refusal for an unknown id is not documented; the client reports any
+    // 400 other than TF401179 verbatim, so its wording here does not matter.
+    if reviewers
+        .iter()
+        .any(|r| !s.identities.iter().any(|(id, _, _)| id == r))
+    {
         return error(
             StatusCode::BAD_REQUEST,
-            "TF401181: The reviewer identity could not be resolved",
+            "The reviewer identity could not be resolved",
         );
     }
     let pr = FakePr {
@@ -549,6 +668,9 @@ async fn update_pr(
     if let Err(e) = known(&org, &project, &repo, &q) {
         return e;
     }
+    if let Some(e) = description_too_long(&body) {
+        return e;
+    }
     let mut s = core.lock();
     let i = match pr_index(&s, &id) {
         Ok(i) => i,
@@ -564,7 +686,11 @@ async fn update_pr(
     if let Some(draft) = body["isDraft"].as_bool() {
         pr.draft = draft;
     }
-    Json(pr_json(pr)).into_response()
+    // The update's answer does not reliably carry the labels (issue 14); this fake leaves them
+    // out, so a client must read them with "Pull Request Labels - List".
+    let mut answer = pr_json(pr);
+    answer.as_object_mut().map(|o| o.remove("labels"));
+    Json(answer).into_response()
 }
 
 async fn add_label(
@@ -582,10 +708,53 @@ async fn add_label(
         Err(e) => return e,
     };
     let name = body["name"].as_str().unwrap_or_default().to_string();
+    // "Pull Request Labels - Create" creates the project's tag definition when there is none,
+    // which needs the tagging permission "Create tag definition"; without it the service
+    // refuses with TF401289 (403, AccessCheckException). An existing tag needs no such right.
+    if !s.tags.contains(&name) {
+        if s.tag_create_denied {
+            return (
+                StatusCode::FORBIDDEN,
+                Json(json!({
+                    "$id": "1",
+                    "innerException": null,
+                    "message": "TF401289: The current user does not have permissions to create tags.",
+                    "typeName": "Microsoft.TeamFoundation.Framework.Server.AccessCheckException, Microsoft.TeamFoundation.Framework.Server",
+                    "typeKey": "AccessCheckException",
+                    "errorCode": 0,
+                    "eventId": 3000,
+                })),
+            )
+                .into_response();
+        }
+        s.tags.insert(name.clone());
+    }
     if !s.prs[i].labels.contains(&name) {
         s.prs[i].labels.push(name.clone());
     }
     Json(json!({ "id": "label-id", "name": name, "active": true })).into_response()
+}
+
+/// "Pull Request Labels - List": the PR's labels as WebApiTagDefinition.
+async fn list_labels(
+    State(core): State<Core>,
+    Path((org, project, repo, id)): PrPath,
+    Query(q): Q,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let s = core.lock();
+    let i = match pr_index(&s, &id) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let value: Vec<Value> = s.prs[i]
+        .labels
+        .iter()
+        .map(|l| json!({ "id": format!("tag-{l}"), "name": l, "active": true }))
+        .collect();
+    Json(json!({ "count": value.len(), "value": value })).into_response()
 }
 
 async fn remove_label(

@@ -388,7 +388,15 @@ async fn get_commit(
         return e;
     }
     match core.lock().commits.get(&sha) {
-        Some(c) => Json(json!({ "sha": sha, "tree": { "sha": c.tree }, "parents": c.parents.iter().map(|p| json!({ "sha": p })).collect::<Vec<_>>() })).into_response(),
+        // "Get a commit object" (git database): tree, parents, author and message.
+        Some(c) => Json(json!({
+            "sha": sha,
+            "tree": { "sha": c.tree },
+            "parents": c.parents.iter().map(|p| json!({ "sha": p })).collect::<Vec<_>>(),
+            "author": { "name": c.author_name, "email": c.author_email, "date": "2026-11-30T00:00:00Z" },
+            "message": c.message,
+        }))
+        .into_response(),
         None => error(StatusCode::NOT_FOUND, "Not Found"),
     }
 }

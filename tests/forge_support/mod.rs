@@ -102,6 +102,13 @@ pub struct FakeState {
     /// Branch name (no `refs/heads/`) -> commit id.
     pub refs: BTreeMap<String, String>,
     pub prs: Vec<FakePr>,
+    /// People the forge knows: (identity id, display name, email). Azure DevOps resolves
+    /// reviewers against these.
+    pub identities: Vec<(String, String, String)>,
+    /// Tag definitions of the project (Azure DevOps PR labels are tags).
+    pub tags: std::collections::BTreeSet<String>,
+    /// The token may not create tag definitions (Azure DevOps answers TF401289).
+    pub tag_create_denied: bool,
     pub faults: Vec<Fault>,
     pub requests: Vec<Recorded>,
     counter: u64,
@@ -450,7 +457,8 @@ pub trait FakeForge {
     fn client_for_unknown_repo(&self) -> Box<dyn Forge>;
     /// The exact Authorization header value for `token`.
     fn authorization(token: &str) -> String;
-    /// The id form a reviewer name takes on this forge (the test passes these through).
+    /// The form a configured reviewer name takes on this forge's PR (GitHub: the login;
+    /// Azure DevOps: the identity id it resolves to).
     fn reviewer(name: &str) -> String {
         name.to_string()
     }

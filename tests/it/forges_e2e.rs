@@ -27,8 +27,16 @@ trait Mirror {
     fn pin_on_bot_branch(&self) -> Option<String>;
     /// A person closes the open PR without merging.
     fn close_open_pr(&self);
-    /// What a crash between "branch written" and "PR opened" leaves behind.
-    fn seed_bot_branch(&self);
+    /// What a crash between the forge's push and upkeep's record of it leaves on the mirror:
+    /// the bot's one commit on base. Returns the base commit it sits on.
+    fn seed_bot_branch(&self) -> String;
+    /// Someone lands a commit on the base branch.
+    fn advance_main(&self);
+    /// A person pushes a commit to the bot branch; returns the new head.
+    fn push_as_person(&self) -> String;
+    fn bot_head(&self) -> Option<String>;
+    /// The comments on the PR of the usual bot branch.
+    fn comments_on_bot_pr(&self) -> Vec<String>;
     fn body_limit(&self) -> usize;
     /// How many requests the forge has served (None for the local mirror, which has no server).
     fn forge_requests(&self) -> Option<usize>;
@@ -84,20 +92,62 @@ impl Mirror for Local {
             .delete()
             .unwrap();
     }
-    fn seed_bot_branch(&self) {
-        let parent = self.0.repo.find_commit(self.0.head()).unwrap();
-        let sig = git2::Signature::now("upkeep", &bot_email()).unwrap();
+    fn seed_bot_branch(&self) -> String {
+        let base = self.0.head();
+        git_commit_on(
+            &self.0.repo,
+            &format!("upkeep/{SERVER}"),
+            base,
+            "upkeep",
+            &bot_email(),
+            "partial",
+        );
+        base.to_string()
+    }
+    fn advance_main(&self) {
+        git_commit_on(
+            &self.0.repo,
+            "main",
+            self.0.head(),
+            "Human",
+            "human@example.com",
+            "unrelated change on main",
+        );
+    }
+    fn push_as_person(&self) -> String {
+        let branch = format!("upkeep/{SERVER}");
+        let head = self.0.branch(&branch).unwrap();
+        git_commit_on(
+            &self.0.repo,
+            &branch,
+            head,
+            "Pat Person",
+            "pat@example.org",
+            "fix the build",
+        )
+        .to_string()
+    }
+    fn bot_head(&self) -> Option<String> {
         self.0
-            .repo
-            .commit(
-                Some(&format!("refs/heads/upkeep/{SERVER}")),
-                &sig,
-                &sig,
-                "partial",
-                &parent.tree().unwrap(),
-                &[&parent],
+            .branch(&format!("upkeep/{SERVER}"))
+            .map(|o| o.to_string())
+    }
+    fn comments_on_bot_pr(&self) -> Vec<String> {
+        let pr: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(
+                self.0
+                    .path
+                    .join(format!("upkeep/prs/upkeep__{SERVER}.json")),
             )
-            .unwrap();
+            .unwrap(),
+        )
+        .unwrap();
+        pr["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect()
     }
     fn body_limit(&self) -> usize {
         65_536
@@ -141,15 +191,40 @@ fn fake_close(core: &Core) {
     core.set_pr_state(id, FakePrState::Closed, "Reviewer Rae");
 }
 
-fn fake_seed_bot_branch(core: &Core) {
+/// A commit on `branch` (created at `parent` if missing) with `parent`'s tree.
+fn git_commit_on(
+    repo: &git2::Repository,
+    branch: &str,
+    parent: git2::Oid,
+    name: &str,
+    email: &str,
+    message: &str,
+) -> git2::Oid {
+    let parent = repo.find_commit(parent).unwrap();
+    let sig = git2::Signature::now(name, email).unwrap();
+    repo.commit(
+        Some(&format!("refs/heads/{branch}")),
+        &sig,
+        &sig,
+        message,
+        &parent.tree().unwrap(),
+        &[&parent],
+    )
+    .unwrap()
+}
+
+fn fake_seed_bot_branch(core: &Core) -> String {
     let head = core.head("main").unwrap();
-    core.lock().refs.insert(format!("upkeep/{SERVER}"), head);
+    core.lock()
+        .refs
+        .insert(format!("upkeep/{SERVER}"), head.clone());
     core.push_commit(
         &format!("upkeep/{SERVER}"),
         "upkeep.lock",
         b"partial\n",
         &bot_email(),
     );
+    head
 }
 
 /// A GitHub or Azure DevOps fake with the `[servers.mirror]` table that points at it.
@@ -174,8 +249,35 @@ impl<F: FakeForge> Mirror for Fake<F> {
     fn close_open_pr(&self) {
         fake_close(self.fake.core());
     }
-    fn seed_bot_branch(&self) {
-        fake_seed_bot_branch(self.fake.core());
+    fn seed_bot_branch(&self) -> String {
+        fake_seed_bot_branch(self.fake.core())
+    }
+    fn advance_main(&self) {
+        self.fake
+            .core()
+            .push_commit("main", "OTHER.md", b"unrelated\n", "human@example.com");
+    }
+    fn push_as_person(&self) -> String {
+        self.fake.core().push_commit(
+            &format!("upkeep/{SERVER}"),
+            "NOTES.md",
+            b"hand edit\n",
+            "pat@example.org",
+        )
+    }
+    fn bot_head(&self) -> Option<String> {
+        self.fake.core().head(&format!("upkeep/{SERVER}"))
+    }
+    fn comments_on_bot_pr(&self) -> Vec<String> {
+        let branch = format!("upkeep/{SERVER}");
+        self.fake
+            .core()
+            .lock()
+            .prs
+            .iter()
+            .filter(|p| p.head == branch)
+            .flat_map(|p| p.comments.clone())
+            .collect()
     }
     fn body_limit(&self) -> usize {
         F::BODY_LIMIT
@@ -373,7 +475,13 @@ fn the_pr_ladder<M: Mirror>(mut w: World<M>) {
 }
 
 fn a_crash_between_branch_and_pr_leaves_no_duplicate<M: Mirror>(w: World<M>) {
-    w.mirror.seed_bot_branch();
+    // The mirror has the bot's commit, and the state still has the write marked in flight.
+    let base = w.mirror.seed_bot_branch();
+    let store = upkeep::store::Store::open(&w.ws.path("state/upkeep.db")).unwrap();
+    store
+        .branch_write_started(SERVER, &format!("upkeep/{SERVER}"), &base)
+        .unwrap();
+    drop(store);
     let s = sync_ok(&w);
     assert_eq!(s["pull_request"]["action"], "created", "{s}");
     assert_eq!(w.mirror.open_prs().len(), 1);
@@ -386,6 +494,157 @@ fn a_crash_between_branch_and_pr_leaves_no_duplicate<M: Mirror>(w: World<M>) {
     let s = sync_full(&w);
     assert_eq!(s["pull_request"]["action"], "unchanged", "{s}");
     assert_eq!(w.mirror.open_prs().len(), 1);
+}
+
+/// A branch upkeep has no record of writing is never reset, whoever authored it: the rebuild
+/// goes to a fresh branch and the one found is left as it is.
+fn an_unrecorded_bot_branch_is_left_alone<M: Mirror>(w: World<M>) {
+    w.mirror.seed_bot_branch();
+    let seeded = w.mirror.bot_head();
+    let s = sync_ok(&w);
+    assert_eq!(s["pull_request"]["action"], "created", "{s}");
+    assert_ne!(
+        s["pull_request"]["branch"],
+        format!("upkeep/{SERVER}"),
+        "{s}"
+    );
+    assert_eq!(
+        w.mirror.bot_head(),
+        seeded,
+        "the branch found was not reset"
+    );
+    assert_eq!(w.mirror.open_prs().len(), 1);
+}
+
+/// Base moving on after the PR opened is not a person's edit: a newer release updates the
+/// same PR in place. A person's commit on the bot branch is: it is never overwritten, their PR
+/// is told (with the commit listed) and the rebuild continues on a fresh branch.
+fn base_moves_then_a_person_pushes<M: Mirror>(mut w: World<M>) {
+    let s = sync_ok(&w);
+    assert_eq!(s["pull_request"]["action"], "created", "{s}");
+    w.mirror.advance_main();
+    let c = w.up.commit(&[("src/a.py", Some("a = 3\n"))], "feat: three");
+    w.up.tag("v1.2.0", c);
+    let s = sync_ok(&w);
+    assert_eq!(s["pull_request"]["action"], "updated", "{s}");
+    assert_eq!(
+        s["pull_request"]["branch"],
+        format!("upkeep/{SERVER}"),
+        "{s}"
+    );
+    assert_eq!(w.mirror.open_prs().len(), 1, "no second PR");
+    assert!(w.mirror.pin_on_bot_branch().unwrap().contains("v1.2.0"));
+    assert!(w.mirror.comments_on_bot_pr().is_empty());
+
+    let theirs = w.mirror.push_as_person();
+    let c = w.up.commit(&[("src/a.py", Some("a = 4\n"))], "feat: four");
+    w.up.tag("v1.3.0", c);
+    let s = sync_ok(&w);
+    assert_eq!(s["pull_request"]["action"], "created", "{s}");
+    let fresh = s["pull_request"]["branch"].as_str().unwrap().to_string();
+    assert!(fresh.starts_with(&format!("upkeep/{SERVER}-r")), "{s}");
+    assert_eq!(
+        w.mirror.bot_head(),
+        Some(theirs),
+        "the person's commit is still the head"
+    );
+    let comments = w.mirror.comments_on_bot_pr();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].contains("will not force-push"),
+        "{}",
+        comments[0]
+    );
+    let listed = ["fix the build", "manual change"];
+    assert!(
+        listed.iter().any(|l| comments[0].contains(l)),
+        "{}",
+        comments[0]
+    );
+    // The fresh PR is the one kept up to date from now on.
+    let s = sync_full(&w);
+    assert_eq!(s["pull_request"]["action"], "unchanged", "{s}");
+    assert_eq!(s["pull_request"]["branch"], fresh.as_str());
+}
+
+/// Azure DevOps: a reviewer nobody resolves and a label the PAT may not create are warnings in
+/// the report and in `status`; the PR is open, and the next run neither pushes nor fails again.
+#[test]
+fn azure_refusals_are_warnings_and_not_retried_by_pushing() {
+    let w = world(|ws, pin| {
+        let mut f = azure(ws, pin);
+        f.table.push_str("reviewers = [\"nobody@example.com\"]\n");
+        f.fake.core.lock().tag_create_denied = true;
+        f
+    });
+    let s = sync_ok(&w);
+    assert_eq!(s["pull_request"]["action"], "created", "{s}");
+    let warnings = s["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 2, "{s}");
+    assert!(
+        warnings[0].as_str().unwrap().contains("nobody@example.com"),
+        "{s}"
+    );
+    assert!(
+        warnings[1]
+            .as_str()
+            .unwrap()
+            .contains("Create tag definition"),
+        "{s}"
+    );
+    assert_eq!(w.mirror.open_prs().len(), 1);
+
+    let core = w.mirror.fake.core();
+    core.clear_requests();
+    let s = sync_full(&w);
+    assert_eq!(s["pull_request"]["action"], "unchanged", "{s}");
+    assert_eq!(s["warnings"].as_array().unwrap().len(), 2, "{s}");
+    let writes: Vec<String> = core
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(writes.is_empty(), "the second run wrote: {writes:?}");
+    let status: serde_json::Value =
+        serde_json::from_str(&w.ws.upkeep(&["status", "--json"]).stdout).unwrap();
+    let shown = status["servers"][0]["warnings"].as_array().unwrap();
+    assert!(
+        shown
+            .iter()
+            .any(|x| x.as_str().unwrap().contains("TF401289")),
+        "{status}"
+    );
+    let text = w.ws.upkeep(&["status"]).stdout;
+    assert!(
+        text.contains("warning: reviewer `nobody@example.com`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn base_moves_and_a_person_pushes_on_the_local_mirror() {
+    base_moves_then_a_person_pushes(world(local));
+}
+
+#[test]
+fn base_moves_and_a_person_pushes_on_github() {
+    base_moves_then_a_person_pushes(world(github));
+}
+
+#[test]
+fn base_moves_and_a_person_pushes_on_azure_devops() {
+    base_moves_then_a_person_pushes(world(azure));
+}
+
+#[test]
+fn an_unrecorded_branch_on_github_is_left_alone() {
+    an_unrecorded_bot_branch_is_left_alone(world(github));
+}
+
+#[test]
+fn an_unrecorded_branch_on_azure_devops_is_left_alone() {
+    an_unrecorded_bot_branch_is_left_alone(world(azure));
 }
 
 #[test]

@@ -528,8 +528,14 @@ fn a_human_commit_on_the_bot_branch_is_never_overwritten_and_a_fresh_pr_carries_
 #[test]
 fn a_crash_between_branch_and_pr_is_finished_without_a_duplicate() {
     let f = fixture("lockfile");
-    // Simulate the crash: the bot branch exists (written by upkeep) but no PR was recorded.
+    // Simulate the crash: the bot branch exists (written by upkeep), the state still marks the
+    // write in flight, and no PR was recorded.
     let base = f.mirror.head();
+    let store = upkeep::store::Store::open(&f.ws.path("state/upkeep.db")).unwrap();
+    store
+        .branch_write_started("demo-server", "upkeep/demo-server", &base.to_string())
+        .unwrap();
+    drop(store);
     let parent = f.mirror.repo.find_commit(base).unwrap();
     let sig = git2::Signature::now("upkeep", "upkeep@users.noreply.invalid").unwrap();
     f.mirror

@@ -24,6 +24,7 @@ pub struct RawMirror {
     pub api_url: Option<S<String>>,
     pub base_url: Option<S<String>>,
     pub api_version: Option<S<String>>,
+    pub identity_url: Option<S<String>>,
     pub token_env: Option<S<String>>,
     pub token_file: Option<S<String>>,
     pub labels: Option<S<Vec<S<String>>>>,
@@ -59,6 +60,8 @@ pub enum ForgeConfig {
         project: String,
         repository: String,
         api_version: String,
+        /// The Identities API host (reviewer names to ids); None: derived from `base_url`.
+        identity_url: Option<String>,
         token: SecretRef,
     },
 }
@@ -237,6 +240,10 @@ fn azure_devops(m: &RawMirror, cx: &Ctx<'_>, d: &mut Diagnostics<'_>) -> Option<
                 .api_version
                 .as_ref()
                 .map_or_else(|| "7.1".to_string(), |v| v.get_ref().clone()),
+            identity_url: m
+                .identity_url
+                .as_ref()
+                .map(|u| api_url(m, cx, d, ("identity-url", Some(u), ""), &token)),
             token,
         });
     }

@@ -1,6 +1,8 @@
 //! Stage `apply`: carry out the plan on the mirror and the forge, one small function per ladder
 //! step. Commits by a person on the bot branch are never overwritten; a PR someone opened (or a
-//! crashed run left) between the look and the write is adopted, not duplicated.
+//! crashed run left) between the look and the write is adopted, not duplicated. Every branch
+//! write is recorded (in flight before the push, its head after) so the next run can tell
+//! upkeep's branch from one a person touched.
 //!
 //! The one state write here comes first: a PR the forge shows closed without merge declines the
 //! version it proposed, before anything else is written.
@@ -12,7 +14,7 @@ use super::pin::Mirror;
 use super::propose::Proposal;
 use super::record;
 use crate::forge::{CommitWrite, ForgeError, PrInfo, PrRequest, PrState};
-use crate::pipeline::plan::PrPlan;
+use crate::pipeline::plan::{self, BranchOwner, PrPlan};
 use crate::pipeline::{ServerRun, bot_identity, branch_name};
 
 /// What carrying out the plan came to.
@@ -125,13 +127,27 @@ fn continue_beside_a_person(
         branch_name(&server.name),
         run.deps.store.prs(&server.name)?.len() + 1
     );
-    let fresh_state = mirror
+    let expected = match plan::owner(
+        mirror.forge.branch_state(&fresh)?.as_ref(),
+        run.deps
+            .store
+            .written_branch(&server.name, &fresh)?
+            .as_ref(),
+        &bot_identity().email,
+    ) {
+        BranchOwner::Absent => None,
+        BranchOwner::Upkeep { head } => Some(head),
+        BranchOwner::Touched { .. } => anyhow::bail!(
+            "{branch} and {fresh} were both changed by someone else; not overwriting their commits"
+        ),
+    };
+    let theirs = mirror
         .forge
-        .branch_state(&fresh, &server.mirror.base, &bot_identity())?;
-    if fresh_state.as_ref().is_some_and(|b| !b.only_bot_commits) {
-        anyhow::bail!("people pushed to both {branch} and {fresh}; not overwriting their commits");
-    }
-    let expected = fresh_state.map(|b| b.head);
+        .commits_beside(branch, &server.mirror.base, 10)
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not list the commits on the touched branch");
+            Vec::new()
+        });
     let head = write_pin(run, mirror, proposal, &fresh, expected.as_ref())?;
     let fresh_request = PrRequest {
         branch: fresh.clone(),
@@ -139,17 +155,18 @@ fn continue_beside_a_person(
     };
     let info = open_or_adopt(mirror, &fresh_request)?;
     if let Some(id) = their_pr {
-        let note = format!(
-            "upkeep found commits by someone else on `{branch}` and will not force-push over them. \
-             The rebuild of {} continues in {}. This PR is left as it is: merge or close it.",
-            mirror.latest.version, info.url
-        );
+        let commits: Vec<(&str, &str, &str)> = theirs
+            .iter()
+            .map(|c| (c.id.as_str(), c.author.as_str(), c.subject.as_str()))
+            .collect();
+        let note =
+            crate::render::touched_branch_note(branch, &mirror.latest.version, &info.url, &commits);
         if let Err(e) = mirror.forge.comment_pr(id, &note) {
             tracing::warn!(error = %e, "could not comment on the PR a person pushed to");
         }
     }
     run.report.notes.push(format!(
-        "a person pushed to {branch}; continued in a fresh PR on {fresh}"
+        "{branch} was changed by someone else since upkeep wrote it; continued in a fresh PR on {fresh}"
     ));
     Ok(Applied::Open(Box::new(OpenPr {
         info,
@@ -161,6 +178,9 @@ fn continue_beside_a_person(
 /// One commit on `branch` on top of the base branch that changes only the pinned value; the
 /// forge refuses it when the branch head is not `expected_head` (None: the branch must not
 /// exist). Returns the new head.
+///
+/// The write is recorded as in flight before the push and its head right after, so the next run
+/// knows this head as upkeep's ([`plan::owner`]).
 fn write_pin(
     run: &ServerRun<'_>,
     mirror: &Mirror,
@@ -168,15 +188,20 @@ fn write_pin(
     branch: &str,
     expected_head: Option<&String>,
 ) -> anyhow::Result<String> {
-    Ok(mirror.forge.write_branch(&CommitWrite {
+    let (store, server) = (&run.deps.store, &run.server.name);
+    let base_commit = &mirror.base.base_commit;
+    store.branch_write_started(server, branch, base_commit)?;
+    let head = mirror.forge.write_branch(&CommitWrite {
         branch: branch.to_string(),
-        base_commit: mirror.base.base_commit.clone(),
+        base_commit: base_commit.clone(),
         path: run.server.mirror.pin_file.clone(),
         content: proposal.new_content.clone(),
         message: proposal.commit_message.clone(),
         author: bot_identity(),
         expected_head: expected_head.cloned(),
-    })?)
+    })?;
+    store.branch_written(server, branch, &head)?;
+    Ok(head)
 }
 
 /// Open the PR; when the forge says one exists already (someone, or a crashed run, opened it

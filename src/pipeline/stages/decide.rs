@@ -1,10 +1,11 @@
 //! Stage `decide`: look at what the forge shows of the rebuild PR and the bot branch, and at what
-//! the state remembers of the server's PRs, then plan the PR action ([`plan::plan_pr`], pure:
-//! the idempotency ladder). Reads only; a dry run ends here with what it would do.
+//! the state remembers of the server's PRs and of what upkeep wrote to the branch, then plan the
+//! PR action ([`plan::owner`] and [`plan::plan_pr`], pure: the idempotency ladder). Reads only;
+//! a dry run ends here with what it would do.
 
 use super::pin::Mirror;
 use super::propose::Proposal;
-use crate::forge::{BranchState, PrInfo};
+use crate::forge::PrInfo;
 use crate::pipeline::plan::{self, ForgeView, PrPlan};
 use crate::pipeline::{ServerRun, bot_identity, branch_name};
 use crate::report::{PrAction, PullRequestReport};
@@ -40,10 +41,11 @@ pub fn decide(
         &branch,
         stored_open.as_ref().and_then(|p| p.forge_id.as_deref()),
     )?;
-    let branch_state: Option<BranchState> =
-        mirror
-            .forge
-            .branch_state(&branch, &server.mirror.base, &bot_identity())?;
+    let owner = plan::owner(
+        mirror.forge.branch_state(&branch)?.as_ref(),
+        store.written_branch(&server.name, &branch)?.as_ref(),
+        &bot_identity().email,
+    );
     let plan = plan::plan_pr(&plan::PlanInput {
         version,
         stored_open: stored_open.as_ref(),
@@ -53,10 +55,10 @@ pub fn decide(
             title: &p.title,
             body_hash: None,
         }),
-        branch: branch_state.as_ref(),
+        branch: &owner,
         body_hash: &proposal.body_hash,
     });
-    tracing::info!(plan = ?plan, version = %version, held = proposal.held, "pr decision");
+    tracing::info!(plan = ?plan, owner = ?owner, version = %version, held = proposal.held, "pr decision");
     Ok(Decision {
         stored_open,
         stored_this,

@@ -13,6 +13,7 @@ use super::judge::Judged;
 use super::pin::Mirror;
 use super::propose::Proposal;
 use crate::deps::Deps;
+use crate::pipeline::plan::PrPlan;
 use crate::pipeline::{ServerRun, now_str};
 use crate::render;
 use crate::report::{MovedTag, PrAction, ServerReport, Status};
@@ -157,6 +158,7 @@ fn opened(
     pr.url = Some(open.info.url.clone());
     pr.branch.clone_from(&open.branch);
     run.report.status = decision.plan.status(held);
+    run.report.warnings = forge_warnings(run, decision, &open.info.warnings)?;
     let record = PrRecord {
         id: 0,
         server: server.name.clone(),
@@ -371,6 +373,25 @@ pub fn new_email(
 
 pub fn sha256_hex(s: &str) -> String {
     hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+/// The forge's warnings about the open PR: this run's, when it wrote the PR (kept for
+/// `status`), else the ones kept from the run that last did (an unchanged PR reads nothing
+/// that could say).
+fn forge_warnings(
+    run: &ServerRun<'_>,
+    decision: &Decision,
+    now: &[String],
+) -> anyhow::Result<Vec<String>> {
+    let store = &run.deps.store;
+    if decision.plan == PrPlan::Unchanged {
+        return store.forge_warnings(&run.server.name);
+    }
+    for w in now {
+        tracing::warn!(warning = %w, "the forge did not do everything asked");
+    }
+    store.put_forge_warnings(&run.server.name, now)?;
+    Ok(now.to_vec())
 }
 
 #[cfg(test)]
