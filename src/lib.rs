@@ -40,8 +40,8 @@
 //! status    -> license render report store
 //! metrics   -> http
 //! progress  ->
-//! pipeline  -> deps forge http license notify render report store upstream
-//! deps      -> forge http store
+//! pipeline  -> advisories deps forge http license mcp notify render report store upstream
+//! deps      -> forge http mcp store
 //! upstream  -> http
 //! forge     -> http
 //! license   ->
@@ -50,8 +50,8 @@
 //! notify    -> render
 //! store     -> report
 //! http      ->
-//! render    -> license report upstream::diff
-//! report    -> upstream::diff upstream::channels
+//! render    -> license mcp report upstream::diff
+//! report    -> mcp upstream::diff upstream::channels
 //! config    -> forge::pin upstream::version
 //! secret    ->
 //! failpoint ->

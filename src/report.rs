@@ -283,6 +283,19 @@ pub struct LicenseReport {
     pub files: Vec<serde_json::Value>,
 }
 
+/// The MCP surface gate's answer for a release whose surface has findings at the `hold-on`
+/// levels: held until approved, or released by an approval of this very surface.
+#[derive(Debug, Clone, Serialize)]
+pub struct McpReviewReport {
+    /// `held` or `approved`.
+    pub state: String,
+    /// The fingerprint of the proposed surface the approval is (to be) recorded against.
+    pub fingerprint: String,
+    /// The severities that hold (`hold-on`).
+    pub hold_on: Vec<String>,
+    pub approved_by: Option<String>,
+}
+
 /// What happened to the rebuild PR in this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -337,6 +350,12 @@ pub struct ServerReport {
     pub latest: Option<Latest>,
     pub license: Option<LicenseReport>,
     pub diff: Option<ReleaseDiff>,
+    /// What the release changes in what a model sees (issue 16's contract); `null` when
+    /// neither revision uses an MCP SDK, or the change was not judged in this run.
+    pub mcp_surface: Option<crate::mcp::McpSurfaceReport>,
+    /// The MCP surface gate: set when the surface has findings at the `hold-on` levels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp_review: Option<McpReviewReport>,
     pub pull_request: Option<PullRequestReport>,
     pub emails_queued: usize,
     pub moved_tags: Vec<MovedTag>,
@@ -398,6 +417,8 @@ impl ServerReport {
             latest: None,
             license: None,
             diff: None,
+            mcp_surface: None,
+            mcp_review: None,
             pull_request: None,
             emails_queued: 0,
             moved_tags: Vec::new(),

@@ -13,6 +13,7 @@
 pub mod diag;
 mod email;
 mod license;
+mod mcp;
 mod raw;
 mod schedule;
 mod secrets;
@@ -29,6 +30,7 @@ pub use diag::Diagnostic;
 use diag::Diagnostics;
 pub use email::{DigestConfig, EmailConfig, EmailTransport, SmtpConfig, SmtpTls};
 pub use license::LicensePolicyConfig;
+pub use mcp::McpConfig;
 use raw::RawConfig;
 pub use schedule::{DEFAULT_RECHECK, ScheduleConfig, parse_cron};
 pub use secrets::SecretRef;
@@ -50,6 +52,8 @@ pub struct ValidConfig {
     pub schedule: ScheduleConfig,
     pub email: EmailConfig,
     pub license: LicensePolicyConfig,
+    /// `[mcp]`: the MCP surface gate (each server's own, with overrides, is on the server).
+    pub mcp: McpConfig,
     pub service: ServiceConfig,
     pub servers: Vec<ServerConfig>,
 }
@@ -142,14 +146,16 @@ fn first_line(s: &str) -> String {
 /// a value was wrong, so the next problem is still found).
 fn validate(path: &Path, raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig {
     let license = license::validate(raw.license.as_ref(), None, d);
+    let mcp = mcp::validate(raw.mcp.as_ref(), None, d);
     ValidConfig {
         file: path.to_path_buf(),
         state: state::validate(raw.state, d),
         schedule: schedule::validate(raw.schedule, d),
         email: email::validate(raw.email, d),
         service: service::validate(raw.service, d),
-        servers: servers::validate_all(raw.servers, &license, d),
+        servers: servers::validate_all(raw.servers, &license, &mcp, d),
         license,
+        mcp,
     }
 }
 

@@ -7,6 +7,7 @@ use toml::Spanned;
 
 use super::email::RawEmail;
 use super::license::RawLicense;
+use super::mcp::RawMcp;
 use super::schedule::RawSchedule;
 use super::servers::RawServer;
 use super::service::RawService;
@@ -22,6 +23,7 @@ pub struct RawConfig {
     pub schedule: Option<RawSchedule>,
     pub email: Option<RawEmail>,
     pub license: Option<RawLicense>,
+    pub mcp: Option<RawMcp>,
     pub service: Option<RawService>,
     #[serde(default)]
     pub servers: Vec<S<RawServer>>,

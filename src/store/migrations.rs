@@ -145,6 +145,24 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, seq)
     );
     ",
+    // 6: the MCP surface gate: a release whose surface has findings at the `hold-on` levels is
+    // held until someone approves that surface (keyed on its fingerprint), like a license change.
+    r"
+    CREATE TABLE mcp_reviews (
+        server TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        judgement TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE mcp_approvals (
+        server TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        approved_by TEXT NOT NULL,
+        note TEXT,
+        approved_at TEXT NOT NULL,
+        PRIMARY KEY (server, fingerprint)
+    );
+    ",
 ];
 
 /// Apply every migration newer than the database's `user_version`, each in its own transaction.

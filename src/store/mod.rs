@@ -179,6 +179,38 @@ pub struct Approval {
     pub approved_at: String,
 }
 
+/// What a person reviews before a held rebuild goes on: a license change (legal) or a change of
+/// the MCP surface with findings (security). Each kind has its pending reviews and approvals,
+/// keyed on the fingerprint of what was reviewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewKind {
+    License,
+    Mcp,
+}
+
+impl ReviewKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewKind::License => "license",
+            ReviewKind::Mcp => "mcp",
+        }
+    }
+
+    fn reviews_table(self) -> &'static str {
+        match self {
+            ReviewKind::License => "license_reviews",
+            ReviewKind::Mcp => "mcp_reviews",
+        }
+    }
+
+    fn approvals_table(self) -> &'static str {
+        match self {
+            ReviewKind::License => "license_approvals",
+            ReviewKind::Mcp => "mcp_approvals",
+        }
+    }
+}
+
 /// An email waiting in (or gone through) the outbox.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OutboxRow {
@@ -946,22 +978,48 @@ impl Store {
         by: &str,
         note: Option<&str>,
     ) -> anyhow::Result<()> {
+        self.approve(ReviewKind::License, server, fingerprint, by, note)
+    }
+
+    /// Record `by`'s approval of the `kind` change of `server` with this fingerprint.
+    pub fn approve(
+        &self,
+        kind: ReviewKind,
+        server: &str,
+        fingerprint: &str,
+        by: &str,
+        note: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let sql = format!(
+            "INSERT INTO {}(server, fingerprint, approved_by, note, approved_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(server, fingerprint) DO UPDATE SET approved_by = ?3, note = ?4, approved_at = ?5",
+            kind.approvals_table()
+        );
         self.transaction(|tx| {
-            tx.execute(
-                "INSERT INTO license_approvals(server, fingerprint, approved_by, note, approved_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(server, fingerprint) DO UPDATE SET approved_by = ?3, note = ?4, approved_at = ?5",
-                params![server, fingerprint, by, note, ts(now())],
-            )?;
+            tx.execute(&sql, params![server, fingerprint, by, note, ts(now())])?;
             // The approval changes the decision while upstream stays the same.
             Self::forget_quiet_mark(tx, server)
         })
     }
 
     pub fn approval(&self, server: &str, fingerprint: &str) -> anyhow::Result<Option<Approval>> {
+        self.approval_of(ReviewKind::License, server, fingerprint)
+    }
+
+    /// The approval of the `kind` change of `server` with this fingerprint, if recorded.
+    pub fn approval_of(
+        &self,
+        kind: ReviewKind,
+        server: &str,
+        fingerprint: &str,
+    ) -> anyhow::Result<Option<Approval>> {
         Ok(self
             .conn()
             .query_row(
-                "SELECT server, fingerprint, approved_by, note, approved_at FROM license_approvals WHERE server = ?1 AND fingerprint = ?2",
+                &format!(
+                    "SELECT server, fingerprint, approved_by, note, approved_at FROM {} WHERE server = ?1 AND fingerprint = ?2",
+                    kind.approvals_table()
+                ),
                 params![server, fingerprint],
                 Self::approval_from_row,
             )
@@ -991,10 +1049,22 @@ impl Store {
 
     /// The pending license review of a server: (fingerprint, judgement JSON), if one is held.
     pub fn pending_review(&self, server: &str) -> anyhow::Result<Option<(String, String)>> {
+        self.pending(ReviewKind::License, server)
+    }
+
+    /// The pending `kind` review of a server: (fingerprint, judgement JSON), if one is held.
+    pub fn pending(
+        &self,
+        kind: ReviewKind,
+        server: &str,
+    ) -> anyhow::Result<Option<(String, String)>> {
         Ok(self
             .conn()
             .query_row(
-                "SELECT fingerprint, judgement FROM license_reviews WHERE server = ?1",
+                &format!(
+                    "SELECT fingerprint, judgement FROM {} WHERE server = ?1",
+                    kind.reviews_table()
+                ),
                 params![server],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -1007,10 +1077,24 @@ impl Store {
         fingerprint: &str,
         judgement_json: &str,
     ) -> anyhow::Result<()> {
+        Self::put_pending(tx, ReviewKind::License, server, fingerprint, judgement_json)
+    }
+
+    /// Remember that the `kind` change of `server` with this fingerprint waits for review.
+    pub fn put_pending(
+        tx: &rusqlite::Transaction<'_>,
+        kind: ReviewKind,
+        server: &str,
+        fingerprint: &str,
+        judgement_json: &str,
+    ) -> anyhow::Result<()> {
         tx.execute(
-            "INSERT INTO license_reviews(server, fingerprint, judgement, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(server) DO UPDATE SET fingerprint = ?2, judgement = ?3,
-                 created_at = CASE WHEN fingerprint = ?2 THEN created_at ELSE ?4 END",
+            &format!(
+                "INSERT INTO {}(server, fingerprint, judgement, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(server) DO UPDATE SET fingerprint = ?2, judgement = ?3,
+                     created_at = CASE WHEN fingerprint = ?2 THEN created_at ELSE ?4 END",
+                kind.reviews_table()
+            ),
             params![server, fingerprint, judgement_json, ts(now())],
         )?;
         Ok(())
@@ -1020,8 +1104,17 @@ impl Store {
         tx: &rusqlite::Transaction<'_>,
         server: &str,
     ) -> anyhow::Result<()> {
+        Self::clear_pending(tx, ReviewKind::License, server)
+    }
+
+    /// Nothing of `kind` waits for review for `server` (any more).
+    pub fn clear_pending(
+        tx: &rusqlite::Transaction<'_>,
+        kind: ReviewKind,
+        server: &str,
+    ) -> anyhow::Result<()> {
         tx.execute(
-            "DELETE FROM license_reviews WHERE server = ?1",
+            &format!("DELETE FROM {} WHERE server = ?1", kind.reviews_table()),
             params![server],
         )?;
         Ok(())
