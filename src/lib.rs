@@ -37,7 +37,7 @@
 //! demo      -> deps pipeline report status store
 //! scheduler -> deps pipeline report service store
 //! service   -> deps http metrics pipeline report status store
-//! status    -> license render report store
+//! status    -> advisories license render report store
 //! metrics   -> http
 //! progress  ->
 //! pipeline  -> advisories deps forge http license mcp notify render report store upstream

@@ -356,6 +356,9 @@ pub struct ServerReport {
     /// The MCP surface gate: set when the surface has findings at the `hold-on` levels.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mcp_review: Option<McpReviewReport>,
+    /// Known advisories against the pinned and the proposed release (issue 18's contract:
+    /// `pinned`, `proposed`, `fixed_by_proposed`, `error`, ...); null when not looked up.
+    pub advisories: Option<serde_json::Value>,
     pub pull_request: Option<PullRequestReport>,
     pub emails_queued: usize,
     pub moved_tags: Vec<MovedTag>,
@@ -419,6 +422,7 @@ impl ServerReport {
             diff: None,
             mcp_surface: None,
             mcp_review: None,
+            advisories: None,
             pull_request: None,
             emails_queued: 0,
             moved_tags: Vec::new(),

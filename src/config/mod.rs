@@ -10,6 +10,7 @@
 //! [`service`], [`license`] and [`servers`] (with `release`, `mirror` and `channels`). This file
 //! holds the entry points ([`load`], [`parse`]) and the pass that collects the diagnostics.
 
+mod advisories;
 pub mod diag;
 mod email;
 mod license;
@@ -26,6 +27,7 @@ mod values;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use advisories::{AdvisoriesConfig, ServerAdvisories};
 pub use diag::Diagnostic;
 use diag::Diagnostics;
 pub use email::{DigestConfig, EmailConfig, EmailTransport, SmtpConfig, SmtpTls};
@@ -54,6 +56,8 @@ pub struct ValidConfig {
     pub license: LicensePolicyConfig,
     /// `[mcp]`: the MCP surface gate (each server's own, with overrides, is on the server).
     pub mcp: McpConfig,
+    /// `[advisories]`: where security advisories are looked up.
+    pub advisories: AdvisoriesConfig,
     pub service: ServiceConfig,
     pub servers: Vec<ServerConfig>,
 }
@@ -156,6 +160,7 @@ fn validate(path: &Path, raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig
         servers: servers::validate_all(raw.servers, &license, &mcp, d),
         license,
         mcp,
+        advisories: advisories::validate(raw.advisories.as_ref(), d),
     }
 }
 

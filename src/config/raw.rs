@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::advisories::RawAdvisories;
 use super::email::RawEmail;
 use super::license::RawLicense;
 use super::mcp::RawMcp;
@@ -24,6 +25,7 @@ pub struct RawConfig {
     pub email: Option<RawEmail>,
     pub license: Option<RawLicense>,
     pub mcp: Option<RawMcp>,
+    pub advisories: Option<RawAdvisories>,
     pub service: Option<RawService>,
     #[serde(default)]
     pub servers: Vec<S<RawServer>>,

@@ -163,6 +163,25 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (server, fingerprint)
     );
     ",
+    // 7: security advisories: the details of each advisory by id and `modified` (the OSV
+    // querybatch answers with ids only), and each server's last answer (what the next run's
+    // fleet query asks, and what is shown when the service is down).
+    r"
+    CREATE TABLE advisory_vulns (
+        id TEXT PRIMARY KEY,
+        modified TEXT NOT NULL,
+        body BLOB NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE advisory_state (
+        server TEXT PRIMARY KEY,
+        packages TEXT NOT NULL,
+        pinned TEXT,
+        proposed TEXT,
+        report TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    ",
 ];
 
 /// Apply every migration newer than the database's `user_version`, each in its own transaction.

@@ -179,6 +179,16 @@ pub struct Approval {
     pub approved_at: String,
 }
 
+/// What a server's last advisory check asked (packages as JSON, versions) and found (the
+/// advisory report as JSON). The store keeps the texts; the pipeline reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvisoryState {
+    pub packages: String,
+    pub pinned: Option<String>,
+    pub proposed: Option<String>,
+    pub report: Option<String>,
+}
+
 /// What a person reviews before a held rebuild goes on: a license change (legal) or a change of
 /// the MCP surface with findings (security). Each kind has its pending reviews and approvals,
 /// keyed on the fingerprint of what was reviewed.
@@ -1118,6 +1128,77 @@ impl Store {
             params![server],
         )?;
         Ok(())
+    }
+
+    // ---- Security advisories ---------------------------------------------------------------
+
+    /// The cached record of advisory `id`: (`modified`, the record's JSON).
+    pub fn advisory_vuln(&self, id: &str) -> anyhow::Result<Option<(String, Vec<u8>)>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT modified, body FROM advisory_vulns WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    pub fn put_advisory_vuln(&self, id: &str, modified: &str, body: &[u8]) -> anyhow::Result<()> {
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO advisory_vulns(id, modified, body, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET modified = ?2, body = ?3, updated_at = ?4",
+                params![id, modified, body, ts(now())],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// What a server's last advisory check asked and found.
+    pub fn advisory_state(&self, server: &str) -> anyhow::Result<Option<AdvisoryState>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT packages, pinned, proposed, report FROM advisory_state WHERE server = ?1",
+                params![server],
+                |r| {
+                    Ok(AdvisoryState {
+                        packages: r.get(0)?,
+                        pinned: r.get(1)?,
+                        proposed: r.get(2)?,
+                        report: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn put_advisory_state(
+        &self,
+        server: &str,
+        packages_json: &str,
+        pinned: Option<&str>,
+        proposed: Option<&str>,
+        report_json: &str,
+    ) -> anyhow::Result<()> {
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO advisory_state(server, packages, pinned, proposed, report, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(server) DO UPDATE SET packages = ?2, pinned = ?3, proposed = ?4,
+                     report = ?5, updated_at = ?6",
+                params![
+                    server,
+                    packages_json,
+                    pinned,
+                    proposed,
+                    report_json,
+                    ts(now())
+                ],
+            )?;
+            Ok(())
+        })
     }
 
     // ---- HTTP conditional-request cache ------------------------------------------------------

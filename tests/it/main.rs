@@ -5,8 +5,11 @@
 mod channels_support;
 #[path = "../forge_support/mod.rs"]
 mod forge_support;
+#[path = "../osv_support/mod.rs"]
+mod osv_support;
 mod support;
 
+mod advisories_e2e;
 mod channels_e2e;
 mod check;
 mod env_faults;

@@ -14,6 +14,7 @@ use std::ops::Range;
 
 use serde::Deserialize;
 
+use super::advisories::{self, RawServerAdvisories, ServerAdvisories};
 use super::diag::Diagnostics;
 use super::license::{self, LicensePolicyConfig, RawLicense};
 use super::mcp::{self, McpConfig, RawMcp};
@@ -36,6 +37,7 @@ pub struct RawServer {
     pub mirror: Option<S<RawMirror>>,
     pub license: Option<RawLicense>,
     pub mcp: Option<RawMcp>,
+    pub advisories: Option<RawServerAdvisories>,
     pub channels: Option<S<RawChannels>>,
 }
 
@@ -52,6 +54,8 @@ pub struct ServerConfig {
     pub license: LicensePolicyConfig,
     /// The MCP surface gate: `[mcp]` with this server's `[servers.mcp]` on top.
     pub mcp: McpConfig,
+    /// `[servers.advisories]`: on or off, and the packages when the manifests do not say.
+    pub advisories: ServerAdvisories,
     /// Settings of every non-git channel the server uses (as `release.channel` or in `verify`).
     pub channels: BTreeMap<Channel, ChannelConfig>,
 }
@@ -104,6 +108,7 @@ fn validate(
     let mirror = mirror::validate(s.mirror.as_ref(), &who, span.clone(), d);
     let server_license = license::validate(s.license.as_ref(), Some(license), d);
     let server_mcp = mcp::validate(s.mcp.as_ref(), Some(mcp), d);
+    let server_advisories = advisories::validate_server(s.advisories.as_ref(), &who, d);
     let channels = release
         .as_ref()
         .map(|r| channels::validate(s.channels.as_ref(), r, &upstream, &who, span.clone(), d))
@@ -134,6 +139,7 @@ fn validate(
         mirror: mirror?,
         license: server_license,
         mcp: server_mcp,
+        advisories: server_advisories,
         channels,
     })
 }

@@ -12,6 +12,7 @@ use git2::Oid;
 
 use super::fetch::Upstream;
 use super::pin::Mirror;
+use super::security::Security;
 use crate::config::ServerConfig;
 use crate::license::{self, LicenseJudgement, LicensePolicy, LicenseSnapshot, Verdict};
 use crate::mcp::{self, McpSurfaceReport};
@@ -33,6 +34,8 @@ pub struct Judged {
     pub mcp: Option<McpJudgement>,
     /// None when the pinned commit is not in the upstream history.
     pub diff: Option<ReleaseDiff>,
+    /// The advisories of the pinned and the proposed release; None when not looked up.
+    pub security: Option<Security>,
 }
 
 impl Judged {
@@ -63,6 +66,7 @@ pub fn judge(
     run: &mut ServerRun<'_>,
     upstream: &Upstream,
     mirror: &Mirror,
+    security: Option<Security>,
 ) -> anyhow::Result<Judged> {
     let repo = &upstream.fetched.repo;
     let new_oid = Oid::from_str(&mirror.latest.commit)?;
@@ -113,6 +117,7 @@ pub fn judge(
         license_held,
         mcp,
         diff,
+        security,
     })
 }
 

@@ -8,9 +8,10 @@ use super::judge::Judged;
 use super::pin::Mirror;
 use super::record::sha256_hex;
 use super::releases::Releases;
+use crate::advisories::render as advisory_texts;
 use crate::forge::pin::{self, Pin};
 use crate::pipeline::ServerRun;
-use crate::render::{self, ApprovalView, McpView, RebuildView};
+use crate::render::{self, ApprovalView, McpView, RebuildView, SecurityView};
 use crate::report::{Latest, Pinned};
 use crate::store::Approval;
 use crate::upstream;
@@ -55,7 +56,10 @@ impl Proposal {
                 held: m.held,
                 approval: m.approval.as_ref().map(approval_view),
             }),
-            security: None,
+            security: judged.security.as_ref().map(|s| SecurityView {
+                section: &s.section,
+                leads: advisory_texts::leads_pr_body(&s.report),
+            }),
             diff: judged.diff.as_ref(),
             release_notes: self.release_notes.as_deref(),
             channels: &run.report.channels,
@@ -108,10 +112,12 @@ pub fn propose(
         body_hash: String::new(),
     };
     let view = proposal.view(run, judged);
-    let (title, body) = (
-        render::pr_title(&view),
-        render::pr_body(&view, mirror.forge.body_limit()),
-    );
+    let title = render::pr_title(&view);
+    let title = match &judged.security {
+        Some(s) => advisory_texts::pr_title(&title, &s.report),
+        None => title,
+    };
+    let (title, body) = (title, render::pr_body(&view, mirror.forge.body_limit()));
     let commit_message = render::commit_message(&view);
     let (new_content, pin_diff) = edit_pin(run, mirror)?;
     proposal.body_hash = sha256_hex(&format!("{title}\n{body}\n{}", judged.held()));
@@ -134,6 +140,13 @@ fn labels(run: &ServerRun<'_>, judged: &Judged) -> Vec<String> {
     }
     if judged.mcp_held() {
         labels.push(render::MCP_REVIEW_LABEL.into());
+    }
+    if judged
+        .security
+        .as_ref()
+        .is_some_and(|s| s.report.is_security_fix())
+    {
+        labels.push(advisory_texts::SECURITY_LABEL.into());
     }
     labels
 }
