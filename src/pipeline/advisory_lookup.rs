@@ -56,6 +56,8 @@ pub struct Fleet {
     answer: Result<FleetAnswer, String>,
     /// False in a dry run: the state is not written.
     write: bool,
+    /// Set when a server's own lookup failed: the others do not wait out the retries again.
+    down: std::sync::Mutex<Option<String>>,
 }
 
 impl Fleet {
@@ -65,6 +67,7 @@ impl Fleet {
             client: None,
             answer: Err("advisory lookups are turned off".into()),
             write: false,
+            down: std::sync::Mutex::new(None),
         }
     }
 
@@ -92,6 +95,7 @@ impl Fleet {
                     client: None,
                     answer: Err(error),
                     write: false,
+                    down: std::sync::Mutex::new(None),
                 };
             }
         };
@@ -113,6 +117,7 @@ impl Fleet {
             client: Some(client),
             answer,
             write: !dry_run,
+            down: std::sync::Mutex::new(None),
         }
     }
 
@@ -131,18 +136,30 @@ impl Fleet {
         if wanted.iter().all(|q| answer.matches.contains_key(q)) {
             return Ok(Cow::Borrowed(answer));
         }
+        if let Some(e) = self.down().clone() {
+            return Err(e);
+        }
         tracing::info!(server = %query.server, "packages or versions changed since the last check; asking about them");
-        advisories::lookup(
-            client,
-            &StateVulnCache {
-                store,
-                write: self.write,
-            },
-            std::slice::from_ref(query),
-            Utc::now(),
-        )
-        .map(Cow::Owned)
-        .map_err(|e| format!("{e:#}"))
+        let cache = StateVulnCache {
+            store,
+            write: self.write,
+        };
+        match advisories::lookup(client, &cache, std::slice::from_ref(query), Utc::now()) {
+            Ok(answer) => Ok(Cow::Owned(answer)),
+            Err(e) => {
+                let e = format!("{e:#}");
+                *self.down() = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Fleet {
+    fn down(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.down
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
