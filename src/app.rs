@@ -16,6 +16,7 @@ use crate::config::{self, ValidConfig};
 use crate::deps::{Deps, forge_for, open_store};
 use crate::exit;
 use crate::pipeline::{self, RunError, RunOptions};
+use crate::store::ReviewKind;
 
 /// `writeln!` for text people read: control characters from upstream text shown escaped.
 macro_rules! outln {
@@ -89,6 +90,7 @@ fn state_command(config: &ValidConfig, command: Command) -> anyhow::Result<i32> 
         Command::Outbox(args) => outbox(config, &args),
         Command::Runs(args) => runs(config, &args),
         Command::Tag(cmd) => tag(config, cmd),
+        Command::Review(cmd) => review(config, cmd),
         Command::Check(_) | Command::Demo(_) | Command::Sync(_) | Command::Serve => {
             unreachable!("not a state command")
         }
@@ -317,31 +319,17 @@ fn status(config: &ValidConfig, args: &StatusArgs) -> anyhow::Result<i32> {
 }
 
 fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
-    let store = open_store(config)?;
-    let mut out = std::io::stdout().lock();
     match cmd {
         LicenseCommand::Approve { server, by, note } => {
-            if config.server(&server).is_none() {
-                errln!("error: unknown server `{server}`");
-                return Ok(exit::CONFIG);
-            }
-            let Some((fingerprint, _)) = store.pending_review(&server)? else {
-                errln!("error: {server} has no license change waiting for review");
-                return Ok(exit::FAILED);
-            };
-            store.approve_license(&server, &fingerprint, &by, note.as_deref())?;
-            outln!(
-                out,
-                "Approved the license of {server} (fingerprint {}) by {by}.\nThe next sync marks the rebuild PR ready for review.",
-                &fingerprint[..fingerprint.len().min(16)]
-            )?;
-            Ok(exit::OK)
+            approve(config, ReviewKind::License, &server, &by, note.as_deref())
         }
         LicenseCommand::Show { server } => {
             if config.server(&server).is_none() {
                 errln!("error: unknown server `{server}`");
                 return Ok(exit::CONFIG);
             }
+            let store = open_store(config)?;
+            let mut out = std::io::stdout().lock();
             write!(
                 out,
                 "{}",
@@ -350,6 +338,51 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
             Ok(exit::OK)
         }
     }
+}
+
+fn review(config: &ValidConfig, cmd: crate::cli::ReviewCommand) -> anyhow::Result<i32> {
+    let crate::cli::ReviewCommand::Approve {
+        server,
+        kind,
+        by,
+        note,
+    } = cmd;
+    let kind = match kind {
+        crate::cli::ReviewKindArg::Mcp => ReviewKind::Mcp,
+        crate::cli::ReviewKindArg::License => ReviewKind::License,
+    };
+    approve(config, kind, &server, &by, note.as_deref())
+}
+
+/// Approve the pending `kind` review of `server`: recorded against the fingerprint of what was
+/// held, so a later, different change needs its own approval.
+fn approve(
+    config: &ValidConfig,
+    kind: ReviewKind,
+    server: &str,
+    by: &str,
+    note: Option<&str>,
+) -> anyhow::Result<i32> {
+    if config.server(server).is_none() {
+        eprintln!("error: unknown server `{server}`");
+        return Ok(exit::CONFIG);
+    }
+    let what = match kind {
+        ReviewKind::License => "license change",
+        ReviewKind::Mcp => "MCP surface change",
+    };
+    let store = open_store(config)?;
+    let Some((fingerprint, _)) = store.pending(kind, server)? else {
+        eprintln!("error: {server} has no {what} waiting for review");
+        return Ok(exit::FAILED);
+    };
+    store.approve(kind, server, &fingerprint, by, note)?;
+    writeln!(
+        std::io::stdout().lock(),
+        "Approved the {what} of {server} (fingerprint {}) by {by}.\nThe next sync marks the rebuild PR ready for review unless something else holds it.",
+        &fingerprint[..fingerprint.len().min(16)]
+    )?;
+    Ok(exit::OK)
 }
 
 fn tag(config: &ValidConfig, cmd: crate::cli::TagCommand) -> anyhow::Result<i32> {

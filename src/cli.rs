@@ -51,6 +51,33 @@ pub enum Command {
     /// Moved release tags: accept the commit a tag points at now, after checking it
     #[command(subcommand)]
     Tag(TagCommand),
+    /// Held reviews (license, MCP surface): record an approval that releases the hold
+    #[command(subcommand)]
+    Review(ReviewCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Record that the pending KIND change of SERVER was reviewed and approved; the next sync
+    /// marks the rebuild PR ready for review (if nothing else holds it)
+    Approve {
+        server: String,
+        /// What was reviewed: `mcp` (the MCP surface) or `license`
+        #[arg(long, value_enum)]
+        kind: ReviewKindArg,
+        /// Who approved it (recorded and shown on the PR)
+        #[arg(long)]
+        by: String,
+        /// A note, e.g. a ticket
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReviewKindArg {
+    Mcp,
+    License,
 }
 
 #[derive(Debug, Subcommand)]

@@ -261,6 +261,8 @@ fn config_text(abs: &Path, up: &Path, mirrors: &Path) -> String {
 [state]\npath = {db}\ncache-dir = {cache}\n\n\
 [schedule]\ncron = \"0 */6 * * *\"\ntimezone = \"UTC\"\n\n\
 [email]\nfrom = \"upkeep@example.com\"\ntransport = \"file\"\ndir = {outbox}\n\n\
+# The demo is offline: no security advisory lookups (see README, \"Security advisories\").\n\
+[advisories]\nenabled = false\n\n\
 [[servers]]\nname = \"weather-mcp\"\nupstream = {weather}\nowners = [\"weather-owners@example.com\"]\nrelease = {{ channel = \"git-tags\", tag-pattern = \"^v(.+)$\", prerelease = false }}\n\n\
 [servers.mirror]\nforge = \"local\"\nrepo = {weather_mirror}\nbase = \"main\"\npin-file = \"azure-pipelines.yml\"\npin-format = \"azure-pipelines\"\n\n\
 [[servers]]\nname = \"search-mcp\"\nupstream = {search}\nowners = [\"search-owners@example.com\"]\nrelease = {{ channel = \"git-tags\", tag-pattern = \"^v(.+)$\" }}\n\n\

@@ -38,6 +38,8 @@ pub struct Deps {
     pub events: crate::events::Bus,
     /// Cancelled on shutdown: servers not started yet are skipped; started ones finish.
     pub stop: tokio_util::sync::CancellationToken,
+    /// MCP surfaces extracted in this process, by tree: a pinned release is read once.
+    pub mcp_surfaces: Arc<crate::mcp::SurfaceCache>,
 }
 
 impl Deps {
@@ -65,6 +67,7 @@ impl Deps {
             concurrency,
             events: crate::events::Bus::new(),
             stop: tokio_util::sync::CancellationToken::new(),
+            mcp_surfaces: Arc::new(crate::mcp::SurfaceCache::default()),
         })
     }
 }

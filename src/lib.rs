@@ -40,12 +40,12 @@
 //! demo      -> deps pipeline report status store
 //! scheduler -> deps pipeline report service store
 //! service   -> deps http metrics pipeline report status store
-//! status    -> license render report store
+//! status    -> advisories license render report store
 //! metrics   -> http
 //! progress  ->
 //! term      ->
-//! pipeline  -> deps forge http license notify render report store upstream
-//! deps      -> forge http store
+//! pipeline  -> advisories deps forge http license mcp notify render report store upstream
+//! deps      -> forge http mcp store
 //! upstream  -> http
 //! forge     -> http
 //! license   ->
@@ -54,8 +54,8 @@
 //! notify    -> render
 //! store     -> report
 //! http      ->
-//! render    -> license report upstream::diff
-//! report    -> upstream::diff upstream::channels
+//! render    -> license mcp report upstream::diff
+//! report    -> mcp upstream::diff upstream::channels
 //! config    -> forge::pin upstream::version license::code upstream::channels::advice
 //! secret    ->
 //! files     ->

@@ -57,6 +57,12 @@ struct ServerLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServerSeverityLabels {
+    server: String,
+    severity: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ServerStatusLabels {
     server: String,
     status: String,
@@ -193,6 +199,8 @@ pub struct ServerGauge {
     pub name: String,
     pub held: bool,
     pub last_success: Option<f64>,
+    /// Advisories against the pinned release per severity (empty: never looked up).
+    pub advisories: Vec<(String, usize)>,
 }
 
 /// Every scrape-time family, registered into a registry made for one scrape and filled from
@@ -234,6 +242,22 @@ fn register_scrape(r: &mut Registry, scrape: &Scrape) {
             last_success.get_or_create(&labels).set(t);
         }
     }
+    let advisories = Family::<ServerSeverityLabels, Gauge>::default();
+    for s in &scrape.servers {
+        for (severity, n) in &s.advisories {
+            advisories
+                .get_or_create(&ServerSeverityLabels {
+                    server: s.name.clone(),
+                    severity: severity.clone(),
+                })
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+    }
+    r.register(
+        "upkeep_server_advisories",
+        "Known advisories against the server's pinned release, by severity (last check)",
+        advisories,
+    );
     let servers_held = Gauge::<i64>::default();
     servers_held
         .set(i64::try_from(scrape.servers.iter().filter(|s| s.held).count()).unwrap_or(i64::MAX));
@@ -544,11 +568,13 @@ mod tests {
                     name: "we\"ird\\name".into(),
                     held: true,
                     last_success: Some(1_700_000_000.0),
+                    advisories: vec![("high".into(), 2), ("low".into(), 0)],
                 },
                 ServerGauge {
                     name: "plain".into(),
                     held: false,
                     last_success: None,
+                    advisories: Vec::new(),
                 },
             ],
             http,
@@ -573,6 +599,10 @@ mod tests {
             )
         );
         assert!(text.contains("upkeep_run_in_progress 1\n"));
+        assert!(text.contains(
+            "upkeep_server_advisories{server=\"we\\\"ird\\\\name\",severity=\"high\"} 2\n"
+        ));
+        assert!(!text.contains("upkeep_server_advisories{server=\"plain\""));
         // Every family is declared once, before its samples.
         let mut declared = std::collections::HashSet::new();
         for line in text.lines() {
@@ -618,6 +648,7 @@ mod tests {
                 name: "alpha".into(),
                 held: true,
                 last_success: Some(1.0),
+                advisories: vec![("high".into(), 1)],
             }],
             http: [(
                 "api.github.com".to_string(),
@@ -647,6 +678,7 @@ mod tests {
             ("upkeep_emails", "gauge"),
             ("upkeep_servers_held", "gauge"),
             ("upkeep_server_held", "gauge"),
+            ("upkeep_server_advisories", "gauge"),
             ("upkeep_server_last_success_timestamp_seconds", "gauge"),
             ("upkeep_http_requests_total", "counter"),
             ("upkeep_http_retries_total", "counter"),

@@ -2,7 +2,11 @@
 //! the run's findings; no I/O. Bodies are size-aware: the least important sections are cut
 //! first and the cut is said in the body.
 
+mod review;
+
 use std::fmt::Write as _;
+
+pub use review::{MCP_REVIEW_LABEL, McpView, SecurityView, mcp_email};
 
 use crate::license::{LicenseJudgement, Verdict};
 use crate::report::{Latest, MovedTag, Pinned};
@@ -20,7 +24,12 @@ pub struct RebuildView<'a> {
     pub new: &'a Latest,
     pub license: Option<&'a LicenseJudgement>,
     pub approval: Option<ApprovalView<'a>>,
-    pub held: bool,
+    /// The license change awaits review: the PR is a held draft.
+    pub license_held: bool,
+    /// The MCP surface change, when either revision uses an MCP SDK.
+    pub mcp: Option<McpView<'a>>,
+    /// The advisory section, when the server's packages were looked up.
+    pub security: Option<SecurityView<'a>>,
     pub diff: Option<&'a ReleaseDiff>,
     /// Release notes from the release channel (e.g. the GitHub release body), preferred over
     /// the changelog section found in the diff.
@@ -40,6 +49,11 @@ pub struct ApprovalView<'a> {
 }
 
 impl RebuildView<'_> {
+    /// Some review holds the rebuild: the PR is a draft.
+    pub fn held(&self) -> bool {
+        self.license_held || self.mcp.is_some_and(|m| m.held)
+    }
+
     fn old_label(&self) -> String {
         self.old_version
             .map_or_else(|| short_ref(&self.old.git_ref).to_string(), str::to_string)
@@ -77,8 +91,11 @@ pub fn md_escape(s: &str) -> String {
 
 pub fn pr_title(v: &RebuildView<'_>) -> String {
     let mut t = format!("Rebuild {} {} → {}", v.server, v.old_label(), v.new.version);
-    if v.held {
-        t.push_str(" (license review required)");
+    match (v.license_held, v.mcp.is_some_and(|m| m.held)) {
+        (true, true) => t.push_str(" (license and MCP review required)"),
+        (true, false) => t.push_str(" (license review required)"),
+        (false, true) => t.push_str(" (MCP review required)"),
+        (false, false) => {}
     }
     t
 }
@@ -98,9 +115,17 @@ pub fn commit_message(v: &RebuildView<'_>) -> String {
 }
 
 /// Section of the PR body, in order of importance (cut from the end).
+#[derive(Clone)]
 struct Section {
     title: String,
     text: String,
+}
+
+impl Section {
+    /// Characters the section takes in the body (`### title`, the text, the blank line).
+    fn chars(&self) -> usize {
+        self.title.chars().count() + self.text.chars().count() + 6
+    }
 }
 
 /// `1234567` -> `1,234,567`.
@@ -276,8 +301,7 @@ fn files_section(d: &ReleaseDiff) -> String {
 pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
     let head = pr_head(v);
     let compare = compare_url(v.upstream, &v.old.git_ref, &v.new.tag);
-    let sections = pr_sections(v, compare.as_deref());
-    let checklist = format!(
+    let mut checklist = format!(
         "- [ ] Mirror pipeline green: no supply-chain vulnerabilities, no failed SDL tasks\n\
          - [ ] Component Governance: no open alerts\n\
          - [ ] CELA review of the license change ({})\n",
@@ -289,19 +313,47 @@ pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
             "not needed: no license change"
         }
     );
+    if let Some(m) = v.mcp.filter(McpView::review_required) {
+        let _ = writeln!(
+            checklist,
+            "- [{}] Review of the MCP surface change (findings at the hold levels)",
+            if m.held { " " } else { "x" }
+        );
+    }
     // No run id or time here: an unchanged proposal must render to the same body, so a rerun
     // does not touch the PR.
     let footer = format!(
         "\n<sub>Opened by upkeep for `{}` · updated in place when a newer release appears</sub>\n",
         v.server
     );
+    let fixed = [head.as_str(), checklist.as_str(), footer.as_str()]
+        .iter()
+        .map(|s| s.chars().count())
+        .sum::<usize>()
+        + FIXED_RESERVE;
+    let sections = pr_sections(v, compare.as_deref(), limit.saturating_sub(fixed));
     fit_body(head, sections, &checklist, &footer, limit)
+}
+
+/// `> ✅ <what> approved by <who> on <date> (<note>).` and a blank line.
+fn approved_line(what: &str, a: ApprovalView<'_>) -> String {
+    format!(
+        "> ✅ {what} approved by {} on {}{}.\n",
+        md_escape(a.approved_by),
+        a.approved_at.get(..10).unwrap_or(a.approved_at),
+        a.note
+            .map(|n| format!(" ({})", md_escape(n)))
+            .unwrap_or_default()
+    )
 }
 
 /// The top of the PR body: the hold (or approval) line and the table of pinned vs proposed.
 fn pr_head(v: &RebuildView<'_>) -> String {
     let mut head = String::new();
-    if v.held {
+    if let Some(m) = v.mcp {
+        review::mcp_banner(&mut head, v.server, m);
+    }
+    if v.license_held {
         let reason = v
             .license
             .map_or("the license changed", |l| l.reason.as_str());
@@ -313,15 +365,7 @@ fn pr_head(v: &RebuildView<'_>) -> String {
             v.server
         );
     } else if let Some(a) = v.approval {
-        let _ = writeln!(
-            head,
-            "> ✅ License change approved by {} on {}{}.\n",
-            md_escape(a.approved_by),
-            a.approved_at.get(..10).unwrap_or(a.approved_at),
-            a.note
-                .map(|n| format!(" ({})", md_escape(n)))
-                .unwrap_or_default()
-        );
+        let _ = writeln!(head, "{}", approved_line("License change", a));
     }
     let _ = writeln!(head, "| | pinned | proposed |\n|---|---|---|");
     let _ = writeln!(head, "| upstream | {} | |", md_escape(v.upstream));
@@ -381,21 +425,34 @@ fn disagreements(c: &crate::report::ChannelReport) -> usize {
         .count()
 }
 
-/// The body's sections, most important first (the license, channel problems, signals,
-/// commits, release notes, largest changes).
-fn pr_sections(v: &RebuildView<'_>, compare: Option<&str>) -> Vec<Section> {
+/// The body's sections, most important first (advisories the release fixes, the license, the
+/// MCP surface, other advisories, channel problems, signals, commits, release notes, largest
+/// changes). `room` is what the sections may take in all.
+fn pr_sections(v: &RebuildView<'_>, compare: Option<&str>, room: usize) -> Vec<Section> {
     let mut sections = Vec::new();
+    let security = v.security.map(review::security_section);
+    let leads = v.security.is_some_and(|s| s.leads);
+    if leads {
+        sections.extend(security.clone());
+    }
     if let Some(l) = v.license {
         let title = match l.verdict {
             Verdict::Unchanged => "License: unchanged",
             Verdict::Cosmetic => "License: cosmetic change only",
-            Verdict::ReviewRequired if v.held => "License: review required",
+            Verdict::ReviewRequired if v.license_held => "License: review required",
             Verdict::ReviewRequired => "License: changed (approved)",
         };
         sections.push(Section {
             title: title.into(),
-            text: license_section(l, v.held),
+            text: license_section(l, v.license_held),
         });
+    }
+    if let Some(m) = v.mcp {
+        let used: usize = sections.iter().map(Section::chars).sum();
+        sections.extend(review::mcp_section(m, room.saturating_sub(used)));
+    }
+    if !leads {
+        sections.extend(security);
     }
     let problems: Vec<String> = v
         .channels
@@ -490,6 +547,9 @@ fn diff_sections(v: &RebuildView<'_>, d: &ReleaseDiff, compare: Option<&str>) ->
     sections
 }
 
+/// Room kept beside the head, checklist and footer for the "cut to fit" note.
+const FIXED_RESERVE: usize = 300;
+
 /// Assemble the body, cutting the least important sections (from the end) until it fits, and
 /// saying what was cut. Lengths are counted in UTF-16 code units, which is how Azure DevOps
 /// counts its 4,000 (a .NET string length: an emoji is two); a body within that many units is
@@ -503,7 +563,7 @@ fn fit_body(
     limit: usize,
 ) -> String {
     let chars = |s: &str| s.encode_utf16().count();
-    let fixed = chars(&head) + chars(checklist) + chars(footer) + 300;
+    let fixed = chars(&head) + chars(checklist) + chars(footer) + FIXED_RESERVE;
     let mut body = head;
     let mut cut = Vec::new();
     let mut budget = limit.saturating_sub(fixed);
@@ -674,6 +734,22 @@ pub fn license_email(v: &RebuildView<'_>, pr_url: Option<&str>, sla_days: u64) -
             html_escape(url)
         );
     }
+    if let Some(part) = review::mcp_email_part(v) {
+        let _ = writeln!(t, "{part}");
+        let _ = write!(
+            h,
+            "<pre style=\"white-space:pre-wrap\">{}</pre>",
+            html_escape(&part)
+        );
+    }
+    if let Some(part) = review::mcp_email_part(v) {
+        let _ = writeln!(t, "{part}");
+        let _ = write!(
+            h,
+            "<pre style=\"white-space:pre-wrap\">{}</pre>",
+            html_escape(&part)
+        );
+    }
     let _ = writeln!(t, "{pins}\n\n{footer}");
     let _ = write!(
         h,
@@ -836,7 +912,9 @@ mod tests {
             new: &new,
             license: None,
             approval: None,
-            held: false,
+            license_held: false,
+            mcp: None,
+            security: None,
             diff: Some(&diff),
             release_notes: None,
             channels: &[],

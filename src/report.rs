@@ -285,6 +285,19 @@ pub struct LicenseReport {
     pub files: Vec<serde_json::Value>,
 }
 
+/// The MCP surface gate's answer for a release whose surface has findings at the `hold-on`
+/// levels: held until approved, or released by an approval of this very surface.
+#[derive(Debug, Clone, Serialize)]
+pub struct McpReviewReport {
+    /// `held` or `approved`.
+    pub state: String,
+    /// The fingerprint of the proposed surface the approval is (to be) recorded against.
+    pub fingerprint: String,
+    /// The severities that hold (`hold-on`).
+    pub hold_on: Vec<String>,
+    pub approved_by: Option<String>,
+}
+
 /// What happened to the rebuild PR in this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -351,6 +364,15 @@ pub struct ServerReport {
     pub latest: Option<Latest>,
     pub license: Option<LicenseReport>,
     pub diff: Option<ReleaseDiff>,
+    /// What the release changes in what a model sees (issue 16's contract); `null` when
+    /// neither revision uses an MCP SDK, or the change was not judged in this run.
+    pub mcp_surface: Option<crate::mcp::McpSurfaceReport>,
+    /// The MCP surface gate: set when the surface has findings at the `hold-on` levels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp_review: Option<McpReviewReport>,
+    /// Known advisories against the pinned and the proposed release (issue 18's contract:
+    /// `pinned`, `proposed`, `fixed_by_proposed`, `error`, ...); null when not looked up.
+    pub advisories: Option<serde_json::Value>,
     pub pull_request: Option<PullRequestReport>,
     pub emails_queued: usize,
     pub moved_tags: Vec<MovedTag>,
@@ -417,6 +439,9 @@ impl ServerReport {
             latest: None,
             license: None,
             diff: None,
+            mcp_surface: None,
+            mcp_review: None,
+            advisories: None,
             pull_request: None,
             emails_queued: 0,
             moved_tags: Vec::new(),

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::advisories::AdvisoryReport;
 use crate::config::ValidConfig;
 use crate::report::{RunReport, Status};
 use crate::store::{LeaseHolder, Store};
@@ -48,6 +49,55 @@ pub struct ServerStatus {
     /// refused). Added in issue 14.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The last advisory check; None when advisories were never looked up for the server.
+    pub advisories: Option<AdvisoryStatus>,
+}
+
+/// The advisories of the pinned release, as `status` shows them.
+#[derive(Debug, Serialize)]
+pub struct AdvisoryStatus {
+    /// `vulnerable`, `none` or `unknown` (the service failed and nothing is known).
+    pub state: String,
+    /// Advisories affecting the pinned release (the last known answer when the check failed).
+    pub count: usize,
+    pub worst: Option<String>,
+    /// Per severity, zeros included (the `/metrics` gauge).
+    pub by_severity: Vec<(String, usize)>,
+    pub checked_at: String,
+    /// Why the last check failed, when it did.
+    pub error: Option<String>,
+}
+
+/// The server's last advisory report from the state, as `status` and `/metrics` show it.
+pub fn advisory_status(store: &Store, server: &str) -> anyhow::Result<Option<AdvisoryStatus>> {
+    let Some(report) = store
+        .advisory_state(server)?
+        .and_then(|s| s.report)
+        .and_then(|json| serde_json::from_str::<AdvisoryReport>(&json).ok())
+    else {
+        return Ok(None);
+    };
+    let state = if report.is_unknown() {
+        "unknown"
+    } else if report.pinned.is_empty() {
+        "none"
+    } else {
+        "vulnerable"
+    };
+    Ok(Some(AdvisoryStatus {
+        state: state.into(),
+        count: report.pinned.len(),
+        worst: report.worst_pinned().map(|s| s.as_str().to_string()),
+        by_severity: report
+            .pinned_counts()
+            .into_iter()
+            .map(|(s, n)| (s.as_str().to_string(), n))
+            .collect(),
+        checked_at: report
+            .checked_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        error: report.error.map(|e| e.message),
+    }))
 }
 
 pub fn collect(config: &ValidConfig, store: &Store) -> anyhow::Result<StatusDoc> {
@@ -88,6 +138,7 @@ pub fn collect(config: &ValidConfig, store: &Store) -> anyhow::Result<StatusDoc>
             last_error: st.as_ref().and_then(|s| s.last_error.clone()),
             consecutive_failures: st.as_ref().map_or(0, |s| s.consecutive_failures),
             warnings: store.forge_warnings(&s.name)?,
+            advisories: advisory_status(store, &s.name)?,
         });
     }
     Ok(StatusDoc {
@@ -135,6 +186,30 @@ pub fn table(doc: &StatusDoc) -> String {
         );
         if let Some(r) = &s.hold_reason {
             let _ = writeln!(t, "    held: {r}");
+        }
+        match &s.advisories {
+            Some(a) if a.state == "vulnerable" => {
+                let _ = writeln!(
+                    t,
+                    "    vulnerable: {} advisor{} against the pinned release (worst {}){}",
+                    a.count,
+                    if a.count == 1 { "y" } else { "ies" },
+                    a.worst.as_deref().unwrap_or("unknown"),
+                    if a.error.is_some() {
+                        "; the last check failed"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Some(a) if a.state == "unknown" => {
+                let _ = writeln!(
+                    t,
+                    "    advisories: unknown ({})",
+                    a.error.as_deref().unwrap_or("the check failed")
+                );
+            }
+            _ => {}
         }
         if let Some(e) = &s.last_error {
             let _ = writeln!(

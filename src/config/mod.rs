@@ -10,9 +10,11 @@
 //! [`service`], [`license`] and [`servers`] (with `release`, `mirror` and `channels`). This file
 //! holds the entry points ([`load`], [`parse`]) and the pass that collects the diagnostics.
 
+mod advisories;
 pub mod diag;
 mod email;
 mod license;
+mod mcp;
 mod raw;
 mod schedule;
 mod secrets;
@@ -26,10 +28,12 @@ mod values;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use advisories::{AdvisoriesConfig, ServerAdvisories};
 pub use diag::Diagnostic;
 use diag::Diagnostics;
 pub use email::{DigestConfig, EmailConfig, EmailTransport, SmtpConfig, SmtpTls};
 pub use license::LicensePolicyConfig;
+pub use mcp::McpConfig;
 use raw::RawConfig;
 pub use schedule::{DEFAULT_RECHECK, ScheduleConfig, parse_cron};
 pub use secrets::SecretRef;
@@ -52,6 +56,10 @@ pub struct ValidConfig {
     pub schedule: ScheduleConfig,
     pub email: EmailConfig,
     pub license: LicensePolicyConfig,
+    /// `[mcp]`: the MCP surface gate (each server's own, with overrides, is on the server).
+    pub mcp: McpConfig,
+    /// `[advisories]`: where security advisories are looked up.
+    pub advisories: AdvisoriesConfig,
     pub service: ServiceConfig,
     pub servers: Vec<ServerConfig>,
     /// Settings that are allowed but risky (e.g. `allow-insecure`), for `check` to print and
@@ -149,15 +157,18 @@ fn first_line(s: &str) -> String {
 /// a value was wrong, so the next problem is still found).
 fn validate(path: &Path, raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig {
     let license = license::validate(raw.license.as_ref(), None, d);
+    let mcp = mcp::validate(raw.mcp.as_ref(), None, d);
     ValidConfig {
         file: path.to_path_buf(),
         state: state::validate(raw.state, d),
         schedule: schedule::validate(raw.schedule, d),
         email: email::validate(raw.email, d),
         service: service::validate(raw.service, d),
-        servers: servers::validate_all(raw.servers, &license, d),
+        servers: servers::validate_all(raw.servers, &license, &mcp, d),
         license,
         warnings: Vec::new(),
+        mcp,
+        advisories: advisories::validate(raw.advisories.as_ref(), d),
     }
 }
 

@@ -5,8 +5,10 @@
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::advisories::RawAdvisories;
 use super::email::RawEmail;
 use super::license::RawLicense;
+use super::mcp::RawMcp;
 use super::schedule::RawSchedule;
 use super::servers::RawServer;
 use super::service::RawService;
@@ -22,6 +24,8 @@ pub struct RawConfig {
     pub schedule: Option<RawSchedule>,
     pub email: Option<RawEmail>,
     pub license: Option<RawLicense>,
+    pub mcp: Option<RawMcp>,
+    pub advisories: Option<RawAdvisories>,
     pub service: Option<RawService>,
     #[serde(default)]
     pub servers: Vec<S<RawServer>>,

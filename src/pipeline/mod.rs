@@ -10,6 +10,7 @@
 //! Each server runs on a blocking thread; a server that fails (or panics) is reported as failed
 //! and never stops the others.
 
+pub mod advisory_lookup;
 pub mod outbox;
 pub mod plan;
 pub mod reminders;
@@ -22,7 +23,8 @@ use crate::config::ServerConfig;
 use crate::deps::Deps;
 use crate::forge::Identity;
 use crate::report::ServerReport;
-use stages::{apply, decide, fetch, judge, pin, propose, quiet, record, releases, trust};
+use advisory_lookup::Fleet;
+use stages::{apply, decide, fetch, judge, pin, propose, quiet, record, releases, security, trust};
 
 pub use run::{RunError, RunOptions, run};
 
@@ -55,6 +57,8 @@ pub struct ServerRun<'a> {
     pub server: &'a ServerConfig,
     pub run_id: i64,
     pub mode: SyncMode,
+    /// The run's advisory lookup (one for the fleet, made before the servers).
+    pub fleet: &'a Fleet,
     /// What this server's run found and did, as the run report shows it.
     pub report: ServerReport,
 }
@@ -65,6 +69,7 @@ pub fn sync_server(
     server: &ServerConfig,
     run_id: i64,
     mode: SyncMode,
+    fleet: &Fleet,
 ) -> ServerReport {
     let start = Instant::now();
     let mut run = ServerRun {
@@ -72,6 +77,7 @@ pub fn sync_server(
         server,
         run_id,
         mode,
+        fleet,
         report: ServerReport::new(&server.name),
     };
     match run.stages() {
@@ -92,11 +98,14 @@ impl ServerRun<'_> {
         let releases = releases::find(self, &upstream)?;
         let quiet_key = quiet::key_now(&upstream, &releases, self.server);
         if quiet::replay(self, quiet_key.as_deref())? {
+            // Advisories change without upstream changes: checked on the quiet path too.
+            security::quiet_path(self, &upstream, &releases)?;
             // The mark keeps the time of the last full check, so the recheck still comes.
             return Ok(None);
         }
         releases::note_withheld(self, &releases);
-        let mirror = pin::read(self, &upstream, &releases)?;
+        let mut mirror = pin::read(self, &upstream, &releases)?;
+        let security = security::assess(self, &upstream, &mut mirror)?;
         let moved = trust::check(self, &upstream)?;
         if !moved.is_empty() {
             record::tag_moved(self, &mirror, &moved)?;
@@ -106,7 +115,7 @@ impl ServerRun<'_> {
             record::caught_up(self, &mirror)?;
             return Ok(quiet_key);
         }
-        let judged = judge::judge(self, &upstream, &mirror)?;
+        let judged = judge::judge(self, &upstream, &mirror, security)?;
         let proposal = propose::propose(self, &mirror, &judged, &releases)?;
         let decision = decide::decide(self, &mirror, &proposal)?;
         if self.mode.dry_run {

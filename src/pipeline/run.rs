@@ -13,6 +13,7 @@ use futures_util::StreamExt as _;
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
+use super::advisory_lookup::Fleet;
 use super::stages::record::record_failure;
 use super::{SyncMode, now_str, outbox, reminders, sync_server};
 use crate::config::ServerConfig;
@@ -182,6 +183,7 @@ async fn sync_servers(
     holder: &str,
 ) -> Vec<ServerSummary> {
     let servers = selected(deps, opts);
+    let fleet = advisory_lookup(deps, &servers, opts.dry_run).await;
     deps.events.publish(Event::RunStarted {
         run_id,
         trigger: opts.trigger.to_string(),
@@ -216,6 +218,7 @@ async fn sync_servers(
             server,
             run_id,
             mode,
+            fleet: Arc::clone(&fleet),
             jitter,
             permits: Arc::clone(&permits),
             host_permits,
@@ -246,6 +249,7 @@ struct ServerJob {
     server: ServerConfig,
     run_id: i64,
     mode: SyncMode,
+    fleet: Arc<Fleet>,
     jitter: Duration,
     permits: Arc<Semaphore>,
     host_permits: Arc<Semaphore>,
@@ -269,15 +273,16 @@ impl ServerJob {
             server: name.clone(),
         });
         let timeout = self.deps.config.service.server_timeout;
-        let (deps, server, run_id, mode, span) = (
+        let (deps, server, run_id, mode, span, fleet) = (
             self.deps.clone(),
             self.server,
             self.run_id,
             self.mode,
             self.span,
+            self.fleet,
         );
         let work = tokio::task::spawn_blocking(move || {
-            span.in_scope(|| sync_server(&deps, &server, run_id, mode))
+            span.in_scope(|| sync_server(&deps, &server, run_id, mode, &fleet))
         });
         match tokio::time::timeout(timeout, work).await {
             Ok(Ok(report)) => report,
@@ -293,6 +298,19 @@ impl ServerJob {
                 // Recorded like any failure, so `status` and the failing alert see it.
                 failed(&self.deps, &name, run_id, mode, msg).await
             }
+        }
+    }
+}
+
+/// The run's one advisory lookup for the fleet (blocking work, on the blocking pool). Never
+/// fails the run: an unreachable service is a warning and each server reports "unknown".
+async fn advisory_lookup(deps: &Deps, servers: &[ServerConfig], dry_run: bool) -> Arc<Fleet> {
+    let (d, s) = (deps.clone(), servers.to_vec());
+    match tokio::task::spawn_blocking(move || Fleet::lookup(&d, &s, dry_run)).await {
+        Ok(fleet) => Arc::new(fleet),
+        Err(e) => {
+            tracing::warn!(error = %e, "the advisory lookup stopped; advisories unknown this run");
+            Arc::new(Fleet::disabled())
         }
     }
 }

@@ -182,6 +182,9 @@ async fn metrics(State(control): State<Arc<Control>>) -> Response {
                 name: s.name.clone(),
                 held: st.as_ref().is_some_and(|st| st.hold_reason.is_some()),
                 last_success,
+                advisories: crate::status::advisory_status(&deps.store, &s.name)?
+                    .map(|a| a.by_severity)
+                    .unwrap_or_default(),
             });
         }
         Ok(Scrape {

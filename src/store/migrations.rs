@@ -181,6 +181,43 @@ const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL
     );
     ",
+    // 9: the MCP surface gate: a release whose surface has findings at the `hold-on` levels is
+    // held until someone approves that surface (keyed on its fingerprint), like a license change.
+    r"
+    CREATE TABLE mcp_reviews (
+        server TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        judgement TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE mcp_approvals (
+        server TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        approved_by TEXT NOT NULL,
+        note TEXT,
+        approved_at TEXT NOT NULL,
+        PRIMARY KEY (server, fingerprint)
+    );
+    ",
+    // 10: security advisories: the details of each advisory by id and `modified` (the OSV
+    // querybatch answers with ids only), and each server's last answer (what the next run's
+    // fleet query asks, and what is shown when the service is down).
+    r"
+    CREATE TABLE advisory_vulns (
+        id TEXT PRIMARY KEY,
+        modified TEXT NOT NULL,
+        body BLOB NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE advisory_state (
+        server TEXT PRIMARY KEY,
+        packages TEXT NOT NULL,
+        pinned TEXT,
+        proposed TEXT,
+        report TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    ",
 ];
 
 /// Apply every migration newer than the database's `user_version`, each in its own transaction.

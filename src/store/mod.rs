@@ -192,6 +192,48 @@ pub struct Approval {
     pub approved_at: String,
 }
 
+/// What a server's last advisory check asked (packages as JSON, versions) and found (the
+/// advisory report as JSON). The store keeps the texts; the pipeline reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvisoryState {
+    pub packages: String,
+    pub pinned: Option<String>,
+    pub proposed: Option<String>,
+    pub report: Option<String>,
+}
+
+/// What a person reviews before a held rebuild goes on: a license change (legal) or a change of
+/// the MCP surface with findings (security). Each kind has its pending reviews and approvals,
+/// keyed on the fingerprint of what was reviewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewKind {
+    License,
+    Mcp,
+}
+
+impl ReviewKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewKind::License => "license",
+            ReviewKind::Mcp => "mcp",
+        }
+    }
+
+    fn reviews_table(self) -> &'static str {
+        match self {
+            ReviewKind::License => "license_reviews",
+            ReviewKind::Mcp => "mcp_reviews",
+        }
+    }
+
+    fn approvals_table(self) -> &'static str {
+        match self {
+            ReviewKind::License => "license_approvals",
+            ReviewKind::Mcp => "mcp_approvals",
+        }
+    }
+}
+
 /// An email waiting in (or gone through) the outbox.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OutboxRow {
@@ -1038,22 +1080,48 @@ impl Store {
         by: &str,
         note: Option<&str>,
     ) -> anyhow::Result<()> {
+        self.approve(ReviewKind::License, server, fingerprint, by, note)
+    }
+
+    /// Record `by`'s approval of the `kind` change of `server` with this fingerprint.
+    pub fn approve(
+        &self,
+        kind: ReviewKind,
+        server: &str,
+        fingerprint: &str,
+        by: &str,
+        note: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let sql = format!(
+            "INSERT INTO {}(server, fingerprint, approved_by, note, approved_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(server, fingerprint) DO UPDATE SET approved_by = ?3, note = ?4, approved_at = ?5",
+            kind.approvals_table()
+        );
         self.transaction(|tx| {
-            tx.execute(
-                "INSERT INTO license_approvals(server, fingerprint, approved_by, note, approved_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(server, fingerprint) DO UPDATE SET approved_by = ?3, note = ?4, approved_at = ?5",
-                params![server, fingerprint, by, note, ts(now())],
-            )?;
+            tx.execute(&sql, params![server, fingerprint, by, note, ts(now())])?;
             // The approval changes the decision while upstream stays the same.
             Self::forget_quiet_mark(tx, server)
         })
     }
 
     pub fn approval(&self, server: &str, fingerprint: &str) -> anyhow::Result<Option<Approval>> {
+        self.approval_of(ReviewKind::License, server, fingerprint)
+    }
+
+    /// The approval of the `kind` change of `server` with this fingerprint, if recorded.
+    pub fn approval_of(
+        &self,
+        kind: ReviewKind,
+        server: &str,
+        fingerprint: &str,
+    ) -> anyhow::Result<Option<Approval>> {
         Ok(self
             .conn()
             .query_row(
-                "SELECT server, fingerprint, approved_by, note, approved_at FROM license_approvals WHERE server = ?1 AND fingerprint = ?2",
+                &format!(
+                    "SELECT server, fingerprint, approved_by, note, approved_at FROM {} WHERE server = ?1 AND fingerprint = ?2",
+                    kind.approvals_table()
+                ),
                 params![server, fingerprint],
                 Self::approval_from_row,
             )
@@ -1083,10 +1151,22 @@ impl Store {
 
     /// The pending license review of a server: (fingerprint, judgement JSON), if one is held.
     pub fn pending_review(&self, server: &str) -> anyhow::Result<Option<(String, String)>> {
+        self.pending(ReviewKind::License, server)
+    }
+
+    /// The pending `kind` review of a server: (fingerprint, judgement JSON), if one is held.
+    pub fn pending(
+        &self,
+        kind: ReviewKind,
+        server: &str,
+    ) -> anyhow::Result<Option<(String, String)>> {
         Ok(self
             .conn()
             .query_row(
-                "SELECT fingerprint, judgement FROM license_reviews WHERE server = ?1",
+                &format!(
+                    "SELECT fingerprint, judgement FROM {} WHERE server = ?1",
+                    kind.reviews_table()
+                ),
                 params![server],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -1099,10 +1179,24 @@ impl Store {
         fingerprint: &str,
         judgement_json: &str,
     ) -> anyhow::Result<()> {
+        Self::put_pending(tx, ReviewKind::License, server, fingerprint, judgement_json)
+    }
+
+    /// Remember that the `kind` change of `server` with this fingerprint waits for review.
+    pub fn put_pending(
+        tx: &rusqlite::Transaction<'_>,
+        kind: ReviewKind,
+        server: &str,
+        fingerprint: &str,
+        judgement_json: &str,
+    ) -> anyhow::Result<()> {
         tx.execute(
-            "INSERT INTO license_reviews(server, fingerprint, judgement, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(server) DO UPDATE SET fingerprint = ?2, judgement = ?3,
-                 created_at = CASE WHEN fingerprint = ?2 THEN created_at ELSE ?4 END",
+            &format!(
+                "INSERT INTO {}(server, fingerprint, judgement, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(server) DO UPDATE SET fingerprint = ?2, judgement = ?3,
+                     created_at = CASE WHEN fingerprint = ?2 THEN created_at ELSE ?4 END",
+                kind.reviews_table()
+            ),
             params![server, fingerprint, judgement_json, ts(now())],
         )?;
         Ok(())
@@ -1112,11 +1206,91 @@ impl Store {
         tx: &rusqlite::Transaction<'_>,
         server: &str,
     ) -> anyhow::Result<()> {
+        Self::clear_pending(tx, ReviewKind::License, server)
+    }
+
+    /// Nothing of `kind` waits for review for `server` (any more).
+    pub fn clear_pending(
+        tx: &rusqlite::Transaction<'_>,
+        kind: ReviewKind,
+        server: &str,
+    ) -> anyhow::Result<()> {
         tx.execute(
-            "DELETE FROM license_reviews WHERE server = ?1",
+            &format!("DELETE FROM {} WHERE server = ?1", kind.reviews_table()),
             params![server],
         )?;
         Ok(())
+    }
+
+    // ---- Security advisories ---------------------------------------------------------------
+
+    /// The cached record of advisory `id`: (`modified`, the record's JSON).
+    pub fn advisory_vuln(&self, id: &str) -> anyhow::Result<Option<(String, Vec<u8>)>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT modified, body FROM advisory_vulns WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    pub fn put_advisory_vuln(&self, id: &str, modified: &str, body: &[u8]) -> anyhow::Result<()> {
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO advisory_vulns(id, modified, body, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET modified = ?2, body = ?3, updated_at = ?4",
+                params![id, modified, body, ts(now())],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// What a server's last advisory check asked and found.
+    pub fn advisory_state(&self, server: &str) -> anyhow::Result<Option<AdvisoryState>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT packages, pinned, proposed, report FROM advisory_state WHERE server = ?1",
+                params![server],
+                |r| {
+                    Ok(AdvisoryState {
+                        packages: r.get(0)?,
+                        pinned: r.get(1)?,
+                        proposed: r.get(2)?,
+                        report: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn put_advisory_state(
+        &self,
+        server: &str,
+        packages_json: &str,
+        pinned: Option<&str>,
+        proposed: Option<&str>,
+        report_json: &str,
+    ) -> anyhow::Result<()> {
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO advisory_state(server, packages, pinned, proposed, report, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(server) DO UPDATE SET packages = ?2, pinned = ?3, proposed = ?4,
+                     report = ?5, updated_at = ?6",
+                params![
+                    server,
+                    packages_json,
+                    pinned,
+                    proposed,
+                    report_json,
+                    ts(now())
+                ],
+            )?;
+            Ok(())
+        })
     }
 
     // ---- HTTP conditional-request cache ------------------------------------------------------

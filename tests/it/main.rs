@@ -5,8 +5,11 @@
 mod channels_support;
 #[path = "../forge_support/mod.rs"]
 mod forge_support;
+#[path = "../osv_support/mod.rs"]
+mod osv_support;
 mod support;
 
+mod advisories_e2e;
 mod caps;
 mod channels_e2e;
 mod check;
@@ -15,6 +18,7 @@ mod faults;
 mod forges_e2e;
 mod hostile;
 mod insecure_http;
+mod mcp_gate;
 mod props;
 mod quiet;
 mod redaction;

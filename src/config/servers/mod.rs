@@ -14,8 +14,10 @@ use std::ops::Range;
 
 use serde::Deserialize;
 
+use super::advisories::{self, RawServerAdvisories, ServerAdvisories};
 use super::diag::Diagnostics;
 use super::license::{self, LicensePolicyConfig, RawLicense};
+use super::mcp::{self, McpConfig, RawMcp};
 use super::raw::S;
 use super::schedule::parse_cron;
 use super::values;
@@ -34,6 +36,8 @@ pub struct RawServer {
     pub release: Option<S<RawRelease>>,
     pub mirror: Option<S<RawMirror>>,
     pub license: Option<RawLicense>,
+    pub mcp: Option<RawMcp>,
+    pub advisories: Option<RawServerAdvisories>,
     pub channels: Option<S<RawChannels>>,
 }
 
@@ -48,6 +52,10 @@ pub struct ServerConfig {
     pub release: ReleaseConfig,
     pub mirror: MirrorConfig,
     pub license: LicensePolicyConfig,
+    /// The MCP surface gate: `[mcp]` with this server's `[servers.mcp]` on top.
+    pub mcp: McpConfig,
+    /// `[servers.advisories]`: on or off, and the packages when the manifests do not say.
+    pub advisories: ServerAdvisories,
     /// Settings of every non-git channel the server uses (as `release.channel` or in `verify`).
     pub channels: BTreeMap<Channel, ChannelConfig>,
 }
@@ -63,6 +71,7 @@ pub struct ServerSchedule {
 pub fn validate_all(
     raw: Vec<S<RawServer>>,
     license: &LicensePolicyConfig,
+    mcp: &McpConfig,
     d: &mut Diagnostics<'_>,
 ) -> Vec<ServerConfig> {
     // Each name's first place, so a duplicate can point at both copies.
@@ -70,7 +79,7 @@ pub fn validate_all(
     let mut servers = Vec::new();
     for s in raw {
         let span = s.span();
-        if let Some(server) = validate(s.into_inner(), span, license, &mut names, d) {
+        if let Some(server) = validate(s.into_inner(), span, (license, mcp), &mut names, d) {
             servers.push(server);
         }
     }
@@ -80,7 +89,7 @@ pub fn validate_all(
 fn validate(
     s: RawServer,
     span: Range<usize>,
-    license: &LicensePolicyConfig,
+    (license, mcp): (&LicensePolicyConfig, &McpConfig),
     names: &mut HashMap<String, Range<usize>>,
     d: &mut Diagnostics<'_>,
 ) -> Option<ServerConfig> {
@@ -98,6 +107,8 @@ fn validate(
     let release = release::validate(s.release.as_ref(), &who, span.clone(), d);
     let mirror = mirror::validate(s.mirror.as_ref(), &who, span.clone(), d);
     let server_license = license::validate(s.license.as_ref(), Some(license), d);
+    let server_mcp = mcp::validate(s.mcp.as_ref(), Some(mcp), d);
+    let server_advisories = advisories::validate_server(s.advisories.as_ref(), &who, d);
     let channels = release
         .as_ref()
         .map(|r| channels::validate(s.channels.as_ref(), r, &upstream, &who, span.clone(), d))
@@ -127,6 +138,8 @@ fn validate(
         release: release?,
         mirror: mirror?,
         license: server_license,
+        mcp: server_mcp,
+        advisories: server_advisories,
         channels,
     })
 }

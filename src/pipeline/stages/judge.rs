@@ -1,7 +1,8 @@
 //! Stage `judge`: judge the change from the pinned release to the proposed one, from git objects
 //! only (no checkout): the license files and manifest license fields at both revisions
-//! ([`license::judge`], pure, with any recorded approval), and the release diff (commits, files,
-//! supply-chain signals).
+//! ([`license::judge`], pure, with any recorded approval), the MCP surface at both revisions
+//! ([`mcp::compare`], pure, gated by `hold-on` with any recorded approval of that surface), and
+//! the release diff (commits, files, supply-chain signals).
 //!
 //! Each check is one function here and one field of [`Judged`]; a new one (the MCP surface,
 //! advisories) goes beside them, and the texts that show it take it from `Judged`.
@@ -11,11 +12,13 @@ use git2::Oid;
 
 use super::fetch::Upstream;
 use super::pin::Mirror;
+use super::security::Security;
 use crate::config::ServerConfig;
 use crate::license::{self, LicenseJudgement, LicensePolicy, LicenseSnapshot, Verdict};
+use crate::mcp::{self, McpSurfaceReport};
 use crate::pipeline::ServerRun;
-use crate::report::LicenseReport;
-use crate::store::Approval;
+use crate::report::{LicenseReport, McpReviewReport};
+use crate::store::{Approval, ReviewKind};
 use crate::upstream::diff::{self, ReleaseDiff};
 
 /// What the change is.
@@ -26,9 +29,36 @@ pub struct Judged {
     /// The approval of this license change, when one is recorded.
     pub approval: Option<Approval>,
     /// The license change needs a review nobody approved yet: the PR is a held draft.
-    pub held: bool,
+    pub license_held: bool,
+    /// The MCP surface change; None when neither revision uses an MCP SDK.
+    pub mcp: Option<McpJudgement>,
     /// None when the pinned commit is not in the upstream history.
     pub diff: Option<ReleaseDiff>,
+    /// The advisories of the pinned and the proposed release; None when not looked up.
+    pub security: Option<Security>,
+}
+
+impl Judged {
+    /// A review nobody approved yet holds the rebuild: the PR is a draft.
+    pub fn held(&self) -> bool {
+        self.license_held || self.mcp_held()
+    }
+
+    /// The MCP surface has findings at the `hold-on` levels that nobody approved yet.
+    pub fn mcp_held(&self) -> bool {
+        self.mcp.as_ref().is_some_and(|m| m.held)
+    }
+}
+
+/// The MCP surface change and the gate's answer.
+pub struct McpJudgement {
+    pub report: McpSurfaceReport,
+    /// Findings at the server's `hold-on` levels (any: the surface needs a person's review).
+    pub gating_findings: usize,
+    /// The approval of this very surface (its fingerprint), when one is recorded.
+    pub approval: Option<Approval>,
+    /// Review required and not approved.
+    pub held: bool,
 }
 
 /// Judge the license change and compute the release diff.
@@ -36,6 +66,7 @@ pub fn judge(
     run: &mut ServerRun<'_>,
     upstream: &Upstream,
     mirror: &Mirror,
+    security: Option<Security>,
 ) -> anyhow::Result<Judged> {
     let repo = &upstream.fetched.repo;
     let new_oid = Oid::from_str(&mirror.latest.commit)?;
@@ -54,9 +85,11 @@ pub fn judge(
     } else {
         None
     };
-    let held = judgement.verdict == Verdict::ReviewRequired && approval.is_none();
+    let license_held = judgement.verdict == Verdict::ReviewRequired && approval.is_none();
     run.report.license = Some(license_report(&judgement, approval.as_ref()));
     crate::failpoint::hit("after-license");
+    let mcp =
+        tracing::info_span!("mcp_surface").in_scope(|| mcp_change(run, repo, old_oid, new_oid))?;
     let diff = match old_oid {
         Some(old) => Some(diff::release_diff(
             repo,
@@ -81,9 +114,72 @@ pub fn judge(
         old_snap,
         judgement,
         approval,
-        held,
+        license_held,
+        mcp,
         diff,
+        security,
     })
+}
+
+/// The MCP surface at both revisions, compared and judged, and the gate: findings at the
+/// server's `hold-on` levels hold the rebuild until someone approves this surface. Read from
+/// git objects only (nothing is checked out, run or installed); each tree is read once per
+/// process ([`crate::deps::Deps::mcp_surfaces`]).
+fn mcp_change(
+    run: &mut ServerRun<'_>,
+    repo: &git2::Repository,
+    old: Option<Oid>,
+    new: Oid,
+) -> anyhow::Result<Option<McpJudgement>> {
+    let (limits, cache) = (mcp::Limits::default(), &*run.deps.mcp_surfaces);
+    let new_surface = mcp::extract(repo, new, &limits, cache)
+        .context("reading the MCP surface of the new release")?;
+    let old_surface = match old {
+        Some(o) => mcp::extract(repo, o, &limits, cache)
+            .context("reading the MCP surface of the pinned release")?,
+        None => None,
+    };
+    let Some(report) = mcp::compare(old_surface.as_ref(), new_surface.as_ref()) else {
+        return Ok(None);
+    };
+    let hold_on: Vec<mcp::Severity> = run
+        .server
+        .mcp
+        .hold_on
+        .iter()
+        .filter_map(|l| mcp::Severity::parse(l))
+        .collect();
+    let gating_findings = report.findings_at(&hold_on).count();
+    let review_required = gating_findings > 0;
+    let approval = if review_required {
+        run.deps
+            .store
+            .approval_of(ReviewKind::Mcp, &run.server.name, &report.fingerprint)?
+    } else {
+        None
+    };
+    let held = review_required && approval.is_none();
+    if review_required {
+        run.report.mcp_review = Some(McpReviewReport {
+            state: if held { "held" } else { "approved" }.into(),
+            fingerprint: report.fingerprint.clone(),
+            hold_on: run.server.mcp.hold_on.clone(),
+            approved_by: approval.as_ref().map(|a| a.approved_by.clone()),
+        });
+    }
+    tracing::info!(
+        findings = report.findings.len(),
+        changed = report.has_changes(),
+        held,
+        "judged the MCP surface"
+    );
+    run.report.mcp_surface = Some(report.clone());
+    Ok(Some(McpJudgement {
+        report,
+        gating_findings,
+        approval,
+        held,
+    }))
 }
 
 /// The license files at both revisions, and the judgement of the change under the server's

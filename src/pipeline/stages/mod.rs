@@ -8,6 +8,7 @@
 //! | [`releases`] | the release channels | [`releases::Releases`]: lookups, the chosen release |
 //! | [`quiet`] | the state (quiet mark) | whether the last full check still answers |
 //! | [`pin`] | the mirror's pin file | [`pin::Mirror`]: forge, pin, latest, newer? |
+//! | [`security`] | the run's advisory answer (OSV) | [`security::Security`]; may propose a fixing release in its cooldown |
 //! | [`trust`] | the tag history (remembers it) | the moved tags |
 //! | [`judge`] | git objects (license files, the release diff) | [`judge::Judged`] |
 //! | [`propose`] | nothing (pure) | [`propose::Proposal`]: title, body, pin edit |
@@ -35,6 +36,7 @@ pub mod propose;
 pub mod quiet;
 pub mod record;
 pub mod releases;
+pub mod security;
 pub mod trust;
 
 /// A valid one-server config for the stages' tests: `release` is the server's `release` line

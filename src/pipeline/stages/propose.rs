@@ -8,10 +8,12 @@ use super::judge::Judged;
 use super::pin::Mirror;
 use super::record::sha256_hex;
 use super::releases::Releases;
+use crate::advisories::render as advisory_texts;
 use crate::forge::pin::{self, Pin};
 use crate::pipeline::ServerRun;
-use crate::render::{self, ApprovalView, RebuildView};
+use crate::render::{self, ApprovalView, McpView, RebuildView, SecurityView};
 use crate::report::{Latest, Pinned};
+use crate::store::Approval;
 use crate::upstream;
 
 /// The proposed rebuild.
@@ -27,7 +29,7 @@ pub struct Proposal {
     pub body: String,
     pub commit_message: String,
     pub labels: Vec<String>,
-    /// A held draft (the license change awaits review).
+    /// A held draft (the license change or the MCP surface awaits review).
     pub held: bool,
     /// The pin file as the rebuild PR changes it, and that change as a unified diff.
     pub new_content: Vec<u8>,
@@ -46,17 +48,31 @@ impl Proposal {
             old_version: self.old_version.as_deref(),
             new: &self.new,
             license: Some(&judged.judgement),
-            approval: judged.approval.as_ref().map(|a| ApprovalView {
-                approved_by: &a.approved_by,
-                approved_at: &a.approved_at,
-                note: a.note.as_deref(),
+            approval: judged.approval.as_ref().map(approval_view),
+            license_held: judged.license_held,
+            mcp: judged.mcp.as_ref().map(|m| McpView {
+                report: &m.report,
+                gating_findings: m.gating_findings,
+                held: m.held,
+                approval: m.approval.as_ref().map(approval_view),
             }),
-            held: judged.held,
+            security: judged.security.as_ref().map(|s| SecurityView {
+                section: &s.section,
+                leads: advisory_texts::leads_pr_body(&s.report),
+            }),
             diff: judged.diff.as_ref(),
             release_notes: self.release_notes.as_deref(),
             channels: &run.report.channels,
             run_id: run.run_id,
         }
+    }
+}
+
+fn approval_view(a: &Approval) -> ApprovalView<'_> {
+    ApprovalView {
+        approved_by: &a.approved_by,
+        approved_at: &a.approved_at,
+        note: a.note.as_deref(),
     }
 }
 
@@ -89,20 +105,22 @@ pub fn propose(
         title: String::new(),
         body: String::new(),
         commit_message: String::new(),
-        labels: labels(run, judged.held),
-        held: judged.held,
+        labels: labels(run, judged),
+        held: judged.held(),
         new_content: Vec::new(),
         pin_diff: String::new(),
         body_hash: String::new(),
     };
     let view = proposal.view(run, judged);
-    let (title, body) = (
-        render::pr_title(&view),
-        render::pr_body(&view, mirror.forge.body_limit()),
-    );
+    let title = render::pr_title(&view);
+    let title = match &judged.security {
+        Some(s) => advisory_texts::pr_title(&title, &s.report),
+        None => title,
+    };
+    let (title, body) = (title, render::pr_body(&view, mirror.forge.body_limit()));
     let commit_message = render::commit_message(&view);
     let (new_content, pin_diff) = edit_pin(run, mirror)?;
-    proposal.body_hash = sha256_hex(&format!("{title}\n{body}\n{}", judged.held));
+    proposal.body_hash = sha256_hex(&format!("{title}\n{body}\n{}", judged.held()));
     proposal.title = title;
     proposal.body = body;
     proposal.commit_message = commit_message;
@@ -111,14 +129,24 @@ pub fn propose(
     Ok(proposal)
 }
 
-/// The mirror's labels, `upkeep` first, and the review label on a held draft.
-fn labels(run: &ServerRun<'_>, held: bool) -> Vec<String> {
+/// The mirror's labels, `upkeep` first, and the review labels of a held draft.
+fn labels(run: &ServerRun<'_>, judged: &Judged) -> Vec<String> {
     let mut labels = run.server.mirror.labels.clone();
     if !labels.iter().any(|l| l == "upkeep") {
         labels.insert(0, "upkeep".into());
     }
-    if held {
+    if judged.license_held {
         labels.push(render::REVIEW_LABEL.into());
+    }
+    if judged.mcp_held() {
+        labels.push(render::MCP_REVIEW_LABEL.into());
+    }
+    if judged
+        .security
+        .as_ref()
+        .is_some_and(|s| s.report.is_security_fix())
+    {
+        labels.push(advisory_texts::SECURITY_LABEL.into());
     }
     labels
 }

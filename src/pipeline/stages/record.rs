@@ -17,7 +17,7 @@ use crate::pipeline::plan::PrPlan;
 use crate::pipeline::{ServerRun, now_str};
 use crate::render;
 use crate::report::{MovedTag, PrAction, ServerReport, Status};
-use crate::store::{NewEmail, PrRecord, PrRecordState, ServerState, Store};
+use crate::store::{NewEmail, PrRecord, PrRecordState, ReviewKind, ServerState, Store};
 
 /// A release tag moved: the server is held; no PR work is done.
 pub fn tag_moved(
@@ -62,7 +62,8 @@ pub fn caught_up(run: &mut ServerRun<'_>, mirror: &Mirror) -> anyhow::Result<()>
         if let Some(open) = Store::open_pr_tx(tx, name)? {
             Store::set_pr_state(tx, open.id, PrRecordState::Merged, None)?;
         }
-        Store::clear_pending_review(tx, name)?;
+        Store::clear_pending(tx, ReviewKind::License, name)?;
+        Store::clear_pending(tx, ReviewKind::Mcp, name)?;
         state.last_status = Some(Status::UpToDate.as_str().into());
         state.last_success_at = Some(now_str());
         state.hold_reason = None;
@@ -177,23 +178,8 @@ fn opened(
         created_at: String::new(),
         updated_at: String::new(),
     };
-    let judgement = &judged.judgement;
-    let judgement_json = serde_json::to_string(judgement)?;
     let baseline_json = serde_json::to_string(&judged.old_snap)?;
-    let review_email = held.then(|| {
-        let sla_days = run.deps.config.email.review_sla.as_secs() / 86_400;
-        let text =
-            render::license_email(&proposal.view(run, judged), Some(&open.info.url), sla_days);
-        let key = format!("{}:license-review:{}", server.name, judgement.fingerprint);
-        new_email(
-            &key,
-            &server.name,
-            "license-review",
-            &server.owners,
-            &[],
-            text,
-        )
-    });
+    let holds = Holds::of(run, judged, proposal, &open.info.url)?;
     let mut state = server_state(run, mirror)?;
     let (status, run_id) = (run.report.status, run.run_id);
     crate::failpoint::hit("before-record-pr");
@@ -206,17 +192,28 @@ fn opened(
             Store::put_license_baseline(tx, &server.name, pinned, &fingerprint, &baseline_json)?;
         }
         let mut queued = 0;
-        if let Some(email) = &review_email {
-            Store::put_pending_review(tx, &server.name, &judgement.fingerprint, &judgement_json)?;
-            queued += usize::from(Store::enqueue_email(tx, email, Some(run_id))?);
-            state.hold_reason = Some(format!("license review required: {}", judgement.reason));
+        let mut reasons = Vec::new();
+        for (kind, hold) in [
+            (ReviewKind::License, &holds.license),
+            (ReviewKind::Mcp, &holds.mcp),
+        ] {
+            match hold {
+                Some(h) => {
+                    Store::put_pending(tx, kind, &server.name, &h.fingerprint, &h.json)?;
+                    queued += usize::from(Store::enqueue_email(tx, &h.email, Some(run_id))?);
+                    reasons.push(h.reason.clone());
+                }
+                None => Store::clear_pending(tx, kind, &server.name)?,
+            }
+        }
+        if reasons.is_empty() {
+            state.hold_reason = None;
+            state.held_since = None;
+        } else {
+            state.hold_reason = Some(reasons.join("; "));
             if state.held_since.is_none() {
                 state.held_since = Some(now_str());
             }
-        } else {
-            Store::clear_pending_review(tx, &server.name)?;
-            state.hold_reason = None;
-            state.held_since = None;
         }
         state.last_status = Some(status.as_str().into());
         state.last_success_at = Some(now_str());
@@ -230,6 +227,73 @@ fn opened(
     }
     run.report.pull_request = Some(pr);
     Ok(())
+}
+
+/// A review that holds the rebuild: what is pending, why, and the email that asks for it.
+struct Hold {
+    fingerprint: String,
+    /// What the reviewer is shown later (`license show`): the judgement, as JSON.
+    json: String,
+    reason: String,
+    email: NewEmail,
+}
+
+/// The reviews holding the rebuild (each None when it does not hold).
+struct Holds {
+    license: Option<Hold>,
+    mcp: Option<Hold>,
+}
+
+impl Holds {
+    fn of(
+        run: &ServerRun<'_>,
+        judged: &Judged,
+        proposal: &Proposal,
+        pr_url: &str,
+    ) -> anyhow::Result<Holds> {
+        let server = run.server;
+        let view = proposal.view(run, judged);
+        let license = if judged.license_held {
+            let j = &judged.judgement;
+            let sla_days = run.deps.config.email.review_sla.as_secs() / 86_400;
+            let text = render::license_email(&view, Some(pr_url), sla_days);
+            let key = format!("{}:license-review:{}", server.name, j.fingerprint);
+            Some(Hold {
+                fingerprint: j.fingerprint.clone(),
+                json: serde_json::to_string(j)?,
+                reason: format!("license review required: {}", j.reason),
+                email: new_email(
+                    &key,
+                    &server.name,
+                    "license-review",
+                    &server.owners,
+                    &[],
+                    text,
+                ),
+            })
+        } else {
+            None
+        };
+        let mcp = match judged.mcp.as_ref().filter(|m| m.held) {
+            Some(m) => {
+                let fingerprint = &m.report.fingerprint;
+                let text = render::mcp_email(&view, Some(pr_url));
+                let key = format!("{}:mcp-review:{fingerprint}", server.name);
+                Some(Hold {
+                    fingerprint: fingerprint.clone(),
+                    json: serde_json::to_string(&m.report)?,
+                    reason: format!(
+                        "MCP surface review required: {} finding(s) at hold-on levels ({})",
+                        m.gating_findings,
+                        server.mcp.hold_on.join(", ")
+                    ),
+                    email: new_email(&key, &server.name, "mcp-review", &server.owners, &[], text),
+                })
+            }
+            None => None,
+        };
+        Ok(Holds { license, mcp })
+    }
 }
 
 /// The server's state as this run found it: what the state held, with the pin, the latest

@@ -167,6 +167,10 @@ pub fn pipeline_yaml(name: &str, tag: &str) -> String {
     )
 }
 
+/// Tests are offline: advisories are looked up only where a test points them at its OSV
+/// stand-in (by replacing this table).
+pub const ADVISORIES_OFF: &str = "[advisories]\nenabled = false\n\n";
+
 /// One server entry of a test config.
 pub struct ServerSpec {
     pub name: String,
@@ -223,7 +227,7 @@ impl Workspace {
     pub fn write_config(&self, servers: &[ServerSpec]) {
         let q = |s: &str| format!("{s:?}");
         let mut c = format!(
-            "[state]\npath = {}\ncache-dir = {}\nlease-timeout = \"2m\"\n\n[email]\nfrom = \"upkeep@example.com\"\ntransport = \"file\"\ndir = {}\nfailing-runs-alert = 2\n\n",
+            "[state]\npath = {}\ncache-dir = {}\nlease-timeout = \"2m\"\n\n[email]\nfrom = \"upkeep@example.com\"\ntransport = \"file\"\ndir = {}\nfailing-runs-alert = 2\n\n{ADVISORIES_OFF}",
             q(&self.path("state/upkeep.db").display().to_string()),
             q(&self.path("cache").display().to_string()),
             q(&self.path("outbox").display().to_string()),

@@ -1,0 +1,151 @@
+//! `[advisories]` and `[servers.advisories]`: where security advisories are looked up (OSV's
+//! API or a mirror/proxy of it), whether at all, and which packages a server is when its
+//! manifests do not say.
+
+use serde::Deserialize;
+
+use super::diag::Diagnostics;
+use super::raw::S;
+
+/// osv.dev's API (the advisories' own default).
+pub const DEFAULT_URL: &str = "https://api.osv.dev";
+
+/// The ecosystems OSV defines that upkeep looks up, as OSV spells them, and the other
+/// spellings a person may write.
+const ECOSYSTEMS: [(&str, &[&str]); 4] = [
+    ("npm", &[]),
+    ("PyPI", &[]),
+    ("crates.io", &["crates", "cargo"]),
+    ("Go", &[]),
+];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawAdvisories {
+    pub url: Option<S<String>>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawServerAdvisories {
+    pub enabled: Option<bool>,
+    pub packages: Option<Vec<S<RawPackage>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RawPackage {
+    pub ecosystem: Option<S<String>>,
+    pub name: Option<S<String>>,
+}
+
+/// `[advisories]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvisoriesConfig {
+    /// The OSV API's base URL (a mirror or a proxy may have a path prefix).
+    pub url: String,
+    pub enabled: bool,
+}
+
+impl Default for AdvisoriesConfig {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_URL.into(),
+            enabled: true,
+        }
+    }
+}
+
+/// `[servers.advisories]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerAdvisories {
+    pub enabled: bool,
+    /// `(ecosystem as OSV spells it, name)`; when set, replaces what the manifests say.
+    pub packages: Option<Vec<(String, String)>>,
+}
+
+pub fn validate(raw: Option<&RawAdvisories>, d: &mut Diagnostics<'_>) -> AdvisoriesConfig {
+    let mut config = AdvisoriesConfig::default();
+    let Some(raw) = raw else {
+        return config;
+    };
+    config.enabled = raw.enabled.unwrap_or(true);
+    if let Some(url) = &raw.url {
+        match reqwest::Url::parse(url.get_ref().trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base() => {
+                config.url = url.get_ref().trim().trim_end_matches('/').to_string();
+            }
+            _ => d.at(
+                Some(url.span()),
+                "invalid-url",
+                format!(
+                    "`[advisories] url`: `{}` is not an http(s) URL",
+                    url.get_ref()
+                ),
+            ),
+        }
+    }
+    config
+}
+
+/// A server's table; `who` starts the messages.
+pub fn validate_server(
+    raw: Option<&RawServerAdvisories>,
+    who: &str,
+    d: &mut Diagnostics<'_>,
+) -> ServerAdvisories {
+    let Some(raw) = raw else {
+        return ServerAdvisories {
+            enabled: true,
+            packages: None,
+        };
+    };
+    let packages = raw.packages.as_ref().map(|list| {
+        list.iter()
+            .filter_map(|p| package(p, who, d))
+            .collect::<Vec<_>>()
+    });
+    ServerAdvisories {
+        enabled: raw.enabled.unwrap_or(true),
+        packages,
+    }
+}
+
+fn package(p: &S<RawPackage>, who: &str, d: &mut Diagnostics<'_>) -> Option<(String, String)> {
+    let raw = p.get_ref();
+    let (Some(eco), Some(name)) = (&raw.ecosystem, &raw.name) else {
+        d.at(
+            Some(p.span()),
+            "missing-key",
+            format!(
+                "{who}: each `[servers.advisories] packages` entry needs `ecosystem` and `name`"
+            ),
+        );
+        return None;
+    };
+    let written = eco.get_ref().trim().to_ascii_lowercase();
+    let Some((osv, _)) = ECOSYSTEMS.iter().find(|(osv, aliases)| {
+        osv.eq_ignore_ascii_case(&written) || aliases.contains(&written.as_str())
+    }) else {
+        d.at(
+            Some(eco.span()),
+            "unknown-ecosystem",
+            format!(
+                "{who}: `{}` is not an ecosystem upkeep looks up; use {}",
+                eco.get_ref(),
+                ECOSYSTEMS.map(|(e, _)| e).join(", ")
+            ),
+        );
+        return None;
+    };
+    if name.get_ref().trim().is_empty() {
+        d.at(
+            Some(name.span()),
+            "empty",
+            format!("{who}: a package `name` is empty"),
+        );
+        return None;
+    }
+    Some(((*osv).to_string(), name.get_ref().trim().to_string()))
+}
