@@ -139,11 +139,7 @@ fn continue_beside_a_person(
     };
     let info = open_or_adopt(mirror, &fresh_request)?;
     if let Some(id) = their_pr {
-        let note = format!(
-            "upkeep found commits by someone else on `{branch}` and will not force-push over them. \
-             The rebuild of {} continues in {}. This PR is left as it is: merge or close it.",
-            mirror.latest.version, info.url
-        );
+        let note = crate::render::takeover_comment(branch, &mirror.latest.version, &info.url);
         if let Err(e) = mirror.forge.comment_pr(id, &note) {
             tracing::warn!(error = %e, "could not comment on the PR a person pushed to");
         }
