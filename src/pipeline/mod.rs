@@ -55,16 +55,20 @@ pub struct ServerRun<'a> {
     pub server: &'a ServerConfig,
     pub run_id: i64,
     pub mode: SyncMode,
+    /// Stops the upstream fetch when the run abandons this server or its deadline passes.
+    pub stop: crate::upstream::FetchStop,
     /// What this server's run found and did, as the run report shows it.
     pub report: ServerReport,
 }
 
 /// Sync one server. Never returns an error: failures become a `failed` report (and are recorded).
+/// `stop` ends its upstream fetch early (the run cancels it when it abandons the server).
 pub fn sync_server(
     deps: &Deps,
     server: &ServerConfig,
     run_id: i64,
     mode: SyncMode,
+    stop: crate::upstream::FetchStop,
 ) -> ServerReport {
     let start = Instant::now();
     let mut run = ServerRun {
@@ -72,6 +76,7 @@ pub fn sync_server(
         server,
         run_id,
         mode,
+        stop,
         report: ServerReport::new(&server.name),
     };
     match run.stages() {
