@@ -112,7 +112,11 @@ impl Cache {
     /// Fetch `url` into the server's bare clone, creating or rebuilding it as needed. Refused
     /// while another fetch into the same clone runs ([`CloneLock`]).
     pub fn fetch(&self, server: &str, url: &str) -> anyhow::Result<Fetched> {
-        let Some(_lock) = CloneLock::try_acquire(&self.dir, server)? else {
+        let path = self.path_for(server);
+        // A cache that cannot be written is named as such (the lock file is the first write).
+        let lock = CloneLock::try_acquire(&self.dir, server)
+            .map_err(|e| ensure_writable(&self.dir, &path, server).err().unwrap_or(e))?;
+        let Some(_lock) = lock else {
             anyhow::bail!(
                 "another fetch into the cache clone of {server} is still running (a sync \
                  abandoned on [service] server-timeout, or another upkeep process); not fetching \
@@ -122,7 +126,6 @@ impl Cache {
         if let Some(why) = self.stop.stopped() {
             return Err(FetchStop::error(why, &redact_url(url)));
         }
-        let path = self.path_for(server);
         let existed = path.exists();
         let first = match self.fetch_into(&path, url) {
             // A stopped fetch is neither a stale lock nor damage: no retry, no rebuild.
