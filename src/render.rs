@@ -72,7 +72,10 @@ fn short(commit: &str) -> &str {
 }
 
 /// Text from an upstream (tag names, commit subjects) goes into Markdown: neutralise what could
-/// render as markup, mention people, or break out of a table cell.
+/// render as markup, mention people, reference issues and PRs, or break out of a table cell.
+///
+/// A backslash alone does not stop a mention: GitHub resolves `@x` and `#1` after Markdown has
+/// removed the escape. So mentions and references are also broken by [`neutralise_refs`].
 pub fn md_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -86,11 +89,67 @@ pub fn md_escape(s: &str) -> String {
             c => out.push(c),
         }
     }
+    neutralise_refs(&out)
+}
+
+/// Zero-width joiner: invisible, and a word character to neither forge's autolinker.
+const ZWJ: char = '\u{200D}';
+
+/// Upstream text that a forge must not read as a mention or a reference, for any text a forge
+/// renders (PR titles, bodies, comments, commit messages): a zero-width joiner after every `#`
+/// and `!` that something follows, after an `@` that starts a word, and between `GH-` and its
+/// number. That breaks what
+/// GitHub autolinks ("Autolinked references and URLs": `#26`, `GH-26`, `owner/repo#26`;
+/// "Mentioning people and teams": `@user`, `@org/team`) and what Azure DevOps links
+/// ("Link work items": `#123` work items, `!123` pull requests, `@<id>` mentions), with or
+/// without a Markdown backslash before it. The text reads the same.
+pub fn neutralise_refs(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        out.push(c);
+        let next = chars.get(i + 1).copied();
+        let follows = next.is_some_and(|n| !n.is_whitespace() && n != ZWJ);
+        let breaks = match c {
+            '#' | '!' => follows,
+            '@' => follows && !in_word(&chars[..i]),
+            '-' => next.is_some_and(|n| n.is_ascii_digit()) && after_gh(&chars[..i]),
+            _ => false,
+        };
+        if breaks {
+            out.push(ZWJ);
+        }
+    }
     out
 }
 
+/// Whether an `@` after `before` is inside a word (`name@example.com`, `undici@^7`): neither
+/// forge reads that as a mention. A Markdown escape before the `@` is looked through.
+fn in_word(before: &[char]) -> bool {
+    let before = before.strip_suffix(&['\\']).unwrap_or(before);
+    before
+        .last()
+        .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+}
+
+/// Whether `before` ends with a `GH` (any case) that starts a word: GitHub's `GH-26` prefix.
+fn after_gh(before: &[char]) -> bool {
+    match before {
+        [.., g, h] if g.eq_ignore_ascii_case(&'g') && h.eq_ignore_ascii_case(&'h') => {
+            before.len() == 2 || !before[before.len() - 3].is_alphanumeric()
+        }
+        _ => false,
+    }
+}
+
 pub fn pr_title(v: &RebuildView<'_>) -> String {
-    let mut t = format!("Rebuild {} {} → {}", v.server, v.old_label(), v.new.version);
+    // Titles render references too: the version comes from an upstream tag.
+    let mut t = format!(
+        "Rebuild {} {} → {}",
+        v.server,
+        neutralise_refs(&v.old_label()),
+        neutralise_refs(&v.new.version)
+    );
     match (v.license_held, v.mcp.is_some_and(|m| m.held)) {
         (true, true) => t.push_str(" (license and MCP review required)"),
         (true, false) => t.push_str(" (license review required)"),
@@ -105,10 +164,10 @@ pub fn commit_message(v: &RebuildView<'_>) -> String {
     format!(
         "Rebuild {} {} -> {}\n\nPin the upstream {} to {} ({}).\n\nProposed by upkeep run {}.",
         v.server,
-        v.old_label(),
-        v.new.version,
+        neutralise_refs(&v.old_label()),
+        neutralise_refs(&v.new.version),
         v.upstream,
-        v.new.tag,
+        neutralise_refs(&v.new.tag),
         v.new.commit,
         v.run_id
     )
@@ -150,10 +209,12 @@ pub fn touched_branch_note(
     fresh_url: &str,
     commits: &[(&str, &str, &str)],
 ) -> String {
+    // The version is upstream text: escaped and neutralised, as in the title.
     let mut t = format!(
         "upkeep found `{branch}` changed since it last wrote it and will not force-push over it. \
-         The rebuild of {version} continues in {fresh_url}. This PR is left as it is: merge or \
-         close it.\n"
+         The rebuild of {} continues in {fresh_url}. This PR is left as it is: merge or \
+         close it.\n",
+        md_escape(version)
     );
     if !commits.is_empty() {
         t.push_str("\nCommits on it that the base branch does not have:\n");
@@ -867,8 +928,174 @@ mod tests {
     fn markdown_from_upstream_is_neutralised() {
         assert_eq!(
             md_escape("fix | @team <script>\nx"),
-            "fix \\| \\@team \\<script\\> x"
+            "fix \\| \\@\u{200D}team \\<script\\> x"
         );
+    }
+
+    /// What GitHub and Azure DevOps would link in `rendered` once Markdown has removed its
+    /// backslash escapes (GitHub resolves mentions and references after that). The patterns are
+    /// the documented ones: GitHub "Autolinked references and URLs" and "Mentioning people and
+    /// teams"; Azure DevOps "Link work items" (`#123`), pull requests (`!123`), `@<id>`.
+    fn autolinked(rendered: &str) -> Vec<String> {
+        let unescaped = regex::Regex::new(r"\\([!-/:-@\[-`{-~])")
+            .unwrap()
+            .replace_all(rendered, "$1");
+        let patterns = [
+            r"(?:^|[^\w`])@[A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9][\w.-]*)?",
+            r"(?:^|[^\w&])#\d+",
+            r"(?i)(?:^|\W)GH-\d+",
+            r"[\w.-]+/[\w.-]+#\d+",
+            r"(?:^|\W)!\d+",
+            r"@<[^>]+>",
+        ];
+        patterns
+            .iter()
+            .flat_map(|p| {
+                regex::Regex::new(p)
+                    .unwrap()
+                    .find_iter(&unescaped)
+                    .map(|m| {
+                        m.as_str()
+                            .trim_start_matches(|c: char| {
+                                !c.is_alphanumeric() && !"@#!".contains(c)
+                            })
+                            .to_string()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// `text` rendered for a forge links nothing and reads the same (the joiners are invisible).
+    fn assert_inert(text: &str) {
+        let unescape = regex::Regex::new(r"\\(.)").unwrap();
+        for rendered in [md_escape(text), neutralise_refs(text)] {
+            assert_eq!(autolinked(&rendered), Vec::<String>::new(), "{rendered:?}");
+            let visible: String = rendered.chars().filter(|c| *c != '\u{200D}').collect();
+            let plain = unescape.replace_all(&visible, "$1");
+            assert_eq!(plain, text.replace('\n', " "));
+        }
+    }
+
+    #[test]
+    fn the_checker_sees_what_a_backslash_leaves_linked() {
+        // The escape that was used before: GitHub still pings `@octocat` and links `#1`.
+        assert_eq!(
+            autolinked(r"fix \@octocat \#1 GH-2"),
+            ["@octocat", "#1", "GH-2"]
+        );
+    }
+
+    #[test]
+    fn a_user_mention_is_inert() {
+        assert_inert("thanks @octocat");
+        assert_inert("@octocat");
+        assert_inert("(@octocat)");
+        // Inside a word it is no mention, and stays as it was.
+        assert_eq!(md_escape("undici@^7.2.0"), "undici\\@^7.2.0");
+    }
+
+    #[test]
+    fn a_team_mention_is_inert() {
+        assert_inert("cc @acme-corp/security-team");
+    }
+
+    #[test]
+    fn an_issue_reference_is_inert() {
+        assert_inert("fixes #12");
+        assert_inert("#12 and (#13)");
+    }
+
+    #[test]
+    fn a_gh_reference_is_inert() {
+        assert_inert("see GH-12");
+        assert_inert("gh-12");
+        // Not a reference: left alone.
+        assert_eq!(neutralise_refs("HIGH-12"), "HIGH-12");
+    }
+
+    #[test]
+    fn a_cross_repository_reference_is_inert() {
+        assert_inert("closes other-org/other.repo#12");
+    }
+
+    #[test]
+    fn azure_pull_request_and_work_item_references_are_inert() {
+        assert_inert("merged in !12, work item #34");
+        assert_inert("@<6f1b2c3d-0000-4000-8000-000000000001> please look");
+    }
+
+    #[test]
+    fn a_hostile_commit_subject_tag_and_notes_link_nothing_in_the_pr() {
+        let old = Pinned {
+            git_ref: "refs/tags/v1.0.0".into(),
+            commit: Some("a".repeat(40)),
+        };
+        let new = Latest {
+            version: "1.1.0-@octocat#7".into(),
+            tag: "v1.1.0-@octocat#7".into(),
+            commit: "b".repeat(40),
+            date: None,
+        };
+        let mut diff: ReleaseDiff = serde_json::from_value(serde_json::json!({
+            "old": "a", "new": "b",
+            "commits": {"count": 1, "old_is_ancestor": true, "reachable_from_default": null, "authors": [],
+                        "first_date": null, "last_date": null, "list": [], "truncated": 0},
+            "files": {"changed": 1, "insertions": 1, "deletions": 1, "largest": [], "binary_or_large": [],
+                      "binary_or_large_count": 0, "renames": [], "renames_count": 0, "renames_exact_only": false},
+            "signals": [], "release_notes": null
+        }))
+        .unwrap();
+        diff.commits
+            .list
+            .push(crate::upstream::diff::CommitSummary {
+                short_id: "abc1234".into(),
+                id: String::new(),
+                subject: "fix @octocat #1 GH-2 acme/app#3 !4".into(),
+                author: "@mallory".into(),
+                date: String::new(),
+                is_merge: false,
+            });
+        let v = RebuildView {
+            server: "s",
+            upstream: "https://example.com/o/r.git",
+            old: &old,
+            old_version: Some("1.0.0"),
+            new: &new,
+            license: None,
+            approval: None,
+            license_held: false,
+            mcp: None,
+            security: None,
+            diff: Some(&diff),
+            release_notes: Some("Thanks @acme/maintainers for #99\n@everyone"),
+            channels: &[],
+            run_id: 1,
+        };
+        // Code spans (the pin table's refs) are not linked by either forge.
+        let outside_code = |t: &str| {
+            regex::Regex::new(r"`[^`]*`")
+                .unwrap()
+                .replace_all(t, "")
+                .into_owned()
+        };
+        for text in [
+            pr_body(&v, 65_536),
+            pr_title(&v),
+            commit_message(&v),
+            touched_branch_note(
+                "upkeep/s",
+                &new.version,
+                "https://example.com/pr/2",
+                &[("0123456789abcdef", "@mallory", "see #7 and @acme/ops")],
+            ),
+        ] {
+            assert_eq!(
+                autolinked(&outside_code(&text)),
+                Vec::<String>::new(),
+                "{text}"
+            );
+        }
     }
 
     #[test]

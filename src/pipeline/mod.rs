@@ -59,17 +59,21 @@ pub struct ServerRun<'a> {
     pub mode: SyncMode,
     /// The run's advisory lookup (one for the fleet, made before the servers).
     pub fleet: &'a Fleet,
+    /// Stops the upstream fetch when the run abandons this server or its deadline passes.
+    pub stop: crate::upstream::FetchStop,
     /// What this server's run found and did, as the run report shows it.
     pub report: ServerReport,
 }
 
 /// Sync one server. Never returns an error: failures become a `failed` report (and are recorded).
+/// `stop` ends its upstream fetch early (the run cancels it when it abandons the server).
 pub fn sync_server(
     deps: &Deps,
     server: &ServerConfig,
     run_id: i64,
     mode: SyncMode,
     fleet: &Fleet,
+    stop: crate::upstream::FetchStop,
 ) -> ServerReport {
     let start = Instant::now();
     let mut run = ServerRun {
@@ -78,6 +82,7 @@ pub fn sync_server(
         run_id,
         mode,
         fleet,
+        stop,
         report: ServerReport::new(&server.name),
     };
     match run.stages() {

@@ -281,15 +281,23 @@ impl ServerJob {
             self.span,
             self.fleet,
         );
+        // The fetch stops by itself at the timeout (a dripping upstream included), and at once
+        // when the server is abandoned below.
+        let mut stop = crate::upstream::FetchStop::new();
+        if let Some(deadline) = Instant::now().checked_add(timeout) {
+            stop = stop.with_deadline(deadline);
+        }
+        let fetch_stop = stop.clone();
         let work = tokio::task::spawn_blocking(move || {
-            span.in_scope(|| sync_server(&deps, &server, run_id, mode, &fleet))
+            span.in_scope(|| sync_server(&deps, &server, run_id, mode, &fleet, fetch_stop))
         });
         match tokio::time::timeout(timeout, work).await {
             Ok(Ok(report)) => report,
             Ok(Err(join)) => panicked(&self.deps, &name, run_id, mode, &join).await,
             Err(_) => {
-                // The blocking work cannot be cancelled; it finishes in the background and its
-                // decisions are still whole transactions.
+                // The blocking work cannot be killed: its fetch is cancelled here and the rest
+                // finishes in the background, its decisions still whole transactions.
+                stop.cancel();
                 tracing::error!(server = %name, timeout_s = timeout.as_secs(), "server sync timed out; abandoned");
                 let msg = format!(
                     "timed out after {}s ([service] server-timeout); abandoned",

@@ -5,10 +5,13 @@
 //! opened or fetched into is deleted and cloned afresh once. What one upstream may make it hold
 //! is capped ([`FetchLimits`]): its tag count is checked on the ref advertisement, before
 //! anything is downloaded, and a fetch is aborted once it received more than the byte limit.
+//! A fetch also stops when cancelled or past its deadline ([`FetchStop`]), and only one fetch
+//! into a clone runs at a time ([`CloneLock`]).
 //! Release selection ([`select_releases`]) is pure.
 
 pub mod channels;
 pub mod diff;
+mod guard;
 pub mod smart_http;
 pub mod version;
 
@@ -20,6 +23,7 @@ use serde::Serialize;
 
 use crate::config::ReleaseConfig;
 pub use crate::secret::redact_url;
+pub use guard::{CloneLock, FetchStop, Stopped};
 use version::Version;
 
 /// A tag as the upstream has it now, peeled to its commit.
@@ -75,6 +79,7 @@ impl Default for FetchLimits {
 pub struct Cache {
     dir: PathBuf,
     limits: FetchLimits,
+    stop: FetchStop,
 }
 
 impl Cache {
@@ -82,6 +87,7 @@ impl Cache {
         Cache {
             dir: dir.into(),
             limits: FetchLimits::default(),
+            stop: FetchStop::new(),
         }
     }
 
@@ -91,18 +97,41 @@ impl Cache {
         self
     }
 
+    /// Fetches through this cache stop when `stop` says so (see [`FetchStop`]).
+    #[must_use]
+    pub fn with_stop(mut self, stop: FetchStop) -> Cache {
+        self.stop = stop;
+        self
+    }
+
     pub fn path_for(&self, server: &str) -> PathBuf {
         // Server names are validated to a safe alphabet, so this cannot leave the cache dir.
         self.dir.join(format!("{server}.git"))
     }
 
-    /// Fetch `url` into the server's bare clone, creating or rebuilding it as needed.
+    /// Fetch `url` into the server's bare clone, creating or rebuilding it as needed. Refused
+    /// while another fetch into the same clone runs ([`CloneLock`]).
     pub fn fetch(&self, server: &str, url: &str) -> anyhow::Result<Fetched> {
         let path = self.path_for(server);
+        // A cache that cannot be written is named as such (the lock file is the first write).
+        let lock = CloneLock::try_acquire(&self.dir, server)
+            .map_err(|e| ensure_writable(&self.dir, &path, server).err().unwrap_or(e))?;
+        let Some(_lock) = lock else {
+            anyhow::bail!(
+                "another fetch into the cache clone of {server} is still running (a sync \
+                 abandoned on [service] server-timeout, or another upkeep process); not fetching \
+                 this time, the next run will"
+            );
+        };
+        if let Some(why) = self.stop.stopped() {
+            return Err(FetchStop::error(why, &redact_url(url)));
+        }
         let existed = path.exists();
-        let first = match fetch_into(&path, url, self.limits) {
-            // A process killed mid-fetch leaves ref lock files behind; the run lease means no
-            // other upkeep uses this cache now, so they are stale: clear them and try again.
+        let first = match self.fetch_into(&path, url) {
+            // A stopped fetch is neither a stale lock nor damage: no retry, no rebuild.
+            Err(e) if self.stop.stopped().is_some() => return Err(e),
+            // A process killed mid-fetch leaves ref lock files behind; we hold the clone's
+            // fetch lock, so no other fetch uses it now: they are stale. Clear and retry.
             Err(e) if existed && is_stale_lock(&e) => {
                 let cleared = clear_lock_files(&path);
                 tracing::warn!(
@@ -110,7 +139,7 @@ impl Cache {
                     cleared,
                     "cleared stale lock files left in the cache by a killed run"
                 );
-                fetch_into(&path, url, self.limits)
+                self.fetch_into(&path, url)
             }
             other => other,
         };
@@ -129,12 +158,18 @@ impl Cache {
                 tracing::warn!(server, error = %format!("{e:#}"), "cache clone is damaged; rebuilding it");
                 std::fs::remove_dir_all(&path)
                     .with_context(|| format!("removing damaged cache {}", path.display()))?;
-                let mut f = fetch_into(&path, url, self.limits)?;
+                let mut f = self.fetch_into(&path, url)?;
                 f.cloned = true;
                 Ok(f)
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+impl Cache {
+    fn fetch_into(&self, path: &Path, url: &str) -> anyhow::Result<Fetched> {
+        fetch_into(path, url, self.limits, &self.stop)
     }
 }
 
@@ -226,7 +261,12 @@ fn open_or_init(path: &Path) -> anyhow::Result<Repository> {
     Repository::open_bare(path).with_context(|| format!("open cache {}", path.display()))
 }
 
-fn fetch_into(path: &Path, url: &str, limits: FetchLimits) -> anyhow::Result<Fetched> {
+fn fetch_into(
+    path: &Path,
+    url: &str,
+    limits: FetchLimits,
+    stop: &FetchStop,
+) -> anyhow::Result<Fetched> {
     let repo = open_or_init(path)?;
     let refspecs = [
         "+refs/heads/*:refs/remotes/origin/*",
@@ -248,11 +288,12 @@ fn fetch_into(path: &Path, url: &str, limits: FetchLimits) -> anyhow::Result<Fet
         let received = std::cell::Cell::new(0u64);
         let mut callbacks = git2::RemoteCallbacks::new();
         // Returning false aborts the transfer: a hostile or mistaken upstream cannot fill the
-        // disk through one fetch.
+        // disk through one fetch, nor hold it past its deadline or its run.
         callbacks.transfer_progress(|p| {
             received.set(p.received_bytes() as u64);
-            received.get() <= limits.max_bytes
+            received.get() <= limits.max_bytes && stop.stopped().is_none()
         });
+        callbacks.sideband_progress(|_| stop.stopped().is_none());
         let mut opts = FetchOptions::new();
         // Tags that were deleted upstream go away here too; the tag history in the state
         // remembers what they pointed at.
@@ -261,6 +302,11 @@ fn fetch_into(path: &Path, url: &str, limits: FetchLimits) -> anyhow::Result<Fet
             .remote_callbacks(callbacks);
         let downloaded = remote.download(&refspecs, Some(&mut opts));
         drop(opts);
+        if downloaded.is_err()
+            && let Some(why) = stop.stopped()
+        {
+            return Err(FetchStop::error(why, &redact_url(url)));
+        }
         if received.get() > limits.max_bytes {
             anyhow::bail!(
                 "upstream {} sent more than [state] max-fetch-size = {} in one fetch; the fetch \

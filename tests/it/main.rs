@@ -15,6 +15,7 @@ mod channels_e2e;
 mod check;
 mod env_faults;
 mod faults;
+mod fetch_stop;
 mod forges_e2e;
 mod hostile;
 mod insecure_http;

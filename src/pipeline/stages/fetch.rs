@@ -19,10 +19,12 @@ pub struct Upstream {
 pub fn fetch(run: &ServerRun<'_>) -> anyhow::Result<Upstream> {
     let server = run.server;
     let state = &run.deps.config.state;
-    let cache = Cache::new(&state.cache_dir).with_limits(upstream::FetchLimits {
-        max_tags: state.max_tags,
-        max_bytes: state.max_fetch_bytes,
-    });
+    let cache = Cache::new(&state.cache_dir)
+        .with_limits(upstream::FetchLimits {
+            max_tags: state.max_tags,
+            max_bytes: state.max_fetch_bytes,
+        })
+        .with_stop(run.stop.clone());
     let fetched =
         tracing::info_span!("fetch").in_scope(|| cache.fetch(&server.name, &server.upstream))?;
     let releases = upstream::select_releases(&fetched.tags, &server.release);
