@@ -15,6 +15,7 @@ use crate::cli::{
 use crate::config::{self, ValidConfig};
 use crate::deps::{Deps, forge_for, open_store};
 use crate::exit;
+use crate::forge::Access;
 use crate::pipeline::{self, RunError, RunOptions};
 
 /// Run a parsed command line; returns the exit code.
@@ -89,23 +90,34 @@ fn locked_message(state: &config::StateConfig) -> String {
     )
 }
 
+/// The config at `path`, its warnings logged; the exit code after printing its problems.
 fn load(path: &Path) -> Result<ValidConfig, i32> {
-    config::load(path).map_err(|errors| {
-        for d in &errors.0 {
-            // The alternate form adds the offending lines with a caret under each place; a
-            // blank line keeps one problem apart from the next.
-            eprintln!("{d:#}\n");
-        }
-        eprintln!("{} problem(s) in {}", errors.0.len(), path.display());
-        exit::CONFIG
-    })
+    let config = config::load(path).map_err(|errors| problems(path, &errors))?;
+    for w in &config.warnings {
+        tracing::warn!(diagnostic = %w, code = w.code, "config: allowed, but risky");
+    }
+    Ok(config)
+}
+
+/// Print every problem of an invalid config; the exit code.
+fn problems(path: &Path, errors: &config::ConfigErrors) -> i32 {
+    for d in &errors.0 {
+        // The alternate form adds the offending lines with a caret under each place; a
+        // blank line keeps one problem apart from the next.
+        eprintln!("{d:#}\n");
+    }
+    eprintln!("{} problem(s) in {}", errors.0.len(), path.display());
+    exit::CONFIG
 }
 
 async fn check(path: &Path, args: &CheckArgs) -> i32 {
-    let config = match load(path) {
+    let config = match config::load(path) {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(errors) => return problems(path, &errors),
     };
+    for w in &config.warnings {
+        eprintln!("warning: {w:#}\n");
+    }
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
@@ -156,8 +168,14 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
     let mut failed = false;
     for (name, result) in checked {
         match result {
-            Ok(()) => {
+            Ok(Access::Writable) => {
                 let _ = writeln!(out, "  {name}: mirror reachable and writable");
+            }
+            Ok(Access::Unknown(why)) => {
+                let _ = writeln!(
+                    out,
+                    "  {name}: mirror reachable; could not tell whether it is writable: {why}"
+                );
             }
             Err(e) => {
                 failed = true;

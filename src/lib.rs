@@ -52,7 +52,7 @@
 //! http      ->
 //! render    -> license report upstream::diff
 //! report    -> upstream::diff upstream::channels
-//! config    -> forge::pin upstream::version
+//! config    -> forge::pin upstream::version upstream::channels::advice
 //! secret    ->
 //! failpoint ->
 //! jitter    ->
@@ -64,7 +64,8 @@
 //! each other (the forges and the release channels share [`http`]; notify uses render's texts);
 //! the views know no adapter but the domain types they show, and only the store knows table rows
 //! (it fills the views `report::MovedTag` and `report::RunArchive`). The config may name two leaf
-//! enums of the adapters (pin formats, version schemes) its keys select.
+//! enums of the adapters (pin formats, version schemes) its keys select, and uses the channels'
+//! pure advice for the warnings `check` prints.
 
 // Library code reports through return values and tracing; only `app` talks to the terminal.
 #![forbid(unsafe_code)]

@@ -110,6 +110,8 @@ pub struct Diagnostics<'a> {
     file: &'a Path,
     source: &'a str,
     pub items: Vec<Diagnostic>,
+    /// Allowed, but worth saying (`check` prints them; the other commands log them).
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl<'a> Diagnostics<'a> {
@@ -118,6 +120,7 @@ impl<'a> Diagnostics<'a> {
             file,
             source,
             items: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -129,6 +132,19 @@ impl<'a> Diagnostics<'a> {
         message: impl Into<String>,
     ) {
         self.at_with(span, code, message, Vec::new());
+    }
+
+    /// Something allowed but risky at `span`: reported, the config stays valid.
+    pub fn warn(
+        &mut self,
+        span: Option<Range<usize>>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) {
+        self.at(span, code, message);
+        if let Some(d) = self.items.pop() {
+            self.warnings.push(d);
+        }
     }
 
     /// A problem at `span` that involves other places too, each with a label.

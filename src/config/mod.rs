@@ -36,7 +36,7 @@ pub use servers::channels::{Channel, ChannelConfig};
 pub use servers::mirror::{ForgeConfig, MirrorConfig};
 pub use servers::release::ReleaseConfig;
 pub use servers::{ServerConfig, ServerSchedule};
-pub use service::ServiceConfig;
+pub use service::{DEFAULT_MAX_RATE_LIMIT_WAIT, ServiceConfig};
 pub use state::StateConfig;
 
 /// Where upkeep looks for its config when neither `--config` nor `UPKEEP_CONFIG` is given.
@@ -52,6 +52,9 @@ pub struct ValidConfig {
     pub license: LicensePolicyConfig,
     pub service: ServiceConfig,
     pub servers: Vec<ServerConfig>,
+    /// Settings that are allowed but risky (e.g. no token for GitHub), for `check` to print and
+    /// the other commands to log.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Why a config could not be loaded: the caller prints the diagnostics and exits 2.
@@ -125,8 +128,10 @@ pub fn parse(path: &Path, source: &str) -> Result<ValidConfig, ConfigErrors> {
         diags.at(span, "unknown-key", unknown::message(segments));
     }
 
-    let config = validate(path, raw, &mut diags);
+    let mut config = validate(path, raw, &mut diags);
     if diags.is_empty() {
+        diags.warnings.sort_by_key(|d| (d.line, d.column));
+        config.warnings = diags.warnings;
         Ok(config)
     } else {
         diags.items.sort_by_key(|d| (d.line, d.column));
@@ -150,6 +155,7 @@ fn validate(path: &Path, raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig
         service: service::validate(raw.service, d),
         servers: servers::validate_all(raw.servers, &license, d),
         license,
+        warnings: Vec::new(),
     }
 }
 

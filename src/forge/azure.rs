@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    BaseFile, BranchState, CommitWrite, Forge, ForgeError, ForgeResult, Identity, PrInfo,
-    PrRequest, PrState,
+    Access, BaseFile, BranchState, CommitWrite, Forge, ForgeError, ForgeResult, Identity, PrInfo,
+    PrRequest, PrState, send_or_confirm,
 };
 use crate::http::{Auth, HttpClient, HttpSettings, Pool, Request, Response, build_url};
 use crate::secret::Secret;
@@ -180,6 +180,25 @@ impl AzureForge {
                 ("includeContent", "true"),
             ],
         )
+    }
+
+    /// The newest active PR whose source is `branch`.
+    fn active_pr(&self, branch: &str) -> ForgeResult<Option<PullRequest>> {
+        let source = format!("refs/heads/{branch}");
+        let url = self.repo_url(
+            &["pullrequests"],
+            &[
+                ("searchCriteria.sourceRefName", source.as_str()),
+                ("searchCriteria.status", "active"),
+            ],
+        )?;
+        let prs: List<PullRequest> = self.get(url)?;
+        // Newest first: the highest id.
+        Ok(prs
+            .value
+            .into_iter()
+            .filter(|p| p.source_ref_name == source)
+            .max_by_key(|p| p.pull_request_id))
     }
 
     fn pull(&self, id: &str) -> ForgeResult<PullRequest> {
@@ -408,22 +427,7 @@ impl Forge for AzureForge {
                 Err(e) => Err(e),
             };
         }
-        let source = format!("refs/heads/{branch}");
-        let url = self.repo_url(
-            &["pullrequests"],
-            &[
-                ("searchCriteria.sourceRefName", source.as_str()),
-                ("searchCriteria.status", "active"),
-            ],
-        )?;
-        let prs: List<PullRequest> = self.get(url)?;
-        // Newest first: the highest id.
-        Ok(prs
-            .value
-            .into_iter()
-            .filter(|p| p.source_ref_name == source)
-            .max_by_key(|p| p.pull_request_id)
-            .map(|p| self.pr_info(p)))
+        Ok(self.active_pr(branch)?.map(|p| self.pr_info(p)))
     }
 
     /// Reviewers are identity ids (GUIDs or descriptors) sent as `reviewers: [{"id": ..}]`. If
@@ -451,11 +455,19 @@ impl Forge for AzureForge {
                 "reviewers": reviewers,
             })
         };
-        let created: ForgeResult<PullRequest> = self.send(Method::POST, url.clone(), &body(true));
-        let pr = match created {
+        // A create whose answer was lost is confirmed by the branch's active PR (one per source
+        // and target), never sent again blindly.
+        let create = |with_reviewers: bool| {
+            send_or_confirm(
+                "open the PR",
+                || self.send(Method::POST, url.clone(), &body(with_reviewers)),
+                || self.active_pr(&request.branch),
+            )
+        };
+        let pr = match create(true) {
             Err(ForgeError::Other(error)) if !request.reviewers.is_empty() => {
                 tracing::warn!(%error, "creating the PR with reviewers failed; retrying without them");
-                self.send(Method::POST, url, &body(false))?
+                create(false)?
             }
             other => other?,
         };
@@ -494,19 +506,36 @@ impl Forge for AzureForge {
         Ok(info)
     }
 
+    /// A comment whose answer was lost is looked for in the PR's threads ("Pull Request Threads
+    /// - List") by its exact content before it is sent again.
     fn comment_pr(&self, id: &str, body: &str) -> ForgeResult<()> {
-        let _: serde_json::Value = self.send(
-            Method::POST,
-            self.repo_url(&["pullrequests", id, "threads"], &[])?,
-            &json!({ "comments": [{ "parentCommentId": 0, "content": body, "commentType": 1 }], "status": 1 }),
-        )?;
-        Ok(())
+        let url = self.repo_url(&["pullrequests", id, "threads"], &[])?;
+        send_or_confirm(
+            "comment on the PR",
+            || {
+                let _: serde_json::Value = self.send(
+                    Method::POST,
+                    url.clone(),
+                    &json!({ "comments": [{ "parentCommentId": 0, "content": body, "commentType": 1 }], "status": 1 }),
+                )?;
+                Ok(())
+            },
+            || {
+                let threads: List<Thread> = self.get(url.clone())?;
+                let posted = threads
+                    .value
+                    .iter()
+                    .flat_map(|t| &t.comments)
+                    .any(|c| c.content.as_deref() == Some(body));
+                Ok(posted.then_some(()))
+            },
+        )
     }
 
     /// Reads the repository, then asks the security API whether the caller has GenericContribute
     /// (push) on it (`_apis/permissions/{git namespace}/4?tokens=repoV2/{project}/{repo}`), then
     /// checks that the base branch exists.
-    fn check_access(&self, base: &str) -> ForgeResult<()> {
+    fn check_access(&self, base: &str) -> ForgeResult<Access> {
         let repo: Repository = self.get(self.repo_url(&[], &[])?)?;
         let token = format!("repoV2/{}/{}", repo.project.id, repo.id);
         let url = build_url(
@@ -535,7 +564,7 @@ impl Forge for AzureForge {
                 self.location()
             )));
         }
-        Ok(())
+        Ok(Access::Writable)
     }
 }
 
@@ -609,6 +638,17 @@ struct IdentityRef {
 struct Label {
     name: String,
     active: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Thread {
+    #[serde(default)]
+    comments: Vec<ThreadComment>,
+}
+
+#[derive(Deserialize)]
+struct ThreadComment {
+    content: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -10,6 +10,7 @@ use super::release::ReleaseConfig;
 use crate::config::diag::Diagnostics;
 use crate::config::raw::S;
 use crate::config::secrets::{SecretRef, secret_ref};
+use crate::upstream::channels::advice;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -125,7 +126,7 @@ pub fn validate(
     for c in used {
         let cfg = match c {
             Channel::GitTags => continue,
-            Channel::GithubReleases => github(r, upstream, d),
+            Channel::GithubReleases => github(r, upstream, who, &rspan, d),
             Channel::Npm => r.npm.as_ref().map(S::get_ref).and_then(npm),
             Channel::Pypi => r.pypi.as_ref().map(S::get_ref).and_then(pypi),
             Channel::McpRegistry => r.mcp_registry.as_ref().map(S::get_ref).and_then(mcp),
@@ -165,7 +166,13 @@ fn text(v: Option<&S<String>>, default: &str) -> String {
 }
 
 /// None when no repo is named and the upstream is not on GitHub.
-fn github(r: &RawChannels, upstream: &str, d: &mut Diagnostics<'_>) -> Option<ChannelConfig> {
+fn github(
+    r: &RawChannels,
+    upstream: &str,
+    who: &str,
+    span: &Range<usize>,
+    d: &mut Diagnostics<'_>,
+) -> Option<ChannelConfig> {
     let g = r.github_releases.as_ref().map(S::get_ref);
     let (owner, repo) = match g.and_then(|g| g.repo.as_ref()) {
         Some(x) => x
@@ -174,13 +181,19 @@ fn github(r: &RawChannels, upstream: &str, d: &mut Diagnostics<'_>) -> Option<Ch
             .map(|(o, n)| (o.to_string(), n.to_string())),
         None => github_repo_of(upstream),
     }?;
+    let api_url = text(g.and_then(|g| g.api_url.as_ref()), "https://api.github.com");
+    let token = g.map_or(SecretRef::None, |g| {
+        secret_ref(d, g.token_env.as_ref(), g.token_file.as_ref(), "token")
+    });
+    if let Some(a) = advice::github_token(&api_url, !matches!(token, SecretRef::None)) {
+        let at = r.github_releases.as_ref().map_or(span.clone(), S::span);
+        d.warn(Some(at), a.code, format!("{who}: {}", a.message));
+    }
     Some(ChannelConfig::GithubReleases {
-        api_url: text(g.and_then(|g| g.api_url.as_ref()), "https://api.github.com"),
+        api_url,
         owner,
         repo,
-        token: g.map_or(SecretRef::None, |g| {
-            secret_ref(d, g.token_env.as_ref(), g.token_file.as_ref(), "token")
-        }),
+        token,
     })
 }
 

@@ -10,6 +10,7 @@ use crate::config::raw::S;
 use crate::config::secrets::{SecretRef, secret_ref};
 use crate::config::values;
 use crate::forge::pin::PinFormat;
+use crate::upstream::channels::advice;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -172,11 +173,26 @@ fn url(v: Option<&S<String>>, default: &str) -> String {
 fn github(m: &RawMirror, cx: &Ctx<'_>, d: &mut Diagnostics<'_>) -> Option<ForgeConfig> {
     let repo = require(m.repo.as_ref(), "repo", "github", cx, d);
     let token = secret_ref(d, m.token_env.as_ref(), m.token_file.as_ref(), "token");
+    let api_url = url(m.api_url.as_ref(), "https://api.github.com");
+    if matches!(token, SecretRef::None) {
+        // Allowed (a read-only `check --online` works), but every write will be refused.
+        d.warn(
+            Some(cx.span.clone()),
+            "github-no-token",
+            format!(
+                "{}: the github mirror has no token (`token-env` or `token-file`): GitHub refuses \
+                 to open PRs without one, and reads share {} requests an hour per address \
+                 (rate limits for the REST API)",
+                cx.who,
+                advice::GITHUB_UNAUTHENTICATED_PER_HOUR
+            ),
+        );
+    }
     let r = repo?;
     match r.split_once('/') {
         Some((owner, name)) if !owner.is_empty() && !name.is_empty() && !name.contains('/') => {
             Some(ForgeConfig::Github {
-                api_url: url(m.api_url.as_ref(), "https://api.github.com"),
+                api_url,
                 owner: owner.to_string(),
                 repo: name.trim_end_matches(".git").to_string(),
                 token,

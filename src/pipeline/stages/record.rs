@@ -156,6 +156,9 @@ fn opened(
     pr.action = decision.plan.action();
     pr.url = Some(open.info.url.clone());
     pr.branch.clone_from(&open.branch);
+    if open.ready_despite_hold {
+        pr.draft = false;
+    }
     run.report.status = decision.plan.status(held);
     let record = PrRecord {
         id: 0,
