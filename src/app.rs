@@ -15,6 +15,7 @@ use crate::cli::{
 use crate::config::{self, ValidConfig};
 use crate::deps::{Deps, forge_for, open_store};
 use crate::exit;
+use crate::forge::Access;
 use crate::pipeline::{self, RunError, RunOptions};
 use crate::store::ReviewKind;
 
@@ -197,8 +198,14 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
     let mut failed = false;
     for (name, result) in checked {
         match result {
-            Ok(()) => {
+            Ok(Access::Writable) => {
                 let _ = outln!(out, "  {name}: mirror reachable and writable");
+            }
+            Ok(Access::Unknown(why)) => {
+                let _ = writeln!(
+                    out,
+                    "  {name}: mirror reachable; could not tell whether it is writable: {why}"
+                );
             }
             Err(e) => {
                 failed = true;

@@ -21,7 +21,7 @@ pub enum Event {
     ServerFinished {
         run_id: i64,
         server: String,
-        /// The report status: up-to-date | pr-opened | pr-updated | held | failed
+        /// The report status: up-to-date | pr-opened | pr-updated | pr-open | held | failed
         status: String,
         /// The release found, when one was.
         latest: Option<String>,

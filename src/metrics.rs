@@ -281,6 +281,8 @@ fn register_scrape(r: &mut Registry, scrape: &Scrape) {
     let retries = Family::<HostLabels, Counter>::default();
     let waits = Family::<HostLabels, Counter>::default();
     let waited = Family::<HostLabels, SecondsCounter>::default();
+    let remaining = Family::<HostLabels, Gauge>::default();
+    let reset = Family::<HostLabels, Gauge>::default();
     for (host, m) in &scrape.http {
         for (status, n) in &m.requests_by_status {
             requests
@@ -297,6 +299,17 @@ fn register_scrape(r: &mut Registry, scrape: &Scrape) {
         waited
             .get_or_create(&labels)
             .inc_by(m.rate_limit_wait_ms as f64 / 1000.0);
+        // Only hosts that report a budget (GitHub always; Azure DevOps near its limit).
+        if let Some(n) = m.rate_limit_remaining {
+            remaining
+                .get_or_create(&labels)
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        if let Some(at) = m.rate_limit_reset {
+            reset
+                .get_or_create(&labels)
+                .set(i64::try_from(at).unwrap_or(i64::MAX));
+        }
     }
     r.register(
         "upkeep_http_requests",
@@ -317,6 +330,16 @@ fn register_scrape(r: &mut Registry, scrape: &Scrape) {
         "upkeep_http_rate_limit_wait_seconds",
         "Time spent waiting for forge rate limits, by host",
         waited,
+    );
+    r.register(
+        "upkeep_http_rate_limit_remaining",
+        "Requests (GitHub) or TSTUs (Azure DevOps) left in the host's rate-limit budget, as its last answer reported",
+        remaining,
+    );
+    r.register(
+        "upkeep_http_rate_limit_reset_timestamp_seconds",
+        "Unix time the host's rate-limit budget resets, as its last answer reported",
+        reset,
     );
 }
 
@@ -405,7 +428,10 @@ impl Metrics {
                 }
                 // A release counts as found when the server acted on it (a PR or a hold).
                 if let Some(version) = latest
-                    && matches!(status.as_str(), "pr-opened" | "pr-updated" | "held")
+                    && matches!(
+                        status.as_str(),
+                        "pr-opened" | "pr-updated" | "pr-open" | "held"
+                    )
                 {
                     let mut fold = self.fold();
                     if fold.last_release.get(server) != Some(version) {
@@ -559,6 +585,8 @@ mod tests {
                 retries: 2,
                 rate_limit_waits: 1,
                 rate_limit_wait_ms: 1_500,
+                rate_limit_remaining: Some(4_321),
+                rate_limit_reset: Some(1_700_000_900),
             },
         );
         let text = m.render(&Scrape {
@@ -603,6 +631,10 @@ mod tests {
             "upkeep_server_advisories{server=\"we\\\"ird\\\\name\",severity=\"high\"} 2\n"
         ));
         assert!(!text.contains("upkeep_server_advisories{server=\"plain\""));
+        assert!(text.contains("upkeep_http_rate_limit_remaining{host=\"api.github.com\"} 4321\n"));
+        assert!(text.contains(
+            "upkeep_http_rate_limit_reset_timestamp_seconds{host=\"api.github.com\"} 1700000900\n"
+        ));
         // Every family is declared once, before its samples.
         let mut declared = std::collections::HashSet::new();
         for line in text.lines() {
@@ -654,6 +686,8 @@ mod tests {
                 "api.github.com".to_string(),
                 HostMetrics {
                     requests_by_status: [("200".to_string(), 1)].into(),
+                    rate_limit_remaining: Some(4_999),
+                    rate_limit_reset: Some(1_700_000_000),
                     ..HostMetrics::default()
                 },
             )]
@@ -684,6 +718,8 @@ mod tests {
             ("upkeep_http_retries_total", "counter"),
             ("upkeep_http_rate_limit_waits_total", "counter"),
             ("upkeep_http_rate_limit_wait_seconds_total", "counter"),
+            ("upkeep_http_rate_limit_remaining", "gauge"),
+            ("upkeep_http_rate_limit_reset_timestamp_seconds", "gauge"),
         ];
         let mut declared_sorted = declared.clone();
         declared_sorted.sort_unstable();

@@ -408,6 +408,18 @@ fn approved_line(what: &str, a: ApprovalView<'_>) -> String {
     )
 }
 
+/// How the hold banner says what keeps the PR from being merged, on a forge with draft PRs.
+const DRAFT_UNTIL: &str = "This PR stays a draft until";
+/// The same where the repository has no draft PRs and the PR is open ready for review.
+const BLOCKED_UNTIL: &str = "Draft PRs are not available in this repository, so this PR is open \
+     for review but **must not be merged** until";
+
+/// A held PR's body for a repository without draft PRs: the same body, its banner saying the PR
+/// must not be merged instead of that it stays a draft.
+pub fn pr_body_without_draft(body: &str) -> String {
+    body.replacen(DRAFT_UNTIL, BLOCKED_UNTIL, 1)
+}
+
 /// The top of the PR body: the hold (or approval) line and the table of pinned vs proposed.
 fn pr_head(v: &RebuildView<'_>) -> String {
     let mut head = String::new();
@@ -420,7 +432,7 @@ fn pr_head(v: &RebuildView<'_>) -> String {
             .map_or("the license changed", |l| l.reason.as_str());
         let _ = writeln!(
             head,
-            "> ⛔ **Blocked: license change needs CELA review.** {}. This PR stays a draft until \
+            "> ⛔ **Blocked: license change needs CELA review.** {}. {DRAFT_UNTIL} \
              `upkeep license approve {} --by <name>` records an approval.\n",
             md_escape(reason),
             v.server

@@ -11,8 +11,13 @@ use crate::upstream::diff::ReleaseDiff;
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     UpToDate,
+    /// This run opened the rebuild PR.
     PrOpened,
+    /// This run updated the rebuild PR (moved it to a newer release, or refreshed its body).
     PrUpdated,
+    /// A rebuild PR is open and this run neither opened nor updated it. Added later than the
+    /// others: before it, such a run reported `pr-opened` again.
+    PrOpen,
     Held,
     Failed,
 }
@@ -23,6 +28,7 @@ impl Status {
             Status::UpToDate => "up-to-date",
             Status::PrOpened => "pr-opened",
             Status::PrUpdated => "pr-updated",
+            Status::PrOpen => "pr-open",
             Status::Held => "held",
             Status::Failed => "failed",
         }
@@ -33,6 +39,7 @@ impl Status {
             Status::UpToDate,
             Status::PrOpened,
             Status::PrUpdated,
+            Status::PrOpen,
             Status::Held,
             Status::Failed,
         ]

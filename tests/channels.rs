@@ -37,6 +37,7 @@ fn settings() -> HttpSettings {
         backoff_base: Duration::from_millis(10),
         backoff_max: Duration::from_millis(50),
         max_rate_limit_wait: Duration::from_secs(5),
+        secondary_min_wait: Duration::from_millis(10),
     }
 }
 

@@ -11,7 +11,7 @@ use forge_support::github::FakeGithub;
 use forge_support::{
     BOT_EMAIL, BOT_NAME, FakeForge, FakePrState, Fault, PIN_CONTENT, PIN_PATH, TOKEN,
 };
-use upkeep::forge::{CommitWrite, ForgeError, Identity, PrRequest, PrState};
+use upkeep::forge::{Access, CommitWrite, Forge as _, ForgeError, Identity, PrRequest, PrState};
 use upkeep::http::{EtagCache, HttpClient, HttpMetrics, Request};
 
 const BRANCH: &str = "upkeep/demo-server";
@@ -567,8 +567,9 @@ fn token_never_in_errors<F: FakeForge>() {
     fake.core().fail(Fault {
         status: 500,
         headers: vec![],
+        // Enough for every retry of the reads and every re-read of the writes below.
         body: "echo {auth}".into(),
-        times: 10,
+        times: 100,
         path_contains: None,
     });
     errors.push(forge.comment_pr(&id, "hello").unwrap_err());
@@ -609,6 +610,45 @@ fn token_never_in_errors<F: FakeForge>() {
     }
 }
 
+/// A create whose answer is lost (the forge made the PR, the client got a 502) is confirmed by
+/// a re-read, not sent again: exactly one PR. The same for a comment.
+fn a_lost_answer_is_confirmed_not_resent<F: FakeForge>() {
+    let fake = F::start();
+    let forge = fake.forge();
+    let base = forge.read_base_file("main", PIN_PATH).unwrap();
+    forge
+        .write_branch(&write(&base.base_commit, "upstream = \"v1.1.0\"\n", None))
+        .unwrap();
+    fake.core().clear_requests();
+    let path = if F::KIND == "github" {
+        "/pulls"
+    } else {
+        "/pullrequests"
+    };
+    fake.core().lose_answer("POST", path, 502, 1);
+    let pr = forge.open_pr(&pr_request::<F>(false, &["upkeep"])).unwrap();
+    assert_eq!(fake.core().lock().prs.len(), 1, "exactly one PR");
+    let posts = |path: &str| {
+        fake.core()
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with(path))
+            .count()
+    };
+    assert_eq!(posts(path), 1, "the create was not sent again");
+    assert_eq!(fake.core().pr(pr.id.parse().unwrap()).labels, ["upkeep"]);
+
+    let comments = if F::KIND == "github" {
+        "/comments"
+    } else {
+        "/threads"
+    };
+    fake.core().lose_answer("POST", comments, 502, 1);
+    forge.comment_pr(&pr.id, "a note").unwrap();
+    assert_eq!(fake.core().pr(pr.id.parse().unwrap()).comments, ["a note"]);
+    assert_eq!(posts(comments), 1, "the comment was not sent again");
+}
+
 macro_rules! for_both_forges {
     ($($scenario:ident),* $(,)?) => {
         mod github {
@@ -638,6 +678,7 @@ for_both_forges!(
     body_over_the_limit_is_refused,
     check_access_and_unknown_repo,
     token_never_in_errors,
+    a_lost_answer_is_confirmed_not_resent,
 );
 
 /// The shared client against a live server: metrics per host and status, and the ETag cache.
@@ -797,4 +838,239 @@ fn debug_of_forges_is_redacted() {
             "{text}"
         );
     }
+}
+
+fn github_forge_on(
+    fake: &FakeGithub,
+    pool: &upkeep::http::Pool,
+) -> upkeep::forge::github::GithubForge {
+    upkeep::forge::github::GithubForge::build(
+        pool,
+        upkeep::forge::github::GithubSettings {
+            api_url: fake.server.url(),
+            owner: forge_support::github::OWNER.into(),
+            repo: forge_support::github::REPO.into(),
+            token: Some(upkeep::secret::Secret::new(TOKEN)),
+            timeout: forge_support::TIMEOUT,
+            max_retries: 3,
+            max_rate_limit_wait: Duration::from_secs(5),
+        },
+        forge_support::test_http_settings(Duration::from_secs(5)),
+    )
+    .unwrap()
+}
+
+/// The body GitHub sends with a secondary rate limit ("Rate limits for the REST API", "About
+/// secondary rate limits"): a 403 (or 429) whose message says so, here without `retry-after`
+/// and with budget left, so only the message tells it apart from a permission 403.
+fn secondary_limit(times: u32) -> Fault {
+    Fault {
+        status: 403,
+        headers: vec![("x-ratelimit-remaining".into(), "4990".into())],
+        body: "{\"message\":\"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.\",\"documentation_url\":\"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits\"}".into(),
+        times,
+        path_contains: None,
+    }
+}
+
+/// A secondary rate limit is waited out (the wait itself, a minute doubling, is the policy's
+/// table test; the tests configure 20 ms for the minute) and the request retried; more limits
+/// than retries end as RateLimited naming the rule.
+#[test]
+fn github_secondary_rate_limit_is_waited_out_and_retried() {
+    let fake = FakeGithub::start();
+    let forge = fake.forge();
+    fake.core.fail(secondary_limit(2));
+    let base = forge.read_base_file("main", PIN_PATH).unwrap();
+    assert_eq!(base.content, PIN_CONTENT.as_bytes());
+    let requests = fake.core.requests();
+    assert_eq!(
+        requests[0].path, requests[2].path,
+        "retried twice: {requests:?}"
+    );
+
+    fake.core.clear_requests();
+    fake.core.fail(secondary_limit(10));
+    let err = forge.read_base_file("main", PIN_PATH).unwrap_err();
+    assert!(matches!(err, ForgeError::RateLimited(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("secondary limit back-off"),
+        "{err}"
+    );
+    assert_eq!(fake.core.requests().len(), 4, "one try and three retries");
+    fake.core.lock().faults.clear();
+}
+
+/// The run's ceiling on waiting: once spent, a rate-limited request fails at once with a
+/// rate-limit error that names the setting, and a request that is not limited still goes on.
+#[test]
+fn the_runs_rate_limit_wait_ceiling_fails_the_request_not_the_others() {
+    let fake = FakeGithub::start();
+    let pool = upkeep::http::Pool::new(Duration::from_secs(10)).unwrap();
+    // The first secondary wait (20 ms) fits; the second (40 ms) does not.
+    pool.wait_budget().reset(Duration::from_millis(30));
+    let limited = github_forge_on(&fake, &pool);
+    fake.core.fail(secondary_limit(5));
+    let err = limited.read_base_file("main", PIN_PATH).unwrap_err();
+    assert!(matches!(err, ForgeError::RateLimited(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("[service] max-rate-limit-wait"),
+        "{err}"
+    );
+    assert_eq!(fake.core.requests().len(), 2, "waited once, then gave up");
+    fake.core.lock().faults.clear();
+    let other = github_forge_on(&fake, &pool);
+    assert!(other.read_base_file("main", PIN_PATH).is_ok());
+}
+
+/// The budget headers of every answer are kept per host for `/metrics`.
+#[test]
+fn the_rate_limit_budget_is_kept_per_host() {
+    let fake = FakeGithub::start();
+    fake.core.fail(Fault {
+        status: 429,
+        headers: vec![
+            ("retry-after".into(), "0".into()),
+            ("x-ratelimit-remaining".into(), "0".into()),
+            ("x-ratelimit-reset".into(), "1700000000".into()),
+        ],
+        body: "{}".into(),
+        times: 1,
+        path_contains: None,
+    });
+    let metrics = Arc::new(HttpMetrics::default());
+    let client = HttpClient::new(
+        forge_support::test_http_settings(Duration::from_secs(5)),
+        None,
+    )
+    .unwrap()
+    .with_metrics(Arc::clone(&metrics));
+    let url = reqwest::Url::parse(&format!("{}/repos/acme/mirror", fake.server.url())).unwrap();
+    client.execute(&Request::get(url)).unwrap_err();
+    let host = format!("127.0.0.1:{}", fake.server.addr.port());
+    let m = &metrics.snapshot()[&host];
+    assert_eq!(m.rate_limit_remaining, Some(0));
+    assert_eq!(m.rate_limit_reset, Some(1_700_000_000));
+    assert_eq!(m.rate_limit_waits, 1);
+}
+
+/// A POST that gets a 5xx is not resent by the HTTP layer (it may have been applied); a GET is.
+#[test]
+fn writes_that_may_have_been_applied_are_not_resent_by_the_http_layer() {
+    let fake = FakeGithub::start();
+    let client = HttpClient::new(
+        forge_support::test_http_settings(Duration::from_secs(5)),
+        Some(upkeep::http::Auth::Bearer(upkeep::secret::Secret::new(
+            TOKEN,
+        ))),
+    )
+    .unwrap();
+    let url =
+        reqwest::Url::parse(&format!("{}/repos/acme/mirror/pulls", fake.server.url())).unwrap();
+    fake.core.fail_next(502, 5, &[]);
+    let err = client
+        .execute(&Request::new(reqwest::Method::POST, url).json(&serde_json::json!({})))
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::MaybeApplied(_)), "{err:?}");
+    assert_eq!(fake.core.requests().len(), 1, "sent once");
+}
+
+/// "Draft pull requests are not supported in this repository.": the create and the conversion
+/// to draft are refused as Unsupported (the pipeline then opens it ready; see forges_e2e), and
+/// nothing is created by the refused request.
+#[test]
+fn github_drafts_not_available_are_unsupported() {
+    let fake = FakeGithub::start();
+    fake.core.lock().drafts_unsupported = true;
+    let forge = fake.forge();
+    let base = forge.read_base_file("main", PIN_PATH).unwrap();
+    forge
+        .write_branch(&write(&base.base_commit, "upstream = \"v1.1.0\"\n", None))
+        .unwrap();
+    let err = forge
+        .open_pr(&pr_request::<FakeGithub>(true, &[]))
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::Unsupported(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("Draft pull requests are not supported"),
+        "{err}"
+    );
+    assert!(fake.core.lock().prs.is_empty());
+    let pr = forge
+        .open_pr(&pr_request::<FakeGithub>(false, &[]))
+        .unwrap();
+    let err = forge
+        .update_pr(&pr.id, &pr_request::<FakeGithub>(true, &[]))
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::Unsupported(_)), "{err:?}");
+}
+
+/// "A pull request already exists for acme:branch." (in `errors[].message`) is a Conflict the
+/// pipeline adopts; any other 422 is reported as GitHub worded it.
+#[test]
+fn github_422_bodies_are_classified() {
+    let (fake, forge, _) = with_open_pr::<FakeGithub>();
+    let err = forge
+        .open_pr(&pr_request::<FakeGithub>(false, &[]))
+        .unwrap_err();
+    assert!(matches!(err, ForgeError::Conflict(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("A pull request already exists for acme:upkeep/demo-server."),
+        "{err}"
+    );
+    let mut request = pr_request::<FakeGithub>(false, &[]);
+    request.branch = "no-such-branch".into();
+    let err = forge.open_pr(&request).unwrap_err();
+    assert!(matches!(err, ForgeError::Other(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("GitHub refused the pull request: Validation Failed: head: invalid"),
+        "{err}"
+    );
+    assert_eq!(fake.core.lock().prs.len(), 1);
+}
+
+/// A branch write whose answer is lost is confirmed by reading the ref: one ref, at our commit.
+#[test]
+fn github_ref_write_with_a_lost_answer_is_confirmed() {
+    let fake = FakeGithub::start();
+    let forge = fake.forge();
+    let base = forge.read_base_file("main", PIN_PATH).unwrap();
+    fake.core.lose_answer("POST", "/git/refs", 502, 1);
+    let head = forge
+        .write_branch(&write(&base.base_commit, "upstream = \"v1.1.0\"\n", None))
+        .unwrap();
+    assert_eq!(fake.core.head(BRANCH).as_deref(), Some(head.as_str()));
+    fake.core.lose_answer("PATCH", "/git/refs/heads/", 502, 1);
+    let moved = forge
+        .write_branch(&write(
+            &base.base_commit,
+            "upstream = \"v1.2.0\"\n",
+            Some(&head),
+        ))
+        .unwrap();
+    assert_eq!(fake.core.head(BRANCH).as_deref(), Some(moved.as_str()));
+    let ref_writes = fake
+        .core
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/git/refs") && r.method != "GET")
+        .count();
+    assert_eq!(ref_writes, 2, "each ref write sent once");
+}
+
+/// A GitHub App installation token gets no `permissions` on the repository: `check --online`
+/// says it could not tell, and does not fail.
+#[test]
+fn github_check_access_without_reported_permissions_is_unknown() {
+    let fake = FakeGithub::start();
+    fake.core.lock().permissions_hidden = true;
+    match fake.forge().check_access("main").unwrap() {
+        Access::Unknown(why) => assert!(why.contains("could not be told"), "{why}"),
+        Access::Writable => panic!("no permissions were reported"),
+    }
+    fake.core.lock().permissions_hidden = false;
+    assert_eq!(fake.forge().check_access("main").unwrap(), Access::Writable);
 }

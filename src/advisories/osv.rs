@@ -285,8 +285,10 @@ impl OsvClient {
                 })
                 .collect(),
         };
+        // A query: it changes nothing, so a timeout or a 5xx may be retried like a GET.
         let request = Request::new(reqwest::Method::POST, url.clone())
-            .json(&serde_json::to_value(&body).context("encoding the batch query")?);
+            .json(&serde_json::to_value(&body).context("encoding the batch query")?)
+            .resend_safe();
         let bytes = self.send(&request)?;
         let response: BatchResponse = serde_json::from_slice(&bytes).map_err(|e| {
             anyhow!(

@@ -41,7 +41,9 @@ pub use servers::channels::{Channel, ChannelConfig};
 pub use servers::mirror::{ForgeConfig, MirrorConfig};
 pub use servers::release::ReleaseConfig;
 pub use servers::{ServerConfig, ServerSchedule};
-pub use service::{MIN_SECRET_LEN, ReadAccess, ServiceConfig, weak_secret};
+pub use service::{
+    DEFAULT_MAX_RATE_LIMIT_WAIT, MIN_SECRET_LEN, ReadAccess, ServiceConfig, weak_secret,
+};
 pub use state::{DEFAULT_MAX_FETCH_BYTES, DEFAULT_MAX_TAGS, StateConfig};
 pub use values::format_size;
 
@@ -62,7 +64,7 @@ pub struct ValidConfig {
     pub advisories: AdvisoriesConfig,
     pub service: ServiceConfig,
     pub servers: Vec<ServerConfig>,
-    /// Settings that are allowed but risky (e.g. `allow-insecure`), for `check` to print and
+    /// Settings that are allowed but risky (e.g. `allow-insecure`, no token for GitHub), for `check` to print and
     /// the other commands to log.
     pub warnings: Vec<Diagnostic>,
 }

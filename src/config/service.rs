@@ -14,6 +14,10 @@ use super::values;
 
 const DEFAULT_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 9187);
 
+/// `[service] max-rate-limit-wait` when unset: ten minutes, the default `server-timeout`. A GitHub
+/// secondary rate limit backs off 1, 2 and 4 minutes within it.
+pub const DEFAULT_MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(10 * 60);
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct RawService {
@@ -31,6 +35,7 @@ pub struct RawService {
     pub per_host_concurrency: Option<S<i64>>,
     pub server_timeout: Option<S<String>>,
     pub grace_period: Option<S<String>>,
+    pub max_rate_limit_wait: Option<S<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +64,9 @@ pub struct ServiceConfig {
     pub server_timeout: Duration,
     /// On SIGTERM, how long in-flight servers may take to finish.
     pub grace_period: Duration,
+    /// The most one run waits for rate limits, all its requests together; past it a
+    /// rate-limited request fails its server at once (the others go on).
+    pub max_rate_limit_wait: Duration,
 }
 
 /// Who may read the service's status (`/status`, `/events`).
@@ -148,6 +156,12 @@ pub fn validate(raw: Option<RawService>, d: &mut Diagnostics<'_>) -> ServiceConf
             s.grace_period.as_ref(),
             "grace-period",
             Duration::from_secs(30),
+        ),
+        max_rate_limit_wait: values::duration(
+            d,
+            s.max_rate_limit_wait.as_ref(),
+            "max-rate-limit-wait",
+            DEFAULT_MAX_RATE_LIMIT_WAIT,
         ),
     }
 }

@@ -301,3 +301,48 @@ fn a_pypi_channel_under_another_scheme_than_pep440_is_a_warning() {
     .unwrap();
     assert!(unused.warnings.is_empty(), "{:?}", unused.warnings);
 }
+
+/// No token for a GitHub mirror or a `github-releases` channel is allowed but warned about:
+/// 60 requests an hour per address, and conditional requests are free only with a token.
+#[test]
+fn github_without_a_token_is_a_warning_not_an_error() {
+    let src = GOOD
+        .replace(
+            "release = { channel = \"git-tags\", tag-pattern = \"^v(.+)$\", prerelease = false }",
+            "release = { channel = \"github-releases\", tag-pattern = \"^v(.+)$\" }",
+        )
+        .replace(
+            "forge = \"local\"\nrepo = \"var/mirrors/figma-context-mcp.git\"",
+            "forge = \"github\"\nrepo = \"org/mirror\"",
+        );
+    let config = check(&src).expect("valid");
+    let codes: Vec<&str> = config.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(
+        codes,
+        ["github-no-token", "github-no-token"],
+        "{:?}",
+        config.warnings
+    );
+    let text: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter()
+            .any(|w| w.contains("github mirror has no token")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|w| w.contains("60 requests an hour")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().all(|w| w.starts_with("upkeep.toml:")),
+        "placed: {text:?}"
+    );
+
+    let with_tokens = src.replace(
+        "repo = \"org/mirror\"",
+        "repo = \"org/mirror\"\ntoken-env = \"GH_TOKEN\"",
+    ) + "\n[servers.channels]\ngithub-releases = { token-env = \"GH_TOKEN\" }\n";
+    let config = check(&with_tokens).expect("valid");
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    assert!(check(GOOD).unwrap().warnings.is_empty());
+}

@@ -17,8 +17,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    BaseFile, BranchState, CommitSummary, CommitWrite, Forge, ForgeError, ForgeResult, PrInfo,
-    PrRequest, PrState,
+    Access, BaseFile, BranchState, CommitSummary, CommitWrite, Forge, ForgeError, ForgeResult,
+    PrInfo, PrRequest, PrState, send_or_confirm,
 };
 use crate::http::{Auth, HttpClient, HttpSettings, Pool, Request, Response, build_url};
 use crate::secret::Secret;
@@ -221,6 +221,25 @@ impl AzureForge {
                 ("includeContent", "true"),
             ],
         )
+    }
+
+    /// The newest active PR whose source is `branch`.
+    fn active_pr(&self, branch: &str) -> ForgeResult<Option<PullRequest>> {
+        let source = format!("refs/heads/{branch}");
+        let url = self.repo_url(
+            &["pullrequests"],
+            &[
+                ("searchCriteria.sourceRefName", source.as_str()),
+                ("searchCriteria.status", "active"),
+            ],
+        )?;
+        let prs: List<PullRequest> = self.get(url)?;
+        // Newest first: the highest id.
+        Ok(prs
+            .value
+            .into_iter()
+            .filter(|p| p.source_ref_name == source)
+            .max_by_key(|p| p.pull_request_id))
     }
 
     fn pull(&self, id: &str) -> ForgeResult<PullRequest> {
@@ -631,22 +650,7 @@ impl Forge for AzureForge {
                 Err(e) => Err(e),
             };
         }
-        let source = format!("refs/heads/{branch}");
-        let url = self.repo_url(
-            &["pullrequests"],
-            &[
-                ("searchCriteria.sourceRefName", source.as_str()),
-                ("searchCriteria.status", "active"),
-            ],
-        )?;
-        let prs: List<PullRequest> = self.get(url)?;
-        // Newest first: the highest id.
-        let Some(pr) = prs
-            .value
-            .into_iter()
-            .filter(|p| p.source_ref_name == source)
-            .max_by_key(|p| p.pull_request_id)
-        else {
+        let Some(pr) = self.active_pr(branch)? else {
             return Ok(None);
         };
         let mut info = self.pr_info(pr);
@@ -670,7 +674,14 @@ impl Forge for AzureForge {
             "isDraft": request.draft,
             "reviewers": reviewers.iter().map(|id| json!({ "id": id })).collect::<Vec<_>>(),
         });
-        let pr: PullRequest = match self.send(Method::POST, url, &body) {
+        // A create whose answer was lost is confirmed by the branch's active PR (one per source
+        // and target), never sent again blindly.
+        let created = send_or_confirm(
+            "open the PR",
+            || self.send(Method::POST, url.clone(), &body),
+            || self.active_pr(&request.branch),
+        );
+        let pr: PullRequest = match created {
             Ok(pr) => pr,
             Err(e) => return Err(classify_create(e)),
         };
@@ -700,19 +711,36 @@ impl Forge for AzureForge {
         Ok(info)
     }
 
+    /// A comment whose answer was lost is looked for in the PR's threads ("Pull Request Threads
+    /// - List") by its exact content before it is sent again.
     fn comment_pr(&self, id: &str, body: &str) -> ForgeResult<()> {
-        let _: serde_json::Value = self.send(
-            Method::POST,
-            self.repo_url(&["pullrequests", id, "threads"], &[])?,
-            &json!({ "comments": [{ "parentCommentId": 0, "content": body, "commentType": 1 }], "status": 1 }),
-        )?;
-        Ok(())
+        let url = self.repo_url(&["pullrequests", id, "threads"], &[])?;
+        send_or_confirm(
+            "comment on the PR",
+            || {
+                let _: serde_json::Value = self.send(
+                    Method::POST,
+                    url.clone(),
+                    &json!({ "comments": [{ "parentCommentId": 0, "content": body, "commentType": 1 }], "status": 1 }),
+                )?;
+                Ok(())
+            },
+            || {
+                let threads: List<Thread> = self.get(url.clone())?;
+                let posted = threads
+                    .value
+                    .iter()
+                    .flat_map(|t| &t.comments)
+                    .any(|c| c.content.as_deref() == Some(body));
+                Ok(posted.then_some(()))
+            },
+        )
     }
 
     /// Reads the repository, then asks the security API whether the caller has GenericContribute
     /// (push) on it (`_apis/permissions/{git namespace}/4?tokens=repoV2/{project}/{repo}`), then
     /// checks that the base branch exists.
-    fn check_access(&self, base: &str) -> ForgeResult<()> {
+    fn check_access(&self, base: &str) -> ForgeResult<Access> {
         let repo: Repository = self.get(self.repo_url(&[], &[])?)?;
         let token = format!("repoV2/{}/{}", repo.project.id, repo.id);
         let url = build_url(
@@ -741,7 +769,7 @@ impl Forge for AzureForge {
                 self.location()
             )));
         }
-        Ok(())
+        Ok(Access::Writable)
     }
 }
 
@@ -851,6 +879,17 @@ struct IdentityRef {
 struct Label {
     name: String,
     active: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Thread {
+    #[serde(default)]
+    comments: Vec<ThreadComment>,
+}
+
+#[derive(Deserialize)]
+struct ThreadComment {
+    content: Option<String>,
 }
 
 #[derive(Deserialize)]

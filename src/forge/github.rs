@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    BaseFile, BranchState, CommitSummary, CommitWrite, Forge, ForgeError, ForgeResult, PrInfo,
-    PrRequest, PrState,
+    Access, BaseFile, BranchState, CommitSummary, CommitWrite, Forge, ForgeError, ForgeResult,
+    PrInfo, PrRequest, PrState, send_or_confirm,
 };
 use crate::http::{Auth, HttpClient, HttpSettings, Pool, Request, build_url};
 use crate::secret::Secret;
@@ -64,7 +64,8 @@ impl GithubForge {
         Self::build(&Pool::new(http.connect_timeout)?, settings, http)
     }
 
-    fn build(
+    /// With full control of the HTTP policy, on `pool` (tests share one rate-limit budget).
+    pub fn build(
         pool: &Pool,
         settings: GithubSettings,
         http: HttpSettings,
@@ -124,6 +125,45 @@ impl GithubForge {
             .json()
     }
 
+    /// Creates a git object (blob, tree, commit). Safe to resend after a timeout: objects are
+    /// addressed by content, so a second blob or tree is the same object, and a second commit is
+    /// an unreferenced one nothing points at ("Git database" API: objects only become visible
+    /// through a ref, which is written separately and confirmed).
+    fn create_object(&self, kind: &str, body: &serde_json::Value) -> ForgeResult<Sha> {
+        let url = self.repo_url(&["git", kind], &[])?;
+        self.http
+            .execute(&Request::new(Method::POST, url).json(body).resend_safe())?
+            .json()
+    }
+
+    /// Creates the pull request. A 422 is classified by its documented body
+    /// ([`pr_refusal`]): an open PR for the branch, no draft PRs here, or anything else verbatim.
+    fn create_pull(&self, body: &serde_json::Value) -> ForgeResult<Pull> {
+        let request = Request::new(Method::POST, self.repo_url(&["pulls"], &[])?).json(body);
+        let response = self.http.execute_raw(&request)?;
+        if response.status.as_u16() == 422 {
+            return Err(pr_refusal(&response.body, |m| {
+                self.http.scrub(&format!("POST {}: 422: {m}", response.url))
+            }));
+        }
+        self.http.accept(&request, response)?.json()
+    }
+
+    /// The open PR whose head is `branch` (the list is newest first).
+    fn open_pull(&self, branch: &str) -> ForgeResult<Option<Pull>> {
+        let head = format!("{}:{branch}", self.settings.owner);
+        let url = self.repo_url(&["pulls"], &[("head", head.as_str()), ("state", "open")])?;
+        let pulls: Vec<Pull> = self.get(url)?;
+        Ok(pulls.into_iter().find(|p| p.head.ref_name == branch))
+    }
+
+    /// The labels on issue (PR) `number`.
+    fn labels_of(&self, number: &str) -> ForgeResult<Vec<String>> {
+        let url = self.repo_url(&["issues", number, "labels"], &[("per_page", "100")])?;
+        let labels: Vec<Label> = self.get(url)?;
+        Ok(labels.into_iter().map(|l| l.name).collect())
+    }
+
     /// The commit a branch points at, or None when the branch does not exist.
     fn branch_head(&self, branch: &str) -> ForgeResult<Option<String>> {
         let mut rest = vec!["git", "ref", "heads"];
@@ -174,17 +214,34 @@ impl GithubForge {
 
     fn add_labels(&self, number: &str, labels: &[String]) -> ForgeResult<Vec<String>> {
         let url = self.repo_url(&["issues", number, "labels"], &[])?;
-        let added: Vec<Label> = self.send(Method::POST, url, &json!({ "labels": labels }))?;
-        Ok(added.into_iter().map(|l| l.name).collect())
+        send_or_confirm(
+            "add labels",
+            || {
+                let added: Vec<Label> =
+                    self.send(Method::POST, url.clone(), &json!({ "labels": labels }))?;
+                Ok(added.into_iter().map(|l| l.name).collect())
+            },
+            || {
+                let now = self.labels_of(number)?;
+                Ok(labels.iter().all(|l| now.contains(l)).then_some(now))
+            },
+        )
     }
 
     fn remove_label(&self, number: &str, label: &str) -> ForgeResult<()> {
         let url = self.repo_url(&["issues", number, "labels", label], &[])?;
-        match self.http.execute(&Request::new(Method::DELETE, url)) {
-            // Already gone is what we wanted.
-            Ok(_) | Err(ForgeError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        send_or_confirm(
+            "remove a label",
+            || match self
+                .http
+                .execute(&Request::new(Method::DELETE, url.clone()))
+            {
+                // Already gone is what we wanted.
+                Ok(_) | Err(ForgeError::NotFound(_)) => Ok(()),
+                Err(e) => Err(e),
+            },
+            || Ok((!self.labels_of(number)?.iter().any(|l| l == label)).then_some(())),
+        )
     }
 
     fn request_reviewers(&self, number: &str, reviewers: &[String]) {
@@ -206,7 +263,21 @@ impl GithubForge {
         }
     }
 
-    fn set_draft(&self, node_id: &str, draft: bool) -> ForgeResult<()> {
+    /// Converts PR `number` to a draft or marks it ready, confirming by a re-read when the
+    /// answer was lost.
+    fn set_draft(&self, number: &str, node_id: &str, draft: bool) -> ForgeResult<()> {
+        send_or_confirm(
+            if draft {
+                "convert the PR to a draft"
+            } else {
+                "mark the PR ready"
+            },
+            || self.send_draft_mutation(node_id, draft),
+            || Ok((self.pull(number)?.draft == draft).then_some(())),
+        )
+    }
+
+    fn send_draft_mutation(&self, node_id: &str, draft: bool) -> ForgeResult<()> {
         let mutation = if draft {
             "mutation($id: ID!) { convertPullRequestToDraft(input: {pullRequestId: $id}) { pullRequest { isDraft } } }"
         } else {
@@ -224,7 +295,9 @@ impl GithubForge {
                 let message = self
                     .http
                     .scrub(&format!("POST {}: GraphQL: {text}", self.graphql));
-                if errors
+                if drafts_unavailable(&text) {
+                    Err(ForgeError::Unsupported(message))
+                } else if errors
                     .iter()
                     .any(|e| matches!(e.kind.as_deref(), Some("FORBIDDEN")))
                 {
@@ -241,6 +314,98 @@ impl GithubForge {
             _ => Ok(()),
         }
     }
+}
+
+impl GithubForge {
+    /// Points `branch` at `commit`: creates the ref when `current` is None, else moves it
+    /// (forced: the new commit sits on base, not on the old head; safe because the caller
+    /// checked the head). A lost answer is confirmed by reading the ref back.
+    fn move_ref(&self, branch: &str, current: Option<&str>, commit: &str) -> ForgeResult<()> {
+        let mut rest = vec!["git", "refs", "heads"];
+        rest.extend(branch.split('/'));
+        let ref_url = self.repo_url(&rest, &[])?;
+        let create_url = self.repo_url(&["git", "refs"], &[])?;
+        send_or_confirm(
+            "write the branch",
+            || {
+                let _: serde_json::Value = match current {
+                    None => self.send(
+                        Method::POST,
+                        create_url.clone(),
+                        &json!({ "ref": format!("refs/heads/{branch}"), "sha": commit }),
+                    )?,
+                    Some(_) => self.send(
+                        Method::PATCH,
+                        ref_url.clone(),
+                        &json!({ "sha": commit, "force": true }),
+                    )?,
+                };
+                Ok(())
+            },
+            || match self.branch_head(branch)? {
+                Some(head) if head == commit => Ok(Some(())),
+                head if head.as_deref() == current => Ok(None),
+                head => Err(ForgeError::Conflict(format!(
+                    "branch {branch} moved to {} while upkeep wrote it",
+                    head.as_deref().unwrap_or("(deleted)")
+                ))),
+            },
+        )
+    }
+}
+
+/// What a 422 answer to "Create a pull request" means, read from its documented body
+/// ("Create a pull request": 422 Validation failed; "Troubleshooting the REST API"): `message`
+/// and `errors[].message`. "A pull request already exists for owner:branch." means one is open
+/// (adopt it: a [`ForgeError::Conflict`]); "Draft pull requests are not supported in this
+/// repository." means the plan has no drafts ([`ForgeError::Unsupported`]); anything else is
+/// reported as GitHub said it. `shown` adds the request to a message.
+pub fn pr_refusal(body: &[u8], shown: impl Fn(&str) -> String) -> ForgeError {
+    #[derive(Deserialize, Default)]
+    struct Refusal {
+        message: Option<String>,
+        #[serde(default)]
+        errors: Vec<Detail>,
+    }
+    #[derive(Deserialize)]
+    struct Detail {
+        message: Option<String>,
+        code: Option<String>,
+        field: Option<String>,
+    }
+    let refusal: Refusal = serde_json::from_slice(body).unwrap_or_default();
+    let mut parts: Vec<String> = refusal.message.into_iter().collect();
+    for e in refusal.errors {
+        parts.push(match (e.message, e.code, e.field) {
+            (Some(m), _, _) => m,
+            (None, Some(code), Some(field)) => format!("{field}: {code}"),
+            (None, Some(code), None) => code,
+            (None, None, _) => continue,
+        });
+    }
+    let text = if parts.is_empty() {
+        crate::http::truncate_body(body)
+    } else {
+        parts.join(": ")
+    };
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("a pull request already exists") {
+        ForgeError::Conflict(shown(&text))
+    } else if drafts_unavailable(&text) {
+        ForgeError::Unsupported(shown(&text))
+    } else {
+        ForgeError::Other(shown(&format!("GitHub refused the pull request: {text}")))
+    }
+}
+
+/// Whether GitHub's text says draft PRs are not available here (REST: "Draft pull requests are
+/// not supported in this repository."; read loosely, since the GraphQL wording may differ).
+fn drafts_unavailable(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.contains("draft")
+        && ["not supported", "not available", "not enabled"]
+            .iter()
+            .any(|w| lower.contains(w))
 }
 
 /// GraphQL lives at `/graphql` on github.com and at `/api/graphql` beside GHE's `/api/v3`.
@@ -369,24 +534,21 @@ impl Forge for GithubForge {
                 )));
             }
         }
-        let blob: Sha = self.send(
-            Method::POST,
-            self.repo_url(&["git", "blobs"], &[])?,
+        let blob = self.create_object(
+            "blobs",
             &json!({ "content": encode_base64(&write.content), "encoding": "base64" }),
         )?;
         let base: GitCommit =
             self.get(self.repo_url(&["git", "commits", &write.base_commit], &[])?)?;
-        let tree: Sha = self.send(
-            Method::POST,
-            self.repo_url(&["git", "trees"], &[])?,
+        let tree = self.create_object(
+            "trees",
             &json!({
                 "base_tree": base.tree.sha,
                 "tree": [{ "path": write.path, "mode": "100644", "type": "blob", "sha": blob.sha }],
             }),
         )?;
-        let commit: Sha = self.send(
-            Method::POST,
-            self.repo_url(&["git", "commits"], &[])?,
+        let commit = self.create_object(
+            "commits",
             &json!({
                 "message": write.message,
                 "tree": tree.sha,
@@ -394,24 +556,7 @@ impl Forge for GithubForge {
                 "author": { "name": write.author.name, "email": write.author.email },
             }),
         )?;
-        let ref_name = format!("refs/heads/{}", write.branch);
-        if current.is_none() {
-            let _: serde_json::Value = self.send(
-                Method::POST,
-                self.repo_url(&["git", "refs"], &[])?,
-                &json!({ "ref": ref_name, "sha": commit.sha }),
-            )?;
-        } else {
-            // Forced because the new commit sits on base, not on the old head; safe because the
-            // head was checked against expected_head just above.
-            let mut rest = vec!["git", "refs", "heads"];
-            rest.extend(write.branch.split('/'));
-            let _: serde_json::Value = self.send(
-                Method::PATCH,
-                self.repo_url(&rest, &[])?,
-                &json!({ "sha": commit.sha, "force": true }),
-            )?;
-        }
+        self.move_ref(&write.branch, current.as_deref(), &commit.sha)?;
         Ok(commit.sha)
     }
 
@@ -423,28 +568,24 @@ impl Forge for GithubForge {
                 Err(e) => Err(e),
             };
         }
-        let head = format!("{}:{branch}", self.settings.owner);
-        let url = self.repo_url(&["pulls"], &[("head", head.as_str()), ("state", "open")])?;
-        let pulls: Vec<Pull> = self.get(url)?;
-        // GitHub lists newest first.
-        Ok(pulls
-            .into_iter()
-            .find(|p| p.head.ref_name == branch)
-            .map(|p| self.pr_info(p)))
+        Ok(self.open_pull(branch)?.map(|p| self.pr_info(p)))
     }
 
+    /// A create whose answer was lost is confirmed by listing the open PRs of the branch; one
+    /// there is ours (GitHub allows one open PR per head and base), so it is not created again.
     fn open_pr(&self, request: &PrRequest) -> ForgeResult<PrInfo> {
         check_body("the PR body", &request.body)?;
-        let pull: Pull = self.send(
-            Method::POST,
-            self.repo_url(&["pulls"], &[])?,
-            &json!({
-                "title": request.title,
-                "head": request.branch,
-                "base": request.base,
-                "body": request.body,
-                "draft": request.draft,
-            }),
+        let body = json!({
+            "title": request.title,
+            "head": request.branch,
+            "base": request.base,
+            "body": request.body,
+            "draft": request.draft,
+        });
+        let pull = send_or_confirm(
+            "open the PR",
+            || self.create_pull(&body),
+            || self.open_pull(&request.branch),
         )?;
         let number = pull.number.to_string();
         let labels = if request.labels.is_empty() {
@@ -462,15 +603,27 @@ impl Forge for GithubForge {
     /// Reviewers are only requested when the PR is opened, so updates do not re-ping them.
     fn update_pr(&self, id: &str, request: &PrRequest) -> ForgeResult<PrInfo> {
         check_body("the PR body", &request.body)?;
-        let pull: Pull = self.send(
-            Method::PATCH,
-            self.repo_url(&["pulls", id], &[])?,
-            &json!({ "title": request.title, "body": request.body }),
+        let url = self.repo_url(&["pulls", id], &[])?;
+        let pull: Pull = send_or_confirm(
+            "update the PR",
+            || {
+                self.send(
+                    Method::PATCH,
+                    url.clone(),
+                    &json!({ "title": request.title, "body": request.body }),
+                )
+            },
+            || {
+                let pull = self.pull(id)?;
+                let same = pull.title == request.title
+                    && pull.body.as_deref().unwrap_or_default() == request.body;
+                Ok(same.then_some(pull))
+            },
         )?;
         let mut labels: Vec<String> = pull.labels.iter().map(|l| l.name.clone()).collect();
         let draft_now = pull.draft;
         if draft_now != request.draft {
-            self.set_draft(&pull.node_id, request.draft)?;
+            self.set_draft(id, &pull.node_id, request.draft)?;
         }
         let missing: Vec<String> = request
             .labels
@@ -491,31 +644,60 @@ impl Forge for GithubForge {
         Ok(info)
     }
 
+    /// A comment whose answer was lost is looked for among the PR's comments made since just
+    /// before it was sent ("List issue comments", `since`), by its exact body.
     fn comment_pr(&self, id: &str, body: &str) -> ForgeResult<()> {
         check_body("the comment", body)?;
-        let _: serde_json::Value = self.send(
-            Method::POST,
-            self.repo_url(&["issues", id, "comments"], &[])?,
-            &json!({ "body": body }),
-        )?;
-        Ok(())
+        // A few minutes before now, in case the forge's clock is behind ours.
+        let since = (chrono::Utc::now() - chrono::Duration::minutes(10))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let url = self.repo_url(&["issues", id, "comments"], &[])?;
+        send_or_confirm(
+            "comment on the PR",
+            || {
+                let _: serde_json::Value =
+                    self.send(Method::POST, url.clone(), &json!({ "body": body }))?;
+                Ok(())
+            },
+            || {
+                let list = self.repo_url(
+                    &["issues", id, "comments"],
+                    &[("since", since.as_str()), ("per_page", "100")],
+                )?;
+                let comments: Vec<Comment> = self.get(list)?;
+                Ok(comments
+                    .iter()
+                    .any(|c| c.body.as_deref() == Some(body))
+                    .then_some(()))
+            },
+        )
     }
 
-    fn check_access(&self, base: &str) -> ForgeResult<()> {
+    /// GitHub reports `permissions` on the repository only for some tokens: a GitHub App
+    /// installation token gets none ("Get a repository" lists it as optional). Absent, or without
+    /// `push`, it says nothing either way: "could not tell", never a failure.
+    fn check_access(&self, base: &str) -> ForgeResult<Access> {
         let repo: Repository = self.get(self.repo_url(&[], &[])?)?;
-        if !repo.permissions.is_some_and(|p| p.push) {
-            return Err(ForgeError::Unauthorized(format!(
-                "the token cannot push to {}/{} (permissions.push is not true); it needs write access",
-                self.settings.owner, self.settings.repo
-            )));
-        }
         if self.branch_head(base)?.is_none() {
             return Err(ForgeError::NotFound(format!(
                 "base branch {base} in {}",
                 self.location()
             )));
         }
-        Ok(())
+        match repo.permissions.and_then(|p| p.push) {
+            Some(true) => Ok(Access::Writable),
+            Some(false) => Err(ForgeError::Unauthorized(format!(
+                "the token cannot push to {}/{} (permissions.push is false); it needs write access \
+                 (contents and pull requests: write)",
+                self.settings.owner, self.settings.repo
+            ))),
+            None => Ok(Access::Unknown(
+                "GitHub did not report the token's permissions on the repository (GitHub App \
+                 installation tokens get none), so whether it can push could not be told; the \
+                 first run will"
+                    .into(),
+            )),
+        }
     }
 }
 
@@ -626,14 +808,18 @@ struct Pull {
 }
 
 #[derive(Deserialize)]
+struct Comment {
+    body: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct Issue {
     closed_by: Option<User>,
 }
 
 #[derive(Deserialize)]
 struct Permissions {
-    #[serde(default)]
-    push: bool,
+    push: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -670,6 +856,44 @@ mod tests {
         assert!(check_body("body", &"é".repeat(GITHUB_BODY_LIMIT)).is_ok());
         let err = check_body("body", &"a".repeat(GITHUB_BODY_LIMIT + 1)).unwrap_err();
         assert!(err.to_string().contains("65536"), "{err}");
+    }
+
+    /// The documented 422 bodies of "Create a pull request", and what each becomes.
+    #[test]
+    fn pr_refusals_are_classified_by_their_documented_bodies() {
+        let kind = |body: &str| match pr_refusal(body.as_bytes(), str::to_string) {
+            ForgeError::Conflict(m) => ("conflict", m),
+            ForgeError::Unsupported(m) => ("unsupported", m),
+            ForgeError::Other(m) => ("other", m),
+            e => ("unexpected", e.to_string()),
+        };
+        let exists = r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for acme:upkeep/weather."}],"documentation_url":"https://docs.github.com/rest/pulls/pulls#create-a-pull-request","status":"422"}"#;
+        assert_eq!(
+            kind(exists),
+            (
+                "conflict",
+                "Validation Failed: A pull request already exists for acme:upkeep/weather.".into()
+            )
+        );
+        let drafts = r#"{"message":"Draft pull requests are not supported in this repository.","documentation_url":"https://docs.github.com/rest/pulls/pulls#create-a-pull-request"}"#;
+        assert_eq!(kind(drafts).0, "unsupported");
+        let no_commits = r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","field":"base","code":"custom","message":"No commits between main and upkeep/weather"}]}"#;
+        assert_eq!(
+            kind(no_commits),
+            (
+                "other",
+                "GitHub refused the pull request: Validation Failed: No commits between main and upkeep/weather".into()
+            )
+        );
+        let coded = r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","field":"head","code":"invalid"}]}"#;
+        assert_eq!(
+            kind(coded).1,
+            "GitHub refused the pull request: Validation Failed: head: invalid"
+        );
+        assert_eq!(
+            kind("not json").1,
+            "GitHub refused the pull request: not json"
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ use git2::{ErrorCode, ObjectType, Oid, Repository, Signature};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BaseFile, BranchState, CommitSummary, CommitWrite, Forge, ForgeError, ForgeResult, PrInfo,
-    PrRequest, PrState,
+    Access, BaseFile, BranchState, CommitSummary, CommitWrite, Forge, ForgeError, ForgeResult,
+    PrInfo, PrRequest, PrState,
 };
 
 pub struct LocalForge {
@@ -407,7 +407,7 @@ impl Forge for LocalForge {
         self.write_pr(&repo, &pr)
     }
 
-    fn check_access(&self, base: &str) -> ForgeResult<()> {
+    fn check_access(&self, base: &str) -> ForgeResult<Access> {
         let repo = self.repo()?;
         repo.refname_to_id(&format!("refs/heads/{base}"))
             .map_err(|e| git_err(&format!("base branch `{base}`"), &e))?;
@@ -415,7 +415,7 @@ impl Forge for LocalForge {
         write_atomic(&probe, b"ok")
             .map_err(|e| ForgeError::Unauthorized(format!("mirror is not writable: {e}")))?;
         std::fs::remove_file(probe).ok();
-        Ok(())
+        Ok(Access::Writable)
     }
 }
 

@@ -112,8 +112,10 @@ pub struct PrRequest {
 /// A forge that hosts one mirror repository.
 ///
 /// Implementations are synchronous: the pipeline runs each server on a blocking thread.
-/// Every HTTP implementation retries 5xx/network errors with backoff, honours `Retry-After`
-/// and rate-limit headers, and never logs its token.
+/// Every HTTP implementation retries reads after 5xx/network errors with backoff, waits out rate
+/// limits as documented, confirms a write whose answer was lost before sending it again
+/// ([`send_or_confirm`]), and never logs its token. `open_pr` and `update_pr` with `draft` set
+/// fail with [`ForgeError::Unsupported`] where the repository has no draft PRs.
 pub trait Forge: Send + Sync {
     /// Short name for logs and reports: "local", "github", "azure-devops".
     fn kind(&self) -> &'static str;
@@ -142,8 +144,53 @@ pub trait Forge: Send + Sync {
     fn open_pr(&self, request: &PrRequest) -> ForgeResult<PrInfo>;
     fn update_pr(&self, id: &str, request: &PrRequest) -> ForgeResult<PrInfo>;
     fn comment_pr(&self, id: &str, body: &str) -> ForgeResult<()>;
-    /// `check --online`: the mirror is reachable and the credentials can write.
-    fn check_access(&self, base: &str) -> ForgeResult<()>;
+    /// `check --online`: the mirror is reachable and the base branch exists; whether the
+    /// credentials can write, when the forge tells. An error when they cannot.
+    fn check_access(&self, base: &str) -> ForgeResult<Access>;
+}
+
+/// What `check --online` established about writing to the mirror.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// The credentials can write.
+    Writable,
+    /// Reachable, but the forge does not say whether the credentials can write (why, for the
+    /// operator). Not a failure: the first run tells.
+    Unknown(String),
+}
+
+/// How often a write whose outcome was unknown is sent again, each time only after a re-read
+/// showed it had not happened.
+const RESENDS: u32 = 2;
+
+/// Send a write; when its outcome is unknown ([`ForgeError::MaybeApplied`]: a timeout, a dropped
+/// connection or a 5xx after it was sent), look with `applied` whether it took effect, and send it
+/// again only when it did not. A write is never resent blindly: a duplicate PR or comment is
+/// worse than a failed run, which the next run repeats.
+pub(crate) fn send_or_confirm<T>(
+    what: &str,
+    mut send: impl FnMut() -> ForgeResult<T>,
+    mut applied: impl FnMut() -> ForgeResult<Option<T>>,
+) -> ForgeResult<T> {
+    let mut attempt = 0;
+    loop {
+        match send() {
+            Err(ForgeError::MaybeApplied(message)) => {
+                tracing::warn!(what, error = %message, "outcome unknown; re-reading before any resend");
+                if let Some(done) = applied()? {
+                    tracing::info!(what, "it had taken effect; not resent");
+                    return Ok(done);
+                }
+                attempt += 1;
+                if attempt > RESENDS {
+                    return Err(ForgeError::MaybeApplied(format!(
+                        "{what}: {message}; re-read after each of {attempt} attempts: not applied"
+                    )));
+                }
+            }
+            other => return other,
+        }
+    }
 }
 
 impl fmt::Debug for dyn Forge {

@@ -11,7 +11,8 @@ use reqwest::header::{
 use reqwest::{StatusCode, Url};
 
 use super::policy::{
-    backoff_delay, display_url, error_chain, host_key, rate_limit_wait, truncate_body,
+    RateLimit, backoff_delay, display_url, error_chain, host_key, rate_limit_budget,
+    rate_limit_wait, truncate_body,
 };
 use super::{
     Auth, CachedBody, Error, EtagCache, HttpMetrics, HttpSettings, Pool, Request, Response, Result,
@@ -38,8 +39,9 @@ pub struct HttpClient {
 
 /// Why one attempt got no usable response.
 enum Failure {
-    /// Connect, send or read failed (retried).
-    Network(String),
+    /// Connect, send or read failed. `sent`: the request may have reached the server (anything
+    /// but a failed connect), so only a request safe to resend is retried.
+    Network { cause: String, sent: bool },
     /// The body is over the cap (never retried).
     TooLarge(String),
 }
@@ -98,8 +100,23 @@ impl HttpClient {
     /// Sends with retries and maps a final non-2xx status to an [`Error`].
     pub fn execute(&self, request: &Request) -> Result<Response> {
         let response = self.execute_raw(request)?;
+        self.accept(request, response)
+    }
+
+    /// The response of `request` when it is a success or a 304, else its error: what
+    /// [`HttpClient::execute`] does after [`HttpClient::execute_raw`], for callers that look at
+    /// some statuses themselves first.
+    pub fn accept(&self, request: &Request, response: Response) -> Result<Response> {
         if response.status.is_success() || response.status == StatusCode::NOT_MODIFIED {
             Ok(response)
+        } else if response.status.is_server_error() && !request.resend_safe {
+            Err(Error::MaybeApplied(self.scrub(&format!(
+                "{} {}: {} (not resent: it may have been applied): {}",
+                response.method,
+                response.url,
+                response.status,
+                truncate_body(&response.body)
+            ))))
         } else {
             Err(self.status_error(&response))
         }
@@ -107,59 +124,61 @@ impl HttpClient {
 
     /// Sends with retries and returns the final response whatever its status; only network
     /// errors, bodies over the cap and exhausted rate limits are errors.
+    ///
+    /// Retried: network errors and 5xx of a request safe to resend ([`Request::resend_safe`]);
+    /// a failed connect of any request (nothing was sent); rate limits of any request (refused,
+    /// so not applied), waited out as [`rate_limit_wait`] says, within the per-wait cap and the
+    /// pool's [`super::WaitBudget`]. A request that changes something and may have been applied
+    /// is never resent here: it ends in [`Error::MaybeApplied`] (or its 5xx response).
     pub fn execute_raw(&self, request: &Request) -> Result<Response> {
         let shown_url = display_url(&request.url);
         let host = host_key(&request.url);
         let attempts = self.settings.max_retries.saturating_add(1);
-        let mut attempt = 0u32;
+        let (mut attempt, mut limited_in_a_row) = (0u32, 0u32);
         loop {
             attempt += 1;
             let last = attempt >= attempts;
             let response = match self.send_once(request) {
                 Ok(response) => response,
                 Err(Failure::TooLarge(message)) => return Err(Error::TooLarge(message)),
-                Err(Failure::Network(cause)) => {
+                Err(Failure::Network { cause, sent }) => {
                     self.count(&host, "network-error");
                     let message = self.scrub(&format!(
                         "{} {shown_url}: {cause} (attempt {attempt} of {attempts})",
                         request.method
                     ));
+                    if sent && !request.resend_safe {
+                        return Err(Error::MaybeApplied(format!(
+                            "{message}; not resent: it may have been applied"
+                        )));
+                    }
                     if last {
                         return Err(Error::Other(message));
                     }
-                    let delay = self.backoff(attempt);
-                    tracing::warn!(error = %message, delay_ms = delay.as_millis() as u64, "retrying request");
-                    self.metrics.update(&host, |m| m.retries += 1);
-                    std::thread::sleep(delay);
+                    self.retry_after_error(&host, &message, attempt);
                     continue;
                 }
             };
             self.count(&host, &response.status.as_u16().to_string());
-            if let Some(hint) = rate_limit_wait(
+            if let Some(budget) = rate_limit_budget(&response.headers) {
+                self.metrics.update(&host, |m| {
+                    m.rate_limit_remaining = budget.remaining.or(m.rate_limit_remaining);
+                    m.rate_limit_reset = budget.reset.or(m.rate_limit_reset);
+                });
+            }
+            if let Some(limit) = rate_limit_wait(
                 response.status,
                 &response.headers,
                 &response.body,
                 SystemTime::now(),
+                limited_in_a_row + 1,
+                self.settings.secondary_min_wait,
             ) {
-                let wait = hint.unwrap_or_else(|| self.backoff(attempt));
-                if last || wait > self.settings.max_rate_limit_wait {
-                    return Err(self.rate_limited(request, &response, attempt, wait));
-                }
-                tracing::warn!(
-                    method = %request.method,
-                    url = %shown_url,
-                    status = response.status.as_u16(),
-                    wait_ms = wait.as_millis() as u64,
-                    "rate limited; waiting"
-                );
-                self.metrics.update(&host, |m| {
-                    m.rate_limit_waits += 1;
-                    m.rate_limit_wait_ms += wait.as_millis() as u64;
-                });
-                std::thread::sleep(wait);
+                limited_in_a_row += 1;
+                self.wait_out(request, &response, attempt, last, limit)?;
                 continue;
             }
-            if response.status.is_server_error() && !last {
+            if response.status.is_server_error() && request.resend_safe && !last {
                 let delay = self.backoff(attempt);
                 tracing::warn!(
                     method = %request.method,
@@ -174,6 +193,67 @@ impl HttpClient {
             }
             return Ok(response);
         }
+    }
+
+    /// Back off before retrying after a network error.
+    fn retry_after_error(&self, host: &str, message: &str, attempt: u32) {
+        let delay = self.backoff(attempt);
+        tracing::warn!(error = %message, delay_ms = delay.as_millis() as u64, "retrying request");
+        self.metrics.update(host, |m| m.retries += 1);
+        std::thread::sleep(delay);
+    }
+
+    /// Sleep out a rate limit, or the error when this is the last attempt, the wait is over
+    /// the per-wait cap, or the run's waiting budget cannot cover it.
+    fn wait_out(
+        &self,
+        request: &Request,
+        response: &Response,
+        attempt: u32,
+        last: bool,
+        limit: RateLimit,
+    ) -> Result<()> {
+        let wait = limit.wait();
+        let cap = self.settings.max_rate_limit_wait;
+        let refusal = if last {
+            Some(format!("no attempts left after {attempt}"))
+        } else if wait > cap {
+            Some(format!("the wait is over the {}s cap", cap.as_secs()))
+        } else if !self.pool.wait_budget().take(wait) {
+            let (spent, ceiling) = self.pool.wait_budget().state();
+            Some(format!(
+                "this run has waited {}s of its {}s for rate limits ([service] max-rate-limit-wait)",
+                spent.as_secs(),
+                ceiling.as_secs()
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = refusal {
+            return Err(Error::RateLimited(self.scrub(&format!(
+                "{} {}: {}; {} asks for {}s; {why}: {}",
+                request.method,
+                response.url,
+                response.status,
+                limit.rule(),
+                wait.as_secs(),
+                truncate_body(&response.body)
+            ))));
+        }
+        tracing::warn!(
+            method = %request.method,
+            url = %response.url,
+            status = response.status.as_u16(),
+            rule = limit.rule(),
+            wait_ms = wait.as_millis() as u64,
+            "rate limited; waiting"
+        );
+        self.metrics.update(&host_key(&request.url), |m| {
+            m.rate_limit_waits += 1;
+            m.rate_limit_wait_ms += wait.as_millis() as u64;
+        });
+        std::thread::sleep(wait);
+        Ok(())
     }
 
     /// A GET that sends `If-None-Match` when `cache` knows the URL and returns the cached body
@@ -236,24 +316,6 @@ impl HttpClient {
         out
     }
 
-    fn rate_limited(
-        &self,
-        request: &Request,
-        response: &Response,
-        attempt: u32,
-        wait: Duration,
-    ) -> Error {
-        Error::RateLimited(self.scrub(&format!(
-            "{} {}: {} after {attempt} attempt(s); next wait would be {}s (limit {}s): {}",
-            request.method,
-            response.url,
-            response.status,
-            wait.as_secs(),
-            self.settings.max_rate_limit_wait.as_secs(),
-            truncate_body(&response.body)
-        )))
-    }
-
     fn send_once(&self, request: &Request) -> std::result::Result<Response, Failure> {
         // Later sources replace earlier ones: request headers win over client defaults.
         let mut headers = HeaderMap::new();
@@ -273,8 +335,10 @@ impl HttpClient {
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
-        let network = |e: &dyn std::error::Error| Failure::Network(error_chain(e));
-        let response = builder.send().map_err(|e| network(&e))?;
+        let response = builder.send().map_err(|e| Failure::Network {
+            cause: error_chain(&e),
+            sent: !e.is_connect(),
+        })?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = self.read_body(request, &headers, response)?;
@@ -298,7 +362,10 @@ impl HttpClient {
             return response
                 .bytes()
                 .map(|b| b.to_vec())
-                .map_err(|e| Failure::Network(error_chain(&e)));
+                .map_err(|e| Failure::Network {
+                    cause: error_chain(&e),
+                    sent: true,
+                });
         };
         let too_large = |detail: String| {
             Failure::TooLarge(format!(
@@ -318,7 +385,10 @@ impl HttpClient {
         response
             .take(limit as u64 + 1)
             .read_to_end(&mut body)
-            .map_err(|e| Failure::Network(error_chain(&e)))?;
+            .map_err(|e| Failure::Network {
+                cause: error_chain(&e),
+                sent: true,
+            })?;
         if body.len() > limit {
             return Err(too_large(format!("of more than {limit} bytes")));
         }

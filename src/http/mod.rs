@@ -17,6 +17,7 @@
 //! lose any userinfo, and every error message is scrubbed of the token before it leaves.
 //! It knows nothing about any forge's or registry's API shapes, and imports no other adapter.
 
+mod budget;
 mod client;
 pub mod policy;
 
@@ -30,9 +31,11 @@ use serde::de::DeserializeOwned;
 
 use crate::secret::Secret;
 
+pub use budget::WaitBudget;
 pub use client::HttpClient;
 pub use policy::{
-    backoff_delay, build_url, display_url, parse_retry_after, rate_limit_wait, truncate_body,
+    Budget, RateLimit, backoff_delay, build_url, display_url, parse_retry_after, rate_limit_budget,
+    rate_limit_wait, truncate_body,
 };
 
 /// What a remote call failed on, for the callers that branch on it. The forges use the same
@@ -48,9 +51,20 @@ pub enum Error {
     /// 401/403 (not rate limiting): the token is missing, wrong or cannot write.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
-    /// 429 or a rate-limit 403 that outlasted our retries.
+    /// 429 or a rate-limit 403 that outlasted our retries, asked for a wait over the per-wait
+    /// cap, or found the run's waiting budget ([`WaitBudget`]) spent.
     #[error("rate limited: {0}")]
     RateLimited(String),
+    /// A request that changes something (POST, PATCH, PUT, DELETE) timed out, lost its
+    /// connection after it was sent, or got a 5xx: it may have been applied. The HTTP layer does
+    /// not resend it; the caller re-reads what it meant to change and resends only if it did not
+    /// happen.
+    #[error("may have been applied: {0}")]
+    MaybeApplied(String),
+    /// The service refused a feature this repository or plan does not offer (GitHub: draft pull
+    /// requests). The caller may retry without it.
+    #[error("not supported here: {0}")]
+    Unsupported(String),
     /// A response body over the client's size cap ([`HttpClient::with_body_limit`]): a wrong
     /// URL or a hostile server. Never retried.
     #[error("too large: {0}")]
@@ -73,8 +87,12 @@ pub struct HttpSettings {
     /// First backoff delay; doubles per retry, plus up to 50% jitter.
     pub backoff_base: Duration,
     pub backoff_max: Duration,
-    /// A rate-limit wait longer than this fails at once with [`Error::RateLimited`].
+    /// A rate-limit wait longer than this fails at once with [`Error::RateLimited`]. (All waits
+    /// of a run together are capped by the pool's [`WaitBudget`].)
     pub max_rate_limit_wait: Duration,
+    /// The first wait for a secondary rate limit without `Retry-After`: GitHub asks for at least
+    /// one minute, doubling while it keeps failing. Tests set it tiny.
+    pub secondary_min_wait: Duration,
 }
 
 impl Default for HttpSettings {
@@ -86,6 +104,7 @@ impl Default for HttpSettings {
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             max_rate_limit_wait: Duration::from_secs(300),
+            secondary_min_wait: Duration::from_secs(60),
         }
     }
 }
@@ -145,16 +164,29 @@ pub struct Request {
     pub url: Url,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Option<Vec<u8>>,
+    /// Whether sending it twice is harmless, so a timeout or a 5xx may be retried blindly.
+    /// True for GET, HEAD and OPTIONS; a POST that only reads (a query) may say so with
+    /// [`Request::resend_safe`]. Otherwise such failures are [`Error::MaybeApplied`].
+    pub resend_safe: bool,
 }
 
 impl Request {
     pub fn new(method: Method, url: Url) -> Self {
+        let resend_safe = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
         Self {
             method,
             url,
             headers: Vec::new(),
             body: None,
+            resend_safe,
         }
+    }
+
+    /// Marks a request that changes nothing (a POST query) as safe to resend after a timeout.
+    #[must_use]
+    pub fn resend_safe(mut self) -> Self {
+        self.resend_safe = true;
+        self
     }
 
     pub fn get(url: Url) -> Self {
@@ -213,6 +245,10 @@ pub struct HostMetrics {
     pub retries: u64,
     pub rate_limit_waits: u64,
     pub rate_limit_wait_ms: u64,
+    /// The rate-limit budget the host's last answer reported (`x-ratelimit-remaining`), if any.
+    pub rate_limit_remaining: Option<u64>,
+    /// When that budget resets, in UTC epoch seconds (`x-ratelimit-reset`), if reported.
+    pub rate_limit_reset: Option<u64>,
 }
 
 /// Per-host HTTP metrics, shared by every client that records into it.
@@ -298,6 +334,8 @@ pub fn install_crypto_provider() {
 #[derive(Debug, Clone)]
 pub struct Pool {
     inner: reqwest::blocking::Client,
+    /// The run's ceiling on rate-limit waiting, shared by every client of the pool.
+    budget: WaitBudget,
 }
 
 impl Pool {
@@ -317,7 +355,16 @@ impl Pool {
         let inner = std::thread::spawn(build)
             .join()
             .map_err(|_| anyhow::anyhow!("building the HTTP client: the builder panicked"))??;
-        Ok(Pool { inner })
+        Ok(Pool {
+            inner,
+            budget: WaitBudget::default(),
+        })
+    }
+
+    /// The rate-limit waiting budget every client of this pool draws from; a run resets it to
+    /// `[service] max-rate-limit-wait` when it starts.
+    pub fn wait_budget(&self) -> &WaitBudget {
+        &self.budget
     }
 
     /// A client on this pool with its own policy and credential.

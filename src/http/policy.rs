@@ -25,32 +25,61 @@ pub fn backoff_delay(base: Duration, max: Duration, attempt: u32, random: u64) -
     delay + Duration::from_millis(jitter)
 }
 
-/// Whether a response is a rate limit, and how long the server asks us to wait.
+/// How a rate-limited answer asks to be waited out. GitHub documents the order ("Rate limits for
+/// the REST API", section "Exceeding the rate limit"; "Best practices for using the REST API",
+/// "Handle rate limit errors appropriately"): `retry-after` first; else, when
+/// `x-ratelimit-remaining` is 0, until the `x-ratelimit-reset` epoch second; else (a secondary
+/// limit) at least one minute, exponentially longer while it keeps failing. Azure DevOps sends the
+/// same headers on a 429 ("Rate and usage limits", section "API client experience").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    /// `Retry-After` (seconds or an HTTP date).
+    RetryAfter(Duration),
+    /// The primary budget is spent: wait until its reset.
+    UntilReset(Duration),
+    /// A secondary limit (or a 429 without hints): `minimum * 2^(n-1)` for the n-th in a row.
+    Secondary(Duration),
+}
+
+impl RateLimit {
+    pub fn wait(self) -> Duration {
+        match self {
+            RateLimit::RetryAfter(d) | RateLimit::UntilReset(d) | RateLimit::Secondary(d) => d,
+        }
+    }
+
+    /// How the wait was derived, for logs and error messages.
+    pub fn rule(self) -> &'static str {
+        match self {
+            RateLimit::RetryAfter(_) => "retry-after",
+            RateLimit::UntilReset(_) => "x-ratelimit-reset",
+            RateLimit::Secondary(_) => "secondary limit back-off",
+        }
+    }
+}
+
+/// Whether a response is a rate limit, and how long to wait before the next attempt.
 ///
-/// `None`: not rate limited. `Some(None)`: rate limited without a usable hint (back off).
-/// `Some(Some(wait))`: wait that long (from `Retry-After` or the rate-limit reset).
 /// 429 is always a rate limit; a 403 is one when `x-ratelimit-remaining` is 0, when it carries
-/// `Retry-After`, or when its body speaks of a (secondary) rate limit, as GitHub's do.
+/// `Retry-After`, or when its body speaks of a (secondary) rate limit, as GitHub's do ("You have
+/// exceeded a secondary rate limit..."). `in_a_row` counts the rate-limited answers this request
+/// got so far, this one included (1 for the first); `secondary_min` is the documented one minute
+/// (tests configure less).
 pub fn rate_limit_wait(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
     now: SystemTime,
-) -> Option<Option<Duration>> {
+    in_a_row: u32,
+    secondary_min: Duration,
+) -> Option<RateLimit> {
     let header = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
-    let retry_after = header(RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(v, now));
     let remaining_zero = header("x-ratelimit-remaining").is_some_and(|v| v == "0");
-    let reset = header("x-ratelimit-reset")
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(|epoch| {
-            let reset = UNIX_EPOCH + Duration::from_secs(epoch);
-            reset.duration_since(now).unwrap_or(Duration::ZERO)
-        });
     let limited = match status.as_u16() {
         429 => true,
         403 => {
@@ -65,13 +94,44 @@ pub fn rate_limit_wait(
     if !limited {
         return None;
     }
-    Some(retry_after.or(
-        if remaining_zero || status == StatusCode::TOO_MANY_REQUESTS {
-            reset
-        } else {
-            None
-        },
+    if let Some(wait) = header(RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(v, now)) {
+        return Some(RateLimit::RetryAfter(wait));
+    }
+    let reset = rate_limit_budget(headers).and_then(|b| b.reset);
+    if remaining_zero && let Some(reset) = reset {
+        let at = UNIX_EPOCH + Duration::from_secs(reset);
+        return Some(RateLimit::UntilReset(
+            at.duration_since(now).unwrap_or(Duration::ZERO),
+        ));
+    }
+    let exponent = in_a_row.saturating_sub(1).min(16);
+    Some(RateLimit::Secondary(
+        secondary_min.saturating_mul(1u32 << exponent),
     ))
+}
+
+/// What a response says of the caller's rate-limit budget: `x-ratelimit-remaining` and
+/// `x-ratelimit-reset` (UTC epoch seconds), sent by GitHub on every REST answer and by Azure
+/// DevOps once a client nears its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Budget {
+    pub remaining: Option<u64>,
+    pub reset: Option<u64>,
+}
+
+/// The budget headers of a response, if it carries any.
+pub fn rate_limit_budget(headers: &HeaderMap) -> Option<Budget> {
+    let number = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let budget = Budget {
+        remaining: number("x-ratelimit-remaining"),
+        reset: number("x-ratelimit-reset"),
+    };
+    (budget != Budget::default()).then_some(budget)
 }
 
 /// `Retry-After` as delta-seconds or an HTTP date.
@@ -158,65 +218,78 @@ mod tests {
         map
     }
 
+    /// The documented rule, case by case ("Rate limits for the REST API", "Exceeding the rate
+    /// limit"; Azure DevOps "Rate and usage limits"). Minimum one minute, as documented.
     #[test]
-    fn rate_limit_detection_table() {
+    fn rate_limit_wait_table() {
+        use RateLimit::{RetryAfter, Secondary, UntilReset};
         let now = UNIX_EPOCH + Duration::from_secs(1_000);
-        let cases: Vec<(u16, HeaderMap, &str, Option<Option<Duration>>)> = vec![
-            (200, headers(&[]), "", None),
-            (500, headers(&[("retry-after", "3")]), "", None),
-            (
-                403,
-                headers(&[]),
-                "Resource not accessible by integration",
-                None,
-            ),
-            (429, headers(&[]), "", Some(None)),
-            (
-                429,
-                headers(&[("retry-after", "7")]),
-                "",
-                Some(Some(Duration::from_secs(7))),
-            ),
-            (
-                403,
-                headers(&[
-                    ("x-ratelimit-remaining", "0"),
-                    ("x-ratelimit-reset", "1030"),
-                ]),
-                "",
-                Some(Some(Duration::from_secs(30))),
-            ),
-            (
-                403,
-                headers(&[("x-ratelimit-remaining", "12")]),
-                "You have exceeded a secondary rate limit",
-                Some(None),
-            ),
-            (
-                403,
-                headers(&[("retry-after", "60")]),
-                "",
-                Some(Some(Duration::from_secs(60))),
-            ),
-            (
-                429,
-                headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "900")]),
-                "",
-                Some(Some(Duration::ZERO)),
-            ),
+        let minute = Duration::from_secs(60);
+        let secs = Duration::from_secs;
+        // (case, status, headers, body, rate-limited answers in a row, expected)
+        type Case = (
+            &'static str,
+            u16,
+            HeaderMap,
+            &'static str,
+            u32,
+            Option<RateLimit>,
+        );
+        #[rustfmt::skip]
+        let cases: Vec<Case> = vec![
+            ("a success is never a limit", 200, headers(&[("x-ratelimit-remaining", "0")]), "", 1, None),
+            ("a 5xx is not a limit, even with retry-after", 500, headers(&[("retry-after", "3")]), "", 1, None),
+            ("a permission 403 is not a limit", 403, headers(&[("x-ratelimit-remaining", "4999")]),
+                "Resource not accessible by integration", 1, None),
+            ("retry-after wins", 429, headers(&[("retry-after", "7"), ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1030")]), "", 1, Some(RetryAfter(secs(7)))),
+            ("403 with retry-after", 403, headers(&[("retry-after", "60")]), "", 1, Some(RetryAfter(minute))),
+            ("primary: remaining 0 waits until reset", 403, headers(&[("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1030")]), "API rate limit exceeded", 1, Some(UntilReset(secs(30)))),
+            ("a reset in the past is no wait", 429, headers(&[("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "900")]), "", 1, Some(UntilReset(Duration::ZERO))),
+            ("secondary: at least a minute", 403, headers(&[("x-ratelimit-remaining", "12"),
+                ("x-ratelimit-reset", "4600")]), "You have exceeded a secondary rate limit", 1, Some(Secondary(minute))),
+            ("secondary again: doubled", 403, headers(&[]), "secondary rate limit", 2, Some(Secondary(secs(120)))),
+            ("secondary a third time: doubled again", 429, headers(&[]), "", 3, Some(Secondary(secs(240)))),
+            ("Azure 429 with Retry-After", 429, headers(&[("retry-after", "5"), ("x-ratelimit-resource", "Core")]),
+                "TF400733: Request was blocked", 1, Some(RetryAfter(secs(5)))),
+            ("Azure 429 with only a reset", 429, headers(&[("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1010")]), "", 1, Some(UntilReset(secs(10)))),
         ];
-        for (status, headers, body, expected) in cases {
+        for (name, status, headers, body, in_a_row, expected) in cases {
             let got = rate_limit_wait(
                 StatusCode::from_u16(status).unwrap(),
                 &headers,
                 body.as_bytes(),
                 now,
+                in_a_row,
+                minute,
             );
-            assert_eq!(
-                got, expected,
-                "status {status} headers {headers:?} body {body}"
-            );
+            assert_eq!(got, expected, "{name}");
         }
+    }
+
+    #[test]
+    fn the_budget_is_read_from_either_header() {
+        assert_eq!(rate_limit_budget(&headers(&[])), None);
+        assert_eq!(
+            rate_limit_budget(&headers(&[
+                ("x-ratelimit-remaining", "4999"),
+                ("x-ratelimit-reset", "1700000000")
+            ])),
+            Some(Budget {
+                remaining: Some(4999),
+                reset: Some(1_700_000_000)
+            })
+        );
+        assert_eq!(
+            rate_limit_budget(&headers(&[("X-RateLimit-Remaining", "0")])),
+            Some(Budget {
+                remaining: Some(0),
+                reset: None
+            })
+        );
     }
 
     #[test]

@@ -121,7 +121,8 @@ impl PrPlan {
         match self {
             PrPlan::Create { .. } | PrPlan::HumanOnBranch { .. } => Status::PrOpened,
             PrPlan::UpdateToNewer { .. } | PrPlan::RefreshBody => Status::PrUpdated,
-            PrPlan::Unchanged => Status::PrOpened,
+            // Open, and left as it was: not counted as opened again.
+            PrPlan::Unchanged => Status::PrOpen,
             PrPlan::Declined { .. } | PrPlan::Merged => Status::UpToDate,
         }
     }

@@ -59,6 +59,10 @@ pub async fn run(deps: &Deps, opts: &RunOptions) -> Result<RunReport, RunError> 
     crate::failpoint::hit("before-lease");
     take_lease(deps, &holder).await?;
     crate::failpoint::hit("after-lease");
+    // Under the lease, one run at a time: its rate-limit waiting starts from the whole budget.
+    deps.http
+        .wait_budget()
+        .reset(deps.config.service.max_rate_limit_wait);
     let result = run_leased(deps, opts, &holder).await;
     crate::failpoint::hit("before-release-lease");
     let released = {

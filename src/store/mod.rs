@@ -165,7 +165,7 @@ pub struct ServerState {
     pub latest_version: Option<String>,
     pub latest_tag: Option<String>,
     pub latest_commit: Option<String>,
-    /// up-to-date | pr-opened | pr-updated | held | failed
+    /// up-to-date | pr-opened | pr-updated | pr-open | held | failed
     pub last_status: Option<String>,
     pub last_error: Option<String>,
     pub last_run_id: Option<i64>,

@@ -144,7 +144,7 @@ fn router(core: Core) -> Router {
         )
         .route(
             &format!("{repo}/pullrequests/{{id}}/threads"),
-            post(add_thread),
+            get(list_threads).post(add_thread),
         )
         .route(
             "/{org}/_apis/permissions/{namespace}/{bits}",
@@ -778,6 +778,29 @@ async fn remove_label(
     }
     s.prs[i].labels.retain(|l| *l != name);
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// "Pull Request Threads - List": every thread with its comments (one comment each here).
+async fn list_threads(
+    State(core): State<Core>,
+    Path((org, project, repo, id)): PrPath,
+    Query(q): Q,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let s = core.lock();
+    let i = match pr_index(&s, &id) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let threads: Vec<Value> = s.prs[i]
+        .comments
+        .iter()
+        .enumerate()
+        .map(|(n, c)| json!({ "id": n + 1, "comments": [{ "id": 1, "content": c, "commentType": 1 }] }))
+        .collect();
+    Json(json!({ "count": threads.len(), "value": threads })).into_response()
 }
 
 async fn add_thread(

@@ -104,12 +104,18 @@ fn router(core: Core) -> Router {
             post(request_reviewers),
         )
         .route(&format!("{repo}/issues/{{n}}"), get(get_issue))
-        .route(&format!("{repo}/issues/{{n}}/labels"), post(add_labels))
+        .route(
+            &format!("{repo}/issues/{{n}}/labels"),
+            get(list_labels).post(add_labels),
+        )
         .route(
             &format!("{repo}/issues/{{n}}/labels/{{name}}"),
             delete(remove_label),
         )
-        .route(&format!("{repo}/issues/{{n}}/comments"), post(add_comment))
+        .route(
+            &format!("{repo}/issues/{{n}}/comments"),
+            get(list_comments).post(add_comment),
+        )
         .route("/graphql", post(graphql))
         .layer(axum::middleware::from_fn_with_state(core.clone(), gate))
         .with_state(core)
@@ -151,12 +157,21 @@ async fn get_repo(State(core): State<Core>, Path((o, r)): Repo, headers: HeaderM
     if let Err(e) = known(&o, &r) {
         return e;
     }
-    let push = core.lock().push_allowed;
+    let (push, hidden) = {
+        let s = core.lock();
+        (s.push_allowed, s.permissions_hidden)
+    };
     let etag = format!("\"repo-{push}\"");
     if headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
         return (StatusCode::NOT_MODIFIED, [("etag", etag)]).into_response();
     }
-    let body = json!({ "full_name": format!("{o}/{r}"), "permissions": { "admin": false, "push": push, "pull": true } });
+    // "Get a repository": `permissions` is only in the answer for some callers; a GitHub App
+    // installation token gets none.
+    let body = if hidden {
+        json!({ "full_name": format!("{o}/{r}") })
+    } else {
+        json!({ "full_name": format!("{o}/{r}"), "permissions": { "admin": false, "push": push, "pull": true } })
+    };
     (StatusCode::OK, [("etag", etag)], Json(body)).into_response()
 }
 
@@ -464,19 +479,41 @@ async fn create_pull(
     let mut s = core.lock();
     let head = body["head"].as_str().unwrap_or_default().to_string();
     let base = body["base"].as_str().unwrap_or_default().to_string();
-    if !s.refs.contains_key(&head) || !s.refs.contains_key(&base) {
-        return error(
+    // The 422 bodies as "Create a pull request" answers them: "Validation Failed" with the
+    // reasons in `errors[]` (documented in "Troubleshooting the REST API" and the endpoint's
+    // reference), except the draft refusal, which is a bare `message`.
+    let invalid = |field: &str, message: Option<String>| {
+        let mut detail = json!({ "resource": "PullRequest", "field": field, "code": "invalid" });
+        if let Some(m) = message {
+            detail = json!({ "resource": "PullRequest", "code": "custom", "message": m });
+        }
+        (
             StatusCode::UNPROCESSABLE_ENTITY,
-            "Validation Failed: head or base does not exist",
-        );
+            Json(json!({ "message": "Validation Failed", "errors": [detail],
+                "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request" })),
+        )
+            .into_response()
+    };
+    if !s.refs.contains_key(&head) {
+        return invalid("head", None);
+    }
+    if !s.refs.contains_key(&base) {
+        return invalid("base", None);
     }
     if s.prs
         .iter()
         .any(|p| p.head == head && p.state == FakePrState::Open)
     {
+        return invalid(
+            "head",
+            Some(format!("A pull request already exists for {OWNER}:{head}.")),
+        );
+    }
+    if body["draft"].as_bool() == Some(true) && s.drafts_unsupported {
+        // Private repositories on plans without draft PRs.
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &format!("A pull request already exists for {OWNER}:{head}."),
+            "Draft pull requests are not supported in this repository.",
         );
     }
     let pr = FakePr {
@@ -603,6 +640,51 @@ async fn get_issue(
     }
 }
 
+async fn list_labels(
+    State(core): State<Core>,
+    Path((o, r, n)): Path<(String, String, String)>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let mut s = core.lock();
+    match with_pr(&mut s, &n) {
+        Ok(i) => Json(
+            s.prs[i]
+                .labels
+                .iter()
+                .map(|l| json!({ "name": l }))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => e,
+    }
+}
+
+/// "List issue comments": oldest first. This fake keeps no comment times: every comment counts
+/// as made after any `since` a test passes (the tests only ask about comments just made).
+async fn list_comments(
+    State(core): State<Core>,
+    Path((o, r, n)): Path<(String, String, String)>,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let mut s = core.lock();
+    match with_pr(&mut s, &n) {
+        Ok(i) => Json(
+            s.prs[i]
+                .comments
+                .iter()
+                .enumerate()
+                .map(|(id, c)| json!({ "id": id + 1, "body": c }))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => e,
+    }
+}
+
 async fn add_labels(
     State(core): State<Core>,
     Path((o, r, n)): Path<(String, String, String)>,
@@ -688,6 +770,13 @@ async fn graphql(State(core): State<Core>, Json(body): Json<Value>) -> Response 
         return Json(json!({ "errors": [{ "message": "unknown operation" }] })).into_response();
     };
     let mut s = core.lock();
+    if draft && s.drafts_unsupported {
+        // GitHub does not document this error's wording; the REST one is reused. The client
+        // reads any "draft ... not supported/available" text the same way.
+        return Json(json!({ "errors": [{ "type": "UNPROCESSABLE",
+            "message": "Draft pull requests are not supported in this repository." }] }))
+        .into_response();
+    }
     let Some(pr) = node
         .strip_prefix("PR_node")
         .and_then(|n| n.parse::<u64>().ok())

@@ -59,6 +59,18 @@ pub struct Fault {
     pub path_contains: Option<String>,
 }
 
+/// A request that is carried out, but whose answer is lost: the client gets `status` (a 502, as
+/// from a proxy that timed out waiting) instead of the real answer. Where a forge applies a write
+/// and the answer never arrives, the client cannot tell it apart from a write that failed; this
+/// is what "a request that may have taken effect" looks like from the client.
+#[derive(Debug, Clone)]
+pub struct LostAnswer {
+    pub method: String,
+    pub path_contains: String,
+    pub status: u16,
+    pub times: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct FakeCommit {
     pub tree: String,
@@ -110,6 +122,11 @@ pub struct FakeState {
     /// The token may not create tag definitions (Azure DevOps answers TF401289).
     pub tag_create_denied: bool,
     pub faults: Vec<Fault>,
+    pub lost_answers: Vec<LostAnswer>,
+    /// GitHub: draft PRs are not available (a private repository on a plan without them).
+    pub drafts_unsupported: bool,
+    /// GitHub: the repository answer carries no `permissions` (a GitHub App installation token).
+    pub permissions_hidden: bool,
     pub requests: Vec<Recorded>,
     counter: u64,
 }
@@ -286,6 +303,17 @@ impl Core {
     }
 
     /// `times` responses of `status` with `headers` for every path, then normal service.
+    /// Carry out the next `times` `method` requests whose path contains `path_contains`, then
+    /// answer `status` instead ([`LostAnswer`]).
+    pub fn lose_answer(&self, method: &str, path_contains: &str, status: u16, times: u32) {
+        self.lock().lost_answers.push(LostAnswer {
+            method: method.into(),
+            path_contains: path_contains.into(),
+            status,
+            times,
+        });
+    }
+
     pub fn fail_next(&self, status: u16, times: u32, headers: &[(&str, &str)]) {
         self.fail(Fault {
             status,
@@ -340,11 +368,21 @@ pub async fn gate(State(core): State<Core>, request: Request, next: Next) -> Res
         let hit = s
             .faults
             .iter_mut()
-            .find(|f| f.times > 0 && f.path_contains.as_deref().is_none_or(|p| path.contains(p)));
-        match hit {
-            Some(f) => {
+            .find(|f| f.times > 0 && f.path_contains.as_deref().is_none_or(|p| path.contains(p)))
+            .map(|f| {
                 f.times -= 1;
-                Some(f.clone())
+                f.clone()
+            });
+        match hit {
+            Some(f) => Some(f),
+            None if auth_correct && lose_answer(&mut s, parts.method.as_str(), &path) => {
+                Some(Fault {
+                    status: LOST,
+                    headers: vec![],
+                    body: String::new(),
+                    times: 1,
+                    path_contains: None,
+                })
             }
             None if !auth_correct => Some(Fault {
                 status: 401,
@@ -356,6 +394,13 @@ pub async fn gate(State(core): State<Core>, request: Request, next: Next) -> Res
             None => None,
         }
     };
+    if let Some(Fault { status: LOST, .. }) = fault {
+        let applied = next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+        assert_applied(applied.status());
+        return error(StatusCode::BAD_GATEWAY, "Server Error");
+    }
     if let Some(fault) = fault {
         let body = fault.body.replace("{auth}", auth.as_deref().unwrap_or(""));
         let mut response = (
@@ -376,6 +421,33 @@ pub async fn gate(State(core): State<Core>, request: Request, next: Next) -> Res
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// Marks a [`LostAnswer`] inside the gate (not a status any fault uses).
+const LOST: u16 = 599;
+
+/// Whether this request's answer is to be lost (and count it).
+fn lose_answer(s: &mut FakeState, method: &str, path: &str) -> bool {
+    let hit = s
+        .lost_answers
+        .iter_mut()
+        .find(|l| l.times > 0 && l.method == method && path.contains(&l.path_contains));
+    match hit {
+        Some(l) => {
+            l.times -= 1;
+            true
+        }
+        None => false,
+    }
+}
+
+/// The real answer of a request whose answer is lost is dropped; it must have been a success,
+/// or the test is not testing what it says.
+fn assert_applied(status: StatusCode) {
+    assert!(
+        status.is_success(),
+        "the request whose answer was to be lost failed itself: {status}"
+    );
 }
 
 /// A JSON error response in the shape both fakes use.
@@ -481,5 +553,7 @@ pub fn test_http_settings(max_rate_limit_wait: Duration) -> upkeep::http::HttpSe
         backoff_base: Duration::from_millis(5),
         backoff_max: Duration::from_millis(50),
         max_rate_limit_wait,
+        // The documented minute, scaled down so no test waits for it.
+        secondary_min_wait: Duration::from_millis(20),
     }
 }

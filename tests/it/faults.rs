@@ -117,7 +117,8 @@ fn survive(point: &str) {
     let (code, report) = w.ws.sync();
     assert_eq!(code, 0, "{report}");
     for (name, version, status) in [
-        ("plain", "1.2.0", "pr-opened"),
+        // Open, and neither opened nor updated by this run.
+        ("plain", "1.2.0", "pr-open"),
         ("licensed", "2.0.0", "held"),
     ] {
         let s = server(&report, name);

@@ -361,6 +361,18 @@ fn sync_ok_with<M: Mirror>(w: &World<M>, args: &[&str]) -> serde_json::Value {
     s
 }
 
+/// A release `tag` that adds a use restriction to the MIT license: a license change to review.
+fn relicense(up: &mut Repo, tag: &str) {
+    let c = up.commit(
+        &[(
+            "LICENSE",
+            Some(&format!("{MIT}\nCommercial use requires a paid license.\n")),
+        )],
+        "relicense",
+    );
+    up.tag(tag, c);
+}
+
 fn the_pr_ladder<M: Mirror>(mut w: World<M>) {
     // A new release: exactly one PR, the pin bumped by tag and commit, the body within the limit.
     let s = sync_ok(&w);
@@ -389,15 +401,16 @@ fn the_pr_ladder<M: Mirror>(mut w: World<M>) {
     let before = w.mirror.forge_requests();
     let s = sync_ok(&w);
     assert!(s["unchanged_since"].is_string(), "{s}");
-    assert_eq!(s["status"], "pr-opened", "{s}");
+    assert_eq!(s["status"], "pr-open", "{s}");
     assert_eq!(
         w.mirror.forge_requests(),
         before,
         "a quiet run called the forge"
     );
-    // A full check reads the forge and agrees.
+    // A full check reads the forge and agrees: open, and not opened by this run.
     let s = sync_full(&w);
     assert_eq!(s["pull_request"]["action"], "unchanged", "{s}");
+    assert_eq!(s["status"], "pr-open", "{s}");
     assert_eq!(w.mirror.open_prs().len(), 1);
 
     // A newer release with a long history: the same PR is updated, its body cut to the limit.
@@ -433,14 +446,7 @@ fn the_pr_ladder<M: Mirror>(mut w: World<M>) {
     assert!(s["unchanged_since"].is_string(), "{s}");
 
     // A newer release with a license change: a new PR, held as a draft with the label; one email.
-    let c = w.up.commit(
-        &[(
-            "LICENSE",
-            Some(&format!("{MIT}\nCommercial use requires a paid license.\n")),
-        )],
-        "relicense",
-    );
-    w.up.tag("v1.3.0", c);
+    relicense(&mut w.up, "v1.3.0");
     let s = sync_ok(&w);
     assert_eq!(s["status"], "held", "{s}");
     assert_eq!(s["pull_request"]["action"], "created", "{s}");
@@ -645,6 +651,71 @@ fn an_unrecorded_branch_on_github_is_left_alone() {
 #[test]
 fn an_unrecorded_branch_on_azure_devops_is_left_alone() {
     an_unrecorded_bot_branch_is_left_alone(world(azure));
+}
+
+/// A repository without draft PRs (GitHub: "Draft pull requests are not supported in this
+/// repository."): the held rebuild PR is opened ready for review, with the Blocked banner saying
+/// it must not be merged, and the review label; the report says so. A second run leaves it.
+#[test]
+fn a_held_pr_where_drafts_are_not_available_is_opened_ready_and_blocked() {
+    let mut w = world(github);
+    w.mirror.fake.core.lock().drafts_unsupported = true;
+    relicense(&mut w.up, "v1.2.0");
+    let s = sync_ok(&w);
+    assert_eq!(s["status"], "held", "{s}");
+    assert_eq!(s["pull_request"]["action"], "created", "{s}");
+    assert_eq!(s["pull_request"]["draft"], false, "{s}");
+    let notes = s["notes"].to_string();
+    assert!(notes.contains("draft PRs are not available"), "{s}");
+    let prs = w.mirror.open_prs();
+    assert_eq!(prs.len(), 1, "{prs:?}");
+    assert!(!prs[0].draft, "{prs:?}");
+    assert!(
+        prs[0].labels.iter().any(|l| l == "license-review-required"),
+        "{prs:?}"
+    );
+    assert!(
+        prs[0]
+            .body
+            .contains("Blocked: license change needs CELA review"),
+        "{}",
+        prs[0].body
+    );
+    assert!(
+        prs[0].body.contains("must not be merged"),
+        "{}",
+        prs[0].body
+    );
+    assert!(!prs[0].body.contains("stays a draft"), "{}", prs[0].body);
+    // A full check finds it as it left it: open, nothing to do, not opened again.
+    let s = sync_full(&w);
+    assert_eq!(s["pull_request"]["action"], "unchanged", "{s}");
+    assert_eq!(s["status"], "held", "{s}");
+    assert_eq!(w.mirror.open_prs().len(), 1);
+}
+
+/// The PR create is carried out but its answer is lost (a 502): the run re-reads, finds the PR
+/// and carries on with it: exactly one PR, reported created.
+#[test]
+fn a_pr_create_whose_answer_was_lost_opens_exactly_one_pr() {
+    let w = world(github);
+    w.mirror.fake.core.lose_answer("POST", "/pulls", 502, 1);
+    let s = sync_ok(&w);
+    assert_eq!(s["status"], "pr-opened", "{s}");
+    assert_eq!(s["pull_request"]["action"], "created", "{s}");
+    assert_eq!(w.mirror.open_prs().len(), 1);
+    let creates = w
+        .mirror
+        .fake
+        .core
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/pulls"))
+        .count();
+    assert_eq!(creates, 1, "the create was not sent again");
+    let s = sync_full(&w);
+    assert_eq!(s["status"], "pr-open", "{s}");
+    assert_eq!(w.mirror.open_prs().len(), 1);
 }
 
 #[test]

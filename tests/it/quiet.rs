@@ -57,7 +57,7 @@ fn a_quiet_upstream_is_answered_without_reading_the_mirror() {
     std::fs::rename(&f.mirror.path, &away).unwrap();
     let s = sync(&f, &[]);
     assert!(is_quiet(&s), "{s}");
-    assert_eq!(s["status"], "pr-opened", "{s}");
+    assert_eq!(s["status"], "pr-open", "{s}");
     assert_eq!(s["latest"]["tag"], "v1.1.0", "{s}");
     assert_eq!(s["pinned"]["ref"], "refs/tags/v1.0.0", "{s}");
     assert!(

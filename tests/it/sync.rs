@@ -99,7 +99,7 @@ fn a_new_release_opens_one_pr_that_changes_only_the_pin_and_a_rerun_changes_noth
     let (code, report) = f.ws.sync();
     assert_eq!(code, 0);
     let s = server(&report, "demo-server");
-    assert_eq!(s["status"], "pr-opened", "{s}");
+    assert_eq!(s["status"], "pr-open", "{s}");
     assert!(s["unchanged_since"].is_string(), "{s}");
     assert!(s["pull_request"].is_null(), "{s}");
     assert_eq!(s["latest"]["version"], "1.1.0", "{s}");
@@ -108,6 +108,7 @@ fn a_new_release_opens_one_pr_that_changes_only_the_pin_and_a_rerun_changes_noth
     assert_eq!(code, 0);
     let s = server(&report, "demo-server");
     assert_eq!(s["pull_request"]["action"], "unchanged", "{s}");
+    assert_eq!(s["status"], "pr-open", "the rerun did not open it: {s}");
     assert!(s["unchanged_since"].is_null(), "{s}");
     assert_eq!(
         f.mirror.branch("upkeep/demo-server"),

@@ -153,7 +153,7 @@ pub fn validate(
     for c in used {
         let cfg = match c {
             Channel::GitTags => continue,
-            Channel::GithubReleases => github(r, upstream, who, d),
+            Channel::GithubReleases => github(r, upstream, who, &rspan, d),
             Channel::Npm => r.npm.as_ref().and_then(|n| npm(n.get_ref(), who, d)),
             Channel::Pypi => {
                 let cfg = r.pypi.as_ref().and_then(|p| pypi(p.get_ref(), who, d));
@@ -211,6 +211,7 @@ fn github(
     r: &RawChannels,
     upstream: &str,
     who: &str,
+    span: &Range<usize>,
     d: &mut Diagnostics<'_>,
 ) -> Option<ChannelConfig> {
     let g = r.github_releases.as_ref().map(S::get_ref);
@@ -230,13 +231,19 @@ fn github(
         secret: &token,
         allow_insecure: g.and_then(|g| g.allow_insecure.as_ref()),
     };
+    let has_token = !matches!(token, SecretRef::None);
+    let api_url = http_url(
+        d,
+        g.and_then(|g| g.api_url.as_ref()),
+        "https://api.github.com",
+        &at,
+    );
+    if let Some(a) = advice::github_token(&api_url, has_token) {
+        let at = r.github_releases.as_ref().map_or(span.clone(), S::span);
+        d.warn(Some(at), a.code, format!("{who}: {}", a.message));
+    }
     Some(ChannelConfig::GithubReleases {
-        api_url: http_url(
-            d,
-            g.and_then(|g| g.api_url.as_ref()),
-            "https://api.github.com",
-            &at,
-        ),
+        api_url,
         owner,
         repo,
         token,

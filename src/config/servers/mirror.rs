@@ -11,6 +11,7 @@ use crate::config::secrets::{SecretRef, secret_ref};
 use crate::config::urls::{Endpoint, http_url};
 use crate::config::values;
 use crate::forge::pin::PinFormat;
+use crate::upstream::channels::advice;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -187,6 +188,20 @@ fn api_url(
 fn github(m: &RawMirror, cx: &Ctx<'_>, d: &mut Diagnostics<'_>) -> Option<ForgeConfig> {
     let repo = require(m.repo.as_ref(), "repo", "github", cx, d);
     let token = secret_ref(d, m.token_env.as_ref(), m.token_file.as_ref(), "token");
+    if matches!(token, SecretRef::None) {
+        // Allowed (a read-only `check --online` works), but every write will be refused.
+        d.warn(
+            Some(cx.span.clone()),
+            "github-no-token",
+            format!(
+                "{}: the github mirror has no token (`token-env` or `token-file`): GitHub refuses \
+                 to open PRs without one, and reads share {} requests an hour per address \
+                 (rate limits for the REST API)",
+                cx.who,
+                advice::GITHUB_UNAUTHENTICATED_PER_HOUR
+            ),
+        );
+    }
     let r = repo?;
     match r.split_once('/') {
         Some((owner, name)) if !owner.is_empty() && !name.is_empty() && !name.contains('/') => {

@@ -13,9 +13,10 @@ use super::decide::Decision;
 use super::pin::Mirror;
 use super::propose::Proposal;
 use super::record;
-use crate::forge::{CommitWrite, ForgeError, PrInfo, PrRequest, PrState};
+use crate::forge::{CommitWrite, ForgeError, ForgeResult, PrInfo, PrRequest, PrState};
 use crate::pipeline::plan::{self, BranchOwner, PrPlan};
 use crate::pipeline::{ServerRun, bot_identity, branch_name};
+use crate::render;
 
 /// What carrying out the plan came to.
 pub enum Applied {
@@ -34,6 +35,9 @@ pub struct OpenPr {
     pub head: Option<String>,
     /// The branch it is on (a fresh one when a person pushed to the usual one).
     pub branch: String,
+    /// A held PR the forge would not make a draft (no draft PRs in the repository): it is open
+    /// ready for review, its banner saying it must not be merged.
+    pub ready_despite_hold: bool,
 }
 
 impl Applied {
@@ -83,13 +87,17 @@ pub fn apply(
         PrPlan::Merged => return Ok(Applied::Merged),
         PrPlan::Unchanged => (open_pr("unchanged")?, stored_head(), request.branch),
         PrPlan::RefreshBody => {
-            let info = forge.update_pr(&open_pr("a refresh")?.id, &request)?;
+            let id = open_pr("a refresh")?.id;
+            let info =
+                with_draft_fallback(&mut run.report.notes, &request, |r| forge.update_pr(&id, r))?;
             (info, stored_head(), request.branch)
         }
         PrPlan::UpdateToNewer { expected_head } => {
             let head = write_pin(run, mirror, proposal, &request.branch, Some(expected_head))?;
             crate::failpoint::hit("after-move-branch");
-            let info = forge.update_pr(&open_pr("an update")?.id, &request)?;
+            let id = open_pr("an update")?.id;
+            let info =
+                with_draft_fallback(&mut run.report.notes, &request, |r| forge.update_pr(&id, r))?;
             crate::failpoint::hit("after-update-pr");
             (info, Some(head), request.branch)
         }
@@ -103,13 +111,20 @@ pub fn apply(
                 reuse_branch.as_ref(),
             )?;
             crate::failpoint::hit("after-write-branch");
-            (open_or_adopt(mirror, &request)?, Some(head), request.branch)
+            let info = open_or_adopt(&mut run.report.notes, mirror, &request)?;
+            (info, Some(head), request.branch)
         }
         PrPlan::HumanOnBranch { pr_id } => {
             return continue_beside_a_person(run, mirror, proposal, request, pr_id.as_deref());
         }
     };
-    Ok(Applied::Open(Box::new(OpenPr { info, head, branch })))
+    let ready_despite_hold = request.draft && !info.draft;
+    Ok(Applied::Open(Box::new(OpenPr {
+        info,
+        head,
+        branch,
+        ready_despite_hold,
+    })))
 }
 
 /// Never force-push over a person's commits: say so on their PR, and carry on in a fresh PR on
@@ -153,7 +168,7 @@ fn continue_beside_a_person(
         branch: fresh.clone(),
         ..request.clone()
     };
-    let info = open_or_adopt(mirror, &fresh_request)?;
+    let info = open_or_adopt(&mut run.report.notes, mirror, &fresh_request)?;
     if let Some(id) = their_pr {
         let commits: Vec<(&str, &str, &str)> = theirs
             .iter()
@@ -168,10 +183,12 @@ fn continue_beside_a_person(
     run.report.notes.push(format!(
         "{branch} was changed by someone else since upkeep wrote it; continued in a fresh PR on {fresh}"
     ));
+    let ready_despite_hold = fresh_request.draft && !info.draft;
     Ok(Applied::Open(Box::new(OpenPr {
         info,
         head: Some(head),
         branch: fresh,
+        ready_despite_hold,
     })))
 }
 
@@ -206,17 +223,52 @@ fn write_pin(
 
 /// Open the PR; when the forge says one exists already (someone, or a crashed run, opened it
 /// between our look and now), adopt that one.
-fn open_or_adopt(mirror: &Mirror, request: &PrRequest) -> anyhow::Result<PrInfo> {
-    match mirror.forge.open_pr(request) {
+fn open_or_adopt(
+    notes: &mut Vec<String>,
+    mirror: &Mirror,
+    request: &PrRequest,
+) -> anyhow::Result<PrInfo> {
+    match with_draft_fallback(notes, request, |r| mirror.forge.open_pr(r)) {
         Ok(info) => Ok(info),
-        Err(ForgeError::Conflict(_)) => {
-            mirror.forge.find_pr(&request.branch, None)?.ok_or_else(|| {
+        Err(ForgeError::Conflict(why)) => {
+            let found = mirror.forge.find_pr(&request.branch, None)?;
+            found.ok_or_else(|| {
                 anyhow!(
-                    "the forge reported a conflicting PR for {} but none is open",
+                    "the forge refused to open a PR for {} ({why}) but shows none open",
                     request.branch
                 )
             })
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Write the PR with `write`; where the forge has no draft PRs and the PR should be a held
+/// draft, write it ready for review instead, its banner saying it must not be merged (the review
+/// label stays), and say so in the report.
+fn with_draft_fallback(
+    notes: &mut Vec<String>,
+    request: &PrRequest,
+    write: impl Fn(&PrRequest) -> ForgeResult<PrInfo>,
+) -> ForgeResult<PrInfo> {
+    match write(request) {
+        Err(ForgeError::Unsupported(why)) if request.draft => {
+            tracing::warn!(error = %why, "no draft PRs in this repository; opening the held PR ready for review");
+            let ready = PrRequest {
+                draft: false,
+                body: render::pr_body_without_draft(&request.body),
+                ..request.clone()
+            };
+            let mut info = write(&ready)?;
+            info.draft = false;
+            notes.push(format!(
+                "draft PRs are not available in this repository ({why}): the held rebuild PR is \
+                 open ready for review, with the Blocked banner and the `{}` label; it must not \
+                 be merged before the license review",
+                render::REVIEW_LABEL
+            ));
+            Ok(info)
+        }
+        other => other,
     }
 }

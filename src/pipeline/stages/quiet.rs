@@ -127,12 +127,11 @@ pub fn replay(run: &mut ServerRun<'_>, key: Option<&str>) -> anyhow::Result<bool
     });
     tracing::info!(since = ?since, "upstream unchanged since the last full check; mirror and forge not read");
     let report = &mut run.report;
-    // Nothing was updated this time: an open PR reads as open, as in a full check that finds
-    // it unchanged.
-    report.status = if status == Status::PrUpdated {
-        Status::PrOpened
-    } else {
-        status
+    // Nothing was opened or updated this time: an open PR reads as `pr-open`, as in a full
+    // check that finds it unchanged.
+    report.status = match status {
+        Status::PrOpened | Status::PrUpdated => Status::PrOpen,
+        other => other,
     };
     report.pinned = state.pinned_ref.clone().map(|git_ref| Pinned {
         git_ref,

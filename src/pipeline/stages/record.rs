@@ -158,6 +158,9 @@ fn opened(
     pr.action = decision.plan.action();
     pr.url = Some(open.info.url.clone());
     pr.branch.clone_from(&open.branch);
+    if open.ready_despite_hold {
+        pr.draft = false;
+    }
     run.report.status = decision.plan.status(held);
     run.report.warnings = forge_warnings(run, decision, &open.info.warnings)?;
     let record = PrRecord {

@@ -365,9 +365,11 @@ impl ChannelError {
             ForgeError::Unauthorized(message) => ChannelError::Unauthorized { channel, message },
             ForgeError::RateLimited(message) => ChannelError::RateLimited { channel, message },
             ForgeError::TooLarge(message) => ChannelError::TooLarge { channel, message },
-            ForgeError::Conflict(message) | ForgeError::Other(message) => {
-                ChannelError::Request { channel, message }
-            }
+            // Channels only read: a write's uncertain outcome cannot happen here.
+            ForgeError::Conflict(message)
+            | ForgeError::MaybeApplied(message)
+            | ForgeError::Unsupported(message)
+            | ForgeError::Other(message) => ChannelError::Request { channel, message },
         }
     }
 }
