@@ -265,12 +265,16 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
             )?;
             Ok(exit::OK)
         }
-        LicenseCommand::Show { server } => {
+        LicenseCommand::Show { server, line_diffs } => {
             if config.server(&server).is_none() {
                 eprintln!("error: unknown server `{server}`");
                 return Ok(exit::CONFIG);
             }
-            write!(out, "{}", crate::status::license_text(&store, &server)?)?;
+            write!(
+                out,
+                "{}",
+                crate::status::license_text(&store, &server, line_diffs)?
+            )?;
             Ok(exit::OK)
         }
     }

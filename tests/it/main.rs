@@ -13,6 +13,7 @@ mod env_faults;
 mod faults;
 mod forges_e2e;
 mod hostile;
+mod license_screens;
 mod props;
 mod quiet;
 mod snapshots;

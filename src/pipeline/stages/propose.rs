@@ -46,6 +46,7 @@ impl Proposal {
             old_version: self.old_version.as_deref(),
             new: &self.new,
             license: Some(&judged.judgement),
+            license_texts: (Some(&judged.old_snap), Some(&judged.new_snap)),
             approval: judged.approval.as_ref().map(|a| ApprovalView {
                 approved_by: &a.approved_by,
                 approved_at: &a.approved_at,

@@ -180,17 +180,21 @@ fn opened(
     let baseline_json = serde_json::to_string(&judged.old_snap)?;
     let review_email = held.then(|| {
         let sla_days = run.deps.config.email.review_sla.as_secs() / 86_400;
-        let text =
-            render::license_email(&proposal.view(run, judged), Some(&open.info.url), sla_days);
+        let (text, attachments) = render::license_email_with_attachments(
+            &proposal.view(run, judged),
+            Some(&open.info.url),
+            sla_days,
+        );
         let key = format!("{}:license-review:{}", server.name, judgement.fingerprint);
-        new_email(
+        let email = new_email(
             &key,
             &server.name,
             "license-review",
             &server.owners,
             &[],
             text,
-        )
+        );
+        (email, attachments)
     });
     let mut state = server_state(run, mirror)?;
     let (status, run_id) = (run.report.status, run.run_id);
@@ -204,9 +208,14 @@ fn opened(
             Store::put_license_baseline(tx, &server.name, pinned, &fingerprint, &baseline_json)?;
         }
         let mut queued = 0;
-        if let Some(email) = &review_email {
+        if let Some((email, attachments)) = &review_email {
             Store::put_pending_review(tx, &server.name, &judgement.fingerprint, &judgement_json)?;
-            queued += usize::from(Store::enqueue_email(tx, email, Some(run_id))?);
+            queued += usize::from(Store::enqueue_email_with(
+                tx,
+                email,
+                attachments,
+                Some(run_id),
+            )?);
             state.hold_reason = Some(format!("license review required: {}", judgement.reason));
             if state.held_since.is_none() {
                 state.held_since = Some(now_str());
