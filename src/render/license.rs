@@ -966,6 +966,92 @@ pub fn attachment_budget(text: &str, html: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::license::{LicenseEntry, LicensePolicy, judge, standard_text};
+
+    fn snapshot(files: &[(&str, &str)]) -> LicenseSnapshot {
+        let mut s = LicenseSnapshot::empty();
+        for (path, text) in files {
+            s.entries.push(
+                LicenseEntry::from_file_bytes(path, EntryKind::License, None, text.as_bytes())
+                    .unwrap(),
+            );
+        }
+        s.sort();
+        s
+    }
+
+    /// Apache-2.0 → a preamble offering a commercial license (with hostile Markdown) before AGPL.
+    fn dual() -> (LicenseSnapshot, LicenseSnapshot, LicenseJudgement) {
+        let old = snapshot(&[("LICENSE", standard_text("Apache-2.0").unwrap())]);
+        let preamble = "This software is dual-licensed: the GNU Affero General Public License below, or a commercial license from Example Labs. Contact <sales@example.test>, or see https://example.test/pricing. [click](javascript:x) @team | ping";
+        let new_text = format!(
+            "{preamble}\n\n{}",
+            standard_text("AGPL-3.0-or-later").unwrap()
+        );
+        let new = snapshot(&[("LICENSE", &new_text)]);
+        let j = judge(&old, &new, &LicensePolicy::default());
+        (old, new, j)
+    }
+
+    #[test]
+    fn the_commercial_option_names_its_contacts_and_upstream_markdown_is_neutralised() {
+        let (old, new, j) = dual();
+        assert!(commercial_option(&j));
+        assert_eq!(
+            contacts(&j),
+            ["sales@example.test", "https://example.test/pricing"]
+        );
+        let banner = pr_banner(&j, "s", "2.0.0");
+        assert!(banner.contains("sales\\@example.test"), "{banner}");
+        let section = pr_section(&j, "s");
+        assert!(!section.contains("[click](javascript"), "{section}");
+        assert!(!section.contains(" @team"), "{section}");
+        assert!(section.contains("\\@team"), "{section}");
+        // No line of either license diffed anywhere in the PR or the email's body.
+        let show_default = show(&j, "s", false);
+        for text in [&section, &email_summary(&j).text, &show_default] {
+            assert!(!text.contains("-TERMS AND CONDITIONS FOR USE"), "{text}");
+        }
+        assert!(show(&j, "s", true).contains("-TERMS AND CONDITIONS FOR USE"));
+        let (kept, left_out) =
+            attachments(&j, (Some(&old), Some(&new)), ("1.0.0", "2.0.0"), 100_000);
+        let names: Vec<&str> = kept.iter().map(|a| a.filename.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "LICENSE-vs-standard-AGPL-3.0-or-later.txt",
+                "LICENSE-2.0.0.txt",
+                "LICENSE-1.0.0.txt"
+            ]
+        );
+        assert!(left_out.is_empty());
+        // A tight budget leaves out what does not fit, most useful first: the comparison stays.
+        let (kept, left_out) =
+            attachments(&j, (Some(&old), Some(&new)), ("1.0.0", "2.0.0"), 20_000);
+        let names: Vec<&str> = kept.iter().map(|a| a.filename.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "LICENSE-vs-standard-AGPL-3.0-or-later.txt",
+                "LICENSE-1.0.0.txt"
+            ]
+        );
+        assert_eq!(left_out, ["LICENSE-2.0.0.txt"]);
+    }
+
+    #[test]
+    fn judgements_stored_before_the_analysis_fall_back_to_their_summary() {
+        let (_, _, mut j) = dual();
+        j.analysis = None;
+        assert_eq!(headline(&j), j.reason);
+        assert!(!commercial_option(&j));
+        let section = pr_section(&j, "s");
+        assert!(section.starts_with("- "), "{section}");
+        assert!(
+            !section.contains("```diff"),
+            "two licenses are never diffed: {section}"
+        );
+    }
 
     #[test]
     fn wrap_keeps_words_and_indents() {
