@@ -330,7 +330,7 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
         LicenseCommand::Approve { server, by, note } => {
             approve(config, ReviewKind::License, &server, &by, note.as_deref())
         }
-        LicenseCommand::Show { server } => {
+        LicenseCommand::Show { server, line_diffs } => {
             if config.server(&server).is_none() {
                 errln!("error: unknown server `{server}`");
                 return Ok(exit::CONFIG);
@@ -340,7 +340,7 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
             write!(
                 out,
                 "{}",
-                crate::term::sanitize(&crate::status::license_text(&store, &server)?)
+                crate::term::sanitize(&crate::status::license_text(&store, &server, line_diffs)?)
             )?;
             Ok(exit::OK)
         }

@@ -145,8 +145,15 @@ pub enum LicenseCommand {
         #[arg(long)]
         note: Option<String>,
     },
-    /// Print the license files, verdict, decisions and pending diff of SERVER
-    Show { server: String },
+    /// Print the license files, verdict, decisions and pending change of SERVER: the change as
+    /// SPDX expressions, the non-standard words, every declaration, parameters and notes
+    Show {
+        server: String,
+        /// Also print the line diffs of files whose license changed (two different licenses,
+        /// set line against line: long, and for reference only)
+        #[arg(long)]
+        line_diffs: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,8 @@
 //! The texts people read: rebuild PR titles and bodies, and owner emails. Pure functions of
 //! the run's findings; no I/O. Bodies are size-aware: the least important sections are cut
-//! first and the cut is said in the body.
+//! first and the cut is said in the body. The license change's own screens are in [`license`].
+
+pub mod license;
 
 mod review;
 
@@ -8,8 +10,8 @@ use std::fmt::Write as _;
 
 pub use review::{MCP_REVIEW_LABEL, McpView, SecurityView, mcp_email};
 
-use crate::license::{LicenseJudgement, Verdict};
-use crate::report::{Latest, MovedTag, Pinned};
+use crate::license::{LicenseJudgement, LicenseSnapshot, Verdict};
+use crate::report::{Attachment, Latest, MovedTag, Pinned};
 use crate::upstream::diff::ReleaseDiff;
 
 /// Label put on a rebuild PR held for license review.
@@ -23,6 +25,9 @@ pub struct RebuildView<'a> {
     pub old_version: Option<&'a str>,
     pub new: &'a Latest,
     pub license: Option<&'a LicenseJudgement>,
+    /// The license files of the pinned and the proposed release, for the full texts (email
+    /// attachments, the PR's collapsed section); `None` where not at hand.
+    pub license_texts: (Option<&'a LicenseSnapshot>, Option<&'a LicenseSnapshot>),
     pub approval: Option<ApprovalView<'a>>,
     /// The license change awaits review: the PR is a held draft.
     pub license_held: bool,
@@ -392,8 +397,23 @@ pub fn pr_body(v: &RebuildView<'_>, limit: usize) -> String {
         .map(|s| s.chars().count())
         .sum::<usize>()
         + FIXED_RESERVE;
-    let sections = pr_sections(v, compare.as_deref(), limit.saturating_sub(fixed));
-    fit_body(head, sections, &checklist, &footer, limit)
+    let mut sections = pr_sections(v, compare.as_deref(), limit.saturating_sub(fixed));
+    // The full new license texts, collapsed, come last and only whole: a forge whose limit
+    // cannot hold them (Azure DevOps) gets the pointer to the email and `license show` instead.
+    let full = v
+        .license
+        .filter(|l| l.verdict == Verdict::ReviewRequired)
+        .and_then(|l| license::pr_full_texts(l, v.license_texts.1, &v.new.tag));
+    let Some(full) = full else {
+        return fit_body(head, sections, &checklist, &footer, limit);
+    };
+    let without = fit_body(head.clone(), sections.clone(), &checklist, &footer, limit);
+    sections.push(Section {
+        title: "Full license texts".into(),
+        text: full.clone(),
+    });
+    let with = fit_body(head, sections, &checklist, &footer, limit);
+    if with.contains(&full) { with } else { without }
 }
 
 /// `> ✅ <what> approved by <who> on <date> (<note>).` and a blank line.
@@ -426,7 +446,9 @@ fn pr_head(v: &RebuildView<'_>) -> String {
     if let Some(m) = v.mcp {
         review::mcp_banner(&mut head, v.server, m);
     }
-    if v.license_held {
+    if let Some(l) = v.license.filter(|l| v.license_held && l.analysis.is_some()) {
+        head.push_str(&license::pr_banner(l, v.server, &v.new.version));
+    } else if v.license_held {
         let reason = v
             .license
             .map_or("the license changed", |l| l.reason.as_str());
@@ -515,9 +537,14 @@ fn pr_sections(v: &RebuildView<'_>, compare: Option<&str>, room: usize) -> Vec<S
             Verdict::ReviewRequired if v.license_held => "License: review required",
             Verdict::ReviewRequired => "License: changed (approved)",
         };
+        let text = if l.verdict == Verdict::ReviewRequired && l.analysis.is_some() {
+            license::pr_section(l, v.server)
+        } else {
+            license_section(l, v.license_held)
+        };
         sections.push(Section {
             title: title.into(),
-            text: license_section(l, v.license_held),
+            text,
         });
     }
     if let Some(m) = v.mcp {
@@ -746,21 +773,43 @@ fn html_from_text(text: &str) -> String {
 }
 
 /// The email that asks owners for a CELA review of a license change: plain text, and HTML with
-/// the word-level changes highlighted.
+/// the non-standard words highlighted (without its attachments; see
+/// [`license_email_with_attachments`]).
 pub fn license_email(v: &RebuildView<'_>, pr_url: Option<&str>, sla_days: u64) -> EmailText {
-    let subject = format!(
+    license_email_with_attachments(v, pr_url, sla_days).0
+}
+
+/// The license review email and its attachments (the comparison with the standard text or the
+/// diff, the new and the old license files), within [`license::EMAIL_LIMIT_BYTES`] in total:
+/// what does not fit is named in the email, which points to `upkeep license show`.
+pub fn license_email_with_attachments(
+    v: &RebuildView<'_>,
+    pr_url: Option<&str>,
+    sla_days: u64,
+) -> (EmailText, Vec<Attachment>) {
+    let mut subject = format!(
         "[upkeep] {} {} -> {}: license change needs CELA review",
         v.server,
         v.old_label(),
         v.new.version
     );
+    // The subject's tail is the change as expressions, so an inbox list says what happened.
+    if let Some(a) = v.license.and_then(|l| l.analysis.as_ref()) {
+        let expr = |e: Option<&String>| e.map_or("no license", String::as_str).to_owned();
+        let new = expr(a.new.expression.as_ref());
+        if a.expression_changed {
+            let _ = write!(subject, ": {} -> {new}", expr(a.old.expression.as_ref()));
+        } else {
+            let _ = write!(subject, ": {new}, text changed");
+        }
+    }
     let intro = format!(
         "The upstream of {}, a sponsored server you own, released {} with a changed license.\n\
          upkeep has held the rebuild until the change is reviewed.",
         v.server, v.new.version
     );
     let steps = [
-        "Send the diff below to CELA for review.".to_string(),
+        "Send this email and its attachments to CELA for review.".to_string(),
         format!(
             "If approved:  upkeep license approve {} --by \"<your name>\" --note \"<CELA ticket>\"\n     The rebuild PR then becomes ready for review.",
             v.server
@@ -780,16 +829,29 @@ pub fn license_email(v: &RebuildView<'_>, pr_url: Option<&str>, sla_days: u64) -
     let footer = format!(
         "You get this email once for this license text. If it is not reviewed within {sla_days} days, upkeep reminds you."
     );
-
-    let mut t = format!("{intro}\n\nWhat changed\n");
-    let mut h = format!(
-        "<html><body style=\"font-family:sans-serif\"><p>{}</p><h3>What changed</h3><ul>",
-        html_escape(&intro).replace('\n', "<br>")
-    );
+    let summary = v.license.map(license::email_summary);
+    let mut t = String::new();
+    let mut h = String::from("<html><body style=\"font-family:sans-serif\">");
+    // The first line is the change itself; the commercial option and its contact follow.
     if let Some(l) = v.license {
-        license_changes(l, &mut t, &mut h);
-    } else {
-        h.push_str("</ul>");
+        let top: Vec<String> = std::iter::once(license::headline(l))
+            .chain(license::commercial_line(l))
+            .collect();
+        let _ = writeln!(t, "{}\n", top.join("\n"));
+        let _ = write!(
+            h,
+            "<p style=\"font-size:1.1em\"><b>{}</b></p>",
+            top.iter()
+                .map(|s| html_escape(s))
+                .collect::<Vec<_>>()
+                .join("<br>")
+        );
+    }
+    let _ = writeln!(t, "{intro}");
+    let _ = write!(h, "<p>{}</p>", html_escape(&intro).replace('\n', "<br>"));
+    if let Some(summary) = &summary {
+        t.push_str(&summary.text);
+        h.push_str(&summary.html);
     }
     t.push_str("\nWhat to do\n");
     h.push_str("<h3>What to do</h3><ol>");
@@ -815,76 +877,44 @@ pub fn license_email(v: &RebuildView<'_>, pr_url: Option<&str>, sla_days: u64) -
             html_escape(&part)
         );
     }
-    if let Some(part) = review::mcp_email_part(v) {
-        let _ = writeln!(t, "{part}");
-        let _ = write!(
-            h,
-            "<pre style=\"white-space:pre-wrap\">{}</pre>",
-            html_escape(&part)
+    let tail = format!("{pins}\n\n{footer}");
+    let budget = license::attachment_budget(&t, &h) - 2 * tail.len();
+    let (attachments, left_out) = match v.license {
+        Some(l) => {
+            license::attachments(l, v.license_texts, (&v.old_label(), &v.new.version), budget)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let mut files = String::new();
+    if !attachments.is_empty() {
+        let names: Vec<&str> = attachments.iter().map(|a| a.filename.as_str()).collect();
+        let _ = writeln!(files, "Attached: {}.", names.join(", "));
+    }
+    if !left_out.is_empty() {
+        let _ = writeln!(
+            files,
+            "Not attached (the email would pass {} KB): {}; `upkeep license show {}` prints everything.",
+            license::EMAIL_LIMIT_BYTES / 1024,
+            left_out.join(", "),
+            v.server
         );
     }
-    let _ = writeln!(t, "{pins}\n\n{footer}");
+    let _ = writeln!(t, "{files}{tail}");
     let _ = write!(
         h,
-        "<p><code>{}</code></p><p style=\"color:#666\">{}</p></body></html>",
+        "<p>{}</p><p><code>{}</code></p><p style=\"color:#666\">{}</p></body></html>",
+        html_escape(&files).replace('\n', "<br>"),
         html_escape(&pins),
         html_escape(&footer)
     );
-    EmailText {
-        subject,
-        text: t,
-        html: h,
-    }
-}
-
-/// The license change, in the email: the summary lines, then each changed file as a unified
-/// diff (text) and with the word-level changes highlighted (HTML). Closes the open `<ul>`.
-fn license_changes(l: &LicenseJudgement, t: &mut String, h: &mut String) {
-    for line in &l.summary {
-        let _ = writeln!(t, "  {line}");
-        let _ = write!(h, "<li>{}</li>", html_escape(line));
-    }
-    h.push_str("</ul>");
-    for f in l
-        .files
-        .iter()
-        .filter(|f| f.unified_diff.is_some() || !f.word_diff.is_empty())
-    {
-        let _ = writeln!(t, "\n  {}:", f.path);
-        if let Some(d) = &f.unified_diff {
-            for line in d
-                .lines()
-                .filter(|l| !l.starts_with("---") && !l.starts_with("+++"))
-            {
-                let _ = writeln!(t, "  {line}");
-            }
-        }
-        let _ = write!(
-            h,
-            "<p><b>{}</b></p><pre style=\"white-space:pre-wrap;border:1px solid #ddd;padding:8px\">",
-            html_escape(&f.path)
-        );
-        if f.word_diff.is_empty() {
-            h.push_str(&html_escape(f.unified_diff.as_deref().unwrap_or_default()));
-        } else {
-            for w in &f.word_diff {
-                let text = html_escape(&w.text);
-                match w.tag {
-                    crate::license::WordTag::Equal => h.push_str(&text),
-                    crate::license::WordTag::Insert => {
-                        let _ = write!(
-                            h,
-                            "<ins style=\"background:#d4f8d4;text-decoration:none\">{text}</ins>"
-                        );
-                    }
-                    crate::license::WordTag::Delete => {
-                        let _ = write!(h, "<del style=\"background:#fbd4d4\">{text}</del>");
-                    }
-                }
-            }
-        }
-        h.push_str("</pre>");
-    }
+    (
+        EmailText {
+            subject,
+            text: t,
+            html: h,
+        },
+        attachments,
+    )
 }
 
 /// The alarm sent when release tags moved upstream.
@@ -1075,6 +1105,7 @@ mod tests {
             old_version: Some("1.0.0"),
             new: &new,
             license: None,
+            license_texts: (None, None),
             approval: None,
             license_held: false,
             mcp: None,
@@ -1150,6 +1181,7 @@ mod tests {
             old_version: Some("1.0.0"),
             new: &new,
             license: None,
+            license_texts: (None, None),
             approval: None,
             license_held: false,
             mcp: None,

@@ -7,6 +7,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::upstream::diff::ReleaseDiff;
 
+/// A file attached to an email (the license texts of a review), as the renderer makes it and the
+/// outbox keeps it until it is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The name the reader sees, e.g. `LICENSE-0.10.0.txt`.
+    pub filename: String,
+    /// MIME type, e.g. `text/plain; charset=utf-8`.
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {

@@ -322,7 +322,8 @@ pub fn run_summary(report: &RunReport) -> String {
 }
 
 /// `license show`: the baseline, the pending review and the decisions of one server.
-pub fn license_text(store: &Store, server: &str) -> anyhow::Result<String> {
+/// `line_diffs`: also the line diffs of files whose license changed.
+pub fn license_text(store: &Store, server: &str, line_diffs: bool) -> anyhow::Result<String> {
     let mut t = String::new();
     if let Some((commit, json)) = store.license_baseline(server)? {
         let snap: crate::license::LicenseSnapshot = serde_json::from_str(&json)?;
@@ -350,18 +351,12 @@ pub fn license_text(store: &Store, server: &str) -> anyhow::Result<String> {
         Some((fp, judgement)) => {
             let j: crate::license::LicenseJudgement = serde_json::from_str(&judgement)?;
             let _ = writeln!(t, "{server}: license review pending (fingerprint {fp})");
-            let _ = writeln!(t, "verdict: {} ({})", j.verdict.code(), j.reason);
-            for line in &j.summary {
-                let _ = writeln!(t, "  {line}");
-            }
-            for f in &j.files {
-                if let Some(d) = &f.unified_diff {
-                    let _ = writeln!(t, "\n{}:\n{d}", f.path);
-                }
-            }
+            let _ = writeln!(t, "verdict: {} ({})\n", j.verdict.code(), j.reason);
+            t.push_str(&crate::render::license::show(&j, server, line_diffs));
             let _ = writeln!(
                 t,
-                "\napprove with: upkeep license approve {server} --by \"<name>\" --note \"<CELA ticket>\""
+                "\napprove with: upkeep license approve {server} --by \"<name>\" --note \"<CELA ticket>\"\n\
+                 decline by closing the rebuild PR: upkeep will not propose that version again"
             );
         }
         None => {

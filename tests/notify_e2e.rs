@@ -116,22 +116,29 @@ fn header(mail: &mailparse::ParsedMail<'_>, key: &str) -> String {
     mail.headers.get_first_value(key).unwrap_or_default()
 }
 
-/// The plain-text and HTML parts of a multipart/alternative message (asserting that shape).
+/// The plain-text and HTML parts of a multipart/alternative message, alone or first in a
+/// multipart/mixed one with attachments (asserting that shape).
 fn text_and_html(d: &Delivered) -> (String, String, String) {
     let mail = mailparse::parse_mail(&d.raw).unwrap();
-    assert_eq!(mail.ctype.mimetype, "multipart/alternative");
-    assert_eq!(mail.subparts.len(), 2);
-    assert_eq!(mail.subparts[0].ctype.mimetype, "text/plain");
-    assert_eq!(mail.subparts[1].ctype.mimetype, "text/html");
+    let alternative = if mail.ctype.mimetype == "multipart/mixed" {
+        assert!(mail.subparts.len() > 1, "mixed without attachments");
+        &mail.subparts[0]
+    } else {
+        &mail
+    };
+    assert_eq!(alternative.ctype.mimetype, "multipart/alternative");
+    assert_eq!(alternative.subparts.len(), 2);
+    assert_eq!(alternative.subparts[0].ctype.mimetype, "text/plain");
+    assert_eq!(alternative.subparts[1].ctype.mimetype, "text/html");
     (
         header(&mail, "Subject"),
-        mail.subparts[0].get_body().unwrap(),
-        mail.subparts[1].get_body().unwrap(),
+        alternative.subparts[0].get_body().unwrap(),
+        alternative.subparts[1].get_body().unwrap(),
     )
 }
 
 const LICENSE_SUBJECT: &str =
-    "[upkeep] weather-mcp 1.0.0 -> 1.1.0: license change needs CELA review";
+    "[upkeep] weather-mcp 1.0.0 -> 1.1.0: license change needs CELA review: MIT, text changed";
 
 #[test]
 fn the_demo_license_email_arrives_once_through_smtp() {
@@ -601,6 +608,7 @@ mod snapshots {
             old_version: Some("1.0.0"),
             new: &new,
             license: Some(&judgement),
+            license_texts: (None, None),
             approval: None,
             license_held: true,
             mcp: None,

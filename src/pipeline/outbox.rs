@@ -92,7 +92,16 @@ async fn send_one(
             .await;
     }
     let recipients = split.to.join(", ");
-    let email = to_email(row, &config.from, split.to, split.cc);
+    let attached = store.blocking(move |s| s.outbox_attachments(id)).await?;
+    let mut email = to_email(row, &config.from, split.to, split.cc);
+    email.attachments = attached
+        .into_iter()
+        .map(|a| crate::notify::email::Attachment {
+            filename: a.filename,
+            content_type: a.content_type,
+            body: a.body,
+        })
+        .collect();
     let outcome = match build_message(&email) {
         Err(e) => Outcome::Permanent(format!("cannot build message: {e:#}")),
         Ok(message) => {

@@ -218,6 +218,18 @@ const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL
     );
     ",
+    // 11: files attached to an outbox email (the license texts of a review), kept apart so the
+    // drain's listing of due emails does not load them.
+    r"
+    CREATE TABLE outbox_attachments (
+        outbox_id INTEGER NOT NULL REFERENCES outbox(id),
+        position INTEGER NOT NULL,
+        filename TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        body BLOB NOT NULL,
+        PRIMARY KEY (outbox_id, position)
+    );
+    ",
 ];
 
 /// Apply every migration newer than the database's `user_version`, each in its own transaction.

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
-use crate::report::{MovedTag, RunArchive};
+use crate::report::{Attachment, MovedTag, RunArchive};
 
 pub fn now() -> DateTime<Utc> {
     Utc::now()
@@ -1324,6 +1324,16 @@ impl Store {
         email: &NewEmail,
         run_id: Option<i64>,
     ) -> anyhow::Result<bool> {
+        Self::enqueue_email_with(tx, email, &[], run_id)
+    }
+
+    /// [`Store::enqueue_email`] with files attached (kept with the email until it is sent).
+    pub fn enqueue_email_with(
+        tx: &rusqlite::Transaction<'_>,
+        email: &NewEmail,
+        attachments: &[Attachment],
+        run_id: Option<i64>,
+    ) -> anyhow::Result<bool> {
         let now = ts(now());
         let n = tx.execute(
             "INSERT INTO outbox(dedupe_key, server, reason, recipients, cc, subject, text_body, html_body, status, attempts,
@@ -1343,7 +1353,41 @@ impl Store {
                 run_id
             ],
         )?;
+        if n == 1 {
+            let id = tx.last_insert_rowid();
+            for (position, a) in attachments.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO outbox_attachments(outbox_id, position, filename, content_type, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        id,
+                        i64::try_from(position)?,
+                        a.filename,
+                        a.content_type,
+                        a.body
+                    ],
+                )?;
+            }
+        }
         Ok(n == 1)
+    }
+
+    /// The files attached to outbox email `id`, in order.
+    pub fn outbox_attachments(&self, id: i64) -> anyhow::Result<Vec<Attachment>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT filename, content_type, body FROM outbox_attachments WHERE outbox_id = ?1 ORDER BY position",
+        )?;
+        let rows = stmt
+            .query_map(params![id], |r| {
+                Ok(Attachment {
+                    filename: r.get(0)?,
+                    content_type: r.get(1)?,
+                    body: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     fn outbox_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {

@@ -19,6 +19,7 @@ mod fetch_stop;
 mod forges_e2e;
 mod hostile;
 mod insecure_http;
+mod license_screens;
 mod mcp_gate;
 mod props;
 mod quiet;

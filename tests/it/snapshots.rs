@@ -20,14 +20,16 @@ fn plain_text(path: &std::path::Path) -> (String, String) {
     let raw = std::fs::read(path).unwrap();
     let mail = mailparse::parse_mail(&raw).unwrap();
     let subject = mail.headers.get_first_value("Subject").unwrap();
-    let text = mail
-        .subparts
-        .iter()
-        .find(|p| p.ctype.mimetype == "text/plain")
-        .unwrap()
-        .get_body()
-        .unwrap();
-    (subject, text)
+    // The body's text part, not a text attachment (license emails carry the texts attached).
+    fn text_part(p: &mailparse::ParsedMail<'_>) -> Option<String> {
+        let attached =
+            p.get_content_disposition().disposition == mailparse::DispositionType::Attachment;
+        if p.ctype.mimetype == "text/plain" && !attached {
+            return p.get_body().ok();
+        }
+        p.subparts.iter().find_map(text_part)
+    }
+    (subject, text_part(&mail).unwrap())
 }
 
 #[test]

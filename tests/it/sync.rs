@@ -734,30 +734,28 @@ fn a_relicense_from_apache_to_agpl_is_held_emailed_approved_and_released() {
     let subject = mail.headers.get_first_value("Subject").unwrap();
     assert_eq!(
         subject,
-        "[upkeep] relicensed 1.0.0 -> 2.0.0: license change needs CELA review"
+        "[upkeep] relicensed 1.0.0 -> 2.0.0: license change needs CELA review: Apache-2.0 -> AGPL-3.0-only"
     );
-    let text = mail
-        .subparts
-        .iter()
-        .find(|p| p.ctype.mimetype == "text/plain")
-        .unwrap()
-        .get_body()
-        .unwrap();
+    // The body's parts (the license texts come as attachments beside them).
+    fn part(p: &mailparse::ParsedMail<'_>, mime: &str) -> Option<String> {
+        let attached =
+            p.get_content_disposition().disposition == mailparse::DispositionType::Attachment;
+        if p.ctype.mimetype == mime && !attached {
+            return p.get_body().ok();
+        }
+        p.subparts.iter().find_map(|s| part(s, mime))
+    }
+    let text = part(&mail, "text/plain").unwrap();
     assert!(
         text.contains("AGPL-3.0"),
         "the email carries the change:\n{text}"
     );
     assert!(text.contains("upkeep license approve relicensed"), "{text}");
-    let html = mail
-        .subparts
-        .iter()
-        .find(|p| p.ctype.mimetype == "text/html")
-        .unwrap()
-        .get_body()
-        .unwrap();
+    let html = part(&mail, "text/html").unwrap();
+    // Two different licenses are compared with the standard text, never word-diffed.
     assert!(
-        html.contains("<ins"),
-        "the HTML highlights inserted words:\n{html}"
+        html.contains("Apache-2.0 → AGPL-3.0-only") && !html.contains("<del"),
+        "the HTML names the change and diffs no license against another:\n{html}"
     );
 
     assert_eq!(

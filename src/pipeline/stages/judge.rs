@@ -25,6 +25,8 @@ use crate::upstream::diff::{self, ReleaseDiff};
 pub struct Judged {
     /// The license files of the pinned release (the baseline the record stage keeps).
     pub old_snap: LicenseSnapshot,
+    /// The license files of the proposed release (their full texts go to the review email).
+    pub new_snap: LicenseSnapshot,
     pub judgement: LicenseJudgement,
     /// The approval of this license change, when one is recorded.
     pub approval: Option<Approval>,
@@ -76,7 +78,7 @@ pub fn judge(
         .and_then(|c| Oid::from_str(c).ok())
         .filter(|o| repo.find_commit(*o).is_ok());
     crate::failpoint::hit("after-tags");
-    let (old_snap, judgement) =
+    let (old_snap, new_snap, judgement) =
         tracing::info_span!("license").in_scope(|| license_change(run, repo, old_oid, new_oid))?;
     let approval = if judgement.verdict == Verdict::ReviewRequired {
         run.deps
@@ -112,6 +114,7 @@ pub fn judge(
     crate::failpoint::hit("after-diff");
     Ok(Judged {
         old_snap,
+        new_snap,
         judgement,
         approval,
         license_held,
@@ -189,7 +192,7 @@ fn license_change(
     repo: &git2::Repository,
     old: Option<Oid>,
     new: Oid,
-) -> anyhow::Result<(LicenseSnapshot, LicenseJudgement)> {
+) -> anyhow::Result<(LicenseSnapshot, LicenseSnapshot, LicenseJudgement)> {
     let new_snap = license::scan(repo, new).context("scanning license files of the new release")?;
     let old_snap = match old {
         Some(o) => {
@@ -204,7 +207,7 @@ fn license_change(
         }
     };
     let judgement = license::judge(&old_snap, &new_snap, &policy_for(run.server));
-    Ok((old_snap, judgement))
+    Ok((old_snap, new_snap, judgement))
 }
 
 fn policy_for(server: &ServerConfig) -> LicensePolicy {

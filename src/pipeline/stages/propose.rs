@@ -48,6 +48,7 @@ impl Proposal {
             old_version: self.old_version.as_deref(),
             new: &self.new,
             license: Some(&judged.judgement),
+            license_texts: (Some(&judged.old_snap), Some(&judged.new_snap)),
             approval: judged.approval.as_ref().map(approval_view),
             license_held: judged.license_held,
             mcp: judged.mcp.as_ref().map(|m| McpView {

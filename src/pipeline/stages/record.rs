@@ -203,7 +203,12 @@ fn opened(
             match hold {
                 Some(h) => {
                     Store::put_pending(tx, kind, &server.name, &h.fingerprint, &h.json)?;
-                    queued += usize::from(Store::enqueue_email(tx, &h.email, Some(run_id))?);
+                    queued += usize::from(Store::enqueue_email_with(
+                        tx,
+                        &h.email,
+                        &h.attachments,
+                        Some(run_id),
+                    )?);
                     reasons.push(h.reason.clone());
                 }
                 None => Store::clear_pending(tx, kind, &server.name)?,
@@ -239,6 +244,8 @@ struct Hold {
     json: String,
     reason: String,
     email: NewEmail,
+    /// Files sent with the email (the license texts and their comparison).
+    attachments: Vec<crate::report::Attachment>,
 }
 
 /// The reviews holding the rebuild (each None when it does not hold).
@@ -259,7 +266,8 @@ impl Holds {
         let license = if judged.license_held {
             let j = &judged.judgement;
             let sla_days = run.deps.config.email.review_sla.as_secs() / 86_400;
-            let text = render::license_email(&view, Some(pr_url), sla_days);
+            let (text, attachments) =
+                render::license_email_with_attachments(&view, Some(pr_url), sla_days);
             let key = format!("{}:license-review:{}", server.name, j.fingerprint);
             Some(Hold {
                 fingerprint: j.fingerprint.clone(),
@@ -273,6 +281,7 @@ impl Holds {
                     &[],
                     text,
                 ),
+                attachments,
             })
         } else {
             None
@@ -291,6 +300,7 @@ impl Holds {
                         server.mcp.hold_on.join(", ")
                     ),
                     email: new_email(&key, &server.name, "mcp-review", &server.owners, &[], text),
+                    attachments: Vec::new(),
                 })
             }
             None => None,
