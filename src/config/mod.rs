@@ -36,7 +36,7 @@ pub use servers::channels::{Channel, ChannelConfig};
 pub use servers::mirror::{ForgeConfig, MirrorConfig};
 pub use servers::release::ReleaseConfig;
 pub use servers::{ServerConfig, ServerSchedule};
-pub use service::ServiceConfig;
+pub use service::{PerHostConcurrency, ServiceConfig};
 pub use state::StateConfig;
 
 /// Where upkeep looks for its config when neither `--config` nor `UPKEEP_CONFIG` is given.

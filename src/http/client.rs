@@ -274,6 +274,8 @@ impl HttpClient {
             builder = builder.body(body.clone());
         }
         let network = |e: &dyn std::error::Error| Failure::Network(error_chain(e));
+        // Held until the body is read: that is when the server is done with the request.
+        let _permit = self.pool.api_limit.acquire(&host_key(&request.url));
         let response = builder.send().map_err(|e| network(&e))?;
         let status = response.status();
         let headers = response.headers().clone();

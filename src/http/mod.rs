@@ -18,6 +18,7 @@
 //! It knows nothing about any forge's or registry's API shapes, and imports no other adapter.
 
 mod client;
+mod host_limit;
 pub mod policy;
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,6 +32,7 @@ use serde::de::DeserializeOwned;
 use crate::secret::Secret;
 
 pub use client::HttpClient;
+pub use host_limit::HostLimit;
 pub use policy::{
     backoff_delay, build_url, display_url, parse_retry_after, rate_limit_wait, truncate_body,
 };
@@ -298,6 +300,8 @@ pub fn install_crypto_provider() {
 #[derive(Debug, Clone)]
 pub struct Pool {
     inner: reqwest::blocking::Client,
+    /// Requests in flight per host through [`HttpClient`]s of this pool (REST APIs).
+    api_limit: Arc<HostLimit>,
 }
 
 impl Pool {
@@ -317,7 +321,24 @@ impl Pool {
         let inner = std::thread::spawn(build)
             .join()
             .map_err(|_| anyhow::anyhow!("building the HTTP client: the builder panicked"))??;
-        Ok(Pool { inner })
+        Ok(Pool {
+            inner,
+            api_limit: Arc::new(HostLimit::new(usize::MAX)),
+        })
+    }
+
+    /// This pool with at most `per_host` requests in flight to one host through its
+    /// [`HttpClient`]s (`[service.per-host-concurrency] api`); clones share the count.
+    #[must_use]
+    pub fn with_api_limit(mut self, per_host: usize) -> Pool {
+        self.api_limit = Arc::new(HostLimit::new(per_host));
+        self
+    }
+
+    /// The underlying client, for protocols that are not REST calls (git's smart HTTP): it
+    /// shares this pool's connections, TLS settings and proxy, not its per-host API limit.
+    pub fn reqwest_client(&self) -> reqwest::blocking::Client {
+        self.inner.clone()
     }
 
     /// A client on this pool with its own policy and credential.
