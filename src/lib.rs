@@ -41,7 +41,7 @@
 //! metrics   -> http
 //! progress  ->
 //! pipeline  -> deps forge http license notify render report store upstream
-//! deps      -> forge http store
+//! deps      -> forge http store upstream
 //! upstream  -> http
 //! forge     -> http
 //! license   ->

@@ -2,10 +2,14 @@
 //!
 //! The cache holds one bare repository per server (`<cache-dir>/<server>.git`), fetched
 //! incrementally with git2; nothing here ever writes a working tree. A cache that cannot be
-//! opened or fetched into is deleted and cloned afresh once. Release selection
-//! ([`select_releases`]) is pure.
+//! opened or fetched into is deleted and cloned afresh once. For `http(s)://` upstreams the
+//! pipeline first lists the refs over the shared HTTP client ([`smart_http`]) and, when the
+//! clone already holds them, takes it as it is ([`Cache::open_if_current`]) instead of fetching.
+//! libgit2 honours the same proxy environment as that client (see [`fetch_into`]). Release
+//! selection ([`select_releases`]) is pure.
 
 pub mod channels;
+mod current;
 pub mod diff;
 pub mod smart_http;
 pub mod version;
@@ -207,8 +211,11 @@ fn fetch_into(path: &Path, url: &str) -> anyhow::Result<Fetched> {
         let mut remote = repo
             .remote_anonymous(url)
             .with_context(|| format!("bad upstream URL {url}"))?;
+        // `auto`: libgit2 reads `http.proxy` from git config, then `https_proxy`/`HTTPS_PROXY`
+        // (`http_proxy`/`HTTP_PROXY` for http://) and `no_proxy`/`NO_PROXY`, as the smart-HTTP
+        // lister's client does (README "Proxies"). Without it libgit2 uses no proxy at all.
         let mut conn = remote
-            .connect_auth(Direction::Fetch, None, None)
+            .connect_auth(Direction::Fetch, None, Some(proxy_options()))
             .with_context(|| format!("connecting to upstream {}", redact_url(url)))?;
         let head = conn
             .default_branch()
@@ -218,7 +225,8 @@ fn fetch_into(path: &Path, url: &str) -> anyhow::Result<Fetched> {
         let mut opts = FetchOptions::new();
         // Tags that were deleted upstream go away here too; the tag history in the state
         // remembers what they pointed at.
-        opts.prune(git2::FetchPrune::On)
+        opts.proxy_options(proxy_options())
+            .prune(git2::FetchPrune::On)
             .download_tags(git2::AutotagOption::None);
         remote
             .download(&refspecs, Some(&mut opts))
@@ -248,6 +256,12 @@ fn fetch_into(path: &Path, url: &str) -> anyhow::Result<Fetched> {
         default_branch,
         cloned: false,
     })
+}
+
+fn proxy_options() -> git2::ProxyOptions<'static> {
+    let mut proxy = git2::ProxyOptions::new();
+    proxy.auto();
+    proxy
 }
 
 /// Strip userinfo from a URL before it reaches a log or an error.
