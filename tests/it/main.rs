@@ -5,6 +5,8 @@
 mod channels_support;
 #[path = "../forge_support/mod.rs"]
 mod forge_support;
+#[path = "../smart_http_support/mod.rs"]
+mod smart_http_support;
 mod support;
 
 mod channels_e2e;
@@ -13,6 +15,7 @@ mod env_faults;
 mod faults;
 mod forges_e2e;
 mod hostile;
+mod http_upstream;
 mod props;
 mod quiet;
 mod snapshots;
