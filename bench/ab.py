@@ -37,9 +37,14 @@ def load():
 
 
 def side_config(work, side):
+    """Each side gets its own state and its own copy of the mirrors: a PR one side opens must not
+    turn the other side's cold run into an update."""
     text = (work / "upkeep.toml").read_text()
     state = work / f"state-{side}"
     text = text.replace(str(work / "state"), str(state))
+    mirrors = work / f"mirrors-{side}"
+    shutil.copytree(work / "mirrors", mirrors, symlinks=True)
+    text = text.replace(str(work / "mirrors") + "/", str(mirrors) + "/")
     path = work / f"upkeep-{side}.toml"
     path.write_text(text)
     return path, state
