@@ -1,5 +1,6 @@
 //! The composition root: a valid config becomes what a run needs ([`Deps`]): the state store,
-//! the one HTTP connection pool, the forge factory, the event bus and the stop token.
+//! the one HTTP connection pool (and the ref lister of HTTPS upstreams on it), the forge
+//! factory, the event bus and the stop token.
 //!
 //! Every command, the service (on start and on reload) and the demo build their deps here, so
 //! none of them imports another, and this is the one place that knows which forge type a
@@ -17,6 +18,7 @@ use crate::forge::github::{GithubForge, GithubSettings};
 use crate::forge::local::LocalForge;
 use crate::http::Pool;
 use crate::store::Store;
+use crate::upstream::smart_http::{ListOptions, RefLister};
 
 /// How long a new connection to any HTTP host may take (forges, release channels).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,6 +33,9 @@ pub struct Deps {
     pub store: Arc<Store>,
     /// The one HTTP connection pool; forges and release channels make their clients from it.
     pub http: Pool,
+    /// Lists the refs of `http(s)://` upstreams over `http`'s connections (kept alive, HTTP/2
+    /// where offered), so a quiet run pays no handshake per upstream.
+    pub refs: Arc<RefLister>,
     pub forges: ForgeFactory,
     /// How many servers are synced at once.
     pub concurrency: usize,
@@ -55,7 +60,12 @@ impl Deps {
     pub fn from_config(config: ValidConfig) -> anyhow::Result<Deps> {
         let store = open_store(&config)?;
         // Built once: every forge and channel client shares its connections and TLS sessions.
-        let http = Pool::new(CONNECT_TIMEOUT)?;
+        let http =
+            Pool::new(CONNECT_TIMEOUT)?.with_api_limit(config.service.per_host_concurrency.api);
+        let refs = Arc::new(RefLister::new(
+            http.reqwest_client(),
+            ListOptions::default(),
+        ));
         let pool = http.clone();
         let forges: ForgeFactory = Arc::new(move |server| forge_for(&pool, server));
         let concurrency = config.service.concurrency;
@@ -63,6 +73,7 @@ impl Deps {
             config: Arc::new(config),
             store: Arc::new(store),
             http,
+            refs,
             forges,
             concurrency,
             events: crate::events::Bus::new(),

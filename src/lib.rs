@@ -45,7 +45,7 @@
 //! progress  ->
 //! term      ->
 //! pipeline  -> advisories deps forge http license mcp notify render report store upstream
-//! deps      -> forge http mcp store
+//! deps      -> forge http mcp store upstream
 //! upstream  -> http
 //! forge     -> http
 //! license   ->

@@ -1,6 +1,11 @@
 //! `[service]`: what `upkeep serve` listens on, its endpoints' secrets and who may read its
-//! status, the limits of its HTTP surface, how many servers it syncs at once, and how long it
-//! waits for them.
+//! status, the limits of its HTTP surface, how many servers it syncs at once (in all and per
+//! host, by transport), and how long it waits for them.
+//!
+//! The defaults come from `bench/RESULTS.md` ("Over a WAN"): with 50 ms between upkeep and an
+//! upstream host, a quiet run is bound by round trips, not CPU, so it wants many servers in
+//! flight; REST APIs (forges, release registries) ask clients to keep their concurrent requests
+//! few, so they get their own, lower, per-host limit.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -32,7 +37,9 @@ pub struct RawService {
     pub max_event_subscribers: Option<S<i64>>,
     pub request_timeout: Option<S<String>>,
     pub concurrency: Option<S<i64>>,
-    pub per_host_concurrency: Option<S<i64>>,
+    /// An integer (both transports) or a table `{ git = N, api = M }`: read by hand, because a
+    /// spanned value cannot sit inside an untagged enum.
+    pub per_host_concurrency: Option<S<toml::Value>>,
     pub server_timeout: Option<S<String>>,
     pub grace_period: Option<S<String>>,
     pub max_rate_limit_wait: Option<S<String>>,
@@ -58,8 +65,8 @@ pub struct ServiceConfig {
     pub request_timeout: Duration,
     /// Servers synced at once.
     pub concurrency: usize,
-    /// Servers synced at once against one upstream host.
-    pub per_host_concurrency: usize,
+    /// Per-host limits, by transport.
+    pub per_host_concurrency: PerHostConcurrency,
     /// A server taking longer than this is abandoned and reported failed.
     pub server_timeout: Duration,
     /// On SIGTERM, how long in-flight servers may take to finish.
@@ -91,6 +98,25 @@ pub fn weak_secret(value: &str) -> Option<String> {
              (e.g. `openssl rand -hex 32`)"
         )
     })
+}
+
+/// Servers synced at once.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
+/// How many at once against one host, by the transport that reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PerHostConcurrency {
+    /// Servers whose upstream is on one host synced at once: their ref advertisements and
+    /// fetches (git smart protocol over HTTP(S), git:// or ssh).
+    pub git: usize,
+    /// Requests in flight to one REST API host at once (forges, release channels).
+    pub api: usize,
+}
+
+impl Default for PerHostConcurrency {
+    fn default() -> Self {
+        Self { git: 16, api: 8 }
+    }
 }
 
 pub fn validate(raw: Option<RawService>, d: &mut Diagnostics<'_>) -> ServiceConfig {
@@ -137,14 +163,9 @@ pub fn validate(raw: Option<RawService>, d: &mut Diagnostics<'_>) -> ServiceConf
             d,
             s.concurrency.as_ref(),
             "`concurrency` must be a positive number",
-            4,
+            DEFAULT_CONCURRENCY,
         ),
-        per_host_concurrency: values::positive(
-            d,
-            s.per_host_concurrency.as_ref(),
-            "`per-host-concurrency` must be a positive number",
-            2,
-        ),
+        per_host_concurrency: per_host(d, s.per_host_concurrency.as_ref()),
         server_timeout: values::duration(
             d,
             s.server_timeout.as_ref(),
@@ -207,6 +228,57 @@ fn read_access(s: &RawService, listen: SocketAddr, d: &mut Diagnostics<'_>) -> R
                 format!("`read-access`: `{other}` is not one of \"token\", \"open\""),
             );
             ReadAccess::Token(token)
+        }
+    }
+}
+
+/// `per-host-concurrency`: an integer sets both transports (the form of earlier versions); a
+/// table sets each (`git`, `api`), an absent key keeping its default. Every wrong part is reported.
+fn per_host(d: &mut Diagnostics<'_>, value: Option<&S<toml::Value>>) -> PerHostConcurrency {
+    let defaults = PerHostConcurrency::default();
+    let Some(value) = value else {
+        return defaults;
+    };
+    let span = value.span();
+    let positive = |d: &mut Diagnostics<'_>, v: &toml::Value, key: &str, default: usize| match v
+        .as_integer()
+        .and_then(|n| usize::try_from(n).ok())
+    {
+        Some(n) if n > 0 => n,
+        _ => {
+            d.at(
+                Some(span.clone()),
+                "invalid-value",
+                format!("`{key}` must be a positive number, not `{v}`"),
+            );
+            default
+        }
+    };
+    match value.get_ref() {
+        toml::Value::Table(table) => {
+            let mut limits = defaults;
+            for (key, v) in table {
+                let full = format!("per-host-concurrency.{key}");
+                match key.as_str() {
+                    "git" => limits.git = positive(d, v, &full, defaults.git),
+                    "api" => limits.api = positive(d, v, &full, defaults.api),
+                    _ => d.at(
+                        Some(span.clone()),
+                        "unknown-key",
+                        format!(
+                            "`per-host-concurrency.{key}`: unknown key (expected `git` or `api`)"
+                        ),
+                    ),
+                }
+            }
+            limits
+        }
+        v => {
+            let n = positive(d, v, "per-host-concurrency", 0);
+            if n == 0 {
+                return defaults;
+            }
+            PerHostConcurrency { git: n, api: n }
         }
     }
 }

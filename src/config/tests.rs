@@ -346,3 +346,81 @@ fn github_without_a_token_is_a_warning_not_an_error() {
     assert!(config.warnings.is_empty(), "{:?}", config.warnings);
     assert!(check(GOOD).unwrap().warnings.is_empty());
 }
+
+fn with_service(service: &str) -> Result<ValidConfig, Vec<String>> {
+    check(&format!("{service}\n{GOOD}"))
+}
+
+#[test]
+fn concurrency_defaults_come_from_the_wan_measurements() {
+    let c = check(GOOD).unwrap();
+    assert_eq!(c.service.concurrency, 32);
+    assert_eq!(
+        c.service.per_host_concurrency,
+        PerHostConcurrency { git: 16, api: 8 }
+    );
+}
+
+#[test]
+fn per_host_concurrency_by_transport_or_as_one_integer() {
+    let per_host = |service: &str| with_service(service).unwrap().service.per_host_concurrency;
+    for (service, git, api) in [
+        ("[service.per-host-concurrency]\ngit = 24\napi = 3\n", 24, 3),
+        // One key set: the other keeps its default.
+        ("[service]\nper-host-concurrency = { api = 2 }\n", 16, 2),
+        // The integer form of earlier versions sets both.
+        (
+            "[service]\nconcurrency = 6\nper-host-concurrency = 5\n",
+            5,
+            5,
+        ),
+    ] {
+        assert_eq!(
+            per_host(service),
+            PerHostConcurrency { git, api },
+            "{service}"
+        );
+    }
+    let c = with_service("[service]\nconcurrency = 6\n").unwrap();
+    assert_eq!(c.service.concurrency, 6);
+}
+
+#[test]
+fn every_wrong_per_host_value_is_reported() {
+    let errs = with_service(
+        "[service]\nconcurrency = 0\n[service.per-host-concurrency]\ngit = 0\napi = \"eight\"\nssh = 4\n",
+    )
+    .unwrap_err();
+    let joined = errs.join("\n");
+    assert_eq!(errs.len(), 4, "{joined}");
+    assert!(
+        joined.contains("`concurrency` must be a positive number"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("`per-host-concurrency.git` must be a positive number, not `0`"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("`per-host-concurrency.api` must be a positive number, not `\"eight\"`"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains(
+            "`per-host-concurrency.ssh`: unknown key (expected `git` or `api`) [unknown-key]"
+        ),
+        "{joined}"
+    );
+    for bad in ["-1", "\"16\"", "[16]"] {
+        let errs = with_service(&format!("[service]\nper-host-concurrency = {bad}\n")).unwrap_err();
+        assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
+        assert!(
+            errs[0].contains("`per-host-concurrency` must be a positive number"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[0].starts_with("upkeep.toml:2:"),
+            "points at the value: {errs:?}"
+        );
+    }
+}

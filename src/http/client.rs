@@ -335,6 +335,8 @@ impl HttpClient {
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
+        // Held until the body is read: that is when the server is done with the request.
+        let _permit = self.pool.api_limit.acquire(&host_key(&request.url));
         let response = builder.send().map_err(|e| Failure::Network {
             cause: error_chain(&e),
             sent: !e.is_connect(),

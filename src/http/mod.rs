@@ -19,6 +19,7 @@
 
 mod budget;
 mod client;
+mod host_limit;
 pub mod policy;
 
 use std::collections::{BTreeMap, HashMap};
@@ -33,6 +34,7 @@ use crate::secret::Secret;
 
 pub use budget::WaitBudget;
 pub use client::HttpClient;
+pub use host_limit::HostLimit;
 pub use policy::{
     Budget, RateLimit, backoff_delay, build_url, display_url, parse_retry_after, rate_limit_budget,
     rate_limit_wait, truncate_body,
@@ -336,6 +338,8 @@ pub struct Pool {
     inner: reqwest::blocking::Client,
     /// The run's ceiling on rate-limit waiting, shared by every client of the pool.
     budget: WaitBudget,
+    /// Requests in flight per host through [`HttpClient`]s of this pool (REST APIs).
+    api_limit: Arc<HostLimit>,
 }
 
 impl Pool {
@@ -358,6 +362,7 @@ impl Pool {
         Ok(Pool {
             inner,
             budget: WaitBudget::default(),
+            api_limit: Arc::new(HostLimit::new(usize::MAX)),
         })
     }
 
@@ -365,6 +370,20 @@ impl Pool {
     /// `[service] max-rate-limit-wait` when it starts.
     pub fn wait_budget(&self) -> &WaitBudget {
         &self.budget
+    }
+
+    /// This pool with at most `per_host` requests in flight to one host through its
+    /// [`HttpClient`]s (`[service.per-host-concurrency] api`); clones share the count.
+    #[must_use]
+    pub fn with_api_limit(mut self, per_host: usize) -> Pool {
+        self.api_limit = Arc::new(HostLimit::new(per_host));
+        self
+    }
+
+    /// The underlying client, for protocols that are not REST calls (git's smart HTTP): it
+    /// shares this pool's connections, TLS settings and proxy, not its per-host API limit.
+    pub fn reqwest_client(&self) -> reqwest::blocking::Client {
+        self.inner.clone()
     }
 
     /// A client on this pool with its own policy and credential.

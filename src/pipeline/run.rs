@@ -177,7 +177,7 @@ fn selected(deps: &Deps, opts: &RunOptions) -> Vec<ServerConfig> {
 }
 
 /// Sync every selected server, at most `concurrency` at once and `[service]
-/// per-host-concurrency` per upstream host. Taken as they finish, so one slow server holds back
+/// per-host-concurrency` `git` per upstream host. Taken as they finish, so one slow server holds back
 /// neither the others' events nor their memory: each full report goes to the state and only its
 /// summary stays. Returns the summaries in config order.
 async fn sync_servers(
@@ -196,7 +196,7 @@ async fn sync_servers(
     });
     let permits = Arc::new(Semaphore::new(deps.concurrency.max(1)));
     // One upstream host serves many servers: cap how many hit it at once.
-    let per_host = deps.config.service.per_host_concurrency.max(1);
+    let per_host = deps.config.service.per_host_concurrency.git.max(1);
     let mut hosts: std::collections::HashMap<String, Arc<Semaphore>> =
         std::collections::HashMap::new();
     // Scheduled runs spread their servers' starts over [schedule] jitter.

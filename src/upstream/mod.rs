@@ -7,9 +7,13 @@
 //! anything is downloaded, and a fetch is aborted once it received more than the byte limit.
 //! A fetch also stops when cancelled or past its deadline ([`FetchStop`]), and only one fetch
 //! into a clone runs at a time ([`CloneLock`]).
-//! Release selection ([`select_releases`]) is pure.
+//! For `http(s)://` upstreams the pipeline first lists the refs over the shared HTTP client
+//! ([`smart_http`]) and, when the clone already holds them, takes it as it is
+//! ([`Cache::open_if_current`]) instead of fetching. libgit2 honours the same proxy environment
+//! as that client (see [`fetch_into`]). Release selection ([`select_releases`]) is pure.
 
 pub mod channels;
+mod current;
 pub mod diff;
 mod guard;
 pub mod smart_http;
@@ -276,8 +280,11 @@ fn fetch_into(
         let mut remote = repo
             .remote_anonymous(url)
             .with_context(|| format!("bad upstream URL {}", redact_url(url)))?;
+        // `auto`: libgit2 reads `http.proxy` from git config, then `https_proxy`/`HTTPS_PROXY`
+        // (`http_proxy`/`HTTP_PROXY` for http://) and `no_proxy`/`NO_PROXY`, as the smart-HTTP
+        // lister's client does (README "Proxies"). Without it libgit2 uses no proxy at all.
         let mut conn = remote
-            .connect_auth(Direction::Fetch, None, None)
+            .connect_auth(Direction::Fetch, None, Some(proxy_options()))
             .with_context(|| format!("connecting to upstream {}", redact_url(url)))?;
         let head = conn
             .default_branch()
@@ -297,7 +304,8 @@ fn fetch_into(
         let mut opts = FetchOptions::new();
         // Tags that were deleted upstream go away here too; the tag history in the state
         // remembers what they pointed at.
-        opts.prune(git2::FetchPrune::On)
+        opts.proxy_options(proxy_options())
+            .prune(git2::FetchPrune::On)
             .download_tags(git2::AutotagOption::None)
             .remote_callbacks(callbacks);
         let downloaded = remote.download(&refspecs, Some(&mut opts));
@@ -341,6 +349,13 @@ fn fetch_into(
         default_branch,
         cloned: false,
     })
+}
+
+/// `auto`: libgit2 reads `http.proxy` from git config, then the proxy environment variables.
+fn proxy_options() -> git2::ProxyOptions<'static> {
+    let mut proxy = git2::ProxyOptions::new();
+    proxy.auto();
+    proxy
 }
 
 /// Refuse an upstream that advertises more tags than `max`, before anything is downloaded: each

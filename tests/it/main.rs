@@ -7,6 +7,8 @@ mod channels_support;
 mod forge_support;
 #[path = "../osv_support/mod.rs"]
 mod osv_support;
+#[path = "../smart_http_support/mod.rs"]
+mod smart_http_support;
 mod support;
 
 mod advisories_e2e;
@@ -18,6 +20,7 @@ mod faults;
 mod fetch_stop;
 mod forges_e2e;
 mod hostile;
+mod http_upstream;
 mod insecure_http;
 mod license_screens;
 mod mcp_gate;

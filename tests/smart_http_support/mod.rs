@@ -87,6 +87,9 @@ pub struct Logged {
     pub git_protocol: Option<String>,
     pub user_agent: Option<String>,
     pub status: u16,
+    /// The body asks for objects (`want <oid>` lines: a v0 or v2 fetch, a pack to download),
+    /// as opposed to an advertisement or `ls-refs` (gitprotocol-pack(5), gitprotocol-v2(5)).
+    pub wants: bool,
 }
 
 /// Answers a request instead of the server when it returns `Some`.
@@ -256,6 +259,7 @@ impl Ctx {
             git_protocol: req.header("git-protocol").map(str::to_string),
             user_agent: req.header("user-agent").map(str::to_string),
             status,
+            wants: req.body.windows(5).any(|w| w == b"want "),
         });
     }
 }

@@ -1,7 +1,16 @@
 //! Stage `fetch`: bring the server's cache clone up to date (libgit2, incremental), list its
 //! tags and pick the releases among them (tag pattern, version scheme, prerelease policy).
+//!
+//! An `http(s)://` upstream is asked for its ref advertisement over the run's shared HTTP
+//! client first (`Deps::refs`: connections kept alive across upstreams, HTTP/2 where offered);
+//! when the clone already holds every advertised tag and HEAD, there is nothing to fetch and
+//! libgit2 opens no connection. A listing that fails for any reason falls back to the libgit2
+//! fetch, which reports the upstream's real error if there is one. `git://`, `ssh://` and local
+//! upstreams are fetched as before: git:// has no HTTP to share and libgit2 already answers it
+//! in one connection, and ssh needs the user's keys and config, which only libgit2 has here.
 
 use crate::pipeline::ServerRun;
+use crate::upstream::smart_http::is_http_url;
 use crate::upstream::{self, Cache, Fetched, Release};
 
 /// What the upstream holds now.
@@ -25,8 +34,7 @@ pub fn fetch(run: &ServerRun<'_>) -> anyhow::Result<Upstream> {
             max_bytes: state.max_fetch_bytes,
         })
         .with_stop(run.stop.clone());
-    let fetched =
-        tracing::info_span!("fetch").in_scope(|| cache.fetch(&server.name, &server.upstream))?;
+    let fetched = tracing::info_span!("fetch").in_scope(|| fetch_if_changed(run, &cache))?;
     let releases = upstream::select_releases(&fetched.tags, &server.release);
     let release_tags: Vec<(String, String)> = fetched
         .tags
@@ -47,4 +55,27 @@ pub fn fetch(run: &ServerRun<'_>) -> anyhow::Result<Upstream> {
         releases,
         release_tags,
     })
+}
+
+/// The clone as it is when the upstream's advertisement shows nothing new, else a fetch.
+fn fetch_if_changed(run: &ServerRun<'_>, cache: &Cache) -> anyhow::Result<Fetched> {
+    let server = run.server;
+    if is_http_url(&server.upstream) {
+        match run.deps.refs.list(&server.upstream) {
+            Ok(ad) => {
+                if let Some(current) = cache.open_if_current(&server.name, &ad) {
+                    tracing::debug!(
+                        tags = current.tags.len(),
+                        "advertisement unchanged; no fetch"
+                    );
+                    return Ok(current);
+                }
+            }
+            // The message is the lister's, already redacted.
+            Err(e) => {
+                tracing::debug!(error = %e, "listing refs over smart HTTP failed; fetching with libgit2")
+            }
+        }
+    }
+    cache.fetch(&server.name, &server.upstream)
 }
