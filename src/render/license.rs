@@ -1006,7 +1006,7 @@ mod tests {
         let section = pr_section(&j, "s");
         assert!(!section.contains("[click](javascript"), "{section}");
         assert!(!section.contains(" @team"), "{section}");
-        assert!(section.contains("\\@team"), "{section}");
+        assert!(section.contains("\\@\u{200d}team"), "{section}");
         // No line of either license diffed anywhere in the PR or the email's body.
         let show_default = show(&j, "s", false);
         for text in [&section, &email_summary(&j).text, &show_default] {

@@ -181,16 +181,18 @@ const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL
     );
     ",
+    // 9 to 11 say IF NOT EXISTS, as 8 does: branches that each numbered theirs 6 were merged
+    // in one order, and a database a test winds back to an older version replays them.
     // 9: the MCP surface gate: a release whose surface has findings at the `hold-on` levels is
     // held until someone approves that surface (keyed on its fingerprint), like a license change.
     r"
-    CREATE TABLE mcp_reviews (
+    CREATE TABLE IF NOT EXISTS mcp_reviews (
         server TEXT PRIMARY KEY,
         fingerprint TEXT NOT NULL,
         judgement TEXT NOT NULL,
         created_at TEXT NOT NULL
     );
-    CREATE TABLE mcp_approvals (
+    CREATE TABLE IF NOT EXISTS mcp_approvals (
         server TEXT NOT NULL,
         fingerprint TEXT NOT NULL,
         approved_by TEXT NOT NULL,
@@ -203,13 +205,13 @@ const MIGRATIONS: &[&str] = &[
     // querybatch answers with ids only), and each server's last answer (what the next run's
     // fleet query asks, and what is shown when the service is down).
     r"
-    CREATE TABLE advisory_vulns (
+    CREATE TABLE IF NOT EXISTS advisory_vulns (
         id TEXT PRIMARY KEY,
         modified TEXT NOT NULL,
         body BLOB NOT NULL,
         updated_at TEXT NOT NULL
     );
-    CREATE TABLE advisory_state (
+    CREATE TABLE IF NOT EXISTS advisory_state (
         server TEXT PRIMARY KEY,
         packages TEXT NOT NULL,
         pinned TEXT,
@@ -221,7 +223,7 @@ const MIGRATIONS: &[&str] = &[
     // 11: files attached to an outbox email (the license texts of a review), kept apart so the
     // drain's listing of due emails does not load them.
     r"
-    CREATE TABLE outbox_attachments (
+    CREATE TABLE IF NOT EXISTS outbox_attachments (
         outbox_id INTEGER NOT NULL REFERENCES outbox(id),
         position INTEGER NOT NULL,
         filename TEXT NOT NULL,
