@@ -45,6 +45,8 @@ def side_config(work, side):
     mirrors = work / f"mirrors-{side}"
     shutil.copytree(work / "mirrors", mirrors, symlinks=True)
     text = text.replace(str(work / "mirrors") + "/", str(mirrors) + "/")
+    if side == "b" and os.environ.get("AB_B_EXTRA"):
+        text += "\n" + os.environ["AB_B_EXTRA"] + "\n"
     path = work / f"upkeep-{side}.toml"
     path.write_text(text)
     return path, state
@@ -84,6 +86,9 @@ def run(args):
         for r in range(args.repeat):
             for side in order(r):
                 shutil.rmtree(cfg[side][1], ignore_errors=True)
+                # A fresh copy of the mirrors too: a cold run must not meet its own earlier PRs.
+                shutil.rmtree(work / f"mirrors-{side}")
+                shutil.copytree(work / "mirrors", work / f"mirrors-{side}", symlinks=True)
                 one("cold", side, r)
         for r in range(args.repeat):
             for side in order(r):
@@ -91,11 +96,15 @@ def run(args):
         for side in bins:
             bench.log(f"ab: saving {side}'s nothing-changed state")
             shutil.copytree(cfg[side][1], work / f"saved-{side}", symlinks=True)
+            shutil.copytree(work / f"mirrors-{side}", work / f"saved-mirrors-{side}", symlinks=True)
         changed = bench.release_to_ten_percent(work, n)
         for r in range(args.repeat):
             for side in order(r):
                 shutil.rmtree(cfg[side][1])
                 shutil.copytree(work / f"saved-{side}", cfg[side][1], symlinks=True)
+                # The mirrors too: an earlier repeat's PR update must not meet the restored state.
+                shutil.rmtree(work / f"mirrors-{side}")
+                shutil.copytree(work / f"saved-mirrors-{side}", work / f"mirrors-{side}", symlinks=True)
                 one("changed", side, r)
     finally:
         daemon.terminate()
