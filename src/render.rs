@@ -787,22 +787,7 @@ pub fn license_email_with_attachments(
     pr_url: Option<&str>,
     sla_days: u64,
 ) -> (EmailText, Vec<Attachment>) {
-    let mut subject = format!(
-        "[upkeep] {} {} -> {}: license change needs CELA review",
-        v.server,
-        v.old_label(),
-        v.new.version
-    );
-    // The subject's tail is the change as expressions, so an inbox list says what happened.
-    if let Some(a) = v.license.and_then(|l| l.analysis.as_ref()) {
-        let expr = |e: Option<&String>| e.map_or("no license", String::as_str).to_owned();
-        let new = expr(a.new.expression.as_ref());
-        if a.expression_changed {
-            let _ = write!(subject, ": {} -> {new}", expr(a.old.expression.as_ref()));
-        } else {
-            let _ = write!(subject, ": {new}, text changed");
-        }
-    }
+    let subject = license_email_subject(v);
     let intro = format!(
         "The upstream of {}, a sponsored server you own, released {} with a changed license.\n\
          upkeep has held the rebuild until the change is reviewed.",
@@ -878,7 +863,51 @@ pub fn license_email_with_attachments(
         );
     }
     let tail = format!("{pins}\n\n{footer}");
-    let budget = license::attachment_budget(&t, &h) - 2 * tail.len();
+    let budget = license::attachment_budget(&t, &h).saturating_sub(2 * tail.len());
+    let (attachments, files) = license_attachments(v, budget);
+    let _ = writeln!(t, "{files}{tail}");
+    let _ = write!(
+        h,
+        "<p>{}</p><p><code>{}</code></p><p style=\"color:#666\">{}</p></body></html>",
+        html_escape(&files).replace('\n', "<br>"),
+        html_escape(&pins),
+        html_escape(&footer)
+    );
+    (
+        EmailText {
+            subject,
+            text: t,
+            html: h,
+        },
+        attachments,
+    )
+}
+
+/// The license email's subject: its tail is the change as expressions, so an inbox list says
+/// what happened.
+fn license_email_subject(v: &RebuildView<'_>) -> String {
+    let mut subject = format!(
+        "[upkeep] {} {} -> {}: license change needs CELA review",
+        v.server,
+        v.old_label(),
+        v.new.version
+    );
+    // The subject's tail is the change as expressions, so an inbox list says what happened.
+    if let Some(a) = v.license.and_then(|l| l.analysis.as_ref()) {
+        let expr = |e: Option<&String>| e.map_or("no license", String::as_str).to_owned();
+        let new = expr(a.new.expression.as_ref());
+        if a.expression_changed {
+            let _ = write!(subject, ": {} -> {new}", expr(a.old.expression.as_ref()));
+        } else {
+            let _ = write!(subject, ": {new}, text changed");
+        }
+    }
+    subject
+}
+
+/// The license texts attached within `budget` bytes, and the lines that name what is attached
+/// and what was left out.
+fn license_attachments(v: &RebuildView<'_>, budget: usize) -> (Vec<Attachment>, String) {
     let (attachments, left_out) = match v.license {
         Some(l) => {
             license::attachments(l, v.license_texts, (&v.old_label(), &v.new.version), budget)
@@ -899,22 +928,7 @@ pub fn license_email_with_attachments(
             v.server
         );
     }
-    let _ = writeln!(t, "{files}{tail}");
-    let _ = write!(
-        h,
-        "<p>{}</p><p><code>{}</code></p><p style=\"color:#666\">{}</p></body></html>",
-        html_escape(&files).replace('\n', "<br>"),
-        html_escape(&pins),
-        html_escape(&footer)
-    );
-    (
-        EmailText {
-            subject,
-            text: t,
-            html: h,
-        },
-        attachments,
-    )
+    (attachments, files)
 }
 
 /// The alarm sent when release tags moved upstream.
