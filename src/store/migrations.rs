@@ -232,6 +232,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (outbox_id, position)
     );
     ",
+    // 12: the withheld versions (deprecated, yanked, deleted, above the dist-tag) a server's
+    // notes already named, so a full check says each once (see store/withheld.rs).
+    r"
+    CREATE TABLE IF NOT EXISTS withheld_noted (
+        server TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        version TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        noted_at TEXT NOT NULL,
+        PRIMARY KEY (server, channel, version, reason)
+    );
+    ",
 ];
 
 /// Apply every migration newer than the database's `user_version`, each in its own transaction.

@@ -8,8 +8,10 @@
 mod branches;
 mod migrations;
 mod notify;
+mod withheld;
 
 pub use branches::WrittenBranch;
+pub use withheld::NotedWithheld;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -276,13 +276,20 @@ fn npm_a_version_published_under_next_is_not_proposed() {
         withheld(s),
         [("1.2.0".to_string(), "above-dist-tag".to_string())]
     );
-    assert!(
-        notes(s).contains(
-            &"npm holds back 1.2.0 (above the followed dist-tag: \"`latest` is 1.1.0\"): not proposed"
-                .to_string()
-        ),
-        "{s}"
+    let said =
+        "npm holds back 1.2.0 (above the followed dist-tag: \"`latest` is 1.1.0\"): not proposed";
+    assert!(notes(s).contains(&said.to_string()), "{s}");
+
+    // A later full check still lists the withheld version, but the note was said once.
+    let (code, report) = w.ws.sync_with(&["--full"]);
+    assert_eq!(code, 0, "{report}");
+    let again = server(&report, "weather");
+    assert!(again["unchanged_since"].is_null(), "{again}");
+    assert_eq!(
+        withheld(again),
+        [("1.2.0".to_string(), "above-dist-tag".to_string())]
     );
+    assert!(!notes(again).contains(&said.to_string()), "{again}");
 }
 
 #[test]

@@ -19,7 +19,7 @@ use crate::http::{HttpSettings, Pool};
 use crate::pipeline::ServerRun;
 use crate::pipeline::plan::{self, Waiting};
 use crate::report::ChannelReport;
-use crate::store::Store;
+use crate::store::{NotedWithheld, Store};
 use crate::upstream::Release;
 use crate::upstream::channels::{
     self, ChannelRelease, ChannelSpec, ConditionalCache, LookupOptions, Observation, Withheld,
@@ -45,8 +45,9 @@ pub struct Releases {
     /// change with time alone, so this run's outcome may not be replayed.
     pub cross_check_pending: bool,
     /// The primary channel's withheld versions that would otherwise be the newest, as notes:
-    /// said by a full check ([`note_withheld`]), not repeated by the quiet path's replays.
-    pub withheld_notes: Vec<String>,
+    /// said by the first full check that sees each ([`note_withheld`]), not repeated by later
+    /// full checks nor by the quiet path's replays.
+    pub withheld_notes: Vec<(NotedWithheld, String)>,
 }
 
 /// Look up the channels, report them, and choose. A failed primary channel fails the server:
@@ -123,12 +124,28 @@ pub fn find(run: &mut ServerRun<'_>, upstream: &Upstream) -> anyhow::Result<Rele
     })
 }
 
-/// Adds the notes about withheld versions: called by a full check only, so an unchanged
-/// answer replayed by the quiet path does not say them again.
-pub fn note_withheld(run: &mut ServerRun<'_>, releases: &Releases) {
-    run.report
-        .notes
-        .extend(releases.withheld_notes.iter().cloned());
+/// Adds the notes about withheld versions a full check has not said before (the state keeps
+/// the set said last; a dry run reads it but never writes it). Called by a full check only, so
+/// an unchanged answer replayed by the quiet path does not say them either.
+pub fn note_withheld(run: &mut ServerRun<'_>, releases: &Releases) -> anyhow::Result<()> {
+    let store = &run.deps.store;
+    let said = store.withheld_noted(&run.server.name)?;
+    run.report.notes.extend(
+        releases
+            .withheld_notes
+            .iter()
+            .filter(|(key, _)| !said.contains(key))
+            .map(|(_, text)| text.clone()),
+    );
+    if !run.mode.dry_run {
+        let current: Vec<NotedWithheld> = releases
+            .withheld_notes
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect();
+        store.put_withheld_noted(&run.server.name, &current)?;
+    }
+    Ok(())
 }
 
 /// One note per version `channel` holds back that is newer than everything it offers (under
@@ -139,7 +156,7 @@ fn withheld_notes(
     observation: &Observation,
     server: &ServerConfig,
     reported: &[&str],
-) -> Vec<String> {
+) -> Vec<(NotedWithheld, String)> {
     let scheme = server.release.scheme;
     let allowed = |prerelease: bool| server.release.prerelease || !prerelease;
     let newest_offered = observation
@@ -154,8 +171,25 @@ fn withheld_notes(
         .iter()
         .filter(|w| allowed(w.prerelease) && !reported.contains(&w.version.as_str()))
         .filter(|w| newer(scheme, &w.version, newest_offered.as_ref()))
-        .map(|w| withheld_note(channel, w))
+        .map(|w| {
+            let key = NotedWithheld {
+                channel: channel.to_string(),
+                version: w.version.clone(),
+                reason: reason_name(w.reason).to_string(),
+            };
+            (key, withheld_note(channel, w))
+        })
         .collect()
+}
+
+/// The reason as the state keeps it (the report's kebab-case name).
+fn reason_name(reason: WithheldReason) -> &'static str {
+    match reason {
+        WithheldReason::Deprecated => "deprecated",
+        WithheldReason::Yanked => "yanked",
+        WithheldReason::Deleted => "deleted",
+        WithheldReason::AboveDistTag => "above-dist-tag",
+    }
 }
 
 /// Whether `version` parses and is above `newest` (everything is, when nothing is offered).
@@ -386,6 +420,10 @@ mod tests {
         }
     }
 
+    fn texts(notes: Vec<(NotedWithheld, String)>) -> Vec<String> {
+        notes.into_iter().map(|(_, text)| text).collect()
+    }
+
     #[test]
     fn only_withheld_versions_above_what_is_offered_are_noted() {
         use WithheldReason::{AboveDistTag, Deprecated};
@@ -399,7 +437,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            withheld_notes("npm", &o, &server(false), &[]),
+            texts(withheld_notes("npm", &o, &server(false), &[])),
             [
                 "npm holds back 1.2.0 (deprecated: \"use 2.0\"): not proposed",
                 "npm holds back 1.3.0 (above the followed dist-tag): not proposed",
@@ -409,13 +447,13 @@ mod tests {
         assert_eq!(withheld_notes("npm", &o, &server(true), &[]).len(), 3);
         // A version the cross-check already reports is not said twice.
         assert_eq!(
-            withheld_notes("npm", &o, &server(false), &["1.2.0"]),
+            texts(withheld_notes("npm", &o, &server(false), &["1.2.0"])),
             ["npm holds back 1.3.0 (above the followed dist-tag): not proposed"]
         );
         // Nothing offered: every readable withheld version is news.
         let none = observation(&[], &[("1.0.0", WithheldReason::Yanked)]);
         assert_eq!(
-            withheld_notes("pypi", &none, &server(false), &[]),
+            texts(withheld_notes("pypi", &none, &server(false), &[])),
             ["pypi holds back 1.0.0 (every file yanked): not proposed"]
         );
     }
