@@ -20,6 +20,11 @@ use super::{
 };
 use crate::secret::Secret;
 
+/// The body cap of every client that sets none ([`HttpClient::with_body_limit`]): forge API
+/// answers (a compare of 250 commits with their files is a few MB) and OSV answers stay far
+/// below it; a bigger body is a wrong URL or a hostile server, and must not be buffered whole.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
 /// A blocking HTTP client with retries, rate-limit handling, size caps and metrics.
 ///
 /// Use it on a blocking thread, never on a tokio worker thread.
@@ -33,7 +38,7 @@ pub struct HttpClient {
     secret_forms: Vec<Secret>,
     default_headers: Vec<(HeaderName, HeaderValue)>,
     /// Bodies longer than this are refused ([`Error::TooLarge`]) without being read in full.
-    body_limit: Option<usize>,
+    body_limit: usize,
     metrics: Arc<HttpMetrics>,
 }
 
@@ -66,7 +71,7 @@ impl HttpClient {
             auth_header,
             secret_forms,
             default_headers: Vec::new(),
-            body_limit: None,
+            body_limit: DEFAULT_BODY_LIMIT,
             metrics: global_metrics(),
         })
     }
@@ -89,7 +94,7 @@ impl HttpClient {
     /// more than that: a hostile or mistaken server cannot make the process buffer more.
     #[must_use]
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = Some(bytes);
+        self.body_limit = bytes;
         self
     }
 
@@ -360,15 +365,7 @@ impl HttpClient {
         headers: &HeaderMap,
         response: reqwest::blocking::Response,
     ) -> std::result::Result<Vec<u8>, Failure> {
-        let Some(limit) = self.body_limit else {
-            return response
-                .bytes()
-                .map(|b| b.to_vec())
-                .map_err(|e| Failure::Network {
-                    cause: error_chain(&e),
-                    sent: true,
-                });
-        };
+        let limit = self.body_limit;
         let too_large = |detail: String| {
             Failure::TooLarge(format!(
                 "{} {}: response body {detail} is over the {limit}-byte limit",
@@ -410,5 +407,49 @@ impl HttpClient {
             attempt,
             crate::jitter::random_u64(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::http::{HttpSettings, Request};
+
+    /// A one-request server that declares a body of `length` bytes and sends 16 of them.
+    fn declares(length: u64) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n{{\"padding\": \"aa"
+            );
+            let _ = stream.flush();
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        });
+        format!("http://{addr}/v1/querybatch")
+    }
+
+    #[test]
+    fn a_client_without_a_cap_of_its_own_refuses_a_body_over_the_default() {
+        let client = HttpClient::new(HttpSettings::default(), None).unwrap();
+        let url = Url::parse(&declares(DEFAULT_BODY_LIMIT as u64 + 1)).unwrap();
+        let err = client.execute(&Request::get(url)).unwrap_err();
+        assert!(matches!(err, Error::TooLarge(_)), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("over the {DEFAULT_BODY_LIMIT}-byte limit")),
+            "{err}"
+        );
     }
 }
