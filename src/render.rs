@@ -103,8 +103,9 @@ const ZWJ: char = '\u{200D}';
 /// Upstream text that a forge must not read as a mention or a reference, for any text a forge
 /// renders (PR titles, bodies, comments, commit messages): a zero-width joiner after every `#`
 /// and `!` that something follows, after an `@` that starts a word, and between `GH-` and its
-/// number. That breaks what
-/// GitHub autolinks ("Autolinked references and URLs": `#26`, `GH-26`, `owner/repo#26`;
+/// number; and after the `//` of an `http(s)://` URL and the `www.` that starts one. That breaks
+/// what GitHub autolinks ("Autolinked references and URLs": `#26`, `GH-26`, `owner/repo#26`,
+/// full URLs, whose issue and PR URLs are cross-references too;
 /// "Mentioning people and teams": `@user`, `@org/team`) and what Azure DevOps links
 /// ("Link work items": `#123` work items, `!123` pull requests, `@<id>` mentions), with or
 /// without a Markdown backslash before it. The text reads the same.
@@ -119,6 +120,8 @@ pub fn neutralise_refs(s: &str) -> String {
             '#' | '!' => follows,
             '@' => follows && !in_word(&chars[..i]),
             '-' => next.is_some_and(|n| n.is_ascii_digit()) && after_gh(&chars[..i]),
+            '/' => follows && after_scheme(&chars[..=i]),
+            '.' => follows && after_www(&chars[..i]),
             _ => false,
         };
         if breaks {
@@ -135,6 +138,40 @@ fn in_word(before: &[char]) -> bool {
     before
         .last()
         .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+}
+
+/// Whether `upto` ends with `http://` or `https://` (any case) at the start of a word: a full
+/// URL GitHub autolinks ("Autolinked references and URLs"), and a URL of one of its issues or
+/// pull requests is a cross-reference that shows up in that issue's timeline. A joiner after
+/// the `//` leaves no valid domain to link (GFM "extended autolinks").
+fn after_scheme(upto: &[char]) -> bool {
+    let text: String = upto
+        .iter()
+        .rev()
+        .take(8)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let lower = text.to_ascii_lowercase();
+    let Some(scheme) = ["https://", "http://"]
+        .into_iter()
+        .find(|p| lower.ends_with(p))
+    else {
+        return false;
+    };
+    let start = upto.len() - scheme.len();
+    start == 0 || !upto[start - 1].is_alphanumeric()
+}
+
+/// Whether `before` ends with a `www` (any case) that starts a word: GFM links `www.` too.
+fn after_www(before: &[char]) -> bool {
+    match before {
+        [.., a, b, c] if [a, b, c].iter().all(|x| x.eq_ignore_ascii_case(&'w')) => {
+            before.len() == 3 || !before[before.len() - 4].is_alphanumeric()
+        }
+        _ => false,
+    }
 }
 
 /// Whether `before` ends with a `GH` (any case) that starts a word: GitHub's `GH-26` prefix.
@@ -1003,6 +1040,8 @@ mod tests {
             r"[\w.-]+/[\w.-]+#\d+",
             r"(?:^|\W)!\d+",
             r"@<[^>]+>",
+            // GFM extended autolinks: a scheme or `www.` followed by a valid domain.
+            r"(?i)(?:https?://|\bwww\.)[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+",
         ];
         patterns
             .iter()
@@ -1071,6 +1110,14 @@ mod tests {
     }
 
     #[test]
+    fn a_full_url_is_inert() {
+        assert_inert("fixed in https://github.com/other-org/repo/issues/12 (thanks)");
+        assert_inert("see HTTP://GitHub.com/o/r/pull/3 and www.example.com/x");
+        // Not URLs: left alone.
+        assert_eq!(neutralise_refs("a/b//c awww.x"), "a/b//c awww.x");
+    }
+
+    #[test]
     fn a_cross_repository_reference_is_inert() {
         assert_inert("closes other-org/other.repo#12");
     }
@@ -1125,13 +1172,16 @@ mod tests {
             mcp: None,
             security: None,
             diff: Some(&diff),
-            release_notes: Some("Thanks @acme/maintainers for #99\n@everyone"),
+            release_notes: Some(
+                "Thanks @acme/maintainers for #99 (https://github.com/acme/x/issues/99)\n@everyone",
+            ),
             channels: &[],
             run_id: 1,
         };
-        // Code spans (the pin table's refs) are not linked by either forge.
+        // Code spans (the pin table's refs) are not linked by either forge; the upstream's and
+        // the PR's URLs come from the config and the forge, and are meant to link.
         let outside_code = |t: &str| {
-            regex::Regex::new(r"`[^`]*`")
+            regex::Regex::new(r"`[^`]*`|https://example\.com/(o/r\.git|pr/2)")
                 .unwrap()
                 .replace_all(t, "")
                 .into_owned()

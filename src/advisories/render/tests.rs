@@ -77,7 +77,7 @@ fn hostile_summaries_are_escaped_in_the_table() {
     bad_id.id = "](javascript:alert(1))".into();
     let table = advisory_table(&[hostile, bad_id]);
     assert!(table.contains(
-        "\\| pwned \\| \\[click\\](https://evil.example) \\@\u{200D}everyone \\<img src=x\\>"
+        "\\| pwned \\| \\[click\\](https://\u{200D}evil.example) \\@\u{200D}everyone \\<img src=x\\>"
     ));
     // The id that is not an id is shown escaped, never linked.
     assert!(table.contains("| \\](javascript:alert(1)) |"));
