@@ -19,6 +19,7 @@ mod guard;
 pub mod smart_http;
 pub mod version;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -291,6 +292,7 @@ fn fetch_into(
             .ok()
             .and_then(|b| b.as_str().ok().map(str::to_string));
         check_tag_count(&conn, limits.max_tags)?;
+        let advertised = advertised_refs(&conn)?;
         let remote = conn.remote();
         let received = std::cell::Cell::new(0u64);
         let mut callbacks = git2::RemoteCallbacks::new();
@@ -302,10 +304,7 @@ fn fetch_into(
         });
         callbacks.sideband_progress(|_| stop.stopped().is_none());
         let mut opts = FetchOptions::new();
-        // Tags that were deleted upstream go away here too; the tag history in the state
-        // remembers what they pointed at.
         opts.proxy_options(proxy_options())
-            .prune(git2::FetchPrune::On)
             .download_tags(git2::AutotagOption::None)
             .remote_callbacks(callbacks);
         let downloaded = remote.download(&refspecs, Some(&mut opts));
@@ -333,6 +332,7 @@ fn fetch_into(
                 None,
             )
             .context("updating cache refs")?;
+        prune_gone(&repo, &advertised)?;
         head
     };
     let default_branch = default_branch.and_then(|name| {
@@ -356,6 +356,48 @@ fn proxy_options() -> git2::ProxyOptions<'static> {
     let mut proxy = git2::ProxyOptions::new();
     proxy.auto();
     proxy
+}
+
+/// The ref names the upstream advertises (peeled `^{}` entries left out).
+fn advertised_refs(conn: &git2::RemoteConnection<'_, '_, '_>) -> anyhow::Result<HashSet<String>> {
+    Ok(conn
+        .list()
+        .context("reading the upstream's ref advertisement")?
+        .iter()
+        .map(|h| h.name())
+        .filter(|n| !n.ends_with("^{}"))
+        .map(str::to_string)
+        .collect())
+}
+
+/// Delete the cache's tags and remote branches the upstream no longer advertises. libgit2
+/// prunes only inside `git_remote_fetch`, not after `download` + `update_tips` as used here, so
+/// without this a tag deleted upstream stayed in the cache for good: still offered as a release,
+/// and (the cache never matching the advertisement again) every later run fetched. The tag
+/// history in the state remembers what a deleted tag pointed at.
+fn prune_gone(repo: &Repository, advertised: &HashSet<String>) -> anyhow::Result<()> {
+    let mut gone = Vec::new();
+    for r in repo.references()? {
+        let Ok(r) = r else { continue };
+        let Ok(name) = r.name() else { continue };
+        let upstream_name = if name.starts_with("refs/tags/") {
+            name.to_string()
+        } else if let Some(branch) = name.strip_prefix("refs/remotes/origin/") {
+            format!("refs/heads/{branch}")
+        } else {
+            continue;
+        };
+        if !advertised.contains(&upstream_name) {
+            gone.push(name.to_string());
+        }
+    }
+    for name in gone {
+        tracing::debug!(reference = %name, "no longer advertised upstream; pruned from the cache");
+        repo.find_reference(&name)
+            .and_then(|mut r| r.delete())
+            .with_context(|| format!("pruning {name} from the cache"))?;
+    }
+    Ok(())
 }
 
 /// Refuse an upstream that advertises more tags than `max`, before anything is downloaded: each
@@ -455,6 +497,70 @@ pub fn select_releases(tags: &[TagRef], rules: &ReleaseConfig) -> Vec<Release> {
 
 #[cfg(test)]
 mod tests {
+
+    /// A bare-free upstream on disk with one commit on `main`, tagged with each of `tags`.
+    fn upstream_with(dir: &Path, tags: &[&str]) -> Repository {
+        let repo = Repository::init(dir).unwrap();
+        let sig = git2::Signature::now("up", "up@example.com").unwrap();
+        let tree = {
+            let mut index = repo.index().unwrap();
+            let id = index.write_tree().unwrap();
+            repo.find_tree(id).unwrap()
+        };
+        let commit = repo
+            .commit(Some("refs/heads/main"), &sig, &sig, "first", &tree, &[])
+            .unwrap();
+        let object = repo.find_object(commit, None).unwrap();
+        for t in tags {
+            repo.tag_lightweight(t, &object, false).unwrap();
+        }
+        drop(tree);
+        drop(object);
+        repo
+    }
+
+    #[test]
+    fn tags_and_branches_deleted_upstream_leave_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let up = upstream_with(&dir.path().join("up"), &["v1.0.0", "v1.1.0"]);
+        let head = up.refname_to_id("refs/heads/main").unwrap();
+        up.branch("topic", &up.find_commit(head).unwrap(), false)
+            .unwrap();
+        let url = dir.path().join("up").display().to_string();
+        let cache = Cache::new(dir.path().join("cache"));
+        let names = |f: &Fetched| f.tags.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+        let first = cache.fetch("s", &url).unwrap();
+        assert_eq!(names(&first), ["v1.0.0", "v1.1.0"]);
+        assert!(
+            first
+                .repo
+                .find_reference("refs/remotes/origin/topic")
+                .is_ok()
+        );
+
+        up.find_reference("refs/tags/v1.1.0")
+            .unwrap()
+            .delete()
+            .unwrap();
+        up.find_reference("refs/heads/topic")
+            .unwrap()
+            .delete()
+            .unwrap();
+        let second = cache.fetch("s", &url).unwrap();
+        assert_eq!(names(&second), ["v1.0.0"]);
+        assert!(
+            second
+                .repo
+                .find_reference("refs/remotes/origin/topic")
+                .is_err()
+        );
+        assert!(
+            second
+                .repo
+                .find_reference("refs/remotes/origin/main")
+                .is_ok()
+        );
+    }
     use super::*;
     use crate::upstream::version::VersionScheme;
 

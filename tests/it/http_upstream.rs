@@ -105,15 +105,22 @@ fn a_changed_ref_over_http_is_fetched() {
     );
 
     // A tag deleted upstream is a change too: libgit2 is asked (it has nothing to download, so
-    // it sends no `want`). What the clone then holds is the fetch's business, as before.
+    // it sends no `want`), and the cache drops the tag.
     f.up.repo
         .find_reference("refs/tags/v1.2.0")
         .unwrap()
         .delete()
         .unwrap();
     f.http.clear_log();
-    sync(&f);
+    let s = sync(&f);
     assert!(f.http.log().iter().any(by_libgit2), "{:#?}", f.http.log());
+    assert_eq!(s["latest"]["tag"], "v1.1.0", "{s}");
+
+    // The cache now matches the advertisement again: the next run is quiet, libgit2 unasked.
+    f.http.clear_log();
+    let s = sync(&f);
+    assert!(s["unchanged_since"].is_string(), "{s}");
+    assert!(!f.http.log().iter().any(by_libgit2), "{:#?}", f.http.log());
 }
 
 #[test]
