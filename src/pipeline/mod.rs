@@ -63,6 +63,8 @@ pub struct ServerRun<'a> {
     pub stop: crate::upstream::FetchStop,
     /// What this server's run found and did, as the run report shows it.
     pub report: ServerReport,
+    /// Advisory notices the `security` stage left for after the stages ([`security::tell`]).
+    pub owed: Option<security::Owed>,
 }
 
 /// Sync one server. Never returns an error: failures become a `failed` report (and are recorded).
@@ -84,11 +86,18 @@ pub fn sync_server(
         fleet,
         stop,
         report: ServerReport::new(&server.name),
+        owed: None,
     };
     match run.stages() {
         Ok(Some(key)) if !mode.dry_run => record::quiet_mark(&run, &key),
         Ok(_) => {}
         Err(e) => record::failed(&mut run, &e),
+    }
+    if let Err(e) = security::tell(&mut run) {
+        tracing::warn!(server = %server.name, error = %format!("{e:#}"), "could not queue the advisory notices");
+        run.report.notes.push(format!(
+            "advisory notices not queued (the next run will): {e:#}"
+        ));
     }
     let mut report = run.report;
     report.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -108,7 +117,7 @@ impl ServerRun<'_> {
             // The mark keeps the time of the last full check, so the recheck still comes.
             return Ok(None);
         }
-        releases::note_withheld(self, &releases);
+        releases::note_withheld(self, &releases)?;
         let mut mirror = pin::read(self, &upstream, &releases)?;
         let security = security::assess(self, &upstream, &mut mirror)?;
         let moved = trust::check(self, &upstream)?;

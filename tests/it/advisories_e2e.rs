@@ -128,6 +128,10 @@ fn an_advisory_against_the_pin_makes_a_security_pr_that_skips_the_cooldown_and_e
     assert_eq!(emails.len(), 1, "{emails:?}");
     assert!(emails[0].contains("GHSA-wthr-0001"), "{}", emails[0]);
     assert!(emails[0].contains("To: owner@example.com"), "{}", emails[0]);
+    // Told after the stages: the email links the rebuild PR this same run opened.
+    let pr_url = s["pull_request"]["url"].as_str().expect("the PR's URL");
+    assert!(emails[0].contains(pr_url), "{pr_url} in {}", emails[0]);
+    assert!(!emails[0].contains("on its next run"), "{}", emails[0]);
 
     let status = ws.upkeep(&["status"]);
     assert!(

@@ -70,7 +70,7 @@ pub fn assess(
         mirror.newer = true;
         (report, query) = look(run, upstream, &pinned, Some(mirror.latest.version.clone()))?;
     }
-    keep_and_tell(run, &query, &report)?;
+    keep(run, &query, &report)?;
     let section = advisories::render::pr_section(&report);
     Ok(Some(Security { report, section }))
 }
@@ -101,7 +101,7 @@ pub fn quiet_path(
         .filter(|r| pinned_version.as_ref().is_none_or(|p| r.parsed > *p))
         .map(|r| r.version.clone());
     let (report, query) = look(run, upstream, &pinned, proposed)?;
-    keep_and_tell(run, &query, &report)
+    keep(run, &query, &report)
 }
 
 struct Pinned<'a> {
@@ -210,9 +210,16 @@ fn fixing_release_in_cooldown(
     later.then(|| release.clone())
 }
 
+/// What the owners are owed about this server's advisories: queued by [`tell`] once the
+/// stages are done, so that a "fixed in" notice links the rebuild PR the same run opened.
+pub struct Owed {
+    query: ServerQuery,
+    report: AdvisoryReport,
+}
+
 /// Keep the answer (the next run's fleet query and its fallback when the service is down), and
-/// queue the owners' notices (each once: the outbox deduplicates on its key).
-fn keep_and_tell(
+/// owe the owners its notices ([`tell`]).
+fn keep(
     run: &mut ServerRun<'_>,
     query: &ServerQuery,
     report: &AdvisoryReport,
@@ -221,16 +228,33 @@ fn keep_and_tell(
         return Ok(());
     }
     let server = run.server;
-    let store = &run.deps.store;
     // A failed lookup's report keeps the last good lists and their time (see
     // `AdvisoryReport::unavailable`), so it is kept too: `status` then says "unknown".
-    store.put_advisory_state(
+    run.deps.store.put_advisory_state(
         &server.name,
         &serde_json::to_string(&query.packages)?,
         query.pinned.as_deref(),
         query.proposed.as_deref(),
         &serde_json::to_string(report)?,
     )?;
+    run.owed = Some(Owed {
+        query: query.clone(),
+        report: report.clone(),
+    });
+    Ok(())
+}
+
+/// Queue the notices [`keep`] left owed (each once: the outbox deduplicates on its key), with
+/// the link to the server's open rebuild PR as the state now has it. Called after the stages
+/// whatever their outcome: a forge that failed this run must not keep an advisory from the
+/// owners. A crash before it loses nothing: the next run owes the same notices again.
+pub fn tell(run: &mut ServerRun<'_>) -> anyhow::Result<()> {
+    let Some(Owed { query, report }) = run.owed.take() else {
+        return Ok(());
+    };
+    let (query, report) = (&query, &report);
+    let server = run.server;
+    let store = &run.deps.store;
     let pr_url = store.open_pr(&server.name)?.and_then(|p| p.url);
     let upstream = crate::upstream::redact_url(&server.upstream);
     let view = NoticeView {
