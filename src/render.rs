@@ -82,6 +82,12 @@ fn short(commit: &str) -> &str {
 /// A backslash alone does not stop a mention: GitHub resolves `@x` and `#1` after Markdown has
 /// removed the escape. So mentions and references are also broken by [`neutralise_refs`].
 pub fn md_escape(s: &str) -> String {
+    neutralise_refs(&md_escape_markup(s))
+}
+
+/// The Markdown escaping of [`md_escape`] without breaking mentions, references and URLs: for
+/// text from the config (the upstream URL), which is meant to link.
+fn md_escape_markup(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -94,7 +100,7 @@ pub fn md_escape(s: &str) -> String {
             c => out.push(c),
         }
     }
-    neutralise_refs(&out)
+    out
 }
 
 /// Zero-width joiner: invisible, and a word character to neither forge's autolinker.
@@ -500,7 +506,8 @@ fn pr_head(v: &RebuildView<'_>) -> String {
         let _ = writeln!(head, "{}", approved_line("License change", a));
     }
     let _ = writeln!(head, "| | pinned | proposed |\n|---|---|---|");
-    let _ = writeln!(head, "| upstream | {} | |", md_escape(v.upstream));
+    // The upstream URL comes from the config: it links (escaped for the table all the same).
+    let _ = writeln!(head, "| upstream | {} | |", md_escape_markup(v.upstream));
     let _ = writeln!(
         head,
         "| ref | `{}` | `refs/tags/{}` |",
@@ -935,6 +942,13 @@ fn license_email_subject(v: &RebuildView<'_>) -> String {
         let new = expr(a.new.expression.as_ref());
         if a.expression_changed {
             let _ = write!(subject, ": {} -> {new}", expr(a.old.expression.as_ref()));
+        } else if a.headline.contains("; package") || a.headline.contains(" packages changed") {
+            // The root kept its license; a package relicensed: that is the news.
+            let _ = write!(
+                subject,
+                ": {}",
+                a.headline.replace('`', "").replace('→', "->")
+            );
         } else {
             let _ = write!(subject, ": {new}, text changed");
         }

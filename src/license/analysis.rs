@@ -471,6 +471,20 @@ fn parameter_changes(
         .collect()
 }
 
+/// What the side's plain reading says beyond its expression: a standard license reads as its
+/// id, and repeating it right after the expression reads as a stutter (`MIT: MIT`).
+fn reading_beyond(side: &Side) -> Option<&str> {
+    let reading = side.reading.as_str();
+    let Some(expr) = side.expression.as_deref() else {
+        return Some(reading);
+    };
+    match reading.strip_prefix(expr) {
+        Some("") => None,
+        Some(rest) => rest.strip_prefix("; ").or(Some(reading)),
+        None => Some(reading),
+    }
+}
+
 fn quoted(e: Option<&String>) -> String {
     e.map_or_else(|| "no license".to_owned(), |e| format!("`{e}`"))
 }
@@ -481,12 +495,13 @@ fn headline(
     parameters: &[ParameterChange],
     packages: &[PackageRow],
 ) -> String {
+    let more = |tail: Option<&str>| tail.map(|t| format!(": {t}")).unwrap_or_default();
     let mut line = if old.expression != new.expression {
         format!(
-            "{} → {}: {}",
+            "{} → {}{}",
             quoted(old.expression.as_ref()),
             quoted(new.expression.as_ref()),
-            new.reading
+            more(reading_beyond(new))
         )
     } else if !parameters.is_empty() {
         format!(
@@ -502,9 +517,9 @@ fn headline(
         )
     } else {
         format!(
-            "{} (unchanged): {}",
+            "{} (unchanged){}",
             quoted(new.expression.as_ref()),
-            new.reading
+            more(reading_beyond(new))
         )
     };
     let relicensed: Vec<&PackageRow> = packages
