@@ -133,6 +133,112 @@ fn file<'a>(j: &'a LicenseJudgement, path: &str) -> &'a upkeep::license::FileJud
         .unwrap_or_else(|| panic!("no file {path}"))
 }
 
+/// The screens of one relicensing pattern: the held PR body at GitHub's and Azure DevOps' sizes
+/// and the license email with its attachments, as the reviewer gets them. Checks what issue 21
+/// asks of every pattern (the change as an expression in the banner and the subject, the Azure
+/// body within 4,000 UTF-16 units with the essentials, the email under 100 KB) and snapshots the
+/// Azure body and the email's text part, the two screens that must stand alone.
+fn assert_screens(name: &str, up: &Upstream, old: &Tree, new: &Tree) {
+    use upkeep::render::{self, RebuildView};
+    use upkeep::report::{Latest, Pinned};
+    let (o, n) = (up.snapshot(old), up.snapshot(new));
+    let j = judge(&o, &n, &LicensePolicy::default());
+    let a = j.analysis.as_ref().expect("analysis");
+    let old_ref = Pinned {
+        git_ref: "refs/tags/v1.0.0".into(),
+        commit: Some("a".repeat(40)),
+    };
+    let latest = Latest {
+        version: "2.0.0".into(),
+        tag: "v2.0.0".into(),
+        commit: "b".repeat(40),
+        date: None,
+    };
+    let held = j.verdict == Verdict::ReviewRequired;
+    let view = RebuildView {
+        server: "example-mcp",
+        upstream: "https://github.com/example/example-mcp.git",
+        old: &old_ref,
+        old_version: Some("1.0.0"),
+        new: &latest,
+        license: Some(&j),
+        license_texts: (Some(&o), Some(&n)),
+        approval: None,
+        license_held: held,
+        mcp: None,
+        security: None,
+        diff: None,
+        release_notes: None,
+        channels: &[],
+        run_id: 42,
+    };
+    let github = render::pr_body(&view, 65_536);
+    let azure = render::pr_body(&view, 4_000);
+    let units = azure.encode_utf16().count();
+    assert!(units <= 4_000, "{name}: Azure body of {units} units");
+    let expression = a.new.expression.as_deref().unwrap_or("no license");
+    // A held PR's banner names the change; a cosmetic one has no banner to lead with.
+    for (forge, body) in [("github", &github), ("azure", &azure)]
+        .into_iter()
+        .filter(|_| held)
+    {
+        let top: String = body.lines().take(12).collect::<Vec<_>>().join("\n");
+        assert!(
+            top.contains(expression),
+            "{name}: {forge} body does not lead with `{expression}`:\n{top}"
+        );
+    }
+    if held {
+        assert!(azure.contains("upkeep license show"), "{name}: {azure}");
+        let (email, attachments) =
+            render::license_email_with_attachments(&view, Some("https://git.example.com/pr/7"), 7);
+        let size = email.text.len()
+            + email.html.len()
+            + attachments
+                .iter()
+                .map(|a| upkeep::render::license::encoded_len(&a.body))
+                .sum::<usize>();
+        assert!(size < 100 * 1024, "{name}: email of {size} bytes");
+        // The subject's tail is the change: the new expression, or the package that moved.
+        let tail = email
+            .subject
+            .split("CELA review: ")
+            .nth(1)
+            .unwrap_or_default();
+        assert!(
+            tail.ends_with(expression)
+                || tail == format!("{expression}, text changed")
+                || tail.starts_with(&format!("{expression} (unchanged); package")),
+            "{name}: {}",
+            email.subject
+        );
+        // The headline (without the PR's code spans) is the email's first line.
+        assert_eq!(
+            email.text.lines().next(),
+            Some(a.headline.replace('`', "").as_str()),
+            "{name}"
+        );
+        insta::assert_snapshot!(
+            format!("screens_{name}"),
+            format!(
+                "Subject: {}\n\n----- email text -----\n{}\n----- attachments -----\n{}\n\n----- Azure DevOps PR body ({units} UTF-16 units) -----\n{azure}",
+                email.subject,
+                email.text,
+                attachments
+                    .iter()
+                    .map(|a| format!("{} ({} bytes)", a.filename, a.body.len()))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        );
+    } else {
+        insta::assert_snapshot!(
+            format!("screens_{name}"),
+            format!("----- Azure DevOps PR body ({units} UTF-16 units) -----\n{azure}")
+        );
+    }
+}
+
 const PREAMBLE: &str = "comfy-mcp is dual-licensed. You may use, modify and distribute it under the terms of the GNU Affero General Public License version 3 or (at your option) any later version, as set out below. Alternatively, a commercial license is available from Comfy Org, Inc. for use that is not compatible with the AGPL; contact licensing@comfy.org for the commercial terms.";
 
 #[test]
@@ -148,6 +254,7 @@ fn dual_license_preamble_before_agpl_reads_as_an_or_with_a_commercial_ref() {
         )
         .with("pyproject.toml", &pyproject("AGPL-3.0-or-later"));
     let j = up.judge(&old, &new);
+    assert_screens("dual_license_preamble", &up, &old, &new);
     assert_eq!(j.verdict, Verdict::ReviewRequired);
     let a = j.analysis.as_ref().expect("analysis");
     assert_eq!(a.old.expression.as_deref(), Some("Apache-2.0"));
@@ -219,6 +326,7 @@ fn agpl_with_an_added_commercial_exception_is_a_with_and_keeps_the_old_file_diff
         ),
     );
     let j = up.judge(&old, &new);
+    assert_screens("agpl_commercial_exception", &up, &old, &new);
     assert_eq!(
         (j.verdict, j.code.as_str()),
         (Verdict::ReviewRequired, "text-changed")
@@ -265,6 +373,7 @@ fn apache_plus_commons_clause_is_source_available() {
         ),
     );
     let j = up.judge(&old, &new);
+    assert_screens("commons_clause_rider", &up, &old, &new);
     assert_eq!(j.verdict, Verdict::ReviewRequired);
     let a = j.analysis.expect("analysis");
     assert_eq!(
@@ -333,6 +442,12 @@ fn busl_parameter_changes_are_named_one_by_one() {
     }
     let mut later = base;
     later[3] = "2030-03-01";
+    assert_screens(
+        "busl_change_date",
+        &up,
+        &Tree::default().with("LICENSE", &busl(base)),
+        &Tree::default().with("LICENSE", &busl(later)),
+    );
     let j = judge(
         &old_snap,
         &up.snapshot(&Tree::default().with("LICENSE", &busl(later))),
@@ -366,6 +481,7 @@ fn sspl_and_elastic_replacing_apache_are_compared_with_their_canonical_texts() {
             .with("LICENSE", text(id))
             .with("package.json", &format!(r#"{{"license":"{id}"}}"#));
         let j = up.judge(&old, &new);
+        assert_screens(&format!("apache_to_{id}"), &up, &old, &new);
         assert_eq!(j.verdict, Verdict::ReviewRequired, "{id}");
         let lic = file(&j, "LICENSE");
         assert_eq!(lic.code, "id-changed", "{id}: {}", lic.reason);
@@ -411,6 +527,7 @@ fn a_workspace_member_that_relicenses_alone_is_a_finding() {
         &cargo_member("mcp-v8-client", "AGPL-3.0-or-later"),
     );
     let j = up.judge(&old, &new);
+    assert_screens("workspace_member_relicenses", &up, &old, &new);
     assert_eq!(j.verdict, Verdict::ReviewRequired, "{:?}", j.findings);
     let f = j
         .files
@@ -510,6 +627,7 @@ fn vendored_trees_are_reported_with_their_own_licenses_and_never_hold() {
             r#"{"name":"left-pad","license":"WTFPL"}"#,
         );
     let (o, n) = (up.snapshot(&old), up.snapshot(&new));
+    assert_screens("vendored_tree_changes", &up, &old, &new);
     assert_eq!(
         o.fingerprint(),
         n.fingerprint(),
@@ -578,6 +696,7 @@ fn a_manifest_that_disagrees_with_its_license_is_reported_at_either_release() {
         .with("LICENSE", &with_copyright("Example Labs", "0BSD"))
         .with("package.json", r#"{"name":"x","license":"0BSD"}"#);
     let j = up.judge(&agree, &both);
+    assert_screens("manifest_disagrees", &up, &agree, &both);
     assert!(
         j.findings
             .iter()
