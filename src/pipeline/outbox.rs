@@ -298,6 +298,7 @@ mod tests {
                 expression: cron.into(),
                 schedule: cron::Schedule::from_str(cron).unwrap(),
             }),
+            chat: crate::config::ChatConfig::default(),
         }
     }
 
