@@ -48,6 +48,7 @@ pub use service::{
     weak_secret,
 };
 pub use state::{DEFAULT_MAX_FETCH_BYTES, DEFAULT_MAX_TAGS, StateConfig};
+pub use urls::is_loopback as is_loopback_url;
 pub use values::format_size;
 
 /// Where upkeep looks for its config when neither `--config` nor `UPKEEP_CONFIG` is given.
