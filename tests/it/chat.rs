@@ -187,7 +187,7 @@ fn slack_problem(payload: &Value) -> Option<(u16, String)> {
 /// A held license review for server `licensed`, its mirror local, with chat destinations
 /// `legal` (Teams, URL in an environment variable) for the server and `ops` (Slack, URL in a
 /// file) for every server.
-fn licensed_world(teams: &Receiver, slack: &Receiver) -> Workspace {
+pub(crate) fn licensed_world(teams: &Receiver, slack: &Receiver) -> Workspace {
     let mut ws = Workspace::new();
     let mut up = Repo::new(&ws.path("licensed-up.git"));
     let c = up.commit(&[("LICENSE", Some(MIT))], "r1");
@@ -233,7 +233,7 @@ fn licensed_world(teams: &Receiver, slack: &Receiver) -> Workspace {
 
 /// The outbox rows of chat messages, as `outbox list --json` would not show them: read from
 /// the state.
-fn chat_rows(ws: &Workspace) -> Vec<upkeep::store::OutboxRow> {
+pub(crate) fn chat_rows(ws: &Workspace) -> Vec<upkeep::store::OutboxRow> {
     let store = upkeep::store::Store::open(&ws.path("state/upkeep.db")).unwrap();
     store
         .outbox(&[])
