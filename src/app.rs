@@ -126,6 +126,25 @@ fn problems(path: &Path, errors: &config::ConfigErrors) -> i32 {
     exit::CONFIG
 }
 
+/// The chat webhook URLs `check` can see: the problems of those set in this environment (a
+/// plain `http://` one off loopback without `allow-insecure`), and the names of those not set.
+/// Neither ever shows a URL.
+fn chat_webhook_urls(config: &config::ValidConfig) -> (Vec<String>, Vec<String>) {
+    let (mut problems, mut unset) = (Vec::new(), Vec::new());
+    for (name, dest) in &config.email.chat.destinations {
+        match dest.webhook_url.resolve() {
+            Ok(Some(url)) => {
+                if let Err(e) = crate::notify::chat::check_url(url.expose(), dest.allow_insecure) {
+                    problems.push(format!("[chat.{name}]: {e}"));
+                }
+            }
+            Ok(None) => {}
+            Err(_) => unset.push(name.clone()),
+        }
+    }
+    (problems, unset)
+}
+
 async fn check(path: &Path, args: &CheckArgs) -> i32 {
     let config = match config::load(path) {
         Ok(c) => c,
@@ -157,8 +176,15 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
             "[service] {key}: not set in this environment, so its length is checked when serve uses it"
         );
     }
-    if !weak.is_empty() {
-        for problem in &weak {
+    let (insecure_chat, unset_chat) = chat_webhook_urls(&config);
+    for name in unset_chat {
+        let _ = outln!(
+            out,
+            "[chat.{name}] webhook URL: not set in this environment, so it is checked when a message is sent"
+        );
+    }
+    if !weak.is_empty() || !insecure_chat.is_empty() {
+        for problem in weak.iter().chain(&insecure_chat) {
             errln!("error: {problem}");
         }
         return exit::CONFIG;

@@ -83,9 +83,13 @@ impl Deps {
     }
 }
 
-/// The state store of `config`, waiting up to `[state] busy-timeout` for another process's lock.
+/// The state store of `config`, waiting up to `[state] busy-timeout` for another process's lock,
+/// with the config's chat routes: every email it queues also goes to the server's chat
+/// destinations.
 pub fn open_store(config: &ValidConfig) -> anyhow::Result<Store> {
-    Store::open_with(&config.state.path, config.state.busy_timeout)
+    let store = Store::open_with(&config.state.path, config.state.busy_timeout)?;
+    store.set_chat_routes(&config.chat_routes())?;
+    Ok(store)
 }
 
 /// A connection pool for a command that makes HTTP calls outside a run (`check --online`).

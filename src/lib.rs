@@ -16,7 +16,7 @@
 //!   and Azure DevOps mirrors, pin-file editors), [`license`] (discovery, identification, diff and
 //!   judgement of license files), [`mcp`] (the MCP surface of a revision read statically from
 //!   source, its diff across a release, the tool-poisoning findings), [`advisories`] (OSV
-//!   advisories against the pinned and proposed releases), [`notify`] (message building, file and SMTP transports, digest
+//!   advisories against the pinned and proposed releases), [`notify`] (message building, file, SMTP and chat-webhook transports, digest
 //!   and reminder texts), [`store`] (SQLite: migrations, typed queries, the lease), [`http`] (the
 //!   one retrying HTTP client).
 //! - Views, the texts and documents people and programs read: [`render`] (PR titles and bodies,
@@ -51,7 +51,7 @@
 //! license   ->
 //! mcp       -> license
 //! advisories -> http render upstream
-//! notify    -> render
+//! notify    -> http render
 //! store     -> report
 //! http      ->
 //! render    -> license mcp report upstream::diff
@@ -66,7 +66,8 @@
 //! ```
 //!
 //! In words: commands sit on the pipeline, the pipeline on the adapters; adapters never import
-//! each other (the forges and the release channels share [`http`]; notify uses render's texts);
+//! each other (the forges, the release channels and the chat webhooks share [`http`]; notify
+//! uses render's texts);
 //! the views know no adapter but the domain types they show, and only the store knows table rows
 //! (it fills the views `report::MovedTag` and `report::RunArchive`). The config may name three leaf
 //! enums of the adapters (pin formats, version schemes, license finding codes) its keys select, and words the warnings `check`

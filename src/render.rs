@@ -2,6 +2,7 @@
 //! the run's findings; no I/O. Bodies are size-aware: the least important sections are cut
 //! first and the cut is said in the body. The license change's own screens are in [`license`].
 
+pub mod chat;
 pub mod license;
 
 mod review;
@@ -59,7 +60,7 @@ impl RebuildView<'_> {
         self.license_held || self.mcp.is_some_and(|m| m.held)
     }
 
-    fn old_label(&self) -> String {
+    pub(crate) fn old_label(&self) -> String {
         self.old_version
             .map_or_else(|| short_ref(&self.old.git_ref).to_string(), str::to_string)
     }

@@ -35,6 +35,8 @@ pub struct RawEmail {
     pub digest: Option<S<RawDigest>>,
     /// Accept `tls = "none"` although a password is sent.
     pub allow_insecure: Option<S<bool>>,
+    /// Chat destinations every server's messages also go to (validated in `chat`).
+    pub chat: Option<super::chat::RawChatList>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +58,8 @@ pub struct EmailConfig {
     pub escalation: Option<String>,
     /// Owners who get one digest email per period instead of one email per event.
     pub digest: Option<DigestConfig>,
+    /// Chat destinations: every message queued for email also goes to the server's ones.
+    pub chat: super::chat::ChatConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +122,8 @@ pub fn validate(raw: Option<RawEmail>, d: &mut Diagnostics<'_>) -> EmailConfig {
             .as_ref()
             .map(|x| values::email(d, x, "`escalation`:")),
         digest: e.digest.as_ref().map(|dg| digest(dg.get_ref(), d)),
+        // Filled by `chat::validate`, which needs every section's lists.
+        chat: super::chat::ChatConfig::default(),
     }
 }
 

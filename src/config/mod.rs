@@ -11,6 +11,7 @@
 //! holds the entry points ([`load`], [`parse`]) and the pass that collects the diagnostics.
 
 mod advisories;
+mod chat;
 pub mod diag;
 mod email;
 mod license;
@@ -29,6 +30,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use advisories::{AdvisoriesConfig, ServerAdvisories};
+pub use chat::{ChatConfig, ChatDestination, ChatKind};
 pub use diag::Diagnostic;
 use diag::Diagnostics;
 pub use email::{DigestConfig, EmailConfig, EmailTransport, SmtpConfig, SmtpTls};
@@ -46,6 +48,7 @@ pub use service::{
     weak_secret,
 };
 pub use state::{DEFAULT_MAX_FETCH_BYTES, DEFAULT_MAX_TAGS, StateConfig};
+pub use urls::is_loopback as is_loopback_url;
 pub use values::format_size;
 
 /// Where upkeep looks for its config when neither `--config` nor `UPKEEP_CONFIG` is given.
@@ -158,14 +161,17 @@ fn first_line(s: &str) -> String {
 
 /// Every section in turn; each reports its problems and returns its valid part (defaults where
 /// a value was wrong, so the next problem is still found).
-fn validate(path: &Path, raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig {
+fn validate(path: &Path, mut raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig {
     let license = license::validate(raw.license.as_ref(), None, d);
     let mcp = mcp::validate(raw.mcp.as_ref(), None, d);
+    let chat = chat_lists(&mut raw);
+    let mut email = email::validate(raw.email, d);
+    email.chat = chat::validate(raw.chat, chat.0, chat.1, d);
     ValidConfig {
         file: path.to_path_buf(),
         state: state::validate(raw.state, d),
         schedule: schedule::validate(raw.schedule, d),
-        email: email::validate(raw.email, d),
+        email,
         service: service::validate(raw.service, d),
         servers: servers::validate_all(raw.servers, &license, &mcp, d),
         license,
@@ -175,7 +181,32 @@ fn validate(path: &Path, raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig
     }
 }
 
+/// The `chat` lists of `[email]` and of each named server, taken out for `chat::validate`.
+fn chat_lists(
+    raw: &mut RawConfig,
+) -> (Option<chat::RawChatList>, Vec<(String, chat::RawChatList)>) {
+    let every = raw.email.as_mut().and_then(|e| e.chat.take());
+    let servers = raw
+        .servers
+        .iter_mut()
+        .filter_map(|s| {
+            let s = s.get_mut();
+            let name = s.name.as_ref()?.get_ref().clone();
+            Some((name, s.chat.take()?))
+        })
+        .collect();
+    (every, servers)
+}
+
 impl ValidConfig {
+    /// (server, chat destination) of every configured server: what the store fans a queued
+    /// email out to.
+    pub fn chat_routes(&self) -> Vec<(String, String)> {
+        self.email
+            .chat
+            .routes(self.servers.iter().map(|s| s.name.as_str()))
+    }
+
     pub fn server(&self, name: &str) -> Option<&ServerConfig> {
         self.servers.iter().find(|s| s.name == name)
     }

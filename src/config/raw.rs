@@ -6,6 +6,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::advisories::RawAdvisories;
+use super::chat::RawChatDestination;
 use super::email::RawEmail;
 use super::license::RawLicense;
 use super::mcp::RawMcp;
@@ -29,4 +30,6 @@ pub struct RawConfig {
     pub service: Option<RawService>,
     #[serde(default)]
     pub servers: Vec<S<RawServer>>,
+    /// `[chat.<name>]`: chat destinations by name.
+    pub chat: Option<std::collections::BTreeMap<String, S<RawChatDestination>>>,
 }

@@ -25,6 +25,8 @@ pub const MAX_ATTEMPTS: i64 = 12;
 pub enum Outcome {
     Sent,
     Transient(String),
+    /// Transient, and the service said how long to wait (`Retry-After`; chat webhooks).
+    Later(String, Duration),
     Permanent(String),
 }
 

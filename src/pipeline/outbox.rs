@@ -7,6 +7,12 @@
 //! which an email can go out twice: the row is still `sending` and is retried on the next drain
 //! (with the same Message-ID, so receivers can dedupe; the file transport rewrites the same file).
 //!
+//! Chat rows (`store::chat`: one per chat destination of a queued email) are ordinary rows of
+//! the same outbox: the same protocol, with a POST to the destination's webhook as the
+//! transport (`pipeline::chat`) and the service's `Retry-After` as the back-off when it gives
+//! one. Digests are email only: a chat row's recipient is never a digest owner, and a digest is
+//! never fanned out to chat (chat already got each of its messages).
+//!
 //! Digest owners: before sending, a due email's digest owners are handed to their digests
 //! ([`route_to_digests`]) and due digests are queued ([`enqueue_digests`]); the email then goes
 //! to the remaining recipients only, or nowhere (status `digested`). The decisions and texts are
@@ -56,16 +62,26 @@ pub async fn drain(store: &Arc<Store>, config: &EmailConfig) -> EmailSummary {
             return summary;
         }
     };
-    let transport = match Transport::from_config(config) {
-        Ok(t) => t,
-        Err(e) => {
-            summary.errors.push(format!("SMTP transport: {e:#}"));
-            return summary;
-        }
-    };
+    // A broken email transport holds the emails back, not the chat messages.
+    let transport = Transport::from_config(config);
+    if let Err(e) = &transport {
+        summary.errors.push(format!("SMTP transport: {e:#}"));
+    }
+    let mut chat = super::chat::Sender::default();
     for row in rows {
-        if let Err(e) = send_one(store, &transport, config, &row, &mut summary).await {
-            summary.errors.push(format!("outbox {}: {e:#}", row.id));
+        let id = row.id;
+        let sent = match store.blocking(move |s| s.chat_message(id)).await {
+            Ok(Some(message)) => {
+                super::chat::send(store, &mut chat, config, &row, message, &mut summary).await
+            }
+            Ok(None) => match &transport {
+                Ok(t) => send_one(store, t, config, &row, &mut summary).await,
+                Err(_) => Ok(()),
+            },
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            summary.errors.push(format!("outbox {id}: {e:#}"));
         }
     }
     summary
@@ -112,37 +128,87 @@ async fn send_one(
             transport.deliver(&message, &name).await
         }
     };
-    let attempts = row.attempts;
+    if matches!(outcome, Outcome::Sent) {
+        crate::failpoint::hit("after-send");
+    }
+    record(
+        store,
+        row,
+        outcome,
+        &format!("email {id} to {recipients}"),
+        summary,
+    )
+    .await;
+    Ok(())
+}
+
+/// Record what one attempt at outbox row `row` came to: sent, retried later (after the
+/// service's `Retry-After` when it gave one, else the row's back-off), or failed after
+/// [`MAX_ATTEMPTS`] or for good. `what` names the message in the run's errors.
+pub(super) async fn record(
+    store: &Arc<Store>,
+    row: &OutboxRow,
+    outcome: Outcome,
+    what: &str,
+    summary: &mut EmailSummary,
+) {
+    let (id, attempts) = (row.id, row.attempts);
+    let backoff = || transport::retry_delay(u32::try_from(attempts + 1).unwrap_or(u32::MAX), id);
     let recorded = match outcome {
         Outcome::Sent => {
             summary.sent += 1;
-            tracing::info!(outbox_id = id, server = %row.server, reason = %row.reason, "email sent");
-            crate::failpoint::hit("after-send");
+            tracing::info!(outbox_id = id, server = %row.server, reason = %row.reason, "{what}: sent");
             store.blocking(move |s| s.mark_sent(id)).await
         }
-        Outcome::Transient(e) if attempts + 1 < MAX_ATTEMPTS => {
-            summary.retrying += 1;
-            let delay = transport::retry_delay(u32::try_from(attempts + 1).unwrap_or(u32::MAX), id);
-            tracing::warn!(outbox_id = id, error = %e, retry_in_s = delay.as_secs(), "email not sent; will retry");
-            summary
-                .errors
-                .push(format!("email {id} to {recipients}: {e} (retrying)"));
-            let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-            store.blocking(move |s| s.mark_retry(id, &e, next)).await
+        Outcome::Transient(e) | Outcome::Later(e, _) if attempts + 1 >= MAX_ATTEMPTS => {
+            failed(store, id, e, what, summary).await
         }
-        Outcome::Transient(e) | Outcome::Permanent(e) => {
-            summary.failed += 1;
-            tracing::error!(outbox_id = id, error = %e, "email failed permanently");
-            summary
-                .errors
-                .push(format!("email {id} to {recipients}: {e} (failed)"));
-            store.blocking(move |s| s.mark_failed(id, &e)).await
+        Outcome::Transient(e) => retry(store, id, e, backoff(), what, summary).await,
+        // At least a second: a `Retry-After: 0` must not make a busy loop of the drain.
+        Outcome::Later(e, wait) => {
+            retry(
+                store,
+                id,
+                e,
+                wait.max(std::time::Duration::from_secs(1)),
+                what,
+                summary,
+            )
+            .await
         }
+        Outcome::Permanent(e) => failed(store, id, e, what, summary).await,
     };
     if let Err(e) = recorded {
         summary.errors.push(format!("recording outbox {id}: {e:#}"));
     }
-    Ok(())
+}
+
+async fn retry(
+    store: &Arc<Store>,
+    id: i64,
+    e: String,
+    delay: std::time::Duration,
+    what: &str,
+    summary: &mut EmailSummary,
+) -> anyhow::Result<()> {
+    summary.retrying += 1;
+    tracing::warn!(outbox_id = id, error = %e, retry_in_s = delay.as_secs(), "{what}: not sent; will retry");
+    summary.errors.push(format!("{what}: {e} (retrying)"));
+    let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+    store.blocking(move |s| s.mark_retry(id, &e, next)).await
+}
+
+async fn failed(
+    store: &Arc<Store>,
+    id: i64,
+    e: String,
+    what: &str,
+    summary: &mut EmailSummary,
+) -> anyhow::Result<()> {
+    summary.failed += 1;
+    tracing::error!(outbox_id = id, error = %e, "{what}: failed permanently");
+    summary.errors.push(format!("{what}: {e} (failed)"));
+    store.blocking(move |s| s.mark_failed(id, &e)).await
 }
 
 fn to_email(row: &OutboxRow, from: &str, to: Vec<String>, cc: Vec<String>) -> Email {
@@ -298,6 +364,7 @@ mod tests {
                 expression: cron.into(),
                 schedule: cron::Schedule::from_str(cron).unwrap(),
             }),
+            chat: crate::config::ChatConfig::default(),
         }
     }
 

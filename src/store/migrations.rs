@@ -244,6 +244,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (server, channel, version, reason)
     );
     ",
+    // 13: an outbox row that goes to a chat destination
+    // instead of email. The row itself is an ordinary outbox row (same drain, same
+    // exactly-once protocol); this says where it goes and what its card shows.
+    r"
+    CREATE TABLE IF NOT EXISTS outbox_chat (
+        outbox_id INTEGER PRIMARY KEY REFERENCES outbox(id),
+        destination TEXT NOT NULL,
+        card TEXT,
+        link TEXT
+    );
+    ",
 ];
 
 /// Apply every migration newer than the database's `user_version`, each in its own transaction.

@@ -6,12 +6,14 @@
 //! whole decision or none of it. This module knows nothing of git, forges or email transports.
 
 mod branches;
+mod chat;
 mod migrations;
 mod notify;
 mod withheld;
 
 pub use branches::WrittenBranch;
 pub use withheld::NotedWithheld;
+pub use chat::{CHAT_RECIPIENT_PREFIX, ChatMessage};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -1330,12 +1332,23 @@ impl Store {
     }
 
     /// [`Store::enqueue_email`] with files attached (kept with the email until it is sent).
+    /// A new email also goes to its server's chat destinations ([`Store::enqueue_email_with_card`]).
     pub fn enqueue_email_with(
         tx: &rusqlite::Transaction<'_>,
         email: &NewEmail,
         attachments: &[Attachment],
         run_id: Option<i64>,
     ) -> anyhow::Result<bool> {
+        Self::enqueue_email_with_card(tx, email, attachments, None, run_id)
+    }
+
+    /// Insert one outbox email; its id, or None when its dedupe key exists.
+    fn insert_email(
+        tx: &rusqlite::Transaction<'_>,
+        email: &NewEmail,
+        attachments: &[Attachment],
+        run_id: Option<i64>,
+    ) -> anyhow::Result<Option<i64>> {
         let now = ts(now());
         let n = tx.execute(
             "INSERT INTO outbox(dedupe_key, server, reason, recipients, cc, subject, text_body, html_body, status, attempts,
@@ -1370,8 +1383,9 @@ impl Store {
                     ],
                 )?;
             }
+            return Ok(Some(id));
         }
-        Ok(n == 1)
+        Ok(None)
     }
 
     /// The files attached to outbox email `id`, in order.

@@ -178,14 +178,10 @@ impl Store {
         digest: &NewEmail,
         item_ids: &[i64],
     ) -> anyhow::Result<Option<i64>> {
-        if !Store::enqueue_email(tx, digest, None)? {
+        // Never fanned out to chat: a digest gathers messages chat already got one by one.
+        let Some(id) = Store::insert_email(tx, digest, &[], None)? else {
             return Ok(None);
-        }
-        let id: i64 = tx.query_row(
-            "SELECT id FROM outbox WHERE dedupe_key = ?1",
-            params![digest.dedupe_key],
-            |r| r.get(0),
-        )?;
+        };
         let mut claim = tx.prepare_cached(
             "UPDATE digest_items SET digest_outbox_id = ?2 WHERE id = ?1 AND digest_outbox_id IS NULL",
         )?;

@@ -220,3 +220,76 @@ fault_points! {
     killed_before_finishing_the_run => "before-finish-run",
     killed_before_releasing_the_lease => "before-release-lease",
 }
+
+// ---- chat delivery -------------------------------------------------------------------------
+//
+// A license review goes to one Teams and one Slack destination (`chat::licensed_world`), and
+// the run is killed around the first chat POST. Killed before the POST: the row is left
+// `sending`, and the next run posts it, once. Killed after the service accepted it but before
+// `sent` was recorded: the next run posts it again. That is the documented at-least-once
+// window of chat (webhooks take no idempotency key); it is one message, and both copies name
+// the same outbox row, so a reader can tell.
+
+use crate::chat::{Kind, Receiver, chat_rows, licensed_world};
+
+/// `sync --now` with `point` armed and the workspace's environment; true when killed there.
+fn crash_chat_at(ws: &Workspace, point: &str) -> bool {
+    let out = assert_cmd::Command::cargo_bin("upkeep")
+        .unwrap()
+        .args(["sync", "--now", "--json", "--config"])
+        .arg(ws.config_path())
+        .env("UPKEEP_FAILPOINT", point)
+        .env("UPKEEP_LOG", "warn")
+        .envs(ws.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .unwrap();
+    out.status.code().is_none()
+}
+
+/// The context line of a Teams card: it names the outbox row.
+fn teams_context(payload: &serde_json::Value) -> String {
+    let body = payload["attachments"][0]["content"]["body"]
+        .as_array()
+        .unwrap();
+    body.last().unwrap()["text"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn killed_before_posting_a_chat_message() {
+    let (teams, slack) = (Receiver::start(Kind::Teams), Receiver::start(Kind::Slack));
+    let ws = licensed_world(&teams, &slack);
+    assert!(crash_chat_at(&ws, "chat-before-post"), "never reached");
+    assert_eq!(teams.posts() + slack.posts(), 0);
+    let (code, report) = ws.sync();
+    assert_eq!(code, 0, "{report}");
+    let (code, report) = ws.sync();
+    assert_eq!(code, 0, "{report}");
+    assert_eq!((teams.posts(), slack.posts()), (1, 1));
+    assert!(chat_rows(&ws).iter().all(|r| r.status == "sent"));
+    assert_eq!(ws.emails().len(), 1);
+}
+
+#[test]
+fn killed_after_posting_a_chat_message() {
+    let (teams, slack) = (Receiver::start(Kind::Teams), Receiver::start(Kind::Slack));
+    let ws = licensed_world(&teams, &slack);
+    assert!(crash_chat_at(&ws, "chat-after-post"), "never reached");
+    // The first chat row (Teams: `legal` sorts before `ops`) was accepted, not recorded.
+    assert_eq!((teams.posts(), slack.posts()), (1, 0));
+    let (code, report) = ws.sync();
+    assert_eq!(code, 0, "{report}");
+    // The at-least-once window: that one message again, the other once.
+    assert_eq!((teams.posts(), slack.posts()), (2, 1));
+    let t = teams.accepted();
+    assert_eq!(t[0], t[1], "a repeat is the same message");
+    assert!(
+        teams_context(&t[0]).contains("message "),
+        "{}",
+        teams_context(&t[0])
+    );
+    // And never again.
+    let (code, report) = ws.sync();
+    assert_eq!(code, 0, "{report}");
+    assert_eq!((teams.posts(), slack.posts()), (2, 1));
+    assert!(chat_rows(&ws).iter().all(|r| r.status == "sent"));
+}

@@ -14,6 +14,7 @@ mod support;
 mod advisories_e2e;
 mod caps;
 mod channels_e2e;
+mod chat;
 mod check;
 mod env_faults;
 mod faults;

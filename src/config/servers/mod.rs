@@ -39,6 +39,8 @@ pub struct RawServer {
     pub mcp: Option<RawMcp>,
     pub advisories: Option<RawServerAdvisories>,
     pub channels: Option<S<RawChannels>>,
+    /// Chat destinations of this server (validated in `config::chat`).
+    pub chat: Option<super::chat::RawChatList>,
 }
 
 #[derive(Debug, Clone)]

@@ -203,12 +203,18 @@ fn opened(
             match hold {
                 Some(h) => {
                     Store::put_pending(tx, kind, &server.name, &h.fingerprint, &h.json)?;
-                    queued += usize::from(Store::enqueue_email_with(
-                        tx,
-                        &h.email,
-                        &h.attachments,
-                        Some(run_id),
-                    )?);
+                    queued += usize::from(match &h.card {
+                        Some(card) => crate::pipeline::chat::enqueue_with_card(
+                            tx,
+                            &h.email,
+                            &h.attachments,
+                            card,
+                            Some(run_id),
+                        )?,
+                        None => {
+                            Store::enqueue_email_with(tx, &h.email, &h.attachments, Some(run_id))?
+                        }
+                    });
                     reasons.push(h.reason.clone());
                 }
                 None => Store::clear_pending(tx, kind, &server.name)?,
@@ -246,6 +252,8 @@ struct Hold {
     email: NewEmail,
     /// Files sent with the email (the license texts and their comparison).
     attachments: Vec<crate::report::Attachment>,
+    /// What chat destinations show (None: a card made from the email).
+    card: Option<render::chat::ChatCard>,
 }
 
 /// The reviews holding the rebuild (each None when it does not hold).
@@ -282,6 +290,7 @@ impl Holds {
                     text,
                 ),
                 attachments,
+                card: Some(render::chat::license_review_card(&view, Some(pr_url))),
             })
         } else {
             None
@@ -301,6 +310,7 @@ impl Holds {
                     ),
                     email: new_email(&key, &server.name, "mcp-review", &server.owners, &[], text),
                     attachments: Vec::new(),
+                    card: None,
                 })
             }
             None => None,
