@@ -13,7 +13,7 @@
 mod advisories;
 pub mod diag;
 mod email;
-mod license;
+pub mod license;
 mod mcp;
 mod raw;
 mod schedule;
