@@ -6,10 +6,12 @@
 //! whole decision or none of it. This module knows nothing of git, forges or email transports.
 
 mod branches;
+mod decisions;
 mod migrations;
 mod notify;
 
 pub use branches::WrittenBranch;
+pub use decisions::{DecisionRow, NewCommand, NewDecision, OwedAction, Source, Verdict};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
