@@ -163,6 +163,11 @@ impl Store {
                 }
                 Self::clear_pending(tx, d.kind, d.server)?;
                 Self::forget_quiet_mark(tx, d.server)?;
+                // Nothing is held any more: the version is declined, a newer release is awaited.
+                tx.execute(
+                    "UPDATE server_state SET hold_reason = NULL, held_since = NULL WHERE server = ?1",
+                    params![d.server],
+                )?;
             }
             Verdict::Superseded => {}
         }

@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike as _, Utc};
 
 use crate::config::license::Approver;
 use crate::forge::PrComment;
@@ -133,7 +133,9 @@ pub fn plan<'a>(i: &CommandsInput<'a>) -> Vec<Planned<'a>> {
         } else if decided {
             Answer::NotHeld
         } else if let Some(held) = i.held {
-            if time(&c.updated_at).is_some_and(|t| t < held.since) {
+            // Forges give seconds: a comment in the second the text was held is not stale.
+            let since = held.since.with_nanosecond(0).unwrap_or(held.since);
+            if time(&c.updated_at).is_some_and(|t| t < since) {
                 Answer::Stale
             } else {
                 match command {
