@@ -356,17 +356,24 @@ pub fn license_text(store: &Store, server: &str, line_diffs: bool) -> anyhow::Re
             let _ = writeln!(
                 t,
                 "\napprove with: upkeep license approve {server} --by \"<name>\" --note \"<CELA ticket>\"\n\
-                 decline by closing the rebuild PR: upkeep will not propose that version again"
+                 decline with: upkeep license decline {server} --by \"<name>\" --reason \"<why>\" \
+                 (or close the rebuild PR): upkeep will not propose that version again"
             );
         }
         None => {
             let _ = writeln!(t, "{server}: no license review pending");
         }
     }
-    let approvals = store.approvals(server)?;
-    if !approvals.is_empty() {
+    let decisions = store.decisions(Some(server))?;
+    // Approvals recorded before the audit trail existed have no decision row.
+    let legacy: Vec<_> = store
+        .approvals(server)?
+        .into_iter()
+        .filter(|a| !decisions.iter().any(|d| d.fingerprint == a.fingerprint))
+        .collect();
+    if !decisions.is_empty() || !legacy.is_empty() {
         let _ = writeln!(t, "\ndecisions:");
-        for a in approvals {
+        for a in legacy {
             let _ = writeln!(
                 t,
                 "  {} approved by {} ({}) {}",
@@ -376,6 +383,28 @@ pub fn license_text(store: &Store, server: &str, line_diffs: bool) -> anyhow::Re
                 &a.fingerprint[..a.fingerprint.len().min(16)]
             );
         }
+        if !decisions.is_empty() {
+            t.push_str(&decisions_text(&decisions));
+        }
     }
     Ok(t)
+}
+
+/// The audit trail of review decisions, as `license log` and `license show` print it.
+pub fn decisions_text(rows: &[crate::store::DecisionRow]) -> String {
+    let lines: Vec<crate::render::decisions::LogLine<'_>> = rows
+        .iter()
+        .map(|d| crate::render::decisions::LogLine {
+            server: &d.server,
+            decided_at: &d.decided_at,
+            decision: &d.decision,
+            source: &d.source,
+            actor: &d.actor,
+            fingerprint: &d.fingerprint,
+            version: d.version.as_deref(),
+            note: d.note.as_deref(),
+            url: d.comment_url.as_deref().or(d.pr_url.as_deref()),
+        })
+        .collect();
+    crate::render::decisions::log_text(&lines)
 }

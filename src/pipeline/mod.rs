@@ -11,6 +11,7 @@
 //! and never stops the others.
 
 pub mod advisory_lookup;
+pub mod decisions;
 pub mod outbox;
 pub mod plan;
 pub mod reminders;

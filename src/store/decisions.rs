@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{NewEmail, PrRecordState, ReviewKind, Store, now, ts};
+use super::{PrRecordState, ReviewKind, Store, now, ts};
 
 /// What was decided about a held review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,8 @@ pub struct DecisionRow {
 /// What a handled PR command (or a CLI/API decline) still owes on the forge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwedAction {
-    /// The comment id it answers, or `decision-<id>` for a decline made elsewhere.
+    /// The comment id it answers, or `<verdict>-<kind>-<fingerprint>` for a decision made with
+    /// the CLI or the API.
     pub key: String,
     pub pr_id: String,
     /// The reply to post (carrying the hidden marker of `key`), when one is owed.
@@ -172,37 +173,6 @@ impl Store {
             Verdict::Superseded => {}
         }
         Ok(id)
-    }
-
-    /// Record a decision on its own (the CLI and the API), with the owners' email and the reply
-    /// and close it owes on the PR, in one transaction. Returns the decision's id.
-    pub fn record_decision(
-        &self,
-        d: &NewDecision<'_>,
-        owed: Option<(&str, Option<&str>, bool)>,
-        email: Option<&NewEmail>,
-    ) -> anyhow::Result<i64> {
-        self.transaction(|tx| {
-            let id = Self::record_decision_tx(tx, d)?;
-            if let Some((pr_id, reply, close)) = owed {
-                let key = format!("decision-{id}");
-                Self::record_command_tx(
-                    tx,
-                    &NewCommand {
-                        server: d.server,
-                        key: &key,
-                        pr_id,
-                        outcome: d.verdict.as_str(),
-                        reply,
-                        close,
-                    },
-                )?;
-            }
-            if let Some(e) = email {
-                Self::enqueue_email(tx, e, None)?;
-            }
-            Ok(id)
-        })
     }
 
     /// When the pending review of `server` is about to become `fingerprint` and the text under

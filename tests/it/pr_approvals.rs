@@ -1,0 +1,277 @@
+//! The legal gate where reviewers work, end to end through the real binary on the GitHub and
+//! Azure DevOps stand-ins: a held license change is approved or declined by a comment on the
+//! rebuild PR, by an approver the forge names; anyone else's command changes nothing; every
+//! decision is in the audit trail; a comment edited after the decision does not count.
+
+use std::collections::BTreeMap;
+
+use crate::forge_support::azure::FakeAzure;
+use crate::forge_support::github::FakeGithub;
+use crate::forge_support::{BOT_LOGIN, Core, FakeForge, FakePr, FakePrState, TOKEN};
+use crate::support::{MIT, Repo, ServerSpec, Workspace, lockfile, server};
+
+const SERVER: &str = "weather";
+const TOKEN_ENV: &str = "UPKEEP_TEST_FORGE_TOKEN";
+
+/// A forge stand-in, the `[servers.mirror]` table pointing at it, and how that forge names
+/// the approver and someone else.
+trait Stand: FakeForge {
+    fn table(&self) -> String;
+    /// The approver as the config names them, and as the forge's API names them.
+    const APPROVER: (&'static str, &'static str);
+    const STRANGER: &'static str;
+}
+
+impl Stand for FakeGithub {
+    fn table(&self) -> String {
+        format!(
+            "forge = \"github\"\nrepo = \"acme/mirror\"\napi-url = {:?}\ntoken-env = \"{TOKEN_ENV}\"\nbase = \"main\"\npin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
+            self.server.url()
+        )
+    }
+    const APPROVER: (&'static str, &'static str) = ("github:cela-ada", "cela-ada");
+    const STRANGER: &'static str = "mallory";
+}
+
+impl Stand for FakeAzure {
+    fn table(&self) -> String {
+        format!(
+            "forge = \"azure-devops\"\nrepo = \"contoso/Mirror Project/mirror\"\nbase-url = {:?}\ntoken-env = \"{TOKEN_ENV}\"\nbase = \"main\"\npin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
+            self.server.url()
+        )
+    }
+    const APPROVER: (&'static str, &'static str) =
+        ("azure:ada@contoso.example", "Ada@contoso.example");
+    const STRANGER: &'static str = "mallory@contoso.example";
+}
+
+struct World<F> {
+    ws: Workspace,
+    up: Repo,
+    fake: F,
+}
+
+/// Upstream at v1.0.0 (MIT, pinned) and v1.1.0 with a use restriction added to the license;
+/// `[license] approvers` names the approver.
+fn world<F: Stand>() -> World<F> {
+    let mut ws = Workspace::new();
+    ws.env.push((TOKEN_ENV.into(), TOKEN.into()));
+    let mut up = Repo::new(&ws.path("upstream.git"));
+    let c1 = up.commit(
+        &[("LICENSE", Some(MIT)), ("src/a.py", Some("a = 1\n"))],
+        "Release 1.0.0",
+    );
+    up.tag("v1.0.0", c1);
+    relicense(&mut up, "v1.1.0");
+    let fake = F::start();
+    {
+        let mut s = fake.core().lock();
+        let pin = lockfile(&up.url(), "v1.0.0");
+        let files = BTreeMap::from([("upkeep.lock".to_string(), pin.into_bytes())]);
+        let id = s.put_commit(files, vec![], "Human", "human@example.com", "mirror pin");
+        s.refs.insert("main".into(), id);
+    }
+    ws.write_config(&[ServerSpec {
+        name: SERVER.into(),
+        upstream: up.url(),
+        mirror: String::new(),
+        pin_file: "upkeep.lock".into(),
+        pin_format: "lockfile".into(),
+        mirror_table: Some(fake.table()),
+    }]);
+    ws.edit_config(|c| format!("{c}\n[license]\napprovers = [{:?}]\n", F::APPROVER.0));
+    World { ws, up, fake }
+}
+
+fn relicense(up: &mut Repo, tag: &str) {
+    let c = up.commit(
+        &[(
+            "LICENSE",
+            Some(&format!(
+                "{MIT}\nCommercial use requires a paid license ({tag}).\n"
+            )),
+        )],
+        "relicense",
+    );
+    up.tag(tag, c);
+}
+
+fn sync(ws: &Workspace) -> serde_json::Value {
+    let (code, report) = ws.sync();
+    let s = server(&report, SERVER).clone();
+    assert_eq!(code, 0, "sync failed: {s}");
+    s
+}
+
+fn sync_full(ws: &Workspace) -> serde_json::Value {
+    let (code, report) = ws.sync_with(&["--full"]);
+    let s = server(&report, SERVER).clone();
+    assert_eq!(code, 0, "sync failed: {s}");
+    s
+}
+
+fn the_pr(core: &Core) -> FakePr {
+    core.lock().prs.last().cloned().expect("upkeep opened a PR")
+}
+
+/// upkeep's replies on the PR.
+fn replies(pr: &FakePr) -> Vec<String> {
+    pr.comments
+        .iter()
+        .filter(|c| c.author == BOT_LOGIN)
+        .map(|c| c.body.clone())
+        .collect()
+}
+
+fn log(ws: &Workspace) -> Vec<serde_json::Value> {
+    let out = ws.upkeep(&["license", "log", SERVER, "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+/// Held: a draft with the label; the body names the approver and the exact comment.
+fn held<F: Stand>(w: &World<F>) -> u64 {
+    let s = sync(&w.ws);
+    assert_eq!(s["status"], "held", "{s}");
+    let pr = the_pr(w.fake.core());
+    assert!(pr.draft, "held as a draft");
+    assert!(pr.labels.iter().any(|l| l == "license-review-required"));
+    assert!(pr.body.contains("/upkeep approve-license"), "{}", pr.body);
+    assert!(pr.body.contains("/upkeep decline-license <reason>"));
+    // The approver as configured (Markdown-escaped: `\@` renders as `@`).
+    assert!(
+        pr.body.contains(&F::APPROVER.0.replace('@', "\\@")),
+        "{}",
+        pr.body
+    );
+    pr.id
+}
+
+fn approver_comment_releases_the_hold<F: Stand>() {
+    let w = world::<F>();
+    let id = held(&w);
+    let core = w.fake.core();
+
+    // Someone who is not an approver: one reply naming who may decide, nothing recorded.
+    core.add_comment(id, F::STRANGER, "/upkeep approve-license trust me");
+    let s = sync(&w.ws);
+    assert_eq!(s["status"], "held", "{s}");
+    let pr = the_pr(core);
+    assert!(pr.draft);
+    let r = replies(&pr);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("may not decide"), "{}", r[0]);
+    assert!(r[0].contains(F::APPROVER.0.split('@').next().unwrap()));
+    assert!(log(&w.ws).is_empty(), "nothing recorded");
+    sync(&w.ws);
+    assert_eq!(replies(&the_pr(core)).len(), 1, "one reply per comment");
+
+    // The approver: released on this run, with the reply and the audit record.
+    core.add_comment(id, F::APPROVER.1, "/upkeep approve-license CELA-7 reviewed");
+    let s = sync(&w.ws);
+    assert_ne!(s["status"], "held", "{s}");
+    let pr = the_pr(core);
+    assert!(!pr.draft, "ready for review");
+    assert!(!pr.labels.iter().any(|l| l == "license-review-required"));
+    let r = replies(&pr);
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(r[1].contains("License change approved"), "{}", r[1]);
+    let entries = log(&w.ws);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let e = &entries[0];
+    assert_eq!(e["source"], "pr-comment");
+    assert_eq!(e["decision"], "approved");
+    assert_eq!(e["actor"], F::APPROVER.1);
+    assert_eq!(e["note"], "CELA-7 reviewed");
+    assert!(e["comment_url"].as_str().is_some_and(|u| !u.is_empty()));
+    assert!(
+        s["pull_request"]["draft"] == false,
+        "the run report shows it ready: {s}"
+    );
+
+    // The approver's comment edited after the decision: it counts as of nothing.
+    let approving = pr
+        .comments
+        .iter()
+        .find(|c| c.author == F::APPROVER.1)
+        .unwrap()
+        .id;
+    core.edit_comment(id, approving, "/upkeep decline-license changed my mind");
+    sync(&w.ws);
+    let pr = the_pr(core);
+    assert_eq!(pr.state, FakePrState::Open);
+    assert_eq!(
+        replies(&pr).len(),
+        2,
+        "no reply to an edit after the decision"
+    );
+    assert_eq!(log(&w.ws).len(), 1);
+}
+
+fn approver_decline_closes_the_pr_and_declines_the_version<F: Stand>() {
+    let mut w = world::<F>();
+    let id = held(&w);
+    let core = w.fake.core();
+    let emails_before = w.ws.emails().len();
+    core.add_comment(
+        id,
+        F::APPROVER.1,
+        "/upkeep decline-license GPL terms @legal #12",
+    );
+    let s = sync(&w.ws);
+    assert_ne!(s["status"], "held", "{s}");
+    let pr = the_pr(core);
+    assert_eq!(pr.state, FakePrState::Closed, "declined: closed");
+    let r = replies(&pr);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("License change declined"), "{}", r[0]);
+    assert!(r[0].contains("GPL terms"));
+    assert!(
+        !r[0].contains("@legal") && !r[0].contains("#12"),
+        "mentions neutralised"
+    );
+    let entries = log(&w.ws);
+    assert_eq!(entries[0]["decision"], "declined");
+    assert_eq!(entries[0]["note"], "GPL terms @legal #12");
+    let emails = w.ws.emails();
+    let declined: Vec<_> = emails[emails_before..]
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .filter(|t| t.contains("declined"))
+        .collect();
+    assert_eq!(declined.len(), 1, "the owners are emailed once");
+
+    // The version stays declined: no new PR, no second email.
+    let s = sync(&w.ws);
+    assert_eq!(s["status"], "up-to-date", "{s}");
+    let s = sync_full(&w.ws);
+    assert_eq!(s["pull_request"]["action"], "declined", "{s}");
+    assert_eq!(core.lock().prs.len(), 1);
+    assert_eq!(w.ws.emails().len(), emails.len());
+
+    // A newer release is proposed (and held again: its license changed too).
+    relicense(&mut w.up, "v1.2.0");
+    let s = sync(&w.ws);
+    assert_eq!(s["status"], "held", "{s}");
+    assert_eq!(core.lock().prs.len(), 2);
+}
+
+#[test]
+fn an_approver_comment_releases_the_hold_on_github() {
+    approver_comment_releases_the_hold::<FakeGithub>();
+}
+
+#[test]
+fn an_approver_comment_releases_the_hold_on_azure_devops() {
+    approver_comment_releases_the_hold::<FakeAzure>();
+}
+
+#[test]
+fn a_decline_by_comment_closes_the_pr_on_github() {
+    approver_decline_closes_the_pr_and_declines_the_version::<FakeGithub>();
+}
+
+#[test]
+fn a_decline_by_comment_closes_the_pr_on_azure_devops() {
+    approver_decline_closes_the_pr_and_declines_the_version::<FakeAzure>();
+}
