@@ -275,3 +275,179 @@ fn a_decline_by_comment_closes_the_pr_on_github() {
 fn a_decline_by_comment_closes_the_pr_on_azure_devops() {
     approver_decline_closes_the_pr_and_declines_the_version::<FakeAzure>();
 }
+
+const WEBHOOK_SECRET: &str = "test-webhook-secret-9a2e-0123456789abcdef";
+const APPROVALS_TOKEN: &str = "test-approvals-token-5b7d-0123456789abcdef";
+
+/// `upkeep serve` on this world, with the webhook secret and the approvals token; killed on drop.
+struct Serving {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve<F: Stand>(w: &World<F>) -> Serving {
+    let port = crate::support::free_port();
+    w.ws.edit_config(|c| {
+        format!(
+            "{c}\n[schedule]\ncron = \"0 0 1 1 *\"\ntimezone = \"UTC\"\n\n[service]\nlisten = \"127.0.0.1:{port}\"\n\
+             webhook-secret-env = \"UPKEEP_TEST_WEBHOOK_SECRET\"\napprovals-token-env = \"UPKEEP_TEST_APPROVALS_TOKEN\"\n"
+        )
+    });
+    let env = [
+        (
+            "UPKEEP_TEST_WEBHOOK_SECRET".to_string(),
+            WEBHOOK_SECRET.to_string(),
+        ),
+        (
+            "UPKEEP_TEST_APPROVALS_TOKEN".to_string(),
+            APPROVALS_TOKEN.to_string(),
+        ),
+    ];
+    let child = w.ws.spawn(&["serve"], &env);
+    let base = format!("http://127.0.0.1:{port}");
+    let s = Serving { child, base };
+    crate::support::wait::wait_for(
+        "the service to answer",
+        crate::support::wait::CEILING,
+        || client().get(format!("{}/healthz", s.base)).send().ok(),
+    );
+    s
+}
+
+fn client() -> reqwest::blocking::Client {
+    upkeep::http::install_crypto_provider();
+    reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+fn post_decision(s: &Serving, verdict: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut req = client()
+        .post(format!("{}/licenses/{SERVER}/{verdict}", s.base))
+        .body(body.to_string());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
+/// On GitHub, a signed `issue_comment` delivery syncs the server at once: the approver's
+/// comment releases the hold without waiting for the schedule. Then the API: the token is
+/// checked, and a decline by `POST /licenses/{server}/decline` closes the next held PR.
+#[test]
+fn the_webhook_releases_at_once_and_the_api_declines() {
+    let mut w = world::<FakeGithub>();
+    let id = held(&w);
+    let s = serve(&w);
+    let core = w.fake.core();
+    core.add_comment(id, FakeGithub::APPROVER.1, "/upkeep approve-license CELA-9");
+    let payload = serde_json::json!({
+        "action": "created",
+        "issue": { "number": id, "pull_request": { "url": "x" } },
+        "comment": { "body": "/upkeep approve-license CELA-9", "user": { "login": FakeGithub::APPROVER.1 } },
+        "repository": { "full_name": "acme/mirror" },
+    })
+    .to_string();
+    let deliver = |signature: &str| {
+        let r = client()
+            .post(format!("{}/webhooks/github", s.base))
+            .header("X-GitHub-Event", "issue_comment")
+            .header(
+                "X-GitHub-Delivery",
+                format!("{:08x}-0000-4000-8000-000000000001", std::process::id()),
+            )
+            .header("X-Hub-Signature-256", signature)
+            .body(payload.clone())
+            .send()
+            .unwrap();
+        r.status().as_u16()
+    };
+    let wrong = upkeep::service::auth::sign(b"not the secret", payload.as_bytes());
+    assert_eq!(
+        deliver(&wrong),
+        401,
+        "a wrongly signed delivery changes nothing"
+    );
+    let signed = upkeep::service::auth::sign(WEBHOOK_SECRET.as_bytes(), payload.as_bytes());
+    assert_eq!(deliver(&signed), 202);
+    // The run updates the PR in steps (draft flag, labels): wait for the whole of it.
+    crate::support::wait::wait_for(
+        "the PR to be released",
+        crate::support::wait::CEILING,
+        || {
+            let pr = the_pr(core);
+            (!pr.draft && !pr.labels.iter().any(|l| l == "license-review-required")).then_some(())
+        },
+    );
+    let pr = the_pr(core);
+    assert!(!pr.labels.iter().any(|l| l == "license-review-required"));
+    assert!(
+        replies(&pr)
+            .iter()
+            .any(|r| r.contains("License change approved"))
+    );
+
+    // The API: no token or a wrong one is refused before anything is read.
+    let body = r#"{"by": "Legal Lee", "note": "terms unacceptable"}"#;
+    assert_eq!(post_decision(&s, "decline", None, body).0, 401);
+    assert_eq!(
+        post_decision(
+            &s,
+            "decline",
+            Some("wrong-token-0123456789abcdef0123456789"),
+            body
+        )
+        .0,
+        401
+    );
+    let (code, text) = post_decision(&s, "approve", Some(APPROVALS_TOKEN), body);
+    assert_eq!(code, 409, "nothing waits for review now: {text}");
+    assert_eq!(
+        post_decision(&s, "decline", Some(APPROVALS_TOKEN), r#"{"by": "x"}"#).0,
+        400,
+        "a decline needs a reason"
+    );
+
+    // A newer release with another license text is held; the API declines it.
+    relicense(&mut w.up, "v1.2.0");
+    // The webhook's run may still hold the lease for a moment (the outbox drain): retry.
+    let r = crate::support::wait::wait_for(
+        "a sync after the webhook's run",
+        crate::support::wait::CEILING,
+        || {
+            let (code, report) = w.ws.sync();
+            (code == 0).then(|| server(&report, SERVER).clone())
+        },
+    );
+    assert_eq!(r["status"], "held", "{r}");
+    let (code, text) = post_decision(&s, "decline", Some(APPROVALS_TOKEN), body);
+    assert_eq!(code, 200, "{text}");
+    sync(&w.ws);
+    let pr = the_pr(core);
+    assert_eq!(pr.state, FakePrState::Closed);
+    assert!(
+        replies(&pr)
+            .iter()
+            .any(|r| r.contains("terms unacceptable"))
+    );
+    let entries = log(&w.ws);
+    let sources: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["source"].as_str().unwrap(),
+                e["decision"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(sources, [("pr-comment", "approved"), ("api", "declined")]);
+}
