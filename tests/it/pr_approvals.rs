@@ -451,3 +451,82 @@ fn the_webhook_releases_at_once_and_the_api_declines() {
         .collect();
     assert_eq!(sources, [("pr-comment", "approved"), ("api", "declined")]);
 }
+
+/// `sync --now` with a failpoint armed; true when the process was killed there.
+fn crash_at<F: Stand>(w: &World<F>, point: &str) -> bool {
+    let out = assert_cmd::Command::cargo_bin("upkeep")
+        .unwrap()
+        .args(["sync", "--now", "--json", "--config"])
+        .arg(w.ws.config_path())
+        .env("UPKEEP_FAILPOINT", point)
+        .env("UPKEEP_LOG", "warn")
+        .envs(w.ws.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .unwrap();
+    match out.status.code() {
+        None => true,
+        Some(code) => panic!(
+            "the run did not reach {point} (exit {code}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+/// A decision by comment survives a SIGKILL between reading the comment and recording it,
+/// between recording it and replying, and between replying and recording the reply: after the
+/// next run there is exactly one decision and exactly one reply to the comment.
+fn a_crash_loses_no_decision_and_doubles_no_reply<F: Stand>(decline: bool) {
+    for point in ["commands-read", "commands-recorded", "command-reply-posted"] {
+        let w = world::<F>();
+        let id = held(&w);
+        let core = w.fake.core();
+        let command = if decline {
+            "/upkeep decline-license not for us"
+        } else {
+            "/upkeep approve-license CELA-3"
+        };
+        let comment = core.add_comment(id, F::APPROVER.1, command);
+        assert!(crash_at(&w, point), "killed at {point}");
+        sync(&w.ws);
+        sync(&w.ws);
+        let pr = the_pr(core);
+        let marker = format!("<!-- upkeep:reply:{comment}");
+        let answers = replies(&pr)
+            .into_iter()
+            .filter(|r| r.contains(&marker))
+            .count();
+        assert_eq!(
+            answers,
+            1,
+            "one reply after a crash at {point}: {:?}",
+            pr.texts()
+        );
+        let entries = log(&w.ws);
+        assert_eq!(
+            entries.len(),
+            1,
+            "one decision after a crash at {point}: {entries:?}"
+        );
+        if decline {
+            assert_eq!(pr.state, FakePrState::Closed, "{point}");
+            let declined =
+                w.ws.emails()
+                    .iter()
+                    .filter(|p| std::fs::read_to_string(p).unwrap().contains("declined"))
+                    .count();
+            assert_eq!(declined, 1, "one email after a crash at {point}");
+        } else {
+            assert!(!pr.draft, "released after a crash at {point}");
+        }
+    }
+}
+
+#[test]
+fn an_approval_by_comment_survives_a_crash() {
+    a_crash_loses_no_decision_and_doubles_no_reply::<FakeGithub>(false);
+}
+
+#[test]
+fn a_decline_by_comment_survives_a_crash() {
+    a_crash_loses_no_decision_and_doubles_no_reply::<FakeAzure>(true);
+}
