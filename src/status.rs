@@ -51,6 +51,35 @@ pub struct ServerStatus {
     pub warnings: Vec<String>,
     /// The last advisory check; None when advisories were never looked up for the server.
     pub advisories: Option<AdvisoryStatus>,
+    /// The license review waiting for a decision, and for how long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license_review: Option<PendingReview>,
+}
+
+/// A license review waiting for a decision, as `status` shows it.
+#[derive(Debug, Serialize)]
+pub struct PendingReview {
+    pub fingerprint: String,
+    /// When this license text started waiting (RFC 3339).
+    pub since: String,
+    /// Whole hours it has waited.
+    pub age_hours: i64,
+}
+
+fn pending_review(store: &Store, server: &str) -> anyhow::Result<Option<PendingReview>> {
+    let Some((fingerprint, since)) =
+        store.pending_since(crate::store::ReviewKind::License, server)?
+    else {
+        return Ok(None);
+    };
+    let age_hours = chrono::DateTime::parse_from_rfc3339(&since)
+        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_hours())
+        .unwrap_or(0);
+    Ok(Some(PendingReview {
+        fingerprint,
+        since,
+        age_hours,
+    }))
 }
 
 /// The advisories of the pinned release, as `status` shows them.
@@ -139,6 +168,7 @@ pub fn collect(config: &ValidConfig, store: &Store) -> anyhow::Result<StatusDoc>
             consecutive_failures: st.as_ref().map_or(0, |s| s.consecutive_failures),
             warnings: store.forge_warnings(&s.name)?,
             advisories: advisory_status(store, &s.name)?,
+            license_review: pending_review(store, &s.name)?,
         });
     }
     Ok(StatusDoc {
@@ -186,6 +216,13 @@ pub fn table(doc: &StatusDoc) -> String {
         );
         if let Some(r) = &s.hold_reason {
             let _ = writeln!(t, "    held: {r}");
+        }
+        if let Some(p) = &s.license_review {
+            let _ = writeln!(
+                t,
+                "    license review pending for {}h (since {}; `upkeep license show {}`)",
+                p.age_hours, p.since, s.name
+            );
         }
         match &s.advisories {
             Some(a) if a.state == "vulnerable" => {

@@ -138,6 +138,14 @@ fn held<F: Stand>(w: &World<F>) -> u64 {
     assert!(pr.labels.iter().any(|l| l == "license-review-required"));
     assert!(pr.body.contains("/upkeep approve-license"), "{}", pr.body);
     assert!(pr.body.contains("/upkeep decline-license <reason>"));
+    let out = w.ws.upkeep(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let review = &status["servers"][0]["license_review"];
+    assert!(
+        review["since"].is_string(),
+        "status shows the pending review: {status}"
+    );
+    assert_eq!(review["age_hours"], 0);
     // The approver as configured (Markdown-escaped: `\@` renders as `@`).
     assert!(
         pr.body.contains(&F::APPROVER.0.replace('@', "\\@")),
@@ -188,6 +196,9 @@ fn approver_comment_releases_the_hold<F: Stand>() {
         s["pull_request"]["draft"] == false,
         "the run report shows it ready: {s}"
     );
+    let d = &s["license"]["decisions"][0];
+    assert_eq!(d["source"], "pr-comment", "the report's decisions: {s}");
+    assert_eq!(d["actor"], F::APPROVER.1);
 
     // The approver's comment edited after the decision: it counts as of nothing.
     let approving = pr
