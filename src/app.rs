@@ -16,8 +16,9 @@ use crate::config::{self, ValidConfig};
 use crate::deps::{Deps, forge_for, open_store};
 use crate::exit;
 use crate::forge::Access;
+use crate::pipeline::decisions::Outcome;
 use crate::pipeline::{self, RunError, RunOptions};
-use crate::store::ReviewKind;
+use crate::store::{ReviewKind, Source, Verdict};
 
 /// `writeln!` for text people read: control characters from upstream text shown escaped.
 macro_rules! outln {
@@ -356,6 +357,8 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
         LicenseCommand::Approve { server, by, note } => {
             approve(config, ReviewKind::License, &server, &by, note.as_deref())
         }
+        LicenseCommand::Decline { server, by, reason } => decline(config, &server, &by, &reason),
+        LicenseCommand::Log { server, json } => license_log(config, server.as_deref(), json),
         LicenseCommand::Show { server, line_diffs } => {
             if config.server(&server).is_none() {
                 errln!("error: unknown server `{server}`");
@@ -405,15 +408,81 @@ fn approve(
         ReviewKind::Mcp => "MCP surface change",
     };
     let store = open_store(config)?;
-    let Some((fingerprint, _)) = store.pending(kind, server)? else {
+    let request = crate::pipeline::decisions::Request {
+        kind,
+        verdict: Verdict::Approved,
+        source: Source::Cli,
+        by,
+        note,
+    };
+    let server_config = config.server(server).unwrap_or_else(|| unreachable!());
+    let Outcome::Recorded { fingerprint } =
+        crate::pipeline::decisions::decide(&store, server_config, request)?
+    else {
         eprintln!("error: {server} has no {what} waiting for review");
         return Ok(exit::FAILED);
     };
-    store.approve(kind, server, &fingerprint, by, note)?;
     writeln!(
         std::io::stdout().lock(),
         "Approved the {what} of {server} (fingerprint {}) by {by}.\nThe next sync marks the rebuild PR ready for review unless something else holds it.",
         &fingerprint[..fingerprint.len().min(16)]
+    )?;
+    Ok(exit::OK)
+}
+
+/// Decline the pending license review of `server`: recorded with the reason; the next run
+/// closes the PR with a reply, and the version is not proposed again.
+fn decline(config: &ValidConfig, server: &str, by: &str, reason: &str) -> anyhow::Result<i32> {
+    let Some(server_config) = config.server(server) else {
+        errln!("error: unknown server `{server}`");
+        return Ok(exit::CONFIG);
+    };
+    if reason.trim().is_empty() {
+        errln!("error: --reason must say why (it is shown on the PR and to the owners)");
+        return Ok(exit::CONFIG);
+    }
+    let store = open_store(config)?;
+    let request = crate::pipeline::decisions::Request {
+        kind: ReviewKind::License,
+        verdict: Verdict::Declined,
+        source: Source::Cli,
+        by,
+        note: Some(reason.trim()),
+    };
+    let Outcome::Recorded { fingerprint } =
+        crate::pipeline::decisions::decide(&store, server_config, request)?
+    else {
+        errln!("error: {server} has no license change waiting for review");
+        return Ok(exit::FAILED);
+    };
+    let mut out = std::io::stdout().lock();
+    outln!(
+        out,
+        "Declined the license change of {server} (fingerprint {}) by {by}.\nThe next sync closes the rebuild PR with your reason; that version is not proposed again, a newer release is.",
+        &fingerprint[..fingerprint.len().min(16)]
+    )?;
+    Ok(exit::OK)
+}
+
+/// `license log`: the audit trail of review decisions.
+fn license_log(config: &ValidConfig, server: Option<&str>, json: bool) -> anyhow::Result<i32> {
+    if let Some(name) = server
+        && config.server(name).is_none()
+    {
+        errln!("error: unknown server `{name}`");
+        return Ok(exit::CONFIG);
+    }
+    let store = open_store(config)?;
+    let rows = store.decisions(server)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+        return Ok(exit::OK);
+    }
+    write!(
+        out,
+        "{}",
+        crate::term::sanitize(&crate::status::decisions_text(&rows))
     )?;
     Ok(exit::OK)
 }

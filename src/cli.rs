@@ -145,6 +145,25 @@ pub enum LicenseCommand {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Record that the pending license change of SERVER was declined: the rebuild PR is closed
+    /// with a reply giving the reason, the version is never proposed again, the owners are emailed
+    Decline {
+        server: String,
+        /// Who declined it (recorded and shown on the PR)
+        #[arg(long)]
+        by: String,
+        /// Why (shown on the PR and in the owners' email)
+        #[arg(long)]
+        reason: String,
+    },
+    /// The review decisions (approved, declined, superseded) of SERVER, or of every server:
+    /// source (cli, api, pr-comment), actor, time, note, license text, PR or comment URL
+    Log {
+        server: Option<String>,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the license files, verdict, decisions and pending change of SERVER: the change as
     /// SPDX expressions, the non-standard words, every declaration, parameters and notes
     Show {

@@ -3,6 +3,7 @@
 //! first and the cut is said in the body. The license change's own screens are in [`license`].
 
 pub mod chat;
+pub mod decisions;
 pub mod license;
 
 mod review;
@@ -43,6 +44,8 @@ pub struct RebuildView<'a> {
     /// The release channels looked up, with their cross-check findings.
     pub channels: &'a [crate::report::ChannelReport],
     pub run_id: i64,
+    /// Who may decide a held license review on the PR (none: the CLI only).
+    pub approvers: &'a [crate::config::license::Approver],
 }
 
 /// A recorded approval of the license change, as the PR body states it.
@@ -491,17 +494,28 @@ fn pr_head(v: &RebuildView<'_>) -> String {
         review::mcp_banner(&mut head, v.server, m);
     }
     if let Some(l) = v.license.filter(|l| v.license_held && l.analysis.is_some()) {
-        head.push_str(&license::pr_banner(l, v.server, &v.new.version));
+        head.push_str(&license::pr_banner(
+            l,
+            v.server,
+            &v.new.version,
+            v.approvers,
+        ));
     } else if v.license_held {
         let reason = v
             .license
             .map_or("the license changed", |l| l.reason.as_str());
+        let how = if v.approvers.is_empty() {
+            format!(
+                "{DRAFT_UNTIL} `upkeep license approve {} --by <name>` records an approval.",
+                v.server
+            )
+        } else {
+            decisions::pr_how_to_decide(v.server, &v.new.version, v.approvers, DRAFT_UNTIL)
+        };
         let _ = writeln!(
             head,
-            "> ⛔ **Blocked: license change needs CELA review.** {}. {DRAFT_UNTIL} \
-             `upkeep license approve {} --by <name>` records an approval.\n",
+            "> ⛔ **Blocked: license change needs CELA review.** {}. {how}\n",
             md_escape(reason),
-            v.server
         );
     } else if let Some(a) = v.approval {
         let _ = writeln!(head, "{}", approved_line("License change", a));
@@ -838,16 +852,11 @@ pub fn license_email_with_attachments(
          upkeep has held the rebuild until the change is reviewed.",
         v.server, v.new.version
     );
+    let steps_after = decisions::email_steps(v.server, &v.new.version, v.approvers);
     let steps = [
         "Send this email and its attachments to CELA for review.".to_string(),
-        format!(
-            "If approved:  upkeep license approve {} --by \"<your name>\" --note \"<CELA ticket>\"\n     The rebuild PR then becomes ready for review.",
-            v.server
-        ),
-        format!(
-            "If not approved: close the rebuild PR; upkeep will not propose {} again.",
-            v.new.version
-        ),
+        steps_after[0].clone(),
+        steps_after[1].clone(),
     ];
     let pins = format!(
         "Pinned: {} ({})   Proposed: {} ({})",
@@ -1192,6 +1201,7 @@ mod tests {
             ),
             channels: &[],
             run_id: 1,
+            approvers: &[],
         };
         // Code spans (the pin table's refs) are not linked by either forge; the upstream's and
         // the PR's URLs come from the config and the forge, and are meant to link.
@@ -1269,6 +1279,7 @@ mod tests {
             release_notes: None,
             channels: &[],
             run_id: 1,
+            approvers: &[],
         };
         for limit in [4_000, 65_536] {
             let body = pr_body(&v, limit);

@@ -301,6 +301,23 @@ pub struct LicenseReport {
     /// Set when an approval released a review-required verdict.
     pub approved_by: Option<String>,
     pub files: Vec<serde_json::Value>,
+    /// The decisions recorded about this license text (approved, declined, superseded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<DecisionReport>,
+}
+
+/// One recorded decision about a license text, as the run report shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DecisionReport {
+    pub decision: String,
+    /// `cli`, `api`, `pr-comment` or `upkeep` (a supersession).
+    pub source: String,
+    pub actor: String,
+    pub decided_at: String,
+    pub note: Option<String>,
+    pub fingerprint: String,
+    pub pr_url: Option<String>,
+    pub comment_url: Option<String>,
 }
 
 /// The MCP surface gate's answer for a release whose surface has findings at the `hold-on`

@@ -51,6 +51,35 @@ pub struct ServerStatus {
     pub warnings: Vec<String>,
     /// The last advisory check; None when advisories were never looked up for the server.
     pub advisories: Option<AdvisoryStatus>,
+    /// The license review waiting for a decision, and for how long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license_review: Option<PendingReview>,
+}
+
+/// A license review waiting for a decision, as `status` shows it.
+#[derive(Debug, Serialize)]
+pub struct PendingReview {
+    pub fingerprint: String,
+    /// When this license text started waiting (RFC 3339).
+    pub since: String,
+    /// Whole hours it has waited.
+    pub age_hours: i64,
+}
+
+fn pending_review(store: &Store, server: &str) -> anyhow::Result<Option<PendingReview>> {
+    let Some((fingerprint, since)) =
+        store.pending_since(crate::store::ReviewKind::License, server)?
+    else {
+        return Ok(None);
+    };
+    let age_hours = chrono::DateTime::parse_from_rfc3339(&since)
+        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_hours())
+        .unwrap_or(0);
+    Ok(Some(PendingReview {
+        fingerprint,
+        since,
+        age_hours,
+    }))
 }
 
 /// The advisories of the pinned release, as `status` shows them.
@@ -139,6 +168,7 @@ pub fn collect(config: &ValidConfig, store: &Store) -> anyhow::Result<StatusDoc>
             consecutive_failures: st.as_ref().map_or(0, |s| s.consecutive_failures),
             warnings: store.forge_warnings(&s.name)?,
             advisories: advisory_status(store, &s.name)?,
+            license_review: pending_review(store, &s.name)?,
         });
     }
     Ok(StatusDoc {
@@ -186,6 +216,13 @@ pub fn table(doc: &StatusDoc) -> String {
         );
         if let Some(r) = &s.hold_reason {
             let _ = writeln!(t, "    held: {r}");
+        }
+        if let Some(p) = &s.license_review {
+            let _ = writeln!(
+                t,
+                "    license review pending for {}h (since {}; `upkeep license show {}`)",
+                p.age_hours, p.since, s.name
+            );
         }
         match &s.advisories {
             Some(a) if a.state == "vulnerable" => {
@@ -356,17 +393,24 @@ pub fn license_text(store: &Store, server: &str, line_diffs: bool) -> anyhow::Re
             let _ = writeln!(
                 t,
                 "\napprove with: upkeep license approve {server} --by \"<name>\" --note \"<CELA ticket>\"\n\
-                 decline by closing the rebuild PR: upkeep will not propose that version again"
+                 decline with: upkeep license decline {server} --by \"<name>\" --reason \"<why>\" \
+                 (or close the rebuild PR): upkeep will not propose that version again"
             );
         }
         None => {
             let _ = writeln!(t, "{server}: no license review pending");
         }
     }
-    let approvals = store.approvals(server)?;
-    if !approvals.is_empty() {
+    let decisions = store.decisions(Some(server))?;
+    // Approvals recorded before the audit trail existed have no decision row.
+    let legacy: Vec<_> = store
+        .approvals(server)?
+        .into_iter()
+        .filter(|a| !decisions.iter().any(|d| d.fingerprint == a.fingerprint))
+        .collect();
+    if !decisions.is_empty() || !legacy.is_empty() {
         let _ = writeln!(t, "\ndecisions:");
-        for a in approvals {
+        for a in legacy {
             let _ = writeln!(
                 t,
                 "  {} approved by {} ({}) {}",
@@ -376,6 +420,28 @@ pub fn license_text(store: &Store, server: &str, line_diffs: bool) -> anyhow::Re
                 &a.fingerprint[..a.fingerprint.len().min(16)]
             );
         }
+        if !decisions.is_empty() {
+            t.push_str(&decisions_text(&decisions));
+        }
     }
     Ok(t)
+}
+
+/// The audit trail of review decisions, as `license log` and `license show` print it.
+pub fn decisions_text(rows: &[crate::store::DecisionRow]) -> String {
+    let lines: Vec<crate::render::decisions::LogLine<'_>> = rows
+        .iter()
+        .map(|d| crate::render::decisions::LogLine {
+            server: &d.server,
+            decided_at: &d.decided_at,
+            decision: &d.decision,
+            source: &d.source,
+            actor: &d.actor,
+            fingerprint: &d.fingerprint,
+            version: d.version.as_deref(),
+            note: d.note.as_deref(),
+            url: d.comment_url.as_deref().or(d.pr_url.as_deref()),
+        })
+        .collect();
+    crate::render::decisions::log_text(&lines)
 }

@@ -408,7 +408,7 @@ fn comment_on_pr<F: FakeForge>() {
         .comment_pr(&id, "The upstream license changed; CELA review requested.")
         .unwrap();
     assert_eq!(
-        fake.core().pr(id.parse().unwrap()).comments,
+        fake.core().pr(id.parse().unwrap()).texts(),
         vec!["The upstream license changed; CELA review requested."]
     );
     assert!(matches!(
@@ -645,8 +645,77 @@ fn a_lost_answer_is_confirmed_not_resent<F: FakeForge>() {
     };
     fake.core().lose_answer("POST", comments, 502, 1);
     forge.comment_pr(&pr.id, "a note").unwrap();
-    assert_eq!(fake.core().pr(pr.id.parse().unwrap()).comments, ["a note"]);
+    assert_eq!(fake.core().pr(pr.id.parse().unwrap()).texts(), ["a note"]);
     assert_eq!(posts(comments), 1, "the comment was not sent again");
+}
+
+/// A PR's comments with their authors as the forge names them, oldest first; reading again with
+/// the cursor costs one request, and on GitHub an unchanged list is a 304 (or a `since` query
+/// that returns only what changed). Closing a PR closes it, and closing it again is no error.
+fn pr_comments_and_close<F: FakeForge>() {
+    use upkeep::forge::CommentsRead;
+    let (fake, forge, id) = with_open_pr::<F>();
+    let n: u64 = id.parse().unwrap();
+    fake.core()
+        .add_comment(n, "ada", "/upkeep approve-license CELA-1");
+    forge.comment_pr(&id, "a note from upkeep").unwrap();
+    let CommentsRead::Read { comments, cursor } = forge.pr_comments(&id, None).unwrap() else {
+        panic!("a first read reads");
+    };
+    let seen: Vec<(&str, &str)> = comments
+        .iter()
+        .map(|c| (c.author.as_str(), c.body.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("ada", "/upkeep approve-license CELA-1"),
+            (forge_support::BOT_LOGIN, "a note from upkeep")
+        ]
+    );
+    assert!(
+        comments
+            .iter()
+            .all(|c| !c.created_at.is_empty() && !c.url.is_empty())
+    );
+    fake.core().clear_requests();
+    let mut reads = 0;
+    let mut cursor = cursor;
+    // The cursor settles within two reads; then an unchanged list is one request each time.
+    for _ in 0..3 {
+        match forge.pr_comments(&id, cursor.as_deref()).unwrap() {
+            CommentsRead::Unchanged => {}
+            CommentsRead::Read { cursor: c, .. } => cursor = c,
+        }
+        reads += 1;
+    }
+    let requests = fake.core().requests();
+    assert_eq!(requests.len(), reads, "one request per read");
+    if F::KIND == "github" {
+        assert!(
+            matches!(
+                forge.pr_comments(&id, cursor.as_deref()).unwrap(),
+                CommentsRead::Unchanged
+            ),
+            "an unchanged list is a 304"
+        );
+        assert!(requests.iter().all(|r| r.query.contains("since=")));
+        fake.core().add_comment(n, "bob", "later");
+        let CommentsRead::Read { comments, .. } =
+            forge.pr_comments(&id, cursor.as_deref()).unwrap()
+        else {
+            panic!("a new comment changes the list");
+        };
+        assert!(
+            comments
+                .iter()
+                .any(|c| c.body == "later" && c.author == "bob")
+        );
+        assert!(comments.len() < 4, "only what changed since: {comments:?}");
+    }
+    forge.close_pr(&id).unwrap();
+    assert_eq!(fake.core().pr(n).state, FakePrState::Closed);
+    forge.close_pr(&id).unwrap();
 }
 
 macro_rules! for_both_forges {
@@ -679,6 +748,7 @@ for_both_forges!(
     check_access_and_unknown_repo,
     token_never_in_errors,
     a_lost_answer_is_confirmed_not_resent,
+    pr_comments_and_close,
 );
 
 /// The shared client against a live server: metrics per host and status, and the ETag cache.

@@ -171,6 +171,7 @@ fn assert_screens(name: &str, up: &Upstream, old: &Tree, new: &Tree) {
         release_notes: None,
         channels: &[],
         run_id: 42,
+        approvers: &[],
     };
     let github = render::pr_body(&view, 65_536);
     let azure = render::pr_body(&view, 4_000);

@@ -617,6 +617,7 @@ mod snapshots {
             release_notes: None,
             channels: &[],
             run_id: 7,
+            approvers: &[],
         };
         render::license_email(
             &view,

@@ -14,7 +14,7 @@ mod advisories;
 mod chat;
 pub mod diag;
 mod email;
-mod license;
+pub mod license;
 mod mcp;
 mod raw;
 mod schedule;

@@ -43,6 +43,7 @@ pub struct RawService {
     pub server_timeout: Option<S<String>>,
     pub grace_period: Option<S<String>>,
     pub max_rate_limit_wait: Option<S<String>>,
+    pub approvals_token_env: Option<S<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +75,8 @@ pub struct ServiceConfig {
     /// The most one run waits for rate limits, all its requests together; past it a
     /// rate-limited request fails its server at once (the others go on).
     pub max_rate_limit_wait: Duration,
+    /// Bearer token for `POST /licenses/{server}/approve|decline` (none: refused, 403).
+    pub approvals_token: SecretRef,
 }
 
 /// Who may read the service's status (`/status`, `/events`).
@@ -184,6 +187,7 @@ pub fn validate(raw: Option<RawService>, d: &mut Diagnostics<'_>) -> ServiceConf
             "max-rate-limit-wait",
             DEFAULT_MAX_RATE_LIMIT_WAIT,
         ),
+        approvals_token: secret_ref(d, s.approvals_token_env.as_ref(), None, "approvals-token"),
     }
 }
 

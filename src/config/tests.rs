@@ -424,3 +424,36 @@ fn every_wrong_per_host_value_is_reported() {
         );
     }
 }
+
+#[test]
+fn approvers_are_checked_and_a_servers_list_replaces_the_global_one() {
+    use crate::config::license::Approver;
+    let src = format!(
+        "{GOOD}\n[servers.license]\napprovers = [\"azure:cela@example.com\"]\n\n\
+         [license]\napprovers = [\"github:ada\", \"ada\", \"gitlab:bob\", \"github:-x\"]\n"
+    );
+    let errs = check(&src).unwrap_err();
+    assert_eq!(errs.len(), 3, "{errs:?}");
+    assert!(
+        errs.iter().all(|e| e.ends_with("[invalid-approver]")),
+        "{errs:?}"
+    );
+    assert!(
+        errs[0].contains("`ada` is not `github:<login>`"),
+        "{errs:?}"
+    );
+    let ok = format!(
+        "{GOOD}\n[servers.license]\napprovers = [\"azure:cela@example.com\"]\n\n\
+         [license]\napprovers = [\"github:ada\"]\n"
+    );
+    let c = check(&ok).unwrap();
+    assert_eq!(c.license.approvers, [Approver::Github("ada".into())]);
+    assert_eq!(
+        c.servers[0].license.approvers,
+        [Approver::Azure("cela@example.com".into())],
+        "the server's list replaces the global one"
+    );
+    let inherit = format!("{GOOD}\n[license]\napprovers = [\"github:ada\"]\n");
+    let c = check(&inherit).unwrap();
+    assert_eq!(c.servers[0].license.approvers, c.license.approvers);
+}

@@ -17,8 +17,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    Access, BaseFile, BranchState, CommitSummary, CommitWrite, Forge, ForgeError, ForgeResult,
-    PrInfo, PrRequest, PrState, send_or_confirm,
+    Access, BaseFile, BranchState, CommentsRead, CommitSummary, CommitWrite, Forge, ForgeError,
+    ForgeResult, PrComment, PrInfo, PrRequest, PrState, send_or_confirm,
 };
 use crate::http::{Auth, HttpClient, HttpSettings, Pool, Request, Response, build_url};
 use crate::secret::Secret;
@@ -737,6 +737,64 @@ impl Forge for AzureForge {
         )
     }
 
+    /// "Pull Request Threads - List": every thread with its comments (the API has no
+    /// conditional read or `since`, so the cursor is unused and each read is one request). The
+    /// service's own `system` comments and deleted ones are left out.
+    fn pr_comments(&self, id: &str, _cursor: Option<&str>) -> ForgeResult<CommentsRead> {
+        let threads: List<Thread> =
+            self.get(self.repo_url(&["pullrequests", id, "threads"], &[])?)?;
+        let pr_url = id
+            .parse::<u64>()
+            .map(|n| self.web_url(n))
+            .unwrap_or_default();
+        let mut comments = Vec::new();
+        for t in threads.value.iter().filter(|t| !t.is_deleted) {
+            for c in &t.comments {
+                if c.is_deleted || c.comment_type.as_deref() == Some("system") {
+                    continue;
+                }
+                let created = c.published_date.clone().unwrap_or_default();
+                comments.push(PrComment {
+                    id: format!("{}-{}", t.id, c.id),
+                    author: c
+                        .author
+                        .as_ref()
+                        .and_then(|a| a.unique_name.clone())
+                        .unwrap_or_default(),
+                    body: c.content.clone().unwrap_or_default(),
+                    updated_at: c
+                        .last_updated_date
+                        .clone()
+                        .unwrap_or_else(|| created.clone()),
+                    created_at: created,
+                    url: format!("{pr_url}?discussionId={}", t.id),
+                });
+            }
+        }
+        comments.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        Ok(CommentsRead::Read {
+            comments,
+            cursor: None,
+        })
+    }
+
+    /// "Pull Requests - Update" with `status: abandoned`, Azure DevOps' close without merge.
+    fn close_pr(&self, id: &str) -> ForgeResult<()> {
+        let url = self.repo_url(&["pullrequests", id], &[])?;
+        send_or_confirm(
+            "abandon the PR",
+            || {
+                let _: serde_json::Value = self.send(
+                    Method::PATCH,
+                    url.clone(),
+                    &json!({ "status": "abandoned" }),
+                )?;
+                Ok(())
+            },
+            || Ok((self.pull(id)?.status == "abandoned").then_some(())),
+        )
+    }
+
     /// Reads the repository, then asks the security API whether the caller has GenericContribute
     /// (push) on it (`_apis/permissions/{git namespace}/4?tokens=repoV2/{project}/{repo}`), then
     /// checks that the base branch exists.
@@ -882,14 +940,37 @@ struct Label {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Thread {
     #[serde(default)]
+    id: u64,
+    #[serde(default)]
     comments: Vec<ThreadComment>,
+    #[serde(default)]
+    is_deleted: bool,
+}
+
+/// A comment of a thread ("Pull Request Threads - List", `Comment`): `author` is an
+/// IdentityRef whose `uniqueName` is the sign-in name (usually the email); `commentType` is
+/// `text`, `system` (the service's own notes: votes, pushes) or `codeChange`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ThreadComment {
+    #[serde(default)]
+    id: u64,
+    content: Option<String>,
+    author: Option<CommentAuthor>,
+    published_date: Option<String>,
+    last_updated_date: Option<String>,
+    comment_type: Option<String>,
+    #[serde(default)]
+    is_deleted: bool,
 }
 
 #[derive(Deserialize)]
-struct ThreadComment {
-    content: Option<String>,
+#[serde(rename_all = "camelCase")]
+struct CommentAuthor {
+    unique_name: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -13,14 +13,18 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    Access, BaseFile, BranchState, CommitSummary, CommitWrite, Forge, ForgeError, ForgeResult,
-    PrInfo, PrRequest, PrState, send_or_confirm,
+    Access, BaseFile, BranchState, CommentsRead, CommitSummary, CommitWrite, Forge, ForgeError,
+    ForgeResult, PrComment, PrInfo, PrRequest, PrState, send_or_confirm,
 };
 use crate::http::{Auth, HttpClient, HttpSettings, Pool, Request, build_url};
 use crate::secret::Secret;
 
 /// GitHub rejects pull request bodies (and comments) longer than this many characters.
 pub const GITHUB_BODY_LIMIT: usize = 65_536;
+
+/// At most this many pages of 100 comments are read in one go: a PR with more is not one
+/// upkeep's reviewers discuss on; the newest changes come first through `since`.
+const COMMENT_PAGES: u32 = 20;
 
 /// Where the mirror lives on GitHub and how to talk to it.
 #[derive(Debug, Clone)]
@@ -673,6 +677,77 @@ impl Forge for GithubForge {
         )
     }
 
+    /// "List issue comments" of the PR (a PR is an issue), oldest first. The cursor is the
+    /// newest `updated_at` seen and the ETag of that query: the next read asks `since` it (only
+    /// comments created or edited at or after it) with `If-None-Match`, so an unchanged list
+    /// costs one `304` (GitHub documents conditional requests under "Best practices for using
+    /// the REST API", and a 304 does not count against the rate limit).
+    fn pr_comments(&self, id: &str, cursor: Option<&str>) -> ForgeResult<CommentsRead> {
+        let (since, etag) =
+            cursor
+                .and_then(|c| c.split_once('\n'))
+                .map_or((None, None), |(s, e)| {
+                    (
+                        Some(s).filter(|s| !s.is_empty()),
+                        Some(e).filter(|e| !e.is_empty()),
+                    )
+                });
+        let mut comments = Vec::new();
+        let mut first_etag = None;
+        for page in 1..=COMMENT_PAGES {
+            let page_text = page.to_string();
+            let mut query = vec![("per_page", "100"), ("page", page_text.as_str())];
+            if let Some(s) = since {
+                query.push(("since", s));
+            }
+            let mut request = Request::get(self.repo_url(&["issues", id, "comments"], &query)?);
+            if page == 1
+                && let Some(e) = etag.and_then(|e| HeaderValue::from_str(e).ok())
+            {
+                request = request.header(reqwest::header::IF_NONE_MATCH, e);
+            }
+            let response = self.http.execute(&request)?;
+            if response.status == reqwest::StatusCode::NOT_MODIFIED {
+                return Ok(CommentsRead::Unchanged);
+            }
+            if page == 1 {
+                first_etag = response.header_str("etag").map(str::to_string);
+            }
+            let batch: Vec<Comment> = response.json()?;
+            let full = batch.len() == 100;
+            comments.extend(batch.into_iter().map(Comment::into_pr_comment));
+            if !full {
+                break;
+            }
+        }
+        let newest = comments
+            .iter()
+            .map(|c| c.updated_at.as_str())
+            .max()
+            .or(since)
+            .unwrap_or_default()
+            .to_string();
+        // The ETag belongs to the query it answered: kept only while `since` stays the same.
+        let etag = first_etag.filter(|_| since == Some(newest.as_str()) || comments.is_empty());
+        Ok(CommentsRead::Read {
+            comments,
+            cursor: Some(format!("{newest}\n{}", etag.unwrap_or_default())),
+        })
+    }
+
+    fn close_pr(&self, id: &str) -> ForgeResult<()> {
+        let url = self.repo_url(&["pulls", id], &[])?;
+        send_or_confirm(
+            "close the PR",
+            || {
+                let _: serde_json::Value =
+                    self.send(Method::PATCH, url.clone(), &json!({ "state": "closed" }))?;
+                Ok(())
+            },
+            || Ok((self.pull(id)?.state == "closed").then_some(())),
+        )
+    }
+
     /// GitHub reports `permissions` on the repository only for some tokens: a GitHub App
     /// installation token gets none ("Get a repository" lists it as optional). Absent, or without
     /// `push`, it says nothing either way: "could not tell", never a failure.
@@ -807,9 +882,36 @@ struct Pull {
     merged_by: Option<User>,
 }
 
+/// An issue comment ("List issue comments"): `user.login` is who wrote it.
 #[derive(Deserialize)]
 struct Comment {
+    #[serde(default)]
+    id: u64,
     body: Option<String>,
+    user: Option<User>,
+    #[serde(default)]
+    html_url: String,
+    #[serde(default)]
+    created_at: String,
+    #[serde(default)]
+    updated_at: String,
+}
+
+impl Comment {
+    fn into_pr_comment(self) -> PrComment {
+        PrComment {
+            id: self.id.to_string(),
+            author: self.user.map(|u| u.login).unwrap_or_default(),
+            body: self.body.unwrap_or_default(),
+            updated_at: if self.updated_at.is_empty() {
+                self.created_at.clone()
+            } else {
+                self.updated_at
+            },
+            created_at: self.created_at,
+            url: self.html_url,
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -13,8 +13,8 @@ use git2::{ErrorCode, ObjectType, Oid, Repository, Signature};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Access, BaseFile, BranchState, CommitSummary, CommitWrite, Forge, ForgeError, ForgeResult,
-    PrInfo, PrRequest, PrState,
+    Access, BaseFile, BranchState, CommentsRead, CommitSummary, CommitWrite, Forge, ForgeError,
+    ForgeResult, PrComment, PrInfo, PrRequest, PrState,
 };
 
 pub struct LocalForge {
@@ -405,6 +405,46 @@ impl Forge for LocalForge {
             .ok_or_else(|| ForgeError::NotFound(format!("PR {id}")))?;
         pr.comments.push(body.to_string());
         self.write_pr(&repo, &pr)
+    }
+
+    /// A plain git repository has no comments from people: decisions on a local mirror are
+    /// made with the CLI. What is listed is upkeep's own notes on the PR, by `upkeep`.
+    fn pr_comments(&self, id: &str, _cursor: Option<&str>) -> ForgeResult<CommentsRead> {
+        let repo = self.repo()?;
+        let pr = self
+            .read_pr(&repo, id)?
+            .ok_or_else(|| ForgeError::NotFound(format!("PR {id}")))?;
+        let info = self.info(&repo, &pr);
+        let comments = pr
+            .comments
+            .iter()
+            .enumerate()
+            .map(|(i, body)| PrComment {
+                id: (i + 1).to_string(),
+                author: "upkeep".into(),
+                body: body.clone(),
+                created_at: String::new(),
+                updated_at: String::new(),
+                url: info.url.clone(),
+            })
+            .collect();
+        Ok(CommentsRead::Read {
+            comments,
+            cursor: None,
+        })
+    }
+
+    /// Closing is remembered in the PR record; the branch stays for whoever wants to look.
+    fn close_pr(&self, id: &str) -> ForgeResult<()> {
+        let repo = self.repo()?;
+        let mut pr = self
+            .read_pr(&repo, id)?
+            .ok_or_else(|| ForgeError::NotFound(format!("PR {id}")))?;
+        if pr.ended.is_none() {
+            pr.ended = Some(PrEnd::Closed);
+            self.write_pr(&repo, &pr)?;
+        }
+        Ok(())
     }
 
     fn check_access(&self, base: &str) -> ForgeResult<Access> {

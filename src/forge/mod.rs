@@ -144,9 +144,45 @@ pub trait Forge: Send + Sync {
     fn open_pr(&self, request: &PrRequest) -> ForgeResult<PrInfo>;
     fn update_pr(&self, id: &str, request: &PrRequest) -> ForgeResult<PrInfo>;
     fn comment_pr(&self, id: &str, body: &str) -> ForgeResult<()>;
+    /// The comments of PR `id` (people's and upkeep's own), oldest first. With the `cursor` of
+    /// an earlier read, only what may have changed since, or [`CommentsRead::Unchanged`] when
+    /// the forge says nothing did (one conditional request where the forge has them); without,
+    /// all of them.
+    fn pr_comments(&self, id: &str, cursor: Option<&str>) -> ForgeResult<CommentsRead>;
+    /// Close PR `id` without merging (a declined review). Closing a closed PR is not an error.
+    fn close_pr(&self, id: &str) -> ForgeResult<()>;
     /// `check --online`: the mirror is reachable and the base branch exists; whether the
     /// credentials can write, when the forge tells. An error when they cannot.
     fn check_access(&self, base: &str) -> ForgeResult<Access>;
+}
+
+/// One comment on a PR as the forge shows it. `author` is the forge's identity of who wrote it
+/// (GitHub `user.login`, Azure DevOps `author.uniqueName`), never anything the text claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrComment {
+    /// Unique within the PR (GitHub: the comment id; Azure DevOps: `<thread>-<comment>`).
+    pub id: String,
+    pub author: String,
+    pub body: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339: the last edit, or `created_at`.
+    pub updated_at: String,
+    /// Where a person sees it.
+    pub url: String,
+}
+
+/// What a read of a PR's comments found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommentsRead {
+    /// Nothing changed since the cursor.
+    Unchanged,
+    /// The comments (all, or those that may have changed since the cursor) and the cursor
+    /// to pass next time (None: the forge has no conditional reads).
+    Read {
+        comments: Vec<PrComment>,
+        cursor: Option<String>,
+    },
 }
 
 /// What `check --online` established about writing to the mirror.

@@ -12,6 +12,7 @@
 
 pub mod advisory_lookup;
 pub mod chat;
+pub mod decisions;
 pub mod outbox;
 pub mod plan;
 pub mod reminders;
@@ -25,7 +26,9 @@ use crate::deps::Deps;
 use crate::forge::Identity;
 use crate::report::ServerReport;
 use advisory_lookup::Fleet;
-use stages::{apply, decide, fetch, judge, pin, propose, quiet, record, releases, security, trust};
+use stages::{
+    apply, commands, decide, fetch, judge, pin, propose, quiet, record, releases, security, trust,
+};
 
 pub use run::{RunError, RunOptions, run};
 
@@ -109,6 +112,9 @@ impl ServerRun<'_> {
     /// The stages, in order. Returns the quiet key to remember when later runs may replay this
     /// outcome (see [`stages::quiet`]).
     fn stages(&mut self) -> anyhow::Result<Option<String>> {
+        // Decisions made on the PR change nothing upstream: read on every run, before the
+        // quiet replay (and before an upstream that fails to fetch can stop the run).
+        commands::sync(self)?;
         let upstream = fetch::fetch(self)?;
         let releases = releases::find(self, &upstream)?;
         let quiet_key = quiet::key_now(&upstream, &releases, self.server);

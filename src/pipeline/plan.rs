@@ -7,6 +7,8 @@
 //! comes from what upkeep recorded writing there ([`owner`]), never from the commits on it, so
 //! the base branch moving on is never mistaken for a person's edit.
 
+pub mod commands;
+
 use chrono::{DateTime, Utc};
 
 use crate::forge::{BranchState, PrState};

@@ -232,7 +232,12 @@ fn canonical_intro(path: &str, c: &CanonicalDiff) -> String {
 /// The hold banner of a PR (Markdown, one block quote): the change as expressions, the
 /// commercial option and its contact, and how to decide.
 #[must_use]
-pub fn pr_banner(l: &LicenseJudgement, server: &str, version: &str) -> String {
+pub fn pr_banner(
+    l: &LicenseJudgement,
+    server: &str,
+    version: &str,
+    approvers: &[crate::config::license::Approver],
+) -> String {
     let mut b = format!(
         "> ⛔ **Blocked: license change needs CELA review.** {}.\n",
         headline_md(l)
@@ -243,9 +248,13 @@ pub fn pr_banner(l: &LicenseJudgement, server: &str, version: &str) -> String {
     }
     let _ = writeln!(
         b,
-        ">\n> This PR stays a draft until `upkeep license approve {server} --by <name>` records an \
-         approval. To decline, close it: upkeep will not propose {} again.\n",
-        md_escape(version)
+        ">\n> {}\n",
+        super::decisions::pr_how_to_decide(
+            server,
+            version,
+            approvers,
+            "This PR stays a draft until"
+        )
     );
     b
 }
@@ -1001,7 +1010,7 @@ mod tests {
             contacts(&j),
             ["sales@example.test", "https://example.test/pricing"]
         );
-        let banner = pr_banner(&j, "s", "2.0.0");
+        let banner = pr_banner(&j, "s", "2.0.0", &[]);
         assert!(banner.contains("sales\\@example.test"), "{banner}");
         let section = pr_section(&j, "s");
         assert!(!section.contains("[click](javascript"), "{section}");

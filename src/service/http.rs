@@ -7,7 +7,8 @@
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /status` | the `status --json` document; read token ([`super::guard`]) |
 //! | `POST /sync` | bearer token, checked before the body is read; optional `server` (query or JSON body); 202 started, 401, 403 disabled, 404 unknown server, 409 busy |
-//! | `POST /webhooks/github` | `X-Hub-Signature-256` checked; release/tag events sync the matching servers, once per `X-GitHub-Delivery`; 401 bad signature, 404 no server |
+//! | `POST /webhooks/github` | `X-Hub-Signature-256` checked; release/tag events sync the matching servers, once per `X-GitHub-Delivery`; an `issue_comment` with a command on a rebuild PR syncs that server ([`super::pr_webhook`]); 401 bad signature, 404 no server |
+//! | `POST /licenses/{server}/approve`, `/decline` | bearer token `[service] approvals-token-env` ([`super::approvals`]); JSON `{"by", "note"}`; 200, 400, 401, 403 disabled, 404, 409 nothing pending |
 //! | `GET /events` | Server-Sent Events: each run event as JSON, `event:` its kind; read token; at most `max-event-subscribers` at once |
 //!
 //! Every request's `Host` is checked first ([`super::guard`]); connections and header timeouts
@@ -56,6 +57,14 @@ pub fn router(control: Arc<Control>) -> Router {
         .route("/metrics", get(metrics))
         .route("/sync", post(sync))
         .route("/webhooks/github", post(github_webhook))
+        .route(
+            "/licenses/{server}/approve",
+            post(super::approvals::approve),
+        )
+        .route(
+            "/licenses/{server}/decline",
+            post(super::approvals::decline),
+        )
         .merge(read)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&control),
@@ -80,7 +89,7 @@ pub async fn serve(
     listener::serve(listener, router(control), limits, stop).await
 }
 
-fn json_reply(code: StatusCode, body: &serde_json::Value) -> Response {
+pub(super) fn json_reply(code: StatusCode, body: &serde_json::Value) -> Response {
     (code, axum::Json(body.clone())).into_response()
 }
 
@@ -89,7 +98,7 @@ pub(super) fn message(code: StatusCode, text: impl Into<String>) -> Response {
 }
 
 /// The body of an authorised request, read within `[service] request-timeout` and `limit`.
-async fn read_body(
+pub(super) async fn read_body(
     control: &Control,
     headers: &HeaderMap,
     body: Body,
@@ -392,6 +401,9 @@ async fn github_webhook(
         Ok(p) => p,
         Err(e) => return message(StatusCode::BAD_REQUEST, format!("payload is not JSON: {e}")),
     };
+    if event == "issue_comment" {
+        return super::pr_webhook::handle(&control, &delivery, &payload).await;
+    }
     match webhook::classify(event, &payload) {
         Err(e) => message(StatusCode::BAD_REQUEST, e),
         Ok(webhook::Action::Pong) => message(StatusCode::OK, "pong"),
@@ -419,7 +431,7 @@ async fn github_webhook(
 /// Start the run a delivery asks for, once per delivery id: a replayed (or redelivered)
 /// delivery that already started a run is acknowledged and ignored. A delivery whose run could
 /// not start (busy, shutting down) is not remembered, so GitHub's redelivery can still start it.
-async fn sync_once(
+pub(super) async fn sync_once(
     control: &Arc<Control>,
     delivery: &str,
     servers: Vec<String>,

@@ -5,17 +5,20 @@
 //! - [`http`]: the router and its handlers (thin: they call `control`, `status`, `metrics`).
 //! - [`listener`]: the accept loop: the connection limit and the header read timeout.
 //! - [`guard`]: who may ask: the `Host` allow-list and the read token of the status endpoints.
+//! - [`approvals`]: `POST /licenses/{server}/approve|decline`, license decisions over HTTP.
 //! - [`auth`], [`webhook`]: the pure parts: token and signature checks, event classification,
 //!   repository matching.
 //!
 //! This module never decides *when* to run (that is [`crate::scheduler`]); it only starts runs
 //! that a request asks for, under the same lease as every other run.
 
+pub mod approvals;
 pub mod auth;
 pub mod control;
 pub mod guard;
 pub mod http;
 pub mod listener;
+pub mod pr_webhook;
 pub mod webhook;
 
 pub use control::{Control, StartError};

@@ -244,8 +244,7 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (server, channel, version, reason)
     );
     ",
-    // 13: an outbox row that goes to a chat destination
-    // instead of email. The row itself is an ordinary outbox row (same drain, same
+    // 13: an outbox row that goes to a chat destination instead of email. The row itself is an ordinary outbox row (same drain, same
     // exactly-once protocol); this says where it goes and what its card shows.
     r"
     CREATE TABLE IF NOT EXISTS outbox_chat (
@@ -253,6 +252,44 @@ const MIGRATIONS: &[&str] = &[
         destination TEXT NOT NULL,
         card TEXT,
         link TEXT
+    );
+    ",
+    // 14: the audit trail of review decisions (approved, declined, superseded by a newer text;
+    // from the CLI, the API or a PR comment), the PR commands handled (keyed by the comment, with
+    // the reply and close they still owe, so a crash never loses or repeats one), and where each
+    // held PR's comments were last read.
+    r"
+    CREATE TABLE IF NOT EXISTS review_decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        server TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        version TEXT,
+        decision TEXT NOT NULL,
+        source TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        decided_at TEXT NOT NULL,
+        note TEXT,
+        pr_url TEXT,
+        comment_url TEXT
+    );
+    CREATE INDEX IF NOT EXISTS review_decisions_server ON review_decisions(server, fingerprint);
+    CREATE TABLE IF NOT EXISTS pr_commands (
+        server TEXT NOT NULL,
+        key TEXT NOT NULL,
+        pr_id TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        reply TEXT,
+        reply_owed INTEGER NOT NULL,
+        close_owed INTEGER NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (server, key)
+    );
+    CREATE TABLE IF NOT EXISTS pr_comment_cursors (
+        server TEXT PRIMARY KEY,
+        pr_id TEXT NOT NULL,
+        cursor TEXT NOT NULL,
+        updated_at TEXT NOT NULL
     );
     ",
 ];

@@ -7,6 +7,7 @@
 
 mod branches;
 mod chat;
+mod decisions;
 mod migrations;
 mod notify;
 mod withheld;
@@ -14,6 +15,7 @@ mod withheld;
 pub use branches::WrittenBranch;
 pub use withheld::NotedWithheld;
 pub use chat::{CHAT_RECIPIENT_PREFIX, ChatMessage};
+pub use decisions::{DecisionRow, NewCommand, NewDecision, OwedAction, Source, Verdict};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

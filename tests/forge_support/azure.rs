@@ -686,6 +686,12 @@ async fn update_pr(
     if let Some(draft) = body["isDraft"].as_bool() {
         pr.draft = draft;
     }
+    // "Pull Requests - Update": `status: abandoned` closes it without merging.
+    if body["status"].as_str() == Some("abandoned") && pr.state == FakePrState::Open {
+        pr.state = FakePrState::Closed;
+        pr.closed_by = Some(super::BOT_LOGIN.into());
+        pr.closed_at = Some(super::forge_now());
+    }
     // The update's answer does not reliably carry the labels (issue 14); this fake leaves them
     // out, so a client must read them with "Pull Request Labels - List".
     let mut answer = pr_json(pr);
@@ -780,7 +786,10 @@ async fn remove_label(
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// "Pull Request Threads - List": every thread with its comments (one comment each here).
+/// "Pull Request Threads - List": every thread with its comments (one comment each here). A
+/// `Comment` has `id`, `content`, `author` (IdentityRef: `displayName`, `uniqueName`, `id`),
+/// `publishedDate`, `lastUpdatedDate` and `commentType` (`text` for people's comments; the
+/// REST answer spells the enum as a string).
 async fn list_threads(
     State(core): State<Core>,
     Path((org, project, repo, id)): PrPath,
@@ -797,8 +806,22 @@ async fn list_threads(
     let threads: Vec<Value> = s.prs[i]
         .comments
         .iter()
-        .enumerate()
-        .map(|(n, c)| json!({ "id": n + 1, "comments": [{ "id": 1, "content": c, "commentType": 1 }] }))
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "isDeleted": false,
+                "comments": [{
+                    "id": 1,
+                    "parentCommentId": 0,
+                    "content": c.body,
+                    "commentType": "text",
+                    "author": { "displayName": c.author, "uniqueName": c.author, "id": format!("id-{}", c.author) },
+                    "publishedDate": c.created_at,
+                    "lastUpdatedDate": c.updated_at,
+                    "isDeleted": false,
+                }],
+            })
+        })
         .collect();
     Json(json!({ "count": threads.len(), "value": threads })).into_response()
 }
@@ -821,12 +844,12 @@ async fn add_thread(
     if comment["commentType"] != 1 || body["status"] != 1 {
         return error(StatusCode::BAD_REQUEST, "unexpected thread shape");
     }
-    s.prs[i]
-        .comments
-        .push(comment["content"].as_str().unwrap_or_default().to_string());
+    let pr_id = s.prs[i].id;
+    let text = comment["content"].as_str().unwrap_or_default().to_string();
+    let n = s.push_comment(pr_id, super::BOT_LOGIN, &text);
     (
         StatusCode::OK,
-        Json(json!({ "id": 1, "comments": [comment] })),
+        Json(json!({ "id": n, "comments": [comment] })),
     )
         .into_response()
 }

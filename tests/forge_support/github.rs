@@ -576,6 +576,12 @@ async fn update_pull(
     if let Some(text) = body["body"].as_str() {
         pr.body = text.into();
     }
+    // "Update a pull request": `state` is `open` or `closed`; closing records the token's user.
+    if body["state"].as_str() == Some("closed") && pr.state == FakePrState::Open {
+        pr.state = FakePrState::Closed;
+        pr.closed_by = Some(super::BOT_LOGIN.into());
+        pr.closed_at = Some(super::forge_now());
+    }
     Json(pr_json(pr)).into_response()
 }
 
@@ -661,28 +667,70 @@ async fn list_labels(
     }
 }
 
-/// "List issue comments": oldest first. This fake keeps no comment times: every comment counts
-/// as made after any `since` a test passes (the tests only ask about comments just made).
+/// "List issue comments" (REST: Issues > Comments): oldest first, each with `id`, `html_url`,
+/// `body`, `user.login`, `created_at` and `updated_at`. `since` keeps the comments *updated* at
+/// or after it; `per_page` (default 30, at most 100) and `page` paginate. Every answer carries
+/// an `ETag`, and a request whose `If-None-Match` names the current one is answered `304 Not
+/// Modified` with no body ("Best practices for using the REST API": conditional requests).
 async fn list_comments(
     State(core): State<Core>,
     Path((o, r, n)): Path<(String, String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
 ) -> Response {
     if let Err(e) = known(&o, &r) {
         return e;
     }
     let mut s = core.lock();
-    match with_pr(&mut s, &n) {
-        Ok(i) => Json(
-            s.prs[i]
-                .comments
-                .iter()
-                .enumerate()
-                .map(|(id, c)| json!({ "id": id + 1, "body": c }))
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-        Err(e) => e,
+    let i = match with_pr(&mut s, &n) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    let since = q.get("since").cloned().unwrap_or_default();
+    let per_page: usize = q
+        .get("per_page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(30)
+        .clamp(1, 100);
+    let page: usize = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let list: Vec<Value> = s.prs[i]
+        .comments
+        .iter()
+        .filter(|c| c.updated_at >= since)
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "html_url": format!("https://github.example/{OWNER}/{REPO}/pull/{n}#issuecomment-{}", c.id),
+                "body": c.body,
+                "user": { "login": c.author, "type": "User" },
+                "created_at": c.created_at,
+                "updated_at": c.updated_at,
+            })
+        })
+        .collect();
+    let text = serde_json::to_string(&list).unwrap();
+    let etag = format!(
+        "W/\"{}\"",
+        hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())[..8])
+    );
+    if headers
+        .get("if-none-match")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == etag)
+    {
+        return (StatusCode::NOT_MODIFIED, [("etag", etag)]).into_response();
     }
+    (
+        [("etag", etag), ("content-type", "application/json".into())],
+        text,
+    )
+        .into_response()
 }
 
 async fn add_labels(
@@ -755,8 +803,13 @@ async fn add_comment(
         Err(e) => return e,
     };
     let text = body["body"].as_str().unwrap_or_default().to_string();
-    s.prs[i].comments.push(text.clone());
-    (StatusCode::CREATED, Json(json!({ "id": 1, "body": text }))).into_response()
+    let pr_id = s.prs[i].id;
+    let id = s.push_comment(pr_id, super::BOT_LOGIN, &text);
+    (
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "body": text, "user": { "login": super::BOT_LOGIN } })),
+    )
+        .into_response()
 }
 
 async fn graphql(State(core): State<Core>, Json(body): Json<Value>) -> Response {

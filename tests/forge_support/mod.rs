@@ -96,11 +96,38 @@ pub struct FakePr {
     pub state: FakePrState,
     pub labels: Vec<String>,
     pub reviewers: Vec<String>,
-    pub comments: Vec<String>,
+    pub comments: Vec<FakeComment>,
     pub head: String,
     pub base: String,
     pub closed_by: Option<String>,
     pub closed_at: Option<String>,
+}
+
+/// One comment on a PR: who wrote it as the forge names them (GitHub `user.login`, Azure
+/// DevOps `author.uniqueName`), and when it was written and last edited (RFC 3339, seconds, as
+/// both services report them).
+#[derive(Debug, Clone)]
+pub struct FakeComment {
+    pub id: u64,
+    pub author: String,
+    pub body: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Who the token the fakes accept belongs to: the author of upkeep's own comments.
+pub const BOT_LOGIN: &str = "upkeep-bot";
+
+impl FakePr {
+    /// The comments' texts, oldest first.
+    pub fn texts(&self) -> Vec<String> {
+        self.comments.iter().map(|c| c.body.clone()).collect()
+    }
+}
+
+/// The time now as the forges write it.
+pub fn forge_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Everything a fake knows.
@@ -218,6 +245,23 @@ impl FakeState {
     pub fn pr_mut(&mut self, id: u64) -> Option<&mut FakePr> {
         self.prs.iter_mut().find(|p| p.id == id)
     }
+
+    /// A comment on PR `id` by `author`, now; returns its id (unique across the fake, as both
+    /// services' comment ids are unique within a PR at least).
+    pub fn push_comment(&mut self, id: u64, author: &str, body: &str) -> u64 {
+        self.counter += 1;
+        let n = self.counter;
+        let now = forge_now();
+        let pr = self.pr_mut(id).expect("PR exists in the fake");
+        pr.comments.push(FakeComment {
+            id: n,
+            author: author.to_string(),
+            body: body.to_string(),
+            created_at: now.clone(),
+            updated_at: now,
+        });
+        n
+    }
 }
 
 /// Shared handle on a fake's state, used by the routes and by the tests.
@@ -288,6 +332,25 @@ impl Core {
             .find(|p| p.id == id)
             .cloned()
             .expect("PR exists in the fake")
+    }
+
+    /// A person comments on PR `id`; returns the comment's id.
+    pub fn add_comment(&self, id: u64, author: &str, body: &str) -> u64 {
+        let mut s = self.lock();
+        s.push_comment(id, author, body)
+    }
+
+    /// A person edits comment `comment` of PR `id` (its `updated_at` moves to now).
+    pub fn edit_comment(&self, id: u64, comment: u64, body: &str) {
+        let mut s = self.lock();
+        let pr = s.pr_mut(id).expect("PR exists in the fake");
+        let c = pr
+            .comments
+            .iter_mut()
+            .find(|c| c.id == comment)
+            .expect("comment exists");
+        c.body = body.to_string();
+        c.updated_at = forge_now();
     }
 
     pub fn set_pr_state(&self, id: u64, state: FakePrState, by: &str) {

@@ -276,7 +276,7 @@ impl<F: FakeForge> Mirror for Fake<F> {
             .prs
             .iter()
             .filter(|p| p.head == branch)
-            .flat_map(|p| p.comments.clone())
+            .flat_map(|p| p.texts())
             .collect()
     }
     fn body_limit(&self) -> usize {

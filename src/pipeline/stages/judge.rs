@@ -88,7 +88,11 @@ pub fn judge(
         None
     };
     let license_held = judgement.verdict == Verdict::ReviewRequired && approval.is_none();
-    run.report.license = Some(license_report(&judgement, approval.as_ref()));
+    let mut report = license_report(&judgement, approval.as_ref());
+    if judgement.verdict == Verdict::ReviewRequired {
+        report.decisions = decisions_of(run, &judgement.fingerprint)?;
+    }
+    run.report.license = Some(report);
     crate::failpoint::hit("after-license");
     let mcp =
         tracing::info_span!("mcp_surface").in_scope(|| mcp_change(run, repo, old_oid, new_oid))?;
@@ -217,6 +221,29 @@ fn policy_for(server: &ServerConfig) -> LicensePolicy {
     }
 }
 
+/// The decisions recorded about the license text `fingerprint`, as the report shows them.
+fn decisions_of(
+    run: &ServerRun<'_>,
+    fingerprint: &str,
+) -> anyhow::Result<Vec<crate::report::DecisionReport>> {
+    Ok(run
+        .deps
+        .store
+        .decisions_for(ReviewKind::License, &run.server.name, fingerprint)?
+        .into_iter()
+        .map(|d| crate::report::DecisionReport {
+            decision: d.decision,
+            source: d.source,
+            actor: d.actor,
+            decided_at: d.decided_at,
+            note: d.note,
+            fingerprint: d.fingerprint,
+            pr_url: d.pr_url,
+            comment_url: d.comment_url,
+        })
+        .collect())
+}
+
 /// The judgement as the run report shows it.
 fn license_report(judgement: &LicenseJudgement, approval: Option<&Approval>) -> LicenseReport {
     LicenseReport {
@@ -236,5 +263,6 @@ fn license_report(judgement: &LicenseJudgement, approval: Option<&Approval>) -> 
                 v
             })
             .collect(),
+        decisions: Vec::new(),
     }
 }

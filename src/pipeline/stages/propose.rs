@@ -65,6 +65,7 @@ impl Proposal {
             release_notes: self.release_notes.as_deref(),
             channels: &run.report.channels,
             run_id: run.run_id,
+            approvers: &run.server.license.approvers,
         }
     }
 }

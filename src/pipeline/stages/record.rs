@@ -202,6 +202,8 @@ fn opened(
         ] {
             match hold {
                 Some(h) => {
+                    // A text nobody decided, replaced by a newer one: kept in the audit trail.
+                    Store::supersede_pending_tx(tx, kind, &server.name, &h.fingerprint)?;
                     Store::put_pending(tx, kind, &server.name, &h.fingerprint, &h.json)?;
                     queued += usize::from(match &h.card {
                         Some(card) => crate::pipeline::chat::enqueue_with_card(

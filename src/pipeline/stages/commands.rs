@@ -1,0 +1,314 @@
+//! Stage `commands`: the decisions people make on a held rebuild PR. Runs on every run, before
+//! the quiet replay, because a decision changes nothing upstream: a held PR's comments are read
+//! (one conditional request where the forge has them), the commands planned
+//! ([`plan::commands`], pure), and the answers recorded in one transaction together with the
+//! replies (and the close) they owe. Only then are the replies posted and the PR closed.
+//!
+//! Crash safety: a command is recorded keyed by its comment id, with "reply owed", in the same
+//! transaction as its decision; the comment cursor moves in that transaction too. A crash
+//! before it loses nothing (the next run reads the comment again); after it, the next run finds
+//! the owed reply and, before posting it, looks on the PR for a reply carrying the comment's
+//! hidden marker ([`render::decisions::reply_marker`]), so a reply posted just before a crash
+//! is not posted twice. An approval forgets the quiet mark, so the same run goes on to the full
+//! check, which marks the PR ready; a decline marks the PR record declined.
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+
+use crate::forge::{CommentsRead, Forge, PrComment};
+use crate::pipeline::ServerRun;
+use crate::pipeline::plan::commands::{self, Answer, CommandsInput, Held};
+use crate::render::decisions::{self as texts, DecisionView, Refusal};
+use crate::store::{NewCommand, NewDecision, PrRecord, ReviewKind, Source, Store, Verdict};
+
+/// Read and answer the commands on the server's held PR, then carry out what earlier answers
+/// (and CLI or API declines) still owe on the forge. Problems with the forge are warnings: the
+/// run goes on, and the next run tries again.
+pub fn sync(run: &mut ServerRun<'_>) -> anyhow::Result<()> {
+    if run.mode.dry_run {
+        return Ok(());
+    }
+    let (store, server) = (&run.deps.store, run.server);
+    let open = store.open_pr(&server.name)?;
+    let readable = open
+        .as_ref()
+        .filter(|p| p.held && p.forge_id.is_some() && !server.license.approvers.is_empty());
+    let owed = !store.owed_actions(&server.name)?.is_empty();
+    if readable.is_none() && !owed {
+        return Ok(());
+    }
+    let forge = (run.deps.forges)(server).context("setting up the mirror's forge")?;
+    if let Some(pr) = readable
+        && let Err(e) = read_and_record(run, forge.as_ref(), pr)
+    {
+        warn(run, "reading the commands on the rebuild PR", &e);
+    }
+    if let Err(e) = settle(run, forge.as_ref()) {
+        warn(run, "answering the commands on the rebuild PR", &e);
+    }
+    Ok(())
+}
+
+fn warn(run: &mut ServerRun<'_>, what: &str, e: &anyhow::Error) {
+    tracing::warn!(error = %format!("{e:#}"), "{what} failed; the next run tries again");
+    run.report
+        .warnings
+        .push(format!("{what} failed (the next run tries again): {e:#}"));
+}
+
+/// Read the PR's comments since the last read and record the answers to its commands.
+fn read_and_record(
+    run: &mut ServerRun<'_>,
+    forge: &dyn Forge,
+    pr: &PrRecord,
+) -> anyhow::Result<()> {
+    let (store, server) = (&run.deps.store, run.server);
+    let pr_id = pr.forge_id.as_deref().unwrap_or_default();
+    let cursor = store.comment_cursor(&server.name, pr_id)?;
+    let (comments, next) = match forge.pr_comments(pr_id, cursor.as_deref())? {
+        CommentsRead::Unchanged => return Ok(()),
+        CommentsRead::Read { comments, cursor } => (comments, cursor),
+    };
+    crate::failpoint::hit("commands-read");
+    let pending = store.pending_since(ReviewKind::License, &server.name)?;
+    let held = pending
+        .as_ref()
+        .filter(|(fp, _)| {
+            // Approved but not yet released by a full run: nothing is held any more.
+            store
+                .approval(&server.name, fp)
+                .map(|a| a.is_none())
+                .unwrap_or(false)
+        })
+        .and_then(|(fp, since)| {
+            Some(Held {
+                fingerprint: fp,
+                since: parse_time(since)?,
+            })
+        });
+    let decided_at = store
+        .decisions(Some(&server.name))?
+        .iter()
+        .filter(|d| d.decision != Verdict::Superseded.as_str())
+        .filter_map(|d| parse_time(&d.decided_at))
+        .max();
+    let handled = store.handled_commands(&server.name)?;
+    let planned = commands::plan(&CommandsInput {
+        comments: &comments,
+        handled: &handled,
+        approvers: &server.license.approvers,
+        forge_kind: forge.kind(),
+        held,
+        decided_at,
+    });
+    let now = crate::pipeline::now_str();
+    let answers: Vec<Recorded> = planned
+        .iter()
+        .map(|p| {
+            answer(
+                run,
+                pr,
+                held.map(|h| h.fingerprint),
+                p.comment,
+                &p.answer,
+                &now,
+            )
+        })
+        .collect();
+    let (name, run_id) = (&server.name, run.run_id);
+    store.transaction(|tx| {
+        for a in &answers {
+            if let Some(d) = &a.decision {
+                Store::record_decision_tx(tx, &d.as_new(name))?;
+            }
+            Store::record_command_tx(
+                tx,
+                &NewCommand {
+                    server: name,
+                    key: &a.key,
+                    pr_id,
+                    outcome: a.outcome,
+                    reply: Some(&a.reply),
+                    close: a.close,
+                },
+            )?;
+            if let Some(email) = &a.email {
+                Store::enqueue_email(tx, email, Some(run_id))?;
+            }
+        }
+        if let Some(c) = &next {
+            Store::put_comment_cursor_tx(tx, name, pr_id, c)?;
+        }
+        Ok(())
+    })?;
+    crate::failpoint::hit("commands-recorded");
+    for a in &answers {
+        tracing::info!(comment = %a.key, outcome = a.outcome, "PR command answered");
+        if a.decision.is_some() {
+            run.report.notes.push(a.note.clone());
+            run.report.emails_queued += usize::from(a.email.is_some());
+        }
+    }
+    Ok(())
+}
+
+/// A decision as the stage keeps it until the transaction.
+struct DecisionOwned {
+    fingerprint: String,
+    version: String,
+    verdict: Verdict,
+    actor: String,
+    note: Option<String>,
+    pr_url: Option<String>,
+    comment_url: String,
+}
+
+impl DecisionOwned {
+    fn as_new<'a>(&'a self, server: &'a str) -> NewDecision<'a> {
+        NewDecision {
+            kind: ReviewKind::License,
+            server,
+            fingerprint: &self.fingerprint,
+            version: Some(&self.version),
+            verdict: self.verdict,
+            source: Source::PrComment,
+            actor: &self.actor,
+            note: self.note.as_deref(),
+            pr_url: self.pr_url.as_deref(),
+            comment_url: Some(&self.comment_url),
+        }
+    }
+}
+
+/// One command's answer, ready to record.
+struct Recorded {
+    key: String,
+    outcome: &'static str,
+    reply: String,
+    close: bool,
+    decision: Option<DecisionOwned>,
+    email: Option<crate::store::NewEmail>,
+    /// What the run report says about a decision.
+    note: String,
+}
+
+fn answer(
+    run: &ServerRun<'_>,
+    pr: &PrRecord,
+    fingerprint: Option<&str>,
+    c: &PrComment,
+    a: &Answer,
+    now: &str,
+) -> Recorded {
+    let server = run.server;
+    let approvers = &server.license.approvers;
+    let fingerprint = fingerprint.unwrap_or_default();
+    let refusal = |why| texts::refusal_reply(&c.id, &server.name, approvers, why);
+    let (verdict, note) = match a {
+        Answer::Approve { note } => (Verdict::Approved, note.clone()),
+        Answer::Decline { reason } => (Verdict::Declined, Some(reason.clone())),
+        Answer::NotApprover => {
+            return refused(c, a, refusal(Refusal::NotApprover { author: &c.author }));
+        }
+        Answer::NotHeld => return refused(c, a, refusal(Refusal::NotHeld)),
+        Answer::Stale => return refused(c, a, refusal(Refusal::Stale { fingerprint })),
+        Answer::NoReason => return refused(c, a, refusal(Refusal::NoReason)),
+    };
+    let view = DecisionView {
+        server: &server.name,
+        version: &pr.version,
+        actor: &c.author,
+        at: now,
+        fingerprint,
+        note: note.as_deref(),
+    };
+    let declined = verdict == Verdict::Declined;
+    let reply = if declined {
+        texts::declined_reply(&c.id, &view)
+    } else {
+        texts::approved_reply(&c.id, &view)
+    };
+    let email = declined.then(|| {
+        super::record::new_email(
+            &format!("{}:license-declined:{fingerprint}", server.name),
+            &server.name,
+            "license-declined",
+            &server.owners,
+            &[],
+            texts::declined_email(&view, pr.url.as_deref()),
+        )
+    });
+    Recorded {
+        key: c.id.clone(),
+        outcome: a.outcome(),
+        reply,
+        close: declined,
+        note: format!(
+            "license change {} by {} on the rebuild PR ({})",
+            verdict.as_str(),
+            c.author,
+            c.url
+        ),
+        decision: Some(DecisionOwned {
+            fingerprint: fingerprint.to_string(),
+            version: pr.version.clone(),
+            verdict,
+            actor: c.author.clone(),
+            note,
+            pr_url: pr.url.clone(),
+            comment_url: c.url.clone(),
+        }),
+        email,
+    }
+}
+
+fn refused(c: &PrComment, a: &Answer, reply: String) -> Recorded {
+    Recorded {
+        key: c.id.clone(),
+        outcome: a.outcome(),
+        reply,
+        close: false,
+        decision: None,
+        email: None,
+        note: String::new(),
+    }
+}
+
+/// Post the replies and close the PRs that recorded answers owe. A reply is first looked for
+/// on the PR by its marker: one posted just before a crash is recorded, not posted again.
+fn settle(run: &mut ServerRun<'_>, forge: &dyn Forge) -> anyhow::Result<()> {
+    let (store, name) = (&run.deps.store, &run.server.name);
+    let owed = store.owed_actions(name)?;
+    let mut seen: Option<(String, Vec<PrComment>)> = None;
+    for o in &owed {
+        if let Some(reply) = &o.reply {
+            if seen.as_ref().is_none_or(|(id, _)| *id != o.pr_id) {
+                let all = match forge.pr_comments(&o.pr_id, None)? {
+                    CommentsRead::Read { comments, .. } => comments,
+                    CommentsRead::Unchanged => Vec::new(),
+                };
+                seen = Some((o.pr_id.clone(), all));
+            }
+            let marker = texts::reply_marker(&o.key);
+            let posted = seen
+                .as_ref()
+                .is_some_and(|(_, all)| all.iter().any(|c| c.body.contains(&marker)));
+            if !posted {
+                forge.comment_pr(&o.pr_id, reply)?;
+                crate::failpoint::hit("command-reply-posted");
+            }
+            store.reply_posted(name, &o.key)?;
+        }
+        if o.close {
+            forge.close_pr(&o.pr_id)?;
+            store.close_done(name, &o.key)?;
+        }
+    }
+    Ok(())
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
