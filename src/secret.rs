@@ -111,6 +111,9 @@ pub fn looks_like_secret(text: &str) -> Option<&'static str> {
     if let Some((_, what)) = KNOWN_PREFIXES.iter().find(|(p, _)| t.starts_with(p)) {
         return Some(what);
     }
+    if let Some(what) = webhook_url(t) {
+        return Some(what);
+    }
     let parts: Vec<&str> = t.split('.').collect();
     if t.starts_with("eyJ") && parts.len() == 3 && parts.iter().all(|p| is_base64url(p)) {
         return Some("a JSON Web Token");
@@ -148,6 +151,24 @@ pub fn looks_like_secret(text: &str) -> Option<&'static str> {
         return Some("a random token");
     }
     None
+}
+
+/// A chat webhook URL: the URL is the credential (Slack's `hooks.slack.com/services/…`, Teams'
+/// `….webhook.office.com/…`, and Workflows / Logic Apps URLs signed with `sig=`).
+fn webhook_url(t: &str) -> Option<&'static str> {
+    let lower = t.to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+        return None;
+    }
+    if lower.contains("hooks.slack.com/") {
+        Some("a Slack webhook URL")
+    } else if lower.contains(".webhook.office.com/") {
+        Some("a Teams webhook URL")
+    } else if lower.contains("sig=") {
+        Some("a signed webhook URL")
+    } else {
+        None
+    }
 }
 
 fn is_base64url(s: &str) -> bool {
@@ -198,6 +219,10 @@ mod tests {
             // `openssl rand -hex 32` and `openssl rand -base64 32`.
             "4f1c9a2e7b3d5f60a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718",
             "mK9vQ2xL7pR4tW8yZ1nB5cF3hJ6gD0sA/uE+iO7kM2w=",
+            // Chat webhook URLs are credentials too.
+            "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX",
+            "https://acme.webhook.office.com/webhookb2/abc@def/IncomingWebhook/123/456",
+            "https://prod-01.westus.logic.azure.com:443/workflows/1/triggers/manual/paths/invoke?api-version=2016-06-01&sig=abc",
         ] {
             assert!(looks_like_secret(token).is_some(), "{token}");
         }

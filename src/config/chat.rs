@@ -221,3 +221,88 @@ fn destination(
         allow_insecure: raw.allow_insecure.as_ref().is_some_and(|a| *a.get_ref()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{ChatKind, SecretRef, parse};
+
+    const BASE: &str = "[[servers]]\nname = \"s\"\nupstream = \"https://example.com/s.git\"\n\
+        owners = [\"o@example.com\"]\nrelease = { channel = \"git-tags\" }\n";
+
+    fn config(email: &str, server_chat: &str, chat: &str) -> String {
+        format!(
+            "[email]\n{email}\n{BASE}{server_chat}\n[servers.mirror]\nforge = \"local\"\n\
+             repo = \"m.git\"\n{chat}"
+        )
+    }
+
+    #[test]
+    fn servers_get_their_own_destinations_then_every_servers_each_once() {
+        let src = config(
+            "chat = [\"ops\", \"legal\"]",
+            "chat = [\"legal\", \"legal\"]",
+            "[chat.legal]\nkind = \"teams\"\nwebhook-url-env = \"LEGAL_URL\"\n\
+             [chat.ops]\nkind = \"slack\"\nwebhook-url-file = \"/run/secrets/ops\"\n",
+        );
+        let c = parse(Path::new("t.toml"), &src).unwrap();
+        let chat = &c.email.chat;
+        assert_eq!(chat.destinations_of("s"), ["legal", "ops"]);
+        assert_eq!(chat.destinations_of("other"), ["ops", "legal"]);
+        assert_eq!(chat.destinations["legal"].kind, ChatKind::Teams);
+        assert_eq!(
+            chat.destinations["ops"].webhook_url,
+            SecretRef::File("/run/secrets/ops".into())
+        );
+        assert_eq!(
+            c.chat_routes(),
+            [
+                ("s".to_string(), "legal".to_string()),
+                ("s".to_string(), "ops".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_and_no_url_is_shown() {
+        let url = "https://hooks.slack.com/services/T0AAA/B0BBB/SeCrEtSeCrEtSeCrEt";
+        let src = config(
+            "chat = [\"missing\"]",
+            "chat = [\"nope\"]",
+            &format!(
+                "[chat.both]\nkind = \"slack\"\nwebhook-url-env = \"A\"\nwebhook-url-file = \"/x\"\n\
+                 [chat.neither]\nkind = \"teams\"\n\
+                 [chat.odd]\nkind = \"irc\"\nwebhook-url-env = \"B\"\n\
+                 [chat.nokind]\nwebhook-url-env = \"C\"\n\
+                 [chat.pasted]\nkind = \"slack\"\nwebhook-url-env = \"{url}\"\n"
+            ),
+        );
+        let errors = parse(Path::new("t.toml"), &src).unwrap_err();
+        let text = errors.to_string();
+        let codes: Vec<&str> = errors.0.iter().map(|d| d.code).collect();
+        for code in [
+            "unknown-chat",
+            "conflicting-keys",
+            "missing-key",
+            "invalid-value",
+            "secret-in-config",
+        ] {
+            assert!(codes.contains(&code), "{code}: {text}");
+        }
+        assert_eq!(
+            codes.iter().filter(|c| **c == "unknown-chat").count(),
+            2,
+            "{text}"
+        );
+        // `both`, `neither`, `odd`, `nokind` and `pasted` have problems of their own, but naming
+        // them is not one more.
+        assert!(
+            text.contains("[chat.neither]: needs `webhook-url-env`"),
+            "{text}"
+        );
+        assert!(text.contains("[chat.nokind]: needs `kind"), "{text}");
+        assert!(text.contains("looks like a Slack webhook URL"), "{text}");
+        assert!(!text.contains("SeCrEt"), "{text}");
+    }
+}

@@ -8,7 +8,7 @@
 //!
 //! One attempt per call: the outbox owns retries, so a wait survives restarts. 2xx is sent
 //! (Slack answers `200 ok`, Teams `200 1` or, for Workflows webhooks, `202`); 429 and 5xx are
-//! retried later, after `Retry-After` when the service sends one; any other status is failed
+//! retried later (and 408), after `Retry-After` when the service sends one; any other status is failed
 //! with the answer (Slack's `400 invalid_payload`, `403 action_prohibited`, `404
 //! no_service`, `410 channel_is_archived`: none of them gets better by waiting). A request
 //! that times out after it was sent may have been delivered: it is retried, and that, with a

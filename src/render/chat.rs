@@ -230,10 +230,13 @@ fn teams_with(card: &ChatCard, summary: usize, diff: usize) -> Value {
     })
 }
 
-/// Upstream text for a Teams card: clean, no `<at>` (or any other) tag, no `@word`.
+/// Upstream text for a Teams card: clean, no `<at>` (or any other) tag, no `@word`, no hidden
+/// link.
 fn teams_text(s: &str) -> String {
-    // Without `<` no tag can open; `>` stays, so `->` reads as written.
-    neutralise_at(&clean(s).replace('<', "‹"))
+    // Without `<` no tag can open; `>` stays, so `->` reads as written. A zero-width joiner
+    // in `](` stops upstream text from making a Markdown link whose target the reader
+    // cannot see.
+    neutralise_at(&clean(s).replace('<', "‹").replace("](", "]\u{200D}("))
 }
 
 // ---- Slack ---------------------------------------------------------------------------------

@@ -124,6 +124,7 @@ fn upstream_text_pings_nobody_and_carries_no_control_characters() {
     );
     let teams = teams_message(&card).to_string();
     assert!(teams.contains("‹at>Bob‹/at>"), "{teams}");
+    assert!(!teams.contains("](https://evil"), "{teams}");
 }
 
 #[test]
