@@ -51,7 +51,7 @@
 //! license   ->
 //! mcp       -> license
 //! advisories -> http render upstream
-//! notify    -> http render
+//! notify    -> http render report
 //! store     -> report
 //! http      ->
 //! render    -> license mcp report upstream::diff

@@ -137,6 +137,22 @@ fn text_and_html(d: &Delivered) -> (String, String, String) {
     )
 }
 
+/// The file names of a message's attachments (parts after the first of a multipart/mixed).
+fn attachment_names(d: &Delivered) -> Vec<String> {
+    let mail = mailparse::parse_mail(&d.raw).unwrap();
+    assert_eq!(mail.ctype.mimetype, "multipart/mixed", "no attachments");
+    mail.subparts[1..]
+        .iter()
+        .map(|p| {
+            p.get_content_disposition()
+                .params
+                .get("filename")
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 const LICENSE_SUBJECT: &str =
     "[upkeep] weather-mcp 1.0.0 -> 1.1.0: license change needs CELA review: MIT, text changed";
 
@@ -537,6 +553,17 @@ fn a_digest_owner_gets_one_digest_for_two_servers_and_others_get_theirs_at_once(
         "{text}"
     );
     assert!(html.matches("<ins").count() >= 2, "{html}");
+    // The license texts the two review emails carried ride along, named per server.
+    let files = attachment_names(digests[0]);
+    for server in ["weather-mcp", "search-mcp"] {
+        assert!(
+            files
+                .iter()
+                .any(|f| f.starts_with(&format!("{server}-LICENSE-"))),
+            "{server}: {files:?}"
+        );
+    }
+    assert!(text.contains(&format!("Attached: {}", files[0])), "{text}");
 
     let store = state(&ws);
     let rows = store.outbox(&[]).unwrap();

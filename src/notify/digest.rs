@@ -16,7 +16,9 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use crate::render::license::encoded_len;
 use crate::render::{EmailText, html_escape};
+use crate::report::Attachment;
 
 /// Outbox status of an email whose every recipient gets it in a digest instead.
 pub const DIGESTED: &str = "digested";
@@ -170,6 +172,71 @@ pub fn digest_email(entries: &[DigestEntry<'_>]) -> EmailText {
     }
 }
 
+/// What a digest may carry of its items' attachments (as sent, base64 included): each license
+/// review keeps its own under 100 KB, so this is about twenty reviews' worth.
+pub const ATTACHMENTS_LIMIT_BYTES: usize = 2 * 1024 * 1024;
+
+/// The attachments of a digest's items (`(server, attachments)` in item order), each renamed
+/// `<server>-<name>` so two servers' `LICENSE-1.2.0.txt` do not collide, kept in order while
+/// they fit [`ATTACHMENTS_LIMIT_BYTES`]; the names of the rest, which the digest says are left out.
+pub fn digest_attachments(items: &[(&str, Vec<Attachment>)]) -> (Vec<Attachment>, Vec<String>) {
+    let mut kept = Vec::new();
+    let mut left_out = Vec::new();
+    let mut used = 0;
+    for (server, attachments) in items {
+        for a in attachments {
+            let filename = format!("{server}-{}", a.filename);
+            let size = encoded_len(&a.body);
+            if used + size <= ATTACHMENTS_LIMIT_BYTES {
+                used += size;
+                kept.push(Attachment {
+                    filename,
+                    content_type: a.content_type.clone(),
+                    body: a.body.clone(),
+                });
+            } else {
+                left_out.push(filename);
+            }
+        }
+    }
+    (kept, left_out)
+}
+
+/// `email` with a closing paragraph naming what is attached and what was left out (and where
+/// to read it: `upkeep license show`). Unchanged when the items had no attachments.
+pub fn with_attachment_note(
+    mut email: EmailText,
+    kept: &[Attachment],
+    left_out: &[String],
+) -> EmailText {
+    if kept.is_empty() && left_out.is_empty() {
+        return email;
+    }
+    let mut note = String::new();
+    if !kept.is_empty() {
+        let names: Vec<&str> = kept.iter().map(|a| a.filename.as_str()).collect();
+        let _ = writeln!(note, "Attached: {}.", names.join(", "));
+    }
+    if !left_out.is_empty() {
+        let _ = writeln!(
+            note,
+            "Not attached (over this digest's size limit): {}. `upkeep license show SERVER` prints them.",
+            left_out.join(", ")
+        );
+    }
+    email.text.push('\n');
+    email.text.push_str(&note);
+    let html_note = format!(
+        "<p>{}</p>",
+        html_escape(note.trim_end()).replace('\n', "<br>")
+    );
+    match email.html.rfind("</body>") {
+        Some(at) => email.html.insert_str(at, &html_note),
+        None => email.html.push_str(&html_note),
+    }
+    email
+}
+
 /// The dedupe key of `owner`'s digest for the period starting at `period`.
 pub fn digest_key(owner: &str, period: DateTime<Utc>) -> String {
     format!(
@@ -180,8 +247,60 @@ pub fn digest_key(owner: &str, period: DateTime<Utc>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::str::FromStr as _;
+
+    use super::*;
+
+    #[test]
+    fn digest_attachments_are_renamed_per_server_and_kept_within_the_limit() {
+        let file = |name: &str, len: usize| Attachment {
+            filename: name.into(),
+            content_type: "text/plain; charset=utf-8".into(),
+            body: vec![b'a'; len],
+        };
+        let big = ATTACHMENTS_LIMIT_BYTES / 2;
+        let items = [
+            ("weather", vec![file("LICENSE-1.1.0.txt", 10)]),
+            (
+                "search",
+                vec![
+                    file("LICENSE-1.1.0.txt", big),
+                    file("LICENSE-1.0.0.txt", big),
+                ],
+            ),
+            ("maps", vec![file("LICENSE-2.0.0.txt", 10)]),
+        ];
+        let (kept, left_out) = digest_attachments(&items);
+        let names: Vec<&str> = kept.iter().map(|a| a.filename.as_str()).collect();
+        // Base64 makes each half-limit file bigger than half: the second one does not fit.
+        assert_eq!(
+            names,
+            [
+                "weather-LICENSE-1.1.0.txt",
+                "search-LICENSE-1.1.0.txt",
+                "maps-LICENSE-2.0.0.txt"
+            ]
+        );
+        assert_eq!(left_out, ["search-LICENSE-1.0.0.txt"]);
+        let email = || EmailText {
+            subject: "s".into(),
+            text: "body\n".into(),
+            html: "<html><body><p>body</p></body></html>".into(),
+        };
+        let noted = with_attachment_note(email(), &kept, &left_out);
+        assert!(
+            noted
+                .text
+                .contains("Attached: weather-LICENSE-1.1.0.txt, search-LICENSE-1.1.0.txt")
+        );
+        assert!(
+            noted
+                .text
+                .contains("Not attached (over this digest's size limit): search-LICENSE-1.0.0.txt")
+        );
+        assert!(noted.html.ends_with("</p></body></html>"), "{}", noted.html);
+        assert_eq!(with_attachment_note(email(), &[], &[]).text, "body\n");
+    }
 
     fn owners(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| (*s).to_string()).collect()

@@ -27,7 +27,7 @@ use crate::config::EmailConfig;
 use crate::notify::digest;
 use crate::notify::email::{Email, build_message};
 use crate::notify::transport::{self, MAX_ATTEMPTS, Outcome, Transport};
-use crate::report::EmailSummary;
+use crate::report::{Attachment, EmailSummary};
 use crate::store::{NewEmail, OutboxRow, Store};
 
 /// Send every due email. Never fails as a whole: per-email problems are recorded on the row and
@@ -290,7 +290,21 @@ pub fn enqueue_digests<Z: TimeZone>(
                     html: &i.html,
                 })
                 .collect();
-            let text = digest::digest_email(&entries);
+            let with_files: Vec<(&str, Vec<Attachment>)> = items
+                .iter()
+                .map(|i| {
+                    Ok((
+                        i.server.as_str(),
+                        Store::outbox_attachments_on(tx, i.outbox_id)?,
+                    ))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            let (attachments, left_out) = digest::digest_attachments(&with_files);
+            let text = digest::with_attachment_note(
+                digest::digest_email(&entries),
+                &attachments,
+                &left_out,
+            );
             let email = NewEmail {
                 dedupe_key: digest::digest_key(&owner, period),
                 server: digest::REASON.into(),
@@ -302,7 +316,7 @@ pub fn enqueue_digests<Z: TimeZone>(
                 html: text.html,
             };
             let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
-            Store::enqueue_digest(tx, &email, &ids)
+            Store::enqueue_digest(tx, &email, &attachments, &ids)
         })?;
         if let Some(id) = id {
             tracing::info!(outbox_id = id, "queued a digest");

@@ -13,9 +13,9 @@ mod notify;
 mod withheld;
 
 pub use branches::WrittenBranch;
-pub use withheld::NotedWithheld;
 pub use chat::{CHAT_RECIPIENT_PREFIX, ChatMessage};
 pub use decisions::{DecisionRow, NewCommand, NewDecision, OwedAction, Source, Verdict};
+pub use withheld::NotedWithheld;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -1392,7 +1392,14 @@ impl Store {
 
     /// The files attached to outbox email `id`, in order.
     pub fn outbox_attachments(&self, id: i64) -> anyhow::Result<Vec<Attachment>> {
-        let conn = self.conn();
+        Self::outbox_attachments_on(&self.conn(), id)
+    }
+
+    /// [`Store::outbox_attachments`] on `conn` (a transaction's, for the digest that carries them).
+    pub fn outbox_attachments_on(
+        conn: &rusqlite::Connection,
+        id: i64,
+    ) -> anyhow::Result<Vec<Attachment>> {
         let mut stmt = conn.prepare(
             "SELECT filename, content_type, body FROM outbox_attachments WHERE outbox_id = ?1 ORDER BY position",
         )?;

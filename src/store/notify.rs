@@ -11,6 +11,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{NewEmail, Store, now, ts};
+use crate::report::Attachment;
 
 /// A license review waiting for approval (a `license_reviews` row).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -176,10 +177,11 @@ impl Store {
     pub fn enqueue_digest(
         tx: &rusqlite::Transaction<'_>,
         digest: &NewEmail,
+        attachments: &[Attachment],
         item_ids: &[i64],
     ) -> anyhow::Result<Option<i64>> {
         // Never fanned out to chat: a digest gathers messages chat already got one by one.
-        let Some(id) = Store::insert_email(tx, digest, &[], None)? else {
+        let Some(id) = Store::insert_email(tx, digest, attachments, None)? else {
             return Ok(None);
         };
         let mut claim = tx.prepare_cached(
