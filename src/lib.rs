@@ -40,7 +40,7 @@
 //! cli       ->
 //! demo      -> deps pipeline report status store
 //! scheduler -> deps pipeline report service store
-//! service   -> deps http metrics pipeline report status store
+//! service   -> deps freshness http metrics pipeline report status store
 //! status    -> advisories freshness license render report store
 //! metrics   -> http
 //! progress  ->

@@ -11,6 +11,7 @@
 //! and never stops the others.
 
 pub mod advisory_lookup;
+pub mod fleet;
 pub mod outbox;
 pub mod plan;
 pub mod reminders;
@@ -90,6 +91,7 @@ pub fn sync_server(
         Ok(_) => {}
         Err(e) => record::failed(&mut run, &e),
     }
+    fleet::attach(&deps.store, &mut run.report);
     let mut report = run.report;
     report.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     report
@@ -112,6 +114,7 @@ impl ServerRun<'_> {
         let mut mirror = pin::read(self, &upstream, &releases)?;
         let security = security::assess(self, &upstream, &mut mirror)?;
         let moved = trust::check(self, &upstream)?;
+        fleet::note_behind(self, &upstream, &releases, &mirror, !moved.is_empty())?;
         if !moved.is_empty() {
             record::tag_moved(self, &mirror, &moved)?;
             return Ok(quiet_key);
