@@ -343,6 +343,18 @@ pub struct PullRequestReport {
     pub labels: Vec<String>,
     /// The pin file change, as a unified diff.
     pub pin_diff: String,
+    /// The pipeline's answer on the PR's head commit (issue 17), when it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<ChecksReport>,
+}
+
+/// The pipeline's answer on a rebuild PR's head commit: `state` is pending, success, failure or
+/// none; `failed` names the checks that failed; `url` is where a person sees them all.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChecksReport {
+    pub state: crate::freshness::ChecksState,
+    pub failed: Vec<String>,
+    pub url: Option<String>,
 }
 
 /// A moved release tag: it pointed at `old_commit` when first seen and now points at

@@ -11,6 +11,7 @@
 //! and never stops the others.
 
 pub mod advisory_lookup;
+pub mod checks;
 pub mod fleet;
 pub mod outbox;
 pub mod plan;
@@ -107,6 +108,8 @@ impl ServerRun<'_> {
         if quiet::replay(self, quiet_key.as_deref())? {
             // Advisories change without upstream changes: checked on the quiet path too.
             security::quiet_path(self, &upstream, &releases)?;
+            // The open PR's pipeline answers without upstream moving: read on the quiet path too.
+            checks::observe_quiet(self);
             // The mark keeps the time of the last full check, so the recheck still comes.
             return Ok(None);
         }
@@ -133,6 +136,7 @@ impl ServerRun<'_> {
         let applied = apply::apply(self, &mirror, &proposal, &decision)?;
         let replayable = applied.replayable();
         record::record(self, &mirror, &judged, &proposal, &decision, applied)?;
+        checks::observe(self, mirror.forge.as_ref());
         Ok(quiet_key.filter(|_| replayable))
     }
 }

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::forge_support::github::FakeGithub;
+use crate::forge_support::{FakeCheck, FakeForge as _, FakePrState, TOKEN};
 use crate::support::{MIT, Repo, ServerSpec, Workspace, free_port, lockfile, server};
 
 /// An upstream with `tags` (each a commit), and a mirror pinned at `pinned`.
@@ -196,6 +198,122 @@ fn a_merged_rebuild_closes_the_lag_and_counts_its_lead_time() {
     // A rerun sees the same merge and counts nothing twice.
     assert_eq!(ws.sync_with(&["--full"]).0, 0);
     assert!(scrape_metrics(&ws).contains("upkeep_rebuild_lead_time_seconds_count 1\n"));
+}
+
+/// A rebuild PR on GitHub whose pipeline fails: the report carries the checks, the owners are
+/// told once for that head commit (not again by a rerun, a quiet one included), and the
+/// blocker follows the checks; a merge on the forge closes the lag.
+#[test]
+fn a_failed_pipeline_is_reported_emailed_once_and_blocks_until_green() {
+    const TOKEN_ENV: &str = "UPKEEP_TEST_FORGE_TOKEN";
+    let mut ws = Workspace::new();
+    ws.env.push((TOKEN_ENV.into(), TOKEN.into()));
+    let mut up = Repo::new(&ws.path("piped-up.git"));
+    let c1 = up.commit(&[("LICENSE", Some(MIT)), ("a.py", Some("1\n"))], "one");
+    up.tag("v1.0.0", c1);
+    let c2 = up.commit(&[("a.py", Some("2\n"))], "two");
+    up.tag("v1.1.0", c2);
+    let fake = FakeGithub::start();
+    {
+        let mut s = fake.core.lock();
+        let pin = lockfile(&up.url(), "v1.0.0");
+        let files = BTreeMap::from([("upkeep.lock".to_string(), pin.into_bytes())]);
+        let id = s.put_commit(files, vec![], "Human", "human@example.com", "mirror pin");
+        s.refs.insert("main".into(), id);
+    }
+    ws.write_config(&[ServerSpec {
+        name: "piped".into(),
+        upstream: up.url(),
+        mirror: String::new(),
+        pin_file: "upkeep.lock".into(),
+        pin_format: "lockfile".into(),
+        mirror_table: Some(format!(
+            "forge = \"github\"\nrepo = \"acme/mirror\"\napi-url = {:?}\ntoken-env = \"{TOKEN_ENV}\"\n\
+             base = \"main\"\npin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
+            fake.server.url()
+        )),
+    }]);
+    let (code, report) = ws.sync();
+    assert_eq!(code, 0, "{report}");
+    let s = server(&report, "piped");
+    assert_eq!(s["pull_request"]["checks"]["state"], "none", "{s}");
+    assert_eq!(s["freshness"]["blocker"], "awaiting-merge", "{s}");
+
+    let head = fake.core.head("upkeep/piped").unwrap();
+    let check = |name: &str, outcome, status| FakeCheck {
+        name: name.into(),
+        outcome,
+        url: format!("https://ci.example/{name}/1"),
+        status,
+    };
+    fake.core.lock().checks.insert(
+        head.clone(),
+        vec![check("build", "fail", false), check("lint", "pass", true)],
+    );
+    let (_, report) = ws.sync_with(&["--full"]);
+    let s = server(&report, "piped");
+    let checks = &s["pull_request"]["checks"];
+    assert_eq!(checks["state"], "failure", "{s}");
+    assert_eq!(checks["failed"], serde_json::json!(["build"]), "{s}");
+    assert!(checks["url"].as_str().unwrap().ends_with("/checks"), "{s}");
+    assert_eq!(s["freshness"]["blocker"], "pipeline-failed", "{s}");
+    let emails = pipeline_emails(&ws);
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    assert!(
+        emails[0].contains("build: https://ci.example/build/1"),
+        "{}",
+        emails[0]
+    );
+    assert!(emails[0].contains(&head), "the email names the commit");
+
+    // Reruns, full and quiet, see the same commit fail: nobody is told twice.
+    let (_, report) = ws.sync_with(&["--full"]);
+    assert_eq!(
+        server(&report, "piped")["freshness"]["blocker"],
+        "pipeline-failed"
+    );
+    let (_, report) = ws.sync();
+    let s = server(&report, "piped");
+    assert!(s["unchanged_since"].is_string(), "a quiet run: {s}");
+    assert_eq!(s["freshness"]["blocker"], "pipeline-failed", "{s}");
+    assert_eq!(pipeline_emails(&ws).len(), 1);
+
+    // Green again (a re-run of the check): read on the quiet path too.
+    fake.core.lock().checks.insert(
+        head.clone(),
+        vec![check("build", "pass", false), check("lint", "pass", true)],
+    );
+    let (_, report) = ws.sync();
+    assert_eq!(
+        server(&report, "piped")["freshness"]["blocker"],
+        "awaiting-merge"
+    );
+
+    // Merged on the forge: the lag closes and the lead time is counted.
+    let id = fake
+        .core
+        .lock()
+        .prs
+        .iter()
+        .find(|p| p.state == FakePrState::Open)
+        .unwrap()
+        .id;
+    fake.core
+        .set_pr_state(id, FakePrState::Merged, "Merger Max");
+    let (code, report) = ws.sync_with(&["--full"]);
+    assert_eq!(code, 0, "{report}");
+    let s = server(&report, "piped");
+    assert!(s["freshness"]["blocker"].is_null(), "{s}");
+    assert!(scrape_metrics(&ws).contains("upkeep_rebuild_lead_time_seconds_count 1\n"));
+}
+
+/// The texts of the pipeline-failed emails written to the file outbox.
+fn pipeline_emails(ws: &Workspace) -> Vec<String> {
+    ws.emails()
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .filter(|t| t.contains("rebuild pipeline failed"))
+        .collect()
 }
 
 /// A 6-field cron expression that fires about half a year from now (never during the test).
