@@ -135,6 +135,16 @@ pub fn behind(published: &[Option<DateTime<Utc>>]) -> (u32, Option<DateTime<Utc>
     (count, published.iter().flatten().min().copied())
 }
 
+/// How many whole `max_lag` periods a lag has passed: 0 within it (or unknown), 1 once past it,
+/// 2 once past twice, ... Owners are told when it first reaches 1 and at each increase: the
+/// outbox key of that notice names the period, so each is told once.
+pub fn lag_periods(lag: Option<u64>, max_lag: std::time::Duration) -> u64 {
+    match (lag, max_lag.as_secs()) {
+        (Some(l), m) if m > 0 => l / m,
+        _ => 0,
+    }
+}
+
 /// A duration in seconds as people read it in a table: `0`, `45m`, `5h`, `3d 4h`, `12d`.
 pub fn human(seconds: u64) -> String {
     let (d, h, m) = (
@@ -335,6 +345,23 @@ mod tests {
             Some(t("2026-03-02T00:00:00Z")),
         ]);
         assert_eq!((n, oldest), (3, Some(t("2026-03-02T00:00:00Z"))));
+    }
+
+    #[test]
+    fn lag_periods_count_whole_max_lags() {
+        let two_weeks = std::time::Duration::from_secs(14 * 86_400);
+        for (lag, want) in [
+            (None, 0),
+            (Some(0), 0),
+            (Some(14 * 86_400 - 1), 0),
+            (Some(14 * 86_400), 1),
+            (Some(27 * 86_400), 1),
+            (Some(28 * 86_400), 2),
+            (Some(100 * 86_400), 7),
+        ] {
+            assert_eq!(lag_periods(lag, two_weeks), want, "{lag:?}");
+        }
+        assert_eq!(lag_periods(Some(5), std::time::Duration::ZERO), 0);
     }
 
     #[test]

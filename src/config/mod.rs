@@ -13,6 +13,7 @@
 mod advisories;
 pub mod diag;
 mod email;
+mod freshness;
 mod license;
 mod mcp;
 mod raw;
@@ -32,6 +33,7 @@ pub use advisories::{AdvisoriesConfig, ServerAdvisories};
 pub use diag::Diagnostic;
 use diag::Diagnostics;
 pub use email::{DigestConfig, EmailConfig, EmailTransport, SmtpConfig, SmtpTls};
+pub use freshness::{DEFAULT_MAX_LAG, FreshnessConfig};
 pub use license::LicensePolicyConfig;
 pub use mcp::McpConfig;
 use raw::RawConfig;
@@ -65,6 +67,8 @@ pub struct ValidConfig {
     pub advisories: AdvisoriesConfig,
     pub service: ServiceConfig,
     pub servers: Vec<ServerConfig>,
+    /// `[freshness]`: how far behind a rebuild may fall before its owners are told (issue 17).
+    pub freshness: FreshnessConfig,
     /// Settings that are allowed but risky (e.g. `allow-insecure`, no token for GitHub), for `check` to print and
     /// the other commands to log.
     pub warnings: Vec<Diagnostic>,
@@ -172,6 +176,7 @@ fn validate(path: &Path, raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig
         warnings: Vec::new(),
         mcp,
         advisories: advisories::validate(raw.advisories.as_ref(), d),
+        freshness: freshness::validate(raw.freshness.as_ref(), d),
     }
 }
 

@@ -7,6 +7,7 @@ use toml::Spanned;
 
 use super::advisories::RawAdvisories;
 use super::email::RawEmail;
+use super::freshness::RawFreshness;
 use super::license::RawLicense;
 use super::mcp::RawMcp;
 use super::schedule::RawSchedule;
@@ -29,4 +30,5 @@ pub struct RawConfig {
     pub service: Option<RawService>,
     #[serde(default)]
     pub servers: Vec<S<RawServer>>,
+    pub freshness: Option<RawFreshness>,
 }

@@ -92,7 +92,7 @@ pub fn sync_server(
         Ok(_) => {}
         Err(e) => record::failed(&mut run, &e),
     }
-    fleet::attach(&deps.store, &mut run.report);
+    fleet::attach(deps, run_id, mode.dry_run, &mut run.report);
     let mut report = run.report;
     report.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     report

@@ -200,6 +200,44 @@ fn a_merged_rebuild_closes_the_lag_and_counts_its_lead_time() {
     assert!(scrape_metrics(&ws).contains("upkeep_rebuild_lead_time_seconds_count 1\n"));
 }
 
+/// A server behind for longer than `max-lag` (its releases date from January): the owners are
+/// told once, and a rerun in the same period tells nobody again; a server within its own
+/// (longer) `max-lag` is not told at all.
+#[test]
+fn owners_are_told_once_when_a_server_passes_max_lag() {
+    let ws = Workspace::new();
+    let (up, mirror) = released(&ws, "late", &["v1.0.0", "v1.1.0"], "v1.0.0");
+    let (up2, mirror2) = released(&ws, "patient", &["v1.0.0", "v1.1.0"], "v1.0.0");
+    ws.write_config(&[
+        ServerSpec::lockfile("late", &up, &mirror),
+        ServerSpec::lockfile("patient", &up2, &mirror2),
+    ]);
+    // The default `max-lag` (the support sets one out of the way for other tests), and
+    // `patient`, the last entry, with its own at the end of the file.
+    ws.edit_config(|text| {
+        text.replacen(crate::support::LAG_ALERTS_OFF, "", 1)
+            + "\n[servers.freshness]\nmax-lag = \"3650d\"\n"
+    });
+    let lag_emails = || -> Vec<String> {
+        ws.emails()
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .filter(|t| t.contains("behind upstream"))
+            .collect()
+    };
+    let (_, report) = ws.sync();
+    let late = &server(&report, "late")["freshness"];
+    assert!(late["lag"].as_u64().unwrap() > 14 * 86_400, "{late}");
+    let told = lag_emails();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("late: the rebuild is"), "{}", told[0]);
+    assert!(!told[0].contains("patient"), "{}", told[0]);
+    assert!(told[0].contains("awaiting-merge") || told[0].contains("waits for someone to merge"));
+    ws.sync_with(&["--full"]);
+    ws.sync();
+    assert_eq!(lag_emails().len(), 1, "told once per period");
+}
+
 /// A rebuild PR on GitHub whose pipeline fails: the report carries the checks, the owners are
 /// told once for that head commit (not again by a rerun, a quiet one included), and the
 /// blocker follows the checks; a merge on the forge closes the lag.
