@@ -422,7 +422,7 @@ pub struct ServerReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// Set when upstream answered as at the last full check (this time): the state was
-    /// replayed and the mirror and the forge were not read.
+    /// replayed and the mirror was not read; of the forge, only an open PR's checks were (issue 17).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unchanged_since: Option<String>,
     pub duration_ms: u64,

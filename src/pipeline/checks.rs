@@ -12,6 +12,7 @@ use std::sync::LazyLock;
 
 use super::ServerRun;
 use super::stages::record::new_email;
+use crate::config::ForgeConfig;
 use crate::forge::Forge;
 use crate::forge::checks::ChecksState;
 use crate::http::EtagCache;
@@ -38,8 +39,9 @@ pub fn observe(run: &mut ServerRun<'_>, forge: &dyn Forge) {
 }
 
 /// The quiet path: the open PR's checks (the mirror is not read; the forge is set up for this).
+/// A local mirror has no pipeline: nothing is read, and the quiet path stays off the mirror.
 pub fn observe_quiet(run: &mut ServerRun<'_>) {
-    if run.mode.dry_run {
+    if run.mode.dry_run || matches!(run.server.mirror.forge, ForgeConfig::Local { .. }) {
         return;
     }
     let result = (|| -> anyhow::Result<()> {
