@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod decisions;
+pub mod fleet;
 pub mod license;
 
 mod review;

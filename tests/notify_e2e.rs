@@ -81,6 +81,7 @@ fn write_config(ws: &Workspace, port: u16, email: &EmailSettings, servers: &[&Se
             q(cron)
         ));
     }
+    c.push_str(&format!("\n{}", support::LAG_ALERTS_OFF));
     for s in servers {
         c.push_str(&format!(
             "\n[[servers]]\nname = {}\nupstream = {}\nowners = [{}]\n\

@@ -14,6 +14,7 @@ mod advisories;
 mod chat;
 pub mod diag;
 mod email;
+mod freshness;
 pub mod license;
 mod mcp;
 mod raw;
@@ -34,6 +35,7 @@ pub use chat::{ChatConfig, ChatDestination, ChatKind};
 pub use diag::Diagnostic;
 use diag::Diagnostics;
 pub use email::{DigestConfig, EmailConfig, EmailTransport, SmtpConfig, SmtpTls};
+pub use freshness::{DEFAULT_MAX_LAG, FreshnessConfig};
 pub use license::LicensePolicyConfig;
 pub use mcp::McpConfig;
 use raw::RawConfig;
@@ -68,6 +70,8 @@ pub struct ValidConfig {
     pub advisories: AdvisoriesConfig,
     pub service: ServiceConfig,
     pub servers: Vec<ServerConfig>,
+    /// `[freshness]`: how far behind a rebuild may fall before its owners are told (issue 17).
+    pub freshness: FreshnessConfig,
     /// Settings that are allowed but risky (e.g. `allow-insecure`, no token for GitHub), for `check` to print and
     /// the other commands to log.
     pub warnings: Vec<Diagnostic>,
@@ -178,6 +182,7 @@ fn validate(path: &Path, mut raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidCo
         warnings: Vec::new(),
         mcp,
         advisories: advisories::validate(raw.advisories.as_ref(), d),
+        freshness: freshness::validate(raw.freshness.as_ref(), d),
     }
 }
 

@@ -8,6 +8,7 @@ use toml::Spanned;
 use super::advisories::RawAdvisories;
 use super::chat::RawChatDestination;
 use super::email::RawEmail;
+use super::freshness::RawFreshness;
 use super::license::RawLicense;
 use super::mcp::RawMcp;
 use super::schedule::RawSchedule;
@@ -32,4 +33,5 @@ pub struct RawConfig {
     pub servers: Vec<S<RawServer>>,
     /// `[chat.<name>]`: chat destinations by name.
     pub chat: Option<std::collections::BTreeMap<String, S<RawChatDestination>>>,
+    pub freshness: Option<RawFreshness>,
 }

@@ -457,3 +457,37 @@ fn approvers_are_checked_and_a_servers_list_replaces_the_global_one() {
     let c = check(&inherit).unwrap();
     assert_eq!(c.servers[0].license.approvers, c.license.approvers);
 }
+
+/// `[freshness] max-lag` and its per-server override (issue 17).
+mod freshness {
+    use super::*;
+
+    #[test]
+    fn max_lag_defaults_to_two_weeks_and_each_server_may_set_its_own() {
+        let c = check(GOOD).expect("valid");
+        assert_eq!(c.freshness.max_lag, DEFAULT_MAX_LAG);
+        assert_eq!(c.servers[0].max_lag, None);
+        let src = format!(
+            "{GOOD}\n[servers.freshness]\nmax-lag = \"3d\"\n\n[freshness]\nmax-lag = \"30d\"\n"
+        );
+        let c = check(&src).expect("valid");
+        assert_eq!(c.freshness.max_lag, Duration::from_secs(30 * 86_400));
+        assert_eq!(c.servers[0].max_lag, Some(Duration::from_secs(3 * 86_400)));
+    }
+
+    #[test]
+    fn a_max_lag_that_would_alert_every_run_or_is_no_duration_is_refused() {
+        let errs = check(&format!("{GOOD}\n[freshness]\nmax-lag = \"10m\"\n")).unwrap_err();
+        assert!(errs.iter().any(|e| e.contains("under an hour")), "{errs:?}");
+        let errs = check(&format!(
+            "{GOOD}\n[servers.freshness]\nmax-lag = \"soon\"\n"
+        ))
+        .unwrap_err();
+        assert!(
+            errs.iter().any(|e| e.contains("is not a duration")),
+            "{errs:?}"
+        );
+        let errs = check(&format!("{GOOD}\n[freshness]\nmax-lags = \"3d\"\n")).unwrap_err();
+        assert!(errs.iter().any(|e| e.contains("max-lags")), "{errs:?}");
+    }
+}

@@ -8,6 +8,7 @@
 mod branches;
 mod chat;
 mod decisions;
+mod fleet;
 mod migrations;
 mod notify;
 mod withheld;
@@ -15,6 +16,7 @@ mod withheld;
 pub use branches::WrittenBranch;
 pub use chat::{CHAT_RECIPIENT_PREFIX, ChatMessage};
 pub use decisions::{DecisionRow, NewCommand, NewDecision, OwedAction, Source, Verdict};
+pub use fleet::{Behind, ChecksRecord, FailedCheck};
 pub use withheld::NotedWithheld;
 
 use std::collections::HashMap;

@@ -19,6 +19,7 @@ mod check;
 mod env_faults;
 mod faults;
 mod fetch_stop;
+mod fleet;
 mod forges_e2e;
 mod hostile;
 mod http_upstream;

@@ -41,6 +41,7 @@ pub struct RawServer {
     pub channels: Option<S<RawChannels>>,
     /// Chat destinations of this server (validated in `config::chat`).
     pub chat: Option<super::chat::RawChatList>,
+    pub freshness: Option<super::freshness::RawFreshness>,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +61,8 @@ pub struct ServerConfig {
     pub advisories: ServerAdvisories,
     /// Settings of every non-git channel the server uses (as `release.channel` or in `verify`).
     pub channels: BTreeMap<Channel, ChannelConfig>,
+    /// `[servers.freshness] max-lag`: this server's own (None: `[freshness] max-lag`).
+    pub max_lag: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +114,7 @@ fn validate(
     let server_license = license::validate(s.license.as_ref(), Some(license), d);
     let server_mcp = mcp::validate(s.mcp.as_ref(), Some(mcp), d);
     let server_advisories = advisories::validate_server(s.advisories.as_ref(), &who, d);
+    let max_lag = super::freshness::max_lag(s.freshness.as_ref(), d);
     let channels = release
         .as_ref()
         .map(|r| channels::validate(s.channels.as_ref(), r, &upstream, &who, span.clone(), d))
@@ -143,6 +147,7 @@ fn validate(
         mcp: server_mcp,
         advisories: server_advisories,
         channels,
+        max_lag,
     })
 }
 
