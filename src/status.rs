@@ -442,6 +442,7 @@ pub fn decisions_text(rows: &[crate::store::DecisionRow]) -> String {
         .map(|d| crate::render::decisions::LogLine {
             server: &d.server,
             decided_at: &d.decided_at,
+            kind: &d.kind,
             decision: &d.decision,
             source: &d.source,
             actor: &d.actor,

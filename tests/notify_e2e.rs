@@ -694,6 +694,7 @@ mod snapshots {
     fn reminder_email_snapshot() {
         let changes = license_email_changes();
         let v = ReminderView {
+            approvers: &[],
             server: "weather-mcp",
             pinned: Some("refs/tags/v1.0.0"),
             proposed: Some("1.1.0"),

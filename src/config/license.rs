@@ -161,6 +161,45 @@ fn approvers(raw: &[S<String>], d: &mut Diagnostics<'_>) -> Vec<Approver> {
     list
 }
 
+/// An approver of another forge can never comment on this server's PRs (and on a local
+/// mirror nobody can): allowed, but said, so a reviewer is not left waiting on a command that
+/// is never read.
+pub fn warn_foreign_approvers(
+    policy: &LicensePolicyConfig,
+    forge: &super::ForgeConfig,
+    who: &str,
+    at: std::ops::Range<usize>,
+    d: &mut Diagnostics<'_>,
+) {
+    let kind = match forge {
+        super::ForgeConfig::Github { .. } => "github",
+        super::ForgeConfig::AzureDevops { .. } => "azure-devops",
+        super::ForgeConfig::Local { .. } => "local",
+    };
+    let foreign: Vec<String> = policy
+        .approvers
+        .iter()
+        .filter(|a| {
+            !matches!(
+                (a, kind),
+                (Approver::Github(_), "github") | (Approver::Azure(_), "azure-devops")
+            )
+        })
+        .map(ToString::to_string)
+        .collect();
+    if !foreign.is_empty() {
+        d.warn(
+            Some(at),
+            "approver-forge",
+            format!(
+                "{who}: approvers {} cannot comment on its {kind} mirror's PRs; they decide with \
+                 `upkeep license approve|decline` instead",
+                foreign.join(", ")
+            ),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

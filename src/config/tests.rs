@@ -456,6 +456,14 @@ fn approvers_are_checked_and_a_servers_list_replaces_the_global_one() {
     let inherit = format!("{GOOD}\n[license]\napprovers = [\"github:ada\"]\n");
     let c = check(&inherit).unwrap();
     assert_eq!(c.servers[0].license.approvers, c.license.approvers);
+    // GOOD's mirror is local: nobody comments there, so `check` says so (a warning only).
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.code == "approver-forge" && w.message.contains("github:ada")),
+        "{:?}",
+        c.warnings
+    );
 }
 
 /// `[freshness] max-lag` and its per-server override (issue 17).

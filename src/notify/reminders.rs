@@ -30,6 +30,8 @@ pub struct ReminderView<'a> {
     pub changes: &'a [String],
     pub fingerprint: &'a str,
     pub escalation: Option<&'a str>,
+    /// Who may decide on the PR (none: the CLI).
+    pub approvers: &'a [crate::config::license::Approver],
 }
 
 /// How many reminders are due for a review that has waited `waited`: one per full SLA period.
@@ -76,12 +78,24 @@ pub fn reminder_email(v: &ReminderView<'_>) -> EmailText {
         "upkeep license approve {} --by \"<your name>\" --note \"<CELA ticket>\"",
         v.server
     );
+    let [if_approved, if_not] = if v.approvers.is_empty() {
+        [
+            format!("If approved: {approve}\n     The rebuild PR then becomes ready for review."),
+            "If not approved: close the rebuild PR; upkeep will not propose that version again."
+                .to_string(),
+        ]
+    } else {
+        crate::render::decisions::email_steps(
+            v.server,
+            v.proposed.unwrap_or("that version"),
+            v.approvers,
+        )
+    };
     let steps = [
         format!("See the pending change: upkeep license show {}", v.server),
         "Send it to CELA for review, if not done yet.".to_string(),
-        format!("If approved: {approve}\n     The rebuild PR then becomes ready for review."),
-        "If not approved: close the rebuild PR; upkeep will not propose that version again."
-            .to_string(),
+        if_approved,
+        if_not,
     ];
     let fp = &v.fingerprint[..v.fingerprint.len().min(16)];
     let footer = format!(
@@ -179,6 +193,7 @@ mod tests {
     fn hostile_names_are_escaped_in_html() {
         let changes = vec!["LICENSE: <b>MIT</b> -> custom".to_string()];
         let v = ReminderView {
+            approvers: &[],
             server: "w<script>",
             pinned: Some("refs/tags/v1.0.0"),
             proposed: Some("1.2.0"),

@@ -57,6 +57,9 @@ pub fn enqueue_due(store: &Store, config: &ValidConfig, run_id: i64) -> anyhow::
                 changes: &changes,
                 fingerprint: &review.fingerprint,
                 escalation: config.email.escalation.as_deref(),
+                approvers: config
+                    .server(&review.server)
+                    .map_or(&[][..], |s| &s.license.approvers[..]),
             };
             let text = reminders::reminder_email(&view);
             let email = NewEmail {

@@ -107,8 +107,9 @@ fn fp(fingerprint: &str) -> &str {
 pub fn approved_reply(key: &str, d: &DecisionView<'_>) -> String {
     format!(
         "✅ **License change approved** by {} at {} (license text `{}`){}.\n\n\
-         upkeep marks this PR ready for review on its next run and removes the \
-         `license-review-required` label; the approval is in `upkeep license log {}`.\n\n{}",
+         upkeep now marks this PR ready for review and removes the `license-review-required` \
+         label (unless another review still holds it); the approval is in \
+         `upkeep license log {}`.\n\n{}",
         md_escape(d.actor),
         d.at,
         fp(d.fingerprint),
@@ -208,6 +209,8 @@ pub fn declined_email(d: &DecisionView<'_>, pr_url: Option<&str>) -> EmailText {
 #[derive(Debug, Clone, Copy)]
 pub struct LogLine<'a> {
     pub server: &'a str,
+    /// `license` or `mcp` (MCP surface approvals share the trail).
+    pub kind: &'a str,
     pub decided_at: &'a str,
     pub decision: &'a str,
     pub source: &'a str,
@@ -227,12 +230,22 @@ pub fn log_text(lines: &[LogLine<'_>]) -> String {
     for l in lines {
         let _ = writeln!(
             t,
-            "{}  {}  {} by {} ({}), license text {}{}",
+            "{}  {}  {}{} by {} ({}), {} {}{}",
             l.decided_at,
             l.server,
             l.decision,
+            if l.kind == "license" {
+                String::new()
+            } else {
+                format!(" ({})", l.kind)
+            },
             l.actor,
             l.source,
+            if l.kind == "license" {
+                "license text"
+            } else {
+                "fingerprint"
+            },
             fp(l.fingerprint),
             l.version.map(|v| format!(", {v}")).unwrap_or_default()
         );
@@ -280,6 +293,34 @@ mod tests {
             assert!(!reply.starts_with("/upkeep"), "a reply is never a command");
         }
         assert!(approved_reply("c9", &D).contains("`0123456789abcdef`"));
+    }
+
+    #[test]
+    fn the_log_names_the_review_kind_when_it_is_not_a_license() {
+        let line = |kind| LogLine {
+            server: "w",
+            kind,
+            decided_at: "2026-12-01T12:00:00.000Z",
+            decision: "approved",
+            source: "cli",
+            actor: "Ada",
+            fingerprint: "0123456789abcdef0123",
+            version: Some("1.1.0"),
+            note: Some("CELA-1"),
+            url: None,
+        };
+        let t = log_text(&[line("license"), line("mcp")]);
+        assert!(
+            t.contains(
+                "w  approved by Ada (cli), license text 0123456789abcdef, 1.1.0\n    note: CELA-1"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("approved (mcp) by Ada (cli), fingerprint"),
+            "{t}"
+        );
+        assert_eq!(log_text(&[]), "No review decisions recorded.\n");
     }
 
     #[test]

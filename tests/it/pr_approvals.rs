@@ -160,6 +160,18 @@ fn approver_comment_releases_the_hold<F: Stand>() {
     let id = held(&w);
     let core = w.fake.core();
 
+    // A quiet run reads the held PR's comments with one request, and nothing else on the forge.
+    core.clear_requests();
+    let s = sync(&w.ws);
+    assert!(s["unchanged_since"].is_string(), "a quiet run: {s}");
+    let requests = core.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert!(
+        requests[0].method == "GET"
+            && (requests[0].path.ends_with("/comments") || requests[0].path.ends_with("/threads")),
+        "{requests:?}"
+    );
+
     // Someone who is not an approver: one reply naming who may decide, nothing recorded.
     core.add_comment(id, F::STRANGER, "/upkeep approve-license trust me");
     let s = sync(&w.ws);
@@ -192,6 +204,16 @@ fn approver_comment_releases_the_hold<F: Stand>() {
     assert_eq!(e["actor"], F::APPROVER.1);
     assert_eq!(e["note"], "CELA-7 reviewed");
     assert!(e["comment_url"].as_str().is_some_and(|u| !u.is_empty()));
+    let text = w.ws.upkeep(&["license", "log"]).stdout;
+    assert!(
+        text.contains(&format!("approved by {} (pr-comment)", F::APPROVER.1)),
+        "{text}"
+    );
+    let show = w.ws.upkeep(&["license", "show", SERVER]).stdout;
+    assert!(
+        show.contains("decisions:") && show.contains("approved by"),
+        "{show}"
+    );
     assert!(
         s["pull_request"]["draft"] == false,
         "the run report shows it ready: {s}"

@@ -132,6 +132,9 @@ fn validate(
                 None
             }
         });
+    if let Some(m) = &mirror {
+        license::warn_foreign_approvers(&server_license, &m.forge, &who, at.clone(), d);
+    }
     if d.items.len() > before {
         return None;
     }

@@ -30,9 +30,14 @@ pub fn sync(run: &mut ServerRun<'_>) -> anyhow::Result<()> {
     }
     let (store, server) = (&run.deps.store, run.server);
     let open = store.open_pr(&server.name)?;
-    let readable = open
-        .as_ref()
-        .filter(|p| p.held && p.forge_id.is_some() && !server.license.approvers.is_empty());
+    // A local mirror has no comments from people: decisions there are made with the CLI.
+    let has_comments = !matches!(
+        server.mirror.forge,
+        crate::config::ForgeConfig::Local { .. }
+    );
+    let readable = open.as_ref().filter(|p| {
+        p.held && p.forge_id.is_some() && has_comments && !server.license.approvers.is_empty()
+    });
     let owed = !store.owed_actions(&server.name)?.is_empty();
     if readable.is_none() && !owed {
         return Ok(());
