@@ -39,7 +39,7 @@
 //! cli       ->
 //! demo      -> deps pipeline report status store
 //! scheduler -> deps pipeline report service store
-//! service   -> deps http metrics pipeline report status store
+//! service   -> deps http mcp metrics pipeline render report status store
 //! status    -> advisories license render report store
 //! metrics   -> http
 //! progress  ->

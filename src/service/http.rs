@@ -9,6 +9,7 @@
 //! | `POST /sync` | bearer token, checked before the body is read; optional `server` (query or JSON body); 202 started, 401, 403 disabled, 404 unknown server, 409 busy |
 //! | `POST /webhooks/github` | `X-Hub-Signature-256` checked; release/tag events sync the matching servers, once per `X-GitHub-Delivery`; 401 bad signature, 404 no server |
 //! | `GET /events` | Server-Sent Events: each run event as JSON, `event:` its kind; read token; at most `max-event-subscribers` at once |
+//! | `GET /`, `/servers/{name}`, `/runs/{id}`, `GET`/`POST /login` | the dashboard's HTML pages ([`super::dashboard`]) |
 //!
 //! Every request's `Host` is checked first ([`super::guard`]); connections and header timeouts
 //! are the listener's ([`super::listener`]); bodies are read only after the request is
@@ -31,7 +32,7 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::control::{Control, StartError};
-use super::{auth, guard, listener, webhook};
+use super::{auth, dashboard, guard, listener, webhook};
 use crate::config::SecretRef;
 use crate::metrics::{Scrape, ServerGauge};
 use crate::pipeline::RunOptions;
@@ -57,6 +58,7 @@ pub fn router(control: Arc<Control>) -> Router {
         .route("/sync", post(sync))
         .route("/webhooks/github", post(github_webhook))
         .merge(read)
+        .merge(dashboard::routes(&control))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&control),
             guard::hosts,

@@ -7,15 +7,18 @@
 //! - [`guard`]: who may ask: the `Host` allow-list and the read token of the status endpoints.
 //! - [`auth`], [`webhook`]: the pure parts: token and signature checks, event classification,
 //!   repository matching.
+//! - [`dashboard`]: the HTML pages' routes and who may see them; [`pages`]: the pages, pure.
 //!
 //! This module never decides *when* to run (that is [`crate::scheduler`]); it only starts runs
 //! that a request asks for, under the same lease as every other run.
 
 pub mod auth;
 pub mod control;
+pub mod dashboard;
 pub mod guard;
 pub mod http;
 pub mod listener;
+pub mod pages;
 pub mod webhook;
 
 pub use control::{Control, StartError};

@@ -6,10 +6,12 @@
 //! whole decision or none of it. This module knows nothing of git, forges or email transports.
 
 mod branches;
+mod dashboard;
 mod migrations;
 mod notify;
 
 pub use branches::WrittenBranch;
+pub use dashboard::{Decision, EmailLine, RunServer, ServerRun};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
