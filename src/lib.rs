@@ -21,6 +21,7 @@
 //!   one retrying HTTP client).
 //! - Views, the texts and documents people and programs read: [`render`] (PR titles and bodies,
 //!   emails; pure) and [`report`] (the JSON run report, the machine-readable contract of a run).
+//!   [`freshness`]: how far behind each rebuild is and what blocks it, from a view the store fills.
 //! - Foundation: [`config`] (TOML parsed, then validated into [`config::ValidConfig`] with every
 //!   diagnostic collected), [`secret`] (secrets and URL redaction), [`files`] (private files
 //!   and directories: the state, the cache, the outbox), [`events`] (run progress on a broadcast
@@ -39,12 +40,12 @@
 //! cli       ->
 //! demo      -> deps pipeline report status store
 //! scheduler -> deps pipeline report service store
-//! service   -> deps http mcp metrics pipeline render report status store
-//! status    -> advisories license render report store
+//! service   -> deps freshness http mcp metrics pipeline render report status store
+//! status    -> advisories freshness license render report store
 //! metrics   -> http
 //! progress  ->
 //! term      ->
-//! pipeline  -> advisories deps forge http license mcp notify render report store upstream
+//! pipeline  -> advisories deps forge freshness http license mcp notify render report store upstream
 //! deps      -> forge http mcp store upstream
 //! upstream  -> http
 //! forge     -> http
@@ -52,10 +53,10 @@
 //! mcp       -> license
 //! advisories -> http render upstream
 //! notify    -> render
-//! store     -> report
+//! store     -> freshness report
 //! http      ->
 //! render    -> license mcp report upstream::diff
-//! report    -> mcp upstream::diff upstream::channels
+//! report    -> freshness mcp upstream::diff upstream::channels
 //! config    -> forge::pin upstream::version license::code upstream::channels::advice
 //! secret    ->
 //! files     ->
@@ -63,6 +64,7 @@
 //! jitter    ->
 //! events    ->
 //! exit      ->
+//! freshness ->
 //! ```
 //!
 //! In words: commands sit on the pipeline, the pipeline on the adapters; adapters never import
@@ -90,6 +92,7 @@ pub mod exit;
 pub mod failpoint;
 pub mod files;
 pub mod forge;
+pub mod freshness;
 pub mod http;
 pub mod jitter;
 pub mod license;

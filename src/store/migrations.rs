@@ -232,6 +232,36 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (outbox_id, position)
     );
     ",
+    // 14 (the number reserved for the fleet work; its place in this list is what counts): the
+    // fleet at a glance. `fleet_behind`: what each server's last full check saw of the releases
+    // newer than the pin. `pr_merges`: when a rebuild PR was seen merged, and when the release it
+    // proposed was published (the lead time). `pr_checks`: the pipeline's answer on an open
+    // PR's head commit, and the validators of the forge's answers for conditional rereads.
+    r"
+    CREATE TABLE IF NOT EXISTS fleet_behind (
+        server TEXT PRIMARY KEY,
+        releases_behind INTEGER NOT NULL,
+        behind_since TEXT,
+        moved_tag INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS pr_merges (
+        pr_id INTEGER PRIMARY KEY,
+        server TEXT NOT NULL,
+        version TEXT NOT NULL,
+        published_at TEXT,
+        merged_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS pr_checks (
+        pr_id INTEGER PRIMARY KEY,
+        server TEXT NOT NULL,
+        head_commit TEXT NOT NULL,
+        state TEXT NOT NULL,
+        failed TEXT NOT NULL,
+        url TEXT,
+        checked_at TEXT NOT NULL
+    );
+    ",
 ];
 
 /// Apply every migration newer than the database's `user_version`, each in its own transaction.

@@ -7,11 +7,13 @@
 
 mod branches;
 mod dashboard;
+mod fleet;
 mod migrations;
 mod notify;
 
 pub use branches::WrittenBranch;
 pub use dashboard::{Decision, EmailLine, RunServer, ServerRun};
+pub use fleet::{Behind, ChecksRecord, FailedCheck};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
