@@ -28,7 +28,7 @@ use super::control::Control;
 use super::http::endpoint_secret;
 use super::pages::{self, fleet};
 use crate::config::{DashboardAccess, ReadAccess, ValidConfig};
-use crate::store::{PrRecordState, ReviewKind, Store};
+use crate::store::{ReviewKind, Store};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "upkeep_dashboard";
@@ -212,16 +212,11 @@ async fn fleet_page(
 ) -> Response {
     let sort = fleet::Sort::parse(query.sort.as_deref());
     let rows = gather(&control, |config, store| {
+        let now = crate::store::now();
         let doc = crate::status::collect(config, store)?;
         let mut rows = Vec::new();
         for s in &doc.servers {
-            let declined = store
-                .prs(&s.name)?
-                .into_iter()
-                .max_by(|a, b| a.updated_at.cmp(&b.updated_at))
-                .filter(|p| p.state == PrRecordState::Declined)
-                .map(|p| p.version);
-            rows.push(fleet::FleetRow::from_status(s, declined.as_deref()));
+            rows.push(fleet_row(store, s, now)?);
         }
         Ok(rows)
     })
@@ -233,6 +228,30 @@ async fn fleet_page(
         ),
         Err(r) => r,
     }
+}
+
+/// The fleet row of `s`: what the status document says, with its freshness and checks.
+fn fleet_row(
+    store: &Store,
+    s: &crate::status::ServerStatus,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<fleet::FleetRow> {
+    let freshness = crate::freshness::assess(&store.freshness_view(&s.name)?, now);
+    let measured = store.behind(&s.name)?.is_some();
+    let checks = match store.open_pr(&s.name)? {
+        Some(pr) => store.checks(pr.id)?.map(|c| fleet::ChecksCell {
+            state: c.state.as_str().to_string(),
+            failed: c.failed.into_iter().map(|f| f.name).collect(),
+            url: c.url,
+        }),
+        None => None,
+    };
+    Ok(fleet::FleetRow::from_status(
+        s,
+        &freshness,
+        measured,
+        checks.as_ref(),
+    ))
 }
 
 fn now() -> String {
@@ -266,6 +285,7 @@ async fn server_page(State(control): State<Arc<Control>>, Path(name): Path<Strin
         prs.sort_by(|a, b| b.created_at.cmp(&a.created_at));
         let since = now - chrono::Duration::days(pages::chart::DAYS);
         Ok(pages::server::render(&pages::server::ServerPage {
+            row: &fleet_row(store, &status, now)?,
             status: &status,
             tags: &store.tag_history(&name)?,
             prs: &prs,

@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::html::{commit, document, escape, or_dash, path_segment, span, when};
+use super::html::{commit, document, escape, or_dash, path_segment, span, web_link, when};
+use crate::freshness::{Blocker, Freshness};
 use crate::status::ServerStatus;
 
 /// One server's row.
@@ -22,8 +23,8 @@ pub struct FleetRow {
     pub pr: Option<PrCell>,
     /// What keeps the rebuild from landing, in words.
     pub blocker: Option<String>,
-    /// The rebuild PR's pipeline result, when known.
-    pub checks: Option<String>,
+    /// The rebuild PR's pipeline result, when read.
+    pub checks: Option<ChecksCell>,
     pub last_run: Option<(i64, String)>,
 }
 
@@ -54,25 +55,48 @@ impl Sort {
     }
 }
 
+/// The pipeline's answer on the open rebuild PR's head commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecksCell {
+    /// `pending`, `success`, `failure` or `none`.
+    pub state: String,
+    /// The names of the checks that failed.
+    pub failed: Vec<String>,
+    /// Where a person reads them.
+    pub url: Option<String>,
+}
+
 impl FleetRow {
-    /// The row of `status`'s server from what the state knows: its pin, latest release, open
-    /// PR, hold and last run. `declined` is the version of its last declined PR, if that is
-    /// its latest PR. Lag, releases behind and checks are left for the freshness view.
-    pub fn from_status(s: &ServerStatus, declined: Option<&str>) -> FleetRow {
-        let blocker = if let Some(reason) = &s.hold_reason {
-            Some(format!("held: {reason}"))
-        } else if s.status == "failed" {
-            Some(format!(
-                "failing ({} run{} in a row): {}",
-                s.consecutive_failures,
-                if s.consecutive_failures == 1 { "" } else { "s" },
-                s.last_error.as_deref().unwrap_or("no error recorded")
-            ))
-        } else if let Some(v) = declined.filter(|_| s.open_pr.is_none()) {
-            Some(format!("declined: the rebuild PR of {v} was closed"))
-        } else {
-            s.open_pr.as_ref().map(|_| "awaiting merge".to_string())
-        };
+    /// The row of `status`'s server: what the state knows (pin, latest release, open PR, last
+    /// run) and its `freshness`; `measured` says whether a full check counted the releases
+    /// newer than the pin (before one did, releases behind and lag are unknown).
+    pub fn from_status(
+        s: &ServerStatus,
+        freshness: &Freshness,
+        measured: bool,
+        checks: Option<&ChecksCell>,
+    ) -> FleetRow {
+        let blocker = freshness.blocker.map(|b| {
+            let detail = match b {
+                Blocker::Failing => Some(format!(
+                    "{} run{} in a row: {}",
+                    s.consecutive_failures,
+                    if s.consecutive_failures == 1 { "" } else { "s" },
+                    s.last_error.as_deref().unwrap_or("no error recorded")
+                )),
+                Blocker::LicenseReview | Blocker::McpReview | Blocker::MovedTag => {
+                    s.hold_reason.clone()
+                }
+                Blocker::PipelineFailed => checks
+                    .filter(|c| !c.failed.is_empty())
+                    .map(|c| c.failed.join(", ")),
+                Blocker::Declined | Blocker::AwaitingMerge => None,
+            };
+            match detail {
+                Some(d) => format!("{}: {d}", b.as_str()),
+                None => b.as_str().to_string(),
+            }
+        });
         FleetRow {
             name: s.name.clone(),
             status: s.status.clone(),
@@ -82,15 +106,18 @@ impl FleetRow {
                 .map(|p| crate::render::short_ref(p).to_string()),
             pinned_commit: s.pinned_commit.clone(),
             latest: s.latest.clone(),
-            releases_behind: None,
-            lag_seconds: None,
+            releases_behind: measured.then_some(u64::from(freshness.releases_behind)),
+            lag_seconds: freshness
+                .lag
+                .filter(|_| measured)
+                .map(|l| i64::try_from(l).unwrap_or(i64::MAX)),
             pr: s.open_pr.as_ref().map(|p| PrCell {
                 version: p.version.clone(),
                 url: p.url.clone(),
                 held: p.held,
             }),
             blocker,
-            checks: None,
+            checks: checks.cloned(),
             last_run: s.last_run_id.zip(s.last_run_at.clone()),
         }
     }
@@ -142,14 +169,26 @@ fn pr_cell(pr: Option<&PrCell>) -> String {
         return "—".into();
     };
     let held = if pr.held { " (held)" } else { "" };
-    match &pr.url {
-        Some(url) if url.starts_with("https://") || url.starts_with("http://") => format!(
-            "<a href=\"{}\">{}</a>{held}",
-            escape(url),
-            escape(&pr.version)
-        ),
-        _ => format!("{}{held}", escape(&pr.version)),
-    }
+    format!("{}{held}", web_link(pr.url.as_deref(), &pr.version))
+}
+
+/// The checks cell: its CSS class and its markup (a link to the checks when there is one).
+pub fn checks_cell(c: Option<&ChecksCell>) -> (&'static str, String) {
+    let Some(c) = c else {
+        return ("", "—".into());
+    };
+    let class = match c.state.as_str() {
+        "failure" => "bad",
+        "pending" => "warn",
+        "success" => "ok",
+        _ => "",
+    };
+    let text = if c.failed.is_empty() {
+        c.state.clone()
+    } else {
+        format!("{}: {}", c.state, c.failed.join(", "))
+    };
+    (class, web_link(c.url.as_deref(), &text))
 }
 
 fn row(r: &FleetRow) -> String {
@@ -162,10 +201,11 @@ fn row(r: &FleetRow) -> String {
         || "never".to_string(),
         |(id, at)| format!("<a href=\"/runs/{id}\">#{id}</a> {}", escape(&when(at))),
     );
+    let (checks_class, checks) = checks_cell(r.checks.as_ref());
     format!(
         "<tr data-server=\"{name}\"><th scope=\"row\"><a href=\"/servers/{}\">{name}</a></th>\
          <td class=\"{}\">{}</td><td>{pinned}</td><td>{}</td><td class=\"num\">{}</td>\
-         <td class=\"num\" data-lag=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{last_run}</td></tr>\n",
+         <td class=\"num\" data-lag=\"{}\">{}</td><td>{}</td><td>{}</td><td class=\"{checks_class}\">{checks}</td><td>{last_run}</td></tr>\n",
         path_segment(&r.name),
         status_class(&r.status),
         escape(&r.status),
@@ -176,7 +216,6 @@ fn row(r: &FleetRow) -> String {
         r.lag_seconds.map_or_else(|| "—".into(), span),
         pr_cell(r.pr.as_ref()),
         or_dash(r.blocker.as_deref()),
-        or_dash(r.checks.as_deref()),
     )
 }
 

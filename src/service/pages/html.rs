@@ -117,6 +117,17 @@ pub fn or_dash(value: Option<&str>) -> String {
     value.map_or_else(|| "—".to_string(), escape)
 }
 
+/// `text` as a link to `url` when that is a web address (never `javascript:` or the like),
+/// else as text.
+pub fn web_link(url: Option<&str>, text: &str) -> String {
+    match url {
+        Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+            format!("<a href=\"{}\">{}</a>", escape(u), escape(text))
+        }
+        _ => escape(text),
+    }
+}
+
 /// A section headed `heading` (its `id` labels it) holding a table of `rows` (each a whole
 /// `<tr>`) under `columns`, or the sentence `empty` when there are none.
 pub fn table_section(

@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use super::chart;
-use super::html::{commit, document, escape, or_dash, span, table_section, when};
+use super::fleet::FleetRow;
+use super::html::{commit, document, escape, or_dash, span, table_section, web_link, when};
 use crate::mcp::McpSurfaceReport;
 use crate::status::ServerStatus;
 use crate::store::{Decision, EmailLine, PrRecord, ServerRun, TagSighting};
@@ -15,6 +16,8 @@ use crate::store::{Decision, EmailLine, PrRecord, ServerRun, TagSighting};
 /// Everything the server page shows, gathered by the handler.
 #[derive(Debug)]
 pub struct ServerPage<'a> {
+    /// The server's row of the fleet page: freshness, blocker, checks.
+    pub row: &'a FleetRow,
     pub status: &'a ServerStatus,
     /// Tags seen, oldest first.
     pub tags: &'a [TagSighting],
@@ -30,7 +33,7 @@ pub struct ServerPage<'a> {
     pub now: DateTime<Utc>,
 }
 
-fn summary(s: &ServerStatus) -> String {
+fn summary(s: &ServerStatus, row: &FleetRow) -> String {
     let mut t = String::from("<dl>\n");
     let mut item = |term: &str, value: String| {
         let _ = writeln!(t, "<dt>{term}</dt><dd>{value}</dd>");
@@ -42,6 +45,20 @@ fn summary(s: &ServerStatus) -> String {
     };
     item("Pinned", pinned);
     item("Latest release", or_dash(s.latest.as_deref()));
+    item(
+        "Releases behind",
+        row.releases_behind
+            .map_or_else(|| "not counted yet".into(), |n| n.to_string()),
+    );
+    item(
+        "Lag",
+        row.lag_seconds
+            .map_or_else(|| "unknown".into(), super::html::span),
+    );
+    item("Blocker", or_dash(row.blocker.as_deref()));
+    if row.checks.is_some() {
+        item("Checks", super::fleet::checks_cell(row.checks.as_ref()).1);
+    }
     let pr = s.open_pr.as_ref().map_or_else(
         || "none".to_string(),
         |p| {
@@ -50,7 +67,7 @@ fn summary(s: &ServerStatus) -> String {
                 .url
                 .as_deref()
                 .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-                .map_or_else(String::new, |u| format!(" {}", link_or_text(Some(u), u)));
+                .map_or_else(String::new, |u| format!(" {}", web_link(Some(u), u)));
             format!(
                 "{}{}, open since {}{link}",
                 escape(&p.version),
@@ -210,15 +227,6 @@ fn releases(p: &ServerPage<'_>) -> String {
     t
 }
 
-fn link_or_text(url: Option<&str>, text: &str) -> String {
-    match url {
-        Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
-            format!("<a href=\"{}\">{}</a>", escape(u), escape(text))
-        }
-        _ => escape(text),
-    }
-}
-
 fn pull_requests(prs: &[PrRecord]) -> String {
     let rows: Vec<String> = prs
         .iter()
@@ -228,7 +236,7 @@ fn pull_requests(prs: &[PrRecord]) -> String {
                 escape(&pr.version),
                 pr.state.as_str(),
                 if pr.held { " (held)" } else { "" },
-                link_or_text(pr.url.as_deref(), &pr.title),
+                web_link(pr.url.as_deref(), &pr.title),
                 escape(&when(&pr.created_at)),
                 escape(&when(&pr.updated_at))
             )
@@ -335,7 +343,7 @@ pub fn render(p: &ServerPage<'_>) -> String {
     let lag_now = chart::series(&samples).last().map(|(_, l)| *l);
     let mut body = format!(
         "<nav><p><a href=\"/\">← All servers</a></p></nav>\n<header>\n<h1>{name}</h1>\n</header>\n<main>\n{}",
-        summary(p.status)
+        summary(p.status, p.row)
     );
     let _ = write!(
         body,

@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::fleet::{FleetRow, Sort, render, sorted};
+use super::fleet::{ChecksCell, FleetRow, Sort, render, sorted};
 use super::server::ServerPage;
+use crate::freshness::{Blocker, Freshness};
 use crate::status::{OpenPr, ServerStatus};
 use crate::store::{Decision, EmailLine, PrRecord, PrRecordState, ServerRun, TagSighting};
 
@@ -69,10 +70,25 @@ fn assert_inert(html: &str) {
     );
 }
 
+fn fresh(blocker: Option<Blocker>) -> Freshness {
+    Freshness {
+        releases_behind: 2,
+        behind_since: Some("2026-11-01T00:00:00Z".into()),
+        lag: Some(3_600),
+        pr_open_for: None,
+        blocker,
+    }
+}
+
 fn row(name: &str, lag: Option<i64>) -> FleetRow {
     FleetRow {
         lag_seconds: lag,
-        ..FleetRow::from_status(&status(name), None)
+        ..FleetRow::from_status(
+            &status(name),
+            &fresh(Some(Blocker::LicenseReview)),
+            true,
+            None,
+        )
     }
 }
 
@@ -101,29 +117,47 @@ fn sorting_by_lag_puts_the_longest_first_and_unknown_last() {
 }
 
 #[test]
-fn the_blocker_says_what_the_state_knows() {
-    let mut s = status("x");
-    assert!(
-        FleetRow::from_status(&s, None)
-            .blocker
-            .unwrap()
-            .starts_with("held: ")
-    );
-    s.hold_reason = None;
-    s.status = "failed".into();
-    assert!(
-        FleetRow::from_status(&s, None)
-            .blocker
-            .unwrap()
-            .starts_with("failing (2 runs")
-    );
-    s.status = "up-to-date".into();
-    s.open_pr = None;
+fn the_blocker_and_checks_say_what_freshness_and_the_state_know() {
+    let s = status("x");
+    let checks = ChecksCell {
+        state: "failure".into(),
+        failed: vec!["build".into(), "<test>".into()],
+        url: Some("https://ci.example.com/1".into()),
+    };
+    let blocker = |b| FleetRow::from_status(&s, &fresh(Some(b)), true, Some(&checks)).blocker;
     assert_eq!(
-        FleetRow::from_status(&s, Some("1.2.0")).blocker.as_deref(),
-        Some("declined: the rebuild PR of 1.2.0 was closed")
+        blocker(Blocker::Failing).as_deref(),
+        Some(format!("failing: 2 runs in a row: {HOSTILE}").as_str())
     );
-    assert_eq!(FleetRow::from_status(&s, None).blocker, None);
+    assert!(
+        blocker(Blocker::LicenseReview)
+            .unwrap()
+            .starts_with("license-review: license changed")
+    );
+    assert_eq!(
+        blocker(Blocker::PipelineFailed).as_deref(),
+        Some("pipeline-failed: build, <test>")
+    );
+    assert_eq!(blocker(Blocker::Declined).as_deref(), Some("declined"));
+    let unmeasured = FleetRow::from_status(&s, &fresh(None), false, None);
+    assert_eq!(
+        (
+            unmeasured.releases_behind,
+            unmeasured.lag_seconds,
+            unmeasured.blocker
+        ),
+        (None, None, None)
+    );
+    let html = render(
+        &[FleetRow::from_status(&s, &fresh(None), true, Some(&checks))],
+        Sort::Lag,
+        "2026-12-01T00:00:00Z",
+    );
+    assert!(html.contains("<td class=\"bad\"><a href=\"https://ci.example.com/1\">failure: build, &lt;test&gt;</a></td>"), "{html}");
+    assert!(
+        html.contains("<td class=\"num\" data-lag=\"3600\">1h 0m</td>"),
+        "{html}"
+    );
 }
 
 #[test]
@@ -194,6 +228,7 @@ fn the_server_page_is_well_formed_with_every_section() {
     ];
     let license = format!("- old line\n+ new line {HOSTILE}\n");
     let html = super::server::render(&ServerPage {
+        row: &row("alpha", Some(86_400)),
         status: &s,
         tags: &tags,
         prs: &prs,
