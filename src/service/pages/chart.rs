@@ -2,9 +2,10 @@
 //! last 90 days, drawn as inline SVG (no script, no external asset).
 //!
 //! A run's report says what the server was pinned at and what the latest release was. Where the
-//! report carries the freshness view's `lag_seconds`, that is the point; where it does not (runs
-//! before freshness was reported) the point is the time since the first run of the current
+//! report carries its freshness (`freshness.lag`, seconds), that is the point; where it does not
+//! (runs before freshness was reported) the point is the time since the first run of the current
 //! stretch in which the pin was behind the latest release, so the chart still shows the shape.
+//! The page adds the lag now as the last point.
 
 use std::fmt::Write as _;
 
@@ -33,7 +34,7 @@ pub fn sample(started_at: &str, report_json: &str) -> Option<Sample> {
         .with_timezone(&Utc);
     let report: serde_json::Value = serde_json::from_str(report_json).ok()?;
     let lag_seconds = report
-        .pointer("/freshness/lag_seconds")
+        .pointer("/freshness/lag")
         .and_then(serde_json::Value::as_i64);
     let latest = report.get("latest").filter(|l| !l.is_null());
     let pinned = report.get("pinned").filter(|p| !p.is_null());
@@ -191,8 +192,7 @@ mod tests {
 
     #[test]
     fn a_reported_lag_wins_and_a_failed_run_is_no_sample() {
-        let with =
-            serde_json::json!({"pinned": null, "latest": null, "freshness": {"lag_seconds": 77}});
+        let with = serde_json::json!({"pinned": null, "latest": null, "freshness": {"lag": 77}});
         let s = sample(&at(0).to_rfc3339(), &with.to_string()).unwrap();
         assert_eq!(series(&[s]), vec![(at(0), 77)]);
         let failed = serde_json::json!({"status": "failed", "pinned": null, "latest": null});

@@ -199,13 +199,18 @@ fn row(r: &FleetRow) -> String {
     };
     let last_run = r.last_run.as_ref().map_or_else(
         || "never".to_string(),
-        |(id, at)| format!("<a href=\"/runs/{id}\">#{id}</a> {}", escape(&when(at))),
+        |(id, at)| {
+            format!(
+                "<a href=\"/runs/{id}\">#{id}</a><br />{}",
+                escape(&when(at))
+            )
+        },
     );
     let (checks_class, checks) = checks_cell(r.checks.as_ref());
     format!(
         "<tr data-server=\"{name}\"><th scope=\"row\"><a href=\"/servers/{}\">{name}</a></th>\
-         <td class=\"{}\">{}</td><td>{pinned}</td><td>{}</td><td class=\"num\">{}</td>\
-         <td class=\"num\" data-lag=\"{}\">{}</td><td>{}</td><td>{}</td><td class=\"{checks_class}\">{checks}</td><td>{last_run}</td></tr>\n",
+         <td class=\"status {}\">{}</td><td>{pinned}</td><td>{}</td><td class=\"num\">{}</td>\
+         <td class=\"num\" data-lag=\"{}\">{}</td><td>{}</td><td>{}</td><td class=\"{checks_class}\">{checks}</td><td class=\"when\">{last_run}</td></tr>\n",
         path_segment(&r.name),
         status_class(&r.status),
         escape(&r.status),

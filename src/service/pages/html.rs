@@ -18,13 +18,17 @@ a{color:#0b4f8a}\
 table{border-collapse:collapse;margin:0.5rem 0 1.5rem}\
 th,td{border-bottom:1px solid #c8c8c8;padding:0.3rem 0.6rem;text-align:left;vertical-align:top}\
 th{background:#f0f0f0}\
-td.num{text-align:right;font-variant-numeric:tabular-nums}\
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
+td.status,tbody th{white-space:nowrap}\
 code,pre{font-family:ui-monospace,'SFMono-Regular',Menlo,Consolas,monospace;font-size:0.9em}\
 pre{background:#f6f6f6;border:1px solid #c8c8c8;padding:0.6rem;overflow-x:auto;white-space:pre-wrap;word-break:break-word}\
 .bad{background:#fdecea;color:#8a1c1c}\
 .warn{background:#fff4d6;color:#6b4e00}\
 .ok{background:#e7f6ec;color:#14532d}\
 nav p{margin:0 0 1rem}\
+dl{display:grid;grid-template-columns:max-content 1fr;gap:0.25rem 1rem}\
+dt{font-weight:600}\
+dd{margin:0}\
 .muted{color:#555}\
 form p{margin:0.5rem 0}\
 input{font:inherit;padding:0.2rem}\

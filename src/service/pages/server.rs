@@ -40,8 +40,8 @@ fn summary(s: &ServerStatus, row: &FleetRow) -> String {
     };
     item("Status", escape(&s.status));
     let pinned = match (&s.pinned, &s.pinned_commit) {
-        (Some(p), Some(c)) => format!("{} at {}", escape(p), commit(c)),
-        (p, _) => or_dash(p.as_deref()),
+        (Some(p), Some(c)) => format!("{} at {}", escape(crate::render::short_ref(p)), commit(c)),
+        (p, _) => or_dash(p.as_deref().map(crate::render::short_ref)),
     };
     item("Pinned", pinned);
     item("Latest release", or_dash(s.latest.as_deref()));
@@ -340,17 +340,26 @@ pub fn render(p: &ServerPage<'_>) -> String {
         .filter_map(|r| chart::sample(&r.started_at, &r.report))
         .collect();
     samples.sort_by_key(|s| s.at);
-    let lag_now = chart::series(&samples).last().map(|(_, l)| *l);
+    let mut points = chart::series(&samples);
+    let said = match p.row.lag_seconds {
+        Some(lag) => {
+            points.push((p.now, lag));
+            format!("Behind by {} now.", span(lag))
+        }
+        None => points.last().map_or_else(
+            || "How far behind is not known yet.".to_string(),
+            |(_, lag)| format!("Behind by about {} at the last run.", span(*lag)),
+        ),
+    };
     let mut body = format!(
         "<nav><p><a href=\"/\">← All servers</a></p></nav>\n<header>\n<h1>{name}</h1>\n</header>\n<main>\n{}",
         summary(p.status, p.row)
     );
     let _ = write!(
         body,
-        "<section aria-labelledby=\"lag\">\n<h2 id=\"lag\">Lag over the last {} days</h2>\n<p>Behind by {} at the last run.</p>\n{}</section>\n",
+        "<section aria-labelledby=\"lag\">\n<h2 id=\"lag\">Lag over the last {} days</h2>\n<p>{said}</p>\n{}</section>\n",
         chart::DAYS,
-        lag_now.map_or_else(|| "an unknown time".to_string(), span),
-        chart::svg(&p.status.name, &chart::series(&samples), p.now)
+        chart::svg(&p.status.name, &points, p.now)
     );
     body.push_str(&license_section(p.license_review));
     body.push_str(&mcp_section(p.mcp_review));

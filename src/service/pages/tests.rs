@@ -248,7 +248,11 @@ fn the_server_page_is_well_formed_with_every_section() {
         );
     }
     assert!(html.contains("+ new line &quot;&gt;&lt;img"), "{html}");
-    assert!(html.contains("Behind by 10d 0h at the last run."), "{html}");
+    assert!(html.contains("Behind by 1d 0h now."), "{html}");
+    assert!(
+        html.contains("1d 0h now, at most 10d 0h (3 runs)"),
+        "{html}"
+    );
     assert!(html.contains("<a href=\"/runs/7\">#7</a>"));
 }
 
