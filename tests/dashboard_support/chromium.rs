@@ -49,7 +49,7 @@ impl Chromium {
             Some(binary) if binary.is_file() => Chromium { binary },
             other => panic!(
                 "the dashboard browser tests need Chromium ({}): install it as the README's \
-                 Development prerequisites say (`apt-get update && apt-get install -y chromium`), \
+                 Quickstart says (`apt-get update && apt-get install -y chromium`), \
                  or point UPKEEP_CHROMIUM at a Chromium binary",
                 other.map_or_else(
                     || "not on PATH".to_string(),
