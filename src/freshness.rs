@@ -50,41 +50,8 @@ impl Blocker {
     }
 }
 
-/// The pipeline's answer on the rebuild PR's head commit, folded over every check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ChecksState {
-    /// At least one check is queued or running, and none failed.
-    Pending,
-    /// Every check passed (or was skipped/neutral).
-    Success,
-    /// At least one check failed.
-    Failure,
-    /// No check ran on the commit (no pipeline, or none reported yet).
-    None,
-}
-
-impl ChecksState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChecksState::Pending => "pending",
-            ChecksState::Success => "success",
-            ChecksState::Failure => "failure",
-            ChecksState::None => "none",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ChecksState> {
-        [
-            ChecksState::Pending,
-            ChecksState::Success,
-            ChecksState::Failure,
-            ChecksState::None,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
-    }
-}
+/// The pipeline's answer on the rebuild PR's head commit (the forges fold their checks into it).
+pub use crate::forge::checks::ChecksState;
 
 /// What the state knows about one server, as [`assess`] needs it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

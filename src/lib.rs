@@ -64,7 +64,7 @@
 //! jitter    ->
 //! events    ->
 //! exit      ->
-//! freshness ->
+//! freshness -> forge::checks
 //! ```
 //!
 //! In words: commands sit on the pipeline, the pipeline on the adapters; adapters never import

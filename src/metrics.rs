@@ -192,6 +192,9 @@ pub struct Scrape {
     pub http: BTreeMap<String, HostMetrics>,
     /// A run is in flight in this process.
     pub run_in_progress: bool,
+    /// Every merged rebuild's lead time (release published to PR merged), seconds. Read from
+    /// the state at scrape time rather than folded from events: a restart must not forget them.
+    pub lead_times: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -201,6 +204,10 @@ pub struct ServerGauge {
     pub last_success: Option<f64>,
     /// Advisories against the pinned release per severity (empty: never looked up).
     pub advisories: Vec<(String, usize)>,
+    /// Proposable releases newer than the pin (issue 17).
+    pub releases_behind: u32,
+    /// Seconds since the oldest of them was published (0 when current; None: unknown).
+    pub lag_seconds: Option<u64>,
 }
 
 /// Every scrape-time family, registered into a registry made for one scrape and filled from
@@ -340,6 +347,59 @@ fn register_scrape(r: &mut Registry, scrape: &Scrape) {
         "upkeep_http_rate_limit_reset_timestamp_seconds",
         "Unix time the host's rate-limit budget resets, as its last answer reported",
         reset,
+    );
+    register_fleet(r, scrape);
+}
+
+/// Upper bounds (seconds) of the rebuild lead time histogram: an hour to a quarter.
+const LEAD_TIME_BUCKETS: &[f64] = &[
+    3_600.0,
+    21_600.0,
+    86_400.0,
+    172_800.0,
+    259_200.0,
+    604_800.0,
+    1_209_600.0,
+    2_592_000.0,
+    5_184_000.0,
+    7_776_000.0,
+];
+
+/// The fleet at a glance (issue 17): how far behind each server is, and the lead time of the
+/// merged rebuilds.
+fn register_fleet(r: &mut Registry, scrape: &Scrape) {
+    let behind = Family::<ServerLabels, Gauge>::default();
+    let lag = Family::<ServerLabels, Gauge>::default();
+    for s in &scrape.servers {
+        let labels = ServerLabels {
+            server: s.name.clone(),
+        };
+        behind
+            .get_or_create(&labels)
+            .set(i64::from(s.releases_behind));
+        if let Some(l) = s.lag_seconds {
+            lag.get_or_create(&labels)
+                .set(i64::try_from(l).unwrap_or(i64::MAX));
+        }
+    }
+    r.register(
+        "upkeep_server_releases_behind",
+        "Proposable upstream releases newer than the server's pin (last full check)",
+        behind,
+    );
+    r.register(
+        "upkeep_server_lag_seconds",
+        "Seconds since the oldest release newer than the pin was published (0 when current)",
+        lag,
+    );
+    let lead = Histogram::new(LEAD_TIME_BUCKETS.iter().copied());
+    for t in &scrape.lead_times {
+        lead.observe(*t);
+    }
+    r.register(
+        "upkeep_rebuild_lead_time_seconds",
+        "Time from an upstream release's publication to the merge of its rebuild PR",
+        lead,
     );
 }
 
@@ -597,16 +657,19 @@ mod tests {
                     held: true,
                     last_success: Some(1_700_000_000.0),
                     advisories: vec![("high".into(), 2), ("low".into(), 0)],
+                    ..ServerGauge::default()
                 },
                 ServerGauge {
                     name: "plain".into(),
                     held: false,
                     last_success: None,
                     advisories: Vec::new(),
+                    ..ServerGauge::default()
                 },
             ],
             http,
             run_in_progress: true,
+            lead_times: Vec::new(),
         });
         assert!(text.contains("upkeep_emails{status=\"pending\"} 0\n"));
         assert!(text.contains("upkeep_emails{status=\"sent\"} 4\n"));
@@ -646,6 +709,41 @@ mod tests {
     }
 
     #[test]
+    fn fleet_gauges_and_the_lead_time_histogram() {
+        let text = Metrics::new().render(&Scrape {
+            servers: vec![
+                ServerGauge {
+                    name: "behind".into(),
+                    releases_behind: 3,
+                    lag_seconds: Some(1_209_600),
+                    ..ServerGauge::default()
+                },
+                ServerGauge {
+                    name: "unknown-lag".into(),
+                    releases_behind: 1,
+                    lag_seconds: None,
+                    ..ServerGauge::default()
+                },
+            ],
+            lead_times: vec![7_200.0, 200_000.0, 10_000_000.0],
+            ..Scrape::default()
+        });
+        for line in [
+            "upkeep_server_releases_behind{server=\"behind\"} 3\n",
+            "upkeep_server_releases_behind{server=\"unknown-lag\"} 1\n",
+            "upkeep_server_lag_seconds{server=\"behind\"} 1209600\n",
+            "upkeep_rebuild_lead_time_seconds_count 3\n",
+            "upkeep_rebuild_lead_time_seconds_bucket{le=\"21600\"} 1\n",
+            "upkeep_rebuild_lead_time_seconds_bucket{le=\"259200\"} 2\n",
+            "upkeep_rebuild_lead_time_seconds_bucket{le=\"+Inf\"} 3\n",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        // An unknown lag is no series, never a made-up zero.
+        assert!(!text.contains("upkeep_server_lag_seconds{server=\"unknown-lag\"}"));
+    }
+
+    #[test]
     fn every_family_keeps_its_name_and_type() {
         // A family with no series is not written at all (as client_golang does for an empty
         // vector): give every family one.
@@ -681,6 +779,8 @@ mod tests {
                 held: true,
                 last_success: Some(1.0),
                 advisories: vec![("high".into(), 1)],
+                releases_behind: 2,
+                lag_seconds: Some(86_400),
             }],
             http: [(
                 "api.github.com".to_string(),
@@ -693,6 +793,7 @@ mod tests {
             )]
             .into(),
             run_in_progress: false,
+            lead_times: vec![7_200.0],
         });
         let declared: Vec<(&str, &str)> = text
             .lines()
@@ -720,6 +821,9 @@ mod tests {
             ("upkeep_http_rate_limit_wait_seconds_total", "counter"),
             ("upkeep_http_rate_limit_remaining", "gauge"),
             ("upkeep_http_rate_limit_reset_timestamp_seconds", "gauge"),
+            ("upkeep_server_releases_behind", "gauge"),
+            ("upkeep_server_lag_seconds", "gauge"),
+            ("upkeep_rebuild_lead_time_seconds", "histogram"),
         ];
         let mut declared_sorted = declared.clone();
         declared_sorted.sort_unstable();

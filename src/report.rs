@@ -5,6 +5,7 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::freshness::Freshness;
 use crate::upstream::diff::ReleaseDiff;
 
 /// A file attached to an email (the license texts of a review), as the renderer makes it and the
@@ -252,6 +253,10 @@ pub struct ServerSummary {
     pub unchanged_since: Option<String>,
     #[serde(default)]
     pub duration_ms: u64,
+    /// How far behind the server is and what blocks it (issue 17), from the state once the
+    /// server's run is recorded. Absent in reports from before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<Freshness>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -338,6 +343,18 @@ pub struct PullRequestReport {
     pub labels: Vec<String>,
     /// The pin file change, as a unified diff.
     pub pin_diff: String,
+    /// The pipeline's answer on the PR's head commit (issue 17), when it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<ChecksReport>,
+}
+
+/// The pipeline's answer on a rebuild PR's head commit: `state` is pending, success, failure or
+/// none; `failed` names the checks that failed; `url` is where a person sees them all.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChecksReport {
+    pub state: crate::freshness::ChecksState,
+    pub failed: Vec<String>,
+    pub url: Option<String>,
 }
 
 /// A moved release tag: it pointed at `old_commit` when first seen and now points at
@@ -409,6 +426,11 @@ pub struct ServerReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unchanged_since: Option<String>,
     pub duration_ms: u64,
+    /// How far behind the server is and what blocks it (issue 17): `releases_behind`,
+    /// `behind_since`, `lag` and `pr_open_for` (seconds), `blocker`. Set from the state once
+    /// the server's run is recorded (see `crate::freshness`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<Freshness>,
 }
 
 impl ServerReport {
@@ -437,6 +459,7 @@ impl ServerReport {
             warnings: self.warnings.clone(),
             unchanged_since: self.unchanged_since.clone(),
             duration_ms: self.duration_ms,
+            freshness: self.freshness.clone(),
         }
     }
 
@@ -470,6 +493,7 @@ impl ServerReport {
             warnings: Vec::new(),
             unchanged_since: None,
             duration_ms: 0,
+            freshness: None,
         }
     }
 }

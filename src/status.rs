@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::advisories::AdvisoryReport;
 use crate::config::ValidConfig;
+use crate::freshness::{self, Freshness};
 use crate::report::{RunReport, Status};
 use crate::store::{LeaseHolder, Store};
 
@@ -51,6 +52,8 @@ pub struct ServerStatus {
     pub warnings: Vec<String>,
     /// The last advisory check; None when advisories were never looked up for the server.
     pub advisories: Option<AdvisoryStatus>,
+    /// How far behind the server is and what blocks it (issue 17; see `crate::freshness`).
+    pub freshness: Freshness,
 }
 
 /// The advisories of the pinned release, as `status` shows them.
@@ -139,6 +142,7 @@ pub fn collect(config: &ValidConfig, store: &Store) -> anyhow::Result<StatusDoc>
             consecutive_failures: st.as_ref().map_or(0, |s| s.consecutive_failures),
             warnings: store.forge_warnings(&s.name)?,
             advisories: advisory_status(store, &s.name)?,
+            freshness: freshness::assess(&store.freshness_view(&s.name)?, chrono::Utc::now()),
         });
     }
     Ok(StatusDoc {
@@ -156,8 +160,8 @@ pub fn table(doc: &StatusDoc) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "{:<24} {:<13} {:<14} {:<10} {:<24} {:<7} LAST RUN",
-        "SERVER", "STATUS", "PINNED", "LATEST", "OPEN PR", "EMAILS"
+        "{:<24} {:<13} {:<14} {:<10} {:<24} {:<7} {:<6} {:<7} {:<15} LAST RUN",
+        "SERVER", "STATUS", "PINNED", "LATEST", "OPEN PR", "EMAILS", "BEHIND", "LAG", "BLOCKER"
     );
     for s in &doc.servers {
         let pr = s.open_pr.as_ref().map_or_else(
@@ -173,15 +177,19 @@ pub fn table(doc: &StatusDoc) -> String {
             || "never".to_string(),
             |at| format!("#{} {}", s.last_run_id.unwrap_or(0), at),
         );
+        let f = &s.freshness;
         let _ = writeln!(
             t,
-            "{:<24} {:<13} {:<14} {:<10} {:<24} {:<7} {}",
+            "{:<24} {:<13} {:<14} {:<10} {:<24} {:<7} {:<6} {:<7} {:<15} {}",
             s.name,
             s.status,
             s.pinned.as_deref().map_or("-", short_ref),
             s.latest.as_deref().unwrap_or("-"),
             pr,
             emails,
+            f.releases_behind,
+            f.lag.map_or_else(|| "?".to_string(), freshness::human),
+            f.blocker.map_or("-", |b| b.as_str()),
             last
         );
         if let Some(r) = &s.hold_reason {

@@ -649,6 +649,84 @@ fn a_lost_answer_is_confirmed_not_resent<F: FakeForge>() {
     assert_eq!(posts(comments), 1, "the comment was not sent again");
 }
 
+/// The pipeline's checks on a PR's head: what passed, failed and runs, with links; nothing
+/// when no pipeline reported (issue 17).
+fn pr_checks_of_the_head<F: FakeForge>() {
+    use forge_support::FakeCheck;
+    use upkeep::forge::checks::ChecksState;
+    let (fake, forge, id) = with_open_pr::<F>();
+    let pr = forge.find_pr(BRANCH, Some(&id)).unwrap().unwrap();
+    let head = fake.core().lock().refs[BRANCH].clone();
+    let etags = EtagCache::new();
+    let none = forge.pr_checks(&id, &pr.url, &head, &etags).unwrap();
+    assert_eq!(none.state(), ChecksState::None, "{none:?}");
+    let check = |name: &str, outcome, status| FakeCheck {
+        name: name.into(),
+        outcome,
+        url: format!("https://ci.example/{name}"),
+        status,
+    };
+    fake.core().lock().checks.insert(
+        head.clone(),
+        vec![
+            check("build", "pass", false),
+            check("scan", "pending", true),
+        ],
+    );
+    let pending = forge.pr_checks(&id, &pr.url, &head, &etags).unwrap();
+    assert_eq!(pending.state(), ChecksState::Pending, "{pending:?}");
+    fake.core().lock().checks.insert(
+        head.clone(),
+        vec![check("build", "fail", false), check("scan", "pass", true)],
+    );
+    let failed = forge.pr_checks(&id, &pr.url, &head, &etags).unwrap();
+    assert_eq!(failed.state(), ChecksState::Failure, "{failed:?}");
+    let names: Vec<(&str, Option<&str>)> = failed
+        .failed()
+        .map(|c| (c.name.as_str(), c.url.as_deref()))
+        .collect();
+    assert_eq!(names.len(), 1, "{failed:?}");
+    assert_eq!(names[0].0, "build");
+    assert!(
+        names[0].1.is_some(),
+        "a failed check links to its run: {failed:?}"
+    );
+    assert!(failed.url.is_some(), "{failed:?}");
+    assert_eq!(failed.head, head);
+}
+
+/// GitHub: an unchanged commit's checks are reread with `If-None-Match` and answered `304`.
+#[test]
+fn github_checks_are_reread_conditionally() {
+    let (fake, forge, id) = with_open_pr::<FakeGithub>();
+    let pr = forge.find_pr(BRANCH, Some(&id)).unwrap().unwrap();
+    let head = fake.core().lock().refs[BRANCH].clone();
+    fake.core().lock().checks.insert(
+        head.clone(),
+        vec![forge_support::FakeCheck {
+            name: "build".into(),
+            outcome: "fail",
+            url: "https://ci.example/build".into(),
+            status: false,
+        }],
+    );
+    let etags = EtagCache::new();
+    let first = forge.pr_checks(&id, &pr.url, &head, &etags).unwrap();
+    fake.core().clear_requests();
+    let again = forge.pr_checks(&id, &pr.url, &head, &etags).unwrap();
+    assert_eq!(first, again, "the 304 replays the same answer");
+    let requests = fake.core().requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    for r in &requests {
+        assert!(
+            r.headers.iter().any(|(k, _)| k == "if-none-match"),
+            "{} {} was not conditional",
+            r.method,
+            r.path
+        );
+    }
+}
+
 macro_rules! for_both_forges {
     ($($scenario:ident),* $(,)?) => {
         mod github {
@@ -679,6 +757,7 @@ for_both_forges!(
     check_access_and_unknown_repo,
     token_never_in_errors,
     a_lost_answer_is_confirmed_not_resent,
+    pr_checks_of_the_head,
 );
 
 /// The shared client against a live server: metrics per host and status, and the ETag cache.

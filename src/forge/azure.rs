@@ -8,6 +8,8 @@
 //! 400/409 answers are told apart by the `TFnnnnnn` code in their documented error bodies.
 //! Retries and rate limits live in [`crate::http`].
 
+mod checks;
+
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -740,6 +742,16 @@ impl Forge for AzureForge {
     /// Reads the repository, then asks the security API whether the caller has GenericContribute
     /// (push) on it (`_apis/permissions/{git namespace}/4?tokens=repoV2/{project}/{repo}`), then
     /// checks that the base branch exists.
+    fn pr_checks(
+        &self,
+        id: &str,
+        _url: &str,
+        head: &str,
+        etags: &crate::http::EtagCache,
+    ) -> ForgeResult<super::checks::PrChecks> {
+        self.read_checks(id, head, etags)
+    }
+
     fn check_access(&self, base: &str) -> ForgeResult<Access> {
         let repo: Repository = self.get(self.repo_url(&[], &[])?)?;
         let token = format!("repoV2/{}/{}", repo.project.id, repo.id);

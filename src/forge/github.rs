@@ -5,6 +5,8 @@
 //! through the Git Data API (blob, tree, commit, ref), so no local clone is needed. Retries,
 //! rate limits and error mapping live in [`crate::http`].
 
+mod checks;
+
 use std::time::Duration;
 
 use reqwest::header::{HeaderName, HeaderValue};
@@ -676,6 +678,16 @@ impl Forge for GithubForge {
     /// GitHub reports `permissions` on the repository only for some tokens: a GitHub App
     /// installation token gets none ("Get a repository" lists it as optional). Absent, or without
     /// `push`, it says nothing either way: "could not tell", never a failure.
+    fn pr_checks(
+        &self,
+        _id: &str,
+        url: &str,
+        head: &str,
+        etags: &crate::http::EtagCache,
+    ) -> ForgeResult<super::checks::PrChecks> {
+        self.read_checks(url, head, etags)
+    }
+
     fn check_access(&self, base: &str) -> ForgeResult<Access> {
         let repo: Repository = self.get(self.repo_url(&[], &[])?)?;
         if self.branch_head(base)?.is_none() {

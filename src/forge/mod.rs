@@ -6,6 +6,7 @@
 //! HTTP through [`crate::http`] and never import `store`, `notify` or `upstream`.
 
 pub mod azure;
+pub mod checks;
 pub mod github;
 pub mod local;
 pub mod pin;
@@ -147,6 +148,24 @@ pub trait Forge: Send + Sync {
     /// `check --online`: the mirror is reachable and the base branch exists; whether the
     /// credentials can write, when the forge tells. An error when they cannot.
     fn check_access(&self, base: &str) -> ForgeResult<Access>;
+    /// The checks of head commit `head` of the PR `id` (web page `url`): GitHub check runs and
+    /// commit statuses, Azure DevOps PR statuses and build policy evaluations. Reads are
+    /// conditional where the forge answers with an ETag; `etags` keeps those between calls. A
+    /// forge without pipelines (the local mirror) reports no checks.
+    fn pr_checks(
+        &self,
+        id: &str,
+        url: &str,
+        head: &str,
+        etags: &crate::http::EtagCache,
+    ) -> ForgeResult<checks::PrChecks> {
+        let _ = (id, url, etags);
+        Ok(checks::PrChecks {
+            head: head.to_string(),
+            checks: Vec::new(),
+            url: None,
+        })
+    }
 }
 
 /// What `check --online` established about writing to the mirror.

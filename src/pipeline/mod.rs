@@ -11,6 +11,8 @@
 //! and never stops the others.
 
 pub mod advisory_lookup;
+pub mod checks;
+pub mod fleet;
 pub mod outbox;
 pub mod plan;
 pub mod reminders;
@@ -90,6 +92,7 @@ pub fn sync_server(
         Ok(_) => {}
         Err(e) => record::failed(&mut run, &e),
     }
+    fleet::attach(&deps.store, &mut run.report);
     let mut report = run.report;
     report.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     report
@@ -105,6 +108,8 @@ impl ServerRun<'_> {
         if quiet::replay(self, quiet_key.as_deref())? {
             // Advisories change without upstream changes: checked on the quiet path too.
             security::quiet_path(self, &upstream, &releases)?;
+            // The open PR's pipeline answers without upstream moving: read on the quiet path too.
+            checks::observe_quiet(self);
             // The mark keeps the time of the last full check, so the recheck still comes.
             return Ok(None);
         }
@@ -112,6 +117,7 @@ impl ServerRun<'_> {
         let mut mirror = pin::read(self, &upstream, &releases)?;
         let security = security::assess(self, &upstream, &mut mirror)?;
         let moved = trust::check(self, &upstream)?;
+        fleet::note_behind(self, &upstream, &releases, &mirror, !moved.is_empty())?;
         if !moved.is_empty() {
             record::tag_moved(self, &mirror, &moved)?;
             return Ok(quiet_key);
@@ -130,6 +136,7 @@ impl ServerRun<'_> {
         let applied = apply::apply(self, &mirror, &proposal, &decision)?;
         let replayable = applied.replayable();
         record::record(self, &mirror, &judged, &proposal, &decision, applied)?;
+        checks::observe(self, mirror.forge.as_ref());
         Ok(quiet_key.filter(|_| replayable))
     }
 }

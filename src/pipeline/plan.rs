@@ -213,31 +213,10 @@ pub fn choose_release<'a>(
     security: &[String],
     now: DateTime<Utc>,
 ) -> Choice<'a> {
-    let mut candidates: Vec<(&Release, Option<&ChannelRelease>)> = Vec::new();
-    let mut untagged = Vec::new();
-    match primary {
-        None => candidates.extend(git.iter().map(|r| (r, None))),
-        Some(published) => {
-            for p in published.iter().filter(|p| prerelease || !p.prerelease) {
-                let Some(v) = Version::parse(scheme, &p.version) else {
-                    continue;
-                };
-                match git.iter().rev().find(|r| r.parsed == v) {
-                    Some(r) => candidates.push((r, Some(p))),
-                    None => untagged.push(p.version.clone()),
-                }
-            }
-            candidates.sort_by(|a, b| a.0.parsed.cmp(&b.0.parsed));
-        }
-    }
+    let (candidates, untagged) = candidates(git, primary, prerelease, scheme);
     let mut waiting = Vec::new();
     for (r, p) in candidates.iter().rev() {
-        let published = p.and_then(|p| p.published_at).or_else(|| {
-            r.date
-                .as_deref()
-                .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
-                .map(|d| d.with_timezone(&Utc))
-        });
+        let published = published_at(r, *p);
         let security_release = channels::is_security_release(&r.version, security, scheme);
         if channels::cooldown_passed(published, now, cooldown, security_release) {
             return Choice {
@@ -259,6 +238,77 @@ pub fn choose_release<'a>(
         waiting,
         untagged,
     }
+}
+
+/// The releases a channel offers (`primary`, else the git tags) that have a tag to pin, oldest
+/// first, with the channel's record of each; and the channel's versions without a tag.
+type Candidates<'a> = (Vec<(&'a Release, Option<&'a ChannelRelease>)>, Vec<String>);
+
+fn candidates<'a>(
+    git: &'a [Release],
+    primary: Option<&'a [ChannelRelease]>,
+    prerelease: bool,
+    scheme: VersionScheme,
+) -> Candidates<'a> {
+    let mut candidates: Vec<(&Release, Option<&ChannelRelease>)> = Vec::new();
+    let mut untagged = Vec::new();
+    match primary {
+        None => candidates.extend(git.iter().map(|r| (r, None))),
+        Some(published) => {
+            for p in published.iter().filter(|p| prerelease || !p.prerelease) {
+                let Some(v) = Version::parse(scheme, &p.version) else {
+                    continue;
+                };
+                match git.iter().rev().find(|r| r.parsed == v) {
+                    Some(r) => candidates.push((r, Some(p))),
+                    None => untagged.push(p.version.clone()),
+                }
+            }
+            candidates.sort_by(|a, b| a.0.parsed.cmp(&b.0.parsed));
+        }
+    }
+    (candidates, untagged)
+}
+
+/// When a release was published: the channel's publish time, else the tag's commit date.
+fn published_at(r: &Release, p: Option<&ChannelRelease>) -> Option<DateTime<Utc>> {
+    p.and_then(|p| p.published_at).or_else(|| {
+        r.date
+            .as_deref()
+            .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+            .map(|d| d.with_timezone(&Utc))
+    })
+}
+
+/// The publish times (None where unknown) of the proposable releases newer than the pin: the
+/// candidates [`choose_release`] considers, above `pinned` and up to the `chosen` release
+/// (newer ones are still in their cooldown). A pin that is no release version (a branch, a
+/// commit) is one release behind the chosen one when it differs from it (`newer`).
+pub fn behind_pin(
+    git: &[Release],
+    primary: Option<&[ChannelRelease]>,
+    prerelease: bool,
+    scheme: VersionScheme,
+    pinned: Option<&Version>,
+    chosen: Option<&Release>,
+    newer: bool,
+) -> Vec<Option<DateTime<Utc>>> {
+    let Some(chosen) = chosen.filter(|_| newer) else {
+        return Vec::new();
+    };
+    let (candidates, _) = candidates(git, primary, prerelease, scheme);
+    let chosen_record = candidates
+        .iter()
+        .find(|(r, _)| r.parsed == chosen.parsed)
+        .and_then(|(_, p)| *p);
+    let Some(pinned) = pinned else {
+        return vec![published_at(chosen, chosen_record)];
+    };
+    candidates
+        .iter()
+        .filter(|(r, _)| r.parsed > *pinned && r.parsed <= chosen.parsed)
+        .map(|(r, p)| published_at(r, *p))
+        .collect()
 }
 
 #[cfg(test)]
@@ -369,6 +419,62 @@ mod tests {
         assert_eq!(c.release.unwrap().version, "1.0.0");
         assert_eq!(c.untagged, ["1.2.0"]);
         assert!(c.published.is_some());
+    }
+
+    #[test]
+    fn behind_the_pin_are_the_candidates_above_it_up_to_the_chosen_one() {
+        let t = |s: &str| Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc));
+        let git = [
+            release("1.0.0", "2026-10-01T00:00:00Z"),
+            release("1.1.0", "2026-10-05T00:00:00Z"),
+            release("1.2.0", "2026-10-09T00:00:00Z"),
+            release("1.3.0", "2026-11-25T00:00:00Z"),
+        ];
+        let v = |s: &str| Version::parse(VersionScheme::Semver, s).unwrap();
+        let semver = VersionScheme::Semver;
+        // Pinned at 1.0.0, 1.2.0 chosen (1.3.0 still in its cooldown): two behind.
+        let behind = behind_pin(
+            &git,
+            None,
+            false,
+            semver,
+            Some(&v("1.0.0")),
+            Some(&git[2]),
+            true,
+        );
+        assert_eq!(
+            behind,
+            [t("2026-10-05T00:00:00Z"), t("2026-10-09T00:00:00Z")]
+        );
+        // Current: nothing behind.
+        assert!(
+            behind_pin(
+                &git,
+                None,
+                false,
+                semver,
+                Some(&v("1.2.0")),
+                Some(&git[2]),
+                false
+            )
+            .is_empty()
+        );
+        assert!(behind_pin(&git, None, false, semver, Some(&v("1.0.0")), None, true).is_empty());
+        // A registry as the primary channel: only its versions count, at its publish times.
+        let npm = [published("1.2.0", "2026-10-10T00:00:00Z")];
+        let behind = behind_pin(
+            &git,
+            Some(&npm),
+            false,
+            semver,
+            Some(&v("1.0.0")),
+            Some(&git[2]),
+            true,
+        );
+        assert_eq!(behind, [t("2026-10-10T00:00:00Z")]);
+        // A pin that is no release (a branch): one behind, since the chosen release.
+        let behind = behind_pin(&git, None, false, semver, None, Some(&git[2]), true);
+        assert_eq!(behind, [t("2026-10-09T00:00:00Z")]);
     }
 
     fn state(head: &str, parents: &[&str], author: &str) -> BranchState {

@@ -353,6 +353,7 @@ async fn failed(deps: &Deps, name: &str, run_id: i64, mode: SyncMode, msg: Strin
         .store
         .blocking(move |_| {
             record_failure(&bookkeeping, &name, run_id, &msg, &mut recorded);
+            super::fleet::attach(&bookkeeping.store, &mut recorded);
             Ok(recorded)
         })
         .await;

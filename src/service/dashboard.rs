@@ -212,11 +212,10 @@ async fn fleet_page(
 ) -> Response {
     let sort = fleet::Sort::parse(query.sort.as_deref());
     let rows = gather(&control, |config, store| {
-        let now = crate::store::now();
         let doc = crate::status::collect(config, store)?;
         let mut rows = Vec::new();
         for s in &doc.servers {
-            rows.push(fleet_row(store, s, now)?);
+            rows.push(fleet_row(store, s)?);
         }
         Ok(rows)
     })
@@ -231,12 +230,8 @@ async fn fleet_page(
 }
 
 /// The fleet row of `s`: what the status document says, with its freshness and checks.
-fn fleet_row(
-    store: &Store,
-    s: &crate::status::ServerStatus,
-    now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<fleet::FleetRow> {
-    let freshness = crate::freshness::assess(&store.freshness_view(&s.name)?, now);
+fn fleet_row(store: &Store, s: &crate::status::ServerStatus) -> anyhow::Result<fleet::FleetRow> {
+    // The status document's freshness, assessed when it was collected.
     let measured = store.behind(&s.name)?.is_some();
     let checks = match store.open_pr(&s.name)? {
         Some(pr) => store.checks(pr.id)?.map(|c| fleet::ChecksCell {
@@ -248,7 +243,7 @@ fn fleet_row(
     };
     Ok(fleet::FleetRow::from_status(
         s,
-        &freshness,
+        &s.freshness,
         measured,
         checks.as_ref(),
     ))
@@ -285,7 +280,7 @@ async fn server_page(State(control): State<Arc<Control>>, Path(name): Path<Strin
         prs.sort_by(|a, b| b.created_at.cmp(&a.created_at));
         let since = now - chrono::Duration::days(pages::chart::DAYS);
         Ok(pages::server::render(&pages::server::ServerPage {
-            row: &fleet_row(store, &status, now)?,
+            row: &fleet_row(store, &status)?,
             status: &status,
             tags: &store.tag_history(&name)?,
             prs: &prs,

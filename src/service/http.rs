@@ -187,13 +187,21 @@ async fn metrics(State(control): State<Arc<Control>>) -> Response {
                 advisories: crate::status::advisory_status(&deps.store, &s.name)?
                     .map(|a| a.by_severity)
                     .unwrap_or_default(),
+                ..fleet_gauges(&deps.store, &s.name)?
             });
         }
+        let names: Vec<&str> = deps
+            .config
+            .servers
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
         Ok(Scrape {
             emails: deps.store.outbox_counts(None)?,
             servers,
             http: crate::http::global_metrics().snapshot(),
             run_in_progress,
+            lead_times: deps.store.lead_times(&names)?,
         })
     })
     .await;
@@ -220,6 +228,16 @@ async fn metrics(State(control): State<Arc<Control>>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// A server's freshness gauges for `/metrics` (issue 17).
+fn fleet_gauges(store: &crate::store::Store, server: &str) -> anyhow::Result<ServerGauge> {
+    let f = crate::freshness::assess(&store.freshness_view(server)?, chrono::Utc::now());
+    Ok(ServerGauge {
+        releases_behind: f.releases_behind,
+        lag_seconds: f.lag,
+        ..ServerGauge::default()
+    })
 }
 
 async fn status(State(control): State<Arc<Control>>) -> Response {

@@ -147,6 +147,14 @@ fn router(core: Core) -> Router {
             get(list_threads).post(add_thread),
         )
         .route(
+            &format!("{repo}/pullrequests/{{id}}/statuses"),
+            get(list_pr_statuses),
+        )
+        .route(
+            "/{org}/{project}/_apis/policy/evaluations",
+            get(list_evaluations),
+        )
+        .route(
             "/{org}/_apis/permissions/{namespace}/{bits}",
             get(permissions),
         )
@@ -829,4 +837,98 @@ async fn add_thread(
         Json(json!({ "id": 1, "comments": [comment] })),
     )
         .into_response()
+}
+
+/// The checks of the PR `id`'s head commit (its source branch's head), if the PR exists.
+fn pr_checks(s: &FakeState, id: &str) -> Result<Vec<super::FakeCheck>, Response> {
+    let i = pr_index(s, id)?;
+    let head = s.refs.get(&s.prs[i].head).cloned().unwrap_or_default();
+    Ok(s.checks.get(&head).cloned().unwrap_or_default())
+}
+
+/// "Pull Request Statuses - List": every status posted to the PR (`id`, `state` of
+/// `GitStatusState`, `context` with `name` and `genre`, `targetUrl`). A status posted twice
+/// under one context is listed twice; the newer has the higher id. Each fake status is listed
+/// after an older `pending` one of its context, as a service that reports progress posts them.
+async fn list_pr_statuses(
+    State(core): State<Core>,
+    Path((org, project, repo, id)): PrPath,
+    Query(q): Q,
+) -> Response {
+    if let Err(e) = known(&org, &project, &repo, &q) {
+        return e;
+    }
+    let checks = match pr_checks(&core.lock(), &id) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let mut value = Vec::new();
+    for (i, c) in checks.iter().filter(|c| c.status).enumerate() {
+        let state = match c.outcome {
+            "pass" => "succeeded",
+            "fail" => "failed",
+            _ => "pending",
+        };
+        let context = json!({ "name": c.name, "genre": "ci" });
+        value.push(
+            json!({ "id": 2 * i + 1, "state": "pending", "context": context, "targetUrl": c.url }),
+        );
+        value.push(
+            json!({ "id": 2 * i + 2, "state": state, "context": context, "targetUrl": c.url }),
+        );
+    }
+    Json(json!({ "count": value.len(), "value": value })).into_response()
+}
+
+/// "Evaluations - List" (a preview API: `api-version=7.1-preview.1`): the PR's policy
+/// evaluations, addressed by `artifactId=vstfs:///CodeReview/CodeReviewId/{projectId}/{prId}`.
+/// Build policies carry the "Build" type id and the build in `context.buildId`; a required
+/// reviewers policy is listed too, as on a real branch.
+async fn list_evaluations(
+    State(core): State<Core>,
+    Path((org, project)): Path<(String, String)>,
+    Query(q): Q,
+) -> Response {
+    if org != ORG || project != PROJECT {
+        return error(StatusCode::NOT_FOUND, "project not found");
+    }
+    if q.get("api-version").map(String::as_str) != Some("7.1-preview.1") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "VssInvalidPreviewVersionException: this API is in preview",
+        );
+    }
+    let prefix = format!("vstfs:///CodeReview/CodeReviewId/{PROJECT_ID}/");
+    let Some(id) = q.get("artifactId").and_then(|a| a.strip_prefix(&prefix)) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "artifactId is not a pull request's",
+        );
+    };
+    let checks = match pr_checks(&core.lock(), id) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let mut value = vec![json!({
+        "evaluationId": "rev-1", "status": "running",
+        "configuration": { "isBlocking": true, "isEnabled": true,
+            "type": { "id": "fa4e907d-c16b-4a4c-9dfa-4906e5d171dd", "displayName": "Minimum number of reviewers" },
+            "settings": { "minimumApproverCount": 1 } },
+        "context": null
+    })];
+    for (i, c) in checks.iter().filter(|c| !c.status).enumerate() {
+        let status = match c.outcome {
+            "pass" => "approved",
+            "fail" => "rejected",
+            _ => "running",
+        };
+        value.push(json!({
+            "evaluationId": format!("build-{i}"), "status": status,
+            "configuration": { "isBlocking": true, "isEnabled": true,
+                "type": { "id": "0609b952-1397-4640-95ec-e00a01b2c241", "displayName": "Build" },
+                "settings": { "buildDefinitionId": 7, "displayName": c.name } },
+            "context": { "buildId": 100 + i, "isExpired": false }
+        }));
+    }
+    Json(json!({ "count": value.len(), "value": value })).into_response()
 }

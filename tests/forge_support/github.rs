@@ -116,6 +116,14 @@ fn router(core: Core) -> Router {
             &format!("{repo}/issues/{{n}}/comments"),
             get(list_comments).post(add_comment),
         )
+        .route(
+            &format!("{repo}/commits/{{sha}}/check-runs"),
+            get(list_check_runs),
+        )
+        .route(
+            &format!("{repo}/commits/{{sha}}/status"),
+            get(combined_status),
+        )
         .route("/graphql", post(graphql))
         .layer(axum::middleware::from_fn_with_state(core.clone(), gate))
         .with_state(core)
@@ -787,4 +795,91 @@ async fn graphql(State(core): State<Core>, Json(body): Json<Value>) -> Response 
     };
     pr.draft = draft;
     Json(json!({ "data": { "pullRequest": { "isDraft": draft } } })).into_response()
+}
+
+/// An answer with an ETag, or `304` when the request's `If-None-Match` names it: GitHub answers
+/// every GET with an ETag ("Best practices for using the REST API", conditional requests).
+fn conditional(headers: &HeaderMap, body: Value) -> Response {
+    let etag = format!(
+        "\"{}\"",
+        hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(body.to_string().as_bytes())[..8])
+    );
+    if headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return (StatusCode::NOT_MODIFIED, [("etag", etag)]).into_response();
+    }
+    (StatusCode::OK, [("etag", etag)], Json(body)).into_response()
+}
+
+/// The fake checks of commit `sha` that are commit statuses (`status`) or check runs.
+fn checks_of(core: &Core, sha: &str, status: bool) -> Vec<super::FakeCheck> {
+    let s = core.lock();
+    let all = s.checks.get(sha).into_iter().flatten();
+    all.filter(|c| c.status == status).cloned().collect()
+}
+
+/// "List check runs for a Git reference": `total_count` and `check_runs`, each with `status`
+/// (queued, in_progress, completed) and, once completed, `conclusion`.
+async fn list_check_runs(
+    State(core): State<Core>,
+    Path((o, r, sha)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let runs: Vec<Value> = checks_of(&core, &sha, false)
+        .iter()
+        .map(|c| {
+            let (status, conclusion) = match c.outcome {
+                "pass" => ("completed", json!("success")),
+                "fail" => ("completed", json!("failure")),
+                _ => ("in_progress", Value::Null),
+            };
+            json!({ "name": c.name, "head_sha": sha, "status": status, "conclusion": conclusion,
+                    "html_url": c.url, "details_url": c.url })
+        })
+        .collect();
+    conditional(
+        &headers,
+        json!({ "total_count": runs.len(), "check_runs": runs }),
+    )
+}
+
+/// "Get the combined status for a specific reference": `state` and the latest `statuses` per
+/// context (each `state` error, failure, pending or success). With no status at all the
+/// combined `state` is `pending`, as GitHub documents.
+async fn combined_status(
+    State(core): State<Core>,
+    Path((o, r, sha)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = known(&o, &r) {
+        return e;
+    }
+    let statuses: Vec<Value> = checks_of(&core, &sha, true)
+        .iter()
+        .map(|c| {
+            let state = match c.outcome {
+                "pass" => "success",
+                "fail" => "failure",
+                _ => "pending",
+            };
+            json!({ "context": c.name, "state": state, "target_url": c.url })
+        })
+        .collect();
+    let states: Vec<&str> = statuses
+        .iter()
+        .filter_map(|s| s["state"].as_str())
+        .collect();
+    let combined = if states.iter().any(|s| *s == "failure" || *s == "error") {
+        "failure"
+    } else if !states.is_empty() && states.iter().all(|s| *s == "success") {
+        "success"
+    } else {
+        "pending"
+    };
+    conditional(
+        &headers,
+        json!({ "state": combined, "sha": sha, "total_count": statuses.len(), "statuses": statuses }),
+    )
 }

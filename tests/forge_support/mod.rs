@@ -128,7 +128,21 @@ pub struct FakeState {
     /// GitHub: the repository answer carries no `permissions` (a GitHub App installation token).
     pub permissions_hidden: bool,
     pub requests: Vec<Recorded>,
+    /// The pipeline's checks per commit id, as the fakes serve them (issue 17).
+    pub checks: BTreeMap<String, Vec<FakeCheck>>,
     counter: u64,
+}
+
+/// One check of a commit, in words both fakes translate into their documented shapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeCheck {
+    pub name: String,
+    /// `pass`, `fail` or `pending`.
+    pub outcome: &'static str,
+    pub url: String,
+    /// GitHub: a commit status rather than a check run. Azure DevOps: a PR status rather than a
+    /// build policy evaluation.
+    pub status: bool,
 }
 
 impl FakeState {

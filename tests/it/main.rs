@@ -18,6 +18,7 @@ mod check;
 mod env_faults;
 mod faults;
 mod fetch_stop;
+mod fleet;
 mod forges_e2e;
 mod hostile;
 mod http_upstream;

@@ -83,6 +83,7 @@ pub fn pr_report(proposal: &Proposal, decision: &Decision) -> PullRequestReport 
         draft: proposal.held,
         labels: proposal.labels.clone(),
         pin_diff: proposal.pin_diff.clone(),
+        checks: None,
     }
 }
 

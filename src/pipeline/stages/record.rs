@@ -57,10 +57,11 @@ pub fn caught_up(run: &mut ServerRun<'_>, mirror: &Mirror) -> anyhow::Result<()>
         return Ok(());
     }
     let mut state = server_state(run, mirror)?;
-    let name = &run.server.name;
+    let (name, report) = (&run.server.name, &run.report);
     run.deps.store.transaction(|tx| {
         if let Some(open) = Store::open_pr_tx(tx, name)? {
             Store::set_pr_state(tx, open.id, PrRecordState::Merged, None)?;
+            crate::pipeline::fleet::record_merge(tx, report, &open)?;
         }
         Store::clear_pending(tx, ReviewKind::License, name)?;
         Store::clear_pending(tx, ReviewKind::Mcp, name)?;
@@ -135,9 +136,11 @@ fn merged(run: &mut ServerRun<'_>, proposal: &Proposal, decision: &Decision) -> 
     );
     run.report.status = Status::UpToDate;
     if let Some(rec) = &decision.stored_open {
-        run.deps
-            .store
-            .transaction(|tx| Store::set_pr_state(tx, rec.id, PrRecordState::Merged, None))?;
+        let report = &run.report;
+        run.deps.store.transaction(|tx| {
+            Store::set_pr_state(tx, rec.id, PrRecordState::Merged, None)?;
+            crate::pipeline::fleet::record_merge(tx, report, rec)
+        })?;
     }
     run.report.pull_request = Some(decide::pr_report(proposal, decision));
     Ok(())

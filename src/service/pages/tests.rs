@@ -35,6 +35,7 @@ fn status(name: &str) -> ServerStatus {
         consecutive_failures: 2,
         warnings: vec![HOSTILE.into()],
         advisories: None,
+        freshness: fresh(Some(Blocker::LicenseReview)),
     }
 }
 
