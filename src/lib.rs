@@ -3,9 +3,9 @@
 //! Module map (ARCHITECTURE.md at the repository root has the picture):
 //!
 //! - Commands: [`cli`] (clap), [`app`] (one function per command), [`demo`], [`scheduler`] (fire
-//!   times and the `serve` loop), [`service`] (the HTTP control surface of `serve`), [`status`]
-//!   (what `status`, `license show` and `runs` show), [`metrics`] (Prometheus text), [`progress`]
-//!   (the terminal bar).
+//!   times and the `serve` loop), [`service`] (the HTTP control surface of `serve` and its
+//!   dashboard pages), [`status`] (what `status`, `license show` and `runs` show), [`metrics`]
+//!   (Prometheus text), [`progress`] (the terminal bar).
 //! - The composition root: [`deps`] turns a valid config into the bundle a run needs (store,
 //!   HTTP pool, forge factory, event bus, stop token); [`exit`] holds the exit codes.
 //! - [`pipeline`]: one sync run: the run (lease, concurrency, bookkeeping), one server's stages
@@ -40,7 +40,7 @@
 //! cli       ->
 //! demo      -> deps pipeline report status store
 //! scheduler -> deps pipeline report service store
-//! service   -> deps freshness http metrics pipeline report status store
+//! service   -> deps freshness http mcp metrics pipeline render report status store
 //! status    -> advisories freshness license render report store
 //! metrics   -> http
 //! progress  ->

@@ -46,8 +46,8 @@ pub use servers::mirror::{ForgeConfig, MirrorConfig};
 pub use servers::release::ReleaseConfig;
 pub use servers::{ServerConfig, ServerSchedule};
 pub use service::{
-    DEFAULT_MAX_RATE_LIMIT_WAIT, MIN_SECRET_LEN, PerHostConcurrency, ReadAccess, ServiceConfig,
-    weak_secret,
+    DEFAULT_MAX_RATE_LIMIT_WAIT, DashboardAccess, MIN_SECRET_LEN, PerHostConcurrency, ReadAccess,
+    ServiceConfig, weak_secret,
 };
 pub use state::{DEFAULT_MAX_FETCH_BYTES, DEFAULT_MAX_TAGS, StateConfig};
 pub use urls::is_loopback as is_loopback_url;

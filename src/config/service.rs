@@ -44,6 +44,7 @@ pub struct RawService {
     pub grace_period: Option<S<String>>,
     pub max_rate_limit_wait: Option<S<String>>,
     pub approvals_token_env: Option<S<String>>,
+    pub dashboard: Option<S<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +78,18 @@ pub struct ServiceConfig {
     pub max_rate_limit_wait: Duration,
     /// Bearer token for `POST /licenses/{server}/approve|decline` (none: refused, 403).
     pub approvals_token: SecretRef,
+    /// Who may read the dashboard pages (`/`, `/servers/{name}`, `/runs/{id}`).
+    pub dashboard: DashboardAccess,
+}
+
+/// Who may read the dashboard pages (`[service] dashboard`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DashboardAccess {
+    /// The read token of `/status`: as a bearer token, or the session cookie `/login` sets.
+    #[default]
+    Token,
+    /// Anyone who reaches the listen address: for loopback-only setups.
+    Open,
 }
 
 /// Who may read the service's status (`/status`, `/events`).
@@ -188,6 +201,39 @@ pub fn validate(raw: Option<RawService>, d: &mut Diagnostics<'_>) -> ServiceConf
             DEFAULT_MAX_RATE_LIMIT_WAIT,
         ),
         approvals_token: secret_ref(d, s.approvals_token_env.as_ref(), None, "approvals-token"),
+        dashboard: dashboard(&s, listen, d),
+    }
+}
+
+/// `dashboard`: the read token by default; `open` only on loopback, like `read-access`.
+fn dashboard(s: &RawService, listen: SocketAddr, d: &mut Diagnostics<'_>) -> DashboardAccess {
+    let Some(value) = &s.dashboard else {
+        return DashboardAccess::Token;
+    };
+    match value.get_ref().as_str() {
+        "token" => DashboardAccess::Token,
+        "open" => {
+            if !listen.ip().is_loopback() {
+                d.at(
+                    Some(value.span()),
+                    "open-dashboard",
+                    format!(
+                        "dashboard = \"open\" shows every server's state to anyone who reaches \
+                         {listen}: use it only with a loopback `listen`, or keep the default \
+                         \"token\" (the read token)"
+                    ),
+                );
+            }
+            DashboardAccess::Open
+        }
+        other => {
+            d.at(
+                Some(value.span()),
+                "invalid-value",
+                format!("`dashboard`: `{other}` is not one of \"token\", \"open\""),
+            );
+            DashboardAccess::Token
+        }
     }
 }
 

@@ -499,3 +499,19 @@ mod freshness {
         assert!(errs.iter().any(|e| e.contains("max-lags")), "{errs:?}");
     }
 }
+fn the_dashboard_asks_for_the_read_token_unless_opened_on_loopback() {
+    let with =
+        |service: &str| check(&GOOD.replace("[[servers]]", &format!("{service}\n[[servers]]")));
+    let c = check(GOOD).unwrap();
+    assert_eq!(c.service.dashboard, DashboardAccess::Token);
+    let c = with("[service]\ndashboard = \"open\"\n").unwrap();
+    assert_eq!(c.service.dashboard, DashboardAccess::Open);
+    let e = with("[service]\nlisten = \"0.0.0.0:9187\"\ndashboard = \"open\"\n").unwrap_err();
+    assert!(e.iter().any(|m| m.contains("[open-dashboard]")), "{e:?}");
+    let e = with("[service]\ndashboard = \"public\"\n").unwrap_err();
+    assert!(
+        e.iter()
+            .any(|m| m.contains("`dashboard`: `public` is not one of")),
+        "{e:?}"
+    );
+}

@@ -10,6 +10,7 @@
 //! | `POST /webhooks/github` | `X-Hub-Signature-256` checked; release/tag events sync the matching servers, once per `X-GitHub-Delivery`; an `issue_comment` with a command on a rebuild PR syncs that server ([`super::pr_webhook`]); 401 bad signature, 404 no server |
 //! | `POST /licenses/{server}/approve`, `/decline` | bearer token `[service] approvals-token-env` ([`super::approvals`]); JSON `{"by", "note"}`; 200, 400, 401, 403 disabled, 404, 409 nothing pending |
 //! | `GET /events` | Server-Sent Events: each run event as JSON, `event:` its kind; read token; at most `max-event-subscribers` at once |
+//! | `GET /`, `/servers/{name}`, `/runs/{id}`, `GET`/`POST /login` | the dashboard's HTML pages ([`super::dashboard`]) |
 //!
 //! Every request's `Host` is checked first ([`super::guard`]); connections and header timeouts
 //! are the listener's ([`super::listener`]); bodies are read only after the request is
@@ -32,7 +33,7 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::control::{Control, StartError};
-use super::{auth, guard, listener, webhook};
+use super::{auth, dashboard, guard, listener, webhook};
 use crate::config::SecretRef;
 use crate::metrics::{Scrape, ServerGauge};
 use crate::pipeline::RunOptions;
@@ -66,6 +67,7 @@ pub fn router(control: Arc<Control>) -> Router {
             post(super::approvals::decline),
         )
         .merge(read)
+        .merge(dashboard::routes(&control))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&control),
             guard::hosts,

@@ -8,6 +8,7 @@
 //! - [`approvals`]: `POST /licenses/{server}/approve|decline`, license decisions over HTTP.
 //! - [`auth`], [`webhook`]: the pure parts: token and signature checks, event classification,
 //!   repository matching.
+//! - [`dashboard`]: the HTML pages' routes and who may see them; [`pages`]: the pages, pure.
 //!
 //! This module never decides *when* to run (that is [`crate::scheduler`]); it only starts runs
 //! that a request asks for, under the same lease as every other run.
@@ -15,9 +16,11 @@
 pub mod approvals;
 pub mod auth;
 pub mod control;
+pub mod dashboard;
 pub mod guard;
 pub mod http;
 pub mod listener;
+pub mod pages;
 pub mod pr_webhook;
 pub mod webhook;
 

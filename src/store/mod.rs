@@ -7,6 +7,7 @@
 
 mod branches;
 mod chat;
+mod dashboard;
 mod decisions;
 mod fleet;
 mod migrations;
@@ -15,6 +16,7 @@ mod withheld;
 
 pub use branches::WrittenBranch;
 pub use chat::{CHAT_RECIPIENT_PREFIX, ChatMessage};
+pub use dashboard::{Decision, EmailLine, RunServer, ServerRun};
 pub use decisions::{DecisionRow, NewCommand, NewDecision, OwedAction, Source, Verdict};
 pub use fleet::{Behind, ChecksRecord, FailedCheck};
 pub use withheld::NotedWithheld;

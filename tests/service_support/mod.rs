@@ -59,24 +59,35 @@ pub fn upstream(path: &Path) {
             .map(|p| repo.find_commit(*p).unwrap())
             .collect();
         let refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
-        let id = repo
-            .commit(
-                Some("refs/heads/main"),
-                &sig,
-                &sig,
-                &format!("release {version}"),
-                &tree,
-                &refs,
-            )
-            .unwrap();
-        repo.tag_lightweight(
-            &format!("v{version}"),
-            &repo.find_object(id, None).unwrap(),
-            false,
+        parent = Some(release_commit(&repo, &sig, &tree, &refs, version));
+    }
+}
+
+/// Commit `tree` on main as release `version` and tag it `v<version>`.
+pub fn release_commit(
+    repo: &Repository,
+    sig: &Signature<'_>,
+    tree: &git2::Tree<'_>,
+    parents: &[&git2::Commit<'_>],
+    version: &str,
+) -> Oid {
+    let id = repo
+        .commit(
+            Some("refs/heads/main"),
+            sig,
+            sig,
+            &format!("release {version}"),
+            tree,
+            parents,
         )
         .unwrap();
-        parent = Some(id);
-    }
+    repo.tag_lightweight(
+        &format!("v{version}"),
+        &repo.find_object(id, None).unwrap(),
+        false,
+    )
+    .unwrap();
+    id
 }
 
 /// A bare mirror whose main holds `upkeep.lock` pinning `upstream` at v1.0.0.
