@@ -499,6 +499,8 @@ mod freshness {
         assert!(errs.iter().any(|e| e.contains("max-lags")), "{errs:?}");
     }
 }
+
+#[test]
 fn the_dashboard_asks_for_the_read_token_unless_opened_on_loopback() {
     let with =
         |service: &str| check(&GOOD.replace("[[servers]]", &format!("{service}\n[[servers]]")));
