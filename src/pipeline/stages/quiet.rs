@@ -6,9 +6,11 @@
 //! deleted, above the dist-tag), and what the mirror and the forge hold.
 //! The first three are known after one ref advertisement and the channels' conditional requests;
 //! their hash is the server's *quiet key*. When it equals the key of the last full check, the run
-//! skips the mirror, the forge, the license scan and the diff: they would find the same answer.
-//! The forge's side (a PR merged, closed or pushed to by a person) is read by a full check at
-//! least every `[schedule] recheck`. Local decisions (`license approve`, `tag accept`) forget the
+//! skips the mirror, the PR's branch, the license scan and the diff: they would find the same
+//! answer. What people do on the forge that needs no upstream change is still read on the quiet
+//! path: a held PR's comments (stage `commands`, before this one) and an open PR's pipeline
+//! results (`pipeline::checks`). The rest of the forge's side (a PR merged, closed or pushed to
+//! by a person) is read by a full check at least every `[schedule] recheck`. Local decisions (`license approve`, `tag accept`) forget the
 //! mark, and time-dependent outcomes (a release in its cooldown, a tag the registry lacks while
 //! the tag is inside the cooldown) never set one. A stable cross-check finding does not stop the
 //! quiet path: the same tags and registry answer give the same findings at any later time.
@@ -125,7 +127,7 @@ pub fn replay(run: &mut ServerRun<'_>, key: Option<&str>) -> anyhow::Result<bool
         m.checked_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     });
-    tracing::info!(since = ?since, "upstream unchanged since the last full check; mirror and forge not read");
+    tracing::info!(since = ?since, "upstream unchanged since the last full check; mirror and PR branch not read");
     let report = &mut run.report;
     // Nothing was opened or updated this time: an open PR reads as `pr-open`, as in a full
     // check that finds it unchanged.
@@ -154,8 +156,8 @@ pub fn replay(run: &mut ServerRun<'_>, key: Option<&str>) -> anyhow::Result<bool
     report.unchanged_since.clone_from(&since);
     let open = store.open_pr(name)?;
     report.notes.push(format!(
-        "upstream unchanged since the full check at {}{}; the mirror and the forge were not read \
-         (a full check runs at least every {}, or now with `sync --now --full`)",
+        "upstream unchanged since the full check at {}{}; the mirror and the PR's branch were not \
+         read (a full check runs at least every {}, or now with `sync --now --full`)",
         since.as_deref().unwrap_or("?"),
         open.as_ref()
             .and_then(|p| p.url.as_deref())
