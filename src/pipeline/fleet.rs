@@ -119,7 +119,7 @@ fn lag_notice(
         releases_behind: fresh.releases_behind,
         behind_since: since,
         lag: &crate::freshness::human(fresh.lag.unwrap_or(0)),
-        max_lag: &humantime::format_duration(max_lag).to_string(),
+        max_lag: &crate::freshness::human(max_lag.as_secs()),
         blocker: fresh.blocker.map(|b| b.as_str()),
         pr_url: pr.as_ref().and_then(|p| p.url.as_deref()),
     });

@@ -78,10 +78,8 @@ pub fn lag_email(v: &LagNotice<'_>) -> EmailText {
         v.server, v.lag
     );
     let mut t = format!(
-        "The rebuild of {} is {} release{} behind upstream; the oldest of them was published {} ({} ago),
-         longer ago than the {} this fleet allows ([freshness] max-lag).
-
-",
+        "The rebuild of {} is {} release{} behind upstream; the oldest of them was published {} \
+         ({} ago),\nlonger ago than the {} this fleet allows ([freshness] max-lag).\n\n",
         v.server,
         v.releases_behind,
         if v.releases_behind == 1 { "" } else { "s" },
@@ -110,10 +108,8 @@ pub fn lag_email(v: &LagNotice<'_>) -> EmailText {
         let _ = writeln!(t, "Pull request: {u}");
     }
     t.push_str(
-        "
-upkeep tells you once when a server passes max-lag, and again each time it falls behind by
-         another max-lag.
-",
+        "\nupkeep tells you once when a server passes max-lag, and again each time it falls \
+         behind by\nanother max-lag.\n",
     );
     EmailText {
         html: html_from_text(&t),
