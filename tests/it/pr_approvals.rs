@@ -54,6 +54,11 @@ struct World<F> {
 /// Upstream at v1.0.0 (MIT, pinned) and v1.1.0 with a use restriction added to the license;
 /// `[license] approvers` names the approver.
 fn world<F: Stand>() -> World<F> {
+    world_with::<F>(true)
+}
+
+/// The world, its v1.1.0 relicensed (held) or a plain release (`relicensed = false`).
+fn world_with<F: Stand>(relicensed: bool) -> World<F> {
     let mut ws = Workspace::new();
     ws.env.push((TOKEN_ENV.into(), TOKEN.into()));
     let mut up = Repo::new(&ws.path("upstream.git"));
@@ -62,7 +67,12 @@ fn world<F: Stand>() -> World<F> {
         "Release 1.0.0",
     );
     up.tag("v1.0.0", c1);
-    relicense(&mut up, "v1.1.0");
+    if relicensed {
+        relicense(&mut up, "v1.1.0");
+    } else {
+        let c2 = up.commit(&[("src/a.py", Some("a = 2\n"))], "fix: a");
+        up.tag("v1.1.0", c2);
+    }
     let fake = F::start();
     {
         let mut s = fake.core().lock();
@@ -316,6 +326,34 @@ fn approver_decline_closes_the_pr_and_declines_the_version<F: Stand>() {
     let s = sync(&w.ws);
     assert_eq!(s["status"], "held", "{s}");
     assert_eq!(core.lock().prs.len(), 2);
+}
+
+/// A PR that never held a review: a command there is told so, once; nothing is recorded.
+fn a_command_where_nothing_was_ever_held_is_told_so<F: Stand>() {
+    let w = world_with::<F>(false);
+    let s = sync(&w.ws);
+    assert_eq!(s["status"], "pr-opened", "{s}");
+    let core = w.fake.core();
+    let id = the_pr(core).id;
+    core.add_comment(id, F::APPROVER.1, "/upkeep decline-license no thanks");
+    sync(&w.ws);
+    sync(&w.ws);
+    let pr = the_pr(core);
+    assert_eq!(pr.state, FakePrState::Open);
+    let r = replies(&pr);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("holds no license review waiting"), "{}", r[0]);
+    assert!(log(&w.ws).is_empty(), "nothing recorded");
+}
+
+#[test]
+fn a_command_where_nothing_was_ever_held_is_told_so_on_github() {
+    a_command_where_nothing_was_ever_held_is_told_so::<FakeGithub>();
+}
+
+#[test]
+fn a_command_where_nothing_was_ever_held_is_told_so_on_azure_devops() {
+    a_command_where_nothing_was_ever_held_is_told_so::<FakeAzure>();
 }
 
 #[test]

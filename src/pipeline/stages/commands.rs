@@ -1,6 +1,6 @@
 //! Stage `commands`: the decisions people make on a held rebuild PR. Runs on every run, before
-//! the quiet replay, because a decision changes nothing upstream: a held PR's comments are read
-//! (and a released one's while it stays open, so a late command is told it holds nothing)
+//! the quiet replay, because a decision changes nothing upstream: the open PR's comments are read
+//! (held or not, so a command where nothing is held is told so)
 //! (one conditional request where the forge has them), the commands planned
 //! ([`plan::commands`], pure), and the answers recorded in one transaction together with the
 //! replies (and the close) they owe. Only then are the replies posted and the PR closed.
@@ -36,16 +36,12 @@ pub fn sync(run: &mut ServerRun<'_>) -> anyhow::Result<()> {
         server.mirror.forge,
         crate::config::ForgeConfig::Local { .. }
     );
-    // A held PR is read; so is one a decision released and that is still open: a command
-    // written there after the decision gets its "not held" reply.
-    let decided = store.decisions(Some(&server.name))?;
-    let was_read = |p: &PrRecord| p.url.is_some() && decided.iter().any(|d| d.pr_url == p.url);
-    let readable = open.as_ref().filter(|p| {
-        (p.held || was_read(p))
-            && p.forge_id.is_some()
-            && has_comments
-            && !server.license.approvers.is_empty()
-    });
+    // The open PR is read whether it holds a review or not, so a command written where nothing
+    // is held (any more, or ever) gets its "not held" reply: one conditional request per open
+    // PR, beside the reads of its checks.
+    let readable = open
+        .as_ref()
+        .filter(|p| p.forge_id.is_some() && has_comments && !server.license.approvers.is_empty());
     let owed = !store.owed_actions(&server.name)?.is_empty();
     if readable.is_none() && !owed {
         return Ok(());

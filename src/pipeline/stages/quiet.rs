@@ -8,10 +8,10 @@
 //! their hash is the server's *quiet key*. When it equals the key of the last full check, the run
 //! skips the mirror, the PR's branch, the license scan and the diff: they would find the same
 //! answer. What people do on the forge that needs no upstream change is still read on the quiet
-//! path: a held PR's comments (stage `commands`, before this one) and an open PR's pipeline
+//! path: the open PR's comments (stage `commands`, before this one) and an open PR's pipeline
 //! results (`pipeline::checks`). The rest of the forge's side (a PR merged, closed or pushed to
-//! by a person) is read by a full check at least every `[schedule] recheck`. Local decisions (`license approve`, `tag accept`) forget the
-//! mark, and time-dependent outcomes (a release in its cooldown, a tag the registry lacks while
+//! by a person) is read by a full check at least every `[schedule] recheck`. Local decisions
+//! (`license approve`, `tag accept`) forget the mark, and time-dependent outcomes (a release in its cooldown, a tag the registry lacks while
 //! the tag is inside the cooldown) never set one. A stable cross-check finding does not stop the
 //! quiet path: the same tags and registry answer give the same findings at any later time.
 
