@@ -3,7 +3,7 @@
 //! with source `api`.
 //!
 //! The bearer token is `[service] approvals-token-env`, compared in constant time
-//! ([`super::auth::bearer_matches`]) before the body is read; with none configured the
+//! ([`super::http::require_bearer`]) before the body is read; with none configured the
 //! endpoints answer 403. The body is JSON `{"by": "...", "note": "..."}` (`note` is the
 //! decline's reason, required there). 200 recorded (with the fingerprint), 400 bad body,
 //! 401 wrong token, 404 unknown server, 409 nothing waits for review.
@@ -12,14 +12,13 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth;
 use super::control::Control;
-use super::http::{endpoint_secret, json_reply, message, read_body};
+use super::http::{json_reply, message, read_body, require_bearer};
 use crate::pipeline::decisions::{self, Outcome, Request};
 use crate::store::{ReviewKind, Source, Verdict};
 
@@ -61,18 +60,8 @@ async fn decide(
     body: Body,
 ) -> Response {
     let config = control.config();
-    let token = match endpoint_secret(&config.service.approvals_token, "approvals") {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if !auth::bearer_matches(given, &token) {
-        let mut r = message(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return r;
+    if let Err(r) = require_bearer(&config.service.approvals_token, "approvals", &headers) {
+        return *r;
     }
     let Some(server_config) = config.server(&server).cloned() else {
         return message(StatusCode::NOT_FOUND, format!("unknown server `{server}`"));

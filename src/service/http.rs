@@ -263,6 +263,26 @@ async fn status(State(control): State<Arc<Control>>) -> Response {
     }
 }
 
+/// The caller of a token-guarded endpoint holds its bearer token (checked in constant time,
+/// before any body is read); else the answer to send: 403/503 from [`endpoint_secret`], or 401.
+pub(super) fn require_bearer(
+    secret: &SecretRef,
+    endpoint: &str,
+    headers: &HeaderMap,
+) -> Result<(), Box<Response>> {
+    let token = endpoint_secret(secret, endpoint)?;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if auth::bearer_matches(given, &token) {
+        return Ok(());
+    }
+    let mut r = message(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    Err(Box::new(r))
+}
+
 /// A secret the endpoint needs: `Err` is the response when it is not configured, unreadable
 /// or too weak to use.
 pub(super) fn endpoint_secret(secret: &SecretRef, endpoint: &str) -> Result<String, Box<Response>> {
@@ -330,18 +350,8 @@ async fn sync(
     body: Body,
 ) -> Response {
     let config = control.config();
-    let token = match endpoint_secret(&config.service.sync_token, "sync") {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if !auth::bearer_matches(given, &token) {
-        let mut r = message(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return r;
+    if let Err(r) = require_bearer(&config.service.sync_token, "sync", &headers) {
+        return *r;
     }
     // Only now, with the caller known: an anonymous client cannot make us read its body.
     let body = match read_body(&control, &headers, body, SYNC_BODY_LIMIT).await {
