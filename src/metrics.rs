@@ -237,7 +237,13 @@ fn register_scrape(r: &mut Registry, scrape: &Scrape) {
             .set(n);
     }
     r.register("upkeep_emails", "Emails in the outbox, by status", emails);
+    register_servers(r, scrape);
+    register_http(r, scrape);
+    register_fleet(r, scrape);
+}
 
+/// Per server: held, last success, advisories by severity; and how many are held.
+fn register_servers(r: &mut Registry, scrape: &Scrape) {
     let held = Family::<ServerLabels, Gauge>::default();
     let last_success = Family::<ServerLabels, FloatGauge>::default();
     for s in &scrape.servers {
@@ -283,7 +289,10 @@ fn register_scrape(r: &mut Registry, scrape: &Scrape) {
         "Unix time of the server's last successful sync",
         last_success,
     );
+}
 
+/// The HTTP clients' counts by host: responses, retries, rate-limit waits and budgets.
+fn register_http(r: &mut Registry, scrape: &Scrape) {
     let requests = Family::<HostStatusLabels, Counter>::default();
     let retries = Family::<HostLabels, Counter>::default();
     let waits = Family::<HostLabels, Counter>::default();
@@ -348,7 +357,6 @@ fn register_scrape(r: &mut Registry, scrape: &Scrape) {
         "Unix time the host's rate-limit budget resets, as its last answer reported",
         reset,
     );
-    register_fleet(r, scrape);
 }
 
 /// Upper bounds (seconds) of the rebuild lead time histogram: an hour to a quarter.

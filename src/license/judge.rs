@@ -486,7 +486,8 @@ fn already_declared(entry: &LicenseEntry, old: &LicenseSnapshot) -> bool {
     }
 }
 
-/// Both sides exist: decide the code and fill the diffs.
+/// Both sides exist: decide the code and fill the diffs. The steps, in order: what is not
+/// text, a manifest field, the same text (or body), then a changed text.
 fn judge_both(
     o: &LicenseEntry,
     n: &LicenseEntry,
@@ -499,66 +500,16 @@ fn judge_both(
     } else {
         String::new()
     };
-
-    // A symlink can point at a changed file while its own target string stays the same.
-    if n.state == EntryState::Symlink {
-        return (
-            Code::Symlink,
-            format!(
-                "{name} is a symlink to {} (not followed; the target cannot be judged){from}",
-                n.detail.as_deref().unwrap_or("?")
-            ),
-        );
+    if let Some(judged) = judge_not_text(o, n, name, &from, fj) {
+        return judged;
     }
-    if n.state != EntryState::Text {
-        if o.state == n.state && o.sha256 == n.sha256 {
-            return if renamed {
-                (
-                    Code::Renamed,
-                    format!("{name} renamed from {}, same content", o.path),
-                )
-            } else {
-                (Code::Unchanged, String::new())
-            };
-        }
-        return (
-            state_code(n.state),
-            format!("{name} changed and cannot be judged: {}{from}", n.label()),
-        );
-    }
-    if o.state != EntryState::Text {
-        fill_diffs(o, n, fj);
-        return (
-            Code::TextChanged,
-            format!(
-                "{name} was {} and is now text ({}){from}",
-                o.label(),
-                n.label()
-            ),
-        );
-    }
-
     let old_cr: BTreeSet<&String> = o.copyright.iter().collect();
     let new_cr: BTreeSet<&String> = n.copyright.iter().collect();
     fj.copyright_removed = old_cr.difference(&new_cr).map(|s| (*s).clone()).collect();
     fj.copyright_added = new_cr.difference(&old_cr).map(|s| (*s).clone()).collect();
-
     if o.kind == EntryKind::ManifestField {
-        if o.sha256 == n.sha256 {
-            return (Code::Unchanged, String::new());
-        }
-        if o.identity_hash() == n.identity_hash() {
-            return (
-                Code::FormattingOnly,
-                format!("{name} reformatted, same meaning: {}", n.label()),
-            );
-        }
-        return (
-            Code::ManifestChanged,
-            format!("{name} changed: {} -> {}", o.label(), n.label()),
-        );
+        return judge_manifest_field(o, n, name);
     }
-
     if o.sha256 == n.sha256 {
         return if renamed {
             (
@@ -571,32 +522,120 @@ fn judge_both(
     }
     fill_diffs(o, n, fj);
     if o.body_sha256 == n.body_sha256 {
-        let copyright_changed = o.copyright != n.copyright;
-        return match (renamed, copyright_changed) {
-            (true, false) => (
-                Code::Renamed,
-                format!("{name} renamed from {}, same text", o.path),
-            ),
-            (true, true) => (
-                Code::Renamed,
-                format!(
-                    "{name} renamed from {}, same text, copyright lines changed",
-                    o.path
-                ),
-            ),
-            (false, true) => (
-                Code::CopyrightOnly,
-                format!("{name}: only copyright lines changed ({})", n.label()),
-            ),
-            (false, false) => (
-                Code::FormattingOnly,
-                format!(
-                    "{name}: only whitespace or formatting changed ({})",
-                    n.label()
-                ),
-            ),
-        };
+        return judge_same_body(o, n, name, renamed);
     }
+    judge_changed_text(o, n, name, &from, fj)
+}
+
+/// A symlink, or a side that is not text (binary, too large, unreadable): judged by state and
+/// hash only. None when both sides are text.
+fn judge_not_text(
+    o: &LicenseEntry,
+    n: &LicenseEntry,
+    name: &str,
+    from: &str,
+    fj: &mut FileJudgement,
+) -> Option<(Code, String)> {
+    // A symlink can point at a changed file while its own target string stays the same.
+    if n.state == EntryState::Symlink {
+        return Some((
+            Code::Symlink,
+            format!(
+                "{name} is a symlink to {} (not followed; the target cannot be judged){from}",
+                n.detail.as_deref().unwrap_or("?")
+            ),
+        ));
+    }
+    if n.state != EntryState::Text {
+        if o.state == n.state && o.sha256 == n.sha256 {
+            return Some(if o.path != n.path {
+                (
+                    Code::Renamed,
+                    format!("{name} renamed from {}, same content", o.path),
+                )
+            } else {
+                (Code::Unchanged, String::new())
+            });
+        }
+        return Some((
+            state_code(n.state),
+            format!("{name} changed and cannot be judged: {}{from}", n.label()),
+        ));
+    }
+    if o.state != EntryState::Text {
+        fill_diffs(o, n, fj);
+        return Some((
+            Code::TextChanged,
+            format!(
+                "{name} was {} and is now text ({}){from}",
+                o.label(),
+                n.label()
+            ),
+        ));
+    }
+    None
+}
+
+/// A manifest's license field: the same value, the same meaning reformatted, or a change.
+fn judge_manifest_field(o: &LicenseEntry, n: &LicenseEntry, name: &str) -> (Code, String) {
+    if o.sha256 == n.sha256 {
+        return (Code::Unchanged, String::new());
+    }
+    if o.identity_hash() == n.identity_hash() {
+        return (
+            Code::FormattingOnly,
+            format!("{name} reformatted, same meaning: {}", n.label()),
+        );
+    }
+    (
+        Code::ManifestChanged,
+        format!("{name} changed: {} -> {}", o.label(), n.label()),
+    )
+}
+
+/// The license body is the same: a rename, copyright lines, or formatting changed.
+fn judge_same_body(
+    o: &LicenseEntry,
+    n: &LicenseEntry,
+    name: &str,
+    renamed: bool,
+) -> (Code, String) {
+    let copyright_changed = o.copyright != n.copyright;
+    match (renamed, copyright_changed) {
+        (true, false) => (
+            Code::Renamed,
+            format!("{name} renamed from {}, same text", o.path),
+        ),
+        (true, true) => (
+            Code::Renamed,
+            format!(
+                "{name} renamed from {}, same text, copyright lines changed",
+                o.path
+            ),
+        ),
+        (false, true) => (
+            Code::CopyrightOnly,
+            format!("{name}: only copyright lines changed ({})", n.label()),
+        ),
+        (false, false) => (
+            Code::FormattingOnly,
+            format!(
+                "{name}: only whitespace or formatting changed ({})",
+                n.label()
+            ),
+        ),
+    }
+}
+
+/// The license body changed: another license, a NOTICE, only a parameterised license's
+/// parameters, or other words.
+fn judge_changed_text(
+    o: &LicenseEntry,
+    n: &LicenseEntry,
+    name: &str,
+    from: &str,
+    fj: &FileJudgement,
+) -> (Code, String) {
     let what = describe_text_change(&fj.word_diff);
     if let (Some(od), Some(nd)) = (&o.detected, &n.detected)
         && od.is_confident()
