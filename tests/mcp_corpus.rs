@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{Repository, Signature};
 use serde_json::Value;
-use upkeep::mcp::{Limits, Surface, SurfaceCache, extract};
+use upkeep::mcp::{Limits, ScanMemo, Surface, SurfaceCache, extract};
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp_corpus")
@@ -238,7 +238,8 @@ fn corpus_surfaces_are_found_exactly() {
         let files = server_files(dir);
         let tmp = tempfile::tempdir().expect("tmp");
         let (repo, commit) = commit_files(tmp.path(), &files);
-        let surface = extract(&repo, commit, &limits, &cache).expect("extract");
+        let surface =
+            extract(&repo, commit, &limits, &cache, &mut ScanMemo::default()).expect("extract");
         if std::env::var_os("MCP_CORPUS_DUMP").is_some() {
             eprintln!(
                 "== {name}\n{}",

@@ -10,8 +10,8 @@ use std::path::Path;
 use git2::{Oid, Repository, Signature};
 use proptest::prelude::*;
 use upkeep::mcp::{
-    ChangeKind, FindingCode, Limits, McpSurfaceReport, Severity, SurfaceCache, compare, extract,
-    extract_files, render,
+    ChangeKind, FindingCode, Limits, McpSurfaceReport, ScanMemo, Severity, SurfaceCache, compare,
+    extract, extract_files, render,
 };
 
 /// Commits `files` (path -> bytes; mode 0o120000 entries given as `("link", target)` are
@@ -136,8 +136,7 @@ struct Release {
 }
 
 fn release(v1: &str, v2: &str) -> Release {
-    let dir = tempfile::tempdir().expect("tmp");
-    let repo = Repository::init_bare(dir.path()).expect("init");
+    let (dir, repo) = bare_repo();
     let files = |src: &str| {
         let mut m = BTreeMap::new();
         m.insert("src/index.ts", src.as_bytes().to_vec());
@@ -154,11 +153,38 @@ fn release(v1: &str, v2: &str) -> Release {
     }
 }
 
+/// An empty bare repository in a temporary directory (kept while the guard lives).
+fn bare_repo() -> (tempfile::TempDir, Repository) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let repo = Repository::init_bare(dir.path()).expect("init");
+    (dir, repo)
+}
+
+/// The surface of `commit` read on its own: no cache, a fresh scan memo.
+fn read_alone(repo: &Repository, commit: Oid, limits: &Limits) -> Option<upkeep::mcp::Surface> {
+    extract(
+        repo,
+        commit,
+        limits,
+        &SurfaceCache::new(0),
+        &mut ScanMemo::default(),
+    )
+    .expect("extract")
+}
+
 fn judged(r: &Release) -> McpSurfaceReport {
     let cache = SurfaceCache::default();
     let limits = Limits::default();
-    let old = extract(&r.repo, r.pinned, &limits, &cache).expect("extract old");
-    let new = extract(&r.repo, r.proposed, &limits, &cache).expect("extract new");
+    let old =
+        extract(&r.repo, r.pinned, &limits, &cache, &mut ScanMemo::default()).expect("extract old");
+    let new = extract(
+        &r.repo,
+        r.proposed,
+        &limits,
+        &cache,
+        &mut ScanMemo::default(),
+    )
+    .expect("extract new");
     compare(old.as_ref(), new.as_ref()).expect("a surface")
 }
 
@@ -290,19 +316,31 @@ fn the_fingerprint_follows_what_the_model_sees() {
     let r = release(V1, V2);
     let cache = SurfaceCache::default();
     let limits = Limits::default();
-    let new = extract(&r.repo, r.proposed, &limits, &cache)
-        .expect("new")
-        .expect("surface");
-    let old = extract(&r.repo, r.pinned, &limits, &cache)
+    let new = extract(
+        &r.repo,
+        r.proposed,
+        &limits,
+        &cache,
+        &mut ScanMemo::default(),
+    )
+    .expect("new")
+    .expect("surface");
+    let old = extract(&r.repo, r.pinned, &limits, &cache, &mut ScanMemo::default())
         .expect("old")
         .expect("surface");
     assert_ne!(new.fingerprint(), old.fingerprint());
     // Moving code (new lines above the definitions) keeps the fingerprint.
     let shifted = format!("// a comment\n// another\n{V2}");
     let moved = release(V1, &shifted);
-    let again = extract(&moved.repo, moved.proposed, &limits, &cache)
-        .expect("extract")
-        .expect("surface");
+    let again = extract(
+        &moved.repo,
+        moved.proposed,
+        &limits,
+        &cache,
+        &mut ScanMemo::default(),
+    )
+    .expect("extract")
+    .expect("surface");
     assert_eq!(again.fingerprint(), new.fingerprint());
     assert_eq!(judged(&r).fingerprint, new.fingerprint());
 }
@@ -312,8 +350,22 @@ fn surfaces_are_cached_per_tree() {
     let r = release(V1, V2);
     let cache = SurfaceCache::default();
     let limits = Limits::default();
-    let a = extract(&r.repo, r.proposed, &limits, &cache).expect("first");
-    let b = extract(&r.repo, r.proposed, &limits, &cache).expect("second");
+    let a = extract(
+        &r.repo,
+        r.proposed,
+        &limits,
+        &cache,
+        &mut ScanMemo::default(),
+    )
+    .expect("first");
+    let b = extract(
+        &r.repo,
+        r.proposed,
+        &limits,
+        &cache,
+        &mut ScanMemo::default(),
+    )
+    .expect("second");
     assert_eq!(a, b);
     assert_eq!(cache.stats(), (1, 1));
     // Another commit with the same tree is a hit too, under its own commit id.
@@ -328,9 +380,15 @@ fn surfaces_are_cached_per_tree() {
         .repo
         .commit(None, &sig, &sig, "retag", &tree, &[])
         .expect("commit");
-    let c = extract(&r.repo, same_tree, &limits, &cache)
-        .expect("third")
-        .expect("surface");
+    let c = extract(
+        &r.repo,
+        same_tree,
+        &limits,
+        &cache,
+        &mut ScanMemo::default(),
+    )
+    .expect("third")
+    .expect("surface");
     assert_eq!(cache.stats(), (2, 1));
     assert_eq!(c.commit, same_tree.to_string());
 }
@@ -340,10 +398,17 @@ fn no_sdk_means_no_surface_and_a_first_release_is_all_added() {
     let r = release("export const x = 1;\n", V1);
     let cache = SurfaceCache::default();
     let limits = Limits::default();
-    let old = extract(&r.repo, r.pinned, &limits, &cache).expect("old");
+    let old = extract(&r.repo, r.pinned, &limits, &cache, &mut ScanMemo::default()).expect("old");
     assert!(old.is_none());
     assert!(compare(None, None).is_none());
-    let new = extract(&r.repo, r.proposed, &limits, &cache).expect("new");
+    let new = extract(
+        &r.repo,
+        r.proposed,
+        &limits,
+        &cache,
+        &mut ScanMemo::default(),
+    )
+    .expect("new");
     let report = compare(old.as_ref(), new.as_ref()).expect("report");
     assert!(report.tools.iter().all(|t| t.change == ChangeKind::Added));
     assert_eq!(report.tools.len(), 3);
@@ -351,8 +416,7 @@ fn no_sdk_means_no_surface_and_a_first_release_is_all_added() {
 
 #[test]
 fn hostile_trees_are_read_within_limits() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let repo = Repository::init_bare(dir.path()).expect("init");
+    let (_dir, repo) = bare_repo();
     let mut files: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
     files.insert("src/index.ts", V1.as_bytes().to_vec());
     // Over the size limit, binary, invalid UTF-8, deeply nested, in node_modules.
@@ -392,9 +456,7 @@ fn hostile_trees_are_read_within_limits() {
         max_file_bytes: 512 * 1024,
         ..Limits::default()
     };
-    let s = extract(&repo, c, &limits, &SurfaceCache::default())
-        .expect("extract")
-        .expect("surface");
+    let s = read_alone(&repo, c, &limits).expect("surface");
     let names: Vec<&str> = s.tools.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
@@ -421,8 +483,7 @@ fn hostile_trees_are_read_within_limits() {
 
 #[test]
 fn the_file_limit_truncates_and_says_so() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let repo = Repository::init_bare(dir.path()).expect("init");
+    let (_dir, repo) = bare_repo();
     let sources: Vec<(String, String)> = (0..6)
         .map(|i| {
             (
@@ -440,9 +501,7 @@ fn the_file_limit_truncates_and_says_so() {
         max_files: 3,
         ..Limits::default()
     };
-    let s = extract(&repo, c, &limits, &SurfaceCache::default())
-        .expect("extract")
-        .expect("surface");
+    let s = read_alone(&repo, c, &limits).expect("surface");
     assert!(s.coverage.truncated);
     assert_eq!(s.coverage.files_parsed, 3);
     let report = compare(None, Some(&s)).expect("report");
@@ -452,16 +511,130 @@ fn the_file_limit_truncates_and_says_so() {
 
 #[test]
 fn a_missing_commit_is_an_error() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let repo = Repository::init_bare(dir.path()).expect("init");
+    let (_dir, repo) = bare_repo();
     let missing = Oid::from_str("1111111111111111111111111111111111111111").expect("oid");
-    let err = extract(&repo, missing, &Limits::default(), &SurfaceCache::default())
-        .expect_err("missing commit");
+    let err = extract(
+        &repo,
+        missing,
+        &Limits::default(),
+        &SurfaceCache::default(),
+        &mut ScanMemo::default(),
+    )
+    .expect_err("missing commit");
     assert!(format!("{err:#}").contains("finding commit"), "{err:#}");
     let _ = Path::new(".");
 }
 
 /// Removes code spans and fenced blocks (as CommonMark reads them) from Markdown.
+/// A tree whose `package.json` files never name MCP is a JavaScript package that cannot import
+/// an MCP SDK, so its sources are not read (the gate of `mcp::manifests`); one mention
+/// anywhere brings them back, and another language's files are judged by their own manifests.
+#[test]
+fn a_language_whose_manifests_never_name_mcp_is_not_read() {
+    let (_dir, repo) = bare_repo();
+    let fastmcp = "from mcp.server.fastmcp import FastMCP\nmcp = FastMCP(\"py\")\n\n@mcp.tool()\ndef ping() -> str:\n    \"\"\"Answers pong.\"\"\"\n    return \"pong\"\n";
+    let tree = |package_json: &str| {
+        let mut m: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
+        m.insert("src/index.ts", V1.as_bytes().to_vec());
+        m.insert("package.json", package_json.as_bytes().to_vec());
+        m.insert("packages/ui/package.json", br#"{"name":"ui"}"#.to_vec());
+        m.insert("py/server.py", fastmcp.as_bytes().to_vec());
+        m
+    };
+    let none = commit(
+        &repo,
+        &tree(r#"{"name":"calc","dependencies":{"zod":"3"}}"#),
+        &[],
+        None,
+        "a",
+    );
+    let declared = commit(
+        &repo,
+        &tree(r#"{"name":"calc","dependencies":{"@modelcontextprotocol/sdk":"^1.12.0"}}"#),
+        &[],
+        Some(none),
+        "b",
+    );
+    let limits = Limits::default();
+    let cache = SurfaceCache::default();
+    let gated = extract(&repo, none, &limits, &cache, &mut ScanMemo::default())
+        .expect("extract")
+        .expect("the Python server is still found");
+    let names: Vec<&str> = gated.tools.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, vec!["ping"], "{gated:#?}");
+    let skipped = gated.coverage.skipped.join("\n");
+    assert!(
+        skipped.contains(
+            "1 source file(s) not read: none of the tree's 2 package.json names an MCP SDK"
+        ),
+        "{skipped}"
+    );
+    let read = extract(&repo, declared, &limits, &cache, &mut ScanMemo::default())
+        .expect("extract")
+        .expect("surface");
+    assert_eq!(read.tools.len(), 4, "{read:#?}");
+    assert!(
+        read.coverage.skipped.is_empty(),
+        "{:?}",
+        read.coverage.skipped
+    );
+}
+
+/// The two revisions of a release share one scan memo; each still scans exactly what it would
+/// alone, so the surfaces (and where a scan budget truncates them) are the same either way.
+#[test]
+fn one_memo_for_both_revisions_changes_no_surface() {
+    let (_dir, repo) = bare_repo();
+    let filler: Vec<(String, String)> = (0..40)
+        .map(|i| {
+            (
+                format!("src/util/u{i:02}.ts"),
+                format!("export const u{i} = {i};\n{}", "// pad\n".repeat(50)),
+            )
+        })
+        .collect();
+    let tree = |server: &str| {
+        let mut m: BTreeMap<&str, Vec<u8>> = filler
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_bytes().to_vec()))
+            .collect();
+        m.insert("src/index.ts", server.as_bytes().to_vec());
+        m.insert(
+            "src/zz_late.ts",
+            V2.replace("calculator", "late").into_bytes(),
+        );
+        m
+    };
+    let pinned = commit(&repo, &tree(V1), &[], None, "v1");
+    let proposed = commit(&repo, &tree(V2), &[], Some(pinned), "v2");
+    for max_scan_bytes in [u64::MAX, 8 * 1024] {
+        let limits = Limits {
+            max_scan_bytes,
+            ..Limits::default()
+        };
+        let mut memo = ScanMemo::default();
+        let cache = SurfaceCache::new(0);
+        let new = extract(&repo, proposed, &limits, &cache, &mut memo).expect("new");
+        let old = extract(&repo, pinned, &limits, &cache, &mut memo).expect("old");
+        assert_eq!(
+            new,
+            read_alone(&repo, proposed, &limits),
+            "budget {max_scan_bytes}"
+        );
+        assert_eq!(
+            old,
+            read_alone(&repo, pinned, &limits),
+            "budget {max_scan_bytes}"
+        );
+        let truncated = new.as_ref().is_some_and(|s| s.coverage.truncated);
+        assert_eq!(
+            truncated,
+            max_scan_bytes != u64::MAX,
+            "budget {max_scan_bytes}"
+        );
+    }
+}
+
 fn outside_code(md: &str) -> String {
     let mut out = String::new();
     let mut fence: Option<String> = None;

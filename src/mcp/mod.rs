@@ -23,6 +23,7 @@ mod cache;
 mod diff;
 mod findings;
 mod lang;
+mod manifests;
 pub mod render;
 mod report;
 mod source;
@@ -37,7 +38,7 @@ pub use cache::{DEFAULT_CACHE_ENTRIES, SurfaceCache};
 pub use diff::{ChangeKind, FieldChange, ItemDiff, ItemKind, SurfaceDiff, Text};
 pub use findings::{Finding, FindingCode, Severity};
 pub use report::{ItemReport, McpSurfaceReport, ServerReport};
-pub use source::Limits;
+pub use source::{Limits, ScanMemo};
 pub use surface::{
     Annotations, Coverage, Language, Location, Param, Prompt, Resource, SURFACE_VERSION,
     ServerInfo, Surface, Tool, Unresolved,
@@ -48,7 +49,9 @@ pub use surface::{
 /// `Ok(None)` when no file of the commit uses an MCP SDK. Only git objects are read, within
 /// `limits`; the result is cached in `cache` by tree, so the pinned revision of a server is
 /// read once per process. Unreadable, oversized, binary or slow-to-parse files are recorded in
-/// [`Surface::coverage`], never errors.
+/// [`Surface::coverage`], never errors. Pass one `memo` to the two extractions of a release
+/// (pinned and proposed): the files both revisions share are then scanned once. A language
+/// whose manifests all leave MCP unnamed is not read (`manifests`: the gate and its reasons).
 ///
 /// # Errors
 /// When the commit or its root tree cannot be read, or a tree under it is missing.
@@ -57,6 +60,7 @@ pub fn extract(
     commit: Oid,
     limits: &Limits,
     cache: &SurfaceCache,
+    memo: &mut ScanMemo,
 ) -> anyhow::Result<Option<Surface>> {
     let commit_obj = repo
         .find_commit(commit)
@@ -72,7 +76,7 @@ pub fn extract(
             s
         }));
     }
-    let ws = source::read_workspace(repo, &tree, limits)?;
+    let ws = source::read_workspace(repo, &tree, limits, memo)?;
     let surface = build(&ws, commit.to_string());
     tracing::debug!(
         files = ws.coverage.files_parsed,

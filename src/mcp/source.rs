@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use git2::{ObjectType, Oid, Repository, Tree};
 
 use super::lang;
+use super::manifests::{Ecosystem, Gate};
 use super::surface::Coverage;
 use super::syntax::{self, Grammar, ParseBudget, SourceFile};
 
@@ -132,10 +133,51 @@ impl Workspace {
                 })
             })
             .collect();
+        let mut gate = Gate::default();
+        for (path, text) in sources {
+            if let Some(eco) = Ecosystem::of_manifest(path.rsplit('/').next().unwrap_or(path)) {
+                gate.note(eco, Some(text));
+            }
+        }
+        let known = ws.apply_gate(known, &gate);
         let texts: HashMap<&str, &str> = sources.iter().copied().collect();
         let mut load = |path: &str| texts.get(path).map(|t| Ok((*t).to_owned()));
-        ws.fill(&known, &mut load, limits, &mut budget);
+        ws.fill(
+            &known,
+            &mut load,
+            limits,
+            &mut budget,
+            &mut ScanMemo::default(),
+        );
         ws
+    }
+
+    /// Drops the files of the languages the manifests rule out (see [`super::manifests`]),
+    /// saying how many in the coverage.
+    fn apply_gate(
+        &mut self,
+        known: BTreeMap<String, Entry>,
+        gate: &Gate,
+    ) -> BTreeMap<String, Entry> {
+        let mut dropped: Vec<(Ecosystem, usize)> = Vec::new();
+        let kept = known
+            .into_iter()
+            .filter(|(_, entry)| {
+                if !gate.excludes(entry.grammar) {
+                    return true;
+                }
+                let eco = Ecosystem::of(entry.grammar);
+                match dropped.iter_mut().find(|(e, _)| *e == eco) {
+                    Some((_, n)) => *n += 1,
+                    None => dropped.push((eco, 1)),
+                }
+                false
+            })
+            .collect();
+        for (eco, files) in dropped {
+            self.coverage.skipped.push(gate.reason(eco, files));
+        }
+        kept
     }
 
     fn new() -> Self {
@@ -157,9 +199,10 @@ impl Workspace {
         load: &mut dyn FnMut(&str) -> Option<Result<String, String>>,
         limits: &Limits,
         budget: &mut ParseBudget,
+        memo: &mut ScanMemo,
     ) {
         let paths: Vec<&str> = known.keys().map(String::as_str).collect();
-        let mut maybe = self.scan_roots(known, load, limits, budget);
+        let mut maybe = self.scan_roots(known, load, limits, budget, memo);
         let mut queue: VecDeque<String> = self.files.iter().map(|f| f.path.clone()).collect();
         // Importers of importers are adopted in later rounds; a few rounds reach any real
         // layout, and the file limit bounds a hostile one.
@@ -201,6 +244,7 @@ impl Workspace {
         load: &mut dyn FnMut(&str) -> Option<Result<String, String>>,
         limits: &Limits,
         budget: &mut ParseBudget,
+        memo: &mut ScanMemo,
     ) -> Vec<SourceFile> {
         let mut scanned: u64 = 0;
         let mut maybe = Vec::new();
@@ -211,12 +255,17 @@ impl Workspace {
                 self.coverage.truncated = true;
                 break;
             }
+            if let Some(len) = memo.get(entry) {
+                scanned += len;
+                continue;
+            }
             let Some(text) = self.read(path, load) else {
                 continue;
             };
             scanned += text.len() as u64;
             let sdk = lang::mentions_sdk(entry.grammar, &text);
             if !sdk && !lang::may_register(entry.grammar, &text) {
+                memo.note(entry, text.len() as u64);
                 continue;
             }
             let Some(file) = syntax::parse(path, entry.grammar, text, budget) else {
@@ -302,6 +351,29 @@ impl Workspace {
     }
 }
 
+/// Source files found to neither use an MCP SDK nor call a registration method, by blob id
+/// and grammar, with their length. Shared by the two extractions of one release (pinned and
+/// proposed revisions share most of their blobs), so each such blob is read once, not twice.
+/// The length still counts against each revision's scan budget, so a revision scans exactly
+/// the files it would scan alone: the surface of a tree never depends on what was read before.
+#[derive(Debug, Default)]
+pub struct ScanMemo {
+    irrelevant: HashMap<(Oid, Grammar), u64>,
+}
+
+impl ScanMemo {
+    fn get(&self, entry: &Entry) -> Option<u64> {
+        self.irrelevant.get(&(entry.blob, entry.grammar)).copied()
+    }
+
+    /// In-memory sources have no blob id (zero): they are never remembered.
+    fn note(&mut self, entry: &Entry, len: u64) {
+        if !entry.blob.is_zero() {
+            self.irrelevant.insert((entry.blob, entry.grammar), len);
+        }
+    }
+}
+
 /// Reads the workspace of `commit` from `repo` (bare or not).
 ///
 /// # Errors
@@ -311,93 +383,94 @@ pub(crate) fn read_workspace(
     repo: &Repository,
     tree: &Tree<'_>,
     limits: &Limits,
+    memo: &mut ScanMemo,
 ) -> anyhow::Result<Workspace> {
-    let mut known = BTreeMap::new();
-    let mut walked = 0usize;
-    let mut truncated = false;
-    walk(
+    let mut walker = Walker {
         repo,
-        tree,
-        "",
-        0,
         limits,
-        &mut known,
-        &mut walked,
-        &mut truncated,
-    )?;
+        known: BTreeMap::new(),
+        manifests: Vec::new(),
+        walked: 0,
+        truncated: false,
+    };
+    walker.walk(tree, "", 0)?;
     let odb = repo.odb().context("opening the object database")?;
+    let mut gate = Gate::default();
+    for (eco, blob) in &walker.manifests {
+        let text = read_text(repo, &odb, *blob, limits.max_file_bytes).ok();
+        gate.note(*eco, text.as_deref());
+    }
+    let mut ws = Workspace::new();
+    let known = ws.apply_gate(walker.known, &gate);
     let mut load = |path: &str| -> Option<Result<String, String>> {
         let entry: &Entry = known.get(path)?;
         Some(read_text(repo, &odb, entry.blob, limits.max_file_bytes))
     };
     let mut budget = ParseBudget::new(limits.parse_time);
-    let mut ws = Workspace::new();
-    ws.fill(&known, &mut load, limits, &mut budget);
-    ws.coverage.truncated |= truncated || budget.exhausted;
+    ws.fill(&known, &mut load, limits, &mut budget, memo);
+    ws.coverage.truncated |= walker.truncated || budget.exhausted;
     Ok(ws)
 }
 
-/// Collects the source files of a tree, depth first, skipping dependency, build and test
-/// directories, symlinks and submodules.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one recursive walk threading its counters; a struct would only rename them"
-)]
-fn walk(
-    repo: &Repository,
-    tree: &Tree<'_>,
-    prefix: &str,
-    depth: usize,
-    limits: &Limits,
-    out: &mut BTreeMap<String, Entry>,
-    walked: &mut usize,
-    truncated: &mut bool,
-) -> anyhow::Result<()> {
-    for entry in tree {
-        *walked += 1;
-        if *walked > limits.max_entries {
-            *truncated = true;
-            return Ok(());
-        }
-        let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
-        let path = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}/{name}")
-        };
-        match entry.kind() {
-            Some(ObjectType::Tree) => {
-                if skip_dir(&name) || name.starts_with('.') {
-                    continue;
-                }
-                if depth >= 24 {
-                    *truncated = true;
-                    continue;
-                }
-                let sub = repo
-                    .find_tree(entry.id())
-                    .with_context(|| format!("reading tree {path}"))?;
-                walk(repo, &sub, &path, depth + 1, limits, out, walked, truncated)?;
+/// One walk of a commit's tree: its source files and its dependency manifests.
+struct Walker<'r> {
+    repo: &'r Repository,
+    limits: &'r Limits,
+    known: BTreeMap<String, Entry>,
+    manifests: Vec<(Ecosystem, Oid)>,
+    walked: usize,
+    truncated: bool,
+}
+
+impl Walker<'_> {
+    /// Collects the source files and manifests of a tree, depth first, skipping dependency,
+    /// build and test directories, symlinks and submodules.
+    fn walk(&mut self, tree: &Tree<'_>, prefix: &str, depth: usize) -> anyhow::Result<()> {
+        for entry in tree {
+            self.walked += 1;
+            if self.walked > self.limits.max_entries {
+                self.truncated = true;
+                return Ok(());
             }
-            // 0o120000 is a symlink: its blob is a path, never followed.
-            Some(ObjectType::Blob) if entry.filemode() != 0o120_000 => {
-                if skip_file(&name) {
-                    continue;
+            let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+            let path = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            match entry.kind() {
+                Some(ObjectType::Tree) => {
+                    if skip_dir(&name) || name.starts_with('.') {
+                        continue;
+                    }
+                    if depth >= 24 {
+                        self.truncated = true;
+                        continue;
+                    }
+                    let sub = self
+                        .repo
+                        .find_tree(entry.id())
+                        .with_context(|| format!("reading tree {path}"))?;
+                    self.walk(&sub, &path, depth + 1)?;
                 }
-                if let Some(grammar) = Grammar::for_path(&path) {
-                    out.insert(
-                        path,
-                        Entry {
-                            blob: entry.id(),
-                            grammar,
-                        },
-                    );
+                // 0o120000 is a symlink: its blob is a path, never followed.
+                Some(ObjectType::Blob) if entry.filemode() != 0o120_000 => {
+                    if let Some(eco) = Ecosystem::of_manifest(&name) {
+                        self.manifests.push((eco, entry.id()));
+                    }
+                    if skip_file(&name) {
+                        continue;
+                    }
+                    if let Some(grammar) = Grammar::for_path(&path) {
+                        let blob = entry.id();
+                        self.known.insert(path, Entry { blob, grammar });
+                    }
                 }
+                _ => {}
             }
-            _ => {}
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The UTF-8 text of a blob, or why it is not read.

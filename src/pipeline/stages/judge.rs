@@ -4,6 +4,10 @@
 //! ([`mcp::compare`], pure, gated by `hold-on` with any recorded approval of that surface), and
 //! the release diff (commits, files, supply-chain signals).
 //!
+//! The surface is read on a thread of its own while the licenses and the diff are read here
+//! (on a large upstream it is the longest of the three, and they share only read-only git
+//! objects); the gates are applied on this thread once all three are done.
+//!
 //! Each check is one function here and one field of [`Judged`]; a new one (the MCP surface,
 //! advisories) goes beside them, and the texts that show it take it from `Judged`.
 
@@ -63,7 +67,7 @@ pub struct McpJudgement {
     pub held: bool,
 }
 
-/// Judge the license change and compute the release diff.
+/// Judge the license change and the MCP surface, and compute the release diff.
 pub fn judge(
     run: &mut ServerRun<'_>,
     upstream: &Upstream,
@@ -78,8 +82,67 @@ pub fn judge(
         .and_then(|c| Oid::from_str(c).ok())
         .filter(|o| repo.find_commit(*o).is_ok());
     crate::failpoint::hit("after-tags");
-    let (old_snap, new_snap, judgement) =
-        tracing::info_span!("license").in_scope(|| license_change(run, repo, old_oid, new_oid))?;
+    // The surface scan reads most source files of both revisions: on a large upstream it is
+    // the longest of the three checks. It runs on a thread of its own, with its own handle on
+    // the bare clone (read-only git objects are all the checks share), while this thread reads
+    // the licenses and the diff; the gate is applied once both are done.
+    let deps = run.deps;
+    let repo_path = repo.path().to_path_buf();
+    let surface_span = tracing::info_span!("mcp_surface");
+    std::thread::scope(|scope| {
+        let reading = scope
+            .spawn(|| surface_span.in_scope(|| read_surfaces(&repo_path, old_oid, new_oid, deps)));
+        let LicenseSide {
+            old_snap,
+            new_snap,
+            judgement,
+            approval,
+        } = license_stage(run, repo, old_oid, new_oid)?;
+        let license_held = judgement.verdict == Verdict::ReviewRequired && approval.is_none();
+        let diff = diff_stage(run, upstream, mirror, old_oid, new_oid)?;
+        let surfaces = reading.join().map_err(|_| {
+            anyhow::anyhow!("reading the MCP surface failed: the reader panicked")
+        })??;
+        let mcp = surface_span.in_scope(|| mcp_gate(run, surfaces))?;
+        Ok(Judged {
+            old_snap,
+            new_snap,
+            judgement,
+            approval,
+            license_held,
+            mcp,
+            diff,
+            security,
+        })
+    })
+}
+
+/// The license files at both revisions, judged under the server's policy, with any recorded
+/// approval (also put in the run report). Without a pinned commit in the history, the new
+/// license is compared with nothing.
+fn license_stage(
+    run: &mut ServerRun<'_>,
+    repo: &git2::Repository,
+    old_oid: Option<Oid>,
+    new_oid: Oid,
+) -> anyhow::Result<LicenseSide> {
+    let span = tracing::info_span!("license").entered();
+    let new_snap =
+        license::scan(repo, new_oid).context("scanning license files of the new release")?;
+    let old_snap = match old_oid {
+        Some(o) => {
+            license::scan(repo, o).context("scanning license files of the pinned release")?
+        }
+        None => {
+            run.report.notes.push(
+                "the pinned commit is not in the upstream history; license compared against nothing"
+                    .into(),
+            );
+            LicenseSnapshot::empty()
+        }
+    };
+    let judgement = license::judge(&old_snap, &new_snap, &policy_for(run.server));
+    drop(span);
     let approval = if judgement.verdict == Verdict::ReviewRequired {
         run.deps
             .store
@@ -87,15 +150,37 @@ pub fn judge(
     } else {
         None
     };
-    let license_held = judgement.verdict == Verdict::ReviewRequired && approval.is_none();
     let mut report = license_report(&judgement, approval.as_ref());
     if judgement.verdict == Verdict::ReviewRequired {
         report.decisions = decisions_of(run, &judgement.fingerprint)?;
     }
     run.report.license = Some(report);
     crate::failpoint::hit("after-license");
-    let mcp =
-        tracing::info_span!("mcp_surface").in_scope(|| mcp_change(run, repo, old_oid, new_oid))?;
+    Ok(LicenseSide {
+        old_snap,
+        new_snap,
+        judgement,
+        approval,
+    })
+}
+
+/// The license side of the judgement (see [`Judged`]).
+struct LicenseSide {
+    old_snap: LicenseSnapshot,
+    new_snap: LicenseSnapshot,
+    judgement: LicenseJudgement,
+    approval: Option<Approval>,
+}
+
+/// The release diff (commits, files, signals); None without a pinned commit in the history.
+fn diff_stage(
+    run: &mut ServerRun<'_>,
+    upstream: &Upstream,
+    mirror: &Mirror,
+    old_oid: Option<Oid>,
+    new_oid: Oid,
+) -> anyhow::Result<Option<ReleaseDiff>> {
+    let repo = &upstream.fetched.repo;
     let diff = match old_oid {
         Some(old) => Some(diff::release_diff(
             repo,
@@ -116,37 +201,44 @@ pub fn judge(
     };
     run.report.diff.clone_from(&diff);
     crate::failpoint::hit("after-diff");
-    Ok(Judged {
-        old_snap,
-        new_snap,
-        judgement,
-        approval,
-        license_held,
-        mcp,
-        diff,
-        security,
-    })
+    Ok(diff)
+}
+
+/// The MCP surfaces of the pinned (when in the history) and the proposed revision, read from
+/// the bare clone at `repo_path` through the process-wide per-tree cache; the two reads share
+/// one scan memo, so the files both revisions hold are scanned once.
+fn read_surfaces(
+    repo_path: &std::path::Path,
+    old: Option<Oid>,
+    new: Oid,
+    deps: &crate::deps::Deps,
+) -> anyhow::Result<Surfaces> {
+    let repo = git2::Repository::open(repo_path)
+        .with_context(|| format!("opening {} to read the MCP surface", repo_path.display()))?;
+    let (limits, cache) = (mcp::Limits::default(), &*deps.mcp_surfaces);
+    let mut memo = mcp::ScanMemo::default();
+    let new = mcp::extract(&repo, new, &limits, cache, &mut memo)
+        .context("reading the MCP surface of the new release")?;
+    let old = match old {
+        Some(o) => mcp::extract(&repo, o, &limits, cache, &mut memo)
+            .context("reading the MCP surface of the pinned release")?,
+        None => None,
+    };
+    Ok(Surfaces { old, new })
+}
+
+/// The surfaces of both revisions (None: that revision uses no MCP SDK).
+struct Surfaces {
+    old: Option<mcp::Surface>,
+    new: Option<mcp::Surface>,
 }
 
 /// The MCP surface at both revisions, compared and judged, and the gate: findings at the
 /// server's `hold-on` levels hold the rebuild until someone approves this surface. Read from
 /// git objects only (nothing is checked out, run or installed); each tree is read once per
 /// process ([`crate::deps::Deps::mcp_surfaces`]).
-fn mcp_change(
-    run: &mut ServerRun<'_>,
-    repo: &git2::Repository,
-    old: Option<Oid>,
-    new: Oid,
-) -> anyhow::Result<Option<McpJudgement>> {
-    let (limits, cache) = (mcp::Limits::default(), &*run.deps.mcp_surfaces);
-    let new_surface = mcp::extract(repo, new, &limits, cache)
-        .context("reading the MCP surface of the new release")?;
-    let old_surface = match old {
-        Some(o) => mcp::extract(repo, o, &limits, cache)
-            .context("reading the MCP surface of the pinned release")?,
-        None => None,
-    };
-    let Some(report) = mcp::compare(old_surface.as_ref(), new_surface.as_ref()) else {
+fn mcp_gate(run: &mut ServerRun<'_>, surfaces: Surfaces) -> anyhow::Result<Option<McpJudgement>> {
+    let Some(report) = mcp::compare(surfaces.old.as_ref(), surfaces.new.as_ref()) else {
         return Ok(None);
     };
     let hold_on: Vec<mcp::Severity> = run
@@ -187,31 +279,6 @@ fn mcp_change(
         approval,
         held,
     }))
-}
-
-/// The license files at both revisions, and the judgement of the change under the server's
-/// policy. Without a pinned commit in the history, the new license is compared with nothing.
-fn license_change(
-    run: &mut ServerRun<'_>,
-    repo: &git2::Repository,
-    old: Option<Oid>,
-    new: Oid,
-) -> anyhow::Result<(LicenseSnapshot, LicenseSnapshot, LicenseJudgement)> {
-    let new_snap = license::scan(repo, new).context("scanning license files of the new release")?;
-    let old_snap = match old {
-        Some(o) => {
-            license::scan(repo, o).context("scanning license files of the pinned release")?
-        }
-        None => {
-            run.report.notes.push(
-                "the pinned commit is not in the upstream history; license compared against nothing"
-                    .into(),
-            );
-            LicenseSnapshot::empty()
-        }
-    };
-    let judgement = license::judge(&old_snap, &new_snap, &policy_for(run.server));
-    Ok((old_snap, new_snap, judgement))
 }
 
 fn policy_for(server: &ServerConfig) -> LicensePolicy {
