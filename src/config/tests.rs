@@ -517,3 +517,18 @@ fn the_dashboard_asks_for_the_read_token_unless_opened_on_loopback() {
         "{e:?}"
     );
 }
+
+#[test]
+fn the_advisory_batch_window_is_a_short_duration() {
+    let c = check("[advisories]\nbatch-window = \"2s\"\n").unwrap();
+    assert_eq!(c.advisories.batch_window, Duration::from_secs(2));
+    let c = check("").unwrap();
+    assert_eq!(c.advisories.batch_window, Duration::from_millis(250));
+    let errs = check("[advisories]\nbatch-window = \"10m\"\n").unwrap_err();
+    assert!(
+        errs.len() == 1 && errs[0].contains("2:16") && errs[0].contains("at most 60s"),
+        "{errs:?}"
+    );
+    let errs = check("[advisories]\nbatch-window = \"soon\"\n").unwrap_err();
+    assert!(errs[0].contains("batch-window"), "{errs:?}");
+}

@@ -134,7 +134,7 @@ fn look(
         .filter(|r| pinned.version.is_none_or(|p| r.parsed > *p))
         .map(|r| r.version.clone())
         .collect();
-    let report = match run.fleet.answer_for(&run.deps.store, &query) {
+    let report = match run.fleet.answer_for(run.seat.as_ref(), &query) {
         Ok(answer) => advisories::assess(&query, &candidates, &answer),
         Err(e) => {
             tracing::warn!(error = %e, "the advisory service did not answer; advisories unknown this run");
