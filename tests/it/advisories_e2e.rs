@@ -14,7 +14,7 @@ fn package_json(version: &str) -> String {
 }
 
 /// An npm advisory against weather-mcp, fixed in `fixed`.
-fn record(id: &str, fixed: &str) -> Value {
+pub(crate) fn record(id: &str, fixed: &str) -> Value {
     json!({
         "schema_version": "1.6.0",
         "id": id,
@@ -32,7 +32,7 @@ fn record(id: &str, fixed: &str) -> Value {
 
 /// Upstream v1.0.0 and v1.1.0 of an npm package, the mirror pinned at v1.0.0, advisories
 /// looked up at `osv_url`; `release` is the server's release table.
-fn world(osv_url: &str, release: &str) -> Workspace {
+pub(crate) fn world(osv_url: &str, release: &str) -> Workspace {
     let ws = Workspace::new();
     let mut up = Repo::new(&ws.path("upstream.git"));
     let c1 = up.commit(
