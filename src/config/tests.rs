@@ -532,3 +532,11 @@ fn the_advisory_batch_window_is_a_short_duration() {
     let errs = check("[advisories]\nbatch-window = \"soon\"\n").unwrap_err();
     assert!(errs[0].contains("batch-window"), "{errs:?}");
 }
+
+#[test]
+fn the_sqlite_state_migrates_itself_unless_told_not_to() {
+    assert!(check("").unwrap().state.auto_migrate);
+    let c = check("[state]\nauto-migrate = false\n").unwrap();
+    assert!(!c.state.auto_migrate);
+    assert!(check("[state]\nauto-migrate = \"no\"\n").is_err());
+}
