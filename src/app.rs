@@ -9,8 +9,8 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use crate::cli::{
-    CheckArgs, Cli, Command, LicenseCommand, OutboxArgs, OutboxCommand, RunsArgs, RunsCommand,
-    StatusArgs, SyncArgs,
+    CheckArgs, Cli, Command, LicenseCommand, MigrateArgs, OutboxArgs, OutboxCommand, RunsArgs,
+    RunsCommand, StatusArgs, SyncArgs,
 };
 use crate::config::{self, ValidConfig};
 use crate::deps::{Deps, forge_for, open_store};
@@ -18,6 +18,7 @@ use crate::exit;
 use crate::forge::Access;
 use crate::pipeline::decisions::Outcome;
 use crate::pipeline::{self, RunError, RunOptions};
+use crate::store::schema::{self, SchemaError};
 use crate::store::{ReviewKind, Source, Verdict};
 
 /// `writeln!` for text people read: control characters from upstream text shown escaped.
@@ -40,12 +41,16 @@ pub async fn run(cli: Cli) -> i32 {
     // One TLS provider (ring) for every client in the process: reqwest, lettre.
     crate::http::install_crypto_provider();
     let config_path = config::resolve_path(cli.config.as_deref());
+    let migrate = cli.migrate;
     let result = match cli.command {
         Command::Check(args) => return check(&config_path, &args).await,
         Command::Demo(args) => crate::demo::run(&args.dir).await,
         command => match load(&config_path) {
             Err(code) => return code,
-            Ok(config) => {
+            Ok(mut config) => {
+                if migrate {
+                    config.state.auto_migrate = true;
+                }
                 let state = config.state.clone();
                 let result = match command {
                     Command::Sync(args) => sync(config, &args).await,
@@ -77,10 +82,16 @@ pub async fn run(cli: Cli) -> i32 {
     };
     match result {
         Ok(code) => code,
-        Err(e) => {
-            errln!("error: {e:#}");
-            exit::FAILED
-        }
+        Err(e) => match e.chain().find_map(|c| c.downcast_ref::<SchemaError>()) {
+            Some(schema) => {
+                errln!("error: {schema}");
+                exit::SCHEMA
+            }
+            None => {
+                errln!("error: {e:#}");
+                exit::FAILED
+            }
+        },
     }
 }
 
@@ -93,6 +104,7 @@ fn state_command(config: &ValidConfig, command: Command) -> anyhow::Result<i32> 
         Command::Runs(args) => runs(config, &args),
         Command::Tag(cmd) => tag(config, cmd),
         Command::Review(cmd) => review(config, cmd),
+        Command::Migrate(args) => migrate_state(config, &args),
         Command::Check(_) | Command::Demo(_) | Command::Sync(_) | Command::Serve => {
             unreachable!("not a state command")
         }
@@ -678,6 +690,57 @@ fn outbox(config: &ValidConfig, args: &OutboxArgs) -> anyhow::Result<i32> {
                     .map(|e| format!("\n       last error: {e}"))
                     .unwrap_or_default()
             )?;
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// `upkeep migrate`: apply the state's pending migrations and print each; with `--check`, print
+/// them and change nothing.
+fn migrate_state(config: &ValidConfig, args: &MigrateArgs) -> anyhow::Result<i32> {
+    let path = &config.state.path;
+    let mut out = std::io::stdout().lock();
+    let policy = if args.check {
+        schema::Policy::Refuse
+    } else {
+        schema::Policy::Apply
+    };
+    let applied = match crate::store::Store::open_migrating(path, config.state.busy_timeout, policy)
+    {
+        Ok((_, applied)) => applied,
+        Err(e) => match e.chain().find_map(|c| c.downcast_ref::<SchemaError>()) {
+            Some(SchemaError::Pending { state, known, .. }) if args.check => {
+                writeln!(
+                    out,
+                    "state {}: schema version {state}; this upkeep knows {known}; pending:",
+                    path.display()
+                )?;
+                for m in schema::pending(*state) {
+                    writeln!(out, "  {}: {}", m.number, m.summary)?;
+                }
+                return Ok(exit::SCHEMA);
+            }
+            _ => return Err(e),
+        },
+    };
+    let known = schema::known();
+    match (applied.first(), applied.len()) {
+        (None, _) => writeln!(
+            out,
+            "state {}: schema version {known}, up to date; nothing to apply",
+            path.display()
+        )?,
+        (Some(first), n) => {
+            writeln!(
+                out,
+                "state {}: schema version {} -> {known} ({n} migration{})",
+                path.display(),
+                first.number - 1,
+                if n == 1 { "" } else { "s" }
+            )?;
+            for m in &applied {
+                writeln!(out, "  applied {}: {}", m.number, m.summary)?;
+            }
         }
     }
     Ok(exit::OK)

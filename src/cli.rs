@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Keep sponsored rebuilds of third-party servers current with their upstreams.
 ///
 /// Exit codes: 0 success; 1 a server failed (the others still ran) or the command failed;
-/// 2 the config is invalid or the command line is wrong; 3 another run holds the lease.
+/// 2 the config is invalid or the command line is wrong; 3 another run holds the lease;
+/// 4 the state's schema is newer than this upkeep, or has migrations it may not apply.
 #[derive(Debug, Parser)]
 #[command(name = "upkeep", version, propagate_version = true)]
 pub struct Cli {
@@ -18,6 +19,11 @@ pub struct Cli {
     /// Log format on stderr (filter with the UPKEEP_LOG env var, e.g. `UPKEEP_LOG=debug`)
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Apply the state's pending schema migrations when opening it, whatever
+    /// `[state] auto-migrate` says
+    #[arg(long, global = true)]
+    pub migrate: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -54,6 +60,15 @@ pub enum Command {
     /// Held reviews (license, MCP surface): record an approval that releases the hold
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// Apply the state's pending schema migrations and print each one; nothing to do is success
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Print the pending migrations and change nothing (exit 4 when there are some)
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -85,9 +85,24 @@ impl Deps {
 
 /// The state store of `config`, waiting up to `[state] busy-timeout` for another process's lock,
 /// with the config's chat routes: every email it queues also goes to the server's chat
-/// destinations.
+/// destinations. Pending schema migrations are applied only when `[state] auto-migrate` (or `--migrate`)
+/// allows it; a newer schema is refused ([`crate::store::schema`]).
 pub fn open_store(config: &ValidConfig) -> anyhow::Result<Store> {
-    let store = Store::open_with(&config.state.path, config.state.busy_timeout)?;
+    let policy = if config.state.auto_migrate {
+        crate::store::schema::Policy::Apply
+    } else {
+        crate::store::schema::Policy::Refuse
+    };
+    let (store, applied) =
+        Store::open_migrating(&config.state.path, config.state.busy_timeout, policy)?;
+    if !applied.is_empty() {
+        tracing::info!(
+            path = %config.state.path.display(),
+            migrations = applied.len(),
+            version = crate::store::schema::known(),
+            "migrated the state ([state] auto-migrate or --migrate)"
+        );
+    }
     store.set_chat_routes(&config.chat_routes())?;
     Ok(store)
 }

@@ -10,3 +10,7 @@ pub const CONFIG: i32 = 2;
 /// Busy, nothing was done: another run holds the run lease, or another process kept the state
 /// database locked longer than `[state] busy-timeout`.
 pub const BUSY: i32 = 3;
+/// The state's schema does not match this build, nothing was done: it is newer (an older
+/// upkeep), or it has pending migrations and they may not be applied here (`upkeep migrate`,
+/// `--migrate`, `[state] auto-migrate`).
+pub const SCHEMA: i32 = 4;

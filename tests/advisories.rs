@@ -4,7 +4,8 @@
 
 mod osv_support;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{TimeZone as _, Utc};
 use osv_support::FakeOsv;
@@ -17,6 +18,7 @@ use upkeep::advisories::{
     ServerQuery, Severity, assess, detect,
 };
 use upkeep::http::HttpSettings;
+use upkeep::pipeline::advisory_batcher::{Batcher, Lookup};
 
 /// Tiny back-offs so the retry tests stay fast.
 fn settings() -> HttpSettings {
@@ -518,4 +520,166 @@ fn from_a_repository_to_the_texts() {
             .text
             .contains("upkeep proposes v1.5.1 as a rebuild PR on its next run")
     );
+}
+
+// The run's follow-up lookups (`pipeline::advisory_batcher`): servers whose versions changed
+// since their last check ask together.
+
+/// One lookup through `osv` with an in-memory cache, as the run's is through the state's.
+fn batch_lookup(osv: &FakeOsv) -> Lookup {
+    let (c, cache) = (client(osv), Arc::new(MemoryVulnCache::new()));
+    Arc::new(move |queries| lookup(&c, &*cache, queries, at(6)).map_err(|e| format!("{e:#}")))
+}
+
+/// `seat` asks about `query` from a blocking thread, as a server's sync does.
+async fn ask(
+    what: &str,
+    seat: upkeep::pipeline::advisory_batcher::Seat,
+    query: &ServerQuery,
+) -> Result<upkeep::advisories::FleetAnswer, String> {
+    let query = query.clone();
+    within(what, tokio::task::spawn_blocking(move || seat.ask(query)))
+        .await
+        .unwrap()
+}
+
+/// Gives up instead of hanging when a batch is never sent.
+async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), f)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer after 60 s"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_changed_servers_at_concurrency_four_ask_in_a_few_requests_and_each_gets_its_own() {
+    let osv = FakeOsv::start();
+    for i in 0..10 {
+        osv.put(npm_record(
+            &format!("GHSA-s{i}"),
+            &format!("pkg-{i}"),
+            "0",
+            None,
+        ));
+    }
+    // A window far longer than the test: only "every server in flight is waiting" sends.
+    let batcher = Batcher::spawn(Duration::from_secs(3600), batch_lookup(&osv));
+    let permits = Arc::new(tokio::sync::Semaphore::new(4));
+    let mut servers = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let (batcher, permits) = (batcher.clone(), Arc::clone(&permits));
+        servers.spawn(async move {
+            let _permit = permits.acquire_owned().await.unwrap();
+            let seat = batcher.seat();
+            // The stages before `security` (fetch, releases, pin) take a while.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let query = server(
+                &format!("s{i}"),
+                vec![npm(&format!("pkg-{i}"))],
+                "1.0.0",
+                None,
+            );
+            let answer = tokio::task::spawn_blocking(move || {
+                let answer = seat.ask(query.clone());
+                (query, answer, seat)
+            });
+            let (query, answer, seat) = answer.await.unwrap();
+            // The stages after it (judge, the PR) take a while too; the seat is held till the end.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(seat);
+            (query, answer)
+        });
+    }
+    drop(batcher);
+    let mut answered = 0;
+    while let Some(joined) = within("a server", servers.join_next()).await {
+        let (query, answer) = joined.unwrap();
+        let answer = answer.unwrap();
+        let report = assess(&query, &[], &answer);
+        let i = &query.server[1..];
+        let ids: Vec<&str> = report.pinned.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, [format!("GHSA-s{i}")], "{}", query.server);
+        assert_eq!(answer.matches.len(), 1, "only its own queries");
+        assert_eq!(answer.details.len(), 1, "only its own advisories");
+        answered += 1;
+    }
+    assert_eq!(answered, 10);
+    let batches = osv.batch_requests();
+    // Waves of 4, 4 and 2 servers; one more if a wave's last server started late.
+    assert!(
+        (3..=4).contains(&batches.len()),
+        "{} querybatch requests for 10 servers",
+        batches.len()
+    );
+    let asked: usize = batches.iter().map(|r| r.queries().len()).sum();
+    assert_eq!(asked, 10, "every server's query once");
+    assert_eq!(
+        osv.detail_requests().len(),
+        10,
+        "each advisory fetched once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alone_a_server_is_answered_at_once_and_beside_a_busy_one_after_the_window() {
+    let osv = FakeOsv::start();
+    osv.put(npm_record("GHSA-one", "weather", "0", None));
+    let query = server("weather", vec![npm("weather")], "1.0.0", None);
+
+    // Concurrency 1: the only server in flight is waiting, so the batch goes at once (a window
+    // of an hour would hang the test otherwise).
+    let batcher = Batcher::spawn(Duration::from_secs(3600), batch_lookup(&osv));
+    let answer = ask("concurrency 1", batcher.seat(), &query).await.unwrap();
+    assert_eq!(assess(&query, &[], &answer).pinned[0].id, "GHSA-one");
+    assert_eq!(osv.batch_requests().len(), 1);
+
+    // Another server in flight that does not ask (yet): the asker waits the window, no more.
+    let window = Duration::from_millis(300);
+    let batcher = Batcher::spawn(window, batch_lookup(&osv));
+    let (busy, seat) = (batcher.seat(), batcher.seat());
+    let started = Instant::now();
+    let answer = ask("the window", seat, &query).await.unwrap();
+    assert!(started.elapsed() >= window, "it waited for the busy server");
+    assert_eq!(assess(&query, &[], &answer).pinned[0].id, "GHSA-one");
+    assert_eq!(osv.batch_requests().len(), 2);
+    drop(busy);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_the_limit_is_split_and_a_failed_one_is_not_retried_by_the_next_asker() {
+    let osv = FakeOsv::start();
+    osv.put(npm_record("GHSA-big", "p-b-599", "0", None));
+    let batcher = Batcher::spawn(Duration::from_secs(3600), batch_lookup(&osv));
+    // Two servers of 600 packages each, asking together: 1,200 queries, two requests.
+    let wide = |name: &str| {
+        let packages = (0..600).map(|i| npm(&format!("p-{name}-{i}"))).collect();
+        server(name, packages, "1.0.0", None)
+    };
+    let (a, b) = (batcher.seat(), batcher.seat());
+    let (qa, qb) = (wide("a"), wide("b"));
+    let ask_a = tokio::task::spawn_blocking(move || a.ask(qa));
+    let ask_b = tokio::task::spawn_blocking(move || b.ask(qb));
+    let (ra, rb) = within("two wide servers", async {
+        (ask_a.await.unwrap().unwrap(), ask_b.await.unwrap().unwrap())
+    })
+    .await;
+    assert!(ra.details.is_empty(), "a sees none of b's advisories");
+    assert_eq!(rb.details.keys().collect::<Vec<_>>(), ["GHSA-big"]);
+    let sizes: Vec<usize> = osv
+        .batch_requests()
+        .iter()
+        .map(|r| r.queries().len())
+        .collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 1200, "{sizes:?}");
+    assert!(sizes.iter().all(|n| *n <= 1000), "{sizes:?}");
+
+    // The service fails (every retry): that asker gets the error, and the next one gets it at
+    // once, without waiting out the retries again.
+    osv.clear_requests();
+    osv.fail_next(503, 3);
+    let query = server("weather", vec![npm("weather")], "1.0.0", None);
+    for round in ["first", "next"] {
+        let err = ask(round, batcher.seat(), &query).await.unwrap_err();
+        assert!(err.contains("503"), "{round}: {err}");
+    }
+    assert_eq!(osv.batch_requests().len(), 3, "one batch, its 2 retries");
 }

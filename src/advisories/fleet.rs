@@ -88,6 +88,27 @@ impl FleetAnswer {
         };
         self.matches.get(&query).map(Vec::as_slice)
     }
+
+    /// The part of this answer that `server` asked: its queries and the details of the
+    /// advisories listed for them. One server of a shared lookup sees nothing of the others.
+    pub fn part(&self, server: &ServerQuery) -> FleetAnswer {
+        let matches: BTreeMap<PackageQuery, Vec<VulnRef>> = server
+            .package_queries()
+            .into_iter()
+            .filter_map(|q| self.matches.get(&q).map(|v| (q, v.clone())))
+            .collect();
+        let details = matches
+            .values()
+            .flatten()
+            .filter_map(|v| self.details.get(&v.id).map(|d| (v.id.clone(), d.clone())))
+            .collect();
+        FleetAnswer {
+            matches,
+            details,
+            checked_at: self.checked_at,
+            detail_fetches: 0,
+        }
+    }
 }
 
 /// Looks up every server's packages at once.

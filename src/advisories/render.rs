@@ -229,15 +229,20 @@ pub struct NoticeView<'a> {
     pub pr_url: Option<&'a str>,
 }
 
+/// The advisory's aliases as one short line (`CVE-2026-1, GHSA-…`), at most `n` of them.
+fn aliases_line(a: &Advisory, n: usize) -> String {
+    a.aliases
+        .iter()
+        .take(n)
+        .map(|x| plain_line(x, 40))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The advisory block of an email.
 fn advisory_block(a: &Advisory, version: &str) -> String {
     let mut t = String::new();
-    let aliases: Vec<String> = a
-        .aliases
-        .iter()
-        .take(6)
-        .map(|x| plain_line(x, 40))
-        .collect();
+    let aliases = aliases_line(a, 6);
     let _ = writeln!(
         t,
         "  {}{}",
@@ -245,7 +250,7 @@ fn advisory_block(a: &Advisory, version: &str) -> String {
         if aliases.is_empty() {
             String::new()
         } else {
-            format!(" ({})", aliases.join(", "))
+            format!(" ({aliases})")
         }
     );
     let _ = writeln!(t, "  Severity: {}", severity_text(a));
@@ -395,6 +400,8 @@ pub fn proposed_affected_email(v: &NoticeView<'_>, advisories: &[Advisory]) -> E
     );
     email(subject, t)
 }
+
+pub mod card;
 
 #[cfg(test)]
 mod tests;

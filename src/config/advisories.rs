@@ -2,13 +2,21 @@
 //! API or a mirror/proxy of it), whether at all, and which packages a server is when its
 //! manifests do not say.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use super::diag::Diagnostics;
 use super::raw::S;
+use super::values;
 
 /// osv.dev's API (the advisories' own default).
 pub const DEFAULT_URL: &str = "https://api.osv.dev";
+/// Default of `batch-window`: long enough for servers started together to ask together, short
+/// beside one server's sync.
+pub const DEFAULT_BATCH_WINDOW: Duration = Duration::from_millis(250);
+/// The longest `batch-window`: a server waits this long at most, holding its concurrency slot.
+pub const MAX_BATCH_WINDOW: Duration = Duration::from_secs(60);
 
 /// The ecosystems OSV defines that upkeep looks up, as OSV spells them, and the other
 /// spellings a person may write.
@@ -24,6 +32,7 @@ const ECOSYSTEMS: [(&str, &[&str]); 4] = [
 pub struct RawAdvisories {
     pub url: Option<S<String>>,
     pub enabled: Option<bool>,
+    pub batch_window: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -46,6 +55,8 @@ pub struct AdvisoriesConfig {
     /// The OSV API's base URL (a mirror or a proxy may have a path prefix).
     pub url: String,
     pub enabled: bool,
+    /// How long a server whose versions changed waits for others to ask with it.
+    pub batch_window: Duration,
 }
 
 impl Default for AdvisoriesConfig {
@@ -53,6 +64,7 @@ impl Default for AdvisoriesConfig {
         Self {
             url: DEFAULT_URL.into(),
             enabled: true,
+            batch_window: DEFAULT_BATCH_WINDOW,
         }
     }
 }
@@ -71,6 +83,23 @@ pub fn validate(raw: Option<&RawAdvisories>, d: &mut Diagnostics<'_>) -> Advisor
         return config;
     };
     config.enabled = raw.enabled.unwrap_or(true);
+    config.batch_window = values::duration(
+        d,
+        raw.batch_window.as_ref(),
+        "batch-window",
+        DEFAULT_BATCH_WINDOW,
+    );
+    if config.batch_window > MAX_BATCH_WINDOW {
+        d.at(
+            raw.batch_window.as_ref().map(S::span),
+            "out-of-range",
+            format!(
+                "`[advisories] batch-window` must be at most {}s: a waiting server holds its concurrency slot",
+                MAX_BATCH_WINDOW.as_secs()
+            ),
+        );
+        config.batch_window = DEFAULT_BATCH_WINDOW;
+    }
     if let Some(url) = &raw.url {
         match reqwest::Url::parse(url.get_ref().trim()) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base() => {

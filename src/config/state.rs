@@ -20,6 +20,7 @@ pub struct RawState {
     pub report_retention: Option<S<String>>,
     pub max_tags: Option<S<i64>>,
     pub max_fetch_size: Option<S<String>>,
+    pub auto_migrate: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,12 +38,20 @@ pub struct StateConfig {
     pub max_tags: usize,
     /// One fetch receiving more bytes than this is aborted.
     pub max_fetch_bytes: u64,
+    /// Whether the commands that use the state apply its pending schema migrations when they
+    /// open it (else they refuse it until `upkeep migrate` or `--migrate`).
+    pub auto_migrate: bool,
 }
 
 /// Default of `max-tags`: far above any project's release history, far below a tag flood.
 pub const DEFAULT_MAX_TAGS: usize = 10_000;
 /// Default of `max-fetch-size`: larger than the packs of the biggest servers upkeep follows.
 pub const DEFAULT_MAX_FETCH_BYTES: u64 = 2 << 30;
+/// Default of `auto-migrate` for the SQLite state: the file belongs to one installation, whose
+/// run lease lets one process at a time write it, so the binary that opens it is the one to
+/// migrate it (as every upkeep before explicit migrations did); there is no older replica that
+/// a migration could strand.
+pub const DEFAULT_AUTO_MIGRATE: bool = true;
 
 pub fn validate(raw: Option<RawState>, d: &mut Diagnostics<'_>) -> StateConfig {
     let s = raw.unwrap_or_default();
@@ -80,6 +89,7 @@ pub fn validate(raw: Option<RawState>, d: &mut Diagnostics<'_>) -> StateConfig {
             "max-fetch-size",
             DEFAULT_MAX_FETCH_BYTES,
         ),
+        auto_migrate: s.auto_migrate.unwrap_or(DEFAULT_AUTO_MIGRATE),
         path: path(s.path, "var/upkeep.db"),
         cache_dir: path(s.cache_dir, "var/cache"),
     }

@@ -517,3 +517,26 @@ fn the_dashboard_asks_for_the_read_token_unless_opened_on_loopback() {
         "{e:?}"
     );
 }
+
+#[test]
+fn the_advisory_batch_window_is_a_short_duration() {
+    let c = check("[advisories]\nbatch-window = \"2s\"\n").unwrap();
+    assert_eq!(c.advisories.batch_window, Duration::from_secs(2));
+    let c = check("").unwrap();
+    assert_eq!(c.advisories.batch_window, Duration::from_millis(250));
+    let errs = check("[advisories]\nbatch-window = \"10m\"\n").unwrap_err();
+    assert!(
+        errs.len() == 1 && errs[0].contains("2:16") && errs[0].contains("at most 60s"),
+        "{errs:?}"
+    );
+    let errs = check("[advisories]\nbatch-window = \"soon\"\n").unwrap_err();
+    assert!(errs[0].contains("batch-window"), "{errs:?}");
+}
+
+#[test]
+fn the_sqlite_state_migrates_itself_unless_told_not_to() {
+    assert!(check("").unwrap().state.auto_migrate);
+    let c = check("[state]\nauto-migrate = false\n").unwrap();
+    assert!(!c.state.auto_migrate);
+    assert!(check("[state]\nauto-migrate = \"no\"\n").is_err());
+}

@@ -5,15 +5,18 @@
 //!
 //! What each server asks is what its last check found (its packages, pinned and proposed
 //! versions, kept in the state). A server whose packages or versions changed since (a new
-//! release, a first check) is asked about on its own when its stage needs it
-//! ([`Fleet::answer_for`]), so the answer is never for the wrong versions. An unreachable
-//! service is a warning in the run, never a failed server or fleet.
+//! release, a first check) is asked about again when its stage needs it
+//! ([`Fleet::answer_for`]), so the answer is never for the wrong versions; those follow-ups of
+//! the servers running at the same time go out together ([`super::advisory_batcher`]). An
+//! unreachable service is a warning in the run, never a failed server or fleet.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::Utc;
 
+use super::advisory_batcher::{Batcher, Lookup, Seat};
 use crate::advisories::{
     self, Ecosystem, FleetAnswer, OsvClient, PackageQuery, PackageRef, ServerQuery, VulnCache,
 };
@@ -50,29 +53,31 @@ impl VulnCache for StateVulnCache<'_> {
     }
 }
 
-/// The fleet's answer for this run, and the client to ask about what it does not cover.
+/// The fleet's answer for this run, and the lookup of what it does not cover.
 pub struct Fleet {
-    client: Option<OsvClient>,
     answer: Result<FleetAnswer, String>,
-    /// False in a dry run: the state is not written.
-    write: bool,
-    /// Set when a server's own lookup failed: the others do not wait out the retries again.
-    down: std::sync::Mutex<Option<String>>,
+    /// One lookup through the run's client and the state's cache (`None`: advisories are off).
+    lookup: Option<Lookup>,
+    /// Gathers the follow-up lookups of the servers running at once ([`Fleet::start_batcher`]).
+    batcher: Option<Batcher>,
 }
 
 impl Fleet {
     /// Advisories are off (`[advisories] enabled = false`), or this run looks nothing up.
     pub fn disabled() -> Fleet {
+        Fleet::off("advisory lookups are turned off".into())
+    }
+
+    fn off(error: String) -> Fleet {
         Fleet {
-            client: None,
-            answer: Err("advisory lookups are turned off".into()),
-            write: false,
-            down: std::sync::Mutex::new(None),
+            answer: Err(error),
+            lookup: None,
+            batcher: None,
         }
     }
 
     pub fn enabled(&self) -> bool {
-        self.client.is_some()
+        self.lookup.is_some()
     }
 
     /// One lookup for every server in `servers` whose advisories are on, from what their last
@@ -91,12 +96,7 @@ impl Fleet {
             Err(e) => {
                 let error = format!("{e:#}");
                 tracing::warn!(error = %error, "no advisory client");
-                return Fleet {
-                    client: None,
-                    answer: Err(error),
-                    write: false,
-                    down: std::sync::Mutex::new(None),
-                };
+                return Fleet::off(error);
             }
         };
         let queries: Vec<ServerQuery> = servers
@@ -104,62 +104,61 @@ impl Fleet {
             .filter(|s| s.advisories.enabled)
             .filter_map(|s| last_query(&deps.store, s))
             .collect();
-        let cache = StateVulnCache {
-            store: &deps.store,
-            write: !dry_run,
-        };
-        let answer =
-            advisories::lookup(&client, &cache, &queries, Utc::now()).map_err(|e| format!("{e:#}"));
+        let store = Arc::clone(&deps.store);
+        let lookup: Lookup = Arc::new(move |queries| {
+            let cache = StateVulnCache {
+                store: &store,
+                write: !dry_run,
+            };
+            advisories::lookup(&client, &cache, queries, Utc::now()).map_err(|e| format!("{e:#}"))
+        });
+        let answer = lookup(&queries);
         if let Err(e) = &answer {
             tracing::warn!(error = %e, "the advisory service did not answer; advisories unknown this run");
         }
         Fleet {
-            client: Some(client),
             answer,
-            write: !dry_run,
-            down: std::sync::Mutex::new(None),
+            lookup: Some(lookup),
+            batcher: None,
         }
     }
 
+    /// From now on, the follow-up lookups of servers holding a [`Seat`] go out together, each
+    /// held at most `window`. Call it on the runtime, before the servers start.
+    pub fn start_batcher(&mut self, window: std::time::Duration) {
+        if let (Some(lookup), Ok(_)) = (&self.lookup, &self.answer) {
+            self.batcher = Some(Batcher::spawn(window, Arc::clone(lookup)));
+        }
+    }
+
+    /// `server`'s seat at the batcher, for the time it may still ask ([`Fleet::answer_for`]).
+    pub fn seat(&self, server: &ServerConfig) -> Option<Seat> {
+        let batcher = self.batcher.as_ref()?;
+        server.advisories.enabled.then(|| batcher.seat())
+    }
+
     /// The answer for `query`: the fleet's when it asked exactly this, else a lookup of this
-    /// query alone. `Err` when the service failed (the caller keeps its last answer).
+    /// query (with the other seated servers' when `seat` is given). `Err` when the service
+    /// failed (the caller keeps its last answer). Blocking.
     pub fn answer_for(
         &self,
-        store: &Store,
+        seat: Option<&Seat>,
         query: &ServerQuery,
     ) -> Result<Cow<'_, FleetAnswer>, String> {
-        let Some(client) = &self.client else {
-            return Err(self.answer.as_ref().err().cloned().unwrap_or_default());
-        };
         let answer = self.answer.as_ref().map_err(Clone::clone)?;
+        let Some(lookup) = &self.lookup else {
+            return Err("advisory lookups are turned off".into());
+        };
         let wanted: BTreeSet<PackageQuery> = query.package_queries().into_iter().collect();
         if wanted.iter().all(|q| answer.matches.contains_key(q)) {
             return Ok(Cow::Borrowed(answer));
         }
-        if let Some(e) = self.down().clone() {
-            return Err(e);
-        }
         tracing::info!(server = %query.server, "packages or versions changed since the last check; asking about them");
-        let cache = StateVulnCache {
-            store,
-            write: self.write,
-        };
-        match advisories::lookup(client, &cache, std::slice::from_ref(query), Utc::now()) {
-            Ok(answer) => Ok(Cow::Owned(answer)),
-            Err(e) => {
-                let e = format!("{e:#}");
-                *self.down() = Some(e.clone());
-                Err(e)
-            }
+        match seat {
+            Some(seat) => seat.ask(query.clone()),
+            None => lookup(std::slice::from_ref(query)),
         }
-    }
-}
-
-impl Fleet {
-    fn down(&self) -> std::sync::MutexGuard<'_, Option<String>> {
-        self.down
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .map(Cow::Owned)
     }
 }
 

@@ -10,6 +10,7 @@
 //! Each server runs on a blocking thread; a server that fails (or panics) is reported as failed
 //! and never stops the others.
 
+pub mod advisory_batcher;
 pub mod advisory_lookup;
 pub mod chat;
 pub mod checks;
@@ -65,6 +66,9 @@ pub struct ServerRun<'a> {
     pub mode: SyncMode,
     /// The run's advisory lookup (one for the fleet, made before the servers).
     pub fleet: &'a Fleet,
+    /// This server's seat at the run's advisory batcher, held while it runs: the batcher sends
+    /// a batch early only when every server holding one is waiting for it.
+    pub seat: Option<advisory_batcher::Seat>,
     /// Stops the upstream fetch when the run abandons this server or its deadline passes.
     pub stop: crate::upstream::FetchStop,
     /// What this server's run found and did, as the run report shows it.
@@ -90,6 +94,7 @@ pub fn sync_server(
         run_id,
         mode,
         fleet,
+        seat: fleet.seat(server),
         stop,
         report: ServerReport::new(&server.name),
         owed: None,

@@ -314,12 +314,16 @@ impl ServerJob {
     }
 }
 
-/// The run's one advisory lookup for the fleet (blocking work, on the blocking pool). Never
-/// fails the run: an unreachable service is a warning and each server reports "unknown".
+/// The run's one advisory lookup for the fleet (blocking work, on the blocking pool), and the
+/// batcher of the servers' follow-ups. Never fails the run: an unreachable service is a
+/// warning and each server reports "unknown".
 async fn advisory_lookup(deps: &Deps, servers: &[ServerConfig], dry_run: bool) -> Arc<Fleet> {
     let (d, s) = (deps.clone(), servers.to_vec());
     match tokio::task::spawn_blocking(move || Fleet::lookup(&d, &s, dry_run)).await {
-        Ok(fleet) => Arc::new(fleet),
+        Ok(mut fleet) => {
+            fleet.start_batcher(deps.config.advisories.batch_window);
+            Arc::new(fleet)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "the advisory lookup stopped; advisories unknown this run");
             Arc::new(Fleet::disabled())

@@ -2,12 +2,13 @@
 //! [`ChatCard`] (made from the email, or by the code that queued it with more to say) becomes
 //! the JSON body of one incoming-webhook POST.
 //!
-//! - Teams: a `message` with one Adaptive Card attachment (schema 1.4): the title, a FactSet,
-//!   the summary, the first lines of the license diff, and an `Action.OpenUrl` to the PR.
+//! - Teams: a `message` with one Adaptive Card attachment (schema 1.4): the title (coloured by
+//!   the card's [`Tone`]), a FactSet, the summary, the first lines of the license diff, and an
+//!   `Action.OpenUrl` to the PR (and one to the card's second link, e.g. an advisory's page).
 //!   Microsoft documents a message size limit of about 28 KB for incoming webhooks; the body is
 //!   kept under [`TEAMS_MAX_BYTES`] by dropping diff and summary lines from the end.
 //! - Slack: Block Kit (header, section with fields, sections for the summary and the diff,
-//!   context, actions with a button to the PR) and a plain `text` fallback, within Slack's block
+//!   context, actions with a button to the PR and one to the second link) and a plain `text` fallback, within Slack's block
 //!   limits (header text 150 characters, section text 3000, 10 fields of 2000, a button's text
 //!   75 and its URL 3000, 50 blocks).
 //!
@@ -58,6 +59,39 @@ pub struct ChatCard {
     pub link: Option<String>,
     /// A small line at the bottom (what sent it, which message).
     pub context: String,
+    /// How urgent it looks: Teams colours the title (Slack's blocks have no colour).
+    #[serde(default, skip_serializing_if = "Tone::is_plain")]
+    pub tone: Tone,
+    /// A second button after the PR's: its label and where it goes (e.g. the advisory's page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub more: Option<(String, String)>,
+}
+
+/// How urgent a card looks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tone {
+    #[default]
+    Plain,
+    /// Teams' `Warning` colour.
+    Warning,
+    /// Teams' `Attention` colour (red in the default themes).
+    Attention,
+}
+
+impl Tone {
+    pub fn is_plain(&self) -> bool {
+        *self == Tone::Plain
+    }
+
+    /// The Adaptive Card `color` of the title, when it has one.
+    fn teams_color(self) -> Option<&'static str> {
+        match self {
+            Tone::Plain => None,
+            Tone::Warning => Some("Warning"),
+            Tone::Attention => Some("Attention"),
+        }
+    }
 }
 
 /// The card of a message queued without one: the email's subject, server and reason, its first
@@ -86,6 +120,7 @@ pub fn card_from_email(
         diff: Vec::new(),
         link: link.map(str::to_string),
         context: String::new(),
+        ..ChatCard::default()
     }
 }
 
@@ -121,6 +156,7 @@ pub fn license_review_card(v: &RebuildView<'_>, pr_url: Option<&str>) -> ChatCar
         diff,
         link: pr_url.map(str::to_string),
         context: String::new(),
+        ..ChatCard::default()
     }
 }
 
@@ -164,10 +200,14 @@ pub fn teams_message(card: &ChatCard) -> Value {
 
 fn teams_with(card: &ChatCard, summary: usize, diff: usize) -> Value {
     let text = |s: &str, max: usize| cut(&teams_text(s), max);
-    let mut body = vec![json!({
+    let mut title = json!({
         "type": "TextBlock", "text": text(&card.title, 300),
         "weight": "Bolder", "size": "Medium", "wrap": true,
-    })];
+    });
+    if let Some(color) = card.tone.teams_color() {
+        title["color"] = json!(color);
+    }
+    let mut body = vec![title];
     if !card.facts.is_empty() {
         // As many as Slack shows, and short: facts are names and versions, not prose.
         let facts: Vec<Value> = card
@@ -216,9 +256,13 @@ fn teams_with(card: &ChatCard, summary: usize, diff: usize) -> Value {
         "version": "1.4",
         "body": body,
     });
-    if let Some(url) = card.link.as_deref().filter(|u| web_url(u)) {
-        content["actions"] =
-            json!([{"type": "Action.OpenUrl", "title": "Open the PR", "url": url}]);
+    let actions: Vec<Value> = buttons(card, web_url)
+        .map(
+            |(label, url)| json!({"type": "Action.OpenUrl", "title": text(label, 100), "url": url}),
+        )
+        .collect();
+    if !actions.is_empty() {
+        content["actions"] = json!(actions);
     }
     json!({
         "type": "message",
@@ -283,15 +327,17 @@ pub fn slack_message(card: &ChatCard) -> Value {
             "elements": [{"type": "mrkdwn", "text": cut(&slack_mrkdwn(&card.context), SLACK_FIELD_CHARS)}],
         }));
     }
-    if let Some(url) = link {
-        blocks.push(json!({
-            "type": "actions",
-            "elements": [{
+    let elements: Vec<Value> = buttons(card, slack_url)
+        .map(|(label, url)| {
+            json!({
                 "type": "button",
-                "text": {"type": "plain_text", "text": cut("Open the PR", SLACK_BUTTON_CHARS)},
+                "text": {"type": "plain_text", "text": cut(&slack_plain(label), SLACK_BUTTON_CHARS)},
                 "url": url,
-            }],
-        }));
+            })
+        })
+        .collect();
+    if !elements.is_empty() {
+        blocks.push(json!({"type": "actions", "elements": elements}));
     }
     blocks.truncate(SLACK_MAX_BLOCKS);
     json!({"text": slack_fallback(card, link), "blocks": blocks})
@@ -345,6 +391,15 @@ fn slack_url(url: &str) -> bool {
 }
 
 // ---- shared --------------------------------------------------------------------------------
+
+/// The card's buttons whose URL the service can take: the PR's, then the second one.
+fn buttons(card: &ChatCard, usable: fn(&str) -> bool) -> impl Iterator<Item = (&str, &str)> {
+    let pr = card.link.as_deref().map(|url| ("Open the PR", url));
+    let more = card.more.as_ref().map(|(l, u)| (l.as_str(), u.as_str()));
+    pr.into_iter()
+        .chain(more)
+        .filter(move |(_, url)| usable(url))
+}
 
 fn web_url(url: &str) -> bool {
     (url.starts_with("https://") || url.starts_with("http://"))

@@ -1,8 +1,7 @@
-//! Numbered schema migrations. Append only: a released migration is never edited.
+//! Numbered schema migrations. Append only: a released migration is never edited. When they
+//! are applied, and what refuses a state they do not describe: [`super::schema`].
 
-use rusqlite::Connection;
-
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: the foundation schema.
     r"
     CREATE TABLE runs (
@@ -323,24 +322,3 @@ const MIGRATIONS: &[&str] = &[
     );
     ",
 ];
-
-/// Apply every migration newer than the database's `user_version`, each in its own transaction.
-pub fn apply(conn: &mut Connection) -> anyhow::Result<()> {
-    let current: usize = conn
-        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?
-        .try_into()?;
-    if current > MIGRATIONS.len() {
-        anyhow::bail!(
-            "the state database is at schema version {current}, newer than this upkeep knows ({}); \
-             upgrade upkeep or use another state file",
-            MIGRATIONS.len()
-        );
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i64::try_from(i + 1)?)?;
-        tx.commit()?;
-    }
-    Ok(())
-}

@@ -12,6 +12,7 @@ mod decisions;
 mod fleet;
 mod migrations;
 mod notify;
+pub mod schema;
 mod withheld;
 
 pub use branches::WrittenBranch;
@@ -340,6 +341,16 @@ impl Store {
     /// [`Store::open`], waiting up to `busy_timeout` whenever another process holds the lock
     /// (a longer hold fails with an error [`is_locked`] recognises).
     pub fn open_with(path: &Path, busy_timeout: Duration) -> anyhow::Result<Store> {
+        Store::open_migrating(path, busy_timeout, schema::Policy::Apply).map(|(store, _)| store)
+    }
+
+    /// [`Store::open_with`], applying pending migrations only under `policy` (see
+    /// [`schema`]); returns what it applied. A newer schema is always refused.
+    pub fn open_migrating(
+        path: &Path,
+        busy_timeout: Duration,
+        policy: schema::Policy,
+    ) -> anyhow::Result<(Store, Vec<schema::Migration>)> {
         if let Some(dir) = path.parent() {
             crate::files::create_private_dir_all(dir)
                 .with_context(|| format!("creating state directory {}", dir.display()))?;
@@ -362,12 +373,13 @@ impl Store {
         // Deleted rows are overwritten, not left in free pages: dropped cache entries (once
         // keyed with credentials) and pruned reports must not linger in the file.
         conn.pragma_update(None, "secure_delete", "ON")?;
-        migrations::apply(&mut conn)
+        let applied = schema::migrate(&mut conn, policy, path)
             .with_context(|| format!("migrating state database {}", path.display()))?;
-        Ok(Store {
+        let store = Store {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
-        })
+        };
+        Ok((store, applied))
     }
 
     pub fn path(&self) -> &Path {

@@ -14,7 +14,7 @@ fn package_json(version: &str) -> String {
 }
 
 /// An npm advisory against weather-mcp, fixed in `fixed`.
-fn record(id: &str, fixed: &str) -> Value {
+pub(crate) fn record(id: &str, fixed: &str) -> Value {
     json!({
         "schema_version": "1.6.0",
         "id": id,
@@ -32,7 +32,7 @@ fn record(id: &str, fixed: &str) -> Value {
 
 /// Upstream v1.0.0 and v1.1.0 of an npm package, the mirror pinned at v1.0.0, advisories
 /// looked up at `osv_url`; `release` is the server's release table.
-fn world(osv_url: &str, release: &str) -> Workspace {
+pub(crate) fn world(osv_url: &str, release: &str) -> Workspace {
     let ws = Workspace::new();
     let mut up = Repo::new(&ws.path("upstream.git"));
     let c1 = up.commit(
@@ -269,5 +269,80 @@ fn the_advisory_service_down_is_a_note_never_a_failed_run() {
         status.stdout.contains("advisories: unknown"),
         "{}",
         status.stdout
+    );
+}
+
+#[test]
+fn ten_new_servers_at_concurrency_four_ask_together_and_each_hears_of_its_own_advisory() {
+    let osv = FakeOsv::start();
+    let ws = Workspace::new();
+    let mut specs = Vec::new();
+    for i in 0..10 {
+        let package = format!("pkg-{i}");
+        let manifest =
+            |v: &str| format!("{{\n  \"name\": \"{package}\",\n  \"version\": \"{v}\"\n}}\n");
+        let mut up = Repo::new(&ws.path(&format!("up{i}.git")));
+        let c1 = up.commit(
+            &[
+                ("LICENSE", Some(MIT)),
+                ("package.json", Some(&manifest("1.0.0"))),
+            ],
+            "Release 1.0.0",
+        );
+        up.tag("v1.0.0", c1);
+        let c2 = up.commit(&[("package.json", Some(&manifest("1.1.0")))], "fix");
+        up.tag("v1.1.0", c2);
+        let mut mirror = Repo::new(&ws.path(&format!("mirror{i}.git")));
+        mirror.commit(
+            &[("upkeep.lock", Some(&lockfile(&up.url(), "v1.0.0")))],
+            "pin",
+        );
+        specs.push(ServerSpec::lockfile(&format!("s{i}"), &up, &mirror));
+        let mut advisory = record(&format!("GHSA-flt{i}"), "1.1.0");
+        advisory["affected"][0]["package"]["name"] = json!(package);
+        osv.put(advisory);
+    }
+    ws.write_config(&specs);
+    // A window longer than the run: only "every server in flight is waiting" sends a batch.
+    let osv_url = osv.base();
+    ws.edit_config(|c| {
+        c.replace(
+            ADVISORIES_OFF,
+            &format!(
+                "[advisories]\nurl = {osv_url:?}\nbatch-window = \"60s\"\n\n[service]\nconcurrency = 4\nper-host-concurrency = 4\n\n"
+            ),
+        )
+    });
+    let (code, report) = ws.sync();
+    assert_eq!(code, 0, "{report}");
+    for i in 0..10 {
+        let s = server(&report, &format!("s{i}"));
+        assert_eq!(s["status"], "pr-opened", "{s}");
+        let pinned: Vec<&str> = s["advisories"]["pinned"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(pinned, [format!("GHSA-flt{i}")], "s{i}'s own advisory: {s}");
+    }
+    // A first check: the fleet request before the servers has nothing to ask, so every server
+    // asks from its stage; four run at once, so they ask in waves of 4, 4 and 2.
+    let batches = osv.batch_requests();
+    assert!(
+        (2..=4).contains(&batches.len()),
+        "{} querybatch requests for 10 new servers",
+        batches.len()
+    );
+    assert_eq!(advisory_emails(&ws).len(), 10, "one per server's advisory");
+
+    // Nothing changed: the fleet request answers every server.
+    osv.clear_requests();
+    let (code, report) = ws.sync_with(&["--full"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(
+        osv.batch_requests().len(),
+        1,
+        "one querybatch for the fleet"
     );
 }

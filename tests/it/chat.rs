@@ -22,7 +22,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::Value;
 
+use crate::advisories_e2e::{record, world};
 use crate::forge_support::Server;
+use crate::osv_support::FakeOsv;
 use crate::support::{MIT, Repo, ServerSpec, Workspace, lockfile};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -208,6 +210,13 @@ pub(crate) fn licensed_world(teams: &Receiver, slack: &Receiver) -> Workspace {
         "pin",
     );
     ws.write_config(&[ServerSpec::lockfile("licensed", &up, &mirror)]);
+    with_chat(&mut ws, teams, slack);
+    ws
+}
+
+/// Chat destinations for the (one) server of `ws`: `legal` (Teams, URL in an environment
+/// variable) for the server and `ops` (Slack, URL in a file) for every server.
+fn with_chat(ws: &mut Workspace, teams: &Receiver, slack: &Receiver) {
     let url_file = ws.path("slack-url");
     std::fs::write(&url_file, format!("{}\n", slack.url())).unwrap();
     ws.env.push(("UPKEEP_TEST_TEAMS_URL".into(), teams.url()));
@@ -228,7 +237,6 @@ pub(crate) fn licensed_world(teams: &Receiver, slack: &Receiver) -> Workspace {
             url_file.display().to_string()
         )
     });
-    ws
 }
 
 /// The outbox rows of chat messages, as `outbox list --json` would not show them: read from
@@ -426,4 +434,79 @@ fn check_refuses_unknown_and_ill_formed_destinations_all_at_once() {
     assert!(
         !out.stderr.contains("XoXoWebhookCanary42") && !out.stdout.contains("XoXoWebhookCanary42")
     );
+}
+
+#[test]
+fn an_advisory_reaches_teams_and_slack_as_its_own_card_once() {
+    let (teams, slack) = (Receiver::start(Kind::Teams), Receiver::start(Kind::Slack));
+    let osv = FakeOsv::start();
+    let mut advisory = record("GHSA-wthr-0042", "1.1.0");
+    advisory["summary"] = serde_json::json!("Path traversal <!channel> @here");
+    osv.put(advisory);
+    let mut ws = world(
+        &osv.base(),
+        "release = { channel = \"git-tags\", tag-pattern = \"^v(.+)$\" }",
+    );
+    with_chat(&mut ws, &teams, &slack);
+    let (code, report) = ws.sync();
+    assert_eq!(code, 0, "{report}");
+    let (t, s) = (teams.accepted(), slack.accepted());
+    assert_eq!((t.len(), s.len()), (1, 1), "teams {t:?}\nslack {s:?}");
+
+    let card = &t[0]["attachments"][0]["content"];
+    let title = card["body"][0]["text"].as_str().unwrap();
+    assert_eq!(
+        title,
+        "weather 1.0.0: security advisory GHSA-wthr-0042, fixed in 1.1.0"
+    );
+    assert_eq!(card["body"][0]["color"], "Attention", "high severity");
+    let facts: Vec<(&str, &str)> = card["body"][1]["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["title"].as_str().unwrap(), f["value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        facts,
+        [
+            ("Server", "weather"),
+            ("Severity", "high"),
+            ("Advisory", "GHSA-wthr-0042"),
+            ("Aliases", "CVE-2026-4242"),
+            ("Pinned", "1.0.0"),
+            ("Fixed in", "1.1.0"),
+        ]
+    );
+    let teams_text = t[0].to_string();
+    assert!(teams_text.contains("Path traversal"), "{teams_text}");
+    assert!(!teams_text.contains("<!channel>"), "{teams_text}");
+    // The local mirror's PR is a path, not a page: only the advisory's button.
+    let actions: Vec<&str> = card["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["https://osv.dev/vulnerability/GHSA-wthr-0042"]);
+
+    let blocks = s[0]["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "header");
+    assert!(
+        blocks[0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("GHSA-wthr-0042")
+    );
+    let slack_text = s[0].to_string();
+    assert!(slack_text.contains("*Fixed in*\\n1.1.0"), "{slack_text}");
+    assert!(slack_text.contains("&lt;!channel&gt;"), "{slack_text}");
+    assert!(!slack_text.contains("<!channel>") && !slack_text.contains("@here"));
+    assert!(slack_text.contains("advisory · message"), "{slack_text}");
+
+    // The email went too, and the next run tells nobody again.
+    assert_eq!(ws.emails().len(), 1);
+    let (code, report) = ws.sync_with(&["--full"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!((teams.posts(), slack.posts()), (1, 1));
+    no_secret_in(&ws, &[&report.to_string()]);
 }

@@ -183,3 +183,151 @@ fn subjects_are_one_line_whatever_the_id_says() {
     let e = no_fix_email(&view(), &a);
     assert!(!e.subject.contains('\n') && !e.subject.contains('\r'));
 }
+
+// ---- chat cards ----------------------------------------------------------------------------
+
+use crate::advisories::Notice;
+use crate::render::chat::{Tone, slack_message, teams_message};
+
+use super::card::{NO_FIX_YET, notice_card};
+
+fn fact<'a>(card: &'a crate::render::chat::ChatCard, name: &str) -> Option<&'a str> {
+    card.facts
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn a_fix_available_card_shows_the_facts_and_both_buttons() {
+    let mut a = adv(
+        "GHSA-aaaa-bbbb-cccc",
+        Severity::High,
+        "Path traversal in read_file",
+        &["1.5.1"],
+    );
+    a.aliases.push("PYSEC-2026-7".into());
+    let notice = Notice::FixAvailable {
+        advisory: &a,
+        release: "1.5.1",
+    };
+    let card = notice_card(&view(), &notice);
+    assert_eq!(card.tone, Tone::Attention);
+    assert_eq!(fact(&card, "Severity"), Some("high (CVSS 8.1)"));
+    assert_eq!(fact(&card, "Aliases"), Some("CVE-2026-1234, PYSEC-2026-7"));
+    assert_eq!(fact(&card, "Pinned"), Some("1.4.2"));
+    assert_eq!(fact(&card, "Fixed in"), Some("1.5.1"));
+    let teams = teams_message(&card);
+    insta::assert_snapshot!(
+        "teams_advisory_fix_available",
+        serde_json::to_string_pretty(&teams).unwrap()
+    );
+    let content = &teams["attachments"][0]["content"];
+    assert_eq!(content["body"][0]["color"], "Attention");
+    assert_eq!(content["actions"][0]["url"], view().pr_url.unwrap());
+    assert_eq!(
+        content["actions"][1]["url"],
+        "https://osv.dev/vulnerability/GHSA-aaaa-bbbb-cccc"
+    );
+    let slack = slack_message(&card);
+    insta::assert_snapshot!(
+        "slack_advisory_fix_available",
+        serde_json::to_string_pretty(&slack).unwrap()
+    );
+    let buttons = slack["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .unwrap()["elements"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(buttons, 2);
+}
+
+#[test]
+fn a_card_without_a_fix_or_a_pr_says_so_and_links_only_the_advisory() {
+    let a = adv(
+        "GHSA-dddd-eeee-ffff",
+        Severity::Medium,
+        "Prompt injection",
+        &[],
+    );
+    let v = NoticeView {
+        pr_url: None,
+        ..view()
+    };
+    let card = notice_card(&v, &Notice::NoFixYet { advisory: &a });
+    assert_eq!(fact(&card, "Fixed in"), Some(NO_FIX_YET));
+    assert!(card.title.ends_with(NO_FIX_YET), "{}", card.title);
+    assert_eq!(card.tone, Tone::Warning);
+    let teams = teams_message(&card);
+    let actions = teams["attachments"][0]["content"]["actions"]
+        .as_array()
+        .unwrap();
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0]["title"], "Read the advisory");
+
+    // The advisory names a version upstream has not released: still no fixed release.
+    let named = adv("GHSA-dddd-eeee-ffff", Severity::Low, "x", &["9.0.0"]);
+    let card = notice_card(&v, &Notice::NoFixYet { advisory: &named });
+    assert_eq!(
+        fact(&card, "Fixed in"),
+        Some("no fixed release upstream yet (the advisory names 9.0.0)")
+    );
+    assert_eq!(card.tone, Tone::Plain);
+}
+
+#[test]
+fn a_proposed_affected_card_names_both_versions() {
+    let a = adv("GHSA-pppp-qqqq-rrrr", Severity::Critical, "RCE", &["1.7.0"]);
+    let notice = Notice::ProposedAffected {
+        advisory: &a,
+        version: "1.6.0",
+    };
+    let card = notice_card(&view(), &notice);
+    assert_eq!(
+        card.title,
+        "weather-mcp 1.6.0: the proposed release is itself affected by GHSA-pppp-qqqq-rrrr"
+    );
+    assert_eq!(fact(&card, "Proposed"), Some("1.6.0"));
+    assert_eq!(fact(&card, "Pinned"), Some("1.4.2"));
+    assert_eq!(fact(&card, "Fixed in"), Some("1.7.0"));
+}
+
+#[test]
+fn advisory_text_in_a_card_pings_nobody() {
+    let mut a = adv(
+        "GHSA-aaaa-bbbb-cccc",
+        Severity::High,
+        "<!channel> @here see [this](https://evil.example) \u{1b}[31m",
+        &["1.5.1"],
+    );
+    a.aliases = vec!["<@U024BE7LH>".into()];
+    // An id outside the id alphabet gets no page link.
+    let mut odd = a.clone();
+    odd.id = "GHSA/../x".into();
+    for a in [&a, &odd] {
+        let card = notice_card(
+            &view(),
+            &Notice::FixAvailable {
+                advisory: a,
+                release: "1.5.1",
+            },
+        );
+        let (slack, teams) = (
+            slack_message(&card).to_string(),
+            teams_message(&card).to_string(),
+        );
+        for banned in ["<!channel>", "<@U", "@here", "\u{1b}"] {
+            assert!(!slack.contains(banned), "slack: {banned} in {slack}");
+            assert!(!teams.contains(banned), "teams: {banned} in {teams}");
+        }
+        // Markdown links are Teams' (Slack's are `<url|text>`, escaped above).
+        assert!(!teams.contains("](https://evil"), "{teams}");
+        assert!(slack.contains("&lt;!channel&gt;"), "{slack}");
+    }
+    let card = notice_card(&view(), &Notice::NoFixYet { advisory: &odd });
+    assert!(card.more.is_none());
+}

@@ -20,8 +20,8 @@ use crate::advisories::{
 use crate::config::ChannelConfig;
 use crate::pipeline::ServerRun;
 use crate::pipeline::advisory_lookup::configured_packages;
+use crate::pipeline::chat::enqueue_with_card;
 use crate::report::Latest;
-use crate::store::Store;
 use crate::upstream::channels::ChannelSpec;
 use crate::upstream::version::Version;
 
@@ -134,7 +134,7 @@ fn look(
         .filter(|r| pinned.version.is_none_or(|p| r.parsed > *p))
         .map(|r| r.version.clone())
         .collect();
-    let report = match run.fleet.answer_for(&run.deps.store, &query) {
+    let report = match run.fleet.answer_for(run.seat.as_ref(), &query) {
         Ok(answer) => advisories::assess(&query, &candidates, &answer),
         Err(e) => {
             tracing::warn!(error = %e, "the advisory service did not answer; advisories unknown this run");
@@ -264,7 +264,8 @@ pub fn tell(run: &mut ServerRun<'_>) -> anyhow::Result<()> {
         proposed: query.proposed.as_deref(),
         pr_url: pr_url.as_deref(),
     };
-    let emails: Vec<_> = advisories::notices(report)
+    // Each notice is an email, and a card of its own for the server's chat destinations.
+    let notices: Vec<_> = advisories::notices(report)
         .iter()
         .map(|n| {
             let text = match n {
@@ -279,21 +280,22 @@ pub fn tell(run: &mut ServerRun<'_>) -> anyhow::Result<()> {
                     )
                 }
             };
-            new_email(
+            let email = new_email(
                 &n.dedupe_key(&server.name),
                 &server.name,
                 "advisory",
                 &server.owners,
                 &[],
                 text,
-            )
+            );
+            (email, advisories::render::card::notice_card(&view, n))
         })
         .collect();
     let run_id = run.run_id;
     let queued = store.transaction(|tx| {
         let mut queued = 0;
-        for email in &emails {
-            queued += usize::from(Store::enqueue_email(tx, email, Some(run_id))?);
+        for (email, card) in &notices {
+            queued += usize::from(enqueue_with_card(tx, email, &[], card, Some(run_id))?);
         }
         Ok(queued)
     })?;

@@ -24,6 +24,7 @@ fn review_card() -> ChatCard {
         ],
         link: Some("https://github.com/acme/weather-mcp-mirror/pull/7".into()),
         context: "upkeep · license-review · message 12".into(),
+        ..ChatCard::default()
     }
 }
 
@@ -98,7 +99,9 @@ fn upstream_text_pings_nobody_and_carries_no_control_characters() {
         summary: vec![evil.clone()],
         diff: vec![evil.clone()],
         link: Some("https://example.com/pr/1".into()),
-        context: evil,
+        context: evil.clone(),
+        more: Some((evil, "https://example.com/advisory/1".into())),
+        ..ChatCard::default()
     };
     for (kind, body) in [
         ("teams", teams_message(&card)),
@@ -141,6 +144,7 @@ fn oversized_cards_fit_each_services_limits_and_link_the_pr() {
             .collect(),
         link: Some("https://example.com/pr/9".into()),
         context: long.clone(),
+        ..ChatCard::default()
     };
     let teams = teams_message(&card);
     assert!(
@@ -212,6 +216,7 @@ fn links_that_are_not_web_urls_are_left_out() {
     ] {
         let mut card = review_card();
         card.link = Some(bad.into());
+        card.more = Some(("Read the advisory".into(), bad.into()));
         assert!(
             slack_message(&card)["blocks"]
                 .as_array()
