@@ -14,6 +14,7 @@
 //! | `binary` | the release adds or changes a binary file (`binary-added`, `binary-changed`) |
 //! | `no-release-diff` | the pinned commit is not in the upstream history, so the signals above are unknown |
 //! | `checks-failing` | the pipeline failed on the PR's head commit |
+//! | `forge-refused` | the forge would not arm it last time (e.g. auto-merge not allowed in the repository); asked again on every full check |
 //!
 //! Checks that are pending or absent do not stop it: the forge's auto-merge itself waits for
 //! the checks and policies the repository requires.
@@ -42,6 +43,7 @@ pub enum Guard {
     Binary,
     NoReleaseDiff,
     ChecksFailing,
+    ForgeRefused,
 }
 
 impl Guard {
@@ -57,6 +59,7 @@ impl Guard {
             Guard::Binary => "binary",
             Guard::NoReleaseDiff => "no-release-diff",
             Guard::ChecksFailing => "checks-failing",
+            Guard::ForgeRefused => "forge-refused",
         }
     }
 
@@ -74,6 +77,9 @@ impl Guard {
                 "the pinned commit is not in the upstream history, so the change is unknown"
             }
             Guard::ChecksFailing => "the pipeline failed on this PR",
+            Guard::ForgeRefused => {
+                "the forge would not arm it (its words are in the run report); asked again on the next full check"
+            }
         }
     }
 }
@@ -95,6 +101,8 @@ pub struct GuardInput<'a> {
     pub signals: Option<&'a [Signal]>,
     /// The pipeline's answer on the head commit to be armed (None: not read yet).
     pub checks: Option<ChecksState>,
+    /// The forge refused to arm this PR last time upkeep asked.
+    pub forge_refused: bool,
 }
 
 /// The answer.
@@ -122,6 +130,34 @@ impl AutoMerge {
         match self {
             AutoMerge::Blocked(g) => g,
             _ => &[],
+        }
+    }
+
+    /// The answer for the head the PR has now, whose checks are `checks` (read after the
+    /// push): the checks guard decided afresh, and a forge's earlier refusal set aside so the
+    /// forge is asked again. Every other guard stands.
+    #[must_use]
+    pub fn recheck(&self, checks: Option<ChecksState>) -> AutoMerge {
+        let AutoMerge::Blocked(guards) = self else {
+            return match (self, checks) {
+                (AutoMerge::Arm, Some(ChecksState::Failure)) => {
+                    AutoMerge::Blocked(vec![Guard::ChecksFailing])
+                }
+                _ => self.clone(),
+            };
+        };
+        let mut kept: Vec<Guard> = guards
+            .iter()
+            .copied()
+            .filter(|g| !matches!(g, Guard::ChecksFailing | Guard::ForgeRefused))
+            .collect();
+        if checks == Some(ChecksState::Failure) {
+            kept.push(Guard::ChecksFailing);
+        }
+        if kept.is_empty() {
+            AutoMerge::Arm
+        } else {
+            AutoMerge::Blocked(kept)
         }
     }
 }
@@ -155,6 +191,7 @@ pub fn decide(enabled: bool, i: &GuardInput<'_>) -> AutoMerge {
         (Guard::Binary, has(&BINARIES)),
         (Guard::NoReleaseDiff, i.signals.is_none()),
         (Guard::ChecksFailing, i.checks == Some(ChecksState::Failure)),
+        (Guard::ForgeRefused, i.forge_refused),
     ];
     let blocked: Vec<Guard> = guards
         .into_iter()
@@ -197,6 +234,7 @@ mod tests {
             now: now(),
             signals: Some(signals),
             checks: Some(ChecksState::Success),
+            forge_refused: false,
         }
     }
 
@@ -253,6 +291,7 @@ mod tests {
             (Guard::ChecksFailing, |i| {
                 i.checks = Some(ChecksState::Failure);
             }),
+            (Guard::ForgeRefused, |i| i.forge_refused = true),
         ];
         for (guard, edit) in cases {
             let mut i = clean(&[]);
@@ -313,6 +352,26 @@ mod tests {
                 "binary",
                 "checks-failing"
             ]
+        );
+    }
+
+    #[test]
+    fn the_checks_of_the_new_head_decide_afresh_and_a_refusal_is_asked_again() {
+        let failing = Some(ChecksState::Failure);
+        let green = Some(ChecksState::Success);
+        assert_eq!(
+            AutoMerge::Arm.recheck(failing),
+            AutoMerge::Blocked(vec![Guard::ChecksFailing])
+        );
+        assert_eq!(AutoMerge::Arm.recheck(None), AutoMerge::Arm);
+        assert_eq!(AutoMerge::Off.recheck(failing), AutoMerge::Off);
+        let stale = AutoMerge::Blocked(vec![Guard::ChecksFailing, Guard::ForgeRefused]);
+        assert_eq!(stale.recheck(green), AutoMerge::Arm);
+        let held = AutoMerge::Blocked(vec![Guard::Held, Guard::ChecksFailing]);
+        assert_eq!(held.recheck(None), AutoMerge::Blocked(vec![Guard::Held]));
+        assert_eq!(
+            AutoMerge::Blocked(vec![Guard::Binary]).recheck(failing),
+            AutoMerge::Blocked(vec![Guard::Binary, Guard::ChecksFailing])
         );
     }
 
