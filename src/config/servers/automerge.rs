@@ -141,8 +141,7 @@ mod tests {
 
     fn errors(mirror: &str) -> Vec<String> {
         parse(Path::new("t.toml"), &config(mirror))
-            .err()
-            .expect("invalid")
+            .expect_err("invalid")
             .0
             .iter()
             .map(ToString::to_string)
