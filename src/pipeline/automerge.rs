@@ -210,8 +210,10 @@ fn arm(
         &pr.server,
         &record("arming", Some(head), vec![], None),
     )?;
-    crate::failpoint::hit("before-arm-auto-merge");
     let answer = forge.arm_auto_merge(id, head, &options);
+    // Killed here, the forge has it armed and the record says `arming`: the next run asks the
+    // forge, finds it armed, and sends nothing.
+    crate::failpoint::hit("after-arm-auto-merge");
     let (state, blocked_by, note) = match answer {
         Ok(Armed::Armed) => ("armed", vec![], None),
         Ok(Armed::MergedNow) => ("merged", vec![], None),

@@ -428,3 +428,20 @@ fn azure_devops_completes_an_armed_pr_when_its_policies_pass() {
     );
     assert_eq!(w.fake.core().head("main"), Some(head));
 }
+
+#[test]
+fn a_run_killed_right_after_arming_is_finished_by_the_next_without_arming_twice() {
+    let mut w = world::<FakeGithub>(PLAIN, ON);
+    w.ws.env
+        .push(("UPKEEP_FAILPOINT".into(), "after-arm-auto-merge".into()));
+    let out = w.ws.upkeep(&["sync", "--now", "--json"]);
+    assert_ne!(out.code, 0, "killed at the failpoint: {}", out.stderr);
+    assert!(
+        the_pr(w.fake.core()).auto_merge.is_some(),
+        "armed on the forge"
+    );
+    w.ws.env.pop();
+    let s = sync_report(&w.ws, &[]);
+    assert_eq!(s["pull_request"]["auto_merge"]["state"], "armed", "{s}");
+    assert_eq!(graphql(w.fake.core(), "enablePullRequestAutoMerge"), 1);
+}
