@@ -252,6 +252,29 @@ pub fn on_moved_tag(run: &mut ServerRun<'_>, forge: &dyn Forge) -> anyhow::Resul
     before_push(run, forge, Some(&pr), &id, Some(&blocked))
 }
 
+/// The PR's checks failed (read on any path, the quiet one included): cancel an auto-merge
+/// upkeep may have armed at once, rather than at the next full check. A check the repository
+/// does not require would not stop the forge from merging.
+pub fn on_failed_checks(
+    run: &mut ServerRun<'_>,
+    forge: &dyn Forge,
+    pr: &PrRecord,
+) -> anyhow::Result<()> {
+    let Some(id) = pr.forge_id.clone() else {
+        return Ok(());
+    };
+    let maybe_armed = run
+        .deps
+        .store
+        .auto_merge(pr.id)?
+        .is_some_and(|r| r.maybe_armed());
+    if !maybe_armed {
+        return Ok(());
+    }
+    let blocked = AutoMerge::Blocked(vec![Guard::ChecksFailing]);
+    before_push(run, forge, Some(pr), &id, Some(&blocked))
+}
+
 /// What the run report says for a dry run: what the guards would do.
 pub fn report_planned(run: &mut ServerRun<'_>, verdict: &AutoMerge) {
     if let Some(p) = run.report.pull_request.as_mut() {

@@ -445,3 +445,107 @@ fn a_run_killed_right_after_arming_is_finished_by_the_next_without_arming_twice(
     assert_eq!(s["pull_request"]["auto_merge"]["state"], "armed", "{s}");
     assert_eq!(graphql(w.fake.core(), "enablePullRequestAutoMerge"), 1);
 }
+
+/// The adapters alone, on either forge: a PR whose head is not the judged one is refused; an
+/// arm whose answer is lost is confirmed by a re-read and not sent again; arming an armed PR
+/// sends nothing; a cancel is confirmed, and cancelling again is no error.
+fn the_adapter_arms_once_and_cancels<F: FakeForge>(
+    lost: (&str, &str),
+    is_arm: fn(&Recorded) -> bool,
+) {
+    use upkeep::forge::automerge::{Armed, AutoMergeState, MergeOptions, MergeStrategy};
+    use upkeep::forge::{CommitWrite, ForgeError, Identity, PrRequest};
+    let fake = F::start();
+    let forge = fake.forge();
+    let base = forge
+        .read_base_file("main", crate::forge_support::PIN_PATH)
+        .unwrap();
+    let branch = "upkeep/adapter";
+    let head = forge
+        .write_branch(&CommitWrite {
+            branch: branch.into(),
+            base_commit: base.base_commit,
+            path: crate::forge_support::PIN_PATH.into(),
+            content: b"upstream = \"v1.1.0\"\n".to_vec(),
+            message: "Rebuild".into(),
+            author: Identity {
+                name: "upkeep".into(),
+                email: "upkeep@example.com".into(),
+            },
+            expected_head: None,
+        })
+        .unwrap();
+    let pr = forge
+        .open_pr(&PrRequest {
+            branch: branch.into(),
+            base: "main".into(),
+            title: "Rebuild".into(),
+            body: "b".into(),
+            labels: vec![],
+            reviewers: vec![],
+            draft: false,
+        })
+        .unwrap();
+    fake.core().lock().required_checks = vec!["build".into()];
+    let options = MergeOptions {
+        strategy: MergeStrategy::Squash,
+        delete_source_branch: false,
+    };
+    let arms = || {
+        fake.core()
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| is_arm(r))
+            .count()
+    };
+    let other = "0".repeat(40);
+    assert!(matches!(
+        forge.arm_auto_merge(&pr.id, &other, &options),
+        Err(ForgeError::Conflict(_))
+    ));
+    assert_eq!(forge.auto_merge(&pr.id).unwrap(), AutoMergeState::Off);
+    fake.core().lose_answer(lost.0, lost.1, 502, 1);
+    assert_eq!(
+        forge.arm_auto_merge(&pr.id, &head, &options).unwrap(),
+        Armed::Armed
+    );
+    assert_eq!(arms(), 1, "confirmed by a re-read, not sent again");
+    assert!(matches!(
+        forge.auto_merge(&pr.id).unwrap(),
+        AutoMergeState::Armed { by: Some(_) }
+    ));
+    assert_eq!(
+        forge.arm_auto_merge(&pr.id, &head, &options).unwrap(),
+        Armed::Armed
+    );
+    assert_eq!(arms(), 1, "already armed: nothing sent");
+    forge.disarm_auto_merge(&pr.id).unwrap();
+    assert_eq!(forge.auto_merge(&pr.id).unwrap(), AutoMergeState::Off);
+    forge.disarm_auto_merge(&pr.id).unwrap();
+}
+
+#[test]
+fn the_github_adapter_arms_once_and_cancels() {
+    the_adapter_arms_once_and_cancels::<FakeGithub>(("POST", "/graphql"), |r| {
+        r.body.contains("enablePullRequestAutoMerge")
+    });
+}
+
+#[test]
+fn the_azure_adapter_arms_once_and_cancels() {
+    the_adapter_arms_once_and_cancels::<FakeAzure>(("PATCH", "/pullrequests/"), |r| {
+        r.method == "PATCH" && r.body.contains(BOT_ID)
+    });
+}
+
+#[test]
+fn failing_checks_read_on_the_quiet_path_cancel_it_too() {
+    let w = world::<FakeGithub>(PLAIN, ON);
+    sync_report(&w.ws, &[]);
+    assert!(the_pr(w.fake.core()).auto_merge.is_some());
+    set_checks(&w, vec![check("build", "fail", false)]);
+    let s = sync_report(&w.ws, &[]);
+    assert!(s["unchanged_since"].is_string(), "a quiet run: {s}");
+    assert!(the_pr(w.fake.core()).auto_merge.is_none(), "{s}");
+}

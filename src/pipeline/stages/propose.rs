@@ -125,7 +125,8 @@ pub fn propose(
         None => title,
     };
     let line = automerge::body_line(run, &proposal.auto_merge);
-    let limit = mirror.forge.body_limit() - line.as_deref().map_or(0, render::automerge::cost);
+    let limit = (mirror.forge.body_limit())
+        .saturating_sub(line.as_deref().map_or(0, render::automerge::cost));
     let body = render::pr_body(&view, limit);
     let body = match &line {
         Some(line) => render::automerge::with_line(&body, line),
