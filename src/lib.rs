@@ -57,7 +57,7 @@
 //! http      ->
 //! render    -> license mcp report upstream::diff
 //! report    -> freshness mcp upstream::diff upstream::channels
-//! config    -> forge::pin upstream::version license::code upstream::channels::advice
+//! config    -> forge::pin upstream::version license::code upstream::channels::advice forge::automerge
 //! secret    ->
 //! files     ->
 //! failpoint ->
@@ -71,8 +71,8 @@
 //! each other (the forges, the release channels and the chat webhooks share [`http`]; notify
 //! uses render's texts);
 //! the views know no adapter but the domain types they show, and only the store knows table rows
-//! (it fills the views `report::MovedTag` and `report::RunArchive`). The config may name three leaf
-//! enums of the adapters (pin formats, version schemes, license finding codes) its keys select, and words the warnings `check`
+//! (it fills the views `report::MovedTag` and `report::RunArchive`). The config may name four leaf
+//! enums of the adapters (pin formats, version schemes, license finding codes, merge strategies) its keys select, and words the warnings `check`
 //! gives about channel settings with the channels' pure advice.
 //! Two adapters sit on others by design: [`mcp`] shows its description changes with the license
 //! word diff, and [`advisories`] reads manifests and versions through [`upstream`] and words its

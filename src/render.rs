@@ -2,6 +2,7 @@
 //! the run's findings; no I/O. Bodies are size-aware: the least important sections are cut
 //! first and the cut is said in the body. The license change's own screens are in [`license`].
 
+pub mod automerge;
 pub mod chat;
 pub mod decisions;
 pub mod fleet;

@@ -363,6 +363,26 @@ pub struct PullRequestReport {
     /// The pipeline's answer on the PR's head commit (issue 17), when it was read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<ChecksReport>,
+    /// The forge's auto-merge of the PR (issue 17), when a full check looked at it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_merge: Option<AutoMergeReport>,
+}
+
+/// Guarded auto-merge of a rebuild PR: `state` is `armed` (the forge merges it when its own
+/// required checks pass; `merged` when there was nothing left to wait for and it was merged at
+/// the judged head), `blocked` (`blocked_by` names the guards: `held`, `license-change`,
+/// `mcp-findings`, `moved-tag`, `cooldown`, `install-script`, `binary`, `no-release-diff`,
+/// `checks-failing`, and `forge-refused` when the forge would not arm it) or `off`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AutoMergeReport {
+    pub state: String,
+    pub blocked_by: Vec<String>,
+    /// The merge strategy asked for, when armed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// The forge's words when it refused or could not be asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The pipeline's answer on a rebuild PR's head commit: `state` is pending, success, failure or

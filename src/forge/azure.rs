@@ -8,6 +8,7 @@
 //! 400/409 answers are told apart by the `TFnnnnnn` code in their documented error bodies.
 //! Retries and rate limits live in [`crate::http`].
 
+mod automerge;
 mod checks;
 
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::automerge::{Armed, AutoMergeState, MergeOptions};
 use super::{
     Access, BaseFile, BranchState, CommentsRead, CommitSummary, CommitWrite, Forge, ForgeError,
     ForgeResult, PrComment, PrInfo, PrRequest, PrState, send_or_confirm,
@@ -808,6 +810,19 @@ impl Forge for AzureForge {
         etags: &crate::http::EtagCache,
     ) -> ForgeResult<super::checks::PrChecks> {
         self.read_checks(id, head, etags)
+    }
+
+    /// The PR's auto-complete (`azure/automerge.rs`).
+    fn auto_merge(&self, id: &str) -> ForgeResult<AutoMergeState> {
+        Ok(self.auto_complete_pr(id)?.state())
+    }
+
+    fn arm_auto_merge(&self, id: &str, head: &str, o: &MergeOptions) -> ForgeResult<Armed> {
+        self.set_auto_complete(id, head, o)
+    }
+
+    fn disarm_auto_merge(&self, id: &str) -> ForgeResult<()> {
+        self.clear_auto_complete(id)
     }
 
     fn check_access(&self, base: &str) -> ForgeResult<Access> {

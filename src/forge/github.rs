@@ -5,6 +5,7 @@
 //! through the Git Data API (blob, tree, commit, ref), so no local clone is needed. Retries,
 //! rate limits and error mapping live in [`crate::http`].
 
+mod automerge;
 mod checks;
 
 use std::time::Duration;
@@ -14,6 +15,7 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::automerge::{Armed, AutoMergeState, MergeOptions};
 use super::{
     Access, BaseFile, BranchState, CommentsRead, CommitSummary, CommitWrite, Forge, ForgeError,
     ForgeResult, PrComment, PrInfo, PrRequest, PrState, send_or_confirm,
@@ -289,35 +291,57 @@ impl GithubForge {
         } else {
             "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { isDraft } } }"
         };
-        let body = json!({ "query": mutation, "variables": { "id": node_id } });
+        match self.graphql(mutation, &json!({ "id": node_id }))? {
+            None => Ok(()),
+            Some(e) if drafts_unavailable(&e.said) => Err(ForgeError::Unsupported(e.message)),
+            Some(e) => Err(e.into_error()),
+        }
+    }
+
+    /// One GraphQL request. GitHub answers a refused operation with `200` and an `errors`
+    /// list ("Forming calls with GraphQL"), returned here for the caller to classify.
+    fn graphql(
+        &self,
+        query: &str,
+        variables: &serde_json::Value,
+    ) -> ForgeResult<Option<GraphqlErrors>> {
+        let body = json!({ "query": query, "variables": variables });
         let response: GraphqlResponse = self.send(Method::POST, self.graphql.clone(), &body)?;
-        match response.errors {
-            Some(errors) if !errors.is_empty() => {
-                let text = errors
-                    .iter()
-                    .map(|e| e.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let message = self
-                    .http
-                    .scrub(&format!("POST {}: GraphQL: {text}", self.graphql));
-                if drafts_unavailable(&text) {
-                    Err(ForgeError::Unsupported(message))
-                } else if errors
-                    .iter()
-                    .any(|e| matches!(e.kind.as_deref(), Some("FORBIDDEN")))
-                {
-                    Err(ForgeError::Unauthorized(message))
-                } else if errors
-                    .iter()
-                    .any(|e| matches!(e.kind.as_deref(), Some("NOT_FOUND")))
-                {
-                    Err(ForgeError::NotFound(message))
-                } else {
-                    Err(ForgeError::Other(message))
-                }
-            }
-            _ => Ok(()),
+        let errors = response.errors.unwrap_or_default();
+        if errors.is_empty() {
+            return Ok(None);
+        }
+        let said = errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        Ok(Some(GraphqlErrors {
+            message: self
+                .http
+                .scrub(&format!("POST {}: GraphQL: {said}", self.graphql)),
+            said,
+            kinds: errors.into_iter().filter_map(|e| e.kind).collect(),
+        }))
+    }
+}
+
+/// The `errors` of a GraphQL answer: what GitHub said, the same scrubbed and placed for a
+/// report, and the error `type`s.
+struct GraphqlErrors {
+    said: String,
+    message: String,
+    kinds: Vec<String>,
+}
+
+impl GraphqlErrors {
+    fn into_error(self) -> ForgeError {
+        if self.kinds.iter().any(|k| k == "FORBIDDEN") {
+            ForgeError::Unauthorized(self.message)
+        } else if self.kinds.iter().any(|k| k == "NOT_FOUND") {
+            ForgeError::NotFound(self.message)
+        } else {
+            ForgeError::Other(self.message)
         }
     }
 }
@@ -763,6 +787,19 @@ impl Forge for GithubForge {
         self.read_checks(url, head, etags)
     }
 
+    /// GitHub's `auto_merge` of the PR (`github/automerge.rs`).
+    fn auto_merge(&self, id: &str) -> ForgeResult<AutoMergeState> {
+        Ok(automerge::state_of(&self.pull(id)?))
+    }
+
+    fn arm_auto_merge(&self, id: &str, head: &str, o: &MergeOptions) -> ForgeResult<Armed> {
+        self.enable_auto_merge(id, head, o)
+    }
+
+    fn disarm_auto_merge(&self, id: &str) -> ForgeResult<()> {
+        self.disable_auto_merge(id)
+    }
+
     fn check_access(&self, base: &str) -> ForgeResult<Access> {
         let repo: Repository = self.get(self.repo_url(&[], &[])?)?;
         if self.branch_head(base)?.is_none() {
@@ -873,6 +910,8 @@ struct Label {
 struct PullHead {
     #[serde(rename = "ref")]
     ref_name: String,
+    #[serde(default)]
+    sha: String,
 }
 
 #[derive(Deserialize)]
@@ -892,6 +931,14 @@ struct Pull {
     merged_at: Option<String>,
     closed_at: Option<String>,
     merged_by: Option<User>,
+    /// Set while auto-merge is armed ("Get a pull request": `auto_merge`, null when off).
+    #[serde(default)]
+    auto_merge: Option<AutoMergeField>,
+}
+
+#[derive(Deserialize)]
+struct AutoMergeField {
+    enabled_by: Option<User>,
 }
 
 /// An issue comment ("List issue comments"): `user.login` is who wrote it.

@@ -5,6 +5,7 @@
 //! `pipeline`, from the state store's records plus what these primitives report. Forges call
 //! HTTP through [`crate::http`] and never import `store`, `notify` or `upstream`.
 
+pub mod automerge;
 pub mod azure;
 pub mod checks;
 pub mod github;
@@ -172,6 +173,33 @@ pub trait Forge: Send + Sync {
             checks: Vec::new(),
             url: None,
         })
+    }
+    /// Whether the forge's own auto-merge is set on PR `id`. A forge without it (the local
+    /// mirror) says off.
+    fn auto_merge(&self, id: &str) -> ForgeResult<automerge::AutoMergeState> {
+        let _ = id;
+        Ok(automerge::AutoMergeState::Off)
+    }
+    /// Arm the forge's auto-merge on PR `id`, for head commit `head` only (a PR whose head is
+    /// another commit is refused with [`ForgeError::Conflict`]). Arming an armed PR is not an
+    /// error. A forge without auto-merge answers [`ForgeError::Unsupported`].
+    fn arm_auto_merge(
+        &self,
+        id: &str,
+        head: &str,
+        options: &automerge::MergeOptions,
+    ) -> ForgeResult<automerge::Armed> {
+        let _ = (id, head, options);
+        Err(ForgeError::Unsupported(format!(
+            "the {} mirror has no auto-merge",
+            self.kind()
+        )))
+    }
+    /// Cancel the forge's auto-merge on PR `id`; confirmed off when it returns. Disarming a PR
+    /// that is not armed is not an error.
+    fn disarm_auto_merge(&self, id: &str) -> ForgeResult<()> {
+        let _ = id;
+        Ok(())
     }
 }
 

@@ -96,6 +96,9 @@ fn read_and_keep(run: &mut ServerRun<'_>, forge: &dyn Forge, pr: &PrRecord) -> a
         failed = failed.len(),
         "rebuild PR checks"
     );
+    if state == ChecksState::Failure {
+        super::automerge::on_failed_checks(run, forge, pr)?;
+    }
     if state == ChecksState::Failure && !run.server.owners.is_empty() {
         let listed: Vec<(String, Option<String>)> = failed
             .iter()

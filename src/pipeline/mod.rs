@@ -12,6 +12,7 @@
 
 pub mod advisory_batcher;
 pub mod advisory_lookup;
+pub mod automerge;
 pub mod chat;
 pub mod checks;
 pub mod decisions;
@@ -141,6 +142,7 @@ impl ServerRun<'_> {
         fleet::note_behind(self, &upstream, &releases, &mirror, !moved.is_empty())?;
         if !moved.is_empty() {
             record::tag_moved(self, &mirror, &moved)?;
+            automerge::on_moved_tag(self, mirror.forge.as_ref())?;
             return Ok(quiet_key);
         }
         if !mirror.newer {
@@ -152,12 +154,14 @@ impl ServerRun<'_> {
         let decision = decide::decide(self, &mirror, &proposal)?;
         if self.mode.dry_run {
             decide::report_only(self, &proposal, &decision);
+            automerge::report_planned(self, &proposal.auto_merge);
             return Ok(None);
         }
         let applied = apply::apply(self, &mirror, &proposal, &decision)?;
         let replayable = applied.replayable();
         record::record(self, &mirror, &judged, &proposal, &decision, applied)?;
         checks::observe(self, mirror.forge.as_ref());
+        automerge::settle(self, mirror.forge.as_ref(), &proposal.auto_merge);
         Ok(quiet_key.filter(|_| replayable))
     }
 }

@@ -7,6 +7,7 @@
 //! comes from what upkeep recorded writing there ([`owner`]), never from the commits on it, so
 //! the base branch moving on is never mistaken for a person's edit.
 
+pub mod automerge;
 pub mod commands;
 
 use chrono::{DateTime, Utc};

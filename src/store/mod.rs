@@ -5,6 +5,7 @@
 //! The database runs in WAL mode; every decision is one transaction, so a crash leaves either the
 //! whole decision or none of it. This module knows nothing of git, forges or email transports.
 
+mod automerge;
 mod branches;
 mod chat;
 mod dashboard;
@@ -15,6 +16,7 @@ mod notify;
 pub mod schema;
 mod withheld;
 
+pub use automerge::AutoMergeRecord;
 pub use branches::WrittenBranch;
 pub use chat::{CHAT_RECIPIENT_PREFIX, ChatMessage};
 pub use dashboard::{Decision, EmailLine, RunServer, ServerRun};

@@ -369,6 +369,7 @@ mod run_reports {
             labels: vec!["upkeep".into()],
             pin_diff: "-ref = \"v1\"\n+ref = \"v2\"\n".into(),
             checks: None,
+            auto_merge: None,
         });
         // Stored out of order, as servers finish; beta's full report was never kept.
         store

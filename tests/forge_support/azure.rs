@@ -159,6 +159,10 @@ fn router(core: Core) -> Router {
             get(permissions),
         )
         .route("/{org}/_apis/identities", get(identities))
+        .route(
+            "/{org}/_apis/connectionData",
+            get(super::azure_automerge::connection_data),
+        )
         .layer(axum::middleware::from_fn_with_state(core.clone(), gate))
         .with_state(core)
 }
@@ -634,6 +638,7 @@ async fn create_pr(
         base,
         closed_by: None,
         closed_at: None,
+        auto_merge: None,
     };
     let json = pr_json(&pr);
     s.prs.push(pr);
@@ -662,7 +667,12 @@ async fn get_pr(
     }
     let s = core.lock();
     match pr_index(&s, &id) {
-        Ok(i) => Json(pr_json(&s.prs[i])).into_response(),
+        Ok(i) => Json(super::azure_automerge::with_auto_complete(
+            &s,
+            &s.prs[i],
+            pr_json(&s.prs[i]),
+        ))
+        .into_response(),
         Err(e) => e,
     }
 }
@@ -702,7 +712,9 @@ async fn update_pr(
     }
     // The update's answer does not reliably carry the labels (issue 14); this fake leaves them
     // out, so a client must read them with "Pull Request Labels - List".
-    let mut answer = pr_json(pr);
+    super::azure_automerge::update(pr, &body);
+    let pr = &s.prs[i];
+    let mut answer = super::azure_automerge::with_auto_complete(&s, pr, pr_json(pr));
     answer.as_object_mut().map(|o| o.remove("labels"));
     Json(answer).into_response()
 }

@@ -124,6 +124,10 @@ fn router(core: Core) -> Router {
             &format!("{repo}/commits/{{sha}}/status"),
             get(combined_status),
         )
+        .route(
+            &format!("{repo}/pulls/{{n}}/merge"),
+            axum::routing::put(super::github_automerge::merge),
+        )
         .route("/graphql", post(graphql))
         .layer(axum::middleware::from_fn_with_state(core.clone(), gate))
         .with_state(core)
@@ -132,7 +136,7 @@ fn router(core: Core) -> Router {
 type Repo = Path<(String, String)>;
 
 /// 404 unless the path names the one repository this fake hosts.
-fn known(owner: &str, repo: &str) -> Result<(), Response> {
+pub(super) fn known(owner: &str, repo: &str) -> Result<(), Response> {
     if owner == OWNER && repo == REPO {
         Ok(())
     } else {
@@ -140,7 +144,7 @@ fn known(owner: &str, repo: &str) -> Result<(), Response> {
     }
 }
 
-fn pr_json(pr: &FakePr) -> Value {
+pub(super) fn pr_json(pr: &FakePr) -> Value {
     let closed = pr.state != FakePrState::Open;
     let merged = pr.state == FakePrState::Merged;
     json!({
@@ -537,13 +541,14 @@ async fn create_pull(
         base,
         closed_by: None,
         closed_at: None,
+        auto_merge: None,
     };
     let json = pr_json(&pr);
     s.prs.push(pr);
     (StatusCode::CREATED, Json(json)).into_response()
 }
 
-fn with_pr(s: &mut FakeState, n: &str) -> Result<usize, Response> {
+pub(super) fn with_pr(s: &mut FakeState, n: &str) -> Result<usize, Response> {
     n.parse::<u64>()
         .ok()
         .and_then(|id| s.prs.iter().position(|p| p.id == id))
@@ -559,7 +564,12 @@ async fn get_pull(
     }
     let mut s = core.lock();
     match with_pr(&mut s, &n) {
-        Ok(i) => Json(pr_json(&s.prs[i])).into_response(),
+        Ok(i) => Json(super::github_automerge::with_auto_merge(
+            &s,
+            &s.prs[i],
+            pr_json(&s.prs[i]),
+        ))
+        .into_response(),
         Err(e) => e,
     }
 }
@@ -823,6 +833,10 @@ async fn add_comment(
 async fn graphql(State(core): State<Core>, Json(body): Json<Value>) -> Response {
     let query = body["query"].as_str().unwrap_or_default();
     let node = body["variables"]["id"].as_str().unwrap_or_default();
+    if query.contains("enablePullRequestAutoMerge") || query.contains("disablePullRequestAutoMerge")
+    {
+        return super::github_automerge::mutation(&core, query, &body["variables"]);
+    }
     let draft = if query.contains("markPullRequestReadyForReview") {
         false
     } else if query.contains("convertPullRequestToDraft") {

@@ -9,8 +9,11 @@
 // Handlers return axum responses as their error type; boxing them would only add noise here.
 #![allow(dead_code, clippy::result_large_err)]
 
+pub mod automerge;
 pub mod azure;
+pub mod azure_automerge;
 pub mod github;
+pub mod github_automerge;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -101,6 +104,8 @@ pub struct FakePr {
     pub base: String,
     pub closed_by: Option<String>,
     pub closed_at: Option<String>,
+    /// The forge's own auto-merge, when armed (issue 17).
+    pub auto_merge: Option<automerge::FakeAutoMerge>,
 }
 
 /// One comment on a PR: who wrote it as the forge names them (GitHub `user.login`, Azure
@@ -157,6 +162,11 @@ pub struct FakeState {
     pub requests: Vec<Recorded>,
     /// The pipeline's checks per commit id, as the fakes serve them (issue 17).
     pub checks: BTreeMap<String, Vec<FakeCheck>>,
+    /// Checks the base branch requires before a merge (GitHub branch protection, Azure DevOps
+    /// build policies): what the forge's auto-merge waits for.
+    pub required_checks: Vec<String>,
+    /// GitHub: the repository setting "Allow auto-merge" is off.
+    pub auto_merge_disallowed: bool,
     counter: u64,
 }
 
@@ -427,6 +437,8 @@ pub async fn gate(State(core): State<Core>, request: Request, next: Next) -> Res
     let path = parts.uri.path().to_string();
     let fault = {
         let mut s = core.lock();
+        // The forge merges armed PRs on its own time; here, before each request is seen.
+        s.complete_auto_merges();
         let auth_correct = auth.as_deref() == Some(s.expected_auth.as_str());
         s.requests.push(Recorded {
             method: parts.method.to_string(),

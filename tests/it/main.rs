@@ -12,6 +12,7 @@ mod smart_http_support;
 mod support;
 
 mod advisories_e2e;
+mod automerge;
 mod caps;
 mod channels_e2e;
 mod chat;

@@ -32,6 +32,10 @@ pub struct RawMirror {
     pub reviewers: Option<S<Vec<S<String>>>>,
     /// Accept a plain `http://` API URL although the token travels to it.
     pub allow_insecure: Option<S<bool>>,
+    /// Arm the forge's auto-merge when no guard holds the PR (`super::automerge`).
+    pub auto_merge: Option<S<bool>>,
+    pub merge_strategy: Option<S<String>>,
+    pub delete_source_branch: Option<S<bool>>,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +47,8 @@ pub struct MirrorConfig {
     pub pin_entry: Option<String>,
     pub labels: Vec<String>,
     pub reviewers: Vec<String>,
+    /// `auto-merge = true`: how the forge merges a PR upkeep arms (None: off).
+    pub auto_merge: Option<crate::forge::automerge::MergeOptions>,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +112,7 @@ pub fn validate(
             format!("{who}: `base` `{base}` is not a valid branch name"),
         );
     }
+    let auto_merge = super::automerge::validate(m, forge.as_ref(), who, d);
     Some(MirrorConfig {
         forge: forge?,
         base,
@@ -114,6 +121,7 @@ pub fn validate(
         pin_entry: m.pin_entry.as_ref().map(|e| e.get_ref().clone()),
         labels: values::strings(m.labels.as_ref()),
         reviewers: values::strings(m.reviewers.as_ref()),
+        auto_merge,
     })
 }
 

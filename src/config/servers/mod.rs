@@ -4,6 +4,7 @@
 //! A server with any problem is left out of the valid config (its diagnostics say why), so the
 //! other servers' problems are still all found.
 
+pub mod automerge;
 pub mod channels;
 pub mod mirror;
 pub mod release;

@@ -14,6 +14,7 @@ use super::pin::Mirror;
 use super::propose::Proposal;
 use super::record;
 use crate::forge::{CommitWrite, ForgeError, ForgeResult, PrInfo, PrRequest, PrState};
+use crate::pipeline::automerge;
 use crate::pipeline::plan::{self, BranchOwner, PrPlan};
 use crate::pipeline::{ServerRun, bot_identity, branch_name};
 use crate::render;
@@ -93,9 +94,17 @@ pub fn apply(
             (info, stored_head(), request.branch)
         }
         PrPlan::UpdateToNewer { expected_head } => {
+            let id = open_pr("an update")?.id;
+            let verdict = Some(&proposal.auto_merge);
+            automerge::before_push(
+                run,
+                forge.as_ref(),
+                decision.stored_open.as_ref(),
+                &id,
+                verdict,
+            )?;
             let head = write_pin(run, mirror, proposal, &request.branch, Some(expected_head))?;
             crate::failpoint::hit("after-move-branch");
-            let id = open_pr("an update")?.id;
             let info =
                 with_draft_fallback(&mut run.report.notes, &request, |r| forge.update_pr(&id, r))?;
             crate::failpoint::hit("after-update-pr");
@@ -115,6 +124,11 @@ pub fn apply(
             (info, Some(head), request.branch)
         }
         PrPlan::HumanOnBranch { pr_id } => {
+            if let Some(id) = pr_id {
+                // Whatever upkeep armed there was for its own head, not for a person's commits.
+                let stored = decision.stored_open.as_ref();
+                automerge::before_push(run, forge.as_ref(), stored, id, None)?;
+            }
             return continue_beside_a_person(run, mirror, proposal, request, pr_id.as_deref());
         }
     };

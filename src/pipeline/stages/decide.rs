@@ -84,6 +84,7 @@ pub fn pr_report(proposal: &Proposal, decision: &Decision) -> PullRequestReport 
         labels: proposal.labels.clone(),
         pin_diff: proposal.pin_diff.clone(),
         checks: None,
+        auto_merge: None,
     }
 }
 

@@ -11,6 +11,8 @@ use super::releases::Releases;
 use crate::advisories::render as advisory_texts;
 use crate::forge::pin::{self, Pin};
 use crate::pipeline::ServerRun;
+use crate::pipeline::automerge;
+use crate::pipeline::plan::automerge::AutoMerge;
 use crate::render::{self, ApprovalView, McpView, RebuildView, SecurityView};
 use crate::report::{Latest, Pinned};
 use crate::store::Approval;
@@ -36,6 +38,8 @@ pub struct Proposal {
     pub pin_diff: String,
     /// Hash of the title, body and hold flag: a PR whose stored hash matches needs no update.
     pub body_hash: String,
+    /// Whether the forge's auto-merge may be armed, by the guards over what `judge` found.
+    pub auto_merge: AutoMerge,
 }
 
 impl Proposal {
@@ -112,6 +116,7 @@ pub fn propose(
         new_content: Vec::new(),
         pin_diff: String::new(),
         body_hash: String::new(),
+        auto_merge: automerge::verdict(run, judged, &mirror.latest.version)?,
     };
     let view = proposal.view(run, judged);
     let title = render::pr_title(&view);
@@ -119,7 +124,14 @@ pub fn propose(
         Some(s) => advisory_texts::pr_title(&title, &s.report),
         None => title,
     };
-    let (title, body) = (title, render::pr_body(&view, mirror.forge.body_limit()));
+    let line = automerge::body_line(run, &proposal.auto_merge);
+    let limit = (mirror.forge.body_limit())
+        .saturating_sub(line.as_deref().map_or(0, render::automerge::cost));
+    let body = render::pr_body(&view, limit);
+    let body = match &line {
+        Some(line) => render::automerge::with_line(&body, line),
+        None => body,
+    };
     let commit_message = render::commit_message(&view);
     let (new_content, pin_diff) = edit_pin(run, mirror)?;
     proposal.body_hash = sha256_hex(&format!("{title}\n{body}\n{}", judged.held()));
