@@ -90,7 +90,7 @@ pub fn judge(
     let license_held = judgement.verdict == Verdict::ReviewRequired && approval.is_none();
     let mut report = license_report(&judgement, approval.as_ref());
     if judgement.verdict == Verdict::ReviewRequired {
-        report.decisions = decisions_of(run, &judgement.fingerprint)?;
+        report.decisions = decisions_of(run, ReviewKind::License, &judgement.fingerprint)?;
     }
     run.report.license = Some(report);
     crate::failpoint::hit("after-license");
@@ -172,6 +172,7 @@ fn mcp_change(
             fingerprint: report.fingerprint.clone(),
             hold_on: run.server.mcp.hold_on.clone(),
             approved_by: approval.as_ref().map(|a| a.approved_by.clone()),
+            decisions: decisions_of(run, ReviewKind::Mcp, &report.fingerprint)?,
         });
     }
     tracing::info!(
@@ -221,15 +222,17 @@ fn policy_for(server: &ServerConfig) -> LicensePolicy {
     }
 }
 
-/// The decisions recorded about the license text `fingerprint`, as the report shows them.
+/// The decisions recorded about the `kind` text or surface `fingerprint`, as the report shows
+/// them.
 fn decisions_of(
     run: &ServerRun<'_>,
+    kind: ReviewKind,
     fingerprint: &str,
 ) -> anyhow::Result<Vec<crate::report::DecisionReport>> {
     Ok(run
         .deps
         .store
-        .decisions_for(ReviewKind::License, &run.server.name, fingerprint)?
+        .decisions_for(kind, &run.server.name, fingerprint)?
         .into_iter()
         .map(|d| crate::report::DecisionReport {
             decision: d.decision,
