@@ -25,6 +25,7 @@ mod hostile;
 mod http_upstream;
 mod insecure_http;
 mod license_screens;
+mod mcp_approvals;
 mod mcp_gate;
 mod pr_approvals;
 mod props;
