@@ -41,10 +41,7 @@ pub fn decide(store: &Store, server: &ServerConfig, r: Request<'_>) -> anyhow::R
     let version = open.as_ref().map(|p| p.version.clone()).unwrap_or_default();
     let pr_url = open.as_ref().and_then(|p| p.url.clone());
     let now = super::now_str();
-    let other = match r.kind {
-        ReviewKind::License => ReviewKind::Mcp,
-        ReviewKind::Mcp => ReviewKind::License,
-    };
+    let other = r.kind.other();
     let still_held = commands::held(store, other, name)?.map(|_| commands::subject(other));
     let view = DecisionView {
         subject: commands::subject(r.kind),

@@ -3,7 +3,9 @@
 //! (held or not, so a command where nothing is held is told so)
 //! (one conditional request where the forge has them), the commands planned
 //! ([`plan::commands`], pure), and the answers recorded in one transaction together with the
-//! replies (and the close) they owe. Only then are the replies posted and the PR closed.
+//! replies (and the close) they owe. Only then are the replies posted and the PR closed. Each
+//! command decides one review, the license change or the MCP surface, against that review's
+//! pending fingerprint; the replies say what the other review still holds.
 //!
 //! Crash safety: a command is recorded keyed by its comment id, with "reply owed", in the same
 //! transaction as its decision; the comment cursor moves in that transaction too. A crash
@@ -231,10 +233,7 @@ fn answer(
 ) -> Recorded {
     let (server, c, a) = (run.server, p.comment, &p.answer);
     let approvers = &server.license.approvers;
-    let other_kind = match p.kind {
-        ReviewKind::License => ReviewKind::Mcp,
-        ReviewKind::Mcp => ReviewKind::License,
-    };
+    let other_kind = p.kind.other();
     // The other review, while it still holds the PR (not decided earlier in this batch).
     let other = input
         .held(other_kind)
