@@ -11,8 +11,8 @@ use crate::forge_support::github::FakeGithub;
 use crate::forge_support::{FakeForge as _, FakePrState};
 use crate::mcp_gate::{POISON, server_ts};
 use crate::pr_approvals::{
-    APPROVALS_TOKEN, SERVER, Stand, World, log, mirrored, post_to, replies, serve, sync, sync_full,
-    the_pr,
+    APPROVALS_TOKEN, SERVER, Stand, World, crash_at, log, mirrored, post_to, replies, replies_to,
+    serve, sync, sync_full, the_pr,
 };
 use crate::support::{MIT, Repo, Workspace, server};
 
@@ -362,4 +362,23 @@ fn the_api_approves_the_held_surface() {
     assert_eq!(entries[0]["actor"], "Sec Sam");
     let (code, _) = post(&approve, Some(APPROVALS_TOKEN), body);
     assert_eq!(code, 409, "nothing waits for review now");
+}
+
+/// An MCP approval by comment survives a SIGKILL between recording it and replying: after the
+/// next runs there is one decision, one reply, and the PR is released.
+#[test]
+fn an_mcp_approval_by_comment_survives_a_crash() {
+    let w = world::<FakeAzure>(false);
+    let (id, _) = held(&w);
+    let core = w.fake.core();
+    let comment = core.add_comment(id, FakeAzure::APPROVER.1, "/upkeep approve-mcp SEC-5");
+    assert!(crash_at(&w, "commands-recorded"), "killed after recording");
+    sync(&w.ws);
+    sync(&w.ws);
+    let pr = the_pr(core);
+    assert_eq!(replies_to(&pr, comment), 1, "{:?}", pr.texts());
+    let entries = log(&w.ws);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["kind"], "mcp");
+    assert!(!pr.draft && !labelled(&w, LABEL), "released");
 }

@@ -139,6 +139,14 @@ pub(crate) fn replies(pr: &FakePr) -> Vec<String> {
         .collect()
 }
 
+/// How many of upkeep's replies answer `comment` (by the hidden marker each reply carries).
+pub(crate) fn replies_to(pr: &FakePr, comment: u64) -> usize {
+    // The key is the forge's comment id: on Azure DevOps `<thread>-<comment>`, the thread's
+    // id being what the stand-in returns.
+    let marker = format!("<!-- upkeep:reply:{comment}");
+    replies(pr).iter().filter(|r| r.contains(&marker)).count()
+}
+
 pub(crate) fn log(ws: &Workspace) -> Vec<serde_json::Value> {
     let out = ws.upkeep(&["license", "log", SERVER, "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -564,7 +572,7 @@ fn the_webhook_releases_at_once_and_the_api_declines() {
 }
 
 /// `sync --now` with a failpoint armed; true when the process was killed there.
-fn crash_at<F: Stand>(w: &World<F>, point: &str) -> bool {
+pub(crate) fn crash_at<F: Stand>(w: &World<F>, point: &str) -> bool {
     let out = assert_cmd::Command::cargo_bin("upkeep")
         .unwrap()
         .args(["sync", "--now", "--json", "--config"])
@@ -601,11 +609,7 @@ fn a_crash_loses_no_decision_and_doubles_no_reply<F: Stand>(decline: bool) {
         sync(&w.ws);
         sync(&w.ws);
         let pr = the_pr(core);
-        let marker = format!("<!-- upkeep:reply:{comment}");
-        let answers = replies(&pr)
-            .into_iter()
-            .filter(|r| r.contains(&marker))
-            .count();
+        let answers = replies_to(&pr, comment);
         assert_eq!(
             answers,
             1,
