@@ -369,7 +369,9 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
         LicenseCommand::Approve { server, by, note } => {
             approve(config, ReviewKind::License, &server, &by, note.as_deref())
         }
-        LicenseCommand::Decline { server, by, reason } => decline(config, &server, &by, &reason),
+        LicenseCommand::Decline { server, by, reason } => {
+            decline(config, ReviewKind::License, &server, &by, &reason)
+        }
         LicenseCommand::Log { server, json } => license_log(config, server.as_deref(), json),
         LicenseCommand::Show { server, line_diffs } => {
             if config.server(&server).is_none() {
@@ -389,17 +391,26 @@ fn license(config: &ValidConfig, cmd: LicenseCommand) -> anyhow::Result<i32> {
 }
 
 fn review(config: &ValidConfig, cmd: crate::cli::ReviewCommand) -> anyhow::Result<i32> {
-    let crate::cli::ReviewCommand::Approve {
-        server,
-        kind,
-        by,
-        note,
-    } = cmd;
-    let kind = match kind {
+    let kind_of = |kind| match kind {
         crate::cli::ReviewKindArg::Mcp => ReviewKind::Mcp,
         crate::cli::ReviewKindArg::License => ReviewKind::License,
     };
-    approve(config, kind, &server, &by, note.as_deref())
+    match cmd {
+        crate::cli::ReviewCommand::Approve { review: r, note } => {
+            approve(config, kind_of(r.kind), &r.server, &r.by, note.as_deref())
+        }
+        crate::cli::ReviewCommand::Decline { review: r, reason } => {
+            decline(config, kind_of(r.kind), &r.server, &r.by, &reason)
+        }
+    }
+}
+
+/// What the review of `kind` is about, in the commands' output.
+fn review_what(kind: ReviewKind) -> &'static str {
+    match kind {
+        ReviewKind::License => "license change",
+        ReviewKind::Mcp => "MCP surface change",
+    }
 }
 
 /// Approve the pending `kind` review of `server`: recorded against the fingerprint of what was
@@ -415,10 +426,7 @@ fn approve(
         eprintln!("error: unknown server `{server}`");
         return Ok(exit::CONFIG);
     }
-    let what = match kind {
-        ReviewKind::License => "license change",
-        ReviewKind::Mcp => "MCP surface change",
-    };
+    let what = review_what(kind);
     let store = open_store(config)?;
     let request = crate::pipeline::decisions::Request {
         kind,
@@ -442,9 +450,15 @@ fn approve(
     Ok(exit::OK)
 }
 
-/// Decline the pending license review of `server`: recorded with the reason; the next run
+/// Decline the pending `kind` review of `server`: recorded with the reason; the next run
 /// closes the PR with a reply, and the version is not proposed again.
-fn decline(config: &ValidConfig, server: &str, by: &str, reason: &str) -> anyhow::Result<i32> {
+fn decline(
+    config: &ValidConfig,
+    kind: ReviewKind,
+    server: &str,
+    by: &str,
+    reason: &str,
+) -> anyhow::Result<i32> {
     let Some(server_config) = config.server(server) else {
         errln!("error: unknown server `{server}`");
         return Ok(exit::CONFIG);
@@ -454,8 +468,9 @@ fn decline(config: &ValidConfig, server: &str, by: &str, reason: &str) -> anyhow
         return Ok(exit::CONFIG);
     }
     let store = open_store(config)?;
+    let what = review_what(kind);
     let request = crate::pipeline::decisions::Request {
-        kind: ReviewKind::License,
+        kind,
         verdict: Verdict::Declined,
         source: Source::Cli,
         by,
@@ -464,13 +479,13 @@ fn decline(config: &ValidConfig, server: &str, by: &str, reason: &str) -> anyhow
     let Outcome::Recorded { fingerprint } =
         crate::pipeline::decisions::decide(&store, server_config, request)?
     else {
-        errln!("error: {server} has no license change waiting for review");
+        errln!("error: {server} has no {what} waiting for review");
         return Ok(exit::FAILED);
     };
     let mut out = std::io::stdout().lock();
     outln!(
         out,
-        "Declined the license change of {server} (fingerprint {}) by {by}.\nThe next sync closes the rebuild PR with your reason; that version is not proposed again, a newer release is.",
+        "Declined the {what} of {server} (fingerprint {}) by {by}.\nThe next sync closes the rebuild PR with your reason; that version is not proposed again, a newer release is.",
         &fingerprint[..fingerprint.len().min(16)]
     )?;
     Ok(exit::OK)

@@ -57,7 +57,8 @@ pub enum Command {
     /// Moved release tags: accept the commit a tag points at now, after checking it
     #[command(subcommand)]
     Tag(TagCommand),
-    /// Held reviews (license, MCP surface): record an approval that releases the hold
+    /// Held reviews (license, MCP surface): record an approval that releases the hold, or a
+    /// decline
     #[command(subcommand)]
     Review(ReviewCommand),
     /// Apply the state's pending schema migrations and print each one; nothing to do is success
@@ -76,17 +77,33 @@ pub enum ReviewCommand {
     /// Record that the pending KIND change of SERVER was reviewed and approved; the next sync
     /// marks the rebuild PR ready for review (if nothing else holds it)
     Approve {
-        server: String,
-        /// What was reviewed: `mcp` (the MCP surface) or `license`
-        #[arg(long, value_enum)]
-        kind: ReviewKindArg,
-        /// Who approved it (recorded and shown on the PR)
-        #[arg(long)]
-        by: String,
+        #[command(flatten)]
+        review: ReviewTarget,
         /// A note, e.g. a ticket
         #[arg(long)]
         note: Option<String>,
     },
+    /// Record that the pending KIND change of SERVER was declined; the next sync closes the
+    /// rebuild PR with the reason, and that version is not proposed again
+    Decline {
+        #[command(flatten)]
+        review: ReviewTarget,
+        /// Why (shown on the PR and in the owners' email)
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// Which held review a `review` command decides, and who decided.
+#[derive(Debug, Args)]
+pub struct ReviewTarget {
+    pub server: String,
+    /// What was reviewed: `mcp` (the MCP surface) or `license`
+    #[arg(long, value_enum)]
+    pub kind: ReviewKindArg,
+    /// Who decided (recorded and shown on the PR)
+    #[arg(long)]
+    pub by: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

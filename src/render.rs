@@ -493,7 +493,7 @@ pub fn pr_body_without_draft(body: &str) -> String {
 fn pr_head(v: &RebuildView<'_>) -> String {
     let mut head = String::new();
     if let Some(m) = v.mcp {
-        review::mcp_banner(&mut head, v.server, m);
+        review::mcp_banner(&mut head, v, m);
     }
     if let Some(l) = v.license.filter(|l| v.license_held && l.analysis.is_some()) {
         head.push_str(&license::pr_banner(
@@ -512,7 +512,13 @@ fn pr_head(v: &RebuildView<'_>) -> String {
                 v.server
             )
         } else {
-            decisions::pr_how_to_decide(v.server, &v.new.version, v.approvers, DRAFT_UNTIL)
+            decisions::pr_how_to_decide(
+                decisions::Subject::License,
+                v.server,
+                &v.new.version,
+                v.approvers,
+                DRAFT_UNTIL,
+            )
         };
         let _ = writeln!(
             head,
@@ -854,7 +860,12 @@ pub fn license_email_with_attachments(
          upkeep has held the rebuild until the change is reviewed.",
         v.server, v.new.version
     );
-    let steps_after = decisions::email_steps(v.server, &v.new.version, v.approvers);
+    let steps_after = decisions::email_steps(
+        decisions::Subject::License,
+        v.server,
+        &v.new.version,
+        v.approvers,
+    );
     let steps = [
         "Send this email and its attachments to CELA for review.".to_string(),
         steps_after[0].clone(),

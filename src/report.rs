@@ -336,6 +336,8 @@ pub struct McpReviewReport {
     /// The severities that hold (`hold-on`).
     pub hold_on: Vec<String>,
     pub approved_by: Option<String>,
+    /// The decisions recorded about this surface (the audit trail), oldest first.
+    pub decisions: Vec<DecisionReport>,
 }
 
 /// What happened to the rebuild PR in this run.

@@ -76,7 +76,8 @@ pub struct ServiceConfig {
     /// The most one run waits for rate limits, all its requests together; past it a
     /// rate-limited request fails its server at once (the others go on).
     pub max_rate_limit_wait: Duration,
-    /// Bearer token for `POST /licenses/{server}/approve|decline` (none: refused, 403).
+    /// Bearer token for `POST /licenses/{server}/approve|decline` and
+    /// `POST /mcp/{server}/approve|decline` (none: refused, 403).
     pub approvals_token: SecretRef,
     /// Who may read the dashboard pages (`/`, `/servers/{name}`, `/runs/{id}`).
     pub dashboard: DashboardAccess,

@@ -86,6 +86,7 @@ pub fn reminder_email(v: &ReminderView<'_>) -> EmailText {
         ]
     } else {
         crate::render::decisions::email_steps(
+            crate::render::decisions::Subject::License,
             v.server,
             v.proposed.unwrap_or("that version"),
             v.approvers,

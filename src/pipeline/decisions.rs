@@ -1,10 +1,12 @@
-//! Review decisions made away from the PR: `upkeep license approve|decline` and the service's
-//! `POST /licenses/{server}/approve|decline`. Each is recorded against the fingerprint of the
+//! Review decisions made away from the PR: `upkeep license approve|decline`, `upkeep review
+//! approve|decline --kind mcp|license`, and the service's `POST /licenses/{server}/approve|decline`
+//! and `POST /mcp/{server}/approve|decline`. Each is recorded against the fingerprint of the
 //! text under review, in the audit trail with its source, in one transaction with what it owes
 //! on the PR (a reply; for a decline, closing it) and, for a decline, the owners' email. The
 //! next run's `commands` stage posts the reply and closes the PR; the full check then releases
 //! (approve) or stops proposing (decline) the version.
 
+use super::stages::commands;
 use crate::config::ServerConfig;
 use crate::render::decisions::{self as texts, DecisionView};
 use crate::store::{NewCommand, NewDecision, ReviewKind, Source, Store, Verdict};
@@ -39,45 +41,38 @@ pub fn decide(store: &Store, server: &ServerConfig, r: Request<'_>) -> anyhow::R
     let version = open.as_ref().map(|p| p.version.clone()).unwrap_or_default();
     let pr_url = open.as_ref().and_then(|p| p.url.clone());
     let now = super::now_str();
+    let other = r.kind.other();
+    let still_held = commands::held(store, other, name)?.map(|_| commands::subject(other));
     let view = DecisionView {
+        subject: commands::subject(r.kind),
         server: name,
         version: &version,
         actor: r.by,
         at: &now,
         fingerprint: &fingerprint,
         note: r.note,
+        still_held,
     };
     let declined = r.verdict == Verdict::Declined;
     let key = format!("{}-{}-{fingerprint}", r.verdict.as_str(), r.kind.as_str());
-    // The reply states the decision on the PR, where people look; MCP approvals keep their
-    // own texts and are not answered here.
-    let reply = match (r.kind, declined) {
-        (ReviewKind::License, false) => Some(texts::approved_reply(&key, &view)),
-        (_, true) => Some(texts::declined_reply(&key, &view)),
-        (ReviewKind::Mcp, false) => None,
+    // The reply states the decision on the PR, where people look.
+    let reply = if declined {
+        texts::declined_reply(&key, &view)
+    } else {
+        texts::approved_reply(&key, &view)
     };
     let owed = open
         .as_ref()
         .and_then(|p| p.forge_id.as_deref())
-        .filter(|_| reply.is_some() || declined)
         .map(|pr_id| NewCommand {
             server: name,
             key: &key,
             pr_id,
             outcome: r.verdict.as_str(),
-            reply: reply.as_deref(),
+            reply: Some(&reply),
             close: declined,
         });
-    let email = declined.then(|| {
-        super::stages::record::new_email(
-            &format!("{name}:license-declined:{fingerprint}"),
-            name,
-            "license-declined",
-            &server.owners,
-            &[],
-            texts::declined_email(&view, pr_url.as_deref()),
-        )
-    });
+    let email = declined.then(|| commands::declined_email(server, &view, pr_url.as_deref()));
     let decision = NewDecision {
         kind: r.kind,
         server: name,

@@ -250,6 +250,7 @@ pub fn pr_banner(
         b,
         ">\n> {}\n",
         super::decisions::pr_how_to_decide(
+            super::decisions::Subject::License,
             server,
             version,
             approvers,

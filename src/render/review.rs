@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use super::decisions::{Subject, email_steps, pr_how_to_decide};
 use super::{ApprovalView, EmailText, RebuildView, Section, html_from_text, short};
 use crate::mcp::{self, McpSurfaceReport, Severity};
 
@@ -48,14 +49,21 @@ fn worst(report: &McpSurfaceReport) -> &'static str {
     report.max_severity().map_or("no", Severity::as_str)
 }
 
-/// The banner at the top of the body: blocked until approved, or approved by whom.
-pub(super) fn mcp_banner(head: &mut String, server: &str, m: McpView<'_>) {
+/// The banner at the top of the body: blocked until approved (and how to decide: the PR
+/// command when approvers are configured), or approved by whom.
+pub(super) fn mcp_banner(head: &mut String, v: &RebuildView<'_>, m: McpView<'_>) {
     if m.held {
+        let how = pr_how_to_decide(
+            Subject::Mcp,
+            v.server,
+            &v.new.version,
+            v.approvers,
+            super::DRAFT_UNTIL,
+        );
         let _ = writeln!(
             head,
             "> ⛔ **Blocked: the MCP surface needs review.** {} finding(s) at the hold levels in \
-             what the model sees, the worst {} (see \"MCP surface\" below). This PR stays a draft \
-             until `upkeep review approve {server} --kind mcp --by <name>` records an approval.\n",
+             what the model sees, the worst {} (see \"MCP surface\" below). {how}\n",
             m.gating_findings,
             worst(m.report),
         );
@@ -118,14 +126,12 @@ pub fn mcp_email(v: &RebuildView<'_>, pr_url: Option<&str>) -> EmailText {
         v.server, v.new.version
     );
     t.push_str(&mcp_email_part(v).unwrap_or_default());
+    let [approve, decline] = email_steps(Subject::Mcp, v.server, &v.new.version, v.approvers);
     let _ = write!(
         t,
         "\nWhat to do\n  1. Read the changed texts above (hidden characters are shown as <U+XXXX>).\n  \
-         2. If they are safe:  upkeep review approve {} --kind mcp --by \"<your name>\"\n     \
-         The rebuild PR then becomes ready for review. A release that changes the surface \
-         again needs a new review.\n  \
-         3. If not: close the rebuild PR; upkeep will not propose {} again.\n\n",
-        v.server, v.new.version
+         2. {approve} A release that changes the surface again needs a new review.\n  \
+         3. {decline}\n\n"
     );
     if let Some(url) = pr_url {
         let _ = writeln!(t, "Rebuild PR (draft): {url}");

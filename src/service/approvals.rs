@@ -1,6 +1,7 @@
 //! `POST /licenses/{server}/approve` and `POST /licenses/{server}/decline`: an operator's (or a
 //! tool's) license decision over HTTP, as `upkeep license approve|decline` makes it, recorded
-//! with source `api`.
+//! with source `api`; `POST /mcp/{server}/approve` and `/decline` the same for the held MCP
+//! surface, as `upkeep review approve|decline --kind mcp` makes it.
 //!
 //! The bearer token is `[service] approvals-token-env`, compared in constant time
 //! ([`super::http::require_bearer`]) before the body is read; with none configured the
@@ -34,31 +35,74 @@ struct DecisionBody {
     note: Option<String>,
 }
 
-pub async fn approve(
-    State(control): State<Arc<Control>>,
-    Path(server): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    decide(control, server, Verdict::Approved, headers, body).await
+/// One endpoint: the review it decides and how, in front of [`decide`].
+macro_rules! endpoint {
+    ($(#[$doc:meta])* $name:ident, $kind:expr, $verdict:expr) => {
+        $(#[$doc])*
+        pub async fn $name(
+            State(control): State<Arc<Control>>,
+            Path(server): Path<String>,
+            headers: HeaderMap,
+            body: Body,
+        ) -> Response {
+            let asked = Asked {
+                kind: $kind,
+                verdict: $verdict,
+            };
+            decide(control, server, asked, headers, body).await
+        }
+    };
 }
 
-pub async fn decline(
-    State(control): State<Arc<Control>>,
-    Path(server): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    decide(control, server, Verdict::Declined, headers, body).await
+endpoint!(
+    /// `POST /licenses/{server}/approve`
+    approve,
+    ReviewKind::License,
+    Verdict::Approved
+);
+endpoint!(
+    /// `POST /licenses/{server}/decline`
+    decline,
+    ReviewKind::License,
+    Verdict::Declined
+);
+endpoint!(
+    /// `POST /mcp/{server}/approve`
+    approve_mcp,
+    ReviewKind::Mcp,
+    Verdict::Approved
+);
+endpoint!(
+    /// `POST /mcp/{server}/decline`
+    decline_mcp,
+    ReviewKind::Mcp,
+    Verdict::Declined
+);
+
+/// Which review an endpoint decides, and how.
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    kind: ReviewKind,
+    verdict: Verdict,
+}
+
+impl Asked {
+    fn what(self) -> &'static str {
+        match self.kind {
+            ReviewKind::License => "license change",
+            ReviewKind::Mcp => "MCP surface change",
+        }
+    }
 }
 
 async fn decide(
     control: Arc<Control>,
     server: String,
-    verdict: Verdict,
+    asked: Asked,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let verdict = asked.verdict;
     let config = control.config();
     if let Err(r) = require_bearer(&config.service.approvals_token, "approvals", &headers) {
         return *r;
@@ -106,7 +150,7 @@ async fn decide(
                 store,
                 &server_config,
                 Request {
-                    kind: ReviewKind::License,
+                    kind: asked.kind,
                     verdict,
                     source: Source::Api,
                     by: &by,
@@ -117,18 +161,23 @@ async fn decide(
         .await;
     match outcome {
         Ok(Outcome::Recorded { fingerprint }) => {
-            tracing::info!(server = %server, verdict = verdict.as_str(), "license decision recorded over the API");
+            tracing::info!(server = %server, kind = asked.kind.as_str(), verdict = verdict.as_str(), "review decision recorded over the API");
             json_reply(
                 StatusCode::OK,
-                &json!({ "server": server, "decision": verdict.as_str(), "fingerprint": fingerprint }),
+                &json!({
+                    "server": server,
+                    "kind": asked.kind.as_str(),
+                    "decision": verdict.as_str(),
+                    "fingerprint": fingerprint,
+                }),
             )
         }
         Ok(Outcome::NothingPending) => message(
             StatusCode::CONFLICT,
-            format!("{server} has no license change waiting for review"),
+            format!("{server} has no {} waiting for review", asked.what()),
         ),
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "license decision not recorded");
+            tracing::error!(error = %format!("{e:#}"), kind = asked.kind.as_str(), "review decision not recorded");
             message(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))
         }
     }

@@ -9,6 +9,7 @@
 //! | `POST /sync` | bearer token, checked before the body is read; optional `server` (query or JSON body); 202 started, 401, 403 disabled, 404 unknown server, 409 busy |
 //! | `POST /webhooks/github` | `X-Hub-Signature-256` checked; release/tag events sync the matching servers, once per `X-GitHub-Delivery`; an `issue_comment` with a command on a rebuild PR syncs that server ([`super::pr_webhook`]); 401 bad signature, 404 no server |
 //! | `POST /licenses/{server}/approve`, `/decline` | bearer token `[service] approvals-token-env` ([`super::approvals`]); JSON `{"by", "note"}`; 200, 400, 401, 403 disabled, 404, 409 nothing pending |
+//! | `POST /mcp/{server}/approve`, `/decline` | the same for the held MCP surface review |
 //! | `GET /events` | Server-Sent Events: each run event as JSON, `event:` its kind; read token; at most `max-event-subscribers` at once |
 //! | `GET /`, `/servers/{name}`, `/runs/{id}`, `GET`/`POST /login` | the dashboard's HTML pages ([`super::dashboard`]) |
 //!
@@ -66,6 +67,8 @@ pub fn router(control: Arc<Control>) -> Router {
             "/licenses/{server}/decline",
             post(super::approvals::decline),
         )
+        .route("/mcp/{server}/approve", post(super::approvals::approve_mcp))
+        .route("/mcp/{server}/decline", post(super::approvals::decline_mcp))
         .merge(read)
         .merge(dashboard::routes(&control))
         .layer(axum::middleware::from_fn_with_state(

@@ -5,7 +5,8 @@
 //! - [`http`]: the router and its handlers (thin: they call `control`, `status`, `metrics`).
 //! - [`listener`]: the accept loop: the connection limit and the header read timeout.
 //! - [`guard`]: who may ask: the `Host` allow-list and the read token of the status endpoints.
-//! - [`approvals`]: `POST /licenses/{server}/approve|decline`, license decisions over HTTP.
+//! - [`approvals`]: `POST /licenses/{server}/approve|decline` and `POST /mcp/{server}/approve|decline`,
+//!   license and MCP surface decisions over HTTP.
 //! - [`auth`], [`webhook`]: the pure parts: token and signature checks, event classification,
 //!   repository matching.
 //! - [`dashboard`]: the HTML pages' routes and who may see them; [`pages`]: the pages, pure.

@@ -124,6 +124,11 @@ mod tests {
             Ok(Some(("acme/mirror".into(), 7)))
         );
         assert_eq!(
+            command_on_pr(&payload("created", "/upkeep approve-mcp SEC-4", true)),
+            Ok(Some(("acme/mirror".into(), 7))),
+            "an MCP surface command syncs the server too"
+        );
+        assert_eq!(
             command_on_pr(&payload("created", "looks good", true)),
             Ok(None)
         );

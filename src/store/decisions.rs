@@ -118,9 +118,9 @@ const DECISION_COLUMNS: &str = "id, server, kind, fingerprint, version, decision
      decided_at, note, pr_url, comment_url";
 
 impl Store {
-    /// Record `d` and what it changes: an approval releases the hold of its fingerprint; a
-    /// decline marks the server's open PR record declined (its version is never proposed again)
-    /// and ends the pending review. Either forgets the quiet mark, so the next run looks again.
+    /// Record `d` and what it changes: an approval releases the hold of its fingerprint (of its
+    /// kind only); a decline marks the server's open PR record declined (its version is never
+    /// proposed again) and ends the pending reviews of both kinds. Either forgets the quiet mark, so the next run looks again.
     /// Returns the decision's id.
     pub fn record_decision_tx(
         tx: &rusqlite::Transaction<'_>,
@@ -162,7 +162,10 @@ impl Store {
                 if let Some(open) = Self::open_pr_tx(tx, d.server)? {
                     Self::set_pr_state(tx, open.id, PrRecordState::Declined, Some(d.actor))?;
                 }
-                Self::clear_pending(tx, d.kind, d.server)?;
+                // A decline of either review declines the version: nothing of it waits for
+                // review any more (a newer release is judged afresh).
+                Self::clear_pending(tx, ReviewKind::License, d.server)?;
+                Self::clear_pending(tx, ReviewKind::Mcp, d.server)?;
                 Self::forget_quiet_mark(tx, d.server)?;
                 // Nothing is held any more: the version is declined, a newer release is awaited.
                 tx.execute(

@@ -245,6 +245,14 @@ impl ReviewKind {
             ReviewKind::Mcp => "mcp_approvals",
         }
     }
+
+    /// The other kind: what may still hold a PR after this one is decided.
+    pub fn other(self) -> ReviewKind {
+        match self {
+            ReviewKind::License => ReviewKind::Mcp,
+            ReviewKind::Mcp => ReviewKind::License,
+        }
+    }
 }
 
 /// An email waiting in (or gone through) the outbox.

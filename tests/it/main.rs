@@ -26,6 +26,7 @@ mod hostile;
 mod http_upstream;
 mod insecure_http;
 mod license_screens;
+mod mcp_approvals;
 mod mcp_gate;
 mod migrate;
 mod pr_approvals;

@@ -10,12 +10,12 @@ use crate::forge_support::github::FakeGithub;
 use crate::forge_support::{BOT_LOGIN, Core, FakeForge, FakePr, FakePrState, TOKEN};
 use crate::support::{MIT, Repo, ServerSpec, Workspace, lockfile, server};
 
-const SERVER: &str = "weather";
-const TOKEN_ENV: &str = "UPKEEP_TEST_FORGE_TOKEN";
+pub(crate) const SERVER: &str = "weather";
+pub(crate) const TOKEN_ENV: &str = "UPKEEP_TEST_FORGE_TOKEN";
 
 /// A forge stand-in, the `[servers.mirror]` table pointing at it, and how that forge names
 /// the approver and someone else.
-trait Stand: FakeForge {
+pub(crate) trait Stand: FakeForge {
     fn table(&self) -> String;
     /// The approver as the config names them, and as the forge's API names them.
     const APPROVER: (&'static str, &'static str);
@@ -45,10 +45,10 @@ impl Stand for FakeAzure {
     const STRANGER: &'static str = "mallory@contoso.example";
 }
 
-struct World<F> {
-    ws: Workspace,
-    up: Repo,
-    fake: F,
+pub(crate) struct World<F> {
+    pub(crate) ws: Workspace,
+    pub(crate) up: Repo,
+    pub(crate) fake: F,
 }
 
 /// Upstream at v1.0.0 (MIT, pinned) and v1.1.0 with a use restriction added to the license;
@@ -59,8 +59,7 @@ fn world<F: Stand>() -> World<F> {
 
 /// The world, its v1.1.0 relicensed (held) or a plain release (`relicensed = false`).
 fn world_with<F: Stand>(relicensed: bool) -> World<F> {
-    let mut ws = Workspace::new();
-    ws.env.push((TOKEN_ENV.into(), TOKEN.into()));
+    let ws = Workspace::new();
     let mut up = Repo::new(&ws.path("upstream.git"));
     let c1 = up.commit(
         &[("LICENSE", Some(MIT)), ("src/a.py", Some("a = 1\n"))],
@@ -73,6 +72,13 @@ fn world_with<F: Stand>(relicensed: bool) -> World<F> {
         let c2 = up.commit(&[("src/a.py", Some("a = 2\n"))], "fix: a");
         up.tag("v1.1.0", c2);
     }
+    mirrored(ws, up)
+}
+
+/// The forge stand-in with its mirror pinned at `up`'s v1.0.0, the config pointing at it, and
+/// `[license] approvers` naming the approver.
+pub(crate) fn mirrored<F: Stand>(mut ws: Workspace, up: Repo) -> World<F> {
+    ws.env.push((TOKEN_ENV.into(), TOKEN.into()));
     let fake = F::start();
     {
         let mut s = fake.core().lock();
@@ -106,26 +112,26 @@ fn relicense(up: &mut Repo, tag: &str) {
     up.tag(tag, c);
 }
 
-fn sync(ws: &Workspace) -> serde_json::Value {
+pub(crate) fn sync(ws: &Workspace) -> serde_json::Value {
     let (code, report) = ws.sync();
     let s = server(&report, SERVER).clone();
     assert_eq!(code, 0, "sync failed: {s}");
     s
 }
 
-fn sync_full(ws: &Workspace) -> serde_json::Value {
+pub(crate) fn sync_full(ws: &Workspace) -> serde_json::Value {
     let (code, report) = ws.sync_with(&["--full"]);
     let s = server(&report, SERVER).clone();
     assert_eq!(code, 0, "sync failed: {s}");
     s
 }
 
-fn the_pr(core: &Core) -> FakePr {
+pub(crate) fn the_pr(core: &Core) -> FakePr {
     core.lock().prs.last().cloned().expect("upkeep opened a PR")
 }
 
 /// upkeep's replies on the PR.
-fn replies(pr: &FakePr) -> Vec<String> {
+pub(crate) fn replies(pr: &FakePr) -> Vec<String> {
     pr.comments
         .iter()
         .filter(|c| c.author == BOT_LOGIN)
@@ -133,7 +139,15 @@ fn replies(pr: &FakePr) -> Vec<String> {
         .collect()
 }
 
-fn log(ws: &Workspace) -> Vec<serde_json::Value> {
+/// How many of upkeep's replies answer `comment` (by the hidden marker each reply carries).
+pub(crate) fn replies_to(pr: &FakePr, comment: u64) -> usize {
+    // The key is the forge's comment id: on Azure DevOps `<thread>-<comment>`, the thread's
+    // id being what the stand-in returns.
+    let marker = format!("<!-- upkeep:reply:{comment}");
+    replies(pr).iter().filter(|r| r.contains(&marker)).count()
+}
+
+pub(crate) fn log(ws: &Workspace) -> Vec<serde_json::Value> {
     let out = ws.upkeep(&["license", "log", SERVER, "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     serde_json::from_str(&out.stdout).unwrap()
@@ -377,10 +391,10 @@ fn a_decline_by_comment_closes_the_pr_on_azure_devops() {
 }
 
 const WEBHOOK_SECRET: &str = "test-webhook-secret-9a2e-0123456789abcdef";
-const APPROVALS_TOKEN: &str = "test-approvals-token-5b7d-0123456789abcdef";
+pub(crate) const APPROVALS_TOKEN: &str = "test-approvals-token-5b7d-0123456789abcdef";
 
 /// `upkeep serve` on this world, with the webhook secret and the approvals token; killed on drop.
-struct Serving {
+pub(crate) struct Serving {
     child: std::process::Child,
     base: String,
 }
@@ -392,7 +406,7 @@ impl Drop for Serving {
     }
 }
 
-fn serve<F: Stand>(w: &World<F>) -> Serving {
+pub(crate) fn serve<F: Stand>(w: &World<F>) -> Serving {
     let port = crate::support::free_port();
     w.ws.edit_config(|c| {
         format!(
@@ -430,8 +444,13 @@ fn client() -> reqwest::blocking::Client {
 }
 
 fn post_decision(s: &Serving, verdict: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    post_to(s, &format!("/licenses/{SERVER}/{verdict}"), token, body)
+}
+
+/// POST `body` to the service's `path`, with the bearer `token` if any: (status, text).
+pub(crate) fn post_to(s: &Serving, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
     let mut req = client()
-        .post(format!("{}/licenses/{SERVER}/{verdict}", s.base))
+        .post(format!("{}{path}", s.base))
         .body(body.to_string());
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -553,7 +572,7 @@ fn the_webhook_releases_at_once_and_the_api_declines() {
 }
 
 /// `sync --now` with a failpoint armed; true when the process was killed there.
-fn crash_at<F: Stand>(w: &World<F>, point: &str) -> bool {
+pub(crate) fn crash_at<F: Stand>(w: &World<F>, point: &str) -> bool {
     let out = assert_cmd::Command::cargo_bin("upkeep")
         .unwrap()
         .args(["sync", "--now", "--json", "--config"])
@@ -590,11 +609,7 @@ fn a_crash_loses_no_decision_and_doubles_no_reply<F: Stand>(decline: bool) {
         sync(&w.ws);
         sync(&w.ws);
         let pr = the_pr(core);
-        let marker = format!("<!-- upkeep:reply:{comment}");
-        let answers = replies(&pr)
-            .into_iter()
-            .filter(|r| r.contains(&marker))
-            .count();
+        let answers = replies_to(&pr, comment);
         assert_eq!(
             answers,
             1,

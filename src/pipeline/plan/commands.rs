@@ -1,14 +1,20 @@
 //! Pure decisions about the commands people write on a held rebuild PR: which comments are
-//! commands (`/upkeep approve-license [note]`, `/upkeep decline-license <reason>` on the first
-//! line), whose identity may decide (the configured approvers, as the forge names the author),
-//! and what each command gets: a decision, or a reply that says why not.
+//! commands (`/upkeep approve-license [note]`, `/upkeep decline-license <reason>`,
+//! `/upkeep approve-mcp [note]`, `/upkeep decline-mcp <reason>` on the first line), whose
+//! identity may decide (the configured approvers, as the forge names the author), and what each
+//! command gets: a decision, or a reply that says why not.
+//!
+//! Each command names the review it decides (the license change or the MCP surface): it is
+//! answered against that review only, so a license command never clears an MCP hold or the other
+//! way round, and a PR held for both needs both approvals.
 //!
 //! The rules, in order: a comment answered before is never answered again; a comment edited
 //! after the last decision on the PR was recorded counts as of nothing (its new text came too
-//! late); someone who is not an approver is told who may decide; a command on a PR that holds
-//! no review (or after a decision in the same batch) is told so; a command written before the
-//! license text under review was (an older text's) is told it is stale; a decline needs a
-//! reason. Only then does a command decide, and only the first one.
+//! late); someone who is not an approver is told who may decide; a command about a review the
+//! PR does not hold (or one decided in the same batch, or any after a decline, which ends the
+//! PR) is told so; a command written before the text under review was (an older text's or
+//! surface's) is told it is stale; a decline needs a reason. Only then does a command decide,
+//! and only the first one of each review.
 
 use std::collections::HashSet;
 
@@ -16,18 +22,32 @@ use chrono::{DateTime, Timelike as _, Utc};
 
 use crate::config::license::Approver;
 use crate::forge::PrComment;
+use crate::store::ReviewKind;
 
-/// A command a comment's first line carries.
+/// A command a comment's first line carries, and the review it decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Approve {
+        kind: ReviewKind,
         note: Option<String>,
     },
     /// The reason, possibly empty (then it is refused).
-    Decline {
-        reason: String,
-    },
+    Decline { kind: ReviewKind, reason: String },
 }
+
+impl Command {
+    pub fn kind(&self) -> ReviewKind {
+        match self {
+            Command::Approve { kind, .. } | Command::Decline { kind, .. } => *kind,
+        }
+    }
+}
+
+/// The words of each command: (approve, decline) per review kind.
+const WORDS: [(ReviewKind, &str, &str); 2] = [
+    (ReviewKind::License, "approve-license", "decline-license"),
+    (ReviewKind::Mcp, "approve-mcp", "decline-mcp"),
+];
 
 /// The command on the first line of `body`, if any. The words must be exact; what follows them
 /// on the line is the note or the reason.
@@ -40,20 +60,23 @@ pub fn parse(body: &str) -> Option<Command> {
             .strip_prefix(word)?;
         (tail.is_empty() || tail.starts_with(char::is_whitespace)).then(|| tail.trim().to_string())
     };
-    if let Some(note) = rest("approve-license") {
-        return Some(Command::Approve {
-            note: Some(note).filter(|n| !n.is_empty()),
-        });
-    }
-    rest("decline-license").map(|reason| Command::Decline { reason })
+    WORDS.iter().find_map(|&(kind, approve, decline)| {
+        if let Some(note) = rest(approve) {
+            return Some(Command::Approve {
+                kind,
+                note: Some(note).filter(|n| !n.is_empty()),
+            });
+        }
+        rest(decline).map(|reason| Command::Decline { kind, reason })
+    })
 }
 
-/// The review the PR holds, as the state has it.
+/// A review the PR holds, as the state has it.
 #[derive(Debug, Clone, Copy)]
 pub struct Held<'a> {
-    /// The fingerprint of the license text under review.
+    /// The fingerprint of the text (license) or surface (MCP) under review.
     pub fingerprint: &'a str,
-    /// Since when this text waits for review.
+    /// Since when it waits for review.
     pub since: DateTime<Utc>,
 }
 
@@ -65,10 +88,22 @@ pub struct CommandsInput<'a> {
     pub approvers: &'a [Approver],
     /// [`crate::forge::Forge::kind`] of the mirror: whose identities the comments carry.
     pub forge_kind: &'a str,
-    /// The review held on the PR; None when it holds none (any more).
-    pub held: Option<Held<'a>>,
-    /// When the last decision about this server's review was recorded.
+    /// The license review held on the PR; None when it holds none (any more).
+    pub license: Option<Held<'a>>,
+    /// The MCP surface review held on the PR; None when it holds none (any more).
+    pub mcp: Option<Held<'a>>,
+    /// When the last decision about this server's reviews was recorded.
     pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> CommandsInput<'a> {
+    /// The review of `kind` the PR holds.
+    pub fn held(&self, kind: ReviewKind) -> Option<Held<'a>> {
+        match kind {
+            ReviewKind::License => self.license,
+            ReviewKind::Mcp => self.mcp,
+        }
+    }
 }
 
 /// What one command gets.
@@ -82,9 +117,9 @@ pub enum Answer {
     },
     /// The author is not an approver.
     NotApprover,
-    /// The PR holds no review, or it was just decided.
+    /// The PR holds no review of the command's kind, or it was just decided.
     NotHeld,
-    /// Written before the license text under review was.
+    /// Written before the text or surface under review was.
     Stale,
     /// A decline without a reason.
     NoReason,
@@ -102,19 +137,24 @@ impl Answer {
             Answer::NoReason => "no-reason",
         }
     }
+
+    /// A decision (approve or decline), not a refusal.
+    pub fn decides(&self) -> bool {
+        matches!(self, Answer::Approve { .. } | Answer::Decline { .. })
+    }
 }
 
-/// A command and its answer.
+/// A command, the review it is about, and its answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned<'a> {
     pub comment: &'a PrComment,
+    pub kind: ReviewKind,
     pub answer: Answer,
 }
 
 /// Answer every new command of `i.comments`, oldest first.
 pub fn plan<'a>(i: &CommandsInput<'a>) -> Vec<Planned<'a>> {
-    let mut out = Vec::new();
-    let mut decided = false;
+    let mut out: Vec<Planned<'a>> = Vec::new();
     let mut comments: Vec<&PrComment> = i.comments.iter().collect();
     comments.sort_by(|a, b| a.created_at.cmp(&b.created_at));
     for c in comments {
@@ -124,6 +164,12 @@ pub fn plan<'a>(i: &CommandsInput<'a>) -> Vec<Planned<'a>> {
         if i.handled.contains(&c.id) || edited_after_decision(c, i.decided_at) {
             continue;
         }
+        let kind = command.kind();
+        // Decided in this batch: the same review, or any review by a decline (it closes the PR
+        // and declines the version, so nothing on it is held any more).
+        let decided = out.iter().any(|p| {
+            p.answer.decides() && (p.kind == kind || matches!(p.answer, Answer::Decline { .. }))
+        });
         let answer = if !i
             .approvers
             .iter()
@@ -132,23 +178,26 @@ pub fn plan<'a>(i: &CommandsInput<'a>) -> Vec<Planned<'a>> {
             Answer::NotApprover
         } else if decided {
             Answer::NotHeld
-        } else if let Some(held) = i.held {
+        } else if let Some(held) = i.held(kind) {
             // Forges give seconds: a comment in the second the text was held is not stale.
             let since = held.since.with_nanosecond(0).unwrap_or(held.since);
             if time(&c.updated_at).is_some_and(|t| t < since) {
                 Answer::Stale
             } else {
                 match command {
-                    Command::Decline { reason } if reason.is_empty() => Answer::NoReason,
-                    Command::Decline { reason } => Answer::Decline { reason },
-                    Command::Approve { note } => Answer::Approve { note },
+                    Command::Decline { reason, .. } if reason.is_empty() => Answer::NoReason,
+                    Command::Decline { reason, .. } => Answer::Decline { reason },
+                    Command::Approve { note, .. } => Answer::Approve { note },
                 }
             }
         } else {
             Answer::NotHeld
         };
-        decided |= matches!(answer, Answer::Approve { .. } | Answer::Decline { .. });
-        out.push(Planned { comment: c, answer });
+        out.push(Planned {
+            comment: c,
+            kind,
+            answer,
+        });
     }
     out
 }
@@ -191,33 +240,47 @@ mod tests {
 
     #[test]
     fn commands_are_the_first_line_exactly() {
-        let approve = |note: Option<&str>| Command::Approve {
+        let approve = |kind, note: Option<&str>| Command::Approve {
+            kind,
             note: note.map(String::from),
         };
+        let decline = |kind, reason: &str| Command::Decline {
+            kind,
+            reason: reason.into(),
+        };
+        let (license, mcp) = (ReviewKind::License, ReviewKind::Mcp);
         let cases = [
-            ("/upkeep approve-license", Some(approve(None))),
+            ("/upkeep approve-license", Some(approve(license, None))),
             (
                 "  /upkeep approve-license CELA-12 ok  \nmore",
-                Some(approve(Some("CELA-12 ok"))),
+                Some(approve(license, Some("CELA-12 ok"))),
             ),
             (
                 "/upkeep decline-license GPL is not for us",
-                Some(Command::Decline {
-                    reason: "GPL is not for us".into(),
-                }),
+                Some(decline(license, "GPL is not for us")),
             ),
-            (
-                "/upkeep decline-license",
-                Some(Command::Decline {
-                    reason: String::new(),
-                }),
-            ),
+            ("/upkeep decline-license", Some(decline(license, ""))),
             ("/upkeep approve-licenses", None),
-            ("/upkeep  approve-license", Some(approve(None))),
+            ("/upkeep  approve-license", Some(approve(license, None))),
             ("please /upkeep approve-license", None),
             ("hello\n/upkeep approve-license", None),
             ("/Upkeep approve-license", None),
             ("", None),
+            ("/upkeep approve-mcp", Some(approve(mcp, None))),
+            (
+                " /upkeep approve-mcp SEC-4 read the new texts \nthanks",
+                Some(approve(mcp, Some("SEC-4 read the new texts"))),
+            ),
+            (
+                "/upkeep decline-mcp tool poisoning",
+                Some(decline(mcp, "tool poisoning")),
+            ),
+            ("/upkeep decline-mcp   ", Some(decline(mcp, ""))),
+            ("/upkeep approve-mcps", None),
+            ("/upkeep approve-MCP", None),
+            ("/upkeep approve mcp", None),
+            ("> /upkeep approve-mcp", None),
+            ("/upkeep approve-mcp-license", None),
         ];
         for (body, want) in cases {
             assert_eq!(parse(body), want, "{body:?}");
@@ -234,6 +297,10 @@ mod tests {
             fingerprint: "fp",
             since: at("2026-12-01T10:00:00Z"),
         });
+        let mcp_held = Some(Held {
+            fingerprint: "surface",
+            since: at("2026-12-01T10:00:00Z"),
+        });
         let none = HashSet::new();
         let t = "2026-12-01T11:00:00Z";
         let base = CommandsInput {
@@ -241,7 +308,8 @@ mod tests {
             handled: &none,
             approvers: &approvers,
             forge_kind: "github",
-            held,
+            license: held,
+            mcp: None,
             decided_at: None,
         };
         let approve = || Answer::Approve { note: None };
@@ -327,7 +395,10 @@ mod tests {
             ),
             (
                 by("ada", "/upkeep approve-license"),
-                CommandsInput { held: None, ..base },
+                CommandsInput {
+                    license: None,
+                    ..base
+                },
                 vec![("1", Answer::NotHeld)],
                 "nothing held",
             ),
@@ -401,6 +472,113 @@ mod tests {
                 ],
                 "oldest first; the first decision wins; a server's own approver list",
             ),
+            (
+                by("ada", "/upkeep approve-mcp SEC-4"),
+                CommandsInput {
+                    mcp: mcp_held,
+                    ..base
+                },
+                vec![(
+                    "1",
+                    Answer::Approve {
+                        note: Some("SEC-4".into()),
+                    },
+                )],
+                "an approver approves the held MCP surface",
+            ),
+            (
+                by("ada", "/upkeep approve-mcp"),
+                CommandsInput { ..base },
+                vec![("1", Answer::NotHeld)],
+                "a license hold is not an MCP hold",
+            ),
+            (
+                by("ada", "/upkeep approve-license"),
+                CommandsInput {
+                    license: None,
+                    mcp: mcp_held,
+                    ..base
+                },
+                vec![("1", Answer::NotHeld)],
+                "an MCP hold is not a license hold",
+            ),
+            (
+                by("mallory", "/upkeep approve-mcp"),
+                CommandsInput {
+                    mcp: mcp_held,
+                    ..base
+                },
+                vec![("1", Answer::NotApprover)],
+                "someone else may not approve a surface either",
+            ),
+            (
+                by("ada", "/upkeep decline-mcp"),
+                CommandsInput {
+                    mcp: mcp_held,
+                    ..base
+                },
+                vec![("1", Answer::NoReason)],
+                "an MCP decline needs a reason too",
+            ),
+            (
+                by("ada", "/upkeep approve-mcp"),
+                CommandsInput {
+                    mcp: Some(Held {
+                        fingerprint: "surface2",
+                        since: at("2026-12-01T12:00:00Z"),
+                    }),
+                    ..base
+                },
+                vec![("1", Answer::Stale)],
+                "written about an earlier surface",
+            ),
+            (
+                vec![
+                    comment("1", "ada", "/upkeep approve-license CELA-1", t, t),
+                    comment("2", "ada", "/upkeep approve-mcp SEC-1", t, t),
+                    comment("3", "ada", "/upkeep approve-mcp again", t, t),
+                ],
+                CommandsInput {
+                    mcp: mcp_held,
+                    ..base
+                },
+                vec![
+                    (
+                        "1",
+                        Answer::Approve {
+                            note: Some("CELA-1".into()),
+                        },
+                    ),
+                    (
+                        "2",
+                        Answer::Approve {
+                            note: Some("SEC-1".into()),
+                        },
+                    ),
+                    ("3", Answer::NotHeld),
+                ],
+                "held for both: each review is decided once, by its own command",
+            ),
+            (
+                vec![
+                    comment("1", "ada", "/upkeep decline-license no", t, t),
+                    comment("2", "ada", "/upkeep approve-mcp", t, t),
+                ],
+                CommandsInput {
+                    mcp: mcp_held,
+                    ..base
+                },
+                vec![
+                    (
+                        "1",
+                        Answer::Decline {
+                            reason: "no".into(),
+                        },
+                    ),
+                    ("2", Answer::NotHeld),
+                ],
+                "a decline ends the PR: nothing else on it is held",
+            ),
         ];
         for (comments, input, want, why) in cases {
             let want: Vec<(String, Answer)> = want
@@ -409,5 +587,42 @@ mod tests {
                 .collect();
             assert_eq!(run(&comments, input), want, "{why}");
         }
+    }
+
+    #[test]
+    fn each_command_is_answered_about_its_own_review() {
+        let approvers = [Approver::Github("ada".into())];
+        let none = HashSet::new();
+        let t = "2026-12-01T11:00:00Z";
+        let comments = [
+            comment("1", "ada", "/upkeep approve-mcp", t, t),
+            comment("2", "mallory", "/upkeep decline-license no", t, t),
+            comment("3", "ada", "/upkeep decline-mcp", t, t),
+        ];
+        let held = Held {
+            fingerprint: "surface",
+            since: at("2026-12-01T10:00:00Z"),
+        };
+        let planned = plan(&CommandsInput {
+            comments: &comments,
+            handled: &none,
+            approvers: &approvers,
+            forge_kind: "github",
+            license: None,
+            mcp: Some(held),
+            decided_at: None,
+        });
+        let kinds: Vec<(&str, ReviewKind, &str)> = planned
+            .iter()
+            .map(|p| (p.comment.id.as_str(), p.kind, p.answer.outcome()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("1", ReviewKind::Mcp, "approved"),
+                ("2", ReviewKind::License, "refused"),
+                ("3", ReviewKind::Mcp, "not-held"),
+            ]
+        );
     }
 }

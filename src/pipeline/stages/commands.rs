@@ -3,7 +3,9 @@
 //! (held or not, so a command where nothing is held is told so)
 //! (one conditional request where the forge has them), the commands planned
 //! ([`plan::commands`], pure), and the answers recorded in one transaction together with the
-//! replies (and the close) they owe. Only then are the replies posted and the PR closed.
+//! replies (and the close) they owe. Only then are the replies posted and the PR closed. Each
+//! command decides one review, the license change or the MCP surface, against that review's
+//! pending fingerprint; the replies say what the other review still holds.
 //!
 //! Crash safety: a command is recorded keyed by its comment id, with "reply owed", in the same
 //! transaction as its decision; the comment cursor moves in that transaction too. A crash
@@ -19,7 +21,7 @@ use chrono::{DateTime, Utc};
 use crate::forge::{CommentsRead, Forge, PrComment};
 use crate::pipeline::ServerRun;
 use crate::pipeline::plan::commands::{self, Answer, CommandsInput, Held};
-use crate::render::decisions::{self as texts, DecisionView, Refusal};
+use crate::render::decisions::{self as texts, DecisionView, Refusal, Subject};
 use crate::store::{NewCommand, NewDecision, PrRecord, ReviewKind, Source, Store, Verdict};
 
 /// Read and answer the commands on the server's held PR, then carry out what earlier answers
@@ -79,22 +81,8 @@ fn read_and_record(
         CommentsRead::Read { comments, cursor } => (comments, cursor),
     };
     crate::failpoint::hit("commands-read");
-    let pending = store.pending_since(ReviewKind::License, &server.name)?;
-    let held = pending
-        .as_ref()
-        .filter(|(fp, _)| {
-            // Approved but not yet released by a full run: nothing is held any more.
-            store
-                .approval(&server.name, fp)
-                .map(|a| a.is_none())
-                .unwrap_or(false)
-        })
-        .and_then(|(fp, since)| {
-            Some(Held {
-                fingerprint: fp,
-                since: parse_time(since)?,
-            })
-        });
+    let license = held(store, ReviewKind::License, &server.name)?;
+    let mcp = held(store, ReviewKind::Mcp, &server.name)?;
     let decided_at = store
         .decisions(Some(&server.name))?
         .iter()
@@ -102,26 +90,25 @@ fn read_and_record(
         .filter_map(|d| parse_time(&d.decided_at))
         .max();
     let handled = store.handled_commands(&server.name)?;
-    let planned = commands::plan(&CommandsInput {
+    let input = CommandsInput {
         comments: &comments,
         handled: &handled,
         approvers: &server.license.approvers,
         forge_kind: forge.kind(),
-        held,
+        license: license.as_ref().and_then(Pending::held),
+        mcp: mcp.as_ref().and_then(Pending::held),
         decided_at,
-    });
+    };
+    let planned = commands::plan(&input);
     let now = crate::pipeline::now_str();
     let answers: Vec<Recorded> = planned
         .iter()
-        .map(|p| {
-            answer(
-                run,
-                pr,
-                held.map(|h| h.fingerprint),
-                p.comment,
-                &p.answer,
-                &now,
-            )
+        .scan(Vec::new(), |decided: &mut Vec<ReviewKind>, p| {
+            let recorded = answer(run, pr, &input, p, decided, &now);
+            if p.answer.decides() {
+                decided.push(p.kind);
+            }
+            Some(recorded)
         })
         .collect();
     let (name, run_id) = (&server.name, run.run_id);
@@ -161,8 +148,43 @@ fn read_and_record(
     Ok(())
 }
 
+/// A review waiting for a decision: its fingerprint and since when (RFC 3339).
+pub(crate) struct Pending(String, String);
+
+impl Pending {
+    fn held(&self) -> Option<Held<'_>> {
+        Some(Held {
+            fingerprint: &self.0,
+            since: parse_time(&self.1)?,
+        })
+    }
+}
+
+/// The `kind` review `server`'s PR holds: pending, and not approved yet (an approval not yet
+/// carried out by a full run holds nothing any more).
+pub(crate) fn held(
+    store: &Store,
+    kind: ReviewKind,
+    server: &str,
+) -> anyhow::Result<Option<Pending>> {
+    let Some((fingerprint, since)) = store.pending_since(kind, server)? else {
+        return Ok(None);
+    };
+    let approved = store.approval_of(kind, server, &fingerprint)?.is_some();
+    Ok((!approved).then_some(Pending(fingerprint, since)))
+}
+
+/// The words a text uses for `kind`.
+pub(crate) fn subject(kind: ReviewKind) -> Subject {
+    match kind {
+        ReviewKind::License => Subject::License,
+        ReviewKind::Mcp => Subject::Mcp,
+    }
+}
+
 /// A decision as the stage keeps it until the transaction.
 struct DecisionOwned {
+    kind: ReviewKind,
     fingerprint: String,
     version: String,
     verdict: Verdict,
@@ -175,7 +197,7 @@ struct DecisionOwned {
 impl DecisionOwned {
     fn as_new<'a>(&'a self, server: &'a str) -> NewDecision<'a> {
         NewDecision {
-            kind: ReviewKind::License,
+            kind: self.kind,
             server,
             fingerprint: &self.fingerprint,
             version: Some(&self.version),
@@ -204,32 +226,44 @@ struct Recorded {
 fn answer(
     run: &ServerRun<'_>,
     pr: &PrRecord,
-    fingerprint: Option<&str>,
-    c: &PrComment,
-    a: &Answer,
+    input: &CommandsInput<'_>,
+    p: &commands::Planned<'_>,
+    decided: &[ReviewKind],
     now: &str,
 ) -> Recorded {
-    let server = run.server;
+    let (server, c, a) = (run.server, p.comment, &p.answer);
     let approvers = &server.license.approvers;
-    let fingerprint = fingerprint.unwrap_or_default();
-    let refusal = |why| texts::refusal_reply(&c.id, &server.name, approvers, why);
+    let other_kind = p.kind.other();
+    // The other review, while it still holds the PR (not decided earlier in this batch).
+    let other = input
+        .held(other_kind)
+        .filter(|_| !decided.contains(&other_kind))
+        .map(|_| subject(other_kind));
+    let fingerprint = input
+        .held(p.kind)
+        .map(|h| h.fingerprint)
+        .unwrap_or_default();
+    let subject = subject(p.kind);
+    let refusal = |why| texts::refusal_reply(&c.id, subject, &server.name, approvers, why);
     let (verdict, note) = match a {
         Answer::Approve { note } => (Verdict::Approved, note.clone()),
         Answer::Decline { reason } => (Verdict::Declined, Some(reason.clone())),
         Answer::NotApprover => {
             return refused(c, a, refusal(Refusal::NotApprover { author: &c.author }));
         }
-        Answer::NotHeld => return refused(c, a, refusal(Refusal::NotHeld)),
+        Answer::NotHeld => return refused(c, a, refusal(Refusal::NotHeld { other })),
         Answer::Stale => return refused(c, a, refusal(Refusal::Stale { fingerprint })),
         Answer::NoReason => return refused(c, a, refusal(Refusal::NoReason)),
     };
     let view = DecisionView {
+        subject,
         server: &server.name,
         version: &pr.version,
         actor: &c.author,
         at: now,
         fingerprint,
         note: note.as_deref(),
+        still_held: other,
     };
     let declined = verdict == Verdict::Declined;
     let reply = if declined {
@@ -237,28 +271,24 @@ fn answer(
     } else {
         texts::approved_reply(&c.id, &view)
     };
-    let email = declined.then(|| {
-        super::record::new_email(
-            &format!("{}:license-declined:{fingerprint}", server.name),
-            &server.name,
-            "license-declined",
-            &server.owners,
-            &[],
-            texts::declined_email(&view, pr.url.as_deref()),
-        )
-    });
+    let email = declined.then(|| declined_email(server, &view, pr.url.as_deref()));
     Recorded {
         key: c.id.clone(),
         outcome: a.outcome(),
         reply,
         close: declined,
         note: format!(
-            "license change {} by {} on the rebuild PR ({})",
+            "{} change {} by {} on the rebuild PR ({})",
+            match p.kind {
+                ReviewKind::License => "license",
+                ReviewKind::Mcp => "MCP surface",
+            },
             verdict.as_str(),
             c.author,
             c.url
         ),
         decision: Some(DecisionOwned {
+            kind: p.kind,
             fingerprint: fingerprint.to_string(),
             version: pr.version.clone(),
             verdict,
@@ -269,6 +299,26 @@ fn answer(
         }),
         email,
     }
+}
+
+/// The owners' email about a decline, once per declined text or surface.
+pub(crate) fn declined_email(
+    server: &crate::config::ServerConfig,
+    view: &DecisionView<'_>,
+    pr_url: Option<&str>,
+) -> crate::store::NewEmail {
+    let reason = match view.subject {
+        Subject::License => "license-declined",
+        Subject::Mcp => "mcp-declined",
+    };
+    super::record::new_email(
+        &format!("{}:{reason}:{}", server.name, view.fingerprint),
+        &server.name,
+        reason,
+        &server.owners,
+        &[],
+        texts::declined_email(view, pr_url),
+    )
 }
 
 fn refused(c: &PrComment, a: &Answer, reply: String) -> Recorded {

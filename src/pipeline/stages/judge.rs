@@ -152,7 +152,7 @@ fn license_stage(
     };
     let mut report = license_report(&judgement, approval.as_ref());
     if judgement.verdict == Verdict::ReviewRequired {
-        report.decisions = decisions_of(run, &judgement.fingerprint)?;
+        report.decisions = decisions_of(run, ReviewKind::License, &judgement.fingerprint)?;
     }
     run.report.license = Some(report);
     crate::failpoint::hit("after-license");
@@ -264,6 +264,7 @@ fn mcp_gate(run: &mut ServerRun<'_>, surfaces: Surfaces) -> anyhow::Result<Optio
             fingerprint: report.fingerprint.clone(),
             hold_on: run.server.mcp.hold_on.clone(),
             approved_by: approval.as_ref().map(|a| a.approved_by.clone()),
+            decisions: decisions_of(run, ReviewKind::Mcp, &report.fingerprint)?,
         });
     }
     tracing::info!(
@@ -288,15 +289,17 @@ fn policy_for(server: &ServerConfig) -> LicensePolicy {
     }
 }
 
-/// The decisions recorded about the license text `fingerprint`, as the report shows them.
+/// The decisions recorded about the `kind` text or surface `fingerprint`, as the report shows
+/// them.
 fn decisions_of(
     run: &ServerRun<'_>,
+    kind: ReviewKind,
     fingerprint: &str,
 ) -> anyhow::Result<Vec<crate::report::DecisionReport>> {
     Ok(run
         .deps
         .store
-        .decisions_for(ReviewKind::License, &run.server.name, fingerprint)?
+        .decisions_for(kind, &run.server.name, fingerprint)?
         .into_iter()
         .map(|d| crate::report::DecisionReport {
             decision: d.decision,
