@@ -321,7 +321,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
         checked_at TEXT NOT NULL
     );
     ",
-    // 17: guarded auto-merge (issue 17). `pr_auto_merge`: what upkeep last did about the
+    // 16: guarded auto-merge (issue 17). `pr_auto_merge`: what upkeep last did about the
     // forge's auto-merge of a PR: `arming` (written before the forge is asked, so a crash
     // leaves "maybe armed"), `armed`, `merged`, `refused`, `blocked`, `off`; the guards that
     // blocked it, the head it was armed at, the strategy. The forge's own answer stays the truth.
