@@ -58,6 +58,9 @@ def _env_settings():
 # `BENCH_WAN_CASES=noop`: only nothing changed (upkeep's cold run still makes its state, but the
 # clone floors and the 10% case are skipped), for sizes where the whole set takes too long.
 CASES = set(os.environ.get("BENCH_WAN_CASES", "cold,noop,changed").split(","))
+# `BENCH_WAN_PEER_REPEAT=1`: fewer nothing-changed repeats for the floors and nvchecker than for
+# upkeep (over https at N = 2,000 one floor run takes minutes).
+PEER_REPEAT = int(os.environ.get("BENCH_WAN_PEER_REPEAT", "0"))
 
 
 def log(msg):
@@ -126,6 +129,19 @@ def proxy_snapshot(proxy, stats):
         except (OSError, ValueError):
             time.sleep(0.02)
     return {}
+
+
+def server_cpu(procs):
+    """CPU seconds (user + sys) the serving side has used so far: the proxy and the HTTP server,
+    with their waited-for children (every git daemon, upload-pack and http-backend)."""
+    total = 0
+    for p in procs:
+        try:
+            fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime (proc(5))
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def one_minute_load():
@@ -201,7 +217,9 @@ def run(kind, n, args):
         """One measurement, with the load before it and the connections it opened through the proxy."""
         load = one_minute_load()
         before = proxy_snapshot(procs[-1], stats_file)
+        cpu_before = server_cpu(procs)
         r = bench.measure(cmd, work, label, env, stdout)
+        r["server_cpu"] = round(server_cpu(procs) - cpu_before, 2)
         after = proxy_snapshot(procs[-1], stats_file)
         r["load_before"] = load
         if before and after:
@@ -242,14 +260,15 @@ def run(kind, n, args):
             noop["upkeep"][setting] = bench.median_of(runs)
             noop["upkeep"][setting]["report"] = bench.summarize_report(
                 work / f"report-noop-{setting.replace('/', '-')}.json")
+        peer_repeat = PEER_REPEAT or args.repeat
         for p in FLOOR_P:
-            log(f"{kind} N={n}: nothing changed, ls-remote -P {p} x{args.repeat}")
+            log(f"{kind} N={n}: nothing changed, ls-remote -P {p} x{peer_repeat}")
             noop["floor"][p] = bench.median_of(
-                [m(xargs(p, urls, 1, "git", "ls-remote"), f"floor-noop-{p}-{r}") for r in range(args.repeat)])
+                [m(xargs(p, urls, 1, "git", "ls-remote"), f"floor-noop-{p}-{r}") for r in range(peer_repeat)])
         for c in NV_CONCURRENCY:
-            log(f"{kind} N={n}: nothing changed, nvchecker {c} x{args.repeat}")
+            log(f"{kind} N={n}: nothing changed, nvchecker {c} x{peer_repeat}")
             noop["nvchecker"][c] = bench.median_of(
-                [m([nvchecker, "-c", str(nv_configs[c])], f"nvchecker-noop-{c}-{r}") for r in range(args.repeat)])
+                [m([nvchecker, "-c", str(nv_configs[c])], f"nvchecker-noop-{c}-{r}") for r in range(peer_repeat)])
         res["noop"] = noop
 
         if "changed" in CASES:
@@ -267,9 +286,12 @@ def run(kind, n, args):
 
 def measure_changed(work, n, configs, cold, m, upkeep, nvchecker, nv_configs):
     """10% changed: the same upstream state for every side; each side's own state is restored
-    before each of its settings, so every run sees the same change. Returns (releases, results)."""
+    before each of its settings, so every run sees the same change. Returns (releases, results).
+    upkeep's mirrors are restored with its state: a run pushes its PR branches there, and the next
+    setting would otherwise find branches its state does not know (and refuse to overwrite them)."""
     changed = bench.release_to_ten_percent(work, n)
     snapshot(work / "state", work / "state-before-change")
+    snapshot(work / "mirrors", work / "mirrors-before-change")
     best_clone = min(cold["floor"], key=lambda p: cold["floor"][p]["wall"])
     snapshot(work / f"floor-{best_clone}", work / "floor-before-change")
     (work / "floor-dirs.txt").write_text("".join(
@@ -277,6 +299,7 @@ def measure_changed(work, n, configs, cold, m, upkeep, nvchecker, nv_configs):
     ch = {"upkeep": {}, "floor": {}, "nvchecker": {}}
     for setting in configs:
         snapshot(work / "state-before-change", work / "state")
+        snapshot(work / "mirrors-before-change", work / "mirrors")
         log(f"N={n}: 10% changed, upkeep {setting}")
         label = f"upkeep-changed-{setting.replace('/', '-')}"
         ch["upkeep"][setting] = m(upkeep(setting), label, work / f"report-{label}.json")
@@ -295,8 +318,10 @@ def measure_changed(work, n, configs, cold, m, upkeep, nvchecker, nv_configs):
 # ---------------------------------------------------------------- report
 
 def best(side):
-    """(key, measurement) of the fastest setting of one side."""
-    key = min(side, key=lambda k: side[k]["wall"])
+    """(key, measurement) of the fastest setting of one side, among the runs where no server
+    failed (a failed server costs less than a synced one)."""
+    clean = {k: v for k, v in side.items() if not v.get("report", {}).get("statuses", {}).get("failed")}
+    key = min(clean or side, key=lambda k: side[k]["wall"])
     return key, side[key]
 
 
@@ -307,12 +332,16 @@ def fmt(u):
 def conns(u):
     """The connections a measurement opened through the proxy, and the most open at once."""
     pr = u.get("proxy")
-    return f"{pr['connections']} conn (peak {pr['peak_open']} open)" if pr else "conn ?"
+    text = f"{pr['connections']} conn (peak {pr['peak_open']} open)" if pr else "conn ?"
+    return text + (f", server {u['server_cpu']:.2f} s CPU" if "server_cpu" in u else "")
 
 
 def setting_line(label, side, prefix=""):
+    def failed(v):
+        n = v.get("report", {}).get("statuses", {}).get("failed")
+        return f" ({n} failed: not counted)" if n else ""
     return f"{label} " + ", ".join(
-        f"{prefix}{k}: {v['wall']:.2f}" + (f" {v['walls']}" if len(v.get("walls", [])) > 1 else "")
+        f"{prefix}{k}: {v['wall']:.2f}" + (f" {v['walls']}" if len(v.get("walls", [])) > 1 else "") + failed(v)
         for k, v in side.items())
 
 
@@ -359,7 +388,9 @@ def section(res):
                 setting_line("nvchecker", case["nvchecker"])]))
     if cold["floor"]:
         lines.append("- cold: " + setting_line("git clone --mirror", cold["floor"], "-P "))
-    lines += ["", f"Connections through the proxy (N = {n}; each is a TCP handshake, and over https a TLS one):", ""]
+    lines += ["", f"Connections through the proxy (N = {n}; each is a TCP handshake, and over https a TLS one), "
+              "and the serving side's CPU during the measurement (the proxy, git daemon and upload-pack, or "
+              "the HTTP server and http-backend):", ""]
     for label, case in (("cold", {"upkeep": {shipped: u}, "floor": cold["floor"]}), ("nothing changed", noop),
                         ("10% changed", ch)):
         if case:
