@@ -590,6 +590,12 @@ fn a_request_on_a_kept_alive_connection_the_server_dropped_is_sent_again() {
             );
             assert_ne!(again.conn, log[i].conn);
         }
+        // What the lister recovers from: a client that does not send again gets an error (the
+        // HTTP client does not retry a request it has written).
+        let raw = client();
+        let info_refs = format!("{}/info/refs?service=git-upload-pack", server.url("r0.git"));
+        raw.get(&info_refs).send().unwrap().bytes().unwrap();
+        assert!(raw.get(&info_refs).send().is_err(), "{:?}", server.log());
     }
 }
 
