@@ -16,17 +16,32 @@ Backends:
                           drops SYNs and stalls clients ~1 s once more than ~5 connect at once; a
                           forge has no such limit, and the bench compares concurrency levels.
 
-On SIGTERM it writes its counters (connections, bytes each way) as JSON to --stats, if given.
+On SIGTERM, and on SIGUSR1 while it keeps running, it writes its counters (connections accepted,
+the most open at once since the previous snapshot, bytes each way) as JSON to --stats, if given
+(to a temporary file, then renamed, so a reader never sees half of it): the bench reads them
+before and after each measurement, to count the connections (so the TCP and TLS handshakes)
+each side opened.
 Only the Python standard library is used.
 """
 
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 
-STATS = {"connections": 0, "bytes_up": 0, "bytes_down": 0, "backend_errors": 0}
+STATS = {"connections": 0, "open": 0, "peak_open": 0, "bytes_up": 0, "bytes_down": 0, "backend_errors": 0}
+
+
+def write_stats(path):
+    """Writes the counters; `peak_open` then starts again from the connections open now, so each
+    snapshot's `peak_open` is the most open at once since the previous one."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(STATS, f)
+    os.replace(tmp, path)
+    STATS["peak_open"] = STATS["open"]
 
 
 async def pump(reader, write, close, delay, first_extra, counter):
@@ -84,10 +99,14 @@ def stream_writer_ops(writer):
 
 
 async def handle(client_reader, client_writer, args):
+    STATS["open"] += 1
+    STATS["peak_open"] = max(STATS["peak_open"], STATS["open"])
     try:
         await relay(client_reader, client_writer, args)
     except asyncio.CancelledError:
         pass  # Shutting down with connections open.
+    finally:
+        STATS["open"] -= 1
 
 
 async def relay(client_reader, client_writer, args):
@@ -149,11 +168,12 @@ async def main():
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if args.stats:
+        loop.add_signal_handler(signal.SIGUSR1, write_stats, args.stats)
     async with server:
         await stop.wait()
     if args.stats:
-        with open(args.stats, "w") as f:
-            json.dump(STATS, f)
+        write_stats(args.stats)
 
 
 if __name__ == "__main__":

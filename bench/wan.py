@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +46,21 @@ def _env_list(name, default):
 FLOOR_P = _env_list("BENCH_WAN_FLOOR_P", [4, 8, 16, 32, 64])
 CLONE_P = _env_list("BENCH_WAN_CLONE_P", [4, 8, 16])
 NV_CONCURRENCY = _env_list("BENCH_WAN_NV", [4, 8, 16, 32, 64])
+
+
+def _env_settings():
+    """`BENCH_WAN_UPKEEP=32/16,64/64`: upkeep's settings (concurrency/per-host); shipped is always run."""
+    raw = [x.strip() for x in os.environ.get("BENCH_WAN_UPKEEP", "").split(",") if x.strip()]
+    chosen = [tuple(int(v) for v in x.split("/")) for x in raw] or UPKEEP_SETTINGS
+    return [SHIPPED] + [c for c in chosen if c != SHIPPED]
+
+
+# `BENCH_WAN_CASES=noop`: only nothing changed (upkeep's cold run still makes its state, but the
+# clone floors and the 10% case are skipped), for sizes where the whole set takes too long.
+CASES = set(os.environ.get("BENCH_WAN_CASES", "cold,noop,changed").split(","))
+# `BENCH_WAN_PEER_REPEAT=1`: fewer nothing-changed repeats for the floors and nvchecker than for
+# upkeep (over https at N = 2,000 one floor run takes minutes).
+PEER_REPEAT = int(os.environ.get("BENCH_WAN_PEER_REPEAT", "0"))
 
 
 def log(msg):
@@ -103,6 +119,35 @@ def serve(kind, work, proxy_port, delay_ms, tls):
     return procs
 
 
+def proxy_snapshot(proxy, stats):
+    """The proxy's counters now (it writes them on SIGUSR1), or {} if it does not answer."""
+    stats.unlink(missing_ok=True)
+    proxy.send_signal(signal.SIGUSR1)
+    for _ in range(200):
+        try:
+            return json.loads(stats.read_text())
+        except (OSError, ValueError):
+            time.sleep(0.02)
+    return {}
+
+
+def server_cpu(procs):
+    """CPU seconds (user + sys) the serving side has used so far: the proxy and the HTTP server,
+    with their waited-for children (every git daemon, upload-pack and http-backend)."""
+    total = 0
+    for p in procs:
+        try:
+            fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime (proc(5))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def one_minute_load():
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
 def stop(procs):
     for p in reversed(procs):
         p.terminate()
@@ -136,11 +181,14 @@ def run(kind, n, args):
     bench.build_fixture(work, n, proxy_port, url_base=base)
     servers_toml = (work / "upkeep.toml").read_text().split("[[servers]]", 1)[1]
     configs = {}
-    for c, h in UPKEEP_SETTINGS:
+    for c, h in _env_settings():
         path = work / f"upkeep-{c}-{h}.toml"
         text = bench.config_toml(work / "state", [], c, h)
         if (c, h) == SHIPPED:
-            text = text.split("[service]", 1)[0]
+            # Only the [service] section goes; the rest ([advisories] off: this machine has no
+            # internet, and osv.dev would only time out) stays as in every other setting.
+            head, tail = text.split("[service]", 1)
+            text = head + tail.split("\n\n", 1)[1]
         text += "[[servers]]" + servers_toml
         path.write_text(text)
         configs[settings_label(c, h)] = path
@@ -163,8 +211,22 @@ def run(kind, n, args):
     res = {"transport": kind, "n": n, "delay_ms": args.delay_ms, "repeat": args.repeat,
            "shipped": settings_label(*SHIPPED)}
 
+    stats_file = work / "proxy-stats.json"
+
     def m(cmd, label, stdout=None):
-        return bench.measure(cmd, work, label, env, stdout)
+        """One measurement, with the load before it and the connections it opened through the proxy."""
+        load = one_minute_load()
+        before = proxy_snapshot(procs[-1], stats_file)
+        cpu_before = server_cpu(procs)
+        r = bench.measure(cmd, work, label, env, stdout)
+        r["server_cpu"] = round(server_cpu(procs) - cpu_before, 2)
+        after = proxy_snapshot(procs[-1], stats_file)
+        r["load_before"] = load
+        if before and after:
+            r["proxy"] = {"connections": after["connections"] - before["connections"],
+                          "peak_open": after["peak_open"],
+                          "bytes_down": after["bytes_down"] - before["bytes_down"]}
+        return r
 
     def upkeep(setting):
         return [args.upkeep, "--config", str(configs[setting]), "sync", "--now", "--json"]
@@ -179,7 +241,7 @@ def run(kind, n, args):
         cold = {"upkeep": m(upkeep(shipped), "upkeep-cold", work / "report-cold.json")}
         cold["upkeep"]["report"] = bench.summarize_report(work / "report-cold.json")
         cold["floor"] = {}
-        for p in CLONE_P:
+        for p in (CLONE_P if "cold" in CASES else []):
             floor = work / f"floor-{p}"
             floor.mkdir()
             (work / f"clone-args-{p}.txt").write_text("".join(
@@ -198,41 +260,20 @@ def run(kind, n, args):
             noop["upkeep"][setting] = bench.median_of(runs)
             noop["upkeep"][setting]["report"] = bench.summarize_report(
                 work / f"report-noop-{setting.replace('/', '-')}.json")
+        peer_repeat = PEER_REPEAT or args.repeat
         for p in FLOOR_P:
-            log(f"{kind} N={n}: nothing changed, ls-remote -P {p} x{args.repeat}")
+            log(f"{kind} N={n}: nothing changed, ls-remote -P {p} x{peer_repeat}")
             noop["floor"][p] = bench.median_of(
-                [m(xargs(p, urls, 1, "git", "ls-remote"), f"floor-noop-{p}-{r}") for r in range(args.repeat)])
+                [m(xargs(p, urls, 1, "git", "ls-remote"), f"floor-noop-{p}-{r}") for r in range(peer_repeat)])
         for c in NV_CONCURRENCY:
-            log(f"{kind} N={n}: nothing changed, nvchecker {c} x{args.repeat}")
+            log(f"{kind} N={n}: nothing changed, nvchecker {c} x{peer_repeat}")
             noop["nvchecker"][c] = bench.median_of(
-                [m([nvchecker, "-c", str(nv_configs[c])], f"nvchecker-noop-{c}-{r}") for r in range(args.repeat)])
+                [m([nvchecker, "-c", str(nv_configs[c])], f"nvchecker-noop-{c}-{r}") for r in range(peer_repeat)])
         res["noop"] = noop
 
-        # 10% changed: the same upstream state for every side; each side's own state is restored
-        # before each of its settings, so every run sees the same change.
-        changed = bench.release_to_ten_percent(work, n)
-        res["changed_upstreams"] = changed
-        snapshot(work / "state", work / "state-before-change")
-        best_clone = min(cold["floor"], key=lambda p: cold["floor"][p]["wall"])
-        snapshot(work / f"floor-{best_clone}", work / "floor-before-change")
-        (work / "floor-dirs.txt").write_text("".join(
-            f"{work / 'floor' / bench.repo_name(i)}.git\n" for i in range(n)))
-        ch = {"upkeep": {}, "floor": {}, "nvchecker": {}}
-        for setting in configs:
-            snapshot(work / "state-before-change", work / "state")
-            log(f"{kind} N={n}: 10% changed, upkeep {setting}")
-            label = f"upkeep-changed-{setting.replace('/', '-')}"
-            ch["upkeep"][setting] = m(upkeep(setting), label, work / f"report-{label}.json")
-            ch["upkeep"][setting]["report"] = bench.summarize_report(work / f"report-{label}.json")
-        for p in FLOOR_P:
-            snapshot(work / "floor-before-change", work / "floor")
-            log(f"{kind} N={n}: 10% changed, git fetch -P {p}")
-            ch["floor"][p] = m(["xargs", "-P", str(p), "-I{}", "-a", str(work / "floor-dirs.txt"),
-                                "git", "-C", "{}", "fetch", "-q", "--prune"], f"floor-changed-{p}")
-        for c in NV_CONCURRENCY:
-            log(f"{kind} N={n}: 10% changed, nvchecker {c}")
-            ch["nvchecker"][c] = m([nvchecker, "-c", str(nv_configs[c])], f"nvchecker-changed-{c}")
-        res["changed"] = ch
+        if "changed" in CASES:
+            res["changed_upstreams"], res["changed"] = measure_changed(work, n, configs, cold, m, upkeep,
+                                                                       nvchecker, nv_configs)
     finally:
         stop(procs)
     res["load_after"] = bench.machine_info()["load"]
@@ -243,16 +284,65 @@ def run(kind, n, args):
     return res
 
 
+def measure_changed(work, n, configs, cold, m, upkeep, nvchecker, nv_configs):
+    """10% changed: the same upstream state for every side; each side's own state is restored
+    before each of its settings, so every run sees the same change. Returns (releases, results).
+    upkeep's mirrors are restored with its state: a run pushes its PR branches there, and the next
+    setting would otherwise find branches its state does not know (and refuse to overwrite them)."""
+    changed = bench.release_to_ten_percent(work, n)
+    snapshot(work / "state", work / "state-before-change")
+    snapshot(work / "mirrors", work / "mirrors-before-change")
+    best_clone = min(cold["floor"], key=lambda p: cold["floor"][p]["wall"])
+    snapshot(work / f"floor-{best_clone}", work / "floor-before-change")
+    (work / "floor-dirs.txt").write_text("".join(
+        f"{work / 'floor' / bench.repo_name(i)}.git\n" for i in range(n)))
+    ch = {"upkeep": {}, "floor": {}, "nvchecker": {}}
+    for setting in configs:
+        snapshot(work / "state-before-change", work / "state")
+        snapshot(work / "mirrors-before-change", work / "mirrors")
+        log(f"N={n}: 10% changed, upkeep {setting}")
+        label = f"upkeep-changed-{setting.replace('/', '-')}"
+        ch["upkeep"][setting] = m(upkeep(setting), label, work / f"report-{label}.json")
+        ch["upkeep"][setting]["report"] = bench.summarize_report(work / f"report-{label}.json")
+    for p in FLOOR_P:
+        snapshot(work / "floor-before-change", work / "floor")
+        log(f"N={n}: 10% changed, git fetch -P {p}")
+        ch["floor"][p] = m(["xargs", "-P", str(p), "-I{}", "-a", str(work / "floor-dirs.txt"),
+                            "git", "-C", "{}", "fetch", "-q", "--prune"], f"floor-changed-{p}")
+    for c in NV_CONCURRENCY:
+        log(f"N={n}: 10% changed, nvchecker {c}")
+        ch["nvchecker"][c] = m([nvchecker, "-c", str(nv_configs[c])], f"nvchecker-changed-{c}")
+    return changed, ch
+
+
 # ---------------------------------------------------------------- report
 
 def best(side):
-    """(key, measurement) of the fastest setting of one side."""
-    key = min(side, key=lambda k: side[k]["wall"])
+    """(key, measurement) of the fastest setting of one side, among the runs where no server
+    failed (a failed server costs less than a synced one)."""
+    clean = {k: v for k, v in side.items() if not v.get("report", {}).get("statuses", {}).get("failed")}
+    key = min(clean or side, key=lambda k: side[k]["wall"])
     return key, side[key]
 
 
 def fmt(u):
     return f"{u['wall']:.2f} s ({u['user'] + u['sys']:.2f} s CPU)"
+
+
+def conns(u):
+    """The connections a measurement opened through the proxy, and the most open at once."""
+    pr = u.get("proxy")
+    text = f"{pr['connections']} conn (peak {pr['peak_open']} open)" if pr else "conn ?"
+    return text + (f", server {u['server_cpu']:.2f} s CPU" if "server_cpu" in u else "")
+
+
+def setting_line(label, side, prefix=""):
+    def failed(v):
+        n = v.get("report", {}).get("statuses", {}).get("failed")
+        return f" ({n} failed: not counted)" if n else ""
+    return f"{label} " + ", ".join(
+        f"{prefix}{k}: {v['wall']:.2f}" + (f" {v['walls']}" if len(v.get("walls", [])) > 1 else "") + failed(v)
+        for k, v in side.items())
 
 
 def section(res):
@@ -264,17 +354,16 @@ def section(res):
         "",
         f"Upstreams over {scheme}, through bench/latency_proxy.py. Machine: {m['nproc']} cores "
         f"({m['cpu']}), load before the run {m['load']}, after it {res.get('load_after', '?')}; {m['date']}; {m['git']}; nvchecker "
-        f"{m['nvchecker']}; upkeep at {m['upkeep_commit']}. Proxy: {res.get('proxy', {})}.",
+        f"{m['nvchecker']}; upkeep at {m['upkeep_commit']}. Proxy, whole run: {res.get('proxy', {})}.",
         "",
         "| case | upkeep, shipped defaults (" + shipped + ") | upkeep, best setting | floor, best -P | "
         "nvchecker, best concurrency | shipped / floor | shipped / nvchecker | best / floor |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    noop, ch, cold = res["noop"], res["changed"], res["cold"]
-    rows = [
-        ("nothing changed", noop, "git ls-remote"),
-        (f"10% changed ({res['changed_upstreams']} new releases)", ch, "git fetch"),
-    ]
+    noop, ch, cold = res["noop"], res.get("changed"), res["cold"]
+    rows = [("nothing changed", noop, "git ls-remote")]
+    if ch:
+        rows.append((f"10% changed ({res['changed_upstreams']} new releases)", ch, "git fetch"))
     for label, case, floor_name in rows:
         s = case["upkeep"][shipped]
         bk, b = best(case["upkeep"])
@@ -284,22 +373,41 @@ def section(res):
             f"| {label} | {fmt(s)} | {bk}: {fmt(b)} | {floor_name} -P {fk}: {fmt(f)} | {nk}: {fmt(nv)} | "
             f"{bench.ratio(s['wall'], f['wall'])} | {bench.ratio(s['wall'], nv['wall'])} | "
             f"{bench.ratio(b['wall'], f['wall'])} |")
-    fk, f = best(cold["floor"])
     u = cold["upkeep"]
-    lines.append(f"| cold | {fmt(u)} | - | git clone --mirror -P {fk}: {fmt(f)} | - | "
-                 f"{bench.ratio(u['wall'], f['wall'])} | - | - |")
-    lines += ["", "Every setting (wall s; nothing changed: median of the repeats):", ""]
-    for label, case, key_name in (("nothing changed", noop, "P"), ("10% changed", ch, "P")):
-        lines.append(f"- {label}: upkeep " + ", ".join(f"{k}: {v['wall']:.2f}" for k, v in case["upkeep"].items())
-                     + "; floor " + ", ".join(f"-{key_name} {k}: {v['wall']:.2f}" for k, v in case["floor"].items())
-                     + "; nvchecker " + ", ".join(f"{k}: {v['wall']:.2f}" for k, v in case["nvchecker"].items()))
-    lines.append("- cold: git clone --mirror " + ", ".join(f"-P {k}: {v['wall']:.2f}" for k, v in cold["floor"].items()))
-    for setting, u in noop["upkeep"].items():
-        r = u.get("report", {})
-        if r.get("servers"):
-            lines.append(f"- upkeep {setting} nothing changed, per-server `duration_ms`: p50 {r['duration_ms_p50']}, "
-                         f"p95 {r['duration_ms_p95']}, max {r['duration_ms_max']}; statuses {r['statuses']}"
-                         + (f"; first errors {r['first_errors']}" if r.get("first_errors") else ""))
+    if cold["floor"]:
+        fk, f = best(cold["floor"])
+        lines.append(f"| cold | {fmt(u)} | - | git clone --mirror -P {fk}: {fmt(f)} | - | "
+                     f"{bench.ratio(u['wall'], f['wall'])} | - | - |")
+    else:
+        lines.append(f"| cold (makes the state; no floor run at this size) | {fmt(u)} | - | - | - | - | - | - |")
+    lines += ["", "Every setting (wall s; nothing changed: the median, then every repeat):", ""]
+    for label, case in (("nothing changed", noop), ("10% changed", ch)):
+        if case:
+            lines.append(f"- {label}: " + "; ".join([
+                setting_line("upkeep", case["upkeep"]), setting_line("floor", case["floor"], "-P "),
+                setting_line("nvchecker", case["nvchecker"])]))
+    if cold["floor"]:
+        lines.append("- cold: " + setting_line("git clone --mirror", cold["floor"], "-P "))
+    lines += ["", f"Connections through the proxy (N = {n}; each is a TCP handshake, and over https a TLS one), "
+              "and the serving side's CPU during the measurement (the proxy, git daemon and upload-pack, or "
+              "the HTTP server and http-backend):", ""]
+    for label, case in (("cold", {"upkeep": {shipped: u}, "floor": cold["floor"]}), ("nothing changed", noop),
+                        ("10% changed", ch)):
+        if case:
+            parts = [f"upkeep {k}: {conns(v)}" for k, v in case["upkeep"].items()]
+            parts += [f"floor -P {k}: {conns(v)}" for k, v in case["floor"].items()]
+            parts += [f"nvchecker {k}: {conns(v)}" for k, v in case.get("nvchecker", {}).items()]
+            lines.append(f"- {label}: " + "; ".join(parts))
+    lines.append("")
+    for case_label, case in (("cold", {shipped: u}), ("nothing changed", noop["upkeep"]),
+                             ("10% changed", ch["upkeep"] if ch else {})):
+        for setting, v in case.items():
+            r = v.get("report", {})
+            if r.get("servers"):
+                lines.append(f"- upkeep {setting} {case_label}: {v['user'] + v['sys']:.2f} s CPU, 1-min load before "
+                             f"{v.get('load_before', '?')}; per-server `duration_ms` p50 {r['duration_ms_p50']}, "
+                             f"p95 {r['duration_ms_p95']}, max {r['duration_ms_max']}; statuses {r['statuses']}"
+                             + (f"; first errors {r['first_errors']}" if r.get("first_errors") else ""))
     return "\n".join(lines) + "\n"
 
 

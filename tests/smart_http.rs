@@ -138,6 +138,16 @@ fn every_kind_of_tag(repos: &Repos) {
     repos.git(&["branch", "develop", &c1]);
 }
 
+/// `count` upstreams `r0.git`, `r1.git`, ... with [`every_kind_of_tag`].
+fn upstreams_with_every_kind_of_tag(count: usize) -> Repos {
+    let repos = Repos::new();
+    every_kind_of_tag(&repos);
+    for i in 0..count {
+        repos.publish(&format!("r{i}.git"));
+    }
+    repos
+}
+
 #[test]
 fn every_kind_of_tag_agrees_with_libgit2_over_v2_and_v0() {
     let repos = Repos::new();
@@ -199,9 +209,11 @@ fn moved_deleted_and_new_tags_are_seen_as_libgit2_sees_them() {
     let before = lister.list(&server.url("r.git")).unwrap();
     assert_agrees(&before, &server.url("r.git"));
 
-    // Move v1.0.0 (a release tag re-pointed), delete v1.2.0, add v1.3.0 (annotated).
+    // Move v1.0.0 (a release tag re-pointed) and the annotated v1.1.0 (a new tag object that
+    // peels to another commit), delete v1.2.0, add v1.3.0 (annotated).
     let c2 = repos.commit("a.txt", "2\n");
     repos.git(&["tag", "-f", "v1.0.0", &c2]);
+    repos.git(&["tag", "-f", "-a", "v1.1.0", "-m", "1.1.0 again", &c2]);
     repos.git(&["tag", "-d", "v1.2.0"]);
     repos.git(&["tag", "-a", "v1.3.0", "-m", "1.3.0"]);
     repos.publish("r.git");
@@ -213,6 +225,10 @@ fn moved_deleted_and_new_tags_are_seen_as_libgit2_sees_them() {
         let moved = &after.tags[0];
         assert_eq!(moved.oid, c2);
         assert_ne!(before.tags[0].oid, moved.oid);
+        let annotated = &after.tags[1];
+        assert_eq!(annotated.peeled.as_deref(), Some(c2.as_str()));
+        assert_ne!(before.tags[1].oid, annotated.oid, "a new tag object");
+        assert_ne!(before.tags[1].peeled, annotated.peeled);
     }
 }
 
@@ -303,40 +319,55 @@ fn redirects_on_the_initial_request_are_followed_and_the_rest_go_to_the_new_base
     let repos = Repos::new();
     every_kind_of_tag(&repos);
     repos.publish("r.git");
-    // A second server the first one sends clients to (another origin: allowed on the initial
-    // request, as git's http.followRedirects = initial and libgit2 allow).
-    let target = GitHttp::start(&repos.root, v2(), None);
-    let mut b = v2();
-    b.redirects = vec![
-        ("/old/r.git/".into(), "/r.git/".into(), 301),
-        ("/moved/r.git/".into(), target.url("r.git/"), 302),
-        ("/temp/r.git/".into(), "/r.git/".into(), 307),
-    ];
-    let server = GitHttp::start(&repos.root, b, None);
-    let reference = lister().list(&target.url("r.git")).unwrap();
+    for v2_server in [true, false] {
+        let behaviour = || Behaviour {
+            v2: v2_server,
+            ..Behaviour::default()
+        };
+        // A second server the first one sends clients to (another origin: allowed on the
+        // initial request, as git's http.followRedirects = initial and libgit2 allow).
+        let target = GitHttp::start(&repos.root, behaviour(), None);
+        let mut b = behaviour();
+        b.redirects = vec![
+            ("/old/r.git/".into(), "/r.git/".into(), 301),
+            ("/moved/r.git/".into(), target.url("r.git/"), 302),
+            ("/temp/r.git/".into(), "/r.git/".into(), 307),
+        ];
+        let server = GitHttp::start(&repos.root, b, None);
+        let reference = lister().list(&target.url("r.git")).unwrap();
 
-    // The client follows (reqwest's default policy), or leaves it to the lister (none).
-    let manual = client_with(false, false);
-    for lister in [lister(), RefLister::new(manual, ListOptions::default())] {
-        for path in ["old/r.git", "moved/r.git", "temp/r.git"] {
-            server.clear_log();
-            target.clear_log();
-            let ad = lister.list(&server.url(path)).unwrap();
-            assert_eq!(ad.tags, reference.tags, "{path}");
-            assert_eq!(ad.head, reference.head, "{path}");
-            // The ls-refs POST went to the redirected base, not to the old URL.
-            let posts: Vec<String> = server
-                .log()
-                .into_iter()
-                .chain(target.log())
-                .filter(|l| l.method == "POST")
-                .map(|l| l.target)
-                .collect();
-            assert_eq!(posts, ["/r.git/git-upload-pack"], "{path}");
+        // The client follows (reqwest's default policy), or leaves it to the lister (none).
+        let manual = client_with(false, false);
+        for lister in [lister(), RefLister::new(manual, ListOptions::default())] {
+            for path in ["old/r.git", "moved/r.git", "temp/r.git"] {
+                server.clear_log();
+                target.clear_log();
+                let ad = lister.list(&server.url(path)).unwrap();
+                assert_eq!(ad.tags, reference.tags, "{path}");
+                assert_eq!(ad.head, reference.head, "{path}");
+                let answered: Vec<(String, String)> = server
+                    .log()
+                    .into_iter()
+                    .chain(target.log())
+                    .filter(|l| l.status == 200)
+                    .map(|l| (l.method, l.target))
+                    .collect();
+                // The advertisement came from the new base, and v2's ls-refs POST went there
+                // too, not to the old URL (gitprotocol-http(5): the redirected URL is the base
+                // for the rest of the exchange).
+                let mut expected = vec![(
+                    "GET".to_string(),
+                    "/r.git/info/refs?service=git-upload-pack".to_string(),
+                )];
+                if v2_server {
+                    expected.push(("POST".into(), "/r.git/git-upload-pack".into()));
+                }
+                assert_eq!(answered, expected, "{path}, v2 server: {v2_server}");
+            }
         }
+        // libgit2 follows them too and sees the same.
+        assert_agrees(&reference, &server.url("old/r.git"));
     }
-    // libgit2 follows them too and sees the same.
-    assert_agrees(&reference, &server.url("old/r.git"));
 }
 
 #[test]
@@ -497,11 +528,7 @@ fn credentials_are_not_sent_to_another_host_a_redirect_names() {
 
 #[test]
 fn connections_the_server_closes_after_each_answer_are_replaced() {
-    let repos = Repos::new();
-    every_kind_of_tag(&repos);
-    for i in 0..8 {
-        repos.publish(&format!("r{i}.git"));
-    }
+    let repos = upstreams_with_every_kind_of_tag(8);
     for v2_server in [true, false] {
         let server = GitHttp::start(
             &repos.root,
@@ -530,12 +557,51 @@ fn connections_the_server_closes_after_each_answer_are_replaced() {
 }
 
 #[test]
-fn kept_alive_connections_are_reused_across_upstreams() {
-    let repos = Repos::new();
-    every_kind_of_tag(&repos);
-    for i in 0..10 {
-        repos.publish(&format!("r{i}.git"));
+fn a_request_on_a_kept_alive_connection_the_server_dropped_is_sent_again() {
+    let repos = upstreams_with_every_kind_of_tag(4);
+    let steady = GitHttp::start(&repos.root, v2(), None);
+    for v2_server in [true, false] {
+        let server = GitHttp::start(
+            &repos.root,
+            Behaviour {
+                v2: v2_server,
+                drop_second_request: true,
+                ..Behaviour::default()
+            },
+            None,
+        );
+        let lister = lister();
+        for i in 0..4 {
+            let url = server.url(&format!("r{i}.git"));
+            let ad = lister.list(&url).unwrap();
+            assert_agrees(&ad, &steady.url(&format!("r{i}.git")));
+        }
+        // Requests were dropped (the second on each connection), and each was sent once more,
+        // on a new connection, and answered there.
+        let log = server.log();
+        let dropped: Vec<usize> = (0..log.len()).filter(|&i| log[i].status == 0).collect();
+        assert!(!dropped.is_empty(), "{log:?}");
+        for i in dropped {
+            let again = &log[i + 1];
+            assert_eq!(
+                (&again.method, &again.target, again.status),
+                (&log[i].method, &log[i].target, 200),
+                "{log:?}"
+            );
+            assert_ne!(again.conn, log[i].conn);
+        }
+        // What the lister recovers from: a client that does not send again gets an error (the
+        // HTTP client does not retry a request it has written).
+        let raw = client();
+        let info_refs = format!("{}/info/refs?service=git-upload-pack", server.url("r0.git"));
+        raw.get(&info_refs).send().unwrap().bytes().unwrap();
+        assert!(raw.get(&info_refs).send().is_err(), "{:?}", server.log());
     }
+}
+
+#[test]
+fn kept_alive_connections_are_reused_across_upstreams() {
+    let repos = upstreams_with_every_kind_of_tag(10);
     let server = GitHttp::start(&repos.root, v2(), None);
     let lister = lister();
     for i in 0..10 {

@@ -107,6 +107,11 @@ pub struct Behaviour {
     pub redirects: Vec<(String, String, u16)>,
     /// Close every connection right after its first answer, without `Connection: close`.
     pub close_after_response: bool,
+    /// Read the second request on every connection, then close it without an answer: a server
+    /// that shut an idle kept-alive connection just as the client sent on it (RFC 9112 section
+    /// 9.6; section 9.3.1 lets a client retry a request that got no answer). Logged with
+    /// status 0.
+    pub drop_second_request: bool,
     /// Serve the repositories as static files (a dumb HTTP server).
     pub dumb: bool,
     pub hook: Option<Hook>,
@@ -268,10 +273,14 @@ impl Ctx {
 /// the first answer when the behaviour says so.
 fn serve_h1<S: Read + Write>(ctx: &Ctx, conn: u64, stream: &mut S) {
     let mut reader = BufReader::new(stream);
-    loop {
+    for served in 0.. {
         let Some(req) = read_request(&mut reader) else {
             return;
         };
+        if served == 1 && ctx.behaviour.drop_second_request {
+            ctx.record(conn, "HTTP/1.1", &req, 0);
+            return;
+        }
         let resp = respond(ctx, &req);
         ctx.record(conn, "HTTP/1.1", &req, resp.status);
         let mut out = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status)).into_bytes();
