@@ -635,6 +635,46 @@ fn one_memo_for_both_revisions_changes_no_surface() {
     }
 }
 
+/// A scan the byte budget cut before it found any SDK use is not "no MCP here": the surface is
+/// empty and says it may be incomplete, and the files of a package that names MCP are read
+/// before the rest, so the budget cuts the least likely ones.
+#[test]
+fn a_cut_scan_is_incomplete_not_empty_and_reads_the_mcp_package_first() {
+    let (_dir, repo) = bare_repo();
+    let pad = |i: usize| format!("export const u{i} = {i};\n{}", "// pad\n".repeat(100));
+    let filler: Vec<(String, String)> =
+        (0..30).map(|i| (format!("a/u{i:02}.ts"), pad(i))).collect();
+    let mut files: BTreeMap<&str, Vec<u8>> = filler
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_bytes().to_vec()))
+        .collect();
+    files.insert("a/package.json", br#"{"name":"a"}"#.to_vec());
+    files.insert(
+        "package.json",
+        br#"{"workspaces":["a","z"],"dependencies":{"@modelcontextprotocol/sdk":"1"}}"#.to_vec(),
+    );
+    let limits = Limits {
+        max_scan_bytes: 4 * 1024,
+        ..Limits::default()
+    };
+    let plain = commit(&repo, &files, &[], None, "no server");
+    let cut = read_alone(&repo, plain, &limits).expect("a cut scan is a surface");
+    assert!(cut.tools.is_empty() && cut.coverage.truncated, "{cut:#?}");
+    let report = compare(None, Some(&cut)).expect("report");
+    assert!(render::markdown(&report, 10_000).contains("may be incomplete"));
+    // The server sorts last by path, but its package names the SDK (and a/ does not): it is
+    // read first.
+    files.insert(
+        "z/package.json",
+        br#"{"dependencies":{"@modelcontextprotocol/sdk":"1"}}"#.to_vec(),
+    );
+    files.insert("z/server.ts", V1.as_bytes().to_vec());
+    let with_server = commit(&repo, &files, &[], Some(plain), "server");
+    let found = read_alone(&repo, with_server, &limits).expect("surface");
+    assert_eq!(found.tools.len(), 3, "{found:#?}");
+    assert!(found.coverage.truncated);
+}
+
 fn outside_code(md: &str) -> String {
     let mut out = String::new();
     let mut fence: Option<String> = None;

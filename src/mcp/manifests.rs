@@ -92,20 +92,44 @@ pub(crate) fn mentions_mcp(ecosystem: Ecosystem, text: &str) -> bool {
         || (ecosystem == Ecosystem::Python && lower.contains("dynamic"))
 }
 
-/// What the manifests of one tree say, per ecosystem.
+/// What the manifests of one tree say, per ecosystem and per directory.
 #[derive(Debug, Default)]
 pub(crate) struct Gate {
     /// Per ecosystem (in [`ALL`] order): manifests seen, and whether any may declare an SDK.
     seen: [(usize, bool); 5],
+    /// Each manifest's ecosystem, directory ("" at the root) and whether it may declare one.
+    dirs: Vec<(Ecosystem, String, bool)>,
 }
 
 impl Gate {
-    /// Notes one manifest; `text` is `None` when it could not be read (then it counts as a
-    /// mention: an unreadable manifest never hides a language).
-    pub(crate) fn note(&mut self, ecosystem: Ecosystem, text: Option<&str>) {
+    /// Notes the manifest at `path`; `text` is `None` when it could not be read (then it
+    /// counts as a mention: an unreadable manifest never hides a language).
+    pub(crate) fn note(&mut self, ecosystem: Ecosystem, path: &str, text: Option<&str>) {
+        let mentions = text.is_none_or(|t| mentions_mcp(ecosystem, t));
         let slot = &mut self.seen[ecosystem.index()];
         slot.0 += 1;
-        slot.1 |= text.is_none_or(|t| mentions_mcp(ecosystem, t));
+        slot.1 |= mentions;
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        self.dirs.push((ecosystem, dir.to_owned(), mentions));
+    }
+
+    /// Whether the file at `path` is scanned first: the nearest manifest of its ecosystem
+    /// above it names MCP, or none governs it. When a tree holds more source than the scan
+    /// may read, the files a package that names MCP owns are read before the others, so the
+    /// budget cuts the least likely ones.
+    pub(crate) fn first(&self, grammar: Grammar, path: &str) -> bool {
+        let eco = Ecosystem::of(grammar);
+        self.dirs
+            .iter()
+            .filter(|(e, dir, _)| {
+                *e == eco
+                    && (dir.is_empty()
+                        || path
+                            .strip_prefix(dir.as_str())
+                            .is_some_and(|rest| rest.starts_with('/')))
+            })
+            .max_by_key(|(_, dir, _)| dir.len())
+            .is_none_or(|(_, _, mentions)| *mentions)
     }
 
     /// Whether files of `grammar` are left unread.
@@ -153,7 +177,11 @@ mod tests {
     fn a_language_is_skipped_only_when_it_has_manifests_and_none_mentions_mcp() {
         let mut gate = Gate::default();
         assert!(!gate.excludes(Grammar::Typescript), "no manifest: read");
-        gate.note(Ecosystem::Node, Some(r#"{"dependencies":{"zod":"3"}}"#));
+        gate.note(
+            Ecosystem::Node,
+            "package.json",
+            Some(r#"{"dependencies":{"zod":"3"}}"#),
+        );
         assert!(gate.excludes(Grammar::Typescript));
         assert!(gate.excludes(Grammar::Javascript));
         assert!(
@@ -162,6 +190,7 @@ mod tests {
         );
         gate.note(
             Ecosystem::Node,
+            "packages/server/package.json",
             Some(r#"{"dependencies":{"@modelcontextprotocol/sdk":"1"}}"#),
         );
         assert!(
@@ -171,12 +200,49 @@ mod tests {
     }
 
     #[test]
+    fn files_of_a_package_that_names_mcp_are_scanned_first() {
+        let mut gate = Gate::default();
+        gate.note(
+            Ecosystem::Node,
+            "package.json",
+            Some(r#"{"dependencies":{"@modelcontextprotocol/sdk":"1"}}"#),
+        );
+        gate.note(
+            Ecosystem::Node,
+            "packages/ui/package.json",
+            Some(r#"{"name":"ui"}"#),
+        );
+        gate.note(
+            Ecosystem::Node,
+            "packages/ui-kit/package.json",
+            Some(r#"{"name":"mcp-kit"}"#),
+        );
+        assert!(
+            gate.first(Grammar::Typescript, "src/server.ts"),
+            "the root names it"
+        );
+        assert!(
+            !gate.first(Grammar::Typescript, "packages/ui/src/a.ts"),
+            "nearest does not"
+        );
+        assert!(
+            gate.first(Grammar::Typescript, "packages/ui-kit/a.ts"),
+            "a sibling prefix is not a parent"
+        );
+        assert!(
+            gate.first(Grammar::Python, "tools/x.py"),
+            "no Python manifest: unknown, first"
+        );
+    }
+
+    #[test]
     fn unreadable_or_dynamic_manifests_never_hide_a_language() {
         let mut gate = Gate::default();
-        gate.note(Ecosystem::Go, None);
+        gate.note(Ecosystem::Go, "go.mod", None);
         assert!(!gate.excludes(Grammar::Go));
         gate.note(
             Ecosystem::Python,
+            "pyproject.toml",
             Some("[project]\nname = \"x\"\ndynamic = [\"dependencies\"]\n"),
         );
         assert!(!gate.excludes(Grammar::Python));

@@ -98,7 +98,13 @@ pub fn extract_files(files: &[(&str, &str)], limits: &Limits) -> Option<Surface>
 
 fn build(ws: &source::Workspace, commit: String) -> Option<Surface> {
     if ws.roots.is_empty() {
-        return None;
+        // A scan a limit cut before it found any SDK use has not shown there is none: it is an
+        // empty surface that says it may be incomplete, not "no MCP SDK here".
+        return ws.coverage.truncated.then(|| Surface {
+            commit,
+            coverage: ws.coverage.clone(),
+            ..Surface::empty()
+        });
     }
     let found = lang::extract(ws);
     let mut surface = Surface {

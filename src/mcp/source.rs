@@ -37,7 +37,10 @@ impl Default for Limits {
             max_file_bytes: 512 * 1024,
             max_files: 400,
             max_entries: 200_000,
-            max_scan_bytes: 64 * 1024 * 1024,
+            // Finding the files that use an SDK reads blobs at ~8 MiB/s of CPU on a small
+            // machine (delta chains, bench/RESULTS.md "Large upstream"); real MCP servers hold
+            // a few MiB of source, and the files of packages that name MCP are read first.
+            max_scan_bytes: 24 * 1024 * 1024,
             parse_time: Duration::from_secs(20),
         }
     }
@@ -136,19 +139,15 @@ impl Workspace {
         let mut gate = Gate::default();
         for (path, text) in sources {
             if let Some(eco) = Ecosystem::of_manifest(path.rsplit('/').next().unwrap_or(path)) {
-                gate.note(eco, Some(text));
+                gate.note(eco, path, Some(text));
             }
         }
         let known = ws.apply_gate(known, &gate);
+        let order = scan_order(&known, &gate);
         let texts: HashMap<&str, &str> = sources.iter().copied().collect();
         let mut load = |path: &str| texts.get(path).map(|t| Ok((*t).to_owned()));
-        ws.fill(
-            &known,
-            &mut load,
-            limits,
-            &mut budget,
-            &mut ScanMemo::default(),
-        );
+        let mut memo = ScanMemo::default();
+        ws.fill(&known, &order, &mut load, limits, &mut budget, &mut memo);
         ws
     }
 
@@ -196,13 +195,14 @@ impl Workspace {
     fn fill(
         &mut self,
         known: &BTreeMap<String, Entry>,
+        order: &[&str],
         load: &mut dyn FnMut(&str) -> Option<Result<String, String>>,
         limits: &Limits,
         budget: &mut ParseBudget,
         memo: &mut ScanMemo,
     ) {
         let paths: Vec<&str> = known.keys().map(String::as_str).collect();
-        let mut maybe = self.scan_roots(known, load, limits, budget, memo);
+        let mut maybe = self.scan_roots(known, order, load, limits, budget, memo);
         let mut queue: VecDeque<String> = self.files.iter().map(|f| f.path.clone()).collect();
         // Importers of importers are adopted in later rounds; a few rounds reach any real
         // layout, and the file limit bounds a hostile one.
@@ -241,6 +241,7 @@ impl Workspace {
     fn scan_roots(
         &mut self,
         known: &BTreeMap<String, Entry>,
+        order: &[&str],
         load: &mut dyn FnMut(&str) -> Option<Result<String, String>>,
         limits: &Limits,
         budget: &mut ParseBudget,
@@ -248,7 +249,7 @@ impl Workspace {
     ) -> Vec<SourceFile> {
         let mut scanned: u64 = 0;
         let mut maybe = Vec::new();
-        for (path, entry) in known {
+        for (path, entry) in order.iter().filter_map(|p| known.get_key_value(*p)) {
             if self.files.len() + maybe.len() >= limits.max_files
                 || scanned >= limits.max_scan_bytes
             {
@@ -351,6 +352,22 @@ impl Workspace {
     }
 }
 
+/// The order the roots are looked for in: files the manifests put first (see
+/// [`Gate::first`]), then the others, each group by path. Deterministic per tree.
+fn scan_order<'k>(known: &'k BTreeMap<String, Entry>, gate: &Gate) -> Vec<&'k str> {
+    let mut first = Vec::new();
+    let mut rest = Vec::new();
+    for (path, entry) in known {
+        if gate.first(entry.grammar, path) {
+            first.push(path.as_str());
+        } else {
+            rest.push(path.as_str());
+        }
+    }
+    first.extend(rest);
+    first
+}
+
 /// Source files found to neither use an MCP SDK nor call a registration method, by blob id
 /// and grammar, with their length. Shared by the two extractions of one release (pinned and
 /// proposed revisions share most of their blobs), so each such blob is read once, not twice.
@@ -396,18 +413,19 @@ pub(crate) fn read_workspace(
     walker.walk(tree, "", 0)?;
     let odb = repo.odb().context("opening the object database")?;
     let mut gate = Gate::default();
-    for (eco, blob) in &walker.manifests {
+    for (eco, path, blob) in &walker.manifests {
         let text = read_text(repo, &odb, *blob, limits.max_file_bytes).ok();
-        gate.note(*eco, text.as_deref());
+        gate.note(*eco, path, text.as_deref());
     }
     let mut ws = Workspace::new();
     let known = ws.apply_gate(walker.known, &gate);
+    let order = scan_order(&known, &gate);
     let mut load = |path: &str| -> Option<Result<String, String>> {
         let entry: &Entry = known.get(path)?;
         Some(read_text(repo, &odb, entry.blob, limits.max_file_bytes))
     };
     let mut budget = ParseBudget::new(limits.parse_time);
-    ws.fill(&known, &mut load, limits, &mut budget, memo);
+    ws.fill(&known, &order, &mut load, limits, &mut budget, memo);
     ws.coverage.truncated |= walker.truncated || budget.exhausted;
     Ok(ws)
 }
@@ -417,7 +435,7 @@ struct Walker<'r> {
     repo: &'r Repository,
     limits: &'r Limits,
     known: BTreeMap<String, Entry>,
-    manifests: Vec<(Ecosystem, Oid)>,
+    manifests: Vec<(Ecosystem, String, Oid)>,
     walked: usize,
     truncated: bool,
 }
@@ -456,7 +474,7 @@ impl Walker<'_> {
                 // 0o120000 is a symlink: its blob is a path, never followed.
                 Some(ObjectType::Blob) if entry.filemode() != 0o120_000 => {
                     if let Some(eco) = Ecosystem::of_manifest(&name) {
-                        self.manifests.push((eco, entry.id()));
+                        self.manifests.push((eco, path.clone(), entry.id()));
                     }
                     if skip_file(&name) {
                         continue;
