@@ -59,19 +59,24 @@ pub fn note_behind(
     )
 }
 
-/// Inside the transaction that marks `pr` merged: when, and the publish time of the release it
+/// Inside the transaction that marks `pr` merged: when (the forge's merge time, `merged_at`,
+/// when it said one; else now, when upkeep saw it), and the publish time of the release it
 /// proposed (known when it is the release this run is about), for the lead time.
 pub fn record_merge(
     tx: &rusqlite::Transaction<'_>,
     report: &ServerReport,
     pr: &PrRecord,
+    merged_at: Option<&str>,
 ) -> anyhow::Result<()> {
     let published = report
         .latest
         .as_ref()
         .filter(|l| l.version == pr.version)
         .and_then(|l| l.date.as_deref());
-    Store::record_merge(tx, pr.id, &pr.server, &pr.version, published)
+    let merged_at = merged_at
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    Store::record_merge(tx, pr.id, &pr.server, &pr.version, published, merged_at)
 }
 
 /// Attach the server's freshness, from the state as this run left it, and tell the owners when

@@ -116,11 +116,15 @@ impl Store {
         server: &str,
         version: &str,
         published_at: Option<&str>,
+        merged_at: Option<DateTime<Utc>>,
     ) -> anyhow::Result<()> {
+        // The forge's merge time when it said one (never in the future: clocks disagree),
+        // else now: the moment upkeep saw the merge.
+        let merged_at = merged_at.map_or_else(now, |t| t.min(now()));
         tx.execute(
             "INSERT OR IGNORE INTO pr_merges(pr_id, server, version, published_at, merged_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![pr_id, server, version, published_at, ts(now())],
+            params![pr_id, server, version, published_at, ts(merged_at)],
         )?;
         Ok(())
     }
@@ -342,16 +346,35 @@ mod tests {
     }
 
     #[test]
+    fn the_forges_merge_time_is_kept_and_never_in_the_future() {
+        let (_d, store) = store();
+        let published = now() - chrono::Duration::days(3);
+        let merged = now() - chrono::Duration::days(1);
+        let future = now() + chrono::Duration::days(1);
+        store
+            .transaction(|tx| {
+                Store::record_merge(tx, 1, "s", "1.0.0", Some(&ts(published)), Some(merged))?;
+                Store::record_merge(tx, 2, "s", "1.1.0", Some(&ts(published)), Some(future))
+            })
+            .unwrap();
+        assert_eq!(store.merged_at(1).unwrap(), Some(ts(merged)));
+        let clamped = parse_ts(&store.merged_at(2).unwrap().unwrap()).unwrap();
+        assert!(clamped <= now());
+        let lead = store.lead_times(&["s"]).unwrap();
+        assert!((lead[0] - 2.0 * 86_400.0).abs() < 5.0, "{lead:?}");
+    }
+
+    #[test]
     fn a_merge_is_recorded_once_and_gives_its_lead_time() {
         let (_d, store) = store();
         let published = (now() - chrono::Duration::days(3)).to_rfc3339();
         for _ in 0..2 {
             store
-                .transaction(|tx| Store::record_merge(tx, 5, "s", "1.2.0", Some(&published)))
+                .transaction(|tx| Store::record_merge(tx, 5, "s", "1.2.0", Some(&published), None))
                 .unwrap();
         }
         store
-            .transaction(|tx| Store::record_merge(tx, 6, "t", "2.0.0", None))
+            .transaction(|tx| Store::record_merge(tx, 6, "t", "2.0.0", None, None))
             .unwrap();
         assert!(store.merged_at(5).unwrap().is_some());
         assert!(store.merged_at(7).unwrap().is_none());

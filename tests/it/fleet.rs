@@ -343,6 +343,13 @@ fn a_failed_pipeline_is_reported_emailed_once_and_blocks_until_green() {
     let s = server(&report, "piped");
     assert!(s["freshness"]["blocker"].is_null(), "{s}");
     assert!(scrape_metrics(&ws).contains("upkeep_rebuild_lead_time_seconds_count 1\n"));
+    // The merge is dated by the forge's `merged_at` (the stand-in merged it at a fixed past
+    // time), not by when this full check saw it.
+    let db = rusqlite::Connection::open(ws.path("state/upkeep.db")).unwrap();
+    let merged_at: String = db
+        .query_row("SELECT merged_at FROM pr_merges", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(merged_at, "2026-01-02T03:04:05.000Z");
 }
 
 /// The texts of the pipeline-failed emails written to the file outbox.

@@ -61,7 +61,8 @@ pub fn caught_up(run: &mut ServerRun<'_>, mirror: &Mirror) -> anyhow::Result<()>
     run.deps.store.transaction(|tx| {
         if let Some(open) = Store::open_pr_tx(tx, name)? {
             Store::set_pr_state(tx, open.id, PrRecordState::Merged, None)?;
-            crate::pipeline::fleet::record_merge(tx, report, &open)?;
+            // The pin reached the base: no forge answer says when the PR merged.
+            crate::pipeline::fleet::record_merge(tx, report, &open, None)?;
         }
         Store::clear_pending(tx, ReviewKind::License, name)?;
         Store::clear_pending(tx, ReviewKind::Mcp, name)?;
@@ -137,9 +138,16 @@ fn merged(run: &mut ServerRun<'_>, proposal: &Proposal, decision: &Decision) -> 
     run.report.status = Status::UpToDate;
     if let Some(rec) = &decision.stored_open {
         let report = &run.report;
+        // The forge's merge time (GitHub `merged_at`, Azure DevOps `closedDate`): a merge seen
+        // only at the next full check still counts its lead time to when it happened.
+        let merged_at = decision
+            .forge_pr
+            .as_ref()
+            .filter(|p| p.state == crate::forge::PrState::Merged)
+            .and_then(|p| p.closed_at.as_deref());
         run.deps.store.transaction(|tx| {
             Store::set_pr_state(tx, rec.id, PrRecordState::Merged, None)?;
-            crate::pipeline::fleet::record_merge(tx, report, rec)
+            crate::pipeline::fleet::record_merge(tx, report, rec, merged_at)
         })?;
     }
     run.report.pull_request = Some(decide::pr_report(proposal, decision));
