@@ -26,6 +26,50 @@ pub struct OpenPr {
     pub url: Option<String>,
     pub held: bool,
     pub since: String,
+    /// What upkeep last did about the forge's auto-merge of the PR; None when auto-merge was
+    /// never considered for it (not configured, or no full check since).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_merge: Option<AutoMergeStatus>,
+}
+
+/// The PR's auto-merge as `status` shows it: `armed`, `arming` (a run ended while asking the
+/// forge), `merged`, `refused` (the forge's words in `note`), `blocked` (by the named guards)
+/// or `off`.
+#[derive(Debug, Serialize)]
+pub struct AutoMergeStatus {
+    pub state: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocked_by: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl AutoMergeStatus {
+    /// One line for the `status` table, e.g. "armed (squash)" or "blocked: license-change".
+    pub fn line(&self) -> String {
+        match self.state.as_str() {
+            "blocked" => format!("blocked: {}", self.blocked_by.join(", ")),
+            "refused" => format!(
+                "refused by the forge: {}",
+                self.note.as_deref().unwrap_or("no reason given")
+            ),
+            state => match &self.strategy {
+                Some(st) => format!("{state} ({st})"),
+                None => state.to_owned(),
+            },
+        }
+    }
+}
+
+fn auto_merge_status(store: &Store, pr_id: i64) -> anyhow::Result<Option<AutoMergeStatus>> {
+    Ok(store.auto_merge(pr_id)?.map(|r| AutoMergeStatus {
+        state: r.state,
+        blocked_by: r.blocked_by,
+        strategy: r.strategy,
+        note: r.note,
+    }))
 }
 
 #[derive(Debug, Serialize)]
@@ -154,12 +198,16 @@ pub fn collect(config: &ValidConfig, store: &Store) -> anyhow::Result<StatusDoc>
             pinned: st.as_ref().and_then(|s| s.pinned_ref.clone()),
             pinned_commit: st.as_ref().and_then(|s| s.pinned_commit.clone()),
             latest: st.as_ref().and_then(|s| s.latest_version.clone()),
-            open_pr: pr.map(|p| OpenPr {
-                version: p.version,
-                url: p.url,
-                held: p.held,
-                since: p.created_at,
-            }),
+            open_pr: match pr {
+                Some(p) => Some(OpenPr {
+                    auto_merge: auto_merge_status(store, p.id)?,
+                    version: p.version,
+                    url: p.url,
+                    held: p.held,
+                    since: p.created_at,
+                }),
+                None => None,
+            },
             hold_reason: st.as_ref().and_then(|s| s.hold_reason.clone()),
             held_since: st.as_ref().and_then(|s| s.held_since.clone()),
             pending_emails: count(&["pending", "sending"]),
@@ -224,6 +272,9 @@ pub fn table(doc: &StatusDoc) -> String {
         );
         if let Some(r) = &s.hold_reason {
             let _ = writeln!(t, "    held: {r}");
+        }
+        if let Some(a) = s.open_pr.as_ref().and_then(|p| p.auto_merge.as_ref()) {
+            let _ = writeln!(t, "    auto-merge: {}", crate::term::sanitize(&a.line()));
         }
         if let Some(p) = &s.license_review {
             let _ = writeln!(

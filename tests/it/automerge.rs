@@ -187,6 +187,16 @@ fn a_clean_release_is_armed_and_the_forge_merges_it_when_its_required_check_pass
     // A rerun asks the forge, finds it armed, and sends nothing.
     sync_report(&w.ws, &["--full"]);
     assert_eq!(graphql(w.fake.core(), "enablePullRequestAutoMerge"), 1);
+    // `status` says so, as JSON and in the table.
+    let status = status_of(&w.ws);
+    let am = &status["servers"][0]["open_pr"]["auto_merge"];
+    assert_eq!(
+        (am["state"].as_str(), am["strategy"].as_str()),
+        (Some("armed"), Some("squash")),
+        "{status}"
+    );
+    let table = w.ws.upkeep(&["status"]);
+    assert!(table.stdout.contains("    auto-merge: armed (squash)\n"));
 
     // The required check passes: the forge merges it on its own; upkeep sees the merge.
     let head = set_checks(&w, vec![check("build", "pass", false)]);
@@ -232,6 +242,26 @@ fn a_held_license_change_is_never_armed_and_the_body_names_the_guards() {
     sync_report(&w.ws, &["--full"]);
     assert_eq!(graphql(w.fake.core(), "enablePullRequestAutoMerge"), 0);
     assert_eq!(the_pr(w.fake.core()).state, FakePrState::Open);
+    let status = status_of(&w.ws);
+    let am = &status["servers"][0]["open_pr"]["auto_merge"];
+    assert_eq!(am["state"], "blocked", "{status}");
+    assert_eq!(
+        am["blocked_by"],
+        serde_json::json!(["held", "license-change"])
+    );
+    let table = w.ws.upkeep(&["status"]);
+    assert!(
+        table
+            .stdout
+            .contains("    auto-merge: blocked: held, license-change\n")
+    );
+}
+
+/// `upkeep status --json`.
+fn status_of(ws: &Workspace) -> serde_json::Value {
+    let out = ws.upkeep(&["status", "--json"]);
+    assert!(out.code == 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).expect("status JSON")
 }
 
 #[test]

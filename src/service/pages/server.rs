@@ -77,6 +77,9 @@ fn summary(s: &ServerStatus, row: &FleetRow) -> String {
         },
     );
     item("Rebuild PR", pr);
+    if let Some(a) = s.open_pr.as_ref().and_then(|p| p.auto_merge.as_ref()) {
+        item("Auto-merge", escape(&a.line()));
+    }
     if let Some(r) = &s.hold_reason {
         item(
             "Held",

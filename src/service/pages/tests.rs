@@ -23,6 +23,7 @@ fn status(name: &str) -> ServerStatus {
             url: Some("javascript:alert(3)".into()),
             held: true,
             since: "2026-11-01T00:00:00Z".into(),
+            auto_merge: None,
         }),
         hold_reason: Some(format!("license changed {HOSTILE}")),
         held_since: Some("2026-11-01T00:00:00Z".into()),
@@ -165,7 +166,15 @@ fn the_blocker_and_checks_say_what_freshness_and_the_state_know() {
 #[test]
 fn the_server_page_is_well_formed_with_every_section() {
     let now: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
-    let s = status("alpha");
+    let mut s = status("alpha");
+    if let Some(pr) = s.open_pr.as_mut() {
+        pr.auto_merge = Some(crate::status::AutoMergeStatus {
+            state: "refused".into(),
+            blocked_by: Vec::new(),
+            strategy: None,
+            note: Some(HOSTILE.into()),
+        });
+    }
     let tags = vec![TagSighting {
         tag: HOSTILE.into(),
         commit: "b".repeat(40),
@@ -256,6 +265,10 @@ fn the_server_page_is_well_formed_with_every_section() {
         "{html}"
     );
     assert!(html.contains("<a href=\"/runs/7\">#7</a>"));
+    assert!(
+        html.contains("refused by the forge: &quot;&gt;&lt;img"),
+        "the forge's words about auto-merge, escaped: {html}"
+    );
 }
 
 #[test]
