@@ -483,10 +483,11 @@ const DRAFT_UNTIL: &str = "This PR stays a draft until";
 const BLOCKED_UNTIL: &str = "Draft PRs are not available in this repository, so this PR is open \
      for review but **must not be merged** until";
 
-/// A held PR's body for a repository without draft PRs: the same body, its banner saying the PR
-/// must not be merged instead of that it stays a draft.
+/// A held PR's body for a repository without draft PRs: the same body, each banner (a PR can be
+/// held for its license and its MCP surface at once) saying the PR must not be merged instead of
+/// that it stays a draft.
 pub fn pr_body_without_draft(body: &str) -> String {
-    body.replacen(DRAFT_UNTIL, BLOCKED_UNTIL, 1)
+    body.replace(DRAFT_UNTIL, BLOCKED_UNTIL)
 }
 
 /// The top of the PR body: the hold (or approval) line and the table of pinned vs proposed.
@@ -1053,6 +1054,20 @@ pub fn failing_email(server: &str, runs: i64, error: &str) -> EmailText {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_drafts_every_banner_says_the_pr_must_not_be_merged() {
+        let body = format!(
+            "{DRAFT_UNTIL} the MCP surface is approved.\n\n{DRAFT_UNTIL} the license is approved.\n"
+        );
+        let out = pr_body_without_draft(&body);
+        assert!(!out.contains(DRAFT_UNTIL), "{out}");
+        assert_eq!(
+            out.matches("**must not be merged** until").count(),
+            2,
+            "{out}"
+        );
+    }
 
     #[test]
     fn markdown_from_upstream_is_neutralised() {

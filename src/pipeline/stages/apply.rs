@@ -275,11 +275,22 @@ fn with_draft_fallback(
             };
             let mut info = write(&ready)?;
             info.draft = false;
+            // The labels of the reviews that hold it: license, MCP surface, or both.
+            let labels: Vec<String> = request
+                .labels
+                .iter()
+                .filter(|l| [render::REVIEW_LABEL, render::MCP_REVIEW_LABEL].contains(&l.as_str()))
+                .map(|l| format!("`{l}`"))
+                .collect();
             notes.push(format!(
                 "draft PRs are not available in this repository ({why}): the held rebuild PR is \
-                 open ready for review, with the Blocked banner and the `{}` label; it must not \
-                 be merged before the license review",
-                render::REVIEW_LABEL
+                 open ready for review, with the Blocked banner and the {} label; it must not \
+                 be merged before its review",
+                if labels.is_empty() {
+                    "review".to_owned()
+                } else {
+                    labels.join(" and ")
+                }
             ));
             Ok(info)
         }
