@@ -274,7 +274,7 @@ pub fn table(doc: &StatusDoc) -> String {
             let _ = writeln!(t, "    held: {r}");
         }
         if let Some(a) = s.open_pr.as_ref().and_then(|p| p.auto_merge.as_ref()) {
-            let _ = writeln!(t, "    auto-merge: {}", crate::term::sanitize(&a.line()));
+            let _ = writeln!(t, "    auto-merge: {}", a.line());
         }
         if let Some(p) = &s.license_review {
             let _ = writeln!(
