@@ -287,48 +287,89 @@ mod tests {
         }
     }
 
-    #[test]
-    fn who_may_decide_and_when() {
-        let approvers = [
-            Approver::Github("ada".into()),
-            Approver::Azure("cela@example.com".into()),
-        ];
-        let held = Some(Held {
-            fingerprint: "fp",
+    const T: &str = "2026-12-01T11:00:00Z";
+
+    /// What the tables of who may decide, and when, share: an approver on each forge, and the
+    /// comments already handled.
+    struct Table {
+        approvers: [Approver; 2],
+        none: HashSet<String>,
+        handled: HashSet<String>,
+    }
+
+    impl Table {
+        fn new() -> Self {
+            Self {
+                approvers: [
+                    Approver::Github("ada".into()),
+                    Approver::Azure("cela@example.com".into()),
+                ],
+                none: HashSet::new(),
+                handled: ["1".to_string()].into(),
+            }
+        }
+
+        /// A GitHub PR held for its license, nothing handled yet.
+        fn base(&self) -> CommandsInput<'_> {
+            CommandsInput {
+                comments: &[],
+                handled: &self.none,
+                approvers: &self.approvers,
+                forge_kind: "github",
+                license: held_for("fp"),
+                mcp: None,
+                decided_at: None,
+            }
+        }
+    }
+
+    fn held_for(fingerprint: &'static str) -> Option<Held<'static>> {
+        Some(Held {
+            fingerprint,
             since: at("2026-12-01T10:00:00Z"),
-        });
-        let mcp_held = Some(Held {
-            fingerprint: "surface",
-            since: at("2026-12-01T10:00:00Z"),
-        });
-        let none = HashSet::new();
-        let t = "2026-12-01T11:00:00Z";
-        let base = CommandsInput {
-            comments: &[],
-            handled: &none,
-            approvers: &approvers,
-            forge_kind: "github",
-            license: held,
-            mcp: None,
-            decided_at: None,
-        };
-        let approve = || Answer::Approve { note: None };
-        let run = |comments: &[PrComment], input: CommandsInput<'_>| -> Vec<(String, Answer)> {
-            plan(&CommandsInput { comments, ..input })
+        })
+    }
+
+    fn approve() -> Answer {
+        Answer::Approve { note: None }
+    }
+
+    /// One comment, `1`, by `author`.
+    fn by(author: &str, body: &str) -> Vec<PrComment> {
+        vec![comment("1", author, body, T, T)]
+    }
+
+    /// (comments, input changes, expected answers, why)
+    type Case<'a> = (
+        Vec<PrComment>,
+        CommandsInput<'a>,
+        Vec<(&'a str, Answer)>,
+        &'a str,
+    );
+
+    fn check(cases: Vec<Case<'_>>) {
+        for (comments, input, want, why) in cases {
+            let got: Vec<(String, Answer)> = plan(&CommandsInput {
+                comments: &comments,
+                ..input
+            })
+            .into_iter()
+            .map(|p| (p.comment.id.clone(), p.answer))
+            .collect();
+            let want: Vec<(String, Answer)> = want
                 .into_iter()
-                .map(|p| (p.comment.id.clone(), p.answer))
-                .collect()
-        };
-        let by = |author: &str, body: &str| vec![comment("1", author, body, t, t)];
-        // (comments, input changes, expected answers, why)
-        type Case<'a> = (
-            Vec<PrComment>,
-            CommandsInput<'a>,
-            Vec<(&'a str, Answer)>,
-            &'a str,
-        );
-        let handled: HashSet<String> = ["1".to_string()].into();
-        let cases: Vec<Case<'_>> = vec![
+                .map(|(id, a)| (id.to_string(), a))
+                .collect();
+            assert_eq!(got, want, "{why}");
+        }
+    }
+
+    /// Who may decide a held license review, on either forge.
+    #[test]
+    fn who_may_decide_a_license_review() {
+        let table = Table::new();
+        let (handled, base) = (&table.handled, table.base());
+        check(vec![
             (
                 by("ada", "/upkeep approve-license"),
                 CommandsInput { ..base },
@@ -386,13 +427,19 @@ mod tests {
             ),
             (
                 by("ada", "/upkeep approve-license"),
-                CommandsInput {
-                    handled: &handled,
-                    ..base
-                },
+                CommandsInput { handled, ..base },
                 vec![],
                 "answered before",
             ),
+        ]);
+    }
+
+    /// When a command counts: once, while something is held, about the text it was written for.
+    #[test]
+    fn when_a_command_counts() {
+        let table = Table::new();
+        let (approvers, base, t) = (&table.approvers, table.base(), T);
+        check(vec![
             (
                 by("ada", "/upkeep approve-license"),
                 CommandsInput {
@@ -472,6 +519,15 @@ mod tests {
                 ],
                 "oldest first; the first decision wins; a server's own approver list",
             ),
+        ]);
+    }
+
+    /// The MCP surface's commands, and a PR held for both reviews.
+    #[test]
+    fn who_may_decide_an_mcp_review_and_both() {
+        let table = Table::new();
+        let (base, mcp_held, t) = (table.base(), held_for("surface"), T);
+        check(vec![
             (
                 by("ada", "/upkeep approve-mcp SEC-4"),
                 CommandsInput {
@@ -579,14 +635,7 @@ mod tests {
                 ],
                 "a decline ends the PR: nothing else on it is held",
             ),
-        ];
-        for (comments, input, want, why) in cases {
-            let want: Vec<(String, Answer)> = want
-                .into_iter()
-                .map(|(id, a)| (id.to_string(), a))
-                .collect();
-            assert_eq!(run(&comments, input), want, "{why}");
-        }
+        ]);
     }
 
     #[test]
