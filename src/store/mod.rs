@@ -9,6 +9,7 @@ mod automerge;
 mod branches;
 mod chat;
 mod dashboard;
+pub mod db;
 mod decisions;
 mod fleet;
 mod migrations;
