@@ -337,4 +337,26 @@ pub(super) const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL
     );
     ",
+    // 18: work shared between processes (issue 19). `server_claims`: which process syncs a
+    // server now (a row lease: holder, expiry, and a fencing token that grows with every claim,
+    // so a process whose claim lapsed cannot write under it), and when its last sync ended (a
+    // scheduled run on another replica leaves a server synced since its tick alone). The outbox
+    // rows a sender is delivering are claimed the same way (`claimed_by`, `claim_expires_at`),
+    // and a run says who runs it and when it last made progress, so a replica marks only runs
+    // that really died as aborted.
+    r"
+    CREATE TABLE IF NOT EXISTS server_claims (
+        server TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        token INTEGER NOT NULL,
+        claimed_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        released INTEGER NOT NULL DEFAULT 0,
+        finished_at TEXT
+    );
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claim_expires_at TEXT;
+    ALTER TABLE runs ADD COLUMN holder TEXT;
+    ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+    ",
 ];

@@ -8,6 +8,7 @@
 mod automerge;
 mod branches;
 mod chat;
+pub mod claims;
 mod dashboard;
 pub mod db;
 mod decisions;

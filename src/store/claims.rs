@@ -1,0 +1,372 @@
+//! Per-server claims: how processes sharing one state (replicas of `serve` on PostgreSQL, and a
+//! `sync --now` beside them) divide the servers between them.
+//!
+//! A claim is a row lease in `server_claims`: a holder, an expiry, and a fencing token that
+//! grows by one with every claim of that server. A process syncs a server only under a claim,
+//! renews it while the sync runs, and releases it at the end (recording when the sync ended).
+//! Every write transaction made under a claim first checks the claim's token is still the
+//! server's current one and unexpired ([`check_fence`]), so a process that stalled past its
+//! expiry (a long GC pause, a frozen VM) and wakes up after another took the server over cannot
+//! write: its transaction fails before it changes anything.
+//!
+//! Claims are decided inside write transactions, which are serialised on both backends (see
+//! `db`), so "read the row, then write it" here is race-free without `SELECT … FOR UPDATE`.
+//! Timestamps are RFC 3339 UTC text with milliseconds; they compare as text.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::db::{Exec, OptionalExt as _, params};
+use super::{parse_ts, ts};
+
+/// A claim this process holds on one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub server: String,
+    pub holder: String,
+    /// The fencing token: every write under this claim carries it.
+    pub token: i64,
+    /// The holder whose claim expired and was taken over by this one, if any.
+    pub taken_over_from: Option<String>,
+}
+
+/// What asking for a claim came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    Claimed(Claim),
+    /// Another process holds an unexpired claim.
+    Held {
+        holder: String,
+        expires_at: String,
+    },
+    /// A sync of this server ended at or after the caller's `not_synced_since`: nothing to do.
+    Fresh {
+        finished_at: String,
+    },
+}
+
+/// The row of one server's claim.
+struct Row {
+    holder: String,
+    token: i64,
+    expires_at: String,
+    released: bool,
+    finished_at: Option<String>,
+}
+
+fn read(db: &impl Exec, server: &str) -> anyhow::Result<Option<Row>> {
+    Ok(db
+        .query_row(
+            "SELECT holder, token, expires_at, released, finished_at FROM server_claims WHERE server = ?1",
+            params![server],
+            |r| {
+                Ok(Row {
+                    holder: r.get(0)?,
+                    token: r.get(1)?,
+                    expires_at: r.get(2)?,
+                    released: r.get(3)?,
+                    finished_at: r.get(4)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+fn later(now: DateTime<Utc>, ttl: Duration) -> String {
+    ts(now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX))
+}
+
+/// Claim `server` for `holder` until `now + ttl`, unless another unexpired claim holds it or
+/// (when `not_synced_since` is given: scheduled runs) a sync of it ended since then. Call
+/// inside a write transaction.
+///
+/// # Errors
+/// When the state cannot be read or written.
+pub fn claim(
+    db: &impl Exec,
+    server: &str,
+    holder: &str,
+    ttl: Duration,
+    now: DateTime<Utc>,
+    not_synced_since: Option<DateTime<Utc>>,
+) -> anyhow::Result<ClaimOutcome> {
+    let row = read(db, server)?;
+    let now_text = ts(now);
+    if let Some(row) = &row {
+        if !row.released && row.expires_at > now_text {
+            return Ok(ClaimOutcome::Held {
+                holder: row.holder.clone(),
+                expires_at: row.expires_at.clone(),
+            });
+        }
+        let fresh = row.finished_at.as_deref().filter(|finished| {
+            not_synced_since.is_some_and(|since| parse_ts(finished).is_some_and(|f| f >= since))
+        });
+        if let Some(finished_at) = fresh {
+            return Ok(ClaimOutcome::Fresh {
+                finished_at: finished_at.to_string(),
+            });
+        }
+    }
+    let token = row.as_ref().map_or(1, |r| r.token + 1);
+    db.execute(
+        "INSERT INTO server_claims(server, holder, token, claimed_at, expires_at, released)
+         VALUES (?1, ?2, ?3, ?4, ?5, 0)
+         ON CONFLICT(server) DO UPDATE SET holder = ?2, token = ?3, claimed_at = ?4, expires_at = ?5,
+             released = 0",
+        params![server, holder, token, now_text, later(now, ttl)],
+    )?;
+    Ok(ClaimOutcome::Claimed(Claim {
+        server: server.to_string(),
+        holder: holder.to_string(),
+        token,
+        taken_over_from: row.filter(|r| !r.released).map(|r| r.holder),
+    }))
+}
+
+/// Extend `claim` to `now + ttl`; false when it is no longer this claim (expired and taken
+/// over, or released).
+///
+/// # Errors
+/// When the state cannot be written.
+pub fn renew(
+    db: &impl Exec,
+    claim: &Claim,
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let n = db.execute(
+        "UPDATE server_claims SET expires_at = ?4
+         WHERE server = ?1 AND holder = ?2 AND token = ?3 AND released = 0 AND expires_at > ?5",
+        params![
+            claim.server,
+            claim.holder,
+            claim.token,
+            later(now, ttl),
+            ts(now)
+        ],
+    )?;
+    Ok(n == 1)
+}
+
+/// Give `claim` up; `finished` records that a sync of the server ended now (what makes it
+/// fresh for scheduled runs elsewhere). A claim already taken over is left alone.
+///
+/// # Errors
+/// When the state cannot be written.
+pub fn release(
+    db: &impl Exec,
+    claim: &Claim,
+    finished: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let finished_at = finished.then(|| ts(now));
+    db.execute(
+        "UPDATE server_claims SET released = 1, expires_at = ?4,
+             finished_at = COALESCE(?5, finished_at)
+         WHERE server = ?1 AND holder = ?2 AND token = ?3",
+        params![
+            claim.server,
+            claim.holder,
+            claim.token,
+            ts(now),
+            finished_at
+        ],
+    )?;
+    Ok(())
+}
+
+/// Why a write under a claim was refused.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the claim on {server} (token {token}) is no longer held: {why}; this process stops writing for it"
+)]
+pub struct FenceError {
+    pub server: String,
+    pub token: i64,
+    pub why: String,
+}
+
+/// Check that `claim` is still the current, unexpired claim of its server. Call first in every
+/// write transaction made under a claim.
+///
+/// # Errors
+/// A [`FenceError`] when it is not; any error reading the state.
+pub fn check_fence(db: &impl Exec, claim: &Claim, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let refuse = |why: String| {
+        Err(FenceError {
+            server: claim.server.clone(),
+            token: claim.token,
+            why,
+        }
+        .into())
+    };
+    match read(db, &claim.server)? {
+        None => refuse("there is no claim on it".into()),
+        Some(row) if row.token != claim.token => refuse(format!(
+            "{} claimed it since (token {})",
+            row.holder, row.token
+        )),
+        Some(row) if row.released => refuse("it was released".into()),
+        Some(row) if row.expires_at <= ts(now) => {
+            refuse(format!("it expired at {}", row.expires_at))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// Claims held now, by holder (for `/metrics` and `status`).
+///
+/// # Errors
+/// When the state cannot be read.
+pub fn held(db: &impl Exec, now: DateTime<Utc>) -> anyhow::Result<Vec<(String, String)>> {
+    Ok(db.query_map(
+        "SELECT server, holder FROM server_claims WHERE released = 0 AND expires_at > ?1 ORDER BY server",
+        params![ts(now)],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
+thread_local! {
+    /// The claim the current thread syncs its server under (see [`Fenced`]).
+    static FENCE: std::cell::RefCell<Option<Claim>> = const { std::cell::RefCell::new(None) };
+}
+
+/// While alive, every write transaction this thread opens checks `claim` first
+/// ([`check_fence`]). A server's sync runs on one blocking thread, which holds one of these
+/// for as long as it works under the claim.
+pub struct Fenced(());
+
+impl Fenced {
+    pub fn new(claim: Claim) -> Fenced {
+        FENCE.with(|f| *f.borrow_mut() = Some(claim));
+        Fenced(())
+    }
+}
+
+impl Drop for Fenced {
+    fn drop(&mut self) {
+        FENCE.with(|f| *f.borrow_mut() = None);
+    }
+}
+
+/// The claim this thread writes under, if any.
+pub fn current() -> Option<Claim> {
+    FENCE.with(|f| f.borrow().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::db::Conn;
+
+    fn conn(dir: &tempfile::TempDir) -> Conn {
+        let path = dir.path().join("s.db");
+        drop(crate::store::Store::open(&path).unwrap());
+        Conn::open_sqlite(&path, Duration::from_secs(5)).unwrap()
+    }
+
+    fn at(s: u32) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+            + chrono::Duration::seconds(i64::from(s))
+    }
+
+    fn claimed(o: ClaimOutcome) -> Claim {
+        match o {
+            ClaimOutcome::Claimed(c) => c,
+            other => panic!("expected a claim, got {other:?}"),
+        }
+    }
+
+    const TTL: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn one_holder_at_a_time_and_a_lapsed_claim_is_taken_over_with_a_new_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = conn(&dir);
+        let a = claimed(claim(&db, "s", "a", TTL, at(0), None).unwrap());
+        assert_eq!((a.token, a.taken_over_from.as_deref()), (1, None));
+        let held = claim(&db, "s", "b", TTL, at(30), None).unwrap();
+        assert!(
+            matches!(held, ClaimOutcome::Held { ref holder, .. } if holder == "a"),
+            "{held:?}"
+        );
+        assert!(renew(&db, &a, TTL, at(50)).unwrap(), "a renews in time");
+        assert!(matches!(
+            claim(&db, "s", "b", TTL, at(100), None).unwrap(),
+            ClaimOutcome::Held { .. }
+        ));
+        // a stalls past its expiry (renewed to 110): b takes over.
+        let b = claimed(claim(&db, "s", "b", TTL, at(111), None).unwrap());
+        assert_eq!((b.token, b.taken_over_from.as_deref()), (2, Some("a")));
+        assert!(!renew(&db, &a, TTL, at(112)).unwrap(), "a's claim is gone");
+        let refused = check_fence(&db, &a, at(112)).unwrap_err();
+        let text = refused.to_string();
+        assert!(text.contains("b claimed it since (token 2)"), "{text}");
+        assert!(refused.downcast_ref::<FenceError>().is_some());
+        check_fence(&db, &b, at(112)).unwrap();
+        // a's late release does not free b's claim.
+        release(&db, &a, true, at(113)).unwrap();
+        check_fence(&db, &b, at(114)).unwrap();
+    }
+
+    #[test]
+    fn an_expired_claim_fences_its_holder_even_before_anyone_takes_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = conn(&dir);
+        let a = claimed(claim(&db, "s", "a", TTL, at(0), None).unwrap());
+        check_fence(&db, &a, at(59)).unwrap();
+        let text = check_fence(&db, &a, at(60)).unwrap_err().to_string();
+        assert!(text.contains("expired at"), "{text}");
+        assert!(!renew(&db, &a, TTL, at(61)).unwrap());
+    }
+
+    #[test]
+    fn released_servers_are_free_at_once_and_fresh_for_runs_that_started_before_the_sync_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = conn(&dir);
+        let a = claimed(claim(&db, "s", "a", TTL, at(0), None).unwrap());
+        release(&db, &a, true, at(10)).unwrap();
+        assert!(
+            check_fence(&db, &a, at(11))
+                .unwrap_err()
+                .to_string()
+                .contains("released")
+        );
+        // A scheduled run on another replica that ticked at 5 finds it synced since.
+        let fresh = claim(&db, "s", "b", TTL, at(12), Some(at(5))).unwrap();
+        assert!(matches!(fresh, ClaimOutcome::Fresh { .. }), "{fresh:?}");
+        // One that ticked after the sync ended, or a manual run, claims it.
+        let b = claimed(claim(&db, "s", "b", TTL, at(12), Some(at(11))).unwrap());
+        assert_eq!((b.token, b.taken_over_from.as_deref()), (2, None));
+        release(&db, &b, false, at(13)).unwrap();
+        let c = claimed(claim(&db, "s", "c", TTL, at(14), None).unwrap());
+        assert_eq!(c.token, 3);
+        assert_eq!(
+            held(&db, at(15)).unwrap(),
+            vec![("s".to_string(), "c".to_string())]
+        );
+    }
+
+    #[test]
+    fn the_fence_follows_the_thread_that_syncs() {
+        let claim = Claim {
+            server: "s".into(),
+            holder: "a".into(),
+            token: 7,
+            taken_over_from: None,
+        };
+        assert_eq!(current(), None);
+        {
+            let _fenced = Fenced::new(claim.clone());
+            assert_eq!(current(), Some(claim.clone()));
+            std::thread::spawn(|| assert_eq!(current(), None))
+                .join()
+                .unwrap();
+        }
+        assert_eq!(current(), None);
+    }
+}
