@@ -289,6 +289,7 @@ async fn sync(config: ValidConfig, args: &SyncArgs) -> anyhow::Result<i32> {
         dry_run: args.dry_run,
         full: args.full,
         trigger: crate::report::Trigger::Manual,
+        fresh_since: None,
     };
     // A progress bar on a terminal (stderr), fed by the run's events; nothing when piped.
     let bar = (!args.json).then(|| crate::progress::spawn(&deps.events));

@@ -301,6 +301,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
             dry_run: false,
             full: false,
             trigger: crate::report::Trigger::Demo,
+            fresh_since: None,
         },
     )
     .await

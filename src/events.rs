@@ -51,6 +51,15 @@ pub enum Event {
         result: String,
         duration_ms: u64,
     },
+    /// This process took over a server whose claim another process let lapse (shared state).
+    ClaimTakenOver {
+        server: String,
+        previous: String,
+    },
+    /// This process's claim on a server lapsed while its sync ran (shared state).
+    ClaimLost {
+        server: String,
+    },
 }
 
 /// A broadcast bus of [`Event`]s. Cheap to clone; every clone publishes to the same subscribers.

@@ -52,6 +52,11 @@ struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HolderLabels {
+    holder: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ServerLabels {
     server: String,
 }
@@ -115,6 +120,8 @@ struct Families {
     pr_actions: Family<ActionLabels, Counter>,
     license_verdicts: Family<VerdictLabels, Counter>,
     emails_queued: Counter,
+    claims_taken_over: Counter,
+    claims_lost: Counter,
 }
 
 impl Families {
@@ -130,6 +137,8 @@ impl Families {
             pr_actions: Family::default(),
             license_verdicts: Family::default(),
             emails_queued: Counter::default(),
+            claims_taken_over: Counter::default(),
+            claims_lost: Counter::default(),
         };
         r.register(
             "upkeep_runs",
@@ -177,6 +186,16 @@ impl Families {
             "Emails queued by runs of this process",
             f.emails_queued.clone(),
         );
+        r.register(
+            "upkeep_claims_taken_over",
+            "Servers this process took over after another process's claim expired (shared state)",
+            f.claims_taken_over.clone(),
+        );
+        r.register(
+            "upkeep_claims_lost",
+            "Claims of this process that expired while its sync ran (shared state)",
+            f.claims_lost.clone(),
+        );
         f
     }
 }
@@ -195,6 +214,8 @@ pub struct Scrape {
     /// Every merged rebuild's lead time (release published to PR merged), seconds. Read from
     /// the state at scrape time rather than folded from events: a restart must not forget them.
     pub lead_times: Vec<f64>,
+    /// Claims held now, per holder (shared state; empty on SQLite).
+    pub claims: Vec<(String, i64)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -240,6 +261,19 @@ fn register_scrape(r: &mut Registry, scrape: &Scrape) {
     register_servers(r, scrape);
     register_http(r, scrape);
     register_fleet(r, scrape);
+    let claims = Family::<HolderLabels, Gauge>::default();
+    for (holder, n) in &scrape.claims {
+        claims
+            .get_or_create(&HolderLabels {
+                holder: holder.clone(),
+            })
+            .set(*n);
+    }
+    r.register(
+        "upkeep_claims_held",
+        "Servers claimed now, by the process holding them (shared state)",
+        claims,
+    );
 }
 
 /// Per server: held, last success, advisories by severity; and how many are held.
@@ -468,6 +502,12 @@ impl Metrics {
                 self.fold().triggers.insert(*run_id, trigger.clone());
             }
             Event::ServerStarted { .. } | Event::EmailsSent { .. } => {}
+            Event::ClaimTakenOver { .. } => {
+                f.claims_taken_over.inc();
+            }
+            Event::ClaimLost { .. } => {
+                f.claims_lost.inc();
+            }
             Event::ServerFinished {
                 server,
                 status,
@@ -632,6 +672,24 @@ mod tests {
     }
 
     #[test]
+    fn claims_taken_over_and_lost_are_counted() {
+        let m = Metrics::new();
+        for server in ["a", "b"] {
+            m.observe(&Event::ClaimTakenOver {
+                server: server.into(),
+                previous: "host-b:7:schedule".into(),
+            });
+        }
+        m.observe(&Event::ClaimLost { server: "c".into() });
+        let text = m.render(&Scrape::default());
+        assert!(
+            text.contains("upkeep_claims_taken_over_total 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("upkeep_claims_lost_total 1\n"), "{text}");
+    }
+
+    #[test]
     fn the_same_release_is_found_once() {
         let m = Metrics::new();
         for _ in 0..3 {
@@ -678,6 +736,7 @@ mod tests {
             http,
             run_in_progress: true,
             lead_times: Vec::new(),
+            claims: vec![("host-a:41:schedule".into(), 3)],
         });
         assert!(text.contains("upkeep_emails{status=\"pending\"} 0\n"));
         assert!(text.contains("upkeep_emails{status=\"sent\"} 4\n"));
@@ -698,6 +757,7 @@ mod tests {
             )
         );
         assert!(text.contains("upkeep_run_in_progress 1\n"));
+        assert!(text.contains("upkeep_claims_held{holder=\"host-a:41:schedule\"} 3\n"));
         assert!(text.contains(
             "upkeep_server_advisories{server=\"we\\\"ird\\\\name\",severity=\"high\"} 2\n"
         ));
@@ -802,6 +862,7 @@ mod tests {
             .into(),
             run_in_progress: false,
             lead_times: vec![7_200.0],
+            claims: vec![("host-a:41:schedule".into(), 1)],
         });
         let declared: Vec<(&str, &str)> = text
             .lines()
@@ -832,6 +893,9 @@ mod tests {
             ("upkeep_server_releases_behind", "gauge"),
             ("upkeep_server_lag_seconds", "gauge"),
             ("upkeep_rebuild_lead_time_seconds", "histogram"),
+            ("upkeep_claims_taken_over_total", "counter"),
+            ("upkeep_claims_lost_total", "counter"),
+            ("upkeep_claims_held", "gauge"),
         ];
         let mut declared_sorted = declared.clone();
         declared_sorted.sort_unstable();

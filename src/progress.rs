@@ -45,7 +45,11 @@ impl RunProgress {
                 }
             }
             Event::RunFinished { .. } => return true,
-            Event::PrAction { .. } | Event::EmailQueued { .. } | Event::EmailsSent { .. } => {}
+            Event::PrAction { .. }
+            | Event::EmailQueued { .. }
+            | Event::EmailsSent { .. }
+            | Event::ClaimTakenOver { .. }
+            | Event::ClaimLost { .. } => {}
         }
         false
     }

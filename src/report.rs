@@ -32,6 +32,9 @@ pub enum Status {
     PrOpen,
     Held,
     Failed,
+    /// Not synced by this run: another process sharing the state syncs it, or synced it since
+    /// this run was due (PostgreSQL with several replicas). The reason is in `notes`.
+    Skipped,
 }
 
 impl Status {
@@ -43,6 +46,7 @@ impl Status {
             Status::PrOpen => "pr-open",
             Status::Held => "held",
             Status::Failed => "failed",
+            Status::Skipped => "skipped",
         }
     }
 
@@ -54,6 +58,7 @@ impl Status {
             Status::PrOpen,
             Status::Held,
             Status::Failed,
+            Status::Skipped,
         ]
         .into_iter()
         .find(|st| st.as_str() == s)
@@ -507,6 +512,15 @@ impl ServerReport {
         ServerReport {
             status: Status::Failed,
             error: Some(error.to_string()),
+            ..ServerReport::new(name)
+        }
+    }
+
+    /// A server this run left to another process (see [`Status::Skipped`]).
+    pub fn skipped(name: &str, why: &str) -> ServerReport {
+        ServerReport {
+            status: Status::Skipped,
+            notes: vec![why.to_string()],
             ..ServerReport::new(name)
         }
     }

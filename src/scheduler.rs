@@ -232,7 +232,9 @@ impl Signals {
 const OUTBOX_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Between runs, drain the outbox on a timer, under the run lease so it never races a run's
-/// own drain (a row is then handed to the transport by one sender only).
+/// own drain (a row is then handed to the transport by one sender only). On a shared state the
+/// rows themselves are claimed by the sender (see `store`'s outbox), so replicas drain without
+/// a lease.
 async fn outbox_timer(control: Arc<Control>) {
     let mut tick = tokio::time::interval(OUTBOX_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -243,6 +245,10 @@ async fn outbox_timer(control: Arc<Control>) {
             continue;
         }
         let deps = control.deps();
+        if deps.store.shares_work() {
+            log_drain(&crate::pipeline::outbox::drain(&deps.store, &deps.config.email).await);
+            continue;
+        }
         let holder = format!("serve-outbox:{}", std::process::id());
         let ours = holder.clone();
         let acquired = deps
@@ -251,15 +257,7 @@ async fn outbox_timer(control: Arc<Control>) {
             .await;
         match acquired {
             Ok(Ok(())) => {
-                let summary = crate::pipeline::outbox::drain(&deps.store, &deps.config.email).await;
-                if summary.sent + summary.retrying + summary.failed > 0 {
-                    tracing::info!(
-                        sent = summary.sent,
-                        retrying = summary.retrying,
-                        failed = summary.failed,
-                        "outbox drained between runs"
-                    );
-                }
+                log_drain(&crate::pipeline::outbox::drain(&deps.store, &deps.config.email).await);
                 if let Err(e) = deps.store.blocking(move |s| s.release_lease(&holder)).await {
                     tracing::warn!(error = %format!("{e:#}"), "could not release the outbox lease");
                 }
@@ -269,6 +267,17 @@ async fn outbox_timer(control: Arc<Control>) {
                 tracing::warn!(error = %format!("{e:#}"), "outbox timer could not check the lease")
             }
         }
+    }
+}
+
+fn log_drain(summary: &crate::report::EmailSummary) {
+    if summary.sent + summary.retrying + summary.failed > 0 {
+        tracing::info!(
+            sent = summary.sent,
+            retrying = summary.retrying,
+            failed = summary.failed,
+            "outbox drained between runs"
+        );
     }
 }
 
@@ -311,7 +320,11 @@ pub async fn serve(config_path: PathBuf, config: ValidConfig) -> anyhow::Result<
         if !due.is_empty() {
             tracing::info!(servers = ?due, "missed a scheduled run while down; catching up once");
             control
-                .start_scheduled(due, jitter_delay(deps.config.schedule.jitter, random_u64()))
+                .start_scheduled(
+                    due,
+                    jitter_delay(deps.config.schedule.jitter, random_u64()),
+                    Utc::now(),
+                )
                 .await;
         }
     }
@@ -345,7 +358,9 @@ pub async fn serve(config_path: PathBuf, config: ValidConfig) -> anyhow::Result<
             () = tokio::time::sleep(wait) => {
                 last_fired = Some(at);
                 tracing::info!(fire_time = %at.to_rfc3339(), servers = ?servers, "scheduled run due");
-                control.start_scheduled(servers, jitter_delay(config.schedule.jitter, random_u64())).await;
+                control
+                    .start_scheduled(servers, jitter_delay(config.schedule.jitter, random_u64()), at)
+                    .await;
             }
         }
     }

@@ -15,6 +15,7 @@ pub mod advisory_lookup;
 pub mod automerge;
 pub mod chat;
 pub mod checks;
+pub mod claims;
 pub mod decisions;
 pub mod fleet;
 pub mod outbox;

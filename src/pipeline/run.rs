@@ -21,6 +21,7 @@ use crate::deps::Deps;
 use crate::events::Event;
 use crate::report::{RunReport, ServerReport, ServerSummary, Trigger};
 use crate::store::LeaseHolder;
+use crate::store::claims::Fenced;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -31,6 +32,10 @@ pub struct RunOptions {
     /// Read every mirror and forge even where upstream is quiet (see [`super::stages::quiet`]).
     pub full: bool,
     pub trigger: Trigger,
+    /// On a state shared with other processes, leave alone the servers whose sync (by anyone)
+    /// ended at or after this moment: a scheduled run's fire time, so replicas that fire
+    /// together sync each server once. None: sync every selected server not claimed elsewhere.
+    pub fresh_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Why a run did not happen (or stopped); a failed server is not one of these.
@@ -48,7 +53,8 @@ pub enum RunError {
     Other(#[from] anyhow::Error),
 }
 
-/// Run one sync under the run lease.
+/// Run one sync: under the run lease on SQLite; on a state shared with other processes
+/// (PostgreSQL), with no run lease, each server claimed on its own (see [`super::claims`]).
 pub async fn run(deps: &Deps, opts: &RunOptions) -> Result<RunReport, RunError> {
     for name in &opts.servers {
         if deps.config.server(name).is_none() {
@@ -56,6 +62,13 @@ pub async fn run(deps: &Deps, opts: &RunOptions) -> Result<RunReport, RunError> 
         }
     }
     let holder = format!("{}:{}:{}", hostname(), std::process::id(), opts.trigger);
+    if deps.store.shares_work() {
+        // Each process's own budget: replicas do not share a rate-limit clock.
+        deps.http
+            .wait_budget()
+            .reset(deps.config.service.max_rate_limit_wait);
+        return run_leased(deps, opts, &holder).await;
+    }
     crate::failpoint::hit("before-lease");
     take_lease(deps, &holder).await?;
     crate::failpoint::hit("after-lease");
@@ -218,6 +231,8 @@ async fn sync_servers(
         let name = server.name.clone();
         let job = ServerJob {
             deps: deps.clone(),
+            holder: holder.to_string(),
+            fresh_since: opts.fresh_since,
             span: tracing::info_span!("server", name = %server.name),
             server,
             run_id,
@@ -250,6 +265,9 @@ async fn sync_servers(
 /// panic is a failed report (recorded like any failure).
 struct ServerJob {
     deps: Deps,
+    /// Who this process is, for claims on a shared state.
+    holder: String,
+    fresh_since: Option<chrono::DateTime<chrono::Utc>>,
     server: ServerConfig,
     run_id: i64,
     mode: SyncMode,
@@ -272,11 +290,30 @@ impl ServerJob {
         if self.deps.stop.is_cancelled() {
             return ServerReport::failed(&name, "not synced: upkeep is shutting down");
         }
+        // The fetch stops by itself at the timeout (a dripping upstream included), at once
+        // when the server is abandoned below, and when a shared state's claim on it is lost.
+        let timeout = self.deps.config.service.server_timeout;
+        let mut stop = crate::upstream::FetchStop::new();
+        if let Some(deadline) = Instant::now().checked_add(timeout) {
+            stop = stop.with_deadline(deadline);
+        }
+        let on_lost = stop.clone();
+        let turn = super::claims::take(
+            &self.deps,
+            &name,
+            &self.holder,
+            self.fresh_since,
+            move || on_lost.cancel(),
+        )
+        .await;
+        let held = match turn {
+            super::claims::Turn::Go(held) => held,
+            super::claims::Turn::Skip(report) => return *report,
+        };
         self.deps.events.publish(Event::ServerStarted {
             run_id: self.run_id,
             server: name.clone(),
         });
-        let timeout = self.deps.config.service.server_timeout;
         let (deps, server, run_id, mode, span, fleet) = (
             self.deps.clone(),
             self.server,
@@ -285,15 +322,18 @@ impl ServerJob {
             self.span,
             self.fleet,
         );
-        // The fetch stops by itself at the timeout (a dripping upstream included), and at once
-        // when the server is abandoned below.
-        let mut stop = crate::upstream::FetchStop::new();
-        if let Some(deadline) = Instant::now().checked_add(timeout) {
-            stop = stop.with_deadline(deadline);
-        }
         let fetch_stop = stop.clone();
         let work = tokio::task::spawn_blocking(move || {
-            span.in_scope(|| sync_server(&deps, &server, run_id, mode, &fleet, fetch_stop))
+            // Every write transaction of this sync checks the claim first; the claim is given
+            // up here, when the sync really ends, even if the run abandoned it at the timeout.
+            let fenced = held.as_ref().map(|h| Fenced::new(h.claim.clone()));
+            let report =
+                span.in_scope(|| sync_server(&deps, &server, run_id, mode, &fleet, fetch_stop));
+            drop(fenced);
+            if let Some(held) = held {
+                held.release(!mode.dry_run);
+            }
+            report
         });
         match tokio::time::timeout(timeout, work).await {
             Ok(Ok(report)) => report,

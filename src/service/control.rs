@@ -117,7 +117,11 @@ impl Control {
                     *in_flight = None;
                 }
             }
-            Event::PrAction { .. } | Event::EmailQueued { .. } | Event::EmailsSent { .. } => {}
+            Event::PrAction { .. }
+            | Event::EmailQueued { .. }
+            | Event::EmailsSent { .. }
+            | Event::ClaimTakenOver { .. }
+            | Event::ClaimLost { .. } => {}
         }
     }
 
@@ -237,7 +241,10 @@ impl Control {
             return Err(StartError::InProgress);
         }
         let guard = ActiveGuard(Arc::clone(self));
-        if let Some(holder) = deps.store.blocking(Store::lease_holder).await? {
+        // A shared state has no run lease: servers are claimed one by one during the run.
+        if !deps.store.shares_work()
+            && let Some(holder) = deps.store.blocking(Store::lease_holder).await?
+        {
             return Err(StartError::LeaseHeld(holder));
         }
         let control = Arc::clone(self);
@@ -249,13 +256,20 @@ impl Control {
     }
 
     /// Start a scheduled run: like [`Control::try_start`], but a busy service or lease is an
-    /// ordinary skip (logged), since the next fire time comes soon enough.
-    pub async fn start_scheduled(self: &Arc<Self>, servers: Vec<String>, delay: Duration) {
+    /// ordinary skip (logged), since the next fire time comes soon enough. `fire_time` is when
+    /// it was due: on a shared state, a server another replica synced since is left alone.
+    pub async fn start_scheduled(
+        self: &Arc<Self>,
+        servers: Vec<String>,
+        delay: Duration,
+        fire_time: chrono::DateTime<chrono::Utc>,
+    ) {
         let opts = RunOptions {
             servers,
             dry_run: false,
             full: false,
             trigger: crate::report::Trigger::Schedule,
+            fresh_since: Some(fire_time),
         };
         match self.try_start(opts, delay).await {
             Ok(()) => {}

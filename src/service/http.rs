@@ -214,6 +214,7 @@ async fn metrics(State(control): State<Arc<Control>>) -> Response {
             http: crate::http::global_metrics().snapshot(),
             run_in_progress,
             lead_times: deps.store.lead_times(&names)?,
+            claims: deps.store.claims_by_holder()?,
         })
     })
     .await;
@@ -386,6 +387,7 @@ async fn sync(
             dry_run: false,
             full: false,
             trigger: crate::report::Trigger::Api,
+            fresh_since: None,
         },
     )
     .await
@@ -499,6 +501,7 @@ pub(super) async fn sync_once(
             dry_run: false,
             full: false,
             trigger: crate::report::Trigger::Webhook,
+            fresh_since: None,
         },
     )
     .await;
