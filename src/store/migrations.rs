@@ -341,9 +341,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // server now (a row lease: holder, expiry, and a fencing token that grows with every claim,
     // so a process whose claim lapsed cannot write under it), and when its last sync ended (a
     // scheduled run on another replica leaves a server synced since its tick alone). The outbox
-    // rows a sender is delivering are claimed the same way (`claimed_by`, `claim_expires_at`),
-    // and a run says who runs it and when it last made progress, so a replica marks only runs
-    // that really died as aborted.
+    // rows a sender is delivering are claimed the same way (`outbox_claims`), and a run says who
+    // runs it and when it last made progress (`run_holders`), so a replica marks only runs that
+    // really died as aborted. New tables rather than new columns: every statement here can run
+    // twice.
     r"
     CREATE TABLE IF NOT EXISTS server_claims (
         server TEXT PRIMARY KEY,
@@ -354,9 +355,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
         released INTEGER NOT NULL DEFAULT 0,
         finished_at TEXT
     );
-    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
-    ALTER TABLE outbox ADD COLUMN claim_expires_at TEXT;
-    ALTER TABLE runs ADD COLUMN holder TEXT;
-    ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+    CREATE TABLE IF NOT EXISTS outbox_claims (
+        outbox_id INTEGER PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS run_holders (
+        run_id INTEGER PRIMARY KEY,
+        holder TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+    );
     ",
 ];
