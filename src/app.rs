@@ -10,7 +10,7 @@ use anyhow::Context as _;
 
 use crate::cli::{
     CheckArgs, Cli, Command, LicenseCommand, MigrateArgs, OutboxArgs, OutboxCommand, RunsArgs,
-    RunsCommand, StatusArgs, SyncArgs,
+    RunsCommand, StateCommand, StatusArgs, SyncArgs,
 };
 use crate::config::{self, ValidConfig};
 use crate::deps::{Deps, forge_for, open_store};
@@ -105,6 +105,7 @@ fn state_command(config: &ValidConfig, command: Command) -> anyhow::Result<i32> 
         Command::Tag(cmd) => tag(config, cmd),
         Command::Review(cmd) => review(config, cmd),
         Command::Migrate(args) => migrate_state(config, &args),
+        Command::State(StateCommand::Copy { to_url_env }) => copy_state(config, &to_url_env),
         Command::Check(_) | Command::Demo(_) | Command::Sync(_) | Command::Serve => {
             unreachable!("not a state command")
         }
@@ -760,4 +761,63 @@ fn migrate_state(config: &ValidConfig, args: &MigrateArgs) -> anyhow::Result<i32
         }
     }
     Ok(exit::OK)
+}
+
+/// `upkeep state copy --to-url-env VAR`: the SQLite state into an empty PostgreSQL database,
+/// verified by counting every table on both sides (see [`crate::store::copy`]).
+fn copy_state(config: &ValidConfig, var: &str) -> anyhow::Result<i32> {
+    use crate::store::db::{Conn, PgOptions};
+    let path = &config.state.path;
+    let url = std::env::var(var).map_err(|_| {
+        anyhow::anyhow!(
+            "the environment variable {var} is not set (it must hold the target's PostgreSQL URL)"
+        )
+    })?;
+    let shown = crate::store::db::shown_url(&url);
+    let source = Conn::open_sqlite(path, config.state.busy_timeout)
+        .with_context(|| format!("opening the SQLite state {}", path.display()))?;
+    let (mut source, known) = (source, schema::known());
+    let version = source.schema_version()?;
+    anyhow::ensure!(
+        version == known,
+        "the SQLite state {} is at schema version {version}, this upkeep knows {known}: run `upkeep migrate` with the SQLite config first",
+        path.display()
+    );
+    let options = PgOptions {
+        url: crate::secret::Secret::new(url),
+        lock_timeout: config.state.busy_timeout,
+    };
+    // MERGE: migrate the target to `known` through schema's PostgreSQL path.
+    let mut target =
+        Conn::connect_postgres(&options).with_context(|| format!("connecting to {shown}"))?;
+    let counted = crate::store::copy::copy(&source, &mut target)
+        .with_context(|| format!("copying {} into {shown}", path.display()))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "copied {} into {shown} (schema version {known})",
+        path.display()
+    )?;
+    writeln!(out, "  {:<24} {:>10} {:>10}", "table", "sqlite", "postgres")?;
+    for c in &counted {
+        writeln!(out, "  {:<24} {:>10} {:>10}", c.table, c.source, c.target)?;
+    }
+    let differ: Vec<&str> = counted
+        .iter()
+        .filter(|c| c.source != c.target)
+        .map(|c| c.table.as_str())
+        .collect();
+    if differ.is_empty() {
+        writeln!(
+            out,
+            "verified: every table has the same number of rows on both sides"
+        )?;
+        return Ok(exit::OK);
+    }
+    writeln!(
+        out,
+        "NOT verified: the row counts differ for {}",
+        differ.join(", ")
+    )?;
+    Ok(exit::FAILED)
 }

@@ -63,6 +63,22 @@ pub enum Command {
     Review(ReviewCommand),
     /// Apply the state's pending schema migrations and print each one; nothing to do is success
     Migrate(MigrateArgs),
+    /// Move the state: copy this installation's SQLite state into an empty PostgreSQL database
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Copy every table of the SQLite state (`[state] path`) into the empty PostgreSQL database
+    /// whose URL is in the environment variable VAR, then verify the row counts. Stop every
+    /// upkeep using the SQLite state first.
+    Copy {
+        /// The environment variable holding the target's connection URL (never the URL itself:
+        /// it may carry a password)
+        #[arg(long, value_name = "VAR")]
+        to_url_env: String,
+    },
 }
 
 #[derive(Debug, Args)]

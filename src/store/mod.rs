@@ -9,6 +9,7 @@ mod automerge;
 mod branches;
 mod chat;
 pub mod claims;
+pub mod copy;
 mod dashboard;
 pub mod db;
 mod decisions;

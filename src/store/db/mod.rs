@@ -20,6 +20,20 @@ mod sqlite;
 
 pub use pg::PgOptions;
 
+/// A PostgreSQL URL as people may see it: `host:port/database`, never a user, password or
+/// query parameter (libpq also takes `?password=` there).
+pub fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) if u.has_host() => format!(
+            "{}:{}{}",
+            u.host_str().unwrap_or_default(),
+            u.port().unwrap_or(5432),
+            u.path()
+        ),
+        _ => "a PostgreSQL server (URL not shown)".to_string(),
+    }
+}
+
 /// Which SQL dialect a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
