@@ -7,6 +7,8 @@ mod channels_support;
 mod forge_support;
 #[path = "../osv_support/mod.rs"]
 mod osv_support;
+#[path = "../pg_support/mod.rs"]
+mod pg_support;
 #[path = "../smart_http_support/mod.rs"]
 mod smart_http_support;
 mod support;
@@ -33,6 +35,7 @@ mod pr_approvals;
 mod props;
 mod quiet;
 mod redaction;
+mod replicas;
 mod registry_auth;
 mod secrets;
 mod snapshots;

@@ -1,0 +1,346 @@
+//! State on PostgreSQL shared by several processes (issue 19), end to end: real `upkeep serve`
+//! replicas and `sync --now` processes on one throwaway PostgreSQL 15 database, each with a
+//! cache of its own (as pods would have), local mirrors as the forge and the file transport.
+//!
+//! What must hold whatever the interleaving: exactly one rebuild branch and one PR record per
+//! server, one email per dedupe key, a server synced by one process at a time (the others
+//! report it `skipped`), a killed replica's servers taken over once its claims expire.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use upkeep::secret::Secret;
+use upkeep::store::db::{Conn, Exec, PgOptions, params};
+
+use crate::pg_support::{self, TestDb};
+use crate::support::wait::{CEILING, wait_for};
+use crate::support::{MIT, Repo, ServerSpec, Workspace, free_port, lockfile};
+
+const URL_VAR: &str = "UPKEEP_TEST_DATABASE_URL";
+const READ_TOKEN: &str = "replica-test-read-token-0123456789abcdef";
+/// Short, so a killed replica's claims lapse within a test; renewed every 2 s.
+const CLAIM_TTL: &str = "6s";
+
+/// A license text that needs legal review (a commercial-use clause on top of MIT).
+const RELICENSED: &str = "Commercial use of this software requires a separate commercial license from Example Corp.\n\nMIT License\n\nCopyright (c) 2025 Example Authors\n";
+
+struct Shared {
+    ws: Workspace,
+    db: TestDb,
+    /// Every server's (upstream, mirror), kept so the repositories outlive the runs.
+    repos: Vec<(String, Repo, Repo)>,
+}
+
+/// `n` servers pinned at v1.0.0 with v1.1.0 released; every tenth one's release changes its
+/// license (held for review, its owners emailed).
+fn shared(n: usize) -> Shared {
+    let ws = Workspace::new();
+    let mut repos = Vec::new();
+    for i in 0..n {
+        let name = format!("s{i:02}");
+        let mut up = Repo::new(&ws.path(&format!("{name}-up.git")));
+        let c = up.commit(&[("LICENSE", Some(MIT)), ("main.py", Some("print(1)\n"))], "r1");
+        up.tag("v1.0.0", c);
+        let license = if i % 10 == 0 { RELICENSED } else { MIT };
+        let c = up.commit(&[("LICENSE", Some(license)), ("main.py", Some("print(2)\n"))], "r2");
+        up.tag("v1.1.0", c);
+        let mut mirror = Repo::new(&ws.path(&format!("{name}-mirror.git")));
+        mirror.commit(&[("upkeep.lock", Some(&lockfile(&up.url(), "v1.0.0")))], "pin");
+        repos.push((name, up, mirror));
+    }
+    let specs: Vec<ServerSpec> = repos
+        .iter()
+        .map(|(name, up, mirror)| ServerSpec::lockfile(name, up, mirror))
+        .collect();
+    ws.write_config(&specs);
+    let db = pg_support::fresh_database();
+    let mut shared = Shared { ws, db, repos };
+    shared.ws.env.push((URL_VAR.into(), shared.db.url()));
+    shared.ws.edit_config(|c| on_postgres(&c, "cache"));
+    shared
+}
+
+/// The workspace's config with its `[state]` on the shared PostgreSQL database and `cache` as
+/// this process's own cache directory.
+fn on_postgres(config: &str, cache: &str) -> String {
+    let (state, rest) = config
+        .split_once("\n\n")
+        .expect("the config opens with its [state] table");
+    assert!(state.starts_with("[state]"), "{state}");
+    let cache_dir = state
+        .lines()
+        .find_map(|l| l.strip_prefix("cache-dir = "))
+        .unwrap()
+        .replace("/cache\"", &format!("/{cache}\""));
+    format!(
+        "[state]\nbackend = \"postgres\"\nurl-env = \"{URL_VAR}\"\nauto-migrate = true\n\
+         cache-dir = {cache_dir}\nlease-timeout = \"2m\"\nclaim-ttl = \"{CLAIM_TTL}\"\n\
+         lock-timeout = \"1s\"\n\n[service]\nconcurrency = 4\n\n{rest}"
+    )
+}
+
+impl Shared {
+    fn conn(&self) -> Conn {
+        Conn::connect_postgres(&PgOptions {
+            url: Secret::new(self.db.url()),
+            lock_timeout: Duration::from_secs(30),
+        })
+        .unwrap()
+    }
+
+    /// A `serve` replica: its own config (port, cache) beside the workspace's, firing every
+    /// `every` seconds, started with `env` (e.g. a failpoint).
+    fn replica(&self, name: &str, every_s: u32, env: &[(&str, &str)]) -> Replica {
+        let port = free_port();
+        let base = std::fs::read_to_string(self.ws.config_path()).unwrap();
+        let config = base
+            .replace("/cache\"", &format!("/cache-{name}\""))
+            .replacen(
+                "[service]\n",
+                &format!(
+                    "[schedule]\ncron = \"*/{every_s} * * * * *\"\ntimezone = \"UTC\"\n\n[service]\n\
+                     listen = \"127.0.0.1:{port}\"\nread-token-env = \"UPKEEP_REPLICA_READ_TOKEN\"\n"
+                ),
+                1,
+            );
+        let path = self.ws.path(&format!("{name}.toml"));
+        std::fs::write(&path, config).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_upkeep"))
+            .arg("--config")
+            .arg(&path)
+            .arg("serve")
+            .env_remove("UPKEEP_CONFIG")
+            .env_remove("UPKEEP_FAILPOINT")
+            .env("UPKEEP_LOG", "warn")
+            .env("UPKEEP_REPLICA_READ_TOKEN", READ_TOKEN)
+            .envs(self.ws.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.ws.path(&format!("{name}.log"))).unwrap())
+            .spawn()
+            .unwrap();
+        Replica {
+            child,
+            port,
+            log: self.ws.path(&format!("{name}.log")),
+        }
+    }
+
+    /// How many PR records each server has, and the servers with none.
+    fn pr_records(&self) -> Vec<(String, i64)> {
+        self.conn()
+            .query_map(
+                "SELECT server, COUNT(*) FROM pull_requests GROUP BY server ORDER BY server",
+                params![],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    }
+
+    /// Servers whose last sync ended with a PR or a hold.
+    fn settled(&self) -> usize {
+        self.conn()
+            .query_row(
+                "SELECT COUNT(*) FROM server_state WHERE last_status IN ('pr-opened', 'pr-open', 'pr-updated', 'held')",
+                params![],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| usize::try_from(n).unwrap())
+            .unwrap_or(0)
+    }
+
+    /// Every server has exactly one rebuild branch on its mirror and one PR record.
+    fn assert_one_pr_each(&self) {
+        let records = self.pr_records();
+        assert_eq!(records.len(), self.repos.len(), "{records:?}");
+        for (server, n) in &records {
+            assert_eq!(*n, 1, "{server} has {n} PR records");
+        }
+        for (name, _, mirror) in &self.repos {
+            let branches: Vec<String> = mirror
+                .repo
+                .branches(Some(git2::BranchType::Local))
+                .unwrap()
+                .filter_map(|b| b.ok()?.0.name().ok()??.strip_prefix("upkeep/").map(String::from))
+                .collect();
+            assert_eq!(branches, vec![name.clone()], "{name}'s mirror");
+        }
+    }
+
+    /// Every queued email went out once: one outbox row per dedupe key (the key is unique), each
+    /// sent after one attempt (a second sender would have counted a second), and the held
+    /// servers' owners emailed once each.
+    fn assert_one_email_each(&self) {
+        let rows: Vec<(String, String, i64)> = self
+            .conn()
+            .query_map(
+                "SELECT dedupe_key, status, attempts FROM outbox ORDER BY id",
+                params![],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        for (key, status, attempts) in &rows {
+            assert_eq!((status.as_str(), *attempts), ("sent", 1), "{key}");
+        }
+        let reviews: Vec<(String, i64)> = self
+            .conn()
+            .query_map(
+                "SELECT server, COUNT(*) FROM outbox WHERE reason = 'license-review' GROUP BY server ORDER BY server",
+                params![],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let held: Vec<(String, i64)> = (0..self.repos.len())
+            .step_by(10)
+            .map(|i| (format!("s{i:02}"), 1))
+            .collect();
+        assert_eq!(reviews, held);
+        // The file transport writes one file per sent email.
+        assert_eq!(self.ws.emails().len(), rows.len(), "{:?}", self.ws.emails());
+    }
+}
+
+struct Replica {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Replica {
+    fn metrics(&self) -> String {
+        upkeep::http::install_crypto_provider();
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{}/metrics", self.port);
+        wait_for("the replica's /metrics", CEILING, || {
+            client
+                .get(&url)
+                .bearer_auth(READ_TOKEN)
+                .send()
+                .ok()
+                .filter(|r| r.status().is_success())
+                .and_then(|r| r.text().ok())
+        })
+    }
+
+    fn stop(mut self) -> String {
+        // SIGTERM: a graceful stop (the run in flight finishes).
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        wait_for("the replica to stop", CEILING, || self.child.try_wait().unwrap());
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn three_replicas_and_a_manual_sync_divide_sixty_servers_with_one_pr_and_one_email_each() {
+    let s = shared(60);
+    let replicas: Vec<Replica> = (0..3).map(|i| s.replica(&format!("r{i}"), 5, &[])).collect();
+    // A manual sync beside them, while their scheduled runs go on.
+    let manual = s.ws.spawn(&["sync", "--now", "--json"], &[]);
+    let out = s.ws.finish(manual, "the manual sync");
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+        panic!("no JSON ({e}):\n{}\n{}", out.stdout, out.stderr)
+    });
+    wait_for("every server to be settled", CEILING, || {
+        (s.settled() == s.repos.len()).then_some(())
+    });
+    let scraped = replicas[0].metrics();
+    assert!(scraped.contains("# TYPE upkeep_claims_taken_over_total counter"), "{scraped}");
+    let logs: Vec<String> = replicas.into_iter().map(Replica::stop).collect();
+    s.assert_one_pr_each();
+    s.assert_one_email_each();
+    // The manual run synced each server or said who did.
+    for server in report["servers"].as_array().unwrap() {
+        let status = server["status"].as_str().unwrap();
+        if status == "skipped" {
+            let why = server["notes"][0].as_str().unwrap();
+            assert!(why.starts_with("in progress on "), "{server}");
+        } else {
+            assert!(
+                ["pr-opened", "pr-open", "pr-updated", "held"].contains(&status),
+                "{server}"
+            );
+        }
+    }
+    // Each server's PR was opened by one run, whichever process ran it.
+    let opened: Vec<(String, i64)> = s
+        .conn()
+        .query_map(
+            "SELECT server, COUNT(*) FROM run_servers WHERE status = 'pr-opened' GROUP BY server",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    for (server, n) in opened {
+        assert_eq!(n, 1, "{server} opened {n} times; logs:\n{}", logs.join("\n"));
+    }
+}
+
+#[test]
+fn a_replica_killed_mid_server_is_taken_over_after_its_claim_expires() {
+    let s = shared(3);
+    // The first replica dies (SIGKILL, by its own failpoint) right after pushing a rebuild
+    // branch, before the PR is recorded, still holding its claims.
+    let mut doomed = s.replica("doomed", 2, &[("UPKEEP_FAILPOINT", "after-write-branch")]);
+    wait_for("the doomed replica to kill itself", CEILING, || {
+        doomed.child.try_wait().unwrap()
+    });
+    let claimed: i64 = s
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM server_claims WHERE released = 0",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(claimed >= 1, "the dead replica left its claims");
+    // Another replica takes its servers over once the claims lapse, and adopts the branch the
+    // dead one pushed instead of pushing a second.
+    let taker = s.replica("taker", 2, &[]);
+    wait_for("every server to be settled", CEILING, || {
+        (s.settled() == s.repos.len()).then_some(())
+    });
+    let scraped = taker.metrics();
+    let log = taker.stop();
+    assert!(log.contains("took over a lapsed claim"), "{log}");
+    assert!(!scraped.contains("upkeep_claims_taken_over_total 0\n"), "{scraped}");
+    s.assert_one_pr_each();
+}
+
+#[test]
+fn the_database_restarting_mid_run_leaves_nothing_half_written() {
+    let mut s = shared(3);
+    let pause = crate::support::wait::Pause::new();
+    let child = s.ws.spawn(&["sync", "--now", "--json"], &pause.env(&["after-fetch"]));
+    pause.wait_reached("after-fetch");
+    // Every connection of the run is cut while a server is mid-sync.
+    s.db.restart();
+    pause.release("after-fetch");
+    let out = s.ws.finish(child, "the interrupted sync");
+    assert!(
+        out.code == 0 || out.stdout.contains("\"failed\"") || !out.stderr.is_empty(),
+        "a run that lost its database either finished or said what failed: {}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    // Whatever the interrupted run got to, the next runs finish the job once claims it could
+    // not release have lapsed, with one branch and one PR record per server.
+    wait_for("every server to be settled", CEILING, || {
+        let (_, report) = s.ws.sync();
+        (s.settled() == s.repos.len()).then_some(report)
+    });
+    s.assert_one_pr_each();
+}
