@@ -17,6 +17,7 @@ mod fleet;
 mod migrations;
 mod notify;
 pub mod schema;
+pub mod shared;
 mod withheld;
 
 pub use automerge::AutoMergeRecord;

@@ -1,0 +1,192 @@
+//! What else changes when several processes share the state (PostgreSQL replicas): a run says
+//! which process runs it and keeps a heartbeat, so a replica marks as aborted only the runs
+//! whose process stopped beating; and an outbox row is claimed by the one sender delivering it,
+//! so two replicas' drains never hand the same email to a transport at once.
+//!
+//! On SQLite one process runs at a time (the run lease), and these keep today's behaviour: a
+//! run older than the current one is dead, and a `sending` row is a crashed sender's, retried at
+//! once (its claim, if any, is written already expired).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::db::{Exec, OptionalExt as _, params};
+use super::ts;
+
+/// Record that `holder` runs `run_id`, beating now.
+///
+/// # Errors
+/// When the state cannot be written.
+pub fn beat(db: &impl Exec, run_id: i64, holder: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+    db.execute(
+        "INSERT INTO run_holders(run_id, holder, heartbeat_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(run_id) DO UPDATE SET heartbeat_at = ?3",
+        params![run_id, holder, ts(now)],
+    )?;
+    Ok(())
+}
+
+/// Mark as aborted the runs still `running` whose process stopped beating before
+/// `silent_since` (or never beat: runs of an older upkeep), other than `current`.
+///
+/// # Errors
+/// When the state cannot be written.
+pub fn abort_silent_runs(
+    db: &impl Exec,
+    current: i64,
+    silent_since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    Ok(db.execute(
+        "UPDATE runs SET result = 'aborted', finished_at = ?3
+         WHERE result = 'running' AND id <> ?1
+           AND NOT EXISTS (SELECT 1 FROM run_holders h WHERE h.run_id = runs.id AND h.heartbeat_at >= ?2)",
+        params![current, ts(silent_since), ts(now)],
+    )?)
+}
+
+/// The condition (on `outbox`) of a row no sender holds now; `?1` is now.
+pub const UNCLAIMED: &str = "NOT EXISTS (SELECT 1 FROM outbox_claims c WHERE c.outbox_id = outbox.id AND c.expires_at > ?1)";
+
+/// Claim outbox row `id` for `holder` until `now + ttl` and mark it `sending` (one more
+/// attempt): false when it is no longer due (sent, failed, or claimed by another sender
+/// meanwhile). Call inside a write transaction.
+///
+/// # Errors
+/// When the state cannot be read or written.
+pub fn claim_email(
+    db: &impl Exec,
+    id: i64,
+    holder: &str,
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let other: Option<String> = db
+        .query_row(
+            "SELECT holder FROM outbox_claims WHERE outbox_id = ?1 AND expires_at > ?2 AND holder <> ?3",
+            params![id, ts(now), holder],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if other.is_some() {
+        return Ok(false);
+    }
+    let marked = db.execute(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1
+         WHERE id = ?1 AND status IN ('pending', 'sending')",
+        params![id],
+    )?;
+    if marked == 0 {
+        return Ok(false);
+    }
+    let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+    db.execute(
+        "INSERT INTO outbox_claims(outbox_id, holder, expires_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(outbox_id) DO UPDATE SET holder = ?2, expires_at = ?3",
+        params![id, holder, ts(until)],
+    )?;
+    Ok(true)
+}
+
+/// Forget row `id`'s claim: its attempt is recorded (sent, retry later, failed).
+///
+/// # Errors
+/// When the state cannot be written.
+pub fn unclaim_email(db: &impl Exec, id: i64) -> anyhow::Result<()> {
+    db.execute(
+        "DELETE FROM outbox_claims WHERE outbox_id = ?1",
+        params![id],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::db::Conn;
+    use crate::store::{NewEmail, Store};
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+            + chrono::Duration::seconds(s)
+    }
+
+    fn result(db: &Conn, id: i64) -> String {
+        db.query_row("SELECT result FROM runs WHERE id = ?1", params![id], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn only_runs_whose_process_stopped_beating_are_aborted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = Store::open(&path).unwrap();
+        let ids: Vec<i64> = (0..4)
+            .map(|_| store.start_run("schedule", false).unwrap())
+            .collect();
+        let db = Conn::open_sqlite(&path, Duration::from_secs(5)).unwrap();
+        beat(&db, ids[1], "replica-b", at(100)).unwrap();
+        beat(&db, ids[2], "replica-c", at(10)).unwrap();
+        beat(&db, ids[2], "replica-c", at(20)).unwrap();
+        let n = abort_silent_runs(&db, ids[3], at(50), at(101)).unwrap();
+        assert_eq!(n, 2);
+        let results: Vec<String> = ids.iter().map(|id| result(&db, *id)).collect();
+        assert_eq!(results, ["aborted", "running", "aborted", "running"]);
+    }
+
+    #[test]
+    fn an_email_has_one_sender_until_its_claim_lapses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = Store::open(&path).unwrap();
+        let email = NewEmail {
+            dedupe_key: "k".into(),
+            server: "s".into(),
+            reason: "license-review".into(),
+            recipients: vec!["o@example.com".into()],
+            cc: Vec::new(),
+            subject: "subject".into(),
+            text: "text".into(),
+            html: String::new(),
+        };
+        store
+            .transaction(|tx| Store::enqueue_email(tx, &email, None))
+            .unwrap();
+        let id = store.due_emails().unwrap()[0].id;
+        let db = Conn::open_sqlite(&path, Duration::from_secs(5)).unwrap();
+        let ttl = Duration::from_secs(60);
+        assert!(claim_email(&db, id, "a", ttl, at(0)).unwrap());
+        assert!(
+            !claim_email(&db, id, "b", ttl, at(30)).unwrap(),
+            "a holds it"
+        );
+        // a's process died mid-send: b retries it once the claim lapses.
+        assert!(claim_email(&db, id, "b", ttl, at(61)).unwrap());
+        let attempts: i64 = db
+            .query_row(
+                "SELECT attempts FROM outbox WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(attempts, 2);
+        let unclaimed = format!("SELECT COUNT(*) FROM outbox WHERE {UNCLAIMED}");
+        let free = |t| -> i64 {
+            db.query_row(&unclaimed, params![ts(t)], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(free(at(62)), 0);
+        store.mark_sent(id).unwrap();
+        unclaim_email(&db, id).unwrap();
+        assert_eq!(free(at(62)), 1);
+        assert!(
+            !claim_email(&db, id, "a", ttl, at(63)).unwrap(),
+            "sent already"
+        );
+    }
+}
