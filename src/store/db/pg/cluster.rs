@@ -70,6 +70,11 @@ pub fn startup_time() -> Duration {
     cluster().started_in
 }
 
+/// The cluster's temp dir (data, socket, log, certificates): gone once the process is.
+pub fn root_dir() -> PathBuf {
+    cluster().root.clone()
+}
+
 /// One test's database in the shared cluster.
 pub struct TestDb {
     pub name: String,
