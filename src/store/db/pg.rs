@@ -293,6 +293,14 @@ fn lost_in_transaction() -> Error {
     }
 }
 
+/// "cached plan must not change result type" (SQLSTATE 0A000): a table of a cached statement
+/// changed since it was prepared.
+fn is_stale_plan(e: &postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        db.code() == &SqlState::FEATURE_NOT_SUPPORTED && db.message().starts_with("cached plan")
+    })
+}
+
 /// Whether `e` means the session is gone: the client saw the socket close, an I/O error, a
 /// connection-exception SQLSTATE (class 08), or the server ending the session (57P01 admin
 /// shutdown, 57P02 crash shutdown, 57P03 cannot connect now).
@@ -330,8 +338,8 @@ impl PgConn {
 
     /// Runs `f` on a live client, reconnecting first outside a transaction when the connection
     /// is gone, and books a failure (lost connection, aborted transaction) on the way out.
-    /// `idempotent`: `f` cannot have taken effect when the connection was lost, so outside a
-    /// transaction it is tried once more on a new connection.
+    /// Outside a transaction `f` is tried once more when it cannot have taken effect: after a
+    /// lost connection when it is `idempotent`, and after a stale cached plan.
     fn with_client<T>(
         &self,
         idempotent: bool,
@@ -339,7 +347,7 @@ impl PgConn {
     ) -> Result<T> {
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
-        let mut tries = if idempotent { 2 } else { 1 };
+        let mut tries = 2;
         loop {
             tries -= 1;
             match state.tx {
@@ -375,11 +383,18 @@ impl PgConn {
                 (TxState::Open { .. }, false) => TxState::Open { failed: true },
                 (other, _) => other,
             };
-            if !(lost && state.tx == TxState::Idle && tries > 0) {
+            // Another process changed a table under a cached statement (a migration): the
+            // server refuses before executing anything, so a fresh prepare is always safe.
+            let stale = is_stale_plan(&e);
+            if stale {
+                state.cache = Cache::default();
+            }
+            let again = (lost && idempotent) || stale;
+            if !(again && state.tx == TxState::Idle && tries > 0) {
                 return Err(server_error(e, lost));
             }
             tracing::info!(database = %self.target.shown, error = %describe(&e),
-                "the PostgreSQL connection was lost; reconnecting");
+                "retrying a PostgreSQL statement that did not run");
         }
     }
 

@@ -302,6 +302,26 @@ fn a_restarted_server_is_reconnected_outside_a_transaction_never_inside_one() {
     assert_eq!(rows, ["1", "11", "12"]);
 }
 
+#[test]
+fn a_table_changed_by_another_connection_is_read_with_its_new_shape() {
+    let db = cluster::fresh_database();
+    let (conn, other) = (connect(&db), connect(&db));
+    conn.execute_batch("CREATE TABLE t (a TEXT)").unwrap();
+    conn.execute("INSERT INTO t VALUES ('x')", params![])
+        .unwrap();
+    let row = |c: &Conn| {
+        c.query_row("SELECT * FROM t", params![], |r| {
+            Ok(r.clone().into_values())
+        })
+        .unwrap()
+    };
+    assert_eq!(row(&conn).len(), 1); // now prepared and cached
+    other
+        .execute_batch("ALTER TABLE t ADD COLUMN b BIGINT DEFAULT 5")
+        .unwrap();
+    assert_eq!(row(&conn), [Value::Text("x".into()), Value::Integer(5)]);
+}
+
 fn conn_error_is_lost(r: crate::store::db::Result<()>) -> bool {
     r.err().is_some_and(|e| e.is_connection_lost())
 }
@@ -640,4 +660,24 @@ fn sslmode_means_what_libpq_says() {
     assert!(!over_tls(
         &connect_with("127.0.0.1", "sslmode=disable").unwrap()
     ));
+}
+
+/// What the module docs say: inside an async task the blocking client panics ("Cannot start
+/// a runtime from within a runtime") rather than stall the runtime's worker.
+#[test]
+fn the_client_panics_inside_an_async_task() {
+    let db = cluster::fresh_database();
+    let url = db.url();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let joined = runtime.block_on(async move {
+        tokio::spawn(async move {
+            // Forgotten: dropping a client inside a runtime would panic a second time.
+            std::mem::forget(Conn::connect_postgres(&options(url)));
+        })
+        .await
+    });
+    assert!(joined.is_err_and(|e| e.is_panic()));
 }
