@@ -221,6 +221,8 @@ fn transactions_of_two_connections_take_turns_on_the_advisory_lock() {
     });
     // The second is waiting on the lock (not on a row: it has not run a statement yet).
     while advisory_waiters(&observer) == 0 {
+        // A second that failed instead of waiting would otherwise leave this loop spinning.
+        assert!(!second.is_finished(), "the second transaction did not wait");
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(
