@@ -321,12 +321,37 @@ pub fn current() -> Option<Claim> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::db::Conn;
+    use crate::store::db::{Conn, Dialect, PgOptions, migration_sql};
 
-    fn conn(dir: &tempfile::TempDir) -> Conn {
+    /// The scenarios below run on both backends: a migrated SQLite file and a migrated
+    /// PostgreSQL database of the throwaway test cluster.
+    fn sqlite(dir: &tempfile::TempDir) -> Conn {
         let path = dir.path().join("s.db");
         drop(crate::store::Store::open(&path).unwrap());
         Conn::open_sqlite(&path, Duration::from_secs(5)).unwrap()
+    }
+
+    pub(crate) fn postgres(db: &crate::store::db::pg_cluster::TestDb) -> Conn {
+        let mut conn = Conn::connect_postgres(&PgOptions {
+            url: crate::secret::Secret::new(db.url()),
+            lock_timeout: Duration::from_secs(30),
+        })
+        .unwrap();
+        for (i, sql) in crate::store::migrations::MIGRATIONS.iter().enumerate() {
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(&migration_sql(Dialect::Postgres, sql))
+                .unwrap();
+            tx.set_schema_version(i + 1).unwrap();
+            tx.commit().unwrap();
+        }
+        conn
+    }
+
+    fn on_both(scenario: impl Fn(&Conn)) {
+        let dir = tempfile::tempdir().unwrap();
+        scenario(&sqlite(&dir));
+        let db = crate::store::db::pg_cluster::fresh_database();
+        scenario(&postgres(&db));
     }
 
     fn at(s: u32) -> DateTime<Utc> {
@@ -347,70 +372,70 @@ mod tests {
 
     #[test]
     fn one_holder_at_a_time_and_a_lapsed_claim_is_taken_over_with_a_new_token() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = conn(&dir);
-        let a = claimed(claim(&db, "s", "a", TTL, at(0), None).unwrap());
-        assert_eq!((a.token, a.taken_over_from.as_deref()), (1, None));
-        let held = claim(&db, "s", "b", TTL, at(30), None).unwrap();
-        assert!(
-            matches!(held, ClaimOutcome::Held { ref holder, .. } if holder == "a"),
-            "{held:?}"
-        );
-        assert!(renew(&db, &a, TTL, at(50)).unwrap(), "a renews in time");
-        assert!(matches!(
-            claim(&db, "s", "b", TTL, at(100), None).unwrap(),
-            ClaimOutcome::Held { .. }
-        ));
-        // a stalls past its expiry (renewed to 110): b takes over.
-        let b = claimed(claim(&db, "s", "b", TTL, at(111), None).unwrap());
-        assert_eq!((b.token, b.taken_over_from.as_deref()), (2, Some("a")));
-        assert!(!renew(&db, &a, TTL, at(112)).unwrap(), "a's claim is gone");
-        let refused = check_fence(&db, &a, at(112)).unwrap_err();
-        let text = refused.to_string();
-        assert!(text.contains("b claimed it since (token 2)"), "{text}");
-        assert!(refused.downcast_ref::<FenceError>().is_some());
-        check_fence(&db, &b, at(112)).unwrap();
-        // a's late release does not free b's claim.
-        release(&db, &a, true, at(113)).unwrap();
-        check_fence(&db, &b, at(114)).unwrap();
+        on_both(|db| {
+            let a = claimed(claim(db, "s", "a", TTL, at(0), None).unwrap());
+            assert_eq!((a.token, a.taken_over_from.as_deref()), (1, None));
+            let held = claim(db, "s", "b", TTL, at(30), None).unwrap();
+            assert!(
+                matches!(held, ClaimOutcome::Held { ref holder, .. } if holder == "a"),
+                "{held:?}"
+            );
+            assert!(renew(db, &a, TTL, at(50)).unwrap(), "a renews in time");
+            assert!(matches!(
+                claim(db, "s", "b", TTL, at(100), None).unwrap(),
+                ClaimOutcome::Held { .. }
+            ));
+            // a stalls past its expiry (renewed to 110): b takes over.
+            let b = claimed(claim(db, "s", "b", TTL, at(111), None).unwrap());
+            assert_eq!((b.token, b.taken_over_from.as_deref()), (2, Some("a")));
+            assert!(!renew(db, &a, TTL, at(112)).unwrap(), "a's claim is gone");
+            let refused = check_fence(db, &a, at(112)).unwrap_err();
+            let text = refused.to_string();
+            assert!(text.contains("b claimed it since (token 2)"), "{text}");
+            assert!(refused.downcast_ref::<FenceError>().is_some());
+            check_fence(db, &b, at(112)).unwrap();
+            // a's late release does not free b's claim.
+            release(db, &a, true, at(113)).unwrap();
+            check_fence(db, &b, at(114)).unwrap();
+        });
     }
 
     #[test]
     fn an_expired_claim_fences_its_holder_even_before_anyone_takes_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = conn(&dir);
-        let a = claimed(claim(&db, "s", "a", TTL, at(0), None).unwrap());
-        check_fence(&db, &a, at(59)).unwrap();
-        let text = check_fence(&db, &a, at(60)).unwrap_err().to_string();
-        assert!(text.contains("expired at"), "{text}");
-        assert!(!renew(&db, &a, TTL, at(61)).unwrap());
+        on_both(|db| {
+            let a = claimed(claim(db, "s", "a", TTL, at(0), None).unwrap());
+            check_fence(db, &a, at(59)).unwrap();
+            let text = check_fence(db, &a, at(60)).unwrap_err().to_string();
+            assert!(text.contains("expired at"), "{text}");
+            assert!(!renew(db, &a, TTL, at(61)).unwrap());
+        });
     }
 
     #[test]
     fn released_servers_are_free_at_once_and_fresh_for_runs_that_started_before_the_sync_ended() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = conn(&dir);
-        let a = claimed(claim(&db, "s", "a", TTL, at(0), None).unwrap());
-        release(&db, &a, true, at(10)).unwrap();
-        assert!(
-            check_fence(&db, &a, at(11))
-                .unwrap_err()
-                .to_string()
-                .contains("released")
-        );
-        // A scheduled run on another replica that ticked at 5 finds it synced since.
-        let fresh = claim(&db, "s", "b", TTL, at(12), Some(at(5))).unwrap();
-        assert!(matches!(fresh, ClaimOutcome::Fresh { .. }), "{fresh:?}");
-        // One that ticked after the sync ended, or a manual run, claims it.
-        let b = claimed(claim(&db, "s", "b", TTL, at(12), Some(at(11))).unwrap());
-        assert_eq!((b.token, b.taken_over_from.as_deref()), (2, None));
-        release(&db, &b, false, at(13)).unwrap();
-        let c = claimed(claim(&db, "s", "c", TTL, at(14), None).unwrap());
-        assert_eq!(c.token, 3);
-        assert_eq!(
-            held(&db, at(15)).unwrap(),
-            vec![("s".to_string(), "c".to_string())]
-        );
+        on_both(|db| {
+            let a = claimed(claim(db, "s", "a", TTL, at(0), None).unwrap());
+            release(db, &a, true, at(10)).unwrap();
+            assert!(
+                check_fence(db, &a, at(11))
+                    .unwrap_err()
+                    .to_string()
+                    .contains("released")
+            );
+            // A scheduled run on another replica that ticked at 5 finds it synced since.
+            let fresh = claim(db, "s", "b", TTL, at(12), Some(at(5))).unwrap();
+            assert!(matches!(fresh, ClaimOutcome::Fresh { .. }), "{fresh:?}");
+            // One that ticked after the sync ended, or a manual run, claims it.
+            let b = claimed(claim(db, "s", "b", TTL, at(12), Some(at(11))).unwrap());
+            assert_eq!((b.token, b.taken_over_from.as_deref()), (2, None));
+            release(db, &b, false, at(13)).unwrap();
+            let c = claimed(claim(db, "s", "c", TTL, at(14), None).unwrap());
+            assert_eq!(c.token, 3);
+            assert_eq!(
+                held(db, at(15)).unwrap(),
+                vec![("s".to_string(), "c".to_string())]
+            );
+        });
     }
 
     #[test]

@@ -40,13 +40,22 @@ fn shared(n: usize) -> Shared {
     for i in 0..n {
         let name = format!("s{i:02}");
         let mut up = Repo::new(&ws.path(&format!("{name}-up.git")));
-        let c = up.commit(&[("LICENSE", Some(MIT)), ("main.py", Some("print(1)\n"))], "r1");
+        let c = up.commit(
+            &[("LICENSE", Some(MIT)), ("main.py", Some("print(1)\n"))],
+            "r1",
+        );
         up.tag("v1.0.0", c);
         let license = if i % 10 == 0 { RELICENSED } else { MIT };
-        let c = up.commit(&[("LICENSE", Some(license)), ("main.py", Some("print(2)\n"))], "r2");
+        let c = up.commit(
+            &[("LICENSE", Some(license)), ("main.py", Some("print(2)\n"))],
+            "r2",
+        );
         up.tag("v1.1.0", c);
         let mut mirror = Repo::new(&ws.path(&format!("{name}-mirror.git")));
-        mirror.commit(&[("upkeep.lock", Some(&lockfile(&up.url(), "v1.0.0")))], "pin");
+        mirror.commit(
+            &[("upkeep.lock", Some(&lockfile(&up.url(), "v1.0.0")))],
+            "pin",
+        );
         repos.push((name, up, mirror));
     }
     let specs: Vec<ServerSpec> = repos
@@ -163,7 +172,14 @@ impl Shared {
                 .repo
                 .branches(Some(git2::BranchType::Local))
                 .unwrap()
-                .filter_map(|b| b.ok()?.0.name().ok()??.strip_prefix("upkeep/").map(String::from))
+                .filter_map(|b| {
+                    b.ok()?
+                        .0
+                        .name()
+                        .ok()??
+                        .strip_prefix("upkeep/")
+                        .map(String::from)
+                })
                 .collect();
             assert_eq!(branches, vec![name.clone()], "{name}'s mirror");
         }
@@ -232,7 +248,9 @@ impl Replica {
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
             .status();
-        wait_for("the replica to stop", CEILING, || self.child.try_wait().unwrap());
+        wait_for("the replica to stop", CEILING, || {
+            self.child.try_wait().unwrap()
+        });
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -247,18 +265,22 @@ impl Drop for Replica {
 #[test]
 fn three_replicas_and_a_manual_sync_divide_sixty_servers_with_one_pr_and_one_email_each() {
     let s = shared(60);
-    let replicas: Vec<Replica> = (0..3).map(|i| s.replica(&format!("r{i}"), 5, &[])).collect();
+    let replicas: Vec<Replica> = (0..3)
+        .map(|i| s.replica(&format!("r{i}"), 5, &[]))
+        .collect();
     // A manual sync beside them, while their scheduled runs go on.
     let manual = s.ws.spawn(&["sync", "--now", "--json"], &[]);
     let out = s.ws.finish(manual, "the manual sync");
-    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
-        panic!("no JSON ({e}):\n{}\n{}", out.stdout, out.stderr)
-    });
+    let report: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}\n{}", out.stdout, out.stderr));
     wait_for("every server to be settled", CEILING, || {
         (s.settled() == s.repos.len()).then_some(())
     });
     let scraped = replicas[0].metrics();
-    assert!(scraped.contains("# TYPE upkeep_claims_taken_over_total counter"), "{scraped}");
+    assert!(
+        scraped.contains("# TYPE upkeep_claims_taken_over_total counter"),
+        "{scraped}"
+    );
     let logs: Vec<String> = replicas.into_iter().map(Replica::stop).collect();
     s.assert_one_pr_each();
     s.assert_one_email_each();
@@ -285,7 +307,12 @@ fn three_replicas_and_a_manual_sync_divide_sixty_servers_with_one_pr_and_one_ema
         )
         .unwrap();
     for (server, n) in opened {
-        assert_eq!(n, 1, "{server} opened {n} times; logs:\n{}", logs.join("\n"));
+        assert_eq!(
+            n,
+            1,
+            "{server} opened {n} times; logs:\n{}",
+            logs.join("\n")
+        );
     }
 }
 
@@ -316,7 +343,10 @@ fn a_replica_killed_mid_server_is_taken_over_after_its_claim_expires() {
     let scraped = taker.metrics();
     let log = taker.stop();
     assert!(log.contains("took over a lapsed claim"), "{log}");
-    assert!(!scraped.contains("upkeep_claims_taken_over_total 0\n"), "{scraped}");
+    assert!(
+        !scraped.contains("upkeep_claims_taken_over_total 0\n"),
+        "{scraped}"
+    );
     s.assert_one_pr_each();
 }
 
@@ -324,7 +354,8 @@ fn a_replica_killed_mid_server_is_taken_over_after_its_claim_expires() {
 fn the_database_restarting_mid_run_leaves_nothing_half_written() {
     let mut s = shared(3);
     let pause = crate::support::wait::Pause::new();
-    let child = s.ws.spawn(&["sync", "--now", "--json"], &pause.env(&["after-fetch"]));
+    let child =
+        s.ws.spawn(&["sync", "--now", "--json"], &pause.env(&["after-fetch"]));
     pause.wait_reached("after-fetch");
     // Every connection of the run is cut while a server is mid-sync.
     s.db.restart();
