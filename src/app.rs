@@ -182,6 +182,7 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
     for t in config.next_fires(chrono::Utc::now(), 3) {
         let _ = outln!(out, "  {}", t.to_rfc3339());
     }
+    let _ = outln!(out, "{}", state_line(&config.state));
     let (weak, unchecked) = service_secret_strength(&config.service);
     for key in unchecked {
         let _ = outln!(
@@ -253,6 +254,24 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
         }
     }
     if failed { exit::FAILED } else { exit::OK }
+}
+
+/// Where the state is, as `check` shows it: a PostgreSQL URL only redacted, and when it cannot
+/// be read here, why (naming its variable or file, never its value).
+fn state_line(state: &config::StateConfig) -> String {
+    match &state.backend {
+        config::StateBackend::Sqlite { path, .. } => format!("state: SQLite {}", path.display()),
+        config::StateBackend::Postgres(pg) => match pg.url() {
+            Ok(url) => format!(
+                "state: PostgreSQL {}",
+                config::database_url::redact(url.expose())
+            ),
+            Err(e) => format!(
+                "state: PostgreSQL, URL not readable in this environment, so it is checked when \
+                 the state is opened: {e:#}"
+            ),
+        },
+    }
 }
 
 /// The service's secrets that are too weak (messages), and the keys whose secret is not
