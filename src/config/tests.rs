@@ -139,6 +139,29 @@ fn the_example_config_is_valid() {
     assert_eq!(c.state.report_retention, Duration::from_secs(30 * 86_400));
 }
 
+/// The example's PostgreSQL block does what it says: uncommented (one URL source), with the
+/// SQLite keys taken out, the config is valid and on PostgreSQL.
+#[test]
+fn the_example_postgres_block_is_valid_once_uncommented() {
+    let example = include_str!("../../config/example.toml");
+    let sqlite_only = |l: &&str| !l.starts_with("path =") && !l.starts_with("busy-timeout =");
+    let uncomment = |l: &str| match l.strip_prefix("# ") {
+        Some(rest)
+            if ["backend", "url-env", "lock-timeout", "claim-ttl"]
+                .iter()
+                .any(|k| rest.starts_with(&format!("{k} ="))) =>
+        {
+            rest.to_string()
+        }
+        _ => l.to_string(),
+    };
+    let text: Vec<String> = example.lines().filter(sqlite_only).map(uncomment).collect();
+    let c = check(&text.join("\n")).expect("the example's PostgreSQL block");
+    let pg = postgres(&c);
+    assert_eq!(pg.url_from, SecretRef::Env("UPKEEP_DATABASE_URL".into()));
+    assert!(example.contains("# url-file = "));
+}
+
 #[test]
 fn report_retention_is_a_duration_with_its_place_named() {
     let errs = check("[state]\nreport-retention = \"a month\"\n").unwrap_err();
