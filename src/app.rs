@@ -112,10 +112,14 @@ fn state_command(config: &ValidConfig, command: Command) -> anyhow::Result<i32> 
 }
 
 fn locked_message(state: &config::StateConfig) -> String {
+    let (wait, key) = match &state.backend {
+        config::StateBackend::Sqlite { busy_timeout, .. } => (busy_timeout, "busy-timeout"),
+        config::StateBackend::Postgres(pg) => (&pg.lock_timeout, "lock-timeout"),
+    };
     format!(
-        "the state database {} is locked by another process (gave up after {}s, [state] busy-timeout)",
-        state.path.display(),
-        state.busy_timeout.as_secs_f64()
+        "the state database {} is locked by another process (gave up after {}s, [state] {key})",
+        state.location(),
+        wait.as_secs_f64()
     )
 }
 
@@ -558,7 +562,7 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     if let Some(RunsCommand::Show { id, json }) = args.command {
         let Some(row) = store.run(id)? else {
-            errln!("error: no run {id} in {}", config.state.path.display());
+            errln!("error: no run {id} in {}", config.state.location());
             return Ok(exit::FAILED);
         };
         let Some(doc) = store.run_summary(id)? else {
