@@ -224,11 +224,24 @@ fn backend_kind(d: &mut Diagnostics<'_>, s: &RawState) -> Option<Kind> {
             "sqlite" => Kind::Sqlite,
             "postgres" => Kind::Postgres,
             other => {
-                d.at(
-                    Some(b.span()),
-                    "invalid-value",
-                    format!("`backend`: `{other}` is not a state backend; write \"sqlite\" or \"postgres\""),
-                );
+                let message = "`backend` must be \"sqlite\" or \"postgres\"";
+                if other.contains("://") {
+                    // A connection URL written here: placed, never shown.
+                    d.at_secret_line(
+                        Some(b.span()),
+                        "secret-in-config",
+                        format!(
+                            "{message}, and the URL goes in an environment variable or a file \
+                             that `url-env` or `url-file` names; change its password if it had one"
+                        ),
+                    );
+                } else {
+                    d.at(
+                        Some(b.span()),
+                        "invalid-value",
+                        format!("{message}, not `{other}`"),
+                    );
+                }
                 return None;
             }
         },

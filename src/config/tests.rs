@@ -620,8 +620,13 @@ fn an_unknown_backend_is_refused_at_its_place() {
     let errs = check("[state]\nbackend = \"mysql\"\nurl-env = \"X\"\n").unwrap_err();
     // Only the backend: which keys fit is unknown until it is right.
     assert_eq!(errs.len(), 1, "{errs:?}");
-    assert!(errs[0].contains("2:11") && errs[0].contains("\"postgres\""));
+    assert!(errs[0].contains("2:11") && errs[0].contains("\"postgres\", not `mysql`"));
     assert!(errs[0].ends_with("[invalid-value]"), "{errs:?}");
+    // A connection URL written as the backend: placed, never shown.
+    let src = "[state]\nbackend = \"postgres://u:hunter2@db/x?password=hunter2\"\n";
+    let errs = parse(Path::new("upkeep.toml"), src).unwrap_err().0;
+    assert_eq!((errs[0].line, errs[0].code), (2, "secret-in-config"));
+    assert!(!format!("{:#}", errs[0]).contains("hunter2"), "{errs:?}");
 }
 
 #[test]
