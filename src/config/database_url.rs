@@ -76,15 +76,28 @@ pub fn source(from: &SecretRef) -> String {
 /// password, no `password`/`sslpassword` query parameter. A value that is not a PostgreSQL URL
 /// is not shown at all (a password could sit anywhere in it).
 pub fn redact(url: &str) -> String {
-    let Some(mut parsed) = is_postgres_url(url)
-        .then(|| reqwest::Url::parse(url).ok())
-        .flatten()
-    else {
+    let Some((scheme, rest)) = url.split_once("://").filter(|_| is_postgres_url(url)) else {
         return "<not a PostgreSQL URL; not shown>".to_string();
     };
-    // Both only fail for URLs that cannot carry credentials at all.
-    let _ = parsed.set_username("");
-    let _ = parsed.set_password(None);
+    // The userinfo ends at the last `@` (a password may hold an unescaped one), unless a `?` or
+    // `#` comes before it: then that `@` may be a query password's, and nothing is safe to show.
+    let location = match rest.rfind('@') {
+        None => rest,
+        Some(at) if rest[..at].contains(['?', '#']) => {
+            return format!("{scheme}://<not shown: an @ after its query begins>");
+        }
+        Some(at) => &rest[at + 1..],
+    };
+    let shown = format!("{scheme}://{location}");
+    let Ok(mut parsed) = reqwest::Url::parse(&shown) else {
+        // libpq's URLs go beyond the URL standard (several `host:port` pairs): without the
+        // query, which may hold a password.
+        return shown
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_string();
+    };
     let kept: Vec<(String, String)> = parsed
         .query_pairs()
         .filter(|(k, _)| !SECRET_PARAMS.contains(&k.as_ref()))
@@ -99,14 +112,15 @@ pub fn redact(url: &str) -> String {
 }
 
 /// Whether `text` is a URL with a PostgreSQL scheme (no whitespace, which a pasted
-/// `KEY=value` line or a second line of a file would bring).
+/// `KEY=value` line or a second line of a file would bring). Not parsed as a standard URL:
+/// libpq's may name several hosts (`postgres://h1:5432,h2:5432/db`), which the standard refuses;
+/// the client parses it when it connects.
 fn is_postgres_url(text: &str) -> bool {
     let Some((scheme, _)) = text.split_once("://") else {
         return false;
     };
     SCHEMES.iter().any(|s| scheme.eq_ignore_ascii_case(s))
         && !text.chars().any(|c| c.is_whitespace() || c.is_control())
-        && reqwest::Url::parse(text).is_ok()
 }
 
 fn shown(name: &str) -> &str {
@@ -217,8 +231,34 @@ mod tests {
             redact("postgres://localhost/upkeep"),
             "postgres://localhost/upkeep"
         );
+        // Several hosts (libpq), which the URL standard refuses: the same, by hand.
+        let multi = "postgres://u:s3cret@h1:5432,h2:5433/upkeep?password=s3cret&sslmode=require";
+        assert_eq!(redact(multi), "postgres://h1:5432,h2:5433/upkeep");
+        assert_eq!(
+            load_with(&SecretRef::Env("M".into()), |_| Some(multi.into()))
+                .unwrap()
+                .expose(),
+            multi
+        );
         // A password with an `@` in it: the host follows the last `@`.
         assert_eq!(redact("postgres://u:p@ss@db/x"), "postgres://db/x");
+        // Unescaped `/`, `?`, `#` or `@` in a password, in the userinfo or the query.
+        assert_eq!(redact("postgres://u:s3/cret@db/x"), "postgres://db/x");
+        for odd in [
+            "not a url s3cret",
+            "mysql://u:s3cret@db/x",
+            "s3cret",
+            "",
+            "postgres://u:1234?s3cret@db/x",
+            "postgres://u:s3#cret@db/x",
+            "postgres://u@db/x?password=s3@cret",
+        ] {
+            assert!(
+                !redact(odd).contains("s3") && !redact(odd).contains("cret"),
+                "{odd}"
+            );
+            assert!(!redact(odd).contains("1234"), "{odd}");
+        }
         for odd in ["not a url s3cret", "mysql://u:s3cret@db/x", "s3cret", ""] {
             assert!(!redact(odd).contains("s3cret"), "{odd}");
         }
