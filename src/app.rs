@@ -113,10 +113,14 @@ fn state_command(config: &ValidConfig, command: Command) -> anyhow::Result<i32> 
 }
 
 fn locked_message(state: &config::StateConfig) -> String {
+    let (wait, key) = match &state.backend {
+        config::StateBackend::Sqlite { busy_timeout, .. } => (busy_timeout, "busy-timeout"),
+        config::StateBackend::Postgres(pg) => (&pg.lock_timeout, "lock-timeout"),
+    };
     format!(
-        "the state database {} is locked by another process (gave up after {}s, [state] busy-timeout)",
-        state.path.display(),
-        state.busy_timeout.as_secs_f64()
+        "the state database {} is locked by another process (gave up after {}s, [state] {key})",
+        state.location(),
+        wait.as_secs_f64()
     )
 }
 
@@ -183,6 +187,7 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
     for t in config.next_fires(chrono::Utc::now(), 3) {
         let _ = outln!(out, "  {}", t.to_rfc3339());
     }
+    let _ = outln!(out, "{}", state_line(&config.state));
     let (weak, unchecked) = service_secret_strength(&config.service);
     for key in unchecked {
         let _ = outln!(
@@ -254,6 +259,24 @@ async fn check(path: &Path, args: &CheckArgs) -> i32 {
         }
     }
     if failed { exit::FAILED } else { exit::OK }
+}
+
+/// Where the state is, as `check` shows it: a PostgreSQL URL only redacted, and when it cannot
+/// be read here, why (naming its variable or file, never its value).
+fn state_line(state: &config::StateConfig) -> String {
+    match &state.backend {
+        config::StateBackend::Sqlite { path, .. } => format!("state: SQLite {}", path.display()),
+        config::StateBackend::Postgres(pg) => match pg.url() {
+            Ok(url) => format!(
+                "state: PostgreSQL {}",
+                config::database_url::redact(url.expose())
+            ),
+            Err(e) => format!(
+                "state: PostgreSQL, URL not readable in this environment, so it is checked when \
+                 the state is opened: {e:#}"
+            ),
+        },
+    }
 }
 
 /// The service's secrets that are too weak (messages), and the keys whose secret is not
@@ -541,7 +564,7 @@ fn runs(config: &ValidConfig, args: &RunsArgs) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     if let Some(RunsCommand::Show { id, json }) = args.command {
         let Some(row) = store.run(id)? else {
-            errln!("error: no run {id} in {}", config.state.path.display());
+            errln!("error: no run {id} in {}", config.state.location());
             return Ok(exit::FAILED);
         };
         let Some(doc) = store.run_summary(id)? else {

@@ -702,13 +702,25 @@ fn load_yaml(path: &std::path::Path) -> Vec<yaml_rust2::Yaml> {
         .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()))
 }
 
+/// Every document of the YAML files directly in `dir`, with its file's name.
+fn manifests(dir: &std::path::Path) -> Vec<(String, yaml_rust2::Yaml)> {
+    let mut docs = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "yaml") {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            docs.extend(load_yaml(&p).into_iter().map(|d| (name.clone(), d)));
+        }
+    }
+    docs
+}
+
 #[test]
 fn deployment_manifests_parse_and_say_what_they_must() {
     use yaml_rust2::Yaml;
     let mut files = Vec::new();
     yaml_files(&deploy_dir(), &mut files);
     assert!(files.len() >= 5, "{files:?}");
-    let mut kinds = std::collections::BTreeMap::new();
     for path in &files {
         for doc in load_yaml(path) {
             assert!(
@@ -716,11 +728,14 @@ fn deployment_manifests_parse_and_say_what_they_must() {
                 "{} has an empty document",
                 path.display()
             );
-            if let Some(kind) = doc["kind"].as_str() {
-                kinds.insert(kind.to_string(), doc.clone());
-            }
         }
     }
+    // The SQLite sample: the files of deploy/kubernetes itself (postgres/ is the other variant).
+    let kinds: std::collections::BTreeMap<String, yaml_rust2::Yaml> =
+        manifests(&deploy_dir().join("kubernetes"))
+            .into_iter()
+            .filter_map(|(_, doc)| Some((doc["kind"].as_str()?.to_string(), doc)))
+            .collect();
     for kind in [
         "Deployment",
         "PersistentVolumeClaim",
@@ -852,6 +867,213 @@ fn deployment_manifests_parse_and_say_what_they_must() {
         dockerfile.matches("FROM ").count() >= 2,
         "a multi-stage build"
     );
+}
+
+/// The PostgreSQL variant: replicas, no state volume, the URL from a Secret in every pod that
+/// opens the state, a migration Job kept out of `kubectl apply -k`, a disruption budget.
+#[test]
+fn the_postgres_variant_runs_replicas_on_a_shared_database() {
+    use yaml_rust2::Yaml;
+    let dir = deploy_dir().join("kubernetes/postgres");
+    let docs = manifests(&dir);
+    let named = |kind: &str, name: &str| -> &Yaml {
+        docs.iter()
+            .map(|(_, d)| d)
+            .find(|d| {
+                d["kind"].as_str() == Some(kind) && d["metadata"]["name"].as_str() == Some(name)
+            })
+            .unwrap_or_else(|| panic!("no {kind} {name} in {}", dir.display()))
+    };
+    let strs = |y: &Yaml| -> Vec<String> {
+        y.as_vec()
+            .map(|v| {
+                v.iter()
+                    .filter_map(|s| Some(s.as_str()?.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    // The config: PostgreSQL, the URL named (never written), no migrations by the replicas.
+    let toml_text = named("ConfigMap", "upkeep-config")["data"]["upkeep.toml"]
+        .as_str()
+        .expect("upkeep.toml in the ConfigMap");
+    let config = upkeep::config::parse(std::path::Path::new("postgres/upkeep.toml"), toml_text)
+        .unwrap_or_else(|e| panic!("the PostgreSQL ConfigMap's config is invalid:\n{e}"));
+    let upkeep::config::StateBackend::Postgres(pg) = &config.state.backend else {
+        panic!("the PostgreSQL variant's config is not on PostgreSQL");
+    };
+    let upkeep::config::SecretRef::Env(url_var) = &pg.url_from else {
+        panic!(
+            "the sample takes the URL from the environment: {:?}",
+            pg.url_from
+        );
+    };
+    assert!(!config.state.auto_migrate, "replicas must not migrate");
+    assert!(!config.service.listen.ip().is_loopback());
+
+    // Every pod that opens the state gets that variable from the Secret's key.
+    let url_from_secret = |container: &Yaml, what: &str| {
+        let env = container["env"].as_vec().unwrap();
+        let var = env
+            .iter()
+            .find(|e| e["name"].as_str() == Some(url_var.as_str()))
+            .unwrap_or_else(|| panic!("{what}: no {url_var} in its env"));
+        let key = &var["valueFrom"]["secretKeyRef"];
+        assert_eq!(key["name"].as_str(), Some("upkeep-database"), "{what}");
+        assert_eq!(key["key"].as_str(), Some("url"), "{what}");
+    };
+
+    let dep = named("Deployment", "upkeep");
+    assert_eq!(dep["spec"]["replicas"].as_i64(), Some(3));
+    assert_eq!(
+        dep["spec"]["strategy"]["type"].as_str(),
+        Some("RollingUpdate")
+    );
+    let pod = &dep["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    assert_eq!(strs(&c["args"])[0], "serve");
+    url_from_secret(c, "the Deployment");
+    assert_eq!(
+        c["readinessProbe"]["httpGet"]["path"].as_str(),
+        Some("/readyz")
+    );
+    assert_eq!(
+        c["livenessProbe"]["httpGet"]["path"].as_str(),
+        Some("/healthz")
+    );
+    for r in ["cpu", "memory"] {
+        assert!(
+            !c["resources"]["requests"][r].is_badvalue(),
+            "no {r} request"
+        );
+    }
+    assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
+    // No volume for the state; the cache (the config's cache-dir) on a volume of the pod's own.
+    let volumes = pod["volumes"].as_vec().unwrap();
+    assert!(
+        volumes
+            .iter()
+            .all(|v| v["persistentVolumeClaim"].is_badvalue()),
+        "no shared volume: {volumes:?}"
+    );
+    let cache_dir = config.state.cache_dir.display().to_string();
+    let cache = c["volumeMounts"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .find(|m| m["mountPath"].as_str() == Some(cache_dir.as_str()))
+        .unwrap_or_else(|| panic!("nothing mounted at the cache-dir {cache_dir}"));
+    let cache_volume = volumes
+        .iter()
+        .find(|v| v["name"] == cache["name"])
+        .expect("the cache's volume");
+    assert!(!cache_volume["emptyDir"].is_badvalue(), "{cache_volume:?}");
+
+    // The migration: the same image, `upkeep migrate`, a Helm pre-upgrade hook.
+    let job = named("Job", "upkeep-migrate");
+    let hook = job["metadata"]["annotations"]["helm.sh/hook"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        hook.contains("pre-upgrade") && hook.contains("pre-install"),
+        "{hook}"
+    );
+    let jc = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(strs(&jc["args"])[0], "migrate");
+    assert_eq!(
+        jc["image"], c["image"],
+        "the Job migrates with the rolled-out image"
+    );
+    url_from_secret(jc, "the migration Job");
+    assert_eq!(
+        job["spec"]["template"]["spec"]["restartPolicy"].as_str(),
+        Some("Never")
+    );
+
+    // The move from SQLite: the SQLite sample's volume, copied to the same URL.
+    let copy = named("Job", "upkeep-state-copy");
+    let cc = &copy["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        strs(&cc["args"])[..4],
+        ["state", "copy", "--to-url-env", url_var.as_str()]
+    );
+    url_from_secret(cc, "the copy Job");
+    let sqlite_pvc = &load_yaml(&deploy_dir().join("kubernetes/pvc.yaml"))[0]["metadata"]["name"];
+    let copy_volumes = copy["spec"]["template"]["spec"]["volumes"]
+        .as_vec()
+        .unwrap();
+    assert!(
+        copy_volumes
+            .iter()
+            .any(|v| v["persistentVolumeClaim"]["claimName"] == *sqlite_pvc),
+        "the copy reads the SQLite sample's volume"
+    );
+
+    // At most one replica away at a time, and for these pods.
+    let pdb = named("PodDisruptionBudget", "upkeep");
+    assert_eq!(pdb["spec"]["maxUnavailable"].as_i64(), Some(1));
+    assert_eq!(
+        pdb["spec"]["selector"]["matchLabels"],
+        dep["spec"]["selector"]["matchLabels"]
+    );
+    assert_eq!(
+        named("Service", "upkeep")["spec"]["ports"][0]["port"].as_i64(),
+        Some(9187)
+    );
+
+    // The Secret ships no URL.
+    let secret = named("Secret", "upkeep-database");
+    assert_eq!(secret["stringData"]["url"].as_str(), Some(""));
+
+    // `kubectl apply -k` applies the replicas, never a Job: the migration must finish before
+    // the rollout, and the copy runs once.
+    let kustomization = load_yaml(&dir.join("kustomization.yaml"));
+    let resources = strs(&kustomization[0]["resources"]);
+    for file in [
+        "configmap.yaml",
+        "deployment.yaml",
+        "service.yaml",
+        "pdb.yaml",
+    ] {
+        assert!(
+            resources.iter().any(|r| r == file),
+            "{file} not in {resources:?}"
+        );
+    }
+    for r in &resources {
+        assert!(dir.join(r).is_file(), "{r} is listed but missing");
+        let (_, doc) = docs.iter().find(|(f, _)| f == r).unwrap();
+        assert_ne!(doc["kind"].as_str(), Some("Job"), "{r}: a Job in apply -k");
+    }
+}
+
+/// `kubectl kustomize` renders both variants (when kubectl is installed; it needs no cluster).
+#[test]
+fn both_kustomizations_render() {
+    let Ok(out) = std::process::Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+    else {
+        eprintln!("note: kubectl not found; skipped rendering the kustomizations");
+        return;
+    };
+    assert!(out.status.success());
+    for dir in ["kubernetes", "kubernetes/postgres"] {
+        let out = std::process::Command::new("kubectl")
+            .arg("kustomize")
+            .arg(deploy_dir().join(dir))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl kustomize deploy/{dir}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rendered = String::from_utf8_lossy(&out.stdout);
+        assert!(rendered.contains("kind: Deployment"), "deploy/{dir}");
+        assert!(rendered.contains("namespace: upkeep"), "deploy/{dir}");
+    }
 }
 
 #[test]

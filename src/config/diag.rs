@@ -134,6 +134,20 @@ impl<'a> Diagnostics<'a> {
         self.at_with(span, code, message, Vec::new());
     }
 
+    /// A problem at `span` on a line that holds a secret (a connection URL with its password):
+    /// its line and column, but never the line itself.
+    pub fn at_secret_line(
+        &mut self,
+        span: Option<Range<usize>>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) {
+        self.at(span, code, message);
+        if let Some(d) = self.items.last_mut() {
+            d.excerpt = None;
+        }
+    }
+
     /// Something allowed but risky at `span`: reported, the config stays valid.
     pub fn warn(
         &mut self,

@@ -12,6 +12,7 @@
 
 mod advisories;
 mod chat;
+pub mod database_url;
 pub mod diag;
 mod email;
 mod freshness;
@@ -49,7 +50,10 @@ pub use service::{
     DEFAULT_MAX_RATE_LIMIT_WAIT, DashboardAccess, MIN_SECRET_LEN, PerHostConcurrency, ReadAccess,
     ServiceConfig, weak_secret,
 };
-pub use state::{DEFAULT_MAX_FETCH_BYTES, DEFAULT_MAX_TAGS, StateConfig};
+pub use state::{
+    DEFAULT_CLAIM_TTL, DEFAULT_LOCK_WAIT, DEFAULT_MAX_FETCH_BYTES, DEFAULT_MAX_TAGS, PostgresState,
+    StateBackend, StateConfig,
+};
 pub use urls::is_loopback as is_loopback_url;
 pub use values::format_size;
 

@@ -22,7 +22,7 @@ pub enum SecretRef {
 }
 
 /// A name or path that looks like a secret itself, as it is shown in messages.
-const NOT_SHOWN: &str = "<a value that looks like a secret, not shown>";
+pub(super) const NOT_SHOWN: &str = "<a value that looks like a secret, not shown>";
 
 impl SecretRef {
     /// Read the secret now. `Ok(None)` when none is configured.
@@ -48,7 +48,7 @@ impl SecretRef {
 }
 
 /// `name` when it may be printed: never when it looks like a secret itself.
-fn shown(name: &str) -> Option<&str> {
+pub(super) fn shown(name: &str) -> Option<&str> {
     crate::secret::looks_like_secret(name)
         .is_none()
         .then_some(name)

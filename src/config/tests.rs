@@ -139,6 +139,29 @@ fn the_example_config_is_valid() {
     assert_eq!(c.state.report_retention, Duration::from_secs(30 * 86_400));
 }
 
+/// The example's PostgreSQL block does what it says: uncommented (one URL source), with the
+/// SQLite keys taken out, the config is valid and on PostgreSQL.
+#[test]
+fn the_example_postgres_block_is_valid_once_uncommented() {
+    let example = include_str!("../../config/example.toml");
+    let sqlite_only = |l: &&str| !l.starts_with("path =") && !l.starts_with("busy-timeout =");
+    let uncomment = |l: &str| match l.strip_prefix("# ") {
+        Some(rest)
+            if ["backend", "url-env", "lock-timeout", "claim-ttl"]
+                .iter()
+                .any(|k| rest.starts_with(&format!("{k} ="))) =>
+        {
+            rest.to_string()
+        }
+        _ => l.to_string(),
+    };
+    let text: Vec<String> = example.lines().filter(sqlite_only).map(uncomment).collect();
+    let c = check(&text.join("\n")).expect("the example's PostgreSQL block");
+    let pg = postgres(&c);
+    assert_eq!(pg.url_from, SecretRef::Env("UPKEEP_DATABASE_URL".into()));
+    assert!(example.contains("# url-file = "));
+}
+
 #[test]
 fn report_retention_is_a_duration_with_its_place_named() {
     let errs = check("[state]\nreport-retention = \"a month\"\n").unwrap_err();
@@ -539,4 +562,170 @@ fn the_sqlite_state_migrates_itself_unless_told_not_to() {
     let c = check("[state]\nauto-migrate = false\n").unwrap();
     assert!(!c.state.auto_migrate);
     assert!(check("[state]\nauto-migrate = \"no\"\n").is_err());
+}
+
+// ---- [state] backend ------------------------------------------------------------------------
+
+const PG: &str = "[state]\nbackend = \"postgres\"\nurl-env = \"UPKEEP_DATABASE_URL\"\n";
+
+fn postgres(c: &ValidConfig) -> &PostgresState {
+    match &c.state.backend {
+        StateBackend::Postgres(pg) => pg,
+        other => panic!("not postgres: {other:?}"),
+    }
+}
+
+#[test]
+fn the_state_is_sqlite_unless_postgres_is_chosen() {
+    for src in ["", "[state]\nbackend = \"sqlite\"\npath = \"x.db\"\n"] {
+        let c = check(src).unwrap();
+        let StateBackend::Sqlite { path, busy_timeout } = &c.state.backend else {
+            panic!("{src}: not sqlite");
+        };
+        assert_eq!((path, *busy_timeout), (&c.state.path, c.state.busy_timeout));
+        assert_eq!(c.state.location(), path.display().to_string());
+    }
+    let c = check(PG).unwrap();
+    let pg = postgres(&c);
+    assert_eq!(pg.url_from, SecretRef::Env("UPKEEP_DATABASE_URL".into()));
+    assert_eq!(pg.lock_timeout, DEFAULT_LOCK_WAIT);
+    assert_eq!(pg.claim_ttl, DEFAULT_CLAIM_TTL);
+    assert_eq!(pg.claim_renewal(), Duration::from_secs(40));
+    assert_eq!(
+        c.state.location(),
+        "PostgreSQL (URL from environment variable UPKEEP_DATABASE_URL ([state] url-env))"
+    );
+    let c = check(
+        "[state]\nbackend = \"postgres\"\nurl-file = \"/run/secrets/db-url\"\n\
+         lock-timeout = \"5s\"\nclaim-ttl = \"1m\"\n",
+    )
+    .unwrap();
+    let pg = postgres(&c);
+    assert_eq!(pg.url_from, SecretRef::File("/run/secrets/db-url".into()));
+    assert_eq!(
+        (pg.lock_timeout, pg.claim_ttl),
+        (Duration::from_secs(5), Duration::from_secs(60))
+    );
+}
+
+#[test]
+fn postgres_migrates_only_when_told_to() {
+    assert!(!check(PG).unwrap().state.auto_migrate);
+    let c = check(&format!("{PG}auto-migrate = true\n")).unwrap();
+    assert!(c.state.auto_migrate);
+}
+
+#[test]
+fn an_unknown_backend_is_refused_at_its_place() {
+    let errs = check("[state]\nbackend = \"mysql\"\nurl-env = \"X\"\n").unwrap_err();
+    // Only the backend: which keys fit is unknown until it is right.
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("2:11") && errs[0].contains("\"postgres\", not `mysql`"));
+    assert!(errs[0].ends_with("[invalid-value]"), "{errs:?}");
+    // A connection URL written as the backend: placed, never shown.
+    let src = "[state]\nbackend = \"postgres://u:hunter2@db/x?password=hunter2\"\n";
+    let errs = parse(Path::new("upkeep.toml"), src).unwrap_err().0;
+    assert_eq!((errs[0].line, errs[0].code), (2, "secret-in-config"));
+    assert!(!format!("{:#}", errs[0]).contains("hunter2"), "{errs:?}");
+}
+
+#[test]
+fn a_url_in_the_config_is_refused_without_showing_it() {
+    let src =
+        "[state]\nbackend = \"postgres\"\nurl = \"postgres://u:hunter2@db/x?password=hunter2\"\n";
+    let errs = parse(Path::new("upkeep.toml"), src).unwrap_err().0;
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    let d = &errs[0];
+    assert_eq!((d.line, d.column, d.code), (3, 7, "secret-in-config"));
+    assert!(d.message.contains("url-env") && d.message.contains("url-file"));
+    let shown = format!("{d:#}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    // Not an unknown key either, whatever its type.
+    let errs = check("[state]\nurl = 5\n").unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("[secret-in-config]"));
+}
+
+#[test]
+fn postgres_needs_exactly_one_url_source_that_names_the_url() {
+    let errs = check("[state]\nbackend = \"postgres\"\n").unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("2:11") && errs[0].ends_with("[missing-key]"));
+    let both = format!("{PG}url-file = \"/run/secrets/db-url\"\n");
+    let errs = check(&both).unwrap_err();
+    assert!(
+        errs.len() == 1 && errs[0].ends_with("[conflicting-keys]"),
+        "{errs:?}"
+    );
+    // The URL itself where its name belongs: placed, never shown, in either key.
+    for key in ["url-env", "url-file"] {
+        let src =
+            format!("[state]\nbackend = \"postgres\"\n{key} = \"postgres://u:hunter2@db/x\"\n");
+        let errs = parse(Path::new("upkeep.toml"), &src).unwrap_err().0;
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!((errs[0].line, errs[0].code), (3, "secret-in-config"));
+        assert!(!format!("{:#}", errs[0]).contains("hunter2"));
+    }
+    let errs = check("[state]\nbackend = \"postgres\"\nurl-env = \"not a name\"\n").unwrap_err();
+    assert!(errs[0].ends_with("[invalid-value]"), "{errs:?}");
+}
+
+#[test]
+fn keys_of_the_other_backend_are_refused() {
+    let errs = check(&format!(
+        "{PG}path = \"var/upkeep.db\"\nbusy-timeout = \"5s\"\n"
+    ))
+    .unwrap_err();
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(errs[0].contains("4:8") && errs[0].contains("remove `path`"));
+    assert!(errs[1].contains("5:16") && errs[1].contains("`lock-timeout`"));
+    assert!(errs.iter().all(|e| e.ends_with("[wrong-backend]")));
+
+    let src =
+        "[state]\nurl-env = \"X\"\nurl-file = \"/f\"\nlock-timeout = \"5s\"\nclaim-ttl = \"2m\"\n";
+    let errs = check(src).unwrap_err();
+    assert_eq!(errs.len(), 4, "{errs:?}");
+    for (e, key) in errs
+        .iter()
+        .zip(["url-env", "url-file", "lock-timeout", "claim-ttl"])
+    {
+        assert!(
+            e.contains(&format!("`{key}` is for `backend = \"postgres\"`")),
+            "{e}"
+        );
+        assert!(e.contains("SQLite (the default)") && e.ends_with("[wrong-backend]"));
+    }
+    let errs = check("[state]\nbackend = \"sqlite\"\nurl-env = \"postgres://u:hunter2@db/x\"\n")
+        .unwrap_err();
+    assert!(errs[0].contains("this state is SQLite:"), "{errs:?}");
+    let d = parse(
+        Path::new("u.toml"),
+        "[state]\nurl-file = \"postgres://u:hunter2@db/x\"\n",
+    )
+    .unwrap_err()
+    .0;
+    assert!(!format!("{:#}", d[0]).contains("hunter2"));
+}
+
+#[test]
+fn a_claim_outlives_a_renewal_that_waits_for_a_lock() {
+    let errs = check(&format!("{PG}lock-timeout = \"0s\"\n")).unwrap_err();
+    assert!(
+        errs.len() == 1 && errs[0].contains("4:16") && errs[0].contains("forever"),
+        "{errs:?}"
+    );
+    // 30s is 3 x 10s: the second renewal would land as the claim expires.
+    let errs = check(&format!("{PG}claim-ttl = \"30s\"\n")).unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("4:13") && errs[0].contains("3 x `lock-timeout` (10s)"));
+    // A lock timeout raised past the default claim's third is placed at itself.
+    let errs = check(&format!("{PG}lock-timeout = \"1m\"\n")).unwrap_err();
+    assert!(
+        errs[0].contains("4:16") && errs[0].contains("`claim-ttl` (2m)"),
+        "{errs:?}"
+    );
+    let c = check(&format!("{PG}lock-timeout = \"1s\"\nclaim-ttl = \"4s\"\n")).unwrap();
+    assert_eq!(postgres(&c).claim_ttl, Duration::from_secs(4));
+    let errs = check(&format!("{PG}claim-ttl = \"soon\"\n")).unwrap_err();
+    assert!(errs[0].ends_with("[invalid-duration]"), "{errs:?}");
 }

@@ -90,3 +90,56 @@ fn check_online_verifies_each_mirror_is_reachable_and_writable() {
     );
     assert!(out.stdout.contains("no-such-mirror.git"), "{}", out.stdout);
 }
+
+/// A PostgreSQL state: `check` shows where it is with the URL redacted, from an environment
+/// variable or a file, and when the URL cannot be read here it names the variable or file and
+/// still passes (the URL is read when the state is opened, as every secret is).
+#[test]
+fn check_shows_a_postgres_state_redacted() {
+    let mut ws = Workspace::new();
+    ws.write_config(&[]);
+    let url = "postgres://upkeep:hunter2-pw@db.example.com:5432/upkeep?password=hunter2-pw&sslmode=require";
+    // The `[state]` table (the first block of the written config) replaced.
+    let postgres = |from: String| {
+        move |text: String| {
+            let rest = text.split_once("\n\n").unwrap().1.to_string();
+            format!("[state]\nbackend = \"postgres\"\n{from}\n\n{rest}")
+        }
+    };
+    let shown = "state: PostgreSQL postgres://db.example.com:5432/upkeep?sslmode=require";
+
+    ws.edit_config(postgres("url-env = \"UPKEEP_TEST_DATABASE_URL\"".into()));
+    let out = ws.upkeep(&["check"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("environment variable UPKEEP_TEST_DATABASE_URL ([state] url-env) is not set"),
+        "{}",
+        out.stdout
+    );
+    ws.env.push(("UPKEEP_TEST_DATABASE_URL".into(), url.into()));
+    let out = ws.upkeep(&["check"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(shown), "{}", out.stdout);
+    assert!(!out.stdout.contains("hunter2") && !out.stderr.contains("hunter2"));
+
+    let file = ws.path("database-url");
+    std::fs::write(&file, format!("{url}\n")).unwrap();
+    let from = format!("url-file = {:?}", file.display().to_string());
+    ws.write_config(&[]);
+    ws.edit_config(postgres(from));
+    let out = ws.upkeep(&["check"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(shown), "{}", out.stdout);
+    assert!(!out.stdout.contains("hunter2"), "{}", out.stdout);
+
+    // SQLite: the file, as before.
+    ws.write_config(&[]);
+    let out = ws.upkeep(&["check"]);
+    let db = ws.path("state/upkeep.db").display().to_string();
+    assert!(
+        out.stdout.contains(&format!("state: SQLite {db}")),
+        "{}",
+        out.stdout
+    );
+}
