@@ -22,6 +22,7 @@ pub mod plan;
 pub mod reminders;
 mod run;
 pub mod stages;
+pub mod state_cache;
 
 use std::time::Instant;
 
