@@ -437,6 +437,54 @@ fn closed_and_merged_states<F: FakeForge>() {
     assert_eq!(merged.closed_by.as_deref(), Some("dave"));
 }
 
+/// `pr_state`: open, closed and merged (with the forge's time), and None for a PR the forge
+/// does not have; what the quiet path asks of an open PR.
+fn pr_state_open_closed_merged<F: FakeForge>() {
+    let (fake, forge, id) = with_open_pr::<F>();
+    let cache = EtagCache::new();
+    let seen = forge.pr_state(&id, &cache).unwrap().unwrap();
+    assert_eq!((seen.state, seen.closed_at), (PrState::Open, None));
+    let number: u64 = id.parse().unwrap();
+    fake.core()
+        .set_pr_state(number, FakePrState::Closed, "carol");
+    let seen = forge.pr_state(&id, &cache).unwrap().unwrap();
+    assert_eq!(seen.state, PrState::Closed);
+    assert_eq!(seen.closed_at.as_deref(), Some("2026-01-02T03:04:05Z"));
+    fake.core()
+        .set_pr_state(number, FakePrState::Merged, "dave");
+    let seen = forge.pr_state(&id, &cache).unwrap().unwrap();
+    assert_eq!(seen.state, PrState::Merged);
+    assert_eq!(seen.closed_at.as_deref(), Some("2026-01-02T03:04:05Z"));
+    assert_eq!(forge.pr_state("9999", &cache).unwrap(), None);
+}
+
+#[test]
+fn github_pr_state_is_reread_conditionally() {
+    let (fake, forge, id) = with_open_pr::<FakeGithub>();
+    let cache = EtagCache::new();
+    let first = forge.pr_state(&id, &cache).unwrap();
+    fake.core().clear_requests();
+    assert_eq!(
+        forge.pr_state(&id, &cache).unwrap(),
+        first,
+        "the 304 replays it"
+    );
+    let requests = fake.core().requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert!(
+        requests[0]
+            .headers
+            .iter()
+            .any(|(k, _)| k == "if-none-match")
+    );
+    assert_eq!(requests[0].status, 304);
+    // A change is a new answer, not the cached one.
+    fake.core()
+        .set_pr_state(id.parse().unwrap(), FakePrState::Merged, "dave");
+    let seen = forge.pr_state(&id, &cache).unwrap().unwrap();
+    assert_eq!(seen.state, PrState::Merged);
+}
+
 fn server_errors_are_retried<F: FakeForge>() {
     let fake = F::start();
     let forge = fake.forge();
@@ -819,6 +867,7 @@ for_both_forges!(
     update_pr_title_body_ready_and_labels,
     comment_on_pr,
     closed_and_merged_states,
+    pr_state_open_closed_merged,
     server_errors_are_retried,
     rate_limit_waits_for_retry_after,
     unauthorized_keeps_the_body,

@@ -22,7 +22,7 @@ use serde_json::json;
 use super::automerge::{Armed, AutoMergeState, MergeOptions};
 use super::{
     Access, BaseFile, BranchState, CommentsRead, CommitSummary, CommitWrite, Forge, ForgeError,
-    ForgeResult, PrComment, PrInfo, PrRequest, PrState, send_or_confirm,
+    ForgeResult, PrComment, PrInfo, PrRequest, PrSeen, PrState, found, send_or_confirm,
 };
 use crate::http::{Auth, HttpClient, HttpSettings, Pool, Request, Response, build_url};
 use crate::secret::Secret;
@@ -266,11 +266,7 @@ impl AzureForge {
     }
 
     fn pr_info(&self, pr: PullRequest) -> PrInfo {
-        let state = match pr.status.as_str() {
-            "completed" => PrState::Merged,
-            "abandoned" => PrState::Closed,
-            _ => PrState::Open,
-        };
+        let state = pr.pr_state();
         let closed = state != PrState::Open;
         PrInfo {
             id: pr.pull_request_id.to_string(),
@@ -662,6 +658,26 @@ impl Forge for AzureForge {
         Ok(Some(info))
     }
 
+    /// "Pull Requests - Get Pull Request" (`GET .../pullrequests/{id}`): its `status` and
+    /// `closedDate`. Azure DevOps documents no conditional reads of a PR, so this is one plain
+    /// read (made conditional by `cache` should the service send an ETag).
+    fn pr_state(
+        &self,
+        id: &str,
+        cache: &dyn crate::http::ConditionalCache,
+    ) -> ForgeResult<Option<PrSeen>> {
+        let url = self.repo_url(&["pullrequests", id], &[])?;
+        Ok(
+            found(self.http.get_cached_json::<PullRequest>(url, cache))?.map(|pr| {
+                let state = pr.pr_state();
+                PrSeen {
+                    state,
+                    closed_at: pr.closed_date.filter(|_| state != PrState::Open),
+                }
+            }),
+        )
+    }
+
     /// Reviewers are resolved to identity ids first and sent as `reviewers: [{"id": ..}]`
     /// (IdentityRefWithVote). TF401179 (an active PR for the same source and target exists) is
     /// a Conflict, which the caller answers by adopting that PR; any other refusal is reported
@@ -1014,6 +1030,17 @@ struct PullRequest {
     labels: Vec<Label>,
     closed_by: Option<IdentityRef>,
     closed_date: Option<String>,
+}
+
+impl PullRequest {
+    /// `completed` is merged, `abandoned` closed unmerged; `active` (and anything newer) open.
+    fn pr_state(&self) -> PrState {
+        match self.status.as_str() {
+            "completed" => PrState::Merged,
+            "abandoned" => PrState::Closed,
+            _ => PrState::Open,
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::automerge::{Armed, AutoMergeState, MergeOptions};
 use super::{
     Access, BaseFile, BranchState, CommentsRead, CommitSummary, CommitWrite, Forge, ForgeError,
-    ForgeResult, PrComment, PrInfo, PrRequest, PrState, send_or_confirm,
+    ForgeResult, PrComment, PrInfo, PrRequest, PrSeen, PrState, found, send_or_confirm,
 };
 use crate::http::{Auth, HttpClient, HttpSettings, Pool, Request, build_url};
 use crate::secret::Secret;
@@ -188,13 +188,7 @@ impl GithubForge {
     }
 
     fn pr_info(&self, pull: Pull) -> PrInfo {
-        let state = if pull.merged_at.is_some() {
-            PrState::Merged
-        } else if pull.state == "closed" {
-            PrState::Closed
-        } else {
-            PrState::Open
-        };
+        let state = pull.pr_state();
         let closed_by = match state {
             PrState::Open => None,
             PrState::Merged => pull.merged_by.as_ref().map(|u| u.login.clone()),
@@ -592,13 +586,26 @@ impl Forge for GithubForge {
 
     fn find_pr(&self, branch: &str, known_id: Option<&str>) -> ForgeResult<Option<PrInfo>> {
         if let Some(id) = known_id {
-            return match self.pull(id) {
-                Ok(pull) => Ok(Some(self.pr_info(pull))),
-                Err(ForgeError::NotFound(_)) => Ok(None),
-                Err(e) => Err(e),
-            };
+            return Ok(found(self.pull(id))?.map(|pull| self.pr_info(pull)));
         }
         Ok(self.open_pull(branch)?.map(|p| self.pr_info(p)))
+    }
+
+    /// "Get a pull request" (`GET /repos/{o}/{r}/pulls/{n}`), conditionally: an unchanged PR
+    /// is a `304` ("Best practices for using the REST API", use conditional requests: a `304`
+    /// to an authorized request does not count against the primary rate limit).
+    fn pr_state(
+        &self,
+        id: &str,
+        cache: &dyn crate::http::ConditionalCache,
+    ) -> ForgeResult<Option<PrSeen>> {
+        let url = self.repo_url(&["pulls", id], &[])?;
+        Ok(
+            found(self.http.get_cached_json::<Pull>(url, cache))?.map(|pull| PrSeen {
+                state: pull.pr_state(),
+                closed_at: pull.merged_at.or(pull.closed_at),
+            }),
+        )
     }
 
     /// A create whose answer was lost is confirmed by listing the open PRs of the branch; one
@@ -934,6 +941,19 @@ struct Pull {
     /// Set while auto-merge is armed ("Get a pull request": `auto_merge`, null when off).
     #[serde(default)]
     auto_merge: Option<AutoMergeField>,
+}
+
+impl Pull {
+    /// Merged when GitHub says when (`merged_at`); else closed or open as `state` says.
+    fn pr_state(&self) -> PrState {
+        if self.merged_at.is_some() {
+            PrState::Merged
+        } else if self.state == "closed" {
+            PrState::Closed
+        } else {
+            PrState::Open
+        }
+    }
 }
 
 #[derive(Deserialize)]

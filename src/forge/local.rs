@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Access, BaseFile, BranchState, CommentsRead, CommitSummary, CommitWrite, Forge, ForgeError,
-    ForgeResult, PrComment, PrInfo, PrRequest, PrState,
+    ForgeResult, PrComment, PrInfo, PrRequest, PrSeen, PrState,
 };
 
 pub struct LocalForge {
@@ -348,6 +348,19 @@ impl Forge for LocalForge {
             self.write_pr(&repo, &pr)?;
         }
         Ok(Some(info))
+    }
+
+    /// The PR's state from the mirror itself (its id is its branch): the branch there, or
+    /// gone merged into base or unmerged. Local git reads, no request.
+    fn pr_state(
+        &self,
+        id: &str,
+        _cache: &dyn crate::http::ConditionalCache,
+    ) -> ForgeResult<Option<PrSeen>> {
+        Ok(self.find_pr(id, Some(id))?.map(|info| PrSeen {
+            state: info.state,
+            closed_at: info.closed_at,
+        }))
     }
 
     fn open_pr(&self, r: &PrRequest) -> ForgeResult<PrInfo> {

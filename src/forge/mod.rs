@@ -99,6 +99,15 @@ pub struct PrInfo {
     pub warnings: Vec<String>,
 }
 
+/// What one cheap read of a PR shows of its state ([`Forge::pr_state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrSeen {
+    pub state: PrState,
+    /// When it was merged or closed (RFC 3339), when the forge says: GitHub `merged_at` (else
+    /// `closed_at`), Azure DevOps `closedDate`. The same as [`PrInfo::closed_at`].
+    pub closed_at: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct PrRequest {
     pub branch: String,
@@ -143,6 +152,15 @@ pub trait Forge: Send + Sync {
     /// Find the PR for `branch`: by `known_id` when given, else the open PR whose head is `branch`.
     /// Returns the newest such PR in any state when `known_id` is given, else only an open one.
     fn find_pr(&self, branch: &str, known_id: Option<&str>) -> ForgeResult<Option<PrInfo>>;
+    /// The state of PR `id` (open, merged or closed) with one read, the quiet path's question
+    /// (is the rebuild PR still open?): conditional where the forge answers with an ETag,
+    /// `cache` keeping validator and answer between runs (GitHub answers an unchanged PR with a
+    /// `304`, which costs no rate limit). None when the forge has no such PR.
+    fn pr_state(
+        &self,
+        id: &str,
+        cache: &dyn crate::http::ConditionalCache,
+    ) -> ForgeResult<Option<PrSeen>>;
     fn open_pr(&self, request: &PrRequest) -> ForgeResult<PrInfo>;
     fn update_pr(&self, id: &str, request: &PrRequest) -> ForgeResult<PrInfo>;
     fn comment_pr(&self, id: &str, body: &str) -> ForgeResult<()>;
@@ -240,6 +258,15 @@ pub enum Access {
     /// Reachable, but the forge does not say whether the credentials can write (why, for the
     /// operator). Not a failure: the first run tells.
     Unknown(String),
+}
+
+/// A read whose `404` means there is no such thing: None.
+pub(crate) fn found<T>(read: ForgeResult<T>) -> ForgeResult<Option<T>> {
+    match read {
+        Ok(value) => Ok(Some(value)),
+        Err(ForgeError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// How often a write whose outcome was unknown is sent again, each time only after a re-read

@@ -15,8 +15,8 @@ use super::policy::{
     rate_limit_wait, truncate_body,
 };
 use super::{
-    Auth, CachedBody, Error, EtagCache, HttpMetrics, HttpSettings, Pool, Request, Response, Result,
-    global_metrics,
+    Auth, CachedBody, ConditionalCache, Error, HttpMetrics, HttpSettings, Pool, Request, Response,
+    Result, global_metrics,
 };
 use crate::secret::Secret;
 
@@ -263,7 +263,7 @@ impl HttpClient {
 
     /// A GET that sends `If-None-Match` when `cache` knows the URL and returns the cached body
     /// on 304; a 200 with an ETag refreshes the cache.
-    pub fn get_cached(&self, url: Url, cache: &EtagCache) -> Result<CachedBody> {
+    pub fn get_cached(&self, url: Url, cache: &dyn ConditionalCache) -> Result<CachedBody> {
         let key = url.to_string();
         let cached = cache.get(&key);
         let mut request = Request::get(url);
@@ -286,12 +286,25 @@ impl HttpClient {
             };
         }
         if let Some(etag) = response.header_str(ETAG.as_str()) {
-            cache.put(&key, etag.to_string(), response.body.clone());
+            cache.put(&key, etag, &response.body);
         }
         Ok(CachedBody {
             body: response.body,
             not_modified: false,
         })
+    }
+
+    /// [`Self::get_cached`] with the body decoded as JSON; a body that does not decode is an
+    /// [`Error::Other`] naming the URL without its credentials.
+    pub fn get_cached_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        cache: &dyn ConditionalCache,
+    ) -> Result<T> {
+        let shown = crate::secret::redact_url(url.as_str());
+        let body = self.get_cached(url, cache)?;
+        serde_json::from_slice(&body.body)
+            .map_err(|e| Error::Other(format!("GET {shown}: unreadable answer: {e}")))
     }
 
     /// The error for a final non-success response, scrubbed of credentials.

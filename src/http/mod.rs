@@ -284,6 +284,17 @@ pub fn global_metrics() -> Arc<HttpMetrics> {
     Arc::clone(&GLOBAL_METRICS)
 }
 
+/// Where conditional GETs keep the last `ETag` and body seen per URL: [`EtagCache`] in memory
+/// for the life of the process, or a persisted one (the state's HTTP cache, which the pipeline
+/// lends), so an unchanged answer costs a `304` from one run to the next. The body is opaque to
+/// the cache: a caller may store what it needs to replay an answer, not only the raw response.
+pub trait ConditionalCache: Send + Sync {
+    /// The ETag and body last stored for `url`.
+    fn get(&self, url: &str) -> Option<(String, Vec<u8>)>;
+    /// Replaces the entry for `url`.
+    fn put(&self, url: &str, etag: &str, body: &[u8]);
+}
+
 /// Remembers ETags and bodies so a repeated GET can be a conditional one.
 #[derive(Debug, Default)]
 pub struct EtagCache {
@@ -308,6 +319,16 @@ impl EtagCache {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl ConditionalCache for EtagCache {
+    fn get(&self, url: &str) -> Option<(String, Vec<u8>)> {
+        EtagCache::get(self, url)
+    }
+
+    fn put(&self, url: &str, etag: &str, body: &[u8]) {
+        EtagCache::put(self, url, etag.to_string(), body.to_vec());
     }
 }
 

@@ -5,7 +5,7 @@
 //!
 //! Read after `apply` on a full check (the head is then the one the PR will keep: reading in
 //! `decide` would see the head `apply` is about to replace), and on the quiet path for a server
-//! with an open PR, where it is the one forge read the quiet path makes. Never fails the
+//! with an open PR, after the quiet stage saw it still open. Never fails the
 //! server: a forge that cannot say leaves the last answer in place and a note in the report.
 
 use std::sync::LazyLock;
@@ -38,20 +38,15 @@ pub fn observe(run: &mut ServerRun<'_>, forge: &dyn Forge) {
     note_failure(run, result);
 }
 
-/// The quiet path: the open PR's checks (the mirror is not read; the forge is set up for this).
-/// A local mirror has no pipeline: nothing is read, and the quiet path stays off the mirror.
-pub fn observe_quiet(run: &mut ServerRun<'_>) {
-    if run.mode.dry_run || matches!(run.server.mirror.forge, ForgeConfig::Local { .. }) {
-        return;
+/// The quiet path: the open PR's checks, on the forge the quiet stage made to read the PR's
+/// state (None: no open PR, or a forge that could not be set up, which that stage noted). A
+/// local mirror has no pipeline: nothing is read.
+pub fn observe_quiet(run: &mut ServerRun<'_>, forge: Option<&dyn Forge>) {
+    if let Some(forge) = forge
+        && !matches!(run.server.mirror.forge, ForgeConfig::Local { .. })
+    {
+        observe(run, forge);
     }
-    let result = (|| -> anyhow::Result<()> {
-        let Some(pr) = run.deps.store.open_pr(&run.server.name)? else {
-            return Ok(());
-        };
-        let forge = (run.deps.forges)(run.server)?;
-        read_and_keep(run, forge.as_ref(), &pr)
-    })();
-    note_failure(run, result);
 }
 
 fn note_failure(run: &mut ServerRun<'_>, result: anyhow::Result<()>) {

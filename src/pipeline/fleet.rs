@@ -12,8 +12,10 @@ use super::stages::fetch::Upstream;
 use super::stages::pin::Mirror;
 use super::stages::record::new_email;
 use super::stages::releases::Releases;
+use super::state_cache::StoreCache;
 use crate::config::ServerConfig;
 use crate::deps::Deps;
+use crate::forge::{Forge, PrState};
 use crate::freshness::Freshness;
 use crate::render::fleet::{LagNotice, lag_email};
 use crate::report::ServerReport;
@@ -77,6 +79,36 @@ pub fn record_merge(
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&chrono::Utc));
     Store::record_merge(tx, pr.id, &pr.server, &pr.version, published, merged_at)
+}
+
+/// The forge's merge time of the server's open rebuild PR, when the forge shows it merged
+/// (GitHub `merged_at`, Azure DevOps `closedDate`): asked when the pin reached the base, so a
+/// merge is dated when it happened even when the pin is what showed it. One read through the
+/// state's HTTP cache (a `304` on GitHub right after the quiet path saw the merge). None when
+/// there is no open PR, it is not merged, or the forge cannot say (the merge is then dated now).
+pub fn merge_time(run: &ServerRun<'_>, forge: &dyn Forge) -> Option<String> {
+    let read = || -> anyhow::Result<Option<String>> {
+        let Some(id) = run
+            .deps
+            .store
+            .open_pr(&run.server.name)?
+            .and_then(|pr| pr.forge_id)
+        else {
+            return Ok(None);
+        };
+        let cache = StoreCache {
+            store: &run.deps.store,
+            write: !run.mode.dry_run,
+        };
+        Ok(forge
+            .pr_state(&id, &cache)?
+            .filter(|seen| seen.state == PrState::Merged)
+            .and_then(|seen| seen.closed_at))
+    };
+    read().unwrap_or_else(|e| {
+        tracing::warn!(error = %format!("{e:#}"), "could not read when the rebuild PR was merged; dated now");
+        None
+    })
 }
 
 /// Attach the server's freshness, from the state as this run left it, and tell the owners when

@@ -23,6 +23,7 @@ pub mod plan;
 pub mod reminders;
 mod run;
 pub mod stages;
+pub mod state_cache;
 
 use std::time::Instant;
 
@@ -128,11 +129,12 @@ impl ServerRun<'_> {
         let upstream = fetch::fetch(self)?;
         let releases = releases::find(self, &upstream)?;
         let quiet_key = quiet::key_now(&upstream, &releases, self.server);
-        if quiet::replay(self, quiet_key.as_deref())? {
+        if let Some(quiet) = quiet::replay(self, quiet_key.as_deref())? {
             // Advisories change without upstream changes: checked on the quiet path too.
             security::quiet_path(self, &upstream, &releases)?;
-            // The open PR's pipeline answers without upstream moving: read on the quiet path too.
-            checks::observe_quiet(self);
+            // The open PR's pipeline answers without upstream moving: read on the quiet path too,
+            // on the forge the quiet stage asked whether the PR is still open.
+            checks::observe_quiet(self, quiet.forge.as_deref());
             // The mark keeps the time of the last full check, so the recheck still comes.
             return Ok(None);
         }

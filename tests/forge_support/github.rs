@@ -555,21 +555,22 @@ pub(super) fn with_pr(s: &mut FakeState, n: &str) -> Result<usize, Response> {
         .ok_or_else(|| error(StatusCode::NOT_FOUND, "Not Found"))
 }
 
+/// "Get a pull request", with an ETag of the answer and `304 Not Modified` to a request whose
+/// `If-None-Match` names it ("Best practices for using the REST API": conditional requests).
 async fn get_pull(
     State(core): State<Core>,
     Path((o, r, n)): Path<(String, String, String)>,
+    headers: HeaderMap,
 ) -> Response {
     if let Err(e) = known(&o, &r) {
         return e;
     }
     let mut s = core.lock();
     match with_pr(&mut s, &n) {
-        Ok(i) => Json(super::github_automerge::with_auto_merge(
-            &s,
-            &s.prs[i],
-            pr_json(&s.prs[i]),
-        ))
-        .into_response(),
+        Ok(i) => conditional(
+            &headers,
+            super::github_automerge::with_auto_merge(&s, &s.prs[i], pr_json(&s.prs[i])),
+        ),
         Err(e) => e,
     }
 }

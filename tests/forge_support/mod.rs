@@ -48,6 +48,8 @@ pub struct Recorded {
     pub auth_present: bool,
     pub auth_correct: bool,
     pub body: String,
+    /// The status the fake answered with (0 until it has answered).
+    pub status: u16,
 }
 
 /// A programmed failure served instead of the route, `times` times, for matching requests.
@@ -435,8 +437,9 @@ pub async fn gate(State(core): State<Core>, request: Request, next: Next) -> Res
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let path = parts.uri.path().to_string();
-    let fault = {
+    let (seen, fault) = {
         let mut s = core.lock();
+        let seen = s.requests.len();
         // The forge merges armed PRs on its own time; here, before each request is seen.
         s.complete_auto_merges();
         let auth_correct = auth.as_deref() == Some(s.expected_auth.as_str());
@@ -453,6 +456,7 @@ pub async fn gate(State(core): State<Core>, request: Request, next: Next) -> Res
             auth_present: auth.is_some(),
             auth_correct,
             body: String::from_utf8_lossy(&bytes).into_owned(),
+            status: 0,
         });
         let hit = s
             .faults
@@ -462,7 +466,7 @@ pub async fn gate(State(core): State<Core>, request: Request, next: Next) -> Res
                 f.times -= 1;
                 f.clone()
             });
-        match hit {
+        let fault = match hit {
             Some(f) => Some(f),
             None if auth_correct && lose_answer(&mut s, parts.method.as_str(), &path) => {
                 Some(Fault {
@@ -481,7 +485,8 @@ pub async fn gate(State(core): State<Core>, request: Request, next: Next) -> Res
                 path_contains: None,
             }),
             None => None,
-        }
+        };
+        (seen, fault)
     };
     if let Some(Fault { status: LOST, .. }) = fault {
         let applied = next
@@ -508,8 +513,13 @@ pub async fn gate(State(core): State<Core>, request: Request, next: Next) -> Res
             .insert("content-type", HeaderValue::from_static("application/json"));
         return response;
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    if let Some(r) = core.lock().requests.get_mut(seen) {
+        r.status = response.status().as_u16();
+    }
+    response
 }
 
 /// Marks a [`LostAnswer`] inside the gate (not a status any fault uses).

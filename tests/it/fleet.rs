@@ -173,17 +173,7 @@ fn a_merged_rebuild_closes_the_lag_and_counts_its_lead_time() {
     let fr = &server(&report, "merged")["freshness"];
     assert_eq!(fr["releases_behind"], 1, "{fr}");
     // Merge: fast-forward main to the bot branch and delete the branch.
-    let head = mirror.branch("upkeep/merged").unwrap();
-    mirror
-        .repo
-        .reference("refs/heads/main", head, true, "merge")
-        .unwrap();
-    mirror
-        .repo
-        .find_branch("upkeep/merged", git2::BranchType::Local)
-        .unwrap()
-        .delete()
-        .unwrap();
+    mirror.merge_to_main("upkeep/merged");
     let (code, report) = ws.sync_with(&["--full"]);
     assert_eq!(code, 0, "{report}");
     let fr = &server(&report, "merged")["freshness"];

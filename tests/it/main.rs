@@ -34,6 +34,7 @@ mod migrate;
 mod pr_approvals;
 mod props;
 mod quiet;
+mod quiet_merges;
 mod redaction;
 mod registry_auth;
 mod replicas;

@@ -1,16 +1,17 @@
 //! The quiet path: a run whose upstream answers as at the server's last full check reads
-//! neither the mirror nor the forge, and every event that could change the decision without
-//! upstream moving brings the full check back.
+//! neither the mirror's pin nor the PR's branch (only whether the open PR is still open), and
+//! every event that could change the decision without upstream moving brings the full check
+//! back.
 
 use crate::support::{MIT, Repo, ServerSpec, Workspace, lockfile, server};
 
-struct Fixture {
-    ws: Workspace,
-    up: Repo,
-    mirror: Repo,
+pub(crate) struct Fixture {
+    pub(crate) ws: Workspace,
+    pub(crate) up: Repo,
+    pub(crate) mirror: Repo,
 }
 
-fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     let ws = Workspace::new();
     let mut up = Repo::new(&ws.path("upstream.git"));
     let c1 = up.commit(&[("LICENSE", Some(MIT)), ("a.py", Some("1\n"))], "one");
@@ -26,7 +27,7 @@ fn fixture() -> Fixture {
     Fixture { ws, up, mirror }
 }
 
-fn sync(f: &Fixture, args: &[&str]) -> serde_json::Value {
+pub(crate) fn sync(f: &Fixture, args: &[&str]) -> serde_json::Value {
     let (code, report) = f.ws.sync_with(args);
     let s = server(&report, "quiet").clone();
     assert_eq!(code, 0, "{s}");
@@ -52,7 +53,8 @@ fn a_quiet_upstream_is_answered_without_reading_the_mirror() {
     assert_eq!(s["pull_request"]["action"], "created", "{s}");
     assert!(!is_quiet(&s));
 
-    // Take the mirror away: a quiet run must not need it.
+    // Take the mirror away: a quiet run must not need it. (It looks there whether the PR is
+    // still open, and says it could not tell: tests/it/quiet_merges.rs has the merges it sees.)
     let away = f.ws.path("mirror-away.git");
     std::fs::rename(&f.mirror.path, &away).unwrap();
     let s = sync(&f, &[]);
@@ -65,6 +67,13 @@ fn a_quiet_upstream_is_answered_without_reading_the_mirror() {
             .as_str()
             .unwrap()
             .contains("sync --now --full"),
+        "{s}"
+    );
+    assert!(
+        s["notes"][1]
+            .as_str()
+            .unwrap()
+            .contains("whether the rebuild PR is still open could not be read"),
         "{s}"
     );
     // A full check does read it (and fails without it).

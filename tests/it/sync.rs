@@ -410,8 +410,8 @@ fn a_pr_closed_without_merge_declines_that_version_until_a_newer_release() {
         .unwrap()
         .delete()
         .unwrap();
-    // Upstream did not move, so only a full check reads the forge (the scheduler runs one at
-    // least every `recheck`).
+    // A full check reads the forge and declines (a quiet run would see the close too and
+    // check in full: tests/it/quiet_merges.rs).
     let (code, report) = f.ws.sync_with(&["--full"]);
     assert_eq!(code, 0, "{report}");
     let s = server(&report, "demo-server");

@@ -14,8 +14,8 @@
 use serde::Deserialize;
 
 use super::GithubForge;
+use crate::forge::ForgeResult;
 use crate::forge::checks::{self, Check, PrChecks};
-use crate::forge::{ForgeError, ForgeResult};
 use crate::http::EtagCache;
 
 #[derive(Deserialize)]
@@ -56,12 +56,13 @@ impl GithubForge {
         etags: &EtagCache,
     ) -> ForgeResult<PrChecks> {
         let page = [("per_page", "100")];
-        let runs: CheckRuns = self.get_conditional(
+        let runs: CheckRuns = self.http.get_cached_json(
             self.repo_url(&["commits", head, "check-runs"], &page)?,
             etags,
         )?;
-        let combined: Combined =
-            self.get_conditional(self.repo_url(&["commits", head, "status"], &page)?, etags)?;
+        let combined: Combined = self
+            .http
+            .get_cached_json(self.repo_url(&["commits", head, "status"], &page)?, etags)?;
         let mut found: Vec<Check> = runs
             .check_runs
             .into_iter()
@@ -81,16 +82,5 @@ impl GithubForge {
             checks: found,
             url: Some(format!("{}/checks", pr_url.trim_end_matches('/'))),
         })
-    }
-
-    fn get_conditional<T: for<'de> Deserialize<'de>>(
-        &self,
-        url: reqwest::Url,
-        etags: &EtagCache,
-    ) -> ForgeResult<T> {
-        let shown = crate::secret::redact_url(url.as_str());
-        let body = self.http.get_cached(url, etags)?;
-        serde_json::from_slice(&body.body)
-            .map_err(|e| ForgeError::Other(format!("GET {shown}: unreadable answer: {e}")))
     }
 }

@@ -7,7 +7,7 @@
 //! | [`fetch`] | the upstream (cache of bare clones) | [`fetch::Upstream`]: tags, releases |
 //! | [`releases`] | the release channels | [`releases::Releases`]: lookups, the chosen release |
 //! | [`commands`] | a held PR's comments (the state's PR record) | - (records and answers decisions made on the PR) |
-//! | [`quiet`] | the state (quiet mark) | whether the last full check still answers |
+//! | [`quiet`] | the state (quiet mark), whether the open PR is still open (one forge read) | whether the last full check still answers |
 //! | [`pin`] | the mirror's pin file | [`pin::Mirror`]: forge, pin, latest, newer? |
 //! | [`security`] | the run's advisory answer (OSV) | [`security::Security`]; may propose a fixing release in its cooldown |
 //! | [`trust`] | the tag history (remembers it) | the moved tags |

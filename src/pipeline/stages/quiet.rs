@@ -8,9 +8,12 @@
 //! their hash is the server's *quiet key*. When it equals the key of the last full check, the run
 //! skips the mirror, the PR's branch, the license scan and the diff: they would find the same
 //! answer. What people do on the forge that needs no upstream change is still read on the quiet
-//! path: the open PR's comments (stage `commands`, before this one) and an open PR's pipeline
-//! results (`pipeline::checks`). The rest of the forge's side (a PR merged, closed or pushed to
-//! by a person) is read by a full check at least every `[schedule] recheck`. Local decisions
+//! path: the open PR's comments (stage `commands`, before this one), whether the open PR is
+//! still open (one conditional read, [`crate::forge::Forge::pr_state`]: a PR merged or closed
+//! since ends the replay, and the full check records it as it records any merge or decline), and
+//! an open PR's pipeline results (`pipeline::checks`). The rest of the forge's side (a person's
+//! push to the PR's branch, an edited title) is read by a full check at least every
+//! `[schedule] recheck`. Local decisions
 //! (`license approve`, `tag accept`) forget the mark, and time-dependent outcomes (a release in its cooldown, a tag the registry lacks while
 //! the tag is inside the cooldown) never set one. A stable cross-check finding does not stop the
 //! quiet path: the same tags and registry answer give the same findings at any later time.
@@ -23,9 +26,11 @@ use sha2::{Digest as _, Sha256};
 use super::fetch::Upstream;
 use super::releases::Releases;
 use crate::config::{Channel, ServerConfig};
+use crate::forge::{Forge, PrSeen, PrState};
+use crate::pipeline::state_cache::StoreCache;
 use crate::pipeline::{ServerRun, now_str};
 use crate::report::{Latest, Pinned, Status};
-use crate::store::{QuietMark, Store};
+use crate::store::{PrRecord, QuietMark, Store};
 use crate::upstream::channels::Observation;
 
 /// Bump when a change to upkeep's decisions must redo every server's full check. The crate
@@ -97,36 +102,58 @@ pub fn key_now(upstream: &Upstream, releases: &Releases, server: &ServerConfig) 
         .filter(|_| releases.waiting.is_empty() && !releases.cross_check_pending)
 }
 
+/// A quiet run: the forge it made to read the open rebuild PR (None without an open PR, or when
+/// the forge could not be set up), for the PR's checks next.
+pub struct Quiet {
+    pub forge: Option<Box<dyn Forge>>,
+}
+
 /// Answer from the state when the server's quiet mark matches `key` (never in a dry run or a
-/// `--full` one): what the last full check found still stands. Returns false (do the full
-/// check) when there is nothing to replay.
-pub fn replay(run: &mut ServerRun<'_>, key: Option<&str>) -> anyhow::Result<bool> {
+/// `--full` one): what the last full check found still stands, unless the open rebuild PR was
+/// merged or closed since. Returns None (do the full check) when there is nothing to replay.
+pub fn replay(run: &mut ServerRun<'_>, key: Option<&str>) -> anyhow::Result<Option<Quiet>> {
     let Some(key) = key else {
-        return Ok(false);
+        return Ok(None);
     };
     if run.mode.dry_run || run.mode.full {
-        return Ok(false);
+        return Ok(None);
     }
     let store = &run.deps.store;
     let name = &run.server.name;
     let mark = store.quiet_mark(name)?;
     let recheck = run.deps.config.schedule.recheck;
     if !may_skip(mark.as_ref(), key, chrono::Utc::now(), recheck) {
-        return Ok(false);
+        return Ok(None);
     }
     let Some(mut state) = store.server_state(name)? else {
-        return Ok(false);
+        return Ok(None);
     };
     let Some(status) = state.last_status.as_deref().and_then(Status::parse) else {
-        return Ok(false);
+        return Ok(None);
     };
     if status == Status::Failed {
-        return Ok(false);
+        return Ok(None);
     }
     let since = mark.map(|m| {
         m.checked_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     });
+    let open = store.open_pr(name)?;
+    let (forge, unread) = match open.as_ref().map(|pr| on_forge(run, pr)) {
+        None => (None, None),
+        Some(OnForge::Open(forge)) => (Some(forge), None),
+        Some(OnForge::Ended(seen)) => {
+            let url = open.as_ref().and_then(|p| p.url.as_deref());
+            run.report.notes.push(format!(
+                "the rebuild PR {} {} since the full check at {}: checked in full",
+                url.unwrap_or("?"),
+                ended_words(seen.as_ref()),
+                since.as_deref().unwrap_or("?"),
+            ));
+            return Ok(None);
+        }
+        Some(OnForge::Unread(forge, why)) => (forge, Some(why)),
+    };
     tracing::info!(since = ?since, "upstream unchanged since the last full check; mirror and PR branch not read");
     let report = &mut run.report;
     // Nothing was opened or updated this time: an open PR reads as `pr-open`, as in a full
@@ -154,7 +181,6 @@ pub fn replay(run: &mut ServerRun<'_>, key: Option<&str>) -> anyhow::Result<bool
     };
     report.hold_reason.clone_from(&state.hold_reason);
     report.unchanged_since.clone_from(&since);
-    let open = store.open_pr(name)?;
     report.notes.push(format!(
         "upstream unchanged since the full check at {}{}; the mirror and the PR's branch were not \
          read (a full check runs at least every {}, or now with `sync --now --full`)",
@@ -165,13 +191,67 @@ pub fn replay(run: &mut ServerRun<'_>, key: Option<&str>) -> anyhow::Result<bool
             .unwrap_or_default(),
         humantime::format_duration(recheck)
     ));
+    if let Some(why) = unread {
+        report.notes.push(format!(
+            "whether the rebuild PR is still open could not be read ({why}); the last full \
+             check stands"
+        ));
+    }
     state.last_run_id = Some(run.run_id);
     state.last_run_at = Some(now_str());
     state.last_success_at.clone_from(&state.last_run_at);
     state.last_error = None;
     state.consecutive_failures = 0;
     store.transaction(|tx| Store::put_server_state(tx, &state))?;
-    Ok(true)
+    Ok(Some(Quiet { forge }))
+}
+
+/// What the forge says of the state's open rebuild PR.
+enum OnForge {
+    /// Still open: the replay stands.
+    Open(Box<dyn Forge>),
+    /// Merged or closed (or gone: None) since the last full check.
+    Ended(Option<PrSeen>),
+    /// The forge could not say (why): the replay stands, and says so.
+    Unread(Option<Box<dyn Forge>>, String),
+}
+
+/// Read whether `pr` is still open: one read, conditional through the state's HTTP cache (a
+/// `304` on GitHub while nothing changed). A PR without a forge id (a crash before its record
+/// was complete) is left to the next full check.
+fn on_forge(run: &ServerRun<'_>, pr: &PrRecord) -> OnForge {
+    let forge = match (run.deps.forges)(run.server) {
+        Ok(forge) => forge,
+        Err(e) => return OnForge::Unread(None, format!("{e:#}")),
+    };
+    let Some(id) = pr.forge_id.as_deref() else {
+        return OnForge::Open(forge);
+    };
+    let cache = StoreCache {
+        store: &run.deps.store,
+        write: true,
+    };
+    let read = tracing::info_span!("pr_state", pr = %id).in_scope(|| forge.pr_state(id, &cache));
+    match read {
+        Ok(Some(seen)) if seen.state == PrState::Open => OnForge::Open(forge),
+        Ok(seen) => {
+            tracing::info!(state = ?seen.as_ref().map(|s| s.state), "the rebuild PR is no longer open; checking in full");
+            OnForge::Ended(seen)
+        }
+        Err(e) => {
+            let why = format!("{e:#}");
+            tracing::warn!(error = %why, "could not read whether the rebuild PR is still open");
+            OnForge::Unread(Some(forge), why)
+        }
+    }
+}
+
+fn ended_words(seen: Option<&PrSeen>) -> &'static str {
+    match seen.map(|s| s.state) {
+        Some(PrState::Merged) => "was merged",
+        Some(PrState::Closed) => "was closed without merge",
+        Some(PrState::Open) | None => "is no longer on the mirror",
+    }
 }
 
 #[cfg(test)]

@@ -57,12 +57,13 @@ pub fn caught_up(run: &mut ServerRun<'_>, mirror: &Mirror) -> anyhow::Result<()>
         return Ok(());
     }
     let mut state = server_state(run, mirror)?;
+    // The pin reached the base; the forge says when the PR merged, where it has PRs.
+    let merged_at = crate::pipeline::fleet::merge_time(run, mirror.forge.as_ref());
     let (name, report) = (&run.server.name, &run.report);
     run.deps.store.transaction(|tx| {
         if let Some(open) = Store::open_pr_tx(tx, name)? {
             Store::set_pr_state(tx, open.id, PrRecordState::Merged, None)?;
-            // The pin reached the base: no forge answer says when the PR merged.
-            crate::pipeline::fleet::record_merge(tx, report, &open, None)?;
+            crate::pipeline::fleet::record_merge(tx, report, &open, merged_at.as_deref())?;
         }
         Store::clear_pending(tx, ReviewKind::License, name)?;
         Store::clear_pending(tx, ReviewKind::Mcp, name)?;

@@ -9,7 +9,8 @@
 //! [`channels::verify`], which names a tagged version the registry holds back for what it is,
 //! never as missing.
 //!
-//! HTTP channels answer through the store's conditional-request cache ([`StoreCache`]): an
+//! HTTP channels answer through the store's conditional-request cache
+//! ([`crate::pipeline::state_cache::StoreCache`]): an
 //! unchanged registry costs one `304`. A dry run reads that cache but never writes it.
 
 use chrono::{DateTime, Utc};
@@ -18,12 +19,12 @@ use crate::config::{Channel, ChannelConfig, ServerConfig};
 use crate::http::{HttpSettings, Pool};
 use crate::pipeline::ServerRun;
 use crate::pipeline::plan::{self, Waiting};
+use crate::pipeline::state_cache::StoreCache;
 use crate::report::ChannelReport;
 use crate::store::{NotedWithheld, Store};
 use crate::upstream::Release;
 use crate::upstream::channels::{
-    self, ChannelRelease, ChannelSpec, ConditionalCache, LookupOptions, Observation, Withheld,
-    WithheldReason,
+    self, ChannelRelease, ChannelSpec, LookupOptions, Observation, Withheld, WithheldReason,
 };
 use crate::upstream::version::{Version, VersionScheme};
 
@@ -299,30 +300,6 @@ fn channel_reports(
             }
         })
         .collect()
-}
-
-/// Read-through of the store's HTTP cache for the release channels. A dry run reads but never
-/// writes it.
-struct StoreCache<'a> {
-    store: &'a Store,
-    write: bool,
-}
-
-impl ConditionalCache for StoreCache<'_> {
-    fn get(&self, url: &str) -> Option<(String, Vec<u8>)> {
-        self.store.http_cache_get(url).unwrap_or_else(|e| {
-            tracing::warn!(error = %format!("{e:#}"), "HTTP cache unreadable; fetching in full");
-            None
-        })
-    }
-
-    fn put(&self, url: &str, etag: &str, body: &[u8]) {
-        if self.write
-            && let Err(e) = self.store.http_cache_put(url, etag, body)
-        {
-            tracing::warn!(error = %format!("{e:#}"), "could not cache an HTTP response");
-        }
-    }
 }
 
 /// Look up every non-git channel of the server. Errors are kept per channel (as text without

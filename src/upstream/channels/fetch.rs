@@ -17,16 +17,11 @@ use reqwest::{StatusCode, Url};
 use super::{ChannelError, RateBudget};
 use crate::http::{HttpClient, Request, Response, truncate_body};
 
-/// Persisted conditional-request cache: the last `ETag` and body seen per URL.
-///
-/// The state store implements it; [`MemoryCache`] is the in-process one. The body is opaque to
-/// the cache (this module stores what it needs to replay a page, not only the raw response).
-pub trait ConditionalCache: Send + Sync {
-    /// The ETag and body last stored for `url`.
-    fn get(&self, url: &str) -> Option<(String, Vec<u8>)>;
-    /// Replaces the entry for `url`.
-    fn put(&self, url: &str, etag: &str, body: &[u8]);
-}
+/// Persisted conditional-request cache: the last `ETag` and body seen per URL, the one trait the
+/// forges' conditional reads use too. The state store implements it (through the pipeline);
+/// [`MemoryCache`] is the in-process one. This module stores what it needs to replay a page,
+/// not only the raw response.
+pub use crate::http::ConditionalCache;
 
 /// A [`ConditionalCache`] in memory (tests, one-shot runs).
 #[derive(Debug, Default)]

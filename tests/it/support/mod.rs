@@ -98,6 +98,20 @@ impl Repo {
         self.repo.refname_to_id("refs/heads/main").unwrap()
     }
 
+    /// Merge `branch` as a person does on a local mirror: fast-forward `main` to it, then
+    /// delete it.
+    pub fn merge_to_main(&self, branch: &str) {
+        let head = self.branch(branch).unwrap();
+        self.repo
+            .reference("refs/heads/main", head, true, "merge")
+            .unwrap();
+        self.repo
+            .find_branch(branch, git2::BranchType::Local)
+            .unwrap()
+            .delete()
+            .unwrap();
+    }
+
     /// The content of `path` at the tip of `branch`, if the branch and file exist.
     pub fn file_at(&self, branch: &str, path: &str) -> Option<String> {
         let id = self
