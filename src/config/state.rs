@@ -108,6 +108,14 @@ impl PostgresState {
 }
 
 impl StateConfig {
+    /// How long a claim on one server lasts unless renewed (only a shared state claims).
+    pub fn claim_ttl(&self) -> Duration {
+        match &self.backend {
+            StateBackend::Postgres(pg) => pg.claim_ttl,
+            StateBackend::Sqlite { .. } => DEFAULT_CLAIM_TTL,
+        }
+    }
+
     /// The state's place for messages and logs: the SQLite file, or where the PostgreSQL
     /// URL comes from (never the URL: reading it is I/O, and it may carry a password).
     pub fn location(&self) -> String {

@@ -49,7 +49,7 @@ pub async fn take(
     if !deps.store.shares_work() {
         return Turn::Go(None);
     }
-    let ttl = std::time::Duration::from_secs(120); // MERGE: deps.config.state.claim_ttl
+    let ttl = deps.config.state.claim_ttl();
     let (name, who) = (server.to_string(), holder.to_string());
     let asked = deps
         .store
