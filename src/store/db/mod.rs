@@ -480,12 +480,38 @@ impl Tx<'_> {
         }
     }
 
+    /// The schema version, as this transaction sees it (a migration re-reads it under the
+    /// write lock).
+    pub fn schema_version(&self) -> Result<usize> {
+        match &mut **self.conn.borrow_mut() {
+            Conn::Sqlite(c) => sqlite::schema_version(c),
+            Conn::Postgres(c) => c.schema_version(),
+        }
+    }
+
     /// Record `version` as the schema version, inside this transaction (migrations).
     pub fn set_schema_version(&self, version: usize) -> Result<()> {
         match &mut **self.conn.borrow_mut() {
             Conn::Sqlite(c) => sqlite::set_schema_version(c, version),
             Conn::Postgres(c) => c.set_schema_version(version),
         }
+    }
+}
+
+#[cfg(test)]
+impl Tx<'_> {
+    /// Rows this connection inserted, updated or deleted so far: tests count a call's writes
+    /// (PostgreSQL counts them per transaction; SQLite per connection, so take a difference).
+    pub(crate) fn total_changes(&self) -> Result<u64> {
+        if let Conn::Sqlite(c) = &**self.conn.borrow() {
+            return Ok(c.total_changes());
+        }
+        self.query_row(
+            "SELECT CAST(COALESCE(SUM(n_tup_ins + n_tup_upd + n_tup_del), 0) AS BIGINT)
+             FROM pg_stat_xact_user_tables",
+            params![],
+            |r| r.get(0),
+        )
     }
 }
 
