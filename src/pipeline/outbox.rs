@@ -330,6 +330,8 @@ pub fn enqueue_digests<Z: TimeZone>(
 mod tests {
     use std::str::FromStr as _;
 
+    use crate::store::db::Exec as _;
+
     use super::*;
 
     fn owners(v: &[&str]) -> Vec<String> {
@@ -434,7 +436,7 @@ mod tests {
             .transaction(|tx| {
                 tx.execute(
                     "UPDATE digest_items SET created_at = ?1 WHERE outbox_id = ?2",
-                    rusqlite::params![
+                    crate::store::db::params![
                         (fired - chrono::Duration::milliseconds(1))
                             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                         c

@@ -3,8 +3,7 @@
 //! run that dies before the answer leaves the PR marked as possibly armed, and the next run
 //! asks the forge (its answer is the truth) before it pushes anything there.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::db::{Exec as _, OptionalExt as _, params};
 use super::{Store, now, ts};
 
 /// What upkeep last did about a PR's auto-merge.
@@ -89,7 +88,7 @@ mod tests {
     #[test]
     fn a_record_is_kept_and_replaced_per_pr() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        let store = crate::store::testing::open(dir.path());
         assert_eq!(store.auto_merge(1).unwrap(), None);
         let mut r = AutoMergeRecord {
             state: "arming".into(),

@@ -6,8 +6,7 @@
 //! `pipeline::plan::owner`). `forge_warnings` keeps what the forge did not do on the server's
 //! last full check (a reviewer not found, a label refused), for `status`.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::db::{Exec as _, OptionalExt as _, params};
 use super::{Store, now, ts};
 
 /// What upkeep remembers writing to one bot branch.
@@ -112,7 +111,7 @@ mod tests {
     #[test]
     fn a_write_is_pending_until_recorded_and_warnings_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let store = crate::store::testing::open(dir.path());
         assert_eq!(store.written_branch("s", "upkeep/s").unwrap(), None);
         store
             .branch_write_started("s", "upkeep/s", "base1")

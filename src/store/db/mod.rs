@@ -472,12 +472,16 @@ impl Conn {
 }
 
 impl Tx<'_> {
+    /// Commit; when that fails the transaction is rolled back (on drop), so the connection is
+    /// never left inside it (SQLite keeps a transaction open after a failed `COMMIT`, say one
+    /// that found the database busy).
     pub fn commit(mut self) -> Result<()> {
-        self.done = true;
-        match &mut **self.conn.get_mut() {
+        let out = match &mut **self.conn.get_mut() {
             Conn::Sqlite(c) => c.execute_batch("COMMIT").map_err(Error::from),
             Conn::Postgres(c) => c.commit(),
-        }
+        };
+        self.done = out.is_ok();
+        out
     }
 
     /// The schema version, as this transaction sees it (a migration re-reads it under the
