@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{Location, Store, db, schema};
+use super::{Location, Store, db};
 
 /// The migrated store of the test directory `dir` (opened again: the same state).
 pub(crate) fn open(dir: &Path) -> Store {
@@ -24,13 +24,4 @@ pub(crate) fn conn(dir: &Path) -> db::Conn {
 /// Where [`open`] and [`conn`] keep the state of `dir`, as messages name it.
 pub(crate) fn location(dir: &Path) -> Location {
     Location::Sqlite(dir.join("state.db"))
-}
-
-/// The migrated store of `dir` under `policy` (what it applied).
-#[allow(dead_code)]
-pub(crate) fn open_migrating(
-    dir: &Path,
-    policy: schema::Policy,
-) -> anyhow::Result<(Store, Vec<schema::Migration>)> {
-    Store::open_migrating(&dir.join("state.db"), Duration::from_secs(10), policy)
 }
