@@ -738,22 +738,20 @@ fn outbox(config: &ValidConfig, args: &OutboxArgs) -> anyhow::Result<i32> {
 /// `upkeep migrate`: apply the state's pending migrations and print each; with `--check`, print
 /// them and change nothing.
 fn migrate_state(config: &ValidConfig, args: &MigrateArgs) -> anyhow::Result<i32> {
-    let path = &config.state.path;
+    let place = config.state.location();
     let mut out = std::io::stdout().lock();
     let policy = if args.check {
         schema::Policy::Refuse
     } else {
         schema::Policy::Apply
     };
-    let applied = match crate::store::Store::open_migrating(path, config.state.busy_timeout, policy)
-    {
+    let applied = match crate::deps::open_state(&config.state, policy) {
         Ok((_, applied)) => applied,
         Err(e) => match e.chain().find_map(|c| c.downcast_ref::<SchemaError>()) {
             Some(SchemaError::Pending { state, known, .. }) if args.check => {
                 writeln!(
                     out,
-                    "state {}: schema version {state}; this upkeep knows {known}; pending:",
-                    path.display()
+                    "state {place}: schema version {state}; this upkeep knows {known}; pending:"
                 )?;
                 for m in schema::pending(*state) {
                     writeln!(out, "  {}: {}", m.number, m.summary)?;
@@ -767,14 +765,12 @@ fn migrate_state(config: &ValidConfig, args: &MigrateArgs) -> anyhow::Result<i32
     match (applied.first(), applied.len()) {
         (None, _) => writeln!(
             out,
-            "state {}: schema version {known}, up to date; nothing to apply",
-            path.display()
+            "state {place}: schema version {known}, up to date; nothing to apply"
         )?,
         (Some(first), n) => {
             writeln!(
                 out,
-                "state {}: schema version {} -> {known} ({n} migration{})",
-                path.display(),
+                "state {place}: schema version {} -> {known} ({n} migration{})",
                 first.number - 1,
                 if n == 1 { "" } else { "s" }
             )?;
@@ -790,7 +786,11 @@ fn migrate_state(config: &ValidConfig, args: &MigrateArgs) -> anyhow::Result<i32
 /// verified by counting every table on both sides (see [`crate::store::copy`]).
 fn copy_state(config: &ValidConfig, var: &str) -> anyhow::Result<i32> {
     use crate::store::db::{Conn, PgOptions};
-    let path = &config.state.path;
+    let crate::config::StateBackend::Sqlite { path, .. } = &config.state.backend else {
+        anyhow::bail!(
+            "`state copy` reads a SQLite state: run it with the config of the installation being moved ([state] backend = \"sqlite\")"
+        );
+    };
     let url = std::env::var(var).map_err(|_| {
         anyhow::anyhow!(
             "the environment variable {var} is not set (it must hold the target's PostgreSQL URL)"
@@ -810,7 +810,11 @@ fn copy_state(config: &ValidConfig, var: &str) -> anyhow::Result<i32> {
         url: crate::secret::Secret::new(url),
         lock_timeout: config.state.busy_timeout,
     };
-    // MERGE: migrate the target to `known` through schema's PostgreSQL path.
+    // The target gets this build's schema first (an empty database: every migration).
+    drop(
+        crate::store::Store::open_postgres(&options, schema::Policy::Apply)
+            .with_context(|| format!("creating the schema in {shown}"))?,
+    );
     let mut target =
         Conn::connect_postgres(&options).with_context(|| format!("connecting to {shown}"))?;
     let counted = crate::store::copy::copy(&source, &mut target)

@@ -93,11 +93,10 @@ pub fn open_store(config: &ValidConfig) -> anyhow::Result<Store> {
     } else {
         crate::store::schema::Policy::Refuse
     };
-    let (store, applied) =
-        Store::open_migrating(&config.state.path, config.state.busy_timeout, policy)?;
+    let (store, applied) = open_state(&config.state, policy)?;
     if !applied.is_empty() {
         tracing::info!(
-            path = %config.state.path.display(),
+            state = %store.location(),
             migrations = applied.len(),
             version = crate::store::schema::known(),
             "migrated the state ([state] auto-migrate or --migrate)"
@@ -105,6 +104,26 @@ pub fn open_store(config: &ValidConfig) -> anyhow::Result<Store> {
     }
     store.set_chat_routes(&config.chat_routes())?;
     Ok(store)
+}
+
+/// Open the configured state (the SQLite file, or the PostgreSQL database whose URL is read
+/// now), applying pending migrations only under `policy`; returns what it applied.
+pub fn open_state(
+    state: &crate::config::StateConfig,
+    policy: crate::store::schema::Policy,
+) -> anyhow::Result<(Store, Vec<crate::store::schema::Migration>)> {
+    match &state.backend {
+        crate::config::StateBackend::Sqlite { path, busy_timeout } => {
+            Store::open_migrating(path, *busy_timeout, policy)
+        }
+        crate::config::StateBackend::Postgres(pg) => {
+            let options = crate::store::db::PgOptions {
+                url: pg.url()?,
+                lock_timeout: pg.lock_timeout,
+            };
+            Store::open_postgres(&options, policy)
+        }
+    }
 }
 
 /// A connection pool for a command that makes HTTP calls outside a run (`check --online`).

@@ -17,7 +17,8 @@
 //!   judgement of license files), [`mcp`] (the MCP surface of a revision read statically from
 //!   source, its diff across a release, the tool-poisoning findings), [`advisories`] (OSV
 //!   advisories against the pinned and proposed releases), [`notify`] (message building, file, SMTP and chat-webhook transports, digest
-//!   and reminder texts), [`store`] (SQLite: migrations, typed queries, the lease), [`http`] (the
+//!   and reminder texts), [`store`] (SQLite or PostgreSQL through one SQL code path, `store::db`:
+//!   migrations, typed queries, the lease), [`http`] (the
 //!   one retrying HTTP client).
 //! - Views, the texts and documents people and programs read: [`render`] (PR titles and bodies,
 //!   emails; pure) and [`report`] (the JSON run report, the machine-readable contract of a run).

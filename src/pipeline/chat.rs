@@ -14,13 +14,13 @@ use crate::notify::chat::ChatSender;
 use crate::notify::transport::Outcome;
 use crate::render::chat::{ChatCard, card_from_email, slack_message, teams_message};
 use crate::report::{Attachment, EmailSummary};
-use crate::store::{ChatMessage, NewEmail, OutboxRow, Store};
+use crate::store::{ChatMessage, NewEmail, OutboxRow, Store, Tx};
 
 /// Queue `email` with `card` as what its chat destinations show, in the caller's transaction
 /// (the same as [`Store::enqueue_email_with`], which gives chat a card made from the email).
 /// Returns whether the email was new.
 pub fn enqueue_with_card(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     email: &NewEmail,
     attachments: &[Attachment],
     card: &ChatCard,
@@ -68,7 +68,10 @@ pub(super) async fn send(
                 ChatKind::Teams => teams_message(&card),
                 ChatKind::Slack => slack_message(&card),
             };
-            store.blocking(move |s| s.mark_sending(id)).await?;
+            if !store.blocking(move |s| s.mark_sending(id)).await? {
+                // Another replica's drain holds it, or sent it since this drain read the outbox.
+                return Ok(());
+            }
             crate::failpoint::hit("chat-before-post");
             let outcome = sender.deliver(&destination, payload).await;
             if matches!(outcome, Outcome::Sent) {

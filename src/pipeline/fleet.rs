@@ -19,7 +19,7 @@ use crate::forge::{Forge, PrState};
 use crate::freshness::Freshness;
 use crate::render::fleet::{LagNotice, lag_email};
 use crate::report::ServerReport;
-use crate::store::{Behind, PrRecord, Store};
+use crate::store::{Behind, PrRecord, Store, Tx};
 
 /// After `trust`: keep how many proposable releases are newer than the pin and since when
 /// (nothing in a dry run). A moved tag is kept too: it blocks the server until accepted.
@@ -65,7 +65,7 @@ pub fn note_behind(
 /// when it said one; else now, when upkeep saw it), and the publish time of the release it
 /// proposed (known when it is the release this run is about), for the lead time.
 pub fn record_merge(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     report: &ServerReport,
     pr: &PrRecord,
     merged_at: Option<&str>,

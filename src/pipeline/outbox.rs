@@ -122,7 +122,10 @@ async fn send_one(
         Err(e) => Outcome::Permanent(format!("cannot build message: {e:#}")),
         Ok(message) => {
             crate::failpoint::hit("before-mark-sending");
-            store.blocking(move |s| s.mark_sending(id)).await?;
+            if !store.blocking(move |s| s.mark_sending(id)).await? {
+                // Another replica's drain holds it, or sent it since this drain read the outbox.
+                return Ok(());
+            }
             crate::failpoint::hit("before-send");
             let name = transport::eml_name(row.id, &row.server, &row.reason);
             transport.deliver(&message, &name).await
@@ -330,6 +333,8 @@ pub fn enqueue_digests<Z: TimeZone>(
 mod tests {
     use std::str::FromStr as _;
 
+    use crate::store::db::Exec as _;
+
     use super::*;
 
     fn owners(v: &[&str]) -> Vec<String> {
@@ -434,7 +439,7 @@ mod tests {
             .transaction(|tx| {
                 tx.execute(
                     "UPDATE digest_items SET created_at = ?1 WHERE outbox_id = ?2",
-                    rusqlite::params![
+                    crate::store::db::params![
                         (fired - chrono::Duration::milliseconds(1))
                             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                         c

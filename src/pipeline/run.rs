@@ -61,7 +61,12 @@ pub async fn run(deps: &Deps, opts: &RunOptions) -> Result<RunReport, RunError> 
             return Err(RunError::UnknownServer(name.clone()));
         }
     }
-    let holder = format!("{}:{}:{}", hostname(), std::process::id(), opts.trigger);
+    let holder = format!(
+        "{}:{}:{}",
+        crate::store::shared::hostname(),
+        std::process::id(),
+        opts.trigger
+    );
     if deps.store.shares_work() {
         // Each process's own budget: replicas do not share a rate-limit clock.
         deps.http
@@ -131,17 +136,10 @@ fn holder_is_dead(holder: &str) -> bool {
     let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
         return false;
     };
-    host == hostname()
+    host == crate::store::shared::hostname()
         && pid.parse::<u32>().is_ok_and(|pid| {
             pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
         })
-}
-
-fn hostname() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunReport, RunError> {
@@ -152,10 +150,12 @@ async fn run_leased(deps: &Deps, opts: &RunOptions, holder: &str) -> Result<RunR
         .blocking(move |s| s.start_run(trigger.as_str(), dry_run))
         .await?;
     crate::failpoint::hit("run-started");
-    // We hold the lease, so any other "running" run died (a crash or a kill): mark it.
+    // Under the lease any other "running" run died (a crash or a kill); on a shared state,
+    // any whose process stopped beating: mark it.
+    let (ours, silent_for) = (holder.to_string(), deps.config.state.lease_timeout);
     match deps
         .store
-        .blocking(move |s| s.abort_stale_runs(run_id))
+        .blocking(move |s| s.abort_dead_runs(run_id, &ours, silent_for))
         .await
     {
         Ok(0) => {}
@@ -424,7 +424,12 @@ async fn keep(
                     s.put_run_server(run_id, seq, &report.name, report.status.as_str(), &json)
                 });
             drop(report);
-            if let Err(e) = s.renew_lease(&holder, ttl) {
+            let renewed = if s.shares_work() {
+                s.beat_run(run_id, &holder)
+            } else {
+                s.renew_lease(&holder, ttl).map(|_| ())
+            };
+            if let Err(e) = renewed {
                 tracing::warn!(error = %format!("{e:#}"), "could not renew the run lease");
             }
             Ok(stored)

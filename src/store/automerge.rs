@@ -3,8 +3,7 @@
 //! run that dies before the answer leaves the PR marked as possibly armed, and the next run
 //! asks the forge (its answer is the truth) before it pushes anything there.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::db::{Exec as _, OptionalExt as _, params};
 use super::{Store, now, ts};
 
 /// What upkeep last did about a PR's auto-merge.
@@ -38,7 +37,7 @@ impl Store {
         server: &str,
         r: &AutoMergeRecord,
     ) -> anyhow::Result<()> {
-        self.conn().execute(
+        self.write(
             "INSERT INTO pr_auto_merge(pr_id, server, state, head_commit, strategy, blocked_by,
                 note, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -89,7 +88,7 @@ mod tests {
     #[test]
     fn a_record_is_kept_and_replaced_per_pr() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        let store = crate::store::testing::open(dir.path());
         assert_eq!(store.auto_merge(1).unwrap(), None);
         let mut r = AutoMergeRecord {
             state: "arming".into(),

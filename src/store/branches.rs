@@ -6,8 +6,7 @@
 //! `pipeline::plan::owner`). `forge_warnings` keeps what the forge did not do on the server's
 //! last full check (a reviewer not found, a label refused), for `status`.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::db::{Exec as _, OptionalExt as _, params};
 use super::{Store, now, ts};
 
 /// What upkeep remembers writing to one bot branch.
@@ -50,7 +49,7 @@ impl Store {
         branch: &str,
         base_commit: &str,
     ) -> anyhow::Result<()> {
-        self.conn().execute(
+        self.write(
             "INSERT INTO bot_branches(server, branch, head, pending_base, updated_at)
              VALUES (?1, ?2, NULL, ?3, ?4)
              ON CONFLICT(server, branch) DO UPDATE SET pending_base = ?3, updated_at = ?4",
@@ -61,7 +60,7 @@ impl Store {
 
     /// Right after a write to `branch` returned: the head it left.
     pub fn branch_written(&self, server: &str, branch: &str, head: &str) -> anyhow::Result<()> {
-        self.conn().execute(
+        self.write(
             "INSERT INTO bot_branches(server, branch, head, pending_base, updated_at)
              VALUES (?1, ?2, ?3, NULL, ?4)
              ON CONFLICT(server, branch) DO UPDATE SET head = ?3, pending_base = NULL, updated_at = ?4",
@@ -72,14 +71,13 @@ impl Store {
 
     /// Replace the server's forge warnings (none: forget them).
     pub fn put_forge_warnings(&self, server: &str, warnings: &[String]) -> anyhow::Result<()> {
-        let conn = self.conn();
         if warnings.is_empty() {
-            conn.execute(
+            self.write(
                 "DELETE FROM forge_warnings WHERE server = ?1",
                 params![server],
             )?;
         } else {
-            conn.execute(
+            self.write(
                 "INSERT INTO forge_warnings(server, warnings, updated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(server) DO UPDATE SET warnings = ?2, updated_at = ?3",
                 params![server, serde_json::to_string(warnings)?, ts(now())],
@@ -112,7 +110,7 @@ mod tests {
     #[test]
     fn a_write_is_pending_until_recorded_and_warnings_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let store = crate::store::testing::open(dir.path());
         assert_eq!(store.written_branch("s", "upkeep/s").unwrap(), None);
         store
             .branch_write_started("s", "upkeep/s", "base1")

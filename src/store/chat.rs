@@ -8,14 +8,15 @@
 //! email's subject and text, linking the PR that was open when it was queued).
 //!
 //! Which server sends to which destination is configuration, and the callers that queue emails
-//! hold only a transaction: the routes live in a TEMP table of this store's connection
-//! ([`Store::set_chat_routes`], set by the composition root when it opens the store). Nothing of
-//! them is written to the state file, and a store opened without routes queues email only.
+//! hold only a transaction: the routes live in this store's memory, which every transaction of
+//! the store can read ([`Store::set_chat_routes`], set by the composition root when it opens the
+//! store). Nothing of them is written to the state, and a store opened without routes queues
+//! email only.
 
-use anyhow::Context as _;
-use rusqlite::{OptionalExtension, params};
+use std::collections::{BTreeSet, HashMap};
 
-use super::{Attachment, NewEmail, Store};
+use super::db::{Exec as _, OptionalExt as _, params};
+use super::{Attachment, NewEmail, Store, Tx};
 
 /// The recipient of a chat row: `chat:<destination>`.
 pub const CHAT_RECIPIENT_PREFIX: &str = "chat:";
@@ -30,27 +31,21 @@ pub struct ChatMessage {
     pub link: Option<String>,
 }
 
-const ROUTES_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS chat_routes (
-    server TEXT NOT NULL,
-    destination TEXT NOT NULL,
-    PRIMARY KEY (server, destination)
-)";
-
 impl Store {
     /// The (server, destination) pairs new emails fan out to, replacing any earlier ones.
     pub fn set_chat_routes(&self, routes: &[(String, String)]) -> anyhow::Result<()> {
-        self.transaction(|tx| {
-            tx.execute_batch(ROUTES_TABLE)?;
-            tx.execute("DELETE FROM temp.chat_routes", [])?;
-            let mut insert = tx.prepare(
-                "INSERT OR IGNORE INTO temp.chat_routes(server, destination) VALUES (?1, ?2)",
-            )?;
-            for (server, destination) in routes {
-                insert.execute(params![server, destination])?;
-            }
-            Ok(())
-        })
-        .context("setting the chat routes")
+        let mut map: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for (server, destination) in routes {
+            map.entry(server.clone())
+                .or_default()
+                .insert(destination.clone());
+        }
+        *self
+            .context
+            .chat_routes
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = map;
+        Ok(())
     }
 
     /// Queue `email` (unless its dedupe key exists) and, when it is new, one chat row per chat
@@ -58,7 +53,7 @@ impl Store {
     /// JSON (`render::chat::ChatCard`); None lets the drain make one from the email. Returns
     /// whether the email was new.
     pub fn enqueue_email_with_card(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Tx<'_>,
         email: &NewEmail,
         attachments: &[Attachment],
         card: Option<&str>,
@@ -67,7 +62,7 @@ impl Store {
         let Some(_) = Self::insert_email(tx, email, attachments, run_id)? else {
             return Ok(false);
         };
-        for destination in Self::chat_destinations(tx, &email.server)? {
+        for destination in Self::chat_destinations(tx, &email.server) {
             let row = NewEmail {
                 dedupe_key: format!("{}#chat:{destination}", email.dedupe_key),
                 recipients: vec![format!("{CHAT_RECIPIENT_PREFIX}{destination}")],
@@ -88,26 +83,15 @@ impl Store {
         Ok(true)
     }
 
-    /// The chat destinations of `server` in this connection's routes.
-    fn chat_destinations(
-        tx: &rusqlite::Transaction<'_>,
-        server: &str,
-    ) -> anyhow::Result<Vec<String>> {
-        let routed: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM sqlite_temp_master WHERE name = 'chat_routes')",
-            [],
-            |r| r.get(0),
-        )?;
-        if !routed {
-            return Ok(Vec::new());
-        }
-        let mut stmt = tx.prepare_cached(
-            "SELECT destination FROM temp.chat_routes WHERE server = ?1 ORDER BY destination",
-        )?;
-        let rows = stmt
-            .query_map(params![server], |r| r.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
-        Ok(rows)
+    /// The chat destinations of `server` in this store's routes, in order.
+    fn chat_destinations(tx: &Tx<'_>, server: &str) -> Vec<String> {
+        tx.context
+            .chat_routes
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(server)
+            .map(|d| d.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Where outbox row `id` goes when it is a chat row (None: an email).
@@ -156,7 +140,7 @@ mod tests {
     #[test]
     fn a_new_email_fans_out_once_per_destination_in_its_transaction() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let store = crate::store::testing::open(dir.path());
         store
             .set_chat_routes(&routes(&[
                 ("a", "legal-teams"),
@@ -195,7 +179,7 @@ mod tests {
 
         // A server without destinations, and a store without routes, queue the email only.
         assert!(queue("k3", "c", None));
-        let other = Store::open(&dir.path().join("s.db")).unwrap();
+        let other = crate::store::testing::open(dir.path());
         assert!(
             other
                 .transaction(|tx| Store::enqueue_email(tx, &email("k4", "a"), None))

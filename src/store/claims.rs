@@ -228,23 +228,17 @@ pub fn held(db: &impl Exec, now: DateTime<Utc>) -> anyhow::Result<Vec<(String, S
     )?)
 }
 
-// MERGE: these go through `Store::transaction` once the store speaks `db`; until then they open
-// a `db` connection of their own on the SQLite file.
 impl super::Store {
-    fn claims_db(&self) -> anyhow::Result<super::db::Conn> {
-        Ok(super::db::Conn::open_sqlite(
-            self.path(),
-            Duration::from_secs(10),
-        )?)
-    }
-
     /// Whether other processes may share this state and sync beside this one (PostgreSQL), so
     /// servers are claimed one by one instead of under one run lease.
     pub fn shares_work(&self) -> bool {
-        false
+        matches!(self.location(), super::Location::Postgres(_))
     }
 
     /// [`claim`], in a write transaction.
+    ///
+    /// # Errors
+    /// When the state cannot be read or written.
     pub fn claim_server(
         &self,
         server: &str,
@@ -252,35 +246,32 @@ impl super::Store {
         ttl: Duration,
         not_synced_since: Option<DateTime<Utc>>,
     ) -> anyhow::Result<ClaimOutcome> {
-        let mut db = self.claims_db()?;
-        let tx = db.transaction()?;
-        let out = claim(&tx, server, holder, ttl, super::now(), not_synced_since)?;
-        tx.commit()?;
-        Ok(out)
+        self.transaction(|tx| claim(&**tx, server, holder, ttl, super::now(), not_synced_since))
     }
 
-    /// [`renew`].
+    /// [`renew`], in a write transaction.
+    ///
+    /// # Errors
+    /// When the state cannot be written.
     pub fn renew_claim(&self, claim: &Claim, ttl: Duration) -> anyhow::Result<bool> {
-        let mut db = self.claims_db()?;
-        let tx = db.transaction()?;
-        let out = renew(&tx, claim, ttl, super::now())?;
-        tx.commit()?;
-        Ok(out)
+        self.transaction(|tx| renew(&**tx, claim, ttl, super::now()))
     }
 
-    /// [`release`].
+    /// [`release`], in a write transaction.
+    ///
+    /// # Errors
+    /// When the state cannot be written.
     pub fn release_claim(&self, claim: &Claim, finished: bool) -> anyhow::Result<()> {
-        let mut db = self.claims_db()?;
-        let tx = db.transaction()?;
-        release(&tx, claim, finished, super::now())?;
-        tx.commit()?;
-        Ok(())
+        self.transaction(|tx| release(&**tx, claim, finished, super::now()))
     }
 
     /// How many servers each process holds now.
+    ///
+    /// # Errors
+    /// When the state cannot be read.
     pub fn claims_by_holder(&self) -> anyhow::Result<Vec<(String, i64)>> {
         let mut counts: Vec<(String, i64)> = Vec::new();
-        for (_, holder) in held(&self.claims_db()?, super::now())? {
+        for (_, holder) in held(&*self.conn(), super::now())? {
             match counts.iter_mut().find(|(h, _)| *h == holder) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((holder, 1)),

@@ -3,9 +3,9 @@
 //! nothing here writes.
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 use serde::Serialize;
 
+use super::db::{Exec as _, params};
 use super::{Store, ts};
 
 /// A server's part in one run: what the run's row and the server's kept full report say.
@@ -64,54 +64,46 @@ impl Store {
         limit: usize,
     ) -> anyhow::Result<Vec<ServerRun>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let rows = conn.query_map(
             "SELECT r.id, r.trigger, r.started_at, s.status, s.report
              FROM run_servers s JOIN runs r ON r.id = s.run_id
              WHERE s.server = ?1 AND r.started_at >= ?2
              ORDER BY r.started_at DESC, r.id DESC LIMIT ?3",
+            params![server, ts(since), i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| {
+                Ok(ServerRun {
+                    run_id: r.get(0)?,
+                    trigger: r.get(1)?,
+                    started_at: r.get(2)?,
+                    status: r.get(3)?,
+                    report: r.get(4)?,
+                })
+            },
         )?;
-        let rows = stmt
-            .query_map(
-                params![server, ts(since), i64::try_from(limit).unwrap_or(i64::MAX)],
-                |r| {
-                    Ok(ServerRun {
-                        run_id: r.get(0)?,
-                        trigger: r.get(1)?,
-                        started_at: r.get(2)?,
-                        status: r.get(3)?,
-                        report: r.get(4)?,
-                    })
-                },
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
     /// The emails about `server`, newest first, at most `limit`.
     pub fn server_emails(&self, server: &str, limit: usize) -> anyhow::Result<Vec<EmailLine>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let rows = conn.query_map(
             "SELECT id, reason, subject, recipients, status, created_at, sent_at, run_id
              FROM outbox WHERE server = ?1 ORDER BY id DESC LIMIT ?2",
+            params![server, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| {
+                let recipients: String = r.get(3)?;
+                Ok(EmailLine {
+                    id: r.get(0)?,
+                    reason: r.get(1)?,
+                    subject: r.get(2)?,
+                    recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+                    status: r.get(4)?,
+                    created_at: r.get(5)?,
+                    sent_at: r.get(6)?,
+                    run_id: r.get(7)?,
+                })
+            },
         )?;
-        let rows = stmt
-            .query_map(
-                params![server, i64::try_from(limit).unwrap_or(i64::MAX)],
-                |r| {
-                    let recipients: String = r.get(3)?;
-                    Ok(EmailLine {
-                        id: r.get(0)?,
-                        reason: r.get(1)?,
-                        subject: r.get(2)?,
-                        recipients: serde_json::from_str(&recipients).unwrap_or_default(),
-                        status: r.get(4)?,
-                        created_at: r.get(5)?,
-                        sent_at: r.get(6)?,
-                        run_id: r.get(7)?,
-                    })
-                },
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
@@ -120,7 +112,7 @@ impl Store {
     /// what predates the audit trail (approvals and declined PRs recorded before it).
     pub fn decision_history(&self, server: &str) -> anyhow::Result<Vec<Decision>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let rows = conn.query_map(
             "SELECT decided_at,
                     CASE kind WHEN 'mcp' THEN 'MCP surface ' ELSE 'license ' END
                         || decision || ' (' || source || ')',
@@ -147,9 +139,8 @@ impl Store {
                      SELECT 1 FROM review_decisions d WHERE d.server = p.server
                      AND d.decision = 'declined' AND d.version = p.version)
              ORDER BY 1",
-        )?;
-        let rows = stmt
-            .query_map(params![server], |r| {
+            params![server],
+            |r| {
                 Ok(Decision {
                     at: r.get(0)?,
                     what: r.get(1)?,
@@ -157,26 +148,25 @@ impl Store {
                     by: r.get(3)?,
                     note: r.get(4)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+            },
+        )?;
         Ok(rows)
     }
 
     /// The servers of run `run_id` whose full reports are kept, in the run's order.
     pub fn run_servers(&self, run_id: i64) -> anyhow::Result<Vec<RunServer>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let rows = conn.query_map(
             "SELECT seq, server, status FROM run_servers WHERE run_id = ?1 ORDER BY seq",
-        )?;
-        let rows = stmt
-            .query_map(params![run_id], |r| {
+            params![run_id],
+            |r| {
                 Ok(RunServer {
                     seq: r.get(0)?,
                     server: r.get(1)?,
                     status: r.get(2)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+            },
+        )?;
         Ok(rows)
     }
 }

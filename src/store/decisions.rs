@@ -10,10 +10,10 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{PrRecordState, ReviewKind, Store, now, ts};
+use super::db::{Exec as _, OptionalExt as _, params};
+use super::{PrRecordState, ReviewKind, Store, Tx, db, now, ts};
 
 /// What was decided about a held review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,15 +122,13 @@ impl Store {
     /// kind only); a decline marks the server's open PR record declined (its version is never
     /// proposed again) and ends the pending reviews of both kinds. Either forgets the quiet mark, so the next run looks again.
     /// Returns the decision's id.
-    pub fn record_decision_tx(
-        tx: &rusqlite::Transaction<'_>,
-        d: &NewDecision<'_>,
-    ) -> anyhow::Result<i64> {
+    pub fn record_decision_tx(tx: &Tx<'_>, d: &NewDecision<'_>) -> anyhow::Result<i64> {
         let at = ts(now());
-        tx.execute(
+        let id: i64 = tx.query_row(
             "INSERT INTO review_decisions(server, kind, fingerprint, version, decision, source, actor,
                  decided_at, note, pr_url, comment_url)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             RETURNING id",
             params![
                 d.server,
                 d.kind.as_str(),
@@ -144,8 +142,8 @@ impl Store {
                 d.pr_url,
                 d.comment_url
             ],
+            |r| r.get(0),
         )?;
-        let id = tx.last_insert_rowid();
         match d.verdict {
             Verdict::Approved => {
                 tx.execute(
@@ -181,7 +179,7 @@ impl Store {
     /// When the pending review of `server` is about to become `fingerprint` and the text under
     /// review was never decided, record that a newer text superseded it.
     pub fn supersede_pending_tx(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Tx<'_>,
         kind: ReviewKind,
         server: &str,
         fingerprint: &str,
@@ -227,15 +225,14 @@ impl Store {
 
     /// Every decision, oldest first: of `server`, or of all servers.
     pub fn decisions(&self, server: Option<&str>) -> anyhow::Result<Vec<DecisionRow>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {DECISION_COLUMNS} FROM review_decisions
-             WHERE ?1 IS NULL OR server = ?1 ORDER BY id"
-        ))?;
-        let rows = stmt
-            .query_map(params![server], decision_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        Ok(self.conn().query_map(
+            &format!(
+                "SELECT {DECISION_COLUMNS} FROM review_decisions
+                 WHERE ?1 IS NULL OR server = ?1 ORDER BY id"
+            ),
+            params![server],
+            decision_from_row,
+        )?)
     }
 
     /// The decisions about one text (`fingerprint`) of `server`, oldest first.
@@ -245,18 +242,14 @@ impl Store {
         server: &str,
         fingerprint: &str,
     ) -> anyhow::Result<Vec<DecisionRow>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {DECISION_COLUMNS} FROM review_decisions
-             WHERE server = ?1 AND kind = ?2 AND fingerprint = ?3 ORDER BY id"
-        ))?;
-        let rows = stmt
-            .query_map(
-                params![server, kind.as_str(), fingerprint],
-                decision_from_row,
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        Ok(self.conn().query_map(
+            &format!(
+                "SELECT {DECISION_COLUMNS} FROM review_decisions
+                 WHERE server = ?1 AND kind = ?2 AND fingerprint = ?3 ORDER BY id"
+            ),
+            params![server, kind.as_str(), fingerprint],
+            decision_from_row,
+        )?)
     }
 
     /// The pending `kind` review of `server`: its fingerprint and since when it waits.
@@ -280,10 +273,7 @@ impl Store {
 
     /// Record a handled command and what it owes. A key already recorded is left as it is
     /// (returns false): a comment is answered once.
-    pub fn record_command_tx(
-        tx: &rusqlite::Transaction<'_>,
-        c: &NewCommand<'_>,
-    ) -> anyhow::Result<bool> {
+    pub fn record_command_tx(tx: &Tx<'_>, c: &NewCommand<'_>) -> anyhow::Result<bool> {
         let n = tx.execute(
             "INSERT INTO pr_commands(server, key, pr_id, outcome, reply, reply_owed, close_owed, recorded_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -304,37 +294,34 @@ impl Store {
 
     /// The keys (comment ids) of `server`'s handled commands.
     pub fn handled_commands(&self, server: &str) -> anyhow::Result<HashSet<String>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT key FROM pr_commands WHERE server = ?1")?;
-        let keys = stmt
-            .query_map(params![server], |r| r.get(0))?
-            .collect::<Result<HashSet<String>, _>>()?;
-        Ok(keys)
+        let keys = self.conn().query_map(
+            "SELECT key FROM pr_commands WHERE server = ?1",
+            params![server],
+            |r| r.get::<_, String>(0),
+        )?;
+        Ok(keys.into_iter().collect())
     }
 
     /// What `server`'s handled commands still owe on the forge, oldest first.
     pub fn owed_actions(&self, server: &str) -> anyhow::Result<Vec<OwedAction>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT key, pr_id, CASE WHEN reply_owed THEN reply END, close_owed FROM pr_commands
-             WHERE server = ?1 AND (reply_owed OR close_owed) ORDER BY recorded_at, key",
-        )?;
-        let rows = stmt
-            .query_map(params![server], |r| {
+        Ok(self.conn().query_map(
+            "SELECT key, pr_id, CASE WHEN reply_owed = 1 THEN reply END, close_owed FROM pr_commands
+             WHERE server = ?1 AND (reply_owed = 1 OR close_owed = 1) ORDER BY recorded_at, key",
+            params![server],
+            |r| {
                 Ok(OwedAction {
                     key: r.get(0)?,
                     pr_id: r.get(1)?,
                     reply: r.get(2)?,
                     close: r.get(3)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+            },
+        )?)
     }
 
     /// The reply of `key` is on the PR.
     pub fn reply_posted(&self, server: &str, key: &str) -> anyhow::Result<()> {
-        self.conn().execute(
+        self.write(
             "UPDATE pr_commands SET reply_owed = 0 WHERE server = ?1 AND key = ?2",
             params![server, key],
         )?;
@@ -343,7 +330,7 @@ impl Store {
 
     /// The PR `key` closes is closed.
     pub fn close_done(&self, server: &str, key: &str) -> anyhow::Result<()> {
-        self.conn().execute(
+        self.write(
             "UPDATE pr_commands SET close_owed = 0 WHERE server = ?1 AND key = ?2",
             params![server, key],
         )?;
@@ -363,7 +350,7 @@ impl Store {
     }
 
     pub fn put_comment_cursor_tx(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Tx<'_>,
         server: &str,
         pr_id: &str,
         cursor: &str,
@@ -377,7 +364,7 @@ impl Store {
     }
 }
 
-fn decision_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DecisionRow> {
+fn decision_from_row(r: &db::Row) -> db::Result<DecisionRow> {
     Ok(DecisionRow {
         id: r.get(0)?,
         server: r.get(1)?,
@@ -400,7 +387,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("s.db")).unwrap();
+        let s = crate::store::testing::open(dir.path());
         (dir, s)
     }
 

@@ -5,9 +5,9 @@
 //! `crate::freshness` decides from it.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
-use super::{PrRecordState, ReviewKind, Store, now, parse_ts, ts};
+use super::db::{Exec as _, OptionalExt as _, params};
+use super::{PrRecordState, ReviewKind, Store, Tx, now, parse_ts, ts};
 use crate::freshness::{ChecksState, FreshnessView};
 
 /// What a full check saw of the releases newer than the pin.
@@ -41,7 +41,7 @@ pub struct ChecksRecord {
 impl Store {
     /// Keep what a full check saw of the releases newer than the pin.
     pub fn put_behind(&self, server: &str, behind: &Behind) -> anyhow::Result<()> {
-        self.conn().execute(
+        self.write(
             "INSERT INTO fleet_behind(server, releases_behind, behind_since, moved_tag, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(server) DO UPDATE SET releases_behind = ?2, behind_since = ?3,
@@ -111,7 +111,7 @@ impl Store {
     /// Record that the PR `pr_id` was merged (now), with the publish time of the release it
     /// proposed. The first sighting wins: a later run seeing the same merge changes nothing.
     pub fn record_merge(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Tx<'_>,
         pr_id: i64,
         server: &str,
         version: &str,
@@ -122,8 +122,9 @@ impl Store {
         // else now: the moment upkeep saw the merge.
         let merged_at = merged_at.map_or_else(now, |t| t.min(now()));
         tx.execute(
-            "INSERT OR IGNORE INTO pr_merges(pr_id, server, version, published_at, merged_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO pr_merges(pr_id, server, version, published_at, merged_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO NOTHING",
             params![pr_id, server, version, published_at, ts(merged_at)],
         )?;
         Ok(())
@@ -144,21 +145,20 @@ impl Store {
     /// Every merged rebuild's lead time in seconds (release published to PR merged), for the
     /// servers named; merges whose publish time is unknown are left out.
     pub fn lead_times(&self, servers: &[&str]) -> anyhow::Result<Vec<f64>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let rows = self.conn().query_map(
             "SELECT server, published_at, merged_at FROM pr_merges
              WHERE published_at IS NOT NULL ORDER BY pr_id",
+            params![],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            },
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
         let mut out = Vec::new();
-        for row in rows {
-            let (server, published, merged) = row?;
+        for (server, published, merged) in rows {
             if !servers.contains(&server.as_str()) {
                 continue;
             }
@@ -172,7 +172,7 @@ impl Store {
 
     /// Keep the pipeline's answer on the head commit of the PR `pr_id` (replacing the last).
     pub fn put_checks(&self, pr_id: i64, server: &str, c: &ChecksRecord) -> anyhow::Result<()> {
-        self.conn().execute(
+        self.write(
             "INSERT INTO pr_checks(pr_id, server, head_commit, state, failed, url, checked_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT(pr_id) DO UPDATE SET server = ?2, head_commit = ?3, state = ?4,
@@ -228,7 +228,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        let store = crate::store::testing::open(dir.path());
         (dir, store)
     }
 

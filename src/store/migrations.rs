@@ -1,5 +1,5 @@
-//! Numbered schema migrations. Append only: a released migration is never edited. When they
-//! are applied, and what refuses a state they do not describe: [`super::schema`].
+//! Numbered schema migrations. Append only: a released migration's effect is never changed.
+//! When they are applied, and what refuses a state they do not describe: [`super::schema`].
 
 pub(super) const MIGRATIONS: &[&str] = &[
     // 1: the foundation schema.
@@ -161,6 +161,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // own branch from one a person touched; seeded from the PR records that know their head.
     // The forge's warnings of each server's last full check (reviewers not found, labels
     // refused). Written to apply cleanly whatever migrations are numbered before it.
+    // (Its seeding was `INSERT OR IGNORE` until the state could live on PostgreSQL: the same
+    // rows, the newest record of each branch first, in SQL both backends speak.)
     r"
     CREATE TABLE IF NOT EXISTS bot_branches (
         server TEXT NOT NULL,
@@ -170,10 +172,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL,
         PRIMARY KEY (server, branch)
     );
-    INSERT OR IGNORE INTO bot_branches(server, branch, head, updated_at)
+    INSERT INTO bot_branches(server, branch, head, updated_at)
         SELECT server, branch, head_commit, updated_at FROM pull_requests
         WHERE head_commit IS NOT NULL
-        ORDER BY updated_at DESC, id DESC;
+        ORDER BY updated_at DESC, id DESC
+        ON CONFLICT DO NOTHING;
     CREATE TABLE IF NOT EXISTS forge_warnings (
         server TEXT PRIMARY KEY,
         warnings TEXT NOT NULL,
@@ -335,6 +338,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
         blocked_by TEXT NOT NULL DEFAULT '[]',
         note TEXT,
         updated_at TEXT NOT NULL
+    );
+    ",
+    // 17: the order a tag's sightings were written (`seq`, per server and tag), the tie-break
+    // of the tag history when two sightings share a time: what SQLite's implicit rowid was, in
+    // SQL PostgreSQL speaks too. Existing rows are numbered by when they were first seen (the
+    // order they were written in), then by commit for sightings of the same millisecond.
+    r"
+    ALTER TABLE tag_history ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE tag_history SET seq = 1 + (
+        SELECT COUNT(*) FROM tag_history AS earlier
+        WHERE earlier.server = tag_history.server AND earlier.tag = tag_history.tag
+          AND (earlier.first_seen < tag_history.first_seen
+               OR (earlier.first_seen = tag_history.first_seen
+                   AND earlier.commit_id < tag_history.commit_id))
     );
     ",
     // 18: work shared between processes (issue 19). `server_claims`: which process syncs a

@@ -1,9 +1,11 @@
-//! State in SQLite: runs, per-server state and seen releases with their tag→commit history,
-//! rebuild PRs, license baselines and approvals, the email outbox and the run lease.
+//! State in SQLite (the embedded default) or PostgreSQL (shared by several replicas): runs,
+//! per-server state and seen releases with their tag→commit history, rebuild PRs, license
+//! baselines and approvals, the email outbox and the run lease.
 //!
-//! Schema changes are numbered migrations applied in order (tracked by `PRAGMA user_version`).
-//! The database runs in WAL mode; every decision is one transaction, so a crash leaves either the
-//! whole decision or none of it. This module knows nothing of git, forges or email transports.
+//! Every statement goes through [`db`], written once in the SQL both backends speak. Schema
+//! changes are numbered migrations applied in order ([`schema`]). Every decision is one
+//! transaction ([`Store::transaction`]), so a crash leaves either the whole decision or none of
+//! it. This module knows nothing of git, forges or email transports.
 
 mod automerge;
 mod branches;
@@ -18,6 +20,8 @@ mod migrations;
 mod notify;
 pub mod schema;
 pub mod shared;
+#[cfg(test)]
+pub(crate) mod testing;
 mod withheld;
 
 pub use automerge::AutoMergeRecord;
@@ -28,17 +32,18 @@ pub use decisions::{DecisionRow, NewCommand, NewDecision, OwedAction, Source, Ve
 pub use fleet::{Behind, ChecksRecord, FailedCheck};
 pub use withheld::NotedWithheld;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 use crate::report::{Attachment, MovedTag, RunArchive};
+use db::{Exec, OptionalExt as _, params};
 
 pub fn now() -> DateTime<Utc> {
     Utc::now()
@@ -54,31 +59,129 @@ fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Whether an error is SQLite giving up on a lock another connection held past the busy timeout.
+/// Whether an error is the database giving up on a lock another connection held past the
+/// configured wait (SQLite's busy timeout, PostgreSQL's lock timeout).
 pub fn is_locked(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<rusqlite::Error>(),
-            Some(rusqlite::Error::SqliteFailure(f, _))
-                if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-        )
+        c.downcast_ref::<db::Error>()
+            .is_some_and(db::Error::is_locked)
     })
+}
+
+/// Where the state lives, as messages name it: the SQLite file, or the PostgreSQL server and
+/// database (never the user or password of its URL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    /// `host:port/database`.
+    Postgres(String),
+}
+
+impl Location {
+    /// The PostgreSQL server and database a connection URL (or `key=value` string) names.
+    fn postgres(url: &str) -> Location {
+        let named = if let Ok(u) = reqwest::Url::parse(url)
+            && u.scheme().starts_with("postgres")
+        {
+            let host = u.host_str().unwrap_or("localhost");
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{host}{port}{}", u.path())
+        } else {
+            let field = |key: &str| {
+                url.split_whitespace()
+                    .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                    .map(|v| v.trim_matches('\''))
+            };
+            format!(
+                "{}/{}",
+                field("host").unwrap_or("localhost"),
+                field("dbname").unwrap_or("")
+            )
+        };
+        Location::Postgres(named)
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Sqlite(path) => write!(f, "{}", path.display()),
+            Location::Postgres(named) => write!(f, "PostgreSQL ({named})"),
+        }
+    }
 }
 
 /// The state store. Cheap to share behind an `Arc`; calls are serialised on one connection.
 ///
-/// Every call blocks: it waits for the connection's mutex, and SQLite may wait up to
+/// Every call blocks: it waits for the connection's mutex, and the database may wait up to
 /// `[state] busy-timeout` for another process's lock. **The rule: async code never calls the
 /// store directly; it goes through [`Store::blocking`]**, which runs the call on tokio's
 /// blocking pool, so a locked database never ties up a runtime worker that the service's HTTP
 /// handlers, timers and other runs share. Synchronous code on a blocking thread calls it
 /// directly: a server's sync, the commands `app` runs with `spawn_blocking`, opening the state
-/// ([`crate::deps::Deps::open`]). A backend whose client must not run inside the runtime (say, a
-/// blocking PostgreSQL client, which panics there) therefore only ever runs where blocking is
-/// allowed; only tests call the store from plain `#[test]` threads.
+/// ([`crate::deps::Deps::open`]). The blocking PostgreSQL client, which panics inside the
+/// runtime, therefore only ever runs where blocking is allowed; only tests call the store from
+/// plain `#[test]` threads.
 pub struct Store {
-    path: PathBuf,
-    conn: Mutex<Connection>,
+    location: Location,
+    conn: Mutex<db::Conn>,
+    context: Context,
+}
+
+/// What this process knows beside the database, for the transactions of this store: the
+/// configured chat routes (configuration, never written to the state; kept in memory because
+/// a connection-scoped table would not survive a PostgreSQL reconnect).
+#[derive(Default)]
+struct Context {
+    /// server → its chat destinations.
+    chat_routes: RwLock<HashMap<String, BTreeSet<String>>>,
+}
+
+/// An open transaction of the store: the database's, plus the store's in-memory context.
+/// Rolled back when dropped; [`Store::transaction`] commits it when its closure succeeds.
+pub struct Tx<'a> {
+    tx: db::Tx<'a>,
+    context: &'a Context,
+}
+
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = db::Tx<'a>;
+    fn deref(&self) -> &db::Tx<'a> {
+        &self.tx
+    }
+}
+
+impl Exec for Tx<'_> {
+    fn dialect(&self) -> db::Dialect {
+        self.tx.dialect()
+    }
+    fn execute<P: db::Params>(&self, sql: &str, params: P) -> db::Result<usize> {
+        self.tx.execute(sql, params)
+    }
+    fn execute_batch(&self, sql: &str) -> db::Result<()> {
+        self.tx.execute_batch(sql)
+    }
+    fn query_map<P: db::Params, T>(
+        &self,
+        sql: &str,
+        params: P,
+        f: impl FnMut(&db::Row) -> db::Result<T>,
+    ) -> db::Result<Vec<T>> {
+        self.tx.query_map(sql, params, f)
+    }
+    fn query_row<P: db::Params, T>(
+        &self,
+        sql: &str,
+        params: P,
+        f: impl FnOnce(&db::Row) -> db::Result<T>,
+    ) -> db::Result<T> {
+        self.tx.query_row(sql, params, f)
+    }
+}
+
+/// This process as a sender of outbox rows (`host:pid`).
+fn sender_id() -> String {
+    format!("{}:{}", shared::hostname(), std::process::id())
 }
 
 /// Who holds the run lease, for a clear "busy" message.
@@ -131,15 +234,15 @@ impl PrRecordState {
     }
 }
 
-impl rusqlite::types::ToSql for PrRecordState {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        self.as_str().to_sql()
+impl db::ToValue for PrRecordState {
+    fn to_value(&self) -> db::Value {
+        db::Value::Text(self.as_str().to_owned())
     }
 }
 
-impl rusqlite::types::FromSql for PrRecordState {
-    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        let text = value.as_str()?;
+impl db::FromValue for PrRecordState {
+    fn from_value(value: &db::Value, column: usize) -> db::Result<Self> {
+        let text = String::from_value(value, column)?;
         [
             PrRecordState::Open,
             PrRecordState::Merged,
@@ -148,8 +251,10 @@ impl rusqlite::types::FromSql for PrRecordState {
         ]
         .into_iter()
         .find(|s| s.as_str() == text)
-        .ok_or_else(|| {
-            rusqlite::types::FromSqlError::Other(format!("unknown PR state {text:?}").into())
+        // Not a state this build knows: out of the type's range, like a negative count.
+        .ok_or(db::Error::Range {
+            column,
+            value: format!("PR state {text:?}"),
         })
     }
 }
@@ -305,7 +410,7 @@ pub struct RunRow {
 }
 
 /// A `runs` row from `SELECT id, trigger, dry_run, started_at, finished_at, result`.
-fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+fn run_row(r: &db::Row) -> db::Result<RunRow> {
     Ok(RunRow {
         id: r.get(0)?,
         trigger: r.get(1)?,
@@ -314,35 +419,6 @@ fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         finished_at: r.get(4)?,
         result: r.get(5)?,
     })
-}
-
-/// The connection's busy handler: SQLite's own busy-timeout waits (the same growing delays, up
-/// to `timeout` per locking event), plus a debug line when a wait starts, so a run that stalls
-/// on another process's lock says why. The `state-lock-wait` failpoint lets a test see that a
-/// run is waiting (and hold it there) rather than guess from the clock.
-fn lock_waiter(path: PathBuf, timeout: Duration) -> impl FnMut(i32) -> bool + Send + 'static {
-    const DELAYS_MS: [u64; 12] = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100];
-    let mut waited = Duration::ZERO;
-    move |count| {
-        if count == 0 {
-            waited = Duration::ZERO;
-            tracing::debug!(
-                state = %path.display(),
-                busy_timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-                "state database locked by another process; waiting"
-            );
-            crate::failpoint::hit("state-lock-wait");
-        }
-        let left = timeout.saturating_sub(waited);
-        if left.is_zero() {
-            return false;
-        }
-        let step = usize::try_from(count).unwrap_or(0).min(DELAYS_MS.len() - 1);
-        let delay = Duration::from_millis(DELAYS_MS[step]).min(left);
-        std::thread::sleep(delay);
-        waited += delay;
-        true
-    }
 }
 
 impl Store {
@@ -377,32 +453,46 @@ impl Store {
         } else if crate::files::restrict_to_owner(path).unwrap_or(false) {
             tracing::info!(path = %path.display(), "made the state database readable by its owner only");
         }
-        let mut conn = Connection::open(path)
+        let conn = db::Conn::open_sqlite(path, busy_timeout)
             .with_context(|| format!("opening state database {}", path.display()))?;
-        conn.busy_handler(Some(lock_waiter(path.to_path_buf(), busy_timeout)))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .with_context(|| format!("enabling WAL on {}", path.display()))?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        // Deleted rows are overwritten, not left in free pages: dropped cache entries (once
-        // keyed with credentials) and pruned reports must not linger in the file.
-        conn.pragma_update(None, "secure_delete", "ON")?;
-        let applied = schema::migrate(&mut conn, policy, path)
-            .with_context(|| format!("migrating state database {}", path.display()))?;
+        Store::migrated(conn, Location::Sqlite(path.to_path_buf()), policy)
+    }
+
+    /// Connect to the PostgreSQL state and bring its schema up under `policy` (as
+    /// [`Store::open_migrating`]); returns what it applied.
+    pub fn open_postgres(
+        options: &db::PgOptions,
+        policy: schema::Policy,
+    ) -> anyhow::Result<(Store, Vec<schema::Migration>)> {
+        let location = Location::postgres(options.url.expose());
+        let conn = db::Conn::connect_postgres(options)
+            .with_context(|| format!("connecting to the state database {location}"))?;
+        Store::migrated(conn, location, policy)
+    }
+
+    fn migrated(
+        mut conn: db::Conn,
+        location: Location,
+        policy: schema::Policy,
+    ) -> anyhow::Result<(Store, Vec<schema::Migration>)> {
+        let applied = schema::migrate(&mut conn, policy, &location)
+            .with_context(|| format!("migrating state database {location}"))?;
         let store = Store {
-            path: path.to_path_buf(),
+            location,
             conn: Mutex::new(conn),
+            context: Context::default(),
         };
         Ok((store, applied))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the state lives (for messages).
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    fn conn(&self) -> MutexGuard<'_, db::Conn> {
         // A poisoned lock means a panic mid-call; the connection itself is still consistent
-        // (SQLite rolled back the open transaction), so keep going.
+        // (the open transaction was rolled back when it was dropped), so keep going.
         self.conn
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -421,21 +511,39 @@ impl Store {
             .context("a state store call panicked")?
     }
 
-    /// Run `f` in one IMMEDIATE transaction: the unit of a decision.
+    /// Run `f` in one write transaction: the unit of a decision, and the one place every
+    /// write transaction of the store begins.
     pub fn transaction<T>(
         &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> anyhow::Result<T>,
+        f: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = Tx {
+            tx: conn.transaction()?,
+            context: &self.context,
+        };
+        // A server's sync on a shared state writes only while its claim is still its own
+        // (see `claims`): checked first, under the transaction's lock.
+        if let Some(claim) = claims::current() {
+            claims::check_fence(&*tx, &claim, now())?;
+        }
         let out = f(&tx)?;
-        tx.commit()?;
+        tx.tx.commit()?;
         Ok(out)
+    }
+
+    /// One write statement on its own. Under a claim (a server's sync on a shared state) it is
+    /// a transaction of its own, so the claim is checked first like every other write.
+    fn write<P: db::Params>(&self, sql: &str, params: P) -> anyhow::Result<usize> {
+        if claims::current().is_some() {
+            return self.transaction(|tx| Ok(tx.execute(sql, params)?));
+        }
+        Ok(self.conn().execute(sql, params)?)
     }
 
     /// Cheap liveness probe for readiness checks.
     pub fn ping(&self) -> anyhow::Result<()> {
-        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
+        self.conn().query_row("SELECT 1", params![], |_| Ok(()))?;
         Ok(())
     }
 
@@ -451,7 +559,7 @@ impl Store {
             let current: Option<(String, String, String)> = tx
                 .query_row(
                     "SELECT holder, acquired_at, expires_at FROM lease WHERE name = 'run'",
-                    [],
+                    params![],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
@@ -488,7 +596,7 @@ impl Store {
         let now = now();
         let expires =
             now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(30));
-        let n = self.conn().execute(
+        let n = self.write(
             "UPDATE lease SET holder = ?2, acquired_at = ?3, expires_at = ?4 WHERE name = 'run' AND holder = ?1",
             params![previous, holder, ts(now), ts(expires)],
         )?;
@@ -499,7 +607,7 @@ impl Store {
     pub fn renew_lease(&self, holder: &str, ttl: Duration) -> anyhow::Result<bool> {
         let expires =
             now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(30));
-        let n = self.conn().execute(
+        let n = self.write(
             "UPDATE lease SET expires_at = ?2 WHERE name = 'run' AND holder = ?1",
             params![holder, ts(expires)],
         )?;
@@ -507,7 +615,7 @@ impl Store {
     }
 
     pub fn release_lease(&self, holder: &str) -> anyhow::Result<()> {
-        self.conn().execute(
+        self.write(
             "DELETE FROM lease WHERE name = 'run' AND holder = ?1",
             params![holder],
         )?;
@@ -519,7 +627,7 @@ impl Store {
             .conn()
             .query_row(
                 "SELECT holder, acquired_at, expires_at FROM lease WHERE name = 'run'",
-                [],
+                params![],
                 |r| {
                     Ok(LeaseHolder {
                         holder: r.get(0)?,
@@ -535,24 +643,24 @@ impl Store {
     // ---- runs ------------------------------------------------------------------------------
 
     pub fn start_run(&self, trigger: &str, dry_run: bool) -> anyhow::Result<i64> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO runs(trigger, dry_run, started_at, result) VALUES (?1, ?2, ?3, 'running')",
+        Ok(self.conn().query_row(
+            "INSERT INTO runs(trigger, dry_run, started_at, result) VALUES (?1, ?2, ?3, 'running')
+             RETURNING id",
             params![trigger, dry_run, ts(now())],
-        )?;
-        Ok(conn.last_insert_rowid())
+            |r| r.get(0),
+        )?)
     }
 
     /// Runs still marked running when a new run holds the lease died mid-way: say so.
     pub fn abort_stale_runs(&self, current: i64) -> anyhow::Result<usize> {
-        Ok(self.conn().execute(
+        Ok(self.write(
             "UPDATE runs SET result = 'aborted', finished_at = ?2 WHERE result = 'running' AND id < ?1",
             params![current, ts(now())],
         )?)
     }
 
     pub fn finish_run(&self, run_id: i64, result: &str, report_json: &str) -> anyhow::Result<()> {
-        self.conn().execute(
+        self.write(
             "UPDATE runs SET finished_at = ?2, result = ?3, report = ?4 WHERE id = ?1",
             params![run_id, ts(now()), result, report_json],
         )?;
@@ -560,14 +668,11 @@ impl Store {
     }
 
     pub fn recent_runs(&self, limit: usize) -> anyhow::Result<Vec<RunRow>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        Ok(self.conn().query_map(
             "SELECT id, trigger, dry_run, started_at, finished_at, result FROM runs ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt
-            .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], run_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+            params![i64::try_from(limit).unwrap_or(i64::MAX)],
+            run_row,
+        )?)
     }
 
     /// A server's full report in a run, written as soon as the server finishes. `seq` is the
@@ -580,8 +685,10 @@ impl Store {
         status: &str,
         report_json: &str,
     ) -> anyhow::Result<()> {
-        self.conn().execute(
-            "INSERT OR REPLACE INTO run_servers(run_id, seq, server, status, report) VALUES (?1, ?2, ?3, ?4, ?5)",
+        self.write(
+            "INSERT INTO run_servers(run_id, seq, server, status, report) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(run_id, seq) DO UPDATE SET server = excluded.server, status = excluded.status,
+                 report = excluded.report",
             params![run_id, i64::try_from(seq)?, server, status, report_json],
         )?;
         Ok(())
@@ -604,7 +711,7 @@ impl Store {
     /// Returns how many reports went.
     pub fn prune_run_reports(&self, keep: Duration, current: i64) -> anyhow::Result<usize> {
         let cutoff = now() - chrono::Duration::from_std(keep)?;
-        Ok(self.conn().execute(
+        Ok(self.write(
             "DELETE FROM run_servers WHERE run_id <> ?2 AND run_id IN (SELECT id FROM runs WHERE started_at < ?1)",
             params![ts(cutoff), current],
         )?)
@@ -683,20 +790,22 @@ impl Store {
     /// points somewhere else than when last seen: an upstream with 200,000 unchanged tags costs
     /// one read per full run, not 200,000 writes.
     pub fn record_tags(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Tx<'_>,
         server: &str,
         tags: &[(String, String)],
     ) -> anyhow::Result<Vec<MovedTag>> {
         let known = Self::tag_references(tx, server)?;
         let moved = Self::moved_among(&known, tags);
         let now = ts(now());
-        let mut upsert = tx.prepare_cached(
-            "INSERT INTO tag_history(server, tag, commit_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
-             ON CONFLICT(server, tag, commit_id) DO UPDATE SET last_seen = ?4",
-        )?;
+        // `seq` orders a tag's sightings as they were first written (the tie-break when two
+        // share a timestamp).
+        let upsert = "INSERT INTO tag_history(server, tag, commit_id, first_seen, last_seen, seq)
+             VALUES (?1, ?2, ?3, ?4, ?4,
+                 (SELECT COALESCE(MAX(seq), 0) + 1 FROM tag_history WHERE server = ?1 AND tag = ?2))
+             ON CONFLICT(server, tag, commit_id) DO UPDATE SET last_seen = ?4";
         for (tag, commit) in tags {
             if known.get(tag.as_str()).is_none_or(|r| &r.latest != commit) {
-                upsert.execute(params![server, tag, commit, now])?;
+                tx.execute(upsert, params![server, tag, commit, now])?;
             }
         }
         Ok(moved)
@@ -709,7 +818,7 @@ impl Store {
         server: &str,
         tags: &[(String, String)],
     ) -> anyhow::Result<Vec<MovedTag>> {
-        let known = Self::tag_references(&self.conn(), server)?;
+        let known = Self::tag_references(&*self.conn(), server)?;
         Ok(Self::moved_among(&known, tags))
     }
 
@@ -737,26 +846,26 @@ impl Store {
     /// Per tag of `server`: the commit later sightings are compared with (the latest accepted
     /// one, else the first seen; with when it was first seen) and the commit seen last.
     fn tag_references(
-        conn: &Connection,
+        conn: &impl Exec,
         server: &str,
     ) -> anyhow::Result<HashMap<String, TagReference>> {
         // Reference order first (accepted, newest acceptance, then first seen), so the first
         // row of a tag is its reference; the latest sighting is the one with the last `last_seen`.
-        let mut stmt = conn.prepare_cached(
+        let rows = conn.query_map(
             "SELECT tag, commit_id, first_seen, last_seen FROM tag_history WHERE server = ?1
-             ORDER BY tag, accepted_at IS NULL, accepted_at DESC, first_seen, rowid",
+             ORDER BY tag, CASE WHEN accepted_at IS NULL THEN 1 ELSE 0 END, accepted_at DESC, first_seen, seq",
+            params![server],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            },
         )?;
         let mut out: HashMap<String, TagReference> = HashMap::new();
-        let rows = stmt.query_map(params![server], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-            ))
-        })?;
-        for row in rows {
-            let (tag, commit, first_seen, last_seen) = row?;
+        for (tag, commit, first_seen, last_seen) in rows {
             match out.get_mut(&tag) {
                 None => {
                     out.insert(
@@ -818,7 +927,7 @@ impl Store {
     }
 
     pub fn put_quiet_mark(&self, server: &str, key: &str) -> anyhow::Result<()> {
-        self.conn().execute(
+        self.write(
             "INSERT INTO quiet_marks(server, key, checked_at) VALUES (?1, ?2, ?3)
              ON CONFLICT(server) DO UPDATE SET key = ?2, checked_at = ?3",
             params![server, key, ts(now())],
@@ -827,7 +936,7 @@ impl Store {
     }
 
     /// Drop a server's quiet mark: its next run does the full check.
-    pub fn forget_quiet_mark(tx: &rusqlite::Transaction<'_>, server: &str) -> anyhow::Result<()> {
+    pub fn forget_quiet_mark(tx: &Tx<'_>, server: &str) -> anyhow::Result<()> {
         tx.execute("DELETE FROM quiet_marks WHERE server = ?1", params![server])?;
         Ok(())
     }
@@ -837,7 +946,7 @@ impl Store {
         Ok(self
             .conn()
             .query_row(
-                "SELECT commit_id FROM tag_history WHERE server = ?1 AND tag = ?2 ORDER BY last_seen DESC, rowid DESC LIMIT 1",
+                "SELECT commit_id FROM tag_history WHERE server = ?1 AND tag = ?2 ORDER BY last_seen DESC, seq DESC LIMIT 1",
                 params![server, tag],
                 |r| r.get(0),
             )
@@ -845,20 +954,17 @@ impl Store {
     }
 
     pub fn tag_history(&self, server: &str) -> anyhow::Result<Vec<TagSighting>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        Ok(self.conn().query_map(
             "SELECT tag, commit_id, first_seen FROM tag_history WHERE server = ?1 ORDER BY first_seen, tag",
-        )?;
-        let rows = stmt
-            .query_map(params![server], |r| {
+            params![server],
+            |r| {
                 Ok(TagSighting {
                     tag: r.get(0)?,
                     commit: r.get(1)?,
                     first_seen: r.get(2)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+            },
+        )?)
     }
 
     /// Has this server ever been synced (so its tags were recorded before)?
@@ -877,11 +983,10 @@ impl Store {
     // ---- server state ----------------------------------------------------------------------
 
     pub fn server_state(&self, server: &str) -> anyhow::Result<Option<ServerState>> {
-        let conn = self.conn();
-        Self::server_state_in(&conn, server)
+        Self::server_state_in(&*self.conn(), server)
     }
 
-    fn server_state_in(conn: &Connection, server: &str) -> anyhow::Result<Option<ServerState>> {
+    fn server_state_in(conn: &impl Exec, server: &str) -> anyhow::Result<Option<ServerState>> {
         Ok(conn
             .query_row(
                 "SELECT server, pinned_ref, pinned_commit, latest_version, latest_tag, latest_commit, last_status,
@@ -911,7 +1016,7 @@ impl Store {
     }
 
     /// Write a server's state after a run (inside the decision's transaction).
-    pub fn put_server_state(tx: &rusqlite::Transaction<'_>, s: &ServerState) -> anyhow::Result<()> {
+    pub fn put_server_state(tx: &Tx<'_>, s: &ServerState) -> anyhow::Result<()> {
         tx.execute(
             "INSERT INTO server_state(server, pinned_ref, pinned_commit, latest_version, latest_tag, latest_commit,
                  last_status, last_error, last_run_id, last_run_at, last_success_at, consecutive_failures, hold_reason, held_since)
@@ -939,16 +1044,13 @@ impl Store {
         Ok(())
     }
 
-    pub fn server_state_tx(
-        tx: &rusqlite::Transaction<'_>,
-        server: &str,
-    ) -> anyhow::Result<Option<ServerState>> {
+    pub fn server_state_tx(tx: &Tx<'_>, server: &str) -> anyhow::Result<Option<ServerState>> {
         Self::server_state_in(tx, server)
     }
 
     // ---- pull requests ---------------------------------------------------------------------
 
-    fn pr_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PrRecord> {
+    fn pr_from_row(r: &db::Row) -> db::Result<PrRecord> {
         Ok(PrRecord {
             id: r.get(0)?,
             server: r.get(1)?,
@@ -983,10 +1085,7 @@ impl Store {
             .optional()?)
     }
 
-    pub fn open_pr_tx(
-        tx: &rusqlite::Transaction<'_>,
-        server: &str,
-    ) -> anyhow::Result<Option<PrRecord>> {
+    pub fn open_pr_tx(tx: &Tx<'_>, server: &str) -> anyhow::Result<Option<PrRecord>> {
         let sql = format!(
             "SELECT {} FROM pull_requests WHERE server = ?1 AND state = 'open' ORDER BY id DESC LIMIT 1",
             Self::PR_COLUMNS
@@ -1009,21 +1108,18 @@ impl Store {
     }
 
     pub fn prs(&self, server: &str) -> anyhow::Result<Vec<PrRecord>> {
-        let conn = self.conn();
         let sql = format!(
             "SELECT {} FROM pull_requests WHERE server = ?1 ORDER BY id",
             Self::PR_COLUMNS
         );
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt
-            .query_map(params![server], Self::pr_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        Ok(self
+            .conn()
+            .query_map(&sql, params![server], Self::pr_from_row)?)
     }
 
     /// Insert or update the PR record of (server, version). When a newer version takes over an
     /// open PR, the older version's record is marked `superseded` in the same transaction.
-    pub fn upsert_pr(tx: &rusqlite::Transaction<'_>, pr: &PrRecord) -> anyhow::Result<i64> {
+    pub fn upsert_pr(tx: &Tx<'_>, pr: &PrRecord) -> anyhow::Result<i64> {
         let now = ts(now());
         tx.execute(
             "UPDATE pull_requests SET state = ?4, updated_at = ?3
@@ -1068,7 +1164,7 @@ impl Store {
     }
 
     pub fn set_pr_state(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Tx<'_>,
         id: i64,
         state: PrRecordState,
         closed_by: Option<&str>,
@@ -1095,7 +1191,7 @@ impl Store {
     }
 
     pub fn put_license_baseline(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Tx<'_>,
         server: &str,
         commit: &str,
         fingerprint: &str,
@@ -1164,7 +1260,7 @@ impl Store {
             .optional()?)
     }
 
-    fn approval_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Approval> {
+    fn approval_from_row(r: &db::Row) -> db::Result<Approval> {
         Ok(Approval {
             server: r.get(0)?,
             fingerprint: r.get(1)?,
@@ -1175,14 +1271,11 @@ impl Store {
     }
 
     pub fn approvals(&self, server: &str) -> anyhow::Result<Vec<Approval>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        Ok(self.conn().query_map(
             "SELECT server, fingerprint, approved_by, note, approved_at FROM license_approvals WHERE server = ?1 ORDER BY approved_at",
-        )?;
-        let rows = stmt
-            .query_map(params![server], Self::approval_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+            params![server],
+            Self::approval_from_row,
+        )?)
     }
 
     /// The pending license review of a server: (fingerprint, judgement JSON), if one is held.
@@ -1210,7 +1303,7 @@ impl Store {
     }
 
     pub fn put_pending_review(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Tx<'_>,
         server: &str,
         fingerprint: &str,
         judgement_json: &str,
@@ -1220,7 +1313,7 @@ impl Store {
 
     /// Remember that the `kind` change of `server` with this fingerprint waits for review.
     pub fn put_pending(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Tx<'_>,
         kind: ReviewKind,
         server: &str,
         fingerprint: &str,
@@ -1228,29 +1321,24 @@ impl Store {
     ) -> anyhow::Result<()> {
         tx.execute(
             &format!(
-                "INSERT INTO {}(server, fingerprint, judgement, created_at) VALUES (?1, ?2, ?3, ?4)
+                // The kept row's columns named with the table: unqualified, PostgreSQL cannot
+                // tell them from `excluded`'s.
+                "INSERT INTO {table}(server, fingerprint, judgement, created_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(server) DO UPDATE SET fingerprint = ?2, judgement = ?3,
-                     created_at = CASE WHEN fingerprint = ?2 THEN created_at ELSE ?4 END",
-                kind.reviews_table()
+                     created_at = CASE WHEN {table}.fingerprint = ?2 THEN {table}.created_at ELSE ?4 END",
+                table = kind.reviews_table()
             ),
             params![server, fingerprint, judgement_json, ts(now())],
         )?;
         Ok(())
     }
 
-    pub fn clear_pending_review(
-        tx: &rusqlite::Transaction<'_>,
-        server: &str,
-    ) -> anyhow::Result<()> {
+    pub fn clear_pending_review(tx: &Tx<'_>, server: &str) -> anyhow::Result<()> {
         Self::clear_pending(tx, ReviewKind::License, server)
     }
 
     /// Nothing of `kind` waits for review for `server` (any more).
-    pub fn clear_pending(
-        tx: &rusqlite::Transaction<'_>,
-        kind: ReviewKind,
-        server: &str,
-    ) -> anyhow::Result<()> {
+    pub fn clear_pending(tx: &Tx<'_>, kind: ReviewKind, server: &str) -> anyhow::Result<()> {
         tx.execute(
             &format!("DELETE FROM {} WHERE server = ?1", kind.reviews_table()),
             params![server],
@@ -1344,7 +1432,7 @@ impl Store {
     }
 
     pub fn http_cache_put(&self, url: &str, etag: &str, body: &[u8]) -> anyhow::Result<()> {
-        self.conn().execute(
+        self.write(
             "INSERT INTO http_cache(url, etag, body, updated_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(url) DO UPDATE SET etag = ?2, body = ?3, updated_at = ?4",
             params![url, etag, body, ts(now())],
@@ -1356,7 +1444,7 @@ impl Store {
 
     /// Enqueue an email unless one with the same dedupe key exists. Returns whether it was new.
     pub fn enqueue_email(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Tx<'_>,
         email: &NewEmail,
         run_id: Option<i64>,
     ) -> anyhow::Result<bool> {
@@ -1366,7 +1454,7 @@ impl Store {
     /// [`Store::enqueue_email`] with files attached (kept with the email until it is sent).
     /// A new email also goes to its server's chat destinations ([`Store::enqueue_email_with_card`]).
     pub fn enqueue_email_with(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Tx<'_>,
         email: &NewEmail,
         attachments: &[Attachment],
         run_id: Option<i64>,
@@ -1376,17 +1464,18 @@ impl Store {
 
     /// Insert one outbox email; its id, or None when its dedupe key exists.
     fn insert_email(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Tx<'_>,
         email: &NewEmail,
         attachments: &[Attachment],
         run_id: Option<i64>,
     ) -> anyhow::Result<Option<i64>> {
         let now = ts(now());
-        let n = tx.execute(
+        let inserted = tx.query_map(
             "INSERT INTO outbox(dedupe_key, server, reason, recipients, cc, subject, text_body, html_body, status, attempts,
                  next_attempt_at, created_at, run_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9, ?10)
-             ON CONFLICT(dedupe_key) DO NOTHING",
+             ON CONFLICT(dedupe_key) DO NOTHING
+             RETURNING id",
             params![
                 email.dedupe_key,
                 email.server,
@@ -1399,9 +1488,9 @@ impl Store {
                 now,
                 run_id
             ],
+            |r| r.get::<_, i64>(0),
         )?;
-        if n == 1 {
-            let id = tx.last_insert_rowid();
+        if let Some(&id) = inserted.first() {
             for (position, a) in attachments.iter().enumerate() {
                 tx.execute(
                     "INSERT INTO outbox_attachments(outbox_id, position, filename, content_type, body)
@@ -1422,30 +1511,25 @@ impl Store {
 
     /// The files attached to outbox email `id`, in order.
     pub fn outbox_attachments(&self, id: i64) -> anyhow::Result<Vec<Attachment>> {
-        Self::outbox_attachments_on(&self.conn(), id)
+        Self::outbox_attachments_on(&*self.conn(), id)
     }
 
     /// [`Store::outbox_attachments`] on `conn` (a transaction's, for the digest that carries them).
-    pub fn outbox_attachments_on(
-        conn: &rusqlite::Connection,
-        id: i64,
-    ) -> anyhow::Result<Vec<Attachment>> {
-        let mut stmt = conn.prepare(
+    pub fn outbox_attachments_on(conn: &impl Exec, id: i64) -> anyhow::Result<Vec<Attachment>> {
+        Ok(conn.query_map(
             "SELECT filename, content_type, body FROM outbox_attachments WHERE outbox_id = ?1 ORDER BY position",
-        )?;
-        let rows = stmt
-            .query_map(params![id], |r| {
+            params![id],
+            |r| {
                 Ok(Attachment {
                     filename: r.get(0)?,
                     content_type: r.get(1)?,
                     body: r.get(2)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            },
+        )?)
     }
 
-    fn outbox_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+    fn outbox_from_row(r: &db::Row) -> db::Result<OutboxRow> {
         let list = |s: String| serde_json::from_str::<Vec<String>>(&s).unwrap_or_default();
         Ok(OutboxRow {
             id: r.get(0)?,
@@ -1470,32 +1554,25 @@ impl Store {
     const OUTBOX_COLUMNS: &'static str = "id, dedupe_key, server, reason, recipients, cc, subject, text_body, html_body, status, attempts, next_attempt_at, last_error, created_at, sent_at, run_id";
 
     /// Emails due for sending now: pending ones whose backoff has passed, and `sending` ones a
-    /// crashed sender left behind (the at-least-once window).
+    /// crashed sender left behind (the at-least-once window), except those another sender
+    /// holds now.
     pub fn due_emails(&self) -> anyhow::Result<Vec<OutboxRow>> {
-        let conn = self.conn();
         let sql = format!(
-            "SELECT {} FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?1 ORDER BY id",
-            Self::OUTBOX_COLUMNS
+            "SELECT {} FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?1 AND {} ORDER BY id",
+            Self::OUTBOX_COLUMNS,
+            shared::UNCLAIMED
         );
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt
-            .query_map(params![ts(now())], Self::outbox_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        Ok(self
+            .conn()
+            .query_map(&sql, params![ts(now())], Self::outbox_from_row)?)
     }
 
     pub fn outbox(&self, statuses: &[&str]) -> anyhow::Result<Vec<OutboxRow>> {
-        let conn = self.conn();
         let sql = format!("SELECT {} FROM outbox ORDER BY id", Self::OUTBOX_COLUMNS);
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt
-            .query_map([], Self::outbox_from_row)?
-            .filter(|r| {
-                r.as_ref().map_or(true, |r| {
-                    statuses.is_empty() || statuses.contains(&r.status.as_str())
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut rows = self
+            .conn()
+            .query_map(&sql, params![], Self::outbox_from_row)?;
+        rows.retain(|r| statuses.is_empty() || statuses.contains(&r.status.as_str()));
         Ok(rows)
     }
 
@@ -1507,42 +1584,61 @@ impl Store {
             .optional()?)
     }
 
-    /// Mark a row as being sent (before the transport is called).
-    pub fn mark_sending(&self, id: i64) -> anyhow::Result<()> {
-        self.conn().execute(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?1",
-            params![id],
-        )?;
-        Ok(())
+    /// Claim a row for this process and mark it as being sent (before the transport is
+    /// called); false when another sender holds it, or it is no longer due (another replica's
+    /// drain sent it since this one read the outbox). See [`shared`].
+    pub fn mark_sending(&self, id: i64) -> anyhow::Result<bool> {
+        let ttl = self.outbox_claim_ttl();
+        self.transaction(|tx| shared::claim_email(&**tx, id, &sender_id(), ttl, now()))
+    }
+
+    /// How long a sender's claim on an outbox row lasts: on a shared state, longer than any
+    /// delivery attempt (its transport timeouts), after which a crashed sender's row is retried
+    /// by another replica; on SQLite nothing (one process drains; a crashed sender's row is
+    /// retried at once, as always).
+    fn outbox_claim_ttl(&self) -> Duration {
+        if self.shares_work() {
+            Duration::from_secs(600)
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// Record an attempt's outcome and give up the row's claim, in one transaction.
+    fn outbox_outcome<P: db::Params>(&self, id: i64, sql: &str, params: P) -> anyhow::Result<()> {
+        self.transaction(|tx| {
+            tx.execute(sql, params)?;
+            shared::unclaim_email(&**tx, id)
+        })
     }
 
     pub fn mark_sent(&self, id: i64) -> anyhow::Result<()> {
-        self.conn().execute(
+        self.outbox_outcome(
+            id,
             "UPDATE outbox SET status = 'sent', sent_at = ?2, last_error = NULL WHERE id = ?1",
             params![id, ts(now())],
-        )?;
-        Ok(())
+        )
     }
 
     pub fn mark_retry(&self, id: i64, error: &str, next: DateTime<Utc>) -> anyhow::Result<()> {
-        self.conn().execute(
+        self.outbox_outcome(
+            id,
             "UPDATE outbox SET status = 'pending', last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
             params![id, error, ts(next)],
-        )?;
-        Ok(())
+        )
     }
 
     pub fn mark_failed(&self, id: i64, error: &str) -> anyhow::Result<()> {
-        self.conn().execute(
+        self.outbox_outcome(
+            id,
             "UPDATE outbox SET status = 'failed', last_error = ?2 WHERE id = ?1",
             params![id, error],
-        )?;
-        Ok(())
+        )
     }
 
     /// `outbox retry <id>`: make a failed or waiting email due now.
     pub fn retry_email(&self, id: i64) -> anyhow::Result<bool> {
-        let n = self.conn().execute(
+        let n = self.write(
             "UPDATE outbox SET status = 'pending', next_attempt_at = ?2 WHERE id = ?1 AND status IN ('failed', 'pending')",
             params![id, ts(now())],
         )?;
@@ -1551,14 +1647,11 @@ impl Store {
 
     /// Count of outbox rows per status for one server (or all when `server` is None).
     pub fn outbox_counts(&self, server: Option<&str>) -> anyhow::Result<Vec<(String, i64)>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        Ok(self.conn().query_map(
             "SELECT status, COUNT(*) FROM outbox WHERE ?1 IS NULL OR server = ?1 GROUP BY status ORDER BY status",
-        )?;
-        let rows = stmt
-            .query_map(params![server], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+            params![server],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
     }
 }
 

@@ -7,10 +7,10 @@
 //! review. The decisions (who is digested, when a reminder is due) are made in `notify`.
 
 use anyhow::Context as _;
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{NewEmail, Store, now, ts};
+use super::db::{Exec as _, OptionalExt as _, params};
+use super::{NewEmail, Store, Tx, now, ts};
 use crate::report::Attachment;
 
 /// A license review waiting for approval (a `license_reviews` row).
@@ -42,29 +42,22 @@ pub struct DigestItem {
 impl Store {
     /// Every pending license review, oldest first.
     pub fn pending_reviews(&self) -> anyhow::Result<Vec<PendingReview>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        Ok(self.conn().query_map(
             "SELECT server, fingerprint, judgement, created_at FROM license_reviews ORDER BY created_at, server",
-        )?;
-        let rows = stmt
-            .query_map([], |r| {
+            params![],
+            |r| {
                 Ok(PendingReview {
                     server: r.get(0)?,
                     fingerprint: r.get(1)?,
                     judgement: r.get(2)?,
                     created_at: r.get(3)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+            },
+        )?)
     }
 
     /// How many reminders were queued for this review (0 when none).
-    pub fn reminders_sent(
-        tx: &rusqlite::Transaction<'_>,
-        server: &str,
-        fingerprint: &str,
-    ) -> anyhow::Result<i64> {
+    pub fn reminders_sent(tx: &Tx<'_>, server: &str, fingerprint: &str) -> anyhow::Result<i64> {
         Ok(tx
             .query_row(
                 "SELECT sent_count FROM reminders WHERE server = ?1 AND fingerprint = ?2",
@@ -77,7 +70,7 @@ impl Store {
 
     /// Record that reminder number `count` of this review was queued.
     pub fn record_reminder(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Tx<'_>,
         server: &str,
         fingerprint: &str,
         count: i64,
@@ -122,39 +115,34 @@ impl Store {
     /// The owners who get outbox row `outbox_id` in a digest (so not directly).
     pub fn digest_owners_of(&self, outbox_id: i64) -> anyhow::Result<Vec<String>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT owner FROM digest_items WHERE outbox_id = ?1 ORDER BY owner")?;
-        let rows = stmt
-            .query_map(params![outbox_id], |r| r.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
+        let rows: Vec<String> = conn.query_map(
+            "SELECT owner FROM digest_items WHERE outbox_id = ?1 ORDER BY owner",
+            params![outbox_id],
+            |r| r.get(0),
+        )?;
         Ok(rows)
     }
 
     /// Owners with items that no digest claimed yet, with their oldest item's time.
     pub fn owners_with_digest_items(&self) -> anyhow::Result<Vec<(String, String)>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let rows = conn.query_map(
             "SELECT owner, MIN(created_at) FROM digest_items WHERE digest_outbox_id IS NULL
              GROUP BY owner ORDER BY owner",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
     /// The owner's items that no digest claimed yet, oldest first.
-    pub fn unclaimed_digest_items(
-        tx: &rusqlite::Transaction<'_>,
-        owner: &str,
-    ) -> anyhow::Result<Vec<DigestItem>> {
-        let mut stmt = tx.prepare(
+    pub fn unclaimed_digest_items(tx: &Tx<'_>, owner: &str) -> anyhow::Result<Vec<DigestItem>> {
+        Ok(tx.query_map(
             "SELECT d.id, d.owner, d.outbox_id, d.created_at, o.server, o.reason, o.subject, o.text_body, o.html_body
              FROM digest_items d JOIN outbox o ON o.id = d.outbox_id
              WHERE d.owner = ?1 AND d.digest_outbox_id IS NULL ORDER BY d.id",
-        )?;
-        let rows = stmt
-            .query_map(params![owner], |r| {
+            params![owner],
+            |r| {
                 Ok(DigestItem {
                     id: r.get(0)?,
                     owner: r.get(1)?,
@@ -166,16 +154,15 @@ impl Store {
                     text: r.get(7)?,
                     html: r.get(8)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+            },
+        )?)
     }
 
     /// Enqueue `digest` and let it claim `item_ids`, in the caller's transaction. Returns the new
     /// row's id, or None when a digest with the same dedupe key exists (the items stay unclaimed
     /// for the next one).
     pub fn enqueue_digest(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Tx<'_>,
         digest: &NewEmail,
         attachments: &[Attachment],
         item_ids: &[i64],
@@ -184,13 +171,13 @@ impl Store {
         let Some(id) = Store::insert_email(tx, digest, attachments, None)? else {
             return Ok(None);
         };
-        let mut claim = tx.prepare_cached(
-            "UPDATE digest_items SET digest_outbox_id = ?2 WHERE id = ?1 AND digest_outbox_id IS NULL",
-        )?;
         for item in item_ids {
             // Exactly one: the items were read unclaimed in this same transaction.
             anyhow::ensure!(
-                claim.execute(params![item, id])? == 1,
+                tx.execute(
+                    "UPDATE digest_items SET digest_outbox_id = ?2 WHERE id = ?1 AND digest_outbox_id IS NULL",
+                    params![item, id]
+                )? == 1,
                 "digest item {item} was claimed by another digest"
             );
         }
@@ -200,12 +187,11 @@ impl Store {
     /// The items a digest row carries (for tests and `outbox` views).
     pub fn digest_items_of(&self, digest_outbox_id: i64) -> anyhow::Result<Vec<i64>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let rows: Vec<i64> = conn.query_map(
             "SELECT outbox_id FROM digest_items WHERE digest_outbox_id = ?1 ORDER BY id",
+            params![digest_outbox_id],
+            |r| r.get(0),
         )?;
-        let rows = stmt
-            .query_map(params![digest_outbox_id], |r| r.get(0))?
-            .collect::<Result<Vec<i64>, _>>()?;
         Ok(rows)
     }
 }

@@ -1,7 +1,9 @@
 //! The state's schema version and when migrations are applied.
 //!
-//! The version is SQLite's `user_version`: the number of [`MIGRATIONS`] applied. Opening a
-//! state checks it against what this build knows:
+//! The version is the number of [`MIGRATIONS`] applied (SQLite's `user_version`, a one-row
+//! table on PostgreSQL: see [`db::Conn::schema_version`]). The migrations are written in SQLite's
+//! DDL; [`db::migration_sql`] gives PostgreSQL its column types. Opening a state checks the
+//! version against what this build knows:
 //! - newer than this build: always refused ([`SchemaError::Newer`]): an older upkeep must not
 //!   write to a schema it does not know (a column it would not fill, a table it would not
 //!   keep);
@@ -12,11 +14,10 @@
 //! Each migration runs in its own immediate transaction that first re-reads the version, so two
 //! processes migrating at once apply each step once, and a crash leaves a whole number of steps.
 
-use std::path::{Path, PathBuf};
-
-use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 
+use super::Location;
+use super::db::{self, Exec as _};
 use super::migrations::MIGRATIONS;
 
 /// Whether opening a state may apply its pending migrations.
@@ -30,26 +31,24 @@ pub enum Policy {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SchemaError {
     #[error(
-        "the state database {} is at schema version {state}, newer than this upkeep knows ({known}); \
-         nothing was changed: run the upkeep that migrated it (or a newer one), or point [state] path at another state",
-        path.display()
+        "the state database {location} is at schema version {state}, newer than this upkeep knows ({known}); \
+         nothing was changed: run the upkeep that migrated it (or a newer one), or point [state] path at another state"
     )]
     Newer {
-        path: PathBuf,
+        location: Location,
         state: usize,
         known: usize,
     },
     #[error(
-        "the state database {} is at schema version {state} and this upkeep needs version {known} \
+        "the state database {location} is at schema version {state} and this upkeep needs version {known} \
          (migration{} {} pending); nothing was changed: apply {} with `upkeep migrate`, or pass --migrate, \
          or set [state] auto-migrate = true",
-        path.display(),
         if known - state == 1 { "" } else { "s" },
         numbers(*state, *known),
         if known - state == 1 { "it" } else { "them" }
     )]
     Pending {
-        path: PathBuf,
+        location: Location,
         state: usize,
         known: usize,
     },
@@ -72,29 +71,38 @@ pub fn known() -> usize {
 ///
 /// # Errors
 /// When the database cannot be read.
-pub fn version(conn: &Connection) -> anyhow::Result<usize> {
-    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    Ok(usize::try_from(v)?)
+pub fn version(conn: &mut db::Conn) -> anyhow::Result<usize> {
+    Ok(conn.schema_version()?)
 }
 
-/// Brings the state at `path` to [`known`] under `policy`; returns what was applied (nothing
+/// Brings the state at `location` to [`known`] under `policy`; returns what was applied (nothing
 /// when it was current).
 ///
 /// # Errors
 /// A [`SchemaError`] when the state is newer, or older under [`Policy::Refuse`]; any failed
 /// migration (its transaction rolled back, the ones before it kept).
 pub fn migrate(
-    conn: &mut Connection,
+    conn: &mut db::Conn,
     policy: Policy,
-    path: &Path,
+    location: &Location,
 ) -> anyhow::Result<Vec<Migration>> {
     let (state, known) = (version(conn)?, known());
-    let path = path.to_path_buf();
+    let location = location.clone();
     if state > known {
-        return Err(SchemaError::Newer { path, state, known }.into());
+        return Err(SchemaError::Newer {
+            location,
+            state,
+            known,
+        }
+        .into());
     }
     if state < known && policy == Policy::Refuse {
-        return Err(SchemaError::Pending { path, state, known }.into());
+        return Err(SchemaError::Pending {
+            location,
+            state,
+            known,
+        }
+        .into());
     }
     migrate_to(conn, known)
 }
@@ -104,7 +112,7 @@ pub fn migrate(
 ///
 /// # Errors
 /// A failed migration, or a `target` beyond [`known`].
-pub fn migrate_to(conn: &mut Connection, target: usize) -> anyhow::Result<Vec<Migration>> {
+pub fn migrate_to(conn: &mut db::Conn, target: usize) -> anyhow::Result<Vec<Migration>> {
     anyhow::ensure!(
         target <= known(),
         "there is no schema version {target} (this upkeep knows {})",
@@ -114,14 +122,15 @@ pub fn migrate_to(conn: &mut Connection, target: usize) -> anyhow::Result<Vec<Mi
     let current = version(conn)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(current) {
         let number = i + 1;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let dialect = conn.dialect();
+        let tx = conn.transaction()?;
         // Re-read under the write lock: another process may have applied it meanwhile.
-        if version(&tx)? >= number {
+        if tx.schema_version()? >= number {
             continue;
         }
-        tx.execute_batch(sql)
+        tx.execute_batch(&db::migration_sql(dialect, sql))
             .map_err(|e| anyhow::anyhow!("migration {number}: {e}"))?;
-        tx.pragma_update(None, "user_version", i64::try_from(number)?)?;
+        tx.set_schema_version(number)?;
         tx.commit()?;
         tracing::debug!(migration = number, "applied a state migration");
         applied.push(Migration {
@@ -225,20 +234,20 @@ fn item(words: &[&str]) -> String {
 mod tests {
     use super::*;
 
-    fn db() -> (tempfile::TempDir, Connection) {
+    fn db() -> (tempfile::TempDir, db::Conn) {
         let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open(dir.path().join("s.db")).unwrap();
+        let conn = super::super::testing::conn(dir.path());
         (dir, conn)
     }
 
     #[test]
     fn an_older_state_is_migrated_only_when_allowed() {
         let (dir, mut conn) = db();
-        let path = dir.path().join("s.db");
+        let path = super::super::testing::location(dir.path());
         migrate_to(&mut conn, 10).unwrap();
         conn.execute(
             "INSERT INTO server_state(server, pinned_ref) VALUES ('weather', 'refs/tags/v1')",
-            [],
+            db::params![],
         )
         .unwrap();
         let err = migrate(&mut conn, Policy::Refuse, &path).unwrap_err();
@@ -246,7 +255,7 @@ mod tests {
         assert_eq!(
             *schema,
             SchemaError::Pending {
-                path: path.clone(),
+                location: path.clone(),
                 state: 10,
                 known: known()
             }
@@ -257,14 +266,16 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("upkeep migrate") && text.contains("--migrate"));
-        assert_eq!(version(&conn).unwrap(), 10, "nothing was changed");
+        assert_eq!(version(&mut conn).unwrap(), 10, "nothing was changed");
 
         let applied = migrate(&mut conn, Policy::Apply, &path).unwrap();
         let numbers: Vec<usize> = applied.iter().map(|a| a.number).collect();
         assert_eq!(numbers, (11..=known()).collect::<Vec<_>>());
-        assert_eq!(version(&conn).unwrap(), known());
+        assert_eq!(version(&mut conn).unwrap(), known());
         let kept: String = conn
-            .query_row("SELECT pinned_ref FROM server_state", [], |r| r.get(0))
+            .query_row("SELECT pinned_ref FROM server_state", db::params![], |r| {
+                r.get(0)
+            })
             .unwrap();
         assert_eq!(kept, "refs/tags/v1");
         // Current: nothing to apply, under either policy.
@@ -279,10 +290,11 @@ mod tests {
     #[test]
     fn a_newer_state_is_refused_whatever_the_policy() {
         let (dir, mut conn) = db();
-        let path = dir.path().join("s.db");
+        let path = super::super::testing::location(dir.path());
         migrate_to(&mut conn, known()).unwrap();
-        conn.pragma_update(None, "user_version", i64::try_from(known() + 2).unwrap())
-            .unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.set_schema_version(known() + 2).unwrap();
+        tx.commit().unwrap();
         for policy in [Policy::Apply, Policy::Refuse] {
             let err = migrate(&mut conn, policy, &path).unwrap_err();
             let text = err.downcast_ref::<SchemaError>().unwrap().to_string();
@@ -292,7 +304,7 @@ mod tests {
                 "{text}"
             );
         }
-        assert_eq!(version(&conn).unwrap(), known() + 2);
+        assert_eq!(version(&mut conn).unwrap(), known() + 2);
         assert!(migrate_to(&mut conn, known() + 1).is_err());
     }
 
@@ -300,7 +312,7 @@ mod tests {
     fn a_step_applied_by_another_process_meanwhile_is_skipped() {
         let (dir, mut conn) = db();
         migrate_to(&mut conn, 5).unwrap();
-        let mut other = Connection::open(dir.path().join("s.db")).unwrap();
+        let mut other = super::super::testing::conn(dir.path());
         assert_eq!(migrate_to(&mut other, 6).unwrap().len(), 1);
         // This connection still believes 5: step 6 is skipped under the lock, 7 applied.
         let applied = migrate_to(&mut conn, 7).unwrap();

@@ -14,6 +14,15 @@ use chrono::{DateTime, Utc};
 use super::db::{Exec, OptionalExt as _, params};
 use super::ts;
 
+/// This machine's name as processes are told apart in the state (a lease or claim holder is
+/// `host:pid:…`): `$HOSTNAME` (a pod's name on Kubernetes), else `localhost`.
+pub fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
 /// Record that `holder` runs `run_id`, beating now.
 ///
 /// # Errors
@@ -99,6 +108,40 @@ pub fn unclaim_email(db: &impl Exec, id: i64) -> anyhow::Result<()> {
         params![id],
     )?;
     Ok(())
+}
+
+impl super::Store {
+    /// Runs that died mid-way, marked aborted. One process runs at a time on SQLite (the run
+    /// lease), so every older run still `running` died; on a shared state only those whose
+    /// process stopped beating `silent_for` ago (the lease timeout) did, and this run starts
+    /// beating as `holder`.
+    ///
+    /// # Errors
+    /// When the state cannot be written.
+    pub fn abort_dead_runs(
+        &self,
+        current: i64,
+        holder: &str,
+        silent_for: Duration,
+    ) -> anyhow::Result<usize> {
+        if !self.shares_work() {
+            return self.abort_stale_runs(current);
+        }
+        let now = super::now();
+        let since = now - chrono::Duration::from_std(silent_for).unwrap_or(chrono::Duration::MAX);
+        self.transaction(|tx| {
+            beat(&**tx, current, holder, now)?;
+            abort_silent_runs(&**tx, current, since, now)
+        })
+    }
+
+    /// On a shared state, record that `holder`'s run `run_id` is making progress.
+    ///
+    /// # Errors
+    /// When the state cannot be written.
+    pub fn beat_run(&self, run_id: i64, holder: &str) -> anyhow::Result<()> {
+        self.transaction(|tx| beat(&**tx, run_id, holder, super::now()))
+    }
 }
 
 #[cfg(test)]

@@ -2,19 +2,17 @@ use super::*;
 
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("sub/upkeep.db")).unwrap();
+    let store = crate::store::testing::open(&dir.path().join("sub"));
     (dir, store)
 }
 
 #[test]
 fn reopening_keeps_data_and_does_not_remigrate() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.db");
-    let id = Store::open(&path)
-        .unwrap()
+    let id = testing::open(dir.path())
         .start_run("manual", false)
         .unwrap();
-    let again = Store::open(&path).unwrap();
+    let again = testing::open(dir.path());
     assert_eq!(again.recent_runs(5).unwrap()[0].id, id);
 }
 
@@ -45,9 +43,11 @@ fn lease_refuses_a_second_holder_until_released_or_expired() {
     // for a guessed number of milliseconds.
     let expires: String = s
         .conn()
-        .query_row("SELECT expires_at FROM lease WHERE name = 'run'", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT expires_at FROM lease WHERE name = 'run'",
+            params![],
+            |r| r.get(0),
+        )
         .unwrap();
     let expires = parse_ts(&expires).unwrap();
     while Utc::now() <= expires {
@@ -92,9 +92,9 @@ fn a_full_run_with_unchanged_tags_writes_no_history_rows() {
         .collect();
     let writes = |tags: &[(String, String)]| {
         s.transaction(|tx| {
-            let before = tx.total_changes();
+            let before = tx.total_changes()?;
             Store::record_tags(tx, "x", tags)?;
-            Ok(tx.total_changes() - before)
+            Ok(tx.total_changes()? - before)
         })
         .unwrap()
     };
@@ -265,15 +265,15 @@ fn pruning_drops_old_runs_server_reports_and_keeps_their_summaries() {
 
 #[test]
 fn http_cache_entries_keyed_with_credentials_are_dropped_by_the_upgrade() {
+    // SQLite only: what is asserted is the bytes of the file.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
-    drop(Store::open(&path).unwrap());
     // A database as version 5 left it: the key is the URL as configured.
-    let conn = Connection::open(&path).unwrap();
-    conn.pragma_update(None, "user_version", 5).unwrap();
+    let mut conn = db::Conn::open_sqlite(&path, Duration::from_secs(10)).unwrap();
+    schema::migrate_to(&mut conn, 5).unwrap();
     conn.execute(
-        "INSERT INTO http_cache(url, etag, body, updated_at) VALUES (?1, 'e', x'00', 'now')",
-        ["https://bot:hunter2@npm.example.com/pkg"],
+        "INSERT INTO http_cache(url, etag, body, updated_at) VALUES (?1, 'e', ?2, 'now')",
+        params!["https://bot:hunter2@npm.example.com/pkg", vec![0u8]],
     )
     .unwrap();
     drop(conn);
@@ -292,7 +292,6 @@ fn http_cache_entries_keyed_with_credentials_are_dropped_by_the_upgrade() {
 /// The run reports the store keeps, written back by [`crate::report`].
 mod run_reports {
     use crate::report::*;
-    use crate::store::Store;
 
     fn summary(name: &str, status: Status) -> ServerSummary {
         ServerReport {
@@ -305,7 +304,7 @@ mod run_reports {
     #[test]
     fn a_stored_report_joins_the_summary_with_the_full_reports_still_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("s.db")).unwrap();
+        let s = crate::store::testing::open(dir.path());
         let id = s.start_run("manual", false).unwrap();
         let mut beta = ServerReport::new("beta");
         beta.notes.push("full".into());
@@ -355,7 +354,7 @@ mod run_reports {
     #[test]
     fn the_streamed_json_is_the_full_report_in_config_order() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let store = crate::store::testing::open(dir.path());
         let run_id = store.start_run("manual", false).unwrap();
         let mut alpha = ServerReport::new("alpha");
         alpha.notes.push("line one \"quoted\"\nline two".into());
@@ -418,4 +417,133 @@ mod run_reports {
         let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(doc["servers"], serde_json::json!([]));
     }
+}
+
+fn t(tag: &str, commit: &str) -> (String, String) {
+    (tag.to_string(), commit.to_string())
+}
+
+#[test]
+fn sightings_of_a_tag_written_in_the_same_millisecond_keep_their_write_order() {
+    let (_d, s) = store();
+    // Written "bbb" first, then "aaa": the opposite of the commits' own order.
+    s.transaction(|tx| Store::record_tags(tx, "x", &[t("v1", "bbb")]))
+        .unwrap();
+    s.transaction(|tx| Store::record_tags(tx, "x", &[t("v1", "aaa")]))
+        .unwrap();
+    s.conn()
+        .execute(
+            "UPDATE tag_history SET first_seen = '2026-01-01T00:00:00.000Z',
+                 last_seen = '2026-01-01T00:00:00.000Z'",
+            params![],
+        )
+        .unwrap();
+    // The one written last is the commit seen last; the one written first is the reference.
+    assert_eq!(
+        s.last_seen_commit("x", "v1").unwrap().as_deref(),
+        Some("aaa")
+    );
+    let moved = s.moved_tags("x", &[t("v1", "ccc")]).unwrap();
+    assert_eq!(moved[0].old_commit, "bbb");
+}
+
+#[test]
+fn migration_17_numbers_existing_sightings_in_the_order_they_were_first_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = testing::conn(dir.path());
+    schema::migrate_to(&mut conn, 16).unwrap();
+    for (tag, commit, first_seen) in [
+        ("v1", "ccc", "2026-01-02T00:00:00.000Z"),
+        ("v1", "aaa", "2026-01-03T00:00:00.000Z"),
+        ("v1", "bbb", "2026-01-01T00:00:00.000Z"),
+        ("v2", "ddd", "2026-01-01T00:00:00.000Z"),
+    ] {
+        conn.execute(
+            "INSERT INTO tag_history(server, tag, commit_id, first_seen, last_seen)
+             VALUES ('x', ?1, ?2, ?3, ?3)",
+            params![tag, commit, first_seen],
+        )
+        .unwrap();
+    }
+    schema::migrate_to(&mut conn, 17).unwrap();
+    let seqs = conn
+        .query_map(
+            "SELECT tag, commit_id, seq FROM tag_history ORDER BY tag, seq",
+            params![],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let want: Vec<(String, String, i64)> = [
+        ("v1", "bbb", 1),
+        ("v1", "ccc", 2),
+        ("v1", "aaa", 3),
+        ("v2", "ddd", 1),
+    ]
+    .into_iter()
+    .map(|(t, c, n)| (t.to_string(), c.to_string(), n))
+    .collect();
+    assert_eq!(seqs, want);
+}
+
+#[test]
+fn a_location_names_the_file_or_the_server_and_database_never_credentials() {
+    let file = Location::Sqlite(PathBuf::from("/var/lib/upkeep/state.db"));
+    assert_eq!(file.to_string(), "/var/lib/upkeep/state.db");
+    for (url, shown) in [
+        (
+            "postgres://upkeep:hunter2@db.internal:5433/upkeep?sslmode=require&password=hunter2",
+            "PostgreSQL (db.internal:5433/upkeep)",
+        ),
+        (
+            "postgresql://db.internal/state",
+            "PostgreSQL (db.internal/state)",
+        ),
+        (
+            "host=db.internal dbname=upkeep user=u password=hunter2",
+            "PostgreSQL (db.internal/upkeep)",
+        ),
+    ] {
+        assert_eq!(Location::postgres(url).to_string(), shown);
+    }
+    // A server that cannot be reached: the error names it, never the password.
+    let options = db::PgOptions {
+        url: crate::secret::Secret::new("postgres://upkeep:hunter2@127.0.0.1:1/upkeep"),
+        lock_timeout: Duration::from_secs(1),
+    };
+    let err = Store::open_postgres(&options, schema::Policy::Refuse)
+        .err()
+        .expect("no server listens on port 1");
+    let text = format!("{err:#}");
+    assert!(text.contains("PostgreSQL (127.0.0.1:1/upkeep)"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}
+
+#[test]
+fn migration_8_seeds_each_bot_branch_from_its_newest_pr_record_with_a_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = testing::conn(dir.path());
+    schema::migrate_to(&mut conn, 7).unwrap();
+    for (version, branch, head, updated_at) in [
+        ("1.0.0", "upkeep/a", Some("old"), "2026-01-01T00:00:00.000Z"),
+        ("1.1.0", "upkeep/a", Some("new"), "2026-01-02T00:00:00.000Z"),
+        ("1.2.0", "upkeep/a", None, "2026-01-03T00:00:00.000Z"),
+        ("2.0.0", "upkeep/b", None, "2026-01-01T00:00:00.000Z"),
+    ] {
+        conn.execute(
+            "INSERT INTO pull_requests(server, version, tag, commit_id, branch, title, body_hash,
+                 head_commit, state, created_at, updated_at)
+             VALUES ('s', ?1, ?1, 'c', ?2, 't', 'h', ?3, 'open', ?4, ?4)",
+            params![version, branch, head, updated_at],
+        )
+        .unwrap();
+    }
+    schema::migrate_to(&mut conn, 8).unwrap();
+    let seeded = conn
+        .query_map(
+            "SELECT branch, head FROM bot_branches ORDER BY branch",
+            params![],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )
+        .unwrap();
+    assert_eq!(seeded, [("upkeep/a".to_string(), "new".to_string())]);
 }

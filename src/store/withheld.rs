@@ -5,8 +5,7 @@
 //! every full check after: `withheld_noted` keeps, per server, the set last said. A version
 //! that stops being notable leaves the set, so if it is held back again later it is said again.
 
-use rusqlite::params;
-
+use super::db::{Exec as _, params};
 use super::{Store, now, ts};
 
 /// One withheld version as the notes name it: the channel, the version and why.
@@ -20,19 +19,18 @@ pub struct NotedWithheld {
 impl Store {
     /// The withheld versions already said for `server`.
     pub fn withheld_noted(&self, server: &str) -> anyhow::Result<Vec<NotedWithheld>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        Ok(self.conn().query_map(
             "SELECT channel, version, reason FROM withheld_noted WHERE server = ?1
              ORDER BY channel, version, reason",
-        )?;
-        let rows = stmt.query_map(params![server], |r| {
-            Ok(NotedWithheld {
-                channel: r.get(0)?,
-                version: r.get(1)?,
-                reason: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            params![server],
+            |r| {
+                Ok(NotedWithheld {
+                    channel: r.get(0)?,
+                    version: r.get(1)?,
+                    reason: r.get(2)?,
+                })
+            },
+        )?)
     }
 
     /// Replace the set said for `server` with `current` (what this full check found notable),
@@ -54,8 +52,9 @@ impl Store {
             }
             for w in current {
                 tx.execute(
-                    "INSERT OR IGNORE INTO withheld_noted(server, channel, version, reason, noted_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO withheld_noted(server, channel, version, reason, noted_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT DO NOTHING",
                     params![server, w.channel, w.version, w.reason, at],
                 )?;
             }
@@ -79,8 +78,7 @@ mod tests {
     #[test]
     fn the_set_is_replaced_per_server_and_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let store = Store::open(&path).unwrap();
+        let store = crate::store::testing::open(dir.path());
         assert!(store.withheld_noted("a").unwrap().is_empty());
         store
             .put_withheld_noted(
@@ -99,7 +97,7 @@ mod tests {
             )
             .unwrap();
         drop(store);
-        let store = Store::open(&path).unwrap();
+        let store = crate::store::testing::open(dir.path());
         assert_eq!(
             store.withheld_noted("a").unwrap(),
             [noted("1.3.0", "yanked"), noted("1.4.0", "deprecated")]

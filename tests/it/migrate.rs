@@ -4,6 +4,7 @@
 //! every command, exit code 4, with nothing changed.
 
 use rusqlite::Connection;
+use upkeep::store::db::{self, Exec as _};
 use upkeep::store::schema;
 
 use crate::support::{ServerSpec, Workspace, released_and_pinned};
@@ -34,18 +35,18 @@ fn db(ws: &Workspace) -> Connection {
 }
 
 fn version(ws: &Workspace) -> usize {
-    schema::version(&db(ws)).unwrap()
+    schema::version(&mut db::Conn::Sqlite(db(ws))).unwrap()
 }
 
 /// A state as an upkeep that knew `OLD` migrations left it, with one remembered tag.
 fn older_state(ws: &Workspace) {
     std::fs::create_dir_all(ws.path("state")).unwrap();
-    let mut conn = db(ws);
+    let mut conn = db::Conn::Sqlite(db(ws));
     schema::migrate_to(&mut conn, OLD).unwrap();
     conn.execute(
         "INSERT INTO tag_history(server, tag, commit_id, first_seen, last_seen)
          VALUES ('a', 'v0.9.0', 'abc', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
-        [],
+        db::params![],
     )
     .unwrap();
 }

@@ -489,11 +489,24 @@ impl Conn {
 }
 
 impl Tx<'_> {
+    /// Commit; when that fails the transaction is rolled back (on drop), so the connection is
+    /// never left inside it (SQLite keeps a transaction open after a failed `COMMIT`, say one
+    /// that found the database busy).
     pub fn commit(mut self) -> Result<()> {
-        self.done = true;
-        match &mut **self.conn.get_mut() {
+        let out = match &mut **self.conn.get_mut() {
             Conn::Sqlite(c) => c.execute_batch("COMMIT").map_err(Error::from),
             Conn::Postgres(c) => c.commit(),
+        };
+        self.done = out.is_ok();
+        out
+    }
+
+    /// The schema version, as this transaction sees it (a migration re-reads it under the
+    /// write lock).
+    pub fn schema_version(&self) -> Result<usize> {
+        match &mut **self.conn.borrow_mut() {
+            Conn::Sqlite(c) => sqlite::schema_version(c),
+            Conn::Postgres(c) => c.schema_version(),
         }
     }
 
@@ -503,6 +516,23 @@ impl Tx<'_> {
             Conn::Sqlite(c) => sqlite::set_schema_version(c, version),
             Conn::Postgres(c) => c.set_schema_version(version),
         }
+    }
+}
+
+#[cfg(test)]
+impl Tx<'_> {
+    /// Rows this connection inserted, updated or deleted so far: tests count a call's writes
+    /// (PostgreSQL counts them per transaction; SQLite per connection, so take a difference).
+    pub(crate) fn total_changes(&self) -> Result<u64> {
+        if let Conn::Sqlite(c) = &**self.conn.borrow() {
+            return Ok(c.total_changes());
+        }
+        self.query_row(
+            "SELECT CAST(COALESCE(SUM(n_tup_ins + n_tup_upd + n_tup_del), 0) AS BIGINT)
+             FROM pg_stat_xact_user_tables",
+            params![],
+            |r| r.get(0),
+        )
     }
 }
 
