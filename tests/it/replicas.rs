@@ -232,15 +232,21 @@ impl Replica {
             .build()
             .unwrap();
         let url = format!("http://127.0.0.1:{}/metrics", self.port);
-        wait_for("the replica's /metrics", CEILING, || {
-            client
-                .get(&url)
-                .bearer_auth(READ_TOKEN)
-                .send()
-                .ok()
-                .filter(|r| r.status().is_success())
-                .and_then(|r| r.text().ok())
-        })
+        let mut last = String::new();
+        let answered = crate::support::wait::wait_for_or(CEILING, || {
+            match client.get(&url).bearer_auth(READ_TOKEN).send() {
+                Ok(r) if r.status().is_success() => r.text().ok(),
+                Ok(r) => {
+                    last = format!("{}: {}", r.status(), r.text().unwrap_or_default());
+                    None
+                }
+                Err(e) => {
+                    last = e.to_string();
+                    None
+                }
+            }
+        });
+        answered.unwrap_or_else(|| panic!("the replica's /metrics did not answer; last: {last}"))
     }
 
     fn stop(mut self) -> String {

@@ -30,6 +30,21 @@ pub fn wait_for<T>(what: &str, ceiling: Duration, mut condition: impl FnMut() ->
     }
 }
 
+/// Poll `condition` until it returns `Some`, or give up after `ceiling` with `None`: for a
+/// caller that says itself what it last saw.
+pub fn wait_for_or<T>(ceiling: Duration, mut condition: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = condition() {
+            return Some(v);
+        }
+        if start.elapsed() >= ceiling {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Wait until the wall clock is past `t`: for tests whose subject is time passing (a retention,
 /// a digest period), not another actor.
 pub fn wait_until_past(what: &str, t: chrono::DateTime<chrono::Utc>) {

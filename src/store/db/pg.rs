@@ -529,7 +529,8 @@ impl PgConn {
 }
 
 /// The cached statement for `sql`, prepared on first use: with the types the server infers,
-/// or, where it cannot (SQLSTATE 42P18), with the types of `params`.
+/// or, where it cannot (SQLSTATE 42P18), or infers two types for one placeholder (42P08: `?1
+/// IS NULL OR server = ?1`), with the types of `params`.
 fn prepare(
     client: &mut Client,
     cache: &mut Cache,
@@ -554,7 +555,10 @@ fn prepare(
                 cache.inferred.insert(sql.to_owned(), s.clone());
                 return Ok(s);
             }
-            Err(e) if e.code() == Some(&SqlState::INDETERMINATE_DATATYPE) => {
+            Err(e)
+                if e.code() == Some(&SqlState::INDETERMINATE_DATATYPE)
+                    || e.code() == Some(&SqlState::AMBIGUOUS_PARAMETER) =>
+            {
                 if in_tx {
                     client.batch_execute("ROLLBACK TO SAVEPOINT upkeep_prepare")?;
                 }
