@@ -347,3 +347,40 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod migration_race {
+    use std::time::Duration;
+
+    use crate::store::Store;
+    use crate::store::db::PgOptions;
+    use crate::store::schema::{Policy, known};
+
+    /// Replicas starting together against an empty database each migrate it: one applies each
+    /// migration, the others find it applied under the lock.
+    #[test]
+    fn replicas_starting_together_migrate_one_database_once() {
+        let db = crate::store::db::pg_cluster::fresh_database();
+        let url = db.url();
+        let opened: Vec<anyhow::Result<usize>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let url = url.clone();
+                    s.spawn(move || {
+                        let options = PgOptions {
+                            url: crate::secret::Secret::new(url),
+                            lock_timeout: Duration::from_secs(60),
+                        };
+                        Store::open_postgres(&options, Policy::Apply).map(|(_, a)| a.len())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let applied: Vec<usize> = opened
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|e| panic!("{e:#}")))
+            .collect();
+        assert_eq!(applied.iter().sum::<usize>(), known(), "{applied:?}");
+    }
+}

@@ -500,7 +500,16 @@ impl PgConn {
     /// The schema version (a one-row table, `upkeep_schema`); 0 when the table is missing.
     pub fn schema_version(&self) -> Result<usize> {
         // Asked first rather than caught: a failed SELECT would abort a surrounding transaction.
-        let exists = self.query("SELECT to_regclass('upkeep_schema') IS NOT NULL", &[])?;
+        // Asked of pg_class with the statement's own snapshot, not with `to_regclass`: a name
+        // lookup answers from this backend's catalog cache, which a transaction that waited for
+        // the advisory lock has not refreshed since it began, so a replica that waited while
+        // another created the table would still see none and migrate again.
+        let exists = self.query(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                 WHERE c.relname = 'upkeep_schema' AND n.nspname = current_schema())",
+            &[],
+        )?;
         if exists.first().map(|r| r.get::<_, bool>(0)).transpose()? != Some(true) {
             return Ok(0);
         }
