@@ -36,8 +36,9 @@ pub fn beat(db: &impl Exec, run_id: i64, holder: &str, now: DateTime<Utc>) -> an
     Ok(())
 }
 
-/// Mark as aborted the runs still `running` whose process stopped beating before
-/// `silent_since` (or never beat: runs of an older upkeep), other than `current`.
+/// Mark as aborted the runs still `running` that started before `silent_since` and whose
+/// process stopped beating before it (or never beat: runs of an older upkeep), other than
+/// `current`. A run that started since may not have had its first beat yet: it is left alone.
 ///
 /// # Errors
 /// When the state cannot be written.
@@ -49,7 +50,7 @@ pub fn abort_silent_runs(
 ) -> anyhow::Result<usize> {
     Ok(db.execute(
         "UPDATE runs SET result = 'aborted', finished_at = ?3
-         WHERE result = 'running' AND id <> ?1
+         WHERE result = 'running' AND id <> ?1 AND started_at < ?2
            AND NOT EXISTS (SELECT 1 FROM run_holders h WHERE h.run_id = runs.id AND h.heartbeat_at >= ?2)",
         params![current, ts(silent_since), ts(now)],
     )?)
@@ -169,17 +170,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let store = Store::open(&path).unwrap();
-        let ids: Vec<i64> = (0..4)
+        let ids: Vec<i64> = (0..5)
             .map(|_| store.start_run("schedule", false).unwrap())
             .collect();
         let db = Conn::open_sqlite(&path, Duration::from_secs(5)).unwrap();
+        db.execute("UPDATE runs SET started_at = ?1", params![ts(at(0))])
+            .unwrap();
+        // ids[4] started just now, on another replica, and has not beaten yet.
+        db.execute(
+            "UPDATE runs SET started_at = ?2 WHERE id = ?1",
+            params![ids[4], ts(at(100))],
+        )
+        .unwrap();
         beat(&db, ids[1], "replica-b", at(100)).unwrap();
         beat(&db, ids[2], "replica-c", at(10)).unwrap();
         beat(&db, ids[2], "replica-c", at(20)).unwrap();
         let n = abort_silent_runs(&db, ids[3], at(50), at(101)).unwrap();
         assert_eq!(n, 2);
         let results: Vec<String> = ids.iter().map(|id| result(&db, *id)).collect();
-        assert_eq!(results, ["aborted", "running", "aborted", "running"]);
+        assert_eq!(
+            results,
+            ["aborted", "running", "aborted", "running", "running"]
+        );
     }
 
     #[test]
