@@ -379,3 +379,127 @@ fn the_database_restarting_mid_run_leaves_nothing_half_written() {
     });
     s.assert_one_pr_each();
 }
+
+#[test]
+fn state_copy_moves_a_sqlite_installation_to_postgres_and_refuses_a_used_database() {
+    // A SQLite installation with history: runs, PRs, a hold and its email, tag sightings.
+    let ws = Workspace::new();
+    let mut specs = Vec::new();
+    let mut repos = Vec::new();
+    for i in 0..3 {
+        let name = format!("m{i}");
+        let mut up = Repo::new(&ws.path(&format!("{name}-up.git")));
+        let c = up.commit(&[("LICENSE", Some(MIT))], "r1");
+        up.tag("v1.0.0", c);
+        let license = if i == 0 { RELICENSED } else { MIT };
+        let c = up.commit(&[("LICENSE", Some(license))], "r2");
+        up.tag("v1.1.0", c);
+        let mut mirror = Repo::new(&ws.path(&format!("{name}-mirror.git")));
+        mirror.commit(
+            &[("upkeep.lock", Some(&lockfile(&up.url(), "v1.0.0")))],
+            "pin",
+        );
+        specs.push(ServerSpec::lockfile(&name, &up, &mirror));
+        repos.push((up, mirror));
+    }
+    ws.write_config(&specs);
+    assert_eq!(ws.sync().0, 0);
+    let sqlite_status = ws.upkeep(&["status", "--json"]);
+
+    let db = pg_support::fresh_database();
+    let copy = |ws: &Workspace| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_upkeep"));
+        cmd.args([
+            "state",
+            "copy",
+            "--to-url-env",
+            "UPKEEP_COPY_TARGET",
+            "--config",
+        ])
+        .arg(ws.config_path())
+        .env("UPKEEP_COPY_TARGET", db.url())
+        .env("UPKEEP_LOG", "warn");
+        cmd.output().unwrap()
+    };
+    let out = copy(&ws);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("verified: every table has the same number of rows"),
+        "{stdout}"
+    );
+    for table in [
+        "runs",
+        "server_state",
+        "tag_history",
+        "pull_requests",
+        "outbox",
+    ] {
+        let row = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(table))
+            .unwrap_or_else(|| panic!("no {table} row in\n{stdout}"));
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols[1], cols[2], "{row}");
+        assert_ne!(cols[1], "0", "{table} was copied with rows: {row}");
+    }
+    assert!(!stdout.contains("pg-test-Secret") && !stderr.contains("pg-test-Secret"));
+
+    // A second copy into the same (now used) database is refused and changes nothing.
+    let again = copy(&ws);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("not empty"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    // The moved installation on PostgreSQL: the same status, and a sync that continues it
+    // (the open PRs are its own: nothing is proposed twice; new runs get new ids).
+    let moved = Workspace {
+        dir: tempfile::tempdir().unwrap(),
+        env: vec![(URL_VAR.into(), db.url())],
+    };
+    std::fs::write(
+        moved.config_path(),
+        on_postgres(&std::fs::read_to_string(ws.config_path()).unwrap(), "cache"),
+    )
+    .unwrap();
+    let pg_status = moved.upkeep(&["status", "--json"]);
+    let servers = |out: &crate::support::Output| -> serde_json::Value {
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+        doc["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                serde_json::json!([
+                    s["name"],
+                    s["status"],
+                    s["pinned"],
+                    s["latest"],
+                    s["open_pr"],
+                    s["hold_reason"]
+                ])
+            })
+            .collect()
+    };
+    assert_eq!(servers(&pg_status), servers(&sqlite_status));
+    let out = moved.upkeep(&["sync", "--now", "--json"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(report["run_id"].as_i64().unwrap() > 1, "{report}");
+    let conn = Conn::connect_postgres(&PgOptions {
+        url: Secret::new(db.url()),
+        lock_timeout: Duration::from_secs(30),
+    })
+    .unwrap();
+    let prs: i64 = conn
+        .query_row("SELECT COUNT(*) FROM pull_requests", params![], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(prs, 3, "no PR proposed twice after the move");
+}

@@ -258,6 +258,26 @@ struct State {
     tx: TxState,
 }
 
+impl Drop for State {
+    /// `postgres::Client` closes its connection with `block_on`, which panics on a thread that
+    /// drives a tokio runtime, and the last `Arc<Store>` is often dropped by async code (a
+    /// command's `Deps` at the end of `main`). So the client is closed on a thread of its own.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            if tokio::runtime::Handle::try_current().is_err() {
+                drop(client);
+                return;
+            }
+            let closed = std::thread::Builder::new()
+                .name("upkeep-pg-close".into())
+                .spawn(move || drop(client));
+            if let Ok(closing) = closed {
+                let _ = closing.join();
+            }
+        }
+    }
+}
+
 /// A failure inside one call: the server's (classified afterwards) or our own.
 enum Failure {
     Db(postgres::Error),

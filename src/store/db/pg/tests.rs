@@ -695,3 +695,22 @@ fn the_client_panics_inside_an_async_task() {
     });
     assert!(joined.is_err_and(|e| e.is_panic()));
 }
+
+/// The last `Arc<Store>` is often dropped by async code: the connection closes on a thread of
+/// its own instead of panicking there.
+#[test]
+fn a_connection_dropped_inside_an_async_task_closes_quietly() {
+    let db = cluster::fresh_database();
+    let url = db.url();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let conn =
+            tokio::task::spawn_blocking(move || Conn::connect_postgres(&options(url)).unwrap())
+                .await
+                .unwrap();
+        tokio::spawn(async move { drop(conn) }).await.unwrap();
+    });
+}
