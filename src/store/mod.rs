@@ -653,10 +653,10 @@ impl Store {
 
     /// Runs still marked running when a new run holds the lease died mid-way: say so.
     pub fn abort_stale_runs(&self, current: i64) -> anyhow::Result<usize> {
-        Ok(self.write(
+        self.write(
             "UPDATE runs SET result = 'aborted', finished_at = ?2 WHERE result = 'running' AND id < ?1",
             params![current, ts(now())],
-        )?)
+        )
     }
 
     pub fn finish_run(&self, run_id: i64, result: &str, report_json: &str) -> anyhow::Result<()> {
@@ -711,10 +711,10 @@ impl Store {
     /// Returns how many reports went.
     pub fn prune_run_reports(&self, keep: Duration, current: i64) -> anyhow::Result<usize> {
         let cutoff = now() - chrono::Duration::from_std(keep)?;
-        Ok(self.write(
+        self.write(
             "DELETE FROM run_servers WHERE run_id <> ?2 AND run_id IN (SELECT id FROM runs WHERE started_at < ?1)",
             params![ts(cutoff), current],
-        )?)
+        )
     }
 
     /// One run's row, if it exists.
