@@ -341,7 +341,7 @@ fn server_state(run: &ServerRun<'_>, mirror: &Mirror) -> anyhow::Result<ServerSt
         .deps
         .store
         .server_state(name)?
-        .unwrap_or_else(|| empty_state(name));
+        .unwrap_or_else(|| ServerState::empty(name));
     state.pinned_ref = Some(mirror.pin.git_ref.clone());
     state.pinned_commit.clone_from(&mirror.pinned_commit);
     state.latest_version = Some(mirror.latest.version.clone());
@@ -395,7 +395,7 @@ pub fn record_failure(
         .unwrap_or_default();
     let threshold = i64::from(deps.config.email.failing_runs_alert);
     let res = deps.store.transaction(|tx| {
-        let mut st = Store::server_state_tx(tx, name)?.unwrap_or_else(|| empty_state(name));
+        let mut st = Store::server_state_tx(tx, name)?.unwrap_or_else(|| ServerState::empty(name));
         // A server fails at most once per run: a server abandoned on timeout keeps working in
         // the background (under `serve`), and its own failure later is the same failure. Its
         // error is the more useful one, so it is kept; the count and the alert are not repeated.
@@ -429,25 +429,6 @@ pub fn record_failure(
     });
     if let Err(e) = res {
         tracing::error!(error = %format!("{e:#}"), "could not record the failure in the state");
-    }
-}
-
-fn empty_state(name: &str) -> ServerState {
-    ServerState {
-        server: name.to_string(),
-        pinned_ref: None,
-        pinned_commit: None,
-        latest_version: None,
-        latest_tag: None,
-        latest_commit: None,
-        last_status: None,
-        last_error: None,
-        last_run_id: None,
-        last_run_at: None,
-        last_success_at: None,
-        consecutive_failures: 0,
-        hold_reason: None,
-        held_since: None,
     }
 }
 
