@@ -104,6 +104,20 @@ pub(crate) fn location(dir: &Path) -> Location {
     }
 }
 
+/// The `[state]` table of a config whose state is that of `dir`, for tests that build their
+/// dependencies from config text (PostgreSQL: the URL in a file beside, as `url-file`).
+pub(crate) fn state_table(dir: &Path) -> String {
+    match backend() {
+        Backend::Sqlite => format!("[state]\npath = {:?}\n", dir.join("state.db")),
+        Backend::Postgres => {
+            let file = dir.join("state-url");
+            crate::files::write_private(&file, postgres_url(dir).as_bytes())
+                .expect("writing the test state's URL file");
+            format!("[state]\nbackend = \"postgres\"\nurl-file = {file:?}\nauto-migrate = true\n")
+        }
+    }
+}
+
 /// Each `fn name() { body }` inside becomes a module `name` with two tests, `sqlite` and
 /// `postgres`, that run the same body with its state on that backend (see the module docs).
 /// The module sees everything its parent does (`use super::*`).

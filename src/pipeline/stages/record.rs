@@ -480,34 +480,35 @@ fn forge_warnings(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_server_fails_at_most_once_per_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let text = format!(
-            "[state]\npath = {:?}\n\n[email]\ntransport = \"file\"\ndir = {:?}\nfailing-runs-alert = 2\n\n\
-             [[servers]]\nname = \"s\"\nupstream = \"/nowhere.git\"\nowners = [\"o@example.com\"]\nrelease = {{ channel = \"git-tags\" }}\n\n\
-             [servers.mirror]\nforge = \"local\"\nrepo = \"/nowhere-mirror.git\"\npin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
-            dir.path().join("upkeep.db").display().to_string(),
-            dir.path().join("outbox").display().to_string(),
-        );
-        let config = crate::config::parse(std::path::Path::new("t.toml"), &text).unwrap();
-        let deps = Deps::from_config(config).unwrap();
-        let mut r = ServerReport::new("s");
-        // Run 1 gives up on the server (timeout); its background work then fails too.
-        record_failure(&deps, "s", 1, "timed out after 600s", &mut r);
-        record_failure(&deps, "s", 1, "fetching: connection reset", &mut r);
-        let st = deps.store.server_state("s").unwrap().unwrap();
-        assert_eq!(st.consecutive_failures, 1);
-        assert_eq!(st.last_error.as_deref(), Some("fetching: connection reset"));
-        assert_eq!(
-            r.emails_queued, 0,
-            "one failure is below the alert threshold"
-        );
-        // The next run's failure counts, and reaches the threshold once.
-        record_failure(&deps, "s", 2, "timed out after 600s", &mut r);
-        record_failure(&deps, "s", 2, "fetching: connection reset", &mut r);
-        let st = deps.store.server_state("s").unwrap().unwrap();
-        assert_eq!(st.consecutive_failures, 2);
-        assert_eq!(r.emails_queued, 1);
+    crate::store::testing::on_both_backends! {
+        fn a_server_fails_at_most_once_per_run() {
+            let dir = tempfile::tempdir().unwrap();
+            let text = format!(
+                "{}\n[email]\ntransport = \"file\"\ndir = {:?}\nfailing-runs-alert = 2\n\n\
+                 [[servers]]\nname = \"s\"\nupstream = \"/nowhere.git\"\nowners = [\"o@example.com\"]\nrelease = {{ channel = \"git-tags\" }}\n\n\
+                 [servers.mirror]\nforge = \"local\"\nrepo = \"/nowhere-mirror.git\"\npin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
+                crate::store::testing::state_table(dir.path()),
+                dir.path().join("outbox").display().to_string(),
+            );
+            let config = crate::config::parse(std::path::Path::new("t.toml"), &text).unwrap();
+            let deps = Deps::from_config(config).unwrap();
+            let mut r = ServerReport::new("s");
+            // Run 1 gives up on the server (timeout); its background work then fails too.
+            record_failure(&deps, "s", 1, "timed out after 600s", &mut r);
+            record_failure(&deps, "s", 1, "fetching: connection reset", &mut r);
+            let st = deps.store.server_state("s").unwrap().unwrap();
+            assert_eq!(st.consecutive_failures, 1);
+            assert_eq!(st.last_error.as_deref(), Some("fetching: connection reset"));
+            assert_eq!(
+                r.emails_queued, 0,
+                "one failure is below the alert threshold"
+            );
+            // The next run's failure counts, and reaches the threshold once.
+            record_failure(&deps, "s", 2, "timed out after 600s", &mut r);
+            record_failure(&deps, "s", 2, "fetching: connection reset", &mut r);
+            let st = deps.store.server_state("s").unwrap().unwrap();
+            assert_eq!(st.consecutive_failures, 2);
+            assert_eq!(r.emails_queued, 1);
+        }
     }
 }
