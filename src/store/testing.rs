@@ -9,7 +9,8 @@
 //!
 //! [`on_both_backends!`] turns one test body into two tests, `<name>::sqlite` and
 //! `<name>::postgres`: the body is written once, and [`open`], [`conn`] and [`location`] answer
-//! for the backend of the test that calls them (a thread-local: call them on the test's thread).
+//! for the backend of the test that calls them (a thread-local: called on another thread, or
+//! outside [`on`], they panic rather than quietly choose a backend).
 
 use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
@@ -29,7 +30,7 @@ pub(crate) enum Backend {
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 thread_local! {
-    static BACKEND: Cell<Backend> = const { Cell::new(Backend::Sqlite) };
+    static BACKEND: Cell<Option<Backend>> = const { Cell::new(None) };
     /// The PostgreSQL databases of this thread's test, by test directory.
     static DATABASES: RefCell<Vec<(PathBuf, TestDb)>> = const { RefCell::new(Vec::new()) };
 }
@@ -40,18 +41,21 @@ pub(crate) fn on(backend: Backend, test: impl FnOnce()) {
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
-            BACKEND.with(|b| b.set(Backend::Sqlite));
+            BACKEND.with(|b| b.set(None));
             DATABASES.with(|d| d.borrow_mut().clear());
         }
     }
     let _reset = Reset;
-    BACKEND.with(|b| b.set(backend));
+    BACKEND.with(|b| b.set(Some(backend)));
     test();
 }
 
-/// The backend of the test running on this thread (SQLite outside [`on`]).
+/// The backend of the test running on this thread.
 pub(crate) fn backend() -> Backend {
-    BACKEND.with(Cell::get)
+    BACKEND.with(Cell::get).expect(
+        "store::testing opens a state only inside on_both_backends! (testing::on), on the \
+         test's own thread",
+    )
 }
 
 /// The URL of the PostgreSQL database that holds the state of `dir` (created on first use).
