@@ -387,77 +387,78 @@ mod tests {
         }
     }
 
-    #[test]
-    fn items_are_claimed_by_exactly_one_digest_and_routing_is_idempotent() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db")).unwrap();
-        // Every second: due once a second has passed since the oldest item.
-        let cfg = config("* * * * * *", &["busy@x.org"]);
-        let a = queue(&store, "a", &["busy@x.org"]);
-        let b = queue(&store, "b", &["busy@x.org", "other@x.org"]);
-        let rows = store.due_emails().unwrap();
-        assert!(route_to_digests(&store, &cfg, &rows).is_empty());
-        // A second drain (say, after a crash before sending) changes nothing.
-        assert!(route_to_digests(&store, &cfg, &rows).is_empty());
-        assert_eq!(
-            store.outbox_row(a).unwrap().unwrap().status,
-            digest::DIGESTED
-        );
-        assert_eq!(store.outbox_row(b).unwrap().unwrap().status, "pending");
-        assert_eq!(store.digest_owners_of(b).unwrap(), owners(&["busy@x.org"]));
+    crate::store::testing::on_both_backends! {
+        fn items_are_claimed_by_exactly_one_digest_and_routing_is_idempotent() {
+            let dir = tempfile::tempdir().unwrap();
+            let store = crate::store::testing::open(dir.path());
+            // Every second: due once a second has passed since the oldest item.
+            let cfg = config("* * * * * *", &["busy@x.org"]);
+            let a = queue(&store, "a", &["busy@x.org"]);
+            let b = queue(&store, "b", &["busy@x.org", "other@x.org"]);
+            let rows = store.due_emails().unwrap();
+            assert!(route_to_digests(&store, &cfg, &rows).is_empty());
+            // A second drain (say, after a crash before sending) changes nothing.
+            assert!(route_to_digests(&store, &cfg, &rows).is_empty());
+            assert_eq!(
+                store.outbox_row(a).unwrap().unwrap().status,
+                digest::DIGESTED
+            );
+            assert_eq!(store.outbox_row(b).unwrap().unwrap().status, "pending");
+            assert_eq!(store.digest_owners_of(b).unwrap(), owners(&["busy@x.org"]));
 
-        let now = Utc::now();
-        assert_eq!(
-            enqueue_digests(&store, &cfg, &Utc, now).unwrap(),
-            0,
-            "not fired yet"
-        );
-        let later = now + chrono::Duration::seconds(2);
-        assert_eq!(enqueue_digests(&store, &cfg, &Utc, later).unwrap(), 1);
-        assert_eq!(
-            enqueue_digests(&store, &cfg, &Utc, later).unwrap(),
-            0,
-            "claimed"
-        );
-        let digest = store
-            .outbox(&[])
-            .unwrap()
-            .into_iter()
-            .find(|r| r.reason == digest::REASON)
-            .unwrap();
-        assert_eq!(digest.recipients, owners(&["busy@x.org"]));
-        assert_eq!(store.digest_items_of(digest.id).unwrap(), [a, b]);
-        assert!(digest.text.contains("text a") && digest.text.contains("text b"));
+            let now = Utc::now();
+            assert_eq!(
+                enqueue_digests(&store, &cfg, &Utc, now).unwrap(),
+                0,
+                "not fired yet"
+            );
+            let later = now + chrono::Duration::seconds(2);
+            assert_eq!(enqueue_digests(&store, &cfg, &Utc, later).unwrap(), 1);
+            assert_eq!(
+                enqueue_digests(&store, &cfg, &Utc, later).unwrap(),
+                0,
+                "claimed"
+            );
+            let digest = store
+                .outbox(&[])
+                .unwrap()
+                .into_iter()
+                .find(|r| r.reason == digest::REASON)
+                .unwrap();
+            assert_eq!(digest.recipients, owners(&["busy@x.org"]));
+            assert_eq!(store.digest_items_of(digest.id).unwrap(), [a, b]);
+            assert!(digest.text.contains("text a") && digest.text.contains("text b"));
 
-        // A new item in the same period: the period's key is taken, so it waits for the next
-        // digest instead of joining a second one for the same period.
-        let c = queue(&store, "c", &["busy@x.org"]);
-        route_to_digests(&store, &cfg, &store.due_emails().unwrap());
-        let fired =
-            digest::period_start(&cfg.digest.as_ref().unwrap().schedule, &Utc, now, later).unwrap();
-        store
-            .transaction(|tx| {
-                tx.execute(
-                    "UPDATE digest_items SET created_at = ?1 WHERE outbox_id = ?2",
-                    crate::store::db::params![
-                        (fired - chrono::Duration::milliseconds(1))
-                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                        c
-                    ],
-                )?;
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(enqueue_digests(&store, &cfg, &Utc, later).unwrap(), 0);
-        let next = later + chrono::Duration::seconds(1);
-        assert_eq!(enqueue_digests(&store, &cfg, &Utc, next).unwrap(), 1);
-        let digests: Vec<_> = store
-            .outbox(&[])
-            .unwrap()
-            .into_iter()
-            .filter(|r| r.reason == digest::REASON)
-            .collect();
-        assert_eq!(digests.len(), 2);
-        assert_eq!(store.digest_items_of(digests[1].id).unwrap(), [c]);
+            // A new item in the same period: the period's key is taken, so it waits for the next
+            // digest instead of joining a second one for the same period.
+            let c = queue(&store, "c", &["busy@x.org"]);
+            route_to_digests(&store, &cfg, &store.due_emails().unwrap());
+            let fired =
+                digest::period_start(&cfg.digest.as_ref().unwrap().schedule, &Utc, now, later).unwrap();
+            store
+                .transaction(|tx| {
+                    tx.execute(
+                        "UPDATE digest_items SET created_at = ?1 WHERE outbox_id = ?2",
+                        crate::store::db::params![
+                            (fired - chrono::Duration::milliseconds(1))
+                                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                            c
+                        ],
+                    )?;
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(enqueue_digests(&store, &cfg, &Utc, later).unwrap(), 0);
+            let next = later + chrono::Duration::seconds(1);
+            assert_eq!(enqueue_digests(&store, &cfg, &Utc, next).unwrap(), 1);
+            let digests: Vec<_> = store
+                .outbox(&[])
+                .unwrap()
+                .into_iter()
+                .filter(|r| r.reason == digest::REASON)
+                .collect();
+            assert_eq!(digests.len(), 2);
+            assert_eq!(store.digest_items_of(digests[1].id).unwrap(), [c]);
+        }
     }
 }

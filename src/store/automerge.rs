@@ -85,28 +85,29 @@ impl Store {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_record_is_kept_and_replaced_per_pr() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::testing::open(dir.path());
-        assert_eq!(store.auto_merge(1).unwrap(), None);
-        let mut r = AutoMergeRecord {
-            state: "arming".into(),
-            head_commit: Some("abc".into()),
-            strategy: Some("squash".into()),
-            blocked_by: vec![],
-            note: None,
-            updated_at: String::new(),
-        };
-        store.put_auto_merge(1, "s", &r).unwrap();
-        assert!(store.auto_merge(1).unwrap().unwrap().maybe_armed());
-        r.state = "blocked".into();
-        r.blocked_by = vec!["license-change".into(), "binary".into()];
-        store.put_auto_merge(1, "s", &r).unwrap();
-        let got = store.auto_merge(1).unwrap().unwrap();
-        assert!(!got.maybe_armed());
-        assert_eq!(got.blocked_by, ["license-change", "binary"]);
-        assert!(!got.updated_at.is_empty());
-        assert_eq!(store.auto_merge(2).unwrap(), None);
+    crate::store::testing::on_both_backends! {
+        fn a_record_is_kept_and_replaced_per_pr() {
+            let dir = tempfile::tempdir().unwrap();
+            let store = crate::store::testing::open(dir.path());
+            assert_eq!(store.auto_merge(1).unwrap(), None);
+            let mut r = AutoMergeRecord {
+                state: "arming".into(),
+                head_commit: Some("abc".into()),
+                strategy: Some("squash".into()),
+                blocked_by: vec![],
+                note: None,
+                updated_at: String::new(),
+            };
+            store.put_auto_merge(1, "s", &r).unwrap();
+            assert!(store.auto_merge(1).unwrap().unwrap().maybe_armed());
+            r.state = "blocked".into();
+            r.blocked_by = vec!["license-change".into(), "binary".into()];
+            store.put_auto_merge(1, "s", &r).unwrap();
+            let got = store.auto_merge(1).unwrap().unwrap();
+            assert!(!got.maybe_armed());
+            assert_eq!(got.blocked_by, ["license-change", "binary"]);
+            assert!(!got.updated_at.is_empty());
+            assert_eq!(store.auto_merge(2).unwrap(), None);
+        }
     }
 }

@@ -107,47 +107,48 @@ impl Store {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_write_is_pending_until_recorded_and_warnings_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::testing::open(dir.path());
-        assert_eq!(store.written_branch("s", "upkeep/s").unwrap(), None);
-        store
-            .branch_write_started("s", "upkeep/s", "base1")
-            .unwrap();
-        assert_eq!(
-            store.written_branch("s", "upkeep/s").unwrap(),
-            Some(WrittenBranch {
-                head: None,
-                pending_base: Some("base1".into())
-            })
-        );
-        store.branch_written("s", "upkeep/s", "head1").unwrap();
-        store
-            .branch_write_started("s", "upkeep/s", "base2")
-            .unwrap();
-        assert_eq!(
-            store.written_branch("s", "upkeep/s").unwrap(),
-            Some(WrittenBranch {
-                head: Some("head1".into()),
-                pending_base: Some("base2".into())
-            }),
-            "the last completed head is kept while the next write is in flight"
-        );
-        store.branch_written("s", "upkeep/s", "head2").unwrap();
-        assert_eq!(
-            store.written_branch("s", "upkeep/s").unwrap().unwrap(),
-            WrittenBranch {
-                head: Some("head2".into()),
-                pending_base: None
-            }
-        );
-        assert!(store.written_branch("s", "upkeep/s-r2").unwrap().is_none());
+    crate::store::testing::on_both_backends! {
+        fn a_write_is_pending_until_recorded_and_warnings_round_trip() {
+            let dir = tempfile::tempdir().unwrap();
+            let store = crate::store::testing::open(dir.path());
+            assert_eq!(store.written_branch("s", "upkeep/s").unwrap(), None);
+            store
+                .branch_write_started("s", "upkeep/s", "base1")
+                .unwrap();
+            assert_eq!(
+                store.written_branch("s", "upkeep/s").unwrap(),
+                Some(WrittenBranch {
+                    head: None,
+                    pending_base: Some("base1".into())
+                })
+            );
+            store.branch_written("s", "upkeep/s", "head1").unwrap();
+            store
+                .branch_write_started("s", "upkeep/s", "base2")
+                .unwrap();
+            assert_eq!(
+                store.written_branch("s", "upkeep/s").unwrap(),
+                Some(WrittenBranch {
+                    head: Some("head1".into()),
+                    pending_base: Some("base2".into())
+                }),
+                "the last completed head is kept while the next write is in flight"
+            );
+            store.branch_written("s", "upkeep/s", "head2").unwrap();
+            assert_eq!(
+                store.written_branch("s", "upkeep/s").unwrap().unwrap(),
+                WrittenBranch {
+                    head: Some("head2".into()),
+                    pending_base: None
+                }
+            );
+            assert!(store.written_branch("s", "upkeep/s-r2").unwrap().is_none());
 
-        assert!(store.forge_warnings("s").unwrap().is_empty());
-        store.put_forge_warnings("s", &["w".into()]).unwrap();
-        assert_eq!(store.forge_warnings("s").unwrap(), vec!["w"]);
-        store.put_forge_warnings("s", &[]).unwrap();
-        assert!(store.forge_warnings("s").unwrap().is_empty());
+            assert!(store.forge_warnings("s").unwrap().is_empty());
+            store.put_forge_warnings("s", &["w".into()]).unwrap();
+            assert_eq!(store.forge_warnings("s").unwrap(), vec!["w"]);
+            store.put_forge_warnings("s", &[]).unwrap();
+            assert!(store.forge_warnings("s").unwrap().is_empty());
+        }
     }
 }

@@ -137,54 +137,55 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_new_email_fans_out_once_per_destination_in_its_transaction() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::testing::open(dir.path());
-        store
-            .set_chat_routes(&routes(&[
-                ("a", "legal-teams"),
-                ("a", "ops-slack"),
-                ("b", "x"),
-            ]))
-            .unwrap();
-        let queue = |key: &str, server: &str, card: Option<&str>| {
+    crate::store::testing::on_both_backends! {
+        fn a_new_email_fans_out_once_per_destination_in_its_transaction() {
+            let dir = tempfile::tempdir().unwrap();
+            let store = crate::store::testing::open(dir.path());
             store
-                .transaction(|tx| {
-                    Store::enqueue_email_with_card(tx, &email(key, server), &[], card, None)
-                })
-                .unwrap()
-        };
-        assert!(queue("k1", "a", Some("{\"title\":\"t\"}")));
-        // The same key again: neither the email nor its chat rows are queued twice.
-        assert!(!queue("k1", "a", None));
-        let rows = store.outbox(&[]).unwrap();
-        let keys: Vec<&str> = rows.iter().map(|r| r.dedupe_key.as_str()).collect();
-        assert_eq!(keys, ["k1", "k1#chat:legal-teams", "k1#chat:ops-slack"]);
-        assert_eq!(rows[1].recipients, ["chat:legal-teams"]);
-        assert!(rows[1].html.is_empty() && rows[1].cc.is_empty());
-        assert_eq!(store.chat_message(rows[0].id).unwrap(), None);
-        let chat = store.chat_message(rows[2].id).unwrap().unwrap();
-        assert_eq!(chat.destination, "ops-slack");
-        assert_eq!(chat.card.as_deref(), Some("{\"title\":\"t\"}"));
-        assert_eq!(chat.link, None);
+                .set_chat_routes(&routes(&[
+                    ("a", "legal-teams"),
+                    ("a", "ops-slack"),
+                    ("b", "x"),
+                ]))
+                .unwrap();
+            let queue = |key: &str, server: &str, card: Option<&str>| {
+                store
+                    .transaction(|tx| {
+                        Store::enqueue_email_with_card(tx, &email(key, server), &[], card, None)
+                    })
+                    .unwrap()
+            };
+            assert!(queue("k1", "a", Some("{\"title\":\"t\"}")));
+            // The same key again: neither the email nor its chat rows are queued twice.
+            assert!(!queue("k1", "a", None));
+            let rows = store.outbox(&[]).unwrap();
+            let keys: Vec<&str> = rows.iter().map(|r| r.dedupe_key.as_str()).collect();
+            assert_eq!(keys, ["k1", "k1#chat:legal-teams", "k1#chat:ops-slack"]);
+            assert_eq!(rows[1].recipients, ["chat:legal-teams"]);
+            assert!(rows[1].html.is_empty() && rows[1].cc.is_empty());
+            assert_eq!(store.chat_message(rows[0].id).unwrap(), None);
+            let chat = store.chat_message(rows[2].id).unwrap().unwrap();
+            assert_eq!(chat.destination, "ops-slack");
+            assert_eq!(chat.card.as_deref(), Some("{\"title\":\"t\"}"));
+            assert_eq!(chat.link, None);
 
-        // A rolled-back transaction leaves neither the email nor its chat rows.
-        let failed: anyhow::Result<()> = store.transaction(|tx| {
-            Store::enqueue_email_with_card(tx, &email("k2", "a"), &[], None, None)?;
-            anyhow::bail!("the decision failed")
-        });
-        assert!(failed.is_err());
-        assert_eq!(store.outbox(&[]).unwrap().len(), 3);
+            // A rolled-back transaction leaves neither the email nor its chat rows.
+            let failed: anyhow::Result<()> = store.transaction(|tx| {
+                Store::enqueue_email_with_card(tx, &email("k2", "a"), &[], None, None)?;
+                anyhow::bail!("the decision failed")
+            });
+            assert!(failed.is_err());
+            assert_eq!(store.outbox(&[]).unwrap().len(), 3);
 
-        // A server without destinations, and a store without routes, queue the email only.
-        assert!(queue("k3", "c", None));
-        let other = crate::store::testing::open(dir.path());
-        assert!(
-            other
-                .transaction(|tx| Store::enqueue_email(tx, &email("k4", "a"), None))
-                .unwrap()
-        );
-        assert_eq!(store.outbox(&[]).unwrap().len(), 5);
+            // A server without destinations, and a store without routes, queue the email only.
+            assert!(queue("k3", "c", None));
+            let other = crate::store::testing::open(dir.path());
+            assert!(
+                other
+                    .transaction(|tx| Store::enqueue_email(tx, &email("k4", "a"), None))
+                    .unwrap()
+            );
+            assert_eq!(store.outbox(&[]).unwrap().len(), 5);
+        }
     }
 }

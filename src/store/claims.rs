@@ -429,6 +429,93 @@ mod tests {
         });
     }
 
+    /// A server's state as a sync writes it (only the fields the test reads matter).
+    fn synced(server: &str, version: &str) -> crate::store::ServerState {
+        crate::store::ServerState {
+            latest_version: Some(version.into()),
+            last_status: Some("up-to-date".into()),
+            ..crate::store::ServerState::empty(server)
+        }
+    }
+
+    /// The stale replica of issue 19 at the store's level: two stores (two replicas) on one
+    /// PostgreSQL database; A's claim lapses and B takes the server over, after which nothing
+    /// A writes under its old claim lands, through a transaction or an autocommit write.
+    #[test]
+    fn a_replica_whose_claim_was_taken_over_cannot_write_under_it_on_postgres() {
+        use crate::store::{Store, schema};
+        let db = crate::store::db::pg_cluster::fresh_database();
+        let open = || {
+            let options = PgOptions {
+                url: crate::secret::Secret::new(db.url()),
+                lock_timeout: Duration::from_secs(10),
+            };
+            Store::open_postgres(&options, schema::Policy::Apply)
+                .unwrap()
+                .0
+        };
+        let (a, b) = (open(), open());
+        let a_claim = claimed(
+            a.claim_server("s", "a", Duration::from_secs(1), None)
+                .unwrap(),
+        );
+        assert_eq!(a_claim.token, 1);
+        // B asks until A's claim has lapsed (1 s after A took it): a polling wait.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let b_claim = loop {
+            match b.claim_server("s", "b", TTL, None).unwrap() {
+                ClaimOutcome::Claimed(c) => break c,
+                ClaimOutcome::Held { holder, .. } => {
+                    assert_eq!(holder, "a");
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "a's claim never lapsed"
+                    );
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                fresh @ ClaimOutcome::Fresh { .. } => panic!("{fresh:?}"),
+            }
+        };
+        assert_eq!(
+            (b_claim.token, b_claim.taken_over_from.as_deref()),
+            (2, Some("a"))
+        );
+
+        // A wakes up on its sync thread, still fenced with its old claim.
+        {
+            let _fenced = Fenced::new(a_claim.clone());
+            let ran = std::cell::Cell::new(false);
+            let err = a
+                .transaction(|tx| {
+                    ran.set(true);
+                    Store::put_server_state(tx, &synced("s", "1.0.0"))
+                })
+                .unwrap_err();
+            let fence = err.downcast_ref::<FenceError>().expect("a fence error");
+            assert_eq!((fence.server.as_str(), fence.token), ("s", 1));
+            assert!(
+                err.to_string().contains("b claimed it since (token 2)"),
+                "{err}"
+            );
+            assert!(!ran.get(), "refused before the decision ran");
+            let err = a.put_quiet_mark("s", "a-key").unwrap_err();
+            assert!(err.downcast_ref::<FenceError>().is_some(), "{err:#}");
+        }
+        assert_eq!(b.server_state("s").unwrap(), None, "nothing of A's landed");
+        assert_eq!(b.quiet_mark("s").unwrap(), None);
+
+        // B's writes under its own claim go through; A (unfenced) reads them.
+        {
+            let _fenced = Fenced::new(b_claim);
+            b.transaction(|tx| Store::put_server_state(tx, &synced("s", "2.0.0")))
+                .unwrap();
+            b.put_quiet_mark("s", "b-key").unwrap();
+        }
+        let state = a.server_state("s").unwrap().unwrap();
+        assert_eq!(state.latest_version.as_deref(), Some("2.0.0"));
+        assert_eq!(a.quiet_mark("s").unwrap().unwrap().key, "b-key");
+    }
+
     #[test]
     fn the_fence_follows_the_thread_that_syncs() {
         let claim = Claim {

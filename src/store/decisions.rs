@@ -406,80 +406,79 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_approval_is_kept_with_its_audit_record_and_a_comment_is_answered_once() {
-        let (_d, s) = store();
-        s.transaction(|tx| {
-            Store::record_decision_tx(tx, &decision(Verdict::Approved, "fp1"))?;
-            let c = NewCommand {
-                server: "x",
-                key: "c1",
-                pr_id: "7",
-                outcome: "approved",
-                reply: Some("ok <!-- upkeep:reply:c1 -->"),
-                close: false,
-            };
-            assert!(Store::record_command_tx(tx, &c)?);
-            assert!(
-                !Store::record_command_tx(tx, &c)?,
-                "a comment is handled once"
-            );
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(s.approval("x", "fp1").unwrap().unwrap().approved_by, "ada");
-        let log = s.decisions(Some("x")).unwrap();
-        assert_eq!(log.len(), 1);
-        assert_eq!(
-            (log[0].source.as_str(), log[0].decision.as_str()),
-            ("pr-comment", "approved")
-        );
-        assert_eq!(
-            s.decisions_for(ReviewKind::License, "x", "fp1").unwrap(),
-            log
-        );
-        assert!(s.handled_commands("x").unwrap().contains("c1"));
-        let owed = s.owed_actions("x").unwrap();
-        assert_eq!(owed.len(), 1);
-        assert!(owed[0].reply.is_some() && !owed[0].close);
-        s.reply_posted("x", "c1").unwrap();
-        assert!(s.owed_actions("x").unwrap().is_empty());
-    }
-
-    #[test]
-    fn a_newer_text_supersedes_an_undecided_one_only() {
-        let (_d, s) = store();
-        s.transaction(|tx| {
-            Store::put_pending_review(tx, "x", "fp1", "{}")?;
-            Store::supersede_pending_tx(tx, ReviewKind::License, "x", "fp1")?;
-            Store::supersede_pending_tx(tx, ReviewKind::License, "x", "fp2")?;
-            Store::put_pending_review(tx, "x", "fp2", "{}")?;
-            Store::record_decision_tx(tx, &decision(Verdict::Approved, "fp2"))?;
-            Store::supersede_pending_tx(tx, ReviewKind::License, "x", "fp3")
-        })
-        .unwrap();
-        let log = s.decisions(None).unwrap();
-        let seen: Vec<_> = log
-            .iter()
-            .map(|d| (d.fingerprint.as_str(), d.decision.as_str()))
-            .collect();
-        assert_eq!(seen, [("fp1", "superseded"), ("fp2", "approved")]);
-        assert_eq!(
-            s.pending_since(ReviewKind::License, "x")
-                .unwrap()
-                .unwrap()
-                .0,
-            "fp2"
-        );
-    }
-
-    #[test]
-    fn cursors_follow_the_pr() {
-        let (_d, s) = store();
-        assert_eq!(s.comment_cursor("x", "7").unwrap(), None);
-        s.transaction(|tx| Store::put_comment_cursor_tx(tx, "x", "7", "c"))
+    crate::store::testing::on_both_backends! {
+        fn an_approval_is_kept_with_its_audit_record_and_a_comment_is_answered_once() {
+            let (_d, s) = store();
+            s.transaction(|tx| {
+                Store::record_decision_tx(tx, &decision(Verdict::Approved, "fp1"))?;
+                let c = NewCommand {
+                    server: "x",
+                    key: "c1",
+                    pr_id: "7",
+                    outcome: "approved",
+                    reply: Some("ok <!-- upkeep:reply:c1 -->"),
+                    close: false,
+                };
+                assert!(Store::record_command_tx(tx, &c)?);
+                assert!(
+                    !Store::record_command_tx(tx, &c)?,
+                    "a comment is handled once"
+                );
+                Ok(())
+            })
             .unwrap();
-        assert_eq!(s.comment_cursor("x", "7").unwrap().as_deref(), Some("c"));
-        assert_eq!(s.comment_cursor("x", "8").unwrap(), None, "another PR");
+            assert_eq!(s.approval("x", "fp1").unwrap().unwrap().approved_by, "ada");
+            let log = s.decisions(Some("x")).unwrap();
+            assert_eq!(log.len(), 1);
+            assert_eq!(
+                (log[0].source.as_str(), log[0].decision.as_str()),
+                ("pr-comment", "approved")
+            );
+            assert_eq!(
+                s.decisions_for(ReviewKind::License, "x", "fp1").unwrap(),
+                log
+            );
+            assert!(s.handled_commands("x").unwrap().contains("c1"));
+            let owed = s.owed_actions("x").unwrap();
+            assert_eq!(owed.len(), 1);
+            assert!(owed[0].reply.is_some() && !owed[0].close);
+            s.reply_posted("x", "c1").unwrap();
+            assert!(s.owed_actions("x").unwrap().is_empty());
+        }
+
+        fn a_newer_text_supersedes_an_undecided_one_only() {
+            let (_d, s) = store();
+            s.transaction(|tx| {
+                Store::put_pending_review(tx, "x", "fp1", "{}")?;
+                Store::supersede_pending_tx(tx, ReviewKind::License, "x", "fp1")?;
+                Store::supersede_pending_tx(tx, ReviewKind::License, "x", "fp2")?;
+                Store::put_pending_review(tx, "x", "fp2", "{}")?;
+                Store::record_decision_tx(tx, &decision(Verdict::Approved, "fp2"))?;
+                Store::supersede_pending_tx(tx, ReviewKind::License, "x", "fp3")
+            })
+            .unwrap();
+            let log = s.decisions(None).unwrap();
+            let seen: Vec<_> = log
+                .iter()
+                .map(|d| (d.fingerprint.as_str(), d.decision.as_str()))
+                .collect();
+            assert_eq!(seen, [("fp1", "superseded"), ("fp2", "approved")]);
+            assert_eq!(
+                s.pending_since(ReviewKind::License, "x")
+                    .unwrap()
+                    .unwrap()
+                    .0,
+                "fp2"
+            );
+        }
+
+        fn cursors_follow_the_pr() {
+            let (_d, s) = store();
+            assert_eq!(s.comment_cursor("x", "7").unwrap(), None);
+            s.transaction(|tx| Store::put_comment_cursor_tx(tx, "x", "7", "c"))
+                .unwrap();
+            assert_eq!(s.comment_cursor("x", "7").unwrap().as_deref(), Some("c"));
+            assert_eq!(s.comment_cursor("x", "8").unwrap(), None, "another PR");
+        }
     }
 }

@@ -253,134 +253,131 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_unknown_server_is_current_and_unblocked() {
-        let (_d, store) = store();
-        assert_eq!(store.freshness_view("s").unwrap(), FreshnessView::default());
-    }
-
-    #[test]
-    fn the_view_gathers_behind_pr_checks_and_reviews() {
-        let (_d, store) = store();
-        let since = parse_ts("2026-03-01T00:00:00Z");
-        store
-            .put_behind(
-                "s",
-                &Behind {
-                    releases_behind: 2,
-                    behind_since: since,
-                    moved_tag: false,
-                },
-            )
-            .unwrap();
-        let id = store
-            .transaction(|tx| Store::upsert_pr(tx, &pr("1.2.0", "head1")))
-            .unwrap();
-        let checks = |head: &str, state| ChecksRecord {
-            head_commit: head.into(),
-            state,
-            failed: vec![FailedCheck {
-                name: "build".into(),
-                url: Some("https://ci/1".into()),
-            }],
-            url: None,
-            checked_at: "2026-03-02T00:00:00Z".into(),
-        };
-        store
-            .put_checks(id, "s", &checks("head1", ChecksState::Failure))
-            .unwrap();
-        let view = store.freshness_view("s").unwrap();
-        assert_eq!(view.releases_behind, 2);
-        assert_eq!(view.behind_since, since);
-        assert!(view.pr_opened_at.is_some());
-        assert_eq!(view.checks, Some(ChecksState::Failure));
-        assert_eq!(store.checks(id).unwrap().unwrap().failed[0].name, "build");
-        // Checks of an older head say nothing about the PR as it is now.
-        store
-            .put_checks(id, "s", &checks("head0", ChecksState::Failure))
-            .unwrap();
-        assert_eq!(store.freshness_view("s").unwrap().checks, None);
-        store
-            .transaction(|tx| Store::put_pending(tx, ReviewKind::License, "s", "fp", "{}"))
-            .unwrap();
-        assert!(store.freshness_view("s").unwrap().license_review);
-    }
-
-    #[test]
-    fn declined_is_about_the_newest_release_and_failing_about_the_last_run() {
-        let (_d, store) = store();
-        let id = store
-            .transaction(|tx| Store::upsert_pr(tx, &pr("1.2.0", "h")))
-            .unwrap();
-        store
-            .transaction(|tx| Store::set_pr_state(tx, id, PrRecordState::Declined, Some("ada")))
-            .unwrap();
-        let mut state = ServerState {
-            server: "s".into(),
-            pinned_ref: None,
-            pinned_commit: None,
-            latest_version: Some("1.2.0".into()),
-            latest_tag: None,
-            latest_commit: None,
-            last_status: Some("failed".into()),
-            last_error: None,
-            last_run_id: None,
-            last_run_at: None,
-            last_success_at: None,
-            consecutive_failures: 1,
-            hold_reason: None,
-            held_since: None,
-        };
-        store
-            .transaction(|tx| Store::put_server_state(tx, &state))
-            .unwrap();
-        let view = store.freshness_view("s").unwrap();
-        assert!(view.declined && view.failing);
-        state.latest_version = Some("1.3.0".into());
-        state.last_status = Some("pr-opened".into());
-        store
-            .transaction(|tx| Store::put_server_state(tx, &state))
-            .unwrap();
-        let view = store.freshness_view("s").unwrap();
-        assert!(!view.declined && !view.failing);
-    }
-
-    #[test]
-    fn the_forges_merge_time_is_kept_and_never_in_the_future() {
-        let (_d, store) = store();
-        let published = now() - chrono::Duration::days(3);
-        let merged = now() - chrono::Duration::days(1);
-        let future = now() + chrono::Duration::days(1);
-        store
-            .transaction(|tx| {
-                Store::record_merge(tx, 1, "s", "1.0.0", Some(&ts(published)), Some(merged))?;
-                Store::record_merge(tx, 2, "s", "1.1.0", Some(&ts(published)), Some(future))
-            })
-            .unwrap();
-        assert_eq!(store.merged_at(1).unwrap(), Some(ts(merged)));
-        let clamped = parse_ts(&store.merged_at(2).unwrap().unwrap()).unwrap();
-        assert!(clamped <= now());
-        let lead = store.lead_times(&["s"]).unwrap();
-        assert!((lead[0] - 2.0 * 86_400.0).abs() < 5.0, "{lead:?}");
-    }
-
-    #[test]
-    fn a_merge_is_recorded_once_and_gives_its_lead_time() {
-        let (_d, store) = store();
-        let published = (now() - chrono::Duration::days(3)).to_rfc3339();
-        for _ in 0..2 {
-            store
-                .transaction(|tx| Store::record_merge(tx, 5, "s", "1.2.0", Some(&published), None))
-                .unwrap();
+    crate::store::testing::on_both_backends! {
+        fn an_unknown_server_is_current_and_unblocked() {
+            let (_d, store) = store();
+            assert_eq!(store.freshness_view("s").unwrap(), FreshnessView::default());
         }
-        store
-            .transaction(|tx| Store::record_merge(tx, 6, "t", "2.0.0", None, None))
-            .unwrap();
-        assert!(store.merged_at(5).unwrap().is_some());
-        assert!(store.merged_at(7).unwrap().is_none());
-        let lead = store.lead_times(&["s", "t"]).unwrap();
-        assert_eq!(lead.len(), 1);
-        assert!((lead[0] - 3.0 * 86_400.0).abs() < 5.0, "{lead:?}");
-        assert!(store.lead_times(&["t"]).unwrap().is_empty());
+
+        fn the_view_gathers_behind_pr_checks_and_reviews() {
+            let (_d, store) = store();
+            let since = parse_ts("2026-03-01T00:00:00Z");
+            store
+                .put_behind(
+                    "s",
+                    &Behind {
+                        releases_behind: 2,
+                        behind_since: since,
+                        moved_tag: false,
+                    },
+                )
+                .unwrap();
+            let id = store
+                .transaction(|tx| Store::upsert_pr(tx, &pr("1.2.0", "head1")))
+                .unwrap();
+            let checks = |head: &str, state| ChecksRecord {
+                head_commit: head.into(),
+                state,
+                failed: vec![FailedCheck {
+                    name: "build".into(),
+                    url: Some("https://ci/1".into()),
+                }],
+                url: None,
+                checked_at: "2026-03-02T00:00:00Z".into(),
+            };
+            store
+                .put_checks(id, "s", &checks("head1", ChecksState::Failure))
+                .unwrap();
+            let view = store.freshness_view("s").unwrap();
+            assert_eq!(view.releases_behind, 2);
+            assert_eq!(view.behind_since, since);
+            assert!(view.pr_opened_at.is_some());
+            assert_eq!(view.checks, Some(ChecksState::Failure));
+            assert_eq!(store.checks(id).unwrap().unwrap().failed[0].name, "build");
+            // Checks of an older head say nothing about the PR as it is now.
+            store
+                .put_checks(id, "s", &checks("head0", ChecksState::Failure))
+                .unwrap();
+            assert_eq!(store.freshness_view("s").unwrap().checks, None);
+            store
+                .transaction(|tx| Store::put_pending(tx, ReviewKind::License, "s", "fp", "{}"))
+                .unwrap();
+            assert!(store.freshness_view("s").unwrap().license_review);
+        }
+
+        fn declined_is_about_the_newest_release_and_failing_about_the_last_run() {
+            let (_d, store) = store();
+            let id = store
+                .transaction(|tx| Store::upsert_pr(tx, &pr("1.2.0", "h")))
+                .unwrap();
+            store
+                .transaction(|tx| Store::set_pr_state(tx, id, PrRecordState::Declined, Some("ada")))
+                .unwrap();
+            let mut state = ServerState {
+                server: "s".into(),
+                pinned_ref: None,
+                pinned_commit: None,
+                latest_version: Some("1.2.0".into()),
+                latest_tag: None,
+                latest_commit: None,
+                last_status: Some("failed".into()),
+                last_error: None,
+                last_run_id: None,
+                last_run_at: None,
+                last_success_at: None,
+                consecutive_failures: 1,
+                hold_reason: None,
+                held_since: None,
+            };
+            store
+                .transaction(|tx| Store::put_server_state(tx, &state))
+                .unwrap();
+            let view = store.freshness_view("s").unwrap();
+            assert!(view.declined && view.failing);
+            state.latest_version = Some("1.3.0".into());
+            state.last_status = Some("pr-opened".into());
+            store
+                .transaction(|tx| Store::put_server_state(tx, &state))
+                .unwrap();
+            let view = store.freshness_view("s").unwrap();
+            assert!(!view.declined && !view.failing);
+        }
+
+        fn the_forges_merge_time_is_kept_and_never_in_the_future() {
+            let (_d, store) = store();
+            let published = now() - chrono::Duration::days(3);
+            let merged = now() - chrono::Duration::days(1);
+            let future = now() + chrono::Duration::days(1);
+            store
+                .transaction(|tx| {
+                    Store::record_merge(tx, 1, "s", "1.0.0", Some(&ts(published)), Some(merged))?;
+                    Store::record_merge(tx, 2, "s", "1.1.0", Some(&ts(published)), Some(future))
+                })
+                .unwrap();
+            assert_eq!(store.merged_at(1).unwrap(), Some(ts(merged)));
+            let clamped = parse_ts(&store.merged_at(2).unwrap().unwrap()).unwrap();
+            assert!(clamped <= now());
+            let lead = store.lead_times(&["s"]).unwrap();
+            assert!((lead[0] - 2.0 * 86_400.0).abs() < 5.0, "{lead:?}");
+        }
+
+        fn a_merge_is_recorded_once_and_gives_its_lead_time() {
+            let (_d, store) = store();
+            let published = (now() - chrono::Duration::days(3)).to_rfc3339();
+            for _ in 0..2 {
+                store
+                    .transaction(|tx| Store::record_merge(tx, 5, "s", "1.2.0", Some(&published), None))
+                    .unwrap();
+            }
+            store
+                .transaction(|tx| Store::record_merge(tx, 6, "t", "2.0.0", None, None))
+                .unwrap();
+            assert!(store.merged_at(5).unwrap().is_some());
+            assert!(store.merged_at(7).unwrap().is_none());
+            let lead = store.lead_times(&["s", "t"]).unwrap();
+            assert_eq!(lead.len(), 1);
+            assert!((lead[0] - 3.0 * 86_400.0).abs() < 5.0, "{lead:?}");
+            assert!(store.lead_times(&["t"]).unwrap().is_empty());
+        }
     }
 }

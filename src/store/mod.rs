@@ -298,6 +298,28 @@ pub struct ServerState {
     pub held_since: Option<String>,
 }
 
+impl ServerState {
+    /// The state of a server nothing was recorded for yet.
+    pub fn empty(server: &str) -> ServerState {
+        ServerState {
+            server: server.to_string(),
+            pinned_ref: None,
+            pinned_commit: None,
+            latest_version: None,
+            latest_tag: None,
+            latest_commit: None,
+            last_status: None,
+            last_error: None,
+            last_run_id: None,
+            last_run_at: None,
+            last_success_at: None,
+            consecutive_failures: 0,
+            hold_reason: None,
+            held_since: None,
+        }
+    }
+}
+
 /// What a server's last full check saw (see `pipeline::quiet`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuietMark {

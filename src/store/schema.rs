@@ -236,87 +236,86 @@ mod tests {
 
     fn db() -> (tempfile::TempDir, db::Conn) {
         let dir = tempfile::tempdir().unwrap();
-        let conn = super::super::testing::conn(dir.path());
+        let conn = crate::store::testing::conn(dir.path());
         (dir, conn)
     }
 
-    #[test]
-    fn an_older_state_is_migrated_only_when_allowed() {
-        let (dir, mut conn) = db();
-        let path = super::super::testing::location(dir.path());
-        migrate_to(&mut conn, 10).unwrap();
-        conn.execute(
-            "INSERT INTO server_state(server, pinned_ref) VALUES ('weather', 'refs/tags/v1')",
-            db::params![],
-        )
-        .unwrap();
-        let err = migrate(&mut conn, Policy::Refuse, &path).unwrap_err();
-        let schema = err.downcast_ref::<SchemaError>().unwrap();
-        assert_eq!(
-            *schema,
-            SchemaError::Pending {
-                location: path.clone(),
-                state: 10,
-                known: known()
-            }
-        );
-        let text = schema.to_string();
-        assert!(
-            text.contains("version 10") && text.contains(&format!("needs version {}", known())),
-            "{text}"
-        );
-        assert!(text.contains("upkeep migrate") && text.contains("--migrate"));
-        assert_eq!(version(&mut conn).unwrap(), 10, "nothing was changed");
-
-        let applied = migrate(&mut conn, Policy::Apply, &path).unwrap();
-        let numbers: Vec<usize> = applied.iter().map(|a| a.number).collect();
-        assert_eq!(numbers, (11..=known()).collect::<Vec<_>>());
-        assert_eq!(version(&mut conn).unwrap(), known());
-        let kept: String = conn
-            .query_row("SELECT pinned_ref FROM server_state", db::params![], |r| {
-                r.get(0)
-            })
+    crate::store::testing::on_both_backends! {
+        fn an_older_state_is_migrated_only_when_allowed() {
+            let (dir, mut conn) = db();
+            let path = crate::store::testing::location(dir.path());
+            migrate_to(&mut conn, 10).unwrap();
+            conn.execute(
+                "INSERT INTO server_state(server, pinned_ref) VALUES ('weather', 'refs/tags/v1')",
+                db::params![],
+            )
             .unwrap();
-        assert_eq!(kept, "refs/tags/v1");
-        // Current: nothing to apply, under either policy.
-        assert!(migrate(&mut conn, Policy::Apply, &path).unwrap().is_empty());
-        assert!(
-            migrate(&mut conn, Policy::Refuse, &path)
-                .unwrap()
-                .is_empty()
-        );
-    }
-
-    #[test]
-    fn a_newer_state_is_refused_whatever_the_policy() {
-        let (dir, mut conn) = db();
-        let path = super::super::testing::location(dir.path());
-        migrate_to(&mut conn, known()).unwrap();
-        let tx = conn.transaction().unwrap();
-        tx.set_schema_version(known() + 2).unwrap();
-        tx.commit().unwrap();
-        for policy in [Policy::Apply, Policy::Refuse] {
-            let err = migrate(&mut conn, policy, &path).unwrap_err();
-            let text = err.downcast_ref::<SchemaError>().unwrap().to_string();
+            let err = migrate(&mut conn, Policy::Refuse, &path).unwrap_err();
+            let schema = err.downcast_ref::<SchemaError>().unwrap();
+            assert_eq!(
+                *schema,
+                SchemaError::Pending {
+                    location: path.clone(),
+                    state: 10,
+                    known: known()
+                }
+            );
+            let text = schema.to_string();
             assert!(
-                text.contains(&format!("schema version {}", known() + 2))
-                    && text.contains(&format!("knows ({})", known())),
+                text.contains("version 10") && text.contains(&format!("needs version {}", known())),
                 "{text}"
             );
-        }
-        assert_eq!(version(&mut conn).unwrap(), known() + 2);
-        assert!(migrate_to(&mut conn, known() + 1).is_err());
-    }
+            assert!(text.contains("upkeep migrate") && text.contains("--migrate"));
+            assert_eq!(version(&mut conn).unwrap(), 10, "nothing was changed");
 
-    #[test]
-    fn a_step_applied_by_another_process_meanwhile_is_skipped() {
-        let (dir, mut conn) = db();
-        migrate_to(&mut conn, 5).unwrap();
-        let mut other = super::super::testing::conn(dir.path());
-        assert_eq!(migrate_to(&mut other, 6).unwrap().len(), 1);
-        // This connection still believes 5: step 6 is skipped under the lock, 7 applied.
-        let applied = migrate_to(&mut conn, 7).unwrap();
-        assert_eq!(applied.iter().map(|a| a.number).collect::<Vec<_>>(), [7]);
+            let applied = migrate(&mut conn, Policy::Apply, &path).unwrap();
+            let numbers: Vec<usize> = applied.iter().map(|a| a.number).collect();
+            assert_eq!(numbers, (11..=known()).collect::<Vec<_>>());
+            assert_eq!(version(&mut conn).unwrap(), known());
+            let kept: String = conn
+                .query_row("SELECT pinned_ref FROM server_state", db::params![], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            assert_eq!(kept, "refs/tags/v1");
+            // Current: nothing to apply, under either policy.
+            assert!(migrate(&mut conn, Policy::Apply, &path).unwrap().is_empty());
+            assert!(
+                migrate(&mut conn, Policy::Refuse, &path)
+                    .unwrap()
+                    .is_empty()
+            );
+        }
+
+        fn a_newer_state_is_refused_whatever_the_policy() {
+            let (dir, mut conn) = db();
+            let path = crate::store::testing::location(dir.path());
+            migrate_to(&mut conn, known()).unwrap();
+            let tx = conn.transaction().unwrap();
+            tx.set_schema_version(known() + 2).unwrap();
+            tx.commit().unwrap();
+            for policy in [Policy::Apply, Policy::Refuse] {
+                let err = migrate(&mut conn, policy, &path).unwrap_err();
+                let text = err.downcast_ref::<SchemaError>().unwrap().to_string();
+                assert!(
+                    text.contains(&format!("schema version {}", known() + 2))
+                        && text.contains(&format!("knows ({})", known())),
+                    "{text}"
+                );
+            }
+            assert_eq!(version(&mut conn).unwrap(), known() + 2);
+            assert!(migrate_to(&mut conn, known() + 1).is_err());
+        }
+
+        fn a_step_applied_by_another_process_meanwhile_is_skipped() {
+            let (dir, mut conn) = db();
+            migrate_to(&mut conn, 5).unwrap();
+            let mut other = crate::store::testing::conn(dir.path());
+            assert_eq!(migrate_to(&mut other, 6).unwrap().len(), 1);
+            // This connection still believes 5: step 6 is skipped under the lock, 7 applied.
+            let applied = migrate_to(&mut conn, 7).unwrap();
+            assert_eq!(applied.iter().map(|a| a.number).collect::<Vec<_>>(), [7]);
+        }
     }
 
     #[test]

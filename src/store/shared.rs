@@ -165,83 +165,81 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn only_runs_whose_process_stopped_beating_are_aborted() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        let store = Store::open(&path).unwrap();
-        let ids: Vec<i64> = (0..5)
-            .map(|_| store.start_run("schedule", false).unwrap())
-            .collect();
-        let db = Conn::open_sqlite(&path, Duration::from_secs(5)).unwrap();
-        db.execute("UPDATE runs SET started_at = ?1", params![ts(at(0))])
-            .unwrap();
-        // ids[4] started just now, on another replica, and has not beaten yet.
-        db.execute(
-            "UPDATE runs SET started_at = ?2 WHERE id = ?1",
-            params![ids[4], ts(at(100))],
-        )
-        .unwrap();
-        beat(&db, ids[1], "replica-b", at(100)).unwrap();
-        beat(&db, ids[2], "replica-c", at(10)).unwrap();
-        beat(&db, ids[2], "replica-c", at(20)).unwrap();
-        let n = abort_silent_runs(&db, ids[3], at(50), at(101)).unwrap();
-        assert_eq!(n, 2);
-        let results: Vec<String> = ids.iter().map(|id| result(&db, *id)).collect();
-        assert_eq!(
-            results,
-            ["aborted", "running", "aborted", "running", "running"]
-        );
-    }
-
-    #[test]
-    fn an_email_has_one_sender_until_its_claim_lapses() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        let store = Store::open(&path).unwrap();
-        let email = NewEmail {
-            dedupe_key: "k".into(),
-            server: "s".into(),
-            reason: "license-review".into(),
-            recipients: vec!["o@example.com".into()],
-            cc: Vec::new(),
-            subject: "subject".into(),
-            text: "text".into(),
-            html: String::new(),
-        };
-        store
-            .transaction(|tx| Store::enqueue_email(tx, &email, None))
-            .unwrap();
-        let id = store.due_emails().unwrap()[0].id;
-        let db = Conn::open_sqlite(&path, Duration::from_secs(5)).unwrap();
-        let ttl = Duration::from_secs(60);
-        assert!(claim_email(&db, id, "a", ttl, at(0)).unwrap());
-        assert!(
-            !claim_email(&db, id, "b", ttl, at(30)).unwrap(),
-            "a holds it"
-        );
-        // a's process died mid-send: b retries it once the claim lapses.
-        assert!(claim_email(&db, id, "b", ttl, at(61)).unwrap());
-        let attempts: i64 = db
-            .query_row(
-                "SELECT attempts FROM outbox WHERE id = ?1",
-                params![id],
-                |r| r.get(0),
+    crate::store::testing::on_both_backends! {
+        fn only_runs_whose_process_stopped_beating_are_aborted() {
+            let dir = tempfile::tempdir().unwrap();
+            let store = crate::store::testing::open(dir.path());
+            let ids: Vec<i64> = (0..5)
+                .map(|_| store.start_run("schedule", false).unwrap())
+                .collect();
+            let db = crate::store::testing::conn(dir.path());
+            db.execute("UPDATE runs SET started_at = ?1", params![ts(at(0))])
+                .unwrap();
+            // ids[4] started just now, on another replica, and has not beaten yet.
+            db.execute(
+                "UPDATE runs SET started_at = ?2 WHERE id = ?1",
+                params![ids[4], ts(at(100))],
             )
             .unwrap();
-        assert_eq!(attempts, 2);
-        let unclaimed = format!("SELECT COUNT(*) FROM outbox WHERE {UNCLAIMED}");
-        let free = |t| -> i64 {
-            db.query_row(&unclaimed, params![ts(t)], |r| r.get(0))
-                .unwrap()
-        };
-        assert_eq!(free(at(62)), 0);
-        store.mark_sent(id).unwrap();
-        unclaim_email(&db, id).unwrap();
-        assert_eq!(free(at(62)), 1);
-        assert!(
-            !claim_email(&db, id, "a", ttl, at(63)).unwrap(),
-            "sent already"
-        );
+            beat(&db, ids[1], "replica-b", at(100)).unwrap();
+            beat(&db, ids[2], "replica-c", at(10)).unwrap();
+            beat(&db, ids[2], "replica-c", at(20)).unwrap();
+            let n = abort_silent_runs(&db, ids[3], at(50), at(101)).unwrap();
+            assert_eq!(n, 2);
+            let results: Vec<String> = ids.iter().map(|id| result(&db, *id)).collect();
+            assert_eq!(
+                results,
+                ["aborted", "running", "aborted", "running", "running"]
+            );
+        }
+
+        fn an_email_has_one_sender_until_its_claim_lapses() {
+            let dir = tempfile::tempdir().unwrap();
+            let store = crate::store::testing::open(dir.path());
+            let email = NewEmail {
+                dedupe_key: "k".into(),
+                server: "s".into(),
+                reason: "license-review".into(),
+                recipients: vec!["o@example.com".into()],
+                cc: Vec::new(),
+                subject: "subject".into(),
+                text: "text".into(),
+                html: String::new(),
+            };
+            store
+                .transaction(|tx| Store::enqueue_email(tx, &email, None))
+                .unwrap();
+            let id = store.due_emails().unwrap()[0].id;
+            let db = crate::store::testing::conn(dir.path());
+            let ttl = Duration::from_secs(60);
+            assert!(claim_email(&db, id, "a", ttl, at(0)).unwrap());
+            assert!(
+                !claim_email(&db, id, "b", ttl, at(30)).unwrap(),
+                "a holds it"
+            );
+            // a's process died mid-send: b retries it once the claim lapses.
+            assert!(claim_email(&db, id, "b", ttl, at(61)).unwrap());
+            let attempts: i64 = db
+                .query_row(
+                    "SELECT attempts FROM outbox WHERE id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(attempts, 2);
+            let unclaimed = format!("SELECT COUNT(*) FROM outbox WHERE {UNCLAIMED}");
+            let free = |t| -> i64 {
+                db.query_row(&unclaimed, params![ts(t)], |r| r.get(0))
+                    .unwrap()
+            };
+            assert_eq!(free(at(62)), 0);
+            store.mark_sent(id).unwrap();
+            unclaim_email(&db, id).unwrap();
+            assert_eq!(free(at(62)), 1);
+            assert!(
+                !claim_email(&db, id, "a", ttl, at(63)).unwrap(),
+                "sent already"
+            );
+        }
     }
 }

@@ -75,38 +75,39 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_set_is_replaced_per_server_and_survives_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::testing::open(dir.path());
-        assert!(store.withheld_noted("a").unwrap().is_empty());
-        store
-            .put_withheld_noted(
-                "a",
-                &[noted("1.2.0", "deprecated"), noted("1.3.0", "yanked")],
-            )
-            .unwrap();
-        store
-            .put_withheld_noted("b", &[noted("9.0.0", "deprecated")])
-            .unwrap();
-        // 1.2.0 is no longer held back (or no longer notable); 1.4.0 is new.
-        store
-            .put_withheld_noted(
-                "a",
-                &[noted("1.3.0", "yanked"), noted("1.4.0", "deprecated")],
-            )
-            .unwrap();
-        drop(store);
-        let store = crate::store::testing::open(dir.path());
-        assert_eq!(
-            store.withheld_noted("a").unwrap(),
-            [noted("1.3.0", "yanked"), noted("1.4.0", "deprecated")]
-        );
-        assert_eq!(
-            store.withheld_noted("b").unwrap(),
-            [noted("9.0.0", "deprecated")]
-        );
-        store.put_withheld_noted("a", &[]).unwrap();
-        assert!(store.withheld_noted("a").unwrap().is_empty());
+    crate::store::testing::on_both_backends! {
+        fn the_set_is_replaced_per_server_and_survives_reopening() {
+            let dir = tempfile::tempdir().unwrap();
+            let store = crate::store::testing::open(dir.path());
+            assert!(store.withheld_noted("a").unwrap().is_empty());
+            store
+                .put_withheld_noted(
+                    "a",
+                    &[noted("1.2.0", "deprecated"), noted("1.3.0", "yanked")],
+                )
+                .unwrap();
+            store
+                .put_withheld_noted("b", &[noted("9.0.0", "deprecated")])
+                .unwrap();
+            // 1.2.0 is no longer held back (or no longer notable); 1.4.0 is new.
+            store
+                .put_withheld_noted(
+                    "a",
+                    &[noted("1.3.0", "yanked"), noted("1.4.0", "deprecated")],
+                )
+                .unwrap();
+            drop(store);
+            let store = crate::store::testing::open(dir.path());
+            assert_eq!(
+                store.withheld_noted("a").unwrap(),
+                [noted("1.3.0", "yanked"), noted("1.4.0", "deprecated")]
+            );
+            assert_eq!(
+                store.withheld_noted("b").unwrap(),
+                [noted("9.0.0", "deprecated")]
+            );
+            store.put_withheld_noted("a", &[]).unwrap();
+            assert!(store.withheld_noted("a").unwrap().is_empty());
+        }
     }
 }

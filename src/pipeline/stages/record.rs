@@ -341,7 +341,7 @@ fn server_state(run: &ServerRun<'_>, mirror: &Mirror) -> anyhow::Result<ServerSt
         .deps
         .store
         .server_state(name)?
-        .unwrap_or_else(|| empty_state(name));
+        .unwrap_or_else(|| ServerState::empty(name));
     state.pinned_ref = Some(mirror.pin.git_ref.clone());
     state.pinned_commit.clone_from(&mirror.pinned_commit);
     state.latest_version = Some(mirror.latest.version.clone());
@@ -395,7 +395,7 @@ pub fn record_failure(
         .unwrap_or_default();
     let threshold = i64::from(deps.config.email.failing_runs_alert);
     let res = deps.store.transaction(|tx| {
-        let mut st = Store::server_state_tx(tx, name)?.unwrap_or_else(|| empty_state(name));
+        let mut st = Store::server_state_tx(tx, name)?.unwrap_or_else(|| ServerState::empty(name));
         // A server fails at most once per run: a server abandoned on timeout keeps working in
         // the background (under `serve`), and its own failure later is the same failure. Its
         // error is the more useful one, so it is kept; the count and the alert are not repeated.
@@ -429,25 +429,6 @@ pub fn record_failure(
     });
     if let Err(e) = res {
         tracing::error!(error = %format!("{e:#}"), "could not record the failure in the state");
-    }
-}
-
-fn empty_state(name: &str) -> ServerState {
-    ServerState {
-        server: name.to_string(),
-        pinned_ref: None,
-        pinned_commit: None,
-        latest_version: None,
-        latest_tag: None,
-        latest_commit: None,
-        last_status: None,
-        last_error: None,
-        last_run_id: None,
-        last_run_at: None,
-        last_success_at: None,
-        consecutive_failures: 0,
-        hold_reason: None,
-        held_since: None,
     }
 }
 
@@ -499,34 +480,35 @@ fn forge_warnings(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_server_fails_at_most_once_per_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let text = format!(
-            "[state]\npath = {:?}\n\n[email]\ntransport = \"file\"\ndir = {:?}\nfailing-runs-alert = 2\n\n\
-             [[servers]]\nname = \"s\"\nupstream = \"/nowhere.git\"\nowners = [\"o@example.com\"]\nrelease = {{ channel = \"git-tags\" }}\n\n\
-             [servers.mirror]\nforge = \"local\"\nrepo = \"/nowhere-mirror.git\"\npin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
-            dir.path().join("upkeep.db").display().to_string(),
-            dir.path().join("outbox").display().to_string(),
-        );
-        let config = crate::config::parse(std::path::Path::new("t.toml"), &text).unwrap();
-        let deps = Deps::from_config(config).unwrap();
-        let mut r = ServerReport::new("s");
-        // Run 1 gives up on the server (timeout); its background work then fails too.
-        record_failure(&deps, "s", 1, "timed out after 600s", &mut r);
-        record_failure(&deps, "s", 1, "fetching: connection reset", &mut r);
-        let st = deps.store.server_state("s").unwrap().unwrap();
-        assert_eq!(st.consecutive_failures, 1);
-        assert_eq!(st.last_error.as_deref(), Some("fetching: connection reset"));
-        assert_eq!(
-            r.emails_queued, 0,
-            "one failure is below the alert threshold"
-        );
-        // The next run's failure counts, and reaches the threshold once.
-        record_failure(&deps, "s", 2, "timed out after 600s", &mut r);
-        record_failure(&deps, "s", 2, "fetching: connection reset", &mut r);
-        let st = deps.store.server_state("s").unwrap().unwrap();
-        assert_eq!(st.consecutive_failures, 2);
-        assert_eq!(r.emails_queued, 1);
+    crate::store::testing::on_both_backends! {
+        fn a_server_fails_at_most_once_per_run() {
+            let dir = tempfile::tempdir().unwrap();
+            let text = format!(
+                "{}\n[email]\ntransport = \"file\"\ndir = {:?}\nfailing-runs-alert = 2\n\n\
+                 [[servers]]\nname = \"s\"\nupstream = \"/nowhere.git\"\nowners = [\"o@example.com\"]\nrelease = {{ channel = \"git-tags\" }}\n\n\
+                 [servers.mirror]\nforge = \"local\"\nrepo = \"/nowhere-mirror.git\"\npin-file = \"upkeep.lock\"\npin-format = \"lockfile\"\n",
+                crate::store::testing::state_table(dir.path()),
+                dir.path().join("outbox").display().to_string(),
+            );
+            let config = crate::config::parse(std::path::Path::new("t.toml"), &text).unwrap();
+            let deps = Deps::from_config(config).unwrap();
+            let mut r = ServerReport::new("s");
+            // Run 1 gives up on the server (timeout); its background work then fails too.
+            record_failure(&deps, "s", 1, "timed out after 600s", &mut r);
+            record_failure(&deps, "s", 1, "fetching: connection reset", &mut r);
+            let st = deps.store.server_state("s").unwrap().unwrap();
+            assert_eq!(st.consecutive_failures, 1);
+            assert_eq!(st.last_error.as_deref(), Some("fetching: connection reset"));
+            assert_eq!(
+                r.emails_queued, 0,
+                "one failure is below the alert threshold"
+            );
+            // The next run's failure counts, and reaches the threshold once.
+            record_failure(&deps, "s", 2, "timed out after 600s", &mut r);
+            record_failure(&deps, "s", 2, "fetching: connection reset", &mut r);
+            let st = deps.store.server_state("s").unwrap().unwrap();
+            assert_eq!(st.consecutive_failures, 2);
+            assert_eq!(r.emails_queued, 1);
+        }
     }
 }

@@ -558,8 +558,7 @@ impl PgConn {
 }
 
 /// The cached statement for `sql`, prepared on first use: with the types the server infers,
-/// or, where it cannot (SQLSTATE 42P18), or infers two types for one placeholder (42P08: `?1
-/// IS NULL OR server = ?1`), with the types of `params`.
+/// or, where it cannot (SQLSTATE 42P18 or 42P08), with the types of `params`.
 fn prepare(
     client: &mut Client,
     cache: &mut Cache,
@@ -584,6 +583,8 @@ fn prepare(
                 cache.inferred.insert(sql.to_owned(), s.clone());
                 return Ok(s);
             }
+            // 42P18 for `?1 IS NULL` alone; 42P08 when the same placeholder is also compared
+            // with a column (`?1 IS NULL OR server = ?1`): typed once as unknown, once as text.
             Err(e)
                 if e.code() == Some(&SqlState::INDETERMINATE_DATATYPE)
                     || e.code() == Some(&SqlState::AMBIGUOUS_PARAMETER) =>

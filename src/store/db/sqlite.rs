@@ -122,6 +122,7 @@ pub(super) fn set_schema_version(c: &rusqlite::Connection, version: usize) -> Re
 }
 
 #[cfg(test)]
+// SQLite only: the SQLite side's own tests (pragmas, busy handler); PostgreSQL's are in pg/tests.rs.
 mod tests {
     use super::super::{Conn, Error, Exec, OptionalExt, params};
     use super::*;
