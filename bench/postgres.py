@@ -115,10 +115,13 @@ class Cluster:
         return sum(proc_cpu(pid) for pid in pids)
 
     def statements(self, db):
-        """Statements executed in `db` so far (pg_stat_statements: BEGIN/COMMIT included)."""
-        out = self.psql("postgres", "SELECT coalesce(sum(s.calls), 0) FROM pg_stat_statements s "
+        """(statements, COMMITs) executed in `db` so far (pg_stat_statements, which counts BEGIN
+        and COMMIT too; each statement is one round trip, each COMMIT one WAL flush)."""
+        out = self.psql("postgres", "SELECT coalesce(sum(s.calls), 0), "
+                        "coalesce(sum(s.calls) FILTER (WHERE s.query = 'COMMIT'), 0) FROM pg_stat_statements s "
                         f"JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}'")
-        return int(out.strip() or 0)
+        total, commits = out.strip().split("\t")
+        return int(total), int(commits)
 
 
 def proc_cpu(pid):
@@ -180,7 +183,7 @@ def replica_config(work, port, i, listen, fire):
 
 def measure_sync(cluster, db, config, work, label, env):
     """bench.measure of `upkeep sync --now --json`, with the cluster's CPU and statements."""
-    cpu0, st0 = (cluster.cpu_s(), cluster.statements(db)) if cluster else (0, 0)
+    cpu0, st0 = (cluster.cpu_s(), cluster.statements(db)) if cluster else (0, (0, 0))
     before = load()
     report = work / f"report-{label}.json"
     r = bench.measure([ARGS.upkeep, "--config", str(config), "sync", "--now", "--json"],
@@ -189,7 +192,8 @@ def measure_sync(cluster, db, config, work, label, env):
     r["load"] = [before, load()]
     if cluster:
         r["pg_cpu"] = round(cluster.cpu_s() - cpu0, 2)
-        r["statements"] = cluster.statements(db) - st0
+        st1 = cluster.statements(db)
+        r["statements"], r["commits"] = st1[0] - st0[0], st1[1] - st0[1]
     return r
 
 
@@ -240,6 +244,11 @@ class Replicas:
         self.procs = []
         return codes
 
+    def runs_since(self, since):
+        out = self.cluster.psql("pg3", "SELECT id, started_at, coalesce(finished_at, ''), result FROM runs "
+                                f"WHERE trigger = 'schedule' AND started_at >= '{since}' ORDER BY id")
+        return [line.split("\t") for line in out.splitlines() if line]
+
     def tick(self, label, timeout_s=1800):
         """One scheduled fire time for all three: from it until their three runs finished."""
         fire = (datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -252,13 +261,29 @@ class Replicas:
         before = load()
         since = fire.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         deadline = time.time() + TICK_LEAD_S + timeout_s
+        # Done when each replica has logged the end of its run (the `runs` row alone is not
+        # enough: a replica starting its run marks a sibling's run that has not beaten yet as
+        # aborted, until that run finishes and overwrites it; see the report). Every result seen
+        # meanwhile is kept.
+        logs = [self.work / f"serve-r{i}.log" for i in range(REPLICAS)]
+        offsets = [f.stat().st_size for f in logs]
+        ends = ("run finished", "run failed", "run skipped", "scheduled run skipped")
+        seen = {}
         runs = []
         while time.time() < deadline:
             time.sleep(0.5)
-            out = self.cluster.psql("pg3", "SELECT id, started_at, coalesce(finished_at, ''), result FROM runs "
-                                    f"WHERE trigger = 'schedule' AND started_at >= '{since}' ORDER BY id")
-            runs = [line.split("\t") for line in out.splitlines() if line]
-            if len(runs) >= REPLICAS and all(r[3] != "running" for r in runs):
+            runs = self.runs_since(since)
+            for r in runs:
+                seen.setdefault(r[0], [])
+                if r[3] not in seen[r[0]]:
+                    seen[r[0]].append(r[3])
+            tails = []
+            for f, off in zip(logs, offsets):
+                with open(f) as fh:
+                    fh.seek(off)
+                    tails.append(fh.read())
+            if all(any(e in t for e in ends) for t in tails):
+                runs = self.runs_since(since)
                 break
             if any(p.poll() is not None for p in self.procs):
                 raise RuntimeError(f"a replica exited during tick {label}: see {self.work}/serve-r*.log")
@@ -266,15 +291,16 @@ class Replicas:
             log(f"tick {label}: timed out with {len(runs)} runs")
         cpu = [round(proc_cpu(pid) - c, 2) for pid, c in zip(pids, cpu0)]
         hwm = [proc_hwm_kib(pid) for pid in pids]
+        st1 = self.cluster.statements("pg3")
         res = {"fire": since, "startup_s": startup_s, "load": [before, load()], "runs": [], "cpu": cpu,
                "rss_kib": hwm, "rss_is_tick_peak": hwm_reset,
                "pg_cpu": round(self.cluster.cpu_s() - pg0, 2),
-               "statements": self.cluster.statements("pg3") - st0}
+               "statements": st1[0] - st0[0], "commits": st1[1] - st0[1]}
         fire_t = parse_ts(since)
         for rid, started, finished, result in runs:
             st = self.cluster.psql("pg3", f"SELECT status, count(*) FROM run_servers WHERE run_id = {rid} GROUP BY status")
             res["runs"].append({
-                "id": int(rid), "result": result,
+                "id": int(rid), "result": result, "results_seen": seen.get(rid, []),
                 "start_s": round((parse_ts(started) - fire_t).total_seconds(), 2),
                 "end_s": round((parse_ts(finished) - fire_t).total_seconds(), 2) if finished else None,
                 "statuses": {k: int(v) for k, v in (l.split("\t") for l in st.splitlines() if l)},
@@ -383,10 +409,14 @@ def statuses(st):
     return ", ".join(f"{k}: {v}" for k, v in sorted(st.items(), key=lambda kv: str(kv[0])))
 
 
+def commits(r, n):
+    return f"{r['commits'] / n:.1f}" if "commits" in r else "?"
+
+
 def one_process_rows(res):
     n = res["n"]
     rows = ["| case | SQLite (wall · user+sys · peak RSS) | PostgreSQL, 1 process | PG / SQLite (wall) | "
-            "PostgreSQL server CPU | statements per server | PG statuses |",
+            "PostgreSQL server CPU | statements (COMMITs) per server | PG statuses |",
             "|---|---|---|---|---|---|---|"]
     for label, key in (("cold (first sync)", "cold"), (f"nothing changed (median of {res['repeat']})", "noop"),
                        (f"10% changed ({res.get('changed', '?')} new releases)", "changed")):
@@ -396,14 +426,14 @@ def one_process_rows(res):
             st += f" (exit {p['rc']})"
         sst = s.get("report", {}).get("statuses", {})
         rows.append(f"| {label} | {fmt1(s)} ({statuses(sst)}) | {fmt1(p)} | {bench.ratio(p['wall'], s['wall'])} | "
-                    f"{p['pg_cpu']:.2f} s | {p['statements'] / n:.1f} | {st} |")
+                    f"{p['pg_cpu']:.2f} s | {p['statements'] / n:.1f} ({commits(p, n)}) | {st} |")
     return "\n".join(rows)
 
 
 def replica_rows(res):
     n = res["n"]
     rows = ["| case | tick wall (fire → last run finished) | per replica: start → end (s after fire), "
-            "CPU, peak RSS, servers synced | PostgreSQL server CPU | statements per server | "
+            "CPU, peak RSS, servers synced | PostgreSQL server CPU | statements (COMMITs) per server | "
             "servers synced by exactly one replica / never / twice or more |",
             "|---|---|---|---|---|---|"]
     for label, key in ((f"nothing changed (median of {res['repeat']} ticks)", "pg3_noop"),
@@ -415,12 +445,14 @@ def replica_rows(res):
             per.append(f"{r['start_s']:.2f} → {r['end_s'] if r['end_s'] is not None else '?'}, "
                        f"{t['cpu'][i] if i < len(t['cpu']) else '?'} s, "
                        f"{t['rss_kib'][i] / 1024 if i < len(t['rss_kib']) else 0:.0f} MiB, {synced} "
-                       f"({statuses(r['statuses'])})")
+                       f"({statuses(r['statuses'])})"
+                       + (f"; `runs.result` seen meanwhile: {r['results_seen']}"
+                          if any(x not in ("running", r["result"]) for x in r.get("results_seen", [])) else ""))
         wall = f"{t['wall']:.2f} s" if t["wall"] is not None else "did not finish"
         if any(t.get("exit_codes", [])):
             wall += f" (replicas exited {t['exit_codes']} on SIGTERM)"
         rows.append(f"| {label} | {wall} | {'<br>'.join(per)} | {t['pg_cpu']:.2f} s | "
-                    f"{t['statements'] / n:.1f} | {t['servers_synced_once']} / {t['servers_never_synced']} / "
+                    f"{t['statements'] / n:.1f} ({commits(t, n)}) | {t['servers_synced_once']} / {t['servers_never_synced']} / "
                     f"{t['servers_synced_twice_or_more']} |")
     return "\n".join(rows)
 
