@@ -645,6 +645,10 @@ def write_results_md():
     wan_md = wan.results_md_section()
     if wan_md:
         out += [wan_md]
+    import postgres  # bench/postgres.py renders its own section (it imports this module)
+    pg_md = postgres.results_md_section()
+    if pg_md:
+        out += [pg_md]
     out += [ANALYSIS_MARK]
     RESULTS_MD.write_text("\n".join(out) + (kept if kept else "\n"))
 
