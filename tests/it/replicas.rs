@@ -503,3 +503,48 @@ fn state_copy_moves_a_sqlite_installation_to_postgres_and_refuses_a_used_databas
         .unwrap();
     assert_eq!(prs, 3, "no PR proposed twice after the move");
 }
+
+#[test]
+fn readyz_fails_while_the_database_is_unreachable() {
+    let s = shared(1);
+    let replica = s.replica("ready", 30, &[]);
+    upkeep::http::install_crypto_provider();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{}/readyz", replica.port);
+    let status = || {
+        client
+            .get(&url)
+            .send()
+            .ok()
+            .map(|r| (r.status().as_u16(), r.text().unwrap_or_default()))
+    };
+    wait_for("the replica to be ready", CEILING, || {
+        status().filter(|(code, _)| *code == 200)
+    });
+    // The database goes away under it (dropped, its connections cut).
+    let admin =
+        s.db.url()
+            .replace(&format!("/{}?", s.db.name), "/postgres?");
+    let conn = Conn::connect_postgres(&PgOptions {
+        url: Secret::new(admin),
+        lock_timeout: Duration::from_secs(30),
+    })
+    .unwrap();
+    conn.execute_batch(&format!("DROP DATABASE \"{}\" WITH (FORCE)", s.db.name))
+        .unwrap();
+    let (code, body) = wait_for("/readyz to fail", CEILING, || {
+        status().filter(|(code, _)| *code == 503)
+    });
+    assert_eq!(code, 503);
+    assert!(body.contains("state store unreachable"), "{body}");
+    assert!(!body.contains("pg-test-Secret"), "{body}");
+    // It comes back with the database.
+    conn.execute_batch(&format!("CREATE DATABASE \"{}\"", s.db.name))
+        .unwrap();
+    wait_for("/readyz to recover", CEILING, || {
+        status().filter(|(code, _)| *code == 200)
+    });
+}
