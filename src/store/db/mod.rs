@@ -479,6 +479,14 @@ impl Conn {
         }
     }
 
+    /// Every row of a query, from whichever backend this is.
+    fn rows(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        match self {
+            Conn::Sqlite(c) => sqlite::query(c, sql, params),
+            Conn::Postgres(c) => c.query(sql, params),
+        }
+    }
+
     /// Whether the connection is known to be broken (PostgreSQL after a lost connection).
     pub fn is_closed(&self) -> bool {
         match self {
@@ -582,11 +590,10 @@ impl Exec for Conn {
         params: P,
         mut f: impl FnMut(&Row) -> Result<T>,
     ) -> Result<Vec<T>> {
-        let rows = match self {
-            Conn::Sqlite(c) => sqlite::query(c, sql, &params.values())?,
-            Conn::Postgres(c) => c.query(sql, &params.values())?,
-        };
-        rows.iter().map(&mut f).collect()
+        self.rows(sql, &params.values())?
+            .iter()
+            .map(&mut f)
+            .collect()
     }
     fn query_row<P: Params, T>(
         &self,
@@ -594,11 +601,10 @@ impl Exec for Conn {
         params: P,
         f: impl FnOnce(&Row) -> Result<T>,
     ) -> Result<T> {
-        let rows = match self {
-            Conn::Sqlite(c) => sqlite::query(c, sql, &params.values())?,
-            Conn::Postgres(c) => c.query(sql, &params.values())?,
-        };
-        f(rows.first().ok_or(Error::NoRows)?)
+        f(self
+            .rows(sql, &params.values())?
+            .first()
+            .ok_or(Error::NoRows)?)
     }
 }
 
