@@ -367,11 +367,12 @@ impl HttpClient {
         }
     }
 
-    /// Stores `body` for `key` when `response` carries an ETag and is the whole answer. One
-    /// page of several (a `Link` header naming a next page) is not stored: a `304` would vouch
-    /// for that page alone, the pages of one list are read at different moments anyway, and a
-    /// long list would take a row per page; every list upkeep reads conditionally fits one page
-    /// (`per_page=100`), so such an answer is rare and costs only its full read.
+    /// Stores `body` for `key` when `response` carries an ETag and has no next page. An answer
+    /// with more pages after it (a `Link` header naming a next page) is not stored: a `304`
+    /// would vouch for that page alone while the list goes on, the pages of one list are read
+    /// at different moments anyway, and a long list would take a row per page. Every list
+    /// upkeep reads conditionally is read as its first page only (`per_page=100`), so such an
+    /// answer is rare and costs only its full read.
     fn keep(cache: &dyn ConditionalCache, key: &str, response: &Response, body: &[u8]) {
         let paged = response
             .header_str("link")
