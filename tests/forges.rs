@@ -844,6 +844,144 @@ fn github_checks_are_reread_conditionally() {
     }
 }
 
+/// A [`ConditionalCache`] that shows what it holds, for the tests of what is stored.
+#[derive(Default)]
+struct ShownCache(std::sync::Mutex<std::collections::BTreeMap<String, (String, Vec<u8>)>>);
+
+impl upkeep::http::ConditionalCache for ShownCache {
+    fn get(&self, url: &str) -> Option<(String, Vec<u8>)> {
+        self.0.lock().unwrap().get(url).cloned()
+    }
+    fn put(&self, url: &str, etag: &str, body: &[u8]) {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(url.to_string(), (etag.to_string(), body.to_vec()));
+    }
+}
+
+impl ShownCache {
+    fn entry(&self, ending: &str) -> Option<(String, String)> {
+        let all = self.0.lock().unwrap();
+        all.iter()
+            .find(|(url, _)| url.contains(ending))
+            .map(|(_, (etag, body))| (etag.clone(), String::from_utf8_lossy(body).into_owned()))
+    }
+}
+
+/// A GitHub PR whose head has `checks`, read once through a fresh [`ShownCache`].
+struct CheckedPr {
+    fake: FakeGithub,
+    forge: Box<dyn upkeep::forge::Forge>,
+    id: String,
+    url: String,
+    head: String,
+    cache: ShownCache,
+    first: upkeep::forge::checks::PrChecks,
+}
+
+impl CheckedPr {
+    fn read(checks: Vec<forge_support::FakeCheck>) -> Self {
+        let (fake, forge, id) = with_open_pr::<FakeGithub>();
+        let url = forge.find_pr(BRANCH, Some(&id)).unwrap().unwrap().url;
+        let head = fake.core().lock().refs[BRANCH].clone();
+        fake.core().lock().checks.insert(head.clone(), checks);
+        let cache = ShownCache::default();
+        let first = forge.pr_checks(&id, &url, &head, &cache).unwrap();
+        fake.core().clear_requests();
+        CheckedPr {
+            fake,
+            forge,
+            id,
+            url,
+            head,
+            cache,
+            first,
+        }
+    }
+
+    /// Reads the checks again; they must be what the first read found.
+    fn read_again(&self) -> Vec<forge_support::Recorded> {
+        let again = self
+            .forge
+            .pr_checks(&self.id, &self.url, &self.head, &self.cache)
+            .unwrap();
+        assert_eq!(again, self.first);
+        self.fake.core().requests()
+    }
+}
+
+fn failing_build() -> Vec<forge_support::FakeCheck> {
+    vec![forge_support::FakeCheck {
+        name: "build".into(),
+        outcome: "fail",
+        url: "https://ci.example/build".into(),
+        status: false,
+    }]
+}
+
+/// GitHub: what the cache keeps of a check answer is the weak ETag GitHub sent and only the
+/// fields upkeep reads; the `304` replays the same checks.
+#[test]
+fn github_check_answers_are_kept_small_under_their_weak_etag() {
+    let pr = CheckedPr::read(failing_build());
+    let (etag, body) = pr.cache.entry("/check-runs").expect("check runs cached");
+    assert!(etag.starts_with("W/\""), "{etag}");
+    assert!(body.contains("\"build\""), "{body}");
+    assert!(
+        !body.contains("head_sha") && !body.contains("total_count"),
+        "{body}"
+    );
+    let requests = pr.read_again();
+    assert!(requests.iter().all(|r| r.status == 304), "{requests:?}");
+}
+
+/// GitHub: a check list longer than one page (`Link: rel="next"`) is judged on its first 100
+/// and not cached, so the next read is a full one; the one-page status list still is.
+#[test]
+fn github_check_answers_of_more_than_one_page_are_not_cached() {
+    let many: Vec<_> = (0..101)
+        .map(|i| forge_support::FakeCheck {
+            name: format!("job-{i:03}"),
+            outcome: "pass",
+            url: format!("https://ci.example/{i}"),
+            status: false,
+        })
+        .collect();
+    let pr = CheckedPr::read(many);
+    assert_eq!(pr.first.checks.len(), 100, "the first page");
+    assert!(
+        pr.cache.entry("/check-runs").is_none(),
+        "one page of two is not kept"
+    );
+    assert!(pr.cache.entry("/status").is_some());
+    for r in pr.read_again() {
+        let conditional = r.headers.iter().any(|(k, _)| k == "if-none-match");
+        assert_eq!(conditional, r.path.ends_with("/status"), "{r:?}");
+    }
+}
+
+/// A kept answer that no longer decodes (written by another version, or damaged) is not
+/// trusted when GitHub confirms its ETag: the checks are read again in full.
+#[test]
+fn github_a_kept_check_answer_that_does_not_decode_is_read_again() {
+    let pr = CheckedPr::read(failing_build());
+    for entry in pr.cache.0.lock().unwrap().values_mut() {
+        entry.1 = b"{\"check_runs\": 7".to_vec();
+    }
+    let statuses: Vec<u16> = pr.read_again().iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [304, 200, 304, 200],
+        "confirmed, then read in full"
+    );
+    let (_, body) = pr.cache.entry("/check-runs").unwrap();
+    assert!(
+        body.contains("\"build\""),
+        "the entry is written again: {body}"
+    );
+}
+
 macro_rules! for_both_forges {
     ($($scenario:ident),* $(,)?) => {
         mod github {

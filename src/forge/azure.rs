@@ -815,17 +815,16 @@ impl Forge for AzureForge {
         )
     }
 
-    /// Reads the repository, then asks the security API whether the caller has GenericContribute
-    /// (push) on it (`_apis/permissions/{git namespace}/4?tokens=repoV2/{project}/{repo}`), then
-    /// checks that the base branch exists.
+    /// The PR's statuses and build policy evaluations, plain reads (`azure/checks.rs` says why
+    /// `cache` is not used).
     fn pr_checks(
         &self,
         id: &str,
         _url: &str,
         head: &str,
-        etags: &crate::http::EtagCache,
+        _cache: &dyn crate::http::ConditionalCache,
     ) -> ForgeResult<super::checks::PrChecks> {
-        self.read_checks(id, head, etags)
+        self.read_checks(id, head)
     }
 
     /// The PR's auto-complete (`azure/automerge.rs`).
@@ -841,6 +840,9 @@ impl Forge for AzureForge {
         self.clear_auto_complete(id)
     }
 
+    /// Reads the repository, then asks the security API whether the caller has GenericContribute
+    /// (push) on it (`_apis/permissions/{git namespace}/4?tokens=repoV2/{project}/{repo}`), then
+    /// checks that the base branch exists.
     fn check_access(&self, base: &str) -> ForgeResult<Access> {
         let repo: Repository = self.get(self.repo_url(&[], &[])?)?;
         let token = format!("repoV2/{}/{}", repo.project.id, repo.id);

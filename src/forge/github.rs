@@ -600,8 +600,9 @@ impl Forge for GithubForge {
         cache: &dyn crate::http::ConditionalCache,
     ) -> ForgeResult<Option<PrSeen>> {
         let url = self.repo_url(&["pulls", id], &[])?;
+        // Only the fields the state needs are kept: a PR's body alone may be 64 KB.
         Ok(
-            found(self.http.get_cached_json::<Pull>(url, cache))?.map(|pull| PrSeen {
+            found(self.http.get_cached_value::<PullState>(url, cache))?.map(|pull| PrSeen {
                 state: pull.pr_state(),
                 closed_at: pull.merged_at.or(pull.closed_at),
             }),
@@ -781,17 +782,16 @@ impl Forge for GithubForge {
         )
     }
 
-    /// GitHub reports `permissions` on the repository only for some tokens: a GitHub App
-    /// installation token gets none ("Get a repository" lists it as optional). Absent, or without
-    /// `push`, it says nothing either way: "could not tell", never a failure.
+    /// The check runs and commit statuses of `head`, conditional through `cache`
+    /// (`github/checks.rs`).
     fn pr_checks(
         &self,
         _id: &str,
         url: &str,
         head: &str,
-        etags: &crate::http::EtagCache,
+        cache: &dyn crate::http::ConditionalCache,
     ) -> ForgeResult<super::checks::PrChecks> {
-        self.read_checks(url, head, etags)
+        self.read_checks(url, head, cache)
     }
 
     /// GitHub's `auto_merge` of the PR (`github/automerge.rs`).
@@ -807,6 +807,9 @@ impl Forge for GithubForge {
         self.disable_auto_merge(id)
     }
 
+    /// GitHub reports `permissions` on the repository only for some tokens: a GitHub App
+    /// installation token gets none ("Get a repository" lists it as optional). Absent, or without
+    /// `push`, it says nothing either way: "could not tell", never a failure.
     fn check_access(&self, base: &str) -> ForgeResult<Access> {
         let repo: Repository = self.get(self.repo_url(&[], &[])?)?;
         if self.branch_head(base)?.is_none() {
@@ -944,15 +947,34 @@ struct Pull {
 }
 
 impl Pull {
-    /// Merged when GitHub says when (`merged_at`); else closed or open as `state` says.
     fn pr_state(&self) -> PrState {
-        if self.merged_at.is_some() {
-            PrState::Merged
-        } else if self.state == "closed" {
-            PrState::Closed
-        } else {
-            PrState::Open
-        }
+        state_of(&self.state, self.merged_at.as_deref())
+    }
+}
+
+/// Merged when GitHub says when (`merged_at`); else closed or open as `state` says.
+fn state_of(state: &str, merged_at: Option<&str>) -> PrState {
+    if merged_at.is_some() {
+        PrState::Merged
+    } else if state == "closed" {
+        PrState::Closed
+    } else {
+        PrState::Open
+    }
+}
+
+/// What the quiet path reads of "Get a pull request", and what the state's HTTP cache keeps of
+/// it ([`HttpClient::get_cached_value`]).
+#[derive(Deserialize, serde::Serialize)]
+struct PullState {
+    state: String,
+    merged_at: Option<String>,
+    closed_at: Option<String>,
+}
+
+impl PullState {
+    fn pr_state(&self) -> PrState {
+        state_of(&self.state, self.merged_at.as_deref())
     }
 }
 

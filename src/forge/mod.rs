@@ -176,16 +176,17 @@ pub trait Forge: Send + Sync {
     fn check_access(&self, base: &str) -> ForgeResult<Access>;
     /// The checks of head commit `head` of the PR `id` (web page `url`): GitHub check runs and
     /// commit statuses, Azure DevOps PR statuses and build policy evaluations. Reads are
-    /// conditional where the forge answers with an ETag; `etags` keeps those between calls. A
-    /// forge without pipelines (the local mirror) reports no checks.
+    /// conditional where the forge documents them (GitHub), `cache` keeping validator and
+    /// answer between calls and, when it is the state's, between processes. A forge without
+    /// pipelines (the local mirror) reports no checks.
     fn pr_checks(
         &self,
         id: &str,
         url: &str,
         head: &str,
-        etags: &crate::http::EtagCache,
+        cache: &dyn crate::http::ConditionalCache,
     ) -> ForgeResult<checks::PrChecks> {
-        let _ = (id, url, etags);
+        let _ = (id, url, cache);
         Ok(checks::PrChecks {
             head: head.to_string(),
             checks: Vec::new(),

@@ -42,6 +42,12 @@ pub struct HttpClient {
     metrics: Arc<HttpMetrics>,
 }
 
+/// What a conditional GET got: the server's answer, or the cached body a `304` confirmed.
+enum Conditional {
+    Fresh(Response),
+    Confirmed(Vec<u8>),
+}
+
 /// Why one attempt got no usable response.
 enum Failure {
     /// Connect, send or read failed. `sent`: the request may have reached the server (anything
@@ -262,10 +268,86 @@ impl HttpClient {
     }
 
     /// A GET that sends `If-None-Match` when `cache` knows the URL and returns the cached body
-    /// on 304; a 200 with an ETag refreshes the cache.
+    /// on 304; a 200 with an ETag refreshes the cache ([`HttpClient::keep`] says which).
     pub fn get_cached(&self, url: Url, cache: &dyn ConditionalCache) -> Result<CachedBody> {
         let key = url.to_string();
         let cached = cache.get(&key);
+        match self.send_conditional(url, cached)? {
+            Conditional::Confirmed(body) => Ok(CachedBody {
+                body,
+                not_modified: true,
+            }),
+            Conditional::Fresh(response) => {
+                Self::keep(cache, &key, &response, &response.body);
+                Ok(CachedBody {
+                    body: response.body,
+                    not_modified: false,
+                })
+            }
+        }
+    }
+
+    /// [`Self::get_cached`] with the body decoded as JSON; a body that does not decode is an
+    /// [`Error::Other`] naming the URL without its credentials. The cache keeps the body as it
+    /// came.
+    pub fn get_cached_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        cache: &dyn ConditionalCache,
+    ) -> Result<T> {
+        self.get_cached_as(url, cache, |_, raw| raw.to_vec())
+    }
+
+    /// [`Self::get_cached_json`] that keeps only what `T` holds (the value encoded again), not
+    /// the body as it came: a persisted cache then stores what the caller reads (a PR's state,
+    /// the name and outcome of each check) rather than every field the service sends, so an
+    /// entry stays small whatever else the answer carries.
+    pub fn get_cached_value<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        cache: &dyn ConditionalCache,
+    ) -> Result<T> {
+        self.get_cached_as(url, cache, |value: &T, _| {
+            serde_json::to_vec(value).unwrap_or_default()
+        })
+    }
+
+    /// The conditional GET of a JSON document, `kept(value, body)` being what the cache stores
+    /// of a fresh answer. A cached entry a `304` confirms but that no longer decodes (written by
+    /// an older upkeep, or damaged) is not trusted: the document is read again in full.
+    fn get_cached_as<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        cache: &dyn ConditionalCache,
+        kept: impl Fn(&T, &[u8]) -> Vec<u8>,
+    ) -> Result<T> {
+        let shown = crate::secret::redact_url(url.as_str());
+        let decode = |body: &[u8]| -> Result<T> {
+            serde_json::from_slice(body)
+                .map_err(|e| Error::Other(format!("GET {shown}: unreadable answer: {e}")))
+        };
+        let key = url.to_string();
+        let cached = cache.get(&key);
+        let response = match self.send_conditional(url.clone(), cached)? {
+            Conditional::Confirmed(body) => match decode(&body) {
+                Ok(value) => return Ok(value),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a cached answer no longer decodes; reading it in full");
+                    self.execute(&Request::get(url))?
+                }
+            },
+            Conditional::Fresh(response) => response,
+        };
+        let value = decode(&response.body)?;
+        Self::keep(cache, &key, &response, &kept(&value, &response.body));
+        Ok(value)
+    }
+
+    /// Sends `url` with `If-None-Match` naming the cached entry's ETag, if any. A `304` confirms
+    /// the entry read before the request (etag and body read together, so an entry replaced or
+    /// removed meanwhile cannot mix one answer's validator with another's body); anything else
+    /// is the server's answer, never the cache's.
+    fn send_conditional(&self, url: Url, cached: Option<(String, Vec<u8>)>) -> Result<Conditional> {
         let mut request = Request::get(url);
         if let Some((etag, _)) = &cached
             && let Ok(value) = HeaderValue::from_str(etag)
@@ -273,38 +355,34 @@ impl HttpClient {
             request = request.header(IF_NONE_MATCH, value);
         }
         let response = self.execute(&request)?;
-        if response.status == StatusCode::NOT_MODIFIED {
-            return match cached {
-                Some((_, body)) => Ok(CachedBody {
-                    body,
-                    not_modified: true,
-                }),
-                None => Err(Error::Other(format!(
-                    "GET {}: 304 Not Modified without a cached body",
-                    response.url
-                ))),
-            };
+        if response.status != StatusCode::NOT_MODIFIED {
+            return Ok(Conditional::Fresh(response));
         }
-        if let Some(etag) = response.header_str(ETAG.as_str()) {
-            cache.put(&key, etag, &response.body);
+        match cached {
+            Some((_, body)) => Ok(Conditional::Confirmed(body)),
+            None => Err(Error::Other(format!(
+                "GET {}: 304 Not Modified without a cached body",
+                response.url
+            ))),
         }
-        Ok(CachedBody {
-            body: response.body,
-            not_modified: false,
-        })
     }
 
-    /// [`Self::get_cached`] with the body decoded as JSON; a body that does not decode is an
-    /// [`Error::Other`] naming the URL without its credentials.
-    pub fn get_cached_json<T: serde::de::DeserializeOwned>(
-        &self,
-        url: Url,
-        cache: &dyn ConditionalCache,
-    ) -> Result<T> {
-        let shown = crate::secret::redact_url(url.as_str());
-        let body = self.get_cached(url, cache)?;
-        serde_json::from_slice(&body.body)
-            .map_err(|e| Error::Other(format!("GET {shown}: unreadable answer: {e}")))
+    /// Stores `body` for `key` when `response` carries an ETag and has no next page. An answer
+    /// with more pages after it (a `Link` header naming a next page) is not stored: a `304`
+    /// would vouch for that page alone while the list goes on, the pages of one list are read
+    /// at different moments anyway, and a long list would take a row per page. Every list
+    /// upkeep reads conditionally is read as its first page only (`per_page=100`), so such an
+    /// answer is rare and costs only its full read.
+    fn keep(cache: &dyn ConditionalCache, key: &str, response: &Response, body: &[u8]) {
+        let paged = response
+            .header_str("link")
+            .and_then(super::policy::parse_link_next)
+            .is_some();
+        if let Some(etag) = response.header_str(ETAG.as_str())
+            && !paged
+        {
+            cache.put(key, etag, body);
+        }
     }
 
     /// The error for a final non-success response, scrubbed of credentials.

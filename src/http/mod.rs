@@ -36,8 +36,8 @@ pub use budget::WaitBudget;
 pub use client::HttpClient;
 pub use host_limit::HostLimit;
 pub use policy::{
-    Budget, RateLimit, backoff_delay, build_url, display_url, parse_retry_after, rate_limit_budget,
-    rate_limit_wait, truncate_body,
+    Budget, RateLimit, backoff_delay, build_url, display_url, parse_link_next, parse_retry_after,
+    rate_limit_budget, rate_limit_wait, truncate_body,
 };
 
 /// What a remote call failed on, for the callers that branch on it. The forges use the same

@@ -205,6 +205,35 @@ pub fn build_url(base: &Url, segments: &[&str], query: &[(&str, &str)]) -> Resul
     Ok(url)
 }
 
+/// The `rel="next"` target of an RFC 8288 `Link` header, if any: a paginated answer's next
+/// page (GitHub and the registries paginate this way).
+pub fn parse_link_next(header: &str) -> Option<String> {
+    let mut rest = header;
+    loop {
+        let start = rest.find('<')?;
+        let end = start + rest[start..].find('>')?;
+        let target = &rest[start + 1..end];
+        let after = &rest[end + 1..];
+        // Parameters run until the next link (a comma outside <...>).
+        let params_end = after.find(',').unwrap_or(after.len());
+        let is_next = after[..params_end].split(';').any(|param| {
+            let Some((name, value)) = param.split_once('=') else {
+                return false;
+            };
+            name.trim().eq_ignore_ascii_case("rel")
+                && value
+                    .trim()
+                    .trim_matches('"')
+                    .split_ascii_whitespace()
+                    .any(|rel| rel.eq_ignore_ascii_case("next"))
+        });
+        if is_next {
+            return Some(target.to_string());
+        }
+        rest = &after[params_end..];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,22 +8,15 @@
 //! with an open PR, after the quiet stage saw it still open. Never fails the
 //! server: a forge that cannot say leaves the last answer in place and a note in the report.
 
-use std::sync::LazyLock;
-
 use super::ServerRun;
 use super::stages::record::new_email;
+use super::state_cache::StoreCache;
 use crate::config::ForgeConfig;
 use crate::forge::Forge;
 use crate::forge::checks::ChecksState;
-use crate::http::EtagCache;
 use crate::render::fleet::{PipelineFailed, pipeline_failed_email};
 use crate::report::ChecksReport;
 use crate::store::{ChecksRecord, FailedCheck, PrRecord, Store};
-
-/// The validators of the forges' check answers, for the life of the process: under `serve`
-/// each scheduled run rereads an unchanged commit's checks with a `304`. A one-shot
-/// `sync --now` starts without them.
-static ETAGS: LazyLock<EtagCache> = LazyLock::new(EtagCache::new);
 
 /// A full check: the open PR's checks, read on the forge the run already has.
 pub fn observe(run: &mut ServerRun<'_>, forge: &dyn Forge) {
@@ -63,8 +56,12 @@ fn read_and_keep(run: &mut ServerRun<'_>, forge: &dyn Forge, pr: &PrRecord) -> a
     let (Some(id), Some(head)) = (pr.forge_id.as_deref(), pr.head_commit.as_deref()) else {
         return Ok(());
     };
+    // Conditional through the state's HTTP cache (kept as the PR's, so it goes when the PR
+    // ends): an unchanged head's checks cost `304`s, under `serve` and for a one-shot
+    // `sync --now` alike. A dry run never gets here.
+    let cache = StoreCache::of_pr(&run.deps.store, true, &run.server.name);
     let found = tracing::info_span!("checks", pr = %id, head = %head)
-        .in_scope(|| forge.pr_checks(id, pr.url.as_deref().unwrap_or_default(), head, &ETAGS))?;
+        .in_scope(|| forge.pr_checks(id, pr.url.as_deref().unwrap_or_default(), head, &cache))?;
     let state = found.state();
     let failed: Vec<FailedCheck> = found
         .failed()

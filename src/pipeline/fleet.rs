@@ -96,10 +96,7 @@ pub fn merge_time(run: &ServerRun<'_>, forge: &dyn Forge) -> Option<String> {
         else {
             return Ok(None);
         };
-        let cache = StoreCache {
-            store: &run.deps.store,
-            write: !run.mode.dry_run,
-        };
+        let cache = StoreCache::of_pr(&run.deps.store, !run.mode.dry_run, &run.server.name);
         Ok(forge
             .pr_state(&id, &cache)?
             .filter(|seen| seen.state == PrState::Merged)

@@ -487,6 +487,19 @@ async fn finish(
         .blocking(move |s| s.finish_run(run_id, result, &json))
         .await?;
     prune_reports(deps, run_id).await;
+    if !opts.dry_run {
+        // The HTTP cache's age bound (`state_cache::MAX_AGE`); a failure is only logged.
+        let pruned = deps
+            .store
+            .blocking(|s| {
+                super::state_cache::prune(s);
+                Ok(())
+            })
+            .await;
+        if let Err(e) = pruned {
+            tracing::warn!(error = %format!("{e:#}"), "could not prune the HTTP cache");
+        }
+    }
     tracing::info!(result, "run finished");
     deps.events.publish(Event::RunFinished {
         run_id,

@@ -383,4 +383,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
         heartbeat_at TEXT NOT NULL
     );
     ",
+    // 19: whose open rebuild PR an HTTP cache row answers about (`server`; NULL: shared, such as
+    // a release channel's page), so a PR's rows (its state, its head's checks) are deleted with
+    // the transaction that ends it; and an index on the time of a row's last full answer, by
+    // which every row is pruned once it is old (`store::Store::prune_http_cache`). Rows from
+    // before are shared: age removes them.
+    r"
+    ALTER TABLE http_cache ADD COLUMN server TEXT;
+    CREATE INDEX IF NOT EXISTS http_cache_server ON http_cache(server);
+    CREATE INDEX IF NOT EXISTS http_cache_updated_at ON http_cache(updated_at);
+    ",
 ];

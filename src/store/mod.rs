@@ -16,6 +16,7 @@ mod dashboard;
 pub mod db;
 mod decisions;
 mod fleet;
+mod http_cache;
 mod migrations;
 mod notify;
 pub mod schema;
@@ -1143,7 +1144,7 @@ impl Store {
     /// open PR, the older version's record is marked `superseded` in the same transaction.
     pub fn upsert_pr(tx: &Tx<'_>, pr: &PrRecord) -> anyhow::Result<i64> {
         let now = ts(now());
-        tx.execute(
+        let superseded = tx.execute(
             "UPDATE pull_requests SET state = ?4, updated_at = ?3
              WHERE server = ?1 AND version <> ?2 AND state = ?5",
             params![
@@ -1182,6 +1183,12 @@ impl Store {
             params![pr.server, pr.version],
             |r| r.get(0),
         )?;
+        // A record that leaves the open state takes its PR's cached answers with it; so does
+        // one a newer version superseded (the PR's title, body and head change with it, so
+        // they are stale anyway).
+        if superseded > 0 || pr.state != PrRecordState::Open {
+            Self::drop_pr_http_cache(tx, &pr.server)?;
+        }
         Ok(id)
     }
 
@@ -1195,6 +1202,17 @@ impl Store {
             "UPDATE pull_requests SET state = ?2, closed_by = COALESCE(?3, closed_by), updated_at = ?4 WHERE id = ?1",
             params![id, state, closed_by, ts(now())],
         )?;
+        if state != PrRecordState::Open
+            && let Some(server) = tx
+                .query_row(
+                    "SELECT server FROM pull_requests WHERE id = ?1",
+                    params![id],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?
+        {
+            Self::drop_pr_http_cache(tx, &server)?;
+        }
         Ok(())
     }
 
@@ -1437,29 +1455,6 @@ impl Store {
             )?;
             Ok(())
         })
-    }
-
-    // ---- HTTP conditional-request cache ------------------------------------------------------
-
-    /// The cached ETag and body of a URL.
-    pub fn http_cache_get(&self, url: &str) -> anyhow::Result<Option<(String, Vec<u8>)>> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT etag, body FROM http_cache WHERE url = ?1",
-                params![url],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
-    }
-
-    pub fn http_cache_put(&self, url: &str, etag: &str, body: &[u8]) -> anyhow::Result<()> {
-        self.write(
-            "INSERT INTO http_cache(url, etag, body, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(url) DO UPDATE SET etag = ?2, body = ?3, updated_at = ?4",
-            params![url, etag, body, ts(now())],
-        )?;
-        Ok(())
     }
 
     // ---- outbox ----------------------------------------------------------------------------

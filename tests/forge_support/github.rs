@@ -570,6 +570,7 @@ async fn get_pull(
         Ok(i) => conditional(
             &headers,
             super::github_automerge::with_auto_merge(&s, &s.prs[i], pr_json(&s.prs[i])),
+            None,
         ),
         Err(e) => e,
     }
@@ -706,22 +707,10 @@ async fn list_comments(
         Err(e) => return e,
     };
     let since = q.get("since").cloned().unwrap_or_default();
-    let per_page: usize = q
-        .get("per_page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(30)
-        .clamp(1, 100);
-    let page: usize = q
-        .get("page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .max(1);
     let list: Vec<Value> = s.prs[i]
         .comments
         .iter()
         .filter(|c| c.updated_at >= since)
-        .skip((page - 1) * per_page)
-        .take(per_page)
         .map(|c| {
             json!({
                 "id": c.id,
@@ -733,23 +722,9 @@ async fn list_comments(
             })
         })
         .collect();
-    let text = serde_json::to_string(&list).unwrap();
-    let etag = format!(
-        "W/\"{}\"",
-        hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())[..8])
-    );
-    if headers
-        .get("if-none-match")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == etag)
-    {
-        return (StatusCode::NOT_MODIFIED, [("etag", etag)]).into_response();
-    }
-    (
-        [("etag", etag), ("content-type", "application/json".into())],
-        text,
-    )
-        .into_response()
+    let path = format!("/repos/{o}/{r}/issues/{n}/comments");
+    let (list, link) = page_of(list, &q, &headers, &path);
+    conditional(&headers, Value::Array(list), link)
 }
 
 async fn add_labels(
@@ -865,17 +840,101 @@ async fn graphql(State(core): State<Core>, Json(body): Json<Value>) -> Response 
     Json(json!({ "data": { "pullRequest": { "isDraft": draft } } })).into_response()
 }
 
-/// An answer with an ETag, or `304` when the request's `If-None-Match` names it: GitHub answers
-/// every GET with an ETag ("Best practices for using the REST API", conditional requests).
-fn conditional(headers: &HeaderMap, body: Value) -> Response {
+/// An answer with an ETag, or `304 Not Modified` when the request's `If-None-Match` names it.
+/// GitHub answers every GET with an ETag, weak (`W/"..."`) for its JSON documents, and a
+/// conditional request whose validator still matches gets a `304` with no body, which does not
+/// count against the primary rate limit ("Best practices for using the REST API": use
+/// conditional requests). The `304` carries the ETag and the caching headers the `200` would
+/// (RFC 9110 §15.4.5), and not the `Link` of a paginated answer's pages.
+fn conditional(headers: &HeaderMap, body: Value, link: Option<String>) -> Response {
+    let text = body.to_string();
     let etag = format!(
-        "\"{}\"",
-        hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(body.to_string().as_bytes())[..8])
+        "W/\"{}\"",
+        hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())[..8])
     );
-    if headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
-        return (StatusCode::NOT_MODIFIED, [("etag", etag)]).into_response();
+    let caching = [
+        ("etag", etag.clone()),
+        (
+            "cache-control",
+            "private, max-age=60, s-maxage=60".to_string(),
+        ),
+        (
+            "vary",
+            "Accept, Authorization, Cookie, X-GitHub-OTP".to_string(),
+        ),
+    ];
+    if none_match(headers, &etag) {
+        return (StatusCode::NOT_MODIFIED, caching).into_response();
     }
-    (StatusCode::OK, [("etag", etag)], Json(body)).into_response()
+    let mut response = (
+        caching,
+        [("content-type", "application/json; charset=utf-8")],
+        text,
+    )
+        .into_response();
+    if let Some(link) = link.and_then(|l| l.parse().ok()) {
+        response.headers_mut().insert("link", link);
+    }
+    response
+}
+
+/// Whether `If-None-Match` names `etag`: a list of entity tags or `*`, compared weakly (RFC
+/// 9110 §13.1.2: `W/"x"` matches `"x"` and `W/"x"`).
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
+    headers
+        .get_all("if-none-match")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == "*" || opaque(tag) == opaque(etag))
+}
+
+/// One page of `items` as GitHub's list endpoints serve it ("Using pagination in the REST
+/// API"): `per_page` (default 30, at most 100) and `page` (from 1), and a `Link` header with
+/// absolute URLs of the `next` and `last` pages (the other query parameters kept) when there
+/// are more.
+fn page_of(
+    items: Vec<Value>,
+    q: &BTreeMap<String, String>,
+    headers: &HeaderMap,
+    path: &str,
+) -> (Vec<Value>, Option<String>) {
+    let per_page: usize = q
+        .get("per_page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(30)
+        .clamp(1, 100);
+    let page: usize = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let last = items.len().div_ceil(per_page).max(1);
+    let link = (page < last).then(|| {
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        let at = |n: usize| {
+            let mut url = reqwest::Url::parse(&format!("http://{host}{path}")).unwrap();
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in q.iter().filter(|(k, _)| *k != "page" && *k != "per_page") {
+                pairs.append_pair(k, v);
+            }
+            pairs.append_pair("per_page", &per_page.to_string());
+            pairs.append_pair("page", &n.to_string());
+            drop(pairs);
+            format!("<{url}>")
+        };
+        format!("{}; rel=\"next\", {}; rel=\"last\"", at(page + 1), at(last))
+    });
+    let one = items
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    (one, link)
 }
 
 /// The fake checks of commit `sha` that are commit statuses (`status`) or check runs.
@@ -890,6 +949,7 @@ fn checks_of(core: &Core, sha: &str, status: bool) -> Vec<super::FakeCheck> {
 async fn list_check_runs(
     State(core): State<Core>,
     Path((o, r, sha)): Path<(String, String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(e) = known(&o, &r) {
@@ -907,9 +967,13 @@ async fn list_check_runs(
                     "html_url": c.url, "details_url": c.url })
         })
         .collect();
+    let total = runs.len();
+    let path = format!("/repos/{o}/{r}/commits/{sha}/check-runs");
+    let (runs, link) = page_of(runs, &q, &headers, &path);
     conditional(
         &headers,
-        json!({ "total_count": runs.len(), "check_runs": runs }),
+        json!({ "total_count": total, "check_runs": runs }),
+        link,
     )
 }
 
@@ -919,6 +983,7 @@ async fn list_check_runs(
 async fn combined_status(
     State(core): State<Core>,
     Path((o, r, sha)): Path<(String, String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(e) = known(&o, &r) {
@@ -946,8 +1011,12 @@ async fn combined_status(
     } else {
         "pending"
     };
+    let total = statuses.len();
+    let path = format!("/repos/{o}/{r}/commits/{sha}/status");
+    let (statuses, link) = page_of(statuses, &q, &headers, &path);
     conditional(
         &headers,
-        json!({ "state": combined, "sha": sha, "total_count": statuses.len(), "statuses": statuses }),
+        json!({ "state": combined, "sha": sha, "total_count": total, "statuses": statuses }),
+        link,
     )
 }

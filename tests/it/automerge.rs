@@ -149,7 +149,7 @@ fn set_checks<F: FakeForge>(w: &World<F>, checks: Vec<FakeCheck>) -> String {
     head
 }
 
-fn check(name: &str, outcome: &'static str, status: bool) -> FakeCheck {
+pub(crate) fn check(name: &str, outcome: &'static str, status: bool) -> FakeCheck {
     FakeCheck {
         name: name.into(),
         outcome,

@@ -25,6 +25,7 @@ mod fetch_stop;
 mod fleet;
 mod forges_e2e;
 mod hostile;
+mod http_cache;
 mod http_upstream;
 mod insecure_http;
 mod license_screens;

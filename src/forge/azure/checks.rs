@@ -10,15 +10,17 @@
 //!   others (reviewers, work items) are people's business, not the pipeline's.
 //!
 //! Both describe the PR, whose newest iteration is its head: `head` is recorded with them.
-//! The Azure DevOps REST pages document no conditional requests for these lists (`etags` is not
-//! used); they are read in full, three small GETs per PR.
+//! Read in full, three small GETs per PR, and never through the state's HTTP cache: the REST
+//! reference pages of these lists ("Pull Request Statuses - List", "Evaluations - List",
+//! "Repositories - Get") document neither an `ETag` in their answers nor `If-None-Match` or a
+//! `304` (their only documented answer is `200 OK`), so a conditional read would rest on
+//! behaviour Azure DevOps does not promise.
 
 use serde::Deserialize;
 
 use super::{AzureForge, List, Repository};
 use crate::forge::ForgeResult;
 use crate::forge::checks::{self, Check, PrChecks};
-use crate::http::EtagCache;
 use crate::http::build_url;
 
 /// The "Build" policy type (Policy Types - List).
@@ -70,12 +72,7 @@ struct EvaluationContext {
 }
 
 impl AzureForge {
-    pub(super) fn read_checks(
-        &self,
-        id: &str,
-        head: &str,
-        _etags: &EtagCache,
-    ) -> ForgeResult<PrChecks> {
+    pub(super) fn read_checks(&self, id: &str, head: &str) -> ForgeResult<PrChecks> {
         let statuses: List<PrStatus> =
             self.get(self.repo_url(&["pullrequests", id, "statuses"], &[])?)?;
         let mut found = newest_per_context(statuses.value);

@@ -8,23 +8,26 @@
 //!   commit statuses, the latest of each context. Its own `state` is `pending` when there is no
 //!   status at all, so each status is read rather than that summary.
 //!
-//! The first 100 of each are read (`per_page=100`); a commit with more checks than that is
-//! judged on those.
+//! The first 100 of each are read (`per_page=100`, the most GitHub gives); a commit with more
+//! checks than that is judged on those. Both go through the cache the caller lends (the state's
+//! HTTP cache on a sync, so a new process confirms an unchanged commit's checks with two `304`s),
+//! which keeps only the fields below, not GitHub's whole answer (each check run's output text
+//! may be 64 KB), and only a one-page answer (see `HttpClient::get_cached_value`).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::GithubForge;
 use crate::forge::ForgeResult;
 use crate::forge::checks::{self, Check, PrChecks};
-use crate::http::EtagCache;
+use crate::http::ConditionalCache;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 struct CheckRuns {
     #[serde(default)]
     check_runs: Vec<CheckRun>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 struct CheckRun {
     name: String,
     status: String,
@@ -33,13 +36,13 @@ struct CheckRun {
     details_url: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 struct Combined {
     #[serde(default)]
     statuses: Vec<Status>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 struct Status {
     context: String,
     state: String,
@@ -53,16 +56,16 @@ impl GithubForge {
         &self,
         pr_url: &str,
         head: &str,
-        etags: &EtagCache,
+        cache: &dyn ConditionalCache,
     ) -> ForgeResult<PrChecks> {
         let page = [("per_page", "100")];
-        let runs: CheckRuns = self.http.get_cached_json(
+        let runs: CheckRuns = self.http.get_cached_value(
             self.repo_url(&["commits", head, "check-runs"], &page)?,
-            etags,
+            cache,
         )?;
         let combined: Combined = self
             .http
-            .get_cached_json(self.repo_url(&["commits", head, "status"], &page)?, etags)?;
+            .get_cached_value(self.repo_url(&["commits", head, "status"], &page)?, cache)?;
         let mut found: Vec<Check> = runs
             .check_runs
             .into_iter()

@@ -227,10 +227,7 @@ fn on_forge(run: &ServerRun<'_>, pr: &PrRecord) -> OnForge {
     let Some(id) = pr.forge_id.as_deref() else {
         return OnForge::Open(forge);
     };
-    let cache = StoreCache {
-        store: &run.deps.store,
-        write: true,
-    };
+    let cache = StoreCache::of_pr(&run.deps.store, true, &run.server.name);
     let read = tracing::info_span!("pr_state", pr = %id).in_scope(|| forge.pr_state(id, &cache));
     match read {
         Ok(Some(seen)) if seen.state == PrState::Open => OnForge::Open(forge),

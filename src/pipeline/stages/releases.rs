@@ -311,10 +311,7 @@ fn lookup_channels(
     server: &ServerConfig,
     dry_run: bool,
 ) -> Vec<(Channel, Result<Observation, String>)> {
-    let cache = StoreCache {
-        store,
-        write: !dry_run,
-    };
+    let cache = StoreCache::shared(store, !dry_run);
     let settings = HttpSettings::default();
     server
         .channels

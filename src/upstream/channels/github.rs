@@ -124,33 +124,8 @@ pub(super) fn parse_releases(
         .collect())
 }
 
-/// The `rel="next"` target of an RFC 8288 `Link` header, if any.
-pub fn parse_link_next(header: &str) -> Option<String> {
-    let mut rest = header;
-    loop {
-        let start = rest.find('<')?;
-        let end = start + rest[start..].find('>')?;
-        let target = &rest[start + 1..end];
-        let after = &rest[end + 1..];
-        // Parameters run until the next link (a comma outside <...>).
-        let params_end = after.find(',').unwrap_or(after.len());
-        let is_next = after[..params_end].split(';').any(|param| {
-            let Some((name, value)) = param.split_once('=') else {
-                return false;
-            };
-            name.trim().eq_ignore_ascii_case("rel")
-                && value
-                    .trim()
-                    .trim_matches('"')
-                    .split_ascii_whitespace()
-                    .any(|rel| rel.eq_ignore_ascii_case("next"))
-        });
-        if is_next {
-            return Some(target.to_string());
-        }
-        rest = &after[params_end..];
-    }
-}
+/// The `rel="next"` target of an RFC 8288 `Link` header: the shared HTTP layer's reading.
+pub use crate::http::parse_link_next;
 
 #[cfg(test)]
 mod tests {
