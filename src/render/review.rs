@@ -24,6 +24,8 @@ pub struct McpView<'a> {
     /// Findings at the hold levels and no approval of this surface: the PR is a held draft.
     pub held: bool,
     pub approval: Option<ApprovalView<'a>>,
+    /// Who may decide the held surface on the PR (the MCP approvers; none: the CLI only).
+    pub approvers: &'a [crate::config::license::Approver],
 }
 
 impl McpView<'_> {
@@ -50,14 +52,14 @@ fn worst(report: &McpSurfaceReport) -> &'static str {
 }
 
 /// The banner at the top of the body: blocked until approved (and how to decide: the PR
-/// command when approvers are configured), or approved by whom.
+/// command when MCP approvers are configured, naming them), or approved by whom.
 pub(super) fn mcp_banner(head: &mut String, v: &RebuildView<'_>, m: McpView<'_>) {
     if m.held {
         let how = pr_how_to_decide(
             Subject::Mcp,
             v.server,
             &v.new.version,
-            v.approvers,
+            m.approvers,
             super::DRAFT_UNTIL,
         );
         let _ = writeln!(
@@ -126,7 +128,8 @@ pub fn mcp_email(v: &RebuildView<'_>, pr_url: Option<&str>) -> EmailText {
         v.server, v.new.version
     );
     t.push_str(&mcp_email_part(v).unwrap_or_default());
-    let [approve, decline] = email_steps(Subject::Mcp, v.server, &v.new.version, v.approvers);
+    let approvers = v.mcp.map_or(&[][..], |m| m.approvers);
+    let [approve, decline] = email_steps(Subject::Mcp, v.server, &v.new.version, approvers);
     let _ = write!(
         t,
         "\nWhat to do\n  1. Read the changed texts above (hidden characters are shown as <U+XXXX>).\n  \
