@@ -104,6 +104,37 @@ pub(super) fn security_section(s: SecurityView<'_>) -> Section {
     }
 }
 
+/// Finding lines a reminder lists before it says how many more the PR shows.
+const REMINDER_FINDINGS: usize = 10;
+
+/// One line per finding of `report` at the `hold_on` levels (what holds the rebuild), for a
+/// review reminder: severity, code, item and field, not the quoted upstream text (the first
+/// email and the PR show that, escaped for each).
+pub fn held_finding_lines(report: &McpSurfaceReport, hold_on: &[String]) -> Vec<String> {
+    let levels: Vec<Severity> = hold_on.iter().filter_map(|l| Severity::parse(l)).collect();
+    let held: Vec<_> = report.findings_at(&levels).collect();
+    let mut lines: Vec<String> = held
+        .iter()
+        .take(REMINDER_FINDINGS)
+        .map(|f| {
+            format!(
+                "{}: {} in {} {}",
+                f.severity.as_str(),
+                f.code.as_str(),
+                f.item,
+                f.field
+            )
+        })
+        .collect();
+    if held.len() > REMINDER_FINDINGS {
+        lines.push(format!(
+            "and {} more (see the rebuild PR)",
+            held.len() - REMINDER_FINDINGS
+        ));
+    }
+    lines
+}
+
 /// The MCP surface part of an owners' email (plain text), when there is something to show.
 pub(super) fn mcp_email_part(v: &RebuildView<'_>) -> Option<String> {
     let m = v.mcp.filter(McpView::worth_showing)?;

@@ -383,4 +383,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
         heartbeat_at TEXT NOT NULL
     );
     ",
+    // 21 (reserved for this change; appended after 18 on its branch): reminders of held MCP
+    // surface reviews, counted per surface as `reminders` counts them per license text (a table
+    // of its own, as `mcp_reviews` and `mcp_approvals` are). IF NOT EXISTS: the branches that
+    // reserved 19 to 22 may be merged in any order, and the statement may then run twice.
+    r"
+    CREATE TABLE IF NOT EXISTS mcp_reminders (
+        server TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        sent_count INTEGER NOT NULL DEFAULT 0,
+        last_at TEXT NOT NULL,
+        PRIMARY KEY (server, fingerprint)
+    );
+    ",
 ];

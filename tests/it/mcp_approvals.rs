@@ -6,7 +6,8 @@
 //! a PR held for a license change and its MCP surface needs both approvals. The service's
 //! `POST /mcp/{server}/approve` decides the same review. With `[mcp] approvers` set, the
 //! security reviewers decide the MCP surface and the legal ones (`[license] approvers`) the
-//! license only; without it (the tests above), the license approvers decide both.
+//! license only; without it (the tests above), the license approvers decide both. A held
+//! surface left undecided past `review-sla` reminds the owners, once per period.
 
 use crate::forge_support::azure::FakeAzure;
 use crate::forge_support::github::FakeGithub;
@@ -584,4 +585,82 @@ fn without_mcp_approvers_the_license_ones_decide_and_an_empty_list_means_the_cli
         r[0]
     );
     assert!(log(&w.ws).is_empty());
+}
+
+/// Let time pass for the held MCP surface: it started waiting `secs` ago.
+fn surface_waited(ws: &Workspace, secs: i64) {
+    let since = chrono::Utc::now() - chrono::Duration::seconds(secs);
+    let conn = rusqlite::Connection::open(ws.path("state/upkeep.db")).unwrap();
+
+    let n = conn
+        .execute(
+            "UPDATE mcp_reviews SET created_at = ?1",
+            [since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)],
+        )
+        .unwrap();
+    assert_eq!(n, 1, "one surface waits for review");
+}
+
+/// A held surface past `review-sla` reminds the owners once per period, naming the MCP
+/// approvers and their commands; after the approval, no more.
+#[test]
+fn a_held_surface_reminds_the_owners_until_it_is_approved() {
+    let w = world::<FakeGithub>(false);
+    w.ws.edit_config(|c| {
+        c.replace(
+            "failing-runs-alert = 2\n",
+            "failing-runs-alert = 2\nreview-sla = \"1h\"\n",
+        ) + &format!("\n[mcp]\napprovers = [{:?}]\n", FakeGithub::SECURITY.0)
+    });
+    let (id, fingerprint) = {
+        let s = sync(&w.ws);
+        assert_eq!(s["mcp_review"]["state"], "held", "{s}");
+        (
+            the_pr(w.fake.core()).id,
+            s["mcp_review"]["fingerprint"].as_str().unwrap().to_string(),
+        )
+    };
+    let reminders = |ws: &Workspace| -> Vec<String> {
+        ws.emails()
+            .iter()
+            .map(|p| text_part(p))
+            .filter(|t| t.contains("MCP surface fingerprint"))
+            .collect()
+    };
+    sync(&w.ws);
+    assert!(reminders(&w.ws).is_empty(), "not due yet");
+    surface_waited(&w.ws, 3600 + 60);
+    sync(&w.ws);
+    sync(&w.ws);
+    let sent = reminders(&w.ws);
+    assert_eq!(sent.len(), 1, "one reminder in the first period: {sent:?}");
+    assert!(
+        sent[0].contains("held for an MCP surface review since")
+            && sent[0].contains(&format!(
+                "one of the approvers ({})",
+                FakeGithub::SECURITY.0
+            ))
+            && sent[0].contains("/upkeep approve-mcp <note>")
+            && sent[0].contains(&format!(
+                "Reminder 1 for MCP surface fingerprint {}",
+                &fingerprint[..16]
+            ))
+            && !sent[0].contains(FakeGithub::APPROVER.0),
+        "{}",
+        sent[0]
+    );
+    surface_waited(&w.ws, 2 * 3600 + 60);
+    sync(&w.ws);
+    assert_eq!(reminders(&w.ws).len(), 2, "and one in the second");
+
+    // Approved in the period a third reminder would be due: the run that records the approval
+    // releases the PR, and nothing is reminded any more.
+    w.fake
+        .core()
+        .add_comment(id, FakeGithub::SECURITY.1, "/upkeep approve-mcp SEC-8");
+    surface_waited(&w.ws, 5 * 3600);
+    let s = sync(&w.ws);
+    assert_ne!(s["status"], "held", "{s}");
+    sync(&w.ws);
+    assert_eq!(reminders(&w.ws).len(), 2, "approved: no more reminders");
 }
