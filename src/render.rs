@@ -12,7 +12,7 @@ mod review;
 
 use std::fmt::Write as _;
 
-pub use review::{MCP_REVIEW_LABEL, McpView, SecurityView, mcp_email};
+pub use review::{MCP_REVIEW_LABEL, McpView, SecurityView, held_finding_lines, mcp_email};
 
 use crate::license::{LicenseJudgement, LicenseSnapshot, Verdict};
 use crate::report::{Attachment, Latest, MovedTag, Pinned};

@@ -588,9 +588,11 @@ mod snapshots {
 
     use std::time::Duration;
 
+    use upkeep::config::license::Approver;
     use upkeep::license::{EntryKind, LicenseEntry, LicensePolicy, LicenseSnapshot, judge};
     use upkeep::notify::digest::{DigestEntry, digest_email};
     use upkeep::notify::reminders::{ReminderView, reminder_email};
+    use upkeep::render::decisions::Subject;
     use upkeep::render::{self, EmailText, RebuildView};
     use upkeep::report::MovedTag;
     use upkeep::report::{Latest, Pinned};
@@ -690,10 +692,10 @@ mod snapshots {
         insta::assert_snapshot!("failing_email", shown(&failing_email()));
     }
 
-    #[test]
-    fn reminder_email_snapshot() {
-        let changes = license_email_changes();
-        let v = ReminderView {
+    /// The license reminder the snapshots show, about `changes`.
+    fn license_reminder(changes: &[String]) -> ReminderView<'_> {
+        ReminderView {
+            subject: Subject::License,
             approvers: &[],
             server: "weather-mcp",
             pinned: Some("refs/tags/v1.0.0"),
@@ -702,11 +704,35 @@ mod snapshots {
             waited: Duration::from_secs(8 * 86_400 + 3600),
             number: 1,
             pr_url: Some("https://git.example.com/mirrors/weather-mcp/pull/12"),
-            changes: &changes,
+            changes,
             fingerprint: "9a0d44c1e2b3f4a5d6c7e8f9a0b1c2d3",
             escalation: Some("oss-office@example.com"),
-        };
+        }
+    }
+
+    #[test]
+    fn reminder_email_snapshot() {
+        let changes = license_email_changes();
+        let v = license_reminder(&changes);
         insta::assert_snapshot!("reminder_email", shown(&reminder_email(&v)));
+    }
+
+    /// The reminder of a held MCP surface: its findings, and the security reviewers (the MCP
+    /// approvers) with their commands.
+    #[test]
+    fn mcp_reminder_email_snapshot() {
+        let changes = vec![
+            "high: hidden-instruction in tool:add description".to_string(),
+            "high: invisible-characters in tool:add input.a.description".to_string(),
+        ];
+        let security = [Approver::Github("sec-sam".into())];
+        let v = ReminderView {
+            subject: Subject::Mcp,
+            approvers: &security,
+            fingerprint: "5b1e0c9d8a7f6e5d4c3b2a1908f7e6d5",
+            ..license_reminder(&changes)
+        };
+        insta::assert_snapshot!("mcp_reminder_email", shown(&reminder_email(&v)));
     }
 
     fn license_email_changes() -> Vec<String> {

@@ -144,8 +144,8 @@ fn review_codes(raw: &[S<String>], d: &mut Diagnostics<'_>) -> Vec<FindingCode> 
 }
 
 /// Every entry must name a forge and a well-formed identity: a typo would leave an approver
-/// unable to decide, or match nobody.
-fn approvers(raw: &[S<String>], d: &mut Diagnostics<'_>) -> Vec<Approver> {
+/// unable to decide, or match nobody. (`[mcp] approvers` is read the same way.)
+pub(super) fn approvers(raw: &[S<String>], d: &mut Diagnostics<'_>) -> Vec<Approver> {
     let mut list = Vec::new();
     for entry in raw {
         match Approver::parse(entry.get_ref()) {
@@ -161,11 +161,28 @@ fn approvers(raw: &[S<String>], d: &mut Diagnostics<'_>) -> Vec<Approver> {
     list
 }
 
+/// Which review a list of approvers decides, as [`warn_foreign_approvers`] names it.
+#[derive(Debug, Clone, Copy)]
+pub enum Review {
+    License,
+    Mcp,
+}
+
+impl Review {
+    /// The list's name and the command line its approvers use instead of a PR comment.
+    fn words(self) -> (&'static str, &'static str) {
+        match self {
+            Review::License => ("license approvers", "upkeep license approve|decline"),
+            Review::Mcp => ("MCP approvers", "upkeep review approve|decline --kind mcp"),
+        }
+    }
+}
+
 /// An approver of another forge can never comment on this server's PRs (and on a local
 /// mirror nobody can): allowed, but said, so a reviewer is not left waiting on a command that
 /// is never read.
 pub fn warn_foreign_approvers(
-    policy: &LicensePolicyConfig,
+    (approvers, review): (&[Approver], Review),
     forge: &super::ForgeConfig,
     who: &str,
     at: std::ops::Range<usize>,
@@ -176,8 +193,7 @@ pub fn warn_foreign_approvers(
         super::ForgeConfig::AzureDevops { .. } => "azure-devops",
         super::ForgeConfig::Local { .. } => "local",
     };
-    let foreign: Vec<String> = policy
-        .approvers
+    let foreign: Vec<String> = approvers
         .iter()
         .filter(|a| {
             !matches!(
@@ -188,12 +204,13 @@ pub fn warn_foreign_approvers(
         .map(ToString::to_string)
         .collect();
     if !foreign.is_empty() {
+        let (list, cli) = review.words();
         d.warn(
             Some(at),
             "approver-forge",
             format!(
-                "{who}: approvers {} cannot comment on its {kind} mirror's PRs; they decide with \
-                 `upkeep license approve|decline` instead",
+                "{who}: {list} {} cannot comment on its {kind} mirror's PRs; they decide with \
+                 `{cli}` instead",
                 foreign.join(", ")
             ),
         );

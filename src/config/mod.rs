@@ -171,17 +171,21 @@ fn first_line(s: &str) -> String {
 /// a value was wrong, so the next problem is still found).
 fn validate(path: &Path, mut raw: RawConfig, d: &mut Diagnostics<'_>) -> ValidConfig {
     let license = license::validate(raw.license.as_ref(), None, d);
+    let license_at = raw.license.as_ref().and_then(|l| l.approvers.as_ref());
+    let license_at = license_at.map(raw::S::span);
     let mcp = mcp::validate(raw.mcp.as_ref(), None, d);
     let chat = chat_lists(&mut raw);
     let mut email = email::validate(raw.email, d);
     email.chat = chat::validate(raw.chat, chat.0, chat.1, d);
+    let servers = servers::validate_all(raw.servers, &license, &mcp, d);
+    mcp::warn_license_fallback(&servers, license_at, d);
     ValidConfig {
         file: path.to_path_buf(),
         state: state::validate(raw.state, d),
         schedule: schedule::validate(raw.schedule, d),
         email,
         service: service::validate(raw.service, d),
-        servers: servers::validate_all(raw.servers, &license, &mcp, d),
+        servers,
         license,
         warnings: Vec::new(),
         mcp,

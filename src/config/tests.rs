@@ -489,6 +489,91 @@ fn approvers_are_checked_and_a_servers_list_replaces_the_global_one() {
     );
 }
 
+/// `[mcp] approvers`: the same entries as the license's, its own list per server, and where it
+/// is not set the license approvers decide MCP holds too, with a warning that says so.
+#[test]
+fn mcp_approvers_are_their_own_list_and_fall_back_to_the_license_ones_with_a_warning() {
+    use crate::config::license::Approver;
+    let github = GOOD.replace(
+        "forge = \"local\"\nrepo = \"var/mirrors/figma-context-mcp.git\"",
+        "forge = \"github\"\nrepo = \"org/mirror\"\ntoken-env = \"GH_TOKEN\"",
+    );
+    let license = "[license]\napprovers = [\"github:cela-ada\"]\n";
+    let errs = check(&format!(
+        "{github}\n[servers.mcp]\napprovers = [\"sec\"]\n\n\
+         [mcp]\napprovers = [\"github:sec-sam\", \"gitlab:x\"]\n"
+    ))
+    .unwrap_err();
+    assert_eq!(errs.len(), 2, "every entry is checked: {errs:?}");
+    assert!(
+        errs.iter().all(|e| e.ends_with("[invalid-approver]")),
+        "{errs:?}"
+    );
+
+    let own = check(&format!(
+        "{github}\n{license}\n[mcp]\napprovers = [\"github:sec-sam\"]\n"
+    ))
+    .unwrap();
+    let server = &own.servers[0];
+    assert_eq!(server.mcp_approvers(), [Approver::Github("sec-sam".into())]);
+    assert_eq!(
+        server.license.approvers,
+        [Approver::Github("cela-ada".into())]
+    );
+    assert!(own.warnings.is_empty(), "{:?}", own.warnings);
+
+    let replaced = check(&format!(
+        "{github}\n[servers.mcp]\napprovers = [\"azure:sec@example.com\"]\n\n\
+         {license}\n[mcp]\napprovers = [\"github:sec-sam\"]\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        replaced.servers[0].mcp_approvers(),
+        [Approver::Azure("sec@example.com".into())],
+        "the server's list replaces the global one"
+    );
+    let text: Vec<String> = replaced.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter().any(
+            |w| w.contains("MCP approvers azure:sec@example.com cannot comment")
+                && w.contains("`upkeep review approve|decline --kind mcp`")
+                && w.ends_with("[approver-forge]")
+        ),
+        "{text:?}"
+    );
+
+    let cli_only = check(&format!("{github}\n{license}\n[mcp]\napprovers = []\n")).unwrap();
+    assert!(cli_only.servers[0].mcp_approvers().is_empty());
+    assert!(cli_only.warnings.is_empty(), "{:?}", cli_only.warnings);
+
+    let unset_src = format!("{github}\n{license}");
+    let unset = check(&unset_src).unwrap();
+    assert_eq!(
+        unset.servers[0].mcp_approvers(),
+        unset.servers[0].license.approvers,
+        "configs without the list keep working"
+    );
+    let text: Vec<String> = unset.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(text.len(), 1, "{text:?}");
+    assert!(
+        text[0].contains(
+            "the license approvers also decide the MCP surface reviews of figma-context-mcp"
+        ) && text[0].ends_with("[mcp-approvers-unset]"),
+        "{text:?}"
+    );
+    let line = 1 + unset_src
+        .lines()
+        .position(|l| l.starts_with("approvers = "))
+        .unwrap();
+    assert!(
+        text[0].starts_with(&format!("upkeep.toml:{line}:")),
+        "points at the license list: {text:?}"
+    );
+
+    let gate_off = check(&format!("{github}\n{license}\n[mcp]\nhold-on = []\n")).unwrap();
+    assert!(gate_off.warnings.is_empty(), "{:?}", gate_off.warnings);
+}
+
 /// `[freshness] max-lag` and its per-server override (issue 17).
 mod freshness {
     use super::*;

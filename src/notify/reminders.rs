@@ -1,5 +1,6 @@
-//! Stale-review reminders: a license review still pending after `review-sla` reminds the
-//! server's owners (the `escalation` address in Cc), and again after every further SLA period.
+//! Stale-review reminders: a review still pending after `review-sla` (a license change's legal
+//! review, or an MCP surface change's security review) reminds the server's owners (the
+//! `escalation` address in Cc), and again after every further SLA period.
 //!
 //! Owns the decision "is a reminder due?" ([`reminder_number`]) and the reminder's text
 //! ([`reminder_email`]), both pure. `pipeline::reminders` queues each reminder with its record in
@@ -9,11 +10,14 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::render::decisions::{Subject, email_steps};
 use crate::render::{EmailText, html_escape, short_ref};
 
 /// Everything a reminder says; built from the state, rendered by [`reminder_email`].
 #[derive(Debug, Clone)]
 pub struct ReminderView<'a> {
+    /// The review that waits: the license change or the MCP surface.
+    pub subject: Subject,
     pub server: &'a str,
     /// The pinned ref (`refs/tags/v1.0.0`), when known.
     pub pinned: Option<&'a str>,
@@ -26,11 +30,12 @@ pub struct ReminderView<'a> {
     /// Which reminder this is (1 for the first).
     pub number: i64,
     pub pr_url: Option<&'a str>,
-    /// One line per license change (the judgement's summary).
+    /// One line per license change (the judgement's summary), or per MCP surface finding at
+    /// the hold levels.
     pub changes: &'a [String],
     pub fingerprint: &'a str,
     pub escalation: Option<&'a str>,
-    /// Who may decide on the PR (none: the CLI).
+    /// Who may decide this review on the PR (none: the CLI).
     pub approvers: &'a [crate::config::license::Approver],
 }
 
@@ -57,7 +62,7 @@ pub fn waited_label(waited: Duration) -> String {
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
-/// The reminder email: which server and versions, since when, the PR, how to approve.
+/// The reminder email: which server and versions, since when, the PR, how to decide.
 pub fn reminder_email(v: &ReminderView<'_>) -> EmailText {
     let versions = match (v.pinned.map(short_ref), v.proposed) {
         (Some(p), Some(n)) => format!(" {p} -> {n}"),
@@ -65,47 +70,39 @@ pub fn reminder_email(v: &ReminderView<'_>) -> EmailText {
         _ => String::new(),
     };
     let waited = waited_label(v.waited);
+    let review = v.subject.review();
     let subject = format!(
-        "[upkeep] reminder: {}{versions}: license review waiting for {waited}",
+        "[upkeep] reminder: {}{versions}: {review} waiting for {waited}",
         v.server
     );
     let intro = format!(
-        "The rebuild of {}{versions} has been held for a license review since {} ({waited}).\n\
-         Until the license change is approved, the sponsored rebuild stays on the old release.",
-        v.server, v.since
+        "The rebuild of {}{versions} has been held for {} {review} since {} ({waited}).\n\
+         Until the {} is approved, the sponsored rebuild stays on the old release.",
+        v.server,
+        match v.subject {
+            Subject::License => "a",
+            Subject::Mcp => "an",
+        },
+        v.since,
+        v.subject.change_in_text()
     );
-    let approve = format!(
-        "upkeep license approve {} --by \"<your name>\" --note \"<CELA ticket>\"",
-        v.server
-    );
-    let [if_approved, if_not] = if v.approvers.is_empty() {
-        [
-            format!("If approved: {approve}\n     The rebuild PR then becomes ready for review."),
-            "If not approved: close the rebuild PR; upkeep will not propose that version again."
-                .to_string(),
-        ]
-    } else {
-        crate::render::decisions::email_steps(
-            crate::render::decisions::Subject::License,
-            v.server,
-            v.proposed.unwrap_or("that version"),
-            v.approvers,
-        )
-    };
-    let steps = [
-        format!("See the pending change: upkeep license show {}", v.server),
-        "Send it to CELA for review, if not done yet.".to_string(),
-        if_approved,
-        if_not,
-    ];
+    let steps = steps(v);
     let fp = &v.fingerprint[..v.fingerprint.len().min(16)];
     let footer = format!(
-        "Reminder {} for license fingerprint {fp}. upkeep reminds again after each review period{}.",
+        "Reminder {} for {} fingerprint {fp}. upkeep reminds again after each review period{}.",
         v.number,
+        match v.subject {
+            Subject::License => "license",
+            Subject::Mcp => "MCP surface",
+        },
         v.escalation
             .map(|e| format!("; {e} is copied"))
             .unwrap_or_default()
     );
+    let changes_title = match v.subject {
+        Subject::License => "What changed",
+        Subject::Mcp => "Findings at the hold levels",
+    };
 
     let mut t = format!("{intro}\n\n");
     let mut h = format!(
@@ -113,8 +110,8 @@ pub fn reminder_email(v: &ReminderView<'_>) -> EmailText {
         html_escape(&intro).replace('\n', "<br>")
     );
     if !v.changes.is_empty() {
-        t.push_str("What changed\n");
-        h.push_str("<h3>What changed</h3><ul>");
+        let _ = writeln!(t, "{changes_title}");
+        let _ = write!(h, "<h3>{changes_title}</h3><ul>");
         for line in v.changes {
             let _ = writeln!(t, "  {line}");
             let _ = write!(h, "<li>{}</li>", html_escape(line));
@@ -150,9 +147,60 @@ pub fn reminder_email(v: &ReminderView<'_>) -> EmailText {
     }
 }
 
-/// The dedupe key of reminder `number` of a review: one per period, whatever crashes or reruns.
-pub fn reminder_key(server: &str, fingerprint: &str, number: i64) -> String {
-    format!("{server}:review-reminder:{fingerprint}:{number}")
+/// The reminder's steps: where to see the change, who reviews it, how to approve or decline.
+fn steps(v: &ReminderView<'_>) -> [String; 4] {
+    let version = v.proposed.unwrap_or("that version");
+    match v.subject {
+        Subject::License => {
+            let approve = format!(
+                "upkeep license approve {} --by \"<your name>\" --note \"<CELA ticket>\"",
+                v.server
+            );
+            let [if_approved, if_not] = if v.approvers.is_empty() {
+                [
+                    format!(
+                        "If approved: {approve}\n     The rebuild PR then becomes ready for review."
+                    ),
+                    "If not approved: close the rebuild PR; upkeep will not propose that version again."
+                        .to_string(),
+                ]
+            } else {
+                email_steps(Subject::License, v.server, version, v.approvers)
+            };
+            [
+                format!("See the pending change: upkeep license show {}", v.server),
+                "Send it to CELA for review, if not done yet.".to_string(),
+                if_approved,
+                if_not,
+            ]
+        }
+        Subject::Mcp => {
+            let [if_approved, if_not] = email_steps(Subject::Mcp, v.server, version, v.approvers);
+            [
+                "See the changed texts in the rebuild PR's \"MCP surface\" section, or in the \
+                 first email about this surface."
+                    .to_string(),
+                "Have them reviewed for tool poisoning (a security review), if not done yet."
+                    .to_string(),
+                if_approved,
+                if_not,
+            ]
+        }
+    }
+}
+
+/// The dedupe key of reminder `number` of a review: one per period, whatever crashes or reruns
+/// (the license reviews' keys are what they were before MCP surface reviews had reminders).
+pub fn reminder_key(subject: Subject, server: &str, fingerprint: &str, number: i64) -> String {
+    format!("{server}:{}:{fingerprint}:{number}", reason(subject))
+}
+
+/// The outbox reason of a reminder about `subject`.
+pub fn reason(subject: Subject) -> &'static str {
+    match subject {
+        Subject::License => "review-reminder",
+        Subject::Mcp => "mcp-review-reminder",
+    }
 }
 
 #[cfg(test)]
@@ -194,6 +242,7 @@ mod tests {
     fn hostile_names_are_escaped_in_html() {
         let changes = vec!["LICENSE: <b>MIT</b> -> custom".to_string()];
         let v = ReminderView {
+            subject: Subject::License,
             approvers: &[],
             server: "w<script>",
             pinned: Some("refs/tags/v1.0.0"),
@@ -213,6 +262,78 @@ mod tests {
         assert_eq!(
             e.subject,
             "[upkeep] reminder: w<script> v1.0.0 -> 1.2.0: license review waiting for 8 days"
+        );
+    }
+
+    #[test]
+    fn an_mcp_reminder_names_its_own_review_and_approvers() {
+        let changes = vec!["high: hidden-instruction in tool:add description".to_string()];
+        let security = [crate::config::license::Approver::Github("sec-sam".into())];
+        let v = ReminderView {
+            subject: Subject::Mcp,
+            approvers: &security,
+            server: "w",
+            pinned: Some("refs/tags/v1.0.0"),
+            proposed: Some("1.2.0"),
+            since: "2026-01-01T00:00:00.000Z",
+            waited: Duration::from_secs(86_400 * 8),
+            number: 2,
+            pr_url: None,
+            changes: &changes,
+            fingerprint: "0123456789abcdef0123",
+            escalation: None,
+        };
+        let e = reminder_email(&v);
+        assert_eq!(
+            e.subject,
+            "[upkeep] reminder: w v1.0.0 -> 1.2.0: MCP surface review waiting for 8 days"
+        );
+        assert!(
+            e.text.contains("held for an MCP surface review since")
+                && e.text.contains("Until the MCP surface change is approved"),
+            "{}",
+            e.text
+        );
+        assert!(
+            e.text
+                .contains("Findings at the hold levels\n  high: hidden-instruction in tool:add"),
+            "{}",
+            e.text
+        );
+        assert!(
+            e.text.contains("one of the approvers (github:sec-sam)")
+                && e.text.contains("/upkeep approve-mcp <note>")
+                && e.text.contains("/upkeep decline-mcp <reason>"),
+            "{}",
+            e.text
+        );
+        assert!(
+            !e.text.contains("CELA") && !e.text.contains("license"),
+            "{}",
+            e.text
+        );
+        assert!(
+            e.text
+                .contains("Reminder 2 for MCP surface fingerprint 0123456789abcdef")
+        );
+        let cli = reminder_email(&ReminderView {
+            approvers: &[],
+            ..v.clone()
+        });
+        assert!(
+            cli.text
+                .contains("upkeep review approve w --kind mcp --by \"<your name>\""),
+            "{}",
+            cli.text
+        );
+        assert_ne!(
+            reminder_key(Subject::Mcp, "w", "fp", 1),
+            reminder_key(Subject::License, "w", "fp", 1)
+        );
+        assert_eq!(
+            reminder_key(Subject::License, "w", "fp", 1),
+            "w:review-reminder:fp:1",
+            "license reminders keep their keys"
         );
     }
 }

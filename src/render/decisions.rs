@@ -53,7 +53,7 @@ impl Subject {
     }
 
     /// The same within a sentence.
-    fn change_in_text(self) -> &'static str {
+    pub fn change_in_text(self) -> &'static str {
         match self {
             Subject::License => "license change",
             Subject::Mcp => "MCP surface change",
@@ -76,7 +76,8 @@ impl Subject {
         }
     }
 
-    fn review(self) -> &'static str {
+    /// The review, within a sentence (`license review`, `MCP surface review`).
+    pub fn review(self) -> &'static str {
         match self {
             Subject::License => "license review",
             Subject::Mcp => "MCP surface review",
@@ -294,8 +295,11 @@ pub fn declined_reply(key: &str, d: &DecisionView<'_>) -> String {
 /// Why a command changed nothing.
 #[derive(Debug, Clone, Copy)]
 pub enum Refusal<'a> {
+    /// `author` is not an approver of the command's review; `theirs`: the other review, when
+    /// they are one of its approvers.
     NotApprover {
         author: &'a str,
+        theirs: Option<Subject>,
     },
     /// Nothing of the command's kind is held; `other` is a review the PR does hold.
     NotHeld {
@@ -317,12 +321,34 @@ pub fn refusal_reply(
 ) -> String {
     let review = subject.review();
     let text = match why {
-        Refusal::NotApprover { author } => format!(
-            "{} may not decide this {review}. The approvers for {server} are: {}. \
-             Nothing was recorded.",
-            md_escape(author),
-            approver_list(approvers, true)
-        ),
+        Refusal::NotApprover { author, theirs } => {
+            let who = if approvers.is_empty() {
+                format!(
+                    "Nobody decides the {review} of {server} by a comment: an operator records \
+                     the decision with `{} --by <name>`.",
+                    subject.cli("approve|decline", server)
+                )
+            } else {
+                format!(
+                    "The {review} of {server} is decided by: {}.",
+                    approver_list(approvers, true)
+                )
+            };
+            let theirs = theirs
+                .map(|o| {
+                    format!(
+                        " ({} decides its {} only: `/upkeep {}`.)",
+                        md_escape(author),
+                        o.review(),
+                        o.approve_word()
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "{} may not decide this {review}. {who}{theirs} Nothing was recorded.",
+                md_escape(author)
+            )
+        }
         Refusal::NotHeld { other } => format!(
             "This PR holds no {review} waiting for a decision (it was decided, or nothing is \
              held).{} Nothing was recorded.",
@@ -471,7 +497,10 @@ mod tests {
                 Subject::License,
                 "weather",
                 &[Approver::Github("ada".into())],
-                Refusal::NotApprover { author: "@bob" },
+                Refusal::NotApprover {
+                    author: "@bob",
+                    theirs: None,
+                },
             ),
         ] {
             assert!(reply.ends_with("<!-- upkeep:reply:c9 -->"), "{reply}");
@@ -618,9 +647,45 @@ mod tests {
             email.text
         );
         let refuse = |why| refusal_reply("c9", Subject::Mcp, "weather", &ada, why);
+        let not_approver = refuse(Refusal::NotApprover {
+            author: "bob",
+            theirs: None,
+        });
         assert!(
-            refuse(Refusal::NotApprover { author: "bob" })
-                .contains("bob may not decide this MCP surface review")
+            not_approver.contains(
+                "bob may not decide this MCP surface review. The MCP surface review of weather \
+                 is decided by: github:ada. Nothing was recorded."
+            ),
+            "{not_approver}"
+        );
+        let legal = refuse(Refusal::NotApprover {
+            author: "cela-ada",
+            theirs: Some(Subject::License),
+        });
+        assert!(
+            legal.contains(
+                "decided by: github:ada. (cela-ada decides its license review only: \
+                 `/upkeep approve-license`.)"
+            ),
+            "{legal}"
+        );
+        let nobody = refusal_reply(
+            "c9",
+            Subject::Mcp,
+            "weather",
+            &[],
+            Refusal::NotApprover {
+                author: "cela-ada",
+                theirs: Some(Subject::License),
+            },
+        );
+        assert!(
+            nobody.contains(
+                "Nobody decides the MCP surface review of weather by a comment: an operator \
+                 records the decision with `upkeep review approve|decline weather --kind mcp \
+                 --by <name>`."
+            ),
+            "{nobody}"
         );
         let not_held = refuse(Refusal::NotHeld {
             other: Some(Subject::License),

@@ -24,6 +24,8 @@ pub struct McpView<'a> {
     /// Findings at the hold levels and no approval of this surface: the PR is a held draft.
     pub held: bool,
     pub approval: Option<ApprovalView<'a>>,
+    /// Who may decide the held surface on the PR (the MCP approvers; none: the CLI only).
+    pub approvers: &'a [crate::config::license::Approver],
 }
 
 impl McpView<'_> {
@@ -50,14 +52,14 @@ fn worst(report: &McpSurfaceReport) -> &'static str {
 }
 
 /// The banner at the top of the body: blocked until approved (and how to decide: the PR
-/// command when approvers are configured), or approved by whom.
+/// command when MCP approvers are configured, naming them), or approved by whom.
 pub(super) fn mcp_banner(head: &mut String, v: &RebuildView<'_>, m: McpView<'_>) {
     if m.held {
         let how = pr_how_to_decide(
             Subject::Mcp,
             v.server,
             &v.new.version,
-            v.approvers,
+            m.approvers,
             super::DRAFT_UNTIL,
         );
         let _ = writeln!(
@@ -102,6 +104,37 @@ pub(super) fn security_section(s: SecurityView<'_>) -> Section {
     }
 }
 
+/// Finding lines a reminder lists before it says how many more the PR shows.
+const REMINDER_FINDINGS: usize = 10;
+
+/// One line per finding of `report` at the `hold_on` levels (what holds the rebuild), for a
+/// review reminder: severity, code, item and field, not the quoted upstream text (the first
+/// email and the PR show that, escaped for each).
+pub fn held_finding_lines(report: &McpSurfaceReport, hold_on: &[String]) -> Vec<String> {
+    let levels: Vec<Severity> = hold_on.iter().filter_map(|l| Severity::parse(l)).collect();
+    let held: Vec<_> = report.findings_at(&levels).collect();
+    let mut lines: Vec<String> = held
+        .iter()
+        .take(REMINDER_FINDINGS)
+        .map(|f| {
+            format!(
+                "{}: {} in {} {}",
+                f.severity.as_str(),
+                f.code.as_str(),
+                f.item,
+                f.field
+            )
+        })
+        .collect();
+    if held.len() > REMINDER_FINDINGS {
+        lines.push(format!(
+            "and {} more (see the rebuild PR)",
+            held.len() - REMINDER_FINDINGS
+        ));
+    }
+    lines
+}
+
 /// The MCP surface part of an owners' email (plain text), when there is something to show.
 pub(super) fn mcp_email_part(v: &RebuildView<'_>) -> Option<String> {
     let m = v.mcp.filter(McpView::worth_showing)?;
@@ -126,7 +159,8 @@ pub fn mcp_email(v: &RebuildView<'_>, pr_url: Option<&str>) -> EmailText {
         v.server, v.new.version
     );
     t.push_str(&mcp_email_part(v).unwrap_or_default());
-    let [approve, decline] = email_steps(Subject::Mcp, v.server, &v.new.version, v.approvers);
+    let approvers = v.mcp.map_or(&[][..], |m| m.approvers);
+    let [approve, decline] = email_steps(Subject::Mcp, v.server, &v.new.version, approvers);
     let _ = write!(
         t,
         "\nWhat to do\n  1. Read the changed texts above (hidden characters are shown as <U+XXXX>).\n  \

@@ -393,4 +393,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX IF NOT EXISTS http_cache_server ON http_cache(server);
     CREATE INDEX IF NOT EXISTS http_cache_updated_at ON http_cache(updated_at);
     ",
+    // 20: reminders of held MCP surface reviews, counted per surface as `reminders` counts them
+    // per license text (a table of its own, as `mcp_reviews` and `mcp_approvals` are).
+    r"
+    CREATE TABLE IF NOT EXISTS mcp_reminders (
+        server TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        sent_count INTEGER NOT NULL DEFAULT 0,
+        last_at TEXT NOT NULL,
+        PRIMARY KEY (server, fingerprint)
+    );
+    ",
 ];

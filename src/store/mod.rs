@@ -31,6 +31,7 @@ pub use chat::{CHAT_RECIPIENT_PREFIX, ChatMessage};
 pub use dashboard::{Decision, EmailLine, RunServer, ServerRun};
 pub use decisions::{DecisionRow, NewCommand, NewDecision, OwedAction, Source, Verdict};
 pub use fleet::{Behind, ChecksRecord, FailedCheck};
+pub use notify::PendingReview;
 pub use withheld::NotedWithheld;
 
 use std::collections::{BTreeSet, HashMap};
@@ -375,6 +376,13 @@ impl ReviewKind {
         match self {
             ReviewKind::License => "license_approvals",
             ReviewKind::Mcp => "mcp_approvals",
+        }
+    }
+
+    fn reminders_table(self) -> &'static str {
+        match self {
+            ReviewKind::License => "reminders",
+            ReviewKind::Mcp => "mcp_reminders",
         }
     }
 

@@ -3,22 +3,23 @@
 //! Digest items (`digest_items`) link an owner to an outbox row the owner gets in a digest
 //! instead of directly; an item belongs to no digest (`digest_outbox_id` NULL) until one digest
 //! row claims it in the transaction that enqueues that digest, so an item is never lost and never
-//! in two digests. Reminders (`reminders`) remember how many reminders went out per pending
-//! review. The decisions (who is digested, when a reminder is due) are made in `notify`.
+//! in two digests. Reminders (`reminders` for license reviews, `mcp_reminders` for MCP surface
+//! reviews) remember how many reminders went out per pending review. The decisions (who is
+//! digested, when a reminder is due) are made in `notify`.
 
 use anyhow::Context as _;
 use serde::Serialize;
 
 use super::db::{Exec as _, OptionalExt as _, params};
-use super::{NewEmail, Store, Tx, now, ts};
+use super::{NewEmail, ReviewKind, Store, Tx, now, ts};
 use crate::report::Attachment;
 
-/// A license review waiting for approval (a `license_reviews` row).
+/// A review waiting for a decision (a `license_reviews` or `mcp_reviews` row).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PendingReview {
     pub server: String,
     pub fingerprint: String,
-    /// The license judgement, as JSON.
+    /// The license judgement or the MCP surface report, as JSON.
     pub judgement: String,
     /// When the review started waiting (RFC 3339).
     pub created_at: String,
@@ -40,10 +41,13 @@ pub struct DigestItem {
 }
 
 impl Store {
-    /// Every pending license review, oldest first.
-    pub fn pending_reviews(&self) -> anyhow::Result<Vec<PendingReview>> {
+    /// Every pending `kind` review, oldest first.
+    pub fn pending_reviews(&self, kind: ReviewKind) -> anyhow::Result<Vec<PendingReview>> {
         Ok(self.conn().query_map(
-            "SELECT server, fingerprint, judgement, created_at FROM license_reviews ORDER BY created_at, server",
+            &format!(
+                "SELECT server, fingerprint, judgement, created_at FROM {} ORDER BY created_at, server",
+                kind.reviews_table()
+            ),
             params![],
             |r| {
                 Ok(PendingReview {
@@ -56,11 +60,19 @@ impl Store {
         )?)
     }
 
-    /// How many reminders were queued for this review (0 when none).
-    pub fn reminders_sent(tx: &Tx<'_>, server: &str, fingerprint: &str) -> anyhow::Result<i64> {
+    /// How many reminders were queued for this `kind` review (0 when none).
+    pub fn reminders_sent(
+        tx: &Tx<'_>,
+        kind: ReviewKind,
+        server: &str,
+        fingerprint: &str,
+    ) -> anyhow::Result<i64> {
         Ok(tx
             .query_row(
-                "SELECT sent_count FROM reminders WHERE server = ?1 AND fingerprint = ?2",
+                &format!(
+                    "SELECT sent_count FROM {} WHERE server = ?1 AND fingerprint = ?2",
+                    kind.reminders_table()
+                ),
                 params![server, fingerprint],
                 |r| r.get(0),
             )
@@ -68,16 +80,20 @@ impl Store {
             .unwrap_or(0))
     }
 
-    /// Record that reminder number `count` of this review was queued.
+    /// Record that reminder number `count` of this `kind` review was queued.
     pub fn record_reminder(
         tx: &Tx<'_>,
+        kind: ReviewKind,
         server: &str,
         fingerprint: &str,
         count: i64,
     ) -> anyhow::Result<()> {
         tx.execute(
-            "INSERT INTO reminders(server, fingerprint, sent_count, last_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(server, fingerprint) DO UPDATE SET sent_count = ?3, last_at = ?4",
+            &format!(
+                "INSERT INTO {}(server, fingerprint, sent_count, last_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(server, fingerprint) DO UPDATE SET sent_count = ?3, last_at = ?4",
+                kind.reminders_table()
+            ),
             params![server, fingerprint, count, ts(now())],
         )?;
         Ok(())
@@ -193,5 +209,44 @@ impl Store {
             |r| r.get(0),
         )?;
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::store::testing::on_both_backends! {
+        /// Each kind's pending reviews and reminder counts are its own, even for one
+        /// fingerprint.
+        fn pending_reviews_and_reminder_counts_are_kept_per_kind() {
+            let dir = tempfile::tempdir().unwrap();
+            let s = crate::store::testing::open(dir.path());
+            s.transaction(|tx| {
+                Store::put_pending(tx, ReviewKind::License, "x", "fp", "{\"l\":1}")?;
+                Store::put_pending(tx, ReviewKind::Mcp, "x", "fp", "{\"m\":1}")?;
+                Store::record_reminder(tx, ReviewKind::Mcp, "x", "fp", 1)?;
+                Store::record_reminder(tx, ReviewKind::Mcp, "x", "fp", 2)
+            })
+            .unwrap();
+            let license = s.pending_reviews(ReviewKind::License).unwrap();
+            let mcp = s.pending_reviews(ReviewKind::Mcp).unwrap();
+            assert_eq!(
+                (license.len(), license[0].judgement.as_str()),
+                (1, "{\"l\":1}")
+            );
+            assert_eq!((mcp.len(), mcp[0].judgement.as_str()), (1, "{\"m\":1}"));
+            let counts = s
+                .transaction(|tx| {
+                    Ok([ReviewKind::License, ReviewKind::Mcp]
+                        .map(|k| Store::reminders_sent(tx, k, "x", "fp").unwrap()))
+                })
+                .unwrap();
+            assert_eq!(counts, [0, 2]);
+            s.transaction(|tx| Store::clear_pending(tx, ReviewKind::Mcp, "x"))
+                .unwrap();
+            assert!(s.pending_reviews(ReviewKind::Mcp).unwrap().is_empty());
+            assert_eq!(s.pending_reviews(ReviewKind::License).unwrap().len(), 1);
+        }
     }
 }

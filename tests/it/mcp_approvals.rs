@@ -4,7 +4,10 @@
 //! approver the forge names, decides it; anyone else's command (or a license command) changes
 //! nothing; the approval is keyed on that surface, so a later, different surface is held again;
 //! a PR held for a license change and its MCP surface needs both approvals. The service's
-//! `POST /mcp/{server}/approve` decides the same review.
+//! `POST /mcp/{server}/approve` decides the same review. With `[mcp] approvers` set, the
+//! security reviewers decide the MCP surface and the legal ones (`[license] approvers`) the
+//! license only; without it (the tests above), the license approvers decide both. A held
+//! surface left undecided past `review-sla` reminds the owners, once per period.
 
 use crate::forge_support::azure::FakeAzure;
 use crate::forge_support::github::FakeGithub;
@@ -381,4 +384,283 @@ fn an_mcp_approval_by_comment_survives_a_crash() {
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0]["kind"], "mcp");
     assert!(!pr.draft && !labelled(&w, LABEL), "released");
+}
+
+/// A security reviewer as `[mcp] approvers` names them, and as each forge names them.
+trait Security: Stand {
+    const SECURITY: (&'static str, &'static str);
+}
+
+impl Security for FakeGithub {
+    const SECURITY: (&'static str, &'static str) = ("github:sec-sam", "sec-sam");
+}
+
+impl Security for FakeAzure {
+    const SECURITY: (&'static str, &'static str) =
+        ("azure:sam@contoso.example", "Sam@contoso.example");
+}
+
+/// The text part of an email file (as a mail reader shows it: transfer encoding undone), not
+/// an attached text.
+fn text_part(path: &std::path::Path) -> String {
+    let raw = std::fs::read(path).unwrap();
+    let mail = mailparse::parse_mail(&raw).unwrap();
+    let mut parts = vec![&mail];
+    while let Some(p) = parts.pop() {
+        let attached =
+            p.get_content_disposition().disposition == mailparse::DispositionType::Attachment;
+        if p.ctype.mimetype == "text/plain" && !attached {
+            return p.get_body().unwrap().replace("\r\n", "\n");
+        }
+        parts.extend(p.subparts.iter().rev());
+    }
+    panic!("no text part in {}", path.display())
+}
+
+/// The block quote that starts with `start` in a PR body (one banner).
+fn banner<'a>(body: &'a str, start: &str) -> &'a str {
+    let at = body
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start:?} in {body}"));
+    let rest = &body[at..];
+    &rest[..rest.find("\n\n").unwrap_or(rest.len())]
+}
+
+/// `[mcp] approvers` apart from `[license] approvers`, on a PR held for both: each banner and
+/// email names its own reviewers; the legal reviewer's `/upkeep approve-mcp` is refused with a
+/// reply that says who decides the surface (and that theirs is the license review), the
+/// security reviewer's `/upkeep approve-license` likewise; each then decides their own review,
+/// and the PR is released once both have.
+fn security_reviewers_decide_the_surface<F: Security>() {
+    let w = world::<F>(true);
+    w.ws.edit_config(|c| format!("{c}\n[mcp]\napprovers = [{:?}]\n", F::SECURITY.0));
+    let check = w.ws.upkeep(&["check"]);
+    assert!(
+        !check.stderr.contains("mcp-approvers-unset")
+            && !check.stdout.contains("mcp-approvers-unset"),
+        "the MCP list is set: {}{}",
+        check.stdout,
+        check.stderr
+    );
+    let (security, legal) = (
+        F::SECURITY.0.replace('@', "\\@"),
+        F::APPROVER.0.replace('@', "\\@"),
+    );
+    let s = sync(&w.ws);
+    assert_eq!(s["status"], "held", "{s}");
+    let core = w.fake.core();
+    let pr = the_pr(core);
+    let mcp_banner = banner(&pr.body, "> ⛔ **Blocked: the MCP surface needs review.**");
+    assert!(
+        mcp_banner.contains(&security) && !mcp_banner.contains(&legal),
+        "{mcp_banner}"
+    );
+    let license_banner = banner(
+        &pr.body,
+        "> ⛔ **Blocked: license change needs CELA review.**",
+    );
+    assert!(
+        license_banner.contains(&legal) && !license_banner.contains(&security),
+        "{license_banner}"
+    );
+    let emails: Vec<String> = w.ws.emails().iter().map(|p| text_part(p)).collect();
+    let mcp_email = emails
+        .iter()
+        .find(|t| t.contains("signs of tool poisoning"))
+        .expect("the MCP surface email");
+    assert!(
+        mcp_email.contains(&format!("one of the approvers ({})", F::SECURITY.0))
+            && !mcp_email.contains(F::APPROVER.0),
+        "{mcp_email}"
+    );
+    let license_email = emails
+        .iter()
+        .find(|t| t.contains("CELA"))
+        .expect("the license email");
+    assert!(
+        license_email.contains(F::APPROVER.0) && !license_email.contains(F::SECURITY.0),
+        "{license_email}"
+    );
+
+    let id = pr.id;
+    core.add_comment(id, F::APPROVER.1, "/upkeep approve-mcp looks fine to legal");
+    core.add_comment(id, F::SECURITY.1, "/upkeep approve-license not mine to say");
+    let s = sync(&w.ws);
+    assert_eq!(s["status"], "held", "{s}");
+    let pr = the_pr(core);
+    assert!(pr.draft && labelled(&w, LABEL) && labelled(&w, LICENSE_LABEL));
+    let r = replies(&pr);
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(
+        r[0].contains("may not decide this MCP surface review")
+            && r[0].contains(&format!("is decided by: {security}."))
+            && r[0].contains("decides its license review only: `/upkeep approve-license`"),
+        "{}",
+        r[0]
+    );
+    assert!(
+        r[1].contains("may not decide this license review")
+            && r[1].contains(&format!("is decided by: {legal}."))
+            && r[1].contains("decides its MCP surface review only: `/upkeep approve-mcp`"),
+        "{}",
+        r[1]
+    );
+    assert!(log(&w.ws).is_empty(), "nothing recorded");
+
+    core.add_comment(id, F::SECURITY.1, "/upkeep approve-mcp SEC-7");
+    let s = sync(&w.ws);
+    assert_eq!(s["status"], "held", "the license review still holds: {s}");
+    assert_eq!(s["mcp_review"]["state"], "approved", "{s}");
+    assert_eq!(s["mcp_review"]["approved_by"], F::SECURITY.1);
+    core.add_comment(id, F::APPROVER.1, "/upkeep approve-license CELA-7");
+    let s = sync(&w.ws);
+    assert_ne!(s["status"], "held", "{s}");
+    let pr = the_pr(core);
+    assert!(!pr.draft && !labelled(&w, LABEL) && !labelled(&w, LICENSE_LABEL));
+    let decided: Vec<String> = log(&w.ws)
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["kind"].as_str().unwrap(),
+                e["decision"].as_str().unwrap(),
+                e["actor"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        decided,
+        [
+            format!("mcp approved {}", F::SECURITY.1),
+            format!("license approved {}", F::APPROVER.1)
+        ]
+    );
+}
+
+#[test]
+fn mcp_approvers_and_license_approvers_decide_their_own_reviews_on_github() {
+    security_reviewers_decide_the_surface::<FakeGithub>();
+}
+
+#[test]
+fn mcp_approvers_and_license_approvers_decide_their_own_reviews_on_azure_devops() {
+    security_reviewers_decide_the_surface::<FakeAzure>();
+}
+
+/// Without `[mcp] approvers`, `check` says that the license approvers decide the MCP surface
+/// too (the tests above rely on it), and an explicit `approvers = []` leaves the surface to the
+/// CLI: a license approver's `/upkeep approve-mcp` is refused with the command line to use.
+#[test]
+fn without_mcp_approvers_the_license_ones_decide_and_an_empty_list_means_the_cli() {
+    let w = world::<FakeGithub>(false);
+    let check = w.ws.upkeep(&["check"]);
+    let said = format!("{}{}", check.stdout, check.stderr);
+    assert!(
+        said.contains("the license approvers also decide the MCP surface reviews of weather")
+            && said.contains("[mcp-approvers-unset]"),
+        "{said}"
+    );
+    w.ws.edit_config(|c| format!("{c}\n[mcp]\napprovers = []\n"));
+    let check = w.ws.upkeep(&["check"]);
+    assert!(!format!("{}{}", check.stdout, check.stderr).contains("mcp-approvers-unset"));
+    let s = sync(&w.ws);
+    assert_eq!(s["status"], "held", "{s}");
+    let core = w.fake.core();
+    let pr = the_pr(core);
+    let mcp_banner = banner(&pr.body, "> ⛔ **Blocked: the MCP surface needs review.**");
+    assert!(
+        mcp_banner.contains("`upkeep review approve weather --kind mcp --by <name>`")
+            && !mcp_banner.contains("cela-ada"),
+        "{mcp_banner}"
+    );
+    core.add_comment(pr.id, FakeGithub::APPROVER.1, "/upkeep approve-mcp");
+    let s = sync(&w.ws);
+    assert_eq!(s["status"], "held", "{s}");
+    let r = replies(&the_pr(core));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(
+        r[0].contains("Nobody decides the MCP surface review of weather by a comment")
+            && r[0].contains("`upkeep review approve|decline weather --kind mcp --by <name>`"),
+        "{}",
+        r[0]
+    );
+    assert!(log(&w.ws).is_empty());
+}
+
+/// Let time pass for the held MCP surface: it started waiting `secs` ago.
+fn surface_waited(ws: &Workspace, secs: i64) {
+    let since = chrono::Utc::now() - chrono::Duration::seconds(secs);
+    let conn = rusqlite::Connection::open(ws.path("state/upkeep.db")).unwrap();
+
+    let n = conn
+        .execute(
+            "UPDATE mcp_reviews SET created_at = ?1",
+            [since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)],
+        )
+        .unwrap();
+    assert_eq!(n, 1, "one surface waits for review");
+}
+
+/// A held surface past `review-sla` reminds the owners once per period, naming the MCP
+/// approvers and their commands; after the approval, no more.
+#[test]
+fn a_held_surface_reminds_the_owners_until_it_is_approved() {
+    let w = world::<FakeGithub>(false);
+    w.ws.edit_config(|c| {
+        c.replace(
+            "failing-runs-alert = 2\n",
+            "failing-runs-alert = 2\nreview-sla = \"1h\"\n",
+        ) + &format!("\n[mcp]\napprovers = [{:?}]\n", FakeGithub::SECURITY.0)
+    });
+    let (id, fingerprint) = {
+        let s = sync(&w.ws);
+        assert_eq!(s["mcp_review"]["state"], "held", "{s}");
+        (
+            the_pr(w.fake.core()).id,
+            s["mcp_review"]["fingerprint"].as_str().unwrap().to_string(),
+        )
+    };
+    let reminders = |ws: &Workspace| -> Vec<String> {
+        ws.emails()
+            .iter()
+            .map(|p| text_part(p))
+            .filter(|t| t.contains("MCP surface fingerprint"))
+            .collect()
+    };
+    sync(&w.ws);
+    assert!(reminders(&w.ws).is_empty(), "not due yet");
+    surface_waited(&w.ws, 3600 + 60);
+    sync(&w.ws);
+    sync(&w.ws);
+    let sent = reminders(&w.ws);
+    assert_eq!(sent.len(), 1, "one reminder in the first period: {sent:?}");
+    assert!(
+        sent[0].contains("held for an MCP surface review since")
+            && sent[0].contains(&format!(
+                "one of the approvers ({})",
+                FakeGithub::SECURITY.0
+            ))
+            && sent[0].contains("/upkeep approve-mcp <note>")
+            && sent[0].contains(&format!(
+                "Reminder 1 for MCP surface fingerprint {}",
+                &fingerprint[..16]
+            ))
+            && !sent[0].contains(FakeGithub::APPROVER.0),
+        "{}",
+        sent[0]
+    );
+    surface_waited(&w.ws, 2 * 3600 + 60);
+    sync(&w.ws);
+    assert_eq!(reminders(&w.ws).len(), 2, "and one in the second");
+
+    // Approved in the period a third reminder would be due: the run that records the approval
+    // releases the PR, and nothing is reminded any more.
+    w.fake
+        .core()
+        .add_comment(id, FakeGithub::SECURITY.1, "/upkeep approve-mcp SEC-8");
+    surface_waited(&w.ws, 5 * 3600);
+    let s = sync(&w.ws);
+    assert_ne!(s["status"], "held", "{s}");
+    sync(&w.ws);
+    assert_eq!(reminders(&w.ws).len(), 2, "approved: no more reminders");
 }

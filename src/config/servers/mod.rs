@@ -66,6 +66,18 @@ pub struct ServerConfig {
     pub max_lag: Option<std::time::Duration>,
 }
 
+impl ServerConfig {
+    /// Who may decide a held MCP surface review by a comment on the rebuild PR: the MCP
+    /// approvers (the server's own `[servers.mcp]` list, else `[mcp]`'s), or, where neither is
+    /// set, the license approvers (`check` warns about that: `mcp::warn_license_fallback`).
+    pub fn mcp_approvers(&self) -> &[license::Approver] {
+        self.mcp
+            .approvers
+            .as_deref()
+            .unwrap_or(&self.license.approvers)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerSchedule {
     pub expression: String,
@@ -134,7 +146,14 @@ fn validate(
             }
         });
     if let Some(m) = &mirror {
-        license::warn_foreign_approvers(&server_license, &m.forge, &who, at.clone(), d);
+        let lists = [
+            Some((&server_license.approvers[..], license::Review::License)),
+            // Only a list of their own: one that falls back was warned about as the license's.
+            (server_mcp.approvers.as_deref()).map(|a| (a, license::Review::Mcp)),
+        ];
+        for list in lists.into_iter().flatten() {
+            license::warn_foreign_approvers(list, &m.forge, &who, at.clone(), d);
+        }
     }
     if d.items.len() > before {
         return None;

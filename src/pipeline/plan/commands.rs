@@ -1,16 +1,18 @@
 //! Pure decisions about the commands people write on a held rebuild PR: which comments are
 //! commands (`/upkeep approve-license [note]`, `/upkeep decline-license <reason>`,
 //! `/upkeep approve-mcp [note]`, `/upkeep decline-mcp <reason>` on the first line), whose
-//! identity may decide (the configured approvers, as the forge names the author), and what each
-//! command gets: a decision, or a reply that says why not.
+//! identity may decide (the approvers configured for the command's review, as the forge names
+//! the author), and what each command gets: a decision, or a reply that says why not.
 //!
 //! Each command names the review it decides (the license change or the MCP surface): it is
-//! answered against that review only, so a license command never clears an MCP hold or the other
-//! way round, and a PR held for both needs both approvals.
+//! answered against that review only, and only from that review's approvers (the legal
+//! reviewers decide the license, the security reviewers the MCP surface; [`Approvers`]), so a
+//! license command never clears an MCP hold or the other way round, and a PR held for both
+//! needs both approvals.
 //!
 //! The rules, in order: a comment answered before is never answered again; a comment edited
 //! after the last decision on the PR was recorded counts as of nothing (its new text came too
-//! late); someone who is not an approver is told who may decide; a command about a review the
+//! late); someone who is not an approver of the command's review is told who may decide; a command about a review the
 //! PR does not hold (or one decided in the same batch, or any after a decline, which ends the
 //! PR) is told so; a command written before the text under review was (an older text's or
 //! surface's) is told it is stale; a decline needs a reason. Only then does a command decide,
@@ -80,12 +82,36 @@ pub struct Held<'a> {
     pub since: DateTime<Utc>,
 }
 
+/// Who may decide each review by a comment on the PR (an empty list: nobody, the CLI decides).
+#[derive(Debug, Clone, Copy)]
+pub struct Approvers<'a> {
+    /// `[license] approvers`: the legal reviewers.
+    pub license: &'a [Approver],
+    /// `[mcp] approvers` (or, where unset, the license ones): the security reviewers.
+    pub mcp: &'a [Approver],
+}
+
+impl<'a> Approvers<'a> {
+    /// The approvers of the `kind` review.
+    pub fn of(&self, kind: ReviewKind) -> &'a [Approver] {
+        match kind {
+            ReviewKind::License => self.license,
+            ReviewKind::Mcp => self.mcp,
+        }
+    }
+
+    /// Whether the forge's identity `who` may decide the `kind` review.
+    pub fn may_decide(&self, kind: ReviewKind, forge_kind: &str, who: &str) -> bool {
+        self.of(kind).iter().any(|a| a.matches(forge_kind, who))
+    }
+}
+
 #[derive(Debug)]
 pub struct CommandsInput<'a> {
     pub comments: &'a [PrComment],
     /// Comment ids answered before.
     pub handled: &'a HashSet<String>,
-    pub approvers: &'a [Approver],
+    pub approvers: Approvers<'a>,
     /// [`crate::forge::Forge::kind`] of the mirror: whose identities the comments carry.
     pub forge_kind: &'a str,
     /// The license review held on the PR; None when it holds none (any more).
@@ -115,7 +141,7 @@ pub enum Answer {
     Decline {
         reason: String,
     },
-    /// The author is not an approver.
+    /// The author is not an approver of the command's review.
     NotApprover,
     /// The PR holds no review of the command's kind, or it was just decided.
     NotHeld,
@@ -170,11 +196,7 @@ pub fn plan<'a>(i: &CommandsInput<'a>) -> Vec<Planned<'a>> {
         let decided = out.iter().any(|p| {
             p.answer.decides() && (p.kind == kind || matches!(p.answer, Answer::Decline { .. }))
         });
-        let answer = if !i
-            .approvers
-            .iter()
-            .any(|a| a.matches(i.forge_kind, &c.author))
-        {
+        let answer = if !i.approvers.may_decide(kind, i.forge_kind, &c.author) {
             Answer::NotApprover
         } else if decided {
             Answer::NotHeld
@@ -309,17 +331,26 @@ mod tests {
             }
         }
 
-        /// A GitHub PR held for its license, nothing handled yet.
+        /// A GitHub PR held for its license, nothing handled yet; the same people decide both
+        /// reviews.
         fn base(&self) -> CommandsInput<'_> {
             CommandsInput {
                 comments: &[],
                 handled: &self.none,
-                approvers: &self.approvers,
+                approvers: both(&self.approvers),
                 forge_kind: "github",
                 license: held_for("fp"),
                 mcp: None,
                 decided_at: None,
             }
+        }
+    }
+
+    /// The same list for both reviews.
+    fn both(list: &[Approver]) -> Approvers<'_> {
+        Approvers {
+            license: list,
+            mcp: list,
         }
     }
 
@@ -504,7 +535,7 @@ mod tests {
                     comment("3", "ada", "/upkeep approve-license", t, t),
                 ],
                 CommandsInput {
-                    approvers: &approvers[..1],
+                    approvers: both(&approvers[..1]),
                     ..base
                 },
                 vec![
@@ -638,6 +669,86 @@ mod tests {
         ]);
     }
 
+    /// `[mcp] approvers` apart from `[license] approvers`: each review is decided by its own
+    /// people only, and an empty list leaves that review to the CLI.
+    #[test]
+    fn each_review_is_decided_by_its_own_approvers() {
+        let table = Table::new();
+        let legal = [Approver::Github("ada".into())];
+        let security = [Approver::Github("sec-sam".into())];
+        let apart = Approvers {
+            license: &legal,
+            mcp: &security,
+        };
+        let (mcp, t) = (held_for("surface"), T);
+        let base = CommandsInput {
+            approvers: apart,
+            mcp,
+            ..table.base()
+        };
+        check(vec![
+            (
+                by("ada", "/upkeep approve-mcp"),
+                CommandsInput { ..base },
+                vec![("1", Answer::NotApprover)],
+                "a license approver may not clear an MCP hold",
+            ),
+            (
+                by("ada", "/upkeep decline-mcp no"),
+                CommandsInput { ..base },
+                vec![("1", Answer::NotApprover)],
+                "nor decline one",
+            ),
+            (
+                by("Sec-Sam", "/upkeep approve-mcp SEC-4"),
+                CommandsInput { ..base },
+                vec![(
+                    "1",
+                    Answer::Approve {
+                        note: Some("SEC-4".into()),
+                    },
+                )],
+                "an MCP approver clears it",
+            ),
+            (
+                by("sec-sam", "/upkeep approve-license"),
+                CommandsInput { ..base },
+                vec![("1", Answer::NotApprover)],
+                "an MCP approver may not clear a license hold",
+            ),
+            (
+                by("ada", "/upkeep approve-license"),
+                CommandsInput { ..base },
+                vec![("1", approve())],
+                "the license approver still decides the license",
+            ),
+            (
+                vec![
+                    comment("1", "ada", "/upkeep approve-mcp", t, t),
+                    comment("2", "sec-sam", "/upkeep approve-mcp", t, t),
+                ],
+                CommandsInput { ..base },
+                vec![("1", Answer::NotApprover), ("2", approve())],
+                "a refused command decides nothing: the MCP approver's after it counts",
+            ),
+            (
+                by("sec-sam", "/upkeep approve-mcp"),
+                CommandsInput {
+                    approvers: Approvers {
+                        license: &legal,
+                        mcp: &[],
+                    },
+                    ..base
+                },
+                vec![("1", Answer::NotApprover)],
+                "`approvers = []`: nobody decides the MCP surface by a comment",
+            ),
+        ]);
+        assert!(apart.may_decide(ReviewKind::Mcp, "github", "SEC-SAM"));
+        assert!(!apart.may_decide(ReviewKind::Mcp, "azure-devops", "sec-sam"));
+        assert_eq!(apart.of(ReviewKind::License), legal);
+    }
+
     #[test]
     fn each_command_is_answered_about_its_own_review() {
         let approvers = [Approver::Github("ada".into())];
@@ -655,7 +766,7 @@ mod tests {
         let planned = plan(&CommandsInput {
             comments: &comments,
             handled: &none,
-            approvers: &approvers,
+            approvers: both(&approvers),
             forge_kind: "github",
             license: None,
             mcp: Some(held),

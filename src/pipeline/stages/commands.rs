@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 
 use crate::forge::{CommentsRead, Forge, PrComment};
 use crate::pipeline::ServerRun;
-use crate::pipeline::plan::commands::{self, Answer, CommandsInput, Held};
+use crate::pipeline::plan::commands::{self, Answer, Approvers, CommandsInput, Held};
 use crate::render::decisions::{self as texts, DecisionView, Refusal, Subject};
 use crate::store::{NewCommand, NewDecision, PrRecord, ReviewKind, Source, Store, Verdict};
 
@@ -41,9 +41,10 @@ pub fn sync(run: &mut ServerRun<'_>) -> anyhow::Result<()> {
     // The open PR is read whether it holds a review or not, so a command written where nothing
     // is held (any more, or ever) gets its "not held" reply: one conditional request per open
     // PR, beside the reads of its checks.
+    let anyone = !(server.license.approvers.is_empty() && server.mcp_approvers().is_empty());
     let readable = open
         .as_ref()
-        .filter(|p| p.forge_id.is_some() && has_comments && !server.license.approvers.is_empty());
+        .filter(|p| p.forge_id.is_some() && has_comments && anyone);
     let owed = !store.owed_actions(&server.name)?.is_empty();
     if readable.is_none() && !owed {
         return Ok(());
@@ -93,7 +94,7 @@ fn read_and_record(
     let input = CommandsInput {
         comments: &comments,
         handled: &handled,
-        approvers: &server.license.approvers,
+        approvers: approvers(server),
         forge_kind: forge.kind(),
         license: license.as_ref().and_then(Pending::held),
         mcp: mcp.as_ref().and_then(Pending::held),
@@ -174,6 +175,15 @@ pub(crate) fn held(
     Ok((!approved).then_some(Pending(fingerprint, since)))
 }
 
+/// Who may decide each of `server`'s reviews by a comment: the legal reviewers the license,
+/// the security reviewers (`[mcp] approvers`, else the license ones) the MCP surface.
+pub(crate) fn approvers(server: &crate::config::ServerConfig) -> Approvers<'_> {
+    Approvers {
+        license: &server.license.approvers,
+        mcp: server.mcp_approvers(),
+    }
+}
+
 /// The words a text uses for `kind`.
 pub(crate) fn subject(kind: ReviewKind) -> Subject {
     match kind {
@@ -232,13 +242,14 @@ fn answer(
     now: &str,
 ) -> Recorded {
     let (server, c, a) = (run.server, p.comment, &p.answer);
-    let approvers = &server.license.approvers;
+    let approvers = input.approvers.of(p.kind);
     let other_kind = p.kind.other();
     // The other review, while it still holds the PR (not decided earlier in this batch).
+    let other_subject = subject(other_kind);
     let other = input
         .held(other_kind)
         .filter(|_| !decided.contains(&other_kind))
-        .map(|_| subject(other_kind));
+        .map(|_| other_subject);
     let fingerprint = input
         .held(p.kind)
         .map(|h| h.fingerprint)
@@ -249,7 +260,15 @@ fn answer(
         Answer::Approve { note } => (Verdict::Approved, note.clone()),
         Answer::Decline { reason } => (Verdict::Declined, Some(reason.clone())),
         Answer::NotApprover => {
-            return refused(c, a, refusal(Refusal::NotApprover { author: &c.author }));
+            // Someone who decides the other review is told which one is theirs.
+            let theirs = (input.approvers)
+                .may_decide(other_kind, input.forge_kind, &c.author)
+                .then_some(other_subject);
+            let why = Refusal::NotApprover {
+                author: &c.author,
+                theirs,
+            };
+            return refused(c, a, refusal(why));
         }
         Answer::NotHeld => return refused(c, a, refusal(Refusal::NotHeld { other })),
         Answer::Stale => return refused(c, a, refusal(Refusal::Stale { fingerprint })),

@@ -60,6 +60,7 @@ impl Proposal {
                 gating_findings: m.gating_findings,
                 held: m.held,
                 approval: m.approval.as_ref().map(approval_view),
+                approvers: run.server.mcp_approvers(),
             }),
             security: judged.security.as_ref().map(|s| SecurityView {
                 section: &s.section,

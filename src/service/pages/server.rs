@@ -190,7 +190,7 @@ fn mcp_section(report: Option<&McpSurfaceReport>) -> String {
     }
     let _ = writeln!(
         t,
-        "<p>Surface fingerprint <code>{}</code>; an approver decides with <code>/upkeep approve-mcp</code> or <code>/upkeep decline-mcp &lt;reason&gt;</code> on the rebuild PR, an operator with <code>upkeep review approve|decline --kind mcp</code>.</p>\n</section>",
+        "<p>Surface fingerprint <code>{}</code>; one of the MCP approvers (<code>[mcp] approvers</code>; where it is not set, the license approvers) decides with <code>/upkeep approve-mcp</code> or <code>/upkeep decline-mcp &lt;reason&gt;</code> on the rebuild PR, an operator with <code>upkeep review approve|decline --kind mcp</code>.</p>\n</section>",
         escape(&r.fingerprint)
     );
     t
