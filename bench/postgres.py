@@ -36,6 +36,9 @@ import bench  # noqa: E402  (the fixture, measurement and report helpers)
 PG_BIN = Path(os.environ.get("BENCH_PG_BIN", "/usr/lib/postgresql/15/bin"))
 URL_ENV = "UPKEEP_BENCH_DATABASE_URL"
 REPLICAS = 3
+# `[state] pool-size` of every PostgreSQL config (BENCH_PG_POOL; unset: upkeep's default, not
+# written). A set size is stored as pg-nNNNN-poolP.json, so a comparison keeps both results.
+POOL = os.environ.get("BENCH_PG_POOL") or None
 # Seconds between starting a tick's replicas and its fire time (they start in 1-3 s).
 TICK_LEAD_S = 8
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -163,8 +166,9 @@ def config_for(work, mirrors, port, state_block, extra=""):
 
 
 def pg_state(cache):
+    pool = f"pool-size = {int(POOL)}\n" if POOL else ""
     return (f'[state]\nbackend = "postgres"\nurl-env = "{URL_ENV}"\nauto-migrate = true\n'
-            f'cache-dir = "{cache}"\n\n')
+            f'cache-dir = "{cache}"\n{pool}\n')
 
 
 def replica_config(work, port, i, listen, fire):
@@ -354,7 +358,8 @@ def run_n(n, args):
     env = dict(os.environ, UPKEEP_LOG=os.environ.get("UPKEEP_LOG", "warn"))
     env1 = dict(env, **{URL_ENV: cluster.url("pg1")})
     env3 = dict(env, **{URL_ENV: cluster.url("pg3")})
-    res = {"n": n, "concurrency": bench.CONCURRENCY, "repeat": args.repeat, "replicas": REPLICAS}
+    res = {"n": n, "concurrency": bench.CONCURRENCY, "repeat": args.repeat, "replicas": REPLICAS,
+           "pool_size": int(POOL) if POOL else None}
     try:
         cluster.start()
         cluster.create_db("pg1")
@@ -460,7 +465,13 @@ def replica_rows(res):
 def section(res):
     m = res["machine"]
     n = res["n"]
-    lines = [f"### N = {n}", "",
+    if "pool_size" not in res:  # measured before the pool: one connection per process
+        pool = "one connection per process (before `pool-size`)"
+    elif res["pool_size"]:
+        pool = f"`pool-size = {res['pool_size']}`"
+    else:
+        pool = "upkeep's default `pool-size`"
+    lines = [f"### N = {n}, {pool}", "",
              f"Machine: {m['nproc']} cores ({m['cpu']}), memory {m['memory']}, load before the run {m['load']}; "
              f"{m['date']}; PostgreSQL {res.get('postgres')}; {m['git']}; {m['rustc']}; upkeep at "
              f"{m['upkeep_commit']}.", "",
@@ -491,7 +502,7 @@ def section(res):
 def results_md_section():
     """The "State on PostgreSQL" part of RESULTS.md from every bench/results/pg-n*.json ("" if none)."""
     found = sorted((json.loads(p.read_text()) for p in bench.RESULTS_DIR.glob("pg-n*.json")),
-                   key=lambda r: r["n"])
+                   key=lambda r: (r["n"], r.get("pool_size") or 0))
     if not found:
         return ""
     out = ["## State on PostgreSQL (issue 19)", "",
@@ -526,7 +537,8 @@ def main():
         info = bench.machine_info()
         res = run_n(n, ARGS)
         res["machine"] = info
-        (bench.RESULTS_DIR / f"pg-n{n}.json").write_text(json.dumps(res, indent=1) + "\n")
+        name = f"pg-n{n}-pool{int(POOL)}.json" if POOL else f"pg-n{n}.json"
+        (bench.RESULTS_DIR / name).write_text(json.dumps(res, indent=1) + "\n")
         bench.write_results_md()
         print(section(res), flush=True)
 

@@ -8,7 +8,8 @@
 # the git floors and nvchecker, and regenerates bench/RESULTS.md.
 # Environment: CARGO_TARGET_DIR (default target/), BENCH_WORK (default $CARGO_TARGET_DIR/bench-work),
 # BENCH_REPEAT (nothing-changed repetitions, default 3), BENCH_VENV (default $CARGO_TARGET_DIR/bench-venv),
-# BENCH_PG_BIN (--postgres: the PostgreSQL server binaries, default /usr/lib/postgresql/15/bin).
+# BENCH_PG_BIN (--postgres: the PostgreSQL server binaries, default /usr/lib/postgresql/15/bin),
+# BENCH_PG_POOL (--postgres: [state] pool-size of every PostgreSQL config; default: upkeep's).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

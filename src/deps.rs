@@ -121,7 +121,7 @@ pub fn open_state(
                 url: pg.url()?,
                 lock_timeout: pg.lock_timeout,
             };
-            Store::open_postgres(&options, policy)
+            Store::open_postgres_pooled(&options, pg.pool_size, policy)
         }
     }
 }

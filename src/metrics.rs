@@ -216,6 +216,21 @@ pub struct Scrape {
     pub lead_times: Vec<f64>,
     /// Claims held now, per holder (shared state; empty on SQLite).
     pub claims: Vec<(String, i64)>,
+    /// This process's PostgreSQL connection pool (`None` on SQLite: no family is written).
+    pub state_pool: Option<PoolGauge>,
+}
+
+/// How the state's connection pool stands (see `store::db::Pool`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolGauge {
+    /// `[state] pool-size`.
+    pub size: u64,
+    pub in_use: u64,
+    pub idle: u64,
+    /// Calls that found every connection in use and waited, since the process started.
+    pub waits: u64,
+    /// Of those, the ones that gave up.
+    pub timeouts: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -273,6 +288,51 @@ fn register_scrape(r: &mut Registry, scrape: &Scrape) {
         "upkeep_claims_held",
         "Servers claimed now, by the process holding them (shared state)",
         claims,
+    );
+    if let Some(pool) = &scrape.state_pool {
+        register_state_pool(r, pool);
+    }
+}
+
+/// The PostgreSQL connection pool: its size, its connections by state, and the waits for one.
+fn register_state_pool(r: &mut Registry, pool: &PoolGauge) {
+    let gauge = |n: u64| {
+        let g = Gauge::<i64>::default();
+        g.set(i64::try_from(n).unwrap_or(i64::MAX));
+        g
+    };
+    let counter = |n: u64| {
+        let c = Counter::<u64>::default();
+        c.inc_by(n);
+        c
+    };
+    r.register(
+        "upkeep_state_pool_size",
+        "Most connections this process opens to the PostgreSQL state ([state] pool-size)",
+        gauge(pool.size),
+    );
+    let connections = Family::<StatusLabels, Gauge>::default();
+    for (status, n) in [("in-use", pool.in_use), ("idle", pool.idle)] {
+        connections
+            .get_or_create(&StatusLabels {
+                status: status.into(),
+            })
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+    r.register(
+        "upkeep_state_pool_connections",
+        "Open connections to the PostgreSQL state, in use or idle",
+        connections,
+    );
+    r.register(
+        "upkeep_state_pool_waits",
+        "Calls that found every pooled PostgreSQL connection in use and waited for one",
+        counter(pool.waits),
+    );
+    r.register(
+        "upkeep_state_pool_wait_timeouts",
+        "Waits for a pooled PostgreSQL connection that gave up (raise [state] pool-size)",
+        counter(pool.timeouts),
     );
 }
 
@@ -737,7 +797,10 @@ mod tests {
             run_in_progress: true,
             lead_times: Vec::new(),
             claims: vec![("host-a:41:schedule".into(), 3)],
+            // SQLite: one connection, no pool families.
+            state_pool: None,
         });
+        assert!(!text.contains("upkeep_state_pool"), "{text}");
         assert!(text.contains("upkeep_emails{status=\"pending\"} 0\n"));
         assert!(text.contains("upkeep_emails{status=\"sent\"} 4\n"));
         assert!(text.contains("upkeep_emails{status=\"failed\"} 1\n"));
@@ -863,6 +926,13 @@ mod tests {
             run_in_progress: false,
             lead_times: vec![7_200.0],
             claims: vec![("host-a:41:schedule".into(), 1)],
+            state_pool: Some(PoolGauge {
+                size: 8,
+                in_use: 2,
+                idle: 1,
+                waits: 5,
+                timeouts: 1,
+            }),
         });
         let declared: Vec<(&str, &str)> = text
             .lines()
@@ -896,7 +966,20 @@ mod tests {
             ("upkeep_claims_taken_over_total", "counter"),
             ("upkeep_claims_lost_total", "counter"),
             ("upkeep_claims_held", "gauge"),
+            ("upkeep_state_pool_size", "gauge"),
+            ("upkeep_state_pool_connections", "gauge"),
+            ("upkeep_state_pool_waits_total", "counter"),
+            ("upkeep_state_pool_wait_timeouts_total", "counter"),
         ];
+        for line in [
+            "upkeep_state_pool_size 8\n",
+            "upkeep_state_pool_connections{status=\"in-use\"} 2\n",
+            "upkeep_state_pool_connections{status=\"idle\"} 1\n",
+            "upkeep_state_pool_waits_total 5\n",
+            "upkeep_state_pool_wait_timeouts_total 1\n",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
         let mut declared_sorted = declared.clone();
         declared_sorted.sort_unstable();
         expected.sort_unstable();

@@ -51,8 +51,8 @@ pub use service::{
     ServiceConfig, weak_secret,
 };
 pub use state::{
-    DEFAULT_CLAIM_TTL, DEFAULT_LOCK_WAIT, DEFAULT_MAX_FETCH_BYTES, DEFAULT_MAX_TAGS, PostgresState,
-    StateBackend, StateConfig,
+    DEFAULT_CLAIM_TTL, DEFAULT_LOCK_WAIT, DEFAULT_MAX_FETCH_BYTES, DEFAULT_MAX_TAGS,
+    DEFAULT_POOL_SIZE, PostgresState, StateBackend, StateConfig,
 };
 pub use urls::is_loopback as is_loopback_url;
 pub use values::format_size;

@@ -3,7 +3,7 @@
 //! locks, claims and reports last, and how much one upstream may make them hold.
 //!
 //! Each backend has keys of its own (`path` and `busy-timeout` for SQLite; `url-env` or
-//! `url-file`, `lock-timeout` and `claim-ttl` for PostgreSQL); one given with the other backend
+//! `url-file`, `lock-timeout`, `claim-ttl` and `pool-size` for PostgreSQL); one given with the other backend
 //! is refused rather than silently ignored. The PostgreSQL URL is never part of the config
 //! text: [`super::database_url`] reads it when the state is opened.
 
@@ -33,6 +33,7 @@ pub struct RawState {
     pub busy_timeout: Option<S<String>>,
     pub lock_timeout: Option<S<String>>,
     pub claim_ttl: Option<S<String>>,
+    pub pool_size: Option<S<i64>>,
     pub report_retention: Option<S<String>>,
     pub max_tags: Option<S<i64>>,
     pub max_fetch_size: Option<S<String>>,
@@ -90,6 +91,8 @@ pub struct PostgresState {
     /// How long a replica's claim on one server lasts unless renewed; renewed every
     /// [`PostgresState::claim_renewal`], and taken over by another replica once expired.
     pub claim_ttl: Duration,
+    /// The most connections this process opens to the database (`crate::store::db::Pool`).
+    pub pool_size: usize,
 }
 
 impl PostgresState {
@@ -140,6 +143,12 @@ pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
 /// Default of `claim-ttl`: a dead replica's servers wait at most this long for another
 /// replica; long enough that a busy database or a short network pause loses no claim.
 pub const DEFAULT_CLAIM_TTL: Duration = Duration::from_secs(120);
+/// Default of `pool-size` (PostgreSQL): enough that a run's concurrent syncs seldom wait for a
+/// connection to read (write transactions take turns anyway), few enough that several
+/// replicas stay far below PostgreSQL's default `max_connections` (100).
+pub const DEFAULT_POOL_SIZE: usize = 8;
+/// The largest `pool-size`: more connections than this only make more backends contend.
+pub const MAX_POOL_SIZE: usize = 64;
 /// Default of `auto-migrate` for the PostgreSQL state: replicas of two versions run side by
 /// side during a rolling update, and each starting replica must not race the others to
 /// migrate the schema under the older ones; the migration Job (`upkeep migrate`) does it once,
@@ -163,8 +172,10 @@ pub fn validate(raw: Option<RawState>, d: &mut Diagnostics<'_>) -> StateConfig {
         "busy-timeout",
         DEFAULT_LOCK_WAIT,
     );
-    let backend = match backend_kind(d, &s) {
-        Some(Kind::Postgres) => StateBackend::Postgres(postgres(d, &s)),
+    let kind = backend_kind(d, &s);
+    let pool_size = pool_size(d, &s, kind);
+    let backend = match kind {
+        Some(Kind::Postgres) => StateBackend::Postgres(postgres(d, &s, pool_size)),
         _ => StateBackend::Sqlite {
             path: sqlite_path.clone(),
             busy_timeout,
@@ -281,6 +292,34 @@ fn other_backend_keys(s: &RawState, kind: Kind) -> Vec<(&'static str, &S<String>
         .collect()
 }
 
+/// `pool-size`: PostgreSQL's alone, a whole number of connections from 1 to
+/// [`MAX_POOL_SIZE`].
+fn pool_size(d: &mut Diagnostics<'_>, s: &RawState, kind: Option<Kind>) -> usize {
+    let Some(v) = &s.pool_size else {
+        return DEFAULT_POOL_SIZE;
+    };
+    if kind == Some(Kind::Sqlite) {
+        let message = wrong_backend("pool-size", Kind::Sqlite, s.backend.is_none());
+        d.at(Some(v.span()), "wrong-backend", message);
+        return DEFAULT_POOL_SIZE;
+    }
+    match usize::try_from(*v.get_ref()) {
+        Ok(n) if (1..=MAX_POOL_SIZE).contains(&n) => n,
+        _ => {
+            d.at(
+                Some(v.span()),
+                "invalid-value",
+                format!(
+                    "`pool-size` must be a number of connections from 1 to {MAX_POOL_SIZE}, \
+                     not {}",
+                    v.get_ref()
+                ),
+            );
+            DEFAULT_POOL_SIZE
+        }
+    }
+}
+
 /// Why `key` does not fit a state of `kind`, and what to write instead.
 fn wrong_backend(key: &str, kind: Kind, default: bool) -> String {
     match (kind, key) {
@@ -300,7 +339,7 @@ fn wrong_backend(key: &str, kind: Kind, default: bool) -> String {
 }
 
 /// The PostgreSQL keys: where the URL comes from, and the timings of sharing the database.
-fn postgres(d: &mut Diagnostics<'_>, s: &RawState) -> PostgresState {
+fn postgres(d: &mut Diagnostics<'_>, s: &RawState, pool_size: usize) -> PostgresState {
     let url_from = url_source(d, s);
     let lock_timeout = values::duration(
         d,
@@ -341,6 +380,7 @@ fn postgres(d: &mut Diagnostics<'_>, s: &RawState) -> PostgresState {
         url_from,
         lock_timeout,
         claim_ttl,
+        pool_size,
     }
 }
 

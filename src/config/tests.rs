@@ -814,3 +814,29 @@ fn a_claim_outlives_a_renewal_that_waits_for_a_lock() {
     let errs = check(&format!("{PG}claim-ttl = \"soon\"\n")).unwrap_err();
     assert!(errs[0].ends_with("[invalid-duration]"), "{errs:?}");
 }
+
+#[test]
+fn the_postgres_pool_size_is_a_small_positive_number_and_postgres_only() {
+    assert_eq!(postgres(&check(PG).unwrap()).pool_size, DEFAULT_POOL_SIZE);
+    let c = check(&format!("{PG}pool-size = 2\n")).unwrap();
+    assert_eq!(postgres(&c).pool_size, 2);
+    // Every bad value is collected with the others, at its place.
+    let errs = check(&format!("{PG}pool-size = 0\nlock-timeout = \"0s\"\n")).unwrap_err();
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(
+        errs[0].contains("4:13") && errs[0].contains("from 1 to 64, not 0"),
+        "{errs:?}"
+    );
+    assert!(errs[0].ends_with("[invalid-value]"), "{errs:?}");
+    let errs = check(&format!("{PG}pool-size = 65\n")).unwrap_err();
+    assert!(errs[0].contains("not 65"), "{errs:?}");
+    // SQLite has one connection: the key is refused, not ignored.
+    let errs = check("[state]\npool-size = 4\n").unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].contains("2:13")
+            && errs[0].contains("`pool-size` is for `backend = \"postgres\"`")
+            && errs[0].ends_with("[wrong-backend]"),
+        "{errs:?}"
+    );
+}

@@ -36,7 +36,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::control::{Control, StartError};
 use super::{auth, dashboard, guard, listener, webhook};
 use crate::config::SecretRef;
-use crate::metrics::{Scrape, ServerGauge};
+use crate::metrics::{PoolGauge, Scrape, ServerGauge};
 use crate::pipeline::RunOptions;
 
 /// The largest `POST /sync` body: a JSON list of server names.
@@ -215,6 +215,7 @@ async fn metrics(State(control): State<Arc<Control>>) -> Response {
             run_in_progress,
             lead_times: deps.store.lead_times(&names)?,
             claims: deps.store.claims_by_holder()?,
+            state_pool: deps.store.pool_stats().map(pool_gauge),
         })
     })
     .await;
@@ -240,6 +241,18 @@ async fn metrics(State(control): State<Arc<Control>>) -> Response {
             format!("scrape failed: {e}\n"),
         )
             .into_response(),
+    }
+}
+
+/// The state pool's counts as `/metrics` shows them.
+fn pool_gauge(s: crate::store::db::PoolStats) -> PoolGauge {
+    let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+    PoolGauge {
+        size: n(s.size),
+        in_use: n(s.in_use),
+        idle: n(s.open.saturating_sub(s.in_use)),
+        waits: s.waits,
+        timeouts: s.timeouts,
     }
 }
 

@@ -60,7 +60,7 @@ impl Store {
     /// The last record of PR `pr_id`'s auto-merge.
     pub fn auto_merge(&self, pr_id: i64) -> anyhow::Result<Option<AutoMergeRecord>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT state, head_commit, strategy, blocked_by, note, updated_at
                  FROM pr_auto_merge WHERE pr_id = ?1",

@@ -27,7 +27,7 @@ impl Store {
         branch: &str,
     ) -> anyhow::Result<Option<WrittenBranch>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT head, pending_base FROM bot_branches WHERE server = ?1 AND branch = ?2",
                 params![server, branch],
@@ -89,7 +89,7 @@ impl Store {
     /// The forge's warnings of the server's last full check.
     pub fn forge_warnings(&self, server: &str) -> anyhow::Result<Vec<String>> {
         let text: Option<String> = self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT warnings FROM forge_warnings WHERE server = ?1",
                 params![server],

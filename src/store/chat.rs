@@ -97,7 +97,7 @@ impl Store {
     /// Where outbox row `id` goes when it is a chat row (None: an email).
     pub fn chat_message(&self, id: i64) -> anyhow::Result<Option<ChatMessage>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT destination, card, link FROM outbox_chat WHERE outbox_id = ?1",
                 params![id],

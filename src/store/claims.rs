@@ -271,7 +271,7 @@ impl super::Store {
     /// When the state cannot be read.
     pub fn claims_by_holder(&self) -> anyhow::Result<Vec<(String, i64)>> {
         let mut counts: Vec<(String, i64)> = Vec::new();
-        for (_, holder) in held(&*self.conn(), super::now())? {
+        for (_, holder) in held(&*self.conn()?, super::now())? {
             match counts.iter_mut().find(|(h, _)| *h == holder) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((holder, 1)),

@@ -63,7 +63,7 @@ impl Store {
         since: DateTime<Utc>,
         limit: usize,
     ) -> anyhow::Result<Vec<ServerRun>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let rows = conn.query_map(
             "SELECT r.id, r.trigger, r.started_at, s.status, s.report
              FROM run_servers s JOIN runs r ON r.id = s.run_id
@@ -85,7 +85,7 @@ impl Store {
 
     /// The emails about `server`, newest first, at most `limit`.
     pub fn server_emails(&self, server: &str, limit: usize) -> anyhow::Result<Vec<EmailLine>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let rows = conn.query_map(
             "SELECT id, reason, subject, recipients, status, created_at, sent_at, run_id
              FROM outbox WHERE server = ?1 ORDER BY id DESC LIMIT ?2",
@@ -111,7 +111,7 @@ impl Store {
     /// (approved, declined, superseded; with where they were made), accepted moved tags, and
     /// what predates the audit trail (approvals and declined PRs recorded before it).
     pub fn decision_history(&self, server: &str) -> anyhow::Result<Vec<Decision>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let rows = conn.query_map(
             "SELECT decided_at,
                     CASE kind WHEN 'mcp' THEN 'MCP surface ' ELSE 'license ' END
@@ -155,7 +155,7 @@ impl Store {
 
     /// The servers of run `run_id` whose full reports are kept, in the run's order.
     pub fn run_servers(&self, run_id: i64) -> anyhow::Result<Vec<RunServer>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let rows = conn.query_map(
             "SELECT seq, server, status FROM run_servers WHERE run_id = ?1 ORDER BY seq",
             params![run_id],

@@ -225,7 +225,7 @@ impl Store {
 
     /// Every decision, oldest first: of `server`, or of all servers.
     pub fn decisions(&self, server: Option<&str>) -> anyhow::Result<Vec<DecisionRow>> {
-        Ok(self.conn().query_map(
+        Ok(self.conn()?.query_map(
             &format!(
                 "SELECT {DECISION_COLUMNS} FROM review_decisions
                  WHERE ?1 IS NULL OR server = ?1 ORDER BY id"
@@ -242,7 +242,7 @@ impl Store {
         server: &str,
         fingerprint: &str,
     ) -> anyhow::Result<Vec<DecisionRow>> {
-        Ok(self.conn().query_map(
+        Ok(self.conn()?.query_map(
             &format!(
                 "SELECT {DECISION_COLUMNS} FROM review_decisions
                  WHERE server = ?1 AND kind = ?2 AND fingerprint = ?3 ORDER BY id"
@@ -259,7 +259,7 @@ impl Store {
         server: &str,
     ) -> anyhow::Result<Option<(String, String)>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 &format!(
                     "SELECT fingerprint, created_at FROM {} WHERE server = ?1",
@@ -294,7 +294,7 @@ impl Store {
 
     /// The keys (comment ids) of `server`'s handled commands.
     pub fn handled_commands(&self, server: &str) -> anyhow::Result<HashSet<String>> {
-        let keys = self.conn().query_map(
+        let keys = self.conn()?.query_map(
             "SELECT key FROM pr_commands WHERE server = ?1",
             params![server],
             |r| r.get::<_, String>(0),
@@ -304,7 +304,7 @@ impl Store {
 
     /// What `server`'s handled commands still owe on the forge, oldest first.
     pub fn owed_actions(&self, server: &str) -> anyhow::Result<Vec<OwedAction>> {
-        Ok(self.conn().query_map(
+        Ok(self.conn()?.query_map(
             "SELECT key, pr_id, CASE WHEN reply_owed = 1 THEN reply END, close_owed FROM pr_commands
              WHERE server = ?1 AND (reply_owed = 1 OR close_owed = 1) ORDER BY recorded_at, key",
             params![server],
@@ -340,7 +340,7 @@ impl Store {
     /// Where the comments of `server`'s PR `pr_id` were last read (the forge's opaque cursor).
     pub fn comment_cursor(&self, server: &str, pr_id: &str) -> anyhow::Result<Option<String>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT cursor FROM pr_comment_cursors WHERE server = ?1 AND pr_id = ?2",
                 params![server, pr_id],

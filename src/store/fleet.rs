@@ -60,7 +60,7 @@ impl Store {
     /// What the last full check saw of the releases newer than the pin (None: never checked).
     pub fn behind(&self, server: &str) -> anyhow::Result<Option<Behind>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT releases_behind, behind_since, moved_tag FROM fleet_behind WHERE server = ?1",
                 params![server],
@@ -133,7 +133,7 @@ impl Store {
     /// When the PR `pr_id` was seen merged, if it was.
     pub fn merged_at(&self, pr_id: i64) -> anyhow::Result<Option<String>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT merged_at FROM pr_merges WHERE pr_id = ?1",
                 params![pr_id],
@@ -145,7 +145,7 @@ impl Store {
     /// Every merged rebuild's lead time in seconds (release published to PR merged), for the
     /// servers named; merges whose publish time is unknown are left out.
     pub fn lead_times(&self, servers: &[&str]) -> anyhow::Result<Vec<f64>> {
-        let rows = self.conn().query_map(
+        let rows = self.conn()?.query_map(
             "SELECT server, published_at, merged_at FROM pr_merges
              WHERE published_at IS NOT NULL ORDER BY pr_id",
             params![],
@@ -193,7 +193,7 @@ impl Store {
     /// The last answer kept for the PR `pr_id`'s checks.
     pub fn checks(&self, pr_id: i64) -> anyhow::Result<Option<ChecksRecord>> {
         let row = self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT head_commit, state, failed, url, checked_at FROM pr_checks WHERE pr_id = ?1",
                 params![pr_id],

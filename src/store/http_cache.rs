@@ -19,7 +19,7 @@ impl Store {
     /// The cached ETag and body of a URL, read together in one statement.
     pub fn http_cache_get(&self, url: &str) -> anyhow::Result<Option<(String, Vec<u8>)>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT etag, body FROM http_cache WHERE url = ?1",
                 params![url],

@@ -37,7 +37,7 @@ pub use withheld::NotedWithheld;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -113,20 +113,23 @@ impl fmt::Display for Location {
     }
 }
 
-/// The state store. Cheap to share behind an `Arc`; calls are serialised on one connection.
+/// The state store. Cheap to share behind an `Arc`. On SQLite calls are serialised on one
+/// connection; on PostgreSQL they share a small pool (`[state] pool-size`, see [`db::Pool`]),
+/// and write transactions still take turns.
 ///
-/// Every call blocks: it waits for the connection's mutex, and the database may wait up to
-/// `[state] busy-timeout` for another process's lock. **The rule: async code never calls the
-/// store directly; it goes through [`Store::blocking`]**, which runs the call on tokio's
-/// blocking pool, so a locked database never ties up a runtime worker that the service's HTTP
-/// handlers, timers and other runs share. Synchronous code on a blocking thread calls it
-/// directly: a server's sync, the commands `app` runs with `spawn_blocking`, opening the state
-/// ([`crate::deps::Deps::open`]). The blocking PostgreSQL client, which panics inside the
-/// runtime, therefore only ever runs where blocking is allowed; only tests call the store from
-/// plain `#[test]` threads.
+/// Every call blocks: it waits for a connection (SQLite: the connection's mutex; PostgreSQL:
+/// a pooled connection, at most twice `lock-timeout`), and the database may wait up to
+/// `[state] busy-timeout` (`lock-timeout`) for another process's lock. **The rule: async code
+/// never calls the store directly; it goes through [`Store::blocking`]**, which runs the call
+/// on tokio's blocking pool, so a locked database never ties up a runtime worker that the
+/// service's HTTP handlers, timers and other runs share. Synchronous code on a blocking thread
+/// calls it directly: a server's sync, the commands `app` runs with `spawn_blocking`, opening
+/// the state ([`crate::deps::Deps::open`]). The blocking PostgreSQL client, which panics inside
+/// the runtime, therefore only ever runs where blocking is allowed; only tests call the store
+/// from plain `#[test]` threads.
 pub struct Store {
     location: Location,
-    conn: Mutex<db::Conn>,
+    pool: db::Pool,
     context: Context,
 }
 
@@ -486,31 +489,49 @@ impl Store {
         }
         let conn = db::Conn::open_sqlite(path, busy_timeout)
             .with_context(|| format!("opening state database {}", path.display()))?;
-        Store::migrated(conn, Location::Sqlite(path.to_path_buf()), policy)
+        Store::migrated(
+            conn,
+            Location::Sqlite(path.to_path_buf()),
+            policy,
+            db::Pool::single,
+        )
     }
 
     /// Connect to the PostgreSQL state and bring its schema up under `policy` (as
-    /// [`Store::open_migrating`]); returns what it applied.
+    /// [`Store::open_migrating`]), with the default pool size; returns what it applied.
     pub fn open_postgres(
         options: &db::PgOptions,
+        policy: schema::Policy,
+    ) -> anyhow::Result<(Store, Vec<schema::Migration>)> {
+        Store::open_postgres_pooled(options, crate::config::DEFAULT_POOL_SIZE, policy)
+    }
+
+    /// [`Store::open_postgres`] with up to `pool_size` connections (`[state] pool-size`).
+    pub fn open_postgres_pooled(
+        options: &db::PgOptions,
+        pool_size: usize,
         policy: schema::Policy,
     ) -> anyhow::Result<(Store, Vec<schema::Migration>)> {
         let location = Location::postgres(options.url.expose());
         let conn = db::Conn::connect_postgres(options)
             .with_context(|| format!("connecting to the state database {location}"))?;
-        Store::migrated(conn, location, policy)
+        Store::migrated(conn, location, policy, |conn| {
+            db::Pool::postgres(conn, pool_size, options)
+        })
     }
 
+    /// The store over `conn`, migrated first, its connections then kept by `pool`.
     fn migrated(
         mut conn: db::Conn,
         location: Location,
         policy: schema::Policy,
+        pool: impl FnOnce(db::Conn) -> db::Pool,
     ) -> anyhow::Result<(Store, Vec<schema::Migration>)> {
         let applied = schema::migrate(&mut conn, policy, &location)
             .with_context(|| format!("migrating state database {location}"))?;
         let store = Store {
             location,
-            conn: Mutex::new(conn),
+            pool: pool(conn),
             context: Context::default(),
         };
         Ok((store, applied))
@@ -521,12 +542,14 @@ impl Store {
         &self.location
     }
 
-    fn conn(&self) -> MutexGuard<'_, db::Conn> {
-        // A poisoned lock means a panic mid-call; the connection itself is still consistent
-        // (the open transaction was rolled back when it was dropped), so keep going.
-        self.conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// A connection for reads and single statements (see [`db::Pool`]).
+    fn conn(&self) -> db::Result<db::Lease<'_>> {
+        self.pool.get()
+    }
+
+    /// How the PostgreSQL connection pool stands (`None` on SQLite), for `/metrics`.
+    pub fn pool_stats(&self) -> Option<db::PoolStats> {
+        self.pool.stats()
     }
 
     /// Run `f` with the store on tokio's blocking pool: how async code calls the store (see the
@@ -548,7 +571,8 @@ impl Store {
         &self,
         f: impl FnOnce(&Tx<'_>) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        let mut conn = self.conn();
+        // Pinned to this lease for the transaction's life; this process's writers take turns.
+        let mut conn = self.pool.writer()?;
         let tx = Tx {
             tx: conn.transaction()?,
             context: &self.context,
@@ -569,12 +593,12 @@ impl Store {
         if claims::current().is_some() {
             return self.transaction(|tx| Ok(tx.execute(sql, params)?));
         }
-        Ok(self.conn().execute(sql, params)?)
+        Ok(self.conn()?.execute(sql, params)?)
     }
 
     /// Cheap liveness probe for readiness checks.
     pub fn ping(&self) -> anyhow::Result<()> {
-        self.conn().query_row("SELECT 1", params![], |_| Ok(()))?;
+        self.conn()?.query_row("SELECT 1", params![], |_| Ok(()))?;
         Ok(())
     }
 
@@ -655,7 +679,7 @@ impl Store {
 
     pub fn lease_holder(&self) -> anyhow::Result<Option<LeaseHolder>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT holder, acquired_at, expires_at FROM lease WHERE name = 'run'",
                 params![],
@@ -674,7 +698,7 @@ impl Store {
     // ---- runs ------------------------------------------------------------------------------
 
     pub fn start_run(&self, trigger: &str, dry_run: bool) -> anyhow::Result<i64> {
-        Ok(self.conn().query_row(
+        Ok(self.conn()?.query_row(
             "INSERT INTO runs(trigger, dry_run, started_at, result) VALUES (?1, ?2, ?3, 'running')
              RETURNING id",
             params![trigger, dry_run, ts(now())],
@@ -699,7 +723,7 @@ impl Store {
     }
 
     pub fn recent_runs(&self, limit: usize) -> anyhow::Result<Vec<RunRow>> {
-        Ok(self.conn().query_map(
+        Ok(self.conn()?.query_map(
             "SELECT id, trigger, dry_run, started_at, finished_at, result FROM runs ORDER BY id DESC LIMIT ?1",
             params![i64::try_from(limit).unwrap_or(i64::MAX)],
             run_row,
@@ -728,7 +752,7 @@ impl Store {
     /// The full report of the server at `seq` in a run, if it was kept.
     pub fn run_server_report(&self, run_id: i64, seq: usize) -> anyhow::Result<Option<String>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT report FROM run_servers WHERE run_id = ?1 AND seq = ?2",
                 params![run_id, i64::try_from(seq)?],
@@ -751,7 +775,7 @@ impl Store {
     /// One run's row, if it exists.
     pub fn run(&self, run_id: i64) -> anyhow::Result<Option<RunRow>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT id, trigger, dry_run, started_at, finished_at, result FROM runs WHERE id = ?1",
                 params![run_id],
@@ -764,7 +788,7 @@ impl Store {
     /// runs before schema 5, its full report). None while running or if it died.
     pub fn run_summary(&self, run_id: i64) -> anyhow::Result<Option<String>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT report FROM runs WHERE id = ?1",
                 params![run_id],
@@ -777,7 +801,7 @@ impl Store {
     /// Whether any of a run's per-server full reports is still kept.
     pub fn run_has_server_reports(&self, run_id: i64) -> anyhow::Result<bool> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT 1 FROM run_servers WHERE run_id = ?1 LIMIT 1",
                 params![run_id],
@@ -808,7 +832,7 @@ impl Store {
 
     /// Forget a claimed delivery (its run did not start, so a redelivery may start it).
     pub fn release_delivery(&self, id: &str) -> anyhow::Result<()> {
-        self.conn()
+        self.conn()?
             .execute("DELETE FROM webhook_deliveries WHERE id = ?1", params![id])?;
         Ok(())
     }
@@ -849,7 +873,7 @@ impl Store {
         server: &str,
         tags: &[(String, String)],
     ) -> anyhow::Result<Vec<MovedTag>> {
-        let known = Self::tag_references(&*self.conn(), server)?;
+        let known = Self::tag_references(&*self.conn()?, server)?;
         Ok(Self::moved_among(&known, tags))
     }
 
@@ -942,7 +966,7 @@ impl Store {
     /// The quiet mark of a server: the key its last full check computed, and when it ran.
     pub fn quiet_mark(&self, server: &str) -> anyhow::Result<Option<QuietMark>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT key, checked_at FROM quiet_marks WHERE server = ?1",
                 params![server],
@@ -975,7 +999,7 @@ impl Store {
     /// The commit a tag pointed at when last seen.
     pub fn last_seen_commit(&self, server: &str, tag: &str) -> anyhow::Result<Option<String>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT commit_id FROM tag_history WHERE server = ?1 AND tag = ?2 ORDER BY last_seen DESC, seq DESC LIMIT 1",
                 params![server, tag],
@@ -985,7 +1009,7 @@ impl Store {
     }
 
     pub fn tag_history(&self, server: &str) -> anyhow::Result<Vec<TagSighting>> {
-        Ok(self.conn().query_map(
+        Ok(self.conn()?.query_map(
             "SELECT tag, commit_id, first_seen FROM tag_history WHERE server = ?1 ORDER BY first_seen, tag",
             params![server],
             |r| {
@@ -1001,7 +1025,7 @@ impl Store {
     /// Has this server ever been synced (so its tags were recorded before)?
     pub fn has_tag_history(&self, server: &str) -> anyhow::Result<bool> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT 1 FROM tag_history WHERE server = ?1 LIMIT 1",
                 params![server],
@@ -1014,7 +1038,7 @@ impl Store {
     // ---- server state ----------------------------------------------------------------------
 
     pub fn server_state(&self, server: &str) -> anyhow::Result<Option<ServerState>> {
-        Self::server_state_in(&*self.conn(), server)
+        Self::server_state_in(&*self.conn()?, server)
     }
 
     fn server_state_in(conn: &impl Exec, server: &str) -> anyhow::Result<Option<ServerState>> {
@@ -1106,7 +1130,7 @@ impl Store {
 
     /// The server's open rebuild PR record, if any (at most one by construction).
     pub fn open_pr(&self, server: &str) -> anyhow::Result<Option<PrRecord>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let sql = format!(
             "SELECT {} FROM pull_requests WHERE server = ?1 AND state = 'open' ORDER BY id DESC LIMIT 1",
             Self::PR_COLUMNS
@@ -1128,7 +1152,7 @@ impl Store {
 
     /// The record for (server, version), whatever its state.
     pub fn pr_for_version(&self, server: &str, version: &str) -> anyhow::Result<Option<PrRecord>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let sql = format!(
             "SELECT {} FROM pull_requests WHERE server = ?1 AND version = ?2 ORDER BY id DESC LIMIT 1",
             Self::PR_COLUMNS
@@ -1144,7 +1168,7 @@ impl Store {
             Self::PR_COLUMNS
         );
         Ok(self
-            .conn()
+            .conn()?
             .query_map(&sql, params![server], Self::pr_from_row)?)
     }
 
@@ -1229,7 +1253,7 @@ impl Store {
     /// The license snapshot (JSON) recorded for the server's pinned commit.
     pub fn license_baseline(&self, server: &str) -> anyhow::Result<Option<(String, String)>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT commit_id, snapshot FROM license_baselines WHERE server = ?1",
                 params![server],
@@ -1296,7 +1320,7 @@ impl Store {
         fingerprint: &str,
     ) -> anyhow::Result<Option<Approval>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 &format!(
                     "SELECT server, fingerprint, approved_by, note, approved_at FROM {} WHERE server = ?1 AND fingerprint = ?2",
@@ -1319,7 +1343,7 @@ impl Store {
     }
 
     pub fn approvals(&self, server: &str) -> anyhow::Result<Vec<Approval>> {
-        Ok(self.conn().query_map(
+        Ok(self.conn()?.query_map(
             "SELECT server, fingerprint, approved_by, note, approved_at FROM license_approvals WHERE server = ?1 ORDER BY approved_at",
             params![server],
             Self::approval_from_row,
@@ -1338,7 +1362,7 @@ impl Store {
         server: &str,
     ) -> anyhow::Result<Option<(String, String)>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 &format!(
                     "SELECT fingerprint, judgement FROM {} WHERE server = ?1",
@@ -1399,7 +1423,7 @@ impl Store {
     /// The cached record of advisory `id`: (`modified`, the record's JSON).
     pub fn advisory_vuln(&self, id: &str) -> anyhow::Result<Option<(String, Vec<u8>)>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT modified, body FROM advisory_vulns WHERE id = ?1",
                 params![id],
@@ -1422,7 +1446,7 @@ impl Store {
     /// What a server's last advisory check asked and found.
     pub fn advisory_state(&self, server: &str) -> anyhow::Result<Option<AdvisoryState>> {
         Ok(self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT packages, pinned, proposed, report FROM advisory_state WHERE server = ?1",
                 params![server],
@@ -1536,7 +1560,7 @@ impl Store {
 
     /// The files attached to outbox email `id`, in order.
     pub fn outbox_attachments(&self, id: i64) -> anyhow::Result<Vec<Attachment>> {
-        Self::outbox_attachments_on(&*self.conn(), id)
+        Self::outbox_attachments_on(&*self.conn()?, id)
     }
 
     /// [`Store::outbox_attachments`] on `conn` (a transaction's, for the digest that carries them).
@@ -1588,21 +1612,21 @@ impl Store {
             shared::UNCLAIMED
         );
         Ok(self
-            .conn()
+            .conn()?
             .query_map(&sql, params![ts(now())], Self::outbox_from_row)?)
     }
 
     pub fn outbox(&self, statuses: &[&str]) -> anyhow::Result<Vec<OutboxRow>> {
         let sql = format!("SELECT {} FROM outbox ORDER BY id", Self::OUTBOX_COLUMNS);
         let mut rows = self
-            .conn()
+            .conn()?
             .query_map(&sql, params![], Self::outbox_from_row)?;
         rows.retain(|r| statuses.is_empty() || statuses.contains(&r.status.as_str()));
         Ok(rows)
     }
 
     pub fn outbox_row(&self, id: i64) -> anyhow::Result<Option<OutboxRow>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let sql = format!("SELECT {} FROM outbox WHERE id = ?1", Self::OUTBOX_COLUMNS);
         Ok(conn
             .query_row(&sql, params![id], Self::outbox_from_row)
@@ -1672,7 +1696,7 @@ impl Store {
 
     /// Count of outbox rows per status for one server (or all when `server` is None).
     pub fn outbox_counts(&self, server: Option<&str>) -> anyhow::Result<Vec<(String, i64)>> {
-        Ok(self.conn().query_map(
+        Ok(self.conn()?.query_map(
             "SELECT status, COUNT(*) FROM outbox WHERE ?1 IS NULL OR server = ?1 GROUP BY status ORDER BY status",
             params![server],
             |r| Ok((r.get(0)?, r.get(1)?)),

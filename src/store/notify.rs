@@ -43,7 +43,7 @@ pub struct DigestItem {
 impl Store {
     /// Every pending `kind` review, oldest first.
     pub fn pending_reviews(&self, kind: ReviewKind) -> anyhow::Result<Vec<PendingReview>> {
-        Ok(self.conn().query_map(
+        Ok(self.conn()?.query_map(
             &format!(
                 "SELECT server, fingerprint, judgement, created_at FROM {} ORDER BY created_at, server",
                 kind.reviews_table()
@@ -130,7 +130,7 @@ impl Store {
 
     /// The owners who get outbox row `outbox_id` in a digest (so not directly).
     pub fn digest_owners_of(&self, outbox_id: i64) -> anyhow::Result<Vec<String>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let rows: Vec<String> = conn.query_map(
             "SELECT owner FROM digest_items WHERE outbox_id = ?1 ORDER BY owner",
             params![outbox_id],
@@ -141,7 +141,7 @@ impl Store {
 
     /// Owners with items that no digest claimed yet, with their oldest item's time.
     pub fn owners_with_digest_items(&self) -> anyhow::Result<Vec<(String, String)>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let rows = conn.query_map(
             "SELECT owner, MIN(created_at) FROM digest_items WHERE digest_outbox_id IS NULL
              GROUP BY owner ORDER BY owner",
@@ -202,7 +202,7 @@ impl Store {
 
     /// The items a digest row carries (for tests and `outbox` views).
     pub fn digest_items_of(&self, digest_outbox_id: i64) -> anyhow::Result<Vec<i64>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let rows: Vec<i64> = conn.query_map(
             "SELECT outbox_id FROM digest_items WHERE digest_outbox_id = ?1 ORDER BY id",
             params![digest_outbox_id],

@@ -42,6 +42,7 @@ testing::on_both_backends! {
         // for a guessed number of milliseconds.
         let expires: String = s
             .conn()
+            .unwrap()
             .query_row(
                 "SELECT expires_at FROM lease WHERE name = 'run'",
                 params![],
@@ -231,6 +232,7 @@ testing::on_both_backends! {
         s.finish_run(old, "ok", r#"{"servers":[{"name":"alpha"}]}"#)
             .unwrap();
         s.conn()
+            .unwrap()
             .execute(
                 "UPDATE runs SET started_at = '2020-01-01T00:00:00.000Z' WHERE id = ?1",
                 params![old],
@@ -431,6 +433,7 @@ testing::on_both_backends! {
         s.transaction(|tx| Store::record_tags(tx, "x", &[t("v1", "aaa")]))
             .unwrap();
         s.conn()
+            .unwrap()
             .execute(
                 "UPDATE tag_history SET first_seen = '2026-01-01T00:00:00.000Z',
                      last_seen = '2026-01-01T00:00:00.000Z'",

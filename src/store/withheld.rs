@@ -19,7 +19,7 @@ pub struct NotedWithheld {
 impl Store {
     /// The withheld versions already said for `server`.
     pub fn withheld_noted(&self, server: &str) -> anyhow::Result<Vec<NotedWithheld>> {
-        Ok(self.conn().query_map(
+        Ok(self.conn()?.query_map(
             "SELECT channel, version, reason FROM withheld_noted WHERE server = ?1
              ORDER BY channel, version, reason",
             params![server],

@@ -85,7 +85,7 @@ fn on_postgres(config: &str, cache: &str) -> String {
     format!(
         "[state]\nbackend = \"postgres\"\nurl-env = \"{URL_VAR}\"\nauto-migrate = true\n\
          cache-dir = {cache_dir}\nlease-timeout = \"2m\"\nclaim-ttl = \"{CLAIM_TTL}\"\n\
-         lock-timeout = \"1s\"\n\n[service]\nconcurrency = 4\n\n{rest}"
+         lock-timeout = \"1s\"\npool-size = 3\n\n[service]\nconcurrency = 4\n\n{rest}"
     )
 }
 
@@ -285,6 +285,15 @@ fn three_replicas_and_a_manual_sync_divide_sixty_servers_with_one_pr_and_one_ema
         scraped.contains("# TYPE upkeep_claims_taken_over_total counter"),
         "{scraped}"
     );
+    // Four syncs at once on three pooled connections (`pool-size = 3`).
+    for line in [
+        "upkeep_state_pool_size 3\n",
+        "upkeep_state_pool_connections{status=\"in-use\"} ",
+        "# TYPE upkeep_state_pool_waits_total counter",
+        "upkeep_state_pool_wait_timeouts_total 0\n",
+    ] {
+        assert!(scraped.contains(line), "{line} in\n{scraped}");
+    }
     let logs: Vec<String> = replicas.into_iter().map(Replica::stop).collect();
     s.assert_one_pr_each();
     s.assert_one_email_each();

@@ -16,12 +16,14 @@ use std::cell::RefCell;
 use std::fmt;
 
 mod pg;
+mod pool;
 mod sqlite;
 
 pub use pg::PgOptions;
 /// The throwaway PostgreSQL cluster of the unit tests (see `pg/cluster.rs`).
 #[cfg(test)]
 pub(crate) use pg::cluster as pg_cluster;
+pub use pool::{Lease, Pool, PoolStats};
 
 /// A PostgreSQL URL as people may see it: `host:port/database`, never a user, password or
 /// query parameter (libpq also takes `?password=` there).
@@ -92,6 +94,11 @@ pub enum Error {
     },
     /// A column index past the end of the row.
     Column(usize),
+    /// Every pooled PostgreSQL connection stayed leased for as long as a call may wait.
+    PoolExhausted {
+        size: usize,
+        waited: std::time::Duration,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -111,6 +118,13 @@ impl fmt::Display for Error {
                 write!(f, "column {column}: {value} is out of range")
             }
             Error::Column(i) => write!(f, "no column {i}"),
+            Error::PoolExhausted { size, waited } => write!(
+                f,
+                "all {size} connections to PostgreSQL ([state] pool-size = {size}) stayed busy \
+                 for {}: raise pool-size, or look for statements that do not finish \
+                 (pg_stat_activity)",
+                humantime::format_duration(*waited)
+            ),
         }
     }
 }

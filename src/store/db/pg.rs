@@ -39,6 +39,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use postgres::error::SqlState;
@@ -76,7 +77,8 @@ pub struct PgOptions {
     /// defaults to `upkeep`.
     pub url: crate::secret::Secret,
     /// How long a statement waits for a lock another replica holds (at least 1 ms:
-    /// PostgreSQL reads 0 as "forever").
+    /// PostgreSQL reads 0 as "forever"). A store's call waits at most twice this for a free
+    /// pooled connection (see `pool.rs`).
     pub lock_timeout: std::time::Duration,
 }
 
@@ -256,6 +258,9 @@ struct State {
     client: Option<Client>,
     cache: Cache,
     tx: TxState,
+    /// A session of this connection was found lost since [`PgConn::take_lost`] last asked
+    /// (even when the call was then retried on a new one).
+    lost: bool,
 }
 
 impl Drop for State {
@@ -290,16 +295,34 @@ impl From<postgres::Error> for Failure {
     }
 }
 
-/// Boxed: the parsed URL and the client are large, and `Conn` holds this beside a SQLite
-/// connection.
+/// Boxed: the client is large, and `Conn` holds this beside a SQLite connection. The parsed
+/// URL is shared by every connection of one pool ([`PgConnector`]).
 pub struct PgConn {
-    target: Box<Target>,
+    target: Arc<Target>,
     state: Box<RefCell<State>>,
 }
 
 impl fmt::Debug for PgConn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("PgConn").field(&self.target.shown).finish()
+    }
+}
+
+/// Opens connections to one database: the parsed URL, shared by the connections of a pool.
+#[derive(Clone)]
+pub struct PgConnector(Arc<Target>);
+
+impl PgConnector {
+    /// A connection not yet open: it connects on its first statement, as one whose session
+    /// was lost reconnects (so it reports [`PgConn::is_closed`] until then).
+    pub fn unopened(&self) -> PgConn {
+        PgConn::with(Arc::clone(&self.0), None)
+    }
+}
+
+impl fmt::Debug for PgConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PgConnector").field(&self.0.shown).finish()
     }
 }
 
@@ -346,14 +369,36 @@ impl PgConn {
     pub fn connect(options: &PgOptions) -> Result<PgConn> {
         let target = Target::new(options)?;
         let client = target.connect()?;
-        Ok(PgConn {
-            target: Box::new(target),
+        Ok(PgConn::with(Arc::new(target), Some(client)))
+    }
+
+    fn with(target: Arc<Target>, client: Option<Client>) -> PgConn {
+        PgConn {
+            target,
             state: Box::new(RefCell::new(State {
-                client: Some(client),
+                client,
                 cache: Cache::default(),
                 tx: TxState::Idle,
+                lost: false,
             })),
-        })
+        }
+    }
+
+    /// What opens more connections to the same database (a pool's).
+    pub fn connector(&self) -> PgConnector {
+        PgConnector(Arc::clone(&self.target))
+    }
+
+    /// Whether a session of this connection was found lost since the last time this was asked:
+    /// the server may have restarted, so a pool's other idle sessions are suspect too.
+    pub fn take_lost(&self) -> bool {
+        std::mem::take(&mut self.state.borrow_mut().lost)
+    }
+
+    /// Whether a transaction is open on this connection (or was, until its session was lost):
+    /// such a connection must not serve anyone else until it is rolled back.
+    pub fn in_transaction(&self) -> bool {
+        self.state.borrow().tx != TxState::Idle
     }
 
     /// Runs `f` on a live client, reconnecting first outside a transaction when the connection
@@ -397,6 +442,7 @@ impl PgConn {
             if lost {
                 state.client = None;
                 state.cache = Cache::default();
+                state.lost = true;
             }
             state.tx = match (state.tx, lost) {
                 (TxState::Open { .. }, true) => TxState::Lost,
