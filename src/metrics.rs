@@ -47,6 +47,11 @@ struct RunLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: String,
 }
@@ -122,6 +127,8 @@ struct Families {
     emails_queued: Counter,
     claims_taken_over: Counter,
     claims_lost: Counter,
+    config_reloads: Family<ResultLabels, Counter>,
+    config_reload_ok: Gauge,
 }
 
 impl Families {
@@ -139,7 +146,11 @@ impl Families {
             emails_queued: Counter::default(),
             claims_taken_over: Counter::default(),
             claims_lost: Counter::default(),
+            config_reloads: Family::default(),
+            config_reload_ok: Gauge::default(),
         };
+        // No reload yet: the config in use is the one the service started with, which loaded.
+        f.config_reload_ok.set(1);
         r.register(
             "upkeep_runs",
             "Sync runs finished, by trigger and result",
@@ -195,6 +206,19 @@ impl Families {
             "upkeep_claims_lost",
             "Claims of this process that expired while its sync ran (shared state)",
             f.claims_lost.clone(),
+        );
+        r.register(
+            "upkeep_config_reloads",
+            "Config reloads (SIGHUP), by result (applied; invalid: the file did not validate; \
+             refused: it names another state database, which takes a restart; failed: its \
+             state could not be opened)",
+            f.config_reloads.clone(),
+        );
+        r.register(
+            "upkeep_config_last_reload_successful",
+            "1 when the last config reload was applied (or none was asked for), 0 when the \
+             service kept its old config",
+            f.config_reload_ok.clone(),
         );
         f
     }
@@ -594,6 +618,17 @@ impl Metrics {
             .inc();
     }
 
+    /// A config reload ended with `result` (`applied`, `invalid`, `refused`, `failed`).
+    pub fn record_reload(&self, result: &str, applied: bool) {
+        let f = &self.families;
+        f.config_reloads
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
+        f.config_reload_ok.set(i64::from(applied));
+    }
+
     /// The exposition text: the counters plus what `scrape` says.
     pub fn render(&self, scrape: &Scrape) -> String {
         let mut scraped = Registry::default();
@@ -812,6 +847,32 @@ mod tests {
     }
 
     #[test]
+    fn reloads_are_counted_by_result_and_the_last_one_is_a_gauge() {
+        let m = Metrics::new();
+        let text = m.render(&Scrape::default());
+        assert!(
+            text.contains("upkeep_config_last_reload_successful 1\n"),
+            "{text}"
+        );
+        m.record_reload("refused", false);
+        let text = m.render(&Scrape::default());
+        assert!(
+            text.contains("upkeep_config_reloads_total{result=\"refused\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("upkeep_config_last_reload_successful 0\n"),
+            "{text}"
+        );
+        m.record_reload("applied", true);
+        let text = m.render(&Scrape::default());
+        assert!(
+            text.contains("upkeep_config_last_reload_successful 1\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn every_family_keeps_its_name_and_type() {
         // A family with no series is not written at all (as client_golang does for an empty
         // vector): give every family one.
@@ -840,6 +901,7 @@ mod tests {
             duration_ms: 10,
         });
         m.record_skipped("busy");
+        m.record_reload("refused", false);
         let text = m.render(&Scrape {
             emails: Vec::new(),
             servers: vec![ServerGauge {
@@ -896,6 +958,8 @@ mod tests {
             ("upkeep_claims_taken_over_total", "counter"),
             ("upkeep_claims_lost_total", "counter"),
             ("upkeep_claims_held", "gauge"),
+            ("upkeep_config_reloads_total", "counter"),
+            ("upkeep_config_last_reload_successful", "gauge"),
         ];
         let mut declared_sorted = declared.clone();
         declared_sorted.sort_unstable();

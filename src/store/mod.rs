@@ -20,6 +20,7 @@ mod migrations;
 mod notify;
 pub mod schema;
 pub mod shared;
+mod target;
 #[cfg(test)]
 pub(crate) mod testing;
 mod withheld;
@@ -30,6 +31,7 @@ pub use chat::{CHAT_RECIPIENT_PREFIX, ChatMessage};
 pub use dashboard::{Decision, EmailLine, RunServer, ServerRun};
 pub use decisions::{DecisionRow, NewCommand, NewDecision, OwedAction, Source, Verdict};
 pub use fleet::{Behind, ChecksRecord, FailedCheck};
+pub use target::Target;
 pub use withheld::NotedWithheld;
 
 use std::collections::{BTreeSet, HashMap};
@@ -124,6 +126,8 @@ impl fmt::Display for Location {
 /// plain `#[test]` threads.
 pub struct Store {
     location: Location,
+    /// Which database this is (see [`Target`]).
+    target: Target,
     conn: Mutex<db::Conn>,
     context: Context,
 }
@@ -477,7 +481,8 @@ impl Store {
         }
         let conn = db::Conn::open_sqlite(path, busy_timeout)
             .with_context(|| format!("opening state database {}", path.display()))?;
-        Store::migrated(conn, Location::Sqlite(path.to_path_buf()), policy)
+        let target = Target::sqlite(path);
+        Store::migrated(conn, (Location::Sqlite(path.to_path_buf()), target), policy)
     }
 
     /// Connect to the PostgreSQL state and bring its schema up under `policy` (as
@@ -487,20 +492,22 @@ impl Store {
         policy: schema::Policy,
     ) -> anyhow::Result<(Store, Vec<schema::Migration>)> {
         let location = Location::postgres(options.url.expose());
+        let target = Target::postgres(&options.url)?;
         let conn = db::Conn::connect_postgres(options)
             .with_context(|| format!("connecting to the state database {location}"))?;
-        Store::migrated(conn, location, policy)
+        Store::migrated(conn, (location, target), policy)
     }
 
     fn migrated(
         mut conn: db::Conn,
-        location: Location,
+        (location, target): (Location, Target),
         policy: schema::Policy,
     ) -> anyhow::Result<(Store, Vec<schema::Migration>)> {
         let applied = schema::migrate(&mut conn, policy, &location)
             .with_context(|| format!("migrating state database {location}"))?;
         let store = Store {
             location,
+            target,
             conn: Mutex::new(conn),
             context: Context::default(),
         };
@@ -510,6 +517,11 @@ impl Store {
     /// Where the state lives (for messages).
     pub fn location(&self) -> &Location {
         &self.location
+    }
+
+    /// Which database this store opened, to compare with what a config names now.
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     fn conn(&self) -> MutexGuard<'_, db::Conn> {

@@ -548,3 +548,98 @@ fn readyz_fails_while_the_database_is_unreachable() {
         status().filter(|(code, _)| *code == 200)
     });
 }
+
+/// A metric's value in `/metrics` text (the first series whose line starts with `series`).
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn sighup_pointing_a_replica_at_another_database_is_refused() {
+    let s = shared(1);
+    let replica = s.replica("hup", 2, &[]);
+    let runs = || {
+        s.conn()
+            .query_row("SELECT COUNT(*) FROM runs", params![], |r| {
+                r.get::<_, i64>(0)
+            })
+            // The replica may not have migrated the database yet.
+            .unwrap_or(0)
+    };
+    wait_for("a scheduled run", CEILING, || (runs() > 0).then_some(()));
+    let hup = || {
+        let status = Command::new("kill")
+            .args(["-HUP", &replica.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let config_path = s.ws.path("hup.toml");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    let url_file = s.ws.path("state-url");
+    let on_file = config.replace(
+        &format!("url-env = \"{URL_VAR}\""),
+        &format!("url-file = \"{}\"", url_file.display()),
+    );
+    assert_ne!(on_file, config);
+
+    // The URL file names another database (of the same server): refused before it is opened.
+    let other = pg_support::fresh_database();
+    std::fs::write(&url_file, format!("{}\n", other.url())).unwrap();
+    std::fs::write(&config_path, &on_file).unwrap();
+    hup();
+    let log = wait_for("the reload to be refused", CEILING, || {
+        let log = std::fs::read_to_string(&replica.log).unwrap_or_default();
+        log.contains("config reload refused").then_some(log)
+    });
+    assert!(log.contains("[state] url-file"), "{log}");
+    assert!(!log.contains(pg_support::PASSWORD), "{log}");
+    assert!(
+        !log.contains(&other.name),
+        "the other database is not named:\n{log}"
+    );
+    let scraped = replica.metrics();
+    assert_eq!(
+        metric(&scraped, "upkeep_config_reloads_total{result=\"refused\"}"),
+        Some(1.0),
+        "{scraped}"
+    );
+    assert_eq!(
+        metric(&scraped, "upkeep_config_last_reload_successful"),
+        Some(0.0)
+    );
+    // The replica runs on in its database; the other was not touched (auto-migrate is on in
+    // the config: a reload that opened it would have migrated it).
+    let before = runs();
+    wait_for("a run after the refused reload", CEILING, || {
+        (runs() > before).then_some(())
+    });
+    let tables: i64 = Conn::connect_postgres(&PgOptions {
+        url: Secret::new(other.url()),
+        lock_timeout: Duration::from_secs(30),
+    })
+    .unwrap()
+    .query_row(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'",
+        params![],
+        |r| r.get(0),
+    )
+    .unwrap();
+    assert_eq!(tables, 0, "the refused database was migrated");
+
+    // The same database through a file instead of the variable: resolved the same, applied.
+    std::fs::write(&url_file, format!("{}\n", s.db.url())).unwrap();
+    hup();
+    let scraped = wait_for("the reload to be applied", CEILING, || {
+        let scraped = replica.metrics();
+        (metric(&scraped, "upkeep_config_reloads_total{result=\"applied\"}") == Some(1.0))
+            .then_some(scraped)
+    });
+    assert_eq!(
+        metric(&scraped, "upkeep_config_last_reload_successful"),
+        Some(1.0)
+    );
+    let log = replica.stop();
+    assert!(!log.contains(pg_support::PASSWORD), "{log}");
+}
