@@ -158,8 +158,10 @@ impl Families {
         );
         r.register(
             "upkeep_runs_skipped",
-            "Runs not started, by reason (busy: another run held the lease; state-locked: \
-             another process kept the state database locked past [state] busy-timeout)",
+            "Runs not started or not recorded, by reason (busy: another run held the lease; \
+             state-locked: another process kept the state database locked past [state] \
+             busy-timeout; done-elsewhere: a scheduled run found every server synced by \
+             another replica)",
             f.runs_skipped.clone(),
         );
         r.register(
@@ -597,6 +599,11 @@ impl Metrics {
                     .triggers
                     .remove(run_id)
                     .unwrap_or_else(|| "unknown".into());
+                // Not kept in the state either: counted with the runs that did not happen.
+                if result == crate::events::NOTHING_TO_DO {
+                    self.record_skipped("done-elsewhere");
+                    return;
+                }
                 f.runs
                     .get_or_create(&RunLabels {
                         trigger,
@@ -608,7 +615,7 @@ impl Metrics {
         }
     }
 
-    /// A run that was not started (`busy`: another run held the lease).
+    /// A run that was not started (`busy`: another run held the lease), or not recorded.
     pub fn record_skipped(&self, reason: &str) {
         self.families
             .runs_skipped
@@ -703,6 +710,38 @@ mod tests {
             text.contains(
                 "upkeep_server_sync_duration_seconds_bucket{server=\"alpha\",le=\"1\"} 1\n"
             )
+        );
+    }
+
+    #[test]
+    fn a_run_with_nothing_to_do_counts_as_skipped_not_as_a_run() {
+        let m = Metrics::new();
+        m.observe(&Event::RunStarted {
+            run_id: 7,
+            trigger: "schedule".into(),
+            dry_run: false,
+            servers: 1,
+        });
+        m.observe(&finished("alpha", "skipped", None, 3));
+        m.observe(&Event::RunFinished {
+            run_id: 7,
+            result: crate::events::NOTHING_TO_DO.into(),
+            duration_ms: 10,
+        });
+        let text = m.render(&Scrape::default());
+        assert!(
+            text.contains("upkeep_runs_skipped_total{reason=\"done-elsewhere\"} 1\n"),
+            "{text}"
+        );
+        assert!(!text.contains("upkeep_runs_total{"), "{text}");
+        assert!(
+            text.contains("upkeep_run_duration_seconds_count 0\n"),
+            "{text}"
+        );
+        // The skip itself stays visible per server.
+        assert!(
+            text.contains("upkeep_server_syncs_total{server=\"alpha\",status=\"skipped\"} 1\n"),
+            "{text}"
         );
     }
 

@@ -3,6 +3,11 @@
 //! whose process stopped beating; and an outbox row is claimed by the one sender delivering it,
 //! so two replicas' drains never hand the same email to a transport at once.
 //!
+//! A scheduled run whose servers were all synced by other replicas (claimed elsewhere, or
+//! synced since the fire time) is forgotten at its end ([`forget_run`]): it is started like
+//! every run, before any work, so a crash still leaves its row to be aborted, and deleted in
+//! one transaction once it is known to have done nothing.
+//!
 //! On SQLite one process runs at a time (the run lease), and these keep today's behaviour: a
 //! run older than the current one is dead, and a `sending` row is a crashed sender's, retried at
 //! once (its claim, if any, is written already expired).
@@ -111,6 +116,34 @@ pub fn unclaim_email(db: &impl Exec, id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Delete run `run_id` with its server reports and heartbeat, in one transaction, if it is
+/// still `running` and nothing else in the state names it (an outbox row it queued): a
+/// scheduled run that found every server done elsewhere leaves no trace. False when it was
+/// kept. Call inside a write transaction.
+///
+/// # Errors
+/// When the state cannot be read or written.
+pub fn forget_run(db: &impl Exec, run_id: i64) -> anyhow::Result<bool> {
+    let queued: i64 = db.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE run_id = ?1",
+        params![run_id],
+        |r| r.get(0),
+    )?;
+    if queued > 0 {
+        return Ok(false);
+    }
+    let deleted = db.execute(
+        "DELETE FROM runs WHERE id = ?1 AND result = 'running'",
+        params![run_id],
+    )?;
+    if deleted == 0 {
+        return Ok(false);
+    }
+    db.execute("DELETE FROM run_servers WHERE run_id = ?1", params![run_id])?;
+    db.execute("DELETE FROM run_holders WHERE run_id = ?1", params![run_id])?;
+    Ok(true)
+}
+
 impl super::Store {
     /// Runs that died mid-way, marked aborted. One process runs at a time on SQLite (the run
     /// lease), so every older run still `running` died; on a shared state only those whose
@@ -136,6 +169,14 @@ impl super::Store {
         })
     }
 
+    /// Forget a run that did nothing (see [`forget_run`]); false when it was kept.
+    ///
+    /// # Errors
+    /// When the state cannot be written.
+    pub fn forget_run(&self, run_id: i64) -> anyhow::Result<bool> {
+        self.transaction(|tx| forget_run(&**tx, run_id))
+    }
+
     /// On a shared state, record that `holder`'s run `run_id` is making progress.
     ///
     /// # Errors
@@ -156,6 +197,19 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc)
             + chrono::Duration::seconds(s)
+    }
+
+    fn email(reason: &str) -> NewEmail {
+        NewEmail {
+            dedupe_key: "k".into(),
+            server: "s".into(),
+            reason: reason.into(),
+            recipients: vec!["o@example.com".into()],
+            cc: Vec::new(),
+            subject: "subject".into(),
+            text: "text".into(),
+            html: String::new(),
+        }
     }
 
     fn result(db: &Conn, id: i64) -> String {
@@ -193,21 +247,51 @@ mod tests {
             );
         }
 
+        fn a_run_that_did_nothing_is_forgotten_whole_unless_something_names_it() {
+            let dir = tempfile::tempdir().unwrap();
+            let store = crate::store::testing::open(dir.path());
+            let count = |sql: &str, id: i64| -> i64 {
+                let db = crate::store::testing::conn(dir.path());
+                db.query_row(sql, params![id], |r| r.get(0)).unwrap()
+            };
+            let traces = |id: i64| {
+                [
+                    count("SELECT COUNT(*) FROM runs WHERE id = ?1", id),
+                    count("SELECT COUNT(*) FROM run_servers WHERE run_id = ?1", id),
+                    count("SELECT COUNT(*) FROM run_holders WHERE run_id = ?1", id),
+                ]
+            };
+            let started = |store: &Store| {
+                let id = store.start_run("schedule", false).unwrap();
+                store
+                    .put_run_server(id, 0, "s", "skipped", "{}")
+                    .unwrap();
+                store.beat_run(id, "replica-a").unwrap();
+                id
+            };
+            let idle = started(&store);
+            assert_eq!(traces(idle), [1, 1, 1]);
+            assert!(store.forget_run(idle).unwrap());
+            assert_eq!(traces(idle), [0, 0, 0]);
+            // A run another replica already marked aborted (it stopped beating) stays as marked.
+            let aborted = started(&store);
+            store.finish_run(aborted, "aborted", "{}").unwrap();
+            assert!(!store.forget_run(aborted).unwrap());
+            assert_eq!(traces(aborted), [1, 1, 1]);
+            // An email that names the run keeps it.
+            let mailed = started(&store);
+            store
+                .transaction(|tx| Store::enqueue_email(tx, &email("review-reminder"), Some(mailed)))
+                .unwrap();
+            assert!(!store.forget_run(mailed).unwrap());
+            assert_eq!(traces(mailed), [1, 1, 1]);
+        }
+
         fn an_email_has_one_sender_until_its_claim_lapses() {
             let dir = tempfile::tempdir().unwrap();
             let store = crate::store::testing::open(dir.path());
-            let email = NewEmail {
-                dedupe_key: "k".into(),
-                server: "s".into(),
-                reason: "license-review".into(),
-                recipients: vec!["o@example.com".into()],
-                cc: Vec::new(),
-                subject: "subject".into(),
-                text: "text".into(),
-                html: String::new(),
-            };
             store
-                .transaction(|tx| Store::enqueue_email(tx, &email, None))
+                .transaction(|tx| Store::enqueue_email(tx, &email("license-review"), None))
                 .unwrap();
             let id = store.due_emails().unwrap()[0].id;
             let db = crate::store::testing::conn(dir.path());

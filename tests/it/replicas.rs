@@ -643,3 +643,68 @@ fn sighup_pointing_a_replica_at_another_database_is_refused() {
     let log = replica.stop();
     assert!(!log.contains(pg_support::PASSWORD), "{log}");
 }
+
+#[test]
+fn a_scheduled_tick_left_wholly_to_another_replica_records_no_run() {
+    let s = shared(1);
+    // Two replicas on the same fire times: at each, one syncs the server and the other finds
+    // it claimed or synced since; that one's run is counted, not recorded.
+    let replicas = [s.replica("a", 2, &[]), s.replica("b", 2, &[])];
+    let elsewhere = || {
+        replicas
+            .iter()
+            .filter_map(|r| {
+                metric(
+                    &r.metrics(),
+                    "upkeep_runs_skipped_total{reason=\"done-elsewhere\"}",
+                )
+            })
+            .sum::<f64>()
+    };
+    let recorded = || {
+        s.conn()
+            .query_row(
+                "SELECT COUNT(*) FROM runs WHERE finished_at IS NOT NULL",
+                params![],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap_or(0)
+    };
+    wait_for(
+        "two ticks left to the other replica, two runs recorded",
+        CEILING,
+        || (elsewhere() >= 2.0 && recorded() >= 2).then_some(()),
+    );
+    let [a, b] = replicas;
+    let logs = [a.stop(), b.stop()];
+    let runs: Vec<(i64, i64, i64)> = s
+        .conn()
+        .query_map(
+            "SELECT r.id,
+                    (SELECT COUNT(*) FROM run_servers x WHERE x.run_id = r.id),
+                    (SELECT COUNT(*) FROM run_servers x WHERE x.run_id = r.id AND x.status <> 'skipped')
+             FROM runs r ORDER BY r.id",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert!(runs.len() >= 2, "{runs:?}");
+    for (id, servers, synced) in &runs {
+        assert_eq!(
+            (*servers, *synced),
+            (1, 1),
+            "run {id} records a server it did not sync; logs:\n{}",
+            logs.join("\n")
+        );
+    }
+    // `upkeep runs` lists only them.
+    let out = s.ws.upkeep(&["runs", "--json", "--limit", "1000"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let listed: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(runs.len()),
+        "{listed}"
+    );
+    s.assert_one_pr_each();
+}
