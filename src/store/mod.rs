@@ -133,12 +133,23 @@ pub struct Store {
 }
 
 /// What this process knows beside the database, for the transactions of this store: the
-/// configured chat routes (configuration, never written to the state; kept in memory because
-/// a connection-scoped table would not survive a PostgreSQL reconnect).
-#[derive(Default)]
+/// configured chat routes and outbox claim lifetime (configuration, never written to the
+/// state; kept in memory because a connection-scoped table would not survive a PostgreSQL
+/// reconnect).
 struct Context {
     /// server → its chat destinations.
     chat_routes: RwLock<HashMap<String, BTreeSet<String>>>,
+    /// How long a claim on an outbox row being sent lasts on a shared state.
+    outbox_claim_ttl: RwLock<Duration>,
+}
+
+impl Default for Context {
+    fn default() -> Context {
+        Context {
+            chat_routes: RwLock::default(),
+            outbox_claim_ttl: RwLock::new(shared::DEFAULT_OUTBOX_CLAIM_TTL),
+        }
+    }
 }
 
 /// An open transaction of the store: the database's, plus the store's in-memory context.
@@ -1626,16 +1637,33 @@ impl Store {
         self.transaction(|tx| shared::claim_email(&**tx, id, &sender_id(), ttl, now()))
     }
 
-    /// How long a sender's claim on an outbox row lasts: on a shared state, longer than any
-    /// delivery attempt (its transport timeouts), after which a crashed sender's row is retried
-    /// by another replica; on SQLite nothing (one process drains; a crashed sender's row is
-    /// retried at once, as always).
+    /// How long a sender's claim on an outbox row lasts: on a shared state, as long as one
+    /// delivery attempt and its record may take ([`Store::set_outbox_delivery`],
+    /// [`shared::outbox_claim_ttl`]), after which a crashed sender's row is retried by another
+    /// replica; on SQLite nothing (one process drains; a crashed sender's row is retried at
+    /// once, as always).
     fn outbox_claim_ttl(&self) -> Duration {
         if self.shares_work() {
-            Duration::from_secs(600)
+            *self
+                .context
+                .outbox_claim_ttl
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
         } else {
             Duration::ZERO
         }
+    }
+
+    /// What bounds one delivery attempt of an outbox row (`delivery`: the transports'
+    /// timeouts) and the wait for the lock its outcome is recorded under (`lock_wait`): the
+    /// claim on a row being sent lasts as long as both (see [`shared::outbox_claim_ttl`]).
+    pub fn set_outbox_delivery(&self, delivery: Duration, lock_wait: Duration) {
+        *self
+            .context
+            .outbox_claim_ttl
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            shared::outbox_claim_ttl(delivery, lock_wait);
     }
 
     /// Record an attempt's outcome and give up the row's claim, in one transaction.

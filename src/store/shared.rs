@@ -61,6 +61,29 @@ pub fn abort_silent_runs(
     )?)
 }
 
+/// What a claim on an outbox row allows beyond the delivery and the lock wait: a reconnect
+/// to the database before the outcome is recorded (the PostgreSQL client's 10 s connect
+/// timeout) and the difference between two replicas' clocks (the expiry is written by one
+/// and read by another), with room to spare.
+pub const OUTBOX_CLAIM_MARGIN: Duration = Duration::from_secs(30);
+
+/// The claim lifetime until the config says otherwise (`deps::open_store` always does): the
+/// default SMTP timeout and lock wait.
+pub const DEFAULT_OUTBOX_CLAIM_TTL: Duration =
+    Duration::from_secs(30 + 10).saturating_add(OUTBOX_CLAIM_MARGIN);
+
+/// How long a sender's claim on an outbox row lasts: one delivery attempt (`delivery`, which
+/// the transports' timeouts bound), then recording its outcome, a transaction that may wait
+/// `lock_wait` for the lock, plus [`OUTBOX_CLAIM_MARGIN`]. Never shorter: a claim that lapsed
+/// while its sender was still delivering would let a second replica send the same email.
+/// Never much longer: a crashed sender's email waits this long for another replica (with the
+/// defaults, 30 s SMTP timeout and 10 s lock timeout, 70 s).
+pub fn outbox_claim_ttl(delivery: Duration, lock_wait: Duration) -> Duration {
+    delivery
+        .saturating_add(lock_wait)
+        .saturating_add(OUTBOX_CLAIM_MARGIN)
+}
+
 /// The condition (on `outbox`) of a row no sender holds now; `?1` is now.
 pub const UNCLAIMED: &str = "NOT EXISTS (SELECT 1 FROM outbox_claims c WHERE c.outbox_id = outbox.id AND c.expires_at > ?1)";
 
@@ -190,6 +213,23 @@ impl super::Store {
 mod tests {
     use super::*;
     use crate::store::db::Conn;
+
+    #[test]
+    fn an_outbox_claim_outlives_one_delivery_and_no_more() {
+        let secs = Duration::from_secs;
+        // The defaults: 30 s SMTP timeout, 10 s lock timeout.
+        assert_eq!(
+            outbox_claim_ttl(secs(30), secs(10)),
+            DEFAULT_OUTBOX_CLAIM_TTL
+        );
+        assert_eq!(DEFAULT_OUTBOX_CLAIM_TTL, secs(70));
+        for (delivery, lock) in [(0, 1), (5, 2), (30, 10), (600, 60)] {
+            let ttl = outbox_claim_ttl(secs(delivery), secs(lock));
+            assert!(ttl > secs(delivery + lock), "{delivery} {lock}");
+            assert_eq!(ttl - secs(delivery + lock), OUTBOX_CLAIM_MARGIN);
+        }
+        assert_eq!(outbox_claim_ttl(Duration::MAX, secs(1)), Duration::MAX);
+    }
     use crate::store::{NewEmail, Store};
 
     fn at(s: i64) -> DateTime<Utc> {
@@ -210,6 +250,16 @@ mod tests {
             text: "text".into(),
             html: String::new(),
         }
+    }
+
+    /// A state in `dir` with one due email; its id.
+    fn with_one_email(dir: &std::path::Path) -> (Store, i64) {
+        let store = crate::store::testing::open(dir);
+        store
+            .transaction(|tx| Store::enqueue_email(tx, &email("license-review"), None))
+            .unwrap();
+        let id = store.due_emails().unwrap()[0].id;
+        (store, id)
     }
 
     fn result(db: &Conn, id: i64) -> String {
@@ -287,13 +337,41 @@ mod tests {
             assert_eq!(traces(mailed), [1, 1, 1]);
         }
 
+        fn a_claim_on_an_email_lasts_one_delivery_and_its_record() {
+            let dir = tempfile::tempdir().unwrap();
+            let (store, id) = with_one_email(dir.path());
+            // A 5 s SMTP timeout and a 2 s lock wait.
+            store.set_outbox_delivery(Duration::from_secs(5), Duration::from_secs(2));
+            let before = crate::store::now();
+            assert!(store.mark_sending(id).unwrap());
+            let after = crate::store::now();
+            let db = crate::store::testing::conn(dir.path());
+            let expires: String = db
+                .query_row(
+                    "SELECT expires_at FROM outbox_claims WHERE outbox_id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let expires = crate::store::parse_ts(&expires).unwrap();
+            let ttl = if store.shares_work() {
+                Duration::from_secs(5 + 2) + OUTBOX_CLAIM_MARGIN
+            } else {
+                // One process drains a SQLite state: a crashed sender's row is retried at once.
+                Duration::ZERO
+            };
+            let ttl = chrono::Duration::from_std(ttl).unwrap();
+            // Timestamps are kept to the millisecond.
+            let before = before - chrono::Duration::milliseconds(1);
+            assert!(
+                before + ttl <= expires && expires <= after + ttl,
+                "{before} + {ttl} <= {expires} <= {after} + {ttl}"
+            );
+        }
+
         fn an_email_has_one_sender_until_its_claim_lapses() {
             let dir = tempfile::tempdir().unwrap();
-            let store = crate::store::testing::open(dir.path());
-            store
-                .transaction(|tx| Store::enqueue_email(tx, &email("license-review"), None))
-                .unwrap();
-            let id = store.due_emails().unwrap()[0].id;
+            let (store, id) = with_one_email(dir.path());
             let db = crate::store::testing::conn(dir.path());
             let ttl = Duration::from_secs(60);
             assert!(claim_email(&db, id, "a", ttl, at(0)).unwrap());

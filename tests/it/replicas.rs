@@ -708,3 +708,47 @@ fn a_scheduled_tick_left_wholly_to_another_replica_records_no_run() {
     );
     s.assert_one_pr_each();
 }
+
+#[test]
+fn an_email_whose_sender_died_is_sent_by_another_replica_once_its_short_claim_lapses() {
+    let s = shared(1);
+    // s00's release changes its license: held, its owners emailed. The first replica dies
+    // (SIGKILL) after claiming that email for delivery, before handing it to the transport.
+    let mut doomed = s.replica("doomed", 2, &[("UPKEEP_FAILPOINT", "before-send")]);
+    wait_for("the doomed replica to kill itself", CEILING, || {
+        doomed.child.try_wait().unwrap()
+    });
+    let (claimed_until, status): (String, String) = s
+        .conn()
+        .query_row(
+            "SELECT c.expires_at, o.status FROM outbox_claims c JOIN outbox o ON o.id = c.outbox_id",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(status, "sending");
+    // The claim lasts one delivery (the file transport: nothing to wait for), the wait for
+    // the lock its outcome is recorded under (lock-timeout = 1s) and the margin: 31 s, not
+    // the ten minutes of before.
+    let until = chrono::DateTime::parse_from_rfc3339(&claimed_until).unwrap();
+    let left = until.signed_duration_since(chrono::Utc::now());
+    assert!(
+        left <= chrono::Duration::seconds(31),
+        "claimed for {left} more"
+    );
+    let taker = s.replica("taker", 2, &[]);
+    let (attempts, status): (i64, String) = wait_for("the email to be sent", CEILING, || {
+        s.conn()
+            .query_row(
+                "SELECT attempts, status FROM outbox WHERE reason = 'license-review'",
+                params![],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok()
+            .filter(|(_, status): &(i64, String)| status == "sent")
+    });
+    taker.stop();
+    // Claimed once by each sender; sent once.
+    assert_eq!((attempts, status.as_str()), (2, "sent"));
+    assert_eq!(s.ws.emails().len(), 1, "{:?}", s.ws.emails());
+}
