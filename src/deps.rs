@@ -84,8 +84,8 @@ impl Deps {
 }
 
 /// The state store of `config`, waiting up to `[state] busy-timeout` for another process's lock,
-/// with the config's chat routes: every email it queues also goes to the server's chat
-/// destinations. Pending schema migrations are applied only when `[state] auto-migrate` (or `--migrate`)
+/// with the config's chat routes (every email it queues also goes to the server's chat
+/// destinations) and what bounds one delivery (how long a claim on an outbox row lasts). Pending schema migrations are applied only when `[state] auto-migrate` (or `--migrate`)
 /// allows it; a newer schema is refused ([`crate::store::schema`]).
 pub fn open_store(config: &ValidConfig) -> anyhow::Result<Store> {
     let policy = if config.state.auto_migrate {
@@ -103,6 +103,7 @@ pub fn open_store(config: &ValidConfig) -> anyhow::Result<Store> {
         );
     }
     store.set_chat_routes(&config.chat_routes())?;
+    store.set_outbox_delivery(config.email.delivery_bound(), config.state.lock_wait());
     Ok(store)
 }
 

@@ -48,6 +48,7 @@ pub enum Event {
     },
     RunFinished {
         run_id: i64,
+        /// `ok`, `failed`, or [`NOTHING_TO_DO`].
         result: String,
         duration_ms: u64,
     },
@@ -89,3 +90,8 @@ impl Bus {
         self.sender.subscribe()
     }
 }
+
+/// The result of a scheduled run that found every server synced by another process (claimed
+/// there, or synced since its fire time) and sent no email: it is not kept in the state, and
+/// `/metrics` counts it as a skipped run, not a run.
+pub const NOTHING_TO_DO: &str = "nothing-to-do";

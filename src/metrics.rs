@@ -47,6 +47,11 @@ struct RunLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: String,
 }
@@ -122,6 +127,8 @@ struct Families {
     emails_queued: Counter,
     claims_taken_over: Counter,
     claims_lost: Counter,
+    config_reloads: Family<ResultLabels, Counter>,
+    config_reload_ok: Gauge,
 }
 
 impl Families {
@@ -139,7 +146,11 @@ impl Families {
             emails_queued: Counter::default(),
             claims_taken_over: Counter::default(),
             claims_lost: Counter::default(),
+            config_reloads: Family::default(),
+            config_reload_ok: Gauge::default(),
         };
+        // No reload yet: the config in use is the one the service started with, which loaded.
+        f.config_reload_ok.set(1);
         r.register(
             "upkeep_runs",
             "Sync runs finished, by trigger and result",
@@ -147,8 +158,10 @@ impl Families {
         );
         r.register(
             "upkeep_runs_skipped",
-            "Runs not started, by reason (busy: another run held the lease; state-locked: \
-             another process kept the state database locked past [state] busy-timeout)",
+            "Runs not started or not recorded, by reason (busy: another run held the lease; \
+             state-locked: another process kept the state database locked past [state] \
+             busy-timeout; done-elsewhere: a scheduled run found every server synced by \
+             another replica)",
             f.runs_skipped.clone(),
         );
         r.register(
@@ -195,6 +208,19 @@ impl Families {
             "upkeep_claims_lost",
             "Claims of this process that expired while its sync ran (shared state)",
             f.claims_lost.clone(),
+        );
+        r.register(
+            "upkeep_config_reloads",
+            "Config reloads (SIGHUP), by result (applied; invalid: the file did not validate; \
+             refused: it names another state database, which takes a restart; failed: its \
+             state could not be opened)",
+            f.config_reloads.clone(),
+        );
+        r.register(
+            "upkeep_config_last_reload_successful",
+            "1 when the last config reload was applied (or none was asked for), 0 when the \
+             service kept its old config",
+            f.config_reload_ok.clone(),
         );
         f
     }
@@ -633,6 +659,11 @@ impl Metrics {
                     .triggers
                     .remove(run_id)
                     .unwrap_or_else(|| "unknown".into());
+                // Not kept in the state either: counted with the runs that did not happen.
+                if result == crate::events::NOTHING_TO_DO {
+                    self.record_skipped("done-elsewhere");
+                    return;
+                }
                 f.runs
                     .get_or_create(&RunLabels {
                         trigger,
@@ -644,7 +675,7 @@ impl Metrics {
         }
     }
 
-    /// A run that was not started (`busy`: another run held the lease).
+    /// A run that was not started (`busy`: another run held the lease), or not recorded.
     pub fn record_skipped(&self, reason: &str) {
         self.families
             .runs_skipped
@@ -652,6 +683,17 @@ impl Metrics {
                 reason: reason.into(),
             })
             .inc();
+    }
+
+    /// A config reload ended with `result` (`applied`, `invalid`, `refused`, `failed`).
+    pub fn record_reload(&self, result: &str, applied: bool) {
+        let f = &self.families;
+        f.config_reloads
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
+        f.config_reload_ok.set(i64::from(applied));
     }
 
     /// The exposition text: the counters plus what `scrape` says.
@@ -728,6 +770,38 @@ mod tests {
             text.contains(
                 "upkeep_server_sync_duration_seconds_bucket{server=\"alpha\",le=\"1\"} 1\n"
             )
+        );
+    }
+
+    #[test]
+    fn a_run_with_nothing_to_do_counts_as_skipped_not_as_a_run() {
+        let m = Metrics::new();
+        m.observe(&Event::RunStarted {
+            run_id: 7,
+            trigger: "schedule".into(),
+            dry_run: false,
+            servers: 1,
+        });
+        m.observe(&finished("alpha", "skipped", None, 3));
+        m.observe(&Event::RunFinished {
+            run_id: 7,
+            result: crate::events::NOTHING_TO_DO.into(),
+            duration_ms: 10,
+        });
+        let text = m.render(&Scrape::default());
+        assert!(
+            text.contains("upkeep_runs_skipped_total{reason=\"done-elsewhere\"} 1\n"),
+            "{text}"
+        );
+        assert!(!text.contains("upkeep_runs_total{"), "{text}");
+        assert!(
+            text.contains("upkeep_run_duration_seconds_count 0\n"),
+            "{text}"
+        );
+        // The skip itself stays visible per server.
+        assert!(
+            text.contains("upkeep_server_syncs_total{server=\"alpha\",status=\"skipped\"} 1\n"),
+            "{text}"
         );
     }
 
@@ -875,6 +949,32 @@ mod tests {
     }
 
     #[test]
+    fn reloads_are_counted_by_result_and_the_last_one_is_a_gauge() {
+        let m = Metrics::new();
+        let text = m.render(&Scrape::default());
+        assert!(
+            text.contains("upkeep_config_last_reload_successful 1\n"),
+            "{text}"
+        );
+        m.record_reload("refused", false);
+        let text = m.render(&Scrape::default());
+        assert!(
+            text.contains("upkeep_config_reloads_total{result=\"refused\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("upkeep_config_last_reload_successful 0\n"),
+            "{text}"
+        );
+        m.record_reload("applied", true);
+        let text = m.render(&Scrape::default());
+        assert!(
+            text.contains("upkeep_config_last_reload_successful 1\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn every_family_keeps_its_name_and_type() {
         // A family with no series is not written at all (as client_golang does for an empty
         // vector): give every family one.
@@ -903,6 +1003,7 @@ mod tests {
             duration_ms: 10,
         });
         m.record_skipped("busy");
+        m.record_reload("refused", false);
         let text = m.render(&Scrape {
             emails: Vec::new(),
             servers: vec![ServerGauge {
@@ -970,6 +1071,8 @@ mod tests {
             ("upkeep_state_pool_connections", "gauge"),
             ("upkeep_state_pool_waits_total", "counter"),
             ("upkeep_state_pool_wait_timeouts_total", "counter"),
+            ("upkeep_config_reloads_total", "counter"),
+            ("upkeep_config_last_reload_successful", "gauge"),
         ];
         for line in [
             "upkeep_state_pool_size 8\n",

@@ -8,7 +8,8 @@
 //! Signals: SIGTERM/ctrl-c stop taking work, skip the servers not started yet and wait up to
 //! `[service] grace-period` for the run in flight (each server's decision is one state
 //! transaction, so nothing is left half-recorded); SIGHUP reloads the config, keeping the old
-//! one when the new one is invalid.
+//! one when the new one is invalid or names another state database
+//! ([`crate::service::reload`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -461,6 +461,72 @@ fn sighup_with_a_broken_config_keeps_the_old_one() {
     );
 }
 
+#[test]
+fn sighup_naming_another_state_database_is_refused_and_other_state_keys_apply() {
+    let f = Fixture::new(&["alpha"], &[], &Settings::default());
+    let mut svc = f.start();
+    wait_for("a scheduled run", CEILING, || {
+        (!finished_runs(&f, "schedule").is_empty()).then_some(())
+    });
+    let text = f.config_text(&Settings::default());
+    let other = f.dir.path().join("state").join("other.db");
+    std::fs::write(&f.config, text.replace("state/upkeep.db", "state/other.db")).unwrap();
+    let signalled = Utc::now();
+    svc.hup();
+    let log = wait_for("the reload to be refused", CEILING, || {
+        let log = svc.log();
+        log.contains("config reload refused").then_some(log)
+    });
+    let refusal = log
+        .lines()
+        .find(|l| l.contains("config reload refused"))
+        .unwrap();
+    assert!(refusal.contains("ERROR"), "{refusal}");
+    assert!(refusal.contains("[state] path"), "{refusal}");
+    assert!(refusal.contains("restart"), "{refusal}");
+    let m = svc.metrics();
+    assert_eq!(
+        m.sum("upkeep_config_reloads_total", &[("result", "refused")]),
+        1.0
+    );
+    assert_eq!(m.sum("upkeep_config_last_reload_successful", &[]), 0.0);
+    // The service keeps running on the old database; the other file was never opened.
+    wait_for("a scheduled run after the refused reload", CEILING, || {
+        finished_runs(&f, "schedule")
+            .iter()
+            .any(|r| parse_ts(&r.started_at) > signalled)
+            .then_some(())
+    });
+    assert!(!other.exists(), "the refused database was created");
+
+    // The same file by another name (a symlink) is the same database, and the other [state]
+    // keys apply: the schedule moves away with the reload.
+    let link = f.dir.path().join("state").join("link.db");
+    std::os::unix::fs::symlink(f.state_db(), &link).unwrap();
+    std::fs::write(
+        &f.config,
+        text.replace("state/upkeep.db", "state/link.db")
+            .replace(
+                "lease-timeout = \"5m\"",
+                "lease-timeout = \"7m\"\nbusy-timeout = \"3s\"",
+            )
+            .replace("*/2 * * * * *", &far_cron()),
+    )
+    .unwrap();
+    svc.hup();
+    wait_for("the reload to be applied", CEILING, || {
+        svc.log().contains("config reloaded").then_some(())
+    });
+    let m = svc.metrics();
+    assert_eq!(
+        m.sum("upkeep_config_reloads_total", &[("result", "applied")]),
+        1.0
+    );
+    assert_eq!(m.sum("upkeep_config_last_reload_successful", &[]), 1.0);
+    svc.term();
+    assert!(svc.wait_exit().success());
+}
+
 fn release_payload(clone_url: &str) -> String {
     serde_json::json!({
         "action": "published",

@@ -6,7 +6,7 @@
 //! `?password=` in its query), so no message built here ever holds the value: errors name the
 //! variable or the file it came from, and [`redact`] drops both places a password can sit.
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 
 use super::secrets::{self, SecretRef};
 use crate::secret::Secret;
@@ -17,6 +17,9 @@ const SCHEMES: [&str; 2] = ["postgres", "postgresql"];
 /// Query parameters of a connection URL that hold a secret (libpq's `password` and
 /// `sslpassword`, the passphrase of the client key).
 const SECRET_PARAMS: [&str; 2] = ["password", "sslpassword"];
+
+/// What the variable or file must hold, for the message when it is empty.
+const HOLDS: &str = "the PostgreSQL connection URL";
 
 /// Read the URL that `from` names, now: the variable's value or the file's text, with
 /// surrounding whitespace (a file's trailing newline) trimmed. Every error names the
@@ -42,13 +45,11 @@ fn load_with(
                 .into_string()
                 .map_err(|_| anyhow::anyhow!("{origin} is not valid UTF-8"))?,
         },
-        SecretRef::File(path) => {
-            std::fs::read_to_string(path).with_context(|| format!("reading {origin}"))?
-        }
+        SecretRef::File(path) => secrets::read_file(path, &origin, HOLDS)?,
     };
     let url = text.trim();
     if url.is_empty() {
-        bail!("{origin} is empty: it must hold the PostgreSQL connection URL");
+        bail!("{origin} is empty: it must hold {HOLDS}");
     }
     if !is_postgres_url(url) {
         bail!(

@@ -86,6 +86,28 @@ pub enum SmtpTls {
     Tls,
 }
 
+/// How long one chat webhook POST may take, connection to answer (`notify::chat` holds it
+/// to this).
+pub const CHAT_POST_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl EmailConfig {
+    /// The longest one delivery attempt of an outbox row may take: the SMTP `timeout`, which
+    /// bounds a whole send (connect, TLS, login, message), or a chat POST's
+    /// [`CHAT_POST_TIMEOUT`] when chat destinations are configured. The file transport is a
+    /// local write with no bound of its own; rewriting the same file twice is harmless.
+    pub fn delivery_bound(&self) -> Duration {
+        let email = match &self.transport {
+            EmailTransport::Smtp(smtp) => smtp.timeout,
+            EmailTransport::File { .. } => Duration::ZERO,
+        };
+        if self.chat.destinations.is_empty() {
+            email
+        } else {
+            email.max(CHAT_POST_TIMEOUT)
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SmtpConfig {
     pub host: String,

@@ -35,7 +35,9 @@ pub use advisories::{AdvisoriesConfig, ServerAdvisories};
 pub use chat::{ChatConfig, ChatDestination, ChatKind};
 pub use diag::Diagnostic;
 use diag::Diagnostics;
-pub use email::{DigestConfig, EmailConfig, EmailTransport, SmtpConfig, SmtpTls};
+pub use email::{
+    CHAT_POST_TIMEOUT, DigestConfig, EmailConfig, EmailTransport, SmtpConfig, SmtpTls,
+};
 pub use freshness::{DEFAULT_MAX_LAG, FreshnessConfig};
 pub use license::LicensePolicyConfig;
 pub use mcp::McpConfig;

@@ -5,7 +5,7 @@
 //! its diagnostic nor any later error prints it: the config check would otherwise pass it, and
 //! the run would publish it in "environment variable <it> is not set".
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
@@ -37,14 +37,26 @@ impl SecretRef {
                 ),
             },
             SecretRef::File(path) => {
-                let v = std::fs::read_to_string(path).with_context(|| {
-                    let name = path.to_string_lossy();
-                    format!("reading secret file {}", shown(&name).unwrap_or(NOT_SHOWN))
-                })?;
-                Ok(Some(Secret::new(v.trim().to_string())))
+                let name = path.to_string_lossy();
+                let origin = format!("secret file {}", shown(&name).unwrap_or(NOT_SHOWN));
+                read_file(path, &origin, "the secret").map(|v| Some(Secret::new(v)))
             }
         }
     }
+}
+
+/// The text of the file at `path` that holds a secret (`holds` says which), without the
+/// whitespace around it (a trailing newline). An empty file, or one of whitespace only, is
+/// an error, as an unset variable is: a secret file mounted before its content was written,
+/// or a template never filled in, must not become an empty password or token. Errors name
+/// the file as `origin` says, never its content.
+pub(super) fn read_file(path: &Path, origin: &str, holds: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {origin}"))?;
+    let value = text.trim();
+    if value.is_empty() {
+        anyhow::bail!("{origin} is empty: it must hold {holds}");
+    }
+    Ok(value.to_string())
 }
 
 /// `name` when it may be printed: never when it looks like a secret itself.
@@ -150,6 +162,37 @@ mod tests {
     use super::*;
 
     const TOKEN: &str = "ghp_R2d2C3poBB8Luke0Leia1Han2Solo3Chewie4";
+
+    #[test]
+    fn an_empty_secret_file_is_refused_by_name_and_a_filled_one_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("smtp-password");
+        for empty in ["", "\n", "  \n\t\r\n"] {
+            std::fs::write(&path, empty).unwrap();
+            let err = format!("{:#}", SecretRef::File(path.clone()).resolve().unwrap_err());
+            assert_eq!(
+                err,
+                format!(
+                    "secret file {} is empty: it must hold the secret",
+                    path.display()
+                ),
+                "{empty:?}"
+            );
+        }
+        std::fs::write(&path, "  s3cret-Value\n").unwrap();
+        let secret = SecretRef::File(path.clone()).resolve().unwrap().unwrap();
+        assert_eq!(secret.expose(), "s3cret-Value");
+        // A missing file names the file too, and nothing of a secret-looking path.
+        let missing = dir.path().join("missing");
+        let err = format!(
+            "{:#}",
+            SecretRef::File(missing.clone()).resolve().unwrap_err()
+        );
+        assert!(
+            err.starts_with(&format!("reading secret file {}", missing.display())),
+            "{err}"
+        );
+    }
 
     #[test]
     fn a_name_that_looks_like_a_secret_is_never_echoed() {

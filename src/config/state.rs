@@ -119,6 +119,15 @@ impl StateConfig {
         }
     }
 
+    /// How long one write waits for another process's lock: SQLite's `busy-timeout`, or
+    /// PostgreSQL's `lock-timeout`.
+    pub fn lock_wait(&self) -> Duration {
+        match &self.backend {
+            StateBackend::Postgres(pg) => pg.lock_timeout,
+            StateBackend::Sqlite { busy_timeout, .. } => *busy_timeout,
+        }
+    }
+
     /// The state's place for messages and logs: the SQLite file, or where the PostgreSQL
     /// URL comes from (never the URL: reading it is I/O, and it may carry a password).
     pub fn location(&self) -> String {

@@ -840,3 +840,28 @@ fn the_postgres_pool_size_is_a_small_positive_number_and_postgres_only() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn one_delivery_is_bounded_by_the_transports_timeouts() {
+    let smtp =
+        "[email]\nfrom = \"u@example.com\"\ntransport = \"smtp\"\nhost = \"smtp.example.com\"\n";
+    // The file transport has no network to wait for.
+    assert_eq!(check("").unwrap().email.delivery_bound(), Duration::ZERO);
+    assert_eq!(
+        check(smtp).unwrap().email.delivery_bound(),
+        Duration::from_secs(30)
+    );
+    let c = check(&format!("{smtp}timeout = \"5s\"\n")).unwrap();
+    assert_eq!(c.email.delivery_bound(), Duration::from_secs(5));
+    // A chat POST may take longer than that.
+    let chat = format!(
+        "{smtp}timeout = \"5s\"\nchat = [\"team\"]\n\n[chat.team]\nkind = \"teams\"\n\
+         webhook-url-env = \"UPKEEP_TEAMS_URL\"\n"
+    );
+    let c = check(&chat).unwrap();
+    assert_eq!(c.email.delivery_bound(), CHAT_POST_TIMEOUT);
+    // And the lock its outcome waits for is the backend's.
+    assert_eq!(c.state.lock_wait(), DEFAULT_LOCK_WAIT);
+    let c = check(&format!("{PG}lock-timeout = \"4s\"\n")).unwrap();
+    assert_eq!(c.state.lock_wait(), Duration::from_secs(4));
+}

@@ -22,8 +22,9 @@ use super::transport::Outcome;
 use crate::config::{ChatConfig, ChatDestination, ChatKind};
 use crate::secret::Secret;
 
-/// One POST: connect, send, answer.
-const TIMEOUT: Duration = Duration::from_secs(30);
+/// One POST: connect, send, answer (the outbox's claim on a row outlives it: see
+/// [`crate::config::EmailConfig::delivery_bound`]).
+const TIMEOUT: Duration = crate::config::CHAT_POST_TIMEOUT;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest `Retry-After` honoured; a longer one waits this long (the outbox tries again).
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(6 * 3600);

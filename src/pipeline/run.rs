@@ -1,6 +1,7 @@
 //! The run: the lease, which servers run and how many at once, one [`ServerJob`] per server, the
 //! events, and the run's bookkeeping (its row, each server's full report, reminders, the outbox
-//! drain, the summary).
+//! drain, the summary). A scheduled run that found every server synced by another replica is
+//! forgotten at its end rather than recorded ([`did_nothing`]).
 //!
 //! The run is async (it waits on permits, timers and SMTP); each server's sync is blocking work
 //! on tokio's blocking pool, and every store call made here goes through [`crate::store::Store::blocking`]
@@ -19,7 +20,7 @@ use super::{SyncMode, now_str, outbox, reminders, sync_server};
 use crate::config::ServerConfig;
 use crate::deps::Deps;
 use crate::events::Event;
-use crate::report::{RunReport, ServerReport, ServerSummary, Trigger};
+use crate::report::{RunReport, ServerReport, ServerSummary, Status, Trigger};
 use crate::store::LeaseHolder;
 use crate::store::claims::Fenced;
 
@@ -455,9 +456,11 @@ async fn finish(
     servers: Vec<ServerSummary>,
     run_started: Instant,
 ) -> Result<RunReport, RunError> {
-    if !opts.dry_run {
-        queue_reminders(deps, run_id).await;
-    }
+    let reminders = if opts.dry_run {
+        0
+    } else {
+        queue_reminders(deps, run_id).await
+    };
     crate::failpoint::hit("before-drain");
     let emails = if opts.dry_run {
         Default::default()
@@ -480,6 +483,21 @@ async fn finish(
         servers,
         emails,
     };
+    let duration_ms = || u64::try_from(run_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    if did_nothing(opts.trigger, &report.servers, reminders, &report.emails)
+        && forget(deps, run_id).await
+    {
+        tracing::info!(
+            servers = report.servers.len(),
+            "scheduled run had nothing to do: every server was synced by another process; not recorded"
+        );
+        deps.events.publish(Event::RunFinished {
+            run_id,
+            result: crate::events::NOTHING_TO_DO.to_string(),
+            duration_ms: duration_ms(),
+        });
+        return Ok(report);
+    }
     let result = if report.any_failed() { "failed" } else { "ok" };
     let json = serde_json::to_string(&report).unwrap_or_default();
     crate::failpoint::hit("before-finish-run");
@@ -504,21 +522,57 @@ async fn finish(
     deps.events.publish(Event::RunFinished {
         run_id,
         result: result.to_string(),
-        duration_ms: u64::try_from(run_started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        duration_ms: duration_ms(),
     });
     Ok(report)
 }
 
-async fn queue_reminders(deps: &Deps, run_id: i64) {
+/// Whether a finished run is not worth a record: a scheduled run (a fire time, which every
+/// replica answers) on which every server was left to another process, claimed there or
+/// synced since the fire time, and that queued no reminder and handed no email to a
+/// transport. What it did is already in the records of the runs that synced the servers; a
+/// row per replica per tick would bury them in `upkeep runs`. Runs someone asked for
+/// (`sync --now`, `POST /sync`, webhooks) are always recorded, as is a run with no servers.
+fn did_nothing(
+    trigger: Trigger,
+    servers: &[ServerSummary],
+    reminders: usize,
+    emails: &crate::report::EmailSummary,
+) -> bool {
+    trigger == Trigger::Schedule
+        && !servers.is_empty()
+        && servers.iter().all(|s| s.status == Status::Skipped)
+        && reminders == 0
+        && emails.sent + emails.retrying + emails.failed == 0
+}
+
+/// Delete the run's row (see [`crate::store::shared::forget_run`]); false when it was kept.
+async fn forget(deps: &Deps, run_id: i64) -> bool {
+    match deps.store.blocking(move |s| s.forget_run(run_id)).await {
+        Ok(forgotten) => forgotten,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "could not forget a run that did nothing; recording it");
+            false
+        }
+    }
+}
+
+async fn queue_reminders(deps: &Deps, run_id: i64) -> usize {
     let config = Arc::clone(&deps.config);
     let queued = deps
         .store
         .blocking(move |s| reminders::enqueue_due(s, &config, run_id))
         .await;
     match queued {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(reminders = n, "queued review reminders"),
-        Err(e) => tracing::error!(error = %format!("{e:#}"), "could not queue review reminders"),
+        Ok(0) => 0,
+        Ok(n) => {
+            tracing::info!(reminders = n, "queued review reminders");
+            n
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "could not queue review reminders");
+            0
+        }
     }
 }
 
@@ -598,6 +652,59 @@ fn upstream_host(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::report::EmailSummary;
+
+    fn summary(status: Status) -> ServerSummary {
+        let mut r = ServerReport::skipped("s", "in progress on another replica");
+        r.status = status;
+        r.summary()
+    }
+
+    #[test]
+    fn only_a_scheduled_run_left_wholly_to_others_goes_unrecorded() {
+        let skipped = vec![summary(Status::Skipped), summary(Status::Skipped)];
+        let none = EmailSummary::default();
+        assert!(did_nothing(Trigger::Schedule, &skipped, 0, &none));
+        // Someone asked for it.
+        for trigger in [Trigger::Manual, Trigger::Api, Trigger::Webhook] {
+            assert!(!did_nothing(trigger, &skipped, 0, &none), "{trigger}");
+        }
+        // One server synced, failed or up to date here.
+        for other in [
+            Status::UpToDate,
+            Status::Failed,
+            Status::PrOpened,
+            Status::Held,
+        ] {
+            let mixed = vec![summary(Status::Skipped), summary(other)];
+            assert!(
+                !did_nothing(Trigger::Schedule, &mixed, 0, &none),
+                "{other:?}"
+            );
+        }
+        // It queued a reminder, or its drain handed an email to a transport.
+        assert!(!did_nothing(Trigger::Schedule, &skipped, 1, &none));
+        for emails in [
+            EmailSummary {
+                sent: 1,
+                ..EmailSummary::default()
+            },
+            EmailSummary {
+                retrying: 1,
+                ..EmailSummary::default()
+            },
+            EmailSummary {
+                failed: 1,
+                ..EmailSummary::default()
+            },
+        ] {
+            assert!(!did_nothing(Trigger::Schedule, &skipped, 0, &emails));
+        }
+        // No servers at all: recorded as before.
+        assert!(!did_nothing(Trigger::Schedule, &[], 0, &none));
+    }
+
     #[test]
     fn upstream_hosts_for_per_host_limits() {
         for (url, host) in [

@@ -18,7 +18,9 @@ use crate::deps::Deps;
 use crate::events::Event;
 use crate::metrics::Metrics;
 use crate::pipeline::{self, RunError, RunOptions};
-use crate::store::{LeaseHolder, Store};
+use crate::store::{LeaseHolder, Store, Target};
+
+use super::reload;
 
 /// Why a run was not started.
 #[derive(Debug, thiserror::Error)]
@@ -176,8 +178,16 @@ impl Control {
     }
 
     /// Reload the config file: a valid one replaces the deps for the next runs; an invalid one
-    /// is logged (every diagnostic) and the old config stays. Returns whether it was applied.
-    pub async fn reload(&self) -> bool {
+    /// is logged (every diagnostic) and the old config stays; one naming another state
+    /// database is refused (see [`reload`]). Counted in `/metrics` by outcome.
+    pub async fn reload(&self) -> reload::Outcome {
+        let outcome = self.reload_config().await;
+        self.metrics
+            .record_reload(outcome.as_str(), outcome.applied());
+        outcome
+    }
+
+    async fn reload_config(&self) -> reload::Outcome {
         let path = self.config_path.clone();
         let config = match crate::config::load(&path) {
             Ok(c) => c,
@@ -190,10 +200,11 @@ impl Control {
                     problems = errors.0.len(),
                     "config reload failed; keeping the old config"
                 );
-                return false;
+                return reload::Outcome::Invalid;
             }
         };
-        let old_listen = self.config().service.listen;
+        let current = self.deps();
+        let old_listen = current.config.service.listen;
         if config.service.listen != old_listen {
             tracing::warn!(
                 old = %old_listen,
@@ -201,17 +212,39 @@ impl Control {
                 "a new listen address takes effect after a restart"
             );
         }
+        // Which database the new config names, read (its URL too) before anything is opened:
+        // a refused reload must not touch, let alone migrate, the other database.
+        let state = config.state.clone();
+        let named = tokio::task::spawn_blocking(move || Target::resolve(&state))
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r);
+        let named = match named {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "config reload failed: cannot tell which database [state] names; keeping the old config");
+                return reload::Outcome::Failed;
+            }
+        };
+        if refused(&current, &config.state, &named) {
+            return reload::Outcome::Refused;
+        }
         match Deps::open(config).await {
+            // The URL's file may have been rewritten between that check and the open: the
+            // store says what it connected to.
+            Ok(deps) if refused(&current, &deps.config.state, deps.store.target()) => {
+                reload::Outcome::Refused
+            }
             Ok(deps) => {
                 let servers = deps.config.servers.len();
                 let schedule = deps.config.schedule.expression.clone();
                 self.replace_deps(deps);
                 tracing::info!(file = %path.display(), servers, schedule = %schedule, "config reloaded");
-                true
+                reload::Outcome::Applied
             }
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "config reload failed; keeping the old config");
-                false
+                reload::Outcome::Failed
             }
         }
     }
@@ -349,6 +382,26 @@ impl Control {
         self.http_shutdown.cancel();
         finished
     }
+}
+
+/// Whether a reload to `new` (naming `named`) would switch the database `current` runs on;
+/// logged as the refusal when it would. Only the key is named, never its value, and the
+/// database the service keeps is shown as the store shows it (no credentials).
+fn refused(current: &Deps, new: &crate::config::StateConfig, named: &Target) -> bool {
+    let Some(change) =
+        reload::database_change(&current.config.state, current.store.target(), new, named)
+    else {
+        return false;
+    };
+    tracing::error!(
+        key = %format!("[state] {}", change.key),
+        running_on = %current.store.location(),
+        "config reload refused: [state] {} {}; a running service never switches its state \
+         database; keeping the old config (restart upkeep serve to use the new database)",
+        change.key,
+        change.what
+    );
+    true
 }
 
 /// The pipeline names lease holders `host:pid:trigger`; ours carry this process's id.

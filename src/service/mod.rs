@@ -7,6 +7,7 @@
 //! - [`guard`]: who may ask: the `Host` allow-list and the read token of the status endpoints.
 //! - [`approvals`]: `POST /licenses/{server}/approve|decline` and `POST /mcp/{server}/approve|decline`,
 //!   license and MCP surface decisions over HTTP.
+//! - [`reload`]: what a config reload may change (never the database).
 //! - [`auth`], [`webhook`]: the pure parts: token and signature checks, event classification,
 //!   repository matching.
 //! - [`dashboard`]: the HTML pages' routes and who may see them; [`pages`]: the pages, pure.
@@ -23,6 +24,7 @@ pub mod http;
 pub mod listener;
 pub mod pages;
 pub mod pr_webhook;
+pub mod reload;
 pub mod webhook;
 
 pub use control::{Control, StartError};

@@ -312,37 +312,14 @@ pub fn current() -> Option<Claim> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::db::{Conn, Dialect, PgOptions, migration_sql};
+    use crate::store::db::Conn;
+    use crate::store::testing;
 
-    /// The scenarios below run on both backends: a migrated SQLite file and a migrated
-    /// PostgreSQL database of the throwaway test cluster.
-    fn sqlite(dir: &tempfile::TempDir) -> Conn {
-        let path = dir.path().join("s.db");
-        drop(crate::store::Store::open(&path).unwrap());
-        Conn::open_sqlite(&path, Duration::from_secs(5)).unwrap()
-    }
-
-    pub(crate) fn postgres(db: &crate::store::db::pg_cluster::TestDb) -> Conn {
-        let mut conn = Conn::connect_postgres(&PgOptions {
-            url: crate::secret::Secret::new(db.url()),
-            lock_timeout: Duration::from_secs(30),
-        })
-        .unwrap();
-        for (i, sql) in crate::store::migrations::MIGRATIONS.iter().enumerate() {
-            let tx = conn.transaction().unwrap();
-            tx.execute_batch(&migration_sql(Dialect::Postgres, sql))
-                .unwrap();
-            tx.set_schema_version(i + 1).unwrap();
-            tx.commit().unwrap();
-        }
-        conn
-    }
-
-    fn on_both(scenario: impl Fn(&Conn)) {
-        let dir = tempfile::tempdir().unwrap();
-        scenario(&sqlite(&dir));
-        let db = crate::store::db::pg_cluster::fresh_database();
-        scenario(&postgres(&db));
+    /// A raw connection to the migrated state of `dir`, on the backend of the test (the
+    /// scenarios below call the claim functions on a connection, as a transaction would).
+    fn migrated(dir: &tempfile::TempDir) -> Conn {
+        drop(testing::open(dir.path()));
+        testing::conn(dir.path())
     }
 
     fn at(s: u32) -> DateTime<Utc> {
@@ -361,9 +338,10 @@ mod tests {
 
     const TTL: Duration = Duration::from_secs(60);
 
-    #[test]
-    fn one_holder_at_a_time_and_a_lapsed_claim_is_taken_over_with_a_new_token() {
-        on_both(|db| {
+    testing::on_both_backends! {
+        fn one_holder_at_a_time_and_a_lapsed_claim_is_taken_over_with_a_new_token() {
+            let dir = tempfile::tempdir().unwrap();
+            let db = &migrated(&dir);
             let a = claimed(claim(db, "s", "a", TTL, at(0), None).unwrap());
             assert_eq!((a.token, a.taken_over_from.as_deref()), (1, None));
             let held = claim(db, "s", "b", TTL, at(30), None).unwrap();
@@ -388,23 +366,21 @@ mod tests {
             // a's late release does not free b's claim.
             release(db, &a, true, at(113)).unwrap();
             check_fence(db, &b, at(114)).unwrap();
-        });
-    }
+        }
 
-    #[test]
-    fn an_expired_claim_fences_its_holder_even_before_anyone_takes_over() {
-        on_both(|db| {
+        fn an_expired_claim_fences_its_holder_even_before_anyone_takes_over() {
+            let dir = tempfile::tempdir().unwrap();
+            let db = &migrated(&dir);
             let a = claimed(claim(db, "s", "a", TTL, at(0), None).unwrap());
             check_fence(db, &a, at(59)).unwrap();
             let text = check_fence(db, &a, at(60)).unwrap_err().to_string();
             assert!(text.contains("expired at"), "{text}");
             assert!(!renew(db, &a, TTL, at(61)).unwrap());
-        });
-    }
+        }
 
-    #[test]
-    fn released_servers_are_free_at_once_and_fresh_for_runs_that_started_before_the_sync_ended() {
-        on_both(|db| {
+        fn released_servers_are_free_at_once_and_fresh_for_runs_that_started_before_the_sync_ended() {
+            let dir = tempfile::tempdir().unwrap();
+            let db = &migrated(&dir);
             let a = claimed(claim(db, "s", "a", TTL, at(0), None).unwrap());
             release(db, &a, true, at(10)).unwrap();
             assert!(
@@ -426,7 +402,7 @@ mod tests {
                 held(db, at(15)).unwrap(),
                 vec![("s".to_string(), "c".to_string())]
             );
-        });
+        }
     }
 
     /// A server's state as a sync writes it (only the fields the test reads matter).
@@ -441,20 +417,21 @@ mod tests {
     /// The stale replica of issue 19 at the store's level: two stores (two replicas) on one
     /// PostgreSQL database; A's claim lapses and B takes the server over, after which nothing
     /// A writes under its old claim lands, through a transaction or an autocommit write.
+    ///
+    /// PostgreSQL only, so not `on_both_backends!`: it is about two replicas sharing one state,
+    /// which a SQLite state never is (one process at a time holds its run lease, and no claim
+    /// is taken there: `Store::shares_work`). It still opens its state through `testing`.
     #[test]
     fn a_replica_whose_claim_was_taken_over_cannot_write_under_it_on_postgres() {
-        use crate::store::{Store, schema};
-        let db = crate::store::db::pg_cluster::fresh_database();
-        let open = || {
-            let options = PgOptions {
-                url: crate::secret::Secret::new(db.url()),
-                lock_timeout: Duration::from_secs(10),
-            };
-            Store::open_postgres(&options, schema::Policy::Apply)
-                .unwrap()
-                .0
-        };
-        let (a, b) = (open(), open());
+        testing::on(testing::Backend::Postgres, stale_replica_cannot_write);
+    }
+
+    fn stale_replica_cannot_write() {
+        use crate::store::Store;
+        let dir = tempfile::tempdir().unwrap();
+        // The same directory is the same database: two stores on it, as two replicas.
+        let (a, b) = (testing::open(dir.path()), testing::open(dir.path()));
+        assert!(a.shares_work() && b.shares_work());
         let a_claim = claimed(
             a.claim_server("s", "a", Duration::from_secs(1), None)
                 .unwrap(),

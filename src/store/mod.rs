@@ -21,6 +21,7 @@ mod migrations;
 mod notify;
 pub mod schema;
 pub mod shared;
+mod target;
 #[cfg(test)]
 pub(crate) mod testing;
 mod withheld;
@@ -32,6 +33,7 @@ pub use dashboard::{Decision, EmailLine, RunServer, ServerRun};
 pub use decisions::{DecisionRow, NewCommand, NewDecision, OwedAction, Source, Verdict};
 pub use fleet::{Behind, ChecksRecord, FailedCheck};
 pub use notify::PendingReview;
+pub use target::Target;
 pub use withheld::NotedWithheld;
 
 use std::collections::{BTreeSet, HashMap};
@@ -130,16 +132,29 @@ impl fmt::Display for Location {
 pub struct Store {
     location: Location,
     pool: db::Pool,
+    /// Which database this is (see [`Target`]).
+    target: Target,
     context: Context,
 }
 
 /// What this process knows beside the database, for the transactions of this store: the
-/// configured chat routes (configuration, never written to the state; kept in memory because
-/// a connection-scoped table would not survive a PostgreSQL reconnect).
-#[derive(Default)]
+/// configured chat routes and outbox claim lifetime (configuration, never written to the
+/// state; kept in memory because a connection-scoped table would not survive a PostgreSQL
+/// reconnect).
 struct Context {
     /// server → its chat destinations.
     chat_routes: RwLock<HashMap<String, BTreeSet<String>>>,
+    /// How long a claim on an outbox row being sent lasts on a shared state.
+    outbox_claim_ttl: RwLock<Duration>,
+}
+
+impl Default for Context {
+    fn default() -> Context {
+        Context {
+            chat_routes: RwLock::default(),
+            outbox_claim_ttl: RwLock::new(shared::DEFAULT_OUTBOX_CLAIM_TTL),
+        }
+    }
 }
 
 /// An open transaction of the store: the database's, plus the store's in-memory context.
@@ -489,9 +504,10 @@ impl Store {
         }
         let conn = db::Conn::open_sqlite(path, busy_timeout)
             .with_context(|| format!("opening state database {}", path.display()))?;
+        let target = Target::sqlite(path);
         Store::migrated(
             conn,
-            Location::Sqlite(path.to_path_buf()),
+            (Location::Sqlite(path.to_path_buf()), target),
             policy,
             db::Pool::single,
         )
@@ -513,9 +529,10 @@ impl Store {
         policy: schema::Policy,
     ) -> anyhow::Result<(Store, Vec<schema::Migration>)> {
         let location = Location::postgres(options.url.expose());
+        let target = Target::postgres(&options.url)?;
         let conn = db::Conn::connect_postgres(options)
             .with_context(|| format!("connecting to the state database {location}"))?;
-        Store::migrated(conn, location, policy, |conn| {
+        Store::migrated(conn, (location, target), policy, |conn| {
             db::Pool::postgres(conn, pool_size, options)
         })
     }
@@ -523,7 +540,7 @@ impl Store {
     /// The store over `conn`, migrated first, its connections then kept by `pool`.
     fn migrated(
         mut conn: db::Conn,
-        location: Location,
+        (location, target): (Location, Target),
         policy: schema::Policy,
         pool: impl FnOnce(db::Conn) -> db::Pool,
     ) -> anyhow::Result<(Store, Vec<schema::Migration>)> {
@@ -532,6 +549,7 @@ impl Store {
         let store = Store {
             location,
             pool: pool(conn),
+            target,
             context: Context::default(),
         };
         Ok((store, applied))
@@ -550,6 +568,11 @@ impl Store {
     /// How the PostgreSQL connection pool stands (`None` on SQLite), for `/metrics`.
     pub fn pool_stats(&self) -> Option<db::PoolStats> {
         self.pool.stats()
+    }
+
+    /// Which database this store opened, to compare with what a config names now.
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     /// Run `f` with the store on tokio's blocking pool: how async code calls the store (see the
@@ -1641,16 +1664,33 @@ impl Store {
         self.transaction(|tx| shared::claim_email(&**tx, id, &sender_id(), ttl, now()))
     }
 
-    /// How long a sender's claim on an outbox row lasts: on a shared state, longer than any
-    /// delivery attempt (its transport timeouts), after which a crashed sender's row is retried
-    /// by another replica; on SQLite nothing (one process drains; a crashed sender's row is
-    /// retried at once, as always).
+    /// How long a sender's claim on an outbox row lasts: on a shared state, as long as one
+    /// delivery attempt and its record may take ([`Store::set_outbox_delivery`],
+    /// [`shared::outbox_claim_ttl`]), after which a crashed sender's row is retried by another
+    /// replica; on SQLite nothing (one process drains; a crashed sender's row is retried at
+    /// once, as always).
     fn outbox_claim_ttl(&self) -> Duration {
         if self.shares_work() {
-            Duration::from_secs(600)
+            *self
+                .context
+                .outbox_claim_ttl
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
         } else {
             Duration::ZERO
         }
+    }
+
+    /// What bounds one delivery attempt of an outbox row (`delivery`: the transports'
+    /// timeouts) and the wait for the lock its outcome is recorded under (`lock_wait`): the
+    /// claim on a row being sent lasts as long as both (see [`shared::outbox_claim_ttl`]).
+    pub fn set_outbox_delivery(&self, delivery: Duration, lock_wait: Duration) {
+        *self
+            .context
+            .outbox_claim_ttl
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            shared::outbox_claim_ttl(delivery, lock_wait);
     }
 
     /// Record an attempt's outcome and give up the row's claim, in one transaction.

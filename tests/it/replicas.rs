@@ -557,3 +557,207 @@ fn readyz_fails_while_the_database_is_unreachable() {
         status().filter(|(code, _)| *code == 200)
     });
 }
+
+/// A metric's value in `/metrics` text (the first series whose line starts with `series`).
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn sighup_pointing_a_replica_at_another_database_is_refused() {
+    let s = shared(1);
+    let replica = s.replica("hup", 2, &[]);
+    let runs = || {
+        s.conn()
+            .query_row("SELECT COUNT(*) FROM runs", params![], |r| {
+                r.get::<_, i64>(0)
+            })
+            // The replica may not have migrated the database yet.
+            .unwrap_or(0)
+    };
+    wait_for("a scheduled run", CEILING, || (runs() > 0).then_some(()));
+    let hup = || {
+        let status = Command::new("kill")
+            .args(["-HUP", &replica.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let config_path = s.ws.path("hup.toml");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    let url_file = s.ws.path("state-url");
+    let on_file = config.replace(
+        &format!("url-env = \"{URL_VAR}\""),
+        &format!("url-file = \"{}\"", url_file.display()),
+    );
+    assert_ne!(on_file, config);
+
+    // The URL file names another database (of the same server): refused before it is opened.
+    let other = pg_support::fresh_database();
+    std::fs::write(&url_file, format!("{}\n", other.url())).unwrap();
+    std::fs::write(&config_path, &on_file).unwrap();
+    hup();
+    let log = wait_for("the reload to be refused", CEILING, || {
+        let log = std::fs::read_to_string(&replica.log).unwrap_or_default();
+        log.contains("config reload refused").then_some(log)
+    });
+    assert!(log.contains("[state] url-file"), "{log}");
+    assert!(!log.contains(pg_support::PASSWORD), "{log}");
+    assert!(
+        !log.contains(&other.name),
+        "the other database is not named:\n{log}"
+    );
+    let scraped = replica.metrics();
+    assert_eq!(
+        metric(&scraped, "upkeep_config_reloads_total{result=\"refused\"}"),
+        Some(1.0),
+        "{scraped}"
+    );
+    assert_eq!(
+        metric(&scraped, "upkeep_config_last_reload_successful"),
+        Some(0.0)
+    );
+    // The replica runs on in its database; the other was not touched (auto-migrate is on in
+    // the config: a reload that opened it would have migrated it).
+    let before = runs();
+    wait_for("a run after the refused reload", CEILING, || {
+        (runs() > before).then_some(())
+    });
+    let tables: i64 = Conn::connect_postgres(&PgOptions {
+        url: Secret::new(other.url()),
+        lock_timeout: Duration::from_secs(30),
+    })
+    .unwrap()
+    .query_row(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'",
+        params![],
+        |r| r.get(0),
+    )
+    .unwrap();
+    assert_eq!(tables, 0, "the refused database was migrated");
+
+    // The same database through a file instead of the variable: resolved the same, applied.
+    std::fs::write(&url_file, format!("{}\n", s.db.url())).unwrap();
+    hup();
+    let scraped = wait_for("the reload to be applied", CEILING, || {
+        let scraped = replica.metrics();
+        (metric(&scraped, "upkeep_config_reloads_total{result=\"applied\"}") == Some(1.0))
+            .then_some(scraped)
+    });
+    assert_eq!(
+        metric(&scraped, "upkeep_config_last_reload_successful"),
+        Some(1.0)
+    );
+    let log = replica.stop();
+    assert!(!log.contains(pg_support::PASSWORD), "{log}");
+}
+
+#[test]
+fn a_scheduled_tick_left_wholly_to_another_replica_records_no_run() {
+    let s = shared(1);
+    // Two replicas on the same fire times: at each, one syncs the server and the other finds
+    // it claimed or synced since; that one's run is counted, not recorded.
+    let replicas = [s.replica("a", 2, &[]), s.replica("b", 2, &[])];
+    let elsewhere = || {
+        replicas
+            .iter()
+            .filter_map(|r| {
+                metric(
+                    &r.metrics(),
+                    "upkeep_runs_skipped_total{reason=\"done-elsewhere\"}",
+                )
+            })
+            .sum::<f64>()
+    };
+    let recorded = || {
+        s.conn()
+            .query_row(
+                "SELECT COUNT(*) FROM runs WHERE finished_at IS NOT NULL",
+                params![],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap_or(0)
+    };
+    wait_for(
+        "two ticks left to the other replica, two runs recorded",
+        CEILING,
+        || (elsewhere() >= 2.0 && recorded() >= 2).then_some(()),
+    );
+    let [a, b] = replicas;
+    let logs = [a.stop(), b.stop()];
+    let runs: Vec<(i64, i64, i64)> = s
+        .conn()
+        .query_map(
+            "SELECT r.id,
+                    (SELECT COUNT(*) FROM run_servers x WHERE x.run_id = r.id),
+                    (SELECT COUNT(*) FROM run_servers x WHERE x.run_id = r.id AND x.status <> 'skipped')
+             FROM runs r ORDER BY r.id",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert!(runs.len() >= 2, "{runs:?}");
+    for (id, servers, synced) in &runs {
+        assert_eq!(
+            (*servers, *synced),
+            (1, 1),
+            "run {id} records a server it did not sync; logs:\n{}",
+            logs.join("\n")
+        );
+    }
+    // `upkeep runs` lists only them.
+    let out = s.ws.upkeep(&["runs", "--json", "--limit", "1000"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let listed: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(runs.len()),
+        "{listed}"
+    );
+    s.assert_one_pr_each();
+}
+
+#[test]
+fn an_email_whose_sender_died_is_sent_by_another_replica_once_its_short_claim_lapses() {
+    let s = shared(1);
+    // s00's release changes its license: held, its owners emailed. The first replica dies
+    // (SIGKILL) after claiming that email for delivery, before handing it to the transport.
+    let mut doomed = s.replica("doomed", 2, &[("UPKEEP_FAILPOINT", "before-send")]);
+    wait_for("the doomed replica to kill itself", CEILING, || {
+        doomed.child.try_wait().unwrap()
+    });
+    let (claimed_until, status): (String, String) = s
+        .conn()
+        .query_row(
+            "SELECT c.expires_at, o.status FROM outbox_claims c JOIN outbox o ON o.id = c.outbox_id",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(status, "sending");
+    // The claim lasts one delivery (the file transport: nothing to wait for), the wait for
+    // the lock its outcome is recorded under (lock-timeout = 1s) and the margin: 31 s, not
+    // the ten minutes of before.
+    let until = chrono::DateTime::parse_from_rfc3339(&claimed_until).unwrap();
+    let left = until.signed_duration_since(chrono::Utc::now());
+    assert!(
+        left <= chrono::Duration::seconds(31),
+        "claimed for {left} more"
+    );
+    let taker = s.replica("taker", 2, &[]);
+    let (attempts, status): (i64, String) = wait_for("the email to be sent", CEILING, || {
+        s.conn()
+            .query_row(
+                "SELECT attempts, status FROM outbox WHERE reason = 'license-review'",
+                params![],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok()
+            .filter(|(_, status): &(i64, String)| status == "sent")
+    });
+    taker.stop();
+    // Claimed once by each sender; sent once.
+    assert_eq!((attempts, status.as_str()), (2, "sent"));
+    assert_eq!(s.ws.emails().len(), 1, "{:?}", s.ws.emails());
+}

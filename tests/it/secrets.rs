@@ -159,3 +159,27 @@ fn the_state_the_cache_and_the_outbox_are_private_to_their_owner() {
         assert_eq!(m, 0o600, "{}", email.display());
     }
 }
+
+#[test]
+fn an_empty_token_file_fails_the_server_naming_the_file_not_an_empty_token_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("github-token");
+    // Mounted before its content was written: a newline only.
+    std::fs::write(&token_file, "\n").unwrap();
+    let mirror = format!(
+        "forge = \"github\"\nrepo = \"example/mirror\"\napi-url = \"http://127.0.0.1:9\"\n\
+         token-file = \"{}\"\nbase = \"main\"\npin-file = \"upkeep.lock\"\n",
+        token_file.display()
+    );
+    let (ws, _up, _mirror) = world(Some(mirror));
+    let (code, report) = ws.sync();
+    assert_eq!(code, 1, "{report}");
+    let error = report["servers"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains(&format!(
+            "secret file {} is empty: it must hold the secret",
+            token_file.display()
+        )),
+        "{report}"
+    );
+}

@@ -19,11 +19,11 @@ mod pg;
 mod pool;
 mod sqlite;
 
-pub use pg::PgOptions;
 /// The throwaway PostgreSQL cluster of the unit tests (see `pg/cluster.rs`).
 #[cfg(test)]
 pub(crate) use pg::cluster as pg_cluster;
 pub use pool::{Lease, Pool, PoolStats};
+pub use pg::{PgOptions, database_identity as postgres_identity};
 
 /// A PostgreSQL URL as people may see it: `host:port/database`, never a user, password or
 /// query parameter (libpq also takes `?password=` there).

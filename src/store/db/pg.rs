@@ -137,6 +137,41 @@ impl Target {
     }
 }
 
+/// What names the database a connection URL reaches, whoever logs in and however: every
+/// host (and `hostaddr`) with its port, the database name (libpq's default: the user name)
+/// and `options` (which may set a `search_path`, another schema). Never the user, password or
+/// TLS settings, so a rotated credential or a stricter `sslmode` is the same database. For
+/// comparing two URLs (a reload must not switch databases); not for showing (see
+/// [`shown`]). Errors name no part of the URL.
+pub fn database_identity(url: &str) -> Result<String> {
+    let (url, _) = tls::split_url(url).map_err(config_error)?;
+    let config: postgres::Config = url
+        .parse()
+        .map_err(|e| config_error(format!("the PostgreSQL URL does not parse: {e}")))?;
+    let ports = config.get_ports();
+    let port = |i: usize| match ports {
+        [] => 5432,
+        [one] => *one,
+        many => many.get(i).copied().unwrap_or(5432),
+    };
+    let mut hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| match h {
+            postgres::config::Host::Tcp(h) => format!("{}:{}", h.to_ascii_lowercase(), port(i)),
+            postgres::config::Host::Unix(p) => format!("{}:{}", p.display(), port(i)),
+        })
+        .collect();
+    hosts.extend(config.get_hostaddrs().iter().map(|a| format!("addr {a}")));
+    let db = config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or_default();
+    let options = config.get_options().unwrap_or_default();
+    Ok(format!("{}/{db} options={options}", hosts.join(",")))
+}
+
 /// `host:port/db` of the first host: what messages may show of the URL.
 fn shown(config: &postgres::Config) -> String {
     let host = match config.get_hosts().first() {
