@@ -22,8 +22,8 @@ mod sqlite;
 /// The throwaway PostgreSQL cluster of the unit tests (see `pg/cluster.rs`).
 #[cfg(test)]
 pub(crate) use pg::cluster as pg_cluster;
-pub use pool::{Lease, Pool, PoolStats};
 pub use pg::{PgOptions, database_identity as postgres_identity};
+pub use pool::{Lease, Pool, PoolStats};
 
 /// A PostgreSQL URL as people may see it: `host:port/database`, never a user, password or
 /// query parameter (libpq also takes `?password=` there).
