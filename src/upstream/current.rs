@@ -1,5 +1,8 @@
 //! Whether a server's cache clone already holds what its upstream advertises now, so the run
-//! can skip the libgit2 fetch (and its connection) and read the clone as it is.
+//! can skip the libgit2 fetch (and, over HTTPS, its connection) and read the clone as it is.
+//! The advertisement comes from the smart-HTTP lister ([`Cache::open_if_current`]) or, for
+//! every other transport, from libgit2's own connection before it downloads anything
+//! ([`advertisement_of`], used by the fetch itself).
 //!
 //! The comparison ([`differences`]) is pure: the advertised tags (each ref's own object, the
 //! tag object of an annotated tag) against the clone's `refs/tags/*`, and the advertised HEAD
@@ -11,8 +14,8 @@ use std::collections::BTreeMap;
 
 use git2::{Oid, Repository};
 
-use super::smart_http::Advertisement;
-use super::{Cache, Fetched, list_tags};
+use super::smart_http::{AdvertisedHead, AdvertisedTag, Advertisement, Protocol};
+use super::{Cache, Fetched, TagRef, list_tags};
 
 /// What the clone holds of the refs an advertisement lists.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -66,20 +69,7 @@ impl Cache {
                 |e| tracing::debug!(server, error = %e, "cache clone not readable; fetching"),
             )
             .ok()?;
-        let branch = ad.default_branch().map(|(short, _)| short);
-        let refs = clone_refs(&repo, branch.as_deref())
-            .inspect_err(|e| tracing::debug!(server, error = %format!("{e:#}"), "cache refs not readable; fetching"))
-            .ok()?;
-        let behind = differences(ad, &refs);
-        if !behind.is_empty() {
-            tracing::debug!(server, ?behind, "upstream advertises changes; fetching");
-            return None;
-        }
-        let default_branch = match (branch, refs.head_branch.as_deref()) {
-            (Some(short), Some(oid)) => Some((short, Oid::from_str(oid).ok()?)),
-            _ => None,
-        };
-        let tags = list_tags(&repo).ok()?;
+        let (tags, default_branch) = holds(&repo, ad)?;
         Some(Fetched {
             repo,
             tags,
@@ -87,6 +77,75 @@ impl Cache {
             cloned: false,
         })
     }
+}
+
+/// A clone's tags and its default branch with the branch's commit, as `Fetched` has them.
+pub(super) type Held = (Vec<TagRef>, Option<(String, Oid)>);
+
+/// The clone's tags and default branch, as a fetch would leave them, when `repo` already holds
+/// every ref `ad` lists; `None` when it is behind or cannot be read (then fetch).
+pub(super) fn holds(repo: &Repository, ad: &Advertisement) -> Option<Held> {
+    let branch = ad.default_branch().map(|(short, _)| short);
+    let refs = clone_refs(repo, branch.as_deref())
+        .inspect_err(
+            |e| tracing::debug!(error = %format!("{e:#}"), "cache refs not readable; fetching"),
+        )
+        .ok()?;
+    let behind = differences(ad, &refs);
+    if !behind.is_empty() {
+        tracing::debug!(?behind, "upstream advertises changes; fetching");
+        return None;
+    }
+    let default_branch = match (branch, refs.head_branch.as_deref()) {
+        (Some(short), Some(oid)) => Some((short, Oid::from_str(oid).ok()?)),
+        _ => None,
+    };
+    let tags = list_tags(repo).ok()?;
+    Some((tags, default_branch))
+}
+
+/// What libgit2 read of the upstream's refs on an open connection, in the lister's terms: the
+/// tags (with the `^{}` peeled object where listed) and HEAD with its branch (the `symref`
+/// capability). `None` when a tag name is not a valid ref name: the fetch decides about it.
+/// libgit2 speaks protocol v0 on git://, ssh:// and local upstreams.
+pub(super) fn advertisement_of(heads: &[git2::RemoteHead<'_>]) -> Option<Advertisement> {
+    let mut tags: BTreeMap<String, AdvertisedTag> = BTreeMap::new();
+    let mut peeled: BTreeMap<&str, String> = BTreeMap::new();
+    let mut head = None;
+    for h in heads {
+        let name = h.name();
+        if name == "HEAD" {
+            head = Some(AdvertisedHead {
+                oid: h.oid().to_string(),
+                target: h.symref_target().map(str::to_string),
+            });
+        } else if let Some(tag) = name.strip_prefix("refs/tags/") {
+            if let Some(base) = tag.strip_suffix("^{}") {
+                peeled.insert(base, h.oid().to_string());
+            } else if git2::Reference::is_valid_name(name) {
+                let oid = h.oid().to_string();
+                let t = AdvertisedTag {
+                    name: tag.to_string(),
+                    oid,
+                    peeled: None,
+                };
+                tags.insert(tag.to_string(), t);
+            } else {
+                return None;
+            }
+        }
+    }
+    for (name, object) in peeled {
+        if let Some(t) = tags.get_mut(name) {
+            t.peeled = Some(object);
+        }
+    }
+    Some(Advertisement {
+        protocol: Protocol::V0,
+        tags: tags.into_values().collect(),
+        head,
+        skipped_tags: 0,
+    })
 }
 
 /// The clone's tags and the commit of its copy of `branch`.

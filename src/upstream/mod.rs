@@ -273,82 +273,119 @@ fn fetch_into(
     stop: &FetchStop,
 ) -> anyhow::Result<Fetched> {
     let repo = open_or_init(path)?;
-    let refspecs = [
-        "+refs/heads/*:refs/remotes/origin/*",
-        "+refs/tags/*:refs/tags/*",
-    ];
-    let default_branch = {
+    let fetched = {
         let mut remote = repo
             .remote_anonymous(url)
             .with_context(|| format!("bad upstream URL {}", redact_url(url)))?;
         // `auto`: libgit2 reads `http.proxy` from git config, then `https_proxy`/`HTTPS_PROXY`
         // (`http_proxy`/`HTTP_PROXY` for http://) and `no_proxy`/`NO_PROXY`, as the smart-HTTP
         // lister's client does (README "Proxies"). Without it libgit2 uses no proxy at all.
-        let mut conn = remote
+        let conn = remote
             .connect_auth(Direction::Fetch, None, Some(proxy_options()))
             .with_context(|| format!("connecting to upstream {}", redact_url(url)))?;
-        let head = conn
-            .default_branch()
-            .ok()
-            .and_then(|b| b.as_str().ok().map(str::to_string));
         check_tag_count(&conn, limits.max_tags)?;
-        let advertised = advertised_refs(&conn)?;
-        let remote = conn.remote();
-        let received = std::cell::Cell::new(0u64);
-        let mut callbacks = git2::RemoteCallbacks::new();
-        // Returning false aborts the transfer: a hostile or mistaken upstream cannot fill the
-        // disk through one fetch, nor hold it past its deadline or its run.
-        callbacks.transfer_progress(|p| {
-            received.set(p.received_bytes() as u64);
-            received.get() <= limits.max_bytes && stop.stopped().is_none()
-        });
-        callbacks.sideband_progress(|_| stop.stopped().is_none());
-        let mut opts = FetchOptions::new();
-        opts.proxy_options(proxy_options())
-            .download_tags(git2::AutotagOption::None)
-            .remote_callbacks(callbacks);
-        let downloaded = remote.download(&refspecs, Some(&mut opts));
-        drop(opts);
-        if downloaded.is_err()
-            && let Some(why) = stop.stopped()
-        {
-            return Err(FetchStop::error(why, &redact_url(url)));
+        // Nothing new upstream: the clone already is what the fetch would leave, so skip the
+        // download, the ref updates and the prune (the smart-HTTP lister's comparison, on
+        // libgit2's own advertisement; what git:// and ssh:// quiet runs cost).
+        let current = conn
+            .list()
+            .ok()
+            .and_then(current::advertisement_of)
+            .and_then(|ad| current::holds(&repo, &ad));
+        match current {
+            Some((tags, branch)) => Ok(Outcome::Current(tags, branch)),
+            None => download(conn, url, limits, stop),
         }
-        if received.get() > limits.max_bytes {
-            anyhow::bail!(
-                "upstream {} sent more than [state] max-fetch-size = {} in one fetch; the fetch \
-                 was aborted (raise max-fetch-size if the repository really is that large)",
-                redact_url(url),
-                crate::config::format_size(limits.max_bytes)
-            );
-        }
-        downloaded.with_context(|| format!("fetching from upstream {}", redact_url(url)))?;
-        remote.disconnect().ok();
-        remote
-            .update_tips(
-                None,
-                git2::RemoteUpdateFlags::UPDATE_FETCHHEAD,
-                git2::AutotagOption::None,
-                None,
-            )
-            .context("updating cache refs")?;
-        prune_gone(&repo, &advertised)?;
-        head
     };
-    let default_branch = default_branch.and_then(|name| {
-        let short = name.strip_prefix("refs/heads/")?.to_string();
-        let oid = repo
-            .refname_to_id(&format!("refs/remotes/origin/{short}"))
-            .ok()?;
-        Some((short, oid))
-    });
-    let tags = list_tags(&repo)?;
+    let (tags, default_branch) = match fetched? {
+        Outcome::Current(tags, branch) => (tags, branch),
+        Outcome::Downloaded { head, advertised } => {
+            prune_gone(&repo, &advertised)?;
+            let default_branch = head.and_then(|name| {
+                let short = name.strip_prefix("refs/heads/")?.to_string();
+                let oid = repo
+                    .refname_to_id(&format!("refs/remotes/origin/{short}"))
+                    .ok()?;
+                Some((short, oid))
+            });
+            (list_tags(&repo)?, default_branch)
+        }
+    };
     Ok(Fetched {
         repo,
         tags,
         default_branch,
         cloned: false,
     })
+}
+
+/// What one connection to the upstream came to.
+enum Outcome {
+    /// The clone already held everything advertised: its tags and default branch.
+    Current(Vec<TagRef>, Option<(String, Oid)>),
+    /// Downloaded: the upstream's HEAD branch and every ref name it advertised (for the prune).
+    Downloaded {
+        head: Option<String>,
+        advertised: HashSet<String>,
+    },
+}
+
+/// Download what `conn` advertises and update the cache's refs.
+fn download(
+    mut conn: git2::RemoteConnection<'_, '_, '_>,
+    url: &str,
+    limits: FetchLimits,
+    stop: &FetchStop,
+) -> anyhow::Result<Outcome> {
+    let refspecs = [
+        "+refs/heads/*:refs/remotes/origin/*",
+        "+refs/tags/*:refs/tags/*",
+    ];
+    let head = conn
+        .default_branch()
+        .ok()
+        .and_then(|b| b.as_str().ok().map(str::to_string));
+    let advertised = advertised_refs(&conn)?;
+    let remote = conn.remote();
+    let received = std::cell::Cell::new(0u64);
+    let mut callbacks = git2::RemoteCallbacks::new();
+    // Returning false aborts the transfer: a hostile or mistaken upstream cannot fill the
+    // disk through one fetch, nor hold it past its deadline or its run.
+    callbacks.transfer_progress(|p| {
+        received.set(p.received_bytes() as u64);
+        received.get() <= limits.max_bytes && stop.stopped().is_none()
+    });
+    callbacks.sideband_progress(|_| stop.stopped().is_none());
+    let mut opts = FetchOptions::new();
+    opts.proxy_options(proxy_options())
+        .download_tags(git2::AutotagOption::None)
+        .remote_callbacks(callbacks);
+    let downloaded = remote.download(&refspecs, Some(&mut opts));
+    drop(opts);
+    if downloaded.is_err()
+        && let Some(why) = stop.stopped()
+    {
+        return Err(FetchStop::error(why, &redact_url(url)));
+    }
+    if received.get() > limits.max_bytes {
+        anyhow::bail!(
+            "upstream {} sent more than [state] max-fetch-size = {} in one fetch; the fetch \
+             was aborted (raise max-fetch-size if the repository really is that large)",
+            redact_url(url),
+            crate::config::format_size(limits.max_bytes)
+        );
+    }
+    downloaded.with_context(|| format!("fetching from upstream {}", redact_url(url)))?;
+    remote.disconnect().ok();
+    remote
+        .update_tips(
+            None,
+            git2::RemoteUpdateFlags::UPDATE_FETCHHEAD,
+            git2::AutotagOption::None,
+            None,
+        )
+        .context("updating cache refs")?;
+    Ok(Outcome::Downloaded { head, advertised })
 }
 
 /// `auto`: libgit2 reads `http.proxy` from git config, then the proxy environment variables.
@@ -517,6 +554,68 @@ mod tests {
         drop(tree);
         drop(object);
         repo
+    }
+
+    #[test]
+    fn a_fetch_with_nothing_new_upstream_downloads_nothing_and_sees_every_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let up = upstream_with(&dir.path().join("up"), &["v1.0.0"]);
+        up.set_head("refs/heads/main").unwrap();
+        let sig = git2::Signature::now("up", "up@example.com").unwrap();
+        let annotate = |name: &str, force: bool| {
+            let head = up.head().unwrap().peel_to_commit().unwrap();
+            up.tag(name, head.as_object(), &sig, name, force).unwrap();
+        };
+        let commit_on_main = || {
+            let parent = up.head().unwrap().peel_to_commit().unwrap();
+            let tree = parent.tree().unwrap();
+            up.commit(Some("HEAD"), &sig, &sig, "next", &tree, &[&parent])
+                .unwrap()
+        };
+        annotate("v1.1.0", false);
+        let url = dir.path().join("up").display().to_string();
+        let cache = Cache::new(dir.path().join("cache"));
+        let fetch_head = cache.path_for("s").join("FETCH_HEAD");
+        let seen = |f: &Fetched| {
+            let tags: Vec<_> = f
+                .tags
+                .iter()
+                .map(|t| (t.name.clone(), t.commit.clone()))
+                .collect();
+            (tags, f.default_branch.clone())
+        };
+        let first = cache.fetch("s", &url).unwrap();
+        assert!(fetch_head.exists(), "the first fetch downloads");
+        std::fs::remove_file(&fetch_head).unwrap();
+
+        // Nothing new: the clone is read as it is and nothing is downloaded or written.
+        let again = cache.fetch("s", &url).unwrap();
+        assert_eq!(seen(&again), seen(&first));
+        assert!(
+            !fetch_head.exists(),
+            "nothing new upstream, nothing downloaded"
+        );
+
+        // Each change is fetched: a new annotated tag, a moved tag, a new commit on HEAD.
+        let moved = commit_on_main();
+        annotate("v1.2.0", false);
+        let after = cache.fetch("s", &url).unwrap();
+        assert!(fetch_head.exists());
+        assert_eq!(after.default_branch.as_ref().map(|b| b.1), Some(moved));
+        assert!(
+            after
+                .tags
+                .iter()
+                .any(|t| t.name == "v1.2.0" && t.commit == moved.to_string())
+        );
+        std::fs::remove_file(&fetch_head).unwrap();
+        let moved_again = commit_on_main();
+        annotate("v1.1.0", true);
+        let last = cache.fetch("s", &url).unwrap();
+        assert!(fetch_head.exists());
+        let v110 = last.tags.iter().find(|t| t.name == "v1.1.0").unwrap();
+        assert_eq!(v110.commit, moved_again.to_string());
+        assert_eq!(last.default_branch.map(|b| b.1), Some(moved_again));
     }
 
     #[test]

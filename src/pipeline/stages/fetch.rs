@@ -6,8 +6,9 @@
 //! when the clone already holds every advertised tag and HEAD, there is nothing to fetch and
 //! libgit2 opens no connection. A listing that fails for any reason falls back to the libgit2
 //! fetch, which reports the upstream's real error if there is one. `git://`, `ssh://` and local
-//! upstreams are fetched as before: git:// has no HTTP to share and libgit2 already answers it
-//! in one connection, and ssh needs the user's keys and config, which only libgit2 has here.
+//! upstreams go to libgit2 directly (git:// has no HTTP to share, and ssh needs the user's keys
+//! and config, which only libgit2 has here); the fetch itself makes the same comparison on
+//! libgit2's advertisement and downloads nothing when the clone is current.
 
 use crate::pipeline::ServerRun;
 use crate::upstream::smart_http::is_http_url;
