@@ -975,9 +975,22 @@ mod tests {
     }
 
     #[test]
-    fn every_family_keeps_its_name_and_type() {
-        // A family with no series is not written at all (as client_golang does for an empty
-        // vector): give every family one.
+    fn the_state_pool_gauges_carry_its_numbers() {
+        let text = scrape_with_every_family();
+        for line in [
+            "upkeep_state_pool_size 8\n",
+            "upkeep_state_pool_connections{status=\"in-use\"} 2\n",
+            "upkeep_state_pool_connections{status=\"idle\"} 1\n",
+            "upkeep_state_pool_waits_total 5\n",
+            "upkeep_state_pool_wait_timeouts_total 1\n",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+    }
+
+    /// A scrape where every family has a series (a family with none is not written at all,
+    /// as client_golang does for an empty vector).
+    fn scrape_with_every_family() -> String {
         let m = Metrics::new();
         m.observe(&Event::RunStarted {
             run_id: 1,
@@ -1004,7 +1017,7 @@ mod tests {
         });
         m.record_skipped("busy");
         m.record_reload("refused", false);
-        let text = m.render(&Scrape {
+        m.render(&Scrape {
             emails: Vec::new(),
             servers: vec![ServerGauge {
                 name: "alpha".into(),
@@ -1034,7 +1047,12 @@ mod tests {
                 waits: 5,
                 timeouts: 1,
             }),
-        });
+        })
+    }
+
+    #[test]
+    fn every_family_keeps_its_name_and_type() {
+        let text = scrape_with_every_family();
         let declared: Vec<(&str, &str)> = text
             .lines()
             .filter_map(|l| l.strip_prefix("# TYPE ")?.split_once(' '))
@@ -1074,15 +1092,6 @@ mod tests {
             ("upkeep_config_reloads_total", "counter"),
             ("upkeep_config_last_reload_successful", "gauge"),
         ];
-        for line in [
-            "upkeep_state_pool_size 8\n",
-            "upkeep_state_pool_connections{status=\"in-use\"} 2\n",
-            "upkeep_state_pool_connections{status=\"idle\"} 1\n",
-            "upkeep_state_pool_waits_total 5\n",
-            "upkeep_state_pool_wait_timeouts_total 1\n",
-        ] {
-            assert!(text.contains(line), "{line} in\n{text}");
-        }
         let mut declared_sorted = declared.clone();
         declared_sorted.sort_unstable();
         expected.sort_unstable();

@@ -646,6 +646,11 @@ mod tests {
             "{}",
             email.text
         );
+    }
+
+    #[test]
+    fn the_mcp_review_refusals_name_its_own_approvers() {
+        let ada = [Approver::Github("ada".into())];
         let refuse = |why| refusal_reply("c9", Subject::Mcp, "weather", &ada, why);
         let not_approver = refuse(Refusal::NotApprover {
             author: "bob",
